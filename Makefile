@@ -1,0 +1,104 @@
+# posttrain - builds bin/ (one program per tools/*.c) on build/libposttrain.a
+# (every lib/*.c), runs the tests, installs what is missing from Debian.
+#
+#   make            build bin/
+#   make check      every unit test (plain and ASan+UBSan) and tool test
+#   make demo       the main job: pipelines/demo.sh
+#   make deps       apt-get install the Debian packages that are missing
+#   make lint-man   mandoc -T lint on every man page
+#   make bench      every benchmark in bench/ (slow; never part of check)
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+# zstd-style warnings; -Werror so a warning fails the build.
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wvla -Wformat=2 -Wwrite-strings -Wno-format-nonliteral
+STD = -std=c17 -D_GNU_SOURCE
+CPPFLAGS += -Ilib
+# One threading model per program: OpenBLAS's pthreads for matrix products,
+# and our own pthreads (lib/) for the rest, never both at once.
+LDLIBS = -lopenblas -ljansson -lzstd -lpcre2-8 -lpthread -lm
+# The sanitizer build: AddressSanitizer + UndefinedBehaviorSanitizer, any
+# report is fatal.
+SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+
+# Debian packages the build, the tests and the pipelines need.
+DEBS = gcc make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
+       bubblewrap pkg-config libpcre2-dev jq mandoc gnuplot-nox parallel \
+       python3 nodejs npm
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_HDR := $(wildcard lib/*.h)
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TOOLS := $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
+
+LIB_OBJ := $(patsubst lib/%.c,build/obj/%.o,$(LIB_SRC))
+ASAN_OBJ := $(patsubst lib/%.c,build/asan/obj/%.o,$(LIB_SRC))
+UNIT := $(patsubst tests/unit/%.c,build/test/%,$(UNIT_SRC))
+UNIT_ASAN := $(patsubst tests/unit/%.c,build/asan/test/%,$(UNIT_SRC))
+TOOLS_ASAN := $(patsubst tools/%.c,build/asan/bin/%,$(TOOL_SRC))
+
+all: $(TOOLS)
+
+build/obj/%.o: lib/%.c $(LIB_HDR) | build/obj
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+build/libposttrain.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+bin/%: tools/%.c build/libposttrain.a $(LIB_HDR) | bin
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< build/libposttrain.a $(LDLIBS)
+
+build/test/%: tests/unit/%.c tests/unit/check.h build/libposttrain.a $(LIB_HDR) | build/test
+	$(CC) $(STD) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< build/libposttrain.a $(LDLIBS)
+
+build/asan/obj/%.o: lib/%.c $(LIB_HDR) | build/asan/obj
+	$(CC) $(STD) $(CPPFLAGS) $(SANFLAGS) $(WARN) -c -o $@ $<
+
+build/asan/libposttrain.a: $(ASAN_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+build/asan/test/%: tests/unit/%.c tests/unit/check.h build/asan/libposttrain.a $(LIB_HDR) | build/asan/test
+	$(CC) $(STD) $(CPPFLAGS) -Itests/unit $(SANFLAGS) $(WARN) -o $@ $< build/asan/libposttrain.a $(LDLIBS)
+
+build/asan/bin/%: tools/%.c build/asan/libposttrain.a $(LIB_HDR) | build/asan/bin
+	$(CC) $(STD) $(CPPFLAGS) $(SANFLAGS) $(WARN) -o $@ $< build/asan/libposttrain.a $(LDLIBS)
+
+bin build/obj build/test build/asan/obj build/asan/test build/asan/bin:
+	mkdir -p $@
+
+# Installs the Debian packages that are missing (as root, with apt-get).
+deps:
+	@missing=; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+tests-build: $(TOOLS) $(UNIT) $(UNIT_ASAN) $(TOOLS_ASAN)
+
+check: deps
+	$(MAKE) tests-build
+	@sh tests/run.sh
+
+lint-man:
+	@rc=0; for m in man/man*/*.[157]; do \
+	  mandoc -T lint -W warning $$m || rc=1; done; exit $$rc
+
+demo: deps
+	$(MAKE) all
+	sh pipelines/demo.sh
+
+bench: all
+	@for b in bench/*.sh; do echo "== $$b"; sh $$b || exit 1; done
+
+clean:
+	rm -rf bin build
+
+.PHONY: all deps check tests-build lint-man demo bench clean
+.SECONDARY:

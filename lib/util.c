@@ -1,0 +1,372 @@
+/*
+ * util.c - error reporting, checked allocation, strict number parsing,
+ * byte buffers, hashing and the seedable RNG.  See util.h.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *prog = "posttrain";
+
+void
+util_setprog(const char *argv0)
+{
+    const char *s;
+
+    if (!argv0)
+        return;
+    s = strrchr(argv0, '/');
+    prog = s ? s + 1 : argv0;
+}
+
+const char *
+util_prog(void)
+{
+    return prog;
+}
+
+static void
+vmsg(const char *fmt, va_list ap, int errnum)
+{
+    fflush(stdout);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    if (errnum)
+        fprintf(stderr, ": %s", strerror(errnum));
+    fputc('\n', stderr);
+}
+
+void
+die(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vmsg(fmt, ap, 0);
+    va_end(ap);
+    exit(1);
+}
+
+void
+die_errno(const char *fmt, ...)
+{
+    int e = errno;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vmsg(fmt, ap, e);
+    va_end(ap);
+    exit(1);
+}
+
+void
+warnx_(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vmsg(fmt, ap, 0);
+    va_end(ap);
+}
+
+void *
+xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+
+    if (!p)
+        die("out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+
+    if (!p)
+        die("out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+
+    if (!q)
+        die("out of memory (%zu bytes)", n);
+    return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+size_t
+xmul(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        die("size overflow (%zu x %zu)", n, size);
+    return n * size;
+}
+
+/* ---- strict parsing ---- */
+
+int
+parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    if (!s || !*s || *s == ' ' || *s == '\t' || *s == '+')
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v;
+
+    if (!s || !*s || *s == ' ' || *s == '\t')
+        return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- sbuf ---- */
+
+void
+sbuf_grow(struct sbuf *sb, size_t extra)
+{
+    size_t need;
+
+    if (sb->len + extra + 1 <= sb->cap)
+        return;
+    need = sb->len + extra + 1;
+    if (need < sb->len)
+        die("size overflow");
+    if (need < 2 * sb->cap)
+        need = 2 * sb->cap;
+    if (need < 64)
+        need = 64;
+    sb->buf = xrealloc(sb->buf, need);
+    sb->cap = need;
+}
+
+void
+sbuf_add(struct sbuf *sb, const void *p, size_t n)
+{
+    sbuf_grow(sb, n);
+    memcpy(sb->buf + sb->len, p, n);
+    sb->len += n;
+    sb->buf[sb->len] = '\0';
+}
+
+void
+sbuf_addc(struct sbuf *sb, char c)
+{
+    sbuf_grow(sb, 1);
+    sb->buf[sb->len++] = c;
+    sb->buf[sb->len] = '\0';
+}
+
+void
+sbuf_adds(struct sbuf *sb, const char *s)
+{
+    sbuf_add(sb, s, strlen(s));
+}
+
+void
+sbuf_addf(struct sbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    sbuf_grow(sb, 64);
+    va_start(ap, fmt);
+    n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        die("sbuf_addf: bad format");
+    if ((size_t)n >= sb->cap - sb->len) {
+        sbuf_grow(sb, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
+        va_end(ap);
+    }
+    sb->len += (size_t)n;
+}
+
+void
+sbuf_reset(struct sbuf *sb)
+{
+    sb->len = 0;
+    if (sb->buf)
+        sb->buf[0] = '\0';
+}
+
+void
+sbuf_release(struct sbuf *sb)
+{
+    free(sb->buf);
+    sb->buf = NULL;
+    sb->len = sb->cap = 0;
+}
+
+const char *
+sbuf_str(struct sbuf *sb)
+{
+    if (!sb->buf)
+        sbuf_grow(sb, 0), sb->buf[0] = '\0';
+    return sb->buf;
+}
+
+/* ---- hashing and RNG ---- */
+
+/* FNV-1a over the bytes, then the splitmix64 finalizer for avalanche. */
+uint64_t
+hash64(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+/* splitmix64, https://prng.di.unimi.it/splitmix64.c */
+uint64_t
+splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void
+rng_seed(struct rng *r, uint64_t seed)
+{
+    int i;
+
+    for (i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t
+rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256**, https://prng.di.unimi.it/xoshiro256starstar.c */
+uint64_t
+rng_u64(struct rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double
+rng_double(struct rng *r)
+{
+    return (double)(rng_u64(r) >> 11) * 0x1.0p-53;
+}
+
+uint64_t
+rng_below(struct rng *r, uint64_t n)
+{
+    /* Rejection of the top partial range keeps it unbiased. */
+    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+
+    do
+        x = rng_u64(r);
+    while (x >= lim);
+    return x % n;
+}
+
+double
+rng_normal(struct rng *r)
+{
+    double u1, u2;
+
+    do
+        u1 = rng_double(r);
+    while (u1 <= 0.0);
+    u2 = rng_double(r);
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+double
+now_sec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
