@@ -42,6 +42,8 @@ enum kind {
 enum nflags {
     F_INT = 1,       /* an integer literal */
     F_FRAC = 2,      /* \frac or a/b */
+    F_BASE = 4,      /* a numeral in base sub: 2516_8 (digits in s, len) */
+    F_DEC = 8,       /* a decimal literal: an approximation */
 };
 
 /* Tuple brackets, in sub: low bit = closed left, next = closed right. */
@@ -1079,6 +1081,60 @@ parse_arg(struct parser *p)
     return p->err ? -1 : r;
 }
 
+/*
+ * A number node; with a subscript it is a numeral in that base (2 to 36):
+ * "2516_8", "0.0011_{2}".  Its literal digits are kept for comparison.
+ */
+static int
+parse_numeral(struct parser *p, const struct tk *t)
+{
+    struct tk u;
+    struct node *n;
+    int r = new_node(p, K_NUM), len, b;
+    size_t i;
+    double base, v = 0, scale = 0;
+
+    if (r < 0)
+        return -1;
+    n = &p->m->nodes[r];
+    n->v = t->v;
+    n->flags = t->isint ? F_INT : F_DEC;
+    n->s = add_name(p, p->s + t->s, t->e - t->s, &len);
+    n->len = len;
+    lex(p, &u, 0);
+    if (!(u.t == T_OP && u.c == '_'))
+        return r;
+    advance(p, &u);
+    b = parse_arg(p);
+    if (b < 0)
+        return -1;
+    base = p->m->nodes[b].v;
+    if (p->m->nodes[b].kind != K_NUM || !(p->m->nodes[b].flags & F_INT) || base < 2 || base > 36) {
+        p->err = 1;
+        return -1;
+    }
+    for (i = t->s; i < t->e; i++) {
+        int c = (unsigned char)p->s[i];
+
+        if (c == '.' && scale == 0) {
+            scale = 1;
+            continue;
+        }
+        if (!is_digit(c) || c - '0' >= base) {
+            p->err = 1;
+            return -1;
+        }
+        v = v * base + (c - '0');
+        if (scale > 0)
+            scale *= base;
+    }
+    n = &p->m->nodes[r];
+    n->v = scale > 0 ? v / scale : v;
+    n->flags = F_BASE;
+    n->sub = (unsigned char)base;
+    return r;
+}
+
 /* \begin{pmatrix} a & b \\ c & d \end{pmatrix} and its kin. */
 static int
 parse_matrix(struct parser *p)
@@ -1247,11 +1303,7 @@ parse_primary(struct parser *p)
     switch (t.t) {
     case T_NUM:
         advance(p, &t);
-        r = new_node(p, K_NUM);
-        if (r >= 0) {
-            p->m->nodes[r].v = t.v;
-            p->m->nodes[r].flags = t.isint ? F_INT : 0;
-        }
+        r = parse_numeral(p, &t);
         break;
     case T_LETTER:
         advance(p, &t);
@@ -2064,12 +2116,74 @@ count_pm(struct mathans *m, int i, int depth)
     return k;
 }
 
+/* Does the tree hold a decimal literal (an approximation such as 0.333)? */
+static int
+has_dec(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+
+    if (depth > MAX_NODES)
+        return 0;
+    if (n->kind == K_NUM)
+        return (n->flags & F_DEC) != 0;
+    return (n->a >= 0 && n->kind < K_LIST && has_dec(m, n->a, depth + 1))
+        || (n->b >= 0 && n->kind < K_LIST && has_dec(m, n->b, depth + 1));
+}
+
+/* Does the tree hold \infty? */
+static int
+has_inf(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+
+    if (depth > MAX_NODES || n->kind >= K_LIST)
+        return 0;
+    return n->kind == K_INF || (n->a >= 0 && has_inf(m, n->a, depth + 1))
+        || (n->b >= 0 && has_inf(m, n->b, depth + 1));
+}
+
+/* The same tree, node for node (for values a double cannot hold). */
+static int
+tree_same(struct mathans *m, int x, int y, int depth)
+{
+    const struct node *p, *q;
+
+    if (x < 0 || y < 0)
+        return x == y;
+    if (depth > MAX_NODES)
+        return 0;
+    p = &m->nodes[x];
+    q = &m->nodes[y];
+    if (p->kind != q->kind || p->sub != q->sub || p->v != q->v || p->op != q->op)
+        return 0;
+    if (p->kind == K_VAR || p->kind == K_TEXT)
+        return p->len == q->len
+            && !memcmp(m->names.buf + p->s, m->names.buf + q->s, (size_t)p->len);
+    if (p->kind >= K_LIST) {
+        int i, j;
+
+        if (p->n != q->n)
+            return 0;
+        for (i = p->a, j = q->a; i >= 0 && j >= 0; i = m->nodes[i].next, j = m->nodes[j].next)
+            if (!tree_same(m, i, j, depth + 1))
+                return 0;
+        return 1;
+    }
+    return tree_same(m, p->a, q->a, depth + 1) && tree_same(m, p->b, q->b, depth + 1);
+}
+
+static int
+finite_c(double complex z)
+{
+    return isfinite(creal(z)) && isfinite(cimag(z));
+}
+
 static int
 close_enough(double complex x, double complex y, double rtol)
 {
     double d, s;
 
-    if (!isfinite(creal(x)) || !isfinite(creal(y)) || !isfinite(cimag(x)) || !isfinite(cimag(y)))
+    if (!finite_c(x) || !finite_c(y))
         return cimag(x) == 0 && cimag(y) == 0 && isinf(creal(x)) && creal(x) == creal(y);
     /* integers are compared exactly: 1000000 is not 1000001 */
     if (is_real_int(x) && is_real_int(y))
@@ -2090,7 +2204,15 @@ numeq(struct mathans *m, int r, unsigned rmask, int a, unsigned amask, double pc
     struct evctx c;
     double complex x, y;
     int k, valid = 0, hasvar = 0;
+    double rtol = m->o.rtol;
 
+    /*
+     * Exact forms on both sides (no decimal literal) are compared at
+     * nearly double precision, so that -2010012/2010013 is not -1; the
+     * tolerance is for answers given as rounded decimals.
+     */
+    if (rtol > 1e-10 && !has_dec(m, r, 0) && !has_dec(m, a, 0))
+        rtol = 1e-10;
     memset(&c, 0, sizeof(c));
     c.m = m;
     c.pct = pct;
@@ -2103,12 +2225,19 @@ numeq(struct mathans *m, int r, unsigned rmask, int a, unsigned amask, double pc
         c.npm = 0;
         y = ev(&c, a, 0);
         hasvar = c.hasvar;
-        if (isnan(creal(x)) || isnan(cimag(x)) || isnan(creal(y)) || isnan(cimag(y))) {
+        /*
+         * Undefined or overflowing values (2004!, 10^{400}) say nothing:
+         * a constant is then compared as a tree, a point is skipped.
+         * Infinities count only where \infty was written.
+         */
+        if ((!finite_c(x) || !finite_c(y))
+            && (isnan(creal(x)) || isnan(cimag(x)) || isnan(creal(y)) || isnan(cimag(y))
+                || !has_inf(m, r, 0) || !has_inf(m, a, 0))) {
             if (!hasvar)
-                return 0;
+                return !rmask && !amask && tree_same(m, r, a, 0);
             continue;
         }
-        if (!close_enough(x, y, m->o.rtol))
+        if (!close_enough(x, y, rtol))
             return 0;
         valid++;
         if (!hasvar)
@@ -2342,6 +2471,42 @@ is_vector(struct mathans *m, int i)
     return n->kind == K_MATRIX && (n->sub == 1 || n->sub == n->n);
 }
 
+/* Digits of a numeral without leading zeros (borrowed from m->names). */
+static const char *
+digits(struct mathans *m, const struct node *n, int *len)
+{
+    const char *s = m->names.buf + n->s;
+    int l = n->len;
+
+    while (l > 1 && *s == '0' && s[1] != '.')
+        s++, l--;
+    *len = l;
+    return s;
+}
+
+/*
+ * Numerals in a base: "2516_8" matches "2516_8" and "2516" (the base is
+ * the question's), not the decimal 1358.  A reference without a base
+ * matches an answer in any base by value.
+ */
+static int
+base_eq(struct mathans *m, int r, int a)
+{
+    const struct node *x = &m->nodes[r], *y = &m->nodes[a];
+    const char *xs, *ys;
+    int xl, yl;
+
+    if (!(x->kind == K_NUM && (x->flags & F_BASE)))
+        return numeq_pct(m, r, 0, a, 0);
+    if (y->kind != K_NUM || y->len == 0)
+        return 0;
+    if ((y->flags & F_BASE) && y->sub != x->sub)
+        return 0;
+    xs = digits(m, x, &xl);
+    ys = digits(m, y, &yl);
+    return xl == yl && !memcmp(xs, ys, (size_t)xl);
+}
+
 static int
 eqv(struct mathans *m, int r, int a, int depth)
 {
@@ -2395,6 +2560,8 @@ eqv(struct mathans *m, int r, int a, int depth)
         return 0;
     }
     /* x is a scalar */
+    if ((xk == K_NUM && (x->flags & F_BASE)) || (yk == K_NUM && (y->flags & F_BASE)))
+        return base_eq(m, r, a);
     if (yk == K_SET && y->n == 1)
         return eqv(m, r, y->a, depth + 1);
     if (yk >= K_LIST) {
