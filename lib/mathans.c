@@ -1023,6 +1023,7 @@ static int parse_sum(struct parser *p);
 static int parse_unary(struct parser *p);
 static int parse_power(struct parser *p);
 static int parse_primary(struct parser *p);
+static int parse_numeral(struct parser *p, const struct tk *t);
 
 static int
 enter(struct parser *p)
@@ -1237,6 +1238,14 @@ parse_text_run(struct parser *p)
             advance(p, &t);
         } else if (t.t == T_LETTER) {
             sbuf_addc(sb, (char)tolower(t.c));
+            advance(p, &t);
+        } else if (t.t == T_NUM && sb->len > (size_t)off) {
+            /* "June 20" */
+            size_t i;
+
+            for (i = t.s; i < t.e; i++)
+                if (isalnum((unsigned char)p->s[i]))
+                    sbuf_addc(sb, p->s[i]);
             advance(p, &t);
         } else {
             break;
@@ -1542,7 +1551,17 @@ parse_power(struct parser *p)
                 continue;   /* degrees are dropped */
             p->pos = save;
             advance(p, &t);
-            b = node2(p, K_POW, b, parse_arg(p));
+            /*
+             * "2^10" is read as 2^{10}, not as LaTeX's 2^{1}0: nobody
+             * writes the latter on purpose.
+             */
+            lex(p, &t, 0);
+            if (t.t == T_NUM) {
+                advance(p, &t);
+                b = node2(p, K_POW, b, parse_numeral(p, &t));
+            } else {
+                b = node2(p, K_POW, b, parse_arg(p));
+            }
         } else if (t.t == T_OP && t.c == '!') {
             advance(p, &t);
             b = node2(p, K_FACT, b, -1);
@@ -1949,6 +1968,14 @@ is_real_int(double complex z)
     return cimag(z) == 0 && isfinite(creal(z)) && creal(z) == floor(creal(z));
 }
 
+/* A real value with +0 imaginary part, so branch cuts take the principal
+   side: sqrt(-1) = i, not -i (negation leaves -0). */
+static double complex
+pz(double complex z)
+{
+    return cimag(z) == 0 ? CMPLX(creal(z), 0.0) : z;
+}
+
 static double complex
 ev(struct evctx *c, int i, int depth)
 {
@@ -1998,7 +2025,7 @@ ev(struct evctx *c, int i, int depth)
             return pow(creal(a), creal(b));
         if (a == 0)
             return creal(b) > 0 ? 0 : NAN;
-        return cpow(a, b);
+        return cpow(pz(a), pz(b));
     case K_ROOT:
         a = ev(c, n->a, depth + 1);
         b = ev(c, n->b, depth + 1);
@@ -2013,7 +2040,7 @@ ev(struct evctx *c, int i, int depth)
         }
         if (b == 0)
             return NAN;
-        return cpow(a, 1 / b);
+        return cpow(pz(a), pz(1 / b));
     case K_ABS: return cabs(ev(c, n->a, depth + 1));
     case K_FACT:
         a = ev(c, n->a, depth + 1);
@@ -2034,10 +2061,11 @@ ev(struct evctx *c, int i, int depth)
         b = ev(c, n->b, depth + 1);
         if (cimag(a) == 0 && cimag(b) == 0 && creal(a) > 0 && creal(b) > 0)
             return log(creal(a)) / log(creal(b));
-        return clog(a) / clog(b);
+        return clog(pz(a)) / clog(pz(b));
     case K_FUNC:
         a = ev(c, n->a, depth + 1);
         if (cimag(a) == 0) {
+            a = pz(a);
             double x = creal(a);
 
             switch (n->sub) {

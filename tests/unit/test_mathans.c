@@ -4,7 +4,8 @@
  *
  * Table lines: EXPECTED <TAB> REFERENCE <TAB> COMPLETION [<TAB> OPTIONS]
  * EXPECTED is a reason name (correct, wrong, no_answer, unparsed_answer,
- * unparsed_reference); "<NL>" in the completion stands for a newline;
+ * unparsed_reference); "<NL>" in the completion stands for a newline, and
+ * a completion "=X" stands for "The answer is $\boxed{X}$.";
  * OPTIONS is a comma list of ordered, strict-eq, reduced, think,
  * pct=value, pct=either, order=LIST.  '#' lines are comments.
  *
@@ -80,6 +81,7 @@ run_table(const char *path)
     ssize_t n;
     long lineno = 0, ncases = 0;
     int cats[5] = {0};
+    struct sbuf comp = SBUF_INIT;
 
     if (!f) {
         perror(path);
@@ -116,7 +118,12 @@ run_table(const char *path)
         unescape(cols[2]);
         set_opts(&o, cols[3]);
         m = mathans_new(&o);
-        mathans_check(m, cols[1], cols[2], &r);
+        sbuf_reset(&comp);
+        if (cols[2][0] == '=')
+            sbuf_addf(&comp, "The answer is $\\boxed{%s}$.", cols[2] + 1);
+        else
+            sbuf_adds(&comp, cols[2]);
+        mathans_check(m, cols[1], sbuf_str(&comp), &r);
         CHECK_MSG((int)r.reason == want, "%s:%ld: ref '%s' completion '%s': got %s "
                   "(extracted '%s'), want %s", path, lineno, cols[1], cols[2],
                   mathans_reason_name(r.reason), r.extracted ? r.extracted : "(none)",
@@ -127,6 +134,7 @@ run_table(const char *path)
             cats[want]++;
     }
     free(line);
+    sbuf_release(&comp);
     fclose(f);
     fprintf(stderr, "%ld table cases (%d correct, %d wrong, %d no_answer, "
             "%d unparsed_answer, %d unparsed_reference)\n", ncases, cats[0],
