@@ -450,6 +450,24 @@ mathans_extract(struct mathans *m, const char *text, const char **out)
         if (t)
             s = t + 8;
     }
+    /*
+     * A last \boxed{ that never closes (a completion cut off by the token
+     * limit) ends the text: the fallbacks must not pick its pieces, such
+     * as the 7 of "\boxed{\frac{7}".
+     */
+    {
+        const char *b = last_ci(s, e, "\\boxed"), *f = last_ci(s, e, "\\fbox"), *q;
+
+        q = (b && (!f || b > f)) ? b : f;
+        if (q) {
+            const char *c = q + (q == b ? 6 : 5);
+
+            while (c < e && is_space((unsigned char)*c))
+                c++;
+            if (c < e && *c == '{' && !match_brace(c, e))
+                e = q;
+        }
+    }
     for (i = 0; i < MATHANS_M_COUNT && m->o.order[i] != MATHANS_M_NONE && !found; i++) {
         meth = m->o.order[i];
         switch (meth) {
