@@ -1172,7 +1172,10 @@ parse_matrix(struct parser *p)
         size_t n = (size_t)(cb - (s + i)) - 1;
         const char *w = s + i + 1;
 
-        if (!(n >= 6 && !memcmp(w + n - 6, "matrix", 6)) && !(n == 5 && !memcmp(w, "array", 5))) {
+        /* not vmatrix: a determinant is a number, not a matrix */
+        if (!((n == 6 && !memcmp(w, "matrix", 6)) || (n == 7 && !memcmp(w + 1, "matrix", 6)
+              && strchr("pbB", w[0])) || (n == 11 && !memcmp(w, "smallmatrix", 11))
+              || (n == 5 && !memcmp(w, "array", 5)))) {
             p->err = 1;
             return -1;
         }
