@@ -190,23 +190,46 @@ is_digit(int c)
     return c >= '0' && c <= '9';
 }
 
-/* Case-insensitive search for the last occurrence of needle in [s, e). */
+static int
+lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/*
+ * The last occurrence of needle (lowercase) in [s, e), ignoring ASCII
+ * case.  A needle that starts with a non-letter is found with memrchr.
+ */
 static const char *
 last_ci(const char *s, const char *e, const char *needle)
 {
-    size_t n = strlen(needle);
+    size_t n = strlen(needle), i;
     const char *p;
+    int c0 = (unsigned char)needle[0];
 
     if ((size_t)(e - s) < n)
         return NULL;
-    for (p = e - n; p >= s; p--) {
-        size_t i;
+    if (!(c0 >= 'a' && c0 <= 'z')) {
+        const char *end = e - n + 1;
 
-        for (i = 0; i < n; i++)
-            if (tolower((unsigned char)p[i]) != needle[i])
-                break;
-        if (i == n)
-            return p;
+        while (end > s && (p = memrchr(s, c0, (size_t)(end - s))) != NULL) {
+            for (i = 1; i < n; i++)
+                if (lower((unsigned char)p[i]) != needle[i])
+                    break;
+            if (i == n)
+                return p;
+            end = p;
+        }
+        return NULL;
+    }
+    for (p = e - n;; p--) {
+        if (lower((unsigned char)*p) == c0) {
+            for (i = 1; i < n; i++)
+                if (lower((unsigned char)p[i]) != needle[i])
+                    break;
+            if (i == n)
+                return p;
+        }
         if (p == s)
             break;
     }
@@ -715,8 +738,17 @@ lex_number(struct parser *p, size_t i, struct tk *t)
     }
     buf[n] = 0;
     t->t = T_NUM;
-    t->v = strtod(buf, NULL);
     t->isint = !real && n <= 15;
+    if (t->isint) {     /* exact, and faster than strtod */
+        double v = 0;
+        size_t k;
+
+        for (k = 0; k < n; k++)
+            v = v * 10 + (buf[k] - '0');
+        t->v = v;
+    } else {
+        t->v = strtod(buf, NULL);
+    }
     return i;
 }
 
