@@ -676,6 +676,11 @@ lex_number(struct parser *p, size_t i, struct tk *t)
 
         if (k + 2 < e && s[k] == '{' && s[k + 1] == ',' && s[k + 2] == '}') {
             k += 3, strong = 1;
+        } else if (k + 1 < e && s[k] == '\\' && s[k + 1] == ',') {
+            k += 2, strong = 1;     /* 1\,000: a thin space */
+        } else if (k < e && s[k] == ' ' && lead <= 3 && p->top) {
+            k++;                    /* 1 000 (two numbers never meet) */
+            strong = 1;
         } else if (k < e && s[k] == ',') {
             size_t q = k + 1;
 
@@ -1468,14 +1473,25 @@ parse_primary(struct parser *p)
     case T_WORD:
         r = parse_text_run(p);
         break;
-    case T_TEXT:
-        if (text_has_letters(p, &t)) {
+    case T_TEXT: {
+        /*
+         * \text{5 apples} is a quantity, \text{(C)} a letter, \text{13} a
+         * number; \text{even} and \text{4:30 p.m.} are words.
+         */
+        int save_n = p->m->nnodes;
+        size_t save_names = p->m->names.len, save_pos = p->pos;
+
+        advance(p, &t);
+        r = parse_sub(p, t.s, t.e);
+        if (p->err && text_has_letters(p, &t)) {
+            p->err = 0;
+            p->m->nnodes = save_n;
+            p->m->names.len = save_names;
+            p->pos = save_pos;
             r = parse_text_run(p);
-        } else {
-            advance(p, &t);
-            r = parse_sub(p, t.s, t.e);
         }
         break;
+    }
     case T_CMD:
         advance(p, &t);
         switch (t.c) {
@@ -1673,9 +1689,49 @@ starts_factor(const struct tk *t)
     }
 }
 
-/* Skips unit words after a quantity: "5 \text{ cm}^2", "18 dollars". */
+/*
+ * Words that scale a quantity rather than name its unit: "5 million" is
+ * not 5.  Applies each one in [s, e) to *l.
+ */
+static void
+apply_scale_words(struct parser *p, size_t s, size_t e, int *l)
+{
+    static const struct { const char *w; double v; } scales[] = {
+        {"hundred", 1e2}, {"thousand", 1e3}, {"million", 1e6}, {"billion", 1e9},
+        {"trillion", 1e12}, {"dozen", 12}, {"percent", 0},
+    };
+    size_t i = s, j, k;
+
+    while (i < e) {
+        while (i < e && !is_alpha((unsigned char)p->s[i]))
+            i++;
+        for (j = i; j < e && is_alpha((unsigned char)p->s[j]); j++)
+            ;
+        for (k = 0; k < ARRAY_LEN(scales) && j > i; k++) {
+            if (strlen(scales[k].w) != j - i || strncasecmp(scales[k].w, p->s + i, j - i))
+                continue;
+            if (scales[k].v == 0) {
+                *l = node2(p, K_PCT, *l, -1);
+            } else {
+                int n = new_node(p, K_NUM);
+
+                if (n >= 0) {
+                    p->m->nodes[n].v = scales[k].v;
+                    p->m->nodes[n].flags = F_INT;
+                }
+                *l = node2(p, K_MUL, *l, n);
+            }
+        }
+        i = j;
+    }
+}
+
+/*
+ * Skips unit words after a quantity: "5 \text{ cm}^2", "18 dollars".
+ * Units are not compared or converted; scale words multiply (see above).
+ */
 static int
-skip_units(struct parser *p)
+skip_units(struct parser *p, int *l)
 {
     struct tk t;
     int any = 0;
@@ -1685,6 +1741,7 @@ skip_units(struct parser *p)
         if ((t.t == T_WORD || (t.t == T_TEXT && text_has_letters(p, &t)))
             && !is_sep_word(p, &t)) {
             advance(p, &t);
+            apply_scale_words(p, t.s, t.e, l);
             any = 1;
             lex(p, &t, 0);
             if (t.t == T_OP && t.c == '^') {
@@ -1721,7 +1778,7 @@ parse_term(struct parser *p)
     while (!p->err) {
         int quantity = p->m->nodes[l].kind != K_TEXT;
 
-        if (quantity && skip_units(p))
+        if (quantity && skip_units(p, &l))
             continue;
         lex(p, &t, 0);
         if ((t.t == T_OP && (t.c == '*' || t.c == '/'))
@@ -2211,6 +2268,27 @@ has_dec(struct mathans *m, int i, int depth)
         || (n->b >= 0 && n->kind < K_LIST && has_dec(m, n->b, depth + 1));
 }
 
+/* Does the tree hold a variable? */
+static int
+has_var(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+
+    if (depth > MAX_NODES)
+        return 0;
+    if (n->kind == K_VAR)
+        return 1;
+    if (n->kind >= K_LIST) {
+        int c;
+
+        for (c = n->a; c >= 0; c = m->nodes[c].next)
+            if (has_var(m, c, depth + 1))
+                return 1;
+        return 0;
+    }
+    return (n->a >= 0 && has_var(m, n->a, depth + 1)) || (n->b >= 0 && has_var(m, n->b, depth + 1));
+}
+
 /* Does the tree hold \infty? */
 static int
 has_inf(struct mathans *m, int i, int depth)
@@ -2430,6 +2508,24 @@ child(struct mathans *m, int c, int k)
     return i;
 }
 
+/*
+ * The last side of an answer written as a computation, "10 \cdot 42 = 420"
+ * (every relation an equality, no side with a variable: "x + y = 0" is an
+ * equation, not the number 0), or -1.
+ */
+static int
+eq_chain_last(struct mathans *m, int c)
+{
+    int i, last = -1;
+
+    for (i = m->nodes[c].a; i >= 0; i = m->nodes[i].next) {
+        if ((i != m->nodes[c].a && m->nodes[i].op != R_EQ) || has_var(m, i, 0))
+            return -1;
+        last = i;
+    }
+    return last;
+}
+
 /* The right side of "VAR = rhs", or -1 if c is not of that form. */
 static int
 var_eq_rhs(struct mathans *m, int c)
@@ -2609,8 +2705,11 @@ eqv(struct mathans *m, int r, int a, int depth)
     if (yk == K_REL && xk != K_REL) {
         int rhs = var_eq_rhs(m, a);
 
-        return rhs >= 0 && !(m->o.flags & MATHANS_STRICT_EQUATIONS)
-            && eqv(m, r, rhs, depth + 1);
+        if (m->o.flags & MATHANS_STRICT_EQUATIONS)
+            return 0;
+        if (rhs < 0)
+            rhs = eq_chain_last(m, a);
+        return rhs >= 0 && eqv(m, r, rhs, depth + 1);
     }
     if (xk == K_REL)
         return rel_eq(m, r, a, depth);
