@@ -348,10 +348,16 @@ after_marker(const char *p, const char *e, const char **os, const char **oe)
         return;
     }
     if (p < e && *p == '$') {
-        q = memchr(p + 1, '$', (size_t)(e - p - 1));
-        *os = p + 1;
-        *oe = q ? q : e;
-        return;
+        const char *nl = memchr(p + 1, '\n', (size_t)(e - p - 1));
+
+        /* inline math closes on its line; else the $ is a currency sign */
+        q = memchr(p + 1, '$', (size_t)((nl ? nl : e) - p - 1));
+        if (q) {
+            *os = p + 1;
+            *oe = q;
+            return;
+        }
+        p++;
     }
     if (e - p >= 2 && p[0] == '\\' && (p[1] == '(' || p[1] == '[')) {
         char close = p[1] == '(' ? ')' : ']';
