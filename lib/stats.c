@@ -6,11 +6,14 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* k values used when none are given: 1, 2, 4, ..., 1024, each shown only
  * when some group is that large. */
@@ -841,4 +844,184 @@ stats_json(struct stats *s)
     json_object_set_new(o, "domains", d);
     free(cols);
     return o;
+}
+
+/* ---- plots ---- */
+
+struct series {
+    char *name;
+    double *x, *y;
+    size_t n, cap;
+};
+
+struct plot {
+    struct series *s;
+    size_t n;
+    long nrec;
+};
+
+struct plot *
+plot_new(void)
+{
+    return xcalloc(1, sizeof(struct plot));
+}
+
+static struct series *
+plot_series(struct plot *p, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < p->n; i++)
+        if (strcmp(p->s[i].name, name) == 0)
+            return &p->s[i];
+    p->s = xrealloc(p->s, xmul(p->n + 1, sizeof(*p->s)));
+    memset(&p->s[p->n], 0, sizeof(*p->s));
+    p->s[p->n].name = xstrdup(name);
+    return &p->s[p->n++];
+}
+
+static void
+plot_point(struct plot *p, const char *name, double x, double y)
+{
+    struct series *s = plot_series(p, name);
+
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->x = xrealloc(s->x, xmul(s->cap, sizeof(double)));
+        s->y = xrealloc(s->y, xmul(s->cap, sizeof(double)));
+    }
+    s->x[s->n] = x;
+    s->y[s->n++] = y;
+}
+
+/* Every number under v, named by its dotted path (prefix is sb's text). */
+static void
+plot_walk(struct plot *p, const json_t *v, struct sbuf *path, double x)
+{
+    const char *key;
+    json_t *c;
+    size_t len = path->len;
+
+    if (json_is_number(v)) {
+        if (strcmp(sbuf_str(path), "step") != 0)
+            plot_point(p, sbuf_str(path), x, json_number_value(v));
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    json_object_foreach((json_t *)v, key, c) {
+        if (len)
+            sbuf_addc(path, '.');
+        sbuf_adds(path, key);
+        plot_walk(p, c, path, x);
+        path->len = len;
+        sbuf_str(path);
+    }
+}
+
+void
+plot_add(struct plot *p, const json_t *rec)
+{
+    struct sbuf path = SBUF_INIT;
+    json_t *step = json_object_get(rec, "step");
+    double x;
+
+    p->nrec++;
+    x = json_is_number(step) ? json_number_value(step) : (double)p->nrec;
+    plot_walk(p, rec, &path, x);
+    sbuf_release(&path);
+}
+
+size_t
+plot_count(const struct plot *p)
+{
+    return p->n;
+}
+
+/* The metric name as a file name. */
+static void
+plot_file_name(struct sbuf *sb, const char *name)
+{
+    for (; *name; name++)
+        sbuf_addc(sb, isalnum((unsigned char)*name) || strchr("._-", *name)
+                  ? *name : '_');
+}
+
+size_t
+plot_write(struct plot *p, const char *dir)
+{
+    struct sbuf tmp = SBUF_INIT, dst = SBUF_INIT, cmd = SBUF_INIT;
+    size_t i, j;
+    FILE *gp;
+    int st;
+
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        die_errno("%s", dir);
+    for (i = 0; i < p->n; i++) {
+        struct series *s = &p->s[i];
+
+        sbuf_reset(&dst);
+        sbuf_addf(&dst, "%s/", dir);
+        plot_file_name(&dst, s->name);
+        sbuf_adds(&dst, ".png");
+        sbuf_reset(&tmp);
+        sbuf_addf(&tmp, "%s/.", dir);
+        plot_file_name(&tmp, s->name);
+        sbuf_addf(&tmp, ".png.%ld", (long)getpid());
+        gp = popen("gnuplot", "w");
+        if (!gp)
+            die_errno("gnuplot");
+        /* Names go into gnuplot strings in single quotes, where only ''
+         * is special: double it. */
+        sbuf_reset(&cmd);
+        for (j = 0; tmp.buf[j]; j++) {
+            if (tmp.buf[j] == '\'')
+                sbuf_addc(&cmd, '\'');
+            sbuf_addc(&cmd, tmp.buf[j]);
+        }
+        fprintf(gp, "set terminal pngcairo size 800,500\n"
+                "set output '%s'\nset grid\nset key off\n"
+                "set xlabel 'step'\n", cmd.buf);
+        sbuf_reset(&cmd);
+        for (j = 0; s->name[j]; j++) {
+            if (s->name[j] == '\'')
+                sbuf_addc(&cmd, '\'');
+            sbuf_addc(&cmd, s->name[j]);
+        }
+        fprintf(gp, "set title '%s' noenhanced\n"
+                "plot '-' using 1:2 with linespoints pt 7 ps 0.5\n",
+                cmd.buf);
+        for (j = 0; j < s->n; j++)
+            fprintf(gp, "%.17g %.17g\n", s->x[j], s->y[j]);
+        fputs("e\n", gp);
+        st = pclose(gp);
+        if (st != 0) {
+            unlink(tmp.buf);
+            die("gnuplot failed on '%s' (status %d)", s->name, st);
+        }
+        if (rename(tmp.buf, dst.buf) != 0) {
+            unlink(tmp.buf);
+            die_errno("%s", dst.buf);
+        }
+    }
+    sbuf_release(&tmp);
+    sbuf_release(&dst);
+    sbuf_release(&cmd);
+    return p->n;
+}
+
+void
+plot_free(struct plot *p)
+{
+    size_t i;
+
+    if (!p)
+        return;
+    for (i = 0; i < p->n; i++) {
+        free(p->s[i].name);
+        free(p->s[i].x);
+        free(p->s[i].y);
+    }
+    free(p->s);
+    free(p);
 }

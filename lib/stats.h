@@ -103,4 +103,34 @@ const char *stats_last_boxed(const char *s, size_t *len);
  * the nested objects.  Borrowed, or NULL. */
 json_t *stats_get_path(const json_t *rec, const char *path);
 
+/* ---- plots of training metrics ---- */
+
+/*
+ * Metric curves from records such as update's metrics JSONL: every number
+ * in a record (nested objects flattened to dotted names) is a point of
+ * that metric's curve, at x = the record's "step" when it has one, else
+ * its 1-based position.  plot_write() draws one PNG per metric with
+ * gnuplot(1).  Memory: 16 bytes per point.
+ *
+ *     struct plot *p = plot_new();
+ *     while ((r = next())) { plot_add(p, r); json_decref(r); }
+ *     plot_write(p, "plots");       (plots/reward.png, plots/kl.png, ...)
+ *     plot_free(p);
+ */
+struct plot;
+
+struct plot *plot_new(void);
+/* Adds the numbers of rec (borrowed). */
+void plot_add(struct plot *p, const json_t *rec);
+/* Number of metrics collected. */
+size_t plot_count(const struct plot *p);
+/*
+ * Writes DIR/NAME.png for every metric (NAME with characters other than
+ * [A-Za-z0-9._-] turned into '_'), each through a temporary file renamed
+ * into place.  Creates DIR if needed.  Dies when gnuplot cannot be run or
+ * fails.  Returns the number of images written.
+ */
+size_t plot_write(struct plot *p, const char *dir);
+void plot_free(struct plot *p);
+
 #endif

@@ -416,7 +416,7 @@ gen_word(const struct tasks_gen *g, long idx)
 
         switch (kind) {
         case 0:     /* finds more */
-            a = rand_range(&r, 1, g->max_start);
+            a = rand_range(&r, 2, g->max_start);
             y = x + a;
             if (y > WORD_CAP)
                 goto redo;
@@ -425,9 +425,9 @@ gen_word(const struct tasks_gen *g, long idx)
                       x, a, y);
             break;
         case 1:     /* gives some away */
-            if (x < 2)
+            if (x < 3)
                 goto redo;
-            a = rand_range(&r, 1, x - 1);
+            a = rand_range(&r, 2, x - 1);
             y = x - a;
             sbuf_addf(&p, " %s gives %" PRId64 " %s to %s.", who, a, item,
                       other);
@@ -689,13 +689,13 @@ import_gsm8k(const struct tasks_import *im, const json_t *raw, long index,
     set_str(o, "id", sbuf_str(&resp));
     set_str(o, "domain", "math");
     set_str(o, "prompt", q);
+    set_str(o, "answer", sbuf_str(&ans));
     sbuf_reset(&resp);
     if (im->raw)
         sbuf_adds(&resp, sol);
     else
         gsm8k_response(sol, sbuf_str(&ans), &resp);
     set_str(o, "response", sbuf_str(&resp));
-    set_str(o, "answer", sbuf_str(&ans));
     rc = 1;
 out:
     sbuf_release(&ans);
