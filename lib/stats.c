@@ -915,7 +915,7 @@ plot_walk(struct plot *p, const json_t *v, struct sbuf *path, double x)
         sbuf_adds(path, key);
         plot_walk(p, c, path, x);
         path->len = len;
-        sbuf_str(path);
+        path->buf[len] = '\0';
     }
 }
 

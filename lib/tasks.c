@@ -622,6 +622,7 @@ tasks_gsm8k_answer(const char *solution, struct sbuf *sb)
     while (sb->len && isspace((unsigned char)sb->buf[sb->len - 1]))
         sb->len--;
     sbuf_str(sb);
+    sb->buf[sb->len] = '\0';
     /* A plain number: optional sign, digits, optional fraction part. */
     i = sb->len && sb->buf[0] == '-';
     if (i >= sb->len || !isdigit((unsigned char)sb->buf[i]))
@@ -879,6 +880,7 @@ import_mbpp(const struct tasks_import *im, const json_t *raw, json_t *o,
     add_lf(&sb, code);
     while (sb.len && isspace((unsigned char)sb.buf[sb.len - 1]))
         sb.len--;
+    sb.buf[sb.len] = '\0';
     sbuf_adds(&sb, "\n```");
     set_str(o, "response", sbuf_str(&sb));
     tests = json_array();
