@@ -6,8 +6,8 @@
  * Records are fed one at a time in stream order.  Consecutive records that
  * share "group" form a group (the samples of one prompt); a record without
  * "group" is a group of its own.  Memory: the records of one group, 8 bytes
- * per group seen (to detect a split group) and 8 bytes per completion for
- * the length percentiles.
+ * per group seen (to detect a split group) and 16 bytes per completion
+ * for the length percentiles (overall and per domain).
  *
  *     struct stats_opts o;
  *     stats_opts_init(&o);

@@ -259,7 +259,7 @@ struct cd_item {
 
 static int
 cd_try(struct rng *r, const int64_t *nums, int n, int max_target,
-       char *expr, struct sbuf *steps, struct sbuf *tmp)
+       char *expr, int64_t *value, struct sbuf *steps, struct sbuf *tmp)
 {
     struct cd_item it[TASKS_MAX_NUMBERS];
     int k, i, j;
@@ -322,6 +322,7 @@ cd_try(struct rng *r, const int64_t *nums, int n, int max_target,
     if (it[0].v < 1 || it[0].v > max_target)
         return -1;
     memcpy(expr, it[0].e, CD_EXPR);
+    *value = it[0].v;
     return 0;
 }
 
@@ -342,12 +343,10 @@ gen_countdown(const struct tasks_gen *g, long idx)
             nums[k] = rand_range(&r, 1, g->max_number);
         for (tries = 0; tries < 64; tries++)
             if (cd_try(&r, nums, g->nnumbers, g->max_target, expr,
-                       &steps, &sb) == 0)
+                       &target, &steps, &sb) == 0)
                 goto found;
     }
 found:
-    /* The last step line holds the target. */
-    target = strtoll(strrchr(sbuf_str(&steps), '=') + 2, NULL, 10);
     snprintf(answer, sizeof(answer), "%" PRId64, target);
     sbuf_reset(&sb);
     sbuf_adds(&sb, "Use ");
