@@ -284,13 +284,19 @@ acc_record(const struct stats *s, struct acc *a, const json_t *rec)
         count_finish(a, json_string_value(v));
 }
 
-/* The extracted answer of rec (borrowed), or NULL. */
+/*
+ * The extracted answer of rec (borrowed), or NULL.  A scorer's verdict
+ * stands when the key is present: null there means it found no answer.
+ * Only without the key is the completion's last \boxed{} read.
+ */
 static const char *
 rec_answer(const struct stats *s, const json_t *rec, size_t *len)
 {
     json_t *v = stats_get_path(rec, s->o.answer_key);
 
-    if (json_is_string(v)) {
+    if (v) {
+        if (!json_is_string(v))
+            return NULL;
         *len = json_string_length(v);
         return json_string_value(v);
     }

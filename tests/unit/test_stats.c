@@ -174,9 +174,44 @@ test_stream(void)
     stats_free(s);
 }
 
+/*
+ * A scorer's null verdict stands: no vote, so maj@1 is 0 although the
+ * completion's \boxed{} holds the right answer; without the key, the
+ * \boxed{} votes.
+ */
+static void
+test_null_extracted(void)
+{
+    static const char *recs[] = {
+        "{\"group\":\"x\",\"answer\":\"4\",\"reward\":1,\"math\":{\"extracted\":null},\"completion\":\"\\\\boxed{4}\"}",
+        "{\"group\":\"y\",\"answer\":\"4\",\"reward\":1,\"completion\":\"\\\\boxed{4}\"}",
+    };
+    struct stats_opts o;
+    struct stats *s;
+    json_t *r, *j;
+    size_t i;
+
+    stats_opts_init(&o);
+    o.ks[0] = 1;
+    o.nk = 1;
+    s = stats_new(&o);
+    for (i = 0; i < ARRAY_LEN(recs); i++) {
+        r = json_loads(recs[i], 0, NULL);
+        CHECK(r != NULL && stats_add(s, r) == 0);
+        json_decref(r);
+    }
+    stats_finish(s);
+    j = stats_json(s);
+    CHECK_NEAR(json_real_value(stats_get_path(j, "maj@k.1")), 0.5, 1e-12);
+    CHECK_NEAR(json_real_value(stats_get_path(j, "pass@k.1")), 1.0, 1e-12);
+    json_decref(j);
+    stats_free(s);
+}
+
 int
 main(void)
 {
+    test_null_extracted();
     test_pass_at_k();
     test_percentile();
     test_boxed();
