@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "tool.h"
 
 /* Per-group scratch, reused across groups. */
@@ -190,7 +191,7 @@ spool_replay(struct tool *t, const struct adv_run_opts *o, struct spool *sp, dou
     size_t j, i, cap = 0, lcap = 0;
     char *line = NULL;
     ssize_t len;
-    json_error_t e;
+    struct sbuf err = SBUF_INIT;
 
     if (fflush(sp->f) != 0 || ferror(sp->f))
         die_errno("spool: write");
@@ -206,9 +207,11 @@ spool_replay(struct tool *t, const struct adv_run_opts *o, struct spool *sp, dou
             len = getline(&line, &lcap, sp->f);
             if (len <= 0)
                 die_errno("spool: read");
-            recs[i] = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &e);
+            if (line[len - 1] == '\n')
+                len--;
+            recs[i] = json_parse(line, (size_t)len, &err);
             if (!recs[i])
-                die("spool: a record does not read back: %s", e.text);
+                die("spool: a record does not read back: %s", sbuf_str(&err));
             /* It was checked before it was spooled. */
             if (adv_reward(recs[i], o->key, &s->r[i], NULL))
                 die("spool: a reward does not read back");
@@ -220,6 +223,7 @@ spool_replay(struct tool *t, const struct adv_run_opts *o, struct spool *sp, dou
     }
     free(line);
     free(recs);
+    sbuf_release(&err);
 }
 
 static void
