@@ -51,7 +51,7 @@ rejsample_think_strip(struct sbuf *sb, const char *s, size_t len)
         sbuf_add(sb, s, len);
         return k;
     }
-    while (end < len && strchr(" \t\r\n", s[end]) && s[end] != '\0')
+    while (end < len && s[end] != '\0' && strchr(" \t\r\n", s[end]))
         end++;
     sbuf_add(sb, s, start);
     sbuf_add(sb, s + end, len - end);

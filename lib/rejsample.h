@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 /* ---- the <think> block ---- */
 
 enum rejsample_think {
@@ -52,7 +54,6 @@ enum rejsample_think rejsample_think_find(const char *s, size_t len, size_t *sta
  * that follows it: appended to sb (reset first).  Returns the kind
  * found; for UNCLOSED sb is left empty, for NONE it gets all of s.
  */
-struct sbuf;
 enum rejsample_think rejsample_think_strip(struct sbuf *sb, const char *s, size_t len);
 
 /* Number of UTF-8 code points in s (len bytes); continuation bytes not counted. */
