@@ -68,7 +68,8 @@ group_check(struct tool *t, const struct rejsample_opts *o, const struct group *
             field = o->key;
         else if (rec_get_str(g->recs[i], "completion", &str, &why))
             field = "completion";
-        else if (o->require_format && adv_reward(g->recs[i], FORMAT_KEY, &s->format[i], &why))
+        else if (o->require_format
+                 && adv_reward(g->recs[i], FORMAT_KEY, &s->format[i], &why))
             field = FORMAT_KEY;
         if (field)
             bad = i;
@@ -109,7 +110,8 @@ candidates(const struct rejsample_opts *o, const struct group *g, struct scratch
         resp = text;
         resp_len = len;
         if (o->strip_think) {
-            if (rejsample_think_strip(&s->strip[i], text, len) == REJSAMPLE_THINK_UNCLOSED) {
+            if (rejsample_think_strip(&s->strip[i], text, len)
+                == REJSAMPLE_THINK_UNCLOSED) {
                 c->no_answer++;
                 continue;
             }
