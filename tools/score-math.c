@@ -185,8 +185,9 @@ main(int argc, char **argv)
     }
     mathans_free(m);
     if (!t.quiet && counts[MATHANS_UNPARSED_REFERENCE] > 0)
-        warnx_("%ld references could not be parsed (reason unparsed_reference, reward 0)",
-               counts[MATHANS_UNPARSED_REFERENCE]);
+        warnx_("%ld reference%s could not be parsed (reason unparsed_reference, reward 0)",
+               counts[MATHANS_UNPARSED_REFERENCE],
+               counts[MATHANS_UNPARSED_REFERENCE] == 1 ? "" : "s");
     if (!t.quiet && (t.tty || t.progress))
         warnx_("%ld scored: %ld correct, %ld wrong, %ld no_answer, %ld unparsed_answer, "
                "%ld unparsed_reference; %ld passed through", counts[0] + counts[1]
