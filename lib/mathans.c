@@ -2089,7 +2089,9 @@ is_real_int(double complex z)
 static double complex
 pz(double complex z)
 {
-    return cimag(z) == 0 ? CMPLX(creal(z), 0.0) : z;
+    double complex r = creal(z);    /* real to complex: imaginary +0 */
+
+    return cimag(z) == 0 ? r : z;
 }
 
 static double complex
