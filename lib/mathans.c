@@ -114,7 +114,8 @@ mathans_parse_order(struct mathans_opts *o, const char *list)
         q = strchr(p, ',');
         len = q ? (size_t)(q - p) : strlen(p);
         for (i = 1; i < MATHANS_M_COUNT; i++)
-            if (strlen(method_names[i]) == len && !memcmp(method_names[i], p, len))
+            if (strlen(method_names[i]) == len
+                && !memcmp(method_names[i], p, len))
                 found = i;
         if (found < 0 || (seen & (1 << found)))
             return -1;
@@ -175,7 +176,8 @@ mathans_free(struct mathans *m)
 static int
 is_space(int c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+           || c == '\v';
 }
 
 static int
@@ -254,9 +256,11 @@ trim_answer(const char **ps, const char **pe)
         } else if (e - s >= 4 && s[0] == '\\' && (s[1] == '(' || s[1] == '[')
                    && e[-2] == '\\' && (e[-1] == ')' || e[-1] == ']')) {
             s += 2, e -= 2, changed = 1;
-        } else if (e - s >= 1 && *s == '$' && memchr(s + 1, '$', (size_t)(e - s - 1)) == NULL) {
+        } else if (e - s >= 1 && *s == '$'
+                   && memchr(s + 1, '$', (size_t)(e - s - 1)) == NULL) {
             s++, changed = 1;   /* a lone opening $ */
-        } else if (e - s >= 1 && e[-1] == '$' && memchr(s, '$', (size_t)(e - s - 1)) == NULL) {
+        } else if (e - s >= 1 && e[-1] == '$'
+                   && memchr(s, '$', (size_t)(e - s - 1)) == NULL) {
             e--, changed = 1;
         }
     }
@@ -389,7 +393,8 @@ find_final(const char *s, const char *e, const char **os, const char **oe)
     p += 12;
     while (p < e && (is_space((unsigned char)*p) || *p == '*'))
         p++;
-    if (e - p >= 2 && tolower((unsigned char)p[0]) == 'i' && tolower((unsigned char)p[1]) == 's')
+    if (e - p >= 2 && tolower((unsigned char)p[0]) == 'i'
+        && tolower((unsigned char)p[1]) == 's')
         p += 2;
     else if (p < e && *p == ':')
         p++;
@@ -455,9 +460,10 @@ find_number(const char *s, const char *e, const char **os, const char **oe)
     if (q == s)
         return 0;
     b = q;
-    while (b > s && (is_digit((unsigned char)b[-1])
-                     || ((b[-1] == ',' || b[-1] == '.' || b[-1] == '/') && b - 1 > s
-                         && is_digit((unsigned char)b[-2]))))
+    while (b > s
+           && (is_digit((unsigned char)b[-1])
+               || ((b[-1] == ',' || b[-1] == '.' || b[-1] == '/') && b - 1 > s
+                   && is_digit((unsigned char)b[-2]))))
         b--;
     if (b > s && b[-1] == '-')
         b--;
@@ -485,7 +491,8 @@ mathans_extract(struct mathans *m, const char *text, const char **out)
      * as the 7 of "\boxed{\frac{7}".
      */
     {
-        const char *b = last_ci(s, e, "\\boxed"), *f = last_ci(s, e, "\\fbox"), *q;
+        const char *b = last_ci(s, e, "\\boxed"), *f = last_ci(s, e, "\\fbox"),
+                   *q;
 
         q = (b && (!f || b > f)) ? b : f;
         if (q) {
@@ -497,7 +504,9 @@ mathans_extract(struct mathans *m, const char *text, const char **out)
                 e = q;
         }
     }
-    for (i = 0; i < MATHANS_M_COUNT && m->o.order[i] != MATHANS_M_NONE && !found; i++) {
+    for (i = 0;
+         i < MATHANS_M_COUNT && m->o.order[i] != MATHANS_M_NONE && !found;
+         i++) {
         meth = m->o.order[i];
         switch (meth) {
         case MATHANS_M_BOXED: found = last_boxed(s, e, &os, &oe); break;
@@ -648,7 +657,8 @@ bare_word(const char *s, size_t n, int *sub)
     for (i = 0; i < ARRAY_LEN(ok); i++)
         if (strlen(ok[i]) == n && !memcmp(ok[i], s, n))
             return lookup_cmd(s, n, sub);
-    if ((n == 3 && !memcmp(s, "inf", 3)) || (n == 8 && !memcmp(s, "infinity", 8))) {
+    if ((n == 3 && !memcmp(s, "inf", 3))
+        || (n == 8 && !memcmp(s, "infinity", 8))) {
         *sub = 0;
         return C_INF;
     }
@@ -801,7 +811,8 @@ lex(struct parser *p, struct tk *t, int single)
         return;
     }
     c = (unsigned char)s[i];
-    if (is_digit(c) || (c == '.' && i + 1 < e && is_digit((unsigned char)s[i + 1]))) {
+    if (is_digit(c)
+        || (c == '.' && i + 1 < e && is_digit((unsigned char)s[i + 1]))) {
         if (single) {
             t->t = T_NUM;
             t->v = c - '0';
@@ -819,12 +830,14 @@ lex(struct parser *p, struct tk *t, int single)
 
         while (j < e && is_alpha((unsigned char)s[j]))
             j++;
-        if (!single && j - i >= 2 && (cmd = bare_word(s + i, j - i, &sub)) != C_NONE) {
+        if (!single && j - i >= 2
+            && (cmd = bare_word(s + i, j - i, &sub)) != C_NONE) {
             t->t = T_CMD;
             t->c = cmd;
             t->sub = sub;
             t->end = j;
-        } else if (!single && (j - i >= 3 || (j - i == 2 && !memcmp(s + i, "or", 2)))) {
+        } else if (!single
+                   && (j - i >= 3 || (j - i == 2 && !memcmp(s + i, "or", 2)))) {
             t->t = T_WORD;
             t->s = i;
             t->e = j;
@@ -881,17 +894,41 @@ lex(struct parser *p, struct tk *t, int single)
         t->t = T_BAD;
         return;
     case 0xc2:
-        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb0) { t->t = T_DEG; t->end = i + 2; return; }
-        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb7) { t->t = T_CMD; t->c = C_TIMES; t->end = i + 2; return; }
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb0) {
+            t->t = T_DEG;
+            t->end = i + 2;
+            return;
+        }
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb7) {
+            t->t = T_CMD;
+            t->c = C_TIMES;
+            t->end = i + 2;
+            return;
+        }
         t->t = T_BAD;
         return;
     case 0xc3:
-        if (i + 1 < e && (unsigned char)s[i + 1] == 0x97) { t->t = T_CMD; t->c = C_TIMES; t->end = i + 2; return; }
-        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb7) { t->t = T_CMD; t->c = C_DIV; t->end = i + 2; return; }
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0x97) {
+            t->t = T_CMD;
+            t->c = C_TIMES;
+            t->end = i + 2;
+            return;
+        }
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb7) {
+            t->t = T_CMD;
+            t->c = C_DIV;
+            t->end = i + 2;
+            return;
+        }
         t->t = T_BAD;
         return;
     case 0xcf:
-        if (i + 1 < e && (unsigned char)s[i + 1] == 0x80) { t->t = T_CMD; t->c = C_PI; t->end = i + 2; return; }
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0x80) {
+            t->t = T_CMD;
+            t->c = C_PI;
+            t->end = i + 2;
+            return;
+        }
         t->t = T_BAD;
         return;
     case '\\':
@@ -932,8 +969,10 @@ lex(struct parser *p, struct tk *t, int single)
                 t->t = T_LANG;
             else if (n == 6 && !memcmp(w, "rangle", 6))
                 t->t = T_RANG;
-            else if ((n == 5 && (!memcmp(w, "lvert", 5) || !memcmp(w, "rvert", 5)))
-                     || (n == 4 && !memcmp(w, "vert", 4)) || (n == 3 && !memcmp(w, "mid", 3)))
+            else if ((n == 5
+                      && (!memcmp(w, "lvert", 5) || !memcmp(w, "rvert", 5)))
+                     || (n == 4 && !memcmp(w, "vert", 4))
+                     || (n == 3 && !memcmp(w, "mid", 3)))
                 t->t = T_BAR;
             else if (n == 6 && !memcmp(w, "lbrace", 6))
                 t->t = T_LSET;
@@ -961,7 +1000,8 @@ lex(struct parser *p, struct tk *t, int single)
             size_t k = skip_ign(p, j);
             const char *cb;
 
-            if (k < e && s[k] == '{' && (cb = match_brace(s + k, s + e)) != NULL)
+            if (k < e && s[k] == '{'
+                && (cb = match_brace(s + k, s + e)) != NULL)
                 k = (size_t)(cb - s) + 1;
             p->pos = k;
             lex(p, t, single);
@@ -971,7 +1011,8 @@ lex(struct parser *p, struct tk *t, int single)
             size_t k = skip_ign(p, j);
             const char *cb;
 
-            if (!(k < e && s[k] == '{') || (cb = match_brace(s + k, s + e)) == NULL) {
+            if (!(k < e && s[k] == '{')
+                || (cb = match_brace(s + k, s + e)) == NULL) {
                 t->t = T_BAD;
                 return;
             }
@@ -1020,8 +1061,9 @@ node2(struct parser *p, int kind, int a, int b)
 {
     int n;
 
-    if (p->err || a < 0 || (b < 0 && kind != K_NEG && kind != K_FACT && kind != K_PCT
-                            && kind != K_ABS && kind != K_FUNC && kind != K_PM)) {
+    if (p->err || a < 0
+        || (b < 0 && kind != K_NEG && kind != K_FACT && kind != K_PCT
+            && kind != K_ABS && kind != K_FUNC && kind != K_PM)) {
         p->err = 1;
         return -1;
     }
@@ -1078,7 +1120,8 @@ static int peek_is(struct parser *p, enum tok tt, int c)
     return t.t == tt && (c < 0 || t.c == c);
 }
 
-static int parse_list(struct parser *p, enum tok close, enum tok alt, enum tok *got);
+static int parse_list(struct parser *p, enum tok close, enum tok alt,
+                      enum tok *got);
 static int parse_rel(struct parser *p);
 static int parse_sum(struct parser *p);
 static int parse_unary(struct parser *p);
@@ -1171,7 +1214,8 @@ parse_numeral(struct parser *p, const struct tk *t)
     if (b < 0)
         return -1;
     base = p->m->nodes[b].v;
-    if (p->m->nodes[b].kind != K_NUM || !(p->m->nodes[b].flags & F_INT) || base < 2 || base > 36) {
+    if (p->m->nodes[b].kind != K_NUM || !(p->m->nodes[b].flags & F_INT)
+        || base < 2 || base > 36) {
         p->err = 1;
         return -1;
     }
@@ -1207,7 +1251,8 @@ parse_matrix(struct parser *p)
     const char *cb;
     int mat, cols = -1, col = 0, rows = 0;
 
-    if (!(i < p->end && s[i] == '{') || (cb = match_brace(s + i, s + p->end)) == NULL) {
+    if (!(i < p->end && s[i] == '{')
+        || (cb = match_brace(s + i, s + p->end)) == NULL) {
         p->err = 1;
         return -1;
     }
@@ -1216,8 +1261,9 @@ parse_matrix(struct parser *p)
         const char *w = s + i + 1;
 
         /* not vmatrix: a determinant is a number, not a matrix */
-        if (!((n == 6 && !memcmp(w, "matrix", 6)) || (n == 7 && !memcmp(w + 1, "matrix", 6)
-              && strchr("pbB", w[0])) || (n == 11 && !memcmp(w, "smallmatrix", 11))
+        if (!((n == 6 && !memcmp(w, "matrix", 6))
+              || (n == 7 && !memcmp(w + 1, "matrix", 6) && strchr("pbB", w[0]))
+              || (n == 11 && !memcmp(w, "smallmatrix", 11))
               || (n == 5 && !memcmp(w, "array", 5)))) {
             p->err = 1;
             return -1;
@@ -1225,7 +1271,8 @@ parse_matrix(struct parser *p)
         p->pos = (size_t)(cb - s) + 1;
         if (n == 5) {   /* array: skip the column spec */
             i = skip_ign(p, p->pos);
-            if (i < p->end && s[i] == '{' && (cb = match_brace(s + i, s + p->end)) != NULL)
+            if (i < p->end && s[i] == '{'
+                && (cb = match_brace(s + i, s + p->end)) != NULL)
                 p->pos = (size_t)(cb - s) + 1;
         }
     }
@@ -1268,7 +1315,8 @@ parse_matrix(struct parser *p)
     lex(p, &t, 0);
     advance(p, &t);
     i = skip_ign(p, p->pos);
-    if (i < p->end && s[i] == '{' && (cb = match_brace(s + i, s + p->end)) != NULL)
+    if (i < p->end && s[i] == '{'
+        && (cb = match_brace(s + i, s + p->end)) != NULL)
         p->pos = (size_t)(cb - s) + 1;
     else
         p->err = 1;
@@ -1334,7 +1382,8 @@ is_sep_word(struct parser *p, const struct tk *t)
     n -= i;
     while (n > 0 && is_space((unsigned char)w[n - 1]))
         n--;
-    return (n == 3 && !strncasecmp(w, "and", 3)) || (n == 2 && !strncasecmp(w, "or", 2));
+    return (n == 3 && !strncasecmp(w, "and", 3))
+           || (n == 2 && !strncasecmp(w, "or", 2));
 }
 
 /* Does the text of a \text{} hold letters (a word) or only math? */
@@ -1430,7 +1479,8 @@ parse_primary(struct parser *p)
         nd = &p->m->nodes[inner];
         if (nd->kind == K_LIST) {
             nd->kind = K_TUPLE;
-            nd->sub = (unsigned char)((t.t == T_LB ? BR_LCLOSED : 0) | (got == T_RB ? BR_RCLOSED : 0));
+            nd->sub = (unsigned char)((t.t == T_LB ? BR_LCLOSED : 0)
+                                      | (got == T_RB ? BR_RCLOSED : 0));
             r = inner;
         } else if ((t.t == T_LB) != (got == T_RB)) {
             p->err = 1;     /* "[x)" with one element */
@@ -1595,7 +1645,8 @@ degree_next(struct parser *p)
     const char *s = p->s;
     size_t e = p->end;
 
-    if (i + 5 <= e && !memcmp(s + i, "\\circ", 5) && !(i + 5 < e && is_alpha((unsigned char)s[i + 5]))) {
+    if (i + 5 <= e && !memcmp(s + i, "\\circ", 5)
+        && !(i + 5 < e && is_alpha((unsigned char)s[i + 5]))) {
         p->pos = i + 5;
         return 1;
     }
@@ -1688,8 +1739,8 @@ starts_factor(const struct tk *t)
         return 0;
     case T_CMD:
         return t->c == C_FRAC || t->c == C_SQRT || t->c == C_PI || t->c == C_INF
-            || t->c == C_FUNC || t->c == C_LOG || t->c == C_WRAP || t->c == C_BINOM
-            || t->c == C_BEGIN;
+               || t->c == C_FUNC || t->c == C_LOG || t->c == C_WRAP
+               || t->c == C_BINOM || t->c == C_BEGIN;
     default:
         return 0;
     }
@@ -1714,7 +1765,8 @@ apply_scale_words(struct parser *p, size_t s, size_t e, int *l)
         for (j = i; j < e && is_alpha((unsigned char)p->s[j]); j++)
             ;
         for (k = 0; k < ARRAY_LEN(scales) && j > i; k++) {
-            if (strlen(scales[k].w) != j - i || strncasecmp(scales[k].w, p->s + i, j - i))
+            if (strlen(scales[k].w) != j - i
+                || strncasecmp(scales[k].w, p->s + i, j - i))
                 continue;
             if (scales[k].v == 0) {
                 *l = node2(p, K_PCT, *l, -1);
@@ -1789,13 +1841,15 @@ parse_term(struct parser *p)
         lex(p, &t, 0);
         if ((t.t == T_OP && (t.c == '*' || t.c == '/'))
             || (t.t == T_CMD && (t.c == C_TIMES || t.c == C_DIV))) {
-            int div = (t.t == T_OP && t.c == '/') || (t.t == T_CMD && t.c == C_DIV);
+            int div =
+                (t.t == T_OP && t.c == '/') || (t.t == T_CMD && t.c == C_DIV);
             int r;
 
             advance(p, &t);
             r = parse_unary(p);
             l = node2(p, div ? K_DIV : K_MUL, l, r);
-            if (l >= 0 && div && t.t == T_OP && p->m->nodes[p->m->nodes[l].a].kind == K_NUM
+            if (l >= 0 && div && t.t == T_OP
+                && p->m->nodes[p->m->nodes[l].a].kind == K_NUM
                 && p->m->nodes[r].kind == K_NUM)
                 p->m->nodes[l].flags = F_FRAC;
         } else if (starts_factor(&t) && p->m->nodes[l].kind != K_TEXT) {
@@ -1810,8 +1864,8 @@ parse_term(struct parser *p)
             if (p->err)
                 break;
             /* a mixed number: 12\frac{3}{5} = 12 + 3/5 */
-            if (first && ln->kind == K_NUM && (ln->flags & F_INT) && t.t == T_CMD
-                && t.c == C_FRAC && p->m->nodes[r].kind == K_DIV
+            if (first && ln->kind == K_NUM && (ln->flags & F_INT)
+                && t.t == T_CMD && t.c == C_FRAC && p->m->nodes[r].kind == K_DIV
                 && p->m->nodes[p->m->nodes[r].a].kind == K_NUM
                 && (p->m->nodes[p->m->nodes[r].a].flags & F_INT)
                 && p->m->nodes[p->m->nodes[r].b].kind == K_NUM
@@ -2013,7 +2067,8 @@ parse_list(struct parser *p, enum tok close, enum tok alt, enum tok *got)
             append(p, list, it);
         }
         lex(p, &t, 0);
-        if (t.t == T_COMMA || ((t.t == T_WORD || t.t == T_TEXT) && is_sep_word(p, &t))) {
+        if (t.t == T_COMMA
+            || ((t.t == T_WORD || t.t == T_TEXT) && is_sep_word(p, &t))) {
             advance(p, &t);
             continue;
         }
@@ -2073,7 +2128,9 @@ static double
 var_value(struct mathans *m, const struct node *n, int point)
 {
     const char *name = m->names.buf + n->s;
-    uint64_t h = hash64(name, (size_t)n->len, m->o.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(point + 1));
+    uint64_t h =
+        hash64(name, (size_t)n->len,
+               m->o.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(point + 1));
 
     return 0.6 + 1.8 * (double)(h >> 11) * 0x1p-53;
 }
@@ -2168,7 +2225,8 @@ ev(struct evctx *c, int i, int depth)
     case K_BINOM:
         a = ev(c, n->a, depth + 1);
         b = ev(c, n->b, depth + 1);
-        if (!is_real_int(a) || !is_real_int(b) || creal(a) > 170 || creal(a) < 0)
+        if (!is_real_int(a) || !is_real_int(b) || creal(a) > 170
+            || creal(a) < 0)
             return NAN;
         if (creal(b) < 0 || creal(b) > creal(a))
             return 0;
@@ -2294,7 +2352,8 @@ has_var(struct mathans *m, int i, int depth)
                 return 1;
         return 0;
     }
-    return (n->a >= 0 && has_var(m, n->a, depth + 1)) || (n->b >= 0 && has_var(m, n->b, depth + 1));
+    return (n->a >= 0 && has_var(m, n->a, depth + 1))
+           || (n->b >= 0 && has_var(m, n->b, depth + 1));
 }
 
 /* Does the tree hold \infty? */
@@ -2321,22 +2380,26 @@ tree_same(struct mathans *m, int x, int y, int depth)
         return 0;
     p = &m->nodes[x];
     q = &m->nodes[y];
-    if (p->kind != q->kind || p->sub != q->sub || p->v != q->v || p->op != q->op)
+    if (p->kind != q->kind || p->sub != q->sub || p->v != q->v
+        || p->op != q->op)
         return 0;
     if (p->kind == K_VAR || p->kind == K_TEXT)
         return p->len == q->len
-            && !memcmp(m->names.buf + p->s, m->names.buf + q->s, (size_t)p->len);
+               && !memcmp(m->names.buf + p->s, m->names.buf + q->s,
+                          (size_t)p->len);
     if (p->kind >= K_LIST) {
         int i, j;
 
         if (p->n != q->n)
             return 0;
-        for (i = p->a, j = q->a; i >= 0 && j >= 0; i = m->nodes[i].next, j = m->nodes[j].next)
+        for (i = p->a, j = q->a; i >= 0 && j >= 0;
+             i = m->nodes[i].next, j = m->nodes[j].next)
             if (!tree_same(m, i, j, depth + 1))
                 return 0;
         return 1;
     }
-    return tree_same(m, p->a, q->a, depth + 1) && tree_same(m, p->b, q->b, depth + 1);
+    return tree_same(m, p->a, q->a, depth + 1)
+           && tree_same(m, p->b, q->b, depth + 1);
 }
 
 static int
@@ -2351,7 +2414,8 @@ close_enough(double complex x, double complex y, double rtol)
     double d, s;
 
     if (!finite_c(x) || !finite_c(y))
-        return cimag(x) == 0 && cimag(y) == 0 && isinf(creal(x)) && creal(x) == creal(y);
+        return cimag(x) == 0 && cimag(y) == 0 && isinf(creal(x))
+               && creal(x) == creal(y);
     /* integers are compared exactly: 1000000 is not 1000001 */
     if (is_real_int(x) && is_real_int(y))
         return creal(x) == creal(y);
@@ -2366,7 +2430,8 @@ close_enough(double complex x, double complex y, double rtol)
  * least half of them).
  */
 static int
-numeq(struct mathans *m, int r, unsigned rmask, int a, unsigned amask, double pct)
+numeq(struct mathans *m, int r, unsigned rmask, int a, unsigned amask,
+      double pct)
 {
     struct evctx c;
     double complex x, y;
@@ -2398,8 +2463,8 @@ numeq(struct mathans *m, int r, unsigned rmask, int a, unsigned amask, double pc
          * Infinities count only where \infty was written.
          */
         if ((!finite_c(x) || !finite_c(y))
-            && (isnan(creal(x)) || isnan(cimag(x)) || isnan(creal(y)) || isnan(cimag(y))
-                || !has_inf(m, r, 0) || !has_inf(m, a, 0))) {
+            && (isnan(creal(x)) || isnan(cimag(x)) || isnan(creal(y))
+                || isnan(cimag(y)) || !has_inf(m, r, 0) || !has_inf(m, a, 0))) {
             if (!hasvar)
                 return !rmask && !amask && tree_same(m, r, a, 0);
             continue;
@@ -2420,7 +2485,8 @@ numeq_pct(struct mathans *m, int r, unsigned rmask, int a, unsigned amask)
     case MATHANS_PCT_VALUE:
         return numeq(m, r, rmask, a, amask, 0.01);
     case MATHANS_PCT_EITHER:
-        return numeq(m, r, rmask, a, amask, 1) || numeq(m, r, rmask, a, amask, 0.01);
+        return numeq(m, r, rmask, a, amask, 1)
+               || numeq(m, r, rmask, a, amask, 0.01);
     default:
         return numeq(m, r, rmask, a, amask, 1);
     }
@@ -2466,9 +2532,11 @@ items(struct mathans *m, int c, struct item *out, int max)
 }
 
 static int
-item_eq(struct mathans *m, const struct item *x, const struct item *y, int depth)
+item_eq(struct mathans *m, const struct item *x, const struct item *y,
+        int depth)
 {
-    if (x->mask || y->mask || count_pm(m, x->node, 0) || count_pm(m, y->node, 0))
+    if (x->mask || y->mask || count_pm(m, x->node, 0)
+        || count_pm(m, y->node, 0))
         return numeq_pct(m, x->node, x->mask, y->node, y->mask);
     return eqv(m, x->node, y->node, depth + 1);
 }
@@ -2605,7 +2673,8 @@ equation_eq(struct mathans *m, int rl, int rr, int al, int ar)
         c.point = k;
         x = ev(&c, rl, 0) - ev(&c, rr, 0);
         y = ev(&c, al, 0) - ev(&c, ar, 0);
-        if (!isfinite(creal(x)) || !isfinite(creal(y)) || !isfinite(cimag(x)) || !isfinite(cimag(y)))
+        if (!isfinite(creal(x)) || !isfinite(creal(y)) || !isfinite(cimag(x))
+            || !isfinite(cimag(y)))
             continue;
         if (cabs(x) < 1e-12 || cabs(y) < 1e-12) {
             if (!(cabs(x) < 1e-12 && cabs(y) < 1e-12))
@@ -2631,10 +2700,12 @@ rel_eq(struct mathans *m, int r, int a, int depth)
 
     if (x->n != y->n)
         return 0;
-    for (i = x->a, j = y->a; i >= 0 && j >= 0; i = m->nodes[i].next, j = m->nodes[j].next)
+    for (i = x->a, j = y->a; i >= 0 && j >= 0;
+         i = m->nodes[i].next, j = m->nodes[j].next)
         if (m->nodes[i].op != m->nodes[j].op)
             return 0;
-    if (x->n == 2 && child(m, r, 1) >= 0 && m->nodes[child(m, r, 1)].op == R_EQ) {
+    if (x->n == 2 && child(m, r, 1) >= 0
+        && m->nodes[child(m, r, 1)].op == R_EQ) {
         int rl = x->a, rr = child(m, r, 1), al = y->a, ar = child(m, a, 1);
 
         if (is_var(m, rl) && is_var(m, al))
@@ -2643,7 +2714,8 @@ rel_eq(struct mathans *m, int r, int a, int depth)
             return text_eq(m, rr, ar) && eqv(m, rl, al, depth + 1);
         if (is_scalar(m, rl, 0) && is_scalar(m, rr, 0) && is_scalar(m, al, 0)
             && is_scalar(m, ar, 0) && !count_pm(m, r, 0))
-            return equation_eq(m, rl, rr, al, ar) || equation_eq(m, rl, rr, ar, al);
+            return equation_eq(m, rl, rr, al, ar)
+                   || equation_eq(m, rl, rr, ar, al);
     }
     return seq_eq(m, r, a, depth);
 }
@@ -2724,9 +2796,11 @@ eqv(struct mathans *m, int r, int a, int depth)
     if (xk == K_TEXT || yk == K_TEXT)
         return text_eq(m, r, a);
     if (xk == K_LIST || xk == K_SET || xk == K_UNION) {
-        int ordered = xk == K_LIST && yk == K_LIST && (m->o.flags & MATHANS_ORDERED_LISTS);
+        int ordered = xk == K_LIST && yk == K_LIST
+                      && (m->o.flags & MATHANS_ORDERED_LISTS);
 
-        if (xk == K_UNION ? yk != K_UNION : !(yk == K_LIST || yk == K_SET || yk < K_LIST))
+        if (xk == K_UNION ? yk != K_UNION
+                          : !(yk == K_LIST || yk == K_SET || yk < K_LIST))
             return 0;
         if (xk == K_SET && x->n == 1 && yk < K_LIST)
             return eqv(m, x->a, a, depth + 1);
@@ -2735,7 +2809,8 @@ eqv(struct mathans *m, int r, int a, int depth)
     if (xk == K_TUPLE) {
         if (yk == K_TUPLE)
             return x->sub == y->sub && seq_eq(m, r, a, depth);
-        if (is_vector(m, a) && x->sub == 0 && !(m->o.flags & MATHANS_NO_VECTOR_TUPLE))
+        if (is_vector(m, a) && x->sub == 0
+            && !(m->o.flags & MATHANS_NO_VECTOR_TUPLE))
             return seq_eq(m, r, a, depth);
         return 0;
     }
@@ -2748,7 +2823,8 @@ eqv(struct mathans *m, int r, int a, int depth)
         return 0;
     }
     /* x is a scalar */
-    if ((xk == K_NUM && (x->flags & F_BASE)) || (yk == K_NUM && (y->flags & F_BASE)))
+    if ((xk == K_NUM && (x->flags & F_BASE))
+        || (yk == K_NUM && (y->flags & F_BASE)))
         return base_eq(m, r, a);
     if (yk == K_SET && y->n == 1)
         return eqv(m, r, y->a, depth + 1);
@@ -2785,8 +2861,9 @@ unreduced(struct mathans *m, int i, int depth)
     if (n->kind == K_DIV && (n->flags & F_FRAC)) {
         const struct node *x = &m->nodes[n->a], *y = &m->nodes[n->b];
 
-        if (x->kind == K_NUM && y->kind == K_NUM && (x->flags & F_INT) && (y->flags & F_INT)
-            && fabs(x->v) < 9e15 && fabs(y->v) < 9e15 && y->v != 0
+        if (x->kind == K_NUM && y->kind == K_NUM && (x->flags & F_INT)
+            && (y->flags & F_INT) && fabs(x->v) < 9e15 && fabs(y->v) < 9e15
+            && y->v != 0
             && (gcdll((long long)x->v, (long long)y->v) != 1 || y->v == 1))
             return 1;
     }
@@ -2857,8 +2934,8 @@ mathans_parses(struct mathans *m, const char *s)
 }
 
 void
-mathans_check(struct mathans *m, const char *answer_field, const char *completion,
-              struct mathans_result *res)
+mathans_check(struct mathans *m, const char *answer_field,
+              const char *completion, struct mathans_result *res)
 {
     const char *ref = mathans_reference(m, answer_field), *ans;
 
@@ -2866,7 +2943,8 @@ mathans_check(struct mathans *m, const char *answer_field, const char *completio
     res->method = mathans_extract(m, completion, &ans);
     res->extracted = ans;
     if (!ans) {
-        res->reason = mathans_parses(m, ref) ? MATHANS_NO_ANSWER : MATHANS_UNPARSED_REFERENCE;
+        res->reason = mathans_parses(m, ref) ? MATHANS_NO_ANSWER
+                                             : MATHANS_UNPARSED_REFERENCE;
         return;
     }
     res->reason = mathans_equiv(m, ref, ans);

@@ -66,11 +66,13 @@ enum mathans_percent {
 };
 
 enum mathans_flags {
-    MATHANS_ORDERED_LISTS = 1 << 0, /* bare lists "1, 2" compare in order */
+    MATHANS_ORDERED_LISTS = 1 << 0,    /* bare lists "1, 2" compare in order */
     MATHANS_STRICT_EQUATIONS = 1 << 1, /* answer "x = 3" does not match "3" */
-    MATHANS_REDUCED = 1 << 2,  /* fractions of integers must be in lowest terms */
+    MATHANS_REDUCED =
+        1 << 2, /* fractions of integers must be in lowest terms */
     MATHANS_SEARCH_THINK = 1 << 3, /* also search inside <think>...</think> */
-    MATHANS_NO_VECTOR_TUPLE = 1 << 4, /* a column vector does not match (a, b) */
+    MATHANS_NO_VECTOR_TUPLE = 1
+                              << 4, /* a column vector does not match (a, b) */
 };
 
 struct mathans_opts {

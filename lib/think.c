@@ -29,7 +29,8 @@ think_reason_name(enum think_reason r)
 static int
 is_space(int c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+           || c == '\v';
 }
 
 /* "<tag>" or "</tag>" into buf (NUL-terminated); 0 if the name is too long. */
@@ -73,7 +74,8 @@ trim(const char **s, const char **e)
 }
 
 enum think_reason
-think_check(const struct think_opts *o, const char *text, struct think_split *sp)
+think_check(const struct think_opts *o, const char *text,
+            struct think_split *sp)
 {
     char open[80], close[80], aopen[80], aclose[80];
     const char *s = text, *e = text + strlen(text), *po, *pc, *as, *ae;
@@ -83,7 +85,8 @@ think_check(const struct think_opts *o, const char *text, struct think_split *sp
     if (!sp)
         sp = &dummy;
     memset(sp, 0, sizeof(*sp));
-    if (!make_tag(open, sizeof(open), o->tag, 0) || !make_tag(close, sizeof(close), o->tag, 1))
+    if (!make_tag(open, sizeof(open), o->tag, 0)
+        || !make_tag(close, sizeof(close), o->tag, 1))
         return THINK_NO_THINK;
     no = count2(s, e, open, &po);
     nc = count2(s, e, close, &pc);

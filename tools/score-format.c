@@ -15,20 +15,21 @@
 #include "util.h"
 
 static const char usage[] =
-    "usage: score-format [--domain NAME] [--weight W] [--tag NAME] [--answer-tag NAME]\n"
-    "                    [--boxed] [--open-in-prompt] [options] [FILE...]\n"
-    "Scores the format of each completion: <think>...</think> then an answer.\n"
-    "      --domain NAME      score only records of this domain (default: all)\n"
-    "      --weight W         reward of a well-formed completion (default 1)\n"
-    "      --tag NAME         the reasoning tag (default think)\n"
-    "      --answer-tag NAME  the answer must be one <NAME>...</NAME> block\n"
-    "      --boxed            the answer must hold \\boxed{}\n"
-    "      --open-in-prompt   the opening tag is in the prompt, not the completion\n"
+    "usage: score-format [--domain NAME] [--weight W] [--tag NAME]\n"
+    "                    [--answer-tag NAME] [--boxed] [--open-in-prompt]\n"
+    "                    [options] [FILE...]\n"
+    "Scores the format: <think>...</think>, then an answer.\n"
+    "      --domain NAME     score only this domain (default: all)\n"
+    "      --weight W        reward of a well-formed completion (default 1)\n"
+    "      --tag NAME        the reasoning tag (default think)\n"
+    "      --answer-tag NAME the answer must be one <NAME>...</NAME>\n"
+    "      --boxed           the answer must hold \\boxed{}\n"
+    "      --open-in-prompt  the opening tag is in the prompt\n"
     TOOL_USAGE_COMMON;
 
 enum {
-    OPT_DOMAIN = TOOL_OPT_FIRST_FREE, OPT_WEIGHT, OPT_TAG, OPT_ANSWER_TAG, OPT_BOXED,
-    OPT_OPEN,
+    OPT_DOMAIN = TOOL_OPT_FIRST_FREE, OPT_WEIGHT, OPT_TAG, OPT_ANSWER_TAG,
+    OPT_BOXED, OPT_OPEN,
 };
 
 static const struct option opts[] = {
@@ -48,8 +49,10 @@ good_tag(const char *s)
 {
     size_t n = strlen(s);
 
-    return n >= 1 && n <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                       "0123456789_-") == n;
+    return n >= 1 && n <= 32
+           && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789_-")
+                  == n;
 }
 
 int
@@ -73,7 +76,9 @@ main(int argc, char **argv)
         case OPT_DOMAIN: domain = optarg; break;
         case OPT_WEIGHT:
             if (parse_double(optarg, -1e9, 1e9, &weight))
-                tool_usage_error(&t, "--weight: '%s' is not a number in [-1e9, 1e9]", optarg);
+                tool_usage_error(
+                    &t, "--weight: '%s' is not a number in [-1e9, 1e9]",
+                    optarg);
             break;
         case OPT_TAG:
             if (!good_tag(optarg))
@@ -82,7 +87,8 @@ main(int argc, char **argv)
             break;
         case OPT_ANSWER_TAG:
             if (!good_tag(optarg))
-                tool_usage_error(&t, "--answer-tag: '%s' is not a tag name", optarg);
+                tool_usage_error(&t, "--answer-tag: '%s' is not a tag name",
+                                 optarg);
             to.answer_tag = optarg;
             break;
         case OPT_BOXED: to.boxed = 1; break;
@@ -97,7 +103,8 @@ main(int argc, char **argv)
         json_t *info;
 
         if (domain) {
-            if (json_object_get(r, "domain") && rec_get_str(r, "domain", &dom, &why)) {
+            if (json_object_get(r, "domain")
+                && rec_get_str(r, "domain", &dom, &why)) {
                 tool_reject(&t, r, "domain", "%s", why);
                 json_decref(r);
                 continue;
@@ -115,7 +122,8 @@ main(int argc, char **argv)
         }
         reason = think_check(&to, comp, NULL);
         info = json_object();
-        json_object_set_new(info, "reason", json_string(think_reason_name(reason)));
+        json_object_set_new(info, "reason",
+                            json_string(think_reason_name(reason)));
         json_object_set_new(r, "format", info);
         rec_set_reward(r, "format", reason == THINK_OK ? weight : 0);
         scored++;

@@ -15,31 +15,35 @@
 #include "util.h"
 
 static const char usage[] =
-    "usage: score-math [--domain NAME] [--weight W] [--extract LIST] [--rtol X]\n"
-    "                  [--points N] [--seed N] [--percent number|value|either]\n"
-    "                  [--ordered-lists] [--strict-equations] [--reduced]\n"
-    "                  [--search-think] [--no-vector-tuple] [--reject-unparsed]\n"
+    "usage: score-math [--domain NAME] [--weight W] [--extract LIST]\n"
+    "                  [--rtol X] [--points N] [--seed N]\n"
+    "                  [--percent number|value|either] [--ordered-lists]\n"
+    "                  [--strict-equations] [--reduced] [--search-think]\n"
+    "                  [--no-vector-tuple] [--reject-unparsed]\n"
     "                  [options] [FILE...]\n"
-    "Scores the final answer of each completion against the record's answer.\n"
-    "      --domain NAME       score records of this domain (default math)\n"
-    "      --weight W          reward of a correct answer (default 1)\n"
-    "      --extract LIST      extraction order (default boxed,final,answer,hash,number)\n"
-    "      --rtol X            relative tolerance for decimals (default 1e-6)\n"
-    "      --points N          random points for expressions (default 5)\n"
-    "      --seed N            seed of the points (default 0)\n"
-    "      --percent MODE      10\\% is 10 (number, default), 0.1 (value), or either\n"
-    "      --ordered-lists     a bare list \"1, 2\" must match in order\n"
-    "      --strict-equations  an answer \"x = 3\" does not match the reference 3\n"
-    "      --reduced           fractions of integers must be in lowest terms\n"
-    "      --search-think      also look for the answer inside <think>...</think>\n"
-    "      --no-vector-tuple   a column vector does not match a tuple\n"
-    "      --reject-unparsed   an unparseable reference is a bad record, not reward 0\n"
+    "Scores the final answer of each completion against the answer.\n"
+    "      --domain NAME     score records of this domain (default math)\n"
+    "      --weight W        reward of a correct answer (default 1)\n"
+    "      --extract LIST    extraction order\n"
+    "                        (default boxed,final,answer,hash,number)\n"
+    "      --rtol X          tolerance for decimals (default 1e-6)\n"
+    "      --points N        points for expressions (default 5)\n"
+    "      --seed N          seed of the points (default 0)\n"
+    "      --percent MODE    10% is 10 (number, default), 0.1 (value),\n"
+    "                        or either\n"
+    "      --ordered-lists   a bare list \"1, 2\" must match in order\n"
+    "      --strict-equations  answers \"x = 3\", \"6*7 = 42\" do not\n"
+    "                        match the references 3, 42\n"
+    "      --reduced         fractions must be in lowest terms\n"
+    "      --search-think    also search inside <think>...</think>\n"
+    "      --no-vector-tuple a column vector does not match a tuple\n"
+    "      --reject-unparsed an unparseable reference is a bad record\n"
     TOOL_USAGE_COMMON;
 
 enum {
-    OPT_DOMAIN = TOOL_OPT_FIRST_FREE, OPT_WEIGHT, OPT_EXTRACT, OPT_RTOL, OPT_POINTS,
-    OPT_SEED, OPT_PERCENT, OPT_ORDERED, OPT_STRICT_EQ, OPT_REDUCED, OPT_THINK,
-    OPT_NOVEC, OPT_REJECT_UNPARSED,
+    OPT_DOMAIN = TOOL_OPT_FIRST_FREE, OPT_WEIGHT, OPT_EXTRACT, OPT_RTOL,
+    OPT_POINTS, OPT_SEED, OPT_PERCENT, OPT_ORDERED, OPT_STRICT_EQ,
+    OPT_REDUCED, OPT_THINK, OPT_NOVEC, OPT_REJECT_UNPARSED,
 };
 
 static const struct option opts[] = {
@@ -99,25 +103,33 @@ main(int argc, char **argv)
         case OPT_DOMAIN: domain = optarg; break;
         case OPT_WEIGHT:
             if (parse_double(optarg, -1e9, 1e9, &weight))
-                tool_usage_error(&t, "--weight: '%s' is not a number in [-1e9, 1e9]", optarg);
+                tool_usage_error(
+                    &t, "--weight: '%s' is not a number in [-1e9, 1e9]",
+                    optarg);
             break;
         case OPT_EXTRACT:
             if (mathans_parse_order(&mo, optarg))
-                tool_usage_error(&t, "--extract: '%s' is not a list of boxed, final, "
-                                 "answer, hash, number", optarg);
+                tool_usage_error(
+                    &t,
+                    "--extract: '%s' is not a list of boxed, final, "
+                    "answer, hash, number",
+                    optarg);
             break;
         case OPT_RTOL:
             if (parse_double(optarg, 0, 1, &mo.rtol))
-                tool_usage_error(&t, "--rtol: '%s' is not a number in [0, 1]", optarg);
+                tool_usage_error(&t, "--rtol: '%s' is not a number in [0, 1]",
+                                 optarg);
             break;
         case OPT_POINTS:
             if (parse_long(optarg, 1, 64, &n))
-                tool_usage_error(&t, "--points: '%s' is not an integer in [1, 64]", optarg);
+                tool_usage_error(
+                    &t, "--points: '%s' is not an integer in [1, 64]", optarg);
             mo.npoints = (int)n;
             break;
         case OPT_SEED:
             if (parse_u64(optarg, &mo.seed))
-                tool_usage_error(&t, "--seed: '%s' is not an unsigned integer", optarg);
+                tool_usage_error(&t, "--seed: '%s' is not an unsigned integer",
+                                 optarg);
             break;
         case OPT_PERCENT:
             if (!strcmp(optarg, "number"))
@@ -127,7 +139,9 @@ main(int argc, char **argv)
             else if (!strcmp(optarg, "either"))
                 mo.percent = MATHANS_PCT_EITHER;
             else
-                tool_usage_error(&t, "--percent: '%s' is not number, value or either", optarg);
+                tool_usage_error(
+                    &t, "--percent: '%s' is not number, value or either",
+                    optarg);
             break;
         case OPT_ORDERED: mo.flags |= MATHANS_ORDERED_LISTS; break;
         case OPT_STRICT_EQ: mo.flags |= MATHANS_STRICT_EQUATIONS; break;
@@ -166,32 +180,39 @@ main(int argc, char **argv)
         }
         mathans_check(m, ans, comp, &res);
         if (res.reason == MATHANS_UNPARSED_REFERENCE && reject_unparsed) {
-            tool_reject(&t, r, "answer", "the reference '%s' cannot be parsed", res.reference);
+            tool_reject(&t, r, "answer", "the reference '%s' cannot be parsed",
+                        res.reference);
             json_decref(r);
             continue;
         }
         counts[res.reason]++;
         info = json_object();
         json_object_set_new(info, "extracted",
-                            res.extracted ? json_string(res.extracted) : json_null());
-        json_object_set_new(info, "method", json_string(mathans_method_name(res.method)));
+                            res.extracted ? json_string(res.extracted)
+                                          : json_null());
+        json_object_set_new(info, "method",
+                            json_string(mathans_method_name(res.method)));
         json_object_set_new(info, "reference", json_string(res.reference));
-        json_object_set_new(info, "reason", json_string(mathans_reason_name(res.reason)));
+        json_object_set_new(info, "reason",
+                            json_string(mathans_reason_name(res.reason)));
         json_object_set_new(r, "math", info);
         rec_set_reward(r, "math", res.reason == MATHANS_CORRECT ? weight : 0);
         tool_write(&t, r);
         json_decref(r);
-        tool_progress(&t, "%ld records, %ld correct", t.nread, counts[MATHANS_CORRECT]);
+        tool_progress(&t, "%ld records, %ld correct", t.nread,
+                      counts[MATHANS_CORRECT]);
     }
     mathans_free(m);
     if (!t.quiet && counts[MATHANS_UNPARSED_REFERENCE] > 0)
-        warnx_("%ld reference%s could not be parsed (reason unparsed_reference, reward 0)",
+        warnx_("%ld reference%s could not be parsed (reason "
+               "unparsed_reference, reward 0)",
                counts[MATHANS_UNPARSED_REFERENCE],
                counts[MATHANS_UNPARSED_REFERENCE] == 1 ? "" : "s");
     if (!t.quiet && (t.tty || t.progress))
-        warnx_("%ld scored: %ld correct, %ld wrong, %ld no_answer, %ld unparsed_answer, "
-               "%ld unparsed_reference; %ld passed through", counts[0] + counts[1]
-               + counts[2] + counts[3] + counts[4], counts[0], counts[1], counts[2],
-               counts[3], counts[4], passed);
+        warnx_("%ld scored: %ld correct, %ld wrong, %ld no_answer, %ld "
+               "unparsed_answer, "
+               "%ld unparsed_reference; %ld passed through",
+               counts[0] + counts[1] + counts[2] + counts[3] + counts[4],
+               counts[0], counts[1], counts[2], counts[3], counts[4], passed);
     return tool_finish(&t);
 }

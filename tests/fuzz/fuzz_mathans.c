@@ -17,8 +17,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const int flags[] = {
-        0, MATHANS_ORDERED_LISTS | MATHANS_REDUCED,
-        MATHANS_STRICT_EQUATIONS | MATHANS_SEARCH_THINK | MATHANS_NO_VECTOR_TUPLE,
+        0,
+        MATHANS_ORDERED_LISTS | MATHANS_REDUCED,
+        MATHANS_STRICT_EQUATIONS | MATHANS_SEARCH_THINK
+            | MATHANS_NO_VECTOR_TUPLE,
     };
     char *buf = malloc(size + 1), *ref, *comp, *nl;
     struct mathans_opts o;

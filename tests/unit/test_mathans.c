@@ -27,7 +27,8 @@ set_opts(struct mathans_opts *o, char *opts)
     mathans_opts_init(o);
     if (!opts)
         return;
-    for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (tok = strtok_r(opts, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         if (!strcmp(tok, "ordered"))
             o->flags |= MATHANS_ORDERED_LISTS;
         else if (!strcmp(tok, "strict-eq"))
@@ -114,7 +115,8 @@ run_table(const char *path)
         for (i = 0; i < 5; i++)
             if (!strcmp(cols[0], mathans_reason_name((enum mathans_reason)i)))
                 want = i;
-        CHECK_MSG(want >= 0, "%s:%ld: bad expectation '%s'", path, lineno, cols[0]);
+        CHECK_MSG(want >= 0, "%s:%ld: bad expectation '%s'", path, lineno,
+                  cols[0]);
         unescape(cols[2]);
         set_opts(&o, cols[3]);
         m = mathans_new(&o);
@@ -124,10 +126,11 @@ run_table(const char *path)
         else
             sbuf_adds(&comp, cols[2]);
         mathans_check(m, cols[1], sbuf_str(&comp), &r);
-        CHECK_MSG((int)r.reason == want, "%s:%ld: ref '%s' completion '%s': got %s "
-                  "(extracted '%s'), want %s", path, lineno, cols[1], cols[2],
-                  mathans_reason_name(r.reason), r.extracted ? r.extracted : "(none)",
-                  cols[0]);
+        CHECK_MSG((int)r.reason == want,
+                  "%s:%ld: ref '%s' completion '%s': got %s "
+                  "(extracted '%s'), want %s",
+                  path, lineno, cols[1], cols[2], mathans_reason_name(r.reason),
+                  r.extracted ? r.extracted : "(none)", cols[0]);
         mathans_free(m);
         ncases++;
         if (want >= 0)
@@ -151,32 +154,39 @@ test_extract(void)
 
     mathans_opts_init(&o);
     m = mathans_new(&o);
-    CHECK(mathans_extract(m, "so \\boxed{\\frac{1}{2}} and then \\boxed{3}", &out)
-          == MATHANS_M_BOXED);
+    CHECK(
+        mathans_extract(m, "so \\boxed{\\frac{1}{2}} and then \\boxed{3}", &out)
+        == MATHANS_M_BOXED);
     CHECK_STREQ(out, "3");
     CHECK(mathans_extract(m, "\\boxed{\\{1, 2\\}}", &out) == MATHANS_M_BOXED);
     CHECK_STREQ(out, "\\{1, 2\\}");
     CHECK(mathans_extract(m, "\\fbox{x^{2}} end", &out) == MATHANS_M_BOXED);
     CHECK_STREQ(out, "x^{2}");
     /* an unbalanced last box: the last complete one counts */
-    CHECK(mathans_extract(m, "\\boxed{4} then \\boxed{5", &out) == MATHANS_M_BOXED);
+    CHECK(mathans_extract(m, "\\boxed{4} then \\boxed{5", &out)
+          == MATHANS_M_BOXED);
     CHECK_STREQ(out, "4");
-    CHECK(mathans_extract(m, "The final answer is $42$. I hope it is correct.", &out)
+    CHECK(mathans_extract(m, "The final answer is $42$. I hope it is correct.",
+                          &out)
           == MATHANS_M_FINAL);
     CHECK_STREQ(out, "42");
-    CHECK(mathans_extract(m, "Answer: 7 apples\nthanks", &out) == MATHANS_M_ANSWER);
+    CHECK(mathans_extract(m, "Answer: 7 apples\nthanks", &out)
+          == MATHANS_M_ANSWER);
     CHECK_STREQ(out, "7 apples");
     CHECK(mathans_extract(m, "so 3+4=7\n#### 7", &out) == MATHANS_M_HASH);
     CHECK_STREQ(out, "7");
-    CHECK(mathans_extract(m, "it costs 1,250 dollars.", &out) == MATHANS_M_NUMBER);
+    CHECK(mathans_extract(m, "it costs 1,250 dollars.", &out)
+          == MATHANS_M_NUMBER);
     CHECK_STREQ(out, "1,250");
     CHECK(mathans_extract(m, "no digits here", &out) == MATHANS_M_NONE);
     CHECK(out == NULL);
     CHECK(mathans_extract(m, "<think>\\boxed{1}</think>no box, 9 left", &out)
           == MATHANS_M_NUMBER);
     CHECK_STREQ(out, "9");
-    CHECK_STREQ(mathans_reference(m, "6 * 3 = <<6*3=18>>18\n#### 1,080"), "1,080");
-    CHECK_STREQ(mathans_reference(m, "so $\\boxed{\\frac{\\pi}{2}}$."), "\\frac{\\pi}{2}");
+    CHECK_STREQ(mathans_reference(m, "6 * 3 = <<6*3=18>>18\n#### 1,080"),
+                "1,080");
+    CHECK_STREQ(mathans_reference(m, "so $\\boxed{\\frac{\\pi}{2}}$."),
+                "\\frac{\\pi}{2}");
     CHECK_STREQ(mathans_reference(m, "  $5$ "), "5");
     mathans_free(m);
 
@@ -191,7 +201,8 @@ test_extract(void)
     CHECK(mathans_extract(m, "\\boxed{3} is 4", &out) == MATHANS_M_NUMBER);
     CHECK_STREQ(out, "4");
     mathans_free(m);
-    CHECK_STREQ(mathans_reason_name(MATHANS_UNPARSED_REFERENCE), "unparsed_reference");
+    CHECK_STREQ(mathans_reason_name(MATHANS_UNPARSED_REFERENCE),
+                "unparsed_reference");
     CHECK_STREQ(mathans_method_name(MATHANS_M_HASH), "hash");
 }
 
@@ -200,13 +211,45 @@ static void
 test_odd(void)
 {
     static const char *const odd[] = {
-        "", "\\", "{", "}", "\\frac", "\\frac{", "\\sqrt[", "\\begin{pmatrix}",
-        "\\begin{pmatrix} 1 & 2 \\\\ 3 \\end{pmatrix}", "\\left(", "((((((((((",
-        "\\text{", "1,", ",", "^^^^", "x^", "\\boxed{", "$$$$", "\\pm\\pm\\pm\\pm\\pm",
-        "1e999999", "10^{10^{10^{10}}}", "0^{-1}", "\\frac{0}{0}", "\\sqrt{-1}",
-        "170!", "171!", "(-1)!", "\\log_0 1", "\\binom{1000}{3}", "\xff\xfe",
-        "\\{\\}", "[1,2)", "(1]", "|1", "1 \\cup", "a=b=c=d", "x<y>z",
-        "\\begin{array}{cc} 1 & 2 \\end{array}", "\\begin{cases} 1 \\end{cases}",
+        "",
+        "\\",
+        "{",
+        "}",
+        "\\frac",
+        "\\frac{",
+        "\\sqrt[",
+        "\\begin{pmatrix}",
+        "\\begin{pmatrix} 1 & 2 \\\\ 3 \\end{pmatrix}",
+        "\\left(",
+        "((((((((((",
+        "\\text{",
+        "1,",
+        ",",
+        "^^^^",
+        "x^",
+        "\\boxed{",
+        "$$$$",
+        "\\pm\\pm\\pm\\pm\\pm",
+        "1e999999",
+        "10^{10^{10^{10}}}",
+        "0^{-1}",
+        "\\frac{0}{0}",
+        "\\sqrt{-1}",
+        "170!",
+        "171!",
+        "(-1)!",
+        "\\log_0 1",
+        "\\binom{1000}{3}",
+        "\xff\xfe",
+        "\\{\\}",
+        "[1,2)",
+        "(1]",
+        "|1",
+        "1 \\cup",
+        "a=b=c=d",
+        "x<y>z",
+        "\\begin{array}{cc} 1 & 2 \\end{array}",
+        "\\begin{cases} 1 \\end{cases}",
     };
     char big[8000];
     struct mathans_opts o;
@@ -259,7 +302,8 @@ main(int argc, char **argv)
     }
     test_extract();
     test_odd();
-    snprintf(path, sizeof(path), "%s/tests/unit/mathans_cases.tsv", top ? top : ".");
+    snprintf(path, sizeof(path), "%s/tests/unit/mathans_cases.tsv",
+             top ? top : ".");
     n = run_table(path);
     CHECK_MSG(n >= 300, "the table has %d cases, want at least 300", n);
     return check_done();

@@ -60,7 +60,8 @@ main(void)
         {"<think>x</think>4", THINK_NO_ANSWER_TAG},
         {"<think>x</think>so <answer>4</answer>", THINK_NO_ANSWER_TAG},
         {"<think>x</think><answer>4</answer> more", THINK_NO_ANSWER_TAG},
-        {"<think>x</think><answer>4</answer><answer>5</answer>", THINK_NO_ANSWER_TAG},
+        {"<think>x</think><answer>4</answer><answer>5</answer>",
+         THINK_NO_ANSWER_TAG},
         {"<think>x</think></answer>4<answer>", THINK_NO_ANSWER_TAG},
     };
     static const struct tcase open[] = {
