@@ -2119,10 +2119,11 @@ struct evctx {
 };
 
 /*
- * The value of a variable at a point: uniform in [0.6, 2.4] (away from 0,
- * 1 and the branch cuts of sqrt and log, so that equal expressions are
- * equal and defined at every point), a function of its name, the point
- * and the seed only, so that both trees see the same values.
+ * The value of a variable at a point: a function of its name, the point
+ * and the seed only, so that both trees see the same values.  Its size is
+ * uniform in [0.6, 2.4], away from 0 and 1; it is negative at odd points,
+ * so that |x| is not x and sqrt(x^2) is not x, as for a computer algebra
+ * system without assumptions.
  */
 static double
 var_value(struct mathans *m, const struct node *n, int point)
@@ -2132,7 +2133,32 @@ var_value(struct mathans *m, const struct node *n, int point)
         hash64(name, (size_t)n->len,
                m->o.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(point + 1));
 
-    return 0.6 + 1.8 * (double)(h >> 11) * 0x1p-53;
+    double v = 0.6 + 1.8 * (double)(h >> 11) * 0x1p-53;
+
+    return (point & 1) ? -v : v;
+}
+
+/*
+ * Real powers of negative numbers with exponents p/q, q odd (up to 15):
+ * (-8)^{1/3} = -2 and (-8)^{2/3} = 4, as \sqrt[3]{} gives, rather than
+ * the complex principal value.  Returns 0 if b is not such an exponent.
+ */
+static int
+real_root_pow(double a, double b, double *out)
+{
+    int q;
+
+    for (q = 3; q <= 15; q += 2) {
+        double p = b * q, r = nearbyint(p);
+
+        if (fabs(p - r) < 1e-9) {
+            double v = pow(-a, b);
+
+            *out = fmod(fabs(r), 2) == 1 ? -v : v;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int
@@ -2195,9 +2221,14 @@ ev(struct evctx *c, int i, int depth)
     case K_POW:
         a = ev(c, n->a, depth + 1);
         b = ev(c, n->b, depth + 1);
-        if (cimag(a) == 0 && cimag(b) == 0
-            && (creal(a) > 0 || creal(b) == floor(creal(b))))
-            return pow(creal(a), creal(b));
+        if (cimag(a) == 0 && cimag(b) == 0) {
+            double x = creal(a), y = creal(b), v;
+
+            if (x > 0 || y == floor(y))
+                return pow(x, y);
+            if (x < 0 && real_root_pow(x, y, &v))
+                return v;
+        }
         if (a == 0)
             return creal(b) > 0 ? 0 : NAN;
         return cpow(pz(a), pz(b));
