@@ -759,8 +759,8 @@ lex_number(struct parser *p, size_t i, struct tk *t)
     }
     buf[n] = 0;
     t->t = T_NUM;
-    t->isint = !real && n <= 15;
-    if (t->isint) {     /* exact, and faster than strtod */
+    t->isint = !real;
+    if (!real && n <= 15) {     /* exact, and faster than strtod */
         double v = 0;
         size_t k;
 
@@ -2773,6 +2773,31 @@ digits(struct mathans *m, const struct node *n, int *len)
 }
 
 /*
+ * Integer literals too long for a double (more than 15 digits) compare
+ * digit by digit, separators and leading zeros aside.
+ */
+static void
+digits_only(struct sbuf *sb, const char *s, int len)
+{
+    int i;
+
+    sbuf_reset(sb);
+    for (i = 0; i < len; i++)
+        if (is_digit((unsigned char)s[i]) && !(sb->len == 0 && s[i] == '0'))
+            sbuf_addc(sb, s[i]);
+    sbuf_str(sb);
+}
+
+static int
+long_int_eq(struct mathans *m, const struct node *x, const struct node *y)
+{
+    digits_only(&m->tbuf, m->names.buf + x->s, x->len);
+    digits_only(&m->ubuf, m->names.buf + y->s, y->len);
+    return m->tbuf.len == m->ubuf.len
+        && !memcmp(m->tbuf.buf, m->ubuf.buf, m->tbuf.len);
+}
+
+/*
  * Numerals in a base: "2516_8" matches "2516_8" and "2516" (the base is
  * the question's), not the decimal 1358.  A reference without a base
  * matches an answer in any base by value.
@@ -2854,6 +2879,9 @@ eqv(struct mathans *m, int r, int a, int depth)
         return 0;
     }
     /* x is a scalar */
+    if (xk == K_NUM && yk == K_NUM && (x->flags & F_INT) && (y->flags & F_INT)
+        && (x->len > 15 || y->len > 15))
+        return long_int_eq(m, x, y);
     if ((xk == K_NUM && (x->flags & F_BASE))
         || (yk == K_NUM && (y->flags & F_BASE)))
         return base_eq(m, r, a);
