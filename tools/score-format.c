@@ -10,7 +10,7 @@
 #include <getopt.h>
 #include <string.h>
 
-#include "think.h"
+#include "format.h"
 #include "tool.h"
 #include "util.h"
 
@@ -59,7 +59,7 @@ int
 main(int argc, char **argv)
 {
     struct tool t;
-    struct think_opts to;
+    struct format_opts to;
     const char *domain = NULL;
     double weight = 1;
     long ok = 0, scored = 0;
@@ -67,7 +67,7 @@ main(int argc, char **argv)
     json_t *r;
 
     util_setprog(argv[0]);
-    think_opts_init(&to);
+    format_opts_init(&to);
     tool_init(&t, "score-format", usage);
     while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
         if (tool_opt(&t, c, optarg))
@@ -99,7 +99,7 @@ main(int argc, char **argv)
     tool_start(&t, argc - optind, argv + optind);
     while ((r = tool_next(&t)) != NULL) {
         const char *comp, *why, *dom;
-        enum think_reason reason;
+        enum format_reason reason;
         json_t *info;
 
         if (domain) {
@@ -120,14 +120,14 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
-        reason = think_check(&to, comp, NULL);
+        reason = format_check(&to, comp, NULL);
         info = json_object();
         json_object_set_new(info, "reason",
-                            json_string(think_reason_name(reason)));
+                            json_string(format_reason_name(reason)));
         json_object_set_new(r, "format", info);
-        rec_set_reward(r, "format", reason == THINK_OK ? weight : 0);
+        rec_set_reward(r, "format", reason == FORMAT_OK ? weight : 0);
         scored++;
-        ok += reason == THINK_OK;
+        ok += reason == FORMAT_OK;
         tool_write(&t, r);
         json_decref(r);
         tool_progress(&t, "%ld records, %ld well-formed", t.nread, ok);

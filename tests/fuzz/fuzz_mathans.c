@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "mathans.h"
-#include "think.h"
+#include "format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     char *buf = malloc(size + 1), *ref, *comp, *nl;
     struct mathans_opts o;
-    struct think_opts to;
+    struct format_opts to;
     size_t i;
 
     if (!buf)
@@ -57,13 +57,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)mathans_equiv(m, ref, ref);
         mathans_free(m);
     }
-    think_opts_init(&to);
-    (void)think_check(&to, comp, NULL);
+    format_opts_init(&to);
+    (void)format_check(&to, comp, NULL);
     to.answer_tag = "answer";
     to.boxed = 1;
-    (void)think_check(&to, comp, NULL);
+    (void)format_check(&to, comp, NULL);
     to.open_in_prompt = 1;
-    (void)think_check(&to, ref, NULL);
+    (void)format_check(&to, ref, NULL);
     free(buf);
     return 0;
 }

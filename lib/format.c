@@ -1,7 +1,7 @@
 /*
- * think.c - the R1 format check of a completion.  See think.h.
+ * format.c - the R1 format check of a completion.  See format.h.
  */
-#include "think.h"
+#include "format.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,14 +14,14 @@ static const char *const reason_names[] = {
 };
 
 void
-think_opts_init(struct think_opts *o)
+format_opts_init(struct format_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->tag = "think";
 }
 
 const char *
-think_reason_name(enum think_reason r)
+format_reason_name(enum format_reason r)
 {
     return (unsigned)r < ARRAY_LEN(reason_names) ? reason_names[r] : "no_think";
 }
@@ -73,40 +73,40 @@ trim(const char **s, const char **e)
         (*e)--;
 }
 
-enum think_reason
-think_check(const struct think_opts *o, const char *text,
-            struct think_split *sp)
+enum format_reason
+format_check(const struct format_opts *o, const char *text,
+            struct format_split *sp)
 {
     char open[80], close[80], aopen[80], aclose[80];
     const char *s = text, *e = text + strlen(text), *po, *pc, *as, *ae;
     int no, nc;
-    struct think_split dummy;
+    struct format_split dummy;
 
     if (!sp)
         sp = &dummy;
     memset(sp, 0, sizeof(*sp));
     if (!make_tag(open, sizeof(open), o->tag, 0)
         || !make_tag(close, sizeof(close), o->tag, 1))
-        return THINK_NO_THINK;
+        return FORMAT_NO_THINK;
     no = count2(s, e, open, &po);
     nc = count2(s, e, close, &pc);
     if (no > 1 || nc > 1 || (o->open_in_prompt && no > 0))
-        return THINK_MULTIPLE;
+        return FORMAT_MULTIPLE;
     if (o->open_in_prompt) {
         sp->think_s = 0;
     } else {
         const char *q = s;
 
         if (no == 0)
-            return THINK_NO_THINK;
+            return FORMAT_NO_THINK;
         while (q < po && is_space((unsigned char)*q))
             q++;
         if (q != po)
-            return THINK_TEXT_BEFORE;
+            return FORMAT_TEXT_BEFORE;
         sp->think_s = (size_t)(po - s) + strlen(open);
     }
     if (nc == 0 || (size_t)(pc - s) < sp->think_s)
-        return THINK_UNCLOSED;
+        return FORMAT_UNCLOSED;
     sp->think_e = (size_t)(pc - s);
     as = pc + strlen(close);
     ae = e;
@@ -114,28 +114,28 @@ think_check(const struct think_opts *o, const char *text,
     sp->answer_s = (size_t)(as - s);
     sp->answer_e = (size_t)(ae - s);
     if (as == ae)
-        return THINK_EMPTY_ANSWER;
+        return FORMAT_EMPTY_ANSWER;
     if (o->answer_tag) {
         const char *qo, *qc;
         size_t lo;
 
         if (!make_tag(aopen, sizeof(aopen), o->answer_tag, 0)
             || !make_tag(aclose, sizeof(aclose), o->answer_tag, 1))
-            return THINK_NO_ANSWER_TAG;
+            return FORMAT_NO_ANSWER_TAG;
         lo = strlen(aopen);
         if (count2(as, ae, aopen, &qo) != 1 || count2(as, ae, aclose, &qc) != 1
             || qo != as || qc + strlen(aclose) != ae || qc < qo + lo)
-            return THINK_NO_ANSWER_TAG;
+            return FORMAT_NO_ANSWER_TAG;
         as = qo + lo;
         ae = qc;
         trim(&as, &ae);
         sp->answer_s = (size_t)(as - s);
         sp->answer_e = (size_t)(ae - s);
         if (as == ae)
-            return THINK_EMPTY_ANSWER;
+            return FORMAT_EMPTY_ANSWER;
     }
     if (o->boxed && !memmem(as, (size_t)(ae - as), "\\boxed", 6)
         && !memmem(as, (size_t)(ae - as), "\\fbox", 5))
-        return THINK_NOT_BOXED;
-    return THINK_OK;
+        return FORMAT_NOT_BOXED;
+    return FORMAT_OK;
 }

@@ -1,10 +1,10 @@
 /*
- * think.h - the shape of a reasoning completion: one <think>...</think>
+ * format.h - the shape of a reasoning completion: one <think>...</think>
  * block followed by a non-empty answer, as DeepSeek-R1's format reward
  * asks (arXiv:2501.12948, section 2.2.2: "the model [must] put its
  * thinking process between '<think>' and '</think>' tags").
  *
- * think_check() splits a completion and says whether it has that shape,
+ * format_check() splits a completion and says whether it has that shape,
  * and if not, why.  Only whitespace may precede the opening tag; each tag
  * appears exactly once.  Options: the tag name, a required answer tag
  * (R1-Zero's "<answer>...</answer>"), an answer that must hold \boxed{},
@@ -14,29 +14,29 @@
  * It does not judge the content: an empty think block is allowed, an
  * answer is "non-empty" when it has a non-space character.
  *
- *     struct think_opts o;
- *     struct think_split sp;
- *     think_opts_init(&o);
- *     if (think_check(&o, "<think>hm</think> 42", &sp) == THINK_OK)
+ *     struct format_opts o;
+ *     struct format_split sp;
+ *     format_opts_init(&o);
+ *     if (format_check(&o, "<think>hm</think> 42", &sp) == FORMAT_OK)
  *         ...  // sp.answer_s .. sp.answer_e is " 42" without the spaces
  */
-#ifndef POSTTRAIN_THINK_H
-#define POSTTRAIN_THINK_H
+#ifndef POSTTRAIN_FORMAT_H
+#define POSTTRAIN_FORMAT_H
 
 #include <stddef.h>
 
-enum think_reason {
-    THINK_OK = 0,
-    THINK_NO_THINK,          /* no opening tag */
-    THINK_TEXT_BEFORE,       /* text before the opening tag */
-    THINK_MULTIPLE,          /* a tag appears more than once */
-    THINK_UNCLOSED,          /* no closing tag */
-    THINK_EMPTY_ANSWER,      /* nothing after the block */
-    THINK_NO_ANSWER_TAG,     /* the answer is not one <answer>...</answer> */
-    THINK_NOT_BOXED,         /* the answer holds no \boxed{} */
+enum format_reason {
+    FORMAT_OK = 0,
+    FORMAT_NO_THINK,          /* no opening tag */
+    FORMAT_TEXT_BEFORE,       /* text before the opening tag */
+    FORMAT_MULTIPLE,          /* a tag appears more than once */
+    FORMAT_UNCLOSED,          /* no closing tag */
+    FORMAT_EMPTY_ANSWER,      /* nothing after the block */
+    FORMAT_NO_ANSWER_TAG,     /* the answer is not one <answer>...</answer> */
+    FORMAT_NOT_BOXED,         /* the answer holds no \boxed{} */
 };
 
-struct think_opts {
+struct format_opts {
     const char *tag;         /* "think" */
     const char *answer_tag;  /* NULL: the answer is free text */
     int boxed;               /* the answer must hold \boxed{} or \fbox{} */
@@ -44,17 +44,17 @@ struct think_opts {
 };
 
 /* Where the parts are, as byte offsets into the text (answer trimmed). */
-struct think_split {
+struct format_split {
     size_t think_s, think_e; /* content of the block */
     size_t answer_s, answer_e;
 };
 
 /* Defaults: tag "think", no answer tag, no box, opening tag expected. */
-void think_opts_init(struct think_opts *o);
+void format_opts_init(struct format_opts *o);
 /* Checks text against o; fills *sp (when not NULL) as far as it got. */
-enum think_reason think_check(const struct think_opts *o, const char *text,
-                              struct think_split *sp);
+enum format_reason format_check(const struct format_opts *o, const char *text,
+                              struct format_split *sp);
 /* "ok", "no_think", ...; static. */
-const char *think_reason_name(enum think_reason r);
+const char *format_reason_name(enum format_reason r);
 
 #endif
