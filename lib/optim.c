@@ -146,7 +146,8 @@ optim_step(struct optim *o, float *params, const float *grads, float grad_scale)
     t = ++o->step;
     bc1 = (float)(1.0 - pow(o->cfg.beta1, (double)t));
     bc2s = (float)sqrt(1.0 - pow(o->cfg.beta2, (double)t));
-    qsort(o->nodecay, o->nnd, sizeof(*o->nodecay), cmp_range);
+    if (o->nnd)
+        qsort(o->nodecay, o->nnd, sizeof(*o->nodecay), cmp_range);
     for (r = 0; r < o->nnd; r++) {
         size_t a = o->nodecay[r][0], b = a + o->nodecay[r][1];
         if (a > pos)
