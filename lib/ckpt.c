@@ -192,6 +192,49 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
     return 0;
 }
 
+int
+ckpt_preset(const char *name, struct model_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->arch = MODEL_CAUSAL_LM;
+    strcpy(c->model_type, "llama");
+    c->norm_eps = 1e-5f;
+    c->rope_theta = 10000.0f;
+    c->tie_embeddings = 1;
+    c->num_labels = 1;
+    c->pad_id = -1;
+    if (strcmp(name, "tiny") == 0) {
+        /* small enough to train in minutes on two cores */
+        c->dim = 256;
+        c->hidden_dim = 768;
+        c->n_layers = 4;
+        c->n_heads = 4;
+        c->n_kv_heads = 2;
+        c->head_dim = 64;
+        c->vocab_size = 264;
+        c->max_pos = 512;
+        c->bos_id = 256;   /* the built-in tokenizer's <|bos|>, <|eos|>, <|pad|> */
+        c->eos_id = 257;
+        c->pad_id = 258;
+        return 0;
+    }
+    if (strcmp(name, "smollm-135m") == 0) {
+        /* HuggingFaceTB/SmolLM-135M's config.json */
+        c->dim = 576;
+        c->hidden_dim = 1536;
+        c->n_layers = 30;
+        c->n_heads = 9;
+        c->n_kv_heads = 3;
+        c->head_dim = 64;
+        c->vocab_size = 49152;
+        c->max_pos = 2048;
+        c->bos_id = 0;
+        c->eos_id = 0;
+        return 0;
+    }
+    return -1;
+}
+
 /* A real that prints as the shortest decimal reading back to the same float. */
 static json_t *
 json_float(float f)
@@ -392,7 +435,7 @@ out:
 static int
 write_json(const char *path, const json_t *js, struct sbuf *err)
 {
-    char *s = json_dumps(js, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    char *s = json_dumps(js, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), rc = -1;
     size_t n = s ? strlen(s) : 0;
 
@@ -525,6 +568,12 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
         free(tmp);
         tmp = NULL;
         goto out;
+    }
+    {
+        /* mkdtemp makes 0700; a checkpoint gets the usual 0777 & ~umask */
+        mode_t um = umask(0);
+        umask(um);
+        chmod(tmp, 0777 & ~um);
     }
     /* config.json */
     js = ckpt_config_to_json(&m->cfg, config);

@@ -48,6 +48,17 @@ int ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf 
  */
 json_t *ckpt_config_to_json(const struct model_config *c, const json_t *base);
 
+/* The preset names of ckpt_preset(), for messages. */
+#define CKPT_PRESETS "tiny, smollm-135m"
+
+/*
+ * A named model shape: "tiny" (hidden 256, 4 layers, 4 heads, 2 kv heads,
+ * intermediate 768, context 512, the built-in tokenizer's 264 ids, tied:
+ * 3.2M parameters) or "smollm-135m" (SmolLM-135M's config.json).
+ * Returns 0, or -1 for an unknown name.
+ */
+int ckpt_preset(const char *name, struct model_config *c);
+
 /* Reads and parses a config.json file.  *js (if not NULL) gets the new object. */
 int ckpt_read_config(const char *path, struct model_config *c, json_t **js, struct sbuf *err);
 

@@ -96,6 +96,15 @@ test_config(void)
         CHECK_MSG(strstr(sbuf_str(&err), bad[i].msg) != NULL, "'%s' lacks '%s'",
                   sbuf_str(&err), bad[i].msg);
     }
+    /* the smollm-135m preset is SmolLM-135M's config */
+    {
+        struct model_config c2;
+        CHECK(parse(smollm_json, &c, &err) == 0);
+        CHECK(ckpt_preset("smollm-135m", &c2) == 0);
+        CHECK(memcmp(&c, &c2, sizeof(c)) == 0);
+        CHECK(ckpt_preset("tiny", &c2) == 0 && c2.vocab_size == 264 && c2.bos_id == 256);
+        CHECK(ckpt_preset("huge", &c2) == -1);
+    }
     /* to_json and back is the identity on the model fields; extras carried */
     {
         json_t *base = json_loads(smollm_json, 0, NULL), *out;
