@@ -420,7 +420,7 @@ train_eval(struct trainer *tr, struct pack_row *rows, size_t nrows, struct train
 {
     struct train_stats local;
     struct model_batch b;
-    size_t i, j, t, r;
+    size_t i, j, t;
     double loss = 0.0, n = 0.0;
 
     if (!st)
@@ -429,6 +429,9 @@ train_eval(struct trainer *tr, struct pack_row *rows, size_t nrows, struct train
     for (i = 0; i < nrows; i = j) {
         j = micro_end(tr, rows, nrows, i);
         make_batch(tr, rows + i, j - i, &b);
+        st->rows += j - i;
+        st->segments += b.nseg;
+        st->tokens += b.ntok;
         if (tr->cfg.mode == TRAIN_RM) {
             model_forward(tr->m, &b, 1.0f, NULL, NULL, tr->scores, MODEL_FWD_NOGRAD);
             loss += train_pair_loss(&tr->cfg, rows + i, j - i, tr->scores, 1.0, tr->dscores, st);
@@ -440,10 +443,9 @@ train_eval(struct trainer *tr, struct pack_row *rows, size_t nrows, struct train
             if (b.targets[t] >= 0) {
                 loss -= tr->logp[t];
                 n += 1.0;
+                st->targets++;
             }
         }
-        for (r = i; r < j; r++)
-            st->rows++;
     }
     st->loss = n > 0 ? loss / n : 0.0;
     return st->loss;

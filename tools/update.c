@@ -5,6 +5,7 @@
  * --resume continues it bit for bit).  The losses and the step are in
  * lib/train.c; checkpoints in lib/ckpt.c.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <math.h>
@@ -61,6 +62,8 @@ static const char usage_text[] =
     "      --save-every N     also save DIR/checkpoint-STEP every N steps\n"
     "      --save-dir DIR     where (default: OUT's parent directory)\n"
     "      --resume           continue the run saved in IN (same input, options)\n"
+    "      --eval             no step: print the loss (rm: and the pairwise\n"
+    "                         accuracy) of the input under IN as one JSON line\n"
     "      --metrics FILE     one JSON line per step\n"
     "      --threads N        compute threads (default: POSTTRAIN_THREADS, else all)\n"
     "      --max-errors N     go on past up to N bad records (default 0)\n"
@@ -75,7 +78,7 @@ enum {
     OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WEIGHT_DECAY, OPT_BETA1, OPT_BETA2,
     OPT_GRAD_CLIP, OPT_CLIP_LOW, OPT_CLIP_HIGH, OPT_BETA, OPT_AGG, OPT_NORM_LEN, OPT_MU,
     OPT_OLD, OPT_TEMPERATURE, OPT_MARGIN, OPT_SAVE_EVERY, OPT_SAVE_DIR, OPT_RESUME,
-    OPT_METRICS, OPT_THREADS,
+    OPT_METRICS, OPT_THREADS, OPT_EVAL,
 };
 
 /* Optimizer options given on the command line (NAN / -1: not given). */
@@ -91,7 +94,7 @@ struct run {
     int mode;
     struct train_config tc;
     long batch, batch_tokens, epochs, max_steps, mu, save_every, threads;
-    int shuffle, resume, old_mode; /* old_mode: 0 auto, 1 records, 2 recompute */
+    int shuffle, resume, eval, old_mode; /* old_mode: 0 auto, 1 records, 2 recompute */
     uint64_t seed;
     struct optset os;
     /* data */
@@ -313,6 +316,25 @@ read_resume(const struct run *r, uint64_t plan, long *epoch, long *batch, long *
     json_decref(js);
 }
 
+/* mkdir -p dir; dies on failure. */
+static void
+make_dirs(const char *dir)
+{
+    char *p = xstrdup(dir), *s;
+
+    for (s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                die_errno("%s", p);
+            *s = '/';
+        }
+    }
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+        die_errno("%s", p);
+    free(p);
+}
+
 /* ---- Metrics ---- */
 
 static void
@@ -356,6 +378,30 @@ metrics_line(FILE *f, const struct run *r, const struct optim *o, long epoch, in
     sbuf_addc(&sb, '\n');
     if (fwrite(sb.buf, 1, sb.len, f) != sb.len || fflush(f) != 0)
         die_errno("%s", r->metrics_path);
+    json_decref(js);
+    sbuf_release(&sb);
+}
+
+/* --eval: one JSON line on stdout. */
+static void
+eval_line(const struct run *r, const struct train_stats *st)
+{
+    struct sbuf sb = SBUF_INIT;
+    json_t *js = json_object();
+
+    json_object_set_new(js, "loss", json_real(st->loss));
+    json_object_set_new(js, "rows", json_integer((json_int_t)r->nrows));
+    json_object_set_new(js, "tokens", json_integer((json_int_t)st->tokens));
+    if (r->mode == TRAIN_RM) {
+        json_object_set_new(js, "pairs", json_integer((json_int_t)st->pairs));
+        json_object_set_new(js, "accuracy", json_real(st->pairs ? (double)st->correct
+                                                      / (double)st->pairs : 0.0));
+    } else
+        json_object_set_new(js, "targets", json_integer((json_int_t)st->targets));
+    json_emit(&sb, js);
+    sbuf_addc(&sb, '\n');
+    if (fwrite(sb.buf, 1, sb.len, stdout) != sb.len || fflush(stdout) != 0)
+        die_errno("stdout");
     json_decref(js);
     sbuf_release(&sb);
 }
@@ -429,6 +475,7 @@ parse_args(struct run *r, int argc, char **argv)
         {"resume", no_argument, NULL, OPT_RESUME},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"eval", no_argument, NULL, OPT_EVAL},
         {NULL, 0, NULL, 0},
     };
     int ch, nmode = 0, agg_set = 0, epochs_set = 0, batch_set = 0, shuffle_off = 0;
@@ -506,6 +553,7 @@ parse_args(struct run *r, int argc, char **argv)
         case OPT_SAVE_EVERY: parse_int(r, "--save-every", optarg, 1, 1L << 40, &r->save_every); break;
         case OPT_SAVE_DIR: r->save_dir = optarg; break;
         case OPT_RESUME: r->resume = 1; break;
+        case OPT_EVAL: r->eval = 1; break;
         case OPT_METRICS: r->metrics_path = optarg; break;
         case OPT_THREADS: parse_int(r, "--threads", optarg, 1, 1024, &r->threads); break;
         default: tool_usage(&r->tl);
@@ -514,9 +562,11 @@ parse_args(struct run *r, int argc, char **argv)
     r->out = r->tl.output;
     if (nmode != 1)
         tool_usage_error(&r->tl, "give one of --sft, --grpo, --rm");
-    if (!r->in || !r->out)
+    if (r->eval && (r->out || r->resume))
+        tool_usage_error(&r->tl, "--eval writes no checkpoint: no -o, no --resume");
+    if (!r->in || (!r->out && !r->eval))
         tool_usage_error(&r->tl, "-m IN and -o OUT are required");
-    if (strcmp(r->in, r->out) == 0)
+    if (r->out && strcmp(r->in, r->out) == 0)
         tool_usage_error(&r->tl, "-o must differ from -m (update never overwrites its input)");
     if (r->batch_tokens && batch_set)
         tool_usage_error(&r->tl, "give --batch or --batch-tokens, not both");
@@ -576,6 +626,13 @@ main(int argc, char **argv)
     read_rows(&r, m);
     if (r.nrows == 0)
         die("no packed records to train on");
+    if (r.eval) {
+        trainer_init(&tr, &r.tc, m, NULL);
+        train_eval(&tr, r.rows, r.nrows, &st);
+        eval_line(&r, &st);
+        trainer_release(&tr);
+        goto out;
+    }
     if (r.mode == TRAIN_GRPO && r.old_mode == 0)
         for (i = 0; i < r.nrows; i++)
             r.tc.recompute_old |= r.rows[i].old == NULL;
@@ -614,6 +671,9 @@ main(int argc, char **argv)
             die("%s: the run saved there is complete", r.in);
     } else {
         apply_optset(&r.os, &oc);
+        if (oc.min_lr > oc.lr)
+            tool_usage_error(&r.tl, "--min-lr %g is above --lr %g", (double)oc.min_lr,
+                             (double)oc.lr);
         if (r.os.total < 0 && (!carried || r.os.schedule >= 0 || !isnan(r.os.lr)))
             train_schedule_span(&oc, carried ? o->step : 0, total);
     }
@@ -628,6 +688,8 @@ main(int argc, char **argv)
         dircopy = xstrdup(r.out);
         r.save_dir = dirname(dircopy);
     }
+    if (r.save_every)
+        make_dirs(r.save_dir);
 
     trainer_init(&tr, &r.tc, m, o);
     run_steps = 0;
@@ -674,19 +736,20 @@ main(int argc, char **argv)
     json_decref(state);
     if (mf && fclose(mf) != 0)
         die_errno("%s", r.metrics_path);
-    rc = tool_finish(&r.tl);
     if (!r.tl.quiet)
         fprintf(stderr, "update: %ld steps on %zu packed records, global step %ld, lr %.3g\n",
                 run_steps, r.nrows, o->step, optim_lr(&o->cfg, o->step > 0 ? o->step - 1 : 0));
     trainer_release(&tr);
-    for (i = 0; i < r.nrows; i++)
-        pack_row_release(&r.rows[i]);
-    free(r.rows);
     free(order);
     free(start);
     free(batch);
     free(dircopy);
     optim_free(o);
+out:
+    rc = tool_finish(&r.tl);
+    for (i = 0; i < r.nrows; i++)
+        pack_row_release(&r.rows[i]);
+    free(r.rows);
     model_free(m);
     json_decref(cfgjs);
     sbuf_release(&err);
