@@ -14,7 +14,7 @@
  *   best-fit-decreasing over a window of W units (W = 0: the whole
  *   stream): units sorted by length, longest first (input order among
  *   equals), each put in the open bin with the least room that holds it,
- *   else in a new bin.  At most 11/9 OPT + 6/9 bins (Dosa 2007).
+ *   else in a new bin.  At most 11/9 OPT + 4 bins (Johnson 1973).
  *
  *   first-fit, streaming: each unit goes to the oldest open bin that holds
  *   it; a full bin is emitted at once, and when more than max_open bins
