@@ -82,6 +82,11 @@ train_weights(const struct train_config *c, const struct pack_row *rows, size_t 
             double ws;
             for (; t < e; t++)
                 n += row->mask[t];
+            if (n == 0) {
+                for (t = t0; t < e; t++)
+                    w[off + t] = 0.0f;
+                continue;
+            }
             switch (c->agg) {
             case TRAIN_TOKEN_MEAN: ws = 1.0 / (double)T; break;
             case TRAIN_SEQ_MEAN_TOKEN_MEAN: ws = 1.0 / ((double)S * (double)n); break;
