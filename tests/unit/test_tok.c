@@ -180,6 +180,12 @@ test_bpe(void)
     if (u) {
         ENC(u, "e\xcc\x81", 0, 0xc3, 0xa9);
         ENC(u, "<|im_end|>e\xcc\x81", 0, 301, 0xc3, 0xa9);
+        /* Hangul LV + T compose; U+212B ANGSTROM SIGN is U+00C5; a mark
+         * after CJK stays; ASCII around them is untouched */
+        ENC(u, "\xea\xb0\x80\xe1\x86\xa8", 0, 0xea, 0xb0, 0x81);
+        ENC(u, "A\xe2\x84\xab", 0, 'A', 0xc3, 0x85);
+        ENC(u, "\xe4\xb8\xad\xcc\x81", 0, 0xe4, 0xb8, 0xad, 0xcc, 0x81);
+        ENC(u, "a\xcc\x8a\xcc\xa3", 0, 0xe1, 0xba, 0xa1, 0xcc, 0x8a);
         tok_free(u);
     }
 
