@@ -73,7 +73,7 @@ need(struct chat *c, int slot, const char *name, char *err, size_t errlen)
     int id = tok_token_id(c->tok, name);
 
     if (id < 0) {
-        if (err && errlen)
+        if (err && errlen && !err[0])   /* the first one missing */
             snprintf(err, errlen, "%s: chat format %s needs the token '%s'",
                      tok_source(c->tok), chat_format_name(c->format), name);
         return -1;
@@ -90,6 +90,8 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags
     int rc = 0, id;
 
     memset(c, 0, sizeof(*c));
+    if (err && errlen)
+        err[0] = '\0';
     c->tok = t;
     c->flags = flags & (CHAT_THINK | CHAT_PLAIN);
     c->format = format == CHAT_AUTO ? detect(t) : format;

@@ -676,6 +676,80 @@ trie_match(const struct tok *t, const struct trie *tr, const char *s, size_t n,
 
 /* ---- normalizers ---- */
 
+/*
+ * 1 if NFC may change text at code point c or join it to what precedes:
+ * a combining mark (ccc != 0), the second element of a composition, a
+ * canonically decomposable character, or a Hangul jamo.  Code points below
+ * U+0300 never are.  (utf8proc keeps composition seconds at comb_index
+ * 0x8000 and up.)
+ */
+static int
+nfc_active(int32_t c)
+{
+    const utf8proc_property_t *p;
+
+    if (c < 0x300)
+        return 0;
+    if (c >= 0x1100 && c <= 0x11FF)
+        return 1;
+    p = utf8proc_get_property(c);
+    return p->combining_class != 0 ||
+           (p->comb_index >= 0x8000 && p->comb_index != UINT16_MAX) ||
+           (p->decomp_type == 0 && p->decomp_seqindex != UINT16_MAX);
+}
+
+/*
+ * NFC of s into out, running utf8proc only on the stretches that need it:
+ * from the last inert code point (a starter nothing joins to) before an
+ * active one to the next inert one after it.  NFC of a string is the
+ * concatenation of the NFC of such stretches, since composition never
+ * crosses a starter that cannot be the second element of a pair.
+ */
+static void
+nfc_runs(struct sbuf *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, copied = 0, inert = 0, k;
+    int32_t c;
+
+    while (i < n) {
+        if (s[i] < 0xCC) {   /* ASCII, continuation, or a lead below U+0300 */
+            if (s[i] < 0x80 || s[i] >= 0xC0)
+                inert = i;
+            i++;
+            continue;
+        }
+        c = utf8_cp(s + i, n - i, &k);
+        if (c < 0 || !nfc_active(c)) {
+            inert = i;
+            i += k;
+            continue;
+        }
+        /* an active stretch: [inert, end of the following actives) */
+        size_t start = inert, end = i + k;
+        while (end < n) {
+            c = utf8_cp(s + end, n - end, &k);
+            if (c >= 0 && !nfc_active(c))
+                break;
+            end += k;
+        }
+        sbuf_add(out, s + copied, start - copied);
+        {
+            utf8proc_uint8_t *dst = NULL;
+            utf8proc_ssize_t m = utf8proc_map(s + start, (utf8proc_ssize_t)(end - start),
+                                              &dst, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            if (m >= 0)
+                sbuf_add(out, dst, (size_t)m);
+            else
+                sbuf_add(out, s + start, end - start);
+            free(dst);
+        }
+        copied = end;
+        i = inert = end;
+    }
+    sbuf_add(out, s + copied, n - copied);
+}
+
 /* Normalizes s into t->normbuf; returns it (borrowed). */
 static const char *
 normalize(struct tok *t, const char *s, size_t n, size_t *outlen)
@@ -699,10 +773,13 @@ normalize(struct tok *t, const char *s, size_t n, size_t *outlen)
         case NORM_NFC:
             /* Code points below U+0300 are NFC_Quick_Check=Yes with
              * canonical combining class 0: such text is already NFC. */
-            if (below300)
-                continue;
-            opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
-            break;
+            if (!below300) {
+                struct sbuf tmp = SBUF_INIT;
+                nfc_runs(&tmp, nb->buf, nb->len);
+                sbuf_release(nb);
+                *nb = tmp;
+            }
+            continue;
         case NORM_NFD:
             opt = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE;
             break;
