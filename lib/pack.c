@@ -329,7 +329,8 @@ unit_from_pref(struct unit *u, struct chat *chat, const json_t *rec, const char 
     }
     if (json_object_get(rec, "chosen_ids")) {
         const json_t *pa = NULL, *a[2];
-        if (json_object_get(rec, "prompt_ids") && !(pa = get_ids(rec, *field = "prompt_ids", 0, why)))
+        if (json_object_get(rec, "prompt_ids")
+            && !(pa = get_ids(rec, *field = "prompt_ids", 0, why)))
             return -1;
         for (j = 0; j < 2; j++)
             if (!(a[j] = get_ids(rec, *field = idkeys[j], 1, why)))

@@ -440,7 +440,12 @@ static void
 parse_args(struct run *r, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        TOOL_LONGOPTS,
+        {"output", required_argument, NULL, 'o'},
+        {"max-errors", required_argument, NULL, TOOL_OPT_MAX_ERRORS},
+        {"rejects", required_argument, NULL, TOOL_OPT_REJECTS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {"model", required_argument, NULL, 'm'},
         {"sft", no_argument, NULL, OPT_SFT},
         {"grpo", no_argument, NULL, OPT_GRPO},
@@ -491,15 +496,17 @@ parse_args(struct run *r, int argc, char **argv)
     train_config_default(&tc, TRAIN_SFT);
     r->mu = 1;
     while ((ch = getopt_long(argc, argv, "m:o:qhV", longopts, NULL)) != -1) {
-        if (ch != 'z' && ch != TOOL_OPT_LEVEL && ch != TOOL_OPT_ZSTD_THREADS
-            && ch != TOOL_OPT_UNBUFFERED && ch != TOOL_OPT_PROGRESS && tool_opt(&r->tl, ch, optarg))
+        if (tool_opt(&r->tl, ch, optarg))
             continue;
         switch (ch) {
         case 'm': r->in = optarg; break;
         case OPT_SFT: r->mode = TRAIN_SFT; nmode++; break;
         case OPT_GRPO: r->mode = TRAIN_GRPO; nmode++; break;
         case OPT_RM: r->mode = TRAIN_RM; nmode++; break;
-        case OPT_BATCH: parse_int(r, "--batch", optarg, 0, 1L << 40, &r->batch); batch_set = 1; break;
+        case OPT_BATCH:
+            parse_int(r, "--batch", optarg, 0, 1L << 40, &r->batch);
+            batch_set = 1;
+            break;
         case OPT_BATCH_TOKENS:
             parse_int(r, "--batch-tokens", optarg, 1, 1L << 40, &r->batch_tokens);
             break;
@@ -507,7 +514,10 @@ parse_args(struct run *r, int argc, char **argv)
             parse_int(r, "--micro-tokens", optarg, 1, 1L << 40, &v);
             tc.micro_tokens = (size_t)v;
             break;
-        case OPT_EPOCHS: parse_int(r, "--epochs", optarg, 1, 1L << 20, &r->epochs); epochs_set = 1; break;
+        case OPT_EPOCHS:
+            parse_int(r, "--epochs", optarg, 1, 1L << 20, &r->epochs);
+            epochs_set = 1;
+            break;
         case OPT_STEPS: parse_int(r, "--steps", optarg, 1, 1L << 40, &r->max_steps); break;
         case OPT_NO_SHUFFLE: shuffle_off = 1; break;
         case OPT_SEED:
@@ -522,20 +532,31 @@ parse_args(struct run *r, int argc, char **argv)
             r->os.schedule = (int)sch;
             break;
         case OPT_WARMUP: parse_int(r, "--warmup", optarg, 0, 1L << 40, &r->os.warmup); break;
-        case OPT_TOTAL_STEPS: parse_int(r, "--total-steps", optarg, 1, 1L << 40, &r->os.total); break;
+        case OPT_TOTAL_STEPS:
+            parse_int(r, "--total-steps", optarg, 1, 1L << 40, &r->os.total);
+            break;
         case OPT_WEIGHT_DECAY: parse_num(r, "--weight-decay", optarg, 0, 10, &r->os.wd); break;
         case OPT_BETA1: parse_num(r, "--beta1", optarg, 0, 0.999999, &r->os.b1); break;
         case OPT_BETA2: parse_num(r, "--beta2", optarg, 0, 0.999999, &r->os.b2); break;
         case OPT_GRAD_CLIP: parse_num(r, "--grad-clip", optarg, 0, 1e9, &r->os.clip); break;
-        case OPT_CLIP_LOW: parse_num(r, "--clip-low", optarg, 0, 1, &x); tc.clip_low = (float)x; break;
-        case OPT_CLIP_HIGH: parse_num(r, "--clip-high", optarg, 0, 1e6, &x); tc.clip_high = (float)x; break;
+        case OPT_CLIP_LOW:
+            parse_num(r, "--clip-low", optarg, 0, 1, &x);
+            tc.clip_low = (float)x;
+            break;
+        case OPT_CLIP_HIGH:
+            parse_num(r, "--clip-high", optarg, 0, 1e6, &x);
+            tc.clip_high = (float)x;
+            break;
         case OPT_BETA: parse_num(r, "--beta", optarg, 0, 1e6, &x); tc.beta = (float)x; break;
         case OPT_AGG:
             if (train_agg_parse(optarg, &agg))
                 tool_usage_error(&r->tl, "--agg: unknown aggregation '%s'", optarg);
             agg_set = 1;
             break;
-        case OPT_NORM_LEN: parse_num(r, "--norm-len", optarg, 1, 1e12, &x); tc.norm_len = (float)x; break;
+        case OPT_NORM_LEN:
+            parse_num(r, "--norm-len", optarg, 1, 1e12, &x);
+            tc.norm_len = (float)x;
+            break;
         case OPT_MU: parse_int(r, "--mu", optarg, 1, 1024, &r->mu); break;
         case OPT_OLD:
             if (strcmp(optarg, "records") == 0)
@@ -549,8 +570,13 @@ parse_args(struct run *r, int argc, char **argv)
             parse_num(r, "--temperature", optarg, 1e-3, 1e3, &x);
             tc.temperature = (float)x;
             break;
-        case OPT_MARGIN: parse_num(r, "--margin", optarg, -1e6, 1e6, &x); tc.margin = (float)x; break;
-        case OPT_SAVE_EVERY: parse_int(r, "--save-every", optarg, 1, 1L << 40, &r->save_every); break;
+        case OPT_MARGIN:
+            parse_num(r, "--margin", optarg, -1e6, 1e6, &x);
+            tc.margin = (float)x;
+            break;
+        case OPT_SAVE_EVERY:
+            parse_int(r, "--save-every", optarg, 1, 1L << 40, &r->save_every);
+            break;
         case OPT_SAVE_DIR: r->save_dir = optarg; break;
         case OPT_RESUME: r->resume = 1; break;
         case OPT_EVAL: r->eval = 1; break;
