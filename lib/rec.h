@@ -88,6 +88,8 @@ enum rout_flags {
  */
 struct rout *rout_open(const char *path, int flags, int level);
 
+/* Compresses with n worker threads (0: in the calling thread, the default). */
+void rout_zstd_threads(struct rout *out, int n);
 /* Writes one record as compact JSON plus '\n'.  Does not take rec. */
 void rout_write(struct rout *out, const json_t *rec);
 /* Writes raw bytes (for non-JSON outputs such as tables). */

@@ -6,6 +6,7 @@
  *   -o, --output FILE      write to FILE (temp + rename), not stdout
  *   -z, --zstd             compress the output (also implied by *.zst)
  *       --level N          zstd level (1..19, default 3)
+ *       --zstd-threads N   compress with N worker threads (default 0: inline)
  *       --max-errors N     go on past N bad records (default 0: fail fast)
  *       --rejects FILE     where bad records go, whole, with the reason
  *   -q, --quiet            no summary on stderr
@@ -44,6 +45,7 @@ enum {
     TOOL_OPT_REJECTS,
     TOOL_OPT_PROGRESS,
     TOOL_OPT_UNBUFFERED,
+    TOOL_OPT_ZSTD_THREADS,
     TOOL_OPT_FIRST_FREE = 0x1100, /* tools number their own from here */
 };
 
@@ -57,6 +59,7 @@ enum {
     {"quiet", no_argument, NULL, 'q'},                                  \
     {"progress", no_argument, NULL, TOOL_OPT_PROGRESS},                 \
     {"unbuffered", no_argument, NULL, TOOL_OPT_UNBUFFERED},             \
+    {"zstd-threads", required_argument, NULL, TOOL_OPT_ZSTD_THREADS},   \
     {"help", no_argument, NULL, 'h'},                                   \
     {"version", no_argument, NULL, 'V'}
 
@@ -65,7 +68,7 @@ struct tool {
     const char *usage;     /* full --help text, borrowed */
     /* options */
     const char *output;
-    int zstd, level, quiet, progress, unbuffered;
+    int zstd, level, zstd_threads, quiet, progress, unbuffered;
     long max_errors;
     const char *rejects_path;
     /* state */
@@ -77,8 +80,22 @@ struct tool {
     struct rout *rejects;
     long nread, nwritten, nrejected;
     double t0, last_progress;
-    int tty;
+    int tty, progress_shown;
 };
+
+/* The common options' lines for a tool's --help text. */
+#define TOOL_USAGE_COMMON                                                   \
+    "  -o, --output FILE     write to FILE (complete or absent), not stdout\n" \
+    "  -z, --zstd            compress the output (implied by a .zst name)\n"   \
+    "      --level N         zstd level, 1-19 (default 3)\n"                   \
+    "      --zstd-threads N  compress with N threads (default 0: inline)\n"    \
+    "      --max-errors N    go on past up to N bad records (default 0)\n"     \
+    "      --rejects FILE    write bad records there, whole, with the reason\n" \
+    "  -q, --quiet           no summary on stderr\n"                          \
+    "      --progress        progress on stderr even when it is not a TTY\n"  \
+    "      --unbuffered      flush after each record\n"                       \
+    "  -h, --help            this help\n"                                     \
+    "  -V, --version         the version\n"
 
 /* Sets defaults; name and usage are borrowed (static strings). */
 void tool_init(struct tool *t, const char *name, const char *usage);
