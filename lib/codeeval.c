@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rec.h"
+
 static const char *const verdict_names[] = {
     "pass", "wrong", "timeout", "memory", "crash", "compile_error", "output_limit",
 };
@@ -293,4 +295,69 @@ out:
     free(step_of);
     free(compile_of);
     return rc;
+}
+
+/* ---- records ---- */
+
+int
+code_tests_parse(const json_t *arr, struct code_test **tests, size_t *n,
+                 char *why, size_t whylen)
+{
+    struct code_test *t;
+    size_t i;
+
+    *tests = NULL;
+    *n = 0;
+    if (!json_is_array(arr)) {
+        snprintf(why, whylen, "%s", arr ? "not an array" : "missing");
+        return -1;
+    }
+    if (json_array_size(arr) == 0) {
+        snprintf(why, whylen, "empty");
+        return -1;
+    }
+    t = xcalloc(json_array_size(arr), sizeof(*t));
+    for (i = 0; i < json_array_size(arr); i++) {
+        const json_t *e = json_array_get(arr, i);
+        const json_t *a = json_object_get(e, "assert");
+        const json_t *in = json_object_get(e, "input");
+        const json_t *out = json_object_get(e, "output");
+
+        if (json_is_string(a)) {
+            t[i].assert_src = json_string_value(a);
+            t[i].assert_len = json_string_length(a);
+        } else if (json_is_string(in) && json_is_string(out)) {
+            t[i].input = json_string_value(in);
+            t[i].input_len = json_string_length(in);
+            t[i].output = json_string_value(out);
+            t[i].output_len = json_string_length(out);
+        } else {
+            snprintf(why, whylen,
+                     "element %zu: no string 'assert' nor strings 'input' and 'output'", i);
+            free(t);
+            return -1;
+        }
+    }
+    *tests = t;
+    *n = json_array_size(arr);
+    return 0;
+}
+
+void
+code_record_set(json_t *rec, const enum code_verdict *verdicts, size_t n,
+                const char *reason)
+{
+    json_t *list = json_array();
+    size_t i, pass = 0;
+
+    for (i = 0; i < n; i++) {
+        json_array_append_new(list, json_string(code_verdict_name(verdicts[i])));
+        pass += verdicts[i] == CODE_PASS;
+    }
+    json_object_set_new(rec, "code_verdicts", list);
+    if (reason)
+        json_object_set_new(rec, "code_reason", json_string(reason));
+    else
+        json_object_del(rec, "code_reason");
+    rec_set_reward(rec, "code", reason || !n ? 0.0 : (double)pass / (double)n);
 }

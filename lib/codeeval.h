@@ -25,6 +25,7 @@
 #ifndef POSTTRAIN_CODEEVAL_H
 #define POSTTRAIN_CODEEVAL_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "sandbox.h"
@@ -71,6 +72,25 @@ int codeeval_run(struct sandbox *sb, int slot, const struct code_opts *o,
                  enum code_lang lang, const char *code, size_t len,
                  const struct code_test *tests, size_t ntests,
                  enum code_verdict *verdicts);
+
+/*
+ * Reads a record's "tests" array: each element an object with a string
+ * "assert", or strings "input" and "output".  On success returns 0 and a
+ * new array in *tests (free() it; its strings are borrowed from arr).  On
+ * error returns -1 and a description in why ("element 3: no 'assert' or
+ * 'input'/'output' strings").  An empty array is an error.
+ */
+int code_tests_parse(const json_t *arr, struct code_test **tests, size_t *n,
+                     char *why, size_t whylen);
+
+/*
+ * Writes the result into rec: rewards.code = passed / n (and reward, see
+ * rec_set_reward), "code_verdicts" = the verdict names, and, when reason
+ * is not NULL (e.g. "no_code"), "code_reason" = reason and reward 0.
+ * Does not take rec.
+ */
+void code_record_set(json_t *rec, const enum code_verdict *verdicts, size_t n,
+                     const char *reason);
 
 /*
  * Compares outputs: each line loses its trailing white space (space, tab,

@@ -605,6 +605,11 @@ run_once(struct sandbox *sb, int slot, const struct sandbox_job *job,
         wall += job->steps[i].lim.wall_sec + STEP_SLACK_SEC;
         ocap += 2 * job->steps[i].lim.out_bytes + 128;
     }
+    if (access(sb->bwrap, X_OK) != 0) {
+        snprintf(sb->errbuf, sizeof(sb->errbuf), "cannot execute '%s': %s", sb->bwrap,
+                 strerror(errno));
+        goto out;
+    }
     if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
         snprintf(sb->errbuf, sizeof(sb->errbuf), "pipe: %s", strerror(errno));
         goto out;
