@@ -1,7 +1,8 @@
 # Hostile programs are contained and scored 0, the scorer ends in bounded
 # time, and the host is untouched: no file written, the planted secret not
 # read, the loopback server not reached, this shell not killed, nothing
-# injected through the terminal, no process left behind.
+# injected through the terminal, no process left behind (the sandboxes run
+# as uids 64100 and 64101, which no other test uses).
 command -v bwrap >/dev/null || { echo "bwrap is not installed"; exit 77; }
 HERE=$PWD
 echo "the-secret-$$" > "$HERE/secret"
@@ -138,7 +139,7 @@ done > in.jsonl
 echo '{"id":"other","domain":"math","completion":"4"}' >> in.jsonl
 
 start=$(date +%s)
-timeout 120 script -qec "score-code -j 2 -t 1 --wall 2 in.jsonl > out.jsonl 2> err.txt" /dev/null \
+timeout 120 script -qec "score-code -j 2 -t 1 --wall 2 --uid 64100 in.jsonl > out.jsonl 2> err.txt" /dev/null \
     > /dev/null
 end=$(date +%s)
 cat err.txt
@@ -170,4 +171,4 @@ test "$(tail -n 1 out.jsonl)" = '{"id":"other","domain":"math","completion":"4"}
 test ! -e "$HERE/pwned" && test ! -e /pwned && test ! -e "$HERE/injected"
 ! grep -q pwned-by-sandbox server.log
 kill -0 $SERVER
-test -z "$(ps -o pid= -u 64000,64001 2>/dev/null)"
+test -z "$(ps -o pid= -u 64100,64101 2>/dev/null)"
