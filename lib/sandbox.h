@@ -37,7 +37,7 @@
  *     struct sandbox_job job = SANDBOX_JOB_INIT;
  *     struct sandbox_result res = SANDBOX_RESULT_INIT;
  *     sandbox_init(&sb, NULL);
- *     struct sandbox_step *s = sandbox_job_add(&job, &limits);
+ *     struct sandbox_step *s = sandbox_job_add(&job, NULL);  (default limits)
  *     sandbox_step_file(s, "main.py", src, strlen(src));
  *     sandbox_step_arg(s, "/usr/bin/python3"); sandbox_step_arg(s, "main.py");
  *     if (sandbox_run(&sb, 0, &job, &res) == 0) ... res.steps[0] ...
@@ -165,10 +165,9 @@ void sandbox_release(struct sandbox *sb);
  * sandboxes run at once - 1; selects the uid).  Fills res (released
  * first) with one result per step and returns 0; or, when the sandbox
  * could not be started even after sb->retries more attempts, returns -1
- * with the reason in sandbox_error(sb).  Thread-safe for distinct sb
- * structures; one struct sandbox may be shared by threads only if each
- * uses its own copy of errbuf, so each worker keeps its own struct
- * (sandbox_init per worker is cheap).
+ * with the reason in sandbox_error(sb).  One struct sandbox serves one
+ * thread at a time (errbuf is in it): give each thread its own;
+ * sandbox_init is cheap.
  */
 int sandbox_run(struct sandbox *sb, int slot, const struct sandbox_job *job,
                 struct sandbox_result *res);

@@ -1,7 +1,7 @@
 # Scores in input order: Python stdin/stdout and asserts, C and C++, a
 # completion without code, another domain passed through, and a record
 # already holding another reward (reward is the sum).
-command -v bwrap >/dev/null || { echo "bwrap is not installed"; exit 77; }
+. "$TESTDIR/sandbox-probe"
 cat > in.jsonl <<'J'
 {"id":"py-io","domain":"code","lang":"python","tests":[{"input":"3\n","output":"9"},{"input":"4\n","output":"15"},{"input":"x\n","output":"0"}],"completion":"Square it:\n```python\nn = int(input())\nprint(n * n)\n```\n"}
 {"id":"py-assert","domain":"code","rewards":{"format":1},"reward":1,"tests":[{"assert":"assert add(1, 2) == 3"},{"assert":"assert add(2, 2) == 5"}],"completion":"```py\ndef add(a, b):\n    return a + b\n```"}

@@ -3,7 +3,7 @@
 # read, the loopback server not reached, this shell not killed, nothing
 # injected through the terminal, no process left behind (the sandboxes run
 # as uids 64100 and 64101, which no other test uses).
-command -v bwrap >/dev/null || { echo "bwrap is not installed"; exit 77; }
+. "$TESTDIR/sandbox-probe"
 HERE=$PWD
 echo "the-secret-$$" > "$HERE/secret"
 
@@ -171,4 +171,6 @@ test "$(tail -n 1 out.jsonl)" = '{"id":"other","domain":"math","completion":"4"}
 test ! -e "$HERE/pwned" && test ! -e /pwned && test ! -e "$HERE/injected"
 ! grep -q pwned-by-sandbox server.log
 kill -0 $SERVER
-test -z "$(ps -o pid= -u 64100,64101 2>/dev/null)"
+left=$(awk '$1 == "Uid:" && ($2 == 64100 || $2 == 64101) { print FILENAME }' \
+    /proc/[0-9]*/status 2>/dev/null || true)
+test -z "$left"

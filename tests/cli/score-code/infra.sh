@@ -1,6 +1,6 @@
 # A sandbox that cannot start is an infrastructure error: retried, then
 # the record is rejected under the error policy, never scored 0.
-command -v bwrap >/dev/null || { echo "bwrap is not installed"; exit 77; }
+. "$TESTDIR/sandbox-probe"
 REAL=$(command -v bwrap)
 jq -nc '{id: "a", domain: "code", lang: "python",
          completion: "```python\nprint(input())\n```", tests: [{input: "hi\n", output: "hi"}]}' \

@@ -9,7 +9,7 @@
 # held), and every 8th problem also in the importer's one-test-per-assert
 # form, right and wrong.  Wrong solutions: HumanEval's body replaced by
 # `return None`; MBPP's functions redefined to return None.
-command -v bwrap >/dev/null || { echo "bwrap is not installed"; exit 77; }
+. "$TESTDIR/sandbox-probe"
 HE=$DATA/humaneval/HumanEval.jsonl
 MB=$DATA/mbpp/mbpp.jsonl
 [ -r "$HE" ] && [ -r "$MB" ] || { echo "HumanEval or MBPP missing under $DATA"; exit 77; }

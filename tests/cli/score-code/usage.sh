@@ -33,7 +33,7 @@ score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -q "score-code: in.jsonl:1: field 'completion': " err || exit 1
 set -e
 
-command -v bwrap >/dev/null || { echo "bwrap is not installed"; exit 77; }
+. "$TESTDIR/sandbox-probe"
 # The man page's first example.
 jq -nc '{domain: "code", lang: "python",
   tests: [{input: "2 3\n", output: "5"}],
