@@ -15,9 +15,10 @@
  *     directory.  Nothing else of the host is visible.
  *   - When the caller is root, bwrap is started as an unprivileged uid
  *     (uid_base + slot, one per concurrent sandbox) so the kernel applies
- *     RLIMIT_NPROC; the uid is not shared with other sandboxes, so one
- *     sandbox's fork bomb cannot starve another's.  When the caller is not
- *     root, bwrap runs as the caller.
+ *     RLIMIT_NPROC, which it does not to root.  The kernel counts processes
+ *     per user namespace (Linux >= 5.14), so one sandbox's fork bomb cannot
+ *     starve another.  When the caller is not root, bwrap runs as the
+ *     caller.
  *   - Inside, PID 1 is the runner: this very executable re-entered through
  *     sandbox_runner_main() (see below).  Being PID 1 of the namespace it
  *     cannot be killed from inside, and it is not dumpable, so the program
