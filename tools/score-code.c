@@ -27,7 +27,7 @@ static const char usage[] =
     "run in a bubblewrap sandbox: rewards.code = passed / total.\n"
     "  -j, --jobs N           sandboxes at once (default: number of cores)\n"
     "  -t, --timeout SEC      CPU-time limit per test (default 5)\n"
-    "      --wall SEC         wall-clock limit per test (default 2 * timeout + 1)\n"
+    "      --wall SEC         wall-clock limit per test (default 2 * timeout + 5)\n"
     "  -m, --memory MIB       address-space limit per process (default 1024)\n"
     "      --nproc N          processes and threads per test (default 32)\n"
     "      --output-limit BYTES  stdout and stderr cap per test (default 1048576)\n"
@@ -277,7 +277,7 @@ main(int argc, char **argv)
             tool_usage(&t);
         }
     }
-    sh.opts.run.wall_sec = wall ? wall : 2 * sh.opts.run.cpu_sec + 1;
+    sh.opts.run.wall_sec = wall ? wall : 2 * sh.opts.run.cpu_sec + 5;
     tool_start(&t, argc - optind, argv + optind);
 
     sh.cap = (size_t)jobs * 4;
