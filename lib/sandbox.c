@@ -455,7 +455,7 @@ build_argv(const struct sandbox *sb, const struct sandbox_job *job,
            char *sizebuf, size_t sizelen)
 {
     static const char *const head[] = {
-        "--unshare-all", "--unshare-user", "--as-pid-1",
+        "--unshare-all", "--unshare-user", "--disable-userns", "--as-pid-1",
         "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         "--clearenv",
         "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",

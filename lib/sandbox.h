@@ -7,7 +7,8 @@
  *     cgroup, mount): no network but a private loopback, no view of host
  *     processes, --die-with-parent, --new-session (no controlling terminal,
  *     so TIOCSTI has nothing to inject into), all capabilities dropped, a
- *     clean environment.
+ *     clean environment, and no nested user namespaces (so no mounts of
+ *     the program's own).
  *   - The file system is a read-only tmpfs root holding read-only binds of
  *     /usr, /bin, /lib*, /sbin and a few /etc files the dynamic loader and
  *     Debian's alternatives need, a fresh /proc and a read-only minimal

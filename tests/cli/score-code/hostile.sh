@@ -1,7 +1,8 @@
 # Hostile programs are contained and scored 0, the scorer ends in bounded
 # time, and the host is untouched: no file written, the planted secret not
 # read, the loopback server not reached, this shell not killed, nothing
-# injected through the terminal, no process left behind (the sandboxes run
+# injected through the terminal, no file system mounted in a namespace of
+# its own, no process left behind (the sandboxes run
 # as uids 64100 and 64101, which no other test uses).
 . "$TESTDIR/sandbox-probe"
 HERE=$PWD
@@ -105,6 +106,13 @@ for fd in fds:
         pass
 print("ok" if done else "no")
 P
+cat > progs/nested.py <<'P'
+import subprocess
+r = subprocess.run(["unshare", "-U", "-m", "--map-root-user", "sh", "-c",
+                    "mount -t tmpfs none /tmp && echo mounted"],
+                   capture_output=True, text=True)
+print("ok" if "mounted" in r.stdout else "no")
+P
 cat > progs/forkbomb.c <<'P'
 #include <unistd.h>
 int main(void) { for (;;) fork(); }
@@ -158,6 +166,7 @@ forkbomb.c 0 timeout
 forkbomb.py 0 timeout
 kill.py 0 wrong
 loop.py 0 timeout
+nested.py 0 wrong
 net.py 0 crash
 secret.py 0 crash
 sleep.py 0 timeout
