@@ -7,6 +7,9 @@
 # stdin: what the sandbox's runner does per test, minus the sandbox).
 # Overhead per test = (score-code -j 1 - bare) / tests, in wall-clock and in
 # CPU time (user + system of every process; steadier on a shared machine).
+# cpu_cap/s is the rate the CPU time allows on all cores of an otherwise idle
+# machine (cores * 1000 / cpu_ms per test): on a shared machine the
+# wall-clock rates fall with the load, the CPU time much less.
 # Two shapes: 10 tests per sample (one sandbox runs ten tests) and 1 test
 # per sample (one sandbox per test: the worst case).  C rows include one
 # compile per sample, so their overhead is mostly gcc's.
@@ -47,8 +50,8 @@ measure() {
 }
 
 echo "score-code benchmark: $N samples, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-7s %5s %4s %9s %9s %9s %9s %11s %11s\n' lang t/smp jobs tests/s bare/s \
-    cpu_ms/t bare_ms/t over_wall_ms over_cpu_ms
+printf '%-7s %5s %4s %8s %8s %9s %9s %9s %12s %11s\n' lang t/smp jobs tests/s bare/s \
+    cpu_cap/s cpu_ms/t bare_ms/t over_wall_ms over_cpu_ms
 for lang in python c; do
     src=prog.py; run="/usr/bin/python3 prog.py"
     [ $lang = c ] && { src=prog.c; run=./prog; }
@@ -62,12 +65,12 @@ for lang in python c; do
             sw=$1 scpu=$2
             ok=$(jq -s '[.[] | select(.reward == 1)] | length' out.jsonl)
             [ "$ok" = "$N" ] || { echo "only $ok of $N samples passed"; exit 1; }
-            echo "$lang $k $j $tests $sw $scpu $bw $bc" | awk '{
+            echo "$lang $k $j $tests $sw $scpu $bw $bc $(nproc)" | awk '{
                 ow = "-"; oc = "-"
                 if ($3 == 1) { ow = sprintf("%.2f", ($5 - $7) * 1000 / $4)
                                oc = sprintf("%.2f", ($6 - $8) * 1000 / $4) }
-                printf "%-7s %5s %4s %9.1f %9.1f %9.2f %9.2f %11s %11s\n", $1, $2, $3,
-                    $4 / $5, $4 / $7, $6 * 1000 / $4, $8 * 1000 / $4, ow, oc }'
+                printf "%-7s %5s %4s %8.1f %8.1f %9.1f %9.2f %9.2f %12s %11s\n", $1, $2, $3,
+                    $4 / $5, $4 / $7, $9 * $4 / $6, $6 * 1000 / $4, $8 * 1000 / $4, ow, oc }'
         done
     done
 done
