@@ -171,6 +171,8 @@ prepare(struct tool *t, json_t *rec, const char *default_lang, struct item *it)
         return -1;
     }
     it->verdicts = xcalloc(it->ntests, sizeof(*it->verdicts));
+    /* The canonical name, which codeblock.h knows the aliases of. */
+    lang = it->lang == CODE_PYTHON ? "python" : it->lang == CODE_C ? "c" : "cpp";
     if (!codeblock_find(text, strlen(text), lang, &off, &len)) {
         code_record_set(rec, NULL, 0, "no_code");
         it->done = 1;
