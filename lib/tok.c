@@ -1795,8 +1795,15 @@ tok_load(const char *path, char *err, size_t errlen)
     if (err && errlen)
         err[0] = '\0';
     if (!root) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+        if (err && errlen) {
+            FILE *f = fopen(path, "r");
+            if (!f)
+                snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            else
+                snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+            if (f)
+                fclose(f);
+        }
         goto bad;
     }
     t->source = xstrdup(path);
