@@ -13,6 +13,7 @@
  * between removes the temporary file.
  */
 #include "rec.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -241,7 +242,6 @@ rin_next(struct rin *in, enum rin_status *st)
     const char *s;
     size_t n;
     json_t *v;
-    json_error_t e;
 
     for (;;) {
         s = rin_line(in, &n);
@@ -252,10 +252,8 @@ rin_next(struct rin *in, enum rin_status *st)
         if (!is_blank(s, n))
             break;
     }
-    v = json_loadb(s, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    v = json_parse(s, n, &in->err);
     if (!v) {
-        sbuf_reset(&in->err);
-        sbuf_addf(&in->err, "column %d: %s", e.column > 0 ? e.column : 1, e.text);
         *st = RIN_BADLINE;
         return NULL;
     }
@@ -340,23 +338,23 @@ emit_string(struct sbuf *sb, const char *s, size_t n)
  * ".0" is added to integral values so they stay reals.  JSON has no NaN or
  * infinity: they are written as null (jansson never produces them).
  */
+/*
+ * Shortest round-trip form; ".0" is added to integral values so they stay
+ * reals.  JSON has no NaN or infinity: they are written as null.
+ */
 static void
 emit_real(struct sbuf *sb, double d)
 {
     char buf[40];
-    int p, n = 0;
+    int n;
 
     if (!isfinite(d)) {
-        sbuf_adds(sb, "null");
+        sbuf_add(sb, "null", 4);
         return;
     }
-    for (p = 15; p <= 17; p++) {
-        n = snprintf(buf, sizeof(buf), "%.*g", p, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
+    n = fmt_double(buf, d);
     sbuf_add(sb, buf, (size_t)n);
-    if (!strpbrk(buf, ".eE"))
+    if (!memchr(buf, '.', (size_t)n) && !memchr(buf, 'e', (size_t)n))
         sbuf_add(sb, ".0", 2);
 }
 
@@ -398,7 +396,7 @@ json_emit(struct sbuf *sb, const json_t *v)
         emit_string(sb, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
-        n = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        n = fmt_int(buf, json_integer_value(v));
         sbuf_add(sb, buf, (size_t)n);
         break;
     case JSON_REAL:
