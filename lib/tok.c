@@ -1782,28 +1782,53 @@ check_decoder(struct loadctx *c, const json_t *d)
     return fail(c, "decoder '%s' is not handled (ByteLevel only)", type ? type : "?");
 }
 
+/* Reads a whole file into sb; -1 with errno set on failure. */
+static int
+read_file(const char *path, struct sbuf *sb)
+{
+    FILE *f = fopen(path, "rb");
+    size_t k;
+
+    if (!f)
+        return -1;
+    for (;;) {
+        sbuf_grow(sb, 1 << 20);
+        k = fread(sb->buf + sb->len, 1, sb->cap - sb->len - 1, f);
+        sb->len += k;
+        if (k == 0)
+            break;
+    }
+    if (ferror(f)) {
+        fclose(f);
+        errno = EIO;
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
 struct tok *
 tok_load(const char *path, char *err, size_t errlen)
 {
     struct loadctx c = {path, err, errlen};
     struct tok *t = tok_new();
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    json_t *root = NULL;
     const json_t *addl;
     int bytelevel = 0;
+    struct sbuf buf = SBUF_INIT;
 
     if (err && errlen)
         err[0] = '\0';
+    /* Read whole, then parse: json_load_file() reads a byte at a time. */
+    if (read_file(path, &buf) < 0) {
+        fail(&c, "%s", strerror(errno));
+        goto bad;
+    }
+    root = json_loadb(buf.buf ? buf.buf : "", buf.len, 0, &je);
+    sbuf_release(&buf);
     if (!root) {
-        if (err && errlen) {
-            FILE *f = fopen(path, "r");
-            if (!f)
-                snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            else
-                snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
-            if (f)
-                fclose(f);
-        }
+        fail(&c, "line %d: %s", je.line, je.text);
         goto bad;
     }
     t->source = xstrdup(path);
