@@ -1014,10 +1014,15 @@ pretok(struct tok *t, int k, const char *s, size_t n, struct tok_ids *out)
     while (start < n) {
         int rc = pcre2_jit_match(st->re, (PCRE2_SPTR)s, n, start, 0, t->md, t->mctx);
         size_t ms, me;
-        if (rc == PCRE2_ERROR_JIT_BADOPTION)
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)   /* no JIT, or its stack ran out */
             rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, start, 0, t->md, t->mctx);
-        if (rc < 0)
+        if (rc == PCRE2_ERROR_NOMATCH)
             break;
+        if (rc < 0) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(rc, msg, sizeof(msg));
+            die("%s: pre-tokenizer regex: %s", t->source, (char *)msg);
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(t->md);
         ms = ov[0];
         me = ov[1];

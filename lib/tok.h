@@ -128,9 +128,10 @@ int tok_vocab_size(const struct tok *t);
 const char *tok_source(const struct tok *t);
 
 /*
- * Encodes len bytes of text, appending ids to out.  Returns 0, or -1 if
- * the text holds something no token covers (a byte-level vocabulary
- * always covers every byte, so this happens only with a broken file).
+ * Encodes len bytes of text (UTF-8; invalid bytes are encoded as bytes),
+ * appending ids to out; out is not reset first.  Returns 0: every byte has
+ * a token (tok_load checks it).  Dies only if PCRE2 itself fails.  For chat
+ * prompts and responses use chat.h, which calls this.
  */
 int tok_encode(struct tok *t, const char *text, size_t len, unsigned flags,
                struct tok_ids *out);
