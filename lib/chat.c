@@ -105,7 +105,8 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags
     /* DeepSeek-R1's template ends its generation prompt in "<think>\n". */
     tpl = tok_chat_template(t);
     if (format == CHAT_AUTO && !(flags & CHAT_NO_THINK) && tpl &&
-        strstr(tpl, "Assistant\xef\xbd\x9c><think>\\n"))
+        (strstr(tpl, "Assistant\xef\xbd\x9c><think>\\n") ||
+         strstr(tpl, "Assistant\xef\xbd\x9c><think>\n")))
         c->flags |= CHAT_THINK;
     switch (c->format) {
     case CHAT_BUILTIN:

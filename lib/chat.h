@@ -17,6 +17,10 @@
  *              [<|start_header_id|>]assistant[<|end_header_id|>]\n\n
  *              response: RESPONSE [<|eot_id|>]
  *
+ * llama3 is the Llama 3 (3.0) template; the templates of Llama 3.1 and
+ * later also write a dated "Cutting Knowledge Date" system preamble, which
+ * this format does not.
+ *
  * Without a system prompt the system part is left out (builtin: no
  * [<|system|>]; chatml and llama3: no system turn).  llama3 trims
  * leading and trailing white space of SYS and PROMPT as its template's
