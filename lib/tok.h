@@ -45,7 +45,7 @@
  * one struct tok must not be used by two threads at once.  Load one per
  * thread (or lock around calls).
  *
- *     struct tok *t = tok_load_dir("ckpt/step-0");   (tokenizer.json or built-in)
+ *     struct tok *t = tok_load_dir("ckpt/step-0");  (or the built-in one)
  *     struct tok_ids ids = TOK_IDS_INIT;
  *     tok_encode(t, text, strlen(text), TOK_ADD_SPECIAL, &ids);
  *     for (size_t i = 0; i < ids.n; i++) printf("%d\n", ids.v[i]);
@@ -56,8 +56,10 @@
  * Streaming decode (gen), emitting only whole UTF-8 characters:
  *     struct tok_stream ts;
  *     tok_stream_init(&ts, t, TOK_SKIP_SPECIAL);
- *     for each sampled id: { if (chat_is_stop(c, id)) break;
- *                            tok_stream_push(&ts, id, &sb); write sb; sbuf_reset(&sb); }
+ *     for each sampled id:
+ *         if (chat_is_stop(&c, id)) break;
+ *         tok_stream_push(&ts, id, &sb);  (write sb.buf, sb.len)
+ *         sbuf_reset(&sb);
  *     tok_stream_finish(&ts, &sb); tok_stream_release(&ts);
  */
 #ifndef POSTTRAIN_TOK_H
@@ -128,9 +130,10 @@ int tok_vocab_size(const struct tok *t);
 const char *tok_source(const struct tok *t);
 
 /*
- * Encodes len bytes of text, appending ids to out.  Returns 0, or -1 if
- * the text holds something no token covers (a byte-level vocabulary
- * always covers every byte, so this happens only with a broken file).
+ * Encodes len bytes of text (UTF-8; invalid bytes are encoded as bytes),
+ * appending ids to out; out is not reset first.  Returns 0: every byte has
+ * a token (tok_load checks it).  Dies only if PCRE2 itself fails.  For chat
+ * prompts and responses use chat.h, which calls this.
  */
 int tok_encode(struct tok *t, const char *text, size_t len, unsigned flags,
                struct tok_ids *out);
@@ -175,7 +178,8 @@ struct tok_stream {
     char pend[8];
     size_t npend;
 };
-void tok_stream_init(struct tok_stream *ts, const struct tok *t, unsigned flags);
+void tok_stream_init(struct tok_stream *ts, const struct tok *t,
+                     unsigned flags);
 /* Appends the complete characters now available to out. */
 void tok_stream_push(struct tok_stream *ts, int id, struct sbuf *out);
 /* Appends what is left (an incomplete sequence becomes U+FFFD). */

@@ -31,22 +31,24 @@ ids_eq(const struct tok_ids *a, const int *want, size_t n)
     return 1;
 }
 
-#define PROMPT(c, sys, prompt, ...)                                         \
-    do {                                                                    \
-        static const int want_[] = {__VA_ARGS__};                           \
-        struct tok_ids ids_ = TOK_IDS_INIT;                                 \
-        chat_prompt((c), (sys), (prompt), &ids_);                           \
-        CHECK_MSG(ids_eq(&ids_, want_, sizeof(want_) / sizeof(int)), "%s", prompt); \
-        tok_ids_release(&ids_);                                             \
+#define PROMPT(c, sys, prompt, ...)                                            \
+    do {                                                                       \
+        static const int want_[] = {__VA_ARGS__};                              \
+        struct tok_ids ids_ = TOK_IDS_INIT;                                    \
+        chat_prompt((c), (sys), (prompt), &ids_);                              \
+        CHECK_MSG(ids_eq(&ids_, want_, sizeof(want_) / sizeof(int)), "%s",     \
+                  prompt);                                                     \
+        tok_ids_release(&ids_);                                                \
     } while (0)
 
-#define RESPONSE(c, resp, ...)                                              \
-    do {                                                                    \
-        static const int want_[] = {__VA_ARGS__};                           \
-        struct tok_ids ids_ = TOK_IDS_INIT;                                 \
-        chat_response((c), (resp), &ids_);                                  \
-        CHECK_MSG(ids_eq(&ids_, want_, sizeof(want_) / sizeof(int)), "%s", resp); \
-        tok_ids_release(&ids_);                                             \
+#define RESPONSE(c, resp, ...)                                                 \
+    do {                                                                       \
+        static const int want_[] = {__VA_ARGS__};                              \
+        struct tok_ids ids_ = TOK_IDS_INIT;                                    \
+        chat_response((c), (resp), &ids_);                                     \
+        CHECK_MSG(ids_eq(&ids_, want_, sizeof(want_) / sizeof(int)), "%s",     \
+                  resp);                                                       \
+        tok_ids_release(&ids_);                                                \
     } while (0)
 
 /* the text a prompt renders to */
@@ -87,8 +89,10 @@ test_builtin(void)
     CHECK(ids_eq(&ids, sft, 6) && ids_eq(&mask, sftmask, 6));
     chat_release(&c);
 
-    CHECK(chat_init(&c, t, CHAT_BUILTIN, CHAT_THINK | CHAT_PLAIN, err, sizeof(err)) == 0);
-    PROMPT(&c, NULL, "<|eos|>", 256, 260, '<', '|', 'e', 'o', 's', '|', '>', 261, 262, '\n');
+    CHECK(chat_init(&c, t, CHAT_BUILTIN, CHAT_THINK | CHAT_PLAIN, err,
+                    sizeof(err)) == 0);
+    PROMPT(&c, NULL, "<|eos|>", 256, 260, '<', '|', 'e', 'o', 's', '|', '>',
+           261, 262, '\n');
     RESPONSE(&c, "<think>", '<', 't', 'h', 'i', 'n', 'k', '>', 257);
     chat_release(&c);
 
@@ -161,19 +165,25 @@ test_formats(void)
 
     /* detection: special tokens present (DeepSeek's first), or the
      * chat template; an R1 template turns thinking on */
-    CHECK(chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 && c.format == CHAT_DEEPSEEK3);
+    CHECK(chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+          c.format == CHAT_DEEPSEEK3);
     chat_release(&c);
     tok_free(t);
-    CHECK(tinytok_write("qwen", 0, 0, "{\"chat_template\": \"{{'<|im_start|>' + m}}\"}") == 0);
+    CHECK(tinytok_write("qwen", 0, 0,
+                        "{\"chat_template\": \"{{'<|im_start|>' + m}}\"}") ==
+          0);
     t = tok_load("qwen/tokenizer.json", err, sizeof(err));
-    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 && c.format == CHAT_CHATML);
+    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+          c.format == CHAT_CHATML);
     CHECK(!(c.flags & CHAT_THINK));
     chat_release(&c);
     tok_free(t);
     CHECK(tinytok_write("r1", 0, 0,
-                        "{\"chat_template\": \"{{'<\xef\xbd\x9c" "Assistant\xef\xbd\x9c><think>\\\\n'}}\"}") == 0);
+                        "{\"chat_template\": \"{{'<\xef\xbd\x9c"
+                        "Assistant\xef\xbd\x9c><think>\\\\n'}}\"}") == 0);
     t = tok_load("r1/tokenizer.json", err, sizeof(err));
-    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 && c.format == CHAT_DEEPSEEK3);
+    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+          c.format == CHAT_DEEPSEEK3);
     CHECK(c.flags & CHAT_THINK);
     chat_release(&c);
     CHECK(chat_init(&c, t, CHAT_AUTO, CHAT_NO_THINK, err, sizeof(err)) == 0);

@@ -42,7 +42,8 @@ ids_eq(const struct tok_ids *a, const int *want, size_t n)
 
 /* decode(ids) == want */
 static void
-dec(const struct tok *t, const int *ids, size_t n, unsigned flags, const char *want)
+dec(const struct tok *t, const int *ids, size_t n, unsigned flags,
+    const char *want)
 {
     struct sbuf sb = SBUF_INIT;
 
@@ -58,7 +59,8 @@ test_builtin(void)
     struct tok_ids ids = TOK_IDS_INIT;
     struct sbuf sb = SBUF_INIT;
     struct tok_stream ts;
-    const char *s = "<|bos|><|eos|><|pad|><|system|><|user|><|assistant|><think></think>";
+    const char *s =
+        "<|bos|><|eos|><|pad|><|system|><|user|><|assistant|><think></think>";
     size_t len;
 
     CHECK(tok_is_builtin(t));
@@ -72,19 +74,22 @@ test_builtin(void)
     ENC(t, s, 0, 256, 257, 258, 259, 260, 261, 262, 263);
     ENC(t, "<|user|>hi<|assistant|>", 0, 260, 104, 105, 261);
     ENC(t, "<think>x</think>", 0, 262, 120, 263);
-    ENC(t, "<|us<|user|", 0, 60, 124, 117, 115, 60, 124, 117, 115, 101, 114, 124);
+    ENC(t, "<|us<|user|", 0, 60, 124, 117, 115, 60, 124, 117, 115, 101, 114,
+        124);
     ENC(t, "<|eos|>", TOK_PLAIN, 60, 124, 101, 111, 115, 124, 62);
     ENC(t, "a", TOK_ADD_SPECIAL, 256, 97);
     ENC(t, "\xe4\xb8\xad\xff", 0, 0xe4, 0xb8, 0xad, 0xff);
     /* empty text: nothing, or only BOS */
     CHECK(tok_encode(t, "", 0, 0, &ids) == 0 && ids.n == 0);
-    CHECK(tok_encode(t, "", 0, TOK_ADD_SPECIAL, &ids) == 0 && ids.n == 1 && ids.v[0] == 256);
+    CHECK(tok_encode(t, "", 0, TOK_ADD_SPECIAL, &ids) == 0 && ids.n == 1 &&
+          ids.v[0] == 256);
     ids.n = 0;
     tok_encode(t, s, strlen(s), 0, &ids);
     dec(t, ids.v, ids.n, 0, s);
     dec(t, ids.v, ids.n, TOK_SKIP_SPECIAL, "");
     {
-        static const int a[] = {0xff, 'a'}, b[] = {0xe4, 0xb8}, c[] = {0xe4, 0xb8, 0xad};
+        static const int a[] = {0xff, 'a'}, b[] = {0xe4, 0xb8},
+                         c[] = {0xe4, 0xb8, 0xad};
         static const int d[] = {0xf0, 0x9f, 0x98, 'x', 0xed, 0xa0, 0x80};
         dec(t, a, 2, 0, "\xef\xbf\xbd" "a");
         dec(t, b, 2, 0, "\xef\xbf\xbd");          /* one maximal subpart */
@@ -142,7 +147,8 @@ test_bpe(void)
     /* added tokens: longest match, before pre-tokenization */
     ENC(t, "<|im_start|>hello<|im_end|>", 0, 300, 258, 111, 301);
     ENC(t, "<|imx", 0, 312, 120);
-    ENC(t, "<|im_start|>", TOK_PLAIN, 60, 124, 105, 109, 95, 115, 116, 97, 114, 116, 124, 62);
+    ENC(t, "<|im_start|>", TOK_PLAIN, 60, 124, 105, 109, 95, 115, 116, 97, 114,
+        116, 124, 62);
     /* non-special added tokens still match in plain mode */
     ENC(t, "<\xef\xbd\x9cUser\xef\xbd\x9c><think>", TOK_PLAIN, 305, 311);
     /* pre-tokenizer: digits in threes, white space runs */
@@ -156,7 +162,10 @@ test_bpe(void)
     dec(t, hw, 5, 0, "hello world");
     {
         static const int a[] = {303, 258, 311, 300};
-        dec(t, a, 4, 0, "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>hell<think><|im_start|>");
+        dec(t, a, 4, 0,
+            "<\xef\xbd\x9c"
+            "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>hell<think><|"
+            "im_start|>");
         dec(t, a, 4, TOK_SKIP_SPECIAL, "hell<think>");
     }
     CHECK(tok_token_id(t, "<|eot_id|>") == 310);
@@ -190,10 +199,14 @@ test_bpe(void)
     }
 
     /* tokenizer_config.json: LlamaTokenizerFast with add_bos_token adds BOS */
-    CHECK(tinytok_write("bos", 0, 0,
-                        "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"add_bos_token\": true,"
-                        " \"bos_token\": {\"content\": \"<|begin_of_text|>\"},"
-                        " \"eos_token\": \"<|eot_id|>\", \"chat_template\": \"{{x}}\"}") == 0);
+    CHECK(
+        tinytok_write(
+            "bos", 0, 0,
+            "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"add_bos_token\": "
+            "true,"
+            " \"bos_token\": {\"content\": \"<|begin_of_text|>\"},"
+            " \"eos_token\": \"<|eot_id|>\", \"chat_template\": \"{{x}}\"}") ==
+        0);
     u = tok_load("bos/tokenizer.json", err, sizeof(err));
     CHECK_MSG(u != NULL, "%s", err);
     if (u) {
@@ -220,7 +233,9 @@ test_errors(void)
     CHECK(tok_load("missing.json", err, sizeof(err)) == NULL);
     CHECK(strstr(err, "missing.json") != NULL);
     f = fopen("wp.json", "w");
-    fputs("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}, \"added_tokens\": []}", f);
+    fputs("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}, "
+          "\"added_tokens\": []}",
+          f);
     fclose(f);
     CHECK(tok_load("wp.json", err, sizeof(err)) == NULL);
     CHECK_MSG(strstr(err, "WordPiece") != NULL, "%s", err);
