@@ -268,8 +268,9 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
 
 /*
  * Log-probability of target and entropy of softmax(row / temp) for one
- * row of V logits (ent may be NULL).  row is overwritten: with backward
- * set it receives dL/dlogits for the given dL/dlogp and dL/dentropy.
+ * row of V logits (logp, ent may be NULL).  With backward set, row is
+ * overwritten with dL/dlogits for the given dL/dlogp and dL/dentropy;
+ * otherwise it is only read.
  */
 void logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
                  float dlogp, float dent, int backward);
