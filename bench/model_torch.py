@@ -87,7 +87,33 @@ class Model(torch.nn.Module):
         return self.norm(x) @ self.emb.weight.t()
 
 
+def summary(path):
+    """Prints the side-by-side table of a model.sh run."""
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    peak = next(r["gflops"] for r in rows if r["what"] == "sgemm_peak")
+    ours = {(r["preset"], r["B"], r["T"]): r for r in rows
+            if r["what"] == "step" and r["impl"] == "posttrain"}
+    print(f"sgemm peak {peak:.1f} GFLOP/s")
+    print(f"{'shape':<22} {'posttrain tok/s':>15} {'pytorch tok/s':>14} {'ratio':>6}"
+          f" {'MFU':>6} {'torch MFU':>9}")
+    for r in rows:
+        if r["what"] != "step" or r["impl"] != "pytorch":
+            continue
+        k = (r["preset"], r["B"], r["T"])
+        o = ours.get(k)
+        if not o:
+            continue
+        mfu = o["gflops"] / peak
+        tmfu = mfu * r["tokens_per_sec"] / o["tokens_per_sec"]
+        print(f"{r['preset'] + ' ' + str(r['B']) + 'x' + str(r['T']):<22}"
+              f" {o['tokens_per_sec']:>15.1f} {r['tokens_per_sec']:>14.1f}"
+              f" {o['tokens_per_sec'] / r['tokens_per_sec']:>5.2f}x {100 * mfu:>5.1f}%"
+              f" {100 * tmfu:>8.1f}%")
+
+
 def main():
+    if sys.argv[1] == "--summary":
+        return summary(sys.argv[2])
     preset, B, T, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     c = PRESETS[preset]
     torch.set_num_threads(int(os.environ.get("POSTTRAIN_THREADS") or os.cpu_count()))

@@ -20,6 +20,43 @@
 
 #include "util.h"
 
+/*
+ * Hot element-wise loops are compiled for AVX-512 and AVX2 as well
+ * (chosen at load time), and vectorised: the build's baseline is generic
+ * x86-64.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default"), \
+                           optimize("O3", "no-trapping-math")))
+#else
+#define HOT
+#endif
+
+/*
+ * exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2)/2, exp(r) by
+ * its degree-6 Taylor polynomial (error < 2e-7 relative), ln 2 split in
+ * two so r is exact (Cody & Waite).  Branch-free so loops vectorise;
+ * x is clamped to [-87.3, 88] (below, ~1e-38: callers zero masked
+ * entries themselves).
+ */
+static inline __attribute__((always_inline)) float
+exp_fast(float x)
+{
+    float k, r, p;
+    union { float f; int32_t i; } u;
+
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.0f ? 88.0f : x;
+    k = floorf(x * 1.44269504f + 0.5f);
+    r = x - k * 0.693145751953125f;
+    r = r - k * 1.428606765330187e-6f;
+    p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
+                                                                      r * (1.0f / 720))))));
+    u.i = (int32_t)((uint32_t)((int32_t)k + 127) << 23);
+    return p * u.f;
+}
+
 /* ============================== Config ============================== */
 
 int
@@ -378,12 +415,12 @@ model_zero_grad(struct model *m)
 }
 
 /* ============================== Threads ==============================
- * A fixed pool of n - 1 workers plus the calling thread runs the
- * element-wise kernels and attention in parallel regions; OpenBLAS runs
- * the large products on its own n threads between those regions.  Inside
- * an attention region every thread calls sgemm with OpenBLAS set to one
- * thread, so the two pools never run at once.  One pool per program, as
- * OpenBLAS's thread count is itself process-wide.
+ * One pool of n threads (n - 1 workers plus the caller) does all the
+ * parallel work: large matrix products are split into row or column
+ * blocks, one single-threaded sgemm per block; element-wise kernels into
+ * row ranges; attention into segment x head tasks.  OpenBLAS itself is
+ * kept at one thread, so no second pool ever spins beside ours.  One pool
+ * per program, as OpenBLAS's thread count is itself process-wide.
  */
 
 typedef void (*pool_fn)(void *ctx, int task, int tid);
@@ -473,7 +510,7 @@ static int
 pool_threads(void)
 {
     if (!pool.n)
-        pool_start(PT_MAX(1, openblas_get_num_threads()));
+        model_set_threads(PT_MAX(1, openblas_get_num_threads()));
     return pool.n;
 }
 
@@ -509,8 +546,55 @@ model_set_threads(int n)
 {
     if (n < 1)
         return;
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1);
     pool_start(n);
+}
+
+/*
+ * A row-major sgemm split over the pool: the larger of M and N is cut
+ * into blocks of whole 16s, one per thread.  Small products run inline.
+ */
+struct gemm_job {
+    CBLAS_TRANSPOSE ta, tb;
+    int M, N, K, lda, ldb, ldc, split_m, parts;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+};
+
+static void
+gemm_task(void *ctx, int task, int tid)
+{
+    const struct gemm_job *g = ctx;
+    int dim = g->split_m ? g->M : g->N, nb = (dim + 15) / 16;
+    int lo = (int)((long)nb * task / g->parts) * 16;
+    int hi = PT_MIN(dim, (int)((long)nb * (task + 1) / g->parts) * 16);
+
+    (void)tid;
+    if (lo >= hi)
+        return;
+    if (g->split_m)
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, hi - lo, g->N, g->K, g->alpha,
+                    g->ta == CblasNoTrans ? g->A + (size_t)lo * g->lda : g->A + lo, g->lda,
+                    g->B, g->ldb, g->beta, g->C + (size_t)lo * g->ldc, g->ldc);
+    else
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, hi - lo, g->K, g->alpha, g->A, g->lda,
+                    g->tb == CblasNoTrans ? g->B + lo : g->B + (size_t)lo * g->ldb, g->ldb,
+                    g->beta, g->C + lo, g->ldc);
+}
+
+static void
+par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+          const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    struct gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, M >= N, pool_threads(), alpha, beta,
+                         A, B, C};
+
+    if (g.parts == 1 || (double)M * N * K < 1e6) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    pool_run(gemm_task, &g, g.parts);
 }
 
 int
@@ -547,7 +631,7 @@ model_batch_shift_targets(const struct model_batch *b, const unsigned char *mask
 
 /* ============================== Layers ============================== */
 
-void
+HOT void
 rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int C,
                 float eps)
 {
@@ -572,7 +656,7 @@ rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t 
  * y_i = w_i x_i r, r = (sum x^2 / C + eps)^-1/2, so
  * dx_j = r w_j g_j - r^3 x_j / C * sum_i g_i w_i x_i.
  */
-void
+HOT void
 rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                  const float *rstd, size_t N, int C)
 {
@@ -599,7 +683,7 @@ gemm_nt(float *out, const float *in, const float *W, size_t N, int IC, int OC, f
 {
     if (N == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, IC, 1.0f, in, IC, W,
+    par_sgemm(CblasNoTrans, CblasTrans, (int)N, OC, IC, 1.0f, in, IC, W,
                 IC, beta, out, OC);
 }
 
@@ -643,10 +727,10 @@ matmul_backward(float *din, float *dW, float *dbias, const float *dout, const fl
     if (N == 0)
         return;
     if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, IC, OC, 1.0f, dout,
+        par_sgemm(CblasNoTrans, CblasNoTrans, (int)N, IC, OC, 1.0f, dout,
                     OC, W, IC, 0.0f, din, IC);
     if (dW)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, (int)N, 1.0f, dout, OC,
+        par_sgemm(CblasTrans, CblasNoTrans, OC, IC, (int)N, 1.0f, dout, OC,
                     in, IC, 1.0f, dW, IC);
     if (dbias)
         for (t = 0; t < N; t++)
@@ -672,7 +756,7 @@ rope_tables(float *cos_t, float *sin_t, int npos, int hd, float theta)
 }
 
 /* rotate_half: (a, b) -> (a cos - b sin, b cos + a sin); sign -1 inverts. */
-static void
+HOT static void
 rope_apply(float *x, const int *pos, const float *cos_t, const float *sin_t, size_t N,
            int stride, int nh, int hd, float sign)
 {
@@ -707,7 +791,7 @@ rope_backward(float *dx, const int *pos, const float *cos_t, const float *sin_t,
     rope_apply(dx, pos, cos_t, sin_t, N, stride, nh, hd, -1.0f);
 }
 
-void
+HOT void
 swiglu_forward(float *h, const float *gu, size_t N, int H)
 {
     size_t t;
@@ -717,12 +801,12 @@ swiglu_forward(float *h, const float *gu, size_t N, int H)
         const float *g = gu + t * 2 * H, *u = g + H;
         float *o = h + t * H;
         for (i = 0; i < H; i++)
-            o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+            o[i] = g[i] / (1.0f + exp_fast(-g[i])) * u[i];
     }
 }
 
 /* silu'(g) = s (1 + g (1 - s)), s = sigmoid(g). */
-void
+HOT void
 swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H)
 {
     size_t t;
@@ -732,7 +816,7 @@ swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H)
         const float *g = gu + t * 2 * H, *u = g + H, *d = dh + t * H;
         float *dg = dgu + t * 2 * H, *du = dg + H;
         for (i = 0; i < H; i++) {
-            float s = 1.0f / (1.0f + expf(-g[i]));
+            float s = 1.0f / (1.0f + exp_fast(-g[i]));
             du[i] = d[i] * g[i] * s;
             dg[i] = d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
         }
@@ -740,7 +824,7 @@ swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H)
 }
 
 /* One head of one segment [s0, s0 + Ls): see attention_forward. */
-static void
+HOT static void
 attention_forward_head(float *out, float *lse, const float *qkv, size_t N, size_t s0, int Ls,
                        int h, int nh, int nkv, int hd, int B, float *scratch)
 {
@@ -770,15 +854,15 @@ attention_forward_head(float *out, float *lse, const float *qkv, size_t N, size_
                 int nv = PT_MIN(bk, i0 + r - j0 + 1);
                 for (c = 0; c < nv; c++)
                     m = Sr[c] > m ? Sr[c] : m;
-                for (c = 0; c < nv; c++) {
-                    Sr[c] = expf(Sr[c] - m);
+                for (c = 0; c < nv; c++)
+                    Sr[c] = exp_fast(Sr[c] - m);
+                for (c = 0; c < nv; c++)
                     sum += Sr[c];
-                }
                 for (; c < bk; c++)
                     Sr[c] = 0.0f;
                 if (nv <= 0)
                     continue;
-                corr = expf(mx[r] - m);
+                corr = mx[r] == -INFINITY ? 0.0f : exp_fast(mx[r] - m);
                 if (corr != 1.0f) {
                     float *o = O + (size_t)(i0 + r) * QD;
                     for (c = 0; c < hd; c++)
@@ -860,7 +944,7 @@ attention_forward_ref(float *out, float *lse, const float *qkv, const size_t *se
  * K/V gradients of a kv head sum over its query heads, so one call owns
  * them.
  */
-static void
+HOT static void
 attention_backward_group(float *dqkv, const float *dout, const float *qkv, const float *out,
                          const float *lse, size_t N, size_t s0, int Ls, int g, int nh,
                          int nkv, int hd, int B, float *scratch)
@@ -896,7 +980,7 @@ attention_backward_group(float *dqkv, const float *dout, const float *qkv, const
                     float *Pr = P + (size_t)r * bk, m = LSE[i0 + r];
                     int nv = PT_MIN(bk, i0 + r - j0 + 1);
                     for (c = 0; c < nv; c++)
-                        Pr[c] = expf(Pr[c] - m);
+                        Pr[c] = exp_fast(Pr[c] - m);
                     for (; c < bk; c++)
                         Pr[c] = 0.0f;
                 }
@@ -942,7 +1026,7 @@ attention_backward(float *dqkv, const float *dout, const float *qkv, const float
  * and dH/dl_k = -p_k (z_k - lse + H) / temp.  The sums run in double
  * over exp(z - max z).
  */
-void
+HOT void
 logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
             float dlogp, float dent, int backward)
 {
@@ -954,7 +1038,7 @@ logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
         m = row[k] > m ? row[k] : m;
     m *= inv;
     for (k = 0; k < V; k++) {
-        float z = row[k] * inv - m, e = expf(z);
+        float z = row[k] * inv - m, e = exp_fast(z);
         sum += e;
         sz += (double)e * z;
     }
@@ -967,7 +1051,7 @@ logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
     if (!backward)
         return;
     for (k = 0; k < V; k++) {
-        float lp = row[k] * inv - lse, p = expf(lp);
+        float lp = row[k] * inv - lse, p = exp_fast(lp);
         row[k] = (-dlogp * p - dent * p * (lp + H)) * inv;
     }
     row[target] += dlogp * inv;
@@ -1143,19 +1227,13 @@ par_rope(struct model_acts *a, float *x, size_t N, int stride, int nh, int hd, f
     job_rows(&j, N);
 }
 
-/* Attention regions: sgemm runs single-threaded inside each task. */
+/* Attention: one task per segment and head (or kv head). */
 static void
 par_attention(struct job *j, int ntasks)
 {
-    int n = pool_threads();
-
-    if (n > 1)
-        openblas_set_num_threads(1);
     j->N = (size_t)ntasks;
     j->ntasks = ntasks;
     pool_run(job_run, j, ntasks);
-    if (n > 1)
-        openblas_set_num_threads(n);
 }
 
 /* ============================== Forward ============================== */
