@@ -7,6 +7,7 @@
 #   make deps       apt-get install the Debian packages that are missing
 #   make lint-man   mandoc -T lint on every man page
 #   make bench      every benchmark in bench/ (slow; never part of check)
+#   make fuzz-run FUZZ=records SECONDS=600   one libFuzzer target
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -39,6 +40,9 @@ ASAN_OBJ := $(patsubst lib/%.c,build/asan/obj/%.o,$(LIB_SRC))
 UNIT := $(patsubst tests/unit/%.c,build/test/%,$(UNIT_SRC))
 UNIT_ASAN := $(patsubst tests/unit/%.c,build/asan/test/%,$(UNIT_SRC))
 TOOLS_ASAN := $(patsubst tools/%.c,build/asan/bin/%,$(TOOL_SRC))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,build/asan/fuzz/%,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
 all: $(TOOLS)
 
@@ -66,7 +70,25 @@ build/asan/test/%: tests/unit/%.c tests/unit/check.h build/asan/libposttrain.a $
 build/asan/bin/%: tools/%.c build/asan/libposttrain.a $(LIB_HDR) | build/asan/bin
 	$(CC) $(STD) $(CPPFLAGS) $(SANFLAGS) $(WARN) -o $@ $< build/asan/libposttrain.a $(LDLIBS)
 
-bin build/obj build/test build/asan/obj build/asan/test build/asan/bin:
+# Fuzz targets: replayed over their corpus (tests/fuzz/corpus/NAME) by
+# make check in the ASan build; "make fuzz" builds them for libFuzzer with
+# clang, and "make fuzz-run FUZZ=NAME SECONDS=N" runs one.
+build/asan/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c build/asan/libposttrain.a $(LIB_HDR) | build/asan/fuzz
+	$(CC) $(STD) $(CPPFLAGS) $(SANFLAGS) $(WARN) -o $@ $< tests/fuzz/replay.c build/asan/libposttrain.a $(LDLIBS)
+
+FUZZ_CFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR) | build/fuzz
+	clang $(STD) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+
+SECONDS ?= 60
+fuzz-run: build/fuzz/fuzz_$(FUZZ)
+	mkdir -p build/fuzz/corpus/$(FUZZ)
+	build/fuzz/fuzz_$(FUZZ) -max_total_time=$(SECONDS) -max_len=65536 \
+	    build/fuzz/corpus/$(FUZZ) tests/fuzz/corpus/$(FUZZ)
+
+bin build/obj build/test build/asan/obj build/asan/test build/asan/bin build/asan/fuzz build/fuzz:
 	mkdir -p $@
 
 # Installs the Debian packages that are missing (as root, with apt-get).
@@ -80,7 +102,7 @@ deps:
 	    apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-tests-build: $(TOOLS) $(UNIT) $(UNIT_ASAN) $(TOOLS_ASAN)
+tests-build: $(TOOLS) $(UNIT) $(UNIT_ASAN) $(TOOLS_ASAN) $(FUZZ_REPLAY)
 
 check: deps
 	$(MAKE) tests-build
@@ -100,5 +122,5 @@ bench: all
 clean:
 	rm -rf bin build
 
-.PHONY: all deps check tests-build lint-man demo bench clean
+.PHONY: all deps check tests-build lint-man demo bench clean fuzz fuzz-run
 .SECONDARY:

@@ -505,14 +505,24 @@ fast15(char *buf, double d)
 
     if (a < 1e-300 || a > 1e300)
         return 0;
-    k = (int)floor(log10(a));
-    e = 14 - k;                 /* scaled = a * 10^e has 15 integer digits */
-    if (e > 27 || e < -27)
+    /* k = floor(log10(a)), estimated from the binary exponent, then fixed. */
+    frexp(a, &e);
+    k = ((e - 1) * 78913) >> 18;   /* 78913 / 2^18 ~ log10(2) */
+    for (i = 0; i < 3; i++) {
+        e = 14 - k;                /* scaled = a * 10^e has 15 integer digits */
+        if (e > 27 || e < -27)
+            return 0;
+        pw = pw10[e < 0 ? -e : e];
+        scaled = e >= 0 ? (long double)a * pw : (long double)a / pw;
+        if (scaled >= 1e15L)
+            k++;
+        else if (scaled < 1e14L)
+            k--;
+        else
+            break;
+    }
+    if (i == 3)
         return 0;
-    pw = pw10[e < 0 ? -e : e];
-    scaled = e >= 0 ? (long double)a * pw : (long double)a / pw;
-    if (scaled < 1e14L || scaled >= 1e15L)
-        return 0;               /* log10 was off by one: let snprintf decide */
     m = (uint64_t)(scaled + 0.5L);
     {
         long double fracpart = scaled - (long double)(uint64_t)scaled;

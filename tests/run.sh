@@ -8,6 +8,7 @@
 # Tests:
 #   unit/test_M    build/test/test_M         lib/ unit test, plain build
 #   asan/test_M    build/asan/test/test_M    the same under ASan + UBSan
+#   fuzz/F         build/asan/fuzz/fuzz_F    replays tests/fuzz/corpus/F (ASan)
 #   cli/T/C        tests/cli/T/C.sh          tool test, in a fresh directory,
 #                  with bin/ first in PATH; compared with C.stdout, C.stderr
 #                  and C.exit where they exist (else the exit must be 0)
@@ -35,6 +36,9 @@ run_one() {
     unit/*) (cd "$dir" && timeout "$TEST_TIMEOUT" "$TOP/build/test/${label#unit/}") >"$log" 2>&1
             rc=$?; ok=$rc ;;
     asan/*) (cd "$dir" && timeout "$TEST_TIMEOUT" "$TOP/build/asan/test/${label#asan/}") >"$log" 2>&1
+            rc=$?; ok=$rc ;;
+    fuzz/*) (cd "$dir" && timeout "$TEST_TIMEOUT" "$TOP/build/asan/fuzz/fuzz_${label#fuzz/}" \
+                "$TOP/tests/fuzz/corpus/${label#fuzz/}") >"$log" 2>&1
             rc=$?; ok=$rc ;;
     cli/*)
         base="$TOP/tests/${label}"
@@ -75,6 +79,7 @@ list="$RES/list"
 : >"$list"
 for t in "$TOP"/build/test/test_*; do [ -x "$t" ] && echo "unit/$(basename "$t")"; done >>"$list"
 for t in "$TOP"/build/asan/test/test_*; do [ -x "$t" ] && echo "asan/$(basename "$t")"; done >>"$list"
+for t in "$TOP"/build/asan/fuzz/fuzz_*; do [ -x "$t" ] && echo "fuzz/${t##*/fuzz_}"; done >>"$list"
 for t in "$TOP"/tests/cli/*/*.sh; do
     [ -e "$t" ] || continue
     c=${t#"$TOP"/tests/}; echo "${c%.sh}"
