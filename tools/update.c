@@ -62,6 +62,8 @@ static const char usage_text[] =
     "      --save-every N     also save DIR/checkpoint-STEP every N steps\n"
     "      --save-dir DIR     where (default: OUT's parent directory)\n"
     "      --resume           continue the run saved in IN (same input, options)\n"
+    "      --new-optimizer    ignore IN's optimizer state: fresh moments, step 0\n"
+    "                         and this mode's schedule (e.g. GRPO after SFT)\n"
     "      --eval             no step: print the loss (rm: and the pairwise\n"
     "                         accuracy) of the input under IN as one JSON line\n"
     "      --metrics FILE     one JSON line per step\n"
@@ -77,7 +79,7 @@ enum {
     OPT_MICRO_TOKENS, OPT_EPOCHS, OPT_STEPS, OPT_NO_SHUFFLE, OPT_SEED, OPT_LR, OPT_MIN_LR,
     OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WEIGHT_DECAY, OPT_BETA1, OPT_BETA2,
     OPT_GRAD_CLIP, OPT_CLIP_LOW, OPT_CLIP_HIGH, OPT_BETA, OPT_AGG, OPT_NORM_LEN, OPT_MU,
-    OPT_OLD, OPT_TEMPERATURE, OPT_MARGIN, OPT_SAVE_EVERY, OPT_SAVE_DIR, OPT_RESUME,
+    OPT_OLD, OPT_TEMPERATURE, OPT_MARGIN, OPT_SAVE_EVERY, OPT_SAVE_DIR, OPT_RESUME, OPT_NEW_OPTIMIZER,
     OPT_METRICS, OPT_THREADS, OPT_EVAL,
 };
 
@@ -94,7 +96,7 @@ struct run {
     int mode;
     struct train_config tc;
     long batch, batch_tokens, epochs, max_steps, mu, save_every, threads;
-    int shuffle, resume, eval, old_mode; /* old_mode: 0 auto, 1 records, 2 recompute */
+    int shuffle, resume, eval, new_optimizer, old_mode; /* old_mode: 0 auto, 1 records, 2 recompute */
     uint64_t seed;
     struct optset os;
     /* data */
@@ -478,6 +480,7 @@ parse_args(struct run *r, int argc, char **argv)
         {"save-every", required_argument, NULL, OPT_SAVE_EVERY},
         {"save-dir", required_argument, NULL, OPT_SAVE_DIR},
         {"resume", no_argument, NULL, OPT_RESUME},
+        {"new-optimizer", no_argument, NULL, OPT_NEW_OPTIMIZER},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"eval", no_argument, NULL, OPT_EVAL},
@@ -579,6 +582,7 @@ parse_args(struct run *r, int argc, char **argv)
             break;
         case OPT_SAVE_DIR: r->save_dir = optarg; break;
         case OPT_RESUME: r->resume = 1; break;
+        case OPT_NEW_OPTIMIZER: r->new_optimizer = 1; break;
         case OPT_EVAL: r->eval = 1; break;
         case OPT_METRICS: r->metrics_path = optarg; break;
         case OPT_THREADS: parse_int(r, "--threads", optarg, 1, 1024, &r->threads); break;
@@ -588,6 +592,8 @@ parse_args(struct run *r, int argc, char **argv)
     r->out = r->tl.output;
     if (nmode != 1)
         tool_usage_error(&r->tl, "give one of --sft, --grpo, --rm");
+    if (r->resume && r->new_optimizer)
+        tool_usage_error(&r->tl, "--resume continues IN's optimizer: no --new-optimizer");
     if (r->eval && (r->out || r->resume))
         tool_usage_error(&r->tl, "--eval writes no checkpoint: no -o, no --resume");
     if (!r->in || (!r->out && !r->eval))
@@ -679,7 +685,7 @@ main(int argc, char **argv)
 
     /* the optimizer: carried in IN, else fresh with the mode's defaults */
     snprintf(opt_path, sizeof(opt_path), "%s/optimizer.safetensors", r.in);
-    carried = stat(opt_path, &sst) == 0;
+    carried = !r.new_optimizer && stat(opt_path, &sst) == 0;
     if (carried) {
         o = ckpt_load_optim(r.in, m->nparams, &err);
         if (!o)
