@@ -15,6 +15,7 @@
 #   RUN/step-NNN/ckpt/                the policy after the step
 #   RUN/step-NNN/metrics.jsonl        update's metrics
 #   RUN/step-NNN/stats.json           stats of the scored samples
+#   RUN/step-NNN/accuracy.json        the same, correct = ACC_KEY >= 1
 #   RUN/metrics.jsonl                 one line per step: reward, accuracy, KL, ...
 #   RUN/plots/*.png                   those, per step (gnuplot)
 # Every file is written whole or not at all, so an interrupted run resumes
@@ -38,10 +39,15 @@ L ?= 1024
 BETA ?= 0
 LR ?= 1e-6
 GEN_OPTS ?= --think
+# The reward that says "correct" in the accuracy column.
+ACC_KEY ?= reward
 SCORE ?= score-math --extract boxed | score-format
 ADV_OPTS ?=
 PACK_OPTS ?= --truncate
 UPDATE_OPTS ?=
+# The first step starts a fresh optimizer over INIT (whose state, if any,
+# belongs to the SFT run that made it).
+FIRST_OPTS ?= --new-optimizer
 # GEN runs the sampler; PARALLEL shards it, e.g.
 #   GEN = parallel --pipe --keep-order -N 8 gen
 GEN ?= gen
@@ -60,6 +66,7 @@ $(error grpo.mk: set PROMPTS=prompt records)
 endif
 
 PAIRS := $(shell sh $(HERE)lib.sh pairs $(STEPS))
+STEP_NUMS := $(shell sh $(HERE)lib.sh steps $(STEPS))
 LAST := $(RUN)/step-$(lastword $(shell sh $(HERE)lib.sh steps $(STEPS)))
 
 all: $(RUN)/plots/.done
@@ -88,13 +95,18 @@ $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(call ckpt,$(2))/model.safetensors
 	rm -rf $(RUN)/step-$(1)/ckpt
 	update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) \
-	    --temperature $(TEMP) --metrics $(RUN)/step-$(1)/metrics.part $(UPDATE_OPTS) -q $$<
+	    --temperature $(TEMP) --metrics $(RUN)/step-$(1)/metrics.part \
+	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl
 
 $(RUN)/step-$(1)/stats.json: $(RUN)/step-$(1)/scored.jsonl.zst
 	stats -j -q $$< > $$@.part && mv $$@.part $$@
 
-STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/stats.json
+$(RUN)/step-$(1)/accuracy.json: $(RUN)/step-$(1)/scored.jsonl.zst
+	stats -j -q --reward $(ACC_KEY) $$< > $$@.part && mv $$@.part $$@
+
+STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/stats.json \
+	$(RUN)/step-$(1)/accuracy.json
 endef
 
 $(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
@@ -102,14 +114,9 @@ $(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(s
 # One line per step: the reward and accuracy of the samples, the update's
 # loss, KL, clip fraction and entropy, the completion length.
 $(RUN)/metrics.jsonl: $(STEP_FILES)
-	for d in $(RUN)/step-*/; do \
-	  s=$${d%/}; s=$${s##*step-}; \
-	  jq -c -s --argjson step "$$((10#$$s))" \
-	    '(.[0].all // .[0]) as $$st | (.[1:] | last) as $$m | {step: $$step, \
-	      reward: $$st["reward.mean"], accuracy: $$st.accuracy, \
-	      completion_tokens: $$st["tokens.mean"], loss: $$m.loss, kl: $$m.kl, \
-	      clip_frac: $$m.clip_frac, entropy: $$m.entropy}' \
-	    $$d/stats.json $$d/metrics.jsonl; \
+	for s in $(STEP_NUMS); do d=$(RUN)/step-$$s; \
+	  jq -c -s --argjson step "$$((10#$$s))" -f $(HERE)step-metrics.jq \
+	    $$d/stats.json $$d/accuracy.json $$d/metrics.jsonl; \
 	done > $@.part && mv $@.part $@
 
 $(RUN)/plots/.done: $(RUN)/metrics.jsonl
