@@ -1,0 +1,800 @@
+/*
+ * ckpt.c - HF checkpoint directories of ckpt.h: config.json <-> struct
+ * model_config, model.safetensors <-> the parameter table, the optimizer
+ * state files, and the atomic temp-directory + rename save.
+ */
+#include "ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+
+/* ============================== config.json ============================== */
+
+static int
+get_int(const json_t *js, const char *key, int required, int def, long lo, long hi, int *out,
+        struct sbuf *err)
+{
+    json_t *v = json_object_get(js, key);
+
+    if (!v || json_is_null(v)) {
+        if (required) {
+            sbuf_addf(err, "field '%s': missing", key);
+            return -1;
+        }
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        sbuf_addf(err, "field '%s': not an integer in [%ld, %ld]", key, lo, hi);
+        return -1;
+    }
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int
+get_real(const json_t *js, const char *key, double def, float *out, struct sbuf *err)
+{
+    json_t *v = json_object_get(js, key);
+
+    if (!v || json_is_null(v)) {
+        *out = (float)def;
+        return 0;
+    }
+    if (!json_is_number(v) || !(json_number_value(v) > 0)) {
+        sbuf_addf(err, "field '%s': not a positive number", key);
+        return -1;
+    }
+    *out = (float)json_number_value(v);
+    return 0;
+}
+
+static int
+get_bool(const json_t *js, const char *key, int def, int *out, struct sbuf *err)
+{
+    json_t *v = json_object_get(js, key);
+
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_boolean(v)) {
+        sbuf_addf(err, "field '%s': not a boolean", key);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* bos/eos ids may be an integer or a list (the first is taken). */
+static int
+get_token_id(const json_t *js, const char *key, int *out, struct sbuf *err)
+{
+    json_t *v = json_object_get(js, key);
+
+    if (json_is_array(v))
+        v = json_array_get(v, 0);
+    if (!v || json_is_null(v)) {
+        *out = -1;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX) {
+        sbuf_addf(err, "field '%s': not a token id", key);
+        return -1;
+    }
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+int
+ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
+{
+    json_t *arch = json_object_get(js, "architectures"), *v;
+    const char *mt = "llama", *why;
+    int qwen2;
+
+    memset(c, 0, sizeof(*c));
+    if (!json_is_object(js)) {
+        sbuf_adds(err, "not a JSON object");
+        return -1;
+    }
+    v = json_object_get(js, "model_type");
+    if (v && !json_is_string(v)) {
+        sbuf_adds(err, "field 'model_type': not a string");
+        return -1;
+    }
+    if (v)
+        mt = json_string_value(v);
+    if (strcmp(mt, "llama") && strcmp(mt, "qwen2") && strcmp(mt, "mistral")) {
+        sbuf_addf(err, "field 'model_type': '%s' is not a Llama-family decoder (llama, "
+                  "qwen2, mistral)", mt);
+        return -1;
+    }
+    snprintf(c->model_type, sizeof(c->model_type), "%s", mt);
+    qwen2 = strcmp(mt, "qwen2") == 0;
+    c->arch = MODEL_CAUSAL_LM;
+    if (arch) {
+        const char *a = json_string_value(json_array_get(arch, 0));
+        if (!json_is_array(arch) || !a) {
+            sbuf_adds(err, "field 'architectures': not an array of strings");
+            return -1;
+        }
+        if (strstr(a, "ForSequenceClassification"))
+            c->arch = MODEL_SEQ_CLS;
+        else if (!strstr(a, "ForCausalLM")) {
+            sbuf_addf(err, "field 'architectures': '%s' is neither *ForCausalLM nor "
+                      "*ForSequenceClassification", a);
+            return -1;
+        }
+    }
+    if (get_int(js, "hidden_size", 1, 0, 1, 1 << 20, &c->dim, err) ||
+        get_int(js, "intermediate_size", 1, 0, 1, 1 << 24, &c->hidden_dim, err) ||
+        get_int(js, "num_hidden_layers", 1, 0, 1, 4096, &c->n_layers, err) ||
+        get_int(js, "num_attention_heads", 1, 0, 1, 1 << 16, &c->n_heads, err) ||
+        get_int(js, "num_key_value_heads", 0, c->n_heads, 1, 1 << 16, &c->n_kv_heads, err) ||
+        get_int(js, "head_dim", 0, c->dim / c->n_heads, 1, 1 << 16, &c->head_dim, err) ||
+        get_int(js, "vocab_size", 1, 0, 1, 1 << 28, &c->vocab_size, err) ||
+        get_int(js, "max_position_embeddings", 0, 2048, 1, 1 << 26, &c->max_pos, err) ||
+        get_real(js, "rms_norm_eps", 1e-6, &c->norm_eps, err) ||
+        get_real(js, "rope_theta", 10000.0, &c->rope_theta, err) ||
+        get_bool(js, "tie_word_embeddings", 0, &c->tie_embeddings, err) ||
+        get_bool(js, "attention_bias", 0, &c->attn_bias, err) ||
+        get_token_id(js, "bos_token_id", &c->bos_id, err) ||
+        get_token_id(js, "eos_token_id", &c->eos_id, err) ||
+        get_token_id(js, "pad_token_id", &c->pad_id, err))
+        return -1;
+    /* Llama's attention_bias also biases o_proj; Qwen2 biases q/k/v only. */
+    if (!qwen2 && c->attn_bias) {
+        sbuf_adds(err, "field 'attention_bias': true (o_proj bias) is supported for qwen2 "
+                  "q/k/v biases only");
+        return -1;
+    }
+    if (qwen2)
+        c->attn_bias = 1;
+    if (get_bool(js, "mlp_bias", 0, &qwen2, err))
+        return -1;
+    if (qwen2) {
+        sbuf_adds(err, "field 'mlp_bias': true is not a Llama-family SwiGLU MLP");
+        return -1;
+    }
+    v = json_object_get(js, "hidden_act");
+    if (v && (!json_is_string(v) || strcmp(json_string_value(v), "silu"))) {
+        sbuf_adds(err, "field 'hidden_act': only \"silu\" (SwiGLU) is a Llama-family MLP");
+        return -1;
+    }
+    v = json_object_get(js, "rope_scaling");
+    if (v && !json_is_null(v)) {
+        sbuf_adds(err, "field 'rope_scaling': scaled RoPE variants are not implemented; "
+                  "plain rope_theta is");
+        return -1;
+    }
+    c->num_labels = 1;
+    if (c->arch == MODEL_SEQ_CLS) {
+        json_t *id2 = json_object_get(js, "id2label");
+        int def = json_is_object(id2) ? (int)json_object_size(id2) : 1;
+        if (get_int(js, "num_labels", 0, def, 1, 1 << 16, &c->num_labels, err))
+            return -1;
+    }
+    if (model_config_check(c, &why)) {
+        sbuf_addf(err, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+int
+ckpt_preset(const char *name, struct model_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->arch = MODEL_CAUSAL_LM;
+    strcpy(c->model_type, "llama");
+    c->norm_eps = 1e-5f;
+    c->rope_theta = 10000.0f;
+    c->tie_embeddings = 1;
+    c->num_labels = 1;
+    c->pad_id = -1;
+    if (strcmp(name, "tiny") == 0) {
+        /* small enough to train in minutes on two cores */
+        c->dim = 256;
+        c->hidden_dim = 768;
+        c->n_layers = 4;
+        c->n_heads = 4;
+        c->n_kv_heads = 2;
+        c->head_dim = 64;
+        c->vocab_size = 264;
+        c->max_pos = 512;
+        c->bos_id = 256;   /* the built-in tokenizer's <|bos|>, <|eos|>, <|pad|> */
+        c->eos_id = 257;
+        c->pad_id = 258;
+        return 0;
+    }
+    if (strcmp(name, "smollm-135m") == 0) {
+        /* HuggingFaceTB/SmolLM-135M's config.json */
+        c->dim = 576;
+        c->hidden_dim = 1536;
+        c->n_layers = 30;
+        c->n_heads = 9;
+        c->n_kv_heads = 3;
+        c->head_dim = 64;
+        c->vocab_size = 49152;
+        c->max_pos = 2048;
+        c->bos_id = 0;
+        c->eos_id = 0;
+        return 0;
+    }
+    return -1;
+}
+
+/* A real that prints as the shortest decimal reading back to the same float. */
+static json_t *
+json_float(float f)
+{
+    char buf[40];
+    int prec;
+
+    for (prec = 6; prec < 10; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    return json_real(strtod(buf, NULL));
+}
+
+json_t *
+ckpt_config_to_json(const struct model_config *c, const json_t *base)
+{
+    json_t *js = base ? json_deep_copy(base) : json_object();
+    const char *kind = c->arch == MODEL_SEQ_CLS ? "ForSequenceClassification" : "ForCausalLM";
+    const char *fam = strcmp(c->model_type, "qwen2") == 0 ? "Qwen2"
+                      : strcmp(c->model_type, "mistral") == 0 ? "Mistral" : "Llama";
+    char arch[96];
+
+    snprintf(arch, sizeof(arch), "%s%s", fam, kind);
+    json_object_set_new(js, "architectures", json_pack("[s]", arch));
+    json_object_set_new(js, "model_type", json_string(c->model_type));
+    json_object_set_new(js, "hidden_size", json_integer(c->dim));
+    json_object_set_new(js, "intermediate_size", json_integer(c->hidden_dim));
+    json_object_set_new(js, "num_hidden_layers", json_integer(c->n_layers));
+    json_object_set_new(js, "num_attention_heads", json_integer(c->n_heads));
+    json_object_set_new(js, "num_key_value_heads", json_integer(c->n_kv_heads));
+    json_object_set_new(js, "head_dim", json_integer(c->head_dim));
+    json_object_set_new(js, "vocab_size", json_integer(c->vocab_size));
+    json_object_set_new(js, "max_position_embeddings", json_integer(c->max_pos));
+    json_object_set_new(js, "rms_norm_eps", json_float(c->norm_eps));
+    json_object_set_new(js, "rope_theta", json_float(c->rope_theta));
+    json_object_set_new(js, "tie_word_embeddings", json_boolean(c->tie_embeddings));
+    if (strcmp(c->model_type, "qwen2") != 0)
+        json_object_set_new(js, "attention_bias", json_false());
+    json_object_set_new(js, "hidden_act", json_string("silu"));
+    if (c->bos_id >= 0)
+        json_object_set_new(js, "bos_token_id", json_integer(c->bos_id));
+    if (c->eos_id >= 0)
+        json_object_set_new(js, "eos_token_id", json_integer(c->eos_id));
+    if (c->pad_id >= 0)
+        json_object_set_new(js, "pad_token_id", json_integer(c->pad_id));
+    json_object_set_new(js, "torch_dtype", json_string("float32"));
+    if (c->arch == MODEL_SEQ_CLS) {
+        json_t *id2 = json_object(), *l2 = json_object();
+        int i;
+        for (i = 0; i < c->num_labels; i++) {
+            char k[16], v[24];
+            snprintf(k, sizeof(k), "%d", i);
+            snprintf(v, sizeof(v), "LABEL_%d", i);
+            json_object_set_new(id2, k, json_string(v));
+            json_object_set_new(l2, v, json_integer(i));
+        }
+        json_object_set_new(js, "id2label", id2);
+        json_object_set_new(js, "label2id", l2);
+        json_object_set_new(js, "num_labels", json_integer(c->num_labels));
+    } else {
+        json_object_del(js, "id2label");
+        json_object_del(js, "label2id");
+        json_object_del(js, "num_labels");
+    }
+    return js;
+}
+
+int
+ckpt_read_config(const char *path, struct model_config *c, json_t **js, struct sbuf *err)
+{
+    json_error_t je;
+    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+
+    if (!o) {
+        if (je.line <= 0)
+            sbuf_addf(err, "%s: %s", path, je.text);
+        else
+            sbuf_addf(err, "%s:%d: %s", path, je.line, je.text);
+        return -1;
+    }
+    {
+        struct sbuf e = SBUF_INIT;
+        if (ckpt_config_from_json(o, c, &e) < 0) {
+            sbuf_addf(err, "%s: %s", path, sbuf_str(&e));
+            sbuf_release(&e);
+            json_decref(o);
+            return -1;
+        }
+        sbuf_release(&e);
+    }
+    if (js)
+        *js = o;
+    else
+        json_decref(o);
+    return 0;
+}
+
+/* ============================== loading ============================== */
+
+static char *
+path_join(const char *dir, const char *name)
+{
+    struct sbuf sb = SBUF_INIT;
+
+    sbuf_addf(&sb, "%s/%s", dir, name);
+    return sb.buf;
+}
+
+static int
+is_ignored_tensor(const char *name)
+{
+    size_t n = strlen(name);
+    const char *sfx = "rotary_emb.inv_freq";
+
+    return n >= strlen(sfx) && strcmp(name + n - strlen(sfx), sfx) == 0;
+}
+
+struct model *
+ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
+{
+    char *cpath = path_join(dir, "config.json"), *mpath = path_join(dir, "model.safetensors");
+    struct model_config c;
+    struct safetensors *st = NULL;
+    struct model *m = NULL;
+    json_t *cj = NULL;
+    size_t i;
+    int k, ok = 0;
+
+    if (ckpt_read_config(cpath, &c, &cj, err))
+        goto out;
+    if (flags & CKPT_AS_SEQ_CLS) {
+        c.arch = MODEL_SEQ_CLS;
+        if (c.num_labels <= 0)
+            c.num_labels = 1;
+    }
+    st = safetensors_open(mpath, err);
+    if (!st)
+        goto out;
+    m = model_new(&c);
+    for (k = 0; k < m->ntensors; k++) {
+        const struct model_tensor *t = &m->tensors[k];
+        const struct st_tensor *s = safetensors_find(st, t->name);
+        int d;
+        if (!s && (flags & CKPT_AS_SEQ_CLS) && strcmp(t->name, "score.weight") == 0)
+            continue;   /* zero, as model_new left it */
+        if (!s) {
+            sbuf_addf(err, "%s: tensor '%s' is missing", mpath, t->name);
+            goto out;
+        }
+        for (d = 0; d < t->ndim; d++)
+            if (s->ndim != t->ndim || s->shape[d] != t->shape[d])
+                break;
+        if (s->ndim != t->ndim || d < t->ndim) {
+            sbuf_addf(err, "%s: tensor '%s' has shape [", mpath, t->name);
+            for (d = 0; d < s->ndim; d++)
+                sbuf_addf(err, "%s%lld", d ? ", " : "", (long long)s->shape[d]);
+            sbuf_addf(err, "], config.json says [%lld", (long long)t->shape[0]);
+            if (t->ndim == 2)
+                sbuf_addf(err, ", %lld", (long long)t->shape[1]);
+            sbuf_adds(err, "]");
+            goto out;
+        }
+        if (st_tensor_to_f32(s, m->params + t->off, t->n, err)) {
+            goto out;
+        }
+    }
+    for (i = 0; i < st->n; i++) {
+        const char *nm = st->t[i].name;
+        if (model_find_tensor(m, nm) || is_ignored_tensor(nm))
+            continue;
+        if (strcmp(nm, "lm_head.weight") == 0 &&
+            (c.tie_embeddings || c.arch == MODEL_SEQ_CLS))
+            continue;
+        sbuf_addf(err, "%s: tensor '%s' is not part of a %s model", mpath, nm, c.model_type);
+        goto out;
+    }
+    ok = 1;
+out:
+    safetensors_close(st);
+    free(cpath);
+    free(mpath);
+    if (!ok) {
+        model_free(m);
+        json_decref(cj);
+        return NULL;
+    }
+    if (js)
+        *js = cj;
+    else
+        json_decref(cj);
+    return m;
+}
+
+/* ============================== saving ============================== */
+
+static int
+write_json(const char *path, const json_t *js, struct sbuf *err)
+{
+    char *s = json_dumps(js, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), rc = -1;
+    size_t n = s ? strlen(s) : 0;
+
+    if (fd < 0 || !s) {
+        sbuf_addf(err, "%s: %s", path, s ? strerror(errno) : "cannot encode JSON");
+        goto out;
+    }
+    if (write(fd, s, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd)) {
+        sbuf_addf(err, "%s: write: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0 && close(fd) && rc == 0) {
+        sbuf_addf(err, "%s: close: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(s);
+    return rc;
+}
+
+static int
+copy_file(const char *from, const char *to, struct sbuf *err)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    char buf[1 << 16];
+    ssize_t n;
+
+    if (in < 0) {
+        sbuf_addf(err, "%s: %s", from, strerror(errno));
+        return -1;
+    }
+    out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        sbuf_addf(err, "%s: %s", to, strerror(errno));
+        goto out;
+    }
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            sbuf_addf(err, "%s: write: %s", to, strerror(errno));
+            goto out;
+        }
+    if (n < 0) {
+        sbuf_addf(err, "%s: read: %s", from, strerror(errno));
+        goto out;
+    }
+    if (fsync(out)) {
+        sbuf_addf(err, "%s: fsync: %s", to, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    close(in);
+    if (out >= 0 && close(out) && rc == 0)
+        rc = -1;
+    return rc;
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void
+rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static json_t *
+trainer_state(const struct optim *o, const json_t *extra)
+{
+    json_t *js = extra ? json_deep_copy(extra) : json_object(), *rng = json_array();
+    const struct optim_config *c = &o->cfg;
+    int i;
+
+    json_object_set_new(js, "global_step", json_integer(o->step));
+    json_object_set_new(js, "optimizer",
+                        json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "name", "adamw",
+                                  "lr", json_float(c->lr), "beta1", json_float(c->beta1),
+                                  "beta2", json_float(c->beta2), "eps", json_float(c->eps),
+                                  "weight_decay", json_float(c->weight_decay), "grad_clip",
+                                  json_float(c->grad_clip)));
+    json_object_set_new(js, "schedule",
+                        json_pack("{s:s, s:o, s:o, s:I, s:I}", "name",
+                                  optim_schedule_name(c->schedule), "lr", json_float(c->lr),
+                                  "min_lr", json_float(c->min_lr), "warmup_steps",
+                                  (json_int_t)c->warmup_steps, "total_steps",
+                                  (json_int_t)c->total_steps));
+    for (i = 0; i < 4; i++) {
+        char hex[24];
+        snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)o->rng.s[i]);
+        json_array_append_new(rng, json_string(hex));
+    }
+    json_object_set_new(js, "rng", rng);
+    return js;
+}
+
+int
+ckpt_save(const char *dir, const struct model *m, const json_t *config, const struct optim *o,
+          const json_t *state_extra, const char *tok_from, struct sbuf *err)
+{
+    char *d1 = xstrdup(dir), *d2 = xstrdup(dir), *tmp = NULL, *p = NULL;
+    const char *parent = dirname(d1), *base = basename(d2);
+    struct st_out *outs = NULL;
+    struct sbuf sb = SBUF_INIT;
+    json_t *js = NULL;
+    struct stat stb;
+    int i, rc = -1, exists;
+
+    sbuf_addf(&sb, "%s/.%s.tmp-XXXXXX", parent, base);
+    tmp = xstrdup(sbuf_str(&sb));
+    if (!mkdtemp(tmp)) {
+        sbuf_addf(err, "%s: %s", sbuf_str(&sb), strerror(errno));
+        free(tmp);
+        tmp = NULL;
+        goto out;
+    }
+    {
+        /* mkdtemp makes 0700; a checkpoint gets the usual 0777 & ~umask */
+        mode_t um = umask(0);
+        umask(um);
+        chmod(tmp, 0777 & ~um);
+    }
+    /* config.json */
+    js = ckpt_config_to_json(&m->cfg, config);
+    p = path_join(tmp, "config.json");
+    if (write_json(p, js, err))
+        goto out;
+    free(p);
+    /* model.safetensors */
+    outs = xcalloc((size_t)m->ntensors, sizeof(*outs));
+    for (i = 0; i < m->ntensors; i++) {
+        const struct model_tensor *t = &m->tensors[i];
+        outs[i].name = t->name;
+        outs[i].dtype = ST_F32;
+        outs[i].ndim = t->ndim;
+        outs[i].shape[0] = t->shape[0];
+        outs[i].shape[1] = t->shape[1];
+        outs[i].data = m->params + t->off;
+    }
+    json_decref(js);
+    js = json_pack("{s:s}", "format", "pt");
+    p = path_join(tmp, "model.safetensors");
+    if (safetensors_write(p, outs, (size_t)m->ntensors, js, err))
+        goto out;
+    free(p);
+    p = NULL;
+    /* optimizer.safetensors, trainer_state.json */
+    if (o) {
+        struct st_out ot[2] = {
+            {"exp_avg", ST_F32, 1, {(int64_t)o->n}, o->m},
+            {"exp_avg_sq", ST_F32, 1, {(int64_t)o->n}, o->v},
+        };
+        char step[32];
+        json_decref(js);
+        snprintf(step, sizeof(step), "%ld", o->step);
+        js = json_pack("{s:s, s:s}", "format", "posttrain-adamw", "global_step", step);
+        p = path_join(tmp, "optimizer.safetensors");
+        if (safetensors_write(p, ot, 2, js, err))
+            goto out;
+        free(p);
+        json_decref(js);
+        js = trainer_state(o, state_extra);
+        p = path_join(tmp, "trainer_state.json");
+        if (write_json(p, js, err))
+            goto out;
+        free(p);
+        p = NULL;
+    }
+    /* tokenizer.json */
+    if (tok_from) {
+        char *src = NULL;
+        if (stat(tok_from, &stb) == 0 && S_ISDIR(stb.st_mode)) {
+            src = path_join(tok_from, "tokenizer.json");
+            if (access(src, F_OK) != 0) {
+                free(src);
+                src = NULL;
+            }
+        } else {
+            src = xstrdup(tok_from);
+        }
+        if (src) {
+            p = path_join(tmp, "tokenizer.json");
+            if (copy_file(src, p, err)) {
+                free(src);
+                goto out;
+            }
+            free(src);
+            free(p);
+            p = NULL;
+        }
+    }
+    if (fsync_dir(tmp)) {
+        sbuf_addf(err, "%s: fsync: %s", tmp, strerror(errno));
+        goto out;
+    }
+    /* into place: swap with an existing checkpoint atomically, or rename */
+    exists = lstat(dir, &stb) == 0;
+    if (exists && !S_ISDIR(stb.st_mode)) {
+        sbuf_addf(err, "%s: exists and is not a directory", dir);
+        goto out;
+    }
+    if (exists) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+            rm_tree(tmp);  /* the old checkpoint, now under the temp name */
+        } else {
+            /* file systems without RENAME_EXCHANGE: move the old one aside first */
+            struct sbuf old = SBUF_INIT;
+            sbuf_addf(&old, "%s/.%s.old-%ld", parent, base, (long)getpid());
+            rm_tree(sbuf_str(&old));
+            if (rename(dir, sbuf_str(&old)) || rename(tmp, dir)) {
+                sbuf_addf(err, "%s: rename: %s", dir, strerror(errno));
+                sbuf_release(&old);
+                goto out;
+            }
+            rm_tree(sbuf_str(&old));
+            sbuf_release(&old);
+        }
+    } else if (rename(tmp, dir)) {
+        sbuf_addf(err, "%s: rename: %s", dir, strerror(errno));
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    if (fsync_dir(parent)) {
+        sbuf_addf(err, "%s: fsync: %s", parent, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (tmp) {
+        rm_tree(tmp);
+        free(tmp);
+    }
+    free(p);
+    free(outs);
+    json_decref(js);
+    sbuf_release(&sb);
+    free(d1);
+    free(d2);
+    return rc;
+}
+
+/* ============================== optimizer state ============================== */
+
+static int
+state_float(const json_t *o, const char *key, float *out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!json_is_number(v))
+        return -1;
+    *out = (float)json_number_value(v);
+    return 0;
+}
+
+struct optim *
+ckpt_load_optim(const char *dir, size_t n, struct sbuf *err)
+{
+    char *sp = path_join(dir, "trainer_state.json"), *op = path_join(dir, "optimizer.safetensors");
+    struct optim_config c;
+    struct optim *o = NULL;
+    struct safetensors *st = NULL;
+    const struct st_tensor *ma, *va;
+    json_t *js, *opt, *sch, *rng, *gs;
+    json_error_t je;
+    int i, ok = 0;
+
+    js = json_load_file(sp, 0, &je);
+    if (!js) {
+        sbuf_addf(err, "%s: %s", sp, je.text);
+        goto out;
+    }
+    optim_config_default(&c);
+    opt = json_object_get(js, "optimizer");
+    sch = json_object_get(js, "schedule");
+    rng = json_object_get(js, "rng");
+    gs = json_object_get(js, "global_step");
+    if (!json_is_integer(gs) || json_integer_value(gs) < 0 || !json_is_object(opt) ||
+        !json_is_object(sch) || !json_is_array(rng) || json_array_size(rng) != 4 ||
+        state_float(opt, "lr", &c.lr) || state_float(opt, "beta1", &c.beta1) ||
+        state_float(opt, "beta2", &c.beta2) || state_float(opt, "eps", &c.eps) ||
+        state_float(opt, "weight_decay", &c.weight_decay) ||
+        state_float(opt, "grad_clip", &c.grad_clip) || state_float(sch, "min_lr", &c.min_lr) ||
+        !json_is_string(json_object_get(sch, "name")) ||
+        optim_schedule_parse(json_string_value(json_object_get(sch, "name")), &c.schedule) ||
+        !json_is_integer(json_object_get(sch, "warmup_steps")) ||
+        !json_is_integer(json_object_get(sch, "total_steps"))) {
+        sbuf_addf(err, "%s: not a trainer state (global_step, optimizer, schedule, rng)", sp);
+        goto out;
+    }
+    c.warmup_steps = (long)json_integer_value(json_object_get(sch, "warmup_steps"));
+    c.total_steps = (long)json_integer_value(json_object_get(sch, "total_steps"));
+    st = safetensors_open(op, err);
+    if (!st)
+        goto out;
+    ma = safetensors_find(st, "exp_avg");
+    va = safetensors_find(st, "exp_avg_sq");
+    if (!ma || !va || ma->dtype != ST_F32 || va->dtype != ST_F32 || ma->numel != n ||
+        va->numel != n) {
+        sbuf_addf(err, "%s: needs F32 tensors exp_avg and exp_avg_sq of %zu elements", op, n);
+        goto out;
+    }
+    o = optim_new(&c, n);
+    memcpy(o->m, ma->data, n * sizeof(float));
+    memcpy(o->v, va->data, n * sizeof(float));
+    o->step = (long)json_integer_value(gs);
+    for (i = 0; i < 4; i++) {
+        const char *h = json_string_value(json_array_get(rng, (size_t)i));
+        if (!h || parse_u64(h, &o->rng.s[i])) {
+            sbuf_addf(err, "%s: field 'rng': not 4 hex strings", sp);
+            optim_free(o);
+            o = NULL;
+            goto out;
+        }
+    }
+    ok = 1;
+out:
+    (void)ok;
+    safetensors_close(st);
+    json_decref(js);
+    free(sp);
+    free(op);
+    return o;
+}
+
+void
+ckpt_optim_no_decay(struct optim *o, const struct model *m)
+{
+    int i;
+
+    for (i = 0; i < m->ntensors; i++)
+        if (!m->tensors[i].decay)
+            optim_no_decay(o, m->tensors[i].off, m->tensors[i].n);
+}
+
+void
+ckpt_hash(const struct model *m, char out[17])
+{
+    uint64_t h = hash64(m->params, m->nparams * sizeof(float), 0x706f6c696379ULL);
+    int i;
+
+    for (i = 0; i < m->ntensors; i++)
+        h = hash64(&m->tensors[i], sizeof(m->tensors[i]), h);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}

@@ -1,0 +1,109 @@
+/*
+ * ckpt.h - checkpoints in the Hugging Face directory layout (see
+ * posttrain-checkpoint(5)):
+ *
+ *   config.json              HF field names (model_type, hidden_size, ...)
+ *   model.safetensors        HF tensor names, F32 (BF16 and F16 also load)
+ *   tokenizer.json           optional, copied through
+ *   optimizer.safetensors    AdamW moments "exp_avg", "exp_avg_sq" (update)
+ *   trainer_state.json       global_step, optimizer, schedule, rng (update)
+ *
+ * Saving writes everything to a temporary directory beside the target
+ * (".NAME.tmp-XXXXXX" in the same parent), fsyncs every file and the
+ * directory, then renames it into place: an existing checkpoint is
+ * swapped out atomically (renameat2 RENAME_EXCHANGE) and removed after.
+ * A writer killed at any point leaves the old checkpoint (or none) under
+ * the final name, never a half-written one.
+ *
+ * Errors are returned (-1 or NULL) with "PATH: what is wrong" appended to
+ * an sbuf; tools die with it.
+ *
+ *     struct sbuf err = SBUF_INIT;
+ *     json_t *cfgjs;
+ *     struct model *m = ckpt_load("ckpt/step-0", 0, &cfgjs, &err);
+ *     if (!m) die("%s", sbuf_str(&err));
+ *     ...train...
+ *     if (ckpt_save("ckpt/step-1", m, cfgjs, opt, NULL, "ckpt/step-0", &err)) die(...);
+ */
+#ifndef POSTTRAIN_CKPT_H
+#define POSTTRAIN_CKPT_H
+
+#include <jansson.h>
+
+#include "model.h"
+#include "optim.h"
+#include "util.h"
+
+/*
+ * Reads the model fields of an HF config object into c.  Accepts
+ * model_type llama, qwen2 and mistral (and configs without model_type).
+ * Returns 0, or -1 with "field 'x': what is wrong" appended to err.
+ */
+int ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err);
+
+/*
+ * A new config.json object for c: a deep copy of base (may be NULL; not
+ * taken) with every model field set, so fields this program does not
+ * know (torch_dtype, transformers_version, ...) are carried through.
+ */
+json_t *ckpt_config_to_json(const struct model_config *c, const json_t *base);
+
+/* The preset names of ckpt_preset(), for messages. */
+#define CKPT_PRESETS "tiny, smollm-135m"
+
+/*
+ * A named model shape: "tiny" (hidden 256, 4 layers, 4 heads, 2 kv heads,
+ * intermediate 768, context 512, the built-in tokenizer's 264 ids, tied:
+ * 3.2M parameters) or "smollm-135m" (SmolLM-135M's config.json).
+ * Returns 0, or -1 for an unknown name.
+ */
+int ckpt_preset(const char *name, struct model_config *c);
+
+/* Reads and parses a config.json file.  *js (if not NULL) gets the new object. */
+int ckpt_read_config(const char *path, struct model_config *c, json_t **js, struct sbuf *err);
+
+enum ckpt_load_flags {
+    /*
+     * Load as a MODEL_SEQ_CLS reward model whatever config.json says: a
+     * causal LM's body is taken, lm_head.weight ignored, and score.weight
+     * (1, C) starts at zero when the file has none.
+     */
+    CKPT_AS_SEQ_CLS = 1 << 0,
+};
+
+/*
+ * Loads dir/config.json and dir/model.safetensors.  Result is new; *js
+ * (if not NULL) receives the config object (new reference).  Every tensor
+ * of the model must be present with its shape; rotary inv_freq buffers
+ * are ignored, any other unknown tensor is an error.
+ */
+struct model *ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err);
+
+/*
+ * Saves m (and, when not NULL, the optimizer state and the JSON object
+ * state_extra merged into trainer_state.json) as the checkpoint dir.
+ * config: the config object to carry through (may be NULL).  tok_from: a
+ * checkpoint directory whose tokenizer.json is copied, or a tokenizer.json
+ * path, or NULL.  Nothing is taken.  Returns 0 or -1.
+ */
+int ckpt_save(const char *dir, const struct model *m, const json_t *config,
+              const struct optim *o, const json_t *state_extra, const char *tok_from,
+              struct sbuf *err);
+
+/*
+ * Loads dir/optimizer.safetensors and dir/trainer_state.json into a new
+ * optimizer for n parameters (config, step, rng, moments).  Returns NULL
+ * with a message when either is missing or does not match n.
+ */
+struct optim *ckpt_load_optim(const char *dir, size_t n, struct sbuf *err);
+
+/* Marks every tensor of m with decay 0 (norms, biases) as no-decay in o. */
+void ckpt_optim_no_decay(struct optim *o, const struct model *m);
+
+/*
+ * Content hash of the model (config shape and every parameter bit), as
+ * 16 hex digits into out (17 bytes): the "policy" id of sample records.
+ */
+void ckpt_hash(const struct model *m, char out[17]);
+
+#endif

@@ -1,0 +1,1520 @@
+/*
+ * model.c - the Llama-family decoder of model.h: layer kernels (fast and
+ * naive reference), the parameter table, the planned activation arena,
+ * and the forward and backward passes over packed batches.
+ *
+ * Not here: file formats (ckpt.c, safetensors.c), the optimizer (optim.c),
+ * sampling and the KV cache (gen).
+ */
+#include "model.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/*
+ * Hot element-wise loops are compiled for AVX-512 and AVX2 as well
+ * (chosen at load time), and vectorised: the build's baseline is generic
+ * x86-64.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default"), \
+                           optimize("O3", "no-trapping-math")))
+#else
+#define HOT
+#endif
+
+/*
+ * exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2)/2, exp(r) by
+ * its degree-6 Taylor polynomial (error < 2e-7 relative), ln 2 split in
+ * two so r is exact (Cody & Waite).  Branch-free so loops vectorise;
+ * x is clamped to [-87.3, 88] (below, ~1e-38: callers zero masked
+ * entries themselves).
+ */
+static inline __attribute__((always_inline)) float
+exp_fast(float x)
+{
+    float k, r, p;
+    union { float f; int32_t i; } u;
+
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.0f ? 88.0f : x;
+    k = floorf(x * 1.44269504f + 0.5f);
+    r = x - k * 0.693145751953125f;
+    r = r - k * 1.428606765330187e-6f;
+    p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
+                                                                      r * (1.0f / 720))))));
+    u.i = (int32_t)((uint32_t)((int32_t)k + 127) << 23);
+    return p * u.f;
+}
+
+/* ============================== Config ============================== */
+
+int
+model_config_check(const struct model_config *c, const char **why)
+{
+    const char *w = NULL;
+
+    if (c->dim <= 0)
+        w = "hidden_size must be positive";
+    else if (c->hidden_dim <= 0)
+        w = "intermediate_size must be positive";
+    else if (c->n_layers <= 0)
+        w = "num_hidden_layers must be positive";
+    else if (c->n_heads <= 0 || c->n_kv_heads <= 0)
+        w = "num_attention_heads and num_key_value_heads must be positive";
+    else if (c->n_heads % c->n_kv_heads != 0)
+        w = "num_key_value_heads must divide num_attention_heads";
+    else if (c->head_dim <= 0 || c->head_dim % 2 != 0)
+        w = "head_dim must be positive and even";
+    else if (c->vocab_size <= 0)
+        w = "vocab_size must be positive";
+    else if (c->max_pos <= 0)
+        w = "max_position_embeddings must be positive";
+    else if (!(c->norm_eps > 0) || !(c->rope_theta > 0))
+        w = "rms_norm_eps and rope_theta must be positive";
+    else if (c->arch == MODEL_SEQ_CLS && c->num_labels <= 0)
+        w = "num_labels must be positive";
+    else if ((int64_t)c->dim * c->vocab_size > (int64_t)1 << 40 ||
+             (int64_t)c->n_heads * c->head_dim > (int64_t)1 << 20 ||
+             c->n_layers > 4096 || c->hidden_dim > 1 << 24)
+        w = "sizes are too large";
+    if (w && why)
+        *why = w;
+    return w ? -1 : 0;
+}
+
+/* ============================== Weights ============================== */
+
+/*
+ * Walks the parameter layout in memory order, recording each tensor in
+ * tab (when not NULL) and returning the total count.  wq/wk/wv, bq/bk/bv
+ * and w_gate/w_up are adjacent so each group is one matrix.
+ */
+static size_t
+layout(const struct model_config *c, struct model_tensor *tab, int *ntab)
+{
+    size_t off = 0;
+    int n = 0, l;
+    size_t C = c->dim, H = c->hidden_dim, V = c->vocab_size;
+    size_t QD = (size_t)c->n_heads * c->head_dim, KVD = (size_t)c->n_kv_heads * c->head_dim;
+
+#define ADD(nm, rows, cols, dec)                                            \
+    do {                                                                    \
+        if (tab) {                                                          \
+            struct model_tensor *t_ = &tab[n];                              \
+            snprintf(t_->name, sizeof(t_->name), "%s", (nm));               \
+            t_->off = off;                                                  \
+            t_->ndim = (cols) ? 2 : 1;                                      \
+            t_->shape[0] = (int64_t)(rows);                                 \
+            t_->shape[1] = (int64_t)(cols);                                 \
+            t_->n = (size_t)(rows) * ((cols) ? (size_t)(cols) : 1);         \
+            t_->decay = (dec);                                              \
+        }                                                                   \
+        off += (size_t)(rows) * ((cols) ? (size_t)(cols) : 1);              \
+        n++;                                                                \
+    } while (0)
+
+    ADD("model.embed_tokens.weight", V, C, 1);
+    for (l = 0; l < c->n_layers; l++) {
+        char nm[64];
+#define LNAME(s) (snprintf(nm, sizeof(nm), "model.layers.%d.%s", l, (s)), nm)
+        ADD(LNAME("input_layernorm.weight"), C, 0, 0);
+        ADD(LNAME("self_attn.q_proj.weight"), QD, C, 1);
+        ADD(LNAME("self_attn.k_proj.weight"), KVD, C, 1);
+        ADD(LNAME("self_attn.v_proj.weight"), KVD, C, 1);
+        if (c->attn_bias) {
+            ADD(LNAME("self_attn.q_proj.bias"), QD, 0, 0);
+            ADD(LNAME("self_attn.k_proj.bias"), KVD, 0, 0);
+            ADD(LNAME("self_attn.v_proj.bias"), KVD, 0, 0);
+        }
+        ADD(LNAME("self_attn.o_proj.weight"), C, QD, 1);
+        ADD(LNAME("post_attention_layernorm.weight"), C, 0, 0);
+        ADD(LNAME("mlp.gate_proj.weight"), H, C, 1);
+        ADD(LNAME("mlp.up_proj.weight"), H, C, 1);
+        ADD(LNAME("mlp.down_proj.weight"), C, H, 1);
+#undef LNAME
+    }
+    ADD("model.norm.weight", C, 0, 0);
+    if (c->arch == MODEL_CAUSAL_LM && !c->tie_embeddings)
+        ADD("lm_head.weight", V, C, 1);
+    if (c->arch == MODEL_SEQ_CLS)
+        ADD("score.weight", c->num_labels, C, 1);
+#undef ADD
+    if (ntab)
+        *ntab = n;
+    return off;
+}
+
+/* Points w's fields into base following the table. */
+static void
+carve_weights(const struct model *m, float *base, struct model_weights *w)
+{
+    const struct model_config *c = &m->cfg;
+    int i = 0, l;
+
+    w->embed = base + m->tensors[i++].off;
+    for (l = 0; l < c->n_layers; l++) {
+        struct model_layer *L = &w->layers[l];
+        L->attn_norm = base + m->tensors[i++].off;
+        L->wq = base + m->tensors[i++].off;
+        L->wk = base + m->tensors[i++].off;
+        L->wv = base + m->tensors[i++].off;
+        L->bq = L->bk = L->bv = NULL;
+        if (c->attn_bias) {
+            L->bq = base + m->tensors[i++].off;
+            L->bk = base + m->tensors[i++].off;
+            L->bv = base + m->tensors[i++].off;
+        }
+        L->wo = base + m->tensors[i++].off;
+        L->mlp_norm = base + m->tensors[i++].off;
+        L->w_gate = base + m->tensors[i++].off;
+        L->w_up = base + m->tensors[i++].off;
+        L->w_down = base + m->tensors[i++].off;
+    }
+    w->norm = base + m->tensors[i++].off;
+    w->lm_head = NULL;
+    w->score = NULL;
+    if (c->arch == MODEL_CAUSAL_LM)
+        w->lm_head = c->tie_embeddings ? w->embed : base + m->tensors[i++].off;
+    else
+        w->score = base + m->tensors[i++].off;
+}
+
+/* ============================== Run state ============================== */
+
+/*
+ * Activations of the last forward, carved from one arena.  Per-layer
+ * buffers are indexed [l * N * width] in training; under NOGRAD every
+ * layer shares slot 0.  N is the batch's token count (<= cap).
+ */
+struct model_acts {
+    void *arena;
+    size_t cap;         /* tokens planned for */
+    int train;          /* planned with per-layer slots */
+    /* the last forward */
+    size_t ntok, nseg;
+    int fwd_train;
+    float temp;
+    /* per token / per segment */
+    int *pos;           /* (N) */
+    size_t *seg_start;  /* (N + 1) */
+    int *rows;          /* (LC) token index of each LM-head row */
+    /* saved for backward, per layer */
+    float *res;         /* (L+1, N, C) residual entering each layer; [L] final */
+    float *rstd1;       /* (L, N) */
+    float *rstd2;       /* (L, N) */
+    float *qkv;         /* (L, N, QKV) after bias and RoPE */
+    float *att;         /* (L, N, QD) attention output before o_proj */
+    float *lse;         /* (L, nh, N) */
+    float *res2;        /* (L, N, C) residual after attention */
+    float *gu;          /* (L, N, 2H) gate | up before SwiGLU */
+    float *lnf;         /* (N, C) final norm output */
+    float *rstdf;       /* (N) */
+    /* scratch */
+    float *ln;          /* (N, C) norm output (recomputed in backward) */
+    float *h;           /* (N, H) SwiGLU output (recomputed in backward) */
+    float *dres;        /* (N, C) */
+    float *dln;         /* (N, C) */
+    float *dqkv;        /* (N, QKV) */
+    float *datt;        /* (N, QD) */
+    float *dgu;         /* (N, 2H) */
+    float *dh;          /* (N, H) */
+    float *logits;      /* (LC, V) */
+    float *xc;          /* (LC, C) gathered rows of lnf */
+    float *dxc;         /* (LC, C) */
+    float *att_scratch; /* (nthreads, 2 B^2 + 4 B) */
+    float *dw_part;     /* (nthreads, C) per-thread RMSNorm weight gradients */
+    float *logit_cache; /* (N, V) LM-head logits kept for backward, or NULL */
+    int *cache_row;     /* (N) row of each target token in logit_cache */
+    int nthreads;       /* threads the scratch was planned for */
+    /* RoPE tables, grown to the longest segment seen */
+    float *cos_t, *sin_t; /* (npos, hd/2) */
+    int npos;
+};
+
+/* Largest LM-head logit cache (floats): 1 GiB. */
+#define LOGIT_CACHE_MAX ((size_t)1 << 28)
+
+static int pool_threads(void);
+
+/* Lays out (base NULL: only sizes) the arena for N tokens; returns bytes. */
+static size_t
+acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char *base)
+{
+    const struct model_config *c = &m->cfg;
+    size_t C = c->dim, H = c->hidden_dim, V = c->vocab_size;
+    size_t QD = (size_t)c->n_heads * c->head_dim;
+    size_t QKV = QD + 2 * (size_t)c->n_kv_heads * c->head_dim;
+    size_t L = train ? (size_t)c->n_layers : 1, LC = (size_t)m->logit_chunk;
+    size_t B = (size_t)m->att_block, NT = (size_t)pool_threads();
+    size_t off = 0;
+
+#define CARVE(field, count, type)                                           \
+    do {                                                                    \
+        if (base)                                                           \
+            a->field = (type *)(void *)(base + off);                        \
+        off += (xmul((count), sizeof(type)) + 63) & ~(size_t)63;            \
+    } while (0)
+
+    CARVE(pos, N, int);
+    CARVE(seg_start, N + 1, size_t);
+    CARVE(rows, LC, int);
+    CARVE(res, xmul(L + 1, N * C), float);
+    CARVE(rstd1, L * N, float);
+    CARVE(rstd2, L * N, float);
+    CARVE(qkv, xmul(L, N * QKV), float);
+    CARVE(att, xmul(L, N * QD), float);
+    CARVE(lse, xmul(L, N * c->n_heads), float);
+    CARVE(res2, xmul(L, N * C), float);
+    CARVE(gu, xmul(L, N * 2 * H), float);
+    CARVE(lnf, N * C, float);
+    CARVE(rstdf, N, float);
+    CARVE(ln, N * C, float);
+    CARVE(h, N * H, float);
+    if (train) {
+        CARVE(dres, N * C, float);
+        CARVE(dln, N * C, float);
+        CARVE(dqkv, N * QKV, float);
+        CARVE(datt, N * QD, float);
+        CARVE(dgu, N * 2 * H, float);
+        CARVE(dh, N * H, float);
+        CARVE(dxc, LC * C, float);
+    }
+    CARVE(logits, xmul(LC, V), float);
+    CARVE(xc, LC * C, float);
+    CARVE(att_scratch, NT * (2 * B * B + 4 * B), float);
+    CARVE(dw_part, NT * C, float);
+    /* keeping the logits saves recomputing the LM head in backward */
+    if (train && c->arch == MODEL_CAUSAL_LM && N * V <= LOGIT_CACHE_MAX) {
+        CARVE(logit_cache, N * V, float);
+        CARVE(cache_row, N, int);
+    } else if (base) {
+        a->logit_cache = NULL;
+        a->cache_row = NULL;
+    }
+    if (base)
+        a->nthreads = (int)NT;
+#undef CARVE
+    return off;
+}
+
+/* Makes the arena hold N tokens (and per-layer slots when train). */
+static void
+acts_reserve(struct model *m, size_t N, int train)
+{
+    struct model_acts *a = m->acts;
+
+    if (a->arena && a->cap >= N && (a->train || !train) && a->nthreads == pool_threads())
+        return;
+    if (a->cap > N)
+        N = a->cap;
+    train = train || a->train;
+    free(a->arena);
+    a->arena = NULL;
+    a->arena = xmalloc(acts_plan(m, a, N, train, NULL));
+    acts_plan(m, a, N, train, a->arena);
+    a->cap = N;
+    a->train = train;
+}
+
+/* ============================== The model ============================== */
+
+struct model *
+model_new(const struct model_config *cfg)
+{
+    struct model *m = xcalloc(1, sizeof(*m));
+    const char *why;
+
+    if (model_config_check(cfg, &why))
+        die("model: %s", why);
+    m->cfg = *cfg;
+    layout(cfg, NULL, &m->ntensors);
+    m->tensors = xcalloc((size_t)m->ntensors, sizeof(*m->tensors));
+    m->nparams = layout(cfg, m->tensors, NULL);
+    m->params = xcalloc(m->nparams, sizeof(float));
+    m->w.layers = xcalloc((size_t)cfg->n_layers, sizeof(struct model_layer));
+    m->g.layers = xcalloc((size_t)cfg->n_layers, sizeof(struct model_layer));
+    carve_weights(m, m->params, &m->w);
+    m->att_block = 128;
+    m->logit_chunk = 256;
+    m->acts = xcalloc(1, sizeof(*m->acts));
+    return m;
+}
+
+void
+model_free(struct model *m)
+{
+    if (!m)
+        return;
+    if (m->acts) {
+        free(m->acts->arena);
+        free(m->acts->cos_t);
+        free(m->acts->sin_t);
+        free(m->acts);
+    }
+    free(m->w.layers);
+    free(m->g.layers);
+    free(m->tensors);
+    free(m->params);
+    free(m->grads);
+    free(m);
+}
+
+void
+model_init_random(struct model *m, uint64_t seed, float std)
+{
+    struct rng r;
+    int i;
+
+    rng_seed(&r, seed);
+    for (i = 0; i < m->ntensors; i++) {
+        const struct model_tensor *t = &m->tensors[i];
+        float *p = m->params + t->off;
+        size_t k;
+        int is_norm = strstr(t->name, "norm") != NULL;
+
+        for (k = 0; k < t->n; k++) {
+            if (t->ndim == 2)
+                p[k] = (float)(rng_normal(&r) * std);
+            else
+                p[k] = is_norm ? 1.0f : 0.0f;
+        }
+    }
+}
+
+const struct model_tensor *
+model_find_tensor(const struct model *m, const char *name)
+{
+    int i;
+
+    for (i = 0; i < m->ntensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0)
+            return &m->tensors[i];
+    return NULL;
+}
+
+void
+model_zero_grad(struct model *m)
+{
+    if (!m->grads) {
+        m->grads = xcalloc(m->nparams, sizeof(float));
+        carve_weights(m, m->grads, &m->g);
+        return;
+    }
+    memset(m->grads, 0, m->nparams * sizeof(float));
+}
+
+/* ============================== Threads ==============================
+ * One pool of n threads (n - 1 workers plus the caller) does all the
+ * parallel work: large matrix products are split into row or column
+ * blocks, one single-threaded sgemm per block; element-wise kernels into
+ * row ranges; attention into segment x head tasks.  OpenBLAS itself is
+ * kept at one thread, so no second pool ever spins beside ours.  One pool
+ * per program, as OpenBLAS's thread count is itself process-wide.
+ */
+
+typedef void (*pool_fn)(void *ctx, int task, int tid);
+
+static struct {
+    int n;                /* threads including the caller; 0 = not started */
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    pool_fn fn;
+    void *ctx;
+    int ntasks;
+    atomic_int next;
+    unsigned gen;
+    int busy;             /* workers still inside the current region */
+    int quit;
+} pool = {0, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0};
+
+static void
+pool_tasks(int tid)
+{
+    int t;
+
+    while ((t = atomic_fetch_add(&pool.next, 1)) < pool.ntasks)
+        pool.fn(pool.ctx, t, tid);
+}
+
+static void *
+pool_worker(void *arg)
+{
+    int tid = (int)(intptr_t)arg;
+    unsigned seen = 0;  /* pool_start reset gen before creating us */
+
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (pool.gen == seen && !pool.quit)
+            pthread_cond_wait(&pool.go, &pool.mu);
+        if (pool.quit)
+            break;
+        seen = pool.gen;
+        pthread_mutex_unlock(&pool.mu);
+        pool_tasks(tid);
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.busy == 0)
+            pthread_cond_signal(&pool.done);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return NULL;
+}
+
+static void
+pool_stop(void)
+{
+    int i;
+
+    pthread_mutex_lock(&pool.mu);
+    pool.quit = 1;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    for (i = 1; i < pool.n; i++)
+        pthread_join(pool.th[i], NULL);
+    free(pool.th);
+    pool.th = NULL;
+    pool.quit = 0;
+    pool.n = 0;
+}
+
+static void
+pool_start(int n)
+{
+    int i;
+
+    if (pool.n == n)
+        return;
+    if (pool.n)
+        pool_stop();
+    pool.th = xcalloc((size_t)n, sizeof(pthread_t));
+    pool.n = n;
+    pool.gen = 0;
+    for (i = 1; i < n; i++)
+        if (pthread_create(&pool.th[i], NULL, pool_worker, (void *)(intptr_t)i))
+            die("pthread_create failed");
+}
+
+static int
+pool_threads(void)
+{
+    if (!pool.n)
+        model_set_threads(PT_MAX(1, openblas_get_num_threads()));
+    return pool.n;
+}
+
+/* Runs fn(ctx, task, tid) for task in [0, ntasks) on every thread. */
+static void
+pool_run(pool_fn fn, void *ctx, int ntasks)
+{
+    int t;
+
+    if (pool_threads() == 1 || ntasks <= 1) {
+        for (t = 0; t < ntasks; t++)
+            fn(ctx, t, 0);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.ntasks = ntasks;
+    atomic_store(&pool.next, 0);
+    pool.busy = pool.n - 1;
+    pool.gen++;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    pool_tasks(0);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.busy)
+        pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+void
+model_set_threads(int n)
+{
+    if (n < 1)
+        return;
+    openblas_set_num_threads(1);
+    pool_start(n);
+}
+
+/*
+ * A row-major sgemm split over the pool: the larger of M and N is cut
+ * into blocks of whole 16s, one per thread.  Small products run inline.
+ */
+struct gemm_job {
+    CBLAS_TRANSPOSE ta, tb;
+    int M, N, K, lda, ldb, ldc, split_m, parts;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+};
+
+static void
+gemm_task(void *ctx, int task, int tid)
+{
+    const struct gemm_job *g = ctx;
+    int dim = g->split_m ? g->M : g->N, nb = (dim + 15) / 16;
+    int lo = (int)((long)nb * task / g->parts) * 16;
+    int hi = PT_MIN(dim, (int)((long)nb * (task + 1) / g->parts) * 16);
+
+    (void)tid;
+    if (lo >= hi)
+        return;
+    if (g->split_m)
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, hi - lo, g->N, g->K, g->alpha,
+                    g->ta == CblasNoTrans ? g->A + (size_t)lo * g->lda : g->A + lo, g->lda,
+                    g->B, g->ldb, g->beta, g->C + (size_t)lo * g->ldc, g->ldc);
+    else
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, hi - lo, g->K, g->alpha, g->A, g->lda,
+                    g->tb == CblasNoTrans ? g->B + lo : g->B + (size_t)lo * g->ldb, g->ldb,
+                    g->beta, g->C + lo, g->ldc);
+}
+
+static void
+par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+          const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    struct gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, M >= N, pool_threads(), alpha, beta,
+                         A, B, C};
+
+    if (g.parts == 1 || (double)M * N * K < 1e6) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    pool_run(gemm_task, &g, g.parts);
+}
+
+int
+model_threads_env(void)
+{
+    const char *s = getenv("POSTTRAIN_THREADS");
+    long n;
+
+    if (!s || !*s)
+        return 0;
+    if (parse_long(s, 1, 4096, &n))
+        die("POSTTRAIN_THREADS: '%s' is not an integer in [1, 4096]", s);
+    return (int)n;
+}
+
+void
+model_batch_shift_targets(const struct model_batch *b, const unsigned char *mask,
+                          int *targets)
+{
+    size_t s, t0 = 0, i;
+
+    for (s = 0; s < b->nseg; s++) {
+        size_t n = (size_t)b->seg_len[s];
+        for (i = 0; i < n; i++) {
+            size_t t = t0 + i;
+            if (i + 1 < n && (!mask || mask[t + 1]))
+                targets[t] = b->ids[t + 1];
+            else
+                targets[t] = -1;
+        }
+        t0 += n;
+    }
+}
+
+/* ============================== Layers ============================== */
+
+HOT void
+rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int C,
+                float eps)
+{
+    size_t t;
+    int i;
+
+    for (t = 0; t < N; t++) {
+        const float *xt = x + t * C;
+        float *o = out + t * C;
+        float ss = 0.0f, r;
+        for (i = 0; i < C; i++)
+            ss += xt[i] * xt[i];
+        r = 1.0f / sqrtf(ss / C + eps);
+        for (i = 0; i < C; i++)
+            o[i] = xt[i] * r * w[i];
+        if (rstd)
+            rstd[t] = r;
+    }
+}
+
+/*
+ * y_i = w_i x_i r, r = (sum x^2 / C + eps)^-1/2, so
+ * dx_j = r w_j g_j - r^3 x_j / C * sum_i g_i w_i x_i.
+ */
+HOT void
+rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                 const float *rstd, size_t N, int C)
+{
+    size_t t;
+    int i;
+
+    for (t = 0; t < N; t++) {
+        const float *xt = x + t * C, *g = dout + t * C;
+        float *d = dx + t * C;
+        float r = rstd[t], dot = 0.0f, k;
+        for (i = 0; i < C; i++) {
+            dot += g[i] * w[i] * xt[i];
+            dw[i] += g[i] * xt[i] * r;
+        }
+        k = r * r * r * dot / C;
+        for (i = 0; i < C; i++)
+            d[i] += r * w[i] * g[i] - k * xt[i];
+    }
+}
+
+/* out (N,OC) = beta out + in (N,IC) W^T, W (OC,IC). */
+static void
+gemm_nt(float *out, const float *in, const float *W, size_t N, int IC, int OC, float beta)
+{
+    if (N == 0)
+        return;
+    par_sgemm(CblasNoTrans, CblasTrans, (int)N, OC, IC, 1.0f, in, IC, W,
+                IC, beta, out, OC);
+}
+
+void
+matmul_forward(float *out, const float *in, const float *W, const float *bias, size_t N,
+               int IC, int OC)
+{
+    size_t t;
+    int o;
+
+    gemm_nt(out, in, W, N, IC, OC, 0.0f);
+    if (bias)
+        for (t = 0; t < N; t++)
+            for (o = 0; o < OC; o++)
+                out[t * OC + o] += bias[o];
+}
+
+void
+matmul_forward_ref(float *out, const float *in, const float *W, const float *bias,
+                   size_t N, int IC, int OC)
+{
+    size_t t;
+    int o, i;
+
+    for (t = 0; t < N; t++)
+        for (o = 0; o < OC; o++) {
+            double s = bias ? bias[o] : 0.0;
+            for (i = 0; i < IC; i++)
+                s += (double)in[t * IC + i] * W[(size_t)o * IC + i];
+            out[t * OC + o] = (float)s;
+        }
+}
+
+void
+matmul_backward(float *din, float *dW, float *dbias, const float *dout, const float *in,
+                const float *W, size_t N, int IC, int OC)
+{
+    size_t t;
+    int o;
+
+    if (N == 0)
+        return;
+    if (din)
+        par_sgemm(CblasNoTrans, CblasNoTrans, (int)N, IC, OC, 1.0f, dout,
+                    OC, W, IC, 0.0f, din, IC);
+    if (dW)
+        par_sgemm(CblasTrans, CblasNoTrans, OC, IC, (int)N, 1.0f, dout, OC,
+                    in, IC, 1.0f, dW, IC);
+    if (dbias)
+        for (t = 0; t < N; t++)
+            for (o = 0; o < OC; o++)
+                dbias[o] += dout[t * OC + o];
+}
+
+/*
+ * HF's inv_freq_i = theta^(-2i/hd); the angle is computed in double so
+ * long positions keep their precision.
+ */
+void
+rope_tables(float *cos_t, float *sin_t, int npos, int hd, float theta)
+{
+    int p, i, half = hd / 2;
+
+    for (p = 0; p < npos; p++)
+        for (i = 0; i < half; i++) {
+            double f = pow((double)theta, -2.0 * i / hd), a = p * f;
+            cos_t[(size_t)p * half + i] = (float)cos(a);
+            sin_t[(size_t)p * half + i] = (float)sin(a);
+        }
+}
+
+/* rotate_half: (a, b) -> (a cos - b sin, b cos + a sin); sign -1 inverts. */
+HOT static void
+rope_apply(float *x, const int *pos, const float *cos_t, const float *sin_t, size_t N,
+           int stride, int nh, int hd, float sign)
+{
+    size_t t;
+    int h, i, half = hd / 2;
+
+    for (t = 0; t < N; t++) {
+        const float *cs = cos_t + (size_t)pos[t] * half, *sn = sin_t + (size_t)pos[t] * half;
+        for (h = 0; h < nh; h++) {
+            float *v = x + t * stride + (size_t)h * hd;
+            for (i = 0; i < half; i++) {
+                float a = v[i], b = v[i + half], s = sign * sn[i];
+                v[i] = a * cs[i] - b * s;
+                v[i + half] = b * cs[i] + a * s;
+            }
+        }
+    }
+}
+
+void
+rope_forward(float *x, const int *pos, const float *cos_t, const float *sin_t, size_t N,
+             int stride, int nh, int hd)
+{
+    rope_apply(x, pos, cos_t, sin_t, N, stride, nh, hd, 1.0f);
+}
+
+/* The rotation is orthogonal: its transpose is the rotation by -angle. */
+void
+rope_backward(float *dx, const int *pos, const float *cos_t, const float *sin_t, size_t N,
+              int stride, int nh, int hd)
+{
+    rope_apply(dx, pos, cos_t, sin_t, N, stride, nh, hd, -1.0f);
+}
+
+HOT void
+swiglu_forward(float *h, const float *gu, size_t N, int H)
+{
+    size_t t;
+    int i;
+
+    for (t = 0; t < N; t++) {
+        const float *g = gu + t * 2 * H, *u = g + H;
+        float *o = h + t * H;
+        for (i = 0; i < H; i++)
+            o[i] = g[i] / (1.0f + exp_fast(-g[i])) * u[i];
+    }
+}
+
+/* silu'(g) = s (1 + g (1 - s)), s = sigmoid(g). */
+HOT void
+swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H)
+{
+    size_t t;
+    int i;
+
+    for (t = 0; t < N; t++) {
+        const float *g = gu + t * 2 * H, *u = g + H, *d = dh + t * H;
+        float *dg = dgu + t * 2 * H, *du = dg + H;
+        for (i = 0; i < H; i++) {
+            float s = 1.0f / (1.0f + exp_fast(-g[i]));
+            du[i] = d[i] * g[i] * s;
+            dg[i] = d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+        }
+    }
+}
+
+/* One head of one segment [s0, s0 + Ls): see attention_forward. */
+HOT static void
+attention_forward_head(float *out, float *lse, const float *qkv, size_t N, size_t s0, int Ls,
+                       int h, int nh, int nkv, int hd, int B, float *scratch)
+{
+    int QD = nh * hd, QKV = (nh + 2 * nkv) * hd, g = h / (nh / nkv), i0, j0, r, c;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *S = scratch, *mx = S + (size_t)B * B, *l = mx + B;
+    const float *Q = qkv + s0 * QKV + (size_t)h * hd;
+    const float *K = qkv + s0 * QKV + QD + (size_t)g * hd;
+    const float *V = K + (size_t)nkv * hd;
+    float *O = out + s0 * QD + (size_t)h * hd;
+    float *LSE = lse + (size_t)h * N + s0;
+
+    for (i0 = 0; i0 < Ls; i0 += B) {
+        int bq = PT_MIN(B, Ls - i0);
+        for (r = 0; r < bq; r++) {
+            mx[r] = -INFINITY;
+            l[r] = 0.0f;
+            memset(O + (size_t)(i0 + r) * QD, 0, (size_t)hd * sizeof(float));
+        }
+        for (j0 = 0; j0 < i0 + bq; j0 += B) {
+            int bk = PT_MIN(B, i0 + bq - j0);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, scale,
+                        Q + (size_t)i0 * QKV, QKV, K + (size_t)j0 * QKV, QKV, 0.0f, S, bk);
+            /* online softmax: rescale what was summed under the old max */
+            for (r = 0; r < bq; r++) {
+                float *Sr = S + (size_t)r * bk, m = mx[r], corr, sum = 0.0f;
+                int nv = PT_MIN(bk, i0 + r - j0 + 1);
+                for (c = 0; c < nv; c++)
+                    m = Sr[c] > m ? Sr[c] : m;
+                for (c = 0; c < nv; c++)
+                    Sr[c] = exp_fast(Sr[c] - m);
+                for (c = 0; c < nv; c++)
+                    sum += Sr[c];
+                for (; c < bk; c++)
+                    Sr[c] = 0.0f;
+                if (nv <= 0)
+                    continue;
+                corr = mx[r] == -INFINITY ? 0.0f : exp_fast(mx[r] - m);
+                if (corr != 1.0f) {
+                    float *o = O + (size_t)(i0 + r) * QD;
+                    for (c = 0; c < hd; c++)
+                        o[c] *= corr;
+                }
+                l[r] = l[r] * corr + sum;
+                mx[r] = m;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, hd, bk, 1.0f, S, bk,
+                        V + (size_t)j0 * QKV, QKV, 1.0f, O + (size_t)i0 * QD, QD);
+        }
+        for (r = 0; r < bq; r++) {
+            float *o = O + (size_t)(i0 + r) * QD, inv = 1.0f / l[r];
+            for (c = 0; c < hd; c++)
+                o[c] *= inv;
+            LSE[i0 + r] = mx[r] + logf(l[r]);
+        }
+    }
+}
+
+void
+attention_forward(float *out, float *lse, const float *qkv, const size_t *seg_start,
+                  size_t nseg, int nh, int nkv, int hd, int block, float *scratch)
+{
+    size_t s;
+    int h;
+
+    for (s = 0; s < nseg; s++)
+        for (h = 0; h < nh; h++)
+            attention_forward_head(out, lse, qkv, seg_start[nseg], seg_start[s],
+                                   (int)(seg_start[s + 1] - seg_start[s]), h, nh, nkv, hd,
+                                   block, scratch);
+}
+
+void
+attention_forward_ref(float *out, float *lse, const float *qkv, const size_t *seg_start,
+                      size_t nseg, int nh, int nkv, int hd, float *scratch)
+{
+    size_t N = seg_start[nseg], s;
+    int QD = nh * hd, QKV = (nh + 2 * nkv) * hd, h;
+    double scale = 1.0 / sqrt((double)hd);
+
+    for (s = 0; s < nseg; s++) {
+        size_t s0 = seg_start[s];
+        int Ls = (int)(seg_start[s + 1] - s0), i, j, d;
+        for (h = 0; h < nh; h++) {
+            int g = h / (nh / nkv);
+            for (i = 0; i < Ls; i++) {
+                const float *q = qkv + (s0 + i) * QKV + (size_t)h * hd;
+                double m = -INFINITY, sum = 0.0;
+                for (j = 0; j <= i; j++) {
+                    const float *k = qkv + (s0 + j) * QKV + QD + (size_t)g * hd;
+                    double a = 0.0;
+                    for (d = 0; d < hd; d++)
+                        a += (double)q[d] * k[d];
+                    scratch[j] = (float)(a * scale);
+                    m = scratch[j] > m ? scratch[j] : m;
+                }
+                for (j = 0; j <= i; j++)
+                    sum += exp(scratch[j] - m);
+                for (d = 0; d < hd; d++) {
+                    double o = 0.0;
+                    for (j = 0; j <= i; j++) {
+                        const float *v = qkv + (s0 + j) * QKV + QD + (size_t)(nkv + g) * hd;
+                        o += exp(scratch[j] - m) / sum * v[d];
+                    }
+                    out[(s0 + i) * QD + (size_t)h * hd + d] = (float)o;
+                }
+                lse[(size_t)h * N + s0 + i] = (float)(m + log(sum));
+            }
+        }
+    }
+}
+
+/*
+ * FlashAttention-2's backward for the query heads of kv head g in one
+ * segment: P = exp(S - lse) is recomputed per tile, D_i = dO_i . O_i,
+ * dS = P (dP - D), dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO.
+ * K/V gradients of a kv head sum over its query heads, so one call owns
+ * them.
+ */
+HOT static void
+attention_backward_group(float *dqkv, const float *dout, const float *qkv, const float *out,
+                         const float *lse, size_t N, size_t s0, int Ls, int g, int nh,
+                         int nkv, int hd, int B, float *scratch)
+{
+    int QD = nh * hd, QKV = (nh + 2 * nkv) * hd, grp = nh / nkv, h;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *P = scratch, *dP = P + (size_t)B * B, *D = dP + (size_t)B * B;
+    size_t ko = QD + (size_t)g * hd, vo = ko + (size_t)nkv * hd;
+    const float *K = qkv + s0 * QKV + ko, *V = qkv + s0 * QKV + vo;
+    float *dK = dqkv + s0 * QKV + ko, *dV = dqkv + s0 * QKV + vo;
+
+    for (h = g * grp; h < (g + 1) * grp; h++) {
+        const float *Q = qkv + s0 * QKV + (size_t)h * hd;
+        const float *O = out + s0 * QD + (size_t)h * hd;
+        const float *dO = dout + s0 * QD + (size_t)h * hd;
+        const float *LSE = lse + (size_t)h * N + s0;
+        float *dQ = dqkv + s0 * QKV + (size_t)h * hd;
+        int i0, j0, r, c;
+        for (i0 = 0; i0 < Ls; i0 += B) {
+            int bq = PT_MIN(B, Ls - i0);
+            for (r = 0; r < bq; r++) {
+                const float *o = O + (size_t)(i0 + r) * QD, *d = dO + (size_t)(i0 + r) * QD;
+                float a = 0.0f;
+                for (c = 0; c < hd; c++)
+                    a += o[c] * d[c];
+                D[r] = a;
+            }
+            for (j0 = 0; j0 < i0 + bq; j0 += B) {
+                int bk = PT_MIN(B, i0 + bq - j0);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, scale,
+                            Q + (size_t)i0 * QKV, QKV, K + (size_t)j0 * QKV, QKV, 0.0f, P, bk);
+                for (r = 0; r < bq; r++) {
+                    float *Pr = P + (size_t)r * bk, m = LSE[i0 + r];
+                    int nv = PT_MIN(bk, i0 + r - j0 + 1);
+                    for (c = 0; c < nv; c++)
+                        Pr[c] = exp_fast(Pr[c] - m);
+                    for (; c < bk; c++)
+                        Pr[c] = 0.0f;
+                }
+                /* dV_j += P^T dO_i */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, hd, bq, 1.0f, P, bk,
+                            dO + (size_t)i0 * QD, QD, 1.0f, dV + (size_t)j0 * QKV, QKV);
+                /* dP = dO_i V_j^T */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, 1.0f,
+                            dO + (size_t)i0 * QD, QD, V + (size_t)j0 * QKV, QKV, 0.0f, dP, bk);
+                for (r = 0; r < bq; r++) {
+                    float *Pr = P + (size_t)r * bk, *dPr = dP + (size_t)r * bk;
+                    for (c = 0; c < bk; c++)
+                        Pr[c] = Pr[c] * (dPr[c] - D[r]);
+                }
+                /* dQ_i += scale dS K_j;  dK_j += scale dS^T Q_i */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, hd, bk, scale, P,
+                            bk, K + (size_t)j0 * QKV, QKV, 1.0f, dQ + (size_t)i0 * QKV, QKV);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, hd, bq, scale, P, bk,
+                            Q + (size_t)i0 * QKV, QKV, 1.0f, dK + (size_t)j0 * QKV, QKV);
+            }
+        }
+    }
+}
+
+void
+attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+                   const float *lse, const size_t *seg_start, size_t nseg, int nh, int nkv,
+                   int hd, int block, float *scratch)
+{
+    size_t s;
+    int g;
+
+    for (s = 0; s < nseg; s++)
+        for (g = 0; g < nkv; g++)
+            attention_backward_group(dqkv, dout, qkv, out, lse, seg_start[nseg], seg_start[s],
+                                     (int)(seg_start[s + 1] - seg_start[s]), g, nh, nkv, hd,
+                                     block, scratch);
+}
+
+/*
+ * z = logits / temp, lse = log sum exp z, logp = z_y - lse,
+ * H = -sum p log p = lse - sum p z.  dlogp/dl_k = (1[k=y] - p_k) / temp
+ * and dH/dl_k = -p_k (z_k - lse + H) / temp.  The sums run in double
+ * over exp(z - max z).
+ */
+HOT void
+logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
+            float dlogp, float dent, int backward)
+{
+    float inv = 1.0f / temp, m = -INFINITY, lse, H;
+    double sum = 0.0, sz = 0.0;
+    int k;
+
+    for (k = 0; k < V; k++)
+        m = row[k] > m ? row[k] : m;
+    m *= inv;
+    for (k = 0; k < V; k++) {
+        float z = row[k] * inv - m, e = exp_fast(z);
+        sum += e;
+        sz += (double)e * z;
+    }
+    lse = m + (float)log(sum);
+    H = (float)(log(sum) - sz / sum);
+    if (logp)
+        *logp = row[target] * inv - lse;
+    if (ent)
+        *ent = H;
+    if (!backward)
+        return;
+    for (k = 0; k < V; k++) {
+        float lp = row[k] * inv - lse, p = exp_fast(lp);
+        row[k] = (-dlogp * p - dent * p * (lp + H)) * inv;
+    }
+    row[target] += dlogp * inv;
+}
+
+/* ============================== Batches ============================== */
+
+static void
+ensure_rope(struct model *m, int npos)
+{
+    struct model_acts *a = m->acts;
+    int half = m->cfg.head_dim / 2;
+
+    if (npos <= a->npos)
+        return;
+    npos = PT_MAX(npos, PT_MIN(2 * a->npos, m->cfg.max_pos));
+    npos = PT_MAX(npos, 64);
+    free(a->cos_t);
+    free(a->sin_t);
+    a->cos_t = xmalloc(xmul((size_t)npos * half, sizeof(float)));
+    a->sin_t = xmalloc(xmul((size_t)npos * half, sizeof(float)));
+    rope_tables(a->cos_t, a->sin_t, npos, m->cfg.head_dim, m->cfg.rope_theta);
+    a->npos = npos;
+}
+
+static void
+check_batch(const struct model *m, const struct model_batch *b)
+{
+    size_t t, s, sum = 0;
+    int V = m->cfg.vocab_size;
+
+    for (s = 0; s < b->nseg; s++) {
+        if (b->seg_len[s] < 1)
+            die("model: segment %zu has length %d", s, b->seg_len[s]);
+        sum += (size_t)b->seg_len[s];
+    }
+    if (sum != b->ntok || b->ntok == 0)
+        die("model: segments sum to %zu tokens, batch has %zu", sum, b->ntok);
+    for (t = 0; t < b->ntok; t++) {
+        if (b->ids[t] < 0 || b->ids[t] >= V)
+            die("model: token id %d out of range [0, %d)", b->ids[t], V);
+        if (b->targets && b->targets[t] >= V)
+            die("model: target id %d out of range [0, %d)", b->targets[t], V);
+    }
+}
+
+/* ============================== Parallel jobs ==============================
+ * Each kernel call is split into row ranges (or, for attention, segment x
+ * head tasks) run by pool_run.  Kernels that accumulate a weight gradient
+ * over rows (RMSNorm) write per-thread partials reduced afterwards.
+ */
+
+enum job_op {
+    J_RMS_FWD, J_RMS_BWD, J_SWIGLU_FWD, J_SWIGLU_BWD, J_ROPE, J_ATT_FWD, J_ATT_BWD,
+    J_LOGP,
+};
+
+struct job {
+    enum job_op op;
+    struct model_acts *a;
+    size_t N;
+    int ntasks;
+    float *o1, *o2;
+    const float *i1, *i2, *i3, *i4;
+    int C, H, nh, nkv, hd, stride, block, V;
+    float f;
+    /* J_LOGP */
+    const float *rowsrc;      /* (n, V) logits of the gathered rows */
+    float *rowdst;            /* (n, V) dlogits (backward) or NULL */
+    const int *rows, *targets;
+    float *logp, *ent;
+    const float *dlogp, *dent;
+};
+
+static void
+job_run(void *ctx, int task, int tid)
+{
+    struct job *j = ctx;
+    struct model_acts *a = j->a;
+    size_t lo = j->N * (size_t)task / (size_t)j->ntasks;
+    size_t hi = j->N * (size_t)(task + 1) / (size_t)j->ntasks, n = hi - lo, r;
+    size_t C = (size_t)j->C, per = 2 * (size_t)j->block * j->block + 4 * (size_t)j->block;
+
+    switch (j->op) {
+    case J_RMS_FWD:
+        rmsnorm_forward(j->o1 + lo * C, j->o2 + lo, j->i1 + lo * C, j->i2, n, j->C, j->f);
+        break;
+    case J_RMS_BWD:
+        rmsnorm_backward(j->o1 + lo * C, a->dw_part + (size_t)tid * C, j->i1 + lo * C,
+                         j->i2 + lo * C, j->i3, j->i4 + lo, n, j->C);
+        break;
+    case J_SWIGLU_FWD:
+        swiglu_forward(j->o1 + lo * j->H, j->i1 + lo * 2 * j->H, n, j->H);
+        break;
+    case J_SWIGLU_BWD:
+        swiglu_backward(j->o1 + lo * 2 * j->H, j->i1 + lo * j->H, j->i2 + lo * 2 * j->H, n,
+                        j->H);
+        break;
+    case J_ROPE:
+        rope_apply(j->o1 + lo * j->stride, a->pos + lo, a->cos_t, a->sin_t, n, j->stride,
+                   j->nh, j->hd, j->f);
+        break;
+    case J_ATT_FWD: {
+        size_t s = (size_t)task / j->nh;
+        attention_forward_head(j->o1, j->o2, j->i1, a->ntok, a->seg_start[s],
+                               (int)(a->seg_start[s + 1] - a->seg_start[s]), task % j->nh,
+                               j->nh, j->nkv, j->hd, j->block, a->att_scratch + tid * per);
+        break;
+    }
+    case J_ATT_BWD: {
+        size_t s = (size_t)task / j->nkv;
+        attention_backward_group(j->o1, j->i1, j->i2, j->i3, j->i4, a->ntok, a->seg_start[s],
+                                 (int)(a->seg_start[s + 1] - a->seg_start[s]),
+                                 task % j->nkv, j->nh, j->nkv, j->hd, j->block,
+                                 a->att_scratch + tid * per);
+        break;
+    }
+    case J_LOGP:
+        for (r = lo; r < hi; r++) {
+            int tok = j->rows[r];
+            float *row = (float *)j->rowsrc + r * j->V;
+            if (j->rowdst) {
+                logprob_row(NULL, NULL, row, j->V, j->targets[tok], j->f,
+                            j->dlogp ? j->dlogp[tok] : 0.0f, j->dent ? j->dent[tok] : 0.0f,
+                            1);
+            } else {
+                logprob_row(j->logp ? &j->logp[tok] : NULL, j->ent ? &j->ent[tok] : NULL, row,
+                            j->V, j->targets[tok], j->f, 0.0f, 0.0f, 0);
+            }
+        }
+        break;
+    }
+}
+
+/* Row tasks: one per thread, or a single one for small N. */
+static void
+job_rows(struct job *j, size_t N)
+{
+    j->N = N;
+    j->ntasks = N < 32 ? 1 : pool_threads();
+    pool_run(job_run, j, j->ntasks);
+}
+
+static void
+par_rmsnorm_forward(struct model_acts *a, float *out, float *rstd, const float *x,
+                    const float *w, size_t N, int C, float eps)
+{
+    struct job j = {.op = J_RMS_FWD, .a = a, .o1 = out, .o2 = rstd, .i1 = x, .i2 = w,
+                    .C = C, .f = eps};
+    job_rows(&j, N);
+}
+
+static void
+par_rmsnorm_backward(struct model_acts *a, float *dx, float *dw, const float *dout,
+                     const float *x, const float *w, const float *rstd, size_t N, int C)
+{
+    struct job j = {.op = J_RMS_BWD, .a = a, .o1 = dx, .i1 = dout, .i2 = x, .i3 = w,
+                    .i4 = rstd, .C = C};
+    int t, i;
+
+    memset(a->dw_part, 0, (size_t)a->nthreads * C * sizeof(float));
+    job_rows(&j, N);
+    for (t = 0; t < a->nthreads; t++)
+        for (i = 0; i < C; i++)
+            dw[i] += a->dw_part[(size_t)t * C + i];
+}
+
+static void
+par_rope(struct model_acts *a, float *x, size_t N, int stride, int nh, int hd, float sign)
+{
+    struct job j = {.op = J_ROPE, .a = a, .o1 = x, .stride = stride, .nh = nh, .hd = hd,
+                    .f = sign};
+    job_rows(&j, N);
+}
+
+/* Attention: one task per segment and head (or kv head). */
+static void
+par_attention(struct job *j, int ntasks)
+{
+    j->N = (size_t)ntasks;
+    j->ntasks = ntasks;
+    pool_run(job_run, j, ntasks);
+}
+
+/* ============================== Forward ============================== */
+
+/* One decoder layer, residual res -> resn (may alias under NOGRAD). */
+static void
+layer_forward(struct model *m, int l, int train, size_t N)
+{
+    const struct model_config *c = &m->cfg;
+    struct model_acts *a = m->acts;
+    const struct model_layer *w = &m->w.layers[l];
+    int C = c->dim, H = c->hidden_dim, nh = c->n_heads, nkv = c->n_kv_heads;
+    int hd = c->head_dim, QD = nh * hd, QKV = (nh + 2 * nkv) * hd;
+    size_t slot = train ? (size_t)l : 0;
+    float *res = a->res + slot * N * C, *resn = a->res + (train ? slot + 1 : 0) * N * C;
+    float *rstd1 = a->rstd1 + slot * N, *rstd2 = a->rstd2 + slot * N;
+    float *qkv = a->qkv + slot * N * QKV, *att = a->att + slot * N * QD;
+    float *lse = a->lse + slot * N * nh, *res2 = a->res2 + slot * N * C;
+    float *gu = a->gu + slot * N * 2 * H;
+    struct job ja = {.op = J_ATT_FWD, .a = a, .o1 = att, .o2 = lse, .i1 = qkv, .nh = nh,
+                     .nkv = nkv, .hd = hd, .block = m->att_block};
+    struct job js = {.op = J_SWIGLU_FWD, .a = a, .o1 = a->h, .i1 = gu, .H = H};
+
+    par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
+    matmul_forward(qkv, a->ln, w->wq, w->bq, N, C, QKV);
+    par_rope(a, qkv, N, QKV, nh, hd, 1.0f);
+    par_rope(a, qkv + QD, N, QKV, nkv, hd, 1.0f);
+    par_attention(&ja, (int)a->nseg * nh);
+    memmove(res2, res, N * C * sizeof(float));
+    gemm_nt(res2, att, w->wo, N, QD, C, 1.0f);
+    par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
+    matmul_forward(gu, a->ln, w->w_gate, NULL, N, C, 2 * H);
+    job_rows(&js, N);
+    memmove(resn, res2, N * C * sizeof(float));
+    gemm_nt(resn, a->h, w->w_down, N, H, C, 1.0f);
+}
+
+/*
+ * Gathers up to LC rows t >= *next whose target is set (and, for the
+ * backward, whose gradient is not zero) into a->rows and their lnf rows
+ * into a->xc.  Returns the count; *next moves past them.
+ */
+static int
+gather_rows(struct model *m, const struct model_batch *b, size_t *next, const float *dlogp,
+            const float *dent)
+{
+    struct model_acts *a = m->acts;
+    int n = 0, C = m->cfg.dim;
+    size_t t;
+
+    for (t = *next; t < b->ntok && n < m->logit_chunk; t++) {
+        if (!b->targets || b->targets[t] < 0)
+            continue;
+        if ((dlogp || dent) && !(dlogp && dlogp[t] != 0.0f) && !(dent && dent[t] != 0.0f))
+            continue;
+        a->rows[n] = (int)t;
+        memcpy(a->xc + (size_t)n * C, a->lnf + t * C, (size_t)C * sizeof(float));
+        n++;
+    }
+    *next = t;
+    return n;
+}
+
+void
+model_forward(struct model *m, const struct model_batch *b, float temperature, float *logp,
+              float *entropy, float *scores, int flags)
+{
+    const struct model_config *c = &m->cfg;
+    struct model_acts *a;
+    int train = !(flags & MODEL_FWD_NOGRAD), C = c->dim, V = c->vocab_size, l, maxlen = 0;
+    size_t N = b->ntok, s, t, done = 0;
+    float *resf;
+
+    check_batch(m, b);
+    if (!(temperature > 0.0f))
+        die("model: temperature must be positive");
+    acts_reserve(m, N, train);
+    a = m->acts;
+    a->ntok = N;
+    a->nseg = b->nseg;
+    a->fwd_train = train;
+    a->temp = temperature;
+    a->seg_start[0] = 0;
+    for (s = 0; s < b->nseg; s++) {
+        int i;
+        for (i = 0; i < b->seg_len[s]; i++)
+            a->pos[a->seg_start[s] + (size_t)i] = i;
+        a->seg_start[s + 1] = a->seg_start[s] + (size_t)b->seg_len[s];
+        maxlen = PT_MAX(maxlen, b->seg_len[s]);
+    }
+    ensure_rope(m, maxlen);
+    for (t = 0; t < N; t++)
+        memcpy(a->res + t * C, m->w.embed + (size_t)b->ids[t] * C, (size_t)C * sizeof(float));
+    for (l = 0; l < c->n_layers; l++)
+        layer_forward(m, l, train, N);
+    resf = a->res + (train ? (size_t)c->n_layers : 0) * N * C;
+    par_rmsnorm_forward(a, a->lnf, a->rstdf, resf, m->w.norm, N, C, c->norm_eps);
+
+    if (c->arch == MODEL_SEQ_CLS) {
+        for (s = 0; s < b->nseg; s++) {
+            const float *x = a->lnf + (a->seg_start[s + 1] - 1) * C;
+            int k, i;
+            for (k = 0; k < c->num_labels; k++) {
+                const float *wk = m->w.score + (size_t)k * C;
+                float acc = 0.0f;
+                for (i = 0; i < C; i++)
+                    acc += x[i] * wk[i];
+                scores[s * c->num_labels + k] = acc;
+            }
+        }
+        return;
+    }
+    if (logp)
+        memset(logp, 0, N * sizeof(float));
+    if (entropy)
+        memset(entropy, 0, N * sizeof(float));
+    if (a->logit_cache)
+        for (t = 0; t < N; t++)
+            a->cache_row[t] = -1;
+    for (t = 0; t < N;) {
+        int n = gather_rows(m, b, &t, NULL, NULL), r;
+        float *dst = a->logit_cache ? a->logit_cache + done * V : a->logits;
+        struct job j = {.op = J_LOGP, .a = a, .V = V, .f = temperature, .rowsrc = dst,
+                        .rows = a->rows, .targets = b->targets, .logp = logp, .ent = entropy};
+        if (n == 0)
+            break;
+        gemm_nt(dst, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
+        if (a->logit_cache)
+            for (r = 0; r < n; r++)
+                a->cache_row[a->rows[r]] = (int)(done + (size_t)r);
+        done += (size_t)n;
+        job_rows(&j, (size_t)n);
+    }
+}
+
+/* ============================== Backward ============================== */
+
+static void
+layer_backward(struct model *m, int l, size_t N)
+{
+    const struct model_config *c = &m->cfg;
+    struct model_acts *a = m->acts;
+    const struct model_layer *w = &m->w.layers[l];
+    struct model_layer *g = &m->g.layers[l];
+    int C = c->dim, H = c->hidden_dim, nh = c->n_heads, nkv = c->n_kv_heads;
+    int hd = c->head_dim, QD = nh * hd, QKV = (nh + 2 * nkv) * hd;
+    size_t L = (size_t)l;
+    const float *res = a->res + L * N * C, *res2 = a->res2 + L * N * C;
+    float *rstd1 = a->rstd1 + L * N, *rstd2 = a->rstd2 + L * N;
+    const float *qkv = a->qkv + L * N * QKV, *att = a->att + L * N * QD;
+    const float *lse = a->lse + L * N * nh, *gu = a->gu + L * N * 2 * H;
+    struct job js = {.op = J_SWIGLU_FWD, .a = a, .o1 = a->h, .i1 = gu, .H = H};
+    struct job jsb = {.op = J_SWIGLU_BWD, .a = a, .o1 = a->dgu, .i1 = a->dh, .i2 = gu, .H = H};
+    struct job ja = {.op = J_ATT_BWD, .a = a, .o1 = a->dqkv, .i1 = a->datt, .i2 = qkv,
+                     .i3 = att, .i4 = lse, .nh = nh, .nkv = nkv, .hd = hd,
+                     .block = m->att_block};
+
+    /* MLP: resn = res2 + swiglu(norm(res2) Wgu^T) Wd^T */
+    par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
+    job_rows(&js, N);
+    matmul_backward(a->dh, g->w_down, NULL, a->dres, a->h, w->w_down, N, H, C);
+    job_rows(&jsb, N);
+    matmul_backward(a->dln, g->w_gate, NULL, a->dgu, a->ln, w->w_gate, N, C, 2 * H);
+    par_rmsnorm_backward(a, a->dres, g->mlp_norm, a->dln, res2, w->mlp_norm, rstd2, N, C);
+    /* attention: res2 = res + attn(norm(res)) Wo^T */
+    matmul_backward(a->datt, g->wo, NULL, a->dres, att, w->wo, N, QD, C);
+    memset(a->dqkv, 0, N * QKV * sizeof(float));
+    par_attention(&ja, (int)a->nseg * nkv);
+    par_rope(a, a->dqkv, N, QKV, nh, hd, -1.0f);
+    par_rope(a, a->dqkv + QD, N, QKV, nkv, hd, -1.0f);
+    par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
+    matmul_backward(a->dln, g->wq, g->bq, a->dqkv, a->ln, w->wq, N, C, QKV);
+    par_rmsnorm_backward(a, a->dres, g->attn_norm, a->dln, res, w->attn_norm, rstd1, N, C);
+}
+
+/* dL/dlnf through the LM head, chunk by chunk, into a->dln. */
+static void
+head_backward(struct model *m, const struct model_batch *b, const float *dlogp,
+              const float *dentropy)
+{
+    struct model_acts *a = m->acts;
+    int C = m->cfg.dim, V = m->cfg.vocab_size, n, r;
+    size_t t = 0;
+
+    for (;;) {
+        float *lg = a->logits;
+        struct job j = {.op = J_LOGP, .a = a, .V = V, .f = a->temp, .rows = a->rows,
+                        .targets = b->targets, .dlogp = dlogp, .dent = dentropy};
+        n = gather_rows(m, b, &t, dlogp, dentropy);
+        if (n == 0)
+            break;
+        if (a->logit_cache) {
+            /* rows with a gradient, in forward order: copy their cached logits */
+            for (r = 0; r < n; r++)
+                memcpy(lg + (size_t)r * V,
+                       a->logit_cache + (size_t)a->cache_row[a->rows[r]] * V,
+                       (size_t)V * sizeof(float));
+        } else {
+            gemm_nt(lg, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
+        }
+        j.rowsrc = lg;
+        j.rowdst = lg;
+        job_rows(&j, (size_t)n);
+        matmul_backward(a->dxc, m->g.lm_head, NULL, lg, a->xc, m->w.lm_head, (size_t)n, C, V);
+        for (r = 0; r < n; r++) {
+            float *dx = a->dln + (size_t)a->rows[r] * C;
+            const float *src = a->dxc + (size_t)r * C;
+            int i;
+            for (i = 0; i < C; i++)
+                dx[i] += src[i];
+        }
+    }
+}
+
+void
+model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
+               const float *dentropy, const float *dscores)
+{
+    const struct model_config *c = &m->cfg;
+    struct model_acts *a = m->acts;
+    int C = c->dim, l;
+    size_t N = b->ntok, s, t;
+
+    if (!a->fwd_train || a->ntok != N || a->nseg != b->nseg)
+        die("model: backward without a matching training forward");
+    if (!m->grads)
+        model_zero_grad(m);
+    memset(a->dres, 0, N * C * sizeof(float));
+    memset(a->dln, 0, N * C * sizeof(float));
+
+    if (c->arch == MODEL_SEQ_CLS) {
+        for (s = 0; s < b->nseg; s++) {
+            size_t last = a->seg_start[s + 1] - 1;
+            const float *x = a->lnf + last * C;
+            float *dx = a->dln + last * C;
+            int k, i;
+            for (k = 0; k < c->num_labels; k++) {
+                float d = dscores[s * c->num_labels + k];
+                const float *wk = m->w.score + (size_t)k * C;
+                float *gk = m->g.score + (size_t)k * C;
+                for (i = 0; i < C; i++) {
+                    dx[i] += d * wk[i];
+                    gk[i] += d * x[i];
+                }
+            }
+        }
+    } else {
+        head_backward(m, b, dlogp, dentropy);
+    }
+    par_rmsnorm_backward(a, a->dres, m->g.norm, a->dln, a->res + (size_t)c->n_layers * N * C,
+                         m->w.norm, a->rstdf, N, C);
+    for (l = c->n_layers - 1; l >= 0; l--)
+        layer_backward(m, l, N);
+    for (t = 0; t < N; t++) {
+        float *ge = m->g.embed + (size_t)b->ids[t] * C;
+        const float *d = a->dres + t * C;
+        int i;
+        for (i = 0; i < C; i++)
+            ge[i] += d[i];
+    }
+}
+
+double
+model_flops_forward(const struct model *m, const struct model_batch *b)
+{
+    const struct model_config *c = &m->cfg;
+    double C = c->dim, H = c->hidden_dim, hd = c->head_dim;
+    double QD = c->n_heads * hd, QKV = (c->n_heads + 2.0 * c->n_kv_heads) * hd;
+    double N = (double)b->ntok, f = 0.0, att = 0.0, ntarget = 0.0;
+    size_t s, t;
+
+    for (s = 0; s < b->nseg; s++) {
+        double Ls = b->seg_len[s];
+        att += Ls * (Ls + 1) / 2.0;
+    }
+    f += c->n_layers * (2.0 * N * (C * QKV + QD * C + C * 2.0 * H + H * C) +
+                        4.0 * att * hd * c->n_heads);
+    if (c->arch == MODEL_CAUSAL_LM) {
+        for (t = 0; t < b->ntok; t++)
+            ntarget += b->targets && b->targets[t] >= 0;
+        f += 2.0 * ntarget * C * c->vocab_size;
+    }
+    return f;
+}

@@ -1,0 +1,284 @@
+/*
+ * model.h - a Llama-family decoder (Llama, Qwen2, SmolLM, Mistral-style
+ * dense models) in fp32: token embeddings, RMSNorm, RoPE, grouped-query
+ * attention with optional q/k/v bias, SwiGLU MLP, tied or untied LM head,
+ * and the scalar-head variant of *ForSequenceClassification (score.weight,
+ * num_labels 1) that reward models use.
+ *
+ * What it is: training forward and backward over a batch of packed
+ * sequences, and the per-token log-probabilities and entropies of given
+ * targets at a temperature.  What it is not: a decoder with a KV cache
+ * (gen builds that from the same layer functions), a tokenizer, or a file
+ * reader (ckpt.h loads and saves checkpoints).
+ *
+ * A batch is a list of segments (samples) laid end to end: attention never
+ * crosses a segment boundary and positions restart at 0 in each segment.
+ * How the segments were packed into rows of length L does not matter to
+ * the model, so a batch is just the concatenation of every row.
+ *
+ * Structs, as in llama2.c: the config (struct model_config, HF field
+ * meanings), the weights (struct model_weights: pointers into one float
+ * allocation through a size table, struct model_tensor) and the run state
+ * (activations of the last forward, carved from one planned arena that
+ * grows only when a batch holds more tokens than any before it).
+ *
+ * Gradients: model_backward() takes dL/dlogp for every target token (and
+ * optionally dL/dentropy), or dL/dscore per segment for the scalar head,
+ * and accumulates into the gradient buffer; model_zero_grad() is explicit.
+ * So every loss fits: SFT cross-entropy is dlogp = -mask/N, the GRPO
+ * surrogate gives its own per-token dL/dlogp, Bradley-Terry gives dscore.
+ *
+ *     struct model *m = model_new(&cfg);        (or ckpt_load())
+ *     model_forward(m, &batch, 1.0f, logp, NULL, NULL);
+ *     for (t = 0; t < batch.ntok; t++) dlogp[t] = batch.targets[t] < 0 ? 0 : -1.0f / n;
+ *     model_zero_grad(m);
+ *     model_backward(m, &batch, dlogp, NULL, NULL);
+ *     optim_step(opt, m->params, m->grads, ...);
+ *     model_free(m);
+ *
+ * Threading: one pool of threads per program, owned by this module.  It
+ * runs every parallel part of a pass: large matrix products are cut into
+ * row or column blocks, each an OpenBLAS sgemm on one thread; the
+ * element-wise kernels (norms, RoPE, SwiGLU, log-softmax rows) into row
+ * ranges; attention into (segment, head) tasks.  OpenBLAS is set to one
+ * thread, so its own pool never runs beside ours.  model_set_threads()
+ * sizes the pool (default: OpenBLAS's thread count, i.e. every core or
+ * OPENBLAS_NUM_THREADS); model_threads_env() reads POSTTRAIN_THREADS
+ * (tools give --threads precedence over it).  A model is not safe to use
+ * from two threads at the same time, and neither are two models at once.
+ */
+#ifndef POSTTRAIN_MODEL_H
+#define POSTTRAIN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Config ---- */
+
+enum model_arch {
+    MODEL_CAUSAL_LM = 0, /* *ForCausalLM: LM head over the vocabulary */
+    MODEL_SEQ_CLS,       /* *ForSequenceClassification: score.weight */
+};
+
+/* The fields of an HF config.json that shape the model. */
+struct model_config {
+    enum model_arch arch;
+    char model_type[32];  /* "llama", "qwen2", "mistral", ... */
+    int dim;              /* hidden_size */
+    int hidden_dim;       /* intermediate_size */
+    int n_layers;         /* num_hidden_layers */
+    int n_heads;          /* num_attention_heads */
+    int n_kv_heads;       /* num_key_value_heads (divides n_heads) */
+    int head_dim;         /* head_dim, default hidden_size / heads */
+    int vocab_size;
+    int max_pos;          /* max_position_embeddings */
+    float norm_eps;       /* rms_norm_eps */
+    float rope_theta;
+    int tie_embeddings;   /* tie_word_embeddings */
+    int attn_bias;        /* q/k/v biases (Qwen2: true) */
+    int num_labels;       /* scalar head outputs (MODEL_SEQ_CLS: 1) */
+    int bos_id, eos_id, pad_id; /* -1 when absent */
+};
+
+/*
+ * Checks a config for consistency (positive sizes, heads divide, ...).
+ * Returns 0, or -1 with a static description in *why.
+ */
+int model_config_check(const struct model_config *c, const char **why);
+
+/* ---- Weights ---- */
+
+/*
+ * One layer's weights.  wq, wk, wv are consecutive in memory, so together
+ * they are the (QD + 2 KVD, C) matrix of one fused q/k/v product; so are
+ * bq, bk, bv, and w_gate, w_up ((2H, C) for one fused gate/up product).
+ */
+struct model_layer {
+    float *attn_norm;  /* (C) input_layernorm */
+    float *wq;         /* (QD, C), QD = n_heads * head_dim */
+    float *wk;         /* (KVD, C), KVD = n_kv_heads * head_dim */
+    float *wv;         /* (KVD, C) */
+    float *bq, *bk, *bv; /* (QD), (KVD), (KVD); NULL without attn_bias */
+    float *wo;         /* (C, QD) */
+    float *mlp_norm;   /* (C) post_attention_layernorm */
+    float *w_gate;     /* (H, C) */
+    float *w_up;       /* (H, C) */
+    float *w_down;     /* (C, H) */
+};
+
+struct model_weights {
+    float *embed;      /* (V, C) */
+    struct model_layer *layers; /* (n_layers) */
+    float *norm;       /* (C) */
+    float *lm_head;    /* (V, C); == embed when tied; NULL for MODEL_SEQ_CLS */
+    float *score;      /* (num_labels, C); MODEL_SEQ_CLS only */
+};
+
+/* A named tensor in the flat parameter buffer (HF tensor names). */
+struct model_tensor {
+    char name[64];     /* e.g. "model.layers.3.self_attn.q_proj.weight" */
+    size_t off;        /* offset in floats into params (and grads) */
+    size_t n;          /* element count */
+    int ndim;          /* 1 or 2 */
+    int64_t shape[2];
+    int decay;         /* 1 for matrices (weight decay), 0 norms/biases */
+};
+
+/* ---- The model ---- */
+
+struct model_acts;
+
+struct model {
+    struct model_config cfg;
+    float *params;          /* (nparams) one allocation */
+    float *grads;           /* (nparams) or NULL until first needed */
+    size_t nparams;
+    struct model_weights w; /* pointers into params */
+    struct model_weights g; /* the same pointers into grads */
+    struct model_tensor *tensors;
+    int ntensors;
+    int att_block;          /* attention block (rows and keys), default 128 */
+    int logit_chunk;        /* LM-head rows computed at once, default 256 */
+    struct model_acts *acts; /* run state of the last forward */
+};
+
+/* New model with zeroed parameters (check the config first).  Result is new. */
+struct model *model_new(const struct model_config *cfg);
+/* Frees m and everything it owns; NULL is allowed. */
+void model_free(struct model *m);
+
+/*
+ * Deterministic initialisation from seed: matrices and embeddings
+ * N(0, std^2) (HF initializer_range, 0.02), norms 1, biases 0.
+ */
+void model_init_random(struct model *m, uint64_t seed, float std);
+
+/* Tensor by HF name (borrowed), or NULL. */
+const struct model_tensor *model_find_tensor(const struct model *m, const char *name);
+
+/* Allocates (once) and zeroes the gradient buffer. */
+void model_zero_grad(struct model *m);
+
+/*
+ * Sets the thread count of the pool (n >= 1) and OpenBLAS's to one.
+ * Call it before a pass, never during one.
+ */
+void model_set_threads(int n);
+/* POSTTRAIN_THREADS as a positive integer, or 0 when unset; dies if invalid. */
+int model_threads_env(void);
+
+/* ---- Batches ---- */
+
+struct model_batch {
+    size_t ntok;          /* total tokens, sum of seg_len */
+    const int *ids;       /* (ntok) input token ids */
+    const int *targets;   /* (ntok) target id per position, -1 = none */
+    size_t nseg;
+    const int *seg_len;   /* (nseg) segment lengths, each >= 1 */
+};
+
+/*
+ * Fills targets (ntok) with next-token targets: ids[t+1] within a
+ * segment where mask (NULL = all) is set at t+1, -1 at the last token of
+ * each segment and where the next token is not a training target.
+ */
+void model_batch_shift_targets(const struct model_batch *b, const unsigned char *mask,
+                               int *targets);
+
+enum model_fwd_flags {
+    MODEL_FWD_NOGRAD = 1 << 0, /* inference: keep no activations for backward */
+};
+
+/*
+ * Forward pass over a batch.  MODEL_CAUSAL_LM: logp[t] receives the
+ * log-probability of targets[t] under softmax(logits / temperature) and
+ * entropy[t] (if not NULL) that distribution's entropy, both 0 where
+ * targets[t] < 0.  MODEL_SEQ_CLS: scores (nseg * num_labels) receives the
+ * score at the last token of each segment; logp, entropy may be NULL.
+ * Dies on a token id out of range.  Grows the arena when needed.
+ */
+void model_forward(struct model *m, const struct model_batch *b, float temperature,
+                   float *logp, float *entropy, float *scores, int flags);
+
+/*
+ * Backward pass of the last model_forward (same batch, no NOGRAD): adds
+ * dL/dparams to m->grads given dlogp[t] = dL/dlogp[t] (ntok; ignored
+ * where targets[t] < 0), dentropy (ntok, or NULL), or for MODEL_SEQ_CLS
+ * dscores (nseg * num_labels).  Does not zero the gradients.
+ */
+void model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
+                    const float *dentropy, const float *dscores);
+
+/* Floating-point operations of one forward (x3 for forward + backward). */
+double model_flops_forward(const struct model *m, const struct model_batch *b);
+
+/* ---- Layers ----
+ * llm.c-style kernels over flat buffers: outputs, then inputs, then
+ * weights, then sizes.  Backward kernels accumulate (+=) into weight
+ * gradients and into input gradients where noted.  Each fast kernel has a
+ * naive *_ref beside it that the tests compare it with.
+ */
+
+/* out (N,C) = x (N,C) * rstd * w; rstd (N) saved for the backward. */
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
+                     size_t N, int C, float eps);
+/* dx (N,C) += ..., dw (C) += ...; dout (N,C). */
+void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x,
+                      const float *w, const float *rstd, size_t N, int C);
+
+/* out (N,OC) = in (N,IC) W^T (W (OC,IC)) + bias (OC, or NULL); sgemm. */
+void matmul_forward(float *out, const float *in, const float *W, const float *bias,
+                    size_t N, int IC, int OC);
+void matmul_forward_ref(float *out, const float *in, const float *W, const float *bias,
+                        size_t N, int IC, int OC);
+/* din (N,IC) += dout W (if din), dW (OC,IC) += dout^T in, dbias += sum dout. */
+void matmul_backward(float *din, float *dW, float *dbias, const float *dout,
+                     const float *in, const float *W, size_t N, int IC, int OC);
+
+/*
+ * RoPE in place on x (N, stride), heads of head_dim at columns [0, nh*hd)
+ * of each row, HF's rotate_half convention (pairs i, i + hd/2).  cos, sin:
+ * (maxpos, hd/2) tables; pos (N) each token's position.  The backward
+ * rotates by the opposite angle.
+ */
+void rope_forward(float *x, const int *pos, const float *cos_t, const float *sin_t,
+                  size_t N, int stride, int nh, int hd);
+void rope_backward(float *dx, const int *pos, const float *cos_t, const float *sin_t,
+                   size_t N, int stride, int nh, int hd);
+/* cos, sin (npos, hd/2) for theta. */
+void rope_tables(float *cos_t, float *sin_t, int npos, int hd, float theta);
+
+/* h (N,H) = silu(gu[:, :H]) * gu[:, H:]; gu (N,2H). */
+void swiglu_forward(float *h, const float *gu, size_t N, int H);
+/* dgu (N,2H) = ... (overwrites); dh (N,H). */
+void swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H);
+
+/*
+ * Causal attention within segments.  qkv (N, QKV) holds q (nh heads), k,
+ * v (nkv heads each) per row, QKV = (nh + 2 nkv) hd; out (N, nh hd);
+ * lse (nh, N) the log-sum-exp of each row's scores, for the backward.
+ * Blocked (FlashAttention-2, Dao 2023, arXiv:2307.08691): scores exist
+ * only for block x block tiles, so memory is O(N hd) per head; scratch
+ * holds 2 block^2 + 3 block floats.  seg_start (nseg + 1) prefix sums.
+ */
+void attention_forward(float *out, float *lse, const float *qkv, const size_t *seg_start,
+                       size_t nseg, int nh, int nkv, int hd, int block, float *scratch);
+/* The plain O(T^2) version, scratch (max segment length) floats. */
+void attention_forward_ref(float *out, float *lse, const float *qkv,
+                           const size_t *seg_start, size_t nseg, int nh, int nkv, int hd,
+                           float *scratch);
+/* dqkv (N, QKV) += ...; dout (N, nh hd). */
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+                        const float *lse, const size_t *seg_start, size_t nseg, int nh,
+                        int nkv, int hd, int block, float *scratch);
+
+/*
+ * Log-probability of target and entropy of softmax(row / temp) for one
+ * row of V logits (logp, ent may be NULL).  With backward set, row is
+ * overwritten with dL/dlogits for the given dL/dlogp and dL/dentropy;
+ * otherwise it is only read.
+ */
+void logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
+                 float dlogp, float dent, int backward);
+
+#endif

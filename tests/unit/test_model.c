@@ -1,0 +1,617 @@
+/*
+ * test_model.c - the model's layers and whole forward/backward.
+ *
+ * Layer gradients are checked against central differences of independent
+ * double-precision reference forwards written here (step 1e-5, tolerance
+ * 1e-3 relative to the largest gradient entry plus 1e-5 absolute).  The
+ * whole model's gradient is checked by central differences of the fp32
+ * model along one random direction per tensor (step chosen per tensor,
+ * tolerance 1e-2 relative).  Packed batches must equal the per-sample
+ * sums (norm-wise relative error <= 1e-5 per tensor).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "model.h"
+#include "util.h"
+
+static struct rng rng;
+
+static void
+fill(float *x, size_t n, float s)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        x[i] = (float)(rng_normal(&rng) * s);
+}
+
+/* max |a - b| <= rtol max |b| + atol */
+static int
+close_arr(const float *a, const double *b, size_t n, double rtol, double atol,
+          const char *what)
+{
+    double mx = 0, err = 0;
+    size_t i, worst = 0;
+
+    for (i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(b[i]));
+        if (fabs(a[i] - b[i]) > err) {
+            err = fabs(a[i] - b[i]);
+            worst = i;
+        }
+    }
+    if (err > rtol * mx + atol) {
+        fprintf(stderr, "%s: max err %g at %zu (%g vs %g), max |ref| %g\n", what, err, worst,
+                a[worst], b[worst], mx);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- double-precision references ---- */
+
+static void
+rmsnorm_d(double *out, const double *x, const double *w, int N, int C, double eps)
+{
+    for (int t = 0; t < N; t++) {
+        double ss = 0;
+        for (int i = 0; i < C; i++)
+            ss += x[t * C + i] * x[t * C + i];
+        double r = 1 / sqrt(ss / C + eps);
+        for (int i = 0; i < C; i++)
+            out[t * C + i] = x[t * C + i] * r * w[i];
+    }
+}
+
+static void
+swiglu_d(double *h, const double *gu, int N, int H)
+{
+    for (int t = 0; t < N; t++)
+        for (int i = 0; i < H; i++) {
+            double g = gu[t * 2 * H + i], u = gu[t * 2 * H + H + i];
+            h[t * H + i] = g / (1 + exp(-g)) * u;
+        }
+}
+
+/* causal attention within segments, qkv (N, (nh+2nkv) hd) */
+static void
+attention_d(double *out, const double *qkv, const size_t *ss, int nseg, int nh, int nkv,
+            int hd)
+{
+    int QD = nh * hd, QKV = (nh + 2 * nkv) * hd;
+    double sc[64];
+
+    for (int s = 0; s < nseg; s++)
+        for (int h = 0; h < nh; h++) {
+            int g = h / (nh / nkv);
+            for (size_t i = ss[s]; i < ss[s + 1]; i++) {
+                double m = -INFINITY, sum = 0;
+                for (size_t j = ss[s]; j <= i; j++) {
+                    double a = 0;
+                    for (int d = 0; d < hd; d++)
+                        a += qkv[i * QKV + h * hd + d] * qkv[j * QKV + QD + g * hd + d];
+                    sc[j - ss[s]] = a / sqrt(hd);
+                    m = fmax(m, sc[j - ss[s]]);
+                }
+                for (size_t j = ss[s]; j <= i; j++)
+                    sum += exp(sc[j - ss[s]] - m);
+                for (int d = 0; d < hd; d++) {
+                    double o = 0;
+                    for (size_t j = ss[s]; j <= i; j++)
+                        o += exp(sc[j - ss[s]] - m) / sum *
+                             qkv[j * QKV + QD + (nkv + g) * hd + d];
+                    out[i * QD + h * hd + d] = o;
+                }
+            }
+        }
+}
+
+static double
+dot_d(const double *a, const float *b, size_t n)
+{
+    double s = 0;
+
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void
+to_d(double *d, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+}
+
+/* ---- layer checks ---- */
+
+#define FD_H 1e-5
+
+static void
+test_rmsnorm(void)
+{
+    enum { N = 3, C = 8 };
+    float x[N * C], w[C], dout[N * C], out[N * C], rstd[N], dx[N * C] = {0}, dw[C] = {0};
+    double xd[N * C], wd[C], o[N * C], gx[N * C], gw[C];
+
+    fill(x, N * C, 1);
+    fill(w, C, 1);
+    fill(dout, N * C, 1);
+    rmsnorm_forward(out, rstd, x, w, N, C, 1e-5f);
+    rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
+    to_d(xd, x, N * C);
+    to_d(wd, w, C);
+    rmsnorm_d(o, xd, wd, N, C, 1e-5);
+    CHECK(close_arr(out, o, N * C, 1e-6, 1e-6, "rmsnorm fwd"));
+    for (int i = 0; i < N * C; i++) {
+        double p, q, k = xd[i];
+        xd[i] = k + FD_H; rmsnorm_d(o, xd, wd, N, C, 1e-5); p = dot_d(o, dout, N * C);
+        xd[i] = k - FD_H; rmsnorm_d(o, xd, wd, N, C, 1e-5); q = dot_d(o, dout, N * C);
+        xd[i] = k;
+        gx[i] = (p - q) / (2 * FD_H);
+    }
+    for (int i = 0; i < C; i++) {
+        double p, q, k = wd[i];
+        wd[i] = k + FD_H; rmsnorm_d(o, xd, wd, N, C, 1e-5); p = dot_d(o, dout, N * C);
+        wd[i] = k - FD_H; rmsnorm_d(o, xd, wd, N, C, 1e-5); q = dot_d(o, dout, N * C);
+        wd[i] = k;
+        gw[i] = (p - q) / (2 * FD_H);
+    }
+    CHECK(close_arr(dx, gx, N * C, 1e-3, 1e-5, "rmsnorm dx"));
+    CHECK(close_arr(dw, gw, C, 1e-3, 1e-5, "rmsnorm dw"));
+}
+
+static void
+test_matmul(void)
+{
+    enum { N = 5, IC = 7, OC = 6 };
+    float in[N * IC], W[OC * IC], b[OC], out[N * OC], ref[N * OC], dout[N * OC];
+    float din[N * IC], dW[OC * IC] = {0}, db[OC] = {0};
+    double gin[N * IC], gW[OC * IC], gb[OC], refd[N * OC];
+
+    fill(in, N * IC, 1);
+    fill(W, OC * IC, 1);
+    fill(b, OC, 1);
+    fill(dout, N * OC, 1);
+    matmul_forward(out, in, W, b, N, IC, OC);
+    matmul_forward_ref(ref, in, W, b, N, IC, OC);
+    to_d(refd, ref, N * OC);
+    CHECK(close_arr(out, refd, N * OC, 1e-6, 1e-6, "matmul fwd vs ref"));
+    matmul_backward(din, dW, db, dout, in, W, N, IC, OC);
+    /* the product is bilinear: exact gradients by hand */
+    for (int t = 0; t < N; t++)
+        for (int i = 0; i < IC; i++) {
+            double s = 0;
+            for (int o = 0; o < OC; o++)
+                s += (double)dout[t * OC + o] * W[o * IC + i];
+            gin[t * IC + i] = s;
+        }
+    for (int o = 0; o < OC; o++) {
+        gb[o] = 0;
+        for (int i = 0; i < IC; i++) {
+            double s = 0;
+            for (int t = 0; t < N; t++)
+                s += (double)dout[t * OC + o] * in[t * IC + i];
+            gW[o * IC + i] = s;
+        }
+        for (int t = 0; t < N; t++)
+            gb[o] += dout[t * OC + o];
+    }
+    CHECK(close_arr(din, gin, N * IC, 1e-5, 1e-6, "matmul din"));
+    CHECK(close_arr(dW, gW, OC * IC, 1e-5, 1e-6, "matmul dW"));
+    CHECK(close_arr(db, gb, OC, 1e-5, 1e-6, "matmul db"));
+}
+
+static void
+test_rope(void)
+{
+    enum { N = 4, NH = 2, HD = 8, ST = 20, NP = 16 };
+    float x[N * ST], y[N * ST], cs[NP * HD / 2], sn[NP * HD / 2];
+    int pos[N] = {0, 5, 1, 15};
+    double ref[N * ST];
+
+    rope_tables(cs, sn, NP, HD, 10000.0f);
+    fill(x, N * ST, 1);
+    memcpy(y, x, sizeof(x));
+    rope_forward(y, pos, cs, sn, N, ST, NH, HD);
+    /* HF rotate_half by hand, columns past NH*HD untouched */
+    for (int t = 0; t < N; t++)
+        for (int c = 0; c < ST; c++) {
+            int h = c / HD, i = c % HD, half = HD / 2;
+            if (h >= NH) {
+                ref[t * ST + c] = x[t * ST + c];
+                continue;
+            }
+            int f = i % half;
+            double a = pos[t] * pow(10000.0, -2.0 * f / HD);
+            double xi = x[t * ST + c];
+            double xo = i < half ? -x[t * ST + c + half] : x[t * ST + c - half];
+            ref[t * ST + c] = xi * cos(a) + xo * sin(a);
+        }
+    CHECK(close_arr(y, ref, N * ST, 1e-5, 1e-6, "rope fwd"));
+    /* backward of a rotation is its inverse */
+    rope_backward(y, pos, cs, sn, N, ST, NH, HD);
+    to_d(ref, x, N * ST);
+    CHECK(close_arr(y, ref, N * ST, 1e-5, 1e-6, "rope bwd"));
+}
+
+static void
+test_swiglu(void)
+{
+    enum { N = 3, H = 5 };
+    float gu[N * 2 * H], h[N * H], dh[N * H], dgu[N * 2 * H];
+    double gud[N * 2 * H], hd[N * H], g[N * 2 * H];
+
+    fill(gu, N * 2 * H, 2);
+    fill(dh, N * H, 1);
+    swiglu_forward(h, gu, N, H);
+    to_d(gud, gu, N * 2 * H);
+    swiglu_d(hd, gud, N, H);
+    CHECK(close_arr(h, hd, N * H, 1e-6, 1e-6, "swiglu fwd"));
+    swiglu_backward(dgu, dh, gu, N, H);
+    for (int i = 0; i < N * 2 * H; i++) {
+        double p, q, k = gud[i];
+        gud[i] = k + FD_H; swiglu_d(hd, gud, N, H); p = dot_d(hd, dh, N * H);
+        gud[i] = k - FD_H; swiglu_d(hd, gud, N, H); q = dot_d(hd, dh, N * H);
+        gud[i] = k;
+        g[i] = (p - q) / (2 * FD_H);
+    }
+    CHECK(close_arr(dgu, g, N * 2 * H, 1e-3, 1e-5, "swiglu bwd"));
+}
+
+static void
+test_attention(void)
+{
+    enum { NH = 4, NKV = 2, HD = 4, N = 23, QD = NH * HD, QKV = (NH + 2 * NKV) * HD };
+    size_t ss[] = {0, 9, 10, 23};   /* segments of 9, 1 and 13 tokens */
+    float qkv[N * QKV], out[N * QD], out2[N * QD], lse[NH * N], lse2[NH * N];
+    float dout[N * QD], dqkv[N * QKV] = {0}, scratch[2 * 16 * 16 + 4 * 16 + 64];
+    double qd[N * QKV], od[N * QD], g[N * QKV];
+
+    fill(qkv, N * QKV, 1);
+    fill(dout, N * QD, 1);
+    /* block 4: several tiles per segment, partial last tiles */
+    attention_forward(out, lse, qkv, ss, 3, NH, NKV, HD, 4, scratch);
+    attention_forward_ref(out2, lse2, qkv, ss, 3, NH, NKV, HD, scratch);
+    to_d(od, out2, N * QD);
+    CHECK(close_arr(out, od, N * QD, 1e-5, 1e-6, "attention blocked vs ref"));
+    to_d(od, lse2, NH * N);
+    CHECK(close_arr(lse, od, NH * N, 1e-5, 1e-6, "attention lse"));
+    to_d(qd, qkv, N * QKV);
+    attention_d(od, qd, ss, 3, NH, NKV, HD);
+    CHECK(close_arr(out, od, N * QD, 1e-5, 1e-6, "attention vs double"));
+    /* one big block must agree too */
+    attention_forward(out2, lse2, qkv, ss, 3, NH, NKV, HD, 16, scratch);
+    to_d(od, out2, N * QD);
+    CHECK(close_arr(out, od, N * QD, 1e-5, 1e-6, "attention block 16 vs 4"));
+
+    attention_backward(dqkv, dout, qkv, out, lse, ss, 3, NH, NKV, HD, 4, scratch);
+    for (int i = 0; i < N * QKV; i++) {
+        double p, q, k = qd[i];
+        qd[i] = k + FD_H; attention_d(od, qd, ss, 3, NH, NKV, HD); p = dot_d(od, dout, N * QD);
+        qd[i] = k - FD_H; attention_d(od, qd, ss, 3, NH, NKV, HD); q = dot_d(od, dout, N * QD);
+        qd[i] = k;
+        g[i] = (p - q) / (2 * FD_H);
+    }
+    CHECK(close_arr(dqkv, g, N * QKV, 1e-3, 1e-5, "attention bwd"));
+}
+
+static void
+logprob_d(double *lp, double *ent, const double *l, int V, int y, double temp)
+{
+    double m = -INFINITY, s = 0, pz = 0;
+
+    for (int k = 0; k < V; k++)
+        m = fmax(m, l[k] / temp);
+    for (int k = 0; k < V; k++)
+        s += exp(l[k] / temp - m);
+    double lse = m + log(s);
+    for (int k = 0; k < V; k++)
+        pz += exp(l[k] / temp - lse) * (l[k] / temp - lse);
+    *lp = l[y] / temp - lse;
+    *ent = -pz;
+}
+
+static void
+test_logprob(void)
+{
+    enum { V = 11 };
+    float l[V], row[V], lp, ent;
+    double ld[V], g[V], a, b, c, d;
+    const float temp = 0.7f, dlp = -0.8f, dent = 0.3f;
+
+    fill(l, V, 2);
+    memcpy(row, l, sizeof(l));
+    logprob_row(&lp, &ent, row, V, 4, temp, 0, 0, 0);
+    to_d(ld, l, V);
+    logprob_d(&a, &b, ld, V, 4, temp);
+    CHECK_NEAR(lp, a, 1e-5);
+    CHECK_NEAR(ent, b, 1e-5);
+    memcpy(row, l, sizeof(l));
+    logprob_row(NULL, NULL, row, V, 4, temp, dlp, dent, 1);
+    for (int i = 0; i < V; i++) {
+        double k = ld[i];
+        ld[i] = k + FD_H; logprob_d(&a, &b, ld, V, 4, temp);
+        ld[i] = k - FD_H; logprob_d(&c, &d, ld, V, 4, temp);
+        ld[i] = k;
+        g[i] = dlp * (a - c) / (2 * FD_H) + dent * (b - d) / (2 * FD_H);
+    }
+    CHECK(close_arr(row, g, V, 1e-3, 1e-5, "logprob dlogits"));
+}
+
+/* ---- whole model ---- */
+
+static struct model_config
+tiny_config(int arch, int tie, int bias)
+{
+    struct model_config c = {0};
+
+    c.arch = arch;
+    strcpy(c.model_type, "llama");
+    c.dim = 16;
+    c.hidden_dim = 24;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.head_dim = 4;
+    c.vocab_size = 13;
+    c.max_pos = 64;
+    c.norm_eps = 1e-5f;
+    c.rope_theta = 10000.0f;
+    c.tie_embeddings = tie;
+    c.attn_bias = bias;
+    c.num_labels = 1;
+    c.bos_id = c.eos_id = c.pad_id = -1;
+    return c;
+}
+
+enum { NTOK = 20, NSEG = 3 };
+static const int seg_len[NSEG] = {7, 4, 9};
+static int ids[NTOK], tg[NTOK];
+static float wlp[NTOK], went[NTOK], wsc[NSEG];
+
+/* L = sum w_lp logp + w_ent entropy (causal) or sum w_sc score (RM). */
+static double
+model_loss(struct model *m, const struct model_batch *b, float temp)
+{
+    float lp[NTOK], en[NTOK], sc[NSEG];
+    double L = 0;
+
+    model_forward(m, b, temp, lp, en, sc, 0);
+    if (m->cfg.arch == MODEL_SEQ_CLS) {
+        for (size_t s = 0; s < b->nseg; s++)
+            L += (double)wsc[s] * sc[s];
+    } else {
+        for (size_t t = 0; t < b->ntok; t++)
+            L += (double)wlp[t] * lp[t] + (double)went[t] * en[t];
+    }
+    return L;
+}
+
+static void
+model_grad(struct model *m, const struct model_batch *b, float temp)
+{
+    model_loss(m, b, temp);
+    model_zero_grad(m);
+    model_backward(m, b, wlp, went, wsc);
+}
+
+static void
+test_model_grad(int arch, int tie, int bias)
+{
+    struct model_config c = tiny_config(arch, tie, bias);
+    struct model *m = model_new(&c);
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    float *dir = xmalloc(m->nparams * sizeof(float));
+    float *save = xmalloc(m->nparams * sizeof(float));
+    const float temp = 0.9f;
+
+    model_init_random(m, 7, 0.3f);
+    m->att_block = 4;
+    model_grad(m, &b, temp);
+    for (int i = 0; i < m->ntensors; i++) {
+        const struct model_tensor *t = &m->tensors[i];
+        float *p = m->params + t->off, *g = m->grads + t->off;
+        double an = 0, fd, lp, lm, gn = 0;
+        /* direction: random signs; step eps per element */
+        const float eps = 1e-3f;
+        for (size_t k = 0; k < t->n; k++) {
+            dir[k] = rng_normal(&rng) > 0 ? 1.0f : -1.0f;
+            an += (double)dir[k] * g[k];
+            gn += fabs(g[k]);
+            save[k] = p[k];
+        }
+        for (size_t k = 0; k < t->n; k++)
+            p[k] = save[k] + eps * dir[k];
+        lp = model_loss(m, &b, temp);
+        for (size_t k = 0; k < t->n; k++)
+            p[k] = save[k] - eps * dir[k];
+        lm = model_loss(m, &b, temp);
+        memcpy(p, save, t->n * sizeof(float));
+        fd = (lp - lm) / (2 * eps);
+        CHECK_MSG(fabs(fd - an) <= 1e-2 * fmax(fabs(an), 1e-2 * gn),
+                  "arch %d tie %d bias %d %s: analytic %g vs central difference %g", arch,
+                  tie, bias, t->name, an, fd);
+    }
+    free(dir);
+    free(save);
+    model_free(m);
+}
+
+static double
+rel_err(const float *a, const float *b, size_t n)
+{
+    double d = 0, s = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        s += (double)b[i] * b[i];
+    }
+    return s > 0 ? sqrt(d / s) : sqrt(d);
+}
+
+static void
+test_packed(int arch)
+{
+    struct model_config c = tiny_config(arch, 0, 1);
+    struct model *m = model_new(&c);
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    float *gsum = xcalloc(m->nparams, sizeof(float));
+    double Lp, Ls = 0;
+    size_t off = 0;
+    const float temp = 1.3f;
+
+    model_init_random(m, 11, 0.3f);
+    m->att_block = 4;
+    Lp = model_loss(m, &b, temp);
+    for (int s = 0; s < NSEG; s++) {
+        struct model_batch one = {(size_t)seg_len[s], ids + off, tg + off, 1, &seg_len[s]};
+        float save_lp[NTOK], save_ent[NTOK], save_sc = wsc[0];
+        /* the weights of sample s, moved to the front for the lone run */
+        memcpy(save_lp, wlp, sizeof(wlp));
+        memcpy(save_ent, went, sizeof(went));
+        memmove(wlp, wlp + off, (size_t)seg_len[s] * sizeof(float));
+        memmove(went, went + off, (size_t)seg_len[s] * sizeof(float));
+        wsc[0] = wsc[s];
+        Ls += model_loss(m, &one, temp);
+        model_zero_grad(m);
+        model_backward(m, &one, wlp, went, wsc);
+        for (size_t k = 0; k < m->nparams; k++)
+            gsum[k] += m->grads[k];
+        memcpy(wlp, save_lp, sizeof(wlp));
+        memcpy(went, save_ent, sizeof(went));
+        wsc[0] = save_sc;
+        off += (size_t)seg_len[s];
+    }
+    model_grad(m, &b, temp);
+    CHECK_REL(Lp, Ls, 1e-5, 1e-6);
+    for (int i = 0; i < m->ntensors; i++) {
+        const struct model_tensor *t = &m->tensors[i];
+        double e = rel_err(m->grads + t->off, gsum + t->off, t->n);
+        CHECK_MSG(e <= 1e-5, "packed vs unpacked arch %d %s: rel err %g", arch, t->name, e);
+    }
+    free(gsum);
+    model_free(m);
+}
+
+/* NOGRAD forward equals the training forward; block size does not matter. */
+static void
+test_nograd(void)
+{
+    struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1, 0);
+    struct model *m = model_new(&c);
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    float a[NTOK], e[NTOK], a2[NTOK], e2[NTOK];
+    double ad[NTOK];
+
+    model_init_random(m, 3, 0.3f);
+    model_forward(m, &b, 1.0f, a2, e2, NULL, MODEL_FWD_NOGRAD);
+    m->att_block = 3;
+    model_forward(m, &b, 1.0f, a, e, NULL, 0);
+    to_d(ad, a2, NTOK);
+    CHECK(close_arr(a, ad, NTOK, 1e-5, 1e-6, "nograd logp"));
+    to_d(ad, e2, NTOK);
+    CHECK(close_arr(e, ad, NTOK, 1e-5, 1e-6, "nograd entropy"));
+    for (int t = 0; t < NTOK; t++)
+        CHECK((tg[t] < 0) == (a[t] == 0.0f && e[t] == 0.0f) || tg[t] >= 0);
+    model_free(m);
+}
+
+/*
+ * Two threads (the pool and OpenBLAS) give the gradients of one thread up
+ * to summation order, for long segments spanning several attention blocks.
+ */
+static void
+test_threads(void)
+{
+    struct model_config c = tiny_config(MODEL_CAUSAL_LM, 0, 1);
+    enum { N2 = 300 };
+    static int id2[N2], tg2[N2];
+    static float w2[N2];
+    int sl2[4] = {100, 37, 130, 33};
+    struct model_batch b = {N2, id2, tg2, 4, sl2};
+    struct model *m = model_new(&c);
+    float lp1[N2], lp2[N2], *g1;
+
+    for (int t = 0; t < N2; t++) {
+        id2[t] = (int)rng_below(&rng, 13);
+        w2[t] = (float)rng_normal(&rng);
+    }
+    model_batch_shift_targets(&b, NULL, tg2);
+    model_init_random(m, 5, 0.3f);
+    m->att_block = 32;
+    model_set_threads(1);
+    model_forward(m, &b, 1.0f, lp1, NULL, NULL, 0);
+    model_zero_grad(m);
+    model_backward(m, &b, w2, NULL, NULL);
+    g1 = xmalloc(m->nparams * sizeof(float));
+    memcpy(g1, m->grads, m->nparams * sizeof(float));
+    model_set_threads(2);
+    model_forward(m, &b, 1.0f, lp2, NULL, NULL, 0);
+    model_zero_grad(m);
+    model_backward(m, &b, w2, NULL, NULL);
+    model_set_threads(1);
+    {
+        double d[N2];
+        to_d(d, lp1, N2);
+        CHECK(close_arr(lp2, d, N2, 1e-5, 1e-6, "logp, 2 threads vs 1"));
+    }
+    for (int i = 0; i < m->ntensors; i++) {
+        const struct model_tensor *t = &m->tensors[i];
+        double e = rel_err(m->grads + t->off, g1 + t->off, t->n);
+        CHECK_MSG(e <= 1e-5, "2 threads vs 1: %s: rel err %g", t->name, e);
+    }
+    free(g1);
+    model_free(m);
+}
+
+static void
+test_shift_targets(void)
+{
+    int id[6] = {1, 2, 3, 4, 5, 6}, sl[2] = {4, 2}, t[6];
+    unsigned char mask[6] = {0, 0, 1, 1, 0, 1};
+    struct model_batch b = {6, id, NULL, 2, sl};
+    int want[6] = {-1, 3, 4, -1, 6, -1}, want_all[6] = {2, 3, 4, -1, 6, -1};
+
+    model_batch_shift_targets(&b, mask, t);
+    CHECK(memcmp(t, want, sizeof(t)) == 0);
+    model_batch_shift_targets(&b, NULL, t);
+    CHECK(memcmp(t, want_all, sizeof(t)) == 0);
+}
+
+int
+main(void)
+{
+    rng_seed(&rng, 1);
+    model_set_threads(1);
+    test_rmsnorm();
+    test_matmul();
+    test_rope();
+    test_swiglu();
+    test_attention();
+    test_logprob();
+    for (int t = 0; t < NTOK; t++) {
+        ids[t] = (int)rng_below(&rng, 13);
+        wlp[t] = (float)rng_normal(&rng);
+        went[t] = (float)rng_normal(&rng) * 0.5f;
+    }
+    for (int s = 0; s < NSEG; s++)
+        wsc[s] = (float)rng_normal(&rng);
+    {
+        struct model_batch b = {NTOK, ids, NULL, NSEG, seg_len};
+        model_batch_shift_targets(&b, NULL, tg);
+        tg[2] = -1;  /* a masked position inside a segment */
+    }
+    test_model_grad(MODEL_CAUSAL_LM, 0, 1);
+    test_model_grad(MODEL_CAUSAL_LM, 1, 0);
+    test_model_grad(MODEL_SEQ_CLS, 0, 0);
+    test_packed(MODEL_CAUSAL_LM);
+    test_packed(MODEL_SEQ_CLS);
+    test_nograd();
+    test_threads();
+    test_shift_targets();
+    return check_done();
+}

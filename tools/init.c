@@ -1,0 +1,218 @@
+/*
+ * init - a fresh checkpoint: a named preset or an HF config.json, weights
+ * drawn from N(0, initializer_range^2) by --seed, written as an HF
+ * checkpoint directory (see init(1), posttrain-checkpoint(5)).
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ckpt.h"
+#include "model.h"
+#include "util.h"
+
+static const char usage_line[] =
+    "usage: init [-p preset | -c config.json] [-s seed] [-t tokenizer.json]\n"
+    "            [--vocab-size N] [--std X] [--reward] [-f] [-v] -o dir\n";
+
+static const char usage_text[] =
+    "Writes a fresh checkpoint directory (config.json, model.safetensors).\n"
+    "\n"
+    "  -p, --preset NAME       tiny (3.2M parameters, the built-in tokenizer's\n"
+    "                          264 ids) or smollm-135m (SmolLM-135M's shape);\n"
+    "                          default tiny\n"
+    "  -c, --config FILE       an HF config.json instead of a preset\n"
+    "  -s, --seed N            seed of the initial weights (default 0)\n"
+    "  -t, --tokenizer FILE    copy this tokenizer.json into the checkpoint\n"
+    "      --vocab-size N      override the vocabulary size\n"
+    "      --std X             standard deviation of the initial weights\n"
+    "                          (default: initializer_range, else 0.02)\n"
+    "      --reward            a reward model (*ForSequenceClassification,\n"
+    "                          score.weight, num_labels 1)\n"
+    "  -f, --force             replace an existing checkpoint at dir\n"
+    "  -o, --output DIR        the checkpoint directory to write\n"
+    "  -v, --verbose           print the parameter count\n"
+    "  -h, --help              this help\n"
+    "  -V, --version           the version\n";
+
+enum { OPT_VOCAB = 0x100, OPT_STD, OPT_REWARD };
+
+static const struct option longopts[] = {
+    {"preset", required_argument, NULL, 'p'},
+    {"config", required_argument, NULL, 'c'},
+    {"seed", required_argument, NULL, 's'},
+    {"tokenizer", required_argument, NULL, 't'},
+    {"vocab-size", required_argument, NULL, OPT_VOCAB},
+    {"std", required_argument, NULL, OPT_STD},
+    {"reward", no_argument, NULL, OPT_REWARD},
+    {"force", no_argument, NULL, 'f'},
+    {"output", required_argument, NULL, 'o'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+PT_NORETURN PT_PRINTF(1, 2) static void
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (fmt) {
+        fprintf(stderr, "%s: ", util_prog());
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    }
+    fputs(usage_line, stderr);
+    exit(2);
+}
+
+/* Largest token id in a tokenizer.json (model.vocab and added_tokens), or -1. */
+static long
+tokenizer_max_id(const char *path)
+{
+    json_error_t je;
+    json_t *js = json_load_file(path, 0, &je), *vocab, *added, *v;
+    const char *k;
+    long mx = -1;
+    size_t i;
+
+    if (!js) {
+        if (je.line > 0)
+            die("%s:%d: %s", path, je.line, je.text);
+        die("%s: %s", path, je.text);
+    }
+    vocab = json_object_get(json_object_get(js, "model"), "vocab");
+    added = json_object_get(js, "added_tokens");
+    if (json_is_object(vocab))
+        json_object_foreach(vocab, k, v)
+            if (json_is_integer(v) && json_integer_value(v) > mx)
+                mx = (long)json_integer_value(v);
+    if (json_is_array(vocab))  /* unigram: [[piece, score], ...] */
+        mx = PT_MAX(mx, (long)json_array_size(vocab) - 1);
+    json_array_foreach(added, i, v) {
+        json_t *id = json_object_get(v, "id");
+        if (json_is_integer(id) && json_integer_value(id) > mx)
+            mx = (long)json_integer_value(id);
+    }
+    json_decref(js);
+    return mx;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *preset = NULL, *config = NULL, *tokenizer = NULL, *out = NULL;
+    struct model_config c;
+    struct sbuf err = SBUF_INIT;
+    struct model *m;
+    json_t *cj = NULL;
+    uint64_t seed = 0;
+    double std = -1;
+    long vocab = 0;
+    int ch, reward = 0, force = 0, verbose = 0;
+    struct stat st;
+
+    util_setprog(argv[0]);
+    while ((ch = getopt_long(argc, argv, "p:c:s:t:fo:vhV", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'p':
+            preset = optarg;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 's':
+            if (parse_u64(optarg, &seed))
+                usage_error("--seed: '%s' is not an unsigned 64-bit integer", optarg);
+            break;
+        case 't':
+            tokenizer = optarg;
+            break;
+        case OPT_VOCAB:
+            if (parse_long(optarg, 1, 1L << 28, &vocab))
+                usage_error("--vocab-size: '%s' is not an integer in [1, 268435456]", optarg);
+            break;
+        case OPT_STD:
+            if (parse_double(optarg, 0.0, 10.0, &std))
+                usage_error("--std: '%s' is not a number in [0, 10]", optarg);
+            break;
+        case OPT_REWARD:
+            reward = 1;
+            break;
+        case 'f':
+            force = 1;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            fputs(usage_line, stdout);
+            fputs(usage_text, stdout);
+            return 0;
+        case 'V':
+            printf("init %s\n", PT_VERSION);
+            return 0;
+        default:
+            usage_error(NULL);
+        }
+    }
+    if (optind < argc)
+        usage_error("unexpected operand '%s'", argv[optind]);
+    if (!out)
+        usage_error("-o DIR is required");
+    if (preset && config)
+        usage_error("--preset and --config exclude each other");
+    if (config) {
+        if (ckpt_read_config(config, &c, &cj, &err))
+            die("%s", sbuf_str(&err));
+    } else {
+        if (!preset)
+            preset = "tiny";
+        if (ckpt_preset(preset, &c))
+            usage_error("--preset: '%s' is not one of %s", preset, CKPT_PRESETS);
+    }
+    if (vocab)
+        c.vocab_size = (int)vocab;
+    if (reward) {
+        c.arch = MODEL_SEQ_CLS;
+        c.num_labels = 1;
+    }
+    {
+        const char *why;
+        if (model_config_check(&c, &why))
+            die("%s: %s", config ? config : preset, why);
+    }
+    if (tokenizer) {
+        long mx = tokenizer_max_id(tokenizer);
+        if (mx >= c.vocab_size)
+            die("%s: token id %ld does not fit vocab_size %d (see --vocab-size)", tokenizer,
+                mx, c.vocab_size);
+    }
+    if (std < 0) {
+        json_t *ir = json_object_get(cj, "initializer_range");
+        std = json_is_number(ir) ? json_number_value(ir) : 0.02;
+    }
+    if (!force && stat(out, &st) == 0)
+        die("%s: exists (use --force to replace it)", out);
+
+    m = model_new(&c);
+    model_init_random(m, seed, (float)std);
+    if (ckpt_save(out, m, cj, NULL, NULL, tokenizer, &err))
+        die("%s", sbuf_str(&err));
+    if (verbose)
+        fprintf(stderr, "%s: %zu parameters written to %s\n", util_prog(), m->nparams, out);
+    model_free(m);
+    json_decref(cj);
+    sbuf_release(&err);
+    return 0;
+}
