@@ -6,8 +6,9 @@
  * (GPT-2, Llama 3, Qwen2/Qwen3, DeepSeek-V3 and their kin), pre-tokenizers
  * Sequence / Split (regex or string; Isolated, Removed, MergedWithPrevious,
  * MergedWithNext) / ByteLevel / Digits, normalizers Sequence / NFC / NFD /
- * NFKC / NFKD / Lowercase, post-processors ByteLevel / TemplateProcessing,
- * decoder ByteLevel, added tokens (special or not, normalized or not).
+ * NFKC / NFKD / Lowercase, post-processors ByteLevel / TemplateProcessing /
+ * RobertaProcessing / BertProcessing, decoder ByteLevel, added tokens
+ * (special or not, normalized or not, lstrip, rstrip, single_word).
  * Anything else (WordPiece, Unigram, Metaspace, ...) fails to load with a
  * message naming it.  Split regexes run on PCRE2 with its JIT; '\s' and '\S'
  * are rewritten to Oniguruma's meaning (U+0009..U+000D, U+0085, and the
@@ -47,7 +48,7 @@
  *
  *     struct tok *t = tok_load_dir("ckpt/step-0");  (or the built-in one)
  *     struct tok_ids ids = TOK_IDS_INIT;
- *     tok_encode(t, text, strlen(text), TOK_ADD_SPECIAL, &ids);
+ *     tok_encode(t, text, strlen(text), 0, &ids);  (TOK_ADD_SPECIAL: + BOS)
  *     for (size_t i = 0; i < ids.n; i++) printf("%d\n", ids.v[i]);
  *     struct sbuf sb = SBUF_INIT;
  *     tok_decode(t, ids.v, ids.n, 0, &sb);           (sb.buf == text)
