@@ -1,8 +1,8 @@
 /*
- * infer.c - the KV-cache forward of infer.h: matrix-product, dot and
- * axpy kernels (portable C, AVX2+FMA, AVX-512), a small thread pool with
- * spin-then-futex barriers, the prefix and sequence caches, and the
- * layer loop over a step's rows.
+ * infer.c - the KV-cache forward of infer.h: matrix-product and attention
+ * kernels (portable C, AVX2+FMA, AVX-512), a crew of threads that
+ * take chunks of each phase from atomic counters, the prefix and sequence
+ * caches, and the layer loop over a step's rows.
  *
  * Not here: sampling (sampler.c), scheduling and text (gen.c).
  */
@@ -40,16 +40,23 @@
  */
 typedef void mm_fn(float *out, size_t ldo, const float *in, size_t ldi, const float *W,
                    int R, int IC, int o0, int o1, const float *bias, int acc);
-/* sum a[i] b[i] over n */
-typedef float dot_fn(const float *a, const float *b, int n);
-/* y += a x over n */
-typedef void axpy_fn(float *y, float a, const float *x, int n);
+/*
+ * Attention scores S[j] = scale * dot(q, K[j * ldk ...]) over hd, j < n:
+ * each score summed in the same order whatever n and j.
+ */
+typedef void scores_fn(float *S, const float *q, const float *K, size_t ldk, int n, int hd,
+                       float scale);
+/*
+ * o[d] += sum_j p[j] V[j * ldv + d], d < hd, j < n: for each d one chain
+ * of additions in j order, so two calls over consecutive spans equal one.
+ */
+typedef void wsum_fn(float *o, const float *p, const float *V, size_t ldv, int n, int hd);
 
 struct kernels {
     enum infer_kernel id;
     mm_fn *mm;
-    dot_fn *dot;
-    axpy_fn *axpy;
+    scores_fn *scores;
+    wsum_fn *wsum;
 };
 
 static inline void
@@ -78,12 +85,22 @@ dot_c(const float *a, const float *b, int n)
 }
 
 static void
-axpy_c(float *y, float a, const float *x, int n)
+scores_c(float *S, const float *q, const float *K, size_t ldk, int n, int hd, float scale)
 {
-    int k;
+    int j;
 
-    for (k = 0; k < n; k++)
-        y[k] += a * x[k];
+    for (j = 0; j < n; j++)
+        S[j] = dot_c(q, K + (size_t)j * ldk, hd) * scale;
+}
+
+static void
+wsum_c(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
+{
+    int j, d;
+
+    for (j = 0; j < n; j++)
+        for (d = 0; d < hd; d++)
+            o[d] += p[j] * V[(size_t)j * ldv + d];
 }
 
 static void
@@ -124,28 +141,64 @@ load8(const float *p, int k, int n)
     return _mm256_maskload_ps(p + k, _mm256_loadu_si256((const __m256i *)(idx + 8 - (n - k))));
 }
 
-T2 static float
-dot_avx2(const float *a, const float *b, int n)
+/* The sums of four vectors, as one 128-bit vector; a fixed tree for each. */
+T2 static inline __m128
+hsum4_256(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
 {
-    __m256 c = _mm256_setzero_ps();
-    int k;
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
 
-    for (k = 0; k < n; k += 8)
-        c = _mm256_fmadd_ps(load8(a, k, n), load8(b, k, n), c);
-    return hsum256(c);
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
 T2 static void
-axpy_avx2(float *y, float a, const float *x, int n)
+scores_avx2(float *S, const float *q, const float *K, size_t ldk, int n, int hd, float scale)
 {
-    __m256 va = _mm256_set1_ps(a);
-    int k;
+    int j, k, i;
 
-    for (k = 0; k + 8 <= n; k += 8)
-        _mm256_storeu_ps(y + k, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + k),
-                                                _mm256_loadu_ps(y + k)));
-    for (; k < n; k++)
-        y[k] = fmaf(a, x[k], y[k]);
+    for (j = 0; j < n; j += 4) {
+        const float *kk[4];
+        __m256 c[4];
+        float r[4];
+        for (i = 0; i < 4; i++) {
+            kk[i] = K + (size_t)(j + i < n ? j + i : j) * ldk;
+            c[i] = _mm256_setzero_ps();
+        }
+        for (k = 0; k < hd; k += 8) {
+            __m256 a = load8(q, k, hd);
+            for (i = 0; i < 4; i++)
+                c[i] = _mm256_fmadd_ps(a, load8(kk[i], k, hd), c[i]);
+        }
+        _mm_storeu_ps(r, hsum4_256(c[0], c[1], c[2], c[3]));
+        for (i = 0; i < 4 && j + i < n; i++)
+            S[j + i] = r[i] * scale;
+    }
+}
+
+T2 static void
+wsum_avx2(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
+{
+    int d, j, i;
+
+    for (d = 0; d < hd; d += 32) {
+        int w = PT_MIN(32, hd - d);
+        __m256 c[4];
+        for (i = 0; i < 4; i++)
+            c[i] = i * 8 < w ? load8(o + d, i * 8, w) : _mm256_setzero_ps();
+        for (j = 0; j < n; j++) {
+            __m256 pj = _mm256_set1_ps(p[j]);
+            const float *v = V + (size_t)j * ldv + d;
+            for (i = 0; i < 4; i++)
+                if (i * 8 < w)
+                    c[i] = _mm256_fmadd_ps(pj, load8(v, i * 8, w), c[i]);
+        }
+        for (i = 0; i < 4 && i * 8 < w; i++) {
+            float t[8];
+            int e;
+            _mm256_storeu_ps(t, c[i]);
+            for (e = 0; e < 8 && i * 8 + e < w; e++)
+                o[d + i * 8 + e] = t[e];
+        }
+    }
 }
 
 T2 static void
@@ -209,27 +262,75 @@ load16(const float *p, int k, int n)
     return _mm512_maskz_loadu_ps((__mmask16)((1u << (n - k)) - 1), p + k);
 }
 
-T5 static float
-dot_avx512(const float *a, const float *b, int n)
+/* The sums of four vectors, as one 128-bit vector; a fixed tree for each. */
+T5 static inline __m128
+hsum4_512(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
 {
-    __m512 c = _mm512_setzero_ps();
-    int k;
+    __m256 s[4];
+    __m512 a[4] = { a0, a1, a2, a3 };
+    __m256 h;
+    int i;
 
-    for (k = 0; k < n; k += 16)
-        c = _mm512_fmadd_ps(load16(a, k, n), load16(b, k, n), c);
-    return _mm512_reduce_add_ps(c);
+    for (i = 0; i < 4; i++)
+        s[i] = _mm256_add_ps(_mm512_castps512_ps256(a[i]),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[i]), 1)));
+    h = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
 T5 static void
-axpy_avx512(float *y, float a, const float *x, int n)
+scores_avx512(float *S, const float *q, const float *K, size_t ldk, int n, int hd,
+              float scale)
 {
-    __m512 va = _mm512_set1_ps(a);
-    int k;
+    int j, k, i;
 
-    for (k = 0; k < n; k += 16) {
-        __mmask16 m = k + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
-        __m512 vy = _mm512_maskz_loadu_ps(m, y + k);
-        _mm512_mask_storeu_ps(y + k, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + k), vy));
+    for (j = 0; j < n; j += 4) {
+        const float *kk[4];
+        __m512 c[4];
+        float r[4];
+#pragma GCC unroll 4
+        for (i = 0; i < 4; i++) {
+            kk[i] = K + (size_t)(j + i < n ? j + i : j) * ldk;
+            c[i] = _mm512_setzero_ps();
+        }
+        for (k = 0; k < hd; k += 16) {
+            __m512 a = load16(q, k, hd);
+#pragma GCC unroll 4
+            for (i = 0; i < 4; i++)
+                c[i] = _mm512_fmadd_ps(a, load16(kk[i], k, hd), c[i]);
+        }
+        _mm_storeu_ps(r, hsum4_512(c[0], c[1], c[2], c[3]));
+        for (i = 0; i < 4 && j + i < n; i++)
+            S[j + i] = r[i] * scale;
+    }
+}
+
+T5 static void
+wsum_avx512(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
+{
+    int d, j, i;
+
+    for (d = 0; d < hd; d += 64) {
+        int w = PT_MIN(64, hd - d);
+        __mmask16 m[4];
+        __m512 c[4];
+#pragma GCC unroll 4
+        for (i = 0; i < 4; i++) {
+            int left = w - i * 16;
+            m[i] = left >= 16 ? (__mmask16)0xffff
+                 : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
+            c[i] = _mm512_maskz_loadu_ps(m[i], o + d + i * 16);
+        }
+        for (j = 0; j < n; j++) {
+            __m512 pj = _mm512_set1_ps(p[j]);
+            const float *v = V + (size_t)j * ldv + d;
+#pragma GCC unroll 4
+            for (i = 0; i < 4; i++)
+                c[i] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m[i], v + i * 16), c[i]);
+        }
+#pragma GCC unroll 4
+        for (i = 0; i < 4; i++)
+            _mm512_mask_storeu_ps(o + d + i * 16, m[i], c[i]);
     }
 }
 
@@ -334,7 +435,7 @@ cpu_has(enum infer_kernel k)
 static struct kernels
 kernels_for(enum infer_kernel k)
 {
-    struct kernels K = { INFER_KERNEL_C, mm_c, dot_c, axpy_c };
+    struct kernels K = { INFER_KERNEL_C, mm_c, scores_c, wsum_c };
 
     if (k == INFER_KERNEL_AUTO)
         k = cpu_has(INFER_KERNEL_AVX512) ? INFER_KERNEL_AVX512
@@ -343,9 +444,9 @@ kernels_for(enum infer_kernel k)
         die("infer: this CPU cannot run the %s kernel", infer_kernel_name(k));
 #if HAVE_X86
     if (k == INFER_KERNEL_AVX2)
-        K = (struct kernels){ k, mm_avx2, dot_avx2, axpy_avx2 };
+        K = (struct kernels){ k, mm_avx2, scores_avx2, wsum_avx2 };
     if (k == INFER_KERNEL_AVX512)
-        K = (struct kernels){ k, mm_avx512, dot_avx512, axpy_avx512 };
+        K = (struct kernels){ k, mm_avx512, scores_avx512, wsum_avx512 };
 #endif
     return K;
 }
@@ -375,17 +476,19 @@ infer_matmul(enum infer_kernel k, float *out, const float *in, const float *W, i
     K.mm(out, (size_t)OC, in, (size_t)IC, W, R, IC, 0, OC, NULL, accumulate);
 }
 
-/* ============================== Thread pool ============================== */
+/* ============================== Threads ============================== */
 
 /*
- * The calling thread is worker 0.  pool_run() wakes the others, which call
+ * A crew of threads for the forward (not lib/pool's task pool: decoding
+ * needs no barrier per phase, see forward_worker()).  The calling thread
+ * is worker 0.  crew_run() wakes the others, which call
  * fn(arg, tid, epoch) with the run's epoch (a counter of runs), and calls
  * fn itself; it does not wait for them: fn decides when the run is over
  * (see forward_worker()), and a worker still inside an old run notices
  * the newer epoch and leaves.  Idle workers spin on the epoch for a few
  * microseconds, then sleep on a futex.
  */
-struct pool {
+struct crew {
     int n;
     pthread_t *th;
     _Atomic unsigned start, sleepers;
@@ -394,8 +497,8 @@ struct pool {
     void *arg;
 };
 
-struct pool_arg {
-    struct pool *p;
+struct crew_arg {
+    struct crew *p;
     int tid;
 };
 
@@ -441,10 +544,10 @@ wait_change(_Atomic unsigned *addr, unsigned old, _Atomic unsigned *sleepers)
 }
 
 static void *
-pool_worker(void *a)
+crew_worker(void *a)
 {
-    struct pool_arg *pa = a;
-    struct pool *p = pa->p;
+    struct crew_arg *pa = a;
+    struct crew *p = pa->p;
     unsigned seen = 0;
 
     for (;;) {
@@ -458,10 +561,10 @@ pool_worker(void *a)
     return NULL;
 }
 
-static struct pool *
-pool_new(int n, void (*fn)(void *, int, unsigned), void *arg)
+static struct crew *
+crew_new(int n, void (*fn)(void *, int, unsigned), void *arg)
 {
-    struct pool *p = xcalloc(1, sizeof(*p));
+    struct crew *p = xcalloc(1, sizeof(*p));
     int i;
 
     p->n = n;
@@ -469,10 +572,10 @@ pool_new(int n, void (*fn)(void *, int, unsigned), void *arg)
     p->arg = arg;
     p->th = xcalloc((size_t)n, sizeof(*p->th));
     for (i = 1; i < n; i++) {
-        struct pool_arg *pa = xmalloc(sizeof(*pa));
+        struct crew_arg *pa = xmalloc(sizeof(*pa));
         pa->p = p;
         pa->tid = i;
-        if (pthread_create(&p->th[i], NULL, pool_worker, pa) != 0)
+        if (pthread_create(&p->th[i], NULL, crew_worker, pa) != 0)
             die("infer: cannot start a thread");
     }
     return p;
@@ -480,14 +583,14 @@ pool_new(int n, void (*fn)(void *, int, unsigned), void *arg)
 
 /* The epoch the next run will have. */
 static unsigned
-pool_next_epoch(const struct pool *p)
+crew_next_epoch(const struct crew *p)
 {
     return atomic_load(&p->start) + 1;
 }
 
 /* Starts a run (state for it is written before) and takes part in it. */
 static void
-pool_run(struct pool *p)
+crew_run(struct crew *p)
 {
     unsigned ep = atomic_fetch_add(&p->start, 1) + 1;
 
@@ -497,7 +600,7 @@ pool_run(struct pool *p)
 }
 
 static void
-pool_free(struct pool *p)
+crew_free(struct crew *p)
 {
     int i;
 
@@ -561,7 +664,7 @@ struct row {
 struct infer {
     const struct model *m;
     struct kernels K;
-    struct pool *pool;
+    struct crew *crew;
     int nthreads, max_rows, cap_rows;
     int C, H, V, nh, nkv, hd, QD, KVD, QKV, L, maxpos;
     /* the current forward */
@@ -635,7 +738,7 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->nphase = 6 * inf->L + 2; /* see forward_worker() */
     inf->ctr = xcalloc((size_t)inf->nphase, sizeof(*inf->ctr));
     inf->done = xcalloc((size_t)inf->nphase, sizeof(*inf->done));
-    inf->pool = pool_new(nthreads, forward_worker, inf);
+    inf->crew = crew_new(nthreads, forward_worker, inf);
     return inf;
 }
 
@@ -644,7 +747,7 @@ infer_free(struct infer *inf)
 {
     if (!inf)
         return;
-    pool_free(inf->pool);
+    crew_free(inf->crew);
     free(inf->rows);
     free(inf->logit_rows);
     free(inf->x);
@@ -829,23 +932,24 @@ attend(struct infer *inf, int l, int r, int g, float *S)
     kb[1] = rw->k1 ? rw->k1 + (size_t)l * rw->s1 + (size_t)g * hd : NULL;
     vb[1] = rw->v1 ? rw->v1 + (size_t)l * rw->s1 + (size_t)g * hd : NULL;
     for (i = 0; i < grp; i++) {
-        int h = g * grp + i, b, t = 0;
+        int h = g * grp + i, b;
         const float *q = inf->qkv + (size_t)r * inf->QKV + (size_t)h * hd;
         float *Si = S + (size_t)i * n, m = -INFINITY, sum = 0.0f, inv;
         float *o = inf->att + (size_t)r * inf->QD + (size_t)h * hd;
-        for (b = 0; b < 2; b++)
-            for (j = 0; j < nb[b]; j++, t++) {
-                Si[t] = inf->K.dot(q, kb[b] + (size_t)j * KVD, hd) * scale;
-                m = Si[t] > m ? Si[t] : m;
-            }
-        for (t = 0; t < n; t++) {
-            Si[t] = expf(Si[t] - m);
-            sum += Si[t];
+        if (nb[0] > 0)
+            inf->K.scores(Si, q, kb[0], (size_t)KVD, nb[0], hd, scale);
+        if (nb[1] > 0)
+            inf->K.scores(Si + nb[0], q, kb[1], (size_t)KVD, nb[1], hd, scale);
+        for (j = 0; j < n; j++)
+            m = Si[j] > m ? Si[j] : m;
+        for (j = 0; j < n; j++) {
+            Si[j] = expf(Si[j] - m);
+            sum += Si[j];
         }
         memset(o, 0, (size_t)hd * sizeof(float));
-        for (b = 0, t = 0; b < 2; b++)
-            for (j = 0; j < nb[b]; j++, t++)
-                inf->K.axpy(o, Si[t], vb[b] + (size_t)j * KVD, hd);
+        for (b = 0; b < 2; b++)
+            if (nb[b] > 0)
+                inf->K.wsum(o, Si + (b ? nb[0] : 0), vb[b], (size_t)KVD, nb[b], hd);
         inv = 1.0f / sum;
         for (j = 0; j < hd; j++)
             o[j] *= inv;
@@ -868,7 +972,7 @@ norm_rows(struct infer *inf, int tid, int R, const float *w)
 #define CHUNKS(n) ((uint32_t)(((n) + MM_CHUNK - 1) / MM_CHUNK))
 
 /*
- * The layer loop, run by every thread of the pool, phase by phase.  The
+ * The layer loop, run by every thread of the crew, phase by phase.  The
  * forward's shape is read from the atomics the caller set before the run
  * started; a late thread (an older epoch) finds no chunk and leaves.
  */
@@ -972,7 +1076,7 @@ forward(struct infer *inf)
         memcpy(inf->x + (size_t)r * C, inf->m->w.embed + (size_t)t * C,
                (size_t)C * sizeof(float));
     }
-    ep = pool_next_epoch(inf->pool);
+    ep = crew_next_epoch(inf->crew);
     for (r = 0; r < inf->nphase; r++) {
         atomic_store(&inf->ctr[r], (uint64_t)ep << 32);
         atomic_store(&inf->done[r], (uint64_t)ep << 32);
@@ -980,7 +1084,7 @@ forward(struct infer *inf)
     atomic_store(&inf->a_nrows, inf->nrows);
     atomic_store(&inf->a_fused, inf->fused);
     atomic_store(&inf->a_nlogit, inf->nlogit);
-    pool_run(inf->pool);
+    crew_run(inf->crew);
 }
 
 void

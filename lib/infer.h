@@ -38,8 +38,9 @@
  * into chunks that threads take from atomic counters, so threads wait for
  * chunks, never for each other: on a busy machine a descheduled thread
  * delays the rest by at most the chunk it holds.  Idle workers sleep on a
- * futex.  OpenBLAS is not called, so the two thread pools never run at
- * once.  A struct infer serves one caller thread at a time.
+ * futex.  Neither OpenBLAS nor lib/pool is called during a forward, so
+ * no other threads run beside these.  A struct infer serves one caller
+ * thread at a time.
  */
 #ifndef POSTTRAIN_INFER_H
 #define POSTTRAIN_INFER_H
