@@ -25,9 +25,9 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
 
 # Debian packages the build, the tests and the pipelines need.
-DEBS = gcc make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
+DEBS = gcc g++ make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
        bubblewrap pkg-config libpcre2-dev jq mandoc gnuplot-nox parallel \
-       python3 nodejs npm libutf8proc-dev
+       python3 nodejs npm libutf8proc-dev time
 
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_HDR := $(wildcard lib/*.h)

@@ -19,6 +19,13 @@ enum {
     M_HSTART = 1, M_HEND = 2, M_EOT = 3, M_EOTEXT = 4,/* llama3 */
 };
 
+/* DeepSeek-V3's special tokens (U+FF5C FULLWIDTH VERTICAL LINE, U+2581). */
+#define DS_BAR "\xef\xbd\x9c"
+#define DS_BOS "<" DS_BAR "begin\xe2\x96\x81of\xe2\x96\x81sentence" DS_BAR ">"
+#define DS_EOS "<" DS_BAR "end\xe2\x96\x81of\xe2\x96\x81sentence" DS_BAR ">"
+#define DS_USER "<" DS_BAR "User" DS_BAR ">"
+#define DS_ASSISTANT "<" DS_BAR "Assistant" DS_BAR ">"
+
 static const char *const format_names[] = {
     "auto", "builtin", "deepseek3", "chatml", "llama3",
 };
@@ -49,14 +56,14 @@ detect(const struct tok *t)
     const char *tpl = tok_chat_template(t);
 
     if (tpl) {
-        if (strstr(tpl, "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"))
+        if (strstr(tpl, DS_ASSISTANT))
             return CHAT_DEEPSEEK3;
         if (strstr(tpl, "<|im_start|>"))
             return CHAT_CHATML;
         if (strstr(tpl, "<|start_header_id|>"))
             return CHAT_LLAMA3;
     }
-    if (tok_token_id(t, "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>") >= 0)
+    if (tok_token_id(t, DS_ASSISTANT) >= 0)
         return CHAT_DEEPSEEK3;
     if (tok_token_id(t, "<|im_start|>") >= 0)
         return CHAT_CHATML;
@@ -73,7 +80,7 @@ need(struct chat *c, int slot, const char *name, char *err, size_t errlen)
     int id = tok_token_id(c->tok, name);
 
     if (id < 0) {
-        if (err && errlen)
+        if (err && errlen && !err[0])   /* the first one missing */
             snprintf(err, errlen, "%s: chat format %s needs the token '%s'",
                      tok_source(c->tok), chat_format_name(c->format), name);
         return -1;
@@ -83,13 +90,15 @@ need(struct chat *c, int slot, const char *name, char *err, size_t errlen)
 }
 
 int
-chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags,
-          char *err, size_t errlen)
+chat_init(struct chat *c, struct tok *t, enum chat_format format,
+          unsigned flags, char *err, size_t errlen)
 {
     const char *tpl;
     int rc = 0, id;
 
     memset(c, 0, sizeof(*c));
+    if (err && errlen)
+        err[0] = '\0';
     c->tok = t;
     c->flags = flags & (CHAT_THINK | CHAT_PLAIN);
     c->format = format == CHAT_AUTO ? detect(t) : format;
@@ -103,7 +112,8 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags
     /* DeepSeek-R1's template ends its generation prompt in "<think>\n". */
     tpl = tok_chat_template(t);
     if (format == CHAT_AUTO && !(flags & CHAT_NO_THINK) && tpl &&
-        strstr(tpl, "Assistant\xef\xbd\x9c><think>\\n"))
+        (strstr(tpl, DS_ASSISTANT "<think>\\n") ||
+         strstr(tpl, DS_ASSISTANT "<think>\n")))
         c->flags |= CHAT_THINK;
     switch (c->format) {
     case CHAT_BUILTIN:
@@ -115,10 +125,10 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags
         c->eos = c->mark[M_EOS];
         break;
     case CHAT_DEEPSEEK3:
-        rc |= need(c, M_BOS, "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", err, errlen);
-        rc |= need(c, M_USER, "<\xef\xbd\x9c" "User\xef\xbd\x9c>", err, errlen);
-        rc |= need(c, M_ASSISTANT, "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>", err, errlen);
-        rc |= need(c, M_EOS, "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", err, errlen);
+        rc |= need(c, M_BOS, DS_BOS, err, errlen);
+        rc |= need(c, M_USER, DS_USER, err, errlen);
+        rc |= need(c, M_ASSISTANT, DS_ASSISTANT, err, errlen);
+        rc |= need(c, M_EOS, DS_EOS, err, errlen);
         c->eos = c->mark[M_EOS];
         break;
     case CHAT_CHATML:
@@ -139,11 +149,14 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags
     if (rc)
         return -1;
     c->stop[c->nstop++] = c->eos;
-    if (c->format == CHAT_CHATML && (id = tok_token_id(t, "<|endoftext|>")) >= 0 && id != c->eos)
+    if (c->format == CHAT_CHATML &&
+        (id = tok_token_id(t, "<|endoftext|>")) >= 0 && id != c->eos)
         c->stop[c->nstop++] = id;
-    if (c->format == CHAT_LLAMA3 && (id = tok_token_id(t, "<|end_of_text|>")) >= 0 && id != c->eos)
+    if (c->format == CHAT_LLAMA3 &&
+        (id = tok_token_id(t, "<|end_of_text|>")) >= 0 && id != c->eos)
         c->stop[c->nstop++] = id;
-    if ((id = tok_eos(t)) >= 0 && !chat_is_stop(c, id) && c->nstop < CHAT_MAX_STOP)
+    if ((id = tok_eos(t)) >= 0 && !chat_is_stop(c, id) &&
+        c->nstop < CHAT_MAX_STOP)
         c->stop[c->nstop++] = id;
     return 0;
 }
@@ -221,7 +234,8 @@ py_space(int32_t c)
 {
     return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 ||
            c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+           c == 0x3000;
 }
 
 /* Jinja's trim filter (str.strip()): emits s without outer white space. */
@@ -234,7 +248,8 @@ emit_trimmed(struct emit *e, const char *s)
 
     while (i < n) {
         utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+        utf8proc_ssize_t k =
+            utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
         if (k <= 0) {
             k = 1;
             cp = -1;
@@ -335,7 +350,8 @@ render(struct emit *e, const char *sys, const char *prompt)
 }
 
 void
-chat_prompt(struct chat *c, const char *system, const char *prompt, struct tok_ids *out)
+chat_prompt(struct chat *c, const char *system, const char *prompt,
+            struct tok_ids *out)
 {
     struct emit e = {c, out, NULL};
 
@@ -344,7 +360,8 @@ chat_prompt(struct chat *c, const char *system, const char *prompt, struct tok_i
 }
 
 void
-chat_render(struct chat *c, const char *system, const char *prompt, struct sbuf *out)
+chat_render(struct chat *c, const char *system, const char *prompt,
+            struct sbuf *out)
 {
     struct emit e = {c, NULL, out};
 

@@ -5,17 +5,26 @@
  * Formats (the generation prompt of each model's own chat template, one
  * user turn; [X] is the special token X, other text is encoded):
  *
- *   builtin    [<|bos|>] [<|system|>]SYS [<|user|>]PROMPT [<|assistant|>]
- *              response: RESPONSE [<|eos|>]
- *   deepseek3  [<｜begin▁of▁sentence｜>]SYS [<｜User｜>]PROMPT [<｜Assistant｜>]
- *              response: RESPONSE [<｜end▁of▁sentence｜>]
+ *   builtin    [<|bos|>][<|system|>]SYS[<|user|>]PROMPT[<|assistant|>]
+ *              response: RESPONSE[<|eos|>]
+ *   deepseek3  [<｜begin▁of▁sentence｜>]SYS[<｜User｜>]PROMPT
+ *              [<｜Assistant｜>]
+ *              response: RESPONSE[<｜end▁of▁sentence｜>]
  *   chatml     [<|im_start|>]system\nSYS[<|im_end|>]\n
- *              [<|im_start|>]user\nPROMPT[<|im_end|>]\n[<|im_start|>]assistant\n
- *              response: RESPONSE [<|im_end|>]
- *   llama3     [<|begin_of_text|>][<|start_header_id|>]system[<|end_header_id|>]\n\nSYS[<|eot_id|>]
- *              [<|start_header_id|>]user[<|end_header_id|>]\n\nPROMPT[<|eot_id|>]
+ *              [<|im_start|>]user\nPROMPT[<|im_end|>]\n
+ *              [<|im_start|>]assistant\n
+ *              response: RESPONSE[<|im_end|>]
+ *   llama3     [<|begin_of_text|>]
+ *              [<|start_header_id|>]system[<|end_header_id|>]\n\n
+ *              SYS[<|eot_id|>]
+ *              [<|start_header_id|>]user[<|end_header_id|>]\n\n
+ *              PROMPT[<|eot_id|>]
  *              [<|start_header_id|>]assistant[<|end_header_id|>]\n\n
- *              response: RESPONSE [<|eot_id|>]
+ *              response: RESPONSE[<|eot_id|>]
+ *
+ * llama3 is the Llama 3 (3.0) template; the templates of Llama 3.1 and
+ * later also write a dated "Cutting Knowledge Date" system preamble, which
+ * this format does not.
  *
  * Without a system prompt the system part is left out (builtin: no
  * [<|system|>]; chatml and llama3: no system turn).  llama3 trims
@@ -37,9 +46,9 @@
  *     struct chat c;
  *     if (chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) < 0) die("%s", err);
  *     struct tok_ids p = TOK_IDS_INIT, r = TOK_IDS_INIT;
- *     chat_prompt(&c, system, prompt, &p);       (gen: feed p, sample until
- *                                                  chat_is_stop(&c, id))
- *     chat_response(&c, response, &r);           (pack: loss on r, ends in c.eos)
+ *     chat_prompt(&c, system, prompt, &p);  (gen: feed p, sample until
+ *                                             chat_is_stop(&c, id))
+ *     chat_response(&c, response, &r);  (pack: loss on r; ends in c.eos)
  *     tok_ids_release(&p); tok_ids_release(&r); chat_release(&c); tok_free(t);
  *
  * A struct chat borrows its tokenizer and owns only a scratch buffer; like
@@ -88,12 +97,13 @@ struct chat {
  * message in err when the format cannot be told or the tokenizer lacks
  * one of its special tokens.
  */
-int chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags,
-              char *err, size_t errlen);
+int chat_init(struct chat *c, struct tok *t, enum chat_format format,
+              unsigned flags, char *err, size_t errlen);
 /* Frees the scratch buffer. */
 void chat_release(struct chat *c);
 
-/* "auto", "builtin", "deepseek3", "chatml", "llama3" -> format; -1 if unknown. */
+/* "auto", "builtin", "deepseek3", "chatml", "llama3" -> format; -1 if
+ * unknown. */
 int chat_parse_format(const char *name, enum chat_format *out);
 /* The name of a format (static). */
 const char *chat_format_name(enum chat_format f);
@@ -111,13 +121,15 @@ void chat_response(struct chat *c, const char *response, struct tok_ids *out);
  * mask 0 for each prompt id and 1 for each response id (mask may be NULL).
  */
 void chat_sample(struct chat *c, const char *system, const char *prompt,
-                 const char *response, struct tok_ids *ids, struct tok_ids *mask);
+                 const char *response, struct tok_ids *ids,
+                 struct tok_ids *mask);
 /* 1 if id ends generation. */
 int chat_is_stop(const struct chat *c, int id);
 /*
  * Appends the prompt as text (specials written out) to out, for
  * inspection: decoding chat_prompt()'s ids gives the same text.
  */
-void chat_render(struct chat *c, const char *system, const char *prompt, struct sbuf *out);
+void chat_render(struct chat *c, const char *system, const char *prompt,
+                 struct sbuf *out);
 
 #endif

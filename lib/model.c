@@ -11,11 +11,51 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+/*
+ * Hot element-wise loops are compiled for AVX-512 and AVX2 as well
+ * (chosen at load time), and vectorised: the build's baseline is generic
+ * x86-64.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default"), \
+                           optimize("O3", "no-trapping-math")))
+#else
+#define HOT
+#endif
+
+/*
+ * exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2)/2, exp(r) by
+ * its degree-6 Taylor polynomial (error < 2e-7 relative), ln 2 split in
+ * two so r is exact (Cody & Waite).  Branch-free so loops vectorise;
+ * x is clamped to [-87.3, 88] (below, ~1e-38: callers zero masked
+ * entries themselves).
+ */
+static inline __attribute__((always_inline)) float
+exp_fast(float x)
+{
+    float k, r, p;
+    union { float f; int32_t i; } u;
+
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.0f ? 88.0f : x;
+    k = floorf(x * 1.44269504f + 0.5f);
+    r = x - k * 0.693145751953125f;
+    r = r - k * 1.428606765330187e-6f;
+    p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
+                                                                      r * (1.0f / 720))))));
+    u.i = (int32_t)((uint32_t)((int32_t)k + 127) << 23);
+    return p * u.f;
+}
 
 /* ============================== Config ============================== */
 
@@ -192,11 +232,20 @@ struct model_acts {
     float *logits;      /* (LC, V) */
     float *xc;          /* (LC, C) gathered rows of lnf */
     float *dxc;         /* (LC, C) */
-    float *att_scratch; /* 2 B^2 + 4 B */
+    float *att_scratch; /* (nthreads, 2 B^2 + 4 B) */
+    float *dw_part;     /* (nthreads, C) per-thread RMSNorm weight gradients */
+    float *logit_cache; /* (N, V) LM-head logits kept for backward, or NULL */
+    int *cache_row;     /* (N) row of each target token in logit_cache */
+    int nthreads;       /* threads the scratch was planned for */
     /* RoPE tables, grown to the longest segment seen */
     float *cos_t, *sin_t; /* (npos, hd/2) */
     int npos;
 };
+
+/* Largest LM-head logit cache (floats): 1 GiB. */
+#define LOGIT_CACHE_MAX ((size_t)1 << 28)
+
+static int pool_threads(void);
 
 /* Lays out (base NULL: only sizes) the arena for N tokens; returns bytes. */
 static size_t
@@ -207,7 +256,7 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
     size_t QD = (size_t)c->n_heads * c->head_dim;
     size_t QKV = QD + 2 * (size_t)c->n_kv_heads * c->head_dim;
     size_t L = train ? (size_t)c->n_layers : 1, LC = (size_t)m->logit_chunk;
-    size_t B = (size_t)m->att_block;
+    size_t B = (size_t)m->att_block, NT = (size_t)pool_threads();
     size_t off = 0;
 
 #define CARVE(field, count, type)                                           \
@@ -243,7 +292,18 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
     }
     CARVE(logits, xmul(LC, V), float);
     CARVE(xc, LC * C, float);
-    CARVE(att_scratch, 2 * B * B + 4 * B, float);
+    CARVE(att_scratch, NT * (2 * B * B + 4 * B), float);
+    CARVE(dw_part, NT * C, float);
+    /* keeping the logits saves recomputing the LM head in backward */
+    if (train && c->arch == MODEL_CAUSAL_LM && N * V <= LOGIT_CACHE_MAX) {
+        CARVE(logit_cache, N * V, float);
+        CARVE(cache_row, N, int);
+    } else if (base) {
+        a->logit_cache = NULL;
+        a->cache_row = NULL;
+    }
+    if (base)
+        a->nthreads = (int)NT;
 #undef CARVE
     return off;
 }
@@ -254,7 +314,7 @@ acts_reserve(struct model *m, size_t N, int train)
 {
     struct model_acts *a = m->acts;
 
-    if (a->arena && a->cap >= N && (a->train || !train))
+    if (a->arena && a->cap >= N && (a->train || !train) && a->nthreads == pool_threads())
         return;
     if (a->cap > N)
         N = a->cap;
@@ -354,11 +414,187 @@ model_zero_grad(struct model *m)
     memset(m->grads, 0, m->nparams * sizeof(float));
 }
 
+/* ============================== Threads ==============================
+ * One pool of n threads (n - 1 workers plus the caller) does all the
+ * parallel work: large matrix products are split into row or column
+ * blocks, one single-threaded sgemm per block; element-wise kernels into
+ * row ranges; attention into segment x head tasks.  OpenBLAS itself is
+ * kept at one thread, so no second pool ever spins beside ours.  One pool
+ * per program, as OpenBLAS's thread count is itself process-wide.
+ */
+
+typedef void (*pool_fn)(void *ctx, int task, int tid);
+
+static struct {
+    int n;                /* threads including the caller; 0 = not started */
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    pool_fn fn;
+    void *ctx;
+    int ntasks;
+    atomic_int next;
+    unsigned gen;
+    int busy;             /* workers still inside the current region */
+    int quit;
+} pool = {0, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0};
+
+static void
+pool_tasks(int tid)
+{
+    int t;
+
+    while ((t = atomic_fetch_add(&pool.next, 1)) < pool.ntasks)
+        pool.fn(pool.ctx, t, tid);
+}
+
+static void *
+pool_worker(void *arg)
+{
+    int tid = (int)(intptr_t)arg;
+    unsigned seen = 0;  /* pool_start reset gen before creating us */
+
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (pool.gen == seen && !pool.quit)
+            pthread_cond_wait(&pool.go, &pool.mu);
+        if (pool.quit)
+            break;
+        seen = pool.gen;
+        pthread_mutex_unlock(&pool.mu);
+        pool_tasks(tid);
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.busy == 0)
+            pthread_cond_signal(&pool.done);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return NULL;
+}
+
+static void
+pool_stop(void)
+{
+    int i;
+
+    pthread_mutex_lock(&pool.mu);
+    pool.quit = 1;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    for (i = 1; i < pool.n; i++)
+        pthread_join(pool.th[i], NULL);
+    free(pool.th);
+    pool.th = NULL;
+    pool.quit = 0;
+    pool.n = 0;
+}
+
+static void
+pool_start(int n)
+{
+    int i;
+
+    if (pool.n == n)
+        return;
+    if (pool.n)
+        pool_stop();
+    pool.th = xcalloc((size_t)n, sizeof(pthread_t));
+    pool.n = n;
+    pool.gen = 0;
+    for (i = 1; i < n; i++)
+        if (pthread_create(&pool.th[i], NULL, pool_worker, (void *)(intptr_t)i))
+            die("pthread_create failed");
+}
+
+static int
+pool_threads(void)
+{
+    if (!pool.n)
+        model_set_threads(PT_MAX(1, openblas_get_num_threads()));
+    return pool.n;
+}
+
+/* Runs fn(ctx, task, tid) for task in [0, ntasks) on every thread. */
+static void
+pool_run(pool_fn fn, void *ctx, int ntasks)
+{
+    int t;
+
+    if (pool_threads() == 1 || ntasks <= 1) {
+        for (t = 0; t < ntasks; t++)
+            fn(ctx, t, 0);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.ntasks = ntasks;
+    atomic_store(&pool.next, 0);
+    pool.busy = pool.n - 1;
+    pool.gen++;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    pool_tasks(0);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.busy)
+        pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+
 void
 model_set_threads(int n)
 {
-    if (n >= 1)
-        openblas_set_num_threads(n);
+    if (n < 1)
+        return;
+    openblas_set_num_threads(1);
+    pool_start(n);
+}
+
+/*
+ * A row-major sgemm split over the pool: the larger of M and N is cut
+ * into blocks of whole 16s, one per thread.  Small products run inline.
+ */
+struct gemm_job {
+    CBLAS_TRANSPOSE ta, tb;
+    int M, N, K, lda, ldb, ldc, split_m, parts;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+};
+
+static void
+gemm_task(void *ctx, int task, int tid)
+{
+    const struct gemm_job *g = ctx;
+    int dim = g->split_m ? g->M : g->N, nb = (dim + 15) / 16;
+    int lo = (int)((long)nb * task / g->parts) * 16;
+    int hi = PT_MIN(dim, (int)((long)nb * (task + 1) / g->parts) * 16);
+
+    (void)tid;
+    if (lo >= hi)
+        return;
+    if (g->split_m)
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, hi - lo, g->N, g->K, g->alpha,
+                    g->ta == CblasNoTrans ? g->A + (size_t)lo * g->lda : g->A + lo, g->lda,
+                    g->B, g->ldb, g->beta, g->C + (size_t)lo * g->ldc, g->ldc);
+    else
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, hi - lo, g->K, g->alpha, g->A, g->lda,
+                    g->tb == CblasNoTrans ? g->B + lo : g->B + (size_t)lo * g->ldb, g->ldb,
+                    g->beta, g->C + lo, g->ldc);
+}
+
+static void
+par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+          const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    struct gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, M >= N, pool_threads(), alpha, beta,
+                         A, B, C};
+
+    if (g.parts == 1 || (double)M * N * K < 1e6) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    pool_run(gemm_task, &g, g.parts);
 }
 
 int
@@ -395,7 +631,7 @@ model_batch_shift_targets(const struct model_batch *b, const unsigned char *mask
 
 /* ============================== Layers ============================== */
 
-void
+HOT void
 rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int C,
                 float eps)
 {
@@ -420,7 +656,7 @@ rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t 
  * y_i = w_i x_i r, r = (sum x^2 / C + eps)^-1/2, so
  * dx_j = r w_j g_j - r^3 x_j / C * sum_i g_i w_i x_i.
  */
-void
+HOT void
 rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                  const float *rstd, size_t N, int C)
 {
@@ -447,7 +683,7 @@ gemm_nt(float *out, const float *in, const float *W, size_t N, int IC, int OC, f
 {
     if (N == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, IC, 1.0f, in, IC, W,
+    par_sgemm(CblasNoTrans, CblasTrans, (int)N, OC, IC, 1.0f, in, IC, W,
                 IC, beta, out, OC);
 }
 
@@ -491,10 +727,10 @@ matmul_backward(float *din, float *dW, float *dbias, const float *dout, const fl
     if (N == 0)
         return;
     if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, IC, OC, 1.0f, dout,
+        par_sgemm(CblasNoTrans, CblasNoTrans, (int)N, IC, OC, 1.0f, dout,
                     OC, W, IC, 0.0f, din, IC);
     if (dW)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, (int)N, 1.0f, dout, OC,
+        par_sgemm(CblasTrans, CblasNoTrans, OC, IC, (int)N, 1.0f, dout, OC,
                     in, IC, 1.0f, dW, IC);
     if (dbias)
         for (t = 0; t < N; t++)
@@ -520,7 +756,7 @@ rope_tables(float *cos_t, float *sin_t, int npos, int hd, float theta)
 }
 
 /* rotate_half: (a, b) -> (a cos - b sin, b cos + a sin); sign -1 inverts. */
-static void
+HOT static void
 rope_apply(float *x, const int *pos, const float *cos_t, const float *sin_t, size_t N,
            int stride, int nh, int hd, float sign)
 {
@@ -555,7 +791,7 @@ rope_backward(float *dx, const int *pos, const float *cos_t, const float *sin_t,
     rope_apply(dx, pos, cos_t, sin_t, N, stride, nh, hd, -1.0f);
 }
 
-void
+HOT void
 swiglu_forward(float *h, const float *gu, size_t N, int H)
 {
     size_t t;
@@ -565,12 +801,12 @@ swiglu_forward(float *h, const float *gu, size_t N, int H)
         const float *g = gu + t * 2 * H, *u = g + H;
         float *o = h + t * H;
         for (i = 0; i < H; i++)
-            o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+            o[i] = g[i] / (1.0f + exp_fast(-g[i])) * u[i];
     }
 }
 
 /* silu'(g) = s (1 + g (1 - s)), s = sigmoid(g). */
-void
+HOT void
 swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H)
 {
     size_t t;
@@ -580,9 +816,69 @@ swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H)
         const float *g = gu + t * 2 * H, *u = g + H, *d = dh + t * H;
         float *dg = dgu + t * 2 * H, *du = dg + H;
         for (i = 0; i < H; i++) {
-            float s = 1.0f / (1.0f + expf(-g[i]));
+            float s = 1.0f / (1.0f + exp_fast(-g[i]));
             du[i] = d[i] * g[i] * s;
             dg[i] = d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+        }
+    }
+}
+
+/* One head of one segment [s0, s0 + Ls): see attention_forward. */
+HOT static void
+attention_forward_head(float *out, float *lse, const float *qkv, size_t N, size_t s0, int Ls,
+                       int h, int nh, int nkv, int hd, int B, float *scratch)
+{
+    int QD = nh * hd, QKV = (nh + 2 * nkv) * hd, g = h / (nh / nkv), i0, j0, r, c;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *S = scratch, *mx = S + (size_t)B * B, *l = mx + B;
+    const float *Q = qkv + s0 * QKV + (size_t)h * hd;
+    const float *K = qkv + s0 * QKV + QD + (size_t)g * hd;
+    const float *V = K + (size_t)nkv * hd;
+    float *O = out + s0 * QD + (size_t)h * hd;
+    float *LSE = lse + (size_t)h * N + s0;
+
+    for (i0 = 0; i0 < Ls; i0 += B) {
+        int bq = PT_MIN(B, Ls - i0);
+        for (r = 0; r < bq; r++) {
+            mx[r] = -INFINITY;
+            l[r] = 0.0f;
+            memset(O + (size_t)(i0 + r) * QD, 0, (size_t)hd * sizeof(float));
+        }
+        for (j0 = 0; j0 < i0 + bq; j0 += B) {
+            int bk = PT_MIN(B, i0 + bq - j0);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, scale,
+                        Q + (size_t)i0 * QKV, QKV, K + (size_t)j0 * QKV, QKV, 0.0f, S, bk);
+            /* online softmax: rescale what was summed under the old max */
+            for (r = 0; r < bq; r++) {
+                float *Sr = S + (size_t)r * bk, m = mx[r], corr, sum = 0.0f;
+                int nv = PT_MIN(bk, i0 + r - j0 + 1);
+                for (c = 0; c < nv; c++)
+                    m = Sr[c] > m ? Sr[c] : m;
+                for (c = 0; c < nv; c++)
+                    Sr[c] = exp_fast(Sr[c] - m);
+                for (c = 0; c < nv; c++)
+                    sum += Sr[c];
+                for (; c < bk; c++)
+                    Sr[c] = 0.0f;
+                if (nv <= 0)
+                    continue;
+                corr = mx[r] == -INFINITY ? 0.0f : exp_fast(mx[r] - m);
+                if (corr != 1.0f) {
+                    float *o = O + (size_t)(i0 + r) * QD;
+                    for (c = 0; c < hd; c++)
+                        o[c] *= corr;
+                }
+                l[r] = l[r] * corr + sum;
+                mx[r] = m;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, hd, bk, 1.0f, S, bk,
+                        V + (size_t)j0 * QKV, QKV, 1.0f, O + (size_t)i0 * QD, QD);
+        }
+        for (r = 0; r < bq; r++) {
+            float *o = O + (size_t)(i0 + r) * QD, inv = 1.0f / l[r];
+            for (c = 0; c < hd; c++)
+                o[c] *= inv;
+            LSE[i0 + r] = mx[r] + logf(l[r]);
         }
     }
 }
@@ -591,68 +887,14 @@ void
 attention_forward(float *out, float *lse, const float *qkv, const size_t *seg_start,
                   size_t nseg, int nh, int nkv, int hd, int block, float *scratch)
 {
-    size_t N = seg_start[nseg], s;
-    int QD = nh * hd, QKV = (nh + 2 * nkv) * hd, B = block, grp = nh / nkv, h;
-    float scale = 1.0f / sqrtf((float)hd);
-    float *S = scratch, *mx = S + (size_t)B * B, *l = mx + B;
+    size_t s;
+    int h;
 
-    for (s = 0; s < nseg; s++) {
-        size_t s0 = seg_start[s];
-        int Ls = (int)(seg_start[s + 1] - s0);
-        for (h = 0; h < nh; h++) {
-            int g = h / grp, i0, j0, r, c;
-            const float *Q = qkv + s0 * QKV + (size_t)h * hd;
-            const float *K = qkv + s0 * QKV + QD + (size_t)g * hd;
-            const float *V = K + (size_t)nkv * hd;
-            float *O = out + s0 * QD + (size_t)h * hd;
-            float *LSE = lse + (size_t)h * N + s0;
-            for (i0 = 0; i0 < Ls; i0 += B) {
-                int bq = PT_MIN(B, Ls - i0);
-                for (r = 0; r < bq; r++) {
-                    mx[r] = -INFINITY;
-                    l[r] = 0.0f;
-                    memset(O + (size_t)(i0 + r) * QD, 0, (size_t)hd * sizeof(float));
-                }
-                for (j0 = 0; j0 < i0 + bq; j0 += B) {
-                    int bk = PT_MIN(B, i0 + bq - j0);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, scale,
-                                Q + (size_t)i0 * QKV, QKV, K + (size_t)j0 * QKV, QKV, 0.0f,
-                                S, bk);
-                    for (r = 0; r < bq; r++) {
-                        float *Sr = S + (size_t)r * bk, m = mx[r], corr, sum = 0.0f;
-                        int nv = PT_MIN(bk, i0 + r - j0 + 1);
-                        for (c = 0; c < nv; c++)
-                            m = Sr[c] > m ? Sr[c] : m;
-                        for (c = 0; c < nv; c++) {
-                            Sr[c] = expf(Sr[c] - m);
-                            sum += Sr[c];
-                        }
-                        for (; c < bk; c++)
-                            Sr[c] = 0.0f;
-                        if (nv <= 0)
-                            continue;
-                        corr = expf(mx[r] - m);
-                        if (corr != 1.0f) {
-                            float *o = O + (size_t)(i0 + r) * QD;
-                            for (c = 0; c < hd; c++)
-                                o[c] *= corr;
-                        }
-                        l[r] = l[r] * corr + sum;
-                        mx[r] = m;
-                    }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, hd, bk, 1.0f,
-                                S, bk, V + (size_t)j0 * QKV, QKV, 1.0f,
-                                O + (size_t)i0 * QD, QD);
-                }
-                for (r = 0; r < bq; r++) {
-                    float *o = O + (size_t)(i0 + r) * QD, inv = 1.0f / l[r];
-                    for (c = 0; c < hd; c++)
-                        o[c] *= inv;
-                    LSE[i0 + r] = mx[r] + logf(l[r]);
-                }
-            }
-        }
-    }
+    for (s = 0; s < nseg; s++)
+        for (h = 0; h < nh; h++)
+            attention_forward_head(out, lse, qkv, seg_start[nseg], seg_start[s],
+                                   (int)(seg_start[s + 1] - seg_start[s]), h, nh, nkv, hd,
+                                   block, scratch);
 }
 
 void
@@ -696,121 +938,126 @@ attention_forward_ref(float *out, float *lse, const float *qkv, const size_t *se
 }
 
 /*
- * FlashAttention-2's backward: P = exp(S - lse) is recomputed per tile,
- * D_i = dO_i . O_i, dS = P (dP - D), dQ = scale dS K, dK = scale dS^T Q,
- * dV = P^T dO.  K/V gradients of a kv head sum over its query heads.
+ * FlashAttention-2's backward for the query heads of kv head g in one
+ * segment: P = exp(S - lse) is recomputed per tile, D_i = dO_i . O_i,
+ * dS = P (dP - D), dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO.
+ * K/V gradients of a kv head sum over its query heads, so one call owns
+ * them.
  */
-void
-attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
-                   const float *lse, const size_t *seg_start, size_t nseg, int nh, int nkv,
-                   int hd, int block, float *scratch)
+HOT static void
+attention_backward_group(float *dqkv, const float *dout, const float *qkv, const float *out,
+                         const float *lse, size_t N, size_t s0, int Ls, int g, int nh,
+                         int nkv, int hd, int B, float *scratch)
 {
-    size_t N = seg_start[nseg], s;
-    int QD = nh * hd, QKV = (nh + 2 * nkv) * hd, B = block, grp = nh / nkv, h;
+    int QD = nh * hd, QKV = (nh + 2 * nkv) * hd, grp = nh / nkv, h;
     float scale = 1.0f / sqrtf((float)hd);
     float *P = scratch, *dP = P + (size_t)B * B, *D = dP + (size_t)B * B;
+    size_t ko = QD + (size_t)g * hd, vo = ko + (size_t)nkv * hd;
+    const float *K = qkv + s0 * QKV + ko, *V = qkv + s0 * QKV + vo;
+    float *dK = dqkv + s0 * QKV + ko, *dV = dqkv + s0 * QKV + vo;
 
-    for (s = 0; s < nseg; s++) {
-        size_t s0 = seg_start[s];
-        int Ls = (int)(seg_start[s + 1] - s0);
-        for (h = 0; h < nh; h++) {
-            int g = h / grp, i0, j0, r, c;
-            size_t ko = QD + (size_t)g * hd, vo = ko + (size_t)nkv * hd;
-            const float *Q = qkv + s0 * QKV + (size_t)h * hd;
-            const float *K = qkv + s0 * QKV + ko, *V = qkv + s0 * QKV + vo;
-            const float *O = out + s0 * QD + (size_t)h * hd;
-            const float *dO = dout + s0 * QD + (size_t)h * hd;
-            const float *LSE = lse + (size_t)h * N + s0;
-            float *dQ = dqkv + s0 * QKV + (size_t)h * hd;
-            float *dK = dqkv + s0 * QKV + ko, *dV = dqkv + s0 * QKV + vo;
-            for (i0 = 0; i0 < Ls; i0 += B) {
-                int bq = PT_MIN(B, Ls - i0);
+    for (h = g * grp; h < (g + 1) * grp; h++) {
+        const float *Q = qkv + s0 * QKV + (size_t)h * hd;
+        const float *O = out + s0 * QD + (size_t)h * hd;
+        const float *dO = dout + s0 * QD + (size_t)h * hd;
+        const float *LSE = lse + (size_t)h * N + s0;
+        float *dQ = dqkv + s0 * QKV + (size_t)h * hd;
+        int i0, j0, r, c;
+        for (i0 = 0; i0 < Ls; i0 += B) {
+            int bq = PT_MIN(B, Ls - i0);
+            for (r = 0; r < bq; r++) {
+                const float *o = O + (size_t)(i0 + r) * QD, *d = dO + (size_t)(i0 + r) * QD;
+                float a = 0.0f;
+                for (c = 0; c < hd; c++)
+                    a += o[c] * d[c];
+                D[r] = a;
+            }
+            for (j0 = 0; j0 < i0 + bq; j0 += B) {
+                int bk = PT_MIN(B, i0 + bq - j0);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, scale,
+                            Q + (size_t)i0 * QKV, QKV, K + (size_t)j0 * QKV, QKV, 0.0f, P, bk);
                 for (r = 0; r < bq; r++) {
-                    const float *o = O + (size_t)(i0 + r) * QD, *d = dO + (size_t)(i0 + r) * QD;
-                    float a = 0.0f;
-                    for (c = 0; c < hd; c++)
-                        a += o[c] * d[c];
-                    D[r] = a;
+                    float *Pr = P + (size_t)r * bk, m = LSE[i0 + r];
+                    int nv = PT_MIN(bk, i0 + r - j0 + 1);
+                    for (c = 0; c < nv; c++)
+                        Pr[c] = exp_fast(Pr[c] - m);
+                    for (; c < bk; c++)
+                        Pr[c] = 0.0f;
                 }
-                for (j0 = 0; j0 < i0 + bq; j0 += B) {
-                    int bk = PT_MIN(B, i0 + bq - j0);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, scale,
-                                Q + (size_t)i0 * QKV, QKV, K + (size_t)j0 * QKV, QKV, 0.0f,
-                                P, bk);
-                    for (r = 0; r < bq; r++) {
-                        float *Pr = P + (size_t)r * bk, m = LSE[i0 + r];
-                        int nv = PT_MIN(bk, i0 + r - j0 + 1);
-                        for (c = 0; c < nv; c++)
-                            Pr[c] = expf(Pr[c] - m);
-                        for (; c < bk; c++)
-                            Pr[c] = 0.0f;
-                    }
-                    /* dV_j += P^T dO_i */
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, hd, bq, 1.0f, P,
-                                bk, dO + (size_t)i0 * QD, QD, 1.0f, dV + (size_t)j0 * QKV,
-                                QKV);
-                    /* dP = dO_i V_j^T */
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, 1.0f,
-                                dO + (size_t)i0 * QD, QD, V + (size_t)j0 * QKV, QKV, 0.0f,
-                                dP, bk);
-                    for (r = 0; r < bq; r++) {
-                        float *Pr = P + (size_t)r * bk, *dPr = dP + (size_t)r * bk;
-                        for (c = 0; c < bk; c++)
-                            Pr[c] = Pr[c] * (dPr[c] - D[r]);
-                    }
-                    /* dQ_i += scale dS K_j;  dK_j += scale dS^T Q_i */
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, hd, bk, scale,
-                                P, bk, K + (size_t)j0 * QKV, QKV, 1.0f, dQ + (size_t)i0 * QKV,
-                                QKV);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, hd, bq, scale, P,
-                                bk, Q + (size_t)i0 * QKV, QKV, 1.0f, dK + (size_t)j0 * QKV,
-                                QKV);
+                /* dV_j += P^T dO_i */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, hd, bq, 1.0f, P, bk,
+                            dO + (size_t)i0 * QD, QD, 1.0f, dV + (size_t)j0 * QKV, QKV);
+                /* dP = dO_i V_j^T */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, hd, 1.0f,
+                            dO + (size_t)i0 * QD, QD, V + (size_t)j0 * QKV, QKV, 0.0f, dP, bk);
+                for (r = 0; r < bq; r++) {
+                    float *Pr = P + (size_t)r * bk, *dPr = dP + (size_t)r * bk;
+                    for (c = 0; c < bk; c++)
+                        Pr[c] = Pr[c] * (dPr[c] - D[r]);
                 }
+                /* dQ_i += scale dS K_j;  dK_j += scale dS^T Q_i */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, hd, bk, scale, P,
+                            bk, K + (size_t)j0 * QKV, QKV, 1.0f, dQ + (size_t)i0 * QKV, QKV);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, hd, bq, scale, P, bk,
+                            Q + (size_t)i0 * QKV, QKV, 1.0f, dK + (size_t)j0 * QKV, QKV);
             }
         }
     }
 }
 
+void
+attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+                   const float *lse, const size_t *seg_start, size_t nseg, int nh, int nkv,
+                   int hd, int block, float *scratch)
+{
+    size_t s;
+    int g;
+
+    for (s = 0; s < nseg; s++)
+        for (g = 0; g < nkv; g++)
+            attention_backward_group(dqkv, dout, qkv, out, lse, seg_start[nseg], seg_start[s],
+                                     (int)(seg_start[s + 1] - seg_start[s]), g, nh, nkv, hd,
+                                     block, scratch);
+}
+
 /*
  * z = logits / temp, lse = log sum exp z, logp = z_y - lse,
- * H = lse - sum p z.  dlogp/dl_k = (1[k=y] - p_k) / temp and
- * dH/dl_k = -p_k (z_k - lse + H) / temp.  row holds the logits on entry;
- * it is overwritten (with dL/dlogits when backward).
+ * H = -sum p log p = lse - sum p z.  dlogp/dl_k = (1[k=y] - p_k) / temp
+ * and dH/dl_k = -p_k (z_k - lse + H) / temp.  The sums run in double
+ * over exp(z - max z).
  */
-void
+HOT void
 logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
             float dlogp, float dent, int backward)
 {
-    float inv = 1.0f / temp, m = -INFINITY, lse, H = 0.0f;
-    double sum = 0.0, pz = 0.0;
-    int k, need_h = ent != NULL || (backward && dent != 0.0f);
+    float inv = 1.0f / temp, m = -INFINITY, lse, H;
+    double sum = 0.0, sz = 0.0;
+    int k;
 
-    for (k = 0; k < V; k++) {
-        row[k] *= inv;
-        m = row[k] > m ? row[k] : m;
-    }
     for (k = 0; k < V; k++)
-        sum += expf(row[k] - m);
-    lse = m + (float)log(sum);
-    if (need_h) {
-        for (k = 0; k < V; k++)
-            pz += expf(row[k] - lse) * row[k];
-        H = lse - (float)pz;
+        m = row[k] > m ? row[k] : m;
+    m *= inv;
+    for (k = 0; k < V; k++) {
+        float z = row[k] * inv - m, e = exp_fast(z);
+        sum += e;
+        sz += (double)e * z;
     }
+    lse = m + (float)log(sum);
+    H = (float)(log(sum) - sz / sum);
     if (logp)
-        *logp = row[target] - lse;
+        *logp = row[target] * inv - lse;
     if (ent)
         *ent = H;
     if (!backward)
         return;
     for (k = 0; k < V; k++) {
-        float lp = row[k] - lse, p = expf(lp);
+        float lp = row[k] * inv - lse, p = exp_fast(lp);
         row[k] = (-dlogp * p - dent * p * (lp + H)) * inv;
     }
     row[target] += dlogp * inv;
 }
 
-/* ============================== Forward ============================== */
+/* ============================== Batches ============================== */
 
 static void
 ensure_rope(struct model *m, int npos)
@@ -851,6 +1098,146 @@ check_batch(const struct model *m, const struct model_batch *b)
     }
 }
 
+/* ============================== Parallel jobs ==============================
+ * Each kernel call is split into row ranges (or, for attention, segment x
+ * head tasks) run by pool_run.  Kernels that accumulate a weight gradient
+ * over rows (RMSNorm) write per-thread partials reduced afterwards.
+ */
+
+enum job_op {
+    J_RMS_FWD, J_RMS_BWD, J_SWIGLU_FWD, J_SWIGLU_BWD, J_ROPE, J_ATT_FWD, J_ATT_BWD,
+    J_LOGP,
+};
+
+struct job {
+    enum job_op op;
+    struct model_acts *a;
+    size_t N;
+    int ntasks;
+    float *o1, *o2;
+    const float *i1, *i2, *i3, *i4;
+    int C, H, nh, nkv, hd, stride, block, V;
+    float f;
+    /* J_LOGP */
+    const float *rowsrc;      /* (n, V) logits of the gathered rows */
+    float *rowdst;            /* (n, V) dlogits (backward) or NULL */
+    const int *rows, *targets;
+    float *logp, *ent;
+    const float *dlogp, *dent;
+};
+
+static void
+job_run(void *ctx, int task, int tid)
+{
+    struct job *j = ctx;
+    struct model_acts *a = j->a;
+    size_t lo = j->N * (size_t)task / (size_t)j->ntasks;
+    size_t hi = j->N * (size_t)(task + 1) / (size_t)j->ntasks, n = hi - lo, r;
+    size_t C = (size_t)j->C, per = 2 * (size_t)j->block * j->block + 4 * (size_t)j->block;
+
+    switch (j->op) {
+    case J_RMS_FWD:
+        rmsnorm_forward(j->o1 + lo * C, j->o2 + lo, j->i1 + lo * C, j->i2, n, j->C, j->f);
+        break;
+    case J_RMS_BWD:
+        rmsnorm_backward(j->o1 + lo * C, a->dw_part + (size_t)tid * C, j->i1 + lo * C,
+                         j->i2 + lo * C, j->i3, j->i4 + lo, n, j->C);
+        break;
+    case J_SWIGLU_FWD:
+        swiglu_forward(j->o1 + lo * j->H, j->i1 + lo * 2 * j->H, n, j->H);
+        break;
+    case J_SWIGLU_BWD:
+        swiglu_backward(j->o1 + lo * 2 * j->H, j->i1 + lo * j->H, j->i2 + lo * 2 * j->H, n,
+                        j->H);
+        break;
+    case J_ROPE:
+        rope_apply(j->o1 + lo * j->stride, a->pos + lo, a->cos_t, a->sin_t, n, j->stride,
+                   j->nh, j->hd, j->f);
+        break;
+    case J_ATT_FWD: {
+        size_t s = (size_t)task / j->nh;
+        attention_forward_head(j->o1, j->o2, j->i1, a->ntok, a->seg_start[s],
+                               (int)(a->seg_start[s + 1] - a->seg_start[s]), task % j->nh,
+                               j->nh, j->nkv, j->hd, j->block, a->att_scratch + tid * per);
+        break;
+    }
+    case J_ATT_BWD: {
+        size_t s = (size_t)task / j->nkv;
+        attention_backward_group(j->o1, j->i1, j->i2, j->i3, j->i4, a->ntok, a->seg_start[s],
+                                 (int)(a->seg_start[s + 1] - a->seg_start[s]),
+                                 task % j->nkv, j->nh, j->nkv, j->hd, j->block,
+                                 a->att_scratch + tid * per);
+        break;
+    }
+    case J_LOGP:
+        for (r = lo; r < hi; r++) {
+            int tok = j->rows[r];
+            float *row = (float *)j->rowsrc + r * j->V;
+            if (j->rowdst) {
+                logprob_row(NULL, NULL, row, j->V, j->targets[tok], j->f,
+                            j->dlogp ? j->dlogp[tok] : 0.0f, j->dent ? j->dent[tok] : 0.0f,
+                            1);
+            } else {
+                logprob_row(j->logp ? &j->logp[tok] : NULL, j->ent ? &j->ent[tok] : NULL, row,
+                            j->V, j->targets[tok], j->f, 0.0f, 0.0f, 0);
+            }
+        }
+        break;
+    }
+}
+
+/* Row tasks: one per thread, or a single one for small N. */
+static void
+job_rows(struct job *j, size_t N)
+{
+    j->N = N;
+    j->ntasks = N < 32 ? 1 : pool_threads();
+    pool_run(job_run, j, j->ntasks);
+}
+
+static void
+par_rmsnorm_forward(struct model_acts *a, float *out, float *rstd, const float *x,
+                    const float *w, size_t N, int C, float eps)
+{
+    struct job j = {.op = J_RMS_FWD, .a = a, .o1 = out, .o2 = rstd, .i1 = x, .i2 = w,
+                    .C = C, .f = eps};
+    job_rows(&j, N);
+}
+
+static void
+par_rmsnorm_backward(struct model_acts *a, float *dx, float *dw, const float *dout,
+                     const float *x, const float *w, const float *rstd, size_t N, int C)
+{
+    struct job j = {.op = J_RMS_BWD, .a = a, .o1 = dx, .i1 = dout, .i2 = x, .i3 = w,
+                    .i4 = rstd, .C = C};
+    int t, i;
+
+    memset(a->dw_part, 0, (size_t)a->nthreads * C * sizeof(float));
+    job_rows(&j, N);
+    for (t = 0; t < a->nthreads; t++)
+        for (i = 0; i < C; i++)
+            dw[i] += a->dw_part[(size_t)t * C + i];
+}
+
+static void
+par_rope(struct model_acts *a, float *x, size_t N, int stride, int nh, int hd, float sign)
+{
+    struct job j = {.op = J_ROPE, .a = a, .o1 = x, .stride = stride, .nh = nh, .hd = hd,
+                    .f = sign};
+    job_rows(&j, N);
+}
+
+/* Attention: one task per segment and head (or kv head). */
+static void
+par_attention(struct job *j, int ntasks)
+{
+    j->N = (size_t)ntasks;
+    j->ntasks = ntasks;
+    pool_run(job_run, j, ntasks);
+}
+
+/* ============================== Forward ============================== */
+
 /* One decoder layer, residual res -> resn (may alias under NOGRAD). */
 static void
 layer_forward(struct model *m, int l, int train, size_t N)
@@ -866,18 +1253,20 @@ layer_forward(struct model *m, int l, int train, size_t N)
     float *qkv = a->qkv + slot * N * QKV, *att = a->att + slot * N * QD;
     float *lse = a->lse + slot * N * nh, *res2 = a->res2 + slot * N * C;
     float *gu = a->gu + slot * N * 2 * H;
+    struct job ja = {.op = J_ATT_FWD, .a = a, .o1 = att, .o2 = lse, .i1 = qkv, .nh = nh,
+                     .nkv = nkv, .hd = hd, .block = m->att_block};
+    struct job js = {.op = J_SWIGLU_FWD, .a = a, .o1 = a->h, .i1 = gu, .H = H};
 
-    rmsnorm_forward(a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
+    par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
     matmul_forward(qkv, a->ln, w->wq, w->bq, N, C, QKV);
-    rope_forward(qkv, a->pos, a->cos_t, a->sin_t, N, QKV, nh, hd);
-    rope_forward(qkv + QD, a->pos, a->cos_t, a->sin_t, N, QKV, nkv, hd);
-    attention_forward(att, lse, qkv, a->seg_start, a->nseg, nh, nkv, hd, m->att_block,
-                      a->att_scratch);
+    par_rope(a, qkv, N, QKV, nh, hd, 1.0f);
+    par_rope(a, qkv + QD, N, QKV, nkv, hd, 1.0f);
+    par_attention(&ja, (int)a->nseg * nh);
     memmove(res2, res, N * C * sizeof(float));
     gemm_nt(res2, att, w->wo, N, QD, C, 1.0f);
-    rmsnorm_forward(a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
+    par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
     matmul_forward(gu, a->ln, w->w_gate, NULL, N, C, 2 * H);
-    swiglu_forward(a->h, gu, N, H);
+    job_rows(&js, N);
     memmove(resn, res2, N * C * sizeof(float));
     gemm_nt(resn, a->h, w->w_down, N, H, C, 1.0f);
 }
@@ -913,15 +1302,16 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
               float *entropy, float *scores, int flags)
 {
     const struct model_config *c = &m->cfg;
-    struct model_acts *a = m->acts;
+    struct model_acts *a;
     int train = !(flags & MODEL_FWD_NOGRAD), C = c->dim, V = c->vocab_size, l, maxlen = 0;
-    size_t N = b->ntok, s, t;
+    size_t N = b->ntok, s, t, done = 0;
     float *resf;
 
     check_batch(m, b);
     if (!(temperature > 0.0f))
         die("model: temperature must be positive");
     acts_reserve(m, N, train);
+    a = m->acts;
     a->ntok = N;
     a->nseg = b->nseg;
     a->fwd_train = train;
@@ -940,7 +1330,7 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
     for (l = 0; l < c->n_layers; l++)
         layer_forward(m, l, train, N);
     resf = a->res + (train ? (size_t)c->n_layers : 0) * N * C;
-    rmsnorm_forward(a->lnf, a->rstdf, resf, m->w.norm, N, C, c->norm_eps);
+    par_rmsnorm_forward(a, a->lnf, a->rstdf, resf, m->w.norm, N, C, c->norm_eps);
 
     if (c->arch == MODEL_SEQ_CLS) {
         for (s = 0; s < b->nseg; s++) {
@@ -960,17 +1350,22 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
         memset(logp, 0, N * sizeof(float));
     if (entropy)
         memset(entropy, 0, N * sizeof(float));
+    if (a->logit_cache)
+        for (t = 0; t < N; t++)
+            a->cache_row[t] = -1;
     for (t = 0; t < N;) {
         int n = gather_rows(m, b, &t, NULL, NULL), r;
+        float *dst = a->logit_cache ? a->logit_cache + done * V : a->logits;
+        struct job j = {.op = J_LOGP, .a = a, .V = V, .f = temperature, .rowsrc = dst,
+                        .rows = a->rows, .targets = b->targets, .logp = logp, .ent = entropy};
         if (n == 0)
             break;
-        gemm_nt(a->logits, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
-        for (r = 0; r < n; r++) {
-            int tok = a->rows[r];
-            logprob_row(logp ? &logp[tok] : NULL, entropy ? &entropy[tok] : NULL,
-                        a->logits + (size_t)r * V, V, b->targets[tok], temperature, 0.0f,
-                        0.0f, 0);
-        }
+        gemm_nt(dst, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
+        if (a->logit_cache)
+            for (r = 0; r < n; r++)
+                a->cache_row[a->rows[r]] = (int)(done + (size_t)r);
+        done += (size_t)n;
+        job_rows(&j, (size_t)n);
     }
 }
 
@@ -990,24 +1385,67 @@ layer_backward(struct model *m, int l, size_t N)
     float *rstd1 = a->rstd1 + L * N, *rstd2 = a->rstd2 + L * N;
     const float *qkv = a->qkv + L * N * QKV, *att = a->att + L * N * QD;
     const float *lse = a->lse + L * N * nh, *gu = a->gu + L * N * 2 * H;
+    struct job js = {.op = J_SWIGLU_FWD, .a = a, .o1 = a->h, .i1 = gu, .H = H};
+    struct job jsb = {.op = J_SWIGLU_BWD, .a = a, .o1 = a->dgu, .i1 = a->dh, .i2 = gu, .H = H};
+    struct job ja = {.op = J_ATT_BWD, .a = a, .o1 = a->dqkv, .i1 = a->datt, .i2 = qkv,
+                     .i3 = att, .i4 = lse, .nh = nh, .nkv = nkv, .hd = hd,
+                     .block = m->att_block};
 
     /* MLP: resn = res2 + swiglu(norm(res2) Wgu^T) Wd^T */
-    rmsnorm_forward(a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
-    swiglu_forward(a->h, gu, N, H);
+    par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
+    job_rows(&js, N);
     matmul_backward(a->dh, g->w_down, NULL, a->dres, a->h, w->w_down, N, H, C);
-    swiglu_backward(a->dgu, a->dh, gu, N, H);
+    job_rows(&jsb, N);
     matmul_backward(a->dln, g->w_gate, NULL, a->dgu, a->ln, w->w_gate, N, C, 2 * H);
-    rmsnorm_backward(a->dres, g->mlp_norm, a->dln, res2, w->mlp_norm, rstd2, N, C);
+    par_rmsnorm_backward(a, a->dres, g->mlp_norm, a->dln, res2, w->mlp_norm, rstd2, N, C);
     /* attention: res2 = res + attn(norm(res)) Wo^T */
     matmul_backward(a->datt, g->wo, NULL, a->dres, att, w->wo, N, QD, C);
     memset(a->dqkv, 0, N * QKV * sizeof(float));
-    attention_backward(a->dqkv, a->datt, qkv, att, lse, a->seg_start, a->nseg, nh, nkv, hd,
-                       m->att_block, a->att_scratch);
-    rope_backward(a->dqkv, a->pos, a->cos_t, a->sin_t, N, QKV, nh, hd);
-    rope_backward(a->dqkv + QD, a->pos, a->cos_t, a->sin_t, N, QKV, nkv, hd);
-    rmsnorm_forward(a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
+    par_attention(&ja, (int)a->nseg * nkv);
+    par_rope(a, a->dqkv, N, QKV, nh, hd, -1.0f);
+    par_rope(a, a->dqkv + QD, N, QKV, nkv, hd, -1.0f);
+    par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
     matmul_backward(a->dln, g->wq, g->bq, a->dqkv, a->ln, w->wq, N, C, QKV);
-    rmsnorm_backward(a->dres, g->attn_norm, a->dln, res, w->attn_norm, rstd1, N, C);
+    par_rmsnorm_backward(a, a->dres, g->attn_norm, a->dln, res, w->attn_norm, rstd1, N, C);
+}
+
+/* dL/dlnf through the LM head, chunk by chunk, into a->dln. */
+static void
+head_backward(struct model *m, const struct model_batch *b, const float *dlogp,
+              const float *dentropy)
+{
+    struct model_acts *a = m->acts;
+    int C = m->cfg.dim, V = m->cfg.vocab_size, n, r;
+    size_t t = 0;
+
+    for (;;) {
+        float *lg = a->logits;
+        struct job j = {.op = J_LOGP, .a = a, .V = V, .f = a->temp, .rows = a->rows,
+                        .targets = b->targets, .dlogp = dlogp, .dent = dentropy};
+        n = gather_rows(m, b, &t, dlogp, dentropy);
+        if (n == 0)
+            break;
+        if (a->logit_cache) {
+            /* rows with a gradient, in forward order: copy their cached logits */
+            for (r = 0; r < n; r++)
+                memcpy(lg + (size_t)r * V,
+                       a->logit_cache + (size_t)a->cache_row[a->rows[r]] * V,
+                       (size_t)V * sizeof(float));
+        } else {
+            gemm_nt(lg, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
+        }
+        j.rowsrc = lg;
+        j.rowdst = lg;
+        job_rows(&j, (size_t)n);
+        matmul_backward(a->dxc, m->g.lm_head, NULL, lg, a->xc, m->w.lm_head, (size_t)n, C, V);
+        for (r = 0; r < n; r++) {
+            float *dx = a->dln + (size_t)a->rows[r] * C;
+            const float *src = a->dxc + (size_t)r * C;
+            int i;
+            for (i = 0; i < C; i++)
+                dx[i] += src[i];
+        }
+    }
 }
 
 void
@@ -1016,7 +1454,7 @@ model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
 {
     const struct model_config *c = &m->cfg;
     struct model_acts *a = m->acts;
-    int C = c->dim, V = c->vocab_size, l;
+    int C = c->dim, l;
     size_t N = b->ntok, s, t;
 
     if (!a->fwd_train || a->ntok != N || a->nseg != b->nseg)
@@ -1043,30 +1481,10 @@ model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
             }
         }
     } else {
-        for (t = 0; t < N;) {
-            int n = gather_rows(m, b, &t, dlogp, dentropy), r;
-            if (n == 0)
-                break;
-            gemm_nt(a->logits, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
-            for (r = 0; r < n; r++) {
-                int tok = a->rows[r];
-                logprob_row(NULL, NULL, a->logits + (size_t)r * V, V, b->targets[tok],
-                            a->temp, dlogp ? dlogp[tok] : 0.0f,
-                            dentropy ? dentropy[tok] : 0.0f, 1);
-            }
-            matmul_backward(a->dxc, m->g.lm_head, NULL, a->logits, a->xc, m->w.lm_head,
-                            (size_t)n, C, V);
-            for (r = 0; r < n; r++) {
-                float *dx = a->dln + (size_t)a->rows[r] * C;
-                const float *src = a->dxc + (size_t)r * C;
-                int i;
-                for (i = 0; i < C; i++)
-                    dx[i] += src[i];
-            }
-        }
+        head_backward(m, b, dlogp, dentropy);
     }
-    rmsnorm_backward(a->dres, m->g.norm, a->dln, a->res + (size_t)c->n_layers * N * C,
-                     m->w.norm, a->rstdf, N, C);
+    par_rmsnorm_backward(a, a->dres, m->g.norm, a->dln, a->res + (size_t)c->n_layers * N * C,
+                         m->w.norm, a->rstdf, N, C);
     for (l = c->n_layers - 1; l >= 0; l--)
         layer_backward(m, l, N);
     for (t = 0; t < N; t++) {

@@ -36,13 +36,16 @@
  *     optim_step(opt, m->params, m->grads, ...);
  *     model_free(m);
  *
- * Threading: one model per program.  Every large matrix product goes
- * through OpenBLAS sgemm, which runs on OpenBLAS's own pthreads; everything
- * else (norms, RoPE, softmax, SwiGLU) runs on the calling thread between
- * the sgemm calls, so the two never run at once.  model_set_threads()
- * sets the OpenBLAS thread count; model_threads_env() reads
- * POSTTRAIN_THREADS (tools give --threads precedence over it).  A model is
- * not safe to use from two threads at the same time.
+ * Threading: one pool of threads per program, owned by this module.  It
+ * runs every parallel part of a pass: large matrix products are cut into
+ * row or column blocks, each an OpenBLAS sgemm on one thread; the
+ * element-wise kernels (norms, RoPE, SwiGLU, log-softmax rows) into row
+ * ranges; attention into (segment, head) tasks.  OpenBLAS is set to one
+ * thread, so its own pool never runs beside ours.  model_set_threads()
+ * sizes the pool (default: OpenBLAS's thread count, i.e. every core or
+ * OPENBLAS_NUM_THREADS); model_threads_env() reads POSTTRAIN_THREADS
+ * (tools give --threads precedence over it).  A model is not safe to use
+ * from two threads at the same time, and neither are two models at once.
  */
 #ifndef POSTTRAIN_MODEL_H
 #define POSTTRAIN_MODEL_H
@@ -156,7 +159,10 @@ const struct model_tensor *model_find_tensor(const struct model *m, const char *
 /* Allocates (once) and zeroes the gradient buffer. */
 void model_zero_grad(struct model *m);
 
-/* Sets OpenBLAS's thread count (n >= 1). */
+/*
+ * Sets the thread count of the pool (n >= 1) and OpenBLAS's to one.
+ * Call it before a pass, never during one.
+ */
 void model_set_threads(int n);
 /* POSTTRAIN_THREADS as a positive integer, or 0 when unset; dies if invalid. */
 int model_threads_env(void);
@@ -268,8 +274,9 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
 
 /*
  * Log-probability of target and entropy of softmax(row / temp) for one
- * row of V logits (ent may be NULL).  row is overwritten: with backward
- * set it receives dL/dlogits for the given dL/dlogp and dL/dentropy.
+ * row of V logits (logp, ent may be NULL).  With backward set, row is
+ * overwritten with dL/dlogits for the given dL/dlogp and dL/dentropy;
+ * otherwise it is only read.
  */
 void logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
                  float dlogp, float dent, int backward);

@@ -315,7 +315,8 @@ strmap_set(struct strmap *m, const void *k, size_t n, int id)
 
     while ((e = m->slot[i]) != 0) {
         struct strmap_ent *x = &m->ent[e - 1];
-        if (x->h == h && x->len == n && memcmp(m->keys.buf + x->off, k, n) == 0) {
+        if (x->h == h && x->len == n &&
+            memcmp(m->keys.buf + x->off, k, n) == 0) {
             x->id = id;
             return;
         }
@@ -359,7 +360,12 @@ pairmap_get(const struct pairmap *m, int a, int b, uint64_t *val)
 
 /* ---- the tokenizer ---- */
 
-enum split_behavior { SPLIT_ISOLATED, SPLIT_REMOVED, SPLIT_MERGED_PREV, SPLIT_MERGED_NEXT };
+enum split_behavior {
+    SPLIT_ISOLATED,
+    SPLIT_REMOVED,
+    SPLIT_MERGED_PREV,
+    SPLIT_MERGED_NEXT
+};
 
 struct pretok_step {
     pcre2_code *re;
@@ -623,8 +629,10 @@ trie_add(struct trie *tr, const char *s, size_t n, int added)
 static int
 is_word_cp(int32_t c)
 {
-    return c == '_' || (c < 0x80 ? (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-                                 : !is_space_cp(c));
+    if (c >= 0x80)
+        return !is_space_cp(c);
+    return c == '_' || (c >= '0' && c <= '9') ||
+           ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
 /*
@@ -676,6 +684,81 @@ trie_match(const struct tok *t, const struct trie *tr, const char *s, size_t n,
 
 /* ---- normalizers ---- */
 
+/*
+ * 1 if NFC may change text at code point c or join it to what precedes:
+ * a combining mark (ccc != 0), the second element of a composition, a
+ * canonically decomposable character, or a Hangul jamo.  Code points below
+ * U+0300 never are.  (utf8proc keeps composition seconds at comb_index
+ * 0x8000 and up.)
+ */
+static int
+nfc_active(int32_t c)
+{
+    const utf8proc_property_t *p;
+
+    if (c < 0x300)
+        return 0;
+    if (c >= 0x1100 && c <= 0x11FF)
+        return 1;
+    p = utf8proc_get_property(c);
+    return p->combining_class != 0 ||
+           (p->comb_index >= 0x8000 && p->comb_index != UINT16_MAX) ||
+           (p->decomp_type == 0 && p->decomp_seqindex != UINT16_MAX);
+}
+
+/*
+ * NFC of s into out, running utf8proc only on the stretches that need it:
+ * from the last inert code point (a starter nothing joins to) before an
+ * active one to the next inert one after it.  NFC of a string is the
+ * concatenation of the NFC of such stretches, since composition never
+ * crosses a starter that cannot be the second element of a pair.
+ */
+static void
+nfc_runs(struct sbuf *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, copied = 0, inert = 0, k;
+    int32_t c;
+
+    while (i < n) {
+        if (s[i] < 0xCC) {   /* ASCII, continuation, or a lead below U+0300 */
+            if (s[i] < 0x80 || s[i] >= 0xC0)
+                inert = i;
+            i++;
+            continue;
+        }
+        c = utf8_cp(s + i, n - i, &k);
+        if (c < 0 || !nfc_active(c)) {
+            inert = i;
+            i += k;
+            continue;
+        }
+        /* an active stretch: [inert, end of the following actives) */
+        size_t start = inert, end = i + k;
+        while (end < n) {
+            c = utf8_cp(s + end, n - end, &k);
+            if (c >= 0 && !nfc_active(c))
+                break;
+            end += k;
+        }
+        sbuf_add(out, s + copied, start - copied);
+        {
+            utf8proc_uint8_t *dst = NULL;
+            utf8proc_ssize_t m =
+                utf8proc_map(s + start, (utf8proc_ssize_t)(end - start), &dst,
+                             UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            if (m >= 0)
+                sbuf_add(out, dst, (size_t)m);
+            else
+                sbuf_add(out, s + start, end - start);
+            free(dst);
+        }
+        copied = end;
+        i = inert = end;
+    }
+    sbuf_add(out, s + copied, n - copied);
+}
+
 /* Normalizes s into t->normbuf; returns it (borrowed). */
 static const char *
 normalize(struct tok *t, const char *s, size_t n, size_t *outlen)
@@ -699,10 +782,13 @@ normalize(struct tok *t, const char *s, size_t n, size_t *outlen)
         case NORM_NFC:
             /* Code points below U+0300 are NFC_Quick_Check=Yes with
              * canonical combining class 0: such text is already NFC. */
-            if (below300)
-                continue;
-            opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
-            break;
+            if (!below300) {
+                struct sbuf tmp = SBUF_INIT;
+                nfc_runs(&tmp, nb->buf, nb->len);
+                sbuf_release(nb);
+                *nb = tmp;
+            }
+            continue;
         case NORM_NFD:
             opt = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE;
             break;
@@ -721,12 +807,14 @@ normalize(struct tok *t, const char *s, size_t n, size_t *outlen)
                 size_t kk;
                 unsigned char enc[4];
                 for (i = 0; i < nb->len; i += kk) {
-                    int32_t c = utf8_cp((unsigned char *)nb->buf + i, nb->len - i, &kk);
+                    int32_t c =
+                        utf8_cp((unsigned char *)nb->buf + i, nb->len - i, &kk);
                     if (c < 0) {
                         sbuf_add(&tmp, nb->buf + i, kk);
                         continue;
                     }
-                    utf8proc_ssize_t m = utf8proc_encode_char(utf8proc_tolower(c), enc);
+                    utf8proc_ssize_t m =
+                        utf8proc_encode_char(utf8proc_tolower(c), enc);
                     sbuf_add(&tmp, enc, (size_t)m);
                 }
                 sbuf_release(nb);
@@ -833,7 +921,8 @@ bpe_word(struct tok *t, const unsigned char *w, size_t n, struct tok_ids *out)
     while (nh > 0) {
         uint64_t k = heap_pop(t->heap, &nh);
         int pos = (int)(uint32_t)k, r = next[pos];
-        if (sym[pos] < 0 || r < 0 || !pairmap_get(&t->merges, sym[pos], sym[r], &v) ||
+        if (sym[pos] < 0 || r < 0 ||
+            !pairmap_get(&t->merges, sym[pos], sym[r], &v) ||
             (v >> 32) != (k >> 32))
             continue;
         sym[pos] = (int)(uint32_t)v;
@@ -841,9 +930,11 @@ bpe_word(struct tok *t, const unsigned char *w, size_t n, struct tok_ids *out)
         next[pos] = next[r];
         if (next[r] >= 0)
             prev[next[r]] = pos;
-        if (prev[pos] >= 0 && pairmap_get(&t->merges, sym[prev[pos]], sym[pos], &v))
+        if (prev[pos] >= 0 &&
+            pairmap_get(&t->merges, sym[prev[pos]], sym[pos], &v))
             heap_push(t->heap, &nh, (v >> 32) << 32 | (uint32_t)prev[pos]);
-        if (next[pos] >= 0 && pairmap_get(&t->merges, sym[pos], sym[next[pos]], &v))
+        if (next[pos] >= 0 &&
+            pairmap_get(&t->merges, sym[pos], sym[next[pos]], &v))
             heap_push(t->heap, &nh, (v >> 32) << 32 | (uint32_t)pos);
     }
     for (i = 0; (int)i >= 0; i = (size_t)next[i]) {
@@ -935,12 +1026,19 @@ pretok(struct tok *t, int k, const char *s, size_t n, struct tok_ids *out)
         return;
     }
     while (start < n) {
-        int rc = pcre2_jit_match(st->re, (PCRE2_SPTR)s, n, start, 0, t->md, t->mctx);
+        PCRE2_SPTR subj = (PCRE2_SPTR)s;
+        int rc = pcre2_jit_match(st->re, subj, n, start, 0, t->md, t->mctx);
         size_t ms, me;
-        if (rc == PCRE2_ERROR_JIT_BADOPTION)
-            rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, start, 0, t->md, t->mctx);
-        if (rc < 0)
+        /* no JIT code, or its stack ran out: the interpreter */
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+            rc = pcre2_match(st->re, subj, n, start, 0, t->md, t->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH)
             break;
+        if (rc < 0) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(rc, msg, sizeof(msg));
+            die("%s: pre-tokenizer regex: %s", t->source, (char *)msg);
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(t->md);
         ms = ov[0];
         me = ov[1];
@@ -977,7 +1075,8 @@ pretok(struct tok *t, int k, const char *s, size_t n, struct tok_ids *out)
 
 /* Stage 2 of encoding: normalized text, normalized added tokens. */
 static void
-encode_normalized(struct tok *t, const char *s, size_t n, int plain, struct tok_ids *out)
+encode_normalized(struct tok *t, const char *s, size_t n, int plain,
+                  struct tok_ids *out)
 {
     size_t i = 0, cur = 0, end;
     int a;
@@ -1018,7 +1117,8 @@ skip_space_right(const char *s, size_t n, size_t i)
 {
     size_t k;
 
-    while (i < n && is_space_cp(utf8_cp((const unsigned char *)s + i, n - i, &k)))
+    while (i < n &&
+           is_space_cp(utf8_cp((const unsigned char *)s + i, n - i, &k)))
         i += k;
     return i;
 }
@@ -1164,7 +1264,8 @@ tok_builtin(void)
     strmap_init(&t->by_raw, 16);
     for (b = 0; b < 256; b++) {
         unsigned char c = (unsigned char)b;
-        size_t k = (size_t)utf8proc_encode_char(byte_cp[b], (unsigned char *)name);
+        size_t k =
+            (size_t)utf8proc_encode_char(byte_cp[b], (unsigned char *)name);
         name[k] = '\0';
         tok_set(t, b, name, &c, 1);
         t->byte_id[b] = b;
@@ -1268,8 +1369,8 @@ onig_pattern(struct sbuf *out, const char *p, size_t n)
 }
 
 static int
-compile_step(struct loadctx *c, struct pretok_step *st, const char *pat, size_t n,
-             int literal)
+compile_step(struct loadctx *c, struct pretok_step *st, const char *pat,
+             size_t n, int literal)
 {
     struct sbuf sb = SBUF_INIT;
     int errcode;
@@ -1281,23 +1382,28 @@ compile_step(struct loadctx *c, struct pretok_step *st, const char *pat, size_t 
         sbuf_add(&sb, pat, n);
     } else if (onig_pattern(&sb, pat, n) < 0) {
         sbuf_release(&sb);
-        return fail(c, "pre_tokenizer: \\S inside a character class is not handled");
+        return fail(
+            c, "pre_tokenizer: \\S inside a character class is not handled");
     }
-    st->re = pcre2_compile((PCRE2_SPTR)sbuf_str(&sb), sb.len, opt, &errcode, &erroff, NULL);
+    st->re = pcre2_compile((PCRE2_SPTR)sbuf_str(&sb), sb.len, opt, &errcode,
+                           &erroff, NULL);
     if (!st->re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(errcode, msg, sizeof(msg));
         sbuf_release(&sb);
-        return fail(c, "pre_tokenizer: regex at offset %zu: %s", (size_t)erroff, (char *)msg);
+        return fail(c, "pre_tokenizer: regex at offset %zu: %s", (size_t)erroff,
+                    (char *)msg);
     }
     sbuf_release(&sb);
-    pcre2_jit_compile(st->re, PCRE2_JIT_COMPLETE);   /* falls back to the interpreter */
+    /* Without JIT support, matching falls back to the interpreter. */
+    pcre2_jit_compile(st->re, PCRE2_JIT_COMPLETE);
     return 0;
 }
 
 /* GPT-2's pattern, used by ByteLevel with use_regex (byte_level.rs). */
 static const char gpt2_pattern[] =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+"
+    "| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 static int
 load_pretok(struct loadctx *c, struct tok *t, const json_t *pt, int *bytelevel)
@@ -1305,7 +1411,8 @@ load_pretok(struct loadctx *c, struct tok *t, const json_t *pt, int *bytelevel)
     const char *type;
     struct pretok_step *st;
 
-    if (!json_is_object(pt) || !(type = json_string_value(json_object_get(pt, "type"))))
+    if (!json_is_object(pt) ||
+        !(type = json_string_value(json_object_get(pt, "type"))))
         return fail(c, "pre_tokenizer: not an object with a type");
     if (strcmp(type, "Sequence") == 0) {
         const json_t *list = json_object_get(pt, "pretokenizers"), *x;
@@ -1322,9 +1429,11 @@ load_pretok(struct loadctx *c, struct tok *t, const json_t *pt, int *bytelevel)
     if (strcmp(type, "Split") == 0) {
         const json_t *pat = json_object_get(pt, "pattern");
         const char *beh = json_string_value(json_object_get(pt, "behavior"));
-        const json_t *re = json_object_get(pat, "Regex"), *lit = json_object_get(pat, "String");
+        const json_t *re = json_object_get(pat, "Regex"),
+                     *lit = json_object_get(pat, "String");
         if (json_is_true(json_object_get(pt, "invert")))
-            return fail(c, "pre_tokenizer: Split with invert=true is not handled");
+            return fail(c,
+                        "pre_tokenizer: Split with invert=true is not handled");
         if (!beh || strcmp(beh, "Isolated") == 0)
             st->behavior = SPLIT_ISOLATED;
         else if (strcmp(beh, "Removed") == 0)
@@ -1334,29 +1443,37 @@ load_pretok(struct loadctx *c, struct tok *t, const json_t *pt, int *bytelevel)
         else if (strcmp(beh, "MergedWithNext") == 0)
             st->behavior = SPLIT_MERGED_NEXT;
         else
-            return fail(c, "pre_tokenizer: Split behavior '%s' is not handled", beh);
+            return fail(c, "pre_tokenizer: Split behavior '%s' is not handled",
+                        beh);
         if (json_is_string(re)) {
-            if (compile_step(c, st, json_string_value(re), json_string_length(re), 0) < 0)
+            if (compile_step(c, st, json_string_value(re),
+                             json_string_length(re), 0) < 0)
                 return -1;
         } else if (json_is_string(lit)) {
-            if (compile_step(c, st, json_string_value(lit), json_string_length(lit), 1) < 0)
+            if (compile_step(c, st, json_string_value(lit),
+                             json_string_length(lit), 1) < 0)
                 return -1;
         } else
-            return fail(c, "pre_tokenizer: Split without a Regex or String pattern");
+            return fail(
+                c, "pre_tokenizer: Split without a Regex or String pattern");
     } else if (strcmp(type, "ByteLevel") == 0) {
         *bytelevel = 1;
-        st->prefix_space = json_is_true(json_object_get(pt, "add_prefix_space"));
+        st->prefix_space =
+            json_is_true(json_object_get(pt, "add_prefix_space"));
         if (json_is_true(json_object_get(pt, "use_regex")) &&
             compile_step(c, st, gpt2_pattern, strlen(gpt2_pattern), 0) < 0)
             return -1;
         if (!st->prefix_space && !st->re)
             return 0;   /* the byte mapping itself is implicit */
     } else if (strcmp(type, "Digits") == 0) {
-        const char *p = json_is_true(json_object_get(pt, "individual_digits")) ? "\\p{N}" : "\\p{N}+";
+        const char *p = json_is_true(json_object_get(pt, "individual_digits"))
+                            ? "\\p{N}"
+                            : "\\p{N}+";
         if (compile_step(c, st, p, strlen(p), 0) < 0)
             return -1;
     } else
-        return fail(c, "pre_tokenizer '%s' is not handled (byte-level BPE only)", type);
+        return fail(
+            c, "pre_tokenizer '%s' is not handled (byte-level BPE only)", type);
     t->nstep++;
     return 0;
 }
@@ -1396,10 +1513,11 @@ load_normalizer(struct loadctx *c, struct tok *t, const json_t *nm)
 }
 
 static int
-special_ids(struct loadctx *c, struct tok *t, const json_t *pp, const char *name,
-            struct tok_ids *dst)
+special_ids(struct loadctx *c, struct tok *t, const json_t *pp,
+            const char *name, struct tok_ids *dst)
 {
-    const json_t *sp = json_object_get(json_object_get(pp, "special_tokens"), name);
+    const json_t *sp =
+        json_object_get(json_object_get(pp, "special_tokens"), name);
     const json_t *ids = json_object_get(sp, "ids"), *x;
     size_t i;
 
@@ -1451,9 +1569,12 @@ load_postproc(struct loadctx *c, struct tok *t, const json_t *pp)
         }
         return 0;
     }
-    if (strcmp(type, "RobertaProcessing") == 0 || strcmp(type, "BertProcessing") == 0) {
-        json_int_t cls = json_integer_value(json_array_get(json_object_get(pp, "cls"), 1));
-        json_int_t sep = json_integer_value(json_array_get(json_object_get(pp, "sep"), 1));
+    if (strcmp(type, "RobertaProcessing") == 0 ||
+        strcmp(type, "BertProcessing") == 0) {
+        json_int_t cls =
+            json_integer_value(json_array_get(json_object_get(pp, "cls"), 1));
+        json_int_t sep =
+            json_integer_value(json_array_get(json_object_get(pp, "sep"), 1));
         tok_ids_push(&t->prefix, (int)cls);
         tok_ids_push(&t->suffix, (int)sep);
         return 0;
@@ -1500,12 +1621,16 @@ load_config(struct tok *t, const char *path)
     else if (json_is_array(ct)) {
         size_t i;
         const json_t *x;
-        json_array_foreach(ct, i, x)
-            if (json_is_string(json_object_get(x, "template")) &&
-                (!t->chat_template || strcmp(json_string_value(json_object_get(x, "name")), "default") == 0)) {
+        /* A list of named templates: "default", else the first. */
+        json_array_foreach(ct, i, x) {
+            const char *name = json_string_value(json_object_get(x, "name"));
+            const char *tpl = json_string_value(json_object_get(x, "template"));
+            if (tpl && (!t->chat_template ||
+                        (name && strcmp(name, "default") == 0))) {
                 free(t->chat_template);
-                t->chat_template = xstrdup(json_string_value(json_object_get(x, "template")));
+                t->chat_template = xstrdup(tpl);
             }
+        }
     }
     /*
      * transformers' Llama/Gemma fast tokenizers rebuild the post-processor
@@ -1529,7 +1654,8 @@ load_config(struct tok *t, const char *path)
 }
 
 static int
-merge_sides(const json_t *m, const char **a, size_t *na, const char **b, size_t *nb)
+merge_sides(const json_t *m, const char **a, size_t *na, const char **b,
+            size_t *nb)
 {
     if (json_is_string(m)) {
         const char *s = json_string_value(m), *sp = strchr(s, ' ');
@@ -1542,7 +1668,8 @@ merge_sides(const json_t *m, const char **a, size_t *na, const char **b, size_t 
         return 0;
     }
     if (json_is_array(m) && json_array_size(m) == 2 &&
-        json_is_string(json_array_get(m, 0)) && json_is_string(json_array_get(m, 1))) {
+        json_is_string(json_array_get(m, 0)) &&
+        json_is_string(json_array_get(m, 1))) {
         *a = json_string_value(json_array_get(m, 0));
         *na = json_string_length(json_array_get(m, 0));
         *b = json_string_value(json_array_get(m, 1));
@@ -1553,17 +1680,20 @@ merge_sides(const json_t *m, const char **a, size_t *na, const char **b, size_t 
 }
 
 static int
-load_model(struct loadctx *c, struct tok *t, const json_t *model, const json_t *addl)
+load_model(struct loadctx *c, struct tok *t, const json_t *model,
+           const json_t *addl)
 {
     const json_t *vocab = json_object_get(model, "vocab");
     const json_t *merges = json_object_get(model, "merges"), *v, *x;
-    const char *type = json_string_value(json_object_get(model, "type")), *key, *s;
+    const char *type = json_string_value(json_object_get(model, "type"));
+    const char *key, *s;
     struct sbuf raw = SBUF_INIT, tmp = SBUF_INIT;
     int maxid = -1, b, rc = -1;
     size_t i, sz;
 
     if (!type || strcmp(type, "BPE") != 0)
-        return fail(c, "model '%s' is not handled (byte-level BPE only)", type ? type : "?");
+        return fail(c, "model '%s' is not handled (byte-level BPE only)",
+                    type ? type : "?");
     if (!json_is_object(vocab) || !json_is_array(merges))
         return fail(c, "model: no vocab or merges");
     s = json_string_value(json_object_get(model, "continuing_subword_prefix"));
@@ -1576,13 +1706,15 @@ load_model(struct loadctx *c, struct tok *t, const json_t *model, const json_t *
         return fail(c, "model: byte_fallback is not handled");
     t->ignore_merges = json_is_true(json_object_get(model, "ignore_merges"));
     json_object_foreach((json_t *)vocab, key, v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1 << 28)
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > 1 << 28)
             return fail(c, "model: vocab entry '%s' has no valid id", key);
         maxid = PT_MAX(maxid, (int)json_integer_value(v));
     }
     json_array_foreach(addl, i, x) {
         json_int_t id = json_integer_value(json_object_get(x, "id"));
-        if (!json_is_string(json_object_get(x, "content")) || id < 0 || id > 1 << 28)
+        if (!json_is_string(json_object_get(x, "content")) || id < 0 ||
+            id > 1 << 28)
             return fail(c, "added_tokens[%zu]: no content or bad id", i);
         maxid = PT_MAX(maxid, (int)id);
     }
@@ -1602,7 +1734,8 @@ load_model(struct loadctx *c, struct tok *t, const json_t *model, const json_t *
     }
     for (b = 0; b < 256; b++) {
         char enc[8];
-        size_t k = (size_t)utf8proc_encode_char(byte_cp[b], (unsigned char *)enc);
+        size_t k =
+            (size_t)utf8proc_encode_char(byte_cp[b], (unsigned char *)enc);
         if ((t->byte_id[b] = strmap_get(&t->by_name, enc, k)) < 0) {
             rc = fail(c, "model: byte 0x%02x has no token", b);
             goto out;
@@ -1630,7 +1763,9 @@ load_model(struct loadctx *c, struct tok *t, const json_t *model, const json_t *
         im = strmap_get(&t->by_name, tmp.buf, tmp.len);
         ib = strmap_get(&t->by_name, bb, nb);
         if (ia < 0 || ib < 0 || im < 0) {
-            rc = fail(c, "model: merges[%zu] ('%.*s %.*s') names a token not in the vocab",
+            rc = fail(c,
+                      "model: merges[%zu] ('%.*s %.*s') names a token not in "
+                      "the vocab",
                       i, (int)na, a, (int)nb, bb);
             goto out;
         }
@@ -1673,10 +1808,14 @@ load_added(struct loadctx *c, struct tok *t, const json_t *addl)
         tok_set(t, id, s, raw.buf ? raw.buf : "", raw.len);
         t->special[id] = (unsigned char)special;
         add_added(t, id, special, normalized);
-        t->added[t->nadded - 1].lstrip = json_is_true(json_object_get(x, "lstrip"));
-        t->added[t->nadded - 1].rstrip = json_is_true(json_object_get(x, "rstrip"));
-        t->added[t->nadded - 1].single_word = json_is_true(json_object_get(x, "single_word"));
-        trie_add(normalized ? &t->norm_trie : &t->raw_trie, s, n, (int)t->nadded - 1);
+        t->added[t->nadded - 1].lstrip =
+            json_is_true(json_object_get(x, "lstrip"));
+        t->added[t->nadded - 1].rstrip =
+            json_is_true(json_object_get(x, "rstrip"));
+        t->added[t->nadded - 1].single_word =
+            json_is_true(json_object_get(x, "single_word"));
+        trie_add(normalized ? &t->norm_trie : &t->raw_trie, s, n,
+                 (int)t->nadded - 1);
         /* The added token wins over a vocabulary entry of the same name. */
         strmap_set(&t->by_name, s, n, id);
     }
@@ -1702,7 +1841,33 @@ check_decoder(struct loadctx *c, const json_t *d)
                 return -1;
         return 0;
     }
-    return fail(c, "decoder '%s' is not handled (ByteLevel only)", type ? type : "?");
+    return fail(c, "decoder '%s' is not handled (ByteLevel only)",
+                type ? type : "?");
+}
+
+/* Reads a whole file into sb; -1 with errno set on failure. */
+static int
+read_file(const char *path, struct sbuf *sb)
+{
+    FILE *f = fopen(path, "rb");
+    size_t k;
+
+    if (!f)
+        return -1;
+    for (;;) {
+        sbuf_grow(sb, 1 << 20);
+        k = fread(sb->buf + sb->len, 1, sb->cap - sb->len - 1, f);
+        sb->len += k;
+        if (k == 0)
+            break;
+    }
+    if (ferror(f)) {
+        fclose(f);
+        errno = EIO;
+        return -1;
+    }
+    fclose(f);
+    return 0;
 }
 
 struct tok *
@@ -1711,15 +1876,22 @@ tok_load(const char *path, char *err, size_t errlen)
     struct loadctx c = {path, err, errlen};
     struct tok *t = tok_new();
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    json_t *root = NULL;
     const json_t *addl;
     int bytelevel = 0;
+    struct sbuf buf = SBUF_INIT;
 
     if (err && errlen)
         err[0] = '\0';
+    /* Read whole, then parse: json_load_file() reads a byte at a time. */
+    if (read_file(path, &buf) < 0) {
+        fail(&c, "%s", strerror(errno));
+        goto bad;
+    }
+    root = json_loadb(buf.buf ? buf.buf : "", buf.len, 0, &je);
+    sbuf_release(&buf);
     if (!root) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+        fail(&c, "line %d: %s", je.line, je.text);
         goto bad;
     }
     t->source = xstrdup(path);
@@ -1728,8 +1900,10 @@ tok_load(const char *path, char *err, size_t errlen)
         load_model(&c, t, json_object_get(root, "model"), addl) < 0 ||
         load_added(&c, t, addl) < 0)
         goto bad;
-    if (json_object_get(root, "pre_tokenizer") && !json_is_null(json_object_get(root, "pre_tokenizer")) &&
-        load_pretok(&c, t, json_object_get(root, "pre_tokenizer"), &bytelevel) < 0)
+    if (json_object_get(root, "pre_tokenizer") &&
+        !json_is_null(json_object_get(root, "pre_tokenizer")) &&
+        load_pretok(&c, t, json_object_get(root, "pre_tokenizer"), &bytelevel) <
+            0)
         goto bad;
     if (!bytelevel) {
         fail(&c, "pre_tokenizer: no ByteLevel step (byte-level BPE only)");

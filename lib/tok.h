@@ -6,8 +6,9 @@
  * (GPT-2, Llama 3, Qwen2/Qwen3, DeepSeek-V3 and their kin), pre-tokenizers
  * Sequence / Split (regex or string; Isolated, Removed, MergedWithPrevious,
  * MergedWithNext) / ByteLevel / Digits, normalizers Sequence / NFC / NFD /
- * NFKC / NFKD / Lowercase, post-processors ByteLevel / TemplateProcessing,
- * decoder ByteLevel, added tokens (special or not, normalized or not).
+ * NFKC / NFKD / Lowercase, post-processors ByteLevel / TemplateProcessing /
+ * RobertaProcessing / BertProcessing, decoder ByteLevel, added tokens
+ * (special or not, normalized or not, lstrip, rstrip, single_word).
  * Anything else (WordPiece, Unigram, Metaspace, ...) fails to load with a
  * message naming it.  Split regexes run on PCRE2 with its JIT; '\s' and '\S'
  * are rewritten to Oniguruma's meaning (U+0009..U+000D, U+0085, and the
@@ -45,9 +46,9 @@
  * one struct tok must not be used by two threads at once.  Load one per
  * thread (or lock around calls).
  *
- *     struct tok *t = tok_load_dir("ckpt/step-0");   (tokenizer.json or built-in)
+ *     struct tok *t = tok_load_dir("ckpt/step-0");  (or the built-in one)
  *     struct tok_ids ids = TOK_IDS_INIT;
- *     tok_encode(t, text, strlen(text), TOK_ADD_SPECIAL, &ids);
+ *     tok_encode(t, text, strlen(text), 0, &ids);  (TOK_ADD_SPECIAL: + BOS)
  *     for (size_t i = 0; i < ids.n; i++) printf("%d\n", ids.v[i]);
  *     struct sbuf sb = SBUF_INIT;
  *     tok_decode(t, ids.v, ids.n, 0, &sb);           (sb.buf == text)
@@ -56,8 +57,10 @@
  * Streaming decode (gen), emitting only whole UTF-8 characters:
  *     struct tok_stream ts;
  *     tok_stream_init(&ts, t, TOK_SKIP_SPECIAL);
- *     for each sampled id: { if (chat_is_stop(c, id)) break;
- *                            tok_stream_push(&ts, id, &sb); write sb; sbuf_reset(&sb); }
+ *     for each sampled id:
+ *         if (chat_is_stop(&c, id)) break;
+ *         tok_stream_push(&ts, id, &sb);  (write sb.buf, sb.len)
+ *         sbuf_reset(&sb);
  *     tok_stream_finish(&ts, &sb); tok_stream_release(&ts);
  */
 #ifndef POSTTRAIN_TOK_H
@@ -128,9 +131,10 @@ int tok_vocab_size(const struct tok *t);
 const char *tok_source(const struct tok *t);
 
 /*
- * Encodes len bytes of text, appending ids to out.  Returns 0, or -1 if
- * the text holds something no token covers (a byte-level vocabulary
- * always covers every byte, so this happens only with a broken file).
+ * Encodes len bytes of text (UTF-8; invalid bytes are encoded as bytes),
+ * appending ids to out; out is not reset first.  Returns 0: every byte has
+ * a token (tok_load checks it).  Dies only if PCRE2 itself fails.  For chat
+ * prompts and responses use chat.h, which calls this.
  */
 int tok_encode(struct tok *t, const char *text, size_t len, unsigned flags,
                struct tok_ids *out);
@@ -175,7 +179,8 @@ struct tok_stream {
     char pend[8];
     size_t npend;
 };
-void tok_stream_init(struct tok_stream *ts, const struct tok *t, unsigned flags);
+void tok_stream_init(struct tok_stream *ts, const struct tok *t,
+                     unsigned flags);
 /* Appends the complete characters now available to out. */
 void tok_stream_push(struct tok_stream *ts, int id, struct sbuf *out);
 /* Appends what is left (an incomplete sequence becomes U+FFFD). */

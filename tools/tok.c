@@ -16,21 +16,22 @@
 #include "tool.h"
 
 static const char usage_text[] =
-    "usage: tok [-m DIR | -t FILE] [-e | -d | -c | -i] [-r] [-f FORMAT] [--field NAME]\n"
-    "           [--think] [--no-think] [--plain] [--bos] [--skip-special] [options] [FILE ...]\n"
+    "usage: tok [-m DIR | -t FILE] [-e | -d | -c | -i] [-r] [options] [FILE ...]\n"
     "Encodes, decodes, counts or shows tokens (text in, or records with -r).\n"
-    "  -m, --model DIR       the checkpoint's tokenizer (DIR/tokenizer.json, else built-in)\n"
+    "  -m, --model DIR       the tokenizer of a checkpoint (DIR/tokenizer.json,\n"
+    "                        else the built-in one)\n"
     "  -t, --tokenizer FILE  a tokenizer.json\n"
     "  -e, --encode          text to ids, one line of ids per input (default)\n"
     "  -d, --decode          ids (white-space separated) to text\n"
     "  -c, --count           the number of tokens of each input\n"
-    "  -i, --inspect         one line per token: id, tab, the token as a JSON string\n"
-    "  -r, --records         JSONL records in: add prompt_ids and response_ids (chat\n"
-    "                        format), or with --field the ids of that field; with -d,\n"
-    "                        add text from ids; with -c, add n_tokens\n"
-    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, llama3\n"
-    "      --field NAME      record mode: encode this string field as plain text into\n"
-    "                        ids (decode: the id array to read, default ids)\n"
+    "  -i, --inspect         one line per token: id, tab, token as JSON string\n"
+    "  -r, --records         JSONL records in: add prompt_ids and response_ids\n"
+    "                        (chat format), or with --field the ids of that\n"
+    "                        field; with -d, add text; with -c, add n_tokens\n"
+    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml,\n"
+    "                        llama3\n"
+    "      --field NAME      records: encode this string field as plain text\n"
+    "                        into ids (-d: the id array to read, default ids)\n"
     "      --think           open the assistant turn with <think>\\n\n"
     "      --no-think        never, even when the chat template does\n"
     "      --plain           special-token strings in text are text\n"
@@ -117,9 +118,17 @@ put_piece(struct sbuf *o, const char *p, size_t n)
     sbuf_addc(o, '"');
 }
 
+/* Separates ids: white space or a comma. */
+static int
+is_sep(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',';
+}
+
 /* Parses white-space separated ids; dies on anything else. */
 static void
-parse_ids(const char *path, const struct sbuf *in, const struct tok *t, struct tok_ids *ids)
+parse_ids(const char *path, const struct sbuf *in, const struct tok *t,
+          struct tok_ids *ids)
 {
     const char *s = in->buf ? in->buf : "", *end = s + in->len;
     char num[32];
@@ -127,9 +136,9 @@ parse_ids(const char *path, const struct sbuf *in, const struct tok *t, struct t
 
     while (s < end) {
         size_t n = 0;
-        while (s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == ','))
+        while (s < end && is_sep(*s))
             s++;
-        while (s < end && !(*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == ',')) {
+        while (s < end && !is_sep(*s)) {
             if (n + 1 < sizeof(num))
                 num[n] = *s;
             n++;
@@ -139,7 +148,8 @@ parse_ids(const char *path, const struct sbuf *in, const struct tok *t, struct t
             break;
         num[PT_MIN(n, sizeof(num) - 1)] = '\0';
         if (n >= sizeof(num) || parse_long(num, 0, tok_vocab_size(t) - 1, &v))
-            die("%s: '%s' is not a token id in [0, %d]", path, num, tok_vocab_size(t) - 1);
+            die("%s: '%s' is not a token id in [0, %d]", path, num,
+                tok_vocab_size(t) - 1);
         tok_ids_push(ids, (int)v);
     }
 }
@@ -149,7 +159,8 @@ text_mode(struct tool *tl, const struct opts *o, struct tok *t)
 {
     struct sbuf in = SBUF_INIT, out = SBUF_INIT;
     struct tok_ids ids = TOK_IDS_INIT;
-    unsigned flags = (o->bos ? TOK_ADD_SPECIAL : 0) | (o->plain ? TOK_PLAIN : 0);
+    unsigned flags =
+        (o->bos ? TOK_ADD_SPECIAL : 0) | (o->plain ? TOK_PLAIN : 0);
     int i;
     size_t k, len;
 
@@ -159,7 +170,8 @@ text_mode(struct tool *tl, const struct opts *o, struct tok *t)
         sbuf_reset(&out);
         if (o->mode == DECODE) {
             parse_ids(tl->inputs[i], &in, t, &ids);
-            tok_decode(t, ids.v, ids.n, o->skip_special ? TOK_SKIP_SPECIAL : 0, &out);
+            tok_decode(t, ids.v, ids.n, o->skip_special ? TOK_SKIP_SPECIAL : 0,
+                       &out);
         } else {
             tok_encode(t, in.buf ? in.buf : "", in.len, flags, &ids);
             if (o->mode == ENCODE)
@@ -171,7 +183,8 @@ text_mode(struct tool *tl, const struct opts *o, struct tok *t)
                     const char *p = tok_piece(t, ids.v[k], &len);
                     sbuf_addf(&out, "%d\t", ids.v[k]);
                     put_piece(&out, p, len);
-                    sbuf_adds(&out, tok_is_special(t, ids.v[k]) ? "\tspecial\n" : "\n");
+                    sbuf_adds(&out, tok_is_special(t, ids.v[k]) ? "\tspecial\n"
+                                                                : "\n");
                 }
         }
         rout_raw(tl->out, out.buf ? out.buf : "", out.len);
@@ -209,8 +222,8 @@ opt_str(const json_t *r, const char *key, const char **out)
 
 /* Handles one record; returns 0, or -1 after rejecting it. */
 static int
-record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c, json_t *r,
-       struct tok_ids *ids, struct sbuf *sb)
+record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c,
+       json_t *r, struct tok_ids *ids, struct sbuf *sb)
 {
     const char *sys, *prompt, *resp, *text;
     const char *field = o->field;
@@ -221,20 +234,24 @@ record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c, jso
         const json_t *a = json_object_get(r, field ? field : "ids"), *x;
         size_t i;
         if (!json_is_array(a)) {
-            tool_reject(tl, r, field ? field : "ids", "not an array of token ids");
+            tool_reject(tl, r, field ? field : "ids",
+                        "not an array of token ids");
             return -1;
         }
         json_array_foreach(a, i, x) {
             json_int_t v = json_integer_value(x);
             if (!json_is_integer(x) || v < 0 || v >= tok_vocab_size(t)) {
-                tool_reject(tl, r, field ? field : "ids", "element %zu is not a token id", i);
+                tool_reject(tl, r, field ? field : "ids",
+                            "element %zu is not a token id", i);
                 return -1;
             }
             tok_ids_push(ids, (int)v);
         }
         sbuf_reset(sb);
-        tok_decode(t, ids->v, ids->n, o->skip_special ? TOK_SKIP_SPECIAL : 0, sb);
-        json_object_set_new(r, "text", json_stringn(sb->buf ? sb->buf : "", sb->len));
+        tok_decode(t, ids->v, ids->n, o->skip_special ? TOK_SKIP_SPECIAL : 0,
+                   sb);
+        json_object_set_new(r, "text",
+                            json_stringn(sb->buf ? sb->buf : "", sb->len));
         return 0;
     }
     if (field) {
@@ -245,15 +262,18 @@ record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c, jso
         }
         text = json_string_value(v);
         tok_encode(t, text, json_string_length(v),
-                   (o->bos ? TOK_ADD_SPECIAL : 0) | (o->plain ? TOK_PLAIN : 0), ids);
+                   (o->bos ? TOK_ADD_SPECIAL : 0) | (o->plain ? TOK_PLAIN : 0),
+                   ids);
         if (o->mode == COUNT)
-            json_object_set_new(r, "n_tokens", json_integer((json_int_t)ids->n));
+            json_object_set_new(r, "n_tokens",
+                                json_integer((json_int_t)ids->n));
         else
             json_object_set_new(r, "ids", ids_json(ids->v, ids->n));
         return 0;
     }
     if (opt_str(r, "prompt", &prompt) < 0 || !prompt) {
-        tool_reject(tl, r, "prompt", prompt ? "not a string" : json_object_get(r, "prompt") ? "not a string" : "missing");
+        tool_reject(tl, r, "prompt",
+                    json_object_get(r, "prompt") ? "not a string" : "missing");
         return -1;
     }
     if (opt_str(r, "system", &sys) < 0) {
@@ -274,7 +294,8 @@ record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c, jso
     }
     json_object_set_new(r, "prompt_ids", ids_json(ids->v, nprompt));
     if (resp)
-        json_object_set_new(r, "response_ids", ids_json(ids->v + nprompt, ids->n - nprompt));
+        json_object_set_new(r, "response_ids",
+                            ids_json(ids->v + nprompt, ids->n - nprompt));
     return 0;
 }
 
@@ -309,7 +330,8 @@ main(int argc, char **argv)
 
     util_setprog(argv[0]);
     tool_init(&tl, "tok", usage_text);
-    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "m:t:edcirf:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "m:t:edcirf:", longopts,
+                             NULL)) != -1) {
         if (tool_opt(&tl, ch, optarg))
             continue;
         switch (ch) {
@@ -349,7 +371,8 @@ main(int argc, char **argv)
     else
         t = tok_builtin();
     if (o.records && !o.field && o.mode != DECODE) {
-        unsigned f = (o.think ? CHAT_THINK : 0) | (o.no_think ? CHAT_NO_THINK : 0) |
+        unsigned f = (o.think ? CHAT_THINK : 0) |
+                     (o.no_think ? CHAT_NO_THINK : 0) |
                      (o.plain ? CHAT_PLAIN : 0);
         if (chat_init(&c, t, o.format, f, err, sizeof(err)) < 0)
             die("%s", err);

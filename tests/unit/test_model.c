@@ -520,6 +520,54 @@ test_nograd(void)
     model_free(m);
 }
 
+/*
+ * Two threads (the pool and OpenBLAS) give the gradients of one thread up
+ * to summation order, for long segments spanning several attention blocks.
+ */
+static void
+test_threads(void)
+{
+    struct model_config c = tiny_config(MODEL_CAUSAL_LM, 0, 1);
+    enum { N2 = 300 };
+    static int id2[N2], tg2[N2];
+    static float w2[N2];
+    int sl2[4] = {100, 37, 130, 33};
+    struct model_batch b = {N2, id2, tg2, 4, sl2};
+    struct model *m = model_new(&c);
+    float lp1[N2], lp2[N2], *g1;
+
+    for (int t = 0; t < N2; t++) {
+        id2[t] = (int)rng_below(&rng, 13);
+        w2[t] = (float)rng_normal(&rng);
+    }
+    model_batch_shift_targets(&b, NULL, tg2);
+    model_init_random(m, 5, 0.3f);
+    m->att_block = 32;
+    model_set_threads(1);
+    model_forward(m, &b, 1.0f, lp1, NULL, NULL, 0);
+    model_zero_grad(m);
+    model_backward(m, &b, w2, NULL, NULL);
+    g1 = xmalloc(m->nparams * sizeof(float));
+    memcpy(g1, m->grads, m->nparams * sizeof(float));
+    model_set_threads(2);
+    model_forward(m, &b, 1.0f, lp2, NULL, NULL, 0);
+    model_zero_grad(m);
+    model_backward(m, &b, w2, NULL, NULL);
+    model_set_threads(1);
+    {
+        double d[N2];
+        to_d(d, lp1, N2);
+        CHECK(close_arr(lp2, d, N2, 1e-5, 1e-6, "logp, 2 threads vs 1"));
+    }
+    for (int i = 0; i < m->ntensors; i++) {
+        const struct model_tensor *t = &m->tensors[i];
+        double e = rel_err(m->grads + t->off, g1 + t->off, t->n);
+        CHECK_MSG(e <= 1e-5, "2 threads vs 1: %s: rel err %g", t->name, e);
+    }
+    free(g1);
+    model_free(m);
+}
+
 static void
 test_shift_targets(void)
 {
@@ -563,6 +611,7 @@ main(void)
     test_packed(MODEL_CAUSAL_LM);
     test_packed(MODEL_SEQ_CLS);
     test_nograd();
+    test_threads();
     test_shift_targets();
     return check_done();
 }

@@ -31,3 +31,20 @@ if cmp -s with.txt without.txt; then
     echo "the corpus does not exercise ignore_merges" >&2; exit 1
 fi
 echo "ignore_merges: ok"
+
+# The other pieces a tokenizer.json may hold, on Llama 3's vocabulary:
+# normalizers NFKC and Lowercase, the Digits pre-tokenizer, GPT-2's
+# ByteLevel pre-tokenizer with its own regex and add_prefix_space, and
+# added tokens with lstrip, rstrip and single_word.
+mkdir -p gpt2
+jq -c '.normalizer = {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Lowercase"}]}
+     | .pre_tokenizer = {"type": "Sequence", "pretokenizers": [
+         {"type": "Digits", "individual_digits": true},
+         {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true}]}
+     | .added_tokens[0].lstrip = true | .added_tokens[1].rstrip = true
+     | .added_tokens[2].single_word = true' \
+    "$L" >gpt2/tokenizer.json
+node "$TESTDIR/reference.js" "$NM" "$C" gpt2/tokenizer.json >ref.jsonl
+tok -t gpt2/tokenizer.json -r --field text "$C" >ours.jsonl
+same ref.jsonl '[.id, .ids]' ours.jsonl '[.id, .ids]' "NFKC, Lowercase, Digits, GPT-2 ByteLevel, lstrip/rstrip/single_word: ids"
+echo "NFKC, Lowercase, Digits, ByteLevel with its regex, lstrip, rstrip, single_word: ok"

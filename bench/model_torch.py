@@ -1,0 +1,157 @@
+"""PyTorch CPU peer of bench/model_bench.c: the same Llama-family decoder
+(RMSNorm, RoPE, grouped-query attention, SwiGLU, tied head), the same
+training step (forward, mean cross-entropy, backward, AdamW), the same
+shapes; prints one JSON line like model_bench.
+
+    python3 model_torch.py PRESET B T STEPS
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+PRESETS = {
+    "tiny": dict(dim=256, hidden=768, layers=4, heads=4, kv=2, vocab=264),
+    "smollm-135m": dict(dim=576, hidden=1536, layers=30, heads=9, kv=3, vocab=49152),
+}
+
+
+class RMSNorm(torch.nn.Module):
+    def __init__(self, d, eps=1e-5):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rope(x, cos, sin):
+    h = x.shape[-1] // 2
+    rot = torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+    return x * cos + rot * sin
+
+
+class Layer(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, hd = c["dim"], c["dim"] // c["heads"]
+        self.h, self.kv, self.hd = c["heads"], c["kv"], hd
+        self.n1, self.n2 = RMSNorm(d), RMSNorm(d)
+        self.q = torch.nn.Linear(d, self.h * hd, bias=False)
+        self.k = torch.nn.Linear(d, self.kv * hd, bias=False)
+        self.v = torch.nn.Linear(d, self.kv * hd, bias=False)
+        self.o = torch.nn.Linear(self.h * hd, d, bias=False)
+        self.g = torch.nn.Linear(d, c["hidden"], bias=False)
+        self.u = torch.nn.Linear(d, c["hidden"], bias=False)
+        self.dn = torch.nn.Linear(c["hidden"], d, bias=False)
+
+    def forward(self, x, cos, sin, mask):
+        B, T, _ = x.shape
+        y = self.n1(x)
+        q = self.q(y).view(B, T, self.h, self.hd).transpose(1, 2)
+        k = self.k(y).view(B, T, self.kv, self.hd).transpose(1, 2)
+        v = self.v(y).view(B, T, self.kv, self.hd).transpose(1, 2)
+        q, k = rope(q, cos, sin), rope(k, cos, sin)
+        rep = self.h // self.kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        if hasattr(F, "scaled_dot_product_attention"):
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            s = (q @ k.transpose(-1, -2)) / math.sqrt(self.hd)
+            a = torch.softmax(s.masked_fill(mask, float("-inf")), dim=-1) @ v
+        x = x + self.o(a.transpose(1, 2).reshape(B, T, -1))
+        y = self.n2(x)
+        return x + self.dn(F.silu(self.g(y)) * self.u(y))
+
+
+class Model(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.emb = torch.nn.Embedding(c["vocab"], c["dim"])
+        self.layers = torch.nn.ModuleList(Layer(c) for _ in range(c["layers"]))
+        self.norm = RMSNorm(c["dim"])
+        for p in self.parameters():
+            if p.dim() == 2:
+                torch.nn.init.normal_(p, std=0.02)
+
+    def forward(self, ids, cos, sin, mask):
+        x = self.emb(ids)
+        for l in self.layers:
+            x = l(x, cos, sin, mask)
+        return self.norm(x) @ self.emb.weight.t()
+
+
+def summary(path):
+    """Prints the side-by-side table of a model.sh run."""
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    peak = next(r["gflops"] for r in rows if r["what"] == "sgemm_peak")
+    ours = {(r["preset"], r["B"], r["T"]): r for r in rows
+            if r["what"] == "step" and r["impl"] == "posttrain"}
+    print(f"sgemm peak {peak:.1f} GFLOP/s")
+    print(f"{'shape':<22} {'posttrain tok/s':>15} {'pytorch tok/s':>14} {'ratio':>6}"
+          f" {'MFU':>6} {'torch MFU':>9}")
+    for r in rows:
+        if r["what"] != "step" or r["impl"] != "pytorch":
+            continue
+        k = (r["preset"], r["B"], r["T"])
+        o = ours.get(k)
+        if not o:
+            continue
+        mfu = o["gflops"] / peak
+        tmfu = mfu * r["tokens_per_sec"] / o["tokens_per_sec"]
+        print(f"{r['preset'] + ' ' + str(r['B']) + 'x' + str(r['T']):<22}"
+              f" {o['tokens_per_sec']:>15.1f} {r['tokens_per_sec']:>14.1f}"
+              f" {o['tokens_per_sec'] / r['tokens_per_sec']:>5.2f}x {100 * mfu:>5.1f}%"
+              f" {100 * tmfu:>8.1f}%")
+
+
+def main():
+    if sys.argv[1] == "--summary":
+        return summary(sys.argv[2])
+    preset, B, T, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    c = PRESETS[preset]
+    torch.set_num_threads(int(os.environ.get("POSTTRAIN_THREADS") or os.cpu_count()))
+    torch.manual_seed(0)
+    m = Model(c)
+    hd = c["dim"] // c["heads"]
+    inv = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
+    f = torch.outer(torch.arange(T).float(), inv)
+    cos = torch.cat((f, f), -1).cos()
+    sin = torch.cat((f, f), -1).sin()
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+    nd = [p for p in m.parameters() if p.dim() == 2]
+    d = [p for p in m.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": nd, "weight_decay": 0.1},
+                             {"params": d, "weight_decay": 0.0}],
+                            lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
+    ids = torch.randint(0, c["vocab"], (B, T))
+    total, best = 0.0, 1e30
+    for s in range(-1, steps):
+        t0 = time.perf_counter()
+        logits = m(ids, cos, sin, mask)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, c["vocab"]), ids[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+        t = time.perf_counter() - t0
+        if s >= 0:
+            total += t
+            best = min(best, t)
+    n = sum(p.numel() for p in m.parameters())
+    print(json.dumps({"what": "step", "impl": "pytorch", "preset": preset, "B": B, "T": T,
+                      "params": n, "steps": steps, "sec_per_step": round(total / steps, 4),
+                      "best_sec": round(best, 4),
+                      "tokens_per_sec": round(B * T / (total / steps), 1),
+                      "threads": torch.get_num_threads(), "torch": torch.__version__,
+                      "loss": round(loss.item(), 4)}))
+
+
+if __name__ == "__main__":
+    main()
