@@ -318,7 +318,7 @@ logprob_d(double *lp, double *ent, const double *l, int V, int y, double temp)
 static void
 test_logprob(void)
 {
-    enum { V = 11 };
+    enum { V = 37 };   /* two 16-lane blocks and a tail */
     float l[V], row[V], lp, ent;
     double ld[V], g[V], a, b, c, d;
     const float temp = 0.7f, dlp = -0.8f, dent = 0.3f;
