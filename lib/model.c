@@ -3,8 +3,9 @@
  * naive reference), the parameter table, the planned activation arena,
  * and the forward and backward passes over packed batches.
  *
- * Not here: file formats (ckpt.c, safetensors.c), the optimizer (optim.c),
- * sampling and the KV cache (gen).
+ * Parallel work runs on the program's one pool (pool.h).  Not here: file
+ * formats (ckpt.c, safetensors.c), the optimizer (optim.c), sampling and
+ * the KV cache (gen).
  */
 #include "model.h"
 
@@ -22,7 +23,7 @@
 /*
  * Hot element-wise loops are compiled for AVX-512 and AVX2 as well
  * (chosen at load time), and vectorised: the build's baseline is generic
- * x86-64.
+ * x86-64.  Sanitizer builds check the plain code.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
