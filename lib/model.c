@@ -344,7 +344,8 @@ model_new(const struct model_config *cfg)
     m->g.layers = xcalloc((size_t)cfg->n_layers, sizeof(struct model_layer));
     carve_weights(m, m->params, &m->w);
     m->att_block = 128;
-    m->logit_chunk = 256;
+    /* up to 1024 LM-head rows at once, their logits at most 256 MiB */
+    m->logit_chunk = (int)PT_MAX(64, PT_MIN(1024, ((size_t)1 << 26) / cfg->vocab_size));
     m->acts = xcalloc(1, sizeof(*m->acts));
     return m;
 }
@@ -1309,11 +1310,18 @@ head_backward(struct model *m, const struct model_batch *b, const float *dlogp,
         if (n == 0)
             break;
         if (a->logit_cache) {
-            /* rows with a gradient, in forward order: copy their cached logits */
-            for (r = 0; r < n; r++)
-                memcpy(lg + (size_t)r * V,
-                       a->logit_cache + (size_t)a->cache_row[a->rows[r]] * V,
-                       (size_t)V * sizeof(float));
+            /* rows with a gradient, in forward order: use the cached logits
+               in place when they are consecutive there, else copy them */
+            int first = a->cache_row[a->rows[0]];
+            for (r = 1; r < n && a->cache_row[a->rows[r]] == first + r; r++)
+                ;
+            if (r == n)
+                lg = a->logit_cache + (size_t)first * V;
+            else
+                for (r = 0; r < n; r++)
+                    memcpy(lg + (size_t)r * V,
+                           a->logit_cache + (size_t)a->cache_row[a->rows[r]] * V,
+                           (size_t)V * sizeof(float));
         } else {
             gemm_nt(lg, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
         }
