@@ -121,15 +121,6 @@ mm_c(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int R,
 
 #define T2 __attribute__((target("avx2,fma")))
 
-T2 static inline float
-hsum256(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* Loads k..k+8 of p, or the n - k < 8 left with zeros after them. */
 T2 static inline __m256
 load8(const float *p, int k, int n)
@@ -227,10 +218,12 @@ mm_avx2(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int
                     c[i][1] = _mm256_fmadd_ps(a1, b, c[i][1]);
                 }
             }
-            for (i = 0; i < no; i++)
-                for (j = 0; j < 2; j++)
-                    put(out + (size_t)(r + j) * ldo + o + i, hsum256(c[i][j]), bias, o + i,
-                        acc);
+            for (j = 0; j < 2; j++) {
+                float res[4];
+                _mm_storeu_ps(res, hsum4_256(c[0][j], c[1][j], c[2][j], c[3][j]));
+                for (i = 0; i < no; i++)
+                    put(out + (size_t)(r + j) * ldo + o + i, res[i], bias, o + i, acc);
+            }
         }
         for (; r < R; r++) {
             const float *x0 = in + (size_t)r * ldi;
@@ -244,8 +237,12 @@ mm_avx2(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int
                 for (i = 0; i < 4; i++)
                     c[i] = _mm256_fmadd_ps(a0, load8(w[i], k, IC), c[i]);
             }
-            for (i = 0; i < no; i++)
-                put(out + (size_t)r * ldo + o + i, hsum256(c[i]), bias, o + i, acc);
+            {
+                float res[4];
+                _mm_storeu_ps(res, hsum4_256(c[0], c[1], c[2], c[3]));
+                for (i = 0; i < no; i++)
+                    put(out + (size_t)r * ldo + o + i, res[i], bias, o + i, acc);
+            }
         }
     }
 }
@@ -271,9 +268,10 @@ hsum4_512(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
     __m256 h;
     int i;
 
-    for (i = 0; i < 4; i++)
-        s[i] = _mm256_add_ps(_mm512_castps512_ps256(a[i]),
-                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[i]), 1)));
+    for (i = 0; i < 4; i++) {
+        __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[i]), 1));
+        s[i] = _mm256_add_ps(_mm512_castps512_ps256(a[i]), hi);
+    }
     h = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
@@ -384,9 +382,7 @@ mm_avx512(float *out, size_t ldo, const float *in, size_t ldi, const float *W, i
             }
 #pragma GCC unroll 4
             for (i = 0; i < 4; i++)
-#pragma GCC unroll 4
-                for (j = 0; j < 4; j++)
-                    res[i][j] = _mm512_reduce_add_ps(c[i][j]);
+                _mm_storeu_ps(res[i], hsum4_512(c[i][0], c[i][1], c[i][2], c[i][3]));
             for (i = 0; i < no; i++)
                 for (j = 0; j < 4; j++)
                     put(out + (size_t)(r + j) * ldo + o + i, res[i][j], bias, o + i, acc);
@@ -409,11 +405,9 @@ mm_avx512(float *out, size_t ldo, const float *in, size_t ldi, const float *W, i
                 for (i = 0; i < 4; i++)
                     c[i] = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(tm, w[i] + k), c[i]);
             }
-#pragma GCC unroll 4
-            for (i = 0; i < 4; i++)
-                res[i][0] = _mm512_reduce_add_ps(c[i]);
+            _mm_storeu_ps(res[0], hsum4_512(c[0], c[1], c[2], c[3]));
             for (i = 0; i < no; i++)
-                put(out + (size_t)r * ldo + o + i, res[i][0], bias, o + i, acc);
+                put(out + (size_t)r * ldo + o + i, res[0][i], bias, o + i, acc);
         }
     }
 }
@@ -670,7 +664,8 @@ struct infer {
     /* the current forward */
     struct row *rows;       /* (cap_rows) */
     int nrows;
-    int fused;              /* rows are distinct sequences: RoPE + cache write inside attention */
+    int fused;              /* rows are distinct sequences: RoPE and the cache
+                               write happen inside the attention phase */
     int *logit_rows;        /* (cap_rows) rows whose logits are wanted */
     int nlogit;
     /* activations */
