@@ -4,7 +4,7 @@
 # step, and as a fraction of the machine's measured sgemm peak (MFU).
 #
 #   sh bench/model.sh                  tiny and smollm-135m, 4x256 and 8x512
-#   STEPS_TINY=5 STEPS_SMOLLM=2 sh bench/model.sh
+#   STEPS_TINY=5 STEPS_SMOLLM=2 ROUNDS=2 sh bench/model.sh
 #   SHAPES="tiny:4:256" sh bench/model.sh
 #
 # The peer is Debian's python3-torch run by /usr/bin/python3 with
@@ -15,7 +15,7 @@
 # both, and the choice is printed.  Results: bench/out/model.jsonl.
 set -eu
 cd "$(dirname "$0")/.."
-: "${STEPS_TINY:=5}" "${STEPS_SMOLLM:=2}"
+: "${STEPS_TINY:=5}" "${STEPS_SMOLLM:=2}" "${ROUNDS:=2}"
 : "${SHAPES:=tiny:4:256 tiny:8:512 smollm-135m:4:256 smollm-135m:8:512}"
 threads=${POSTTRAIN_THREADS:-$(nproc)}
 export POSTTRAIN_THREADS=$threads OMP_WAIT_POLICY=passive
@@ -45,7 +45,13 @@ for s in $SHAPES; do
     preset=${s%%:*}; rest=${s#*:}; B=${rest%%:*}; T=${rest#*:}
     case $preset in tiny) n=$STEPS_TINY ;; *) n=$STEPS_SMOLLM ;; esac
     [ "$preset:$B" = smollm-135m:8 ] && n=$(( n > 1 ? n - 1 : 1 ))
-    build/bench/model_bench step "$preset" "$B" "$T" "$n" | tee -a "$out"
-    /usr/bin/python3 bench/model_torch.py "$preset" "$B" "$T" "$n" | tee -a "$out"
+    rounds=$ROUNDS; [ "$preset" = tiny ] || rounds=1
+    i=0
+    while [ $i -lt "$rounds" ]; do   # alternate, so both see the same load
+        build/bench/model_bench step "$preset" "$B" "$T" "$n" | tee -a "$out"
+        /usr/bin/python3 bench/model_torch.py "$preset" "$B" "$T" "$n" | tee -a "$out"
+        i=$((i + 1))
+    done
 done
+build/bench/model_bench peak | tee -a "$out"
 /usr/bin/python3 bench/model_torch.py --summary "$out"

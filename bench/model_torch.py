@@ -88,27 +88,35 @@ class Model(torch.nn.Module):
 
 
 def summary(path):
-    """Prints the side-by-side table of a model.sh run."""
+    """Prints the side-by-side table of a model.sh run: per shape, the best
+    step of each side over its rounds (the machine is shared: the best step
+    is the one least disturbed), and the mean."""
     rows = [json.loads(l) for l in open(path) if l.strip()]
-    peak = next(r["gflops"] for r in rows if r["what"] == "sgemm_peak")
-    ours = {(r["preset"], r["B"], r["T"]): r for r in rows
-            if r["what"] == "step" and r["impl"] == "posttrain"}
-    print(f"sgemm peak {peak:.1f} GFLOP/s")
-    print(f"{'shape':<22} {'posttrain tok/s':>15} {'pytorch tok/s':>14} {'ratio':>6}"
-          f" {'MFU':>6} {'torch MFU':>9}")
+    peak = max(r["gflops"] for r in rows if r["what"] == "sgemm_peak")
+    best, mean, gflop = {}, {}, {}
     for r in rows:
-        if r["what"] != "step" or r["impl"] != "pytorch":
+        if r["what"] != "step":
             continue
         k = (r["preset"], r["B"], r["T"])
-        o = ours.get(k)
-        if not o:
+        best.setdefault(k, {}).setdefault(r["impl"], 0)
+        best[k][r["impl"]] = max(best[k][r["impl"]], r["best_tokens_per_sec"])
+        mean.setdefault(k, {}).setdefault(r["impl"], []).append(r["tokens_per_sec"])
+        if r["impl"] == "posttrain":
+            gflop[k] = r["gflop_per_step"]
+    print(f"sgemm peak {peak:.1f} GFLOP/s (best of the run's measurements)")
+    print(f"{'shape':<20} {'posttrain tok/s':>16} {'pytorch tok/s':>14} {'ratio':>6}"
+          f" {'MFU':>6} {'torch MFU':>9}   (best step; mean in brackets)")
+    for k in best:
+        o, t = best[k].get("posttrain"), best[k].get("pytorch")
+        if not o or not t:
             continue
-        mfu = o["gflops"] / peak
-        tmfu = mfu * r["tokens_per_sec"] / o["tokens_per_sec"]
-        print(f"{r['preset'] + ' ' + str(r['B']) + 'x' + str(r['T']):<22}"
-              f" {o['tokens_per_sec']:>15.1f} {r['tokens_per_sec']:>14.1f}"
-              f" {o['tokens_per_sec'] / r['tokens_per_sec']:>5.2f}x {100 * mfu:>5.1f}%"
-              f" {100 * tmfu:>8.1f}%")
+        mo = sum(mean[k]["posttrain"]) / len(mean[k]["posttrain"])
+        mt = sum(mean[k]["pytorch"]) / len(mean[k]["pytorch"])
+        tokens = k[1] * k[2]
+        mfu = gflop[k] * o / tokens / peak
+        print(f"{k[0] + ' ' + str(k[1]) + 'x' + str(k[2]):<20} {o:>7.1f} [{mo:>6.1f}]"
+              f" {t:>6.1f} [{mt:>6.1f}] {o / t:>5.2f}x {100 * mfu:>5.1f}%"
+              f" {100 * mfu * t / o:>8.1f}%")
 
 
 def main():
@@ -149,6 +157,7 @@ def main():
                       "params": n, "steps": steps, "sec_per_step": round(total / steps, 4),
                       "best_sec": round(best, 4),
                       "tokens_per_sec": round(B * T / (total / steps), 1),
+                      "best_tokens_per_sec": round(B * T / best, 1),
                       "threads": torch.get_num_threads(), "torch": torch.__version__,
                       "loss": round(loss.item(), 4)}))
 

@@ -93,7 +93,7 @@ gen_new(const struct model *m, const struct tok *t, const struct chat *c,
     g->slots = xcalloc((size_t)cfg->batch, sizeof(*g->slots));
     for (i = 0; i < cfg->batch; i++)
         infer_seq_init(&g->slots[i].seq, g->inf, NULL);
-    g->fcap = 4 * cfg->batch + 1;
+    g->fcap = 4 * cfg->batch;
     g->fifo = xcalloc((size_t)g->fcap, sizeof(*g->fifo));
     g->spare = xcalloc((size_t)g->fcap, sizeof(*g->spare));
     g->rows = xcalloc((size_t)cfg->batch, sizeof(*g->rows));

@@ -1,18 +1,21 @@
 /*
- * infer.c - the KV-cache forward of infer.h: matrix-product, dot and
- * axpy kernels (portable C, AVX2+FMA, AVX-512), a small thread pool with
- * spin-then-futex barriers, the prefix and sequence caches, and the
- * layer loop over a step's rows.
+ * infer.c - the KV-cache forward of infer.h: matrix-product and attention
+ * kernels (portable C, AVX2+FMA, AVX-512), a crew of threads that
+ * take chunks of each phase from atomic counters, the prefix and sequence
+ * caches, and the layer loop over a step's rows.
  *
  * Not here: sampling (sampler.c), scheduling and text (gen.c).
  */
 #include "infer.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -37,16 +40,23 @@
  */
 typedef void mm_fn(float *out, size_t ldo, const float *in, size_t ldi, const float *W,
                    int R, int IC, int o0, int o1, const float *bias, int acc);
-/* sum a[i] b[i] over n */
-typedef float dot_fn(const float *a, const float *b, int n);
-/* y += a x over n */
-typedef void axpy_fn(float *y, float a, const float *x, int n);
+/*
+ * Attention scores S[j] = scale * dot(q, K[j * ldk ...]) over hd, j < n:
+ * each score summed in the same order whatever n and j.
+ */
+typedef void scores_fn(float *S, const float *q, const float *K, size_t ldk, int n, int hd,
+                       float scale);
+/*
+ * o[d] += sum_j p[j] V[j * ldv + d], d < hd, j < n: for each d one chain
+ * of additions in j order, so two calls over consecutive spans equal one.
+ */
+typedef void wsum_fn(float *o, const float *p, const float *V, size_t ldv, int n, int hd);
 
 struct kernels {
     enum infer_kernel id;
     mm_fn *mm;
-    dot_fn *dot;
-    axpy_fn *axpy;
+    scores_fn *scores;
+    wsum_fn *wsum;
 };
 
 static inline void
@@ -75,12 +85,22 @@ dot_c(const float *a, const float *b, int n)
 }
 
 static void
-axpy_c(float *y, float a, const float *x, int n)
+scores_c(float *S, const float *q, const float *K, size_t ldk, int n, int hd, float scale)
 {
-    int k;
+    int j;
 
-    for (k = 0; k < n; k++)
-        y[k] += a * x[k];
+    for (j = 0; j < n; j++)
+        S[j] = dot_c(q, K + (size_t)j * ldk, hd) * scale;
+}
+
+static void
+wsum_c(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
+{
+    int j, d;
+
+    for (j = 0; j < n; j++)
+        for (d = 0; d < hd; d++)
+            o[d] += p[j] * V[(size_t)j * ldv + d];
 }
 
 static void
@@ -101,15 +121,6 @@ mm_c(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int R,
 
 #define T2 __attribute__((target("avx2,fma")))
 
-T2 static inline float
-hsum256(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* Loads k..k+8 of p, or the n - k < 8 left with zeros after them. */
 T2 static inline __m256
 load8(const float *p, int k, int n)
@@ -121,28 +132,64 @@ load8(const float *p, int k, int n)
     return _mm256_maskload_ps(p + k, _mm256_loadu_si256((const __m256i *)(idx + 8 - (n - k))));
 }
 
-T2 static float
-dot_avx2(const float *a, const float *b, int n)
+/* The sums of four vectors, as one 128-bit vector; a fixed tree for each. */
+T2 static inline __m128
+hsum4_256(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
 {
-    __m256 c = _mm256_setzero_ps();
-    int k;
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
 
-    for (k = 0; k < n; k += 8)
-        c = _mm256_fmadd_ps(load8(a, k, n), load8(b, k, n), c);
-    return hsum256(c);
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
 T2 static void
-axpy_avx2(float *y, float a, const float *x, int n)
+scores_avx2(float *S, const float *q, const float *K, size_t ldk, int n, int hd, float scale)
 {
-    __m256 va = _mm256_set1_ps(a);
-    int k;
+    int j, k, i;
 
-    for (k = 0; k + 8 <= n; k += 8)
-        _mm256_storeu_ps(y + k, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + k),
-                                                _mm256_loadu_ps(y + k)));
-    for (; k < n; k++)
-        y[k] = fmaf(a, x[k], y[k]);
+    for (j = 0; j < n; j += 4) {
+        const float *kk[4];
+        __m256 c[4];
+        float r[4];
+        for (i = 0; i < 4; i++) {
+            kk[i] = K + (size_t)(j + i < n ? j + i : j) * ldk;
+            c[i] = _mm256_setzero_ps();
+        }
+        for (k = 0; k < hd; k += 8) {
+            __m256 a = load8(q, k, hd);
+            for (i = 0; i < 4; i++)
+                c[i] = _mm256_fmadd_ps(a, load8(kk[i], k, hd), c[i]);
+        }
+        _mm_storeu_ps(r, hsum4_256(c[0], c[1], c[2], c[3]));
+        for (i = 0; i < 4 && j + i < n; i++)
+            S[j + i] = r[i] * scale;
+    }
+}
+
+T2 static void
+wsum_avx2(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
+{
+    int d, j, i;
+
+    for (d = 0; d < hd; d += 32) {
+        int w = PT_MIN(32, hd - d);
+        __m256 c[4];
+        for (i = 0; i < 4; i++)
+            c[i] = i * 8 < w ? load8(o + d, i * 8, w) : _mm256_setzero_ps();
+        for (j = 0; j < n; j++) {
+            __m256 pj = _mm256_set1_ps(p[j]);
+            const float *v = V + (size_t)j * ldv + d;
+            for (i = 0; i < 4; i++)
+                if (i * 8 < w)
+                    c[i] = _mm256_fmadd_ps(pj, load8(v, i * 8, w), c[i]);
+        }
+        for (i = 0; i < 4 && i * 8 < w; i++) {
+            float t[8];
+            int e;
+            _mm256_storeu_ps(t, c[i]);
+            for (e = 0; e < 8 && i * 8 + e < w; e++)
+                o[d + i * 8 + e] = t[e];
+        }
+    }
 }
 
 T2 static void
@@ -171,10 +218,12 @@ mm_avx2(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int
                     c[i][1] = _mm256_fmadd_ps(a1, b, c[i][1]);
                 }
             }
-            for (i = 0; i < no; i++)
-                for (j = 0; j < 2; j++)
-                    put(out + (size_t)(r + j) * ldo + o + i, hsum256(c[i][j]), bias, o + i,
-                        acc);
+            for (j = 0; j < 2; j++) {
+                float res[4];
+                _mm_storeu_ps(res, hsum4_256(c[0][j], c[1][j], c[2][j], c[3][j]));
+                for (i = 0; i < no; i++)
+                    put(out + (size_t)(r + j) * ldo + o + i, res[i], bias, o + i, acc);
+            }
         }
         for (; r < R; r++) {
             const float *x0 = in + (size_t)r * ldi;
@@ -188,8 +237,12 @@ mm_avx2(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int
                 for (i = 0; i < 4; i++)
                     c[i] = _mm256_fmadd_ps(a0, load8(w[i], k, IC), c[i]);
             }
-            for (i = 0; i < no; i++)
-                put(out + (size_t)r * ldo + o + i, hsum256(c[i]), bias, o + i, acc);
+            {
+                float res[4];
+                _mm_storeu_ps(res, hsum4_256(c[0], c[1], c[2], c[3]));
+                for (i = 0; i < no; i++)
+                    put(out + (size_t)r * ldo + o + i, res[i], bias, o + i, acc);
+            }
         }
     }
 }
@@ -206,27 +259,76 @@ load16(const float *p, int k, int n)
     return _mm512_maskz_loadu_ps((__mmask16)((1u << (n - k)) - 1), p + k);
 }
 
-T5 static float
-dot_avx512(const float *a, const float *b, int n)
+/* The sums of four vectors, as one 128-bit vector; a fixed tree for each. */
+T5 static inline __m128
+hsum4_512(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
 {
-    __m512 c = _mm512_setzero_ps();
-    int k;
+    __m256 s[4];
+    __m512 a[4] = { a0, a1, a2, a3 };
+    __m256 h;
+    int i;
 
-    for (k = 0; k < n; k += 16)
-        c = _mm512_fmadd_ps(load16(a, k, n), load16(b, k, n), c);
-    return _mm512_reduce_add_ps(c);
+    for (i = 0; i < 4; i++) {
+        __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[i]), 1));
+        s[i] = _mm256_add_ps(_mm512_castps512_ps256(a[i]), hi);
+    }
+    h = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
 T5 static void
-axpy_avx512(float *y, float a, const float *x, int n)
+scores_avx512(float *S, const float *q, const float *K, size_t ldk, int n, int hd,
+              float scale)
 {
-    __m512 va = _mm512_set1_ps(a);
-    int k;
+    int j, k, i;
 
-    for (k = 0; k < n; k += 16) {
-        __mmask16 m = k + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
-        __m512 vy = _mm512_maskz_loadu_ps(m, y + k);
-        _mm512_mask_storeu_ps(y + k, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + k), vy));
+    for (j = 0; j < n; j += 4) {
+        const float *kk[4];
+        __m512 c[4];
+        float r[4];
+#pragma GCC unroll 4
+        for (i = 0; i < 4; i++) {
+            kk[i] = K + (size_t)(j + i < n ? j + i : j) * ldk;
+            c[i] = _mm512_setzero_ps();
+        }
+        for (k = 0; k < hd; k += 16) {
+            __m512 a = load16(q, k, hd);
+#pragma GCC unroll 4
+            for (i = 0; i < 4; i++)
+                c[i] = _mm512_fmadd_ps(a, load16(kk[i], k, hd), c[i]);
+        }
+        _mm_storeu_ps(r, hsum4_512(c[0], c[1], c[2], c[3]));
+        for (i = 0; i < 4 && j + i < n; i++)
+            S[j + i] = r[i] * scale;
+    }
+}
+
+T5 static void
+wsum_avx512(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
+{
+    int d, j, i;
+
+    for (d = 0; d < hd; d += 64) {
+        int w = PT_MIN(64, hd - d);
+        __mmask16 m[4];
+        __m512 c[4];
+#pragma GCC unroll 4
+        for (i = 0; i < 4; i++) {
+            int left = w - i * 16;
+            m[i] = left >= 16 ? (__mmask16)0xffff
+                 : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
+            c[i] = _mm512_maskz_loadu_ps(m[i], o + d + i * 16);
+        }
+        for (j = 0; j < n; j++) {
+            __m512 pj = _mm512_set1_ps(p[j]);
+            const float *v = V + (size_t)j * ldv + d;
+#pragma GCC unroll 4
+            for (i = 0; i < 4; i++)
+                c[i] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m[i], v + i * 16), c[i]);
+        }
+#pragma GCC unroll 4
+        for (i = 0; i < 4; i++)
+            _mm512_mask_storeu_ps(o + d + i * 16, m[i], c[i]);
     }
 }
 
@@ -234,16 +336,18 @@ T5 static void
 mm_avx512(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int R, int IC,
           int o0, int o1, const float *bias, int acc)
 {
-    int o, r, k, i, j;
+    int o, r, k, i, j, kf = IC & ~15;
+    __mmask16 tm = (__mmask16)((1u << (IC & 15)) - 1);
 
     for (o = o0; o < o1; o += 4) {
         int no = PT_MIN(4, o1 - o);
         const float *w[4];
+        float res[4][4];
         for (i = 0; i < 4; i++)
             w[i] = W + (size_t)(o + (i < no ? i : 0)) * IC;
         for (r = 0; r + 4 <= R; r += 4) {
             const float *x[4];
-            __m512 c[4][4];
+            __m512 c[4][4], a[4], b;
 #pragma GCC unroll 4
             for (j = 0; j < 4; j++)
                 x[j] = in + (size_t)(r + j) * ldi;
@@ -252,39 +356,58 @@ mm_avx512(float *out, size_t ldo, const float *in, size_t ldi, const float *W, i
 #pragma GCC unroll 4
                 for (j = 0; j < 4; j++)
                     c[i][j] = _mm512_setzero_ps();
-            for (k = 0; k < IC; k += 16) {
-                __m512 a[4];
+            for (k = 0; k < kf; k += 16) {
 #pragma GCC unroll 4
                 for (j = 0; j < 4; j++)
-                    a[j] = load16(x[j], k, IC);
+                    a[j] = _mm512_loadu_ps(x[j] + k);
 #pragma GCC unroll 4
                 for (i = 0; i < 4; i++) {
-                    __m512 b = load16(w[i], k, IC);
+                    b = _mm512_loadu_ps(w[i] + k);
 #pragma GCC unroll 4
                     for (j = 0; j < 4; j++)
                         c[i][j] = _mm512_fmadd_ps(a[j], b, c[i][j]);
                 }
             }
+            if (tm) {
+#pragma GCC unroll 4
+                for (j = 0; j < 4; j++)
+                    a[j] = _mm512_maskz_loadu_ps(tm, x[j] + k);
+#pragma GCC unroll 4
+                for (i = 0; i < 4; i++) {
+                    b = _mm512_maskz_loadu_ps(tm, w[i] + k);
+#pragma GCC unroll 4
+                    for (j = 0; j < 4; j++)
+                        c[i][j] = _mm512_fmadd_ps(a[j], b, c[i][j]);
+                }
+            }
+#pragma GCC unroll 4
+            for (i = 0; i < 4; i++)
+                _mm_storeu_ps(res[i], hsum4_512(c[i][0], c[i][1], c[i][2], c[i][3]));
             for (i = 0; i < no; i++)
                 for (j = 0; j < 4; j++)
-                    put(out + (size_t)(r + j) * ldo + o + i, _mm512_reduce_add_ps(c[i][j]),
-                        bias, o + i, acc);
+                    put(out + (size_t)(r + j) * ldo + o + i, res[i][j], bias, o + i, acc);
         }
         for (; r < R; r++) {
             const float *x0 = in + (size_t)r * ldi;
-            __m512 c[4];
+            __m512 c[4], a0;
 #pragma GCC unroll 4
             for (i = 0; i < 4; i++)
                 c[i] = _mm512_setzero_ps();
-            for (k = 0; k < IC; k += 16) {
-                __m512 a0 = load16(x0, k, IC);
+            for (k = 0; k < kf; k += 16) {
+                a0 = _mm512_loadu_ps(x0 + k);
 #pragma GCC unroll 4
                 for (i = 0; i < 4; i++)
-                    c[i] = _mm512_fmadd_ps(a0, load16(w[i], k, IC), c[i]);
+                    c[i] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(w[i] + k), c[i]);
             }
+            if (tm) {
+                a0 = _mm512_maskz_loadu_ps(tm, x0 + k);
+#pragma GCC unroll 4
+                for (i = 0; i < 4; i++)
+                    c[i] = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(tm, w[i] + k), c[i]);
+            }
+            _mm_storeu_ps(res[0], hsum4_512(c[0], c[1], c[2], c[3]));
             for (i = 0; i < no; i++)
-                put(out + (size_t)r * ldo + o + i, _mm512_reduce_add_ps(c[i]), bias, o + i,
-                    acc);
+                put(out + (size_t)r * ldo + o + i, res[0][i], bias, o + i, acc);
         }
     }
 }
@@ -306,7 +429,7 @@ cpu_has(enum infer_kernel k)
 static struct kernels
 kernels_for(enum infer_kernel k)
 {
-    struct kernels K = { INFER_KERNEL_C, mm_c, dot_c, axpy_c };
+    struct kernels K = { INFER_KERNEL_C, mm_c, scores_c, wsum_c };
 
     if (k == INFER_KERNEL_AUTO)
         k = cpu_has(INFER_KERNEL_AVX512) ? INFER_KERNEL_AVX512
@@ -315,9 +438,9 @@ kernels_for(enum infer_kernel k)
         die("infer: this CPU cannot run the %s kernel", infer_kernel_name(k));
 #if HAVE_X86
     if (k == INFER_KERNEL_AVX2)
-        K = (struct kernels){ k, mm_avx2, dot_avx2, axpy_avx2 };
+        K = (struct kernels){ k, mm_avx2, scores_avx2, wsum_avx2 };
     if (k == INFER_KERNEL_AVX512)
-        K = (struct kernels){ k, mm_avx512, dot_avx512, axpy_avx512 };
+        K = (struct kernels){ k, mm_avx512, scores_avx512, wsum_avx512 };
 #endif
     return K;
 }
@@ -347,27 +470,29 @@ infer_matmul(enum infer_kernel k, float *out, const float *in, const float *W, i
     K.mm(out, (size_t)OC, in, (size_t)IC, W, R, IC, 0, OC, NULL, accumulate);
 }
 
-/* ============================== Thread pool ============================== */
+/* ============================== Threads ============================== */
 
 /*
- * The calling thread is worker 0.  pool_run() has every worker call
- * fn(arg, tid) once; inside, pool_barrier() waits for all of them.
- * Waiting spins on the generation counter for a few microseconds (a
- * barrier inside a step is usually passed that fast), then sleeps on a
- * futex, so idle workers cost nothing between steps.
+ * A crew of threads for the forward (not lib/pool's task pool: decoding
+ * needs no barrier per phase, see forward_worker()).  The calling thread
+ * is worker 0.  crew_run() wakes the others, which call
+ * fn(arg, tid, epoch) with the run's epoch (a counter of runs), and calls
+ * fn itself; it does not wait for them: fn decides when the run is over
+ * (see forward_worker()), and a worker still inside an old run notices
+ * the newer epoch and leaves.  Idle workers spin on the epoch for a few
+ * microseconds, then sleep on a futex.
  */
-struct pool {
+struct crew {
     int n;
     pthread_t *th;
-    _Atomic unsigned start, start_sleepers;
-    _Atomic unsigned bar_gen, bar_sleepers;
-    _Atomic int bar_count, quit;
-    void (*fn)(void *, int);
+    _Atomic unsigned start, sleepers;
+    _Atomic int quit;
+    void (*fn)(void *, int, unsigned);
     void *arg;
 };
 
-struct pool_arg {
-    struct pool *p;
+struct crew_arg {
+    struct crew *p;
     int tid;
 };
 
@@ -412,89 +537,72 @@ wait_change(_Atomic unsigned *addr, unsigned old, _Atomic unsigned *sleepers)
     }
 }
 
-/* Bumps *addr and wakes whoever sleeps on it. */
-static void
-publish(_Atomic unsigned *addr, _Atomic unsigned *sleepers)
-{
-    atomic_fetch_add(addr, 1);
-    if (atomic_load(sleepers) > 0)
-        futex_wake(addr);
-}
-
-static void
-pool_barrier(struct pool *p)
-{
-    unsigned g;
-
-    if (p->n == 1)
-        return;
-    g = atomic_load(&p->bar_gen);
-    if (atomic_fetch_add(&p->bar_count, 1) == p->n - 1) {
-        atomic_store(&p->bar_count, 0);
-        publish(&p->bar_gen, &p->bar_sleepers);
-    } else {
-        wait_change(&p->bar_gen, g, &p->bar_sleepers);
-    }
-}
-
 static void *
-pool_worker(void *a)
+crew_worker(void *a)
 {
-    struct pool_arg *pa = a;
-    struct pool *p = pa->p;
+    struct crew_arg *pa = a;
+    struct crew *p = pa->p;
     unsigned seen = 0;
 
     for (;;) {
-        wait_change(&p->start, seen, &p->start_sleepers);
+        wait_change(&p->start, seen, &p->sleepers);
         seen = atomic_load(&p->start);
         if (atomic_load(&p->quit))
             break;
-        p->fn(p->arg, pa->tid);
-        pool_barrier(p);
+        p->fn(p->arg, pa->tid, seen);
     }
     free(pa);
     return NULL;
 }
 
-static struct pool *
-pool_new(int n)
+static struct crew *
+crew_new(int n, void (*fn)(void *, int, unsigned), void *arg)
 {
-    struct pool *p = xcalloc(1, sizeof(*p));
+    struct crew *p = xcalloc(1, sizeof(*p));
     int i;
 
     p->n = n;
+    p->fn = fn;
+    p->arg = arg;
     p->th = xcalloc((size_t)n, sizeof(*p->th));
     for (i = 1; i < n; i++) {
-        struct pool_arg *pa = xmalloc(sizeof(*pa));
+        struct crew_arg *pa = xmalloc(sizeof(*pa));
         pa->p = p;
         pa->tid = i;
-        if (pthread_create(&p->th[i], NULL, pool_worker, pa) != 0)
+        if (pthread_create(&p->th[i], NULL, crew_worker, pa) != 0)
             die("infer: cannot start a thread");
     }
     return p;
 }
 
-static void
-pool_run(struct pool *p, void (*fn)(void *, int), void *arg)
+/* The epoch the next run will have. */
+static unsigned
+crew_next_epoch(const struct crew *p)
 {
-    p->fn = fn;
-    p->arg = arg;
-    if (p->n > 1)
-        publish(&p->start, &p->start_sleepers);
-    fn(arg, 0);
-    pool_barrier(p);
+    return atomic_load(&p->start) + 1;
+}
+
+/* Starts a run (state for it is written before) and takes part in it. */
+static void
+crew_run(struct crew *p)
+{
+    unsigned ep = atomic_fetch_add(&p->start, 1) + 1;
+
+    if (atomic_load(&p->sleepers) > 0)
+        futex_wake(&p->start);
+    p->fn(p->arg, 0, ep);
 }
 
 static void
-pool_free(struct pool *p)
+crew_free(struct crew *p)
 {
     int i;
 
     if (!p)
         return;
     atomic_store(&p->quit, 1);
-    if (p->n > 1)
-        publish(&p->start, &p->start_sleepers);
+    atomic_fetch_add(&p->start, 1);
+    futex_wake(&p->start);
     for (i = 1; i < p->n; i++)
         pthread_join(p->th[i], NULL);
     free(p->th);
@@ -550,13 +658,14 @@ struct row {
 struct infer {
     const struct model *m;
     struct kernels K;
-    struct pool *pool;
+    struct crew *crew;
     int nthreads, max_rows, cap_rows;
     int C, H, V, nh, nkv, hd, QD, KVD, QKV, L, maxpos;
     /* the current forward */
     struct row *rows;       /* (cap_rows) */
     int nrows;
-    int fused;              /* rows are distinct sequences: RoPE + cache write inside attention */
+    int fused;              /* rows are distinct sequences: RoPE and the cache
+                               write happen inside the attention phase */
     int *logit_rows;        /* (cap_rows) rows whose logits are wanted */
     int nlogit;
     /* activations */
@@ -570,7 +679,13 @@ struct infer {
     float *logits;          /* (cap_rows, V) */
     float *scores;          /* (nthreads, grp, maxpos) attention scratch */
     float *cos_t, *sin_t;   /* (maxpos, hd/2) */
+    _Atomic uint64_t *ctr;  /* (nphase) chunks taken, per phase: epoch << 32 | n */
+    _Atomic uint64_t *done; /* (nphase) chunks done, likewise */
+    int nphase;
+    _Atomic int a_nrows, a_fused, a_nlogit; /* the shape, as the workers read it */
 };
+
+static void forward_worker(void *arg, int tid, unsigned ep);
 
 struct infer *
 infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel kernel)
@@ -615,7 +730,10 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->cos_t = xmalloc(xmul((size_t)inf->maxpos * (inf->hd / 2), sizeof(float)));
     inf->sin_t = xmalloc(xmul((size_t)inf->maxpos * (inf->hd / 2), sizeof(float)));
     rope_tables(inf->cos_t, inf->sin_t, inf->maxpos, inf->hd, c->rope_theta);
-    inf->pool = pool_new(nthreads);
+    inf->nphase = 6 * inf->L + 2; /* see forward_worker() */
+    inf->ctr = xcalloc((size_t)inf->nphase, sizeof(*inf->ctr));
+    inf->done = xcalloc((size_t)inf->nphase, sizeof(*inf->done));
+    inf->crew = crew_new(nthreads, forward_worker, inf);
     return inf;
 }
 
@@ -624,7 +742,7 @@ infer_free(struct infer *inf)
 {
     if (!inf)
         return;
-    pool_free(inf->pool);
+    crew_free(inf->crew);
     free(inf->rows);
     free(inf->logit_rows);
     free(inf->x);
@@ -638,6 +756,8 @@ infer_free(struct infer *inf)
     free(inf->scores);
     free(inf->cos_t);
     free(inf->sin_t);
+    free((void *)inf->ctr);
+    free((void *)inf->done);
     free(inf);
 }
 
@@ -698,15 +818,75 @@ infer_seq_release(struct infer_seq *s)
 
 /* ============================== Forward ============================== */
 
-/* [*a, *b): this thread's share of n items, in blocks of align. */
-static void
-share(int n, int align, int tid, int nt, int *a, int *b)
-{
-    int per = (n + nt - 1) / nt;
+/*
+ * A forward is a chain of phases (the q/k/v product, attention, ...), each
+ * cut into chunks that threads take from an atomic counter; a phase's
+ * chunks start once the phase before it has all of its chunks done.
+ * Counters hold (epoch << 32 | count), so counts of an old forward are
+ * never mistaken for the current one's.  No thread waits for another
+ * thread, only for chunks: a descheduled thread holds the others up by
+ * the chunk it holds, if any, never by its share of the work.  Which
+ * thread computes a chunk never changes the result.
+ */
+#define MM_CHUNK 32     /* output columns per matrix-product chunk */
 
-    per = (per + align - 1) / align * align;
-    *a = PT_MIN(n, tid * per);
-    *b = PT_MIN(n, *a + per);
+struct phase {
+    unsigned ep;        /* the forward's epoch */
+    int ph;             /* index of the current phase */
+    uint32_t n;         /* its chunk count */
+};
+
+/* Waits until the current phase has all its chunks done; 0 if the forward is over. */
+static int
+phase_wait(struct infer *inf, const struct phase *p)
+{
+    uint64_t want = (uint64_t)p->ep << 32 | p->n, v;
+    int i = 0;
+
+    while ((v = atomic_load(&inf->done[p->ph])) != want) {
+        if ((unsigned)(v >> 32) != p->ep)
+            return 0;
+        if (++i < SPIN_ROUNDS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+    return 1;
+}
+
+/*
+ * Moves to the next phase, of n chunks, after the current one is done.
+ * Returns 0 when the forward is over (this thread is late: it leaves).
+ */
+static int
+phase_next(struct infer *inf, struct phase *p, uint32_t n)
+{
+    if (p->ph >= 0 && !phase_wait(inf, p))
+        return 0;
+    p->ph++;
+    p->n = n;
+    assert(p->ph < inf->nphase);
+    return 1;
+}
+
+/* The next chunk of the current phase: >= 0, or -1 when none is left. */
+static int
+grab(struct infer *inf, const struct phase *p)
+{
+    uint64_t v = atomic_load(&inf->ctr[p->ph]);
+
+    for (;;) {
+        if ((unsigned)(v >> 32) != p->ep || (uint32_t)v >= p->n)
+            return -1;
+        if (atomic_compare_exchange_weak(&inf->ctr[p->ph], &v, v + 1))
+            return (int)(uint32_t)v;
+    }
+}
+
+static void
+chunk_done(struct infer *inf, const struct phase *p)
+{
+    atomic_fetch_add(&inf->done[p->ph], 1);
 }
 
 /* RoPE on the row's query heads and key head of group g, cache write. */
@@ -747,107 +927,134 @@ attend(struct infer *inf, int l, int r, int g, float *S)
     kb[1] = rw->k1 ? rw->k1 + (size_t)l * rw->s1 + (size_t)g * hd : NULL;
     vb[1] = rw->v1 ? rw->v1 + (size_t)l * rw->s1 + (size_t)g * hd : NULL;
     for (i = 0; i < grp; i++) {
-        int h = g * grp + i, b, t = 0;
+        int h = g * grp + i, b;
         const float *q = inf->qkv + (size_t)r * inf->QKV + (size_t)h * hd;
         float *Si = S + (size_t)i * n, m = -INFINITY, sum = 0.0f, inv;
         float *o = inf->att + (size_t)r * inf->QD + (size_t)h * hd;
-        for (b = 0; b < 2; b++)
-            for (j = 0; j < nb[b]; j++, t++) {
-                Si[t] = inf->K.dot(q, kb[b] + (size_t)j * KVD, hd) * scale;
-                m = Si[t] > m ? Si[t] : m;
-            }
-        for (t = 0; t < n; t++) {
-            Si[t] = expf(Si[t] - m);
-            sum += Si[t];
+        if (nb[0] > 0)
+            inf->K.scores(Si, q, kb[0], (size_t)KVD, nb[0], hd, scale);
+        if (nb[1] > 0)
+            inf->K.scores(Si + nb[0], q, kb[1], (size_t)KVD, nb[1], hd, scale);
+        for (j = 0; j < n; j++)
+            m = Si[j] > m ? Si[j] : m;
+        for (j = 0; j < n; j++) {
+            Si[j] = expf(Si[j] - m);
+            sum += Si[j];
         }
         memset(o, 0, (size_t)hd * sizeof(float));
-        for (b = 0, t = 0; b < 2; b++)
-            for (j = 0; j < nb[b]; j++, t++)
-                inf->K.axpy(o, Si[t], vb[b] + (size_t)j * KVD, hd);
+        for (b = 0; b < 2; b++)
+            if (nb[b] > 0)
+                inf->K.wsum(o, Si + (b ? nb[0] : 0), vb[b], (size_t)KVD, nb[b], hd);
         inv = 1.0f / sum;
         for (j = 0; j < hd; j++)
             o[j] *= inv;
     }
 }
 
-/* Every row's RMSNorm of x into this thread's private buffer. */
+/*
+ * Every row's RMSNorm of x into this thread's private buffer.  Called
+ * once a chunk is held, so x is complete and nobody writes it meanwhile.
+ */
 static float *
-norm_rows(struct infer *inf, int tid, const float *w)
+norm_rows(struct infer *inf, int tid, int R, const float *w)
 {
     float *ln = inf->ln + (size_t)tid * inf->cap_rows * inf->C;
 
-    rmsnorm_forward(ln, NULL, inf->x, w, (size_t)inf->nrows, inf->C, inf->m->cfg.norm_eps);
+    rmsnorm_forward(ln, NULL, inf->x, w, (size_t)R, inf->C, inf->m->cfg.norm_eps);
     return ln;
 }
 
-/* The layer loop, run by every thread of the pool with its share. */
+#define CHUNKS(n) ((uint32_t)(((n) + MM_CHUNK - 1) / MM_CHUNK))
+
+/*
+ * The layer loop, run by every thread of the crew, phase by phase.  The
+ * forward's shape is read from the atomics the caller set before the run
+ * started; a late thread (an older epoch) finds no chunk and leaves.
+ */
 static void
-forward_worker(void *arg, int tid)
+forward_worker(void *arg, int tid, unsigned ep)
 {
     struct infer *inf = arg;
     const struct model *m = inf->m;
-    struct pool *p = inf->pool;
-    int nt = inf->nthreads, R = inf->nrows, C = inf->C, H = inf->H, l, a, b, u;
-    int grp = inf->nh / inf->nkv;
-    float *S = inf->scores + (size_t)tid * grp * inf->maxpos;
+    int R = atomic_load(&inf->a_nrows), fused = atomic_load(&inf->a_fused);
+    int nlogit = atomic_load(&inf->a_nlogit);
+    int C = inf->C, H = inf->H, grp = inf->nh / inf->nkv, l, c;
+    float *S = inf->scores + (size_t)tid * grp * inf->maxpos, *ln = NULL;
+    struct phase p = { ep, -1, 0 };
 
     for (l = 0; l < inf->L; l++) {
         const struct model_layer *w = &m->w.layers[l];
-        float *ln = norm_rows(inf, tid, w->attn_norm);
-        const float *bias = w->bq;
 
         /* q, k, v of every row: one product with the fused (QKV, C) matrix */
-        share(inf->QKV, 16, tid, nt, &a, &b);
-        inf->K.mm(inf->qkv, (size_t)inf->QKV, ln, (size_t)C, w->wq, R, C, a, b, bias, 0);
-        pool_barrier(p);
-        if (!inf->fused) {
-            share(R, 1, tid, nt, &a, &b);
-            for (u = a; u < b; u++)
-                rope_and_store(inf, l, u, 0, inf->nkv);
-            pool_barrier(p);
+        if (!phase_next(inf, &p, CHUNKS(inf->QKV)))
+            return;
+        for (ln = NULL; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p)) {
+            if (!ln)
+                ln = norm_rows(inf, tid, R, w->attn_norm);
+            inf->K.mm(inf->qkv, (size_t)inf->QKV, ln, (size_t)C, w->wq, R, C, c * MM_CHUNK,
+                      PT_MIN(inf->QKV, (c + 1) * MM_CHUNK), w->bq, 0);
         }
-        share(R * inf->nkv, 1, tid, nt, &a, &b);
-        for (u = a; u < b; u++) {
-            if (inf->fused)
-                rope_and_store(inf, l, u / inf->nkv, u % inf->nkv, u % inf->nkv + 1);
-            attend(inf, l, u / inf->nkv, u % inf->nkv, S);
+        if (!fused) {
+            /* rows of one prompt read each other's keys: store all first */
+            if (!phase_next(inf, &p, (uint32_t)R))
+                return;
+            for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
+                rope_and_store(inf, l, c, 0, inf->nkv);
         }
-        pool_barrier(p);
+        if (!phase_next(inf, &p, (uint32_t)(R * inf->nkv)))
+            return;
+        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p)) {
+            if (fused)
+                rope_and_store(inf, l, c / inf->nkv, c % inf->nkv, c % inf->nkv + 1);
+            attend(inf, l, c / inf->nkv, c % inf->nkv, S);
+        }
         /* x += att Wo^T */
-        share(C, 16, tid, nt, &a, &b);
-        inf->K.mm(inf->x, (size_t)C, inf->att, (size_t)inf->QD, w->wo, R, inf->QD, a, b,
-                  NULL, 1);
-        pool_barrier(p);
-        /* h = silu(ln Wg^T) * (ln Wu^T), this thread's columns of both */
-        ln = norm_rows(inf, tid, w->mlp_norm);
-        share(H, 16, tid, nt, &a, &b);
-        inf->K.mm(inf->gu, (size_t)2 * H, ln, (size_t)C, w->w_gate, R, C, a, b, NULL, 0);
-        inf->K.mm(inf->gu + H, (size_t)2 * H, ln, (size_t)C, w->w_up, R, C, a, b, NULL, 0);
-        for (u = 0; u < R; u++) {
-            const float *g = inf->gu + (size_t)u * 2 * H, *up = g + H;
-            float *hh = inf->h + (size_t)u * H;
-            int i;
-            for (i = a; i < b; i++)
-                hh[i] = g[i] / (1.0f + expf(-g[i])) * up[i];
+        if (!phase_next(inf, &p, CHUNKS(C)))
+            return;
+        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
+            inf->K.mm(inf->x, (size_t)C, inf->att, (size_t)inf->QD, w->wo, R, inf->QD,
+                      c * MM_CHUNK, PT_MIN(C, (c + 1) * MM_CHUNK), NULL, 1);
+        /* h = silu(ln Wg^T) * (ln Wu^T), a chunk of columns of both at a time */
+        if (!phase_next(inf, &p, CHUNKS(H)))
+            return;
+        for (ln = NULL; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p)) {
+            int a = c * MM_CHUNK, b = PT_MIN(H, a + MM_CHUNK), r, i;
+            if (!ln)
+                ln = norm_rows(inf, tid, R, w->mlp_norm);
+            inf->K.mm(inf->gu, (size_t)2 * H, ln, (size_t)C, w->w_gate, R, C, a, b, NULL, 0);
+            inf->K.mm(inf->gu + H, (size_t)2 * H, ln, (size_t)C, w->w_up, R, C, a, b, NULL,
+                      0);
+            for (r = 0; r < R; r++) {
+                const float *g = inf->gu + (size_t)r * 2 * H, *up = g + H;
+                float *hh = inf->h + (size_t)r * H;
+                for (i = a; i < b; i++)
+                    hh[i] = g[i] / (1.0f + expf(-g[i])) * up[i];
+            }
         }
-        pool_barrier(p);
         /* x += h Wd^T */
-        share(C, 16, tid, nt, &a, &b);
-        inf->K.mm(inf->x, (size_t)C, inf->h, (size_t)H, w->w_down, R, H, a, b, NULL, 1);
-        pool_barrier(p);
+        if (!phase_next(inf, &p, CHUNKS(C)))
+            return;
+        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
+            inf->K.mm(inf->x, (size_t)C, inf->h, (size_t)H, w->w_down, R, H, c * MM_CHUNK,
+                      PT_MIN(C, (c + 1) * MM_CHUNK), NULL, 1);
     }
-    if (inf->nlogit == 0)
-        return;
-    /* the final norm of the wanted rows, then their logits */
-    share(inf->nlogit, 1, tid, nt, &a, &b);
-    for (u = a; u < b; u++)
-        rmsnorm_forward(inf->lnf + (size_t)u * C, NULL,
-                        inf->x + (size_t)inf->logit_rows[u] * C, m->w.norm, 1, C,
-                        m->cfg.norm_eps);
-    pool_barrier(p);
-    share(inf->V, 16, tid, nt, &a, &b);
-    inf->K.mm(inf->logits, (size_t)inf->V, inf->lnf, (size_t)C, m->w.lm_head, inf->nlogit,
-              C, a, b, NULL, 0);
+    if (nlogit > 0) {
+        /* the final norm of the wanted rows, then their logits */
+        if (!phase_next(inf, &p, (uint32_t)nlogit))
+            return;
+        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
+            rmsnorm_forward(inf->lnf + (size_t)c * C, NULL,
+                            inf->x + (size_t)inf->logit_rows[c] * C, m->w.norm, 1, C,
+                            m->cfg.norm_eps);
+        if (!phase_next(inf, &p, CHUNKS(inf->V)))
+            return;
+        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
+            inf->K.mm(inf->logits, (size_t)inf->V, inf->lnf, (size_t)C, m->w.lm_head,
+                      nlogit, C, c * MM_CHUNK, PT_MIN(inf->V, (c + 1) * MM_CHUNK), NULL, 0);
+    }
+    /* the caller's thread returns only when the last phase is done */
+    if (tid == 0)
+        phase_wait(inf, &p);
 }
 
 /* Embeds the rows' tokens and runs the layers. */
@@ -855,6 +1062,7 @@ static void
 forward(struct infer *inf)
 {
     int r, C = inf->C;
+    unsigned ep;
 
     for (r = 0; r < inf->nrows; r++) {
         int t = inf->rows[r].tok;
@@ -863,7 +1071,15 @@ forward(struct infer *inf)
         memcpy(inf->x + (size_t)r * C, inf->m->w.embed + (size_t)t * C,
                (size_t)C * sizeof(float));
     }
-    pool_run(inf->pool, forward_worker, inf);
+    ep = crew_next_epoch(inf->crew);
+    for (r = 0; r < inf->nphase; r++) {
+        atomic_store(&inf->ctr[r], (uint64_t)ep << 32);
+        atomic_store(&inf->done[r], (uint64_t)ep << 32);
+    }
+    atomic_store(&inf->a_nrows, inf->nrows);
+    atomic_store(&inf->a_fused, inf->fused);
+    atomic_store(&inf->a_nlogit, inf->nlogit);
+    crew_run(inf->crew);
 }
 
 void

@@ -33,11 +33,14 @@
  *     for (;;) { const float *lg = infer_decode(inf, sp, toks, 8); ... }
  *     infer_seq_release(&s[i]); infer_prefix_release(&p); infer_free(inf);
  *
- * Threading: infer_new() starts nthreads - 1 worker threads that run the
- * phases of each forward with the calling thread (spinning briefly at
- * each barrier, then sleeping on a futex).  OpenBLAS is not called, so
- * the two thread pools never run at once.  A struct infer serves one
- * caller thread at a time.
+ * Threading: infer_new() starts nthreads - 1 worker threads that run each
+ * forward with the calling thread.  A forward is a chain of phases cut
+ * into chunks that threads take from atomic counters, so threads wait for
+ * chunks, never for each other: on a busy machine a descheduled thread
+ * delays the rest by at most the chunk it holds.  Idle workers sleep on a
+ * futex.  Neither OpenBLAS nor lib/pool is called during a forward, so
+ * no other threads run beside these.  A struct infer serves one caller
+ * thread at a time.
  */
 #ifndef POSTTRAIN_INFER_H
 #define POSTTRAIN_INFER_H

@@ -3,27 +3,27 @@
  * naive reference), the parameter table, the planned activation arena,
  * and the forward and backward passes over packed batches.
  *
- * Not here: file formats (ckpt.c, safetensors.c), the optimizer (optim.c),
- * sampling and the KV cache (gen).
+ * Parallel work runs on the program's one pool (pool.h).  Not here: file
+ * formats (ckpt.c, safetensors.c), the optimizer (optim.c), sampling and
+ * the KV cache (gen).
  */
 #include "model.h"
 
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "util.h"
 
 /*
  * Hot element-wise loops are compiled for AVX-512 and AVX2 as well
  * (chosen at load time), and vectorised: the build's baseline is generic
- * x86-64.
+ * x86-64.  Sanitizer builds check the plain code.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
@@ -245,8 +245,6 @@ struct model_acts {
 /* Largest LM-head logit cache (floats): 1 GiB. */
 #define LOGIT_CACHE_MAX ((size_t)1 << 28)
 
-static int pool_threads(void);
-
 /* Lays out (base NULL: only sizes) the arena for N tokens; returns bytes. */
 static size_t
 acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char *base)
@@ -346,7 +344,8 @@ model_new(const struct model_config *cfg)
     m->g.layers = xcalloc((size_t)cfg->n_layers, sizeof(struct model_layer));
     carve_weights(m, m->params, &m->w);
     m->att_block = 128;
-    m->logit_chunk = 256;
+    /* up to 1024 LM-head rows at once, their logits at most 256 MiB */
+    m->logit_chunk = (int)PT_MAX(64, PT_MIN(1024, ((size_t)1 << 26) / cfg->vocab_size));
     m->acts = xcalloc(1, sizeof(*m->acts));
     return m;
 }
@@ -414,140 +413,12 @@ model_zero_grad(struct model *m)
     memset(m->grads, 0, m->nparams * sizeof(float));
 }
 
-/* ============================== Threads ==============================
- * One pool of n threads (n - 1 workers plus the caller) does all the
- * parallel work: large matrix products are split into row or column
- * blocks, one single-threaded sgemm per block; element-wise kernels into
- * row ranges; attention into segment x head tasks.  OpenBLAS itself is
- * kept at one thread, so no second pool ever spins beside ours.  One pool
- * per program, as OpenBLAS's thread count is itself process-wide.
- */
-
-typedef void (*pool_fn)(void *ctx, int task, int tid);
-
-static struct {
-    int n;                /* threads including the caller; 0 = not started */
-    pthread_t *th;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    pool_fn fn;
-    void *ctx;
-    int ntasks;
-    atomic_int next;
-    unsigned gen;
-    int busy;             /* workers still inside the current region */
-    int quit;
-} pool = {0, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0};
-
-static void
-pool_tasks(int tid)
-{
-    int t;
-
-    while ((t = atomic_fetch_add(&pool.next, 1)) < pool.ntasks)
-        pool.fn(pool.ctx, t, tid);
-}
-
-static void *
-pool_worker(void *arg)
-{
-    int tid = (int)(intptr_t)arg;
-    unsigned seen = 0;  /* pool_start reset gen before creating us */
-
-    pthread_mutex_lock(&pool.mu);
-    for (;;) {
-        while (pool.gen == seen && !pool.quit)
-            pthread_cond_wait(&pool.go, &pool.mu);
-        if (pool.quit)
-            break;
-        seen = pool.gen;
-        pthread_mutex_unlock(&pool.mu);
-        pool_tasks(tid);
-        pthread_mutex_lock(&pool.mu);
-        if (--pool.busy == 0)
-            pthread_cond_signal(&pool.done);
-    }
-    pthread_mutex_unlock(&pool.mu);
-    return NULL;
-}
-
-static void
-pool_stop(void)
-{
-    int i;
-
-    pthread_mutex_lock(&pool.mu);
-    pool.quit = 1;
-    pthread_cond_broadcast(&pool.go);
-    pthread_mutex_unlock(&pool.mu);
-    for (i = 1; i < pool.n; i++)
-        pthread_join(pool.th[i], NULL);
-    free(pool.th);
-    pool.th = NULL;
-    pool.quit = 0;
-    pool.n = 0;
-}
-
-static void
-pool_start(int n)
-{
-    int i;
-
-    if (pool.n == n)
-        return;
-    if (pool.n)
-        pool_stop();
-    pool.th = xcalloc((size_t)n, sizeof(pthread_t));
-    pool.n = n;
-    pool.gen = 0;
-    for (i = 1; i < n; i++)
-        if (pthread_create(&pool.th[i], NULL, pool_worker, (void *)(intptr_t)i))
-            die("pthread_create failed");
-}
-
-static int
-pool_threads(void)
-{
-    if (!pool.n)
-        model_set_threads(PT_MAX(1, openblas_get_num_threads()));
-    return pool.n;
-}
-
-/* Runs fn(ctx, task, tid) for task in [0, ntasks) on every thread. */
-static void
-pool_run(pool_fn fn, void *ctx, int ntasks)
-{
-    int t;
-
-    if (pool_threads() == 1 || ntasks <= 1) {
-        for (t = 0; t < ntasks; t++)
-            fn(ctx, t, 0);
-        return;
-    }
-    pthread_mutex_lock(&pool.mu);
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.ntasks = ntasks;
-    atomic_store(&pool.next, 0);
-    pool.busy = pool.n - 1;
-    pool.gen++;
-    pthread_cond_broadcast(&pool.go);
-    pthread_mutex_unlock(&pool.mu);
-    pool_tasks(0);
-    pthread_mutex_lock(&pool.mu);
-    while (pool.busy)
-        pthread_cond_wait(&pool.done, &pool.mu);
-    pthread_mutex_unlock(&pool.mu);
-}
+/* ============================== Threads ============================== */
 
 void
 model_set_threads(int n)
 {
-    if (n < 1)
-        return;
-    openblas_set_num_threads(1);
-    pool_start(n);
+    pool_set_threads(n);
 }
 
 /*
@@ -600,14 +471,7 @@ par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alp
 int
 model_threads_env(void)
 {
-    const char *s = getenv("POSTTRAIN_THREADS");
-    long n;
-
-    if (!s || !*s)
-        return 0;
-    if (parse_long(s, 1, 4096, &n))
-        die("POSTTRAIN_THREADS: '%s' is not an integer in [1, 4096]", s);
-    return (int)n;
+    return pool_threads_env();
 }
 
 void
@@ -1023,27 +887,47 @@ attention_backward(float *dqkv, const float *dout, const float *qkv, const float
 /*
  * z = logits / temp, lse = log sum exp z, logp = z_y - lse,
  * H = -sum p log p = lse - sum p z.  dlogp/dl_k = (1[k=y] - p_k) / temp
- * and dH/dl_k = -p_k (z_k - lse + H) / temp.  The sums run in double
- * over exp(z - max z).
+ * and dH/dl_k = -p_k (z_k - lse + H) / temp.  The sums of exp(z - max z)
+ * run in 16 float lanes, added up in double.
  */
 HOT void
 logprob_row(float *logp, float *ent, float *row, int V, int target, float temp,
             float dlogp, float dent, int backward)
 {
-    float inv = 1.0f / temp, m = -INFINITY, lse, H;
-    double sum = 0.0, sz = 0.0;
-    int k;
+    /* 16 independent lanes, so the passes vectorise without reassociation */
+    float inv = 1.0f / temp, m = -INFINITY, lse, H, mx[16], s1[16], sz[16];
+    double sum = 0.0, szd = 0.0;
+    int k, i, V16 = V & ~15;
 
-    for (k = 0; k < V; k++)
+    for (i = 0; i < 16; i++) {
+        mx[i] = -INFINITY;
+        s1[i] = sz[i] = 0.0f;
+    }
+    for (k = 0; k < V16; k += 16)
+        for (i = 0; i < 16; i++)
+            mx[i] = row[k + i] > mx[i] ? row[k + i] : mx[i];
+    for (i = 0; i < 16; i++)
+        m = mx[i] > m ? mx[i] : m;
+    for (k = V16; k < V; k++)
         m = row[k] > m ? row[k] : m;
     m *= inv;
-    for (k = 0; k < V; k++) {
+    for (k = 0; k < V16; k += 16)
+        for (i = 0; i < 16; i++) {
+            float z = row[k + i] * inv - m, e = exp_fast(z);
+            s1[i] += e;
+            sz[i] += e * z;
+        }
+    for (i = 0; i < 16; i++) {
+        sum += s1[i];
+        szd += sz[i];
+    }
+    for (k = V16; k < V; k++) {
         float z = row[k] * inv - m, e = exp_fast(z);
         sum += e;
-        sz += (double)e * z;
+        szd += (double)e * z;
     }
     lse = m + (float)log(sum);
-    H = (float)(log(sum) - sz / sum);
+    H = (float)(log(sum) - szd / sum);
     if (logp)
         *logp = row[target] * inv - lse;
     if (ent)
@@ -1426,11 +1310,18 @@ head_backward(struct model *m, const struct model_batch *b, const float *dlogp,
         if (n == 0)
             break;
         if (a->logit_cache) {
-            /* rows with a gradient, in forward order: copy their cached logits */
-            for (r = 0; r < n; r++)
-                memcpy(lg + (size_t)r * V,
-                       a->logit_cache + (size_t)a->cache_row[a->rows[r]] * V,
-                       (size_t)V * sizeof(float));
+            /* rows with a gradient, in forward order: use the cached logits
+               in place when they are consecutive there, else copy them */
+            int first = a->cache_row[a->rows[0]];
+            for (r = 1; r < n && a->cache_row[a->rows[r]] == first + r; r++)
+                ;
+            if (r == n)
+                lg = a->logit_cache + (size_t)first * V;
+            else
+                for (r = 0; r < n; r++)
+                    memcpy(lg + (size_t)r * V,
+                           a->logit_cache + (size_t)a->cache_row[a->rows[r]] * V,
+                           (size_t)V * sizeof(float));
         } else {
             gemm_nt(lg, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
         }

@@ -138,7 +138,7 @@ struct model {
     struct model_tensor *tensors;
     int ntensors;
     int att_block;          /* attention block (rows and keys), default 128 */
-    int logit_chunk;        /* LM-head rows computed at once, default 256 */
+    int logit_chunk;        /* LM-head rows computed at once (64..1024 by vocab) */
     struct model_acts *acts; /* run state of the last forward */
 };
 
@@ -201,7 +201,8 @@ void model_forward(struct model *m, const struct model_batch *b, float temperatu
                    float *logp, float *entropy, float *scores, int flags);
 
 /*
- * Backward pass of the last model_forward (same batch, no NOGRAD): adds
+ * Backward pass of the last model_forward (same batch, no NOGRAD; once
+ * per forward, as it consumes the saved activations): adds
  * dL/dparams to m->grads given dlogp[t] = dL/dlogp[t] (ntok; ignored
  * where targets[t] < 0), dentropy (ntok, or NULL), or for MODEL_SEQ_CLS
  * dscores (nseg * num_labels).  Does not zero the gradients.

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
+
 void
 optim_config_default(struct optim_config *c)
 {
@@ -95,19 +97,52 @@ optim_lr(const struct optim_config *c, long step)
     return c->min_lr + ((double)c->lr - c->min_lr) * 0.5 * (1.0 + cos(M_PI * p));
 }
 
+/* Fixed-size chunks, so sums and updates do not depend on the thread count. */
+#define CHUNK ((size_t)1 << 15)
+
+struct norm_job {
+    const float *g;
+    size_t n;
+    double *part;
+};
+
+static void
+norm_task(void *ctx, int task, int tid)
+{
+    const struct norm_job *j = ctx;
+    size_t i, lo = (size_t)task * CHUNK, hi = PT_MIN(j->n, lo + CHUNK);
+    double s = 0.0;
+
+    (void)tid;
+    for (i = lo; i < hi; i++)
+        s += (double)j->g[i] * j->g[i];
+    j->part[task] = s;
+}
+
 double
 optim_grad_norm(const float *g, size_t n)
 {
-    double s = 0.0;
-    size_t i;
+    int nt = (int)((n + CHUNK - 1) / CHUNK), t;
+    double *part = xcalloc((size_t)nt + 1, sizeof(double)), s = 0.0;
+    struct norm_job j = {g, n, part};
 
-    for (i = 0; i < n; i++)
-        s += (double)g[i] * g[i];
+    pool_run(norm_task, &j, nt);
+    for (t = 0; t < nt; t++)
+        s += part[t];
+    free(part);
     return sqrt(s);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default"), \
+                           optimize("O3", "no-trapping-math")))
+#else
+#define HOT
+#endif
+
 /* p -= lr wd p;  m, v moments;  p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) */
-static void
+static HOT void
 adamw_range(struct optim *o, float *p, const float *g, size_t a, size_t b, float lr, float wd,
             float gs, float bc1, float bc2s)
 {
@@ -132,31 +167,48 @@ cmp_range(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+struct adam_job {
+    struct optim *o;
+    float *p;
+    const float *g;
+    float lr, gs, bc1, bc2s;
+};
+
+/* One chunk: decayed stretches between the (sorted) no-decay ranges. */
+static void
+adam_task(void *ctx, int task, int tid)
+{
+    const struct adam_job *j = ctx;
+    struct optim *o = j->o;
+    size_t lo = (size_t)task * CHUNK, hi = PT_MIN(o->n, lo + CHUNK), pos = lo, r;
+    float wd = o->cfg.weight_decay;
+
+    (void)tid;
+    for (r = 0; r < o->nnd && pos < hi; r++) {
+        size_t a = PT_MAX(o->nodecay[r][0], pos), b = PT_MIN(o->nodecay[r][0] + o->nodecay[r][1], hi);
+        if (b <= a)
+            continue;
+        adamw_range(o, j->p, j->g, pos, a, j->lr, wd, j->gs, j->bc1, j->bc2s);
+        adamw_range(o, j->p, j->g, a, b, j->lr, 0.0f, j->gs, j->bc1, j->bc2s);
+        pos = b;
+    }
+    adamw_range(o, j->p, j->g, pos, hi, j->lr, wd, j->gs, j->bc1, j->bc2s);
+}
+
 double
 optim_step(struct optim *o, float *params, const float *grads, float grad_scale)
 {
     double norm = optim_grad_norm(grads, o->n) * fabs(grad_scale);
-    float lr = (float)optim_lr(&o->cfg, o->step), gs = grad_scale;
-    float bc1, bc2s;
-    size_t pos = 0, r;
+    struct adam_job j = {o, params, grads, (float)optim_lr(&o->cfg, o->step), grad_scale, 0, 0};
     long t;
 
     if (o->cfg.grad_clip > 0 && norm > o->cfg.grad_clip)
-        gs = (float)(grad_scale * (o->cfg.grad_clip / (norm + 1e-6)));
+        j.gs = (float)(grad_scale * (o->cfg.grad_clip / (norm + 1e-6)));
     t = ++o->step;
-    bc1 = (float)(1.0 - pow(o->cfg.beta1, (double)t));
-    bc2s = (float)sqrt(1.0 - pow(o->cfg.beta2, (double)t));
+    j.bc1 = (float)(1.0 - pow(o->cfg.beta1, (double)t));
+    j.bc2s = (float)sqrt(1.0 - pow(o->cfg.beta2, (double)t));
     if (o->nnd)
         qsort(o->nodecay, o->nnd, sizeof(*o->nodecay), cmp_range);
-    for (r = 0; r < o->nnd; r++) {
-        size_t a = o->nodecay[r][0], b = a + o->nodecay[r][1];
-        if (a > pos)
-            adamw_range(o, params, grads, pos, a, lr, o->cfg.weight_decay, gs, bc1, bc2s);
-        if (b > pos)
-            adamw_range(o, params, grads, PT_MAX(a, pos), b, lr, 0.0f, gs, bc1, bc2s);
-        pos = PT_MAX(pos, b);
-    }
-    if (pos < o->n)
-        adamw_range(o, params, grads, pos, o->n, lr, o->cfg.weight_decay, gs, bc1, bc2s);
+    pool_run(adam_task, &j, (int)((o->n + CHUNK - 1) / CHUNK));
     return norm;
 }

@@ -277,7 +277,9 @@ main(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'G': cfg.G = (int)opt_long(&t, "-G", optarg, 1, 65536); break;
         case 'T': cfg.sampler.temperature = opt_float(&t, "-T", optarg, 0, 1000); break;
-        case OPT_TOP_K: cfg.sampler.top_k = (int)opt_long(&t, "--top-k", optarg, 0, INT_MAX); break;
+        case OPT_TOP_K:
+            cfg.sampler.top_k = (int)opt_long(&t, "--top-k", optarg, 0, INT_MAX);
+            break;
         case OPT_TOP_P:
             cfg.sampler.top_p = opt_float(&t, "--top-p", optarg, 0, 1);
             if (!(cfg.sampler.top_p > 0))

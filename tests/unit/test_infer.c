@@ -42,7 +42,8 @@ small_model(int bias, int max_pos, uint64_t seed)
     model_init_random(m, seed, 0.3f);
     if (bias) {
         size_t i;
-        const struct model_tensor *t = model_find_tensor(m, "model.layers.0.self_attn.q_proj.bias");
+        const struct model_tensor *t =
+            model_find_tensor(m, "model.layers.0.self_attn.q_proj.bias");
         struct rng r;
         rng_seed(&r, seed + 1);
         for (i = 0; i < t->n; i++)
@@ -239,12 +240,13 @@ test_invariance(enum infer_kernel kern)
                 if (th == 1 && batch == 1)
                     memcpy(ref + (size_t)(t + 1) * V, o, sizeof(float) * (size_t)V);
                 else
-                    same &= memcmp(ref + (size_t)(t + 1) * V, o, sizeof(float) * (size_t)V) == 0;
+                    same &= memcmp(ref + (size_t)(t + 1) * V, o,
+                                   sizeof(float) * (size_t)V) == 0;
                 for (i = 0; i < nn; i++)
                     tok[i] = argmax(o + (size_t)i * V, V);
             }
-            CHECK_MSG(same, "%s threads %d batch %d: row 0 differs", infer_kernel_name(kern), th,
-                      batch);
+            CHECK_MSG(same, "%s threads %d batch %d: row 0 differs",
+                      infer_kernel_name(kern), th, batch);
             for (i = 0; i < n; i++) {
                 infer_seq_release(&s[i]);
                 infer_prefix_release(&p[i]);

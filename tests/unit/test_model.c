@@ -318,7 +318,7 @@ logprob_d(double *lp, double *ent, const double *l, int V, int y, double temp)
 static void
 test_logprob(void)
 {
-    enum { V = 11 };
+    enum { V = 37 };   /* two 16-lane blocks and a tail */
     float l[V], row[V], lp, ent;
     double ld[V], g[V], a, b, c, d;
     const float temp = 0.7f, dlp = -0.8f, dent = 0.3f;
@@ -411,6 +411,7 @@ test_model_grad(int arch, int tie, int bias)
 
     model_init_random(m, 7, 0.3f);
     m->att_block = 4;
+    m->logit_chunk = 4;   /* several LM-head chunks */
     model_grad(m, &b, temp);
     for (int i = 0; i < m->ntensors; i++) {
         const struct model_tensor *t = &m->tensors[i];
@@ -604,6 +605,7 @@ main(void)
         struct model_batch b = {NTOK, ids, NULL, NSEG, seg_len};
         model_batch_shift_targets(&b, NULL, tg);
         tg[2] = -1;  /* a masked position inside a segment */
+        wlp[5] = went[5] = 0.0f;  /* a target without gradient: skipped in backward */
     }
     test_model_grad(MODEL_CAUSAL_LM, 0, 1);
     test_model_grad(MODEL_CAUSAL_LM, 1, 0);

@@ -95,6 +95,51 @@ test_schedule(void)
     CHECK_STREQ(optim_schedule_name(OPTIM_CONSTANT), "constant");
 }
 
+/*
+ * Many parameters (several chunks): 1 and 2 threads take bit-identical
+ * steps, and a no-decay range across a chunk boundary is honoured.
+ */
+static void
+test_large(void)
+{
+    enum { N = 100000 };
+    struct optim_config c;
+    float *p[2], *g = malloc(N * sizeof(float));
+    struct rng r;
+    double n1 = 0, n2 = 0;
+
+    optim_config_default(&c);
+    c.lr = 1e-2f;
+    c.weight_decay = 0.5f;
+    c.schedule = OPTIM_CONSTANT;
+    rng_seed(&r, 4);
+    for (int i = 0; i < N; i++)
+        g[i] = (float)rng_normal(&r);
+    for (int i = 32760; i < 32780; i++)
+        g[i] = 0.0f;
+    for (int k = 0; k < 2; k++) {
+        struct optim *o = optim_new(&c, N);
+        p[k] = malloc(N * sizeof(float));
+        for (int i = 0; i < N; i++)
+            p[k][i] = 1.0f;
+        optim_no_decay(o, 32768 - 4, 8);
+        model_set_threads(k + 1);
+        for (int s = 0; s < 3; s++)
+            *(k ? &n2 : &n1) = optim_step(o, p[k], g, 1.0f);
+        optim_free(o);
+    }
+    model_set_threads(1);
+    CHECK(n1 == n2);
+    CHECK(memcmp(p[0], p[1], N * sizeof(float)) == 0);
+    /* zero gradient: decayed by (1 - lr wd)^3, or not at all */
+    CHECK_NEAR(p[0][32760], pow(1 - 0.01 * 0.5, 3), 1e-6);
+    CHECK(p[0][32764] == 1.0f && p[0][32768] == 1.0f && p[0][32771] == 1.0f);
+    CHECK_NEAR(p[0][32772], pow(1 - 0.01 * 0.5, 3), 1e-6);
+    free(p[0]);
+    free(p[1]);
+    free(g);
+}
+
 /* SFT on four fixed sequences packed in one batch: mean NLL -> ~0. */
 static void
 test_learns(void)
@@ -163,6 +208,7 @@ main(void)
     test_adamw();
     test_clip_and_decay();
     test_schedule();
+    test_large();
     test_learns();
     return check_done();
 }

@@ -1,0 +1,148 @@
+/*
+ * gen-decode.c - decode throughput of lib/infer on a preset shape with
+ * random weights, for bench/gen.sh: prefill P-token prompts, then time
+ * decode steps only (no sampling: the next token is a fixed function of
+ * the step, so both sides of the comparison do the same work).
+ *
+ *   gen-decode PRESET PROMPTS G STEPS THREADS   -> "tokens/s N"
+ *   gen-decode --bandwidth THREADS              -> "read-GB/s N memcpy-GB/s N"
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "infer.h"
+#include "util.h"
+
+#define P 32
+
+struct part {
+    const float *a;
+    size_t n;
+    double sum;
+};
+
+static void *
+sum_part(void *v)
+{
+    struct part *p = v;
+    float s[16] = { 0 };
+    size_t i;
+    int j;
+
+    for (i = 0; i + 16 <= p->n; i += 16)
+        for (j = 0; j < 16; j++)
+            s[j] += p->a[i + j];
+    for (j = 0; j < 16; j++)
+        p->sum += s[j];
+    return NULL;
+}
+
+/* Read bandwidth: threads summing halves of a 1 GiB array; best of 5. */
+static void
+bandwidth(int nt)
+{
+    size_t n = (size_t)1 << 28, i;
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+    double best = 0, bestc = 0;
+    volatile double sink = 0; /* keeps the sums alive */
+    int r, t;
+
+    for (i = 0; i < n; i++)
+        a[i] = b[i] = (float)(i & 7);
+    for (r = 0; r < 5; r++) {
+        pthread_t th[64];
+        struct part pp[64];
+        double t0 = now_sec(), dt;
+        for (t = 0; t < nt; t++) {
+            pp[t].a = a + n / nt * t;
+            pp[t].n = n / nt;
+            pp[t].sum = 0;
+            pthread_create(&th[t], NULL, sum_part, &pp[t]);
+        }
+        for (t = 0; t < nt; t++) {
+            pthread_join(th[t], NULL);
+            sink += pp[t].sum;
+        }
+        dt = now_sec() - t0;
+        best = PT_MAX(best, n * sizeof(float) / dt / 1e9);
+        t0 = now_sec();
+        memcpy(b, a, n * sizeof(float));
+        dt = now_sec() - t0;
+        bestc = PT_MAX(bestc, n * sizeof(float) / dt / 1e9);
+    }
+    printf("read-GB/s %.2f memcpy-GB/s %.2f\n", best, bestc);
+    free(a);
+    free(b);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct model_config c;
+    struct model *m;
+    struct infer *inf;
+    struct infer_prefix *pre;
+    struct infer_seq *seq, **sp;
+    int np, G, steps, nt, B, i, t, *tok, ids[P];
+    float *lg;
+    double t0, dt;
+
+    util_setprog(argv[0]);
+    if (argc == 3 && strcmp(argv[1], "--bandwidth") == 0) {
+        bandwidth(atoi(argv[2]));
+        return 0;
+    }
+    if (argc != 6 || ckpt_preset(argv[1], &c) != 0)
+        die("usage: gen-decode PRESET PROMPTS G STEPS THREADS");
+    np = atoi(argv[2]);
+    G = atoi(argv[3]);
+    steps = atoi(argv[4]);
+    nt = atoi(argv[5]);
+    B = np * G;
+    m = model_new(&c);
+    model_init_random(m, 1, 0.02f);
+    inf = infer_new(m, B, nt, INFER_KERNEL_AUTO);
+    pre = xcalloc((size_t)np, sizeof(*pre));
+    seq = xcalloc((size_t)B, sizeof(*seq));
+    sp = xcalloc((size_t)B, sizeof(*sp));
+    tok = xcalloc((size_t)B, sizeof(int));
+    lg = xmalloc(sizeof(float) * (size_t)c.vocab_size);
+    for (i = 0; i < np; i++) {
+        for (t = 0; t < P; t++)
+            ids[t] = (t * 31 + i * 7 + 1) % c.vocab_size;
+        infer_prefix_init(&pre[i], inf);
+        infer_prefill(inf, &pre[i], ids, P, lg);
+    }
+    for (i = 0; i < B; i++) {
+        infer_seq_init(&seq[i], inf, &pre[i / G]);
+        sp[i] = &seq[i];
+    }
+    /* one warm-up step, then the timed ones */
+    for (i = 0; i < B; i++)
+        tok[i] = (i * 13 + 5) % c.vocab_size;
+    infer_decode(inf, sp, tok, B);
+    t0 = now_sec();
+    for (t = 0; t < steps; t++) {
+        for (i = 0; i < B; i++)
+            tok[i] = (i * 13 + t * 7 + 5) % c.vocab_size;
+        infer_decode(inf, sp, tok, B);
+    }
+    dt = now_sec() - t0;
+    printf("tokens/s %.2f params %zu kernel %s\n", B * steps / dt, m->nparams,
+           infer_kernel_name(infer_kernel_of(inf)));
+    for (i = 0; i < B; i++)
+        infer_seq_release(&seq[i]);
+    for (i = 0; i < np; i++)
+        infer_prefix_release(&pre[i]);
+    infer_free(inf);
+    model_free(m);
+    free(pre);
+    free(seq);
+    free(sp);
+    free(tok);
+    free(lg);
+    return 0;
+}

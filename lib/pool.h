@@ -1,0 +1,34 @@
+/*
+ * pool.h - the program's one thread pool.
+ *
+ * Every parallel part of the model and optimizer runs here: matrix
+ * products cut into blocks (each an OpenBLAS sgemm on one thread),
+ * element-wise kernels cut into row ranges, attention into tasks.
+ * OpenBLAS's own thread count is set to one when the pool is sized, so
+ * its threads never run beside ours.  The pool is process-wide, as
+ * OpenBLAS's thread count is; it is not re-entrant (a task must not call
+ * pool_run) and is driven from one thread at a time.
+ *
+ *     static void work(void *ctx, int task, int tid) { ... }
+ *     pool_set_threads(pool_threads_env() ? pool_threads_env() : 4);
+ *     pool_run(work, &ctx, 64);       (returns when all 64 tasks ran)
+ */
+#ifndef POSTTRAIN_POOL_H
+#define POSTTRAIN_POOL_H
+
+/* A task: ctx as given to pool_run, task in [0, ntasks), tid in [0, threads). */
+typedef void (*pool_fn)(void *ctx, int task, int tid);
+
+/*
+ * Sizes the pool to n threads (n >= 1; the caller is one of them) and
+ * sets OpenBLAS to one thread.  Not during a pool_run.
+ */
+void pool_set_threads(int n);
+/* Threads of the pool; the first call sizes it to OpenBLAS's default count. */
+int pool_threads(void);
+/* POSTTRAIN_THREADS as a positive integer, or 0 when unset; dies if invalid. */
+int pool_threads_env(void);
+/* Runs fn for every task on the pool's threads; returns when all are done. */
+void pool_run(pool_fn fn, void *ctx, int ntasks);
+
+#endif
