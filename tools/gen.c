@@ -130,6 +130,9 @@ next_prompt(void *ctx, struct gen_prompt *p)
                         run->ids.n, run->m->cfg.max_pos);
             goto skip;
         }
+        /* The sample says what it was sampled under (R1's type B data). */
+        if (run->system)
+            json_object_set_new(rec, "system", json_string(run->system));
         p->user = rec;
         p->id = id;
         p->idlen = json_string_length(json_object_get(rec, "id"));

@@ -9,3 +9,6 @@ gen -m ck -T 0 -n 2 --system sys.txt in.jsonl > sys
 jq -c .prompt_ids plain
 jq -c .prompt_ids sys
 jq -r .policy plain | uniq | wc -l
+# the samples record the system prompt they were drawn under
+jq -r '.system // "none"' plain
+jq -r .system sys
