@@ -18,16 +18,16 @@ STD = -std=c17 -D_GNU_SOURCE
 CPPFLAGS += -Ilib
 # One threading model per program: OpenBLAS's pthreads for matrix products,
 # and our own pthreads (lib/) for the rest, never both at once.
-LDLIBS = -lopenblas -ljansson -lzstd -lpcre2-8 -lpthread -lm
+LDLIBS = -lopenblas -ljansson -lzstd -lpcre2-8 -lutf8proc -lpthread -lm
 # The sanitizer build: AddressSanitizer + UndefinedBehaviorSanitizer, any
 # report is fatal.
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
 
 # Debian packages the build, the tests and the pipelines need.
-DEBS = gcc make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
+DEBS = gcc g++ make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
        bubblewrap pkg-config libpcre2-dev jq mandoc gnuplot-nox parallel \
-       python3 nodejs npm
+       python3 nodejs npm libutf8proc-dev time
 
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_HDR := $(wildcard lib/*.h)

@@ -166,9 +166,11 @@ reject_v(struct tool *t, const char *file, long line, const json_t *rec,
          const char *raw, size_t rawlen, const char *field, const char *fmt, va_list ap)
 {
     struct sbuf msg = SBUF_INIT;
+    size_t prefix;
     json_t *r;
 
     sbuf_addf(&msg, "%s:%ld: ", file, line);
+    prefix = msg.len;
     if (field)
         sbuf_addf(&msg, "field '%s': ", field);
     {
@@ -183,7 +185,7 @@ reject_v(struct tool *t, const char *file, long line, const json_t *rec,
     }
     t->nrejected++;
     r = json_object();
-    json_object_set_new(r, "error", json_string(msg.buf + strlen(file) + 1));
+    json_object_set_new(r, "error", json_string(msg.buf + prefix));
     json_object_set_new(r, "file", json_string(file));
     json_object_set_new(r, "line", json_integer(line));
     if (field)

@@ -1,0 +1,143 @@
+/*
+ * adv.h - group-relative advantages (GRPO and its variants) and the
+ * streaming driver of advantage(1).
+ *
+ * A group is the G samples of one prompt, with rewards r_1..r_G.  The
+ * advantage of sample i is
+ *
+ *     A_i = (r_i - b_i) / (s + eps)     scale "group" or "batch"
+ *     A_i =  r_i - b_i                  scale "none"
+ *
+ * with the baseline b_i
+ *
+ *     b_i = mean(r)                     baseline "mean"  (GRPO)
+ *     b_i = (sum(r) - r_i) / (G - 1)    baseline "loo"   (RLOO)
+ *
+ * and s the standard deviation of the group's rewards (scale "group") or
+ * of every reward of the batch (scale "batch"), with the sample (n - 1)
+ * convention of torch.std, which TRL and veRL use, or the population (n)
+ * one on request.
+ *
+ *   GRPO      mean, group     Shao et al. 2024, DeepSeekMath, sec. 4.1.2
+ *                             (arXiv:2402.03300)
+ *   Dr. GRPO  mean, none      Liu et al. 2025, "Understanding R1-Zero-Like
+ *                             Training: A Critical Perspective"
+ *                             (arXiv:2503.20783)
+ *   RLOO      loo,  none      Ahmadian et al. 2024, "Back to Basics:
+ *                             Revisiting REINFORCE Style Optimization"
+ *                             (arXiv:2402.14740)
+ *   batch std mean, batch     Liu et al. 2025, "Tricks or Traps? A Deep
+ *                             Dive into RL for LLM Reasoning" (Lite PPO);
+ *                             TRL's scale_rewards="batch"
+ *
+ * Invariant: a group whose rewards are all exactly equal (G = 1 included)
+ * gets A_i = 0 exactly, in every variant: it carries no learning signal,
+ * and 0/0 never happens.  Hence eps = 0 is allowed.
+ *
+ *     struct adv_opts o = ADV_OPTS_INIT;
+ *     double r[4] = {1, 0, 0, 1}, a[4];
+ *     int uniform = adv_compute(a, r, 4, &o, 0);   (a = +-0.866, ...)
+ *
+ * Everything but adv_run() needs only jansson and util.h.
+ */
+#ifndef POSTTRAIN_ADV_H
+#define POSTTRAIN_ADV_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+enum adv_baseline {
+    ADV_BASELINE_MEAN, /* b_i = mean(r) */
+    ADV_BASELINE_LOO,  /* b_i = mean of the other G - 1 rewards */
+};
+
+enum adv_scale {
+    ADV_SCALE_GROUP, /* divide by the group's std + eps */
+    ADV_SCALE_BATCH, /* divide by the batch's std + eps */
+    ADV_SCALE_NONE,  /* no division */
+};
+
+struct adv_opts {
+    enum adv_baseline baseline;
+    enum adv_scale scale;
+    int population; /* 1: std divides by n, 0: by n - 1 */
+    double eps;
+};
+
+/* GRPO as TRL's GRPOTrainer computes it (its default epsilon too). */
+#define ADV_OPTS_INIT { ADV_BASELINE_MEAN, ADV_SCALE_GROUP, 0, 1e-4 }
+
+/*
+ * Running count, mean and sum of squared deviations (M2) of a set of
+ * rewards, merged group by group with Chan et al.'s pairwise update, so
+ * a batch's std needs no second look at its rewards and loses no
+ * precision to sum-of-squares cancellation.
+ */
+struct adv_moments {
+    double n, mean, m2;
+};
+#define ADV_MOMENTS_INIT { 0, 0, 0 }
+
+/* Adds the n rewards r (borrowed) to m. */
+void adv_moments_add(struct adv_moments *m, const double *r, size_t n);
+/*
+ * Standard deviation: sqrt(M2 / (n - 1)), or sqrt(M2 / n) with
+ * population; 0 when there are fewer than 2 values (or none).
+ */
+double adv_moments_std(const struct adv_moments *m, int population);
+
+/* 1 if the n rewards are all equal (n <= 1 included), else 0. */
+int adv_uniform(const double *r, size_t n);
+
+/*
+ * Writes the n advantages of the rewards r to a (both borrowed; they may
+ * not overlap).  batch_std is s for ADV_SCALE_BATCH, unused otherwise.
+ * Returns 1 if the group is uniform (then every a_i is 0), else 0.
+ */
+int adv_compute(double *a, const double *r, size_t n, const struct adv_opts *o,
+                double batch_std);
+
+/*
+ * The value at key in rec: key is a field name or a dotted path into
+ * nested objects ("rewards.format"); a field whose name is exactly key
+ * wins over the path.  Returns a borrowed reference or NULL.
+ */
+json_t *adv_lookup(const json_t *rec, const char *key);
+
+/*
+ * The reward at key (see adv_lookup) as a finite number: returns 0 and
+ * stores it, or -1 with *why (static) = "missing", "not a number" (null
+ * included) or "not a finite number".
+ */
+int adv_reward(const json_t *rec, const char *key, double *out, const char **why);
+
+/* ---- advantage(1) ---- */
+
+struct tool;
+
+struct adv_run_opts {
+    struct adv_opts adv;
+    const char *key;   /* reward field or dotted path, "reward" */
+    long group_size;   /* -G: every group must have this many; 0 = any */
+    long batch;        /* ADV_SCALE_BATCH: groups per batch, 0 = all */
+    int drop_uniform;  /* leave uniform groups out (DAPO dynamic sampling) */
+};
+
+struct adv_counts {
+    long groups, records;                 /* read and accepted */
+    long uniform_groups, uniform_records; /* of those, uniform */
+    long batches;                         /* ADV_SCALE_BATCH only */
+};
+
+/*
+ * Reads t's input group by group, adds "advantage" to every record and
+ * writes it to t's output; uniform groups get 0, or are left out with
+ * drop_uniform.  A group with a bad reward or the wrong size goes to t's
+ * error policy whole.  With ADV_SCALE_BATCH, the groups of a batch are
+ * spooled to an unlinked temporary file in $TMPDIR while their rewards'
+ * moments are taken, then read back: memory stays one group whatever the
+ * batch.  Fills c (zeroed first).  t must have been started.
+ */
+void adv_run(struct tool *t, const struct adv_run_opts *o, struct adv_counts *c);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * gen.c - the continuous-batching scheduler of gen.h.
+ *
+ * Prompts in flight sit in a FIFO in input order; each owns its prefix
+ * cache (released once its last sample finishes), its first logits and
+ * its G results.  Slots hold the running samples.  A step: fill free
+ * slots, one batched decode, sample every row, retire finished samples,
+ * emit the finished prompts at the head of the FIFO.  Prompt and slot
+ * records are reused, so decoding allocates only as caches and results
+ * grow; a prompt cache is freed as soon as its last sample ends.
+ */
+#include "gen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct result {
+    struct tok_ids ids;
+    float *lp;
+    size_t lpcap;
+    struct sbuf text;
+    const char *finish;
+};
+
+struct gprompt {
+    struct gen_prompt p;
+    struct tok_ids ids;         /* copy of the prompt ids */
+    struct sbuf id;             /* copy of the id */
+    struct infer_prefix cache;
+    float *logits;              /* (V) after the prompt */
+    int next_k, running, done;
+    struct result *res;         /* (G) */
+};
+
+struct slot {
+    struct gprompt *gp;         /* NULL: free */
+    int k, last, max_new;
+    struct infer_seq seq;
+    struct rng rng;
+    struct tok_stream ts;
+};
+
+struct gen {
+    const struct model *m;
+    const struct tok *tok;
+    const struct chat *chat;
+    struct gen_config cfg;
+    struct infer *inf;
+    struct sampler smp;
+    int V, maxstop;
+    struct slot *slots;         /* (batch) */
+    struct gprompt **fifo;      /* ring of in-flight prompts */
+    int fhead, fcount, fcap;
+    struct gprompt **spare;     /* released prompt records */
+    int nspare;
+    int eof;
+    gen_next_fn *next;
+    gen_emit_fn *emit;
+    void *ctx;
+    /* per step */
+    struct infer_seq **rows;
+    int *rowslot, *toks;
+    struct gen_sample *out;     /* (G) */
+    struct gen_stats st;
+    double t0;
+};
+
+struct gen *
+gen_new(const struct model *m, const struct tok *t, const struct chat *c,
+        const struct gen_config *cfg)
+{
+    struct gen *g = xcalloc(1, sizeof(*g));
+    int i;
+
+    if (cfg->G < 1 || cfg->max_tokens < 1 || cfg->batch < 1 || cfg->threads < 1 ||
+        cfg->nstops < 0)
+        die("gen: G, max_tokens, batch and threads must be positive");
+    g->m = m;
+    g->tok = t;
+    g->chat = c;
+    g->cfg = *cfg;
+    g->V = m->cfg.vocab_size;
+    for (i = 0; i < cfg->nstops; i++) {
+        int n = (int)strlen(cfg->stops[i]);
+        if (n == 0)
+            die("gen: a stop string is empty");
+        g->maxstop = PT_MAX(g->maxstop, n);
+    }
+    g->inf = infer_new(m, cfg->batch, cfg->threads, cfg->kernel);
+    sampler_init(&g->smp, &cfg->sampler, g->V);
+    g->slots = xcalloc((size_t)cfg->batch, sizeof(*g->slots));
+    for (i = 0; i < cfg->batch; i++)
+        infer_seq_init(&g->slots[i].seq, g->inf, NULL);
+    g->fcap = 4 * cfg->batch + 1;
+    g->fifo = xcalloc((size_t)g->fcap, sizeof(*g->fifo));
+    g->spare = xcalloc((size_t)g->fcap, sizeof(*g->spare));
+    g->rows = xcalloc((size_t)cfg->batch, sizeof(*g->rows));
+    g->rowslot = xcalloc((size_t)cfg->batch, sizeof(int));
+    g->toks = xcalloc((size_t)cfg->batch, sizeof(int));
+    g->out = xcalloc((size_t)cfg->G, sizeof(*g->out));
+    return g;
+}
+
+static void
+gprompt_free(struct gprompt *gp, int G)
+{
+    int k;
+
+    if (!gp)
+        return;
+    for (k = 0; k < G; k++) {
+        tok_ids_release(&gp->res[k].ids);
+        free(gp->res[k].lp);
+        sbuf_release(&gp->res[k].text);
+    }
+    free(gp->res);
+    tok_ids_release(&gp->ids);
+    sbuf_release(&gp->id);
+    infer_prefix_release(&gp->cache);
+    free(gp->logits);
+    free(gp);
+}
+
+void
+gen_free(struct gen *g)
+{
+    int i;
+
+    if (!g)
+        return;
+    for (i = 0; i < g->cfg.batch; i++)
+        infer_seq_release(&g->slots[i].seq);
+    for (i = 0; i < g->fcount; i++)
+        gprompt_free(g->fifo[(g->fhead + i) % g->fcap], g->cfg.G);
+    for (i = 0; i < g->nspare; i++)
+        gprompt_free(g->spare[i], g->cfg.G);
+    free(g->slots);
+    free(g->fifo);
+    free(g->spare);
+    free(g->rows);
+    free(g->rowslot);
+    free(g->toks);
+    free(g->out);
+    sampler_release(&g->smp);
+    infer_free(g->inf);
+    free(g);
+}
+
+void
+gen_get_stats(const struct gen *g, struct gen_stats *st)
+{
+    *st = g->st;
+    st->seconds = now_sec() - g->t0;
+}
+
+const char *
+gen_kernel_name(const struct gen *g)
+{
+    return infer_kernel_name(infer_kernel_of(g->inf));
+}
+
+/* A prompt record, reused when one is spare. */
+static struct gprompt *
+gprompt_get(struct gen *g)
+{
+    struct gprompt *gp;
+
+    if (g->nspare > 0)
+        return g->spare[--g->nspare];
+    gp = xcalloc(1, sizeof(*gp));
+    gp->res = xcalloc((size_t)g->cfg.G, sizeof(*gp->res));
+    gp->logits = xmalloc(xmul((size_t)g->V, sizeof(float)));
+    infer_prefix_init(&gp->cache, g->inf);
+    return gp;
+}
+
+/* Asks the caller for the next prompt and prefills it; 0 at the end. */
+static int
+fetch(struct gen *g)
+{
+    struct gprompt *gp;
+    struct gen_prompt p;
+    int k;
+
+    if (g->eof || g->fcount >= g->fcap)
+        return 0;
+    memset(&p, 0, sizeof(p));
+    if (!g->next(g->ctx, &p)) {
+        g->eof = 1;
+        return 0;
+    }
+    if (p.n < 1 || p.n >= g->m->cfg.max_pos)
+        die("gen: a prompt of %d tokens (the context is %d)", p.n, g->m->cfg.max_pos);
+    gp = gprompt_get(g);
+    gp->p = p;
+    gp->ids.n = 0;
+    tok_ids_append(&gp->ids, p.ids, (size_t)p.n);
+    gp->p.ids = gp->ids.v;
+    sbuf_reset(&gp->id);
+    sbuf_add(&gp->id, p.id ? p.id : "", p.id ? p.idlen : 0);
+    gp->p.id = gp->id.buf;
+    gp->p.idlen = gp->id.len;
+    gp->next_k = gp->running = gp->done = 0;
+    for (k = 0; k < g->cfg.G; k++) {
+        gp->res[k].ids.n = 0;
+        sbuf_reset(&gp->res[k].text);
+        gp->res[k].finish = NULL;
+    }
+    infer_prefix_reset(&gp->cache);
+    infer_prefill(g->inf, &gp->cache, gp->ids.v, p.n, gp->logits);
+    g->st.prompt_tokens += p.n;
+    g->fifo[(g->fhead + g->fcount) % g->fcap] = gp;
+    g->fcount++;
+    return 1;
+}
+
+/* The oldest prompt in flight with a sample not yet started, or NULL. */
+static struct gprompt *
+pending(struct gen *g)
+{
+    int i;
+
+    for (i = 0; i < g->fcount; i++) {
+        struct gprompt *gp = g->fifo[(g->fhead + i) % g->fcap];
+        if (gp->next_k < g->cfg.G)
+            return gp;
+    }
+    return NULL;
+}
+
+/*
+ * Earliest end of a stop string in text, looking only where the bytes
+ * from `from` on could complete one; 0 when there is none.
+ */
+static size_t
+stop_end(const struct gen *g, const char *text, size_t len, size_t from)
+{
+    size_t best = 0, bestpos = (size_t)-1;
+    int i;
+
+    for (i = 0; i < g->cfg.nstops; i++) {
+        const char *s = g->cfg.stops[i], *hit;
+        size_t n = strlen(s), a = from >= n - 1 ? from - (n - 1) : 0;
+        if (len < n)
+            continue;
+        hit = memmem(text + a, len - a, s, n);
+        if (hit && (size_t)(hit - text) < bestpos) {
+            bestpos = (size_t)(hit - text);
+            best = bestpos + n;
+        }
+    }
+    return best;
+}
+
+/* Adds token t (log-probability lp) to slot s's sample; 1 when it ends. */
+static int
+take(struct gen *g, struct slot *s, int t, float lp)
+{
+    struct result *r = &s->gp->res[s->k];
+    size_t before = r->text.len, end;
+
+    tok_ids_push(&r->ids, t);
+    if (r->ids.n > r->lpcap) {
+        r->lpcap = PT_MAX(2 * r->lpcap, 64);
+        r->lp = xrealloc(r->lp, xmul(r->lpcap, sizeof(float)));
+    }
+    r->lp[r->ids.n - 1] = lp;
+    g->st.tokens++;
+    if (chat_is_stop(g->chat, t)) {
+        r->finish = "stop";
+        tok_stream_finish(&s->ts, &r->text);
+        return 1;
+    }
+    tok_stream_push(&s->ts, t, &r->text);
+    if (g->cfg.nstops > 0 && r->text.len > before &&
+        (end = stop_end(g, r->text.buf, r->text.len, before)) > 0) {
+        r->text.len = end;
+        r->text.buf[end] = '\0';
+        r->finish = "stop";
+        return 1;
+    }
+    if ((int)r->ids.n >= s->max_new) {
+        r->finish = "length";
+        tok_stream_finish(&s->ts, &r->text);
+        return 1;
+    }
+    return 0;
+}
+
+/* Ends slot s's sample: the slot is free again. */
+static void
+retire(struct gen *g, struct slot *s)
+{
+    struct gprompt *gp = s->gp;
+
+    tok_stream_release(&s->ts);
+    gp->running--;
+    gp->done++;
+    g->st.samples++;
+    s->gp = NULL;
+    infer_seq_reset(&s->seq, NULL);
+    if (gp->done == g->cfg.G)
+        infer_prefix_release(&gp->cache); /* a prompt's cache lives while it runs */
+}
+
+/* Starts the next sample of gp in free slot s; 1 if it keeps running. */
+static int
+start(struct gen *g, struct slot *s, struct gprompt *gp)
+{
+    int t;
+    float lp;
+
+    s->gp = gp;
+    s->k = gp->next_k++;
+    gp->running++;
+    s->max_new = PT_MIN(g->cfg.max_tokens, g->m->cfg.max_pos - gp->p.n);
+    sampler_rng(&s->rng, g->cfg.seed, gp->p.id, gp->p.idlen, (uint64_t)s->k);
+    tok_stream_init(&s->ts, g->tok, 0);
+    infer_seq_reset(&s->seq, &gp->cache);
+    t = sampler_sample(&g->smp, gp->logits, &s->rng, &lp);
+    if (take(g, s, t, lp)) {
+        retire(g, s);
+        return 0;
+    }
+    s->last = t;
+    return 1;
+}
+
+/* Emits the finished prompts at the head of the FIFO. */
+static void
+emit_ready(struct gen *g)
+{
+    int k;
+
+    while (g->fcount > 0) {
+        struct gprompt *gp = g->fifo[g->fhead];
+        if (gp->done < g->cfg.G)
+            break;
+        for (k = 0; k < g->cfg.G; k++) {
+            struct result *r = &gp->res[k];
+            struct gen_sample *o = &g->out[k];
+            o->k = k;
+            o->finish = r->finish;
+            o->ids = r->ids.v;
+            o->logprobs = r->lp;
+            o->n = (int)r->ids.n;
+            o->text = sbuf_str(&r->text);
+            o->len = r->text.len;
+        }
+        g->fhead = (g->fhead + 1) % g->fcap;
+        g->fcount--;
+        g->st.prompts++;
+        g->emit(g->ctx, &gp->p, g->out, g->cfg.G);
+        g->spare[g->nspare++] = gp;
+    }
+}
+
+void
+gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
+{
+    int B = g->cfg.batch, i, n;
+
+    g->next = next;
+    g->emit = emit;
+    g->ctx = ctx;
+    g->eof = 0;
+    g->t0 = now_sec();
+    for (;;) {
+        const float *logits;
+        /* fill the free slots, oldest prompt first */
+        for (i = 0; i < B; i++) {
+            struct slot *s = &g->slots[i];
+            while (!s->gp) {
+                struct gprompt *gp = pending(g);
+                if (!gp && fetch(g))
+                    gp = pending(g);
+                if (!gp)
+                    break;
+                start(g, s, gp);
+            }
+        }
+        emit_ready(g);
+        for (i = 0, n = 0; i < B; i++)
+            if (g->slots[i].gp) {
+                g->rows[n] = &g->slots[i].seq;
+                g->rowslot[n] = i;
+                g->toks[n] = g->slots[i].last;
+                n++;
+            }
+        if (n == 0) {
+            if (g->eof && g->fcount == 0)
+                break;
+            if (g->eof || g->fcount >= g->fcap)
+                die("gen: scheduler stalled with %d prompts in flight", g->fcount);
+            continue;
+        }
+        logits = infer_decode(g->inf, g->rows, g->toks, n);
+        for (i = 0; i < n; i++) {
+            struct slot *s = &g->slots[g->rowslot[i]];
+            float lp;
+            int t = sampler_sample(&g->smp, logits + (size_t)i * g->V, &s->rng, &lp);
+            if (take(g, s, t, lp))
+                retire(g, s);
+            else
+                s->last = t;
+        }
+        emit_ready(g);
+    }
+}

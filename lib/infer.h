@@ -1,0 +1,126 @@
+/*
+ * infer.h - inference with a KV cache on a struct model's weights: prefill
+ * a prompt once into a prefix cache that many sequences share, then
+ * decode many sequences together, one token each per step.
+ *
+ * What it is: the forward pass of model.c (same RMSNorm, RoPE, SwiGLU
+ * kernels, same order of operations per row) restructured for decoding:
+ * every matrix product runs over all rows of a step at once, so the
+ * weights are read from memory once per step whatever the batch.  What
+ * it is not: a sampler (sampler.h) or a scheduler (gen.h decides which
+ * sequences run together).
+ *
+ * Batch invariance: each row's results are a function of that row's
+ * token, position and cache alone, bit for bit, whatever the other rows
+ * of the step, their number, or the thread count.  The matrix products
+ * use this file's own kernels, not BLAS, for that reason: every output
+ * element is one dot product accumulated in a fixed order (vector lanes
+ * over the input dimension, then a fixed reduction tree), and threads
+ * split output columns, never the sum.  The kernel is chosen once per
+ * process from the CPU (AVX-512, AVX2+FMA, or portable C), so results
+ * are reproducible on one kind of machine, not across kinds.
+ *
+ * Caches: a prefix holds the keys and values of a prompt (layer-major:
+ * (n_layers, cap, KVD) for k and for v); a sequence holds those of its
+ * own tokens and borrows a prefix, whose cache its attention reads
+ * first.  The G samples of a prompt thus share one prompt cache.
+ * Capacities grow by doubling; the buffers are kept for reuse.
+ *
+ *     struct infer *inf = infer_new(m, 32, 2);
+ *     struct infer_prefix p;  infer_prefix_init(&p, inf);
+ *     infer_prefill(inf, &p, ids, n, first_logits);       (V floats)
+ *     struct infer_seq s[8], *sp[8];  infer_seq_init(&s[i], inf, &p) ...
+ *     for (;;) { const float *lg = infer_decode(inf, sp, toks, 8); ... }
+ *     infer_seq_release(&s[i]); infer_prefix_release(&p); infer_free(inf);
+ *
+ * Threading: infer_new() starts nthreads - 1 worker threads that run the
+ * phases of each forward with the calling thread (spinning briefly at
+ * each barrier, then sleeping on a futex).  OpenBLAS is not called, so
+ * the two thread pools never run at once.  A struct infer serves one
+ * caller thread at a time.
+ */
+#ifndef POSTTRAIN_INFER_H
+#define POSTTRAIN_INFER_H
+
+#include <stddef.h>
+
+#include "model.h"
+
+/* Rows one prefill forward processes at least (prompts go in chunks). */
+#define INFER_PREFILL_CHUNK 64
+
+enum infer_kernel {
+    INFER_KERNEL_AUTO = 0,  /* the best the CPU supports */
+    INFER_KERNEL_C,         /* portable C */
+    INFER_KERNEL_AVX2,      /* AVX2 + FMA */
+    INFER_KERNEL_AVX512,    /* AVX-512F */
+};
+
+struct infer;
+
+/* A prompt's keys and values, shared by the sequences that continue it. */
+struct infer_prefix {
+    int len, cap;           /* tokens cached, room */
+    float *k, *v;           /* (n_layers, cap, KVD) each, owned */
+    int layers, kvd;
+};
+
+/* One sequence: a prefix (borrowed, may be NULL) plus its own tokens. */
+struct infer_seq {
+    const struct infer_prefix *prefix;
+    int len, cap;
+    float *k, *v;           /* (n_layers, cap, KVD) each, owned */
+    int layers, kvd;
+};
+
+/*
+ * New inference state for m (borrowed: it must outlive the result; only
+ * its weights and config are read).  max_rows: most sequences decoded in
+ * one step.  nthreads >= 1.  kernel: INFER_KERNEL_AUTO, or one to force
+ * (dies if the CPU lacks it).  Result is new.
+ */
+struct infer *infer_new(const struct model *m, int max_rows, int nthreads,
+                        enum infer_kernel kernel);
+/* Stops the workers and frees; NULL is allowed. */
+void infer_free(struct infer *inf);
+/* The kernel in use and its name ("avx512", "avx2", "c"). */
+enum infer_kernel infer_kernel_of(const struct infer *inf);
+const char *infer_kernel_name(enum infer_kernel k);
+
+void infer_prefix_init(struct infer_prefix *p, const struct infer *inf);
+/* Forgets the tokens, keeps the buffers. */
+void infer_prefix_reset(struct infer_prefix *p);
+void infer_prefix_release(struct infer_prefix *p);
+
+/* Starts s as the continuation of prefix p (borrowed; may be NULL). */
+void infer_seq_init(struct infer_seq *s, const struct infer *inf,
+                    const struct infer_prefix *p);
+/* Restarts s on another prefix, keeping its buffers. */
+void infer_seq_reset(struct infer_seq *s, const struct infer_prefix *p);
+void infer_seq_release(struct infer_seq *s);
+
+/*
+ * Appends n >= 1 tokens to prefix p (at positions p->len, ...): their
+ * keys and values go into p's cache.  logits (vocab floats, or NULL)
+ * receives the logits after the last of them.  Dies when the positions
+ * pass the model's max_position_embeddings.
+ */
+void infer_prefill(struct infer *inf, struct infer_prefix *p, const int *ids, int n,
+                   float *logits);
+
+/*
+ * One step for n <= max_rows sequences (distinct): tokens[i] goes into
+ * seqs[i] at position prefix len + own len.  Returns the (n, vocab)
+ * logits, borrowed until the next call.
+ */
+const float *infer_decode(struct infer *inf, struct infer_seq *const *seqs,
+                          const int *tokens, int n);
+
+/*
+ * The matrix product of the chosen kernel, exposed for its tests:
+ * out (R, OC) = in (R, IC) W^T (W (OC, IC)), or += when accumulate.
+ */
+void infer_matmul(enum infer_kernel k, float *out, const float *in, const float *W, int R,
+                  int IC, int OC, int accumulate);
+
+#endif

@@ -1,0 +1,3010 @@
+/*
+ * mathans.c - extraction, parsing and equivalence of final math answers.
+ * See mathans.h for the contract and man/man1/score-math.1 for the rules
+ * as users see them.
+ *
+ * The parser is a recursive descent over LaTeX (or plain text) that builds
+ * a small expression tree in a fixed node pool; the lexer is stateless and
+ * re-run on peeks (answers are short).  Values are complex doubles so that
+ * "2 + 3i" and square roots of negatives need no special cases.  This is
+ * not a computer algebra system: two expressions are "equivalent" when
+ * they agree at several pseudo-random points, which is the standard
+ * probabilistic identity test (Schwartz-Zippel for polynomials) and what
+ * numeric graders do in practice.
+ */
+#include "mathans.h"
+
+#include <complex.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_LEN 4096     /* longest answer or reference parsed */
+#define MAX_NODES 4096   /* nodes of both trees together */
+#define MAX_DEPTH 48     /* parser and comparison nesting */
+#define MAX_PM 4         /* \pm signs in one item (2^4 expansions) */
+#define MAX_ITEMS 256    /* elements of one list after \pm expansion */
+
+/* ---- Trees ---- */
+
+enum kind {
+    K_NUM, K_VAR, K_PI, K_E, K_I, K_INF,
+    K_ADD, K_SUB, K_MUL, K_DIV, K_POW, K_NEG, K_PM, K_FUNC, K_FACT, K_PCT,
+    K_ABS, K_ROOT, K_LOG, K_BINOM,
+    /* containers: children are a linked list through next */
+    K_LIST, K_TUPLE, K_SET, K_UNION, K_MATRIX, K_REL,
+    K_TEXT,
+};
+
+enum nflags {
+    F_INT = 1,       /* an integer literal */
+    F_FRAC = 2,      /* \frac or a/b */
+    F_BASE = 4,      /* a numeral in base sub: 2516_8 (digits in s, len) */
+    F_DEC = 8,       /* a decimal literal: an approximation */
+};
+
+/* Tuple brackets, in sub: low bit = closed left, next = closed right. */
+#define BR_LCLOSED 1
+#define BR_RCLOSED 2
+
+enum func { FN_SIN, FN_COS, FN_TAN, FN_SEC, FN_CSC, FN_COT, FN_ASIN, FN_ACOS,
+            FN_ATAN, FN_SINH, FN_COSH, FN_TANH, FN_EXP, FN_LN, FN_SQRT };
+
+enum relop { R_EQ, R_LT, R_LE, R_NE, R_COLON };
+
+struct node {
+    unsigned char kind, sub, flags, op; /* op: relation before this operand */
+    int a, b;          /* children (-1: none); containers: a = first */
+    int next;          /* next sibling in a container */
+    int n;             /* containers: count; matrix: columns; K_PM: index */
+    double v;          /* K_NUM */
+    int s, len;        /* K_VAR, K_TEXT: name in m->names */
+};
+
+struct mathans {
+    struct mathans_opts o;
+    struct node nodes[MAX_NODES];
+    int nnodes;
+    struct sbuf names;  /* variable names and normalized words */
+    struct sbuf ebuf;   /* extracted answer */
+    struct sbuf rbuf;   /* reference proper */
+    struct sbuf tbuf;   /* scratch (text canonical forms) */
+    struct sbuf ubuf;
+};
+
+/* ---- Options and names ---- */
+
+static const char *const method_names[MATHANS_M_COUNT] = {
+    "none", "boxed", "final", "answer", "hash", "number",
+};
+
+static const char *const reason_names[] = {
+    "correct", "wrong", "no_answer", "unparsed_answer", "unparsed_reference",
+};
+
+void
+mathans_opts_init(struct mathans_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->order[0] = MATHANS_M_BOXED;
+    o->order[1] = MATHANS_M_FINAL;
+    o->order[2] = MATHANS_M_ANSWER;
+    o->order[3] = MATHANS_M_HASH;
+    o->order[4] = MATHANS_M_NUMBER;
+    o->order[5] = MATHANS_M_NONE;
+    o->rtol = 1e-6;
+    o->npoints = 5;
+    o->percent = MATHANS_PCT_NUMBER;
+}
+
+int
+mathans_parse_order(struct mathans_opts *o, const char *list)
+{
+    enum mathans_method ord[MATHANS_M_COUNT];
+    int n = 0, seen = 0, i;
+    const char *p = list, *q;
+
+    while (*p) {
+        size_t len;
+        int found = -1;
+
+        q = strchr(p, ',');
+        len = q ? (size_t)(q - p) : strlen(p);
+        for (i = 1; i < MATHANS_M_COUNT; i++)
+            if (strlen(method_names[i]) == len
+                && !memcmp(method_names[i], p, len))
+                found = i;
+        if (found < 0 || (seen & (1 << found)))
+            return -1;
+        seen |= 1 << found;
+        ord[n++] = (enum mathans_method)found;
+        if (!q)
+            break;
+        p = q + 1;
+    }
+    if (n == 0)
+        return -1;
+    for (i = 0; i < n; i++)
+        o->order[i] = ord[i];
+    o->order[n] = MATHANS_M_NONE;
+    return 0;
+}
+
+const char *
+mathans_method_name(enum mathans_method m)
+{
+    return (unsigned)m < MATHANS_M_COUNT ? method_names[m] : "none";
+}
+
+const char *
+mathans_reason_name(enum mathans_reason r)
+{
+    return (unsigned)r < ARRAY_LEN(reason_names) ? reason_names[r] : "wrong";
+}
+
+struct mathans *
+mathans_new(const struct mathans_opts *o)
+{
+    struct mathans *m = xcalloc(1, sizeof(*m));
+
+    m->o = *o;
+    if (m->o.npoints < 1)
+        m->o.npoints = 1;
+    if (m->o.npoints > 64)
+        m->o.npoints = 64;
+    return m;
+}
+
+void
+mathans_free(struct mathans *m)
+{
+    if (!m)
+        return;
+    sbuf_release(&m->names);
+    sbuf_release(&m->ebuf);
+    sbuf_release(&m->rbuf);
+    sbuf_release(&m->tbuf);
+    sbuf_release(&m->ubuf);
+    free(m);
+}
+
+/* ---- Small string helpers ---- */
+
+static int
+is_space(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+           || c == '\v';
+}
+
+static int
+is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int
+is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int
+lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/*
+ * The last occurrence of needle (lowercase) in [s, e), ignoring ASCII
+ * case.  A needle that starts with a non-letter is found with memrchr.
+ */
+static const char *
+last_ci(const char *s, const char *e, const char *needle)
+{
+    size_t n = strlen(needle), i;
+    const char *p;
+    int c0 = (unsigned char)needle[0];
+
+    if ((size_t)(e - s) < n)
+        return NULL;
+    if (!(c0 >= 'a' && c0 <= 'z')) {
+        const char *end = e - n + 1;
+
+        while (end > s && (p = memrchr(s, c0, (size_t)(end - s))) != NULL) {
+            for (i = 1; i < n; i++)
+                if (lower((unsigned char)p[i]) != needle[i])
+                    break;
+            if (i == n)
+                return p;
+            end = p;
+        }
+        return NULL;
+    }
+    for (p = e - n;; p--) {
+        if (lower((unsigned char)*p) == c0) {
+            for (i = 1; i < n; i++)
+                if (lower((unsigned char)p[i]) != needle[i])
+                    break;
+            if (i == n)
+                return p;
+        }
+        if (p == s)
+            break;
+    }
+    return NULL;
+}
+
+/* Trims spaces, surrounding $ / \( \) / \[ \], trailing periods. */
+static void
+trim_answer(const char **ps, const char **pe)
+{
+    const char *s = *ps, *e = *pe;
+    int changed = 1;
+
+    while (changed) {
+        changed = 0;
+        while (s < e && is_space((unsigned char)*s))
+            s++;
+        while (e > s && (is_space((unsigned char)e[-1]) || e[-1] == '.'))
+            e--;
+        if (e - s >= 2 && *s == '$' && e[-1] == '$') {
+            s++, e--, changed = 1;
+        } else if (e - s >= 4 && s[0] == '\\' && (s[1] == '(' || s[1] == '[')
+                   && e[-2] == '\\' && (e[-1] == ')' || e[-1] == ']')) {
+            s += 2, e -= 2, changed = 1;
+        } else if (e - s >= 1 && *s == '$'
+                   && memchr(s + 1, '$', (size_t)(e - s - 1)) == NULL) {
+            s++, changed = 1;   /* a lone opening $ */
+        } else if (e - s >= 1 && e[-1] == '$'
+                   && memchr(s, '$', (size_t)(e - s - 1)) == NULL) {
+            e--, changed = 1;
+        }
+    }
+    *ps = s;
+    *pe = e;
+}
+
+/*
+ * Matches the brace group starting at p (*p == '{'), skipping \{ and \}.
+ * Returns the position of the closing brace, or NULL if unbalanced.
+ */
+static const char *
+match_brace(const char *p, const char *e)
+{
+    int depth = 0;
+
+    for (; p < e; p++) {
+        if (*p == '\\' && p + 1 < e) {
+            p++;
+            continue;
+        }
+        if (*p == '{')
+            depth++;
+        else if (*p == '}' && --depth == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/*
+ * The content of the last complete \boxed{...} or \fbox{...} in [s, e)
+ * (also "\boxed 5"), or 0 if none.
+ */
+static int
+last_boxed(const char *s, const char *e, const char **os, const char **oe)
+{
+    const char *p = e;
+
+    while (p > s) {
+        const char *b = last_ci(s, p, "\\boxed"), *f = last_ci(s, p, "\\fbox");
+        const char *q, *c;
+
+        if (!b && !f)
+            return 0;
+        q = (b && (!f || b > f)) ? b : f;
+        p = q;
+        q += (q == b) ? 6 : 5;
+        if (q < e && is_alpha((unsigned char)*q))
+            continue;   /* \boxedx is another command */
+        while (q < e && is_space((unsigned char)*q))
+            q++;
+        if (q < e && *q == '{') {
+            c = match_brace(q, e);
+            if (!c)
+                continue;
+            *os = q + 1;
+            *oe = c;
+            return 1;
+        }
+        if (q < e && *q != '$' && *q != '\\') {
+            c = q;
+            while (c < e && !is_space((unsigned char)*c) && *c != '$')
+                c++;
+            *os = q;
+            *oe = c;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The answer after a marker at p: a $...$ / \(...\) math segment if one
+ * starts there, else text up to the end of the line or sentence.
+ */
+static void
+after_marker(const char *p, const char *e, const char **os, const char **oe)
+{
+    const char *q;
+
+    while (p < e && (is_space((unsigned char)*p) || *p == ':' || *p == '*'))
+        p++;
+    if (e - p >= 2 && p[0] == '$' && p[1] == '$') {
+        q = p + 2;
+        while (q + 1 < e && !(q[0] == '$' && q[1] == '$'))
+            q++;
+        *os = p + 2;
+        *oe = q + 1 < e ? q : e;
+        return;
+    }
+    if (p < e && *p == '$') {
+        const char *nl = memchr(p + 1, '\n', (size_t)(e - p - 1));
+
+        /* inline math closes on its line; else the $ is a currency sign */
+        q = memchr(p + 1, '$', (size_t)((nl ? nl : e) - p - 1));
+        if (q) {
+            *os = p + 1;
+            *oe = q;
+            return;
+        }
+        p++;
+    }
+    if (e - p >= 2 && p[0] == '\\' && (p[1] == '(' || p[1] == '[')) {
+        char close = p[1] == '(' ? ')' : ']';
+
+        for (q = p + 2; q + 1 < e; q++)
+            if (q[0] == '\\' && q[1] == close)
+                break;
+        *os = p + 2;
+        *oe = q + 1 < e ? q : e;
+        return;
+    }
+    for (q = p; q < e && *q != '\n'; q++)
+        if (*q == '.' && (q + 1 == e || is_space((unsigned char)q[1]))
+            && !(q > p && is_digit((unsigned char)q[-1]) && q + 1 < e
+                 && is_digit((unsigned char)q[1])))
+            break;
+    *os = p;
+    *oe = q;
+}
+
+/* "final answer is X", "final answer: X". */
+static int
+find_final(const char *s, const char *e, const char **os, const char **oe)
+{
+    const char *p = last_ci(s, e, "final answer");
+
+    if (!p)
+        return 0;
+    p += 12;
+    while (p < e && (is_space((unsigned char)*p) || *p == '*'))
+        p++;
+    if (e - p >= 2 && tolower((unsigned char)p[0]) == 'i'
+        && tolower((unsigned char)p[1]) == 's')
+        p += 2;
+    else if (p < e && *p == ':')
+        p++;
+    else
+        return 0;
+    after_marker(p, e, os, oe);
+    return *oe > *os;
+}
+
+/* "answer: X", "answer is X" (the last such). */
+static int
+find_answer(const char *s, const char *e, const char **os, const char **oe)
+{
+    const char *p = e;
+
+    while ((p = last_ci(s, p, "answer")) != NULL) {
+        const char *q = p + 6;
+
+        while (q < e && (*q == ' ' || *q == '*'))
+            q++;
+        if (q < e && *q == ':') {
+            after_marker(q + 1, e, os, oe);
+            if (*oe > *os)
+                return 1;
+        } else if (e - q >= 2 && tolower((unsigned char)q[0]) == 'i'
+                   && tolower((unsigned char)q[1]) == 's'
+                   && (q + 2 == e || !is_alpha((unsigned char)q[2]))) {
+            after_marker(q + 2, e, os, oe);
+            if (*oe > *os)
+                return 1;
+        }
+        if (p == s)
+            break;
+    }
+    return 0;
+}
+
+/* "#### X" to the end of the line. */
+static int
+find_hash(const char *s, const char *e, const char **os, const char **oe)
+{
+    const char *p = last_ci(s, e, "####"), *q;
+
+    if (!p)
+        return 0;
+    p += 4;
+    for (q = p; q < e && *q != '\n'; q++)
+        ;
+    *os = p;
+    *oe = q;
+    trim_answer(os, oe);
+    return *oe > *os;
+}
+
+/* The last number: -?digits with , separators, optional .digits, or a/b. */
+static int
+find_number(const char *s, const char *e, const char **os, const char **oe)
+{
+    const char *q = e, *b;
+
+    while (q > s && !is_digit((unsigned char)q[-1]))
+        q--;
+    if (q == s)
+        return 0;
+    b = q;
+    while (b > s
+           && (is_digit((unsigned char)b[-1])
+               || ((b[-1] == ',' || b[-1] == '.' || b[-1] == '/') && b - 1 > s
+                   && is_digit((unsigned char)b[-2]))))
+        b--;
+    if (b > s && b[-1] == '-')
+        b--;
+    *os = b;
+    *oe = q;
+    return 1;
+}
+
+enum mathans_method
+mathans_extract(struct mathans *m, const char *text, const char **out)
+{
+    const char *s = text, *e = text + strlen(text), *os = NULL, *oe = NULL;
+    int i, found = 0;
+    enum mathans_method meth = MATHANS_M_NONE;
+
+    if (!(m->o.flags & MATHANS_SEARCH_THINK)) {
+        const char *t = last_ci(s, e, "</think>");
+
+        if (t)
+            s = t + 8;
+    }
+    /*
+     * A last \boxed{ that never closes (a completion cut off by the token
+     * limit) ends the text: the fallbacks must not pick its pieces, such
+     * as the 7 of "\boxed{\frac{7}".
+     */
+    {
+        const char *b = last_ci(s, e, "\\boxed"), *f = last_ci(s, e, "\\fbox"),
+                   *q;
+
+        q = (b && (!f || b > f)) ? b : f;
+        if (q) {
+            const char *c = q + (q == b ? 6 : 5);
+
+            while (c < e && is_space((unsigned char)*c))
+                c++;
+            if (c < e && *c == '{' && !match_brace(c, e))
+                e = q;
+        }
+    }
+    for (i = 0;
+         i < MATHANS_M_COUNT && m->o.order[i] != MATHANS_M_NONE && !found;
+         i++) {
+        meth = m->o.order[i];
+        switch (meth) {
+        case MATHANS_M_BOXED: found = last_boxed(s, e, &os, &oe); break;
+        case MATHANS_M_FINAL: found = find_final(s, e, &os, &oe); break;
+        case MATHANS_M_ANSWER: found = find_answer(s, e, &os, &oe); break;
+        case MATHANS_M_HASH: found = find_hash(s, e, &os, &oe); break;
+        case MATHANS_M_NUMBER: found = find_number(s, e, &os, &oe); break;
+        default: break;
+        }
+        if (found) {
+            const char *bs, *be;
+
+            trim_answer(&os, &oe);
+            /* "The final answer is $\boxed{5}$" and the like */
+            if (last_boxed(os, oe, &bs, &be)) {
+                os = bs;
+                oe = be;
+                trim_answer(&os, &oe);
+            }
+            if (oe <= os)
+                found = 0;
+        }
+    }
+    *out = NULL;
+    if (!found)
+        return MATHANS_M_NONE;
+    sbuf_reset(&m->ebuf);
+    sbuf_add(&m->ebuf, os, (size_t)(oe - os));
+    *out = sbuf_str(&m->ebuf);
+    return meth;
+}
+
+const char *
+mathans_reference(struct mathans *m, const char *answer)
+{
+    const char *s = answer, *e = answer + strlen(answer), *os = s, *oe = e;
+
+    if (!find_hash(s, e, &os, &oe) && !last_boxed(s, e, &os, &oe)) {
+        os = s;
+        oe = e;
+    }
+    trim_answer(&os, &oe);
+    sbuf_reset(&m->rbuf);
+    sbuf_add(&m->rbuf, os, (size_t)(oe - os));
+    return sbuf_str(&m->rbuf);
+}
+
+/* ---- Lexer ---- */
+
+enum tok {
+    T_END, T_BAD, T_NUM, T_LETTER, T_WORD, T_TEXT, T_OP, T_LP, T_RP, T_LB, T_RB,
+    T_LBR, T_RBR, T_LSET, T_RSET, T_LANG, T_RANG, T_BAR, T_COMMA, T_AMP,
+    T_ROWSEP, T_PCT, T_DEG, T_CMD,
+};
+
+enum cmd {
+    C_NONE, C_FRAC, C_SQRT, C_PI, C_INF, C_TIMES, C_DIV, C_PM, C_MP, C_CUP,
+    C_LE, C_GE, C_NE, C_LT, C_GT, C_EQ, C_CIRC, C_FUNC, C_LOG, C_TEXT, C_WRAP,
+    C_BEGIN, C_END, C_EMPTY, C_BINOM, C_DOTS, C_IGNORE, C_IGNARG,
+};
+
+struct cmdent {
+    const char *name;
+    unsigned char cmd, sub;
+};
+
+static const struct cmdent cmds[] = {
+    {"frac", C_FRAC, 0}, {"dfrac", C_FRAC, 0}, {"tfrac", C_FRAC, 0},
+    {"cfrac", C_FRAC, 0}, {"sqrt", C_SQRT, 0}, {"pi", C_PI, 0},
+    {"infty", C_INF, 0}, {"infin", C_INF, 0}, {"cdot", C_TIMES, 0},
+    {"times", C_TIMES, 0}, {"ast", C_TIMES, 0}, {"div", C_DIV, 0},
+    {"pm", C_PM, 0}, {"mp", C_MP, 0}, {"cup", C_CUP, 0},
+    {"le", C_LE, 0}, {"leq", C_LE, 0}, {"leqslant", C_LE, 0},
+    {"ge", C_GE, 0}, {"geq", C_GE, 0}, {"geqslant", C_GE, 0},
+    {"ne", C_NE, 0}, {"neq", C_NE, 0}, {"lt", C_LT, 0}, {"gt", C_GT, 0},
+    {"approx", C_EQ, 0}, {"in", C_EQ, 0}, {"equiv", C_EQ, 0},
+    {"circ", C_CIRC, 0}, {"degree", C_CIRC, 0},
+    {"sin", C_FUNC, FN_SIN}, {"cos", C_FUNC, FN_COS}, {"tan", C_FUNC, FN_TAN},
+    {"sec", C_FUNC, FN_SEC}, {"csc", C_FUNC, FN_CSC}, {"cot", C_FUNC, FN_COT},
+    {"arcsin", C_FUNC, FN_ASIN}, {"arccos", C_FUNC, FN_ACOS},
+    {"arctan", C_FUNC, FN_ATAN}, {"sinh", C_FUNC, FN_SINH},
+    {"cosh", C_FUNC, FN_COSH}, {"tanh", C_FUNC, FN_TANH},
+    {"exp", C_FUNC, FN_EXP}, {"ln", C_FUNC, FN_LN}, {"log", C_LOG, 0},
+    {"text", C_TEXT, 0}, {"textrm", C_TEXT, 0}, {"mbox", C_TEXT, 0},
+    {"textnormal", C_TEXT, 0}, {"textit", C_TEXT, 0}, {"textsf", C_TEXT, 0},
+    {"texttt", C_TEXT, 0}, {"textup", C_TEXT, 0}, {"hbox", C_TEXT, 0},
+    {"mathrm", C_WRAP, 0}, {"mathbf", C_WRAP, 0}, {"mathit", C_WRAP, 0},
+    {"mathsf", C_WRAP, 0}, {"textbf", C_WRAP, 0}, {"boldsymbol", C_WRAP, 0},
+    {"bm", C_WRAP, 0}, {"operatorname", C_WRAP, 0}, {"boxed", C_WRAP, 0},
+    {"fbox", C_WRAP, 0}, {"overline", C_WRAP, 0}, {"mathbb", C_WRAP, 0},
+    {"emph", C_WRAP, 0}, {"underline", C_WRAP, 0}, {"widehat", C_WRAP, 0},
+    {"begin", C_BEGIN, 0}, {"end", C_END, 0},
+    {"emptyset", C_EMPTY, 0}, {"varnothing", C_EMPTY, 0},
+    {"binom", C_BINOM, 0}, {"dbinom", C_BINOM, 0}, {"tbinom", C_BINOM, 0},
+    {"ldots", C_DOTS, 0}, {"cdots", C_DOTS, 0}, {"dots", C_DOTS, 0},
+    {"left", C_IGNORE, 0}, {"right", C_IGNORE, 0}, {"big", C_IGNORE, 0},
+    {"Big", C_IGNORE, 0}, {"bigg", C_IGNORE, 0}, {"Bigg", C_IGNORE, 0},
+    {"bigl", C_IGNORE, 0}, {"bigr", C_IGNORE, 0}, {"Bigl", C_IGNORE, 0},
+    {"Bigr", C_IGNORE, 0}, {"displaystyle", C_IGNORE, 0},
+    {"textstyle", C_IGNORE, 0}, {"quad", C_IGNORE, 0}, {"qquad", C_IGNORE, 0},
+    {"limits", C_IGNORE, 0}, {"nolimits", C_IGNORE, 0},
+    {"hspace", C_IGNARG, 0}, {"vspace", C_IGNARG, 0}, {"phantom", C_IGNARG, 0},
+    {"color", C_IGNARG, 0}, {"textcolor", C_IGNARG, 0},
+};
+
+struct tk {
+    enum tok t;
+    int c;               /* T_OP char; T_CMD cmd; T_LETTER letter */
+    int sub;             /* T_CMD sub */
+    size_t s, e;         /* span of the token; T_TEXT/T_WORD: content */
+    size_t end;          /* where the next token starts */
+    double v;            /* T_NUM */
+    int isint;
+};
+
+struct parser {
+    struct mathans *m;
+    const char *s;
+    size_t pos, end;
+    int depth;
+    int err;
+    int top;            /* plain commas may be thousands separators */
+};
+
+static int
+lookup_cmd(const char *s, size_t n, int *sub)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(cmds); i++)
+        if (strlen(cmds[i].name) == n && !memcmp(cmds[i].name, s, n)) {
+            *sub = cmds[i].sub;
+            return cmds[i].cmd;
+        }
+    return C_NONE;
+}
+
+/* Bare words that are functions or constants, with their command. */
+static int
+bare_word(const char *s, size_t n, int *sub)
+{
+    static const char *const ok[] = {
+        "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos",
+        "arctan", "sinh", "cosh", "tanh", "exp", "ln", "log", "sqrt", "pi",
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(ok); i++)
+        if (strlen(ok[i]) == n && !memcmp(ok[i], s, n))
+            return lookup_cmd(s, n, sub);
+    if ((n == 3 && !memcmp(s, "inf", 3))
+        || (n == 8 && !memcmp(s, "infinity", 8))) {
+        *sub = 0;
+        return C_INF;
+    }
+    return C_NONE;
+}
+
+/*
+ * Reads a number at i: digits, thousands separators, a decimal part and
+ * an exponent ("1.5e-3").  "{,}" and ",\\!" separate thousands anywhere;
+ * a plain comma only at the top level (inside brackets "(1,234)" is a
+ * pair), after a first group of 1 to 3 digits, and before exactly 3
+ * digits ("7,9,12" is a list).
+ */
+static size_t
+lex_number(struct parser *p, size_t i, struct tk *t)
+{
+    const char *s = p->s;
+    size_t e = p->end, j, lead = 0;
+    char buf[128];
+    size_t n = 0;
+    int real = 0;
+
+    while (i < e && is_digit((unsigned char)s[i])) {
+        if (n < 100)
+            buf[n++] = s[i];
+        i++, lead++;
+    }
+    for (;;) {
+        size_t k = i, d;
+        int strong = 0;
+
+        if (k + 2 < e && s[k] == '{' && s[k + 1] == ',' && s[k + 2] == '}') {
+            k += 3, strong = 1;
+        } else if (k + 1 < e && s[k] == '\\' && s[k + 1] == ',') {
+            k += 2, strong = 1;     /* 1\,000: a thin space */
+        } else if (k < e && s[k] == ' ' && lead <= 3 && p->top) {
+            k++;                    /* 1 000 (two numbers never meet) */
+            strong = 1;
+        } else if (k < e && s[k] == ',') {
+            size_t q = k + 1;
+
+            while (q < e && s[q] == ' ')
+                q++;
+            if (q + 1 < e && s[q] == '\\' && s[q + 1] == '!') {
+                q += 2;
+                while (q < e && s[q] == ' ')
+                    q++;
+                strong = 1;
+                k = q;
+            } else {
+                k++;
+            }
+        } else {
+            break;
+        }
+        for (d = 0; k + d < e && is_digit((unsigned char)s[k + d]); d++)
+            ;
+        if (d != 3)
+            break;
+        if (!strong && !(p->top && lead <= 3))
+            break;
+        for (d = 0; d < 3; d++)
+            if (n < 100)
+                buf[n++] = s[k + d];
+        i = k + 3;
+        lead = 3;
+    }
+    if (i + 1 < e && s[i] == '.' && is_digit((unsigned char)s[i + 1])) {
+        real = 1;
+        if (n < 100)
+            buf[n++] = '.';
+        i++;
+        while (i < e && is_digit((unsigned char)s[i])) {
+            if (n < 120)
+                buf[n++] = s[i];
+            i++;
+        }
+    }
+    /* scientific notation: 1.5e-3, 2E5 (not "2e^x", not "3ex") */
+    j = i;
+    if (j < e && (s[j] == 'e' || s[j] == 'E')) {
+        size_t k = j + 1;
+
+        if (k < e && (s[k] == '-' || s[k] == '+'))
+            k++;
+        if (k < e && is_digit((unsigned char)s[k])) {
+            while (k < e && is_digit((unsigned char)s[k]))
+                k++;
+            if (!(k < e && is_alpha((unsigned char)s[k])) && k - j < 8) {
+                size_t c;
+
+                for (c = j; c < k && n < sizeof(buf) - 1; c++)
+                    buf[n++] = s[c];
+                i = k;
+                real = 1;
+            }
+        }
+    }
+    buf[n] = 0;
+    t->t = T_NUM;
+    t->isint = !real;
+    if (!real && n <= 15) {     /* exact, and faster than strtod */
+        double v = 0;
+        size_t k;
+
+        for (k = 0; k < n; k++)
+            v = v * 10 + (buf[k] - '0');
+        t->v = v;
+    } else {
+        t->v = strtod(buf, NULL);
+    }
+    return i;
+}
+
+/* Skips spaces and ignorable LaTeX spacing at i. */
+static size_t
+skip_ign(struct parser *p, size_t i)
+{
+    const char *s = p->s;
+    size_t e = p->end;
+
+    for (;;) {
+        if (i >= e)
+            return i;
+        if (is_space((unsigned char)s[i]) || s[i] == '$' || s[i] == '~') {
+            i++;
+            continue;
+        }
+        if (s[i] == '\\' && i + 1 < e && strchr(",!;: >$#", s[i + 1]) != NULL) {
+            i += 2;
+            continue;
+        }
+        return i;
+    }
+}
+
+/* Next token at p->pos (not consumed); single: one character only. */
+static void
+lex(struct parser *p, struct tk *t, int single)
+{
+    const char *s = p->s;
+    size_t e = p->end, i = skip_ign(p, p->pos);
+    unsigned char c;
+
+    memset(t, 0, sizeof(*t));
+    t->s = i;
+    if (i >= e) {
+        t->t = T_END;
+        t->end = i;
+        return;
+    }
+    c = (unsigned char)s[i];
+    if (is_digit(c)
+        || (c == '.' && i + 1 < e && is_digit((unsigned char)s[i + 1]))) {
+        if (single) {
+            t->t = T_NUM;
+            t->v = c - '0';
+            t->isint = 1;
+            t->end = i + 1;
+        } else {
+            t->end = lex_number(p, i, t);
+        }
+        t->e = t->end;
+        return;
+    }
+    if (is_alpha(c)) {
+        size_t j = i;
+        int cmd, sub;
+
+        while (j < e && is_alpha((unsigned char)s[j]))
+            j++;
+        if (!single && j - i >= 2
+            && (cmd = bare_word(s + i, j - i, &sub)) != C_NONE) {
+            t->t = T_CMD;
+            t->c = cmd;
+            t->sub = sub;
+            t->end = j;
+        } else if (!single
+                   && (j - i >= 3 || (j - i == 2 && !memcmp(s + i, "or", 2)))) {
+            t->t = T_WORD;
+            t->s = i;
+            t->e = j;
+            t->end = j;
+        } else {
+            t->t = T_LETTER;
+            t->c = c;
+            t->end = i + 1;
+        }
+        return;
+    }
+    t->end = i + 1;
+    switch (c) {
+    case '(': t->t = T_LP; return;
+    case ')': t->t = T_RP; return;
+    case '[': t->t = T_LB; return;
+    case ']': t->t = T_RB; return;
+    case '{': t->t = T_LBR; return;
+    case '}': t->t = T_RBR; return;
+    case '|': t->t = T_BAR; return;
+    case ',': t->t = T_COMMA; return;
+    case ';': t->t = T_COMMA; return;
+    case '&': t->t = T_AMP; return;
+    case '%': t->t = T_PCT; return;
+    case '+': case '-': case '*': case '/': case '^': case '_': case '=':
+    case '<': case '>': case '!': case ':': case '\'':
+        t->t = T_OP;
+        t->c = c;
+        return;
+    case 0xe2:
+        /* a few UTF-8 operators: − × · ÷ ≤ ≥ ≠ ∞ √ */
+        if (i + 2 < e && (unsigned char)s[i + 1] == 0x88) {
+            unsigned char d = (unsigned char)s[i + 2];
+
+            t->end = i + 3;
+            if (d == 0x92) { t->t = T_OP; t->c = '-'; return; }
+            if (d == 0x9e) { t->t = T_CMD; t->c = C_INF; return; }
+            if (d == 0x9a) { t->t = T_CMD; t->c = C_SQRT; return; }
+            if (d == 0x99) { t->t = T_CMD; t->c = C_TIMES; return; }
+        } else if (i + 2 < e && (unsigned char)s[i + 1] == 0x89) {
+            unsigned char d = (unsigned char)s[i + 2];
+
+            t->end = i + 3;
+            if (d == 0xa4) { t->t = T_CMD; t->c = C_LE; return; }
+            if (d == 0xa5) { t->t = T_CMD; t->c = C_GE; return; }
+            if (d == 0xa0) { t->t = T_CMD; t->c = C_NE; return; }
+        } else if (i + 2 < e && (unsigned char)s[i + 1] == 0x8b
+                   && (unsigned char)s[i + 2] == 0x85) {
+            t->end = i + 3;
+            t->t = T_CMD;
+            t->c = C_TIMES;
+            return;
+        }
+        t->t = T_BAD;
+        return;
+    case 0xc2:
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb0) {
+            t->t = T_DEG;
+            t->end = i + 2;
+            return;
+        }
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb7) {
+            t->t = T_CMD;
+            t->c = C_TIMES;
+            t->end = i + 2;
+            return;
+        }
+        t->t = T_BAD;
+        return;
+    case 0xc3:
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0x97) {
+            t->t = T_CMD;
+            t->c = C_TIMES;
+            t->end = i + 2;
+            return;
+        }
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0xb7) {
+            t->t = T_CMD;
+            t->c = C_DIV;
+            t->end = i + 2;
+            return;
+        }
+        t->t = T_BAD;
+        return;
+    case 0xcf:
+        if (i + 1 < e && (unsigned char)s[i + 1] == 0x80) {
+            t->t = T_CMD;
+            t->c = C_PI;
+            t->end = i + 2;
+            return;
+        }
+        t->t = T_BAD;
+        return;
+    case '\\':
+        break;
+    default:
+        t->t = T_BAD;
+        return;
+    }
+    /* a backslash */
+    if (i + 1 >= e) {
+        t->t = T_BAD;
+        return;
+    }
+    c = (unsigned char)s[i + 1];
+    t->end = i + 2;
+    switch (c) {
+    case '{': t->t = T_LSET; return;
+    case '}': t->t = T_RSET; return;
+    case '%': t->t = T_PCT; return;
+    case '\\': t->t = T_ROWSEP; return;
+    case '|': t->t = T_BAR; return;
+    default: break;
+    }
+    if (is_alpha(c)) {
+        size_t j = i + 1;
+        int cmd, sub = 0;
+
+        while (j < e && is_alpha((unsigned char)s[j]))
+            j++;
+        t->end = j;
+        cmd = lookup_cmd(s + i + 1, j - i - 1, &sub);
+        if (cmd == C_NONE) {
+            /* delimiters spelled as commands */
+            size_t n = j - i - 1;
+            const char *w = s + i + 1;
+
+            if ((n == 6 && !memcmp(w, "langle", 6)))
+                t->t = T_LANG;
+            else if (n == 6 && !memcmp(w, "rangle", 6))
+                t->t = T_RANG;
+            else if ((n == 5
+                      && (!memcmp(w, "lvert", 5) || !memcmp(w, "rvert", 5)))
+                     || (n == 4 && !memcmp(w, "vert", 4))
+                     || (n == 3 && !memcmp(w, "mid", 3)))
+                t->t = T_BAR;
+            else if (n == 6 && !memcmp(w, "lbrace", 6))
+                t->t = T_LSET;
+            else if (n == 6 && !memcmp(w, "rbrace", 6))
+                t->t = T_RSET;
+            else if ((n == 5 && !memcmp(w, "lbrack", 5)))
+                t->t = T_LB;
+            else if ((n == 5 && !memcmp(w, "rbrack", 5)))
+                t->t = T_RB;
+            else
+                t->t = T_BAD;
+            return;
+        }
+        if (cmd == C_IGNORE) {
+            /* \left. and \right. are invisible delimiters */
+            size_t k = j;
+
+            if (k < e && s[k] == '.')
+                k++;
+            p->pos = k;
+            lex(p, t, single);
+            return;
+        }
+        if (cmd == C_IGNARG) {
+            size_t k = skip_ign(p, j);
+            const char *cb;
+
+            if (k < e && s[k] == '{'
+                && (cb = match_brace(s + k, s + e)) != NULL)
+                k = (size_t)(cb - s) + 1;
+            p->pos = k;
+            lex(p, t, single);
+            return;
+        }
+        if (cmd == C_TEXT) {
+            size_t k = skip_ign(p, j);
+            const char *cb;
+
+            if (!(k < e && s[k] == '{')
+                || (cb = match_brace(s + k, s + e)) == NULL) {
+                t->t = T_BAD;
+                return;
+            }
+            for (j = k + 1; s + j < cb && is_space((unsigned char)s[j]); j++)
+                ;
+            if (s + j == cb) {  /* \text{ } is a space */
+                p->pos = j + 1;
+                lex(p, t, single);
+                return;
+            }
+            t->t = T_TEXT;
+            t->s = k + 1;
+            t->e = (size_t)(cb - s);
+            t->end = t->e + 1;
+            return;
+        }
+        t->t = T_CMD;
+        t->c = cmd;
+        t->sub = sub;
+        return;
+    }
+    t->t = T_BAD;
+}
+
+/* ---- Parser ---- */
+
+static int
+new_node(struct parser *p, int kind)
+{
+    struct mathans *m = p->m;
+    struct node *n;
+
+    if (m->nnodes >= MAX_NODES) {
+        p->err = 1;
+        return -1;
+    }
+    n = &m->nodes[m->nnodes];
+    memset(n, 0, sizeof(*n));
+    n->kind = (unsigned char)kind;
+    n->a = n->b = n->next = -1;
+    return m->nnodes++;
+}
+
+static int
+node2(struct parser *p, int kind, int a, int b)
+{
+    int n;
+
+    if (p->err || a < 0
+        || (b < 0 && kind != K_NEG && kind != K_FACT && kind != K_PCT
+            && kind != K_ABS && kind != K_FUNC && kind != K_PM)) {
+        p->err = 1;
+        return -1;
+    }
+    n = new_node(p, kind);
+    if (n >= 0) {
+        p->m->nodes[n].a = a;
+        p->m->nodes[n].b = b;
+    }
+    return n;
+}
+
+/* Appends child to container c (kept as first/last through a and b). */
+static void
+append(struct parser *p, int c, int child)
+{
+    struct node *nodes = p->m->nodes;
+
+    if (p->err || c < 0 || child < 0) {
+        p->err = 1;
+        return;
+    }
+    if (nodes[c].a < 0)
+        nodes[c].a = child;
+    else
+        nodes[nodes[c].b].next = child;
+    nodes[c].b = child;
+    nodes[c].n++;
+}
+
+/* Stores a name (variable or normalized word) and returns its offset. */
+static int
+add_name(struct parser *p, const char *s, size_t n, int *len)
+{
+    struct sbuf *sb = &p->m->names;
+    int off = (int)sb->len;
+
+    sbuf_add(sb, s, n);
+    sbuf_addc(sb, 0);
+    *len = (int)n;
+    return off;
+}
+
+static void
+advance(struct parser *p, const struct tk *t)
+{
+    p->pos = t->end;
+}
+
+static int peek_is(struct parser *p, enum tok tt, int c)
+{
+    struct tk t;
+
+    lex(p, &t, 0);
+    return t.t == tt && (c < 0 || t.c == c);
+}
+
+static int parse_list(struct parser *p, enum tok close, enum tok alt,
+                      enum tok *got);
+static int parse_rel(struct parser *p);
+static int parse_sum(struct parser *p);
+static int parse_unary(struct parser *p);
+static int parse_power(struct parser *p);
+static int parse_primary(struct parser *p);
+static int parse_numeral(struct parser *p, const struct tk *t);
+
+static int
+enter(struct parser *p)
+{
+    if (++p->depth > MAX_DEPTH)
+        p->err = 1;
+    return !p->err;
+}
+
+/* The argument of ^, \frac, \sqrt: {group}, one character, or a command. */
+static int
+parse_arg(struct parser *p)
+{
+    struct tk t;
+    int r = -1;
+
+    if (!enter(p))
+        return -1;
+    lex(p, &t, 1);
+    switch (t.t) {
+    case T_LBR:
+        advance(p, &t);
+        r = parse_list(p, T_RBR, T_RBR, NULL);
+        break;
+    case T_NUM:
+        advance(p, &t);
+        r = new_node(p, K_NUM);
+        if (r >= 0) {
+            p->m->nodes[r].v = t.v;
+            p->m->nodes[r].flags = F_INT;
+        }
+        break;
+    case T_OP:
+        if (t.c == '-' || t.c == '+') {
+            advance(p, &t);
+            r = parse_arg(p);
+            if (t.c == '-')
+                r = node2(p, K_NEG, r, -1);
+            break;
+        }
+        p->err = 1;
+        break;
+    case T_LETTER:
+    case T_CMD:
+    case T_LP:
+    case T_LB:
+    case T_LSET:
+    case T_BAR:
+        r = parse_primary(p);
+        break;
+    default:
+        p->err = 1;
+        break;
+    }
+    p->depth--;
+    return p->err ? -1 : r;
+}
+
+/*
+ * A number node; with a subscript it is a numeral in that base (2 to 36):
+ * "2516_8", "0.0011_{2}".  Its literal digits are kept for comparison.
+ */
+static int
+parse_numeral(struct parser *p, const struct tk *t)
+{
+    struct tk u;
+    struct node *n;
+    int r = new_node(p, K_NUM), len, b;
+    size_t i;
+    double base, v = 0, scale = 0;
+
+    if (r < 0)
+        return -1;
+    n = &p->m->nodes[r];
+    n->v = t->v;
+    n->flags = t->isint ? F_INT : F_DEC;
+    n->s = add_name(p, p->s + t->s, t->e - t->s, &len);
+    n->len = len;
+    lex(p, &u, 0);
+    if (!(u.t == T_OP && u.c == '_'))
+        return r;
+    advance(p, &u);
+    b = parse_arg(p);
+    if (b < 0)
+        return -1;
+    base = p->m->nodes[b].v;
+    if (p->m->nodes[b].kind != K_NUM || !(p->m->nodes[b].flags & F_INT)
+        || base < 2 || base > 36) {
+        p->err = 1;
+        return -1;
+    }
+    for (i = t->s; i < t->e; i++) {
+        int c = (unsigned char)p->s[i];
+
+        if (c == '.' && scale == 0) {
+            scale = 1;
+            continue;
+        }
+        if (!is_digit(c) || c - '0' >= base) {
+            p->err = 1;
+            return -1;
+        }
+        v = v * base + (c - '0');
+        if (scale > 0)
+            scale *= base;
+    }
+    n = &p->m->nodes[r];
+    n->v = scale > 0 ? v / scale : v;
+    n->flags = F_BASE;
+    n->sub = (unsigned char)base;
+    return r;
+}
+
+/* \begin{pmatrix} a & b \\ c & d \end{pmatrix} and its kin. */
+static int
+parse_matrix(struct parser *p)
+{
+    struct tk t;
+    const char *s = p->s;
+    size_t i = skip_ign(p, p->pos);
+    const char *cb;
+    int mat, cols = -1, col = 0, rows = 0;
+
+    if (!(i < p->end && s[i] == '{')
+        || (cb = match_brace(s + i, s + p->end)) == NULL) {
+        p->err = 1;
+        return -1;
+    }
+    {
+        size_t n = (size_t)(cb - (s + i)) - 1;
+        const char *w = s + i + 1;
+
+        /* not vmatrix: a determinant is a number, not a matrix */
+        if (!((n == 6 && !memcmp(w, "matrix", 6))
+              || (n == 7 && !memcmp(w + 1, "matrix", 6) && strchr("pbB", w[0]))
+              || (n == 11 && !memcmp(w, "smallmatrix", 11))
+              || (n == 5 && !memcmp(w, "array", 5)))) {
+            p->err = 1;
+            return -1;
+        }
+        p->pos = (size_t)(cb - s) + 1;
+        if (n == 5) {   /* array: skip the column spec */
+            i = skip_ign(p, p->pos);
+            if (i < p->end && s[i] == '{'
+                && (cb = match_brace(s + i, s + p->end)) != NULL)
+                p->pos = (size_t)(cb - s) + 1;
+        }
+    }
+    mat = new_node(p, K_MATRIX);
+    for (;;) {
+        int cell;
+
+        lex(p, &t, 0);
+        if (t.t == T_CMD && t.c == C_END)
+            break;
+        cell = parse_rel(p);
+        append(p, mat, cell);
+        col++;
+        if (p->err)
+            return -1;
+        lex(p, &t, 0);
+        if (t.t == T_AMP) {
+            advance(p, &t);
+            continue;
+        }
+        if (t.t == T_ROWSEP || (t.t == T_CMD && t.c == C_END)) {
+            if (cols < 0)
+                cols = col;
+            else if (cols != col) {
+                p->err = 1;
+                return -1;
+            }
+            rows++;
+            col = 0;
+            if (t.t == T_ROWSEP) {
+                advance(p, &t);
+                continue;
+            }
+            break;
+        }
+        p->err = 1;
+        return -1;
+    }
+    /* \end{...} */
+    lex(p, &t, 0);
+    advance(p, &t);
+    i = skip_ign(p, p->pos);
+    if (i < p->end && s[i] == '{'
+        && (cb = match_brace(s + i, s + p->end)) != NULL)
+        p->pos = (size_t)(cb - s) + 1;
+    else
+        p->err = 1;
+    if (rows == 0 || cols <= 0)
+        p->err = 1;
+    if (p->err)
+        return -1;
+    p->m->nodes[mat].sub = (unsigned char)PT_MIN(rows, 255);
+    return mat;
+}
+
+/* A run of words (and letters) as one text node. */
+static int
+parse_text_run(struct parser *p)
+{
+    struct tk t;
+    struct sbuf *sb = &p->m->names;
+    int n = new_node(p, K_TEXT);
+    int off = (int)sb->len;
+
+    if (n < 0)
+        return -1;
+    for (;;) {
+        lex(p, &t, 0);
+        if (t.t == T_WORD || t.t == T_TEXT) {
+            size_t i;
+
+            for (i = t.s; i < t.e; i++)
+                if (isalnum((unsigned char)p->s[i]))
+                    sbuf_addc(sb, (char)tolower((unsigned char)p->s[i]));
+            advance(p, &t);
+        } else if (t.t == T_LETTER) {
+            sbuf_addc(sb, (char)tolower(t.c));
+            advance(p, &t);
+        } else if (t.t == T_NUM && sb->len > (size_t)off) {
+            /* "June 20" */
+            size_t i;
+
+            for (i = t.s; i < t.e; i++)
+                if (isalnum((unsigned char)p->s[i]))
+                    sbuf_addc(sb, p->s[i]);
+            advance(p, &t);
+        } else {
+            break;
+        }
+    }
+    p->m->nodes[n].s = off;
+    p->m->nodes[n].len = (int)(sb->len - (size_t)off);
+    sbuf_addc(sb, 0);
+    return n;
+}
+
+static int
+is_sep_word(struct parser *p, const struct tk *t)
+{
+    size_t n = t->e - t->s;
+    const char *w = p->s + t->s;
+    size_t i = 0;
+
+    while (i < n && is_space((unsigned char)w[i]))
+        i++;
+    w += i;
+    n -= i;
+    while (n > 0 && is_space((unsigned char)w[n - 1]))
+        n--;
+    return (n == 3 && !strncasecmp(w, "and", 3))
+           || (n == 2 && !strncasecmp(w, "or", 2));
+}
+
+/* Does the text of a \text{} hold letters (a word) or only math? */
+static int
+text_has_letters(struct parser *p, const struct tk *t)
+{
+    size_t i;
+
+    for (i = t->s; i < t->e; i++)
+        if (is_alpha((unsigned char)p->s[i]))
+            return 1;
+    return 0;
+}
+
+static int
+parse_sub(struct parser *p, size_t s, size_t e)
+{
+    struct parser q = *p;
+    int r;
+
+    q.pos = s;
+    q.end = e;
+    q.top = 0;
+    r = parse_list(&q, T_END, T_END, NULL);
+    p->err = q.err;
+    return r;
+}
+
+static int
+parse_primary(struct parser *p)
+{
+    struct tk t;
+    int r = -1;
+    struct node *nd;
+
+    if (!enter(p))
+        return -1;
+    lex(p, &t, 0);
+    switch (t.t) {
+    case T_NUM:
+        advance(p, &t);
+        r = parse_numeral(p, &t);
+        break;
+    case T_LETTER:
+        advance(p, &t);
+        if (t.c == 'i') {
+            r = new_node(p, K_I);
+        } else if (t.c == 'e' && peek_is(p, T_OP, '^')) {
+            r = new_node(p, K_E);
+        } else {
+            char name[64];
+            size_t n = 0;
+            struct tk u;
+
+            name[n++] = (char)t.c;
+            lex(p, &u, 0);
+            if (u.t == T_OP && u.c == '_') {
+                /* subscripts become part of the name: a_1, x_{n} */
+                size_t st;
+
+                advance(p, &u);
+                lex(p, &u, 1);
+                st = u.s;
+                if (parse_arg(p) < 0)
+                    break;
+                name[n++] = '_';
+                for (; st < p->pos && n < sizeof(name) - 1; st++)
+                    if (isalnum((unsigned char)p->s[st]))
+                        name[n++] = p->s[st];
+            }
+            r = new_node(p, K_VAR);
+            if (r >= 0) {
+                int len;
+
+                p->m->nodes[r].s = add_name(p, name, n, &len);
+                p->m->nodes[r].len = len;
+            }
+        }
+        break;
+    case T_LP:
+    case T_LB:
+    case T_LANG: {
+        enum tok got = T_END;
+        int inner;
+
+        advance(p, &t);
+        if (t.t == T_LANG)
+            inner = parse_list(p, T_RANG, T_RANG, &got);
+        else
+            inner = parse_list(p, T_RP, T_RB, &got);
+        if (p->err)
+            break;
+        nd = &p->m->nodes[inner];
+        if (nd->kind == K_LIST) {
+            nd->kind = K_TUPLE;
+            nd->sub = (unsigned char)((t.t == T_LB ? BR_LCLOSED : 0)
+                                      | (got == T_RB ? BR_RCLOSED : 0));
+            r = inner;
+        } else if ((t.t == T_LB) != (got == T_RB)) {
+            p->err = 1;     /* "[x)" with one element */
+        } else {
+            r = inner;
+        }
+        break;
+    }
+    case T_LBR:
+        advance(p, &t);
+        r = parse_list(p, T_RBR, T_RBR, NULL);
+        break;
+    case T_LSET: {
+        int inner;
+
+        advance(p, &t);
+        if (peek_is(p, T_RSET, -1)) {
+            lex(p, &t, 0);
+            advance(p, &t);
+            r = new_node(p, K_SET);
+            break;
+        }
+        inner = parse_list(p, T_RSET, T_RSET, NULL);
+        if (p->err)
+            break;
+        if (p->m->nodes[inner].kind == K_LIST) {
+            p->m->nodes[inner].kind = K_SET;
+            r = inner;
+        } else {
+            r = new_node(p, K_SET);
+            append(p, r, inner);
+        }
+        break;
+    }
+    case T_BAR:
+        advance(p, &t);
+        r = parse_sum(p);
+        lex(p, &t, 0);
+        if (t.t != T_BAR) {
+            p->err = 1;
+            break;
+        }
+        advance(p, &t);
+        r = node2(p, K_ABS, r, -1);
+        break;
+    case T_WORD:
+        r = parse_text_run(p);
+        break;
+    case T_TEXT: {
+        /*
+         * \text{5 apples} is a quantity, \text{(C)} a letter, \text{13} a
+         * number; \text{even} and \text{4:30 p.m.} are words.
+         */
+        int save_n = p->m->nnodes;
+        size_t save_names = p->m->names.len, save_pos = p->pos;
+
+        advance(p, &t);
+        r = parse_sub(p, t.s, t.e);
+        if (p->err && text_has_letters(p, &t)) {
+            p->err = 0;
+            p->m->nnodes = save_n;
+            p->m->names.len = save_names;
+            p->pos = save_pos;
+            r = parse_text_run(p);
+        }
+        break;
+    }
+    case T_CMD:
+        advance(p, &t);
+        switch (t.c) {
+        case C_FRAC: {
+            int a = parse_arg(p), b = parse_arg(p);
+
+            r = node2(p, K_DIV, a, b);
+            if (r >= 0)
+                p->m->nodes[r].flags = F_FRAC;
+            break;
+        }
+        case C_BINOM: {
+            int a = parse_arg(p), b = parse_arg(p);
+
+            r = node2(p, K_BINOM, a, b);
+            break;
+        }
+        case C_SQRT: {
+            int idx = -1, x;
+            struct tk u;
+
+            lex(p, &u, 0);
+            if (u.t == T_LB) {
+                advance(p, &u);
+                idx = parse_list(p, T_RB, T_RB, NULL);
+            }
+            x = parse_arg(p);
+            if (idx >= 0)
+                r = node2(p, K_ROOT, x, idx);
+            else
+                r = node2(p, K_FUNC, x, -1);
+            if (r >= 0 && idx < 0)
+                p->m->nodes[r].sub = FN_SQRT;
+            break;
+        }
+        case C_PI: r = new_node(p, K_PI); break;
+        case C_INF: r = new_node(p, K_INF); break;
+        case C_EMPTY: r = new_node(p, K_SET); break;
+        case C_FUNC:
+        case C_LOG: {
+            int base = -1, pw = -1, x;
+            struct tk u;
+
+            lex(p, &u, 0);
+            if (t.c == C_LOG && u.t == T_OP && u.c == '_') {
+                advance(p, &u);
+                base = parse_arg(p);
+                lex(p, &u, 0);
+            }
+            if (u.t == T_OP && u.c == '^') {   /* \sin^2 x */
+                advance(p, &u);
+                pw = parse_arg(p);
+            }
+            x = parse_power(p);
+            if (t.c == C_LOG) {
+                if (base < 0) {
+                    base = new_node(p, K_NUM);
+                    if (base >= 0)
+                        p->m->nodes[base].v = 10;
+                }
+                r = node2(p, K_LOG, x, base);
+            } else {
+                r = node2(p, K_FUNC, x, -1);
+                if (r >= 0)
+                    p->m->nodes[r].sub = (unsigned char)t.sub;
+            }
+            if (pw >= 0)
+                r = node2(p, K_POW, r, pw);
+            break;
+        }
+        case C_WRAP:
+            r = parse_arg(p);
+            break;
+        case C_BEGIN:
+            r = parse_matrix(p);
+            break;
+        default:
+            p->err = 1;
+            break;
+        }
+        break;
+    default:
+        p->err = 1;
+        break;
+    }
+    p->depth--;
+    return p->err ? -1 : r;
+}
+
+/* Is \circ (or {\circ}) next, after a '^' already consumed? */
+static int
+degree_next(struct parser *p)
+{
+    size_t i = skip_ign(p, p->pos);
+    const char *s = p->s;
+    size_t e = p->end;
+
+    if (i + 5 <= e && !memcmp(s + i, "\\circ", 5)
+        && !(i + 5 < e && is_alpha((unsigned char)s[i + 5]))) {
+        p->pos = i + 5;
+        return 1;
+    }
+    if (i + 7 <= e && !memcmp(s + i, "{\\circ}", 7)) {
+        p->pos = i + 7;
+        return 1;
+    }
+    return 0;
+}
+
+/* Postfix operators after a primary: ! % degree, and ^. */
+static int
+parse_power(struct parser *p)
+{
+    int b;
+    struct tk t;
+
+    if (!enter(p))
+        return -1;
+    b = parse_primary(p);
+    while (!p->err) {
+        lex(p, &t, 0);
+        if (t.t == T_OP && t.c == '^') {
+            size_t save = p->pos;
+
+            advance(p, &t);
+            if (degree_next(p))
+                continue;   /* degrees are dropped */
+            p->pos = save;
+            advance(p, &t);
+            /*
+             * "2^10" is read as 2^{10}, not as LaTeX's 2^{1}0: nobody
+             * writes the latter on purpose.
+             */
+            lex(p, &t, 0);
+            if (t.t == T_NUM) {
+                advance(p, &t);
+                b = node2(p, K_POW, b, parse_numeral(p, &t));
+            } else {
+                b = node2(p, K_POW, b, parse_arg(p));
+            }
+        } else if (t.t == T_OP && t.c == '!') {
+            advance(p, &t);
+            b = node2(p, K_FACT, b, -1);
+        } else if (t.t == T_PCT) {
+            advance(p, &t);
+            b = node2(p, K_PCT, b, -1);
+        } else if (t.t == T_DEG || (t.t == T_CMD && t.c == C_CIRC)) {
+            advance(p, &t);
+        } else {
+            break;
+        }
+    }
+    p->depth--;
+    return p->err ? -1 : b;
+}
+
+static int
+parse_unary(struct parser *p)
+{
+    struct tk t;
+    int r;
+
+    if (!enter(p))
+        return -1;
+    lex(p, &t, 0);
+    if (t.t == T_OP && (t.c == '-' || t.c == '+')) {
+        advance(p, &t);
+        r = parse_unary(p);
+        if (t.c == '-')
+            r = node2(p, K_NEG, r, -1);
+    } else if (t.t == T_CMD && (t.c == C_PM || t.c == C_MP)) {
+        advance(p, &t);
+        r = node2(p, K_PM, parse_unary(p), -1);
+    } else {
+        r = parse_power(p);
+    }
+    p->depth--;
+    return p->err ? -1 : r;
+}
+
+/* Can this token begin an implicit factor ("2x", "3\sqrt{2}", "2(x+1)")? */
+static int
+starts_factor(const struct tk *t)
+{
+    switch (t->t) {
+    case T_NUM: case T_LETTER: case T_LP: case T_LBR:
+        return 1;
+    case T_TEXT:
+        return 0;
+    case T_CMD:
+        return t->c == C_FRAC || t->c == C_SQRT || t->c == C_PI || t->c == C_INF
+               || t->c == C_FUNC || t->c == C_LOG || t->c == C_WRAP
+               || t->c == C_BINOM || t->c == C_BEGIN;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * Words that scale a quantity rather than name its unit: "5 million" is
+ * not 5.  Applies each one in [s, e) to *l.
+ */
+static void
+apply_scale_words(struct parser *p, size_t s, size_t e, int *l)
+{
+    static const struct { const char *w; double v; } scales[] = {
+        {"hundred", 1e2}, {"thousand", 1e3}, {"million", 1e6}, {"billion", 1e9},
+        {"trillion", 1e12}, {"dozen", 12}, {"percent", 0},
+    };
+    size_t i = s, j, k;
+
+    while (i < e) {
+        while (i < e && !is_alpha((unsigned char)p->s[i]))
+            i++;
+        for (j = i; j < e && is_alpha((unsigned char)p->s[j]); j++)
+            ;
+        for (k = 0; k < ARRAY_LEN(scales) && j > i; k++) {
+            if (strlen(scales[k].w) != j - i
+                || strncasecmp(scales[k].w, p->s + i, j - i))
+                continue;
+            if (scales[k].v == 0) {
+                *l = node2(p, K_PCT, *l, -1);
+            } else {
+                int n = new_node(p, K_NUM);
+
+                if (n >= 0) {
+                    p->m->nodes[n].v = scales[k].v;
+                    p->m->nodes[n].flags = F_INT;
+                }
+                *l = node2(p, K_MUL, *l, n);
+            }
+        }
+        i = j;
+    }
+}
+
+/*
+ * Skips unit words after a quantity: "5 \text{ cm}^2", "18 dollars".
+ * Units are not compared or converted; scale words multiply (see above).
+ */
+static int
+skip_units(struct parser *p, int *l)
+{
+    struct tk t;
+    int any = 0;
+
+    for (;;) {
+        lex(p, &t, 0);
+        if ((t.t == T_WORD || (t.t == T_TEXT && text_has_letters(p, &t)))
+            && !is_sep_word(p, &t)) {
+            advance(p, &t);
+            apply_scale_words(p, t.s, t.e, l);
+            any = 1;
+            lex(p, &t, 0);
+            if (t.t == T_OP && t.c == '^') {
+                struct tk u;
+                size_t save = p->pos;
+
+                advance(p, &t);
+                lex(p, &u, 1);
+                if (u.t == T_NUM) {
+                    advance(p, &u);
+                } else {
+                    p->pos = save;
+                }
+            }
+            continue;
+        }
+        if (t.t == T_TEXT && t.e == t.s) {
+            advance(p, &t);
+            continue;
+        }
+        return any;
+    }
+}
+
+static int
+parse_term(struct parser *p)
+{
+    struct tk t;
+    int l, first = 1;
+
+    if (!enter(p))
+        return -1;
+    l = parse_unary(p);
+    while (!p->err) {
+        int quantity = p->m->nodes[l].kind != K_TEXT;
+
+        if (quantity && skip_units(p, &l))
+            continue;
+        lex(p, &t, 0);
+        if ((t.t == T_OP && (t.c == '*' || t.c == '/'))
+            || (t.t == T_CMD && (t.c == C_TIMES || t.c == C_DIV))) {
+            int div =
+                (t.t == T_OP && t.c == '/') || (t.t == T_CMD && t.c == C_DIV);
+            int r;
+
+            advance(p, &t);
+            r = parse_unary(p);
+            l = node2(p, div ? K_DIV : K_MUL, l, r);
+            if (l >= 0 && div && t.t == T_OP
+                && p->m->nodes[p->m->nodes[l].a].kind == K_NUM
+                && p->m->nodes[r].kind == K_NUM)
+                p->m->nodes[l].flags = F_FRAC;
+        } else if (starts_factor(&t) && p->m->nodes[l].kind != K_TEXT) {
+            int r;
+            struct node *ln = &p->m->nodes[l];
+
+            if (t.t == T_NUM && ln->kind == K_NUM) {
+                p->err = 1;     /* "2 3" is not a product */
+                break;
+            }
+            r = parse_power(p);
+            if (p->err)
+                break;
+            /* a mixed number: 12\frac{3}{5} = 12 + 3/5 */
+            if (first && ln->kind == K_NUM && (ln->flags & F_INT)
+                && t.t == T_CMD && t.c == C_FRAC && p->m->nodes[r].kind == K_DIV
+                && p->m->nodes[p->m->nodes[r].a].kind == K_NUM
+                && (p->m->nodes[p->m->nodes[r].a].flags & F_INT)
+                && p->m->nodes[p->m->nodes[r].b].kind == K_NUM
+                && (p->m->nodes[p->m->nodes[r].b].flags & F_INT))
+                l = node2(p, K_ADD, l, r);
+            else
+                l = node2(p, K_MUL, l, r);
+        } else {
+            break;
+        }
+        first = 0;
+    }
+    p->depth--;
+    return p->err ? -1 : l;
+}
+
+static int
+parse_sum(struct parser *p)
+{
+    struct tk t;
+    int l;
+
+    if (!enter(p))
+        return -1;
+    l = parse_term(p);
+    while (!p->err) {
+        lex(p, &t, 0);
+        if (t.t == T_OP && (t.c == '+' || t.c == '-')) {
+            advance(p, &t);
+            l = node2(p, t.c == '+' ? K_ADD : K_SUB, l, parse_term(p));
+        } else if (t.t == T_CMD && (t.c == C_PM || t.c == C_MP)) {
+            advance(p, &t);
+            l = node2(p, K_ADD, l, node2(p, K_PM, parse_term(p), -1));
+        } else {
+            break;
+        }
+    }
+    p->depth--;
+    return p->err ? -1 : l;
+}
+
+static int
+parse_union(struct parser *p)
+{
+    struct tk t;
+    int l, u = -1;
+
+    l = parse_sum(p);
+    for (;;) {
+        lex(p, &t, 0);
+        if (p->err || !(t.t == T_CMD && t.c == C_CUP))
+            break;
+        advance(p, &t);
+        if (u < 0) {
+            u = new_node(p, K_UNION);
+            append(p, u, l);
+        }
+        append(p, u, parse_sum(p));
+    }
+    return p->err ? -1 : (u >= 0 ? u : l);
+}
+
+/* Relation operator at the token, or -1; *flip for > and >=. */
+static int
+relop(struct parser *p, const struct tk *t, int *flip, size_t *end)
+{
+    *flip = 0;
+    *end = t->end;
+    if (t->t == T_OP) {
+        size_t i = t->end;
+
+        switch (t->c) {
+        case '=': return R_EQ;
+        case ':': return R_COLON;
+        case '<':
+        case '>':
+            *flip = t->c == '>';
+            if (i < p->end && p->s[i] == '=') {
+                *end = i + 1;
+                return R_LE;
+            }
+            return R_LT;
+        case '!':
+            if (i < p->end && p->s[i] == '=') {
+                *end = i + 1;
+                return R_NE;
+            }
+            return -1;
+        default:
+            return -1;
+        }
+    }
+    if (t->t == T_CMD) {
+        switch (t->c) {
+        case C_EQ: return R_EQ;
+        case C_LE: return R_LE;
+        case C_GE: *flip = 1; return R_LE;
+        case C_LT: return R_LT;
+        case C_GT: *flip = 1; return R_LT;
+        case C_NE: return R_NE;
+        default: return -1;
+        }
+    }
+    return -1;
+}
+
+/*
+ * a = b = c, a < b <= c: a K_REL whose operands each carry the relation
+ * before them in op.  "a > b" is stored as "b < a", so the direction of
+ * writing does not matter.
+ */
+static int
+parse_rel(struct parser *p)
+{
+    struct tk t;
+    int l, rel = -1, flip = -1;
+
+    if (!enter(p))
+        return -1;
+    l = parse_union(p);
+    for (;;) {
+        int op, f, r;
+        size_t end;
+
+        lex(p, &t, 0);
+        if (p->err || (op = relop(p, &t, &f, &end)) < 0)
+            break;
+        if (flip >= 0 && f != flip && op != R_EQ && op != R_NE) {
+            p->err = 1;     /* a < b > c */
+            break;
+        }
+        if (op != R_EQ && op != R_NE && op != R_COLON)
+            flip = f;
+        p->pos = end;
+        if (rel < 0) {
+            rel = new_node(p, K_REL);
+            append(p, rel, l);
+        }
+        r = parse_union(p);
+        append(p, rel, r);
+        if (r >= 0)
+            p->m->nodes[r].op = (unsigned char)op;
+    }
+    if (!p->err && rel >= 0 && flip == 1) {
+        /* reverse the chain: ops move one operand left */
+        struct node *nodes = p->m->nodes;
+        int c, prev = -1;
+
+        c = nodes[rel].a;
+        nodes[rel].b = c;
+        while (c >= 0) {
+            int nx = nodes[c].next;
+
+            nodes[c].next = prev;
+            if (prev >= 0)
+                nodes[prev].op = nodes[c].op;
+            prev = c;
+            c = nx;
+        }
+        nodes[prev].op = 0;
+        nodes[rel].a = prev;
+    }
+    p->depth--;
+    return p->err ? -1 : (rel >= 0 ? rel : l);
+}
+
+/*
+ * Items separated by commas (and "and"/"or") up to a closing token: close
+ * or alt (which one is stored in *got).  One item is returned as is, more
+ * as a K_LIST.
+ */
+static int
+parse_list(struct parser *p, enum tok close, enum tok alt, enum tok *got)
+{
+    struct tk t;
+    int first = -1, list = -1;
+
+    if (!enter(p))
+        return -1;
+    for (;;) {
+        int it;
+
+        /* "and" before an item: "1, 2, and 3" */
+        lex(p, &t, 0);
+        while ((t.t == T_WORD || t.t == T_TEXT) && is_sep_word(p, &t)) {
+            advance(p, &t);
+            lex(p, &t, 0);
+        }
+        it = parse_rel(p);
+        if (p->err)
+            break;
+        if (first < 0) {
+            first = it;
+        } else {
+            if (list < 0) {
+                list = new_node(p, K_LIST);
+                append(p, list, first);
+            }
+            append(p, list, it);
+        }
+        lex(p, &t, 0);
+        if (t.t == T_COMMA
+            || ((t.t == T_WORD || t.t == T_TEXT) && is_sep_word(p, &t))) {
+            advance(p, &t);
+            continue;
+        }
+        if (t.t == close || t.t == alt) {
+            if (got)
+                *got = t.t;
+            if (t.t != T_END)
+                advance(p, &t);
+            break;
+        }
+        p->err = 1;
+        break;
+    }
+    p->depth--;
+    if (p->err)
+        return -1;
+    return list >= 0 ? list : first;
+}
+
+/* Parses s into a tree in m's pool; returns the root or -1. */
+static int
+parse(struct mathans *m, const char *s)
+{
+    struct parser p;
+    size_t n = strlen(s);
+    int r;
+
+    if (n == 0 || n > MAX_LEN)
+        return -1;
+    memset(&p, 0, sizeof(p));
+    p.m = m;
+    p.s = s;
+    p.end = n;
+    p.top = 1;
+    r = parse_list(&p, T_END, T_END, NULL);
+    return p.err ? -1 : r;
+}
+
+/* ---- Evaluation ---- */
+
+struct evctx {
+    struct mathans *m;
+    int point;          /* -1: no variables allowed */
+    unsigned pmmask;
+    int npm;            /* \pm signs met, in evaluation order */
+    double pct;         /* 1 or 0.01 */
+    int hasvar;
+};
+
+/*
+ * The value of a variable at a point: a function of its name, the point
+ * and the seed only, so that both trees see the same values.  Its size is
+ * uniform in [0.6, 2.4], away from 0 and 1; it is negative at odd points,
+ * so that |x| is not x and sqrt(x^2) is not x, as for a computer algebra
+ * system without assumptions.
+ */
+static double
+var_value(struct mathans *m, const struct node *n, int point)
+{
+    const char *name = m->names.buf + n->s;
+    uint64_t h =
+        hash64(name, (size_t)n->len,
+               m->o.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(point + 1));
+
+    double v = 0.6 + 1.8 * (double)(h >> 11) * 0x1p-53;
+
+    return (point & 1) ? -v : v;
+}
+
+/*
+ * Real powers of negative numbers with exponents p/q, q odd (up to 15):
+ * (-8)^{1/3} = -2 and (-8)^{2/3} = 4, as \sqrt[3]{} gives, rather than
+ * the complex principal value.  Returns 0 if b is not such an exponent.
+ */
+static int
+real_root_pow(double a, double b, double *out)
+{
+    int q;
+
+    for (q = 3; q <= 15; q += 2) {
+        double p = b * q, r = nearbyint(p);
+
+        if (fabs(p - r) < 1e-9) {
+            double v = pow(-a, b);
+
+            *out = fmod(fabs(r), 2) == 1 ? -v : v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+is_real_int(double complex z)
+{
+    return cimag(z) == 0 && isfinite(creal(z)) && creal(z) == floor(creal(z));
+}
+
+/* A real value with +0 imaginary part, so branch cuts take the principal
+   side: sqrt(-1) = i, not -i (negation leaves -0). */
+static double complex
+pz(double complex z)
+{
+    double complex r = creal(z);    /* real to complex: imaginary +0 */
+
+    return cimag(z) == 0 ? r : z;
+}
+
+static double complex
+ev(struct evctx *c, int i, int depth)
+{
+    const struct node *n = &c->m->nodes[i];
+    double complex a, b;
+
+    if (depth > MAX_NODES)
+        return NAN;
+    switch (n->kind) {
+    case K_NUM: return n->v;
+    case K_VAR:
+        c->hasvar = 1;
+        return var_value(c->m, n, c->point);
+    case K_PI: return M_PI;
+    case K_E: return M_E;
+    case K_I: return I;
+    case K_INF: return INFINITY;
+    case K_ADD: return ev(c, n->a, depth + 1) + ev(c, n->b, depth + 1);
+    case K_SUB: return ev(c, n->a, depth + 1) - ev(c, n->b, depth + 1);
+    case K_MUL:
+        a = ev(c, n->a, depth + 1);
+        b = ev(c, n->b, depth + 1);
+        if (cimag(a) == 0 && cimag(b) == 0)
+            return creal(a) * creal(b);
+        return a * b;
+    case K_DIV:
+        a = ev(c, n->a, depth + 1);
+        b = ev(c, n->b, depth + 1);
+        if (cimag(a) == 0 && cimag(b) == 0)
+            return creal(b) == 0 ? NAN : creal(a) / creal(b);
+        if (b == 0)
+            return NAN;
+        return a / b;
+    case K_NEG: return -ev(c, n->a, depth + 1);
+    case K_PM: {
+        int k = c->npm++;
+
+        a = ev(c, n->a, depth + 1);
+        return (k < 32 && (c->pmmask >> k) & 1) ? -a : a;
+    }
+    case K_PCT: return c->pct * ev(c, n->a, depth + 1);
+    case K_POW:
+        a = ev(c, n->a, depth + 1);
+        b = ev(c, n->b, depth + 1);
+        if (cimag(a) == 0 && cimag(b) == 0) {
+            double x = creal(a), y = creal(b), v;
+
+            if (x > 0 || y == floor(y))
+                return pow(x, y);
+            if (x < 0 && real_root_pow(x, y, &v))
+                return v;
+        }
+        if (a == 0)
+            return creal(b) > 0 ? 0 : NAN;
+        return cpow(pz(a), pz(b));
+    case K_ROOT:
+        a = ev(c, n->a, depth + 1);
+        b = ev(c, n->b, depth + 1);
+        if (cimag(a) == 0 && cimag(b) == 0 && is_real_int(b) && creal(b) != 0) {
+            double x = creal(a), k = creal(b);
+
+            /* real odd roots of negatives: \sqrt[3]{-8} = -2 */
+            if (x < 0 && fmod(fabs(k), 2) == 1)
+                return -pow(-x, 1 / k);
+            if (x >= 0)
+                return pow(x, 1 / k);
+        }
+        if (b == 0)
+            return NAN;
+        return cpow(pz(a), pz(1 / b));
+    case K_ABS: return cabs(ev(c, n->a, depth + 1));
+    case K_FACT:
+        a = ev(c, n->a, depth + 1);
+        if (!is_real_int(a) || creal(a) < 0 || creal(a) > 170)
+            return NAN;
+        return tgamma(creal(a) + 1);
+    case K_BINOM:
+        a = ev(c, n->a, depth + 1);
+        b = ev(c, n->b, depth + 1);
+        if (!is_real_int(a) || !is_real_int(b) || creal(a) > 170
+            || creal(a) < 0)
+            return NAN;
+        if (creal(b) < 0 || creal(b) > creal(a))
+            return 0;
+        return round(tgamma(creal(a) + 1) / tgamma(creal(b) + 1)
+                     / tgamma(creal(a) - creal(b) + 1));
+    case K_LOG:
+        a = ev(c, n->a, depth + 1);
+        b = ev(c, n->b, depth + 1);
+        if (cimag(a) == 0 && cimag(b) == 0 && creal(a) > 0 && creal(b) > 0)
+            return log(creal(a)) / log(creal(b));
+        return clog(pz(a)) / clog(pz(b));
+    case K_FUNC:
+        a = ev(c, n->a, depth + 1);
+        if (cimag(a) == 0) {
+            a = pz(a);
+            double x = creal(a);
+
+            switch (n->sub) {
+            case FN_SIN: return sin(x);
+            case FN_COS: return cos(x);
+            case FN_TAN: return tan(x);
+            case FN_SEC: return 1 / cos(x);
+            case FN_CSC: return 1 / sin(x);
+            case FN_COT: return 1 / tan(x);
+            case FN_SINH: return sinh(x);
+            case FN_COSH: return cosh(x);
+            case FN_TANH: return tanh(x);
+            case FN_EXP: return exp(x);
+            case FN_ATAN: return atan(x);
+            case FN_SQRT: if (x >= 0) return sqrt(x); break;
+            case FN_LN: if (x > 0) return log(x); break;
+            case FN_ASIN: if (fabs(x) <= 1) return asin(x); break;
+            case FN_ACOS: if (fabs(x) <= 1) return acos(x); break;
+            default: break;
+            }
+        }
+        switch (n->sub) {
+        case FN_SIN: return csin(a);
+        case FN_COS: return ccos(a);
+        case FN_TAN: return ctan(a);
+        case FN_SEC: return 1 / ccos(a);
+        case FN_CSC: return 1 / csin(a);
+        case FN_COT: return 1 / ctan(a);
+        case FN_SINH: return csinh(a);
+        case FN_COSH: return ccosh(a);
+        case FN_TANH: return ctanh(a);
+        case FN_EXP: return cexp(a);
+        case FN_ATAN: return catan(a);
+        case FN_SQRT: return csqrt(a);
+        case FN_LN: return clog(a);
+        case FN_ASIN: return casin(a);
+        case FN_ACOS: return cacos(a);
+        default: return NAN;
+        }
+    default:
+        return NAN;     /* containers, text: not a number */
+    }
+}
+
+/* Is the subtree a scalar expression (no containers, relations, text)? */
+static int
+is_scalar(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+
+    if (depth > MAX_NODES)
+        return 0;
+    if (n->kind >= K_LIST)
+        return 0;
+    if (n->a >= 0 && !is_scalar(m, n->a, depth + 1))
+        return 0;
+    if (n->b >= 0 && !is_scalar(m, n->b, depth + 1))
+        return 0;
+    return 1;
+}
+
+static int
+count_pm(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+    int k = n->kind == K_PM;
+
+    if (depth > MAX_NODES)
+        return 0;
+    if (n->kind >= K_LIST)
+        return 0;
+    if (n->a >= 0)
+        k += count_pm(m, n->a, depth + 1);
+    if (n->b >= 0)
+        k += count_pm(m, n->b, depth + 1);
+    return k;
+}
+
+/* Does the tree hold a decimal literal (an approximation such as 0.333)? */
+static int
+has_dec(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+
+    if (depth > MAX_NODES)
+        return 0;
+    if (n->kind == K_NUM)
+        return (n->flags & F_DEC) != 0;
+    return (n->a >= 0 && n->kind < K_LIST && has_dec(m, n->a, depth + 1))
+        || (n->b >= 0 && n->kind < K_LIST && has_dec(m, n->b, depth + 1));
+}
+
+/* Does the tree hold a variable? */
+static int
+has_var(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+
+    if (depth > MAX_NODES)
+        return 0;
+    if (n->kind == K_VAR)
+        return 1;
+    if (n->kind >= K_LIST) {
+        int c;
+
+        for (c = n->a; c >= 0; c = m->nodes[c].next)
+            if (has_var(m, c, depth + 1))
+                return 1;
+        return 0;
+    }
+    return (n->a >= 0 && has_var(m, n->a, depth + 1))
+           || (n->b >= 0 && has_var(m, n->b, depth + 1));
+}
+
+/* Does the tree hold \infty? */
+static int
+has_inf(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+
+    if (depth > MAX_NODES || n->kind >= K_LIST)
+        return 0;
+    return n->kind == K_INF || (n->a >= 0 && has_inf(m, n->a, depth + 1))
+        || (n->b >= 0 && has_inf(m, n->b, depth + 1));
+}
+
+/* The same tree, node for node (for values a double cannot hold). */
+static int
+tree_same(struct mathans *m, int x, int y, int depth)
+{
+    const struct node *p, *q;
+
+    if (x < 0 || y < 0)
+        return x == y;
+    if (depth > MAX_NODES)
+        return 0;
+    p = &m->nodes[x];
+    q = &m->nodes[y];
+    if (p->kind != q->kind || p->sub != q->sub || p->v != q->v
+        || p->op != q->op)
+        return 0;
+    if (p->kind == K_VAR || p->kind == K_TEXT)
+        return p->len == q->len
+               && !memcmp(m->names.buf + p->s, m->names.buf + q->s,
+                          (size_t)p->len);
+    if (p->kind >= K_LIST) {
+        int i, j;
+
+        if (p->n != q->n)
+            return 0;
+        for (i = p->a, j = q->a; i >= 0 && j >= 0;
+             i = m->nodes[i].next, j = m->nodes[j].next)
+            if (!tree_same(m, i, j, depth + 1))
+                return 0;
+        return 1;
+    }
+    return tree_same(m, p->a, q->a, depth + 1)
+           && tree_same(m, p->b, q->b, depth + 1);
+}
+
+static int
+finite_c(double complex z)
+{
+    return isfinite(creal(z)) && isfinite(cimag(z));
+}
+
+static int
+close_enough(double complex x, double complex y, double rtol)
+{
+    double d, s;
+
+    if (!finite_c(x) || !finite_c(y))
+        return cimag(x) == 0 && cimag(y) == 0 && isinf(creal(x))
+               && creal(x) == creal(y);
+    /* integers are compared exactly: 1000000 is not 1000001 */
+    if (is_real_int(x) && is_real_int(y))
+        return creal(x) == creal(y);
+    d = cabs(x - y);
+    s = fmax(cabs(x), cabs(y));
+    return d <= rtol * s || d < 1e-300;
+}
+
+/*
+ * Numeric equality of two scalar trees under \pm masks: at one point if
+ * both are constant, else at every point where both are defined (and at
+ * least half of them).
+ */
+static int
+numeq(struct mathans *m, int r, unsigned rmask, int a, unsigned amask,
+      double pct)
+{
+    struct evctx c;
+    double complex x, y;
+    int k, valid = 0, hasvar = 0;
+    double rtol = m->o.rtol;
+
+    /*
+     * Exact forms on both sides (no decimal literal) are compared at
+     * nearly double precision, so that -2010012/2010013 is not -1; the
+     * tolerance is for answers given as rounded decimals.
+     */
+    if (rtol > 1e-10 && !has_dec(m, r, 0) && !has_dec(m, a, 0))
+        rtol = 1e-10;
+    memset(&c, 0, sizeof(c));
+    c.m = m;
+    c.pct = pct;
+    for (k = 0; k < m->o.npoints; k++) {
+        c.point = k;
+        c.pmmask = rmask;
+        c.npm = 0;
+        x = ev(&c, r, 0);
+        c.pmmask = amask;
+        c.npm = 0;
+        y = ev(&c, a, 0);
+        hasvar = c.hasvar;
+        /*
+         * Undefined or overflowing values (2004!, 10^{400}) say nothing:
+         * a constant is then compared as a tree, a point is skipped.
+         * Infinities count only where \infty was written.
+         */
+        if ((!finite_c(x) || !finite_c(y))
+            && (isnan(creal(x)) || isnan(cimag(x)) || isnan(creal(y))
+                || isnan(cimag(y)) || !has_inf(m, r, 0) || !has_inf(m, a, 0))) {
+            if (!hasvar)
+                return !rmask && !amask && tree_same(m, r, a, 0);
+            continue;
+        }
+        if (!close_enough(x, y, rtol))
+            return 0;
+        valid++;
+        if (!hasvar)
+            return 1;
+    }
+    return valid * 2 >= m->o.npoints && valid > 0;
+}
+
+static int
+numeq_pct(struct mathans *m, int r, unsigned rmask, int a, unsigned amask)
+{
+    switch (m->o.percent) {
+    case MATHANS_PCT_VALUE:
+        return numeq(m, r, rmask, a, amask, 0.01);
+    case MATHANS_PCT_EITHER:
+        return numeq(m, r, rmask, a, amask, 1)
+               || numeq(m, r, rmask, a, amask, 0.01);
+    default:
+        return numeq(m, r, rmask, a, amask, 1);
+    }
+}
+
+/* ---- Equivalence ---- */
+
+struct item {
+    int node;
+    unsigned mask;
+};
+
+static int eqv(struct mathans *m, int r, int a, int depth);
+
+/* Items of a container, \pm items expanded; -1 when too many. */
+static int
+items(struct mathans *m, int c, struct item *out, int max)
+{
+    int n = 0, i;
+
+    if (m->nodes[c].kind < K_LIST || m->nodes[c].kind == K_TEXT) {
+        int k = is_scalar(m, c, 0) ? count_pm(m, c, 0) : 0;
+
+        if (k > MAX_PM || (1 << k) > max)
+            return -1;
+        for (i = 0; i < (1 << k); i++) {
+            out[n].node = c;
+            out[n++].mask = (unsigned)i;
+        }
+        return n;
+    }
+    for (i = m->nodes[c].a; i >= 0; i = m->nodes[i].next) {
+        int k = is_scalar(m, i, 0) ? count_pm(m, i, 0) : 0, j;
+
+        if (k > MAX_PM || n + (1 << k) > max)
+            return -1;
+        for (j = 0; j < (1 << k); j++) {
+            out[n].node = i;
+            out[n++].mask = (unsigned)j;
+        }
+    }
+    return n;
+}
+
+static int
+item_eq(struct mathans *m, const struct item *x, const struct item *y,
+        int depth)
+{
+    if (x->mask || y->mask || count_pm(m, x->node, 0)
+        || count_pm(m, y->node, 0))
+        return numeq_pct(m, x->node, x->mask, y->node, y->mask);
+    return eqv(m, x->node, y->node, depth + 1);
+}
+
+/* Multiset equality of item lists (ordered: position by position). */
+static int
+items_eq(struct mathans *m, int r, int a, int ordered, int depth)
+{
+    struct item ri[MAX_ITEMS], ai[MAX_ITEMS];
+    unsigned char used[MAX_ITEMS];
+    int nr = items(m, r, ri, MAX_ITEMS), na = items(m, a, ai, MAX_ITEMS), i, j;
+
+    if (nr < 0 || na < 0 || nr != na)
+        return 0;
+    if (ordered) {
+        for (i = 0; i < nr; i++)
+            if (!item_eq(m, &ri[i], &ai[i], depth))
+                return 0;
+        return 1;
+    }
+    /*
+     * Greedy matching is exact here: equivalence is an equivalence
+     * relation (up to tolerance), so any match of an item is as good as
+     * any other.
+     */
+    memset(used, 0, sizeof(used));
+    for (i = 0; i < nr; i++) {
+        for (j = 0; j < na; j++)
+            if (!used[j] && item_eq(m, &ri[i], &ai[j], depth))
+                break;
+        if (j == na)
+            return 0;
+        used[j] = 1;
+    }
+    return 1;
+}
+
+static int
+child(struct mathans *m, int c, int k)
+{
+    int i = m->nodes[c].a;
+
+    while (i >= 0 && k-- > 0)
+        i = m->nodes[i].next;
+    return i;
+}
+
+/*
+ * The last side of an answer written as a computation, "10 \cdot 42 = 420"
+ * (every relation an equality, no side with a variable: "x + y = 0" is an
+ * equation, not the number 0), or -1.
+ */
+static int
+eq_chain_last(struct mathans *m, int c)
+{
+    int i, last = -1;
+
+    for (i = m->nodes[c].a; i >= 0; i = m->nodes[i].next) {
+        if ((i != m->nodes[c].a && m->nodes[i].op != R_EQ) || has_var(m, i, 0))
+            return -1;
+        last = i;
+    }
+    return last;
+}
+
+/* The right side of "VAR = rhs", or -1 if c is not of that form. */
+static int
+var_eq_rhs(struct mathans *m, int c)
+{
+    const struct node *n = &m->nodes[c];
+    int r;
+
+    if (n->kind != K_REL || n->n != 2 || m->nodes[n->a].kind != K_VAR)
+        return -1;
+    r = child(m, c, 1);
+    return (r >= 0 && m->nodes[r].op == R_EQ) ? r : -1;
+}
+
+/* Elementwise, in order, same count. */
+static int
+seq_eq(struct mathans *m, int r, int a, int depth)
+{
+    int i, j;
+
+    if (m->nodes[r].n != m->nodes[a].n)
+        return 0;
+    for (i = m->nodes[r].a, j = m->nodes[a].a; i >= 0 && j >= 0;
+         i = m->nodes[i].next, j = m->nodes[j].next)
+        if (!eqv(m, i, j, depth + 1))
+            return 0;
+    return 1;
+}
+
+/* A single variable: the left side of "x = 3". */
+static int
+is_var(struct mathans *m, int i)
+{
+    return m->nodes[i].kind == K_VAR;
+}
+
+/* Text against a text or a lone letter ("\text{(C)}" vs "C"). */
+static int
+text_eq(struct mathans *m, int r, int a)
+{
+    const struct node *x = &m->nodes[r], *y = &m->nodes[a];
+    const char *xs, *ys;
+    int xl, yl;
+
+    if (x->kind != K_TEXT && x->kind != K_VAR)
+        return 0;
+    if (y->kind != K_TEXT && y->kind != K_VAR)
+        return 0;
+    xs = m->names.buf + x->s;
+    ys = m->names.buf + y->s;
+    xl = x->len;
+    yl = y->len;
+    return xl == yl && !strncasecmp(xs, ys, (size_t)xl);
+}
+
+/* (L1 - R1) and (L2 - R2) proportional: the same equation rearranged. */
+static int
+equation_eq(struct mathans *m, int rl, int rr, int al, int ar)
+{
+    struct evctx c;
+    double complex ratio = 0;
+    int k, valid = 0;
+
+    memset(&c, 0, sizeof(c));
+    c.m = m;
+    c.pct = 1;
+    for (k = 0; k < m->o.npoints; k++) {
+        double complex x, y, q;
+
+        c.point = k;
+        x = ev(&c, rl, 0) - ev(&c, rr, 0);
+        y = ev(&c, al, 0) - ev(&c, ar, 0);
+        if (!isfinite(creal(x)) || !isfinite(creal(y)) || !isfinite(cimag(x))
+            || !isfinite(cimag(y)))
+            continue;
+        if (cabs(x) < 1e-12 || cabs(y) < 1e-12) {
+            if (!(cabs(x) < 1e-12 && cabs(y) < 1e-12))
+                return 0;
+            valid++;
+            continue;
+        }
+        q = x / y;
+        if (ratio == 0)
+            ratio = q;
+        else if (cabs(q - ratio) > m->o.rtol * cabs(ratio))
+            return 0;
+        valid++;
+    }
+    return valid * 2 >= m->o.npoints && valid > 0;
+}
+
+static int
+rel_eq(struct mathans *m, int r, int a, int depth)
+{
+    const struct node *x = &m->nodes[r], *y = &m->nodes[a];
+    int i, j;
+
+    if (x->n != y->n)
+        return 0;
+    for (i = x->a, j = y->a; i >= 0 && j >= 0;
+         i = m->nodes[i].next, j = m->nodes[j].next)
+        if (m->nodes[i].op != m->nodes[j].op)
+            return 0;
+    if (x->n == 2 && child(m, r, 1) >= 0
+        && m->nodes[child(m, r, 1)].op == R_EQ) {
+        int rl = x->a, rr = child(m, r, 1), al = y->a, ar = child(m, a, 1);
+
+        if (is_var(m, rl) && is_var(m, al))
+            return text_eq(m, rl, al) && eqv(m, rr, ar, depth + 1);
+        if (is_var(m, rr) && is_var(m, ar))
+            return text_eq(m, rr, ar) && eqv(m, rl, al, depth + 1);
+        if (is_scalar(m, rl, 0) && is_scalar(m, rr, 0) && is_scalar(m, al, 0)
+            && is_scalar(m, ar, 0) && !count_pm(m, r, 0))
+            return equation_eq(m, rl, rr, al, ar)
+                   || equation_eq(m, rl, rr, ar, al);
+    }
+    return seq_eq(m, r, a, depth);
+}
+
+static int
+is_vector(struct mathans *m, int i)
+{
+    const struct node *n = &m->nodes[i];
+
+    return n->kind == K_MATRIX && (n->sub == 1 || n->sub == n->n);
+}
+
+/* Digits of a numeral without leading zeros (borrowed from m->names). */
+static const char *
+digits(struct mathans *m, const struct node *n, int *len)
+{
+    const char *s = m->names.buf + n->s;
+    int l = n->len;
+
+    while (l > 1 && *s == '0' && s[1] != '.')
+        s++, l--;
+    *len = l;
+    return s;
+}
+
+/*
+ * Integer literals too long for a double (more than 15 digits) compare
+ * digit by digit, separators and leading zeros aside.
+ */
+static void
+digits_only(struct sbuf *sb, const char *s, int len)
+{
+    int i;
+
+    sbuf_reset(sb);
+    for (i = 0; i < len; i++)
+        if (is_digit((unsigned char)s[i]) && !(sb->len == 0 && s[i] == '0'))
+            sbuf_addc(sb, s[i]);
+    sbuf_str(sb);
+}
+
+static int
+long_int_eq(struct mathans *m, const struct node *x, const struct node *y)
+{
+    digits_only(&m->tbuf, m->names.buf + x->s, x->len);
+    digits_only(&m->ubuf, m->names.buf + y->s, y->len);
+    return m->tbuf.len == m->ubuf.len
+        && !memcmp(m->tbuf.buf, m->ubuf.buf, m->tbuf.len);
+}
+
+/*
+ * Numerals in a base: "2516_8" matches "2516_8" and "2516" (the base is
+ * the question's), not the decimal 1358.  A reference without a base
+ * matches an answer in any base by value.
+ */
+static int
+base_eq(struct mathans *m, int r, int a)
+{
+    const struct node *x = &m->nodes[r], *y = &m->nodes[a];
+    const char *xs, *ys;
+    int xl, yl;
+
+    if (!(x->kind == K_NUM && (x->flags & F_BASE)))
+        return numeq_pct(m, r, 0, a, 0);
+    if (y->kind != K_NUM || y->len == 0)
+        return 0;
+    if ((y->flags & F_BASE) && y->sub != x->sub)
+        return 0;
+    xs = digits(m, x, &xl);
+    ys = digits(m, y, &yl);
+    return xl == yl && !memcmp(xs, ys, (size_t)xl);
+}
+
+static int
+eqv(struct mathans *m, int r, int a, int depth)
+{
+    const struct node *x, *y;
+    int xk, yk;
+
+    if (depth > MAX_DEPTH)
+        return 0;
+    x = &m->nodes[r];
+    y = &m->nodes[a];
+    xk = x->kind;
+    yk = y->kind;
+    /* equations with a variable on the left: "x = 3" */
+    if (xk == K_REL && yk != K_REL) {
+        int rhs = var_eq_rhs(m, r);
+
+        return rhs >= 0 && eqv(m, rhs, a, depth + 1);
+    }
+    if (yk == K_REL && xk != K_REL) {
+        int rhs = var_eq_rhs(m, a);
+
+        if (m->o.flags & MATHANS_STRICT_EQUATIONS)
+            return 0;
+        if (rhs < 0)
+            rhs = eq_chain_last(m, a);
+        return rhs >= 0 && eqv(m, r, rhs, depth + 1);
+    }
+    if (xk == K_REL)
+        return rel_eq(m, r, a, depth);
+    if (xk == K_TEXT || yk == K_TEXT)
+        return text_eq(m, r, a);
+    if (xk == K_LIST || xk == K_SET || xk == K_UNION) {
+        int ordered = xk == K_LIST && yk == K_LIST
+                      && (m->o.flags & MATHANS_ORDERED_LISTS);
+
+        if (xk == K_UNION ? yk != K_UNION
+                          : !(yk == K_LIST || yk == K_SET || yk < K_LIST))
+            return 0;
+        if (xk == K_SET && x->n == 1 && yk < K_LIST)
+            return eqv(m, x->a, a, depth + 1);
+        return items_eq(m, r, a, ordered, depth);
+    }
+    if (xk == K_TUPLE) {
+        if (yk == K_TUPLE)
+            return x->sub == y->sub && seq_eq(m, r, a, depth);
+        if (is_vector(m, a) && x->sub == 0
+            && !(m->o.flags & MATHANS_NO_VECTOR_TUPLE))
+            return seq_eq(m, r, a, depth);
+        return 0;
+    }
+    if (xk == K_MATRIX) {
+        if (yk == K_MATRIX)
+            return x->sub == y->sub && seq_eq(m, r, a, depth);
+        if (yk == K_TUPLE && y->sub == 0 && is_vector(m, r)
+            && !(m->o.flags & MATHANS_NO_VECTOR_TUPLE))
+            return seq_eq(m, r, a, depth);
+        return 0;
+    }
+    /* x is a scalar */
+    if (xk == K_NUM && yk == K_NUM && (x->flags & F_INT) && (y->flags & F_INT)
+        && (x->len > 15 || y->len > 15))
+        return long_int_eq(m, x, y);
+    if ((xk == K_NUM && (x->flags & F_BASE))
+        || (yk == K_NUM && (y->flags & F_BASE)))
+        return base_eq(m, r, a);
+    if (yk == K_SET && y->n == 1)
+        return eqv(m, r, y->a, depth + 1);
+    if (yk >= K_LIST) {
+        if (yk == K_LIST && count_pm(m, r, 0))
+            return items_eq(m, r, a, 0, depth);
+        return 0;
+    }
+    if (count_pm(m, r, 0) || count_pm(m, a, 0))
+        return items_eq(m, r, a, 0, depth);
+    return numeq_pct(m, r, 0, a, 0);
+}
+
+static long long
+gcdll(long long a, long long b)
+{
+    while (b) {
+        long long t = a % b;
+
+        a = b;
+        b = t;
+    }
+    return a < 0 ? -a : a;
+}
+
+/* Does the tree hold a fraction of integers not in lowest terms? */
+static int
+unreduced(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+
+    if (depth > MAX_NODES)
+        return 0;
+    if (n->kind == K_DIV && (n->flags & F_FRAC)) {
+        const struct node *x = &m->nodes[n->a], *y = &m->nodes[n->b];
+
+        if (x->kind == K_NUM && y->kind == K_NUM && (x->flags & F_INT)
+            && (y->flags & F_INT) && fabs(x->v) < 9e15 && fabs(y->v) < 9e15
+            && y->v != 0
+            && (gcdll((long long)x->v, (long long)y->v) != 1 || y->v == 1))
+            return 1;
+    }
+    if (n->kind >= K_LIST) {
+        int c;
+
+        for (c = n->a; c >= 0; c = m->nodes[c].next)
+            if (unreduced(m, c, depth + 1))
+                return 1;
+        return 0;
+    }
+    return (n->a >= 0 && unreduced(m, n->a, depth + 1))
+        || (n->b >= 0 && unreduced(m, n->b, depth + 1));
+}
+
+/* Canonical text: letters and digits, lowercase, LaTeX command names and
+   the \text wrapper dropped ("\text{(C)}" -> "c", "4:30 p.m." -> "430pm"). */
+static void
+canon_text(struct sbuf *sb, const char *s)
+{
+    sbuf_reset(sb);
+    while (*s) {
+        if (*s == '\\') {
+            s++;
+            while (is_alpha((unsigned char)*s))
+                s++;
+            continue;
+        }
+        if (isalnum((unsigned char)*s))
+            sbuf_addc(sb, (char)tolower((unsigned char)*s));
+        s++;
+    }
+    sbuf_str(sb);
+}
+
+enum mathans_reason
+mathans_equiv(struct mathans *m, const char *reference, const char *answer)
+{
+    int r, a;
+
+    m->nnodes = 0;
+    sbuf_reset(&m->names);
+    r = parse(m, reference);
+    if (r < 0)
+        return MATHANS_UNPARSED_REFERENCE;
+    if (m->nodes[r].kind == K_TEXT) {
+        /* word answers compare as canonical text, whatever their markup */
+        canon_text(&m->tbuf, reference);
+        canon_text(&m->ubuf, answer);
+        if (m->tbuf.len > 0 && m->tbuf.len == m->ubuf.len
+            && !memcmp(m->tbuf.buf, m->ubuf.buf, m->tbuf.len))
+            return MATHANS_CORRECT;
+    }
+    a = parse(m, answer);
+    if (a < 0)
+        return MATHANS_UNPARSED_ANSWER;
+    if ((m->o.flags & MATHANS_REDUCED) && unreduced(m, a, 0))
+        return MATHANS_WRONG;
+    return eqv(m, r, a, 0) ? MATHANS_CORRECT : MATHANS_WRONG;
+}
+
+int
+mathans_parses(struct mathans *m, const char *s)
+{
+    m->nnodes = 0;
+    sbuf_reset(&m->names);
+    return parse(m, s) >= 0;
+}
+
+void
+mathans_check(struct mathans *m, const char *answer_field,
+              const char *completion, struct mathans_result *res)
+{
+    const char *ref = mathans_reference(m, answer_field), *ans;
+
+    res->reference = ref;
+    res->method = mathans_extract(m, completion, &ans);
+    res->extracted = ans;
+    if (!ans) {
+        res->reason = mathans_parses(m, ref) ? MATHANS_NO_ANSWER
+                                             : MATHANS_UNPARSED_REFERENCE;
+        return;
+    }
+    res->reason = mathans_equiv(m, ref, ans);
+}

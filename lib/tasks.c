@@ -1,0 +1,938 @@
+/*
+ * tasks.c - synthetic task generators and data-set importers.  See tasks.h
+ * for the contract and tasks(1) for the record layouts they produce.
+ *
+ * Generated numbers are int64_t: arithmetic operands have at most
+ * TASKS_MAX_DIGITS (9) digits, so a product stays below 10^18 < 2^63, and
+ * countdown and word problems cap their intermediate values far below that.
+ */
+#include "tasks.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- shared helpers ---- */
+
+static int64_t
+pow10i(int d)
+{
+    int64_t p = 1;
+
+    while (d-- > 0)
+        p *= 10;
+    return p;
+}
+
+/* A d-digit number; d == 1 gives 0..9, or 1..9 when nonzero. */
+static int64_t
+rand_digits(struct rng *r, int d, int nonzero)
+{
+    int64_t lo = d == 1 ? (nonzero ? 1 : 0) : pow10i(d - 1);
+    int64_t hi = pow10i(d) - 1;
+
+    return lo + (int64_t)rng_below(r, (uint64_t)(hi - lo + 1));
+}
+
+/* Uniform in [lo, hi]. */
+static int64_t
+rand_range(struct rng *r, int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)rng_below(r, (uint64_t)(hi - lo + 1));
+}
+
+/*
+ * The generator state of record i: seeded from (seed, kind, i) only, so a
+ * record never depends on the ones before it.
+ */
+static void
+record_rng(const struct tasks_gen *g, long i, struct rng *r)
+{
+    uint64_t key[3] = { g->seed, (uint64_t)g->kind, (uint64_t)i };
+
+    rng_seed(r, hash64(key, sizeof(key), 0x7461736b73ULL));
+}
+
+static void
+set_str(json_t *o, const char *key, const char *s)
+{
+    json_object_set_new(o, key, json_string(s));
+}
+
+/* Finishes an R1-style response: the think block, then the boxed answer. */
+static void
+close_response(struct sbuf *sb, const char *answer)
+{
+    sbuf_addf(sb, "</think>\nThe answer is \\boxed{%s}.", answer);
+}
+
+static const char *const gen_names[] = { "arithmetic", "countdown", "word" };
+
+static json_t *
+new_record(const struct tasks_gen *g, long i, const char *prompt,
+           const char *answer)
+{
+    json_t *o = json_object();
+    char id[64];
+
+    snprintf(id, sizeof(id), "%s/%" PRIu64 "/%ld", gen_names[g->kind],
+             g->seed, i);
+    set_str(o, "id", id);
+    set_str(o, "domain", "math");
+    set_str(o, "prompt", prompt);
+    set_str(o, "answer", answer);
+    return o;
+}
+
+/* ---- arithmetic ---- */
+
+/*
+ * The nonzero place-value parts of v >= 0, most significant first
+ * (4070 -> 4000, 70); v == 0 gives the single part 0.  Returns the count.
+ */
+static int
+place_parts(int64_t v, int64_t parts[20])
+{
+    int64_t p = 1;
+    int n = 0;
+
+    if (v == 0) {
+        parts[0] = 0;
+        return 1;
+    }
+    while (p <= v / 10)
+        p *= 10;
+    for (; p > 0; p /= 10) {
+        int64_t d = v / p % 10;
+        if (d)
+            parts[n++] = d * p;
+    }
+    return n;
+}
+
+/*
+ * Worked steps, one "X op Y = Z" line each, so every line can be checked
+ * on its own:
+ *   a + b, a - b  add or take b's place-value parts one at a time;
+ *   a * b         multiply by each part of b, then add the partial products;
+ *   a / b = q     long division by the parts of q: b * part, subtracted
+ *                 from the running remainder until it reaches 0.
+ */
+static void
+arith_steps(struct sbuf *sb, char op, int64_t a, int64_t b, int64_t res)
+{
+    int64_t parts[20], x, sum;
+    int n, i;
+
+    switch (op) {
+    case '+':
+    case '-':
+        n = place_parts(b, parts);
+        if (n == 1) {
+            sbuf_addf(sb, "%" PRId64 " %c %" PRId64 " = %" PRId64 "\n",
+                      a, op, b, res);
+            break;
+        }
+        x = a;
+        for (i = 0; i < n; i++) {
+            int64_t y = op == '+' ? x + parts[i] : x - parts[i];
+            sbuf_addf(sb, "%" PRId64 " %c %" PRId64 " = %" PRId64 "\n",
+                      x, op, parts[i], y);
+            x = y;
+        }
+        break;
+    case '*':
+        n = place_parts(b, parts);
+        if (n == 1) {
+            sbuf_addf(sb, "%" PRId64 " * %" PRId64 " = %" PRId64 "\n",
+                      a, b, res);
+            break;
+        }
+        for (i = 0; i < n; i++)
+            sbuf_addf(sb, "%" PRId64 " * %" PRId64 " = %" PRId64 "\n",
+                      a, parts[i], a * parts[i]);
+        sum = a * parts[0];
+        for (i = 1; i < n; i++) {
+            sbuf_addf(sb, "%" PRId64 " + %" PRId64 " = %" PRId64 "\n",
+                      sum, a * parts[i], sum + a * parts[i]);
+            sum += a * parts[i];
+        }
+        break;
+    case '/':
+        n = place_parts(res, parts);
+        x = a;
+        if (n > 1) {
+            for (i = 0; i < n; i++) {
+                sbuf_addf(sb, "%" PRId64 " * %" PRId64 " = %" PRId64 "\n",
+                          b, parts[i], b * parts[i]);
+                sbuf_addf(sb, "%" PRId64 " - %" PRId64 " = %" PRId64 "\n",
+                          x, b * parts[i], x - b * parts[i]);
+                x -= b * parts[i];
+            }
+        } else {
+            sbuf_addf(sb, "%" PRId64 " * %" PRId64 " = %" PRId64 "\n",
+                      b, res, a);
+        }
+        sbuf_addf(sb, "%" PRId64 " / %" PRId64 " = %" PRId64 "\n", a, b, res);
+        break;
+    }
+}
+
+static json_t *
+gen_arithmetic(const struct tasks_gen *g, long idx)
+{
+    struct rng r;
+    struct sbuf sb = SBUF_INIT;
+    char prompt[128], answer[32];
+    int64_t a, b, res;
+    int da, db;
+    char op;
+    json_t *o;
+
+    record_rng(g, idx, &r);
+    op = g->ops[rng_below(&r, strlen(g->ops))];
+    da = (int)rand_range(&r, g->dmin, g->dmax);
+    db = (int)rand_range(&r, g->dmin, g->dmax);
+    switch (op) {
+    case '+':
+        a = rand_digits(&r, da, 0);
+        b = rand_digits(&r, db, 0);
+        res = a + b;
+        break;
+    case '-':
+        a = rand_digits(&r, da, 0);
+        b = rand_digits(&r, db, 0);
+        if (!g->allow_negative && a < b) {
+            int64_t t = a;
+            a = b;
+            b = t;
+        }
+        res = a - b;
+        break;
+    case '*':
+        a = rand_digits(&r, da, 0);
+        b = rand_digits(&r, db, 0);
+        res = a * b;
+        break;
+    default:
+        /* '/': the divisor and the quotient have the chosen digit counts,
+         * the dividend is their product, so the answer is an integer. */
+        b = rand_digits(&r, db, 1);
+        res = rand_digits(&r, da, 1);
+        a = b * res;
+        break;
+    }
+    snprintf(prompt, sizeof(prompt),
+             "What is %" PRId64 " %c %" PRId64 "?", a, op, b);
+    snprintf(answer, sizeof(answer), "%" PRId64, res);
+    o = new_record(g, idx, prompt, answer);
+    if (g->with_response) {
+        sbuf_adds(&sb, "<think>\n");
+        arith_steps(&sb, op, a, b, res);
+        close_response(&sb, answer);
+        set_str(o, "response", sbuf_str(&sb));
+    }
+    sbuf_release(&sb);
+    return o;
+}
+
+/* ---- countdown ---- */
+
+/*
+ * As TinyZero's Countdown: a few numbers and a target; the solver writes an
+ * expression that uses every number exactly once with + - * / and
+ * parentheses.  The target is made by combining the numbers in a random
+ * order with random operations whose intermediate results stay positive
+ * integers (so "/" only where it divides exactly), which guarantees a
+ * solution; targets outside [1, max_target] are redrawn.
+ */
+#define CD_EXPR 256
+#define CD_CAP 1000000
+
+struct cd_item {
+    int64_t v;
+    int leaf;
+    char e[CD_EXPR];
+};
+
+static int
+cd_try(struct rng *r, const int64_t *nums, int n, int max_target,
+       char *expr, int64_t *value, struct sbuf *steps, struct sbuf *tmp)
+{
+    struct cd_item it[TASKS_MAX_NUMBERS];
+    int k, i, j;
+
+    for (k = 0; k < n; k++) {
+        it[k].v = nums[k];
+        it[k].leaf = 1;
+        snprintf(it[k].e, CD_EXPR, "%" PRId64, nums[k]);
+    }
+    sbuf_reset(steps);
+    for (k = n; k > 1; k--) {
+        struct cd_item *x, *y, t;
+        char ops[4], op;
+        int nops = 0;
+        int64_t v;
+
+        i = (int)rng_below(r, (uint64_t)k);
+        j = (int)rng_below(r, (uint64_t)k - 1);
+        if (j >= i)
+            j++;
+        x = &it[i];
+        y = &it[j];
+        if (x->v < y->v) {
+            struct cd_item *s = x;
+            x = y;
+            y = s;
+        }
+        ops[nops++] = '+';
+        if (x->v > y->v)
+            ops[nops++] = '-';
+        if (x->v * y->v <= CD_CAP)
+            ops[nops++] = '*';
+        if (y->v > 1 && x->v % y->v == 0)
+            ops[nops++] = '/';
+        op = ops[rng_below(r, (uint64_t)nops)];
+        v = op == '+' ? x->v + y->v : op == '-' ? x->v - y->v
+            : op == '*' ? x->v * y->v : x->v / y->v;
+        sbuf_addf(steps, "%" PRId64 " %c %" PRId64 " = %" PRId64 "\n",
+                  x->v, op, y->v, v);
+        t.v = v;
+        t.leaf = 0;
+        /* At most 6 numbers of 4 digits, 5 operators and 10 parentheses:
+         * far below CD_EXPR, so the copy never truncates. */
+        sbuf_reset(tmp);
+        sbuf_addf(tmp, "%s%s%s %c %s%s%s",
+                  x->leaf ? "" : "(", x->e, x->leaf ? "" : ")", op,
+                  y->leaf ? "" : "(", y->e, y->leaf ? "" : ")");
+        assert(tmp->len < CD_EXPR);
+        memcpy(t.e, tmp->buf, tmp->len + 1);
+        /* Replace i and j by the result: the result goes to the lower
+         * slot, the last item moves into the higher one. */
+        if (i > j) {
+            int s = i;
+            i = j;
+            j = s;
+        }
+        it[i] = t;
+        it[j] = it[k - 1];
+    }
+    if (it[0].v < 1 || it[0].v > max_target)
+        return -1;
+    memcpy(expr, it[0].e, CD_EXPR);
+    *value = it[0].v;
+    return 0;
+}
+
+static json_t *
+gen_countdown(const struct tasks_gen *g, long idx)
+{
+    struct rng r;
+    struct sbuf steps = SBUF_INIT, sb = SBUF_INIT;
+    int64_t nums[TASKS_MAX_NUMBERS];
+    char expr[CD_EXPR], answer[32];
+    json_t *o, *arr;
+    int k, tries;
+    int64_t target;
+
+    record_rng(g, idx, &r);
+    for (;;) {
+        for (k = 0; k < g->nnumbers; k++)
+            nums[k] = rand_range(&r, 1, g->max_number);
+        for (tries = 0; tries < 64; tries++)
+            if (cd_try(&r, nums, g->nnumbers, g->max_target, expr,
+                       &target, &steps, &sb) == 0)
+                goto found;
+    }
+found:
+    snprintf(answer, sizeof(answer), "%" PRId64, target);
+    sbuf_reset(&sb);
+    sbuf_adds(&sb, "Use ");
+    for (k = 0; k < g->nnumbers; k++)
+        sbuf_addf(&sb, "%s%" PRId64, k ? ", " : "", nums[k]);
+    sbuf_addf(&sb, " to make %" PRId64 " with + - * / and parentheses, "
+              "each number exactly once. Put the expression in \\boxed{}.",
+              target);
+    o = new_record(g, idx, sbuf_str(&sb), answer);
+    json_object_set_new(o, "target", json_integer(target));
+    arr = json_array();
+    for (k = 0; k < g->nnumbers; k++)
+        json_array_append_new(arr, json_integer(nums[k]));
+    json_object_set_new(o, "numbers", arr);
+    if (g->with_response) {
+        sbuf_reset(&sb);
+        sbuf_adds(&sb, "<think>\n");
+        sbuf_add(&sb, steps.buf, steps.len);
+        close_response(&sb, expr);
+        set_str(o, "response", sbuf_str(&sb));
+    }
+    sbuf_release(&steps);
+    sbuf_release(&sb);
+    return o;
+}
+
+/* ---- word problems ---- */
+
+/*
+ * One person's stock of one kind of item changes a few times; the question
+ * asks for the final count.  Each step is one sentence and one or two
+ * worked lines; values stay positive integers and at most WORD_CAP.
+ */
+#define WORD_CAP 100000
+
+static const char *const word_names[] = {
+    "Ana", "Ben", "Carl", "Dana", "Eve", "Finn", "Gus", "Hana", "Ivan", "June",
+};
+static const char *const word_items[] = {
+    "apples", "books", "coins", "pens", "stamps", "marbles", "cards", "eggs",
+};
+
+static json_t *
+gen_word(const struct tasks_gen *g, long idx)
+{
+    struct rng r;
+    struct sbuf p = SBUF_INIT, w = SBUF_INIT;
+    const char *who, *other, *item;
+    char answer[32];
+    int64_t x, a, k, m;
+    int nsteps, s, ni;
+    json_t *o;
+
+    record_rng(g, idx, &r);
+    ni = (int)rng_below(&r, ARRAY_LEN(word_names));
+    who = word_names[ni];
+    other = word_names[(ni + 1 + (int)rng_below(&r, ARRAY_LEN(word_names) - 1))
+                       % (int)ARRAY_LEN(word_names)];
+    item = word_items[rng_below(&r, ARRAY_LEN(word_items))];
+    x = rand_range(&r, 2, g->max_start);
+    nsteps = (int)rand_range(&r, g->smin, g->smax);
+    sbuf_addf(&p, "%s has %" PRId64 " %s.", who, x, item);
+    for (s = 0; s < nsteps; s++) {
+        int kind = (int)rng_below(&r, 6);
+        int64_t y;
+
+        switch (kind) {
+        case 0:     /* finds more */
+            a = rand_range(&r, 2, g->max_start);
+            y = x + a;
+            if (y > WORD_CAP)
+                goto redo;
+            sbuf_addf(&p, " %s finds %" PRId64 " more %s.", who, a, item);
+            sbuf_addf(&w, "%" PRId64 " + %" PRId64 " = %" PRId64 "\n",
+                      x, a, y);
+            break;
+        case 1:     /* gives some away */
+            if (x < 3)
+                goto redo;
+            a = rand_range(&r, 2, x - 1);
+            y = x - a;
+            sbuf_addf(&p, " %s gives %" PRId64 " %s to %s.", who, a, item,
+                      other);
+            sbuf_addf(&w, "%" PRId64 " - %" PRId64 " = %" PRId64 "\n",
+                      x, a, y);
+            break;
+        case 2:     /* buys packs */
+            k = rand_range(&r, 2, 5);
+            m = rand_range(&r, 2, 10);
+            y = x + k * m;
+            if (y > WORD_CAP)
+                goto redo;
+            sbuf_addf(&p, " %s buys %" PRId64 " bags of %" PRId64 " %s.",
+                      who, k, m, item);
+            sbuf_addf(&w, "%" PRId64 " * %" PRId64 " = %" PRId64 "\n",
+                      k, m, k * m);
+            sbuf_addf(&w, "%" PRId64 " + %" PRId64 " = %" PRId64 "\n",
+                      x, k * m, y);
+            break;
+        case 3:     /* doubles */
+            y = 2 * x;
+            if (y > WORD_CAP)
+                goto redo;
+            sbuf_addf(&p, " %s doubles the number of %s.", who, item);
+            sbuf_addf(&w, "%" PRId64 " * 2 = %" PRId64 "\n", x, y);
+            break;
+        case 4:     /* gives half away */
+            if (x % 2)
+                goto redo;
+            y = x / 2;
+            sbuf_addf(&p, " %s gives half of the %s to %s.", who, item,
+                      other);
+            sbuf_addf(&w, "%" PRId64 " / 2 = %" PRId64 "\n", x, y);
+            break;
+        default:    /* keeps one of k equal piles */
+            k = rand_range(&r, 3, 5);
+            if (x % k)
+                goto redo;
+            y = x / k;
+            sbuf_addf(&p, " %s splits the %s into %" PRId64 " equal piles "
+                      "and keeps one.", who, item, k);
+            sbuf_addf(&w, "%" PRId64 " / %" PRId64 " = %" PRId64 "\n",
+                      x, k, y);
+            break;
+        }
+        x = y;
+        continue;
+redo:
+        s--;
+    }
+    sbuf_addf(&p, " How many %s does %s have now?", item, who);
+    snprintf(answer, sizeof(answer), "%" PRId64, x);
+    o = new_record(g, idx, sbuf_str(&p), answer);
+    if (g->with_response) {
+        sbuf_reset(&p);
+        sbuf_adds(&p, "<think>\n");
+        sbuf_add(&p, w.buf, w.len);
+        close_response(&p, answer);
+        set_str(o, "response", sbuf_str(&p));
+    }
+    sbuf_release(&p);
+    sbuf_release(&w);
+    return o;
+}
+
+/* ---- generator options ---- */
+
+void
+tasks_gen_init(struct tasks_gen *g, enum tasks_gen_kind kind)
+{
+    memset(g, 0, sizeof(*g));
+    g->kind = kind;
+    g->dmin = g->dmax = 2;
+    g->ops = "+-*/";
+    g->nnumbers = 4;
+    g->max_number = 50;
+    g->max_target = 100;
+    g->smin = 2;
+    g->smax = 4;
+    g->max_start = 20;
+}
+
+const char *
+tasks_gen_check(const struct tasks_gen *g)
+{
+    const char *p;
+
+    switch (g->kind) {
+    case TASKS_ARITHMETIC:
+        if (g->dmin < 1 || g->dmax > TASKS_MAX_DIGITS || g->dmin > g->dmax)
+            return "--digits: want D or LO-HI within 1-9";
+        if (!g->ops || !*g->ops)
+            return "--ops: no operation given";
+        for (p = g->ops; *p; p++)
+            if (!strchr("+-*/", *p))
+                return "--ops: only + - * / are known";
+        break;
+    case TASKS_COUNTDOWN:
+        if (g->nnumbers < 2 || g->nnumbers > TASKS_MAX_NUMBERS)
+            return "--count: want 2-6 numbers";
+        if (g->max_number < 1 || g->max_number > 1000)
+            return "--max-number: want 1-1000";
+        if (g->max_target < 1 || g->max_target > 100000)
+            return "--max-target: want 1-100000";
+        break;
+    case TASKS_WORD:
+        if (g->smin < 1 || g->smax > 20 || g->smin > g->smax)
+            return "--steps: want S or LO-HI within 1-20";
+        if (g->max_start < 2 || g->max_start > 1000)
+            return "--max-start: want 2-1000";
+        break;
+    }
+    return NULL;
+}
+
+json_t *
+tasks_generate(const struct tasks_gen *g, long i)
+{
+    switch (g->kind) {
+    case TASKS_ARITHMETIC:
+        return gen_arithmetic(g, i);
+    case TASKS_COUNTDOWN:
+        return gen_countdown(g, i);
+    default:
+        return gen_word(g, i);
+    }
+}
+
+/* ---- importers ---- */
+
+void
+tasks_import_init(struct tasks_import *im, enum tasks_source src)
+{
+    memset(im, 0, sizeof(*im));
+    im->src = src;
+}
+
+const char *
+tasks_mbpp_split(long task_id)
+{
+    if (task_id >= 1 && task_id <= 10)
+        return "prompt";
+    if (task_id >= 11 && task_id <= 510)
+        return "test";
+    if (task_id >= 511 && task_id <= 600)
+        return "validation";
+    if (task_id >= 601 && task_id <= 974)
+        return "train";
+    return NULL;
+}
+
+/* Borrowed string field of raw, or NULL (then *why says why). */
+static const char *
+get_str(const json_t *raw, const char *key, const char **why)
+{
+    json_t *v = json_object_get(raw, key);
+
+    if (!v) {
+        *why = "missing";
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        *why = "not a string";
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* s with "\r\n" turned into "\n", appended to sb. */
+static void
+add_lf(struct sbuf *sb, const char *s)
+{
+    for (; *s; s++)
+        if (!(s[0] == '\r' && s[1] == '\n'))
+            sbuf_addc(sb, *s);
+}
+
+int
+tasks_gsm8k_answer(const char *solution, struct sbuf *sb)
+{
+    const char *p = NULL, *q, *s;
+    size_t i;
+
+    for (q = solution; (q = strstr(q, "#### ")) != NULL; q += 5)
+        p = q + 5;
+    if (!p)
+        return -1;
+    sbuf_reset(sb);
+    for (s = p; *s && *s != '\n'; s++)
+        if (*s != ',')
+            sbuf_addc(sb, *s);
+    while (sb->len && isspace((unsigned char)sb->buf[sb->len - 1]))
+        sb->len--;
+    sbuf_str(sb);
+    sb->buf[sb->len] = '\0';
+    /* A plain number: optional sign, digits, optional fraction part. */
+    i = sb->len && sb->buf[0] == '-';
+    if (i >= sb->len || !isdigit((unsigned char)sb->buf[i]))
+        return -1;
+    while (i < sb->len && isdigit((unsigned char)sb->buf[i]))
+        i++;
+    if (i < sb->len && sb->buf[i] == '.') {
+        i++;
+        if (i >= sb->len)
+            return -1;
+        while (i < sb->len && isdigit((unsigned char)sb->buf[i]))
+            i++;
+    }
+    return i == sb->len ? 0 : -1;
+}
+
+/*
+ * The GSM8K solution as an SFT target: calculator annotations "<<48/2=24>>"
+ * removed (they are an artefact of the data set's calculator tool, not
+ * reasoning), and the final "#### N" line turned into the sentence with
+ * \boxed{N} that score-math reads.
+ */
+static void
+gsm8k_response(const char *sol, const char *answer, struct sbuf *sb)
+{
+    const char *p = sol, *end, *close;
+
+    end = strstr(sol, "#### ");
+    while (end) {
+        const char *n = strstr(end + 5, "#### ");
+        if (!n)
+            break;
+        end = n;
+    }
+    while (p < end) {
+        if (p[0] == '<' && p[1] == '<' && (close = strstr(p, ">>")) != NULL
+            && close < end) {
+            p = close + 2;
+            continue;
+        }
+        sbuf_addc(sb, *p++);
+    }
+    sbuf_addf(sb, "The answer is \\boxed{%s}.", answer);
+}
+
+static int
+import_gsm8k(const struct tasks_import *im, const json_t *raw, long index,
+             json_t *o, const char **field, const char **why)
+{
+    struct sbuf ans = SBUF_INIT, resp = SBUF_INIT;
+    const char *q, *sol;
+    char id[32];
+    int rc = -1;
+
+    if (!(q = get_str(raw, *field = "question", why))
+        || !(sol = get_str(raw, *field = "answer", why)))
+        goto out;
+    if (tasks_gsm8k_answer(sol, &ans) < 0) {
+        *why = "no final '#### N' line with a number";
+        goto out;
+    }
+    snprintf(id, sizeof(id), "%ld", index);
+    sbuf_adds(&resp, im->id_prefix ? im->id_prefix : "");
+    sbuf_adds(&resp, id);
+    set_str(o, "id", sbuf_str(&resp));
+    set_str(o, "domain", "math");
+    set_str(o, "prompt", q);
+    set_str(o, "answer", sbuf_str(&ans));
+    sbuf_reset(&resp);
+    if (im->raw)
+        sbuf_adds(&resp, sol);
+    else
+        gsm8k_response(sol, sbuf_str(&ans), &resp);
+    set_str(o, "response", sbuf_str(&resp));
+    rc = 1;
+out:
+    sbuf_release(&ans);
+    sbuf_release(&resp);
+    return rc;
+}
+
+static int
+import_math(const json_t *raw, json_t *o, const char **field,
+            const char **why)
+{
+    const char *problem, *sol, *ans, *subject, *uid;
+    struct sbuf id = SBUF_INIT;
+    json_t *lv;
+    long level = 0;
+    size_t n;
+
+    if (!(problem = get_str(raw, *field = "problem", why))
+        || !(sol = get_str(raw, *field = "solution", why))
+        || !(ans = get_str(raw, *field = "answer", why))
+        || !(subject = get_str(raw, *field = "subject", why))
+        || !(uid = get_str(raw, *field = "unique_id", why)))
+        return -1;
+    *field = "level";
+    lv = json_object_get(raw, "level");
+    if (!lv) {
+        *why = "missing";
+        return -1;
+    }
+    /* "Level 3" in MATH, 3 in MATH-500. */
+    if (json_is_integer(lv))
+        level = (long)json_integer_value(lv);
+    else if (json_is_string(lv)
+             && strncmp(json_string_value(lv), "Level ", 6) == 0
+             && parse_long(json_string_value(lv) + 6, 1, 5, &level) == 0)
+        ;
+    else
+        level = 0;
+    if (level < 1 || level > 5) {
+        *why = "not a level 1-5 (N or \"Level N\")";
+        return -1;
+    }
+    if (!*ans) {
+        *field = "answer";
+        *why = "empty";
+        return -1;
+    }
+    n = strlen(uid);
+    if (n > 5 && strcmp(uid + n - 5, ".json") == 0)
+        n -= 5;
+    sbuf_adds(&id, "math/");
+    sbuf_add(&id, uid, n);
+    set_str(o, "id", sbuf_str(&id));
+    set_str(o, "domain", "math");
+    set_str(o, "prompt", problem);
+    set_str(o, "response", sol);
+    set_str(o, "answer", ans);
+    set_str(o, "subject", subject);
+    json_object_set_new(o, "level", json_integer(level));
+    sbuf_release(&id);
+    return 1;
+}
+
+/*
+ * HumanEval for an instruction-following model: the prompt shows the
+ * signature and docstring in a code block and asks for the whole function;
+ * the completion's code block must therefore be a complete program holding
+ * the function (imports included).  score-code appends each test's
+ * "assert" source: HumanEval's check() and a call check(ENTRY_POINT).
+ * code_prompt keeps the upstream prompt for completion-style (base model)
+ * use, where the program is code_prompt + completion.
+ */
+static int
+import_humaneval(const json_t *raw, json_t *o, const char **field,
+                 const char **why)
+{
+    const char *tid, *prompt, *sol, *test, *entry;
+    struct sbuf sb = SBUF_INIT;
+    json_t *tests;
+
+    if (!(tid = get_str(raw, *field = "task_id", why))
+        || !(prompt = get_str(raw, *field = "prompt", why))
+        || !(sol = get_str(raw, *field = "canonical_solution", why))
+        || !(test = get_str(raw, *field = "test", why))
+        || !(entry = get_str(raw, *field = "entry_point", why)))
+        return -1;
+    if (!*entry) {
+        *field = "entry_point";
+        *why = "empty";
+        return -1;
+    }
+    set_str(o, "id", tid);
+    set_str(o, "domain", "code");
+    set_str(o, "lang", "python");
+    sbuf_adds(&sb, "Complete this Python function. Write the whole "
+              "function, with its imports, in a ```python code block.\n\n"
+              "```python\n");
+    sbuf_adds(&sb, prompt);
+    if (sb.len && sb.buf[sb.len - 1] != '\n')
+        sbuf_addc(&sb, '\n');
+    sbuf_adds(&sb, "```");
+    set_str(o, "prompt", sbuf_str(&sb));
+    sbuf_reset(&sb);
+    sbuf_adds(&sb, "```python\n");
+    sbuf_adds(&sb, prompt);
+    sbuf_adds(&sb, sol);
+    if (sb.len && sb.buf[sb.len - 1] != '\n')
+        sbuf_addc(&sb, '\n');
+    sbuf_adds(&sb, "```");
+    set_str(o, "response", sbuf_str(&sb));
+    set_str(o, "entry_point", entry);
+    set_str(o, "code_prompt", prompt);
+    sbuf_reset(&sb);
+    sbuf_adds(&sb, test);
+    sbuf_addf(&sb, "\ncheck(%s)\n", entry);
+    tests = json_array();
+    json_array_append_new(tests, json_pack("{s:s}", "assert", sbuf_str(&sb)));
+    json_object_set_new(o, "tests", tests);
+    sbuf_release(&sb);
+    return 1;
+}
+
+/*
+ * MBPP as in Austin et al. (2021): the task text plus a test that shows the
+ * function's name and signature.  Each test_list assert becomes one test;
+ * a non-empty test_setup_code (it builds objects from classes the solution
+ * defines) is put in front of every assert, so each test runs alone.
+ */
+static int
+import_mbpp(const struct tasks_import *im, const json_t *raw, json_t *o,
+            const char **field, const char **why)
+{
+    const char *text, *code, *setup = "", *split, *t0;
+    struct sbuf sb = SBUF_INIT;
+    json_t *tid, *tl, *v, *tests;
+    size_t i;
+    int rc = -1;
+
+    *field = "task_id";
+    tid = json_object_get(raw, "task_id");
+    if (!tid || !json_is_integer(tid)) {
+        *why = tid ? "not an integer" : "missing";
+        return -1;
+    }
+    split = tasks_mbpp_split((long)json_integer_value(tid));
+    if (!split) {
+        *why = "outside 1-974";
+        return -1;
+    }
+    if (!(text = get_str(raw, *field = "text", why))
+        || !(code = get_str(raw, *field = "code", why)))
+        return -1;
+    if (json_object_get(raw, "test_setup_code")
+        && !(setup = get_str(raw, *field = "test_setup_code", why)))
+        return -1;
+    *field = "test_list";
+    tl = json_object_get(raw, "test_list");
+    if (!tl || !json_is_array(tl) || json_array_size(tl) == 0) {
+        *why = !tl ? "missing" : "not a non-empty array";
+        return -1;
+    }
+    json_array_foreach(tl, i, v)
+        if (!json_is_string(v)) {
+            *why = "not an array of strings";
+            return -1;
+        }
+    if (im->split && strcmp(im->split, split) != 0)
+        return 0;
+    t0 = json_string_value(json_array_get(tl, 0));
+    sbuf_addf(&sb, "mbpp/%lld", (long long)json_integer_value(tid));
+    set_str(o, "id", sbuf_str(&sb));
+    set_str(o, "domain", "code");
+    set_str(o, "lang", "python");
+    sbuf_reset(&sb);
+    sbuf_adds(&sb, text);
+    sbuf_adds(&sb, " Your code should pass this test:\n\n");
+    sbuf_adds(&sb, t0);
+    set_str(o, "prompt", sbuf_str(&sb));
+    sbuf_reset(&sb);
+    sbuf_adds(&sb, "```python\n");
+    add_lf(&sb, code);
+    while (sb.len && isspace((unsigned char)sb.buf[sb.len - 1]))
+        sb.len--;
+    sb.buf[sb.len] = '\0';
+    sbuf_adds(&sb, "\n```");
+    set_str(o, "response", sbuf_str(&sb));
+    tests = json_array();
+    json_array_foreach(tl, i, v) {
+        sbuf_reset(&sb);
+        if (*setup) {
+            add_lf(&sb, setup);
+            sbuf_addc(&sb, '\n');
+        }
+        sbuf_adds(&sb, json_string_value(v));
+        json_array_append_new(tests,
+                              json_pack("{s:s}", "assert", sbuf_str(&sb)));
+    }
+    json_object_set_new(o, "tests", tests);
+    set_str(o, "split", split);
+    rc = 1;
+    sbuf_release(&sb);
+    return rc;
+}
+
+int
+tasks_import_one(const struct tasks_import *im, const json_t *raw,
+                 long index, json_t **out, const char **field,
+                 const char **why)
+{
+    json_t *o;
+    int rc;
+
+    *out = NULL;
+    *field = NULL;
+    *why = NULL;
+    if (!json_is_object(raw)) {
+        *why = "the record is not a JSON object";
+        return -1;
+    }
+    o = json_object();
+    switch (im->src) {
+    case TASKS_GSM8K:
+        rc = import_gsm8k(im, raw, index, o, field, why);
+        break;
+    case TASKS_MATH:
+        rc = import_math(raw, o, field, why);
+        break;
+    case TASKS_HUMANEVAL:
+        rc = import_humaneval(raw, o, field, why);
+        break;
+    default:
+        rc = import_mbpp(im, raw, o, field, why);
+        break;
+    }
+    if (rc == 1)
+        *out = o;
+    else
+        json_decref(o);
+    return rc;
+}

@@ -1,0 +1,126 @@
+# pipelines/grpo.mk - the GRPO loop, one directory per step.
+#
+#   make -f pipelines/grpo.mk INIT=ckpt/sft PROMPTS=prompts.jsonl STEPS=20
+#
+# Step NNN samples BATCH prompts of PROMPTS (reproducibly from SEED and the
+# step number), then
+#   gen -> the scorers -> advantage -> logp (when BETA > 0) -> pack -> update
+# keeping every intermediate file of the step:
+#   RUN/step-NNN/prompts.jsonl        the prompts of the step
+#   RUN/step-NNN/samples.jsonl.zst    G samples per prompt, from the previous policy
+#   RUN/step-NNN/scored.jsonl.zst     with rewards (SCORE: every scorer passes
+#                                     the domains it does not score through)
+#   RUN/step-NNN/adv.jsonl.zst        with advantages (and ref_logprobs if BETA > 0)
+#   RUN/step-NNN/packed.jsonl.zst     training sequences of at most L tokens
+#   RUN/step-NNN/ckpt/                the policy after the step
+#   RUN/step-NNN/metrics.jsonl        update's metrics
+#   RUN/step-NNN/stats.json           stats of the scored samples
+#   RUN/step-NNN/accuracy.json        the same, correct = ACC_KEY >= 1
+#   RUN/metrics.jsonl                 one line per step: reward, accuracy, KL, ...
+#   RUN/plots/*.png                   those, per step (gnuplot)
+# Every file is written whole or not at all, so an interrupted run resumes
+# at the first missing file with "make" again, with identical results
+# (gen's samples depend only on SEED, the step and the policy).  Steps
+# depend on each other, so "make -j" is safe and speeds up nothing but
+# independent work inside a step.
+#
+# Settings (make VAR=value):
+INIT ?=
+PROMPTS ?=
+REF ?= $(INIT)
+RUN ?= run/grpo
+STEPS ?= 10
+BATCH ?= 32
+G ?= 8
+TEMP ?= 1.0
+MAXTOK ?= 256
+SEED ?= 1
+L ?= 1024
+BETA ?= 0
+LR ?= 1e-6
+GEN_OPTS ?= --think
+# The reward that says "correct" in the accuracy column.
+ACC_KEY ?= reward
+SCORE ?= score-math --extract boxed | score-format
+ADV_OPTS ?=
+PACK_OPTS ?= --truncate
+UPDATE_OPTS ?=
+# The first step starts a fresh optimizer over INIT (whose state, if any,
+# belongs to the SFT run that made it).
+FIRST_OPTS ?= --new-optimizer
+# GEN runs the sampler; PARALLEL shards it, e.g.
+#   GEN = parallel --pipe --keep-order -N 8 gen
+GEN ?= gen
+
+HERE := $(dir $(lastword $(MAKEFILE_LIST)))
+export PATH := $(abspath $(HERE)../bin):$(PATH)
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DELETE_ON_ERROR:
+
+ifeq ($(strip $(INIT)),)
+$(error grpo.mk: set INIT=checkpoint directory)
+endif
+ifeq ($(strip $(PROMPTS)),)
+$(error grpo.mk: set PROMPTS=prompt records)
+endif
+
+PAIRS := $(shell sh $(HERE)lib.sh pairs $(STEPS))
+STEP_NUMS := $(shell sh $(HERE)lib.sh steps $(STEPS))
+LAST := $(RUN)/step-$(lastword $(shell sh $(HERE)lib.sh steps $(STEPS)))
+
+all: $(RUN)/plots/.done
+	@echo "grpo: $(STEPS) steps in $(RUN); the policy is $(LAST)/ckpt"
+
+ckpt = $(if $(filter 000,$(1)),$(INIT),$(RUN)/step-$(1)/ckpt)
+
+define step
+$(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
+	@mkdir -p $$(@D)
+	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< > $$@.part && mv $$@.part $$@
+
+$(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(2))/model.safetensors
+	$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$(( $(SEED) * 100003 + 10#$(1) )) $(GEN_OPTS) < $$< -q -o $$@
+
+$(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
+	< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@
+
+$(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
+	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(ADV_OPTS) -q -o $$@ $$<; \
+	else advantage -G $(G) $(ADV_OPTS) -q $$< | logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@; fi
+
+$(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
+	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
+
+$(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(call ckpt,$(2))/model.safetensors
+	rm -rf $(RUN)/step-$(1)/ckpt
+	update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) \
+	    --temperature $(TEMP) --metrics $(RUN)/step-$(1)/metrics.part \
+	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
+	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl
+
+$(RUN)/step-$(1)/stats.json: $(RUN)/step-$(1)/scored.jsonl.zst
+	stats -j -q $$< > $$@.part && mv $$@.part $$@
+
+$(RUN)/step-$(1)/accuracy.json: $(RUN)/step-$(1)/scored.jsonl.zst
+	stats -j -q --reward $(ACC_KEY) $$< > $$@.part && mv $$@.part $$@
+
+STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/stats.json \
+	$(RUN)/step-$(1)/accuracy.json
+endef
+
+$(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
+
+# One line per step: the reward and accuracy of the samples, the update's
+# loss, KL, clip fraction and entropy, the completion length.
+$(RUN)/metrics.jsonl: $(STEP_FILES)
+	for s in $(STEP_NUMS); do d=$(RUN)/step-$$s; \
+	  jq -c -s --argjson step "$$((10#$$s))" -f $(HERE)step-metrics.jq \
+	    $$d/stats.json $$d/accuracy.json $$d/metrics.jsonl; \
+	done > $@.part && mv $@.part $@
+
+$(RUN)/plots/.done: $(RUN)/metrics.jsonl
+	stats --plot $(RUN)/plots $<
+	touch $@
+
+.PHONY: all

@@ -1,0 +1,47 @@
+#!/bin/sh
+# pipelines/lib.sh - small helpers the pipeline Makefiles call.
+#
+#   sh lib.sh pick SEED STEP N FILE   N prompt records of FILE (plain or zstd),
+#                                     chosen reproducibly from SEED and STEP
+#   sh lib.sh steps N                 "001 002 ... N", zero-padded
+#   sh lib.sh pairs N                 "001:000 002:001 ...": each step and the one before
+#
+# pick keys every line by an integer hash of (seed, step, line number),
+# computed with exact integer arithmetic in awk (no rand(), whose sequence
+# differs between awk implementations), sorts by the key and keeps the
+# first N: the same selection on any machine.
+set -eu
+cmd=$1; shift
+case $cmd in
+pick)
+    seed=$1 step=$2 n=$3 file=$4
+    { if [ "$(head -c 4 "$file" | od -An -tx1 | tr -d ' ')" = 28b52ffd ]; then
+          zstd -dc "$file"; else cat "$file"; fi; } |
+    awk -v seed="$seed" -v step="$step" '
+        function mix(x) {   # a 31-bit multiplicative hash step, exact in doubles
+            x = (x * 48271) % 2147483647
+            return x
+        }
+        {
+            h = (seed * 7919 + step * 104729 + NR * 15485863) % 2147483647
+            if (h == 0) h = 1
+            h = mix(mix(mix(h)))
+            printf "%010d\t%s\n", h, $0
+        }' |
+    sort -t "$(printf '\t')" -k1,1 -s | head -n "$n" | cut -f 2-
+    ;;
+steps)
+    n=$1; i=1
+    while [ "$i" -le "$n" ]; do printf '%03d ' "$i"; i=$((i + 1)); done
+    echo
+    ;;
+pairs)
+    n=$1; i=1
+    while [ "$i" -le "$n" ]; do printf '%03d:%03d ' "$i" $((i - 1)); i=$((i + 1)); done
+    echo
+    ;;
+*)
+    echo "lib.sh: unknown command '$cmd'" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,13 @@
+# One line of RUN/metrics.jsonl from a step's files, read with jq -s:
+# .[0] stats of the scored samples, .[1] the same with the accuracy key,
+# .[2:] update's metrics lines (the last one is the step's end).
+.[0] as $st | .[1] as $acc | (.[2:] | last) as $m
+| {step: $step,
+   reward: $st.reward_mean,
+   accuracy: $acc.accuracy,
+   completion_tokens: $st.tokens.mean,
+   loss: $m.loss,
+   kl: $m.kl,
+   clip_frac: $m.clip_frac,
+   entropy: $m.entropy,
+   grad_norm: $m.grad_norm}

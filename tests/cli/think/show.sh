@@ -1,0 +1,2 @@
+# The default (--show) prints each sample's text under a header line.
+think "$TESTDIR/input.jsonl"

@@ -1,0 +1,206 @@
+/*
+ * test_chat.c - the chat formats, on the built-in tokenizer and on the
+ * tiny tokenizer.json of tinytok.h (which has the special tokens of all
+ * four formats), against ids written out by hand from each model's chat
+ * template.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "check.h"
+#include "tinytok.h"
+
+static int
+ids_eq(const struct tok_ids *a, const int *want, size_t n)
+{
+    size_t i;
+
+    if (a->n != n) {
+        fprintf(stderr, "  got %zu ids:", a->n);
+        for (i = 0; i < a->n; i++)
+            fprintf(stderr, " %d", a->v[i]);
+        fputc('\n', stderr);
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        if (a->v[i] != want[i]) {
+            fprintf(stderr, "  id %zu: got %d, want %d\n", i, a->v[i], want[i]);
+            return 0;
+        }
+    return 1;
+}
+
+#define PROMPT(c, sys, prompt, ...)                                            \
+    do {                                                                       \
+        static const int want_[] = {__VA_ARGS__};                              \
+        struct tok_ids ids_ = TOK_IDS_INIT;                                    \
+        chat_prompt((c), (sys), (prompt), &ids_);                              \
+        CHECK_MSG(ids_eq(&ids_, want_, sizeof(want_) / sizeof(int)), "%s",     \
+                  prompt);                                                     \
+        tok_ids_release(&ids_);                                                \
+    } while (0)
+
+#define RESPONSE(c, resp, ...)                                                 \
+    do {                                                                       \
+        static const int want_[] = {__VA_ARGS__};                              \
+        struct tok_ids ids_ = TOK_IDS_INIT;                                    \
+        chat_response((c), (resp), &ids_);                                     \
+        CHECK_MSG(ids_eq(&ids_, want_, sizeof(want_) / sizeof(int)), "%s",     \
+                  resp);                                                       \
+        tok_ids_release(&ids_);                                                \
+    } while (0)
+
+/* the text a prompt renders to */
+static void
+render_is(struct chat *c, const char *sys, const char *prompt, const char *want)
+{
+    struct sbuf sb = SBUF_INIT;
+
+    chat_render(c, sys, prompt, &sb);
+    CHECK_STREQ(sbuf_str(&sb), want);
+    sbuf_release(&sb);
+}
+
+static void
+test_builtin(void)
+{
+    struct tok *t = tok_builtin();
+    struct chat c;
+    struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
+    char err[256];
+    static const int sft[] = {256, 260, 'Q', 261, 'A', 257};
+    static const int sftmask[] = {0, 0, 0, 0, 1, 1};
+
+    CHECK(chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0);
+    CHECK(c.format == CHAT_BUILTIN);
+    CHECK(c.eos == 257 && chat_is_stop(&c, 257) && !chat_is_stop(&c, 256));
+    /* <|bos|><|system|>SYS<|user|>PROMPT<|assistant|> */
+    PROMPT(&c, "Be", "Hi", 256, 259, 'B', 'e', 260, 'H', 'i', 261);
+    PROMPT(&c, NULL, "Hi", 256, 260, 'H', 'i', 261);
+    PROMPT(&c, "", "", 256, 260, 261);
+    /* special-token strings in content are specials, unless plain */
+    PROMPT(&c, NULL, "<|eos|>", 256, 260, 257, 261);
+    RESPONSE(&c, "ok", 'o', 'k', 257);
+    RESPONSE(&c, "", 257);
+    RESPONSE(&c, "<think>a</think>b", 262, 'a', 263, 'b', 257);
+    render_is(&c, "S", "P", "<|bos|><|system|>S<|user|>P<|assistant|>");
+    chat_sample(&c, NULL, "Q", "A", &ids, &mask);
+    CHECK(ids_eq(&ids, sft, 6) && ids_eq(&mask, sftmask, 6));
+    chat_release(&c);
+
+    CHECK(chat_init(&c, t, CHAT_BUILTIN, CHAT_THINK | CHAT_PLAIN, err,
+                    sizeof(err)) == 0);
+    PROMPT(&c, NULL, "<|eos|>", 256, 260, '<', '|', 'e', 'o', 's', '|', '>',
+           261, 262, '\n');
+    RESPONSE(&c, "<think>", '<', 't', 'h', 'i', 'n', 'k', '>', 257);
+    chat_release(&c);
+
+    /* the built-in tokenizer has none of the other formats' tokens */
+    CHECK(chat_init(&c, t, CHAT_CHATML, 0, err, sizeof(err)) == -1);
+    CHECK_MSG(strstr(err, "<|im_start|>") != NULL, "%s", err);
+    chat_release(&c);
+    tok_ids_release(&ids);
+    tok_ids_release(&mask);
+    tok_free(t);
+}
+
+static void
+test_formats(void)
+{
+    char err[256];
+    struct tok *t;
+    struct chat c;
+    enum chat_format f;
+
+    CHECK(tinytok_write("tiny", 0, 0, NULL) == 0);
+    t = tok_load("tiny/tokenizer.json", err, sizeof(err));
+    CHECK_MSG(t != NULL, "%s", err);
+    if (!t)
+        return;
+
+    /* ChatML (Qwen): <|im_start|>system\nS<|im_end|>\n<|im_start|>user\n
+     * hello<|im_end|>\n<|im_start|>assistant\n; "hello" is 258 111 */
+    CHECK(chat_init(&c, t, CHAT_CHATML, 0, err, sizeof(err)) == 0);
+    PROMPT(&c, "S", "hello",
+           300, 's', 'y', 's', 't', 'e', 'm', '\n', 'S', 301, '\n',
+           300, 'u', 's', 'e', 'r', '\n', 258, 111, 301, '\n',
+           300, 'a', 's', 's', 'i', 's', 't', 'a', 'n', 't', '\n');
+    PROMPT(&c, NULL, "hello",
+           300, 'u', 's', 'e', 'r', '\n', 258, 111, 301, '\n',
+           300, 'a', 's', 's', 'i', 's', 't', 'a', 'n', 't', '\n');
+    RESPONSE(&c, "hello", 258, 111, 301);
+    CHECK(c.eos == 301 && chat_is_stop(&c, 301) && chat_is_stop(&c, 302));
+    render_is(&c, "S", "P",
+              "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nP<|im_end|>\n"
+              "<|im_start|>assistant\n");
+    chat_release(&c);
+
+    /* ChatML with R1-style thinking: <think> is a token of this vocabulary */
+    CHECK(chat_init(&c, t, CHAT_CHATML, CHAT_THINK, err, sizeof(err)) == 0);
+    PROMPT(&c, NULL, "",
+           300, 'u', 's', 'e', 'r', '\n', 301, '\n',
+           300, 'a', 's', 's', 'i', 's', 't', 'a', 'n', 't', '\n', 311, '\n');
+    chat_release(&c);
+
+    /* DeepSeek-V3: <｜begin▁of▁sentence｜>S<｜User｜>hello<｜Assistant｜> */
+    CHECK(chat_init(&c, t, CHAT_DEEPSEEK3, 0, err, sizeof(err)) == 0);
+    PROMPT(&c, "S", "hello", 303, 'S', 305, 258, 111, 306);
+    PROMPT(&c, NULL, "hello world", 303, 305, 258, 111, 262, 108, 100, 306);
+    RESPONSE(&c, "hello", 258, 111, 304);
+    CHECK(c.eos == 304 && chat_is_stop(&c, 304) && !chat_is_stop(&c, 301));
+    chat_release(&c);
+    CHECK(chat_init(&c, t, CHAT_DEEPSEEK3, CHAT_THINK, err, sizeof(err)) == 0);
+    PROMPT(&c, NULL, "hello", 303, 305, 258, 111, 306, 311, '\n');
+    chat_release(&c);
+
+    /* Llama 3: content trimmed; "\n\n" is two byte tokens here */
+    CHECK(chat_init(&c, t, CHAT_LLAMA3, 0, err, sizeof(err)) == 0);
+    PROMPT(&c, " S\n", "  hello \n",
+           307, 308, 's', 'y', 's', 't', 'e', 'm', 309, '\n', '\n', 'S', 310,
+           308, 'u', 's', 'e', 'r', 309, '\n', '\n', 258, 111, 310,
+           308, 'a', 's', 's', 'i', 's', 't', 'a', 'n', 't', 309, '\n', '\n');
+    RESPONSE(&c, "hello", 258, 111, 310);
+    chat_release(&c);
+
+    /* detection: special tokens present (DeepSeek's first), or the
+     * chat template; an R1 template turns thinking on */
+    CHECK(chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+          c.format == CHAT_DEEPSEEK3);
+    chat_release(&c);
+    tok_free(t);
+    CHECK(tinytok_write("qwen", 0, 0,
+                        "{\"chat_template\": \"{{'<|im_start|>' + m}}\"}") ==
+          0);
+    t = tok_load("qwen/tokenizer.json", err, sizeof(err));
+    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+          c.format == CHAT_CHATML);
+    CHECK(!(c.flags & CHAT_THINK));
+    chat_release(&c);
+    tok_free(t);
+    CHECK(tinytok_write("r1", 0, 0,
+                        "{\"chat_template\": \"{{'<\xef\xbd\x9c"
+                        "Assistant\xef\xbd\x9c><think>\\\\n'}}\"}") == 0);
+    t = tok_load("r1/tokenizer.json", err, sizeof(err));
+    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+          c.format == CHAT_DEEPSEEK3);
+    CHECK(c.flags & CHAT_THINK);
+    chat_release(&c);
+    CHECK(chat_init(&c, t, CHAT_AUTO, CHAT_NO_THINK, err, sizeof(err)) == 0);
+    CHECK(!(c.flags & CHAT_THINK));
+    chat_release(&c);
+    tok_free(t);
+
+    CHECK(chat_parse_format("llama3", &f) == 0 && f == CHAT_LLAMA3);
+    CHECK(chat_parse_format("auto", &f) == 0 && f == CHAT_AUTO);
+    CHECK(chat_parse_format("vicuna", &f) == -1);
+    CHECK_STREQ(chat_format_name(CHAT_DEEPSEEK3), "deepseek3");
+}
+
+int
+main(void)
+{
+    test_builtin();
+    test_formats();
+    return check_done();
+}

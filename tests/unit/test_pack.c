@@ -1,0 +1,127 @@
+/*
+ * test_pack - best-fit-decreasing against hand-packed examples and on
+ * random lengths (capacity kept, every item placed, never more bins than
+ * first-fit-decreasing's bound), and packer output read back by
+ * pack_row_parse().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "pack.h"
+
+static void
+test_bfd_by_hand(void)
+{
+    /* L 10: 9, 7, 5, 5, 3 -> {9}, {7, 3}, {5, 5} */
+    static const size_t len[5] = {5, 9, 3, 5, 7};
+    size_t bin[5], nb;
+
+    nb = pack_bfd(len, 5, 10, bin);
+    CHECK(nb == 3);
+    CHECK(bin[1] == 0);           /* 9 opens bin 0 */
+    CHECK(bin[4] == 1);           /* 7 opens bin 1 */
+    CHECK(bin[0] == 2);           /* the first 5 opens bin 2 */
+    CHECK(bin[3] == 2);           /* the second 5 fills it exactly */
+    CHECK(bin[2] == 1);           /* 3 goes where 3 are left */
+
+    /* items of exactly L, and none */
+    {
+        static const size_t l3[3] = {4, 4, 4};
+        size_t b3[3];
+        CHECK(pack_bfd(l3, 3, 4, b3) == 3);
+        CHECK(pack_bfd(l3, 0, 4, b3) == 0);
+    }
+}
+
+static void
+test_bfd_random(void)
+{
+    struct rng g;
+    size_t n = 2000, L = 300, i, nb, sum = 0, *len, *bin, *used;
+
+    rng_seed(&g, 11);
+    len = xmalloc(n * sizeof(size_t));
+    bin = xmalloc(n * sizeof(size_t));
+    for (i = 0; i < n; i++) {
+        len[i] = 1 + (size_t)rng_below(&g, L);
+        sum += len[i];
+    }
+    nb = pack_bfd(len, n, L, bin);
+    used = xcalloc(nb, sizeof(size_t));
+    for (i = 0; i < n; i++) {
+        CHECK(bin[i] < nb);
+        used[bin[i]] += len[i];
+    }
+    for (i = 0; i < nb; i++)
+        CHECK(used[i] <= L && used[i] > 0);
+    /* BFD uses at most 11/9 OPT + 6/9 bins, and OPT >= sum / L */
+    CHECK(nb >= (sum + L - 1) / L);
+    CHECK((double)nb <= 11.0 / 9.0 * ((double)sum / (double)L + 1) + 1);
+    free(len);
+    free(bin);
+    free(used);
+}
+
+static void
+test_packer_roundtrip(void)
+{
+    struct pack_config cfg;
+    struct packer *p;
+    struct sbuf why = SBUF_INIT;
+    const char *field;
+    json_t *rec, *out;
+    struct pack_row row;
+    size_t nrec = 0, ntok = 0, k;
+    int i, ff;
+
+    for (ff = 0; ff < 2; ff++) {
+        pack_config_default(&cfg);
+        cfg.L = 32;
+        cfg.first_fit = ff;
+        cfg.max_open = 2;
+        p = packer_new(&cfg, NULL);
+        for (i = 0; i < 40; i++) {
+            json_t *pi = json_array(), *ci = json_array(), *lp = json_array();
+            int np = 1 + i % 5, nc = 1 + (i * 7) % 13, j;
+            for (j = 0; j < np; j++)
+                json_array_append_new(pi, json_integer(j + 1));
+            for (j = 0; j < nc; j++) {
+                json_array_append_new(ci, json_integer(100 + j));
+                json_array_append_new(lp, json_real(-0.5 * j));
+            }
+            rec = json_pack("{s:s, s:i, s:o, s:o, s:o, s:f}", "group", "g", "k", i,
+                            "prompt_ids", pi, "completion_ids", ci, "logprobs", lp,
+                            "advantage", (double)(i % 3) - 1);
+            CHECK(packer_add(p, rec, &field, &why) == 0);
+            json_decref(rec);
+        }
+        packer_finish(p);
+        nrec = ntok = 0;
+        while ((out = packer_next(p)) != NULL) {
+            sbuf_reset(&why);
+            CHECK_MSG(pack_row_parse(out, 32, &row, &field, &why) == 0, "%s",
+                      sbuf_str(&why));
+            nrec += row.nseg;
+            ntok += row.n;
+            for (k = 0; k < row.n; k++)
+                CHECK(!row.mask[k] || row.ids[k] >= 100);
+            pack_row_release(&row);
+            json_decref(out);
+        }
+        CHECK(nrec == 40);
+        CHECK(packer_stats(p)->tokens == ntok);
+        CHECK(packer_stats(p)->records == 40);
+        packer_free(p);
+    }
+    sbuf_release(&why);
+}
+
+int
+main(void)
+{
+    test_bfd_by_hand();
+    test_bfd_random();
+    test_packer_roundtrip();
+    return check_done();
+}

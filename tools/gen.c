@@ -1,0 +1,356 @@
+/*
+ * gen - G sampled completions per prompt record, as sample records (see
+ * gen(1)).  Reading records, rendering prompts and writing samples is
+ * here; decoding is lib/gen.c, lib/infer.c and lib/sampler.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "ckpt.h"
+#include "gen.h"
+#include "tok.h"
+#include "tool.h"
+
+static const char usage_text[] =
+    "usage: gen -m DIR [-G N] [-T X] [--top-k N] [--top-p X] [--min-p X] [-n N]\n"
+    "           [--stop STRING]... [--system FILE] [--think | --no-think] [-f FORMAT]\n"
+    "           [--seed N] [--threads N] [--batch N] [options] [FILE ...]\n"
+    "Samples G completions per prompt record and writes them as sample records.\n"
+    "  -m, --model DIR       the checkpoint (config.json, model.safetensors,\n"
+    "                        tokenizer.json or the built-in tokenizer)\n"
+    "  -G, --samples N       completions per prompt (default 1)\n"
+    "  -T, --temperature X   softmax temperature; 0 is greedy (default 1)\n"
+    "      --top-k N         sample among the N most likely tokens (default 0: all)\n"
+    "      --top-p X         nucleus sampling: smallest set of mass X (default 1: all)\n"
+    "      --min-p X         drop tokens below X times the top probability (default 0)\n"
+    "  -n, --max-tokens N    tokens per completion at most (default 256)\n"
+    "      --stop STRING     end a completion at STRING, kept in the text (repeatable)\n"
+    "      --system FILE     system prompt from FILE, replacing the records' own\n"
+    "      --think           open the assistant turn with <think>\\n (kept in the\n"
+    "                        completion text)\n"
+    "      --no-think        never, even when the chat template does\n"
+    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, llama3\n"
+    "      --seed N          seed of the sampling streams (default 0)\n"
+    "      --threads N       threads (default: POSTTRAIN_THREADS, else all CPUs)\n"
+    "      --batch N         sequences decoded together (default 32)\n"
+    TOOL_USAGE_COMMON;
+
+enum {
+    OPT_TOP_K = TOOL_OPT_FIRST_FREE,
+    OPT_TOP_P,
+    OPT_MIN_P,
+    OPT_STOP,
+    OPT_SYSTEM,
+    OPT_THINK,
+    OPT_NO_THINK,
+    OPT_SEED,
+    OPT_THREADS,
+    OPT_BATCH,
+};
+
+#define MAX_STOPS 32
+
+struct run {
+    struct tool *t;
+    struct chat *chat;
+    const struct model *m;
+    struct gen *gen;
+    const char *system;         /* --system text, or NULL */
+    const char *prefix;         /* text the assistant turn opened with */
+    char policy[17];
+    struct tok_ids ids;         /* scratch */
+    struct sbuf num;
+};
+
+/* Reads FILE whole, without its trailing newlines; new. */
+static char *
+read_text(const char *path)
+{
+    struct sbuf sb = SBUF_INIT;
+    FILE *f = fopen(path, "rb");
+    char buf[65536];
+    size_t k;
+
+    if (!f)
+        die_errno("--system: '%s'", path);
+    while ((k = fread(buf, 1, sizeof(buf), f)) > 0)
+        sbuf_add(&sb, buf, k);
+    if (ferror(f))
+        die_errno("--system: '%s'", path);
+    fclose(f);
+    while (sb.len > 0 && (sb.buf[sb.len - 1] == '\n' || sb.buf[sb.len - 1] == '\r'))
+        sb.len--;
+    sbuf_str(&sb);
+    sb.buf[sb.len] = '\0';
+    return sb.buf;
+}
+
+/* The next prompt record that renders, or 0 at the end. */
+static int
+next_prompt(void *ctx, struct gen_prompt *p)
+{
+    struct run *run = ctx;
+    struct tool *t = run->t;
+    json_t *rec;
+
+    while ((rec = tool_next(t)) != NULL) {
+        const char *id, *prompt, *system = NULL, *why;
+        json_t *sv;
+
+        if (rec_get_str(rec, "id", &id, &why) != 0) {
+            tool_reject(t, rec, "id", "%s", why);
+            goto skip;
+        }
+        if (rec_get_str(rec, "prompt", &prompt, &why) != 0) {
+            tool_reject(t, rec, "prompt", "%s", why);
+            goto skip;
+        }
+        if (*prompt == '\0') {
+            tool_reject(t, rec, "prompt", "empty");
+            goto skip;
+        }
+        sv = json_object_get(rec, "system");
+        if (sv && !json_is_null(sv) && !json_is_string(sv)) {
+            tool_reject(t, rec, "system", "not a string");
+            goto skip;
+        }
+        system = run->system ? run->system : sv ? json_string_value(sv) : NULL;
+        run->ids.n = 0;
+        chat_prompt(run->chat, system, prompt, &run->ids);
+        if (run->ids.n >= (size_t)run->m->cfg.max_pos) {
+            tool_reject(t, rec, "prompt",
+                        "%zu tokens in the chat format, the model's context is %d",
+                        run->ids.n, run->m->cfg.max_pos);
+            goto skip;
+        }
+        p->user = rec;
+        p->id = id;
+        p->idlen = json_string_length(json_object_get(rec, "id"));
+        p->ids = run->ids.v;
+        p->n = (int)run->ids.n;
+        return 1;
+skip:
+        json_decref(rec);
+    }
+    return 0;
+}
+
+/* A float as the shortest decimal that reads back to the same float. */
+static json_t *
+json_float(float f)
+{
+    char buf[40];
+    int prec;
+
+    for (prec = 6; prec < 9; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    if (prec == 9)
+        snprintf(buf, sizeof(buf), "%.9g", (double)f);
+    return json_real(strtod(buf, NULL));
+}
+
+static json_t *
+int_array(const int *v, int n)
+{
+    json_t *a = json_array();
+    int i;
+
+    for (i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+static void
+emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, int G)
+{
+    struct run *run = ctx;
+    json_t *rec = p->user;
+    struct gen_stats st;
+    int k, i;
+
+    for (k = 0; k < G; k++) {
+        json_t *o = json_copy(rec), *lp = json_array(), *text;
+        sbuf_reset(&run->num);
+        sbuf_adds(&run->num, run->prefix);
+        sbuf_add(&run->num, s[k].text, s[k].len);
+        text = json_stringn(run->num.buf, run->num.len);
+        if (!text)
+            die("a completion is not valid UTF-8");
+        for (i = 0; i < s[k].n; i++)
+            json_array_append_new(lp, json_float(s[k].logprobs[i]));
+        json_object_set(o, "group", json_object_get(rec, "id"));
+        json_object_set_new(o, "k", json_integer(s[k].k));
+        json_object_set_new(o, "completion", text);
+        json_object_set_new(o, "finish", json_string(s[k].finish));
+        json_object_set_new(o, "prompt_ids", int_array(p->ids, p->n));
+        json_object_set_new(o, "completion_ids", int_array(s[k].ids, s[k].n));
+        json_object_set_new(o, "logprobs", lp);
+        json_object_set_new(o, "policy", json_string(run->policy));
+        tool_write(run->t, o);
+        json_decref(o);
+    }
+    json_decref(rec);
+    gen_get_stats(run->gen, &st);
+    tool_progress(run->t, "%ld prompts, %.1f samples/s, %.0f tokens/s", st.prompts,
+                  st.samples / st.seconds, st.tokens / st.seconds);
+}
+
+/* Strict numbers: exits 2 naming the option when out of range. */
+static long
+opt_long(struct tool *t, const char *name, const char *arg, long lo, long hi)
+{
+    long v;
+
+    if (parse_long(arg, lo, hi, &v))
+        tool_usage_error(t, "%s: '%s' is not an integer in [%ld, %ld]", name, arg, lo, hi);
+    return v;
+}
+
+static float
+opt_float(struct tool *t, const char *name, const char *arg, double lo, double hi)
+{
+    double v;
+
+    if (parse_double(arg, lo, hi, &v))
+        tool_usage_error(t, "%s: '%s' is not a number in [%g, %g]", name, arg, lo, hi);
+    return (float)v;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TOOL_LONGOPTS,
+        {"model", required_argument, NULL, 'm'},
+        {"samples", required_argument, NULL, 'G'},
+        {"temperature", required_argument, NULL, 'T'},
+        {"top-k", required_argument, NULL, OPT_TOP_K},
+        {"top-p", required_argument, NULL, OPT_TOP_P},
+        {"min-p", required_argument, NULL, OPT_MIN_P},
+        {"max-tokens", required_argument, NULL, 'n'},
+        {"stop", required_argument, NULL, OPT_STOP},
+        {"system", required_argument, NULL, OPT_SYSTEM},
+        {"think", no_argument, NULL, OPT_THINK},
+        {"no-think", no_argument, NULL, OPT_NO_THINK},
+        {"format", required_argument, NULL, 'f'},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {NULL, 0, NULL, 0},
+    };
+    struct tool t;
+    struct gen_config cfg;
+    struct run run;
+    const char *model = NULL, *system_file = NULL, *stops[MAX_STOPS], *why;
+    enum chat_format format = CHAT_AUTO;
+    unsigned flags = 0;
+    int c, think = 0, no_think = 0, rc;
+    struct sbuf err = SBUF_INIT;
+    struct model *m;
+    struct tok *tk;
+    struct chat chat;
+    char cerr[512];
+    struct stat sb;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&run, 0, sizeof(run));
+    cfg.G = 1;
+    cfg.sampler = (struct sampler_config)SAMPLER_CONFIG_INIT;
+    cfg.max_tokens = 256;
+    cfg.batch = 32;
+    cfg.stops = stops;
+    tool_init(&t, "gen", usage_text);
+    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS "m:G:T:n:f:", longopts, NULL)) != -1) {
+        if (tool_opt(&t, c, optarg))
+            continue;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'G': cfg.G = (int)opt_long(&t, "-G", optarg, 1, 65536); break;
+        case 'T': cfg.sampler.temperature = opt_float(&t, "-T", optarg, 0, 1000); break;
+        case OPT_TOP_K: cfg.sampler.top_k = (int)opt_long(&t, "--top-k", optarg, 0, INT_MAX); break;
+        case OPT_TOP_P:
+            cfg.sampler.top_p = opt_float(&t, "--top-p", optarg, 0, 1);
+            if (!(cfg.sampler.top_p > 0))
+                tool_usage_error(&t, "--top-p: '%s' is not in (0, 1]", optarg);
+            break;
+        case OPT_MIN_P: cfg.sampler.min_p = opt_float(&t, "--min-p", optarg, 0, 1); break;
+        case 'n': cfg.max_tokens = (int)opt_long(&t, "--max-tokens", optarg, 1, INT_MAX); break;
+        case OPT_STOP:
+            if (cfg.nstops == MAX_STOPS)
+                tool_usage_error(&t, "--stop: more than %d stop strings", MAX_STOPS);
+            if (!*optarg)
+                tool_usage_error(&t, "--stop: the stop string is empty");
+            stops[cfg.nstops++] = optarg;
+            break;
+        case OPT_SYSTEM: system_file = optarg; break;
+        case OPT_THINK: think = 1; break;
+        case OPT_NO_THINK: no_think = 1; break;
+        case 'f':
+            if (chat_parse_format(optarg, &format) < 0)
+                tool_usage_error(&t, "-f: unknown chat format '%s'", optarg);
+            break;
+        case OPT_SEED:
+            if (parse_u64(optarg, &cfg.seed))
+                tool_usage_error(&t, "--seed: '%s' is not an unsigned 64-bit integer", optarg);
+            break;
+        case OPT_THREADS: cfg.threads = (int)opt_long(&t, "--threads", optarg, 1, 1024); break;
+        case OPT_BATCH: cfg.batch = (int)opt_long(&t, "--batch", optarg, 1, 65536); break;
+        default: tool_usage(&t);
+        }
+    }
+    if (!model)
+        tool_usage_error(&t, "-m DIR is required");
+    if (think && no_think)
+        tool_usage_error(&t, "give --think or --no-think, not both");
+    if (sampler_config_check(&cfg.sampler, &why))
+        tool_usage_error(&t, "%s", why);
+    if (!cfg.threads)
+        cfg.threads = model_threads_env();
+    if (!cfg.threads)
+        cfg.threads = (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+    flags = (think ? CHAT_THINK : 0) | (no_think ? CHAT_NO_THINK : 0);
+
+    if (stat(model, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        die("'%s': %s", model, stat(model, &sb) != 0 ? strerror(errno) : "not a directory");
+    m = ckpt_load(model, 0, NULL, &err);
+    if (!m)
+        die("%s", sbuf_str(&err));
+    if (m->cfg.arch != MODEL_CAUSAL_LM)
+        die("'%s': a reward model has no language-model head to sample from", model);
+    tk = tok_load_dir(model);
+    if (tok_vocab_size(tk) > m->cfg.vocab_size)
+        die("'%s': the tokenizer has %d ids, the model %d", model, tok_vocab_size(tk),
+            m->cfg.vocab_size);
+    if (chat_init(&chat, tk, format, flags, cerr, sizeof(cerr)) < 0)
+        die("'%s': %s", model, cerr);
+    run.t = &t;
+    run.chat = &chat;
+    run.m = m;
+    run.prefix = (chat.flags & CHAT_THINK) ? "<think>\n" : "";
+    run.system = system_file ? read_text(system_file) : NULL;
+    ckpt_hash(m, run.policy);
+
+    tool_start(&t, argc - optind, argv + optind);
+    run.gen = gen_new(m, tk, &chat, &cfg);
+    gen_run(run.gen, next_prompt, emit_samples, &run);
+    gen_free(run.gen);
+    rc = tool_finish(&t);
+    free((char *)run.system);
+    tok_ids_release(&run.ids);
+    sbuf_release(&run.num);
+    sbuf_release(&err);
+    chat_release(&chat);
+    tok_free(tk);
+    model_free(m);
+    return rc;
+}

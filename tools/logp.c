@@ -1,0 +1,236 @@
+/*
+ * logp - adds per-token log-probabilities of the completion under a
+ * checkpoint to sample records: ref_logprobs (the reference model of the
+ * KL term) or, with --old, old_logprobs (the policy before the update).
+ * Several samples go through each forward pass, as segments of one packed
+ * batch (lib/model.c); records come out in input order.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "model.h"
+#include "tool.h"
+
+static const char usage_text[] =
+    "usage: logp -m DIR [--old] [--temperature X] [--batch-tokens N] [--threads N]\n"
+    "            [options] [FILE ...]\n"
+    "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n"
+    "  -m, --model DIR       the checkpoint (reference model, or the policy)\n"
+    "      --old             write old_logprobs instead of ref_logprobs\n"
+    "      --temperature X   log-probabilities of softmax(logits / X) (default 1)\n"
+    "      --batch-tokens N  tokens per forward pass (default 8192)\n"
+    "      --threads N       compute threads (default: POSTTRAIN_THREADS, else all)\n"
+    TOOL_USAGE_COMMON;
+
+enum {
+    OPT_OLD = TOOL_OPT_FIRST_FREE,
+    OPT_TEMPERATURE,
+    OPT_BATCH_TOKENS,
+    OPT_THREADS,
+};
+
+struct pending {
+    json_t **recs;
+    size_t *np, *nc;       /* prompt and completion lengths */
+    size_t n, cap, ntok;
+    int *ids, *targets, *seg;
+    unsigned char *mask;
+    float *logp;
+    size_t cap_tok, cap_seg;
+};
+
+/* Checks a sample record; returns 0 with its lengths, or -1 with a reason. */
+static int
+sample_lengths(const json_t *rec, const struct model *m, size_t *np, size_t *nc,
+               const char **field, struct sbuf *why)
+{
+    static const char *const keys[2] = {"prompt_ids", "completion_ids"};
+    size_t len[2], i;
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        const json_t *a = json_object_get(rec, *field = keys[k]), *v;
+        if (!json_is_array(a)) {
+            sbuf_adds(why, a ? "not an array" : "missing");
+            return -1;
+        }
+        len[k] = json_array_size(a);
+        if (len[k] == 0) {
+            sbuf_adds(why, k == 0 ? "empty (nothing predicts the first completion token)"
+                               : "empty");
+            return -1;
+        }
+        json_array_foreach(a, i, v) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0
+                || json_integer_value(v) >= m->cfg.vocab_size) {
+                sbuf_addf(why, "element %zu is not a token id in [0, %d)", i,
+                          m->cfg.vocab_size);
+                return -1;
+            }
+        }
+    }
+    if (len[0] + len[1] > (size_t)m->cfg.max_pos) {
+        *field = "completion_ids";
+        sbuf_addf(why, "the sample is %zu tokens, more than the model's %d positions",
+                  len[0] + len[1], m->cfg.max_pos);
+        return -1;
+    }
+    *np = len[0];
+    *nc = len[1];
+    return 0;
+}
+
+static void
+flush(struct tool *tl, struct model *m, struct pending *p, const char *key, float temp)
+{
+    struct model_batch b;
+    size_t r, t = 0, j;
+
+    if (p->n == 0)
+        return;
+    if (p->ntok > p->cap_tok) {
+        p->cap_tok = p->ntok;
+        p->ids = xrealloc(p->ids, xmul(p->cap_tok, sizeof(int)));
+        p->targets = xrealloc(p->targets, xmul(p->cap_tok, sizeof(int)));
+        p->mask = xrealloc(p->mask, p->cap_tok);
+        p->logp = xrealloc(p->logp, xmul(p->cap_tok, sizeof(float)));
+    }
+    if (p->n > p->cap_seg) {
+        p->cap_seg = p->n;
+        p->seg = xrealloc(p->seg, xmul(p->cap_seg, sizeof(int)));
+    }
+    for (r = 0; r < p->n; r++) {
+        const json_t *pa = json_object_get(p->recs[r], "prompt_ids");
+        const json_t *ca = json_object_get(p->recs[r], "completion_ids");
+        for (j = 0; j < p->np[r]; j++, t++) {
+            p->ids[t] = (int)json_integer_value(json_array_get(pa, j));
+            p->mask[t] = 0;
+        }
+        for (j = 0; j < p->nc[r]; j++, t++) {
+            p->ids[t] = (int)json_integer_value(json_array_get(ca, j));
+            p->mask[t] = 1;
+        }
+        p->seg[r] = (int)(p->np[r] + p->nc[r]);
+    }
+    b.ntok = p->ntok;
+    b.ids = p->ids;
+    b.targets = p->targets;
+    b.nseg = p->n;
+    b.seg_len = p->seg;
+    model_batch_shift_targets(&b, p->mask, p->targets);
+    model_forward(m, &b, temp, p->logp, NULL, NULL, MODEL_FWD_NOGRAD);
+    for (r = 0, t = 0; r < p->n; r++) {
+        json_t *a = json_array();
+        /* completion token j is predicted at position np + j - 1 */
+        for (j = 0; j < p->nc[r]; j++)
+            json_array_append_new(a, json_real(p->logp[t + p->np[r] + j - 1]));
+        t += p->np[r] + p->nc[r];
+        json_object_set_new(p->recs[r], key, a);
+        tool_write(tl, p->recs[r]);
+        json_decref(p->recs[r]);
+    }
+    p->n = 0;
+    p->ntok = 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TOOL_LONGOPTS,
+        {"model", required_argument, NULL, 'm'},
+        {"old", no_argument, NULL, OPT_OLD},
+        {"temperature", required_argument, NULL, OPT_TEMPERATURE},
+        {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {NULL, 0, NULL, 0},
+    };
+    struct tool tl;
+    struct sbuf err = SBUF_INIT, why = SBUF_INIT;
+    struct pending p;
+    const char *model = NULL, *key = "ref_logprobs", *field;
+    struct model *m;
+    double temp = 1.0;
+    long batch_tokens = 8192, threads = 0;
+    size_t np, nc;
+    json_t *r;
+    int ch, rc;
+
+    util_setprog(argv[0]);
+    tool_init(&tl, "logp", usage_text);
+    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "m:", longopts, NULL)) != -1) {
+        if (tool_opt(&tl, ch, optarg))
+            continue;
+        switch (ch) {
+        case 'm': model = optarg; break;
+        case OPT_OLD: key = "old_logprobs"; break;
+        case OPT_TEMPERATURE:
+            if (parse_double(optarg, 1e-3, 1e3, &temp))
+                tool_usage_error(&tl, "--temperature: '%s' is not a number in [0.001, 1000]",
+                                 optarg);
+            break;
+        case OPT_BATCH_TOKENS:
+            if (parse_long(optarg, 1, 1L << 30, &batch_tokens))
+                tool_usage_error(&tl, "--batch-tokens: '%s' is not an integer in [1, %ld]",
+                                 optarg, 1L << 30);
+            break;
+        case OPT_THREADS:
+            if (parse_long(optarg, 1, 1024, &threads))
+                tool_usage_error(&tl, "--threads: '%s' is not an integer in [1, 1024]", optarg);
+            break;
+        default: tool_usage(&tl);
+        }
+    }
+    if (!model)
+        tool_usage_error(&tl, "-m DIR is required");
+    if (threads)
+        model_set_threads((int)threads);
+    else if (model_threads_env() > 0)
+        model_set_threads(model_threads_env());
+    m = ckpt_load(model, 0, NULL, &err);
+    if (!m)
+        die("%s", sbuf_str(&err));
+    if (m->cfg.arch != MODEL_CAUSAL_LM)
+        die("%s: a reward model (scalar head) has no token log-probabilities", model);
+    memset(&p, 0, sizeof(p));
+    tool_start(&tl, argc - optind, argv + optind);
+    while ((r = tool_next(&tl)) != NULL) {
+        sbuf_reset(&why);
+        if (!json_is_object(r) || sample_lengths(r, m, &np, &nc, &field, &why) < 0) {
+            if (!json_is_object(r))
+                field = NULL, sbuf_adds(&why, "a record must be a JSON object");
+            tool_reject(&tl, r, field, "%s", sbuf_str(&why));
+            json_decref(r);
+            continue;
+        }
+        if (p.n > 0 && p.ntok + np + nc > (size_t)batch_tokens)
+            flush(&tl, m, &p, key, (float)temp);
+        if (p.n == p.cap) {
+            p.cap = p.cap ? 2 * p.cap : 64;
+            p.recs = xrealloc(p.recs, xmul(p.cap, sizeof(*p.recs)));
+            p.np = xrealloc(p.np, xmul(p.cap, sizeof(size_t)));
+            p.nc = xrealloc(p.nc, xmul(p.cap, sizeof(size_t)));
+        }
+        p.recs[p.n] = r;
+        p.np[p.n] = np;
+        p.nc[p.n++] = nc;
+        p.ntok += np + nc;
+    }
+    flush(&tl, m, &p, key, (float)temp);
+    rc = tool_finish(&tl);
+    free(p.recs);
+    free(p.np);
+    free(p.nc);
+    free(p.ids);
+    free(p.targets);
+    free(p.seg);
+    free(p.mask);
+    free(p.logp);
+    model_free(m);
+    sbuf_release(&err);
+    sbuf_release(&why);
+    return rc;
+}

@@ -1,0 +1,183 @@
+/*
+ * think - show, hide or extract the <think>...</think> block of sample
+ * records (completion) and SFT records (response).  The block rules are
+ * lib/think.c's; this file is the options and the record loop.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "think.h"
+#include "tool.h"
+
+static const char usage_text[] =
+    "usage: think [--show | --strip | --extract | --check] [--field NAME] [--to NAME]\n"
+    "             [options] [FILE ...]\n"
+    "Shows, hides or extracts the <think>...</think> block of completions.\n"
+    "      --show            the text for reading, one sample after another (default)\n"
+    "      --strip           replace the text by the answer alone (records out)\n"
+    "      --extract         as --strip, and the reasoning into its own field\n"
+    "      --check           report samples whose block is unclosed, unopened or\n"
+    "                        repeated, one line each; exit 1 if there are any\n"
+    "      --field NAME      the text field (default: completion, else response)\n"
+    "      --to NAME         --extract: the reasoning field (default reasoning)\n"
+    TOOL_USAGE_COMMON;
+
+enum {
+    OPT_SHOW = TOOL_OPT_FIRST_FREE,
+    OPT_STRIP,
+    OPT_EXTRACT,
+    OPT_CHECK,
+    OPT_FIELD,
+    OPT_TO,
+};
+
+enum mode { SHOW, STRIP, EXTRACT, CHECK };
+
+/* The text field of rec: --field, else completion, else response. */
+static const char *
+text_field(const json_t *rec, const char *field)
+{
+    if (field)
+        return field;
+    if (json_object_get(rec, "completion") || !json_object_get(rec, "response"))
+        return "completion";
+    return "response";
+}
+
+/* "group k=K" or "id" or "#N" naming a record in messages and headers. */
+static void
+name_record(struct sbuf *sb, const json_t *rec, long n)
+{
+    const char *s;
+    long long k;
+
+    if (rec_get_str(rec, "group", &s, NULL) == 0 || rec_get_str(rec, "id", &s, NULL) == 0)
+        sbuf_addf(sb, "'%s'", s);
+    else
+        sbuf_addf(sb, "#%ld", n);
+    if (rec_get_int(rec, "k", &k, NULL) == 0)
+        sbuf_addf(sb, " k=%lld", k);
+}
+
+static void
+show(struct tool *t, const json_t *rec, const char *text, size_t len,
+     const struct think_block *b, int color, long n)
+{
+    struct sbuf sb = SBUF_INIT;
+    const char *finish;
+
+    sbuf_adds(&sb, "== ");
+    name_record(&sb, rec, n);
+    if (rec_get_str(rec, "finish", &finish, NULL) == 0)
+        sbuf_addf(&sb, " finish=%s", finish);
+    sbuf_addc(&sb, '\n');
+    if (color && b->status != THINK_NONE) {
+        /* the block dimmed (SGR 2), the rest as it is */
+        sbuf_add(&sb, text, b->start);
+        sbuf_adds(&sb, "\033[2m");
+        sbuf_add(&sb, text + b->start, b->end - b->start);
+        sbuf_adds(&sb, "\033[0m");
+        sbuf_add(&sb, text + b->end, len - b->end);
+    } else {
+        sbuf_add(&sb, text, len);
+    }
+    if (len == 0 || text[len - 1] != '\n')
+        sbuf_addc(&sb, '\n');
+    sbuf_addc(&sb, '\n');
+    rout_raw(t->out, sb.buf, sb.len);
+    sbuf_release(&sb);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TOOL_LONGOPTS,
+        {"show", no_argument, NULL, OPT_SHOW},
+        {"strip", no_argument, NULL, OPT_STRIP},
+        {"extract", no_argument, NULL, OPT_EXTRACT},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"field", required_argument, NULL, OPT_FIELD},
+        {"to", required_argument, NULL, OPT_TO},
+        {NULL, 0, NULL, 0},
+    };
+    struct tool t;
+    enum mode mode = SHOW;
+    const char *field = NULL, *to = "reasoning";
+    int c, nmode = 0, color;
+    long n = 0, nbad = 0;
+    json_t *rec;
+    struct sbuf sb = SBUF_INIT;
+
+    tool_init(&t, "think", usage_text);
+    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, longopts, NULL)) != -1) {
+        if (tool_opt(&t, c, optarg))
+            continue;
+        switch (c) {
+        case OPT_SHOW: mode = SHOW; nmode++; break;
+        case OPT_STRIP: mode = STRIP; nmode++; break;
+        case OPT_EXTRACT: mode = EXTRACT; nmode++; break;
+        case OPT_CHECK: mode = CHECK; nmode++; break;
+        case OPT_FIELD: field = optarg; break;
+        case OPT_TO: to = optarg; break;
+        default: tool_usage(&t);
+        }
+    }
+    if (nmode > 1)
+        tool_usage_error(&t, "give at most one of --show, --strip, --extract, --check");
+    if (field && strcmp(field, to) == 0 && mode == EXTRACT)
+        tool_usage_error(&t, "--to names the text field itself ('%s')", to);
+    tool_start(&t, argc - optind, argv + optind);
+    color = mode == SHOW && !t.output && isatty(1);
+
+    while ((rec = tool_next(&t)) != NULL) {
+        const char *f = text_field(rec, field), *why, *text;
+        struct think_block b;
+        size_t len;
+
+        n++;
+        if (rec_get_str(rec, f, &text, &why) != 0) {
+            tool_reject(&t, rec, f, "%s", why);
+            json_decref(rec);
+            continue;
+        }
+        len = json_string_length(json_object_get(rec, f));
+        think_parse(text, len, &b);
+        switch (mode) {
+        case SHOW:
+            show(&t, rec, text, len, &b, color, n);
+            break;
+        case STRIP:
+        case EXTRACT:
+            sbuf_reset(&sb);
+            if (mode == EXTRACT) {
+                think_reasoning(text, len, &b, &sb);
+                json_object_set_new(rec, to, json_stringn(sb.buf, sb.len));
+                sbuf_reset(&sb);
+            }
+            think_answer(text, len, &b, &sb);
+            json_object_set_new(rec, f, json_stringn(sb.buf, sb.len));
+            tool_write(&t, rec);
+            break;
+        case CHECK:
+            if (b.status == THINK_OK || b.status == THINK_NONE)
+                break;
+            nbad++;
+            sbuf_reset(&sb);
+            sbuf_addf(&sb, "%s:%ld: ", tool_file(&t), tool_line(&t));
+            name_record(&sb, rec, n);
+            sbuf_addf(&sb, ": %s <think> block\n", think_status_name(b.status));
+            rout_raw(t.out, sb.buf, sb.len);
+            break;
+        }
+        json_decref(rec);
+    }
+    sbuf_release(&sb);
+    if (mode == CHECK && !t.quiet && nbad > 0)
+        warnx_("%ld of %ld samples have a malformed <think> block", nbad, n);
+    c = tool_finish(&t);
+    return c ? c : (nbad > 0 ? 1 : 0);
+}

@@ -1,0 +1,399 @@
+/*
+ * tok - encode, decode, count and inspect tokens with a checkpoint's
+ * tokenizer; in record mode, add prompt_ids / response_ids (chat format)
+ * or ids (one field) to records.  The work is in lib/tok.c and lib/chat.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "tok.h"
+#include "tool.h"
+
+static const char usage_text[] =
+    "usage: tok [-m DIR | -t FILE] [-e | -d | -c | -i] [-r] [options] [FILE ...]\n"
+    "Encodes, decodes, counts or shows tokens (text in, or records with -r).\n"
+    "  -m, --model DIR       the tokenizer of a checkpoint (DIR/tokenizer.json,\n"
+    "                        else the built-in one)\n"
+    "  -t, --tokenizer FILE  a tokenizer.json\n"
+    "  -e, --encode          text to ids, one line of ids per input (default)\n"
+    "  -d, --decode          ids (white-space separated) to text\n"
+    "  -c, --count           the number of tokens of each input\n"
+    "  -i, --inspect         one line per token: id, tab, token as JSON string\n"
+    "  -r, --records         JSONL records in: add prompt_ids and response_ids\n"
+    "                        (chat format), or with --field the ids of that\n"
+    "                        field; with -d, add text; with -c, add n_tokens\n"
+    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml,\n"
+    "                        llama3\n"
+    "      --field NAME      records: encode this string field as plain text\n"
+    "                        into ids (-d: the id array to read, default ids)\n"
+    "      --think           open the assistant turn with <think>\\n\n"
+    "      --no-think        never, even when the chat template does\n"
+    "      --plain           special-token strings in text are text\n"
+    "      --bos             add the tokenizer's BOS/EOS (its post-processor)\n"
+    "      --skip-special    decode: leave special tokens out\n"
+    TOOL_USAGE_COMMON;
+
+enum {
+    OPT_FIELD = TOOL_OPT_FIRST_FREE,
+    OPT_THINK,
+    OPT_NO_THINK,
+    OPT_PLAIN,
+    OPT_BOS,
+    OPT_SKIP_SPECIAL,
+};
+
+enum mode { ENCODE, DECODE, COUNT, INSPECT };
+
+struct opts {
+    enum mode mode;
+    int records, think, no_think, plain, bos, skip_special;
+    const char *field;
+    enum chat_format format;
+};
+
+/* Reads a whole input ("-" is stdin) into sb. */
+static void
+read_all(const char *path, struct sbuf *sb)
+{
+    int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY);
+    ssize_t k;
+
+    if (fd < 0)
+        die_errno("%s", path);
+    sbuf_reset(sb);
+    for (;;) {
+        sbuf_grow(sb, 65536);
+        k = read(fd, sb->buf + sb->len, 65536);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            die_errno("%s", path);
+        }
+        if (k == 0)
+            break;
+        sb->len += (size_t)k;
+    }
+    if (fd != 0)
+        close(fd);
+}
+
+static void
+put_ids(struct sbuf *o, const struct tok_ids *ids)
+{
+    size_t i;
+
+    for (i = 0; i < ids->n; i++)
+        sbuf_addf(o, i ? " %d" : "%d", ids->v[i]);
+    sbuf_addc(o, '\n');
+}
+
+/* The token as a JSON string (its raw bytes, invalid UTF-8 as \xNN). */
+static void
+put_piece(struct sbuf *o, const char *p, size_t n)
+{
+    size_t i;
+
+    sbuf_addc(o, '"');
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"' || c == '\\')
+            sbuf_addf(o, "\\%c", c);
+        else if (c == '\n')
+            sbuf_adds(o, "\\n");
+        else if (c == '\t')
+            sbuf_adds(o, "\\t");
+        else if (c == '\r')
+            sbuf_adds(o, "\\r");
+        else if (c < 0x20 || c == 0x7f)
+            sbuf_addf(o, "\\u%04x", c);
+        else
+            sbuf_addc(o, (char)c);
+    }
+    sbuf_addc(o, '"');
+}
+
+/* Separates ids: white space or a comma. */
+static int
+is_sep(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',';
+}
+
+/* Parses white-space separated ids; dies on anything else. */
+static void
+parse_ids(const char *path, const struct sbuf *in, const struct tok *t,
+          struct tok_ids *ids)
+{
+    const char *s = in->buf ? in->buf : "", *end = s + in->len;
+    char num[32];
+    long v;
+
+    while (s < end) {
+        size_t n = 0;
+        while (s < end && is_sep(*s))
+            s++;
+        while (s < end && !is_sep(*s)) {
+            if (n + 1 < sizeof(num))
+                num[n] = *s;
+            n++;
+            s++;
+        }
+        if (n == 0)
+            break;
+        num[PT_MIN(n, sizeof(num) - 1)] = '\0';
+        if (n >= sizeof(num) || parse_long(num, 0, tok_vocab_size(t) - 1, &v))
+            die("%s: '%s' is not a token id in [0, %d]", path, num,
+                tok_vocab_size(t) - 1);
+        tok_ids_push(ids, (int)v);
+    }
+}
+
+static void
+text_mode(struct tool *tl, const struct opts *o, struct tok *t)
+{
+    struct sbuf in = SBUF_INIT, out = SBUF_INIT;
+    struct tok_ids ids = TOK_IDS_INIT;
+    unsigned flags =
+        (o->bos ? TOK_ADD_SPECIAL : 0) | (o->plain ? TOK_PLAIN : 0);
+    int i;
+    size_t k, len;
+
+    for (i = 0; i < tl->ninputs; i++) {
+        read_all(tl->inputs[i], &in);
+        ids.n = 0;
+        sbuf_reset(&out);
+        if (o->mode == DECODE) {
+            parse_ids(tl->inputs[i], &in, t, &ids);
+            tok_decode(t, ids.v, ids.n, o->skip_special ? TOK_SKIP_SPECIAL : 0,
+                       &out);
+        } else {
+            tok_encode(t, in.buf ? in.buf : "", in.len, flags, &ids);
+            if (o->mode == ENCODE)
+                put_ids(&out, &ids);
+            else if (o->mode == COUNT)
+                sbuf_addf(&out, "%zu\n", ids.n);
+            else
+                for (k = 0; k < ids.n; k++) {
+                    const char *p = tok_piece(t, ids.v[k], &len);
+                    sbuf_addf(&out, "%d\t", ids.v[k]);
+                    put_piece(&out, p, len);
+                    sbuf_adds(&out, tok_is_special(t, ids.v[k]) ? "\tspecial\n"
+                                                                : "\n");
+                }
+        }
+        rout_raw(tl->out, out.buf ? out.buf : "", out.len);
+    }
+    sbuf_release(&in);
+    sbuf_release(&out);
+    tok_ids_release(&ids);
+}
+
+static json_t *
+ids_json(const int *v, size_t n)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+/* Optional string field: 0 ok (NULL if absent), -1 present but not a string. */
+static int
+opt_str(const json_t *r, const char *key, const char **out)
+{
+    const json_t *v = json_object_get(r, key);
+
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return -1;
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* Handles one record; returns 0, or -1 after rejecting it. */
+static int
+record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c,
+       json_t *r, struct tok_ids *ids, struct sbuf *sb)
+{
+    const char *sys, *prompt, *resp, *text;
+    const char *field = o->field;
+    size_t nprompt;
+
+    ids->n = 0;
+    if (o->mode == DECODE) {
+        const json_t *a = json_object_get(r, field ? field : "ids"), *x;
+        size_t i;
+        if (!json_is_array(a)) {
+            tool_reject(tl, r, field ? field : "ids",
+                        "not an array of token ids");
+            return -1;
+        }
+        json_array_foreach(a, i, x) {
+            json_int_t v = json_integer_value(x);
+            if (!json_is_integer(x) || v < 0 || v >= tok_vocab_size(t)) {
+                tool_reject(tl, r, field ? field : "ids",
+                            "element %zu is not a token id", i);
+                return -1;
+            }
+            tok_ids_push(ids, (int)v);
+        }
+        sbuf_reset(sb);
+        tok_decode(t, ids->v, ids->n, o->skip_special ? TOK_SKIP_SPECIAL : 0,
+                   sb);
+        json_object_set_new(r, "text",
+                            json_stringn(sb->buf ? sb->buf : "", sb->len));
+        return 0;
+    }
+    if (field) {
+        const json_t *v = json_object_get(r, field);
+        if (!json_is_string(v)) {
+            tool_reject(tl, r, field, v ? "not a string" : "missing");
+            return -1;
+        }
+        text = json_string_value(v);
+        tok_encode(t, text, json_string_length(v),
+                   (o->bos ? TOK_ADD_SPECIAL : 0) | (o->plain ? TOK_PLAIN : 0),
+                   ids);
+        if (o->mode == COUNT)
+            json_object_set_new(r, "n_tokens",
+                                json_integer((json_int_t)ids->n));
+        else
+            json_object_set_new(r, "ids", ids_json(ids->v, ids->n));
+        return 0;
+    }
+    if (opt_str(r, "prompt", &prompt) < 0 || !prompt) {
+        tool_reject(tl, r, "prompt",
+                    json_object_get(r, "prompt") ? "not a string" : "missing");
+        return -1;
+    }
+    if (opt_str(r, "system", &sys) < 0) {
+        tool_reject(tl, r, "system", "not a string");
+        return -1;
+    }
+    if (opt_str(r, "response", &resp) < 0) {
+        tool_reject(tl, r, "response", "not a string");
+        return -1;
+    }
+    chat_prompt(c, sys, prompt, ids);
+    nprompt = ids->n;
+    if (resp)
+        chat_response(c, resp, ids);
+    if (o->mode == COUNT) {
+        json_object_set_new(r, "n_tokens", json_integer((json_int_t)ids->n));
+        return 0;
+    }
+    json_object_set_new(r, "prompt_ids", ids_json(ids->v, nprompt));
+    if (resp)
+        json_object_set_new(r, "response_ids",
+                            ids_json(ids->v + nprompt, ids->n - nprompt));
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TOOL_LONGOPTS,
+        {"model", required_argument, NULL, 'm'},
+        {"tokenizer", required_argument, NULL, 't'},
+        {"encode", no_argument, NULL, 'e'},
+        {"decode", no_argument, NULL, 'd'},
+        {"count", no_argument, NULL, 'c'},
+        {"inspect", no_argument, NULL, 'i'},
+        {"records", no_argument, NULL, 'r'},
+        {"format", required_argument, NULL, 'f'},
+        {"field", required_argument, NULL, OPT_FIELD},
+        {"think", no_argument, NULL, OPT_THINK},
+        {"no-think", no_argument, NULL, OPT_NO_THINK},
+        {"plain", no_argument, NULL, OPT_PLAIN},
+        {"bos", no_argument, NULL, OPT_BOS},
+        {"skip-special", no_argument, NULL, OPT_SKIP_SPECIAL},
+        {NULL, 0, NULL, 0},
+    };
+    struct tool tl;
+    struct opts o = {ENCODE, 0, 0, 0, 0, 0, 0, NULL, CHAT_AUTO};
+    const char *model = NULL, *tokfile = NULL;
+    struct tok *t = NULL;
+    struct chat c;
+    int ch, nmode = 0, rc;
+    char err[512];
+
+    util_setprog(argv[0]);
+    tool_init(&tl, "tok", usage_text);
+    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "m:t:edcirf:", longopts,
+                             NULL)) != -1) {
+        if (tool_opt(&tl, ch, optarg))
+            continue;
+        switch (ch) {
+        case 'm': model = optarg; break;
+        case 't': tokfile = optarg; break;
+        case 'e': o.mode = ENCODE; nmode++; break;
+        case 'd': o.mode = DECODE; nmode++; break;
+        case 'c': o.mode = COUNT; nmode++; break;
+        case 'i': o.mode = INSPECT; nmode++; break;
+        case 'r': o.records = 1; break;
+        case 'f':
+            if (chat_parse_format(optarg, &o.format) < 0)
+                tool_usage_error(&tl, "-f: unknown chat format '%s'", optarg);
+            break;
+        case OPT_FIELD: o.field = optarg; break;
+        case OPT_THINK: o.think = 1; break;
+        case OPT_NO_THINK: o.no_think = 1; break;
+        case OPT_PLAIN: o.plain = 1; break;
+        case OPT_BOS: o.bos = 1; break;
+        case OPT_SKIP_SPECIAL: o.skip_special = 1; break;
+        default: tool_usage(&tl);
+        }
+    }
+    if (nmode > 1)
+        tool_usage_error(&tl, "give at most one of -e, -d, -c, -i");
+    if (model && tokfile)
+        tool_usage_error(&tl, "give -m or -t, not both");
+    if (o.think && o.no_think)
+        tool_usage_error(&tl, "give --think or --no-think, not both");
+    if (o.records && o.mode == INSPECT)
+        tool_usage_error(&tl, "-i works on text, not records");
+    if (tokfile) {
+        if ((t = tok_load(tokfile, err, sizeof(err))) == NULL)
+            die("%s", err);
+    } else if (model)
+        t = tok_load_dir(model);
+    else
+        t = tok_builtin();
+    if (o.records && !o.field && o.mode != DECODE) {
+        unsigned f = (o.think ? CHAT_THINK : 0) |
+                     (o.no_think ? CHAT_NO_THINK : 0) |
+                     (o.plain ? CHAT_PLAIN : 0);
+        if (chat_init(&c, t, o.format, f, err, sizeof(err)) < 0)
+            die("%s", err);
+    } else
+        memset(&c, 0, sizeof(c));
+    tool_start(&tl, argc - optind, argv + optind);
+    if (o.records) {
+        struct tok_ids ids = TOK_IDS_INIT;
+        struct sbuf sb = SBUF_INIT;
+        json_t *r;
+        while ((r = tool_next(&tl)) != NULL) {
+            if (record(&tl, &o, t, &c, r, &ids, &sb) == 0)
+                tool_write(&tl, r);
+            json_decref(r);
+        }
+        tok_ids_release(&ids);
+        sbuf_release(&sb);
+    } else
+        text_mode(&tl, &o, t);
+    rc = tool_finish(&tl);
+    chat_release(&c);
+    tok_free(t);
+    return rc;
+}

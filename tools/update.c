@@ -1,0 +1,789 @@
+/*
+ * update - optimizer steps from packed records: SFT, GRPO or a
+ * Bradley-Terry reward model.  Reads the checkpoint -m IN, writes the next
+ * one -o OUT (model, AdamW state, schedule, and where the run stands, so
+ * --resume continues it bit for bit).  The losses and the step are in
+ * lib/train.c; checkpoints in lib/ckpt.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ckpt.h"
+#include "pack.h"
+#include "tool.h"
+#include "train.h"
+
+static const char usage_text[] =
+    "usage: update -m IN -o OUT (--sft | --grpo | --rm) [options] [FILE ...]\n"
+    "Takes optimizer steps on packed records and writes the next checkpoint.\n"
+    "  -m, --model DIR        the checkpoint to start from\n"
+    "  -o, --output DIR       the checkpoint to write (atomically)\n"
+    "      --sft              cross-entropy on the loss_mask tokens\n"
+    "      --grpo             clipped surrogate with advantages, optional k3 KL\n"
+    "      --rm               Bradley-Terry on chosen/rejected pairs (scalar head)\n"
+    "batches:\n"
+    "      --batch N          packed sequences per optimizer step (sft, rm: 16;\n"
+    "                         grpo: 0 = the whole input)\n"
+    "      --batch-tokens N   sequences per step until they hold N tokens\n"
+    "      --micro-tokens N   tokens per forward pass; gradients accumulate\n"
+    "                         (default 4096; results do not depend on it)\n"
+    "      --epochs N         passes over the input (sft 2, else 1)\n"
+    "      --steps N          stop after N steps of this run (at a batch end)\n"
+    "      --no-shuffle       keep the input order (default: sft and rm shuffle\n"
+    "                         each epoch, seeded)\n"
+    "      --seed N           the shuffle's seed (default 0)\n"
+    "optimizer (default: carried in IN, else sft 5e-6 cosine to 1e-6, grpo 1e-6\n"
+    "constant, rm 1e-5 cosine to 1e-6):\n"
+    "      --lr X  --min-lr X  --schedule constant|cosine  --warmup N\n"
+    "      --total-steps N    end of the cosine (default: the run's last step)\n"
+    "      --weight-decay X (0.1)  --beta1 X (0.9)  --beta2 X (0.95)\n"
+    "      --grad-clip X      clip the global gradient norm (1.0; 0 = off)\n"
+    "grpo:\n"
+    "      --clip-low X       ratio floor 1 - X (0.2)\n"
+    "      --clip-high X      ratio ceiling 1 + X (0.28)\n"
+    "      --beta X           KL coefficient, k3 estimator (0: no reference needed)\n"
+    "      --agg NAME         seq-mean-token-mean (default), token-mean,\n"
+    "                         seq-mean-token-sum-norm\n"
+    "      --norm-len N       seq-mean-token-sum-norm's constant (default: the\n"
+    "                         longest completion of the batch)\n"
+    "      --mu N             optimizer steps per batch (default 1)\n"
+    "      --old records|recompute  old log-probs: the records' (default when\n"
+    "                         present) or the policy's at the first pass\n"
+    "      --temperature X    the sampling temperature (default 1)\n"
+    "rm:\n"
+    "      --margin X         added to each pair's margin (default 0)\n"
+    "checkpoints and output:\n"
+    "      --save-every N     also save DIR/checkpoint-STEP every N steps\n"
+    "      --save-dir DIR     where (default: OUT's parent directory)\n"
+    "      --resume           continue the run saved in IN (same input, options)\n"
+    "      --new-optimizer    ignore IN's optimizer state: fresh moments, step 0\n"
+    "                         and this mode's schedule (e.g. GRPO after SFT)\n"
+    "      --eval             no step: print the loss (rm: and the pairwise\n"
+    "                         accuracy) of the input under IN as one JSON line\n"
+    "      --metrics FILE     one JSON line per step\n"
+    "      --threads N        compute threads (default: POSTTRAIN_THREADS, else all)\n"
+    "      --max-errors N     go on past up to N bad records (default 0)\n"
+    "      --rejects FILE     write bad records there, whole, with the reason\n"
+    "  -q, --quiet            no summary on stderr\n"
+    "  -h, --help             this help\n"
+    "  -V, --version          the version\n";
+
+enum {
+    OPT_SFT = TOOL_OPT_FIRST_FREE, OPT_GRPO, OPT_RM, OPT_BATCH, OPT_BATCH_TOKENS,
+    OPT_MICRO_TOKENS, OPT_EPOCHS, OPT_STEPS, OPT_NO_SHUFFLE, OPT_SEED, OPT_LR, OPT_MIN_LR,
+    OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WEIGHT_DECAY, OPT_BETA1, OPT_BETA2,
+    OPT_GRAD_CLIP, OPT_CLIP_LOW, OPT_CLIP_HIGH, OPT_BETA, OPT_AGG, OPT_NORM_LEN, OPT_MU,
+    OPT_OLD, OPT_TEMPERATURE, OPT_MARGIN, OPT_SAVE_EVERY, OPT_SAVE_DIR, OPT_RESUME, OPT_NEW_OPTIMIZER,
+    OPT_METRICS, OPT_THREADS, OPT_EVAL,
+};
+
+/* Optimizer options given on the command line (NAN / -1: not given). */
+struct optset {
+    double lr, min_lr, wd, b1, b2, clip;
+    long warmup, total;
+    int schedule;
+};
+
+struct run {
+    struct tool tl;
+    const char *in, *out, *save_dir, *metrics_path;
+    int mode;
+    struct train_config tc;
+    long batch, batch_tokens, epochs, max_steps, mu, save_every, threads;
+    int shuffle, resume, eval, new_optimizer, old_mode; /* old_mode: 0 auto, 1 records, 2 recompute */
+    uint64_t seed;
+    struct optset os;
+    /* data */
+    struct pack_row *rows;
+    size_t nrows, caprows;
+    uint64_t data_hash;
+};
+
+static void
+parse_num(struct run *r, const char *opt, const char *arg, double lo, double hi, double *out)
+{
+    if (parse_double(arg, lo, hi, out))
+        tool_usage_error(&r->tl, "%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
+}
+
+static void
+parse_int(struct run *r, const char *opt, const char *arg, long lo, long hi, long *out)
+{
+    if (parse_long(arg, lo, hi, out))
+        tool_usage_error(&r->tl, "%s: '%s' is not an integer in [%ld, %ld]", opt, arg, lo, hi);
+}
+
+/* ---- Reading the packed records ---- */
+
+static uint64_t
+row_hash(const struct pack_row *w, uint64_t h)
+{
+    h = hash64(w->ids, w->n * sizeof(int), h);
+    h = hash64(w->mask, w->n, h);
+    h = hash64(w->seg, w->nseg * sizeof(int), h);
+    if (w->adv)
+        h = hash64(w->adv, w->nseg * sizeof(float), h);
+    if (w->old)
+        h = hash64(w->old, w->n * sizeof(float), h);
+    if (w->ref)
+        h = hash64(w->ref, w->n * sizeof(float), h);
+    return h;
+}
+
+/* Checks what the mode needs of a row; 0 or -1 with field and why. */
+static int
+row_fits(const struct run *r, const struct model *m, const struct pack_row *w,
+         const char **field, struct sbuf *why)
+{
+    size_t i;
+
+    for (i = 0; i < w->n; i++) {
+        if (w->ids[i] >= m->cfg.vocab_size) {
+            *field = "ids";
+            sbuf_addf(why, "element %zu is %d, outside the vocabulary of %d", i, w->ids[i],
+                      m->cfg.vocab_size);
+            return -1;
+        }
+    }
+    for (i = 0; i < w->nseg; i++) {
+        if (w->seg[i] > m->cfg.max_pos) {
+            *field = "segments";
+            sbuf_addf(why, "element %zu is %d tokens, more than the model's %d positions", i,
+                      w->seg[i], m->cfg.max_pos);
+            return -1;
+        }
+    }
+    if (r->mode == TRAIN_GRPO && !w->adv) {
+        *field = "advantage";
+        sbuf_adds(why, "missing (--grpo needs an advantage per segment)");
+        return -1;
+    }
+    if (r->mode == TRAIN_GRPO && r->tc.beta > 0 && !w->ref) {
+        *field = "ref_logprobs";
+        sbuf_adds(why, "missing (--beta > 0 needs them: logp -m REF before pack)");
+        return -1;
+    }
+    if (r->mode == TRAIN_GRPO && r->old_mode == 1 && !w->old) {
+        *field = "old_logprobs";
+        sbuf_adds(why, "missing (--old records)");
+        return -1;
+    }
+    if (r->mode == TRAIN_RM && !w->pair) {
+        *field = "pair";
+        sbuf_adds(why, "missing (--rm needs chosen/rejected pairs: pack preference records)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+read_rows(struct run *r, const struct model *m)
+{
+    struct sbuf why = SBUF_INIT;
+    struct pack_row w;
+    const char *field;
+    json_t *rec;
+
+    r->data_hash = 0x9e3779b97f4a7c15ULL;
+    while ((rec = tool_next(&r->tl)) != NULL) {
+        sbuf_reset(&why);
+        if (pack_row_parse(rec, 0, &w, &field, &why) < 0)
+            tool_reject(&r->tl, rec, field, "%s", sbuf_str(&why));
+        else if (row_fits(r, m, &w, &field, &why) < 0) {
+            tool_reject(&r->tl, rec, field, "%s", sbuf_str(&why));
+            pack_row_release(&w);
+        } else {
+            if (r->nrows == r->caprows) {
+                r->caprows = r->caprows ? 2 * r->caprows : 64;
+                r->rows = xrealloc(r->rows, xmul(r->caprows, sizeof(*r->rows)));
+            }
+            r->data_hash = row_hash(&w, r->data_hash);
+            r->rows[r->nrows++] = w;
+        }
+        json_decref(rec);
+    }
+    sbuf_release(&why);
+}
+
+/* ---- The plan: epochs of batches ---- */
+
+/* The row order of epoch e: a Fisher-Yates shuffle seeded by (seed, e). */
+static void
+epoch_order(const struct run *r, long e, size_t *order)
+{
+    struct rng g;
+    size_t i;
+
+    for (i = 0; i < r->nrows; i++)
+        order[i] = i;
+    if (!r->shuffle)
+        return;
+    rng_seed(&g, r->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(e + 1)));
+    for (i = r->nrows; i > 1; i--) {
+        size_t j = (size_t)rng_below(&g, i), t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
+/*
+ * Cuts order into batches: start[k] is the first position of batch k,
+ * start[nb] = nrows.  Returns nb.
+ */
+static size_t
+cut_batches(const struct run *r, const size_t *order, size_t *start)
+{
+    size_t i = 0, nb = 0, tok;
+
+    while (i < r->nrows) {
+        start[nb++] = i;
+        if (r->batch_tokens > 0) {
+            tok = 0;
+            do
+                tok += r->rows[order[i++]].n;
+            while (i < r->nrows && tok < (size_t)r->batch_tokens);
+        } else if (r->batch > 0)
+            i = i + (size_t)r->batch < r->nrows ? i + (size_t)r->batch : r->nrows;
+        else
+            i = r->nrows;
+    }
+    start[nb] = r->nrows;
+    return nb;
+}
+
+/* ---- Checkpoints ---- */
+
+static json_t *
+run_state(const struct run *r, long epoch, long batch, long steps, uint64_t plan)
+{
+    char h[24], p[24];
+
+    snprintf(h, sizeof(h), "%016llx", (unsigned long long)r->data_hash);
+    snprintf(p, sizeof(p), "%016llx", (unsigned long long)plan);
+    return json_pack("{s:{s:s, s:I, s:I, s:I, s:s, s:s}}", "run", "mode",
+                     r->mode == TRAIN_SFT ? "sft" : r->mode == TRAIN_GRPO ? "grpo" : "rm",
+                     "epoch", (json_int_t)epoch, "batch", (json_int_t)batch, "steps",
+                     (json_int_t)steps, "data", h, "plan", p);
+}
+
+static void
+save(const char *dir, const struct model *m, const json_t *cfgjs, const struct optim *o,
+     const json_t *state, const char *tok_from)
+{
+    struct sbuf err = SBUF_INIT;
+
+    if (ckpt_save(dir, m, cfgjs, o, state, tok_from, &err))
+        die("%s", sbuf_str(&err));
+    sbuf_release(&err);
+}
+
+/* Reads IN's run state for --resume: the next epoch and batch, steps done. */
+static void
+read_resume(const struct run *r, uint64_t plan, long *epoch, long *batch, long *steps)
+{
+    char path[4096], h[24], p[24];
+    json_error_t je;
+    json_t *js, *run;
+    const char *dh, *ph;
+
+    snprintf(path, sizeof(path), "%s/trainer_state.json", r->in);
+    js = json_load_file(path, 0, &je);
+    if (!js)
+        die("%s: %s (--resume needs the checkpoint's trainer state)", path, je.text);
+    run = json_object_get(js, "run");
+    if (!json_is_object(run)
+        || !json_is_integer(json_object_get(run, "epoch"))
+        || !json_is_integer(json_object_get(run, "batch"))
+        || !json_is_integer(json_object_get(run, "steps"))
+        || !json_is_string(json_object_get(run, "data"))
+        || !json_is_string(json_object_get(run, "plan")))
+        die("%s: field 'run': missing or incomplete (not saved by update)", path);
+    snprintf(h, sizeof(h), "%016llx", (unsigned long long)r->data_hash);
+    snprintf(p, sizeof(p), "%016llx", (unsigned long long)plan);
+    dh = json_string_value(json_object_get(run, "data"));
+    ph = json_string_value(json_object_get(run, "plan"));
+    if (strcmp(dh, h) != 0)
+        die("%s: the run was on other packed records (data %s, these are %s)", path, dh, h);
+    if (strcmp(ph, p) != 0)
+        die("%s: the run had other batch, epoch, shuffle or --mu options", path);
+    *epoch = (long)json_integer_value(json_object_get(run, "epoch"));
+    *batch = (long)json_integer_value(json_object_get(run, "batch"));
+    *steps = (long)json_integer_value(json_object_get(run, "steps"));
+    json_decref(js);
+}
+
+/* mkdir -p dir; dies on failure. */
+static void
+make_dirs(const char *dir)
+{
+    char *p = xstrdup(dir), *s;
+
+    for (s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                die_errno("%s", p);
+            *s = '/';
+        }
+    }
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+        die_errno("%s", p);
+    free(p);
+}
+
+/* ---- Metrics ---- */
+
+static void
+metrics_line(FILE *f, const struct run *r, const struct optim *o, long epoch, int iter,
+             const struct train_stats *st, double secs)
+{
+    struct sbuf sb = SBUF_INIT;
+    json_t *js = json_object();
+    double nt = st->targets ? (double)st->targets : 1.0;
+
+    json_object_set_new(js, "step", json_integer(o->step));
+    json_object_set_new(js, "epoch", json_integer(epoch));
+    if (r->mode == TRAIN_GRPO)
+        json_object_set_new(js, "iter", json_integer(iter));
+    json_object_set_new(js, "loss", json_real(st->loss));
+    json_object_set_new(js, "lr", json_real(st->lr));
+    json_object_set_new(js, "grad_norm", json_real(st->grad_norm));
+    json_object_set_new(js, "rows", json_integer((json_int_t)st->rows));
+    json_object_set_new(js, "segments", json_integer((json_int_t)st->segments));
+    json_object_set_new(js, "tokens", json_integer((json_int_t)st->tokens));
+    json_object_set_new(js, "targets", json_integer((json_int_t)st->targets));
+    json_object_set_new(js, "tokens_per_s", json_real(secs > 0 ? (double)st->tokens / secs : 0));
+    if (r->mode == TRAIN_GRPO) {
+        json_object_set_new(js, "ratio", json_real(st->ratio_sum / nt));
+        json_object_set_new(js, "clip_frac",
+                            json_real((double)(st->clip_low + st->clip_high) / nt));
+        json_object_set_new(js, "clip_low", json_real((double)st->clip_low / nt));
+        json_object_set_new(js, "clip_high", json_real((double)st->clip_high / nt));
+        json_object_set_new(js, "kl", json_real(st->kl_sum / nt));
+        json_object_set_new(js, "entropy", json_real(st->entropy_sum / nt));
+        if (st->mismatch_n)
+            json_object_set_new(js, "logp_mismatch",
+                                json_real(st->mismatch_sum / (double)st->mismatch_n));
+    }
+    if (r->mode == TRAIN_RM && st->pairs) {
+        json_object_set_new(js, "pairs", json_integer((json_int_t)st->pairs));
+        json_object_set_new(js, "accuracy", json_real((double)st->correct / (double)st->pairs));
+        json_object_set_new(js, "score_diff", json_real(st->score_diff_sum / (double)st->pairs));
+    }
+    json_emit(&sb, js);
+    sbuf_addc(&sb, '\n');
+    if (fwrite(sb.buf, 1, sb.len, f) != sb.len || fflush(f) != 0)
+        die_errno("%s", r->metrics_path);
+    json_decref(js);
+    sbuf_release(&sb);
+}
+
+/* --eval: one JSON line on stdout. */
+static void
+eval_line(const struct run *r, const struct train_stats *st)
+{
+    struct sbuf sb = SBUF_INIT;
+    json_t *js = json_object();
+
+    json_object_set_new(js, "loss", json_real(st->loss));
+    json_object_set_new(js, "rows", json_integer((json_int_t)r->nrows));
+    json_object_set_new(js, "tokens", json_integer((json_int_t)st->tokens));
+    if (r->mode == TRAIN_RM) {
+        json_object_set_new(js, "pairs", json_integer((json_int_t)st->pairs));
+        json_object_set_new(js, "accuracy", json_real(st->pairs ? (double)st->correct
+                                                      / (double)st->pairs : 0.0));
+    } else
+        json_object_set_new(js, "targets", json_integer((json_int_t)st->targets));
+    json_emit(&sb, js);
+    sbuf_addc(&sb, '\n');
+    if (fwrite(sb.buf, 1, sb.len, stdout) != sb.len || fflush(stdout) != 0)
+        die_errno("stdout");
+    json_decref(js);
+    sbuf_release(&sb);
+}
+
+/* ---- Options ---- */
+
+static void
+apply_optset(const struct optset *s, struct optim_config *c)
+{
+    if (!isnan(s->lr)) c->lr = (float)s->lr;
+    if (!isnan(s->min_lr)) c->min_lr = (float)s->min_lr;
+    if (!isnan(s->wd)) c->weight_decay = (float)s->wd;
+    if (!isnan(s->b1)) c->beta1 = (float)s->b1;
+    if (!isnan(s->b2)) c->beta2 = (float)s->b2;
+    if (!isnan(s->clip)) c->grad_clip = (float)s->clip;
+    if (s->warmup >= 0) c->warmup_steps = s->warmup;
+    if (s->schedule >= 0) c->schedule = (enum optim_schedule)s->schedule;
+    if (s->total >= 0) c->total_steps = s->total;
+}
+
+static void
+mode_defaults(int mode, struct optim_config *c)
+{
+    optim_config_default(c);
+    if (mode == TRAIN_GRPO) {
+        c->lr = 1e-6f;
+        c->min_lr = 1e-6f;
+        c->schedule = OPTIM_CONSTANT;
+    } else if (mode == TRAIN_RM) {
+        c->lr = 1e-5f;
+        c->min_lr = 1e-6f;
+    }
+}
+
+static void
+parse_args(struct run *r, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"max-errors", required_argument, NULL, TOOL_OPT_MAX_ERRORS},
+        {"rejects", required_argument, NULL, TOOL_OPT_REJECTS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"model", required_argument, NULL, 'm'},
+        {"sft", no_argument, NULL, OPT_SFT},
+        {"grpo", no_argument, NULL, OPT_GRPO},
+        {"rm", no_argument, NULL, OPT_RM},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
+        {"micro-tokens", required_argument, NULL, OPT_MICRO_TOKENS},
+        {"epochs", required_argument, NULL, OPT_EPOCHS},
+        {"steps", required_argument, NULL, OPT_STEPS},
+        {"no-shuffle", no_argument, NULL, OPT_NO_SHUFFLE},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"lr", required_argument, NULL, OPT_LR},
+        {"min-lr", required_argument, NULL, OPT_MIN_LR},
+        {"schedule", required_argument, NULL, OPT_SCHEDULE},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"total-steps", required_argument, NULL, OPT_TOTAL_STEPS},
+        {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
+        {"beta1", required_argument, NULL, OPT_BETA1},
+        {"beta2", required_argument, NULL, OPT_BETA2},
+        {"grad-clip", required_argument, NULL, OPT_GRAD_CLIP},
+        {"clip-low", required_argument, NULL, OPT_CLIP_LOW},
+        {"clip-high", required_argument, NULL, OPT_CLIP_HIGH},
+        {"beta", required_argument, NULL, OPT_BETA},
+        {"agg", required_argument, NULL, OPT_AGG},
+        {"norm-len", required_argument, NULL, OPT_NORM_LEN},
+        {"mu", required_argument, NULL, OPT_MU},
+        {"old", required_argument, NULL, OPT_OLD},
+        {"temperature", required_argument, NULL, OPT_TEMPERATURE},
+        {"margin", required_argument, NULL, OPT_MARGIN},
+        {"save-every", required_argument, NULL, OPT_SAVE_EVERY},
+        {"save-dir", required_argument, NULL, OPT_SAVE_DIR},
+        {"resume", no_argument, NULL, OPT_RESUME},
+        {"new-optimizer", no_argument, NULL, OPT_NEW_OPTIMIZER},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"eval", no_argument, NULL, OPT_EVAL},
+        {NULL, 0, NULL, 0},
+    };
+    int ch, nmode = 0, agg_set = 0, epochs_set = 0, batch_set = 0, shuffle_off = 0;
+    double x;
+    long v;
+    enum optim_schedule sch;
+    enum train_agg agg = TRAIN_TOKEN_MEAN;
+    struct train_config tc;
+
+    r->os.lr = r->os.min_lr = r->os.wd = r->os.b1 = r->os.b2 = r->os.clip = NAN;
+    r->os.warmup = r->os.total = -1;
+    r->os.schedule = -1;
+    train_config_default(&tc, TRAIN_SFT);
+    r->mu = 1;
+    while ((ch = getopt_long(argc, argv, "m:o:qhV", longopts, NULL)) != -1) {
+        if (tool_opt(&r->tl, ch, optarg))
+            continue;
+        switch (ch) {
+        case 'm': r->in = optarg; break;
+        case OPT_SFT: r->mode = TRAIN_SFT; nmode++; break;
+        case OPT_GRPO: r->mode = TRAIN_GRPO; nmode++; break;
+        case OPT_RM: r->mode = TRAIN_RM; nmode++; break;
+        case OPT_BATCH:
+            parse_int(r, "--batch", optarg, 0, 1L << 40, &r->batch);
+            batch_set = 1;
+            break;
+        case OPT_BATCH_TOKENS:
+            parse_int(r, "--batch-tokens", optarg, 1, 1L << 40, &r->batch_tokens);
+            break;
+        case OPT_MICRO_TOKENS:
+            parse_int(r, "--micro-tokens", optarg, 1, 1L << 40, &v);
+            tc.micro_tokens = (size_t)v;
+            break;
+        case OPT_EPOCHS:
+            parse_int(r, "--epochs", optarg, 1, 1L << 20, &r->epochs);
+            epochs_set = 1;
+            break;
+        case OPT_STEPS: parse_int(r, "--steps", optarg, 1, 1L << 40, &r->max_steps); break;
+        case OPT_NO_SHUFFLE: shuffle_off = 1; break;
+        case OPT_SEED:
+            if (parse_u64(optarg, &r->seed))
+                tool_usage_error(&r->tl, "--seed: '%s' is not an unsigned integer", optarg);
+            break;
+        case OPT_LR: parse_num(r, "--lr", optarg, 0, 1, &r->os.lr); break;
+        case OPT_MIN_LR: parse_num(r, "--min-lr", optarg, 0, 1, &r->os.min_lr); break;
+        case OPT_SCHEDULE:
+            if (optim_schedule_parse(optarg, &sch))
+                tool_usage_error(&r->tl, "--schedule: '%s' is not constant or cosine", optarg);
+            r->os.schedule = (int)sch;
+            break;
+        case OPT_WARMUP: parse_int(r, "--warmup", optarg, 0, 1L << 40, &r->os.warmup); break;
+        case OPT_TOTAL_STEPS:
+            parse_int(r, "--total-steps", optarg, 1, 1L << 40, &r->os.total);
+            break;
+        case OPT_WEIGHT_DECAY: parse_num(r, "--weight-decay", optarg, 0, 10, &r->os.wd); break;
+        case OPT_BETA1: parse_num(r, "--beta1", optarg, 0, 0.999999, &r->os.b1); break;
+        case OPT_BETA2: parse_num(r, "--beta2", optarg, 0, 0.999999, &r->os.b2); break;
+        case OPT_GRAD_CLIP: parse_num(r, "--grad-clip", optarg, 0, 1e9, &r->os.clip); break;
+        case OPT_CLIP_LOW:
+            parse_num(r, "--clip-low", optarg, 0, 1, &x);
+            tc.clip_low = (float)x;
+            break;
+        case OPT_CLIP_HIGH:
+            parse_num(r, "--clip-high", optarg, 0, 1e6, &x);
+            tc.clip_high = (float)x;
+            break;
+        case OPT_BETA: parse_num(r, "--beta", optarg, 0, 1e6, &x); tc.beta = (float)x; break;
+        case OPT_AGG:
+            if (train_agg_parse(optarg, &agg))
+                tool_usage_error(&r->tl, "--agg: unknown aggregation '%s'", optarg);
+            agg_set = 1;
+            break;
+        case OPT_NORM_LEN:
+            parse_num(r, "--norm-len", optarg, 1, 1e12, &x);
+            tc.norm_len = (float)x;
+            break;
+        case OPT_MU: parse_int(r, "--mu", optarg, 1, 1024, &r->mu); break;
+        case OPT_OLD:
+            if (strcmp(optarg, "records") == 0)
+                r->old_mode = 1;
+            else if (strcmp(optarg, "recompute") == 0)
+                r->old_mode = 2;
+            else
+                tool_usage_error(&r->tl, "--old: '%s' is not records or recompute", optarg);
+            break;
+        case OPT_TEMPERATURE:
+            parse_num(r, "--temperature", optarg, 1e-3, 1e3, &x);
+            tc.temperature = (float)x;
+            break;
+        case OPT_MARGIN:
+            parse_num(r, "--margin", optarg, -1e6, 1e6, &x);
+            tc.margin = (float)x;
+            break;
+        case OPT_SAVE_EVERY:
+            parse_int(r, "--save-every", optarg, 1, 1L << 40, &r->save_every);
+            break;
+        case OPT_SAVE_DIR: r->save_dir = optarg; break;
+        case OPT_RESUME: r->resume = 1; break;
+        case OPT_NEW_OPTIMIZER: r->new_optimizer = 1; break;
+        case OPT_EVAL: r->eval = 1; break;
+        case OPT_METRICS: r->metrics_path = optarg; break;
+        case OPT_THREADS: parse_int(r, "--threads", optarg, 1, 1024, &r->threads); break;
+        default: tool_usage(&r->tl);
+        }
+    }
+    r->out = r->tl.output;
+    if (nmode != 1)
+        tool_usage_error(&r->tl, "give one of --sft, --grpo, --rm");
+    if (r->resume && r->new_optimizer)
+        tool_usage_error(&r->tl, "--resume continues IN's optimizer: no --new-optimizer");
+    if (r->eval && (r->out || r->resume))
+        tool_usage_error(&r->tl, "--eval writes no checkpoint: no -o, no --resume");
+    if (!r->in || (!r->out && !r->eval))
+        tool_usage_error(&r->tl, "-m IN and -o OUT are required");
+    if (r->out && strcmp(r->in, r->out) == 0)
+        tool_usage_error(&r->tl, "-o must differ from -m (update never overwrites its input)");
+    if (r->batch_tokens && batch_set)
+        tool_usage_error(&r->tl, "give --batch or --batch-tokens, not both");
+    if (r->mode != TRAIN_GRPO && r->mu != 1)
+        tool_usage_error(&r->tl, "--mu goes with --grpo");
+    tc.mode = (enum train_mode)r->mode;
+    tc.agg = agg_set ? agg : r->mode == TRAIN_GRPO ? TRAIN_SEQ_MEAN_TOKEN_MEAN : TRAIN_TOKEN_MEAN;
+    if (r->old_mode == 2)
+        tc.recompute_old = 1;
+    r->tc = tc;
+    if (!batch_set)
+        r->batch = r->mode == TRAIN_GRPO ? 0 : 16;
+    if (!epochs_set)
+        r->epochs = r->mode == TRAIN_SFT ? 2 : 1;
+    r->shuffle = r->mode != TRAIN_GRPO && !shuffle_off;
+}
+
+/* ---- main ---- */
+
+int
+main(int argc, char **argv)
+{
+    struct run r;
+    struct sbuf err = SBUF_INIT;
+    struct model *m;
+    struct optim *o;
+    struct optim_config oc;
+    struct trainer tr;
+    struct train_stats st;
+    json_t *cfgjs = NULL, *state;
+    FILE *mf = NULL;
+    size_t *order, *start, *bstart, nb, k, i;
+    struct pack_row *batch;
+    long e, b, steps = 0, e0 = 0, b0 = 0, total = 0, run_steps;
+    uint64_t plan;
+    char opt_path[4096], *dircopy = NULL;
+    struct stat sst;
+    int carried, done = 0, rc, iter;
+    double t0;
+
+    memset(&r, 0, sizeof(r));
+    util_setprog(argv[0]);
+    tool_init(&r.tl, "update", usage_text);
+    parse_args(&r, argc, argv);
+    if (r.threads)
+        model_set_threads((int)r.threads);
+    else if (model_threads_env() > 0)
+        model_set_threads(model_threads_env());
+
+    m = ckpt_load(r.in, r.mode == TRAIN_RM ? CKPT_AS_SEQ_CLS : 0, &cfgjs, &err);
+    if (!m)
+        die("%s", sbuf_str(&err));
+    if (r.mode != TRAIN_RM && m->cfg.arch != MODEL_CAUSAL_LM)
+        die("%s: a reward model (scalar head): --sft and --grpo train a causal LM", r.in);
+
+    tool_start_noout(&r.tl, argc - optind, argv + optind);
+    read_rows(&r, m);
+    if (r.nrows == 0)
+        die("no packed records to train on");
+    if (r.eval) {
+        trainer_init(&tr, &r.tc, m, NULL);
+        train_eval(&tr, r.rows, r.nrows, &st);
+        eval_line(&r, &st);
+        trainer_release(&tr);
+        goto out;
+    }
+    if (r.mode == TRAIN_GRPO && r.old_mode == 0)
+        for (i = 0; i < r.nrows; i++)
+            r.tc.recompute_old |= r.rows[i].old == NULL;
+
+    /* the plan: batches of every epoch */
+    order = xmalloc(xmul(r.nrows, sizeof(size_t)));
+    start = xmalloc(xmul(r.nrows + 1, sizeof(size_t)));
+    batch = xmalloc(xmul(r.nrows, sizeof(*batch)));
+    plan = hash64(&r.batch, sizeof(r.batch), r.seed);
+    plan = hash64(&r.batch_tokens, sizeof(r.batch_tokens), plan);
+    plan = hash64(&r.epochs, sizeof(r.epochs), plan);
+    plan = hash64(&r.mu, sizeof(r.mu), plan);
+    plan = hash64(&r.shuffle, sizeof(r.shuffle), plan);
+    for (e = 0; e < r.epochs; e++) {
+        epoch_order(&r, e, order);
+        total += (long)cut_batches(&r, order, start) * r.mu;
+    }
+
+    /* the optimizer: carried in IN, else fresh with the mode's defaults */
+    snprintf(opt_path, sizeof(opt_path), "%s/optimizer.safetensors", r.in);
+    carried = !r.new_optimizer && stat(opt_path, &sst) == 0;
+    if (carried) {
+        o = ckpt_load_optim(r.in, m->nparams, &err);
+        if (!o)
+            die("%s", sbuf_str(&err));
+        oc = o->cfg;
+    } else {
+        mode_defaults(r.mode, &oc);
+        o = NULL;
+    }
+    if (r.resume) {
+        if (!carried)
+            die("%s: no optimizer state to resume", r.in);
+        read_resume(&r, plan, &e0, &b0, &steps);
+        if (e0 >= r.epochs)
+            die("%s: the run saved there is complete", r.in);
+    } else {
+        apply_optset(&r.os, &oc);
+        if (oc.min_lr > oc.lr)
+            tool_usage_error(&r.tl, "--min-lr %g is above --lr %g", (double)oc.min_lr,
+                             (double)oc.lr);
+        if (r.os.total < 0 && (!carried || r.os.schedule >= 0 || !isnan(r.os.lr)))
+            train_schedule_span(&oc, carried ? o->step : 0, total);
+    }
+    if (!o)
+        o = optim_new(&oc, m->nparams);
+    o->cfg = oc;
+    ckpt_optim_no_decay(o, m);
+
+    if (r.metrics_path && !(mf = fopen(r.metrics_path, "w")))
+        die_errno("%s", r.metrics_path);
+    if (r.save_every && !r.save_dir) {
+        dircopy = xstrdup(r.out);
+        r.save_dir = dirname(dircopy);
+    }
+    if (r.save_every)
+        make_dirs(r.save_dir);
+
+    trainer_init(&tr, &r.tc, m, o);
+    run_steps = 0;
+    for (e = e0; e < r.epochs && !done; e++) {
+        epoch_order(&r, e, order);
+        nb = cut_batches(&r, order, start);
+        for (b = e == e0 ? b0 : 0; b < (long)nb && !done; b++) {
+            size_t n = start[b + 1] - start[b];
+            bstart = start + b;
+            for (k = 0; k < n; k++)
+                batch[k] = r.rows[order[*bstart + k]];
+            for (iter = 0; iter < r.mu; iter++) {
+                t0 = now_sec();
+                train_step(&tr, batch, n, iter, &st);
+                if (mf)
+                    metrics_line(mf, &r, o, e, iter, &st, now_sec() - t0);
+                steps++;
+                run_steps++;
+            }
+            /* old log-probs recomputed at the first pass belong to the row */
+            for (k = 0; k < n; k++)
+                r.rows[order[*bstart + k]] = batch[k];
+            if (r.save_every && steps % r.save_every == 0) {
+                char path[4096];
+                long ne = b + 1 < (long)nb ? e : e + 1, nbb = b + 1 < (long)nb ? b + 1 : 0;
+                snprintf(path, sizeof(path), "%s/checkpoint-%ld", r.save_dir, o->step);
+                state = run_state(&r, ne, nbb, steps, plan);
+                save(path, m, cfgjs, o, state, r.in);
+                json_decref(state);
+            }
+            if (r.max_steps && run_steps >= r.max_steps) {
+                done = 1;
+                e0 = b + 1 < (long)nb ? e : e + 1;
+                b0 = b + 1 < (long)nb ? b + 1 : 0;
+            }
+        }
+    }
+    if (!done) {
+        e0 = r.epochs;
+        b0 = 0;
+    }
+    state = run_state(&r, e0, b0, steps, plan);
+    save(r.out, m, cfgjs, o, state, r.in);
+    json_decref(state);
+    if (mf && fclose(mf) != 0)
+        die_errno("%s", r.metrics_path);
+    if (!r.tl.quiet)
+        fprintf(stderr, "update: %ld steps on %zu packed records, global step %ld, lr %.3g\n",
+                run_steps, r.nrows, o->step, optim_lr(&o->cfg, o->step > 0 ? o->step - 1 : 0));
+    trainer_release(&tr);
+    free(order);
+    free(start);
+    free(batch);
+    free(dircopy);
+    optim_free(o);
+out:
+    rc = tool_finish(&r.tl);
+    for (i = 0; i < r.nrows; i++)
+        pack_row_release(&r.rows[i]);
+    free(r.rows);
+    model_free(m);
+    json_decref(cfgjs);
+    sbuf_release(&err);
+    return rc;
+}
