@@ -187,6 +187,13 @@ void model_batch_shift_targets(const struct model_batch *b, const unsigned char 
 
 enum model_fwd_flags {
     MODEL_FWD_NOGRAD = 1 << 0, /* inference: keep no activations for backward */
+    /*
+     * Each segment's results bit-identical however the batch is composed
+     * (alone or packed with others, at a given thread count): every matrix
+     * product runs per segment, as BLAS rounding of a row depends on the
+     * rows beside it.  Slower for batches of many short segments.
+     */
+    MODEL_FWD_EXACT = 1 << 1,
 };
 
 /*
