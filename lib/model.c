@@ -23,12 +23,14 @@
 /*
  * Hot element-wise loops are compiled for AVX-512 and AVX2 as well
  * (chosen at load time), and vectorised: the build's baseline is generic
- * x86-64.  Sanitizer builds check the plain code.
+ * x86-64.  Sanitizer builds check the plain code.  No FMA contraction,
+ * so a vector lane and the scalar remainder loop round alike and a row's
+ * result does not depend on its alignment.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
 #define HOT __attribute__((target_clones("avx512f", "avx2", "default"), \
-                           optimize("O3", "no-trapping-math")))
+                           optimize("O3", "no-trapping-math", "fp-contract=off")))
 #else
 #define HOT
 #endif
@@ -1122,9 +1124,36 @@ par_attention(struct job *j, int ntasks)
 
 /* ============================== Forward ============================== */
 
+/*
+ * out (N, OC) = beta out + in (N, IC) W^T (+ bias), over the whole batch,
+ * or (exact) one product per segment: OpenBLAS's rounding of a row
+ * depends on the other rows of the call (edge tiles, blocking), so only
+ * per-segment calls make a segment's result independent of its batch.
+ */
+static void
+batch_product(struct model_acts *a, int exact, float *out, const float *in, const float *W,
+              const float *bias, size_t N, int IC, int OC, float beta)
+{
+    size_t s, t;
+    int o;
+
+    if (!exact) {
+        gemm_nt(out, in, W, N, IC, OC, beta);
+    } else {
+        for (s = 0; s < a->nseg; s++) {
+            size_t s0 = a->seg_start[s];
+            gemm_nt(out + s0 * OC, in + s0 * IC, W, a->seg_start[s + 1] - s0, IC, OC, beta);
+        }
+    }
+    if (bias)
+        for (t = 0; t < N; t++)
+            for (o = 0; o < OC; o++)
+                out[t * OC + o] += bias[o];
+}
+
 /* One decoder layer, residual res -> resn (may alias under NOGRAD). */
 static void
-layer_forward(struct model *m, int l, int train, size_t N)
+layer_forward(struct model *m, int l, int train, int exact, size_t N)
 {
     const struct model_config *c = &m->cfg;
     struct model_acts *a = m->acts;
@@ -1142,40 +1171,48 @@ layer_forward(struct model *m, int l, int train, size_t N)
     struct job js = {.op = J_SWIGLU_FWD, .a = a, .o1 = a->h, .i1 = gu, .H = H};
 
     par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
-    matmul_forward(qkv, a->ln, w->wq, w->bq, N, C, QKV);
+    batch_product(a, exact, qkv, a->ln, w->wq, w->bq, N, C, QKV, 0.0f);
     par_rope(a, qkv, N, QKV, nh, hd, 1.0f);
     par_rope(a, qkv + QD, N, QKV, nkv, hd, 1.0f);
     par_attention(&ja, (int)a->nseg * nh);
     memmove(res2, res, N * C * sizeof(float));
-    gemm_nt(res2, att, w->wo, N, QD, C, 1.0f);
+    batch_product(a, exact, res2, att, w->wo, NULL, N, QD, C, 1.0f);
     par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
-    matmul_forward(gu, a->ln, w->w_gate, NULL, N, C, 2 * H);
+    batch_product(a, exact, gu, a->ln, w->w_gate, NULL, N, C, 2 * H, 0.0f);
     job_rows(&js, N);
     memmove(resn, res2, N * C * sizeof(float));
-    gemm_nt(resn, a->h, w->w_down, N, H, C, 1.0f);
+    batch_product(a, exact, resn, a->h, w->w_down, NULL, N, H, C, 1.0f);
 }
 
 /*
  * Gathers up to LC rows t >= *next whose target is set (and, for the
  * backward, whose gradient is not zero) into a->rows and their lnf rows
- * into a->xc.  Returns the count; *next moves past them.
+ * into a->xc, in exact mode from one segment only.  Returns the count;
+ * *next moves past them.
  */
 static int
 gather_rows(struct model *m, const struct model_batch *b, size_t *next, const float *dlogp,
-            const float *dent)
+            const float *dent, int exact)
 {
     struct model_acts *a = m->acts;
     int n = 0, C = m->cfg.dim;
-    size_t t;
+    size_t t = *next, end = b->ntok, s = 0;
 
-    for (t = *next; t < b->ntok && n < m->logit_chunk; t++) {
-        if (!b->targets || b->targets[t] < 0)
-            continue;
-        if ((dlogp || dent) && !(dlogp && dlogp[t] != 0.0f) && !(dent && dent[t] != 0.0f))
-            continue;
-        a->rows[n] = (int)t;
-        memcpy(a->xc + (size_t)n * C, a->lnf + t * C, (size_t)C * sizeof(float));
-        n++;
+    while (n == 0 && t < b->ntok) {
+        if (exact) {   /* one segment per chunk (a long one in several) */
+            while (a->seg_start[s + 1] <= t)
+                s++;
+            end = a->seg_start[s + 1];
+        }
+        for (; t < end && n < m->logit_chunk; t++) {
+            if (!b->targets || b->targets[t] < 0)
+                continue;
+            if ((dlogp || dent) && !(dlogp && dlogp[t] != 0.0f) && !(dent && dent[t] != 0.0f))
+                continue;
+            a->rows[n] = (int)t;
+            memcpy(a->xc + (size_t)n * C, a->lnf + t * C, (size_t)C * sizeof(float));
+            n++;
+        }
     }
     *next = t;
     return n;
@@ -1187,7 +1224,8 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
 {
     const struct model_config *c = &m->cfg;
     struct model_acts *a;
-    int train = !(flags & MODEL_FWD_NOGRAD), C = c->dim, V = c->vocab_size, l, maxlen = 0;
+    int train = !(flags & MODEL_FWD_NOGRAD), exact = !!(flags & MODEL_FWD_EXACT);
+    int C = c->dim, V = c->vocab_size, l, maxlen = 0;
     size_t N = b->ntok, s, t, done = 0;
     float *resf;
 
@@ -1212,7 +1250,7 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
     for (t = 0; t < N; t++)
         memcpy(a->res + t * C, m->w.embed + (size_t)b->ids[t] * C, (size_t)C * sizeof(float));
     for (l = 0; l < c->n_layers; l++)
-        layer_forward(m, l, train, N);
+        layer_forward(m, l, train, exact, N);
     resf = a->res + (train ? (size_t)c->n_layers : 0) * N * C;
     par_rmsnorm_forward(a, a->lnf, a->rstdf, resf, m->w.norm, N, C, c->norm_eps);
 
@@ -1238,7 +1276,7 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
         for (t = 0; t < N; t++)
             a->cache_row[t] = -1;
     for (t = 0; t < N;) {
-        int n = gather_rows(m, b, &t, NULL, NULL), r;
+        int n = gather_rows(m, b, &t, NULL, NULL, exact), r;
         float *dst = a->logit_cache ? a->logit_cache + done * V : a->logits;
         struct job j = {.op = J_LOGP, .a = a, .V = V, .f = temperature, .rowsrc = dst,
                         .rows = a->rows, .targets = b->targets, .logp = logp, .ent = entropy};
@@ -1306,7 +1344,7 @@ head_backward(struct model *m, const struct model_batch *b, const float *dlogp,
         float *lg = a->logits;
         struct job j = {.op = J_LOGP, .a = a, .V = V, .f = a->temp, .rows = a->rows,
                         .targets = b->targets, .dlogp = dlogp, .dent = dentropy};
-        n = gather_rows(m, b, &t, dlogp, dentropy);
+        n = gather_rows(m, b, &t, dlogp, dentropy, 0);
         if (n == 0)
             break;
         if (a->logit_cache) {

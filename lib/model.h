@@ -29,15 +29,15 @@
  * surrogate gives its own per-token dL/dlogp, Bradley-Terry gives dscore.
  *
  *     struct model *m = model_new(&cfg);        (or ckpt_load())
- *     model_forward(m, &batch, 1.0f, logp, NULL, NULL);
+ *     model_forward(m, &batch, 1.0f, logp, NULL, NULL, 0);
  *     for (t = 0; t < batch.ntok; t++) dlogp[t] = batch.targets[t] < 0 ? 0 : -1.0f / n;
  *     model_zero_grad(m);
  *     model_backward(m, &batch, dlogp, NULL, NULL);
  *     optim_step(opt, m->params, m->grads, ...);
  *     model_free(m);
  *
- * Threading: one pool of threads per program, owned by this module.  It
- * runs every parallel part of a pass: large matrix products are cut into
+ * Threading: one pool of threads per program (pool.h).  It runs every
+ * parallel part of a pass: large matrix products are cut into
  * row or column blocks, each an OpenBLAS sgemm on one thread; the
  * element-wise kernels (norms, RoPE, SwiGLU, log-softmax rows) into row
  * ranges; attention into (segment, head) tasks.  OpenBLAS is set to one
@@ -187,6 +187,13 @@ void model_batch_shift_targets(const struct model_batch *b, const unsigned char 
 
 enum model_fwd_flags {
     MODEL_FWD_NOGRAD = 1 << 0, /* inference: keep no activations for backward */
+    /*
+     * Each segment's results bit-identical however the batch is composed
+     * (alone or packed with others, at a given thread count): every matrix
+     * product runs per segment, as BLAS rounding of a row depends on the
+     * rows beside it.  Slower for batches of many short segments.
+     */
+    MODEL_FWD_EXACT = 1 << 1,
 };
 
 /*

@@ -121,7 +121,7 @@ flush(struct tool *tl, struct model *m, struct pending *p, const char *key, floa
     b.nseg = p->n;
     b.seg_len = p->seg;
     model_batch_shift_targets(&b, p->mask, p->targets);
-    model_forward(m, &b, temp, p->logp, NULL, NULL, MODEL_FWD_NOGRAD);
+    model_forward(m, &b, temp, p->logp, NULL, NULL, MODEL_FWD_NOGRAD | MODEL_FWD_EXACT);
     for (r = 0, t = 0; r < p->n; r++) {
         json_t *a = json_array();
         /* completion token j is predicted at position np + j - 1 */

@@ -569,6 +569,42 @@ test_threads(void)
     model_free(m);
 }
 
+/* MODEL_FWD_EXACT: each segment alone gives the bits it gives in the batch. */
+static void
+test_exact(int threads)
+{
+    struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1, 1);
+    enum { N3 = 75 };
+    int id3[N3], tg3[N3], sl3[5] = {9, 1, 33, 2, 30};
+    float lp[N3], en[N3], lp1[N3], en1[N3];
+    struct model *m;
+    size_t off = 0;
+
+    c.dim = 48;
+    c.hidden_dim = 72;
+    c.head_dim = 12;
+    m = model_new(&c);
+    model_init_random(m, 8, 0.3f);
+    m->att_block = 8;
+    m->logit_chunk = 20;
+    model_set_threads(threads);
+    for (int t = 0; t < N3; t++)
+        id3[t] = (int)rng_below(&rng, 13);
+    struct model_batch b = {N3, id3, tg3, 5, sl3};
+    model_batch_shift_targets(&b, NULL, tg3);
+    model_forward(m, &b, 0.7f, lp, en, NULL, MODEL_FWD_NOGRAD | MODEL_FWD_EXACT);
+    for (int s = 0; s < 5; s++) {
+        struct model_batch one = {(size_t)sl3[s], id3 + off, tg3 + off, 1, &sl3[s]};
+        model_forward(m, &one, 0.7f, lp1 + off, en1 + off, NULL,
+                      MODEL_FWD_NOGRAD | MODEL_FWD_EXACT);
+        off += (size_t)sl3[s];
+    }
+    CHECK_MSG(memcmp(lp, lp1, sizeof(lp)) == 0 && memcmp(en, en1, sizeof(en)) == 0,
+              "exact forward differs alone and packed (%d threads)", threads);
+    model_set_threads(1);
+    model_free(m);
+}
+
 static void
 test_shift_targets(void)
 {
@@ -614,6 +650,8 @@ main(void)
     test_packed(MODEL_SEQ_CLS);
     test_nograd();
     test_threads();
+    test_exact(1);
+    test_exact(2);
     test_shift_targets();
     return check_done();
 }
