@@ -79,17 +79,18 @@ scalar_flush(struct tool *t, struct model *m, const struct rm_scalar_opts *o,
     for (i = 0; i < p->n; i++) {
         json_t *rec = p->recs[i], *info;
         if (p->seg[i] >= 0) {
-            float s = b->scores[p->seg[i]];
-            double r = s;
+            json_t *sj = json_float(b->scores[p->seg[i]]);
+            double r = json_real_value(sj);
             if (o->fit) {
                 rm_moments_add(fitted, r);
+                json_decref(sj);
                 json_decref(rec);
                 continue;
             }
             if (o->norm)
                 r = (r - o->norm->mean) / o->norm->std;
             info = json_object();
-            json_object_set_new(info, "score", json_float(s));
+            json_object_set_new(info, "score", sj);
             json_object_set_new(rec, "rm", info);
             rec_set_reward(rec, o->name, o->weight * r);
         }
