@@ -259,4 +259,11 @@ struct rm_judge_opts {
 void rm_judge_run(struct tool *t, const struct model *m, struct tok *tk, struct chat *c,
                   const struct rm_judge_opts *o, struct rm_counts *cnt);
 
+/*
+ * As rm_judge_run without a model: writes each chosen record with
+ * "judge_prompt", the rendered template, the exact user turn the judge
+ * would read (SFT data for a judge, inspection).
+ */
+void rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts *cnt);
+
 #endif

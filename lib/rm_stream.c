@@ -248,6 +248,25 @@ stream_id(struct judge *j, const json_t *rec)
         sbuf_addf(&j->id, "#%lld", (long long)json_integer_value(k));
 }
 
+/* Renders the judge prompt of rec into out; -1 after rejecting rec. */
+static int
+judge_prompt(struct tool *t, const struct rm_judge_opts *o, json_t *rec, struct sbuf *out)
+{
+    const char *val[RM_NSLOTS] = {0}, *second = NULL;
+
+    if (need_str(t, rec, "prompt", 0, &val[RM_QUESTION])
+        || need_str(t, rec, "completion", 0, &val[RM_RESPONSE])
+        || ((o->tpl->used & (1u << RM_REFERENCE))
+            && need_str(t, rec, o->reference_field, 0, &val[RM_REFERENCE]))
+        || (o->second && need_str(t, rec, o->second, 0, &second)))
+        return -1;
+    val[RM_RESPONSE_A] = o->swap ? second : val[RM_RESPONSE];
+    val[RM_RESPONSE_B] = o->swap ? val[RM_RESPONSE] : second;
+    sbuf_reset(out);
+    rm_template_render(o->tpl, val, out);
+    return 0;
+}
+
 static int
 judge_next(void *ctx, struct gen_prompt *gp)
 {
@@ -257,7 +276,7 @@ judge_next(void *ctx, struct gen_prompt *gp)
     json_t *rec;
 
     while ((rec = tool_next(t)) != NULL) {
-        const char *why, *val[RM_NSLOTS] = {0}, *second = NULL;
+        const char *why;
         int in = rm_domain_match(&o->domains, rec, &why);
         uint64_t seq;
 
@@ -272,18 +291,10 @@ judge_next(void *ctx, struct gen_prompt *gp)
             q_flush(j);
             continue;
         }
-        if (need_str(t, rec, "prompt", 0, &val[RM_QUESTION])
-            || need_str(t, rec, "completion", 0, &val[RM_RESPONSE])
-            || ((o->tpl->used & (1u << RM_REFERENCE))
-                && need_str(t, rec, o->reference_field, 0, &val[RM_REFERENCE]))
-            || (o->second && need_str(t, rec, o->second, 0, &second))) {
+        if (judge_prompt(t, o, rec, &j->prompt)) {
             json_decref(rec);
             continue;
         }
-        val[RM_RESPONSE_A] = o->swap ? second : val[RM_RESPONSE];
-        val[RM_RESPONSE_B] = o->swap ? val[RM_RESPONSE] : second;
-        sbuf_reset(&j->prompt);
-        rm_template_render(o->tpl, val, &j->prompt);
         j->ids.n = 0;
         chat_prompt(j->chat, NULL, sbuf_str(&j->prompt), &j->ids);
         if (j->ids.n >= (size_t)j->m->cfg.max_pos) {
@@ -371,4 +382,30 @@ rm_judge_run(struct tool *t, const struct model *m, struct tok *tk, struct chat 
     sbuf_release(&j.prompt);
     sbuf_release(&j.id);
     sbuf_release(&j.text);
+}
+
+void
+rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts *cnt)
+{
+    struct sbuf prompt = SBUF_INIT;
+    json_t *rec;
+
+    memset(cnt, 0, sizeof(*cnt));
+    while ((rec = tool_next(t)) != NULL) {
+        const char *why;
+        int in = rm_domain_match(&o->domains, rec, &why);
+
+        if (in < 0)
+            tool_reject(t, rec, "domain", "%s", why);
+        else if (in == 0) {
+            cnt->passed++;
+            tool_write(t, rec);
+        } else if (judge_prompt(t, o, rec, &prompt) == 0) {
+            json_object_set_new(rec, "judge_prompt", json_stringn(sbuf_str(&prompt), prompt.len));
+            cnt->scored++;
+            tool_write(t, rec);
+        }
+        json_decref(rec);
+    }
+    sbuf_release(&prompt);
 }

@@ -29,6 +29,8 @@ static const char usage_text[] =
     "       score-rm --judge -m DIR --template FILE [--second FIELD] [--swap]\n"
     "                [--scale N] [-T X] [-n N] [--seed N] [--stop STRING]...\n"
     "                [--batch N] [same options as above] [FILE ...]\n"
+    "       score-rm --render --template FILE [--second FIELD] [--swap]\n"
+    "                [--domain NAME]... [--all-domains] [options] [FILE ...]\n"
     "Model-based reward: a scalar reward model, or a judge's verdict.\n"
     "  -m, --model DIR         the reward model (scalar) or the judge (--judge)\n"
     "      --domain NAME       score records of this domain (repeatable; default:\n"
@@ -46,6 +48,8 @@ static const char usage_text[] =
     "      --batch-tokens N    scalar: tokens per forward at most (default 8192)\n"
     "      --judge             judge mode: generate a rationale and a verdict\n"
     "      --template FILE     judge: the prompt template\n"
+    "      --render            add judge_prompt, the rendered template, and judge\n"
+    "                          nothing (no -m)\n"
     "      --second FIELD      judge: the other response of a pairwise template\n"
     "      --swap              judge: the completion is response B, not A\n"
     "      --scale N           judge: a score verdict without /N is out of N\n"
@@ -74,6 +78,7 @@ enum {
     OPT_BATCH_TOKENS,
     OPT_JUDGE,
     OPT_TEMPLATE,
+    OPT_RENDER,
     OPT_SECOND,
     OPT_SWAP,
     OPT_SCALE,
@@ -90,7 +95,7 @@ enum {
 struct cli {
     const char *model, *norm_stats, *norm, *template_path;
     const char *domains[MAX_DOMAINS], *stops[MAX_STOPS];
-    int ndomains, nstops, all, fit, judge, think, no_think, with_ref, swap;
+    int ndomains, nstops, all, fit, judge, render, think, no_think, with_ref, swap;
     long batch, batch_tokens, threads, max_tokens;
     double weight, scale, temperature;
     const char *name, *ref_field, *second;
@@ -158,6 +163,7 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
         {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
         {"judge", no_argument, NULL, OPT_JUDGE},
         {"template", required_argument, NULL, OPT_TEMPLATE},
+        {"render", no_argument, NULL, OPT_RENDER},
         {"second", required_argument, NULL, OPT_SECOND},
         {"swap", no_argument, NULL, OPT_SWAP},
         {"scale", required_argument, NULL, OPT_SCALE},
@@ -201,6 +207,7 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
             break;
         case OPT_JUDGE: a->judge = 1; break;
         case OPT_TEMPLATE: a->template_path = optarg; break;
+        case OPT_RENDER: a->render = a->judge = 1; break;
         case OPT_SECOND: a->second = optarg; break;
         case OPT_SWAP: a->swap = 1; break;
         case OPT_SCALE: a->scale = opt_double(t, "--scale", optarg, 1e-9, 1e9); break;
@@ -227,8 +234,10 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
         default: tool_usage(t);
         }
     }
-    if (!a->model)
+    if (!a->model && !a->render)
         tool_usage_error(t, "-m DIR is required");
+    if (a->model && a->render)
+        tool_usage_error(t, "--render reads no model: leave out -m");
     if (a->think && a->no_think)
         tool_usage_error(t, "give --think or --no-think, not both");
     if (a->all && a->ndomains)
@@ -292,6 +301,48 @@ read_norm(const char *path, const char *hash, int with_ref, struct rm_norm *nm)
     sbuf_release(&err);
 }
 
+/* Reads the template and fills o from the options. */
+static void
+judge_opts(struct tool *t, const struct cli *a, struct rm_template *tp,
+           struct rm_judge_opts *o)
+{
+    struct sbuf err = SBUF_INIT;
+    size_t len;
+    char *text = read_file("--template", a->template_path, &len);
+
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    if (rm_template_parse(tp, text, len, &err))
+        die("--template: '%s': %s", a->template_path, sbuf_str(&err));
+    free(text);
+    sbuf_release(&err);
+    if (rm_template_pairwise(tp) && !a->second)
+        tool_usage_error(t, "the template '%s' compares two responses: give --second"
+                         " FIELD", a->template_path);
+    if (!rm_template_pairwise(tp) && (a->second || a->swap))
+        tool_usage_error(t, "--second and --swap need a template with {response_b}");
+    memset(o, 0, sizeof(*o));
+    o->domains = (struct rm_domains){a->domains, a->ndomains, a->all};
+    o->tpl = tp;
+    o->kind = rm_template_pairwise(tp) ? RM_VERDICT_PAIR : RM_VERDICT_SCORE;
+    o->scale = a->scale > 0 ? a->scale : 10;
+    o->reference_field = a->ref_field;
+    o->second = a->second;
+    o->swap = a->swap;
+    o->name = a->name;
+    o->weight = a->weight;
+    o->gen.G = 1;
+    o->gen.sampler = (struct sampler_config)SAMPLER_CONFIG_INIT;
+    o->gen.sampler.temperature = a->temperature < 0 ? 0 : (float)a->temperature;
+    o->gen.max_tokens = a->max_tokens ? (int)a->max_tokens : 512;
+    o->gen.seed = a->seed;
+    o->gen.stops = a->stops;
+    o->gen.nstops = a->nstops;
+    o->gen.batch = a->batch ? (int)a->batch : 32;
+    o->gen.threads = a->threads ? (int)a->threads
+                                : (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 static void
 summary(const struct tool *t, const struct cli *a, const struct rm_counts *cnt)
 {
@@ -326,6 +377,15 @@ main(int argc, char **argv)
     util_setprog(argv[0]);
     tool_init(&t, "score-rm", usage_text);
     parse_args(&t, &a, argc, argv);
+    if (a.render) {
+        struct rm_judge_opts o;
+        struct rm_template tp;
+        judge_opts(&t, &a, &tp, &o);
+        tool_start(&t, argc - optind, argv + optind);
+        rm_judge_render(&t, &o, &cnt);
+        rm_template_release(&tp);
+        return tool_finish(&t);
+    }
 
     if (stat(a.model, &sb) != 0 || !S_ISDIR(sb.st_mode))
         die("'%s': %s", a.model, stat(a.model, &sb) != 0 ? strerror(errno) : "not a directory");
@@ -352,36 +412,7 @@ main(int argc, char **argv)
     if (a.judge) {
         struct rm_judge_opts o;
         struct rm_template tp;
-        size_t len;
-        char *text = read_file("--template", a.template_path, &len);
-        if (rm_template_parse(&tp, text, len, &err))
-            die("--template: '%s': %s", a.template_path, sbuf_str(&err));
-        free(text);
-        if (rm_template_pairwise(&tp) && !a.second)
-            tool_usage_error(&t, "the template '%s' compares two responses: give --second"
-                             " FIELD", a.template_path);
-        if (!rm_template_pairwise(&tp) && (a.second || a.swap))
-            tool_usage_error(&t, "--second and --swap need a template with {response_b}");
-        memset(&o, 0, sizeof(o));
-        o.domains = (struct rm_domains){a.domains, a.ndomains, a.all};
-        o.tpl = &tp;
-        o.kind = rm_template_pairwise(&tp) ? RM_VERDICT_PAIR : RM_VERDICT_SCORE;
-        o.scale = a.scale > 0 ? a.scale : 10;
-        o.reference_field = a.ref_field;
-        o.second = a.second;
-        o.swap = a.swap;
-        o.name = a.name;
-        o.weight = a.weight;
-        o.gen.G = 1;
-        o.gen.sampler = (struct sampler_config)SAMPLER_CONFIG_INIT;
-        o.gen.sampler.temperature = a.temperature < 0 ? 0 : (float)a.temperature;
-        o.gen.max_tokens = a.max_tokens ? (int)a.max_tokens : 512;
-        o.gen.seed = a.seed;
-        o.gen.stops = a.stops;
-        o.gen.nstops = a.nstops;
-        o.gen.batch = a.batch ? (int)a.batch : 32;
-        o.gen.threads = a.threads ? (int)a.threads
-                                  : (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+        judge_opts(&t, &a, &tp, &o);
         tool_start(&t, argc - optind, argv + optind);
         rm_judge_run(&t, m, tk, &chat, &o, &cnt);
         rm_template_release(&tp);
