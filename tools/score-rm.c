@@ -277,28 +277,35 @@ parse_norm(struct tool *t, const char *arg, struct rm_norm *nm)
     free(mean);
 }
 
-/* Reads a --fit-norm file and checks it was made with this model. */
-static void
-read_norm(const char *path, const char *hash, int with_ref, struct rm_norm *nm)
+/*
+ * Reads a --fit-norm file and checks it was made with this model.
+ * Returns 0, or -1 with the message in msg.
+ */
+static int
+read_norm(const char *path, const char *hash, int with_ref, struct rm_norm *nm,
+          struct sbuf *msg)
 {
     struct sbuf err = SBUF_INIT;
     size_t len;
     char *text = read_file("--norm-stats", path, &len);
     json_t *js = json_parse(text, len, &err);
+    const char *sep = ": ";
 
-    if (!js)
-        die("--norm-stats: '%s': %s", path, sbuf_str(&err));
-    if (rm_norm_from_json(js, nm, &err))
-        die("--norm-stats: '%s': %s", path, sbuf_str(&err));
-    if (nm->model[0] && strcmp(nm->model, hash) != 0)
-        die("--norm-stats: '%s' was fitted with the reward model %s, not this one (%s)",
-            path, nm->model, hash);
-    if (nm->with_reference != with_ref)
-        die("--norm-stats: '%s' was fitted %s --with-reference", path,
-            nm->with_reference ? "with" : "without");
-    json_decref(js);
     free(text);
+    if (js && rm_norm_from_json(js, nm, &err) == 0) {
+        sep = " ";
+        if (nm->model[0] && strcmp(nm->model, hash) != 0)
+            sbuf_addf(&err, "was fitted with the reward model %s, not this one (%s)",
+                      nm->model, hash);
+        else if (nm->with_reference != with_ref)
+            sbuf_addf(&err, "was fitted %s --with-reference",
+                      nm->with_reference ? "with" : "without");
+    }
+    json_decref(js);
+    if (err.len > 0)
+        sbuf_addf(msg, "--norm-stats: '%s'%s%s", path, sep, sbuf_str(&err));
     sbuf_release(&err);
+    return msg->len > 0 ? -1 : 0;
 }
 
 /* Reads the template and fills o from the options. */
@@ -312,15 +319,23 @@ judge_opts(struct tool *t, const struct cli *a, struct rm_template *tp,
 
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         len--;
-    if (rm_template_parse(tp, text, len, &err))
-        die("--template: '%s': %s", a->template_path, sbuf_str(&err));
+    if (rm_template_parse(tp, text, len, &err)) {
+        free(text);
+        warnx_("--template: '%s': %s", a->template_path, sbuf_str(&err));
+        sbuf_release(&err);
+        exit(1);
+    }
     free(text);
     sbuf_release(&err);
-    if (rm_template_pairwise(tp) && !a->second)
+    if (rm_template_pairwise(tp) && !a->second) {
+        rm_template_release(tp);
         tool_usage_error(t, "the template '%s' compares two responses: give --second"
                          " FIELD", a->template_path);
-    if (!rm_template_pairwise(tp) && (a->second || a->swap))
+    }
+    if (!rm_template_pairwise(tp) && (a->second || a->swap)) {
+        rm_template_release(tp);
         tool_usage_error(t, "--second and --swap need a template with {response_b}");
+    }
     memset(o, 0, sizeof(*o));
     o->domains = (struct rm_domains){a->domains, a->ndomains, a->all};
     o->tpl = tp;
@@ -361,15 +376,22 @@ main(int argc, char **argv)
     struct tool t;
     struct cli a;
     struct rm_counts cnt;
-    struct sbuf err = SBUF_INIT;
-    struct model *m;
-    struct tok *tk;
+    struct rm_judge_opts jo;
+    struct rm_scalar_opts so;
+    struct rm_template tp;
+    struct rm_norm nm;
+    struct rm_moments mo = {0};
+    struct sbuf msg = SBUF_INIT;
+    struct model *m = NULL;
+    struct tok *tk = NULL;
     struct chat chat;
     struct stat sb;
     char cerr[512], hash[17];
-    int rc;
+    int rc, have_chat = 0;
 
     memset(&a, 0, sizeof(a));
+    memset(&tp, 0, sizeof(tp));
+    memset(&nm, 0, sizeof(nm));
     a.weight = 1;
     a.temperature = -1;
     a.name = "rm";
@@ -377,73 +399,83 @@ main(int argc, char **argv)
     util_setprog(argv[0]);
     tool_init(&t, "score-rm", usage_text);
     parse_args(&t, &a, argc, argv);
+    if (a.judge)
+        judge_opts(&t, &a, &tp, &jo);
+    if (a.norm)
+        parse_norm(&t, a.norm, &nm);
     if (a.render) {
-        struct rm_judge_opts o;
-        struct rm_template tp;
-        judge_opts(&t, &a, &tp, &o);
         tool_start(&t, argc - optind, argv + optind);
-        rm_judge_render(&t, &o, &cnt);
+        rm_judge_render(&t, &jo, &cnt);
         rm_template_release(&tp);
         return tool_finish(&t);
     }
 
-    if (stat(a.model, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        die("'%s': %s", a.model, stat(a.model, &sb) != 0 ? strerror(errno) : "not a directory");
-    m = ckpt_load(a.model, 0, NULL, &err);
+    /* from here on every error goes through fail, which frees first */
+    if (stat(a.model, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        sbuf_addf(&msg, "'%s': %s", a.model,
+                  stat(a.model, &sb) != 0 ? strerror(errno) : "not a directory");
+        goto fail;
+    }
+    m = ckpt_load(a.model, 0, NULL, &msg);
     if (!m)
-        die("%s", sbuf_str(&err));
-    if (a.judge && m->cfg.arch != MODEL_CAUSAL_LM)
-        die("'%s': a scalar reward model cannot write a verdict; --judge needs a causal LM",
-            a.model);
-    if (!a.judge && m->cfg.arch != MODEL_SEQ_CLS)
-        die("'%s': not a reward model (no score head): train one with update --rm, or"
-            " use --judge", a.model);
+        goto fail;
+    if (a.judge && m->cfg.arch != MODEL_CAUSAL_LM) {
+        sbuf_addf(&msg, "'%s': a scalar reward model cannot write a verdict; --judge"
+                  " needs a causal LM", a.model);
+        goto fail;
+    }
+    if (!a.judge && m->cfg.arch != MODEL_SEQ_CLS) {
+        sbuf_addf(&msg, "'%s': not a reward model (no score head): train one with update"
+                  " --rm, or use --judge", a.model);
+        goto fail;
+    }
     tk = tok_load_dir(a.model);
-    if (tok_vocab_size(tk) > m->cfg.vocab_size)
-        die("'%s': the tokenizer has %d ids, the model %d", a.model, tok_vocab_size(tk),
-            m->cfg.vocab_size);
+    if (tok_vocab_size(tk) > m->cfg.vocab_size) {
+        sbuf_addf(&msg, "'%s': the tokenizer has %d ids, the model %d", a.model,
+                  tok_vocab_size(tk), m->cfg.vocab_size);
+        goto fail;
+    }
     if (chat_init(&chat, tk, a.format, (a.think ? CHAT_THINK : 0)
-                  | (a.no_think ? CHAT_NO_THINK : 0), cerr, sizeof(cerr)) < 0)
-        die("'%s': %s", a.model, cerr);
-    if (!a.threads)
-        a.threads = model_threads_env();
+                  | (a.no_think ? CHAT_NO_THINK : 0), cerr, sizeof(cerr)) < 0) {
+        sbuf_addf(&msg, "'%s': %s", a.model, cerr);
+        goto fail;
+    }
+    have_chat = 1;
     ckpt_hash(m, hash);
+    if (a.norm_stats && read_norm(a.norm_stats, hash, a.with_ref, &nm, &msg))
+        goto fail;
 
     if (a.judge) {
-        struct rm_judge_opts o;
-        struct rm_template tp;
-        judge_opts(&t, &a, &tp, &o);
         tool_start(&t, argc - optind, argv + optind);
-        rm_judge_run(&t, m, tk, &chat, &o, &cnt);
-        rm_template_release(&tp);
+        rm_judge_run(&t, m, tk, &chat, &jo, &cnt);
     } else {
-        struct rm_scalar_opts o;
-        struct rm_norm nm;
-        struct rm_moments mo = {0};
-        memset(&o, 0, sizeof(o));
-        if (a.norm)
-            parse_norm(&t, a.norm, &nm);
-        else if (a.norm_stats)
-            read_norm(a.norm_stats, hash, a.with_ref, &nm);
         if (a.threads)
             model_set_threads((int)a.threads);
-        o.domains = (struct rm_domains){a.domains, a.ndomains, a.all};
-        o.with_reference = a.with_ref;
-        o.reference_field = a.ref_field;
-        o.name = a.name;
-        o.weight = a.weight;
-        o.norm = a.norm || a.norm_stats ? &nm : NULL;
-        o.batch = a.batch ? (size_t)a.batch : 16;
-        o.batch_tokens = a.batch_tokens ? (size_t)a.batch_tokens : 8192;
-        o.fit = a.fit;
-        memcpy(o.model_hash, hash, sizeof(hash));
+        else if (model_threads_env() > 0)
+            model_set_threads(model_threads_env());
+        memset(&so, 0, sizeof(so));
+        so.domains = (struct rm_domains){a.domains, a.ndomains, a.all};
+        so.with_reference = a.with_ref;
+        so.reference_field = a.ref_field;
+        so.name = a.name;
+        so.weight = a.weight;
+        so.norm = a.norm || a.norm_stats ? &nm : NULL;
+        so.batch = a.batch ? (size_t)a.batch : 16;
+        so.batch_tokens = a.batch_tokens ? (size_t)a.batch_tokens : 8192;
+        so.fit = a.fit;
+        memcpy(so.model_hash, hash, sizeof(hash));
         tool_start(&t, argc - optind, argv + optind);
-        rm_scalar_run(&t, m, &chat, &o, &cnt, &mo);
+        rm_scalar_run(&t, m, &chat, &so, &cnt, &mo);
         if (a.fit) {
             const char *why;
             json_t *js;
-            if (rm_norm_from_moments(&mo, &nm, &why))
-                die("--fit-norm: %s (%ld scored)", why, mo.n);
+            if (rm_norm_from_moments(&mo, &nm, &why)) {
+                sbuf_addf(&msg, "--fit-norm: %s (%ld scored)", why, mo.n);
+                rout_abort(t.out);
+                t.out = NULL;
+                tool_finish(&t);
+                goto fail;
+            }
             memcpy(nm.model, hash, sizeof(hash));
             nm.with_reference = a.with_ref;
             js = rm_norm_to_json(&nm);
@@ -453,8 +485,15 @@ main(int argc, char **argv)
     }
     summary(&t, &a, &cnt);
     rc = tool_finish(&t);
-    sbuf_release(&err);
-    chat_release(&chat);
+    goto out;
+fail:
+    warnx_("%s", sbuf_str(&msg));
+    rc = 1;
+out:
+    rm_template_release(&tp);
+    sbuf_release(&msg);
+    if (have_chat)
+        chat_release(&chat);
     tok_free(tk);
     model_free(m);
     return rc;
