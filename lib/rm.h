@@ -222,7 +222,6 @@ struct rm_scalar_opts {
     double weight;
     const struct rm_norm *norm;  /* NULL: raw scores */
     size_t batch, batch_tokens;  /* samples, tokens per forward */
-    char model_hash[17];
     int fit;                     /* write no records: fit into *fitted */
 };
 

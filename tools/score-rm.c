@@ -354,8 +354,9 @@ judge_opts(struct tool *t, const struct cli *a, struct rm_template *tp,
     o->gen.stops = a->stops;
     o->gen.nstops = a->nstops;
     o->gen.batch = a->batch ? (int)a->batch : 32;
-    o->gen.threads = a->threads ? (int)a->threads
-                                : (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+    o->gen.threads = a->threads ? (int)a->threads : model_threads_env();
+    if (!o->gen.threads)
+        o->gen.threads = (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 static void
@@ -463,7 +464,6 @@ main(int argc, char **argv)
         so.batch = a.batch ? (size_t)a.batch : 16;
         so.batch_tokens = a.batch_tokens ? (size_t)a.batch_tokens : 8192;
         so.fit = a.fit;
-        memcpy(so.model_hash, hash, sizeof(hash));
         tool_start(&t, argc - optind, argv + optind);
         rm_scalar_run(&t, m, &chat, &so, &cnt, &mo);
         if (a.fit) {
