@@ -401,7 +401,8 @@ rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts 
             cnt->passed++;
             tool_write(t, rec);
         } else if (judge_prompt(t, o, rec, &prompt) == 0) {
-            json_object_set_new(rec, "judge_prompt", json_stringn(sbuf_str(&prompt), prompt.len));
+            json_object_set_new(rec, "judge_prompt",
+                                json_stringn(sbuf_str(&prompt), prompt.len));
             cnt->scored++;
             tool_write(t, rec);
         }

@@ -256,8 +256,8 @@ test_batching(void)
     }
     rm_batch_score(m, &all);
     for (i = 0; i < 5; i++)
-        CHECK_MSG(memcmp(&alone[i], &all.scores[i], sizeof(float)) == 0, "sample %d: %.9g vs %.9g",
-                  i, alone[i], all.scores[i]);
+        CHECK_MSG(memcmp(&alone[i], &all.scores[i], sizeof(float)) == 0,
+                  "sample %d: %.9g vs %.9g", i, alone[i], all.scores[i]);
     CHECK(alone[0] != alone[1]);
     rm_batch_release(&one);
     rm_batch_release(&all);
