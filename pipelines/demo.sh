@@ -31,6 +31,15 @@ RL_LR=${RL_LR:-2e-4}
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
+# OpenBLAS chooses its kernels from the CPU it detects; some virtual
+# machines hide the flags it looks for and it falls back to generic kernels
+# several times slower.  When OPENBLAS_CORETYPE is unset, name the kernel
+# from /proc/cpuinfo; a value already set is kept as it is.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
+    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
+    fi
+fi
 mkdir -p "$D"
 t0=$(date +%s)
 say() { printf 'demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
@@ -42,7 +51,7 @@ say() { printf 'demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
 if [ ! -e "$D/rl-prompts.jsonl" ]; then
     tasks arithmetic -n "$EVAL_N" --seed 1001 --ops "$OPS" --digits "$DIGITS" -o "$D/eval.jsonl"
     jq -r .prompt "$D/eval.jsonl" | sort -u > "$D/eval.prompts"
-    tasks arithmetic -n "$SFT_N" --seed 1 --ops "$OPS" --digits "$DIGITS" -r \
+    tasks arithmetic -n "$SFT_N" --seed 1 --ops "$OPS" --digits "$DIGITS" --column -r \
         | jq -c --rawfile ex "$D/eval.prompts" '($ex | split("\n")) as $e | select(.prompt as $p | $e | index([$p]) | not)' \
         > "$D/sft.jsonl.part" && mv "$D/sft.jsonl.part" "$D/sft.jsonl"
     tasks arithmetic -n 20000 --seed 2 --ops "$OPS" --digits "$DIGITS" \
