@@ -12,24 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "tool.h"
-
-/* A float as the shortest decimal that reads back to the same float. */
-static json_t *
-json_float(float f)
-{
-    char buf[40];
-    int prec;
-
-    for (prec = 6; prec < 9; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f)
-            break;
-    }
-    if (prec == 9)
-        snprintf(buf, sizeof(buf), "%.9g", (double)f);
-    return json_real(strtod(buf, NULL));
-}
 
 /* A string field, or -1 after rejecting the record. */
 static int
