@@ -21,13 +21,13 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo}
-SFT_N=${SFT_N:-12000}       # SFT records
+SFT_N=${SFT_N:-22000}       # SFT records: about 400 steps of 8 packed rows
 SFT_LR=${SFT_LR:-3e-3}
 EVAL_N=${EVAL_N:-300}       # held-out prompts
-RL_STEPS=${RL_STEPS:-30}
-RL_BATCH=${RL_BATCH:-32}    # prompts per step
-RL_G=${RL_G:-8}             # samples per prompt
-RL_LR=${RL_LR:-2e-4}
+RL_STEPS=${RL_STEPS:-24}
+RL_BATCH=${RL_BATCH:-16}    # prompts per step
+RL_G=${RL_G:-16}            # samples per prompt
+RL_LR=${RL_LR:-3e-4}
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
@@ -62,13 +62,13 @@ fi
 
 # 3. SFT
 $MAKE -f "$HERE/sft.mk" INIT="$D/base" DATA="$D/sft.jsonl" RUN="$D/sft" EPOCHS=1 L=512 \
-    BATCH=16 LR="$SFT_LR" MIN_LR=3e-4 WARMUP=20
+    BATCH=8 LR="$SFT_LR" MIN_LR="$SFT_LR" WARMUP=20
 say "SFT done"
 
 # 4-6. evaluation: greedy, one sample per prompt, the boxed answer only
 evaluate() { # checkpoint, name
     if [ ! -e "$D/$2.stats.json" ]; then
-        gen -m "$1" -T 0 -n 96 --think -q "$D/eval.jsonl" \
+        gen -m "$1" -T 0 -n 64 --think -q "$D/eval.jsonl" \
             | score-math --extract boxed -q | score-format -q -o "$D/$2.scored.jsonl"
         stats -j -q --reward rewards.math "$D/$2.scored.jsonl" > "$D/$2.stats.json"
         stats -j -q --reward rewards.format "$D/$2.scored.jsonl" > "$D/$2.format.json"
@@ -78,7 +78,7 @@ evaluate "$D/sft/final" before
 say "held-out accuracy after SFT: $(jq .accuracy "$D/before.stats.json")"
 
 $MAKE -f "$HERE/grpo.mk" INIT="$D/sft/final" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/grpo" \
-    STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP=1.0 MAXTOK=96 LR="$RL_LR" L=1024 \
+    STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP=1.0 MAXTOK=64 LR="$RL_LR" L=1024 \
     ACC_KEY=rewards.math 2>/dev/null
 FINAL="$D/grpo/step-$(printf %03d "$RL_STEPS")/ckpt"
 evaluate "$FINAL" after
