@@ -24,7 +24,7 @@ D=${DEMO_DIR:-demo}
 SFT_N=${SFT_N:-22000}       # SFT records: about 400 steps of 8 packed rows
 SFT_LR=${SFT_LR:-3e-3}
 EVAL_N=${EVAL_N:-300}       # held-out prompts
-RL_STEPS=${RL_STEPS:-24}
+RL_STEPS=${RL_STEPS:-40}
 RL_BATCH=${RL_BATCH:-16}    # prompts per step
 RL_G=${RL_G:-16}            # samples per prompt
 RL_LR=${RL_LR:-3e-4}
@@ -81,7 +81,8 @@ $MAKE -f "$HERE/grpo.mk" INIT="$D/sft/final" PROMPTS="$D/rl-prompts.jsonl" RUN="
     STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP=1.0 MAXTOK=64 LR="$RL_LR" L=1024 \
     ACC_KEY=rewards.math 2>/dev/null
 FINAL="$D/grpo/step-$(printf %03d "$RL_STEPS")/ckpt"
-evaluate "$FINAL" after
+AFTER=after.step-$(printf %03d "$RL_STEPS")
+evaluate "$FINAL" "$AFTER"
 stats --plot "$D/plots" "$D/grpo/metrics.jsonl" 2>/dev/null
 jq -c '{step, loss, lr}' "$D"/sft/epoch-1.metrics.jsonl > "$D/sft-metrics.jsonl"
 stats --plot "$D/plots/sft" "$D/sft-metrics.jsonl" 2>/dev/null
@@ -89,7 +90,7 @@ say "GRPO done"
 
 # The table
 row() { # label, jq path
-    printf '%-28s %10s %10s\n' "$1" "$(jq -r "$2" "$D/before.$3.json")" "$(jq -r "$2" "$D/after.$3.json")"
+    printf '%-28s %10s %10s\n' "$1" "$(jq -r "$2" "$D/before.$3.json")" "$(jq -r "$2" "$D/$AFTER.$3.json")"
 }
 echo
 printf '%-28s %10s %10s\n' "held-out ($EVAL_N prompts)" "after SFT" "after GRPO"
@@ -102,4 +103,4 @@ echo "policy after GRPO:   $FINAL"
 echo "per-step metrics:    $D/grpo/metrics.jsonl"
 echo "plots (PNG):         $D/plots/ (reward, accuracy, kl, completion_tokens, ...)"
 echo "every step's files:  $D/grpo/step-NNN/ (prompts, samples, scored, packed, ckpt)"
-echo "held-out answers:    $D/before.scored.jsonl, $D/after.scored.jsonl"
+echo "held-out answers:    $D/before.scored.jsonl, $D/$AFTER.scored.jsonl"
