@@ -27,7 +27,11 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Debian packages the build, the tests and the pipelines need.
 DEBS = gcc g++ make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
        bubblewrap pkg-config libpcre2-dev jq mandoc gnuplot-nox parallel \
-       python3 nodejs npm libutf8proc-dev time
+       python3 libutf8proc-dev time
+# Commands that may come from outside Debian's packages (a node.js build of
+# the machine's own, say): their package is installed only when the
+# command is missing, so it never fights the one that is there.
+DEB_CMDS = node:nodejs npm:npm
 
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_HDR := $(wildcard lib/*.h)
@@ -96,6 +100,8 @@ deps:
 	@missing=; for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
 	    || missing="$$missing $$p"; done; \
+	for cp in $(DEB_CMDS); do \
+	  command -v $${cp%%:*} >/dev/null 2>&1 || missing="$$missing $${cp#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
