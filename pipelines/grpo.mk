@@ -48,15 +48,31 @@ UPDATE_OPTS ?=
 # The first step starts a fresh optimizer over INIT (whose state, if any,
 # belongs to the SFT run that made it).
 FIRST_OPTS ?= --new-optimizer
-# GEN runs the sampler; PARALLEL shards it, e.g.
-#   GEN = parallel --pipe --keep-order -N 8 gen
+# GEN runs the sampler.
 GEN ?= gen
+# Scale-out (posttrain(7), RUNNING ON A CLUSTER).  PARALLEL shards gen,
+# the scorers and logp: each command runs as PARALLEL "COMMAND" over the
+# records, whose order is kept, and the output is the same bytes as
+# without (a sample's seed depends only on SEED, the step, the prompt id
+# and k; advantage runs after the merge, on whole groups), e.g.
+#   PARALLEL = parallel --pipe --keep-order -N 4 -j 2
+#   PARALLEL = parallel --pipe --keep-order -N 4 --env PATH --workdir $(CURDIR) \
+#              --sshlogin 2/node1,2/node2
+# MPIRUN starts update data-parallel (its result: the one-process one up
+# to float summation order), e.g.
+#   MPIRUN = mpirun -np 8 --hostfile hosts -x PATH
+PARALLEL ?=
+MPIRUN ?=
+# GNU parallel takes $PARALLEL from its environment as options.
+unexport PARALLEL
 
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
 export PATH := $(abspath $(HERE)../bin):$(PATH)
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 .DELETE_ON_ERROR:
+
+shard = $(if $(strip $(PARALLEL)),$(PARALLEL) "$(1)",$(1))
 
 ifeq ($(strip $(INIT)),)
 $(error grpo.mk: set INIT=checkpoint directory)
@@ -80,21 +96,24 @@ $(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
 	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< > $$@.part && mv $$@.part $$@
 
 $(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(2))/model.safetensors
-	$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$(( $(SEED) * 100003 + 10#$(1) )) $(GEN_OPTS) < $$< -q -o $$@
+	seed=$$$$(( $(SEED) * 100003 + 10#$(1) )); \
+	< $$< $(call shard,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q) \
+	    | zstd -q -c > $$@.part && mv $$@.part $$@
 
 $(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
-	< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@
+	zstd -dc $$< | $(call shard,$(SCORE)) | zstd -q -c > $$@.part && mv $$@.part $$@
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
 	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(ADV_OPTS) -q $$< | logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@; fi
+	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(call shard,logp -m $(REF) -q) \
+	    | zstd -q -c > $$@.part && mv $$@.part $$@; fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
 
 $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(call ckpt,$(2))/model.safetensors
 	rm -rf $(RUN)/step-$(1)/ckpt
-	update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) \
+	$(MPIRUN) update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) \
 	    --temperature $(TEMP) --metrics $(RUN)/step-$(1)/metrics.part \
 	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl
