@@ -2,8 +2,9 @@
 # to float summation order (within 1e-6 of each tensor's largest
 # magnitude, by an independent reader of the safetensors, stdiff.py), the
 # same bytes on every run, and the same step metrics (SFT with 2 and 3
-# ranks; GRPO with a KL term, old log-probs recomputed by the rank that
-# owns the row, and a second pass).
+# ranks, one of them reading standard input; GRPO with a KL term, old
+# log-probs recomputed by the rank that owns the row, and a second pass;
+# a reward model).
 command -v mpirun >/dev/null || { echo "skipped: no mpirun (make deps installs openmpi-bin)"; exit 77; }
 nm "$BIN/update" | grep -q MPI_Init || { echo "skipped: bin/update built without MPI (make MPI=1)"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -51,4 +52,16 @@ moved m0/model.safetensors g1/model.safetensors
 close g1/model.safetensors g2/model.safetensors
 jq -c '[.iter, .rows, .tokens, .targets, .clip_frac]' gm1.jsonl >c1
 jq -c '[.iter, .rows, .tokens, .targets, .clip_frac]' gm2.jsonl >c2
+cmp c1 c2
+# A reward model: the pairs and their margins reach every rank
+awk 'BEGIN { for (a = 0; a < 5; a++) for (b = 0; b < 4; b++)
+    printf "{\"id\":\"%d+%d\",\"prompt\":\"%d+%d=\",\"chosen\":\"%d\",\"rejected\":\"%d\",\"margin\":%g}\n",
+        a, b, a, b, a + b, (a + b + 3) % 10, b / 4 }' >pref.jsonl
+pack -q -m m0 -L 24 pref.jsonl >r.jsonl
+set -- --rm --lr 1e-4 --batch 6 --epochs 2 --no-shuffle
+update -q -m m0 -o r1 "$@" --metrics rm1.jsonl r.jsonl
+mpi -np 2 update -q -m m0 -o r2 "$@" --metrics rm2.jsonl r.jsonl
+close r1/model.safetensors r2/model.safetensors
+jq -c '[.step, .pairs, .accuracy]' rm1.jsonl >c1
+jq -c '[.step, .pairs, .accuracy]' rm2.jsonl >c2
 cmp c1 c2
