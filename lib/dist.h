@@ -33,7 +33,8 @@
 /*
  * Joins the MPI job when mpirun (or srun with PMIx) started this process
  * and the program was built with MPI; else one rank.  Returns the number
- * of ranks.  Call once, before any other dist_ function.
+ * of ranks.  Call once, before any other dist_ function; argc and argv
+ * may be NULL (MPI_Init does not need them).
  */
 int dist_init(int *argc, char ***argv);
 /* Leaves the job (collective: every rank calls it, on success). */

@@ -70,12 +70,15 @@ static const char usage_text[] =
     "      --eval             no step: print the loss (rm: and the pairwise\n"
     "                         accuracy) of the input under IN as one JSON line\n"
     "      --metrics FILE     one JSON line per step\n"
-    "      --threads N        compute threads (default: POSTTRAIN_THREADS, else all)\n"
+    "      --threads N        compute threads (default: POSTTRAIN_THREADS, else all;\n"
+    "                         under mpirun, the host's cores over its ranks)\n"
     "      --max-errors N     go on past up to N bad records (default 0)\n"
     "      --rejects FILE     write bad records there, whole, with the reason\n"
     "  -q, --quiet            no summary on stderr\n"
     "  -h, --help             this help\n"
-    "  -V, --version          the version\n";
+    "  -V, --version          the version\n"
+    "Under mpirun (an MPI build), each rank computes a share of every batch and\n"
+    "rank 0 writes OUT: see update(1).\n";
 
 enum {
     OPT_SFT = TOOL_OPT_FIRST_FREE, OPT_GRPO, OPT_RM, OPT_BATCH, OPT_BATCH_TOKENS,
@@ -675,7 +678,7 @@ main(int argc, char **argv)
     util_setprog(argv[0]);
     tool_init(&r.tl, "update", usage_text);
     parse_args(&r, argc, argv);
-    dist_init(&argc, &argv);
+    dist_init(NULL, NULL);
     rank0 = dist_rank() == 0;
     if (r.threads)
         model_set_threads((int)r.threads);
