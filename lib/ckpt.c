@@ -4,6 +4,7 @@
  * state files, and the atomic temp-directory + rename save.
  */
 #include "ckpt.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,21 +234,6 @@ ckpt_preset(const char *name, struct model_config *c)
         return 0;
     }
     return -1;
-}
-
-/* A real that prints as the shortest decimal reading back to the same float. */
-static json_t *
-json_float(float f)
-{
-    char buf[40];
-    int prec;
-
-    for (prec = 6; prec < 10; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f)
-            break;
-    }
-    return json_real(strtod(buf, NULL));
 }
 
 json_t *

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -610,4 +611,20 @@ fmt_double(char *buf, double d)
             break;
     }
     return n;
+}
+
+json_t *
+json_float(float f)
+{
+    char buf[40];
+    int prec;
+
+    for (prec = 6; prec < 9; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    if (prec == 9)
+        snprintf(buf, sizeof(buf), "%.9g", (double)f);
+    return json_real(strtod(buf, NULL));
 }

@@ -33,6 +33,13 @@ json_t *json_parse(const char *s, size_t n, struct sbuf *err);
  * least 32 bytes), %g style; returns its length.
  */
 int fmt_double(char *buf, double d);
+/*
+ * A new real holding the double nearest to the shortest decimal that reads
+ * back as the float f, so a float written as JSON stays short ("-0.25",
+ * not "-0.25000000372529").
+ */
+json_t *json_float(float f);
+
 /* Writes v in decimal to buf (at least 24 bytes); returns its length. */
 int fmt_int(char *buf, int64_t v);
 

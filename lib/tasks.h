@@ -57,6 +57,7 @@ struct tasks_gen {
     int dmin, dmax;         /* operand digit counts, 1..TASKS_MAX_DIGITS */
     const char *ops;        /* subset of "+-*\/" (borrowed), drawn uniformly */
     int allow_negative;     /* "-" may give a negative result */
+    int column;             /* + and - responses worked digit by digit */
     /* countdown */
     int nnumbers;           /* numbers per task, 2..TASKS_MAX_NUMBERS */
     int max_number;         /* numbers in [1, max_number] */

@@ -21,16 +21,25 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo}
-SFT_N=${SFT_N:-12000}       # SFT records
+SFT_N=${SFT_N:-22000}       # SFT records: about 400 steps of 8 packed rows
 SFT_LR=${SFT_LR:-3e-3}
 EVAL_N=${EVAL_N:-300}       # held-out prompts
-RL_STEPS=${RL_STEPS:-30}
-RL_BATCH=${RL_BATCH:-32}    # prompts per step
-RL_G=${RL_G:-8}             # samples per prompt
-RL_LR=${RL_LR:-2e-4}
+RL_STEPS=${RL_STEPS:-40}
+RL_BATCH=${RL_BATCH:-16}    # prompts per step
+RL_G=${RL_G:-16}            # samples per prompt
+RL_LR=${RL_LR:-3e-4}
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
+# OpenBLAS chooses its kernels from the CPU it detects; some virtual
+# machines hide the flags it looks for and it falls back to generic kernels
+# several times slower.  When OPENBLAS_CORETYPE is unset, name the kernel
+# from /proc/cpuinfo; a value already set is kept as it is.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
+    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
+    fi
+fi
 mkdir -p "$D"
 t0=$(date +%s)
 say() { printf 'demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
@@ -42,7 +51,7 @@ say() { printf 'demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
 if [ ! -e "$D/rl-prompts.jsonl" ]; then
     tasks arithmetic -n "$EVAL_N" --seed 1001 --ops "$OPS" --digits "$DIGITS" -o "$D/eval.jsonl"
     jq -r .prompt "$D/eval.jsonl" | sort -u > "$D/eval.prompts"
-    tasks arithmetic -n "$SFT_N" --seed 1 --ops "$OPS" --digits "$DIGITS" -r \
+    tasks arithmetic -n "$SFT_N" --seed 1 --ops "$OPS" --digits "$DIGITS" --column -r \
         | jq -c --rawfile ex "$D/eval.prompts" '($ex | split("\n")) as $e | select(.prompt as $p | $e | index([$p]) | not)' \
         > "$D/sft.jsonl.part" && mv "$D/sft.jsonl.part" "$D/sft.jsonl"
     tasks arithmetic -n 20000 --seed 2 --ops "$OPS" --digits "$DIGITS" \
@@ -53,13 +62,13 @@ fi
 
 # 3. SFT
 $MAKE -f "$HERE/sft.mk" INIT="$D/base" DATA="$D/sft.jsonl" RUN="$D/sft" EPOCHS=1 L=512 \
-    BATCH=16 LR="$SFT_LR" MIN_LR=3e-4 WARMUP=20
+    BATCH=8 LR="$SFT_LR" MIN_LR="$SFT_LR" WARMUP=20
 say "SFT done"
 
 # 4-6. evaluation: greedy, one sample per prompt, the boxed answer only
 evaluate() { # checkpoint, name
     if [ ! -e "$D/$2.stats.json" ]; then
-        gen -m "$1" -T 0 -n 96 --think -q "$D/eval.jsonl" \
+        gen -m "$1" -T 0 -n 64 --think -q "$D/eval.jsonl" \
             | score-math --extract boxed -q | score-format -q -o "$D/$2.scored.jsonl"
         stats -j -q --reward rewards.math "$D/$2.scored.jsonl" > "$D/$2.stats.json"
         stats -j -q --reward rewards.format "$D/$2.scored.jsonl" > "$D/$2.format.json"
@@ -69,10 +78,11 @@ evaluate "$D/sft/final" before
 say "held-out accuracy after SFT: $(jq .accuracy "$D/before.stats.json")"
 
 $MAKE -f "$HERE/grpo.mk" INIT="$D/sft/final" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/grpo" \
-    STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP=1.0 MAXTOK=96 LR="$RL_LR" L=1024 \
+    STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP=1.0 MAXTOK=64 LR="$RL_LR" L=1024 \
     ACC_KEY=rewards.math 2>/dev/null
 FINAL="$D/grpo/step-$(printf %03d "$RL_STEPS")/ckpt"
-evaluate "$FINAL" after
+AFTER=after.step-$(printf %03d "$RL_STEPS")
+evaluate "$FINAL" "$AFTER"
 stats --plot "$D/plots" "$D/grpo/metrics.jsonl" 2>/dev/null
 jq -c '{step, loss, lr}' "$D"/sft/epoch-1.metrics.jsonl > "$D/sft-metrics.jsonl"
 stats --plot "$D/plots/sft" "$D/sft-metrics.jsonl" 2>/dev/null
@@ -80,7 +90,7 @@ say "GRPO done"
 
 # The table
 row() { # label, jq path
-    printf '%-28s %10s %10s\n' "$1" "$(jq -r "$2" "$D/before.$3.json")" "$(jq -r "$2" "$D/after.$3.json")"
+    printf '%-28s %10s %10s\n' "$1" "$(jq -r "$2" "$D/before.$3.json")" "$(jq -r "$2" "$D/$AFTER.$3.json")"
 }
 echo
 printf '%-28s %10s %10s\n' "held-out ($EVAL_N prompts)" "after SFT" "after GRPO"
@@ -93,4 +103,4 @@ echo "policy after GRPO:   $FINAL"
 echo "per-step metrics:    $D/grpo/metrics.jsonl"
 echo "plots (PNG):         $D/plots/ (reward, accuracy, kl, completion_tokens, ...)"
 echo "every step's files:  $D/grpo/step-NNN/ (prompts, samples, scored, packed, ckpt)"
-echo "held-out answers:    $D/before.scored.jsonl, $D/after.scored.jsonl"
+echo "held-out answers:    $D/before.scored.jsonl, $D/$AFTER.scored.jsonl"

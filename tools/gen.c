@@ -15,6 +15,7 @@
 #include "chat.h"
 #include "ckpt.h"
 #include "gen.h"
+#include "json.h"
 #include "tok.h"
 #include "tool.h"
 
@@ -143,23 +144,6 @@ skip:
         json_decref(rec);
     }
     return 0;
-}
-
-/* A float as the shortest decimal that reads back to the same float. */
-static json_t *
-json_float(float f)
-{
-    char buf[40];
-    int prec;
-
-    for (prec = 6; prec < 9; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f)
-            break;
-    }
-    if (prec == 9)
-        snprintf(buf, sizeof(buf), "%.9g", (double)f);
-    return json_real(strtod(buf, NULL));
 }
 
 static json_t *

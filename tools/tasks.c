@@ -34,6 +34,8 @@ static const char usage_text[] =
     "  -d, --digits D|LO-HI  arithmetic: operand digits, 1-9 (default 2)\n"
     "      --ops OPS         arithmetic: operations from +-*/ (default +-*/)\n"
     "      --negative        arithmetic: a - b may be negative\n"
+    "      --column          arithmetic: + and - worked digit by digit, units\n"
+    "                        first, with the carry or borrow on each line\n"
     "      --numbers K       countdown: numbers per task, 2-6 (default 4)\n"
     "      --max-number M    countdown: numbers in 1..M (default 50)\n"
     "      --max-target T    countdown: target in 1..T (default 100)\n"
@@ -51,6 +53,7 @@ enum {
     OPT_START = TOOL_OPT_FIRST_FREE,
     OPT_OPS,
     OPT_NEGATIVE,
+    OPT_COLUMN,
     OPT_NUMBERS,
     OPT_MAX_NUMBER,
     OPT_MAX_TARGET,
@@ -70,6 +73,7 @@ static const struct option longopts[] = {
     {"digits", required_argument, NULL, 'd'},
     {"ops", required_argument, NULL, OPT_OPS},
     {"negative", no_argument, NULL, OPT_NEGATIVE},
+    {"column", no_argument, NULL, OPT_COLUMN},
     {"numbers", required_argument, NULL, OPT_NUMBERS},
     {"max-number", required_argument, NULL, OPT_MAX_NUMBER},
     {"max-target", required_argument, NULL, OPT_MAX_TARGET},
@@ -278,6 +282,10 @@ main(int argc, char **argv)
         case OPT_NEGATIVE:
             need(&t, src, "arithmetic", "--negative");
             g.allow_negative = 1;
+            break;
+        case OPT_COLUMN:
+            need(&t, src, "arithmetic", "--column");
+            g.column = 1;
             break;
         case OPT_NUMBERS:
             need(&t, src, "countdown", "--numbers");

@@ -1,0 +1,396 @@
+/*
+ * rm_stream.c - score-rm(1)'s two loops: the scalar reward model over
+ * batches of records, and the judge over lib/gen's continuous batching.
+ * Records come out in input order, those of other domains too.  The
+ * pieces they use are in rm.c; see rm.h.
+ */
+#include "rm.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "tool.h"
+
+/* A string field, or -1 after rejecting the record. */
+static int
+need_str(struct tool *t, json_t *rec, const char *key, int optional, const char **out)
+{
+    const json_t *v = json_object_get(rec, key);
+
+    *out = NULL;
+    if (!v && optional)
+        return 0;
+    if (!json_is_string(v)) {
+        tool_reject(t, rec, key, "%s", v ? "not a string" : "missing");
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* ============================== Scalar ============================== */
+
+/* Records waiting for their batch, in input order; seg -1: pass through. */
+struct pending {
+    json_t **recs;
+    long *seg;
+    size_t n, cap;
+};
+
+static void
+pending_push(struct pending *p, json_t *rec, long seg)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->recs = xrealloc(p->recs, xmul(p->cap, sizeof(json_t *)));
+        p->seg = xrealloc(p->seg, xmul(p->cap, sizeof(long)));
+    }
+    p->recs[p->n] = rec;
+    p->seg[p->n++] = seg;
+}
+
+static void
+scalar_flush(struct tool *t, struct model *m, const struct rm_scalar_opts *o,
+             struct rm_batch *b, struct pending *p, struct rm_moments *fitted)
+{
+    size_t i;
+
+    rm_batch_score(m, b);
+    for (i = 0; i < p->n; i++) {
+        json_t *rec = p->recs[i], *info;
+        if (p->seg[i] >= 0) {
+            json_t *sj = json_float(b->scores[p->seg[i]]);
+            double r = json_real_value(sj);
+            if (o->fit) {
+                rm_moments_add(fitted, r);
+                json_decref(sj);
+                json_decref(rec);
+                continue;
+            }
+            if (o->norm)
+                r = (r - o->norm->mean) / o->norm->std;
+            info = json_object();
+            json_object_set_new(info, "score", sj);
+            json_object_set_new(rec, "rm", info);
+            rec_set_reward(rec, o->name, o->weight * r);
+        }
+        if (!o->fit)
+            tool_write(t, rec);
+        json_decref(rec);
+    }
+    p->n = 0;
+    rm_batch_clear(b);
+}
+
+void
+rm_scalar_run(struct tool *t, struct model *m, struct chat *c, const struct rm_scalar_opts *o,
+              struct rm_counts *cnt, struct rm_moments *fitted)
+{
+    struct rm_batch b = RM_BATCH_INIT;
+    struct pending p = {0};
+    struct sbuf user = SBUF_INIT;
+    struct tok_ids ids = TOK_IDS_INIT;
+    json_t *rec;
+
+    memset(cnt, 0, sizeof(*cnt));
+    while ((rec = tool_next(t)) != NULL) {
+        const char *why, *sys, *prompt, *comp, *ref = NULL;
+        int in = rm_domain_match(&o->domains, rec, &why);
+
+        if (in < 0) {
+            tool_reject(t, rec, "domain", "%s", why);
+            json_decref(rec);
+            continue;
+        }
+        if (in == 0) {
+            cnt->passed++;
+            if (o->fit)
+                json_decref(rec);
+            else if (p.n == 0) {
+                tool_write(t, rec);
+                json_decref(rec);
+            } else
+                pending_push(&p, rec, -1);
+            continue;
+        }
+        if (need_str(t, rec, "prompt", 0, &prompt) || need_str(t, rec, "system", 1, &sys)
+            || need_str(t, rec, "completion", 0, &comp)
+            || (o->with_reference && need_str(t, rec, o->reference_field, 0, &ref))) {
+            json_decref(rec);
+            continue;
+        }
+        sbuf_reset(&user);
+        rm_user_turn(prompt, ref, &user);
+        ids.n = 0;
+        rm_sample_ids(c, sys, sbuf_str(&user), comp, &ids);
+        if (ids.n > (size_t)m->cfg.max_pos) {
+            tool_reject(t, rec, "completion",
+                        "the sample is %zu tokens in the chat format, the model's context"
+                        " is %d", ids.n, m->cfg.max_pos);
+            json_decref(rec);
+            continue;
+        }
+        if (b.nseg > 0 && b.ntok + ids.n > o->batch_tokens)
+            scalar_flush(t, m, o, &b, &p, fitted);
+        pending_push(&p, rec, (long)b.nseg);
+        rm_batch_add(&b, ids.v, ids.n);
+        cnt->scored++;
+        if (b.nseg >= o->batch || p.n >= 4096)
+            scalar_flush(t, m, o, &b, &p, fitted);
+        tool_progress(t, "%ld scored, %ld passed through", cnt->scored, cnt->passed);
+    }
+    scalar_flush(t, m, o, &b, &p, fitted);
+    free(p.recs);
+    free(p.seg);
+    rm_batch_release(&b);
+    sbuf_release(&user);
+    tok_ids_release(&ids);
+}
+
+/* ============================== Judge ============================== */
+
+/*
+ * The records read and not yet written, in input order: a ring of
+ * entries, each a pass-through record (done at once) or a judged one
+ * (done when gen hands its verdict back).  gen emits prompts in the order
+ * it took them, so the head is always the oldest record.
+ */
+struct entry {
+    json_t *rec;
+    char *sid;                   /* the stream name gen borrows until emit */
+    int done;
+};
+
+struct judge {
+    struct tool *t;
+    const struct rm_judge_opts *o;
+    struct chat *chat;
+    const struct model *m;
+    const char *prefix;          /* text the assistant turn opened with */
+    struct rm_counts *cnt;
+    struct entry *q;
+    size_t head, n, cap;         /* ring */
+    uint64_t seq;                /* entries pushed so far */
+    struct tok_ids ids;
+    struct sbuf prompt, id, text;
+};
+
+static struct entry *
+q_at(struct judge *j, uint64_t seq)
+{
+    uint64_t first = j->seq - j->n;
+
+    return &j->q[(j->head + (size_t)(seq - first)) % j->cap];
+}
+
+static uint64_t
+q_push(struct judge *j, json_t *rec, int done)
+{
+    if (j->n == j->cap) {
+        size_t nc = j->cap ? 2 * j->cap : 64, i;
+        struct entry *q = xmalloc(xmul(nc, sizeof(*q)));
+        for (i = 0; i < j->n; i++)
+            q[i] = j->q[(j->head + i) % j->cap];
+        free(j->q);
+        j->q = q;
+        j->cap = nc;
+        j->head = 0;
+    }
+    j->q[(j->head + j->n) % j->cap] = (struct entry){rec, NULL, done};
+    j->n++;
+    return j->seq++;
+}
+
+static void
+q_flush(struct judge *j)
+{
+    while (j->n > 0 && j->q[j->head].done) {
+        json_t *rec = j->q[j->head].rec;
+        tool_write(j->t, rec);
+        json_decref(rec);
+        j->head = (j->head + 1) % j->cap;
+        j->n--;
+    }
+}
+
+/* The stream name of a record: its id and k, else its line. */
+static void
+stream_id(struct judge *j, const json_t *rec)
+{
+    const json_t *id = json_object_get(rec, "id"), *k = json_object_get(rec, "k");
+
+    sbuf_reset(&j->id);
+    if (json_is_string(id))
+        sbuf_add(&j->id, json_string_value(id), json_string_length(id));
+    else
+        sbuf_addf(&j->id, "%s:%ld", tool_file(j->t), tool_line(j->t));
+    if (json_is_integer(k))
+        sbuf_addf(&j->id, "#%lld", (long long)json_integer_value(k));
+}
+
+/* Renders the judge prompt of rec into out; -1 after rejecting rec. */
+static int
+judge_prompt(struct tool *t, const struct rm_judge_opts *o, json_t *rec, struct sbuf *out)
+{
+    const char *val[RM_NSLOTS] = {0}, *second = NULL;
+
+    if (need_str(t, rec, "prompt", 0, &val[RM_QUESTION])
+        || need_str(t, rec, "completion", 0, &val[RM_RESPONSE])
+        || ((o->tpl->used & (1u << RM_REFERENCE))
+            && need_str(t, rec, o->reference_field, 0, &val[RM_REFERENCE]))
+        || (o->second && need_str(t, rec, o->second, 0, &second)))
+        return -1;
+    val[RM_RESPONSE_A] = o->swap ? second : val[RM_RESPONSE];
+    val[RM_RESPONSE_B] = o->swap ? val[RM_RESPONSE] : second;
+    sbuf_reset(out);
+    rm_template_render(o->tpl, val, out);
+    return 0;
+}
+
+static int
+judge_next(void *ctx, struct gen_prompt *gp)
+{
+    struct judge *j = ctx;
+    const struct rm_judge_opts *o = j->o;
+    struct tool *t = j->t;
+    json_t *rec;
+
+    while ((rec = tool_next(t)) != NULL) {
+        const char *why;
+        int in = rm_domain_match(&o->domains, rec, &why);
+        uint64_t seq;
+
+        if (in < 0) {
+            tool_reject(t, rec, "domain", "%s", why);
+            json_decref(rec);
+            continue;
+        }
+        if (in == 0) {
+            j->cnt->passed++;
+            q_push(j, rec, 1);
+            q_flush(j);
+            continue;
+        }
+        if (judge_prompt(t, o, rec, &j->prompt)) {
+            json_decref(rec);
+            continue;
+        }
+        j->ids.n = 0;
+        chat_prompt(j->chat, NULL, sbuf_str(&j->prompt), &j->ids);
+        if (j->ids.n >= (size_t)j->m->cfg.max_pos) {
+            tool_reject(t, rec, "completion",
+                        "the judge prompt is %zu tokens, the judge's context is %d",
+                        j->ids.n, j->m->cfg.max_pos);
+            json_decref(rec);
+            continue;
+        }
+        stream_id(j, rec);
+        seq = q_push(j, rec, 0);
+        q_at(j, seq)->sid = xstrndup(j->id.buf, j->id.len);
+        gp->user = (void *)(uintptr_t)seq;
+        gp->id = q_at(j, seq)->sid;
+        gp->idlen = j->id.len;
+        gp->ids = j->ids.v;
+        gp->n = (int)j->ids.n;
+        return 1;
+    }
+    return 0;
+}
+
+static void
+judge_emit(void *ctx, const struct gen_prompt *gp, const struct gen_sample *s, int G)
+{
+    struct judge *j = ctx;
+    const struct rm_judge_opts *o = j->o;
+    struct entry *e = q_at(j, (uint64_t)(uintptr_t)gp->user);
+    struct rm_verdict v;
+    json_t *info, *rat;
+    double r;
+
+    (void)G;
+    sbuf_reset(&j->text);
+    sbuf_adds(&j->text, j->prefix);
+    sbuf_add(&j->text, s[0].text, s[0].len);
+    rm_verdict_parse(j->text.buf, j->text.len, o->kind, o->scale, &v);
+    r = v.reward;
+    if (v.found && o->kind == RM_VERDICT_PAIR && o->swap)
+        r = 1 - r;
+    info = json_object();
+    rat = json_stringn(j->text.buf, v.rationale_len);
+    json_object_set_new(info, "rationale", rat ? rat : json_string(""));
+    json_object_set_new(info, "verdict", v.has_line
+                            ? json_stringn(j->text.buf + v.line, v.line_len)
+                            : json_null());
+    if (!json_object_get(info, "verdict"))
+        json_object_set_new(info, "verdict", json_null());
+    json_object_set_new(info, "reason", json_string(v.found ? "ok" : "no_verdict"));
+    json_object_set_new(info, "finish", json_string(s[0].finish));
+    json_object_set_new(e->rec, "rm_judge", info);
+    rec_set_reward(e->rec, o->name, v.found ? o->weight * r : 0);
+    if (!v.found)
+        j->cnt->no_verdict++;
+    j->cnt->scored++;
+    e->done = 1;
+    free(e->sid);
+    e->sid = NULL;
+    q_flush(j);
+    tool_progress(j->t, "%ld judged (%ld without verdict), %ld passed through",
+                  j->cnt->scored, j->cnt->no_verdict, j->cnt->passed);
+}
+
+void
+rm_judge_run(struct tool *t, const struct model *m, struct tok *tk, struct chat *c,
+             const struct rm_judge_opts *o, struct rm_counts *cnt)
+{
+    struct judge j;
+    struct gen *g;
+
+    memset(&j, 0, sizeof(j));
+    memset(cnt, 0, sizeof(*cnt));
+    j.t = t;
+    j.o = o;
+    j.chat = c;
+    j.m = m;
+    j.cnt = cnt;
+    j.prefix = (c->flags & CHAT_THINK) ? "<think>\n" : "";
+    g = gen_new(m, tk, c, &o->gen);
+    gen_run(g, judge_next, judge_emit, &j);
+    gen_free(g);
+    q_flush(&j);
+    free(j.q);
+    tok_ids_release(&j.ids);
+    sbuf_release(&j.prompt);
+    sbuf_release(&j.id);
+    sbuf_release(&j.text);
+}
+
+void
+rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts *cnt)
+{
+    struct sbuf prompt = SBUF_INIT;
+    json_t *rec;
+
+    memset(cnt, 0, sizeof(*cnt));
+    while ((rec = tool_next(t)) != NULL) {
+        const char *why;
+        int in = rm_domain_match(&o->domains, rec, &why);
+
+        if (in < 0)
+            tool_reject(t, rec, "domain", "%s", why);
+        else if (in == 0) {
+            cnt->passed++;
+            tool_write(t, rec);
+        } else if (judge_prompt(t, o, rec, &prompt) == 0) {
+            json_object_set_new(rec, "judge_prompt",
+                                json_stringn(sbuf_str(&prompt), prompt.len));
+            cnt->scored++;
+            tool_write(t, rec);
+        }
+        json_decref(rec);
+    }
+    sbuf_release(&prompt);
+}
