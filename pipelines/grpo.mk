@@ -59,7 +59,8 @@ GEN ?= gen
 #   PARALLEL = parallel --pipe --keep-order -N 4 --env PATH --workdir $(CURDIR) \
 #              --sshlogin 2/node1,2/node2
 # MPIRUN starts update data-parallel (its result: the one-process one up
-# to float summation order), e.g.
+# to float summation order, so later steps sample from a policy a few ulps
+# away; the same MPIRUN again gives the same bytes), e.g.
 #   MPIRUN = mpirun -np 8 --hostfile hosts -x PATH
 PARALLEL ?=
 MPIRUN ?=
@@ -72,7 +73,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 .DELETE_ON_ERROR:
 
-shard = $(if $(strip $(PARALLEL)),$(PARALLEL) "$(1)",$(1))
+# Without PARALLEL the tools write their files whole themselves (-o);
+# with it, the merged output goes through FILE.part, renamed when complete.
+SHARDED := $(strip $(PARALLEL))
 
 ifeq ($(strip $(INIT)),)
 $(error grpo.mk: set INIT=checkpoint directory)
@@ -97,16 +100,14 @@ $(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
 
 $(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(2))/model.safetensors
 	seed=$$$$(( $(SEED) * 100003 + 10#$(1) )); \
-	< $$< $(call shard,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q) \
-	    | zstd -q -c > $$@.part && mv $$@.part $$@
+	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c > $$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
 
 $(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
-	zstd -dc $$< | $(call shard,$(SCORE)) | zstd -q -c > $$@.part && mv $$@.part $$@
+	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c > $$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
 	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(call shard,logp -m $(REF) -q) \
-	    | zstd -q -c > $$@.part && mv $$@.part $$@; fi
+	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c > $$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
