@@ -8,6 +8,8 @@
 #   make lint-man   mandoc -T lint on every man page
 #   make bench      every benchmark in bench/ (slow; never part of check)
 #   make fuzz-run FUZZ=records SECONDS=600   one libFuzzer target
+#   make MPI=1      bin/update also runs data-parallel under mpirun (the
+#                   default when mpicc is found; MPI=0: never)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -27,7 +29,7 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Debian packages the build, the tests and the pipelines need.
 DEBS = gcc g++ make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
        bubblewrap pkg-config libpcre2-dev jq mandoc gnuplot-nox parallel \
-       python3 libutf8proc-dev time
+       python3 libutf8proc-dev time openmpi-bin libopenmpi-dev
 # Commands that may come from outside Debian's packages (a node.js build of
 # the machine's own, say): their package is installed only when the
 # command is missing, so it never fights the one that is there.
@@ -58,6 +60,20 @@ build/libposttrain.a: $(LIB_OBJ)
 
 bin/%: tools/%.c build/libposttrain.a $(LIB_HDR) | bin
 	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< build/libposttrain.a $(LDLIBS)
+
+# MPI: lib/dist.c again with mpicc -DPT_MPI, linked into bin/update ahead
+# of the library's one-rank dist.o.  The other programs and the tests'
+# builds stay without MPI.
+MPICC ?= mpicc
+MPI ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+build/mpi/dist.o: lib/dist.c $(LIB_HDR) | build/mpi
+	$(MPICC) $(STD) $(CPPFLAGS) -DPT_MPI $(CFLAGS) $(WARN) -c -o $@ $<
+
+bin/update: tools/update.c build/mpi/dist.o build/libposttrain.a $(LIB_HDR) | bin
+	$(MPICC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< build/mpi/dist.o \
+	    build/libposttrain.a $(LDLIBS)
+endif
 
 build/test/%: tests/unit/%.c tests/unit/check.h build/libposttrain.a $(LIB_HDR) | build/test
 	$(CC) $(STD) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< build/libposttrain.a $(LDLIBS)
@@ -92,7 +108,7 @@ fuzz-run: build/fuzz/fuzz_$(FUZZ)
 	build/fuzz/fuzz_$(FUZZ) -max_total_time=$(SECONDS) -max_len=65536 \
 	    build/fuzz/corpus/$(FUZZ) tests/fuzz/corpus/$(FUZZ)
 
-bin build/obj build/test build/asan/obj build/asan/test build/asan/bin build/asan/fuzz build/fuzz:
+bin build/mpi build/obj build/test build/asan/obj build/asan/test build/asan/bin build/asan/fuzz build/fuzz:
 	mkdir -p $@
 
 # Installs the Debian packages that are missing (as root, with apt-get).

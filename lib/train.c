@@ -241,6 +241,8 @@ trainer_release(struct trainer *tr)
     free(tr->scores);
     free(tr->dscores);
     free(tr->w);
+    free(tr->sub);
+    free(tr->subw);
     memset(tr, 0, sizeof(*tr));
 }
 
@@ -390,11 +392,82 @@ count_pairs(const struct pack_row *rows, size_t nrows)
 }
 
 void
-train_step(struct trainer *tr, struct pack_row *rows, size_t nrows, int iter,
-           struct train_stats *st)
+trainer_set_reduce(struct trainer *tr, train_reduce_fn fn, void *ctx)
 {
-    size_t r, ntok = 0, i, j, off;
+    tr->reduce = fn;
+    tr->reduce_ctx = ctx;
+}
+
+/* The stats that add up over shares, as doubles and counts. */
+enum { STAT_ND = 6, STAT_NU = 9 };
+
+static void
+stats_reduce(struct trainer *tr, struct train_stats *st)
+{
+    double d[STAT_ND] = {st->loss, st->ratio_sum, st->kl_sum, st->entropy_sum,
+                         st->mismatch_sum, st->score_diff_sum};
+    uint64_t u[STAT_NU] = {st->rows, st->segments, st->tokens, st->targets, st->clip_low,
+                           st->clip_high, st->mismatch_n, st->pairs, st->correct};
+
+    tr->reduce(tr->reduce_ctx, tr->m->grads, tr->m->nparams, d, STAT_ND, u, STAT_NU);
+    st->loss = d[0];
+    st->ratio_sum = d[1];
+    st->kl_sum = d[2];
+    st->entropy_sum = d[3];
+    st->mismatch_sum = d[4];
+    st->score_diff_sum = d[5];
+    st->rows = (size_t)u[0];
+    st->segments = (size_t)u[1];
+    st->tokens = (size_t)u[2];
+    st->targets = (size_t)u[3];
+    st->clip_low = (size_t)u[4];
+    st->clip_high = (size_t)u[5];
+    st->mismatch_n = (size_t)u[6];
+    st->pairs = (size_t)u[7];
+    st->correct = (size_t)u[8];
+}
+
+/*
+ * The rows of the share laid out together with their weights (tr->sub,
+ * tr->subw); returns their number.
+ */
+static size_t
+gather_share(struct trainer *tr, struct pack_row *rows, size_t nrows,
+             const unsigned char *mine)
+{
+    size_t r, k = 0, ntok = 0, off, o;
+
+    for (r = 0; r < nrows; r++)
+        if (mine[r])
+            ntok += rows[r].n;
+    if (nrows > tr->cap_sub) {
+        tr->sub = xrealloc(tr->sub, xmul(nrows, sizeof(*tr->sub)));
+        tr->cap_sub = nrows;
+    }
+    if (tr->w && ntok > tr->cap_subw) {
+        tr->subw = xrealloc(tr->subw, xmul(ntok, sizeof(float)));
+        tr->cap_subw = ntok;
+    }
+    for (r = 0, off = 0, o = 0; r < nrows; off += rows[r].n, r++) {
+        if (!mine[r])
+            continue;
+        tr->sub[k++] = rows[r];
+        if (tr->w) {
+            memcpy(tr->subw + o, tr->w + off, rows[r].n * sizeof(float));
+            o += rows[r].n;
+        }
+    }
+    return k;
+}
+
+void
+train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
+                const unsigned char *mine, int iter, struct train_stats *st)
+{
+    size_t r, ntok = 0, i, j, off, nsub = nrows, k;
     double wpair = 0.0;
+    struct pack_row *sub = rows;
+    const float *w;
 
     memset(st, 0, sizeof(*st));
     for (r = 0; r < nrows; r++)
@@ -409,15 +482,35 @@ train_step(struct trainer *tr, struct pack_row *rows, size_t nrows, int iter,
         }
         train_weights(&tr->cfg, rows, nrows, tr->w);
     }
-    model_zero_grad(tr->m);
-    for (i = 0, off = 0; i < nrows; i = j) {
-        j = micro_end(tr, rows, nrows, i);
-        st->loss += micro_step(tr, rows + i, j - i, tr->w ? tr->w + off : NULL, iter, wpair, st);
-        for (r = i; r < j; r++)
-            off += rows[r].n;
+    w = tr->w;
+    if (mine) {
+        nsub = gather_share(tr, rows, nrows, mine);
+        sub = tr->sub;
+        w = tr->w ? tr->subw : NULL;
     }
+    model_zero_grad(tr->m);
+    for (i = 0, off = 0; i < nsub; i = j) {
+        j = micro_end(tr, sub, nsub, i);
+        st->loss += micro_step(tr, sub + i, j - i, w ? w + off : NULL, iter, wpair, st);
+        for (r = i; r < j; r++)
+            off += sub[r].n;
+    }
+    /* old log-probs recomputed at the first pass belong to the rows */
+    if (mine)
+        for (r = 0, k = 0; r < nrows; r++)
+            if (mine[r])
+                rows[r] = sub[k++];
+    if (tr->reduce)
+        stats_reduce(tr, st);
     st->lr = optim_lr(&tr->o->cfg, tr->o->step);
     st->grad_norm = optim_step(tr->o, tr->m->params, tr->m->grads, 1.0f);
+}
+
+void
+train_step(struct trainer *tr, struct pack_row *rows, size_t nrows, int iter,
+           struct train_stats *st)
+{
+    train_step_part(tr, rows, nrows, NULL, iter, st);
 }
 
 double

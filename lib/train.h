@@ -43,6 +43,7 @@
 #define POSTTRAIN_TRAIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model.h"
 #include "optim.h"
@@ -132,6 +133,14 @@ double train_pair_loss(const struct train_config *c, const struct pack_row *rows
 
 /* ---- The step ---- */
 
+/*
+ * Sums over the processes of a data-parallel job (dist.h): the partial
+ * gradients g (n floats), the stats as doubles d (nd) and counts u (nu),
+ * each replaced in place by the sum over all processes.
+ */
+typedef void (*train_reduce_fn)(void *ctx, float *g, size_t n, double *d, size_t nd,
+                                uint64_t *u, size_t nu);
+
 struct trainer {
     struct train_config cfg;
     struct model *m;      /* borrowed */
@@ -143,6 +152,11 @@ struct trainer {
     size_t cap_tok, cap_seg;
     float *w;             /* (batch tokens) */
     size_t cap_w;
+    struct pack_row *sub; /* the rows of this process, and their weights */
+    float *subw;
+    size_t cap_sub, cap_subw;
+    train_reduce_fn reduce;
+    void *reduce_ctx;
 };
 
 /* m and o are borrowed; they must outlive tr. */
@@ -160,6 +174,21 @@ void trainer_release(struct trainer *tr);
  */
 void train_step(struct trainer *tr, struct pack_row *rows, size_t nrows, int iter,
                 struct train_stats *st);
+
+/*
+ * Data parallelism: every process calls train_step_part with the same
+ * global batch and its own share, mine[i] != 0 for the rows it computes
+ * (mine NULL: all).  The aggregation weights come from the whole batch,
+ * the forward and backward only from the rows of the share; then
+ * reduce (trainer_set_reduce) sums the partial gradients and the stats
+ * of every share, and each process takes the same optimizer step.  The
+ * shares' gradients add up to train_step's up to float summation order.
+ * Rows outside the share are left as they are (no old log-probs).
+ */
+void train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
+                     const unsigned char *mine, int iter, struct train_stats *st);
+/* The sum of train_step_part (NULL: none, one process). */
+void trainer_set_reduce(struct trainer *tr, train_reduce_fn fn, void *ctx);
 
 /*
  * Without a step: the loss of rows under the current model (sft: mean

@@ -48,15 +48,34 @@ UPDATE_OPTS ?=
 # The first step starts a fresh optimizer over INIT (whose state, if any,
 # belongs to the SFT run that made it).
 FIRST_OPTS ?= --new-optimizer
-# GEN runs the sampler; PARALLEL shards it, e.g.
-#   GEN = parallel --pipe --keep-order -N 8 gen
+# GEN runs the sampler.
 GEN ?= gen
+# Scale-out (posttrain(7), RUNNING ON A CLUSTER).  PARALLEL shards gen,
+# the scorers and logp: each command runs as PARALLEL "COMMAND" over the
+# records, whose order is kept, and the output is the same bytes as
+# without (a sample's seed depends only on SEED, the step, the prompt id
+# and k; advantage runs after the merge, on whole groups), e.g.
+#   PARALLEL = parallel --pipe --keep-order -N 4 -j 2
+#   PARALLEL = parallel --pipe --keep-order -N 4 --env PATH --workdir $(CURDIR) \
+#              --sshlogin 2/node1,2/node2
+# MPIRUN starts update data-parallel (its result: the one-process one up
+# to float summation order, so later steps sample from a policy a few ulps
+# away; the same MPIRUN again gives the same bytes), e.g.
+#   MPIRUN = mpirun -np 8 --hostfile hosts -x PATH
+PARALLEL ?=
+MPIRUN ?=
+# GNU parallel takes $PARALLEL from its environment as options.
+unexport PARALLEL
 
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
 export PATH := $(abspath $(HERE)../bin):$(PATH)
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 .DELETE_ON_ERROR:
+
+# Without PARALLEL the tools write their files whole themselves (-o);
+# with it, the merged output goes through FILE.part, renamed when complete.
+SHARDED := $(strip $(PARALLEL))
 
 ifeq ($(strip $(INIT)),)
 $(error grpo.mk: set INIT=checkpoint directory)
@@ -80,21 +99,22 @@ $(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
 	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< > $$@.part && mv $$@.part $$@
 
 $(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(2))/model.safetensors
-	$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$(( $(SEED) * 100003 + 10#$(1) )) $(GEN_OPTS) < $$< -q -o $$@
+	seed=$$$$(( $(SEED) * 100003 + 10#$(1) )); \
+	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c > $$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
 
 $(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
-	< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@
+	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c > $$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
 	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(ADV_OPTS) -q $$< | logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@; fi
+	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c > $$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
 
 $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(call ckpt,$(2))/model.safetensors
 	rm -rf $(RUN)/step-$(1)/ckpt
-	update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) \
+	$(MPIRUN) update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) \
 	    --temperature $(TEMP) --metrics $(RUN)/step-$(1)/metrics.part \
 	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl

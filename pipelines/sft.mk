@@ -26,6 +26,11 @@ WARMUP ?= 0
 SEED ?= 0
 PACK_OPTS ?=
 UPDATE_OPTS ?=
+# MPIRUN starts update data-parallel over the ranks of an MPI job (the
+# result: the one-process one up to float summation order; posttrain(7),
+# RUNNING ON A CLUSTER), e.g.
+#   MPIRUN = mpirun -np 8 --hostfile hosts -x PATH
+MPIRUN ?=
 
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
 export PATH := $(abspath $(HERE)../bin):$(PATH)
@@ -54,7 +59,7 @@ TOTAL = $$(( ( $$(zstd -dc $(RUN)/packed.jsonl.zst | wc -l) + $(BATCH) - 1 ) / $
 
 $(RUN)/epoch-1/model.safetensors: $(RUN)/packed.jsonl.zst $(INIT)/model.safetensors
 	rm -rf $(RUN)/epoch-1
-	update -m $(INIT) -o $(RUN)/epoch-1 --sft --new-optimizer --epochs 1 --batch $(BATCH) \
+	$(MPIRUN) update -m $(INIT) -o $(RUN)/epoch-1 --sft --new-optimizer --epochs 1 --batch $(BATCH) \
 	    --lr $(LR) --min-lr $(MIN_LR) --schedule cosine --warmup $(WARMUP) \
 	    --total-steps $(TOTAL) --seed $(SEED) --metrics $(RUN)/epoch-1.metrics.part \
 	    $(UPDATE_OPTS) -q $<
@@ -63,7 +68,7 @@ $(RUN)/epoch-1/model.safetensors: $(RUN)/packed.jsonl.zst $(INIT)/model.safetens
 define epoch
 $(RUN)/epoch-$(1)/model.safetensors: $(RUN)/packed.jsonl.zst $(RUN)/epoch-$(2)/model.safetensors
 	rm -rf $(RUN)/epoch-$(1)
-	update -m $(RUN)/epoch-$(2) -o $(RUN)/epoch-$(1) --sft --epochs 1 --batch $(BATCH) \
+	$(MPIRUN) update -m $(RUN)/epoch-$(2) -o $(RUN)/epoch-$(1) --sft --epochs 1 --batch $(BATCH) \
 	    --seed $$$$(( $(SEED) + $(1) )) --metrics $(RUN)/epoch-$(1).metrics.part $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/epoch-$(1).metrics.part $(RUN)/epoch-$(1).metrics.jsonl
 endef

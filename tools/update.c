@@ -3,7 +3,8 @@
  * Bradley-Terry reward model.  Reads the checkpoint -m IN, writes the next
  * one -o OUT (model, AdamW state, schedule, and where the run stands, so
  * --resume continues it bit for bit).  The losses and the step are in
- * lib/train.c; checkpoints in lib/ckpt.c.
+ * lib/train.c; checkpoints in lib/ckpt.c; the ranks of an MPI job, each
+ * computing a share of every batch, in lib/dist.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ckpt.h"
+#include "dist.h"
 #include "pack.h"
 #include "tool.h"
 #include "train.h"
@@ -67,12 +70,15 @@ static const char usage_text[] =
     "      --eval             no step: print the loss (rm: and the pairwise\n"
     "                         accuracy) of the input under IN as one JSON line\n"
     "      --metrics FILE     one JSON line per step\n"
-    "      --threads N        compute threads (default: POSTTRAIN_THREADS, else all)\n"
+    "      --threads N        compute threads (default: POSTTRAIN_THREADS, else all;\n"
+    "                         under mpirun, the host's cores over its ranks)\n"
     "      --max-errors N     go on past up to N bad records (default 0)\n"
     "      --rejects FILE     write bad records there, whole, with the reason\n"
     "  -q, --quiet            no summary on stderr\n"
     "  -h, --help             this help\n"
-    "  -V, --version          the version\n";
+    "  -V, --version          the version\n"
+    "Under mpirun (an MPI build), each rank computes a share of every batch and\n"
+    "rank 0 writes OUT: see update(1).\n";
 
 enum {
     OPT_SFT = TOOL_OPT_FIRST_FREE, OPT_GRPO, OPT_RM, OPT_BATCH, OPT_BATCH_TOKENS,
@@ -190,7 +196,6 @@ read_rows(struct run *r, const struct model *m)
     const char *field;
     json_t *rec;
 
-    r->data_hash = 0x9e3779b97f4a7c15ULL;
     while ((rec = tool_next(&r->tl)) != NULL) {
         sbuf_reset(&why);
         if (pack_row_parse(rec, 0, &w, &field, &why) < 0)
@@ -203,12 +208,39 @@ read_rows(struct run *r, const struct model *m)
                 r->caprows = r->caprows ? 2 * r->caprows : 64;
                 r->rows = xrealloc(r->rows, xmul(r->caprows, sizeof(*r->rows)));
             }
-            r->data_hash = row_hash(&w, r->data_hash);
             r->rows[r->nrows++] = w;
         }
         json_decref(rec);
     }
     sbuf_release(&why);
+}
+
+/* ---- Ranks ---- */
+
+/* The sums of a step over the ranks (dist.h: in rank order). */
+static void
+reduce_ranks(void *ctx, float *g, size_t n, double *d, size_t nd, uint64_t *u, size_t nu)
+{
+    (void)ctx;
+    dist_sum_f32(g, n);
+    dist_sum_f64(d, nd);
+    dist_sum_u64(u, nu);
+}
+
+/* This rank's share of a batch: rows balanced over the ranks by tokens. */
+static const unsigned char *
+share(struct pack_row *batch, size_t n, size_t *ntok, int *owner, unsigned char *mine)
+{
+    size_t k;
+
+    if (dist_size() == 1)
+        return NULL;
+    for (k = 0; k < n; k++)
+        ntok[k] = batch[k].n;
+    dist_assign(ntok, n, dist_size(), owner);
+    for (k = 0; k < n; k++)
+        mine[k] = owner[k] == dist_rank();
+    return mine;
 }
 
 /* ---- The plan: epochs of batches ---- */
@@ -630,7 +662,10 @@ main(int argc, char **argv)
     struct train_stats st;
     json_t *cfgjs = NULL, *state;
     FILE *mf = NULL;
-    size_t *order, *start, *bstart, nb, k, i;
+    size_t *order, *start, *bstart, *ntok, nb, k, i;
+    int *owner, rank0;
+    unsigned char *mine;
+    const unsigned char *part;
     struct pack_row *batch;
     long e, b, steps = 0, e0 = 0, b0 = 0, total = 0, run_steps;
     uint64_t plan;
@@ -643,10 +678,16 @@ main(int argc, char **argv)
     util_setprog(argv[0]);
     tool_init(&r.tl, "update", usage_text);
     parse_args(&r, argc, argv);
+    dist_init(NULL, NULL);
+    rank0 = dist_rank() == 0;
     if (r.threads)
         model_set_threads((int)r.threads);
     else if (model_threads_env() > 0)
         model_set_threads(model_threads_env());
+    else if (dist_local_size() > 1) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
+        model_set_threads(cpus > 1 ? (int)cpus : 1);
+    }
 
     m = ckpt_load(r.in, r.mode == TRAIN_RM ? CKPT_AS_SEQ_CLS : 0, &cfgjs, &err);
     if (!m)
@@ -654,10 +695,19 @@ main(int argc, char **argv)
     if (r.mode != TRAIN_RM && m->cfg.arch != MODEL_CAUSAL_LM)
         die("%s: a reward model (scalar head): --sft and --grpo train a causal LM", r.in);
 
-    tool_start_noout(&r.tl, argc - optind, argv + optind);
-    read_rows(&r, m);
+    /* rank 0 reads (stdin included) and sends the rows to the others */
+    if (rank0) {
+        tool_start_noout(&r.tl, argc - optind, argv + optind);
+        read_rows(&r, m);
+    }
+    r.nrows = dist_bcast_rows(&r.rows, r.nrows);
+    r.data_hash = 0x9e3779b97f4a7c15ULL;
+    for (i = 0; i < r.nrows; i++)
+        r.data_hash = row_hash(&r.rows[i], r.data_hash);
     if (r.nrows == 0)
         die("no packed records to train on");
+    if (r.eval && !rank0)
+        goto out;
     if (r.eval) {
         trainer_init(&tr, &r.tc, m, NULL);
         train_eval(&tr, r.rows, r.nrows, &st);
@@ -673,6 +723,9 @@ main(int argc, char **argv)
     order = xmalloc(xmul(r.nrows, sizeof(size_t)));
     start = xmalloc(xmul(r.nrows + 1, sizeof(size_t)));
     batch = xmalloc(xmul(r.nrows, sizeof(*batch)));
+    ntok = xmalloc(xmul(r.nrows, sizeof(size_t)));
+    owner = xmalloc(xmul(r.nrows, sizeof(int)));
+    mine = xmalloc(r.nrows);
     plan = hash64(&r.batch, sizeof(r.batch), r.seed);
     plan = hash64(&r.batch_tokens, sizeof(r.batch_tokens), plan);
     plan = hash64(&r.epochs, sizeof(r.epochs), plan);
@@ -714,16 +767,18 @@ main(int argc, char **argv)
     o->cfg = oc;
     ckpt_optim_no_decay(o, m);
 
-    if (r.metrics_path && !(mf = fopen(r.metrics_path, "w")))
+    if (rank0 && r.metrics_path && !(mf = fopen(r.metrics_path, "w")))
         die_errno("%s", r.metrics_path);
     if (r.save_every && !r.save_dir) {
         dircopy = xstrdup(r.out);
         r.save_dir = dirname(dircopy);
     }
-    if (r.save_every)
+    if (rank0 && r.save_every)
         make_dirs(r.save_dir);
 
     trainer_init(&tr, &r.tc, m, o);
+    if (dist_size() > 1)
+        trainer_set_reduce(&tr, reduce_ranks, NULL);
     run_steps = 0;
     for (e = e0; e < r.epochs && !done; e++) {
         epoch_order(&r, e, order);
@@ -733,9 +788,10 @@ main(int argc, char **argv)
             bstart = start + b;
             for (k = 0; k < n; k++)
                 batch[k] = r.rows[order[*bstart + k]];
+            part = share(batch, n, ntok, owner, mine);
             for (iter = 0; iter < r.mu; iter++) {
                 t0 = now_sec();
-                train_step(&tr, batch, n, iter, &st);
+                train_step_part(&tr, batch, n, part, iter, &st);
                 if (mf)
                     metrics_line(mf, &r, o, e, iter, &st, now_sec() - t0);
                 steps++;
@@ -744,7 +800,7 @@ main(int argc, char **argv)
             /* old log-probs recomputed at the first pass belong to the row */
             for (k = 0; k < n; k++)
                 r.rows[order[*bstart + k]] = batch[k];
-            if (r.save_every && steps % r.save_every == 0) {
+            if (rank0 && r.save_every && steps % r.save_every == 0) {
                 char path[4096];
                 long ne = b + 1 < (long)nb ? e : e + 1, nbb = b + 1 < (long)nb ? b + 1 : 0;
                 snprintf(path, sizeof(path), "%s/checkpoint-%ld", r.save_dir, o->step);
@@ -763,18 +819,23 @@ main(int argc, char **argv)
         e0 = r.epochs;
         b0 = 0;
     }
-    state = run_state(&r, e0, b0, steps, plan);
-    save(r.out, m, cfgjs, o, state, r.in);
-    json_decref(state);
+    if (rank0) {
+        state = run_state(&r, e0, b0, steps, plan);
+        save(r.out, m, cfgjs, o, state, r.in);
+        json_decref(state);
+    }
     if (mf && fclose(mf) != 0)
         die_errno("%s", r.metrics_path);
-    if (!r.tl.quiet)
+    if (rank0 && !r.tl.quiet)
         fprintf(stderr, "update: %ld steps on %zu packed records, global step %ld, lr %.3g\n",
                 run_steps, r.nrows, o->step, optim_lr(&o->cfg, o->step > 0 ? o->step - 1 : 0));
     trainer_release(&tr);
     free(order);
     free(start);
     free(batch);
+    free(ntok);
+    free(owner);
+    free(mine);
     free(dircopy);
     optim_free(o);
 out:
@@ -785,5 +846,6 @@ out:
     model_free(m);
     json_decref(cfgjs);
     sbuf_release(&err);
+    dist_finalize();
     return rc;
 }
