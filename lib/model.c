@@ -235,7 +235,7 @@ struct model_acts {
     float *xc;          /* (LC, C) gathered rows of lnf */
     float *dxc;         /* (LC, C) */
     float *att_scratch; /* (nthreads, 2 B^2 + 4 B) */
-    float *dw_part;     /* (nthreads, C) per-thread RMSNorm weight gradients */
+    float *dw_part;     /* (nthreads, C) per-task RMSNorm weight gradients (tasks <= threads) */
     float *logit_cache; /* (N, V) LM-head logits kept for backward, or NULL */
     int *cache_row;     /* (N) row of each target token in logit_cache */
     int nthreads;       /* threads the scratch was planned for */
@@ -987,7 +987,8 @@ check_batch(const struct model *m, const struct model_batch *b)
 /* ============================== Parallel jobs ==============================
  * Each kernel call is split into row ranges (or, for attention, segment x
  * head tasks) run by pool_run.  Kernels that accumulate a weight gradient
- * over rows (RMSNorm) write per-thread partials reduced afterwards.
+ * over rows (RMSNorm) write per-task partials reduced afterwards in task
+ * order, so a run repeats bit for bit.
  */
 
 enum job_op {
@@ -1026,7 +1027,10 @@ job_run(void *ctx, int task, int tid)
         rmsnorm_forward(j->o1 + lo * C, j->o2 + lo, j->i1 + lo * C, j->i2, n, j->C, j->f);
         break;
     case J_RMS_BWD:
-        rmsnorm_backward(j->o1 + lo * C, a->dw_part + (size_t)tid * C, j->i1 + lo * C,
+        /* The partial belongs to the task, not to the thread that happens
+         * to run it, so the reduction below adds the same sums in the same
+         * order on every run. */
+        rmsnorm_backward(j->o1 + lo * C, a->dw_part + (size_t)task * C, j->i1 + lo * C,
                          j->i2 + lo * C, j->i3, j->i4 + lo, n, j->C);
         break;
     case J_SWIGLU_FWD:
