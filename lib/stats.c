@@ -507,6 +507,18 @@ stats_add(struct stats *s, json_t *rec)
             }
             close_group(s);
             s->gid = xstrdup(id);
+        } else if (json_is_integer(json_object_get(rec, "k"))) {
+            json_int_t k = json_integer_value(json_object_get(rec, "k"));
+            size_t i;
+            for (i = 0; i < s->ngrp; i++) {
+                json_t *o = json_object_get(s->grp[i], "k");
+                if (json_is_integer(o) && json_integer_value(o) == k) {
+                    s->err_field = "k";
+                    sbuf_addf(&s->err, "%lld is also the k of an earlier record "
+                              "in group '%s'", (long long)k, id);
+                    return -1;
+                }
+            }
         }
     } else {
         close_group(s);

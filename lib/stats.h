@@ -61,7 +61,8 @@ struct stats *stats_new(const struct stats_opts *o);
 /*
  * Adds rec (borrowed; a reference is kept while its group is open).
  * Returns 0, or -1 when its group already ended earlier in the stream, or
- * its group is not a string, or its reward is there but not a number:
+ * its k repeats one of its group's, or its group is not a string, or its
+ * reward is there but not a number:
  * the record is then not counted and stats_error() says why.
  */
 int stats_add(struct stats *s, json_t *rec);

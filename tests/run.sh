@@ -5,7 +5,9 @@
 #   sh tests/run.sh PATTERN...      only tests whose label contains a PATTERN
 #   UPDATE=1 sh tests/run.sh cli/x  rewrite the goldens of the tool tests run
 #   ASAN=1 sh tests/run.sh cli/     the tool tests on the ASan + UBSan tools
-#                                   (build/asan/bin first in PATH)
+#                                   (build/asan/bin first in PATH; ASAN=1
+#                                   is in the tests' environment, so a
+#                                   test of memory use can skip itself)
 #
 # Tests:
 #   unit/test_M    build/test/test_M         lib/ unit test, plain build

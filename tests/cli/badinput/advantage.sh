@@ -3,8 +3,8 @@
 . "$TESTDIR/common.inc"
 GT=advantage
 . "$TESTDIR/groups.inc"
-field_case 'del(.reward)' reward advantage
-field_case '.reward = "1"' reward advantage
+field_case '.k = 9 | del(.reward)' reward advantage
+field_case '.k = 9 | .reward = "1"' reward advantage
 rejects_case advantage
 counts mixed.jsonl o.out rej.jsonl
 big_line

@@ -2,6 +2,6 @@
 . "$TESTDIR/common.inc"
 GT=rejsample
 . "$TESTDIR/groups.inc"
-field_case '.reward = "1"' reward rejsample
-field_case 'del(.completion)' completion rejsample
+field_case '.k = 9 | .reward = "1"' reward rejsample
+field_case '.k = 9 | del(.completion)' completion rejsample
 rejects_case rejsample

@@ -3,5 +3,5 @@
 . "$TESTDIR/common.inc"
 GT=stats
 . "$TESTDIR/groups.inc"
-field_case '.reward = "1"' reward stats
+field_case '.k = 9 | .reward = "1"' reward stats
 rejects_case stats
