@@ -736,6 +736,26 @@ rec_get_int(const json_t *rec, const char *key, long long *out, const char **why
     return 0;
 }
 
+int
+rec_check_rewards(const json_t *rec, const char **why)
+{
+    json_t *rw = json_object_get(rec, "rewards"), *x;
+    const char *k;
+
+    if (!rw)
+        return 0;
+    if (!json_is_object(rw)) {
+        *why = "not an object";
+        return -1;
+    }
+    json_object_foreach(rw, k, x)
+        if (!json_is_number(x)) {
+            *why = "a value is not a number";
+            return -1;
+        }
+    return 0;
+}
+
 double
 rec_set_reward(json_t *rec, const char *name, double value)
 {

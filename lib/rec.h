@@ -122,6 +122,12 @@ int rec_get_str(const json_t *rec, const char *key, const char **out, const char
 int rec_get_num(const json_t *rec, const char *key, double *out, const char **why);
 int rec_get_int(const json_t *rec, const char *key, long long *out, const char **why);
 
+/*
+ * 0 when rec's "rewards" is absent or an object of numbers, so that
+ * rec_set_reward() loses nothing; else -1 with *why set ("not an object",
+ * "a value is not a number").
+ */
+int rec_check_rewards(const json_t *rec, const char **why);
 /* Sets rewards.<name> = value and reward = sum of rewards.*; returns the new reward. */
 double rec_set_reward(json_t *rec, const char *name, double value);
 

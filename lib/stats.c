@@ -57,6 +57,7 @@ struct stats {
     uint64_t *seen;
     size_t nseen, capseen;
     struct sbuf err;
+    const char *err_field;
     int finished;
 };
 
@@ -482,6 +483,19 @@ stats_add(struct stats *s, json_t *rec)
 
     assert(!s->finished);
     sbuf_reset(&s->err);
+    s->err_field = "group";
+    if (g && !json_is_string(g)) {
+        sbuf_addf(&s->err, "not a string");
+        return -1;
+    }
+    {
+        json_t *v = stats_get_path(rec, s->o.reward_key);
+        if (v && !json_is_number(v) && !json_is_null(v)) {
+            s->err_field = s->o.reward_key;
+            sbuf_addf(&s->err, "not a number");
+            return -1;
+        }
+    }
     if (json_is_string(g)) {
         id = json_string_value(g);
         if (!s->gid || strcmp(s->gid, id) != 0) {
@@ -493,6 +507,18 @@ stats_add(struct stats *s, json_t *rec)
             }
             close_group(s);
             s->gid = xstrdup(id);
+        } else if (json_is_integer(json_object_get(rec, "k"))) {
+            json_int_t k = json_integer_value(json_object_get(rec, "k"));
+            size_t i;
+            for (i = 0; i < s->ngrp; i++) {
+                json_t *o = json_object_get(s->grp[i], "k");
+                if (json_is_integer(o) && json_integer_value(o) == k) {
+                    s->err_field = "k";
+                    sbuf_addf(&s->err, "%lld is also the k of an earlier record "
+                              "in group '%s'", (long long)k, id);
+                    return -1;
+                }
+            }
         }
     } else {
         close_group(s);
@@ -503,6 +529,12 @@ stats_add(struct stats *s, json_t *rec)
     if (!json_is_string(g))
         close_group(s);
     return 0;
+}
+
+const char *
+stats_error_field(const struct stats *s)
+{
+    return s->err_field ? s->err_field : "group";
 }
 
 const char *

@@ -60,12 +60,16 @@ struct stats;
 struct stats *stats_new(const struct stats_opts *o);
 /*
  * Adds rec (borrowed; a reference is kept while its group is open).
- * Returns 0, or -1 when its group already ended earlier in the stream:
+ * Returns 0, or -1 when its group already ended earlier in the stream, or
+ * its k repeats one of its group's, or its group is not a string, or its
+ * reward is there but not a number:
  * the record is then not counted and stats_error() says why.
  */
 int stats_add(struct stats *s, json_t *rec);
 /* The last stats_add error; borrowed until the next call. */
 const char *stats_error(const struct stats *s);
+/* The field the last stats_add error is about ("group", the reward key). */
+const char *stats_error_field(const struct stats *s);
 /* Closes the open group.  Call once, after the last stats_add. */
 void stats_finish(struct stats *s);
 

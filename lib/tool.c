@@ -450,8 +450,30 @@ take_next(struct group_reader *gr, const char **id, const char **file, long *lin
 }
 
 /*
- * Reads records while their key equals id: each is pushed to g, or, with g
- * NULL, rejected as part of a split group.  The first record of another
+ * The index in g of a record with the same integer "k" as r (the sample's
+ * index in its group: two are one sample twice, e.g. streams concatenated
+ * over a shared group), or -1.
+ */
+static long
+same_k(const struct group *g, const json_t *r)
+{
+    json_t *k = json_object_get(r, "k");
+    size_t i;
+
+    if (!json_is_integer(k))
+        return -1;
+    for (i = 0; i < g->n; i++) {
+        json_t *o = json_object_get(g->recs[i], "k");
+        if (json_is_integer(o) && json_integer_value(o) == json_integer_value(k))
+            return (long)i;
+    }
+    return -1;
+}
+
+/*
+ * Reads records while their key equals id: each is pushed to g (unless
+ * its k repeats one of g's: rejected), or, with g NULL, rejected as part
+ * of a split group.  The first record of another
  * group is stashed for the next call.
  */
 static void
@@ -469,7 +491,12 @@ read_run(struct group_reader *gr, const char *id, struct group *g)
             gr->next_line = l;
             return;
         }
-        if (g)
+        if (g && same_k(g, r) >= 0) {
+            tool_reject_at(gr->t, f, l, r, "k", "%lld is also the k of line %ld in group '%s'",
+                           (long long)json_integer_value(json_object_get(r, "k")),
+                           g->lines[same_k(g, r)], id);
+            json_decref(r);
+        } else if (g)
             group_push(g, r, f, l);
         else {
             tool_reject_at(gr->t, f, l, r, gr->key,

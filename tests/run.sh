@@ -4,6 +4,10 @@
 #   sh tests/run.sh                 all tests, $JOBS at a time (default: nproc)
 #   sh tests/run.sh PATTERN...      only tests whose label contains a PATTERN
 #   UPDATE=1 sh tests/run.sh cli/x  rewrite the goldens of the tool tests run
+#   ASAN=1 sh tests/run.sh cli/     the tool tests on the ASan + UBSan tools
+#                                   (build/asan/bin first in PATH; ASAN=1
+#                                   is in the tests' environment, so a
+#                                   test of memory use can skip itself)
 #
 # Tests:
 #   unit/test_M    build/test/test_M         lib/ unit test, plain build
@@ -12,6 +16,8 @@
 #   cli/T/C        tests/cli/T/C.sh          tool test, in a fresh directory,
 #                  with bin/ first in PATH; compared with C.stdout, C.stderr
 #                  and C.exit where they exist (else the exit must be 0)
+#   asan-cli/badinput/C   the bad-input matrix again, with build/asan/bin
+#                  first in PATH (ASan + UBSan tools)
 # Exit status 77 means skipped (counted and reported, never as passed).
 # Each test runs with TOP (the checkout), DATA (shared data sets), BIN and
 # ASAN_BIN set, under a time limit of $TEST_TIMEOUT seconds (default 600).
@@ -21,7 +27,11 @@ export TOP
 : "${DATA:=$TOP/../shared/data}"
 DATA=$(cd "$DATA" 2>/dev/null && pwd || echo "$DATA")
 export DATA BIN="$TOP/bin" ASAN_BIN="$TOP/build/asan/bin"
-export PATH="$TOP/bin:$PATH"
+if [ "${ASAN:-}" = 1 ]; then
+    export PATH="$TOP/build/asan/bin:$PATH" BIN="$TOP/build/asan/bin"
+else
+    export PATH="$TOP/bin:$PATH"
+fi
 : "${TEST_TIMEOUT:=600}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -40,8 +50,11 @@ run_one() {
     fuzz/*) (cd "$dir" && timeout "$TEST_TIMEOUT" "$TOP/build/asan/fuzz/fuzz_${label#fuzz/}" \
                 "$TOP/tests/fuzz/corpus/${label#fuzz/}") >"$log" 2>&1
             rc=$?; ok=$rc ;;
-    cli/*)
-        base="$TOP/tests/${label}"
+    cli/*|asan-cli/*)
+        case $label in asan-cli/*)
+            PATH="$ASAN_BIN:$PATH" BIN=$ASAN_BIN ;;
+        esac
+        base="$TOP/tests/${label#asan-}"
         (cd "$dir" && TESTDIR=$(dirname "$base") timeout "$TEST_TIMEOUT" sh -e "$base.sh" \
             </dev/null >"$dir/.stdout" 2>"$dir/.stderr")
         rc=$?; ok=0
@@ -83,6 +96,10 @@ for t in "$TOP"/build/asan/fuzz/fuzz_*; do [ -x "$t" ] && echo "fuzz/${t##*/fuzz
 for t in "$TOP"/tests/cli/*/*.sh; do
     [ -e "$t" ] || continue
     c=${t#"$TOP"/tests/}; echo "${c%.sh}"
+done >>"$list"
+for t in "$TOP"/tests/cli/badinput/*.sh; do
+    [ -e "$t" ] || continue
+    c=${t#"$TOP"/tests/}; echo "asan-${c%.sh}"
 done >>"$list"
 if [ $# -gt 0 ]; then
     for p in "$@"; do grep -F -- "$p" "$list"; done | sort -u >"$list.sel"

@@ -68,7 +68,42 @@ struct run {
     char policy[17];
     struct tok_ids ids;         /* scratch */
     struct sbuf num;
+    /* ids seen (an id is a group): open addressing on a 64-bit hash */
+    struct seen { uint64_t h; long line; } *seen;
+    size_t nseen, cap;
 };
+
+/*
+ * Adds id (first seen on line); returns 0, or the line of its earlier
+ * record when it was seen before.
+ */
+static long
+seen_add(struct run *run, const char *id, long line)
+{
+    uint64_t h = hash64(id, strlen(id), 0x6964ULL) | 1;
+    size_t i, j;
+
+    if (2 * (run->nseen + 1) > run->cap) {
+        struct seen *old = run->seen;
+        size_t ocap = run->cap;
+        run->cap = ocap ? 2 * ocap : 1024;
+        run->seen = xcalloc(run->cap, sizeof(*run->seen));
+        for (j = 0; j < ocap; j++)
+            if (old[j].h) {
+                for (i = old[j].h & (run->cap - 1); run->seen[i].h; i = (i + 1) & (run->cap - 1))
+                    ;
+                run->seen[i] = old[j];
+            }
+        free(old);
+    }
+    for (i = h & (run->cap - 1); run->seen[i].h; i = (i + 1) & (run->cap - 1))
+        if (run->seen[i].h == h)
+            return run->seen[i].line;
+    run->seen[i].h = h;
+    run->seen[i].line = line;
+    run->nseen++;
+    return 0;
+}
 
 /* Reads FILE whole, without its trailing newlines; new. */
 static char *
@@ -130,6 +165,14 @@ next_prompt(void *ctx, struct gen_prompt *p)
                         "%zu tokens in the chat format, the model's context is %d",
                         run->ids.n, run->m->cfg.max_pos);
             goto skip;
+        }
+        {
+            long first = seen_add(run, id, tool_line(t));
+            if (first) {
+                tool_reject(t, rec, "id", "'%s' is also the id of line %ld "
+                            "(ids must be unique: each names a group)", id, first);
+                goto skip;
+            }
         }
         /* The sample says what it was sampled under (R1's type B data). */
         if (run->system)
@@ -337,6 +380,7 @@ main(int argc, char **argv)
     free((char *)run.system);
     tok_ids_release(&run.ids);
     sbuf_release(&run.num);
+    free(run.seen);
     sbuf_release(&err);
     chat_release(&chat);
     tok_free(tk);

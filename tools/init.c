@@ -13,6 +13,7 @@
 
 #include "ckpt.h"
 #include "model.h"
+#include "tok.h"
 #include "util.h"
 
 static const char usage_line[] =
@@ -193,7 +194,13 @@ main(int argc, char **argv)
             die("%s: %s", config ? config : preset, why);
     }
     if (tokenizer) {
-        long mx = tokenizer_max_id(tokenizer);
+        char terr[512];
+        struct tok *tk = tok_load(tokenizer, terr, sizeof(terr));
+        long mx;
+        if (!tk)   /* a checkpoint no tool could read */
+            die("%s", terr);
+        tok_free(tk);
+        mx = tokenizer_max_id(tokenizer);
         if (mx >= c.vocab_size)
             die("%s: token id %ld does not fit vocab_size %d (see --vocab-size)", tokenizer,
                 mx, c.vocab_size);

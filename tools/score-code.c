@@ -161,6 +161,10 @@ prepare(struct tool *t, json_t *rec, const char *default_lang, struct item *it)
         tool_reject(t, rec, "lang", "'%s' is not python, c or cpp", lang);
         return -1;
     }
+    if (rec_check_rewards(rec, &why) != 0) {
+        tool_reject(t, rec, "rewards", "%s", why);
+        return -1;
+    }
     if (rec_get_str(rec, "completion", &text, &why) != 0) {
         tool_reject(t, rec, "completion", "%s", why);
         return -1;

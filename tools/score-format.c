@@ -115,6 +115,11 @@ main(int argc, char **argv)
                 continue;
             }
         }
+        if (rec_check_rewards(r, &why)) {
+            tool_reject(&t, r, "rewards", "%s", why);
+            json_decref(r);
+            continue;
+        }
         if (rec_get_str(r, "completion", &comp, &why)) {
             tool_reject(&t, r, "completion", "%s", why);
             json_decref(r);

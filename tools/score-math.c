@@ -168,6 +168,11 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
+        if (rec_check_rewards(r, &why)) {
+            tool_reject(&t, r, "rewards", "%s", why);
+            json_decref(r);
+            continue;
+        }
         if (rec_get_str(r, "answer", &ans, &why)) {
             tool_reject(&t, r, "answer", "%s", why);
             json_decref(r);

@@ -138,7 +138,7 @@ main(int argc, char **argv)
     s = stats_new(&o);
     while ((r = tool_next(&t)) != NULL) {
         if (stats_add(s, r) < 0)
-            tool_reject(&t, r, "group", "%s", stats_error(s));
+            tool_reject(&t, r, stats_error_field(s), "%s", stats_error(s));
         json_decref(r);
         tool_progress(&t, "%ld records", t.nread);
     }

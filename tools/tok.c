@@ -132,12 +132,12 @@ parse_ids(const char *path, const struct sbuf *in, const struct tok *t,
 {
     const char *s = in->buf ? in->buf : "", *end = s + in->len;
     char num[32];
-    long v;
+    long v, line = 1;
 
     while (s < end) {
         size_t n = 0;
         while (s < end && is_sep(*s))
-            s++;
+            line += *s++ == '\n';
         while (s < end && !is_sep(*s)) {
             if (n + 1 < sizeof(num))
                 num[n] = *s;
@@ -148,7 +148,7 @@ parse_ids(const char *path, const struct sbuf *in, const struct tok *t,
             break;
         num[PT_MIN(n, sizeof(num) - 1)] = '\0';
         if (n >= sizeof(num) || parse_long(num, 0, tok_vocab_size(t) - 1, &v))
-            die("%s: '%s' is not a token id in [0, %d]", path, num,
+            die("%s:%ld: '%s' is not a token id in [0, %d]", path, line, num,
                 tok_vocab_size(t) - 1);
         tok_ids_push(ids, (int)v);
     }

@@ -414,6 +414,16 @@ test_rewards(void)
         CHECK(rec_get_num(r, "reward", &d, &why) == 0 && d == 0.5);
         CHECK(rec_get_int(r, "reward", &ll, &why) == -1);
     }
+    {
+        const char *why = NULL;
+        CHECK(rec_check_rewards(r, &why) == 0);
+        json_object_set_new(json_object_get(r, "rewards"), "rm", json_string("1"));
+        CHECK(rec_check_rewards(r, &why) == -1 && strcmp(why, "a value is not a number") == 0);
+        json_object_set_new(r, "rewards", json_integer(3));
+        CHECK(rec_check_rewards(r, &why) == -1 && strcmp(why, "not an object") == 0);
+        json_object_del(r, "rewards");
+        CHECK(rec_check_rewards(r, &why) == 0);
+    }
     json_decref(r);
 }
 

@@ -20,12 +20,13 @@ printf '%s\n' '{"group":"a","k":0,"completion":"x","reward":1}' '{"group":"b","k
     '{"group":"a","k":1,"completion":"y","reward":1}' > split.jsonl
 rejsample split.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "rejsample: split.jsonl:3: field 'group': group 'a' is split: it appeared earlier in the stream" err || exit 1
-# --max-errors: the bad record's group goes whole to the rejects (lines 2,
-# 1), then group a reappears, split (lines 3, 5).
+# --max-errors: line 3 repeats sample a/0 of line 1, the bad record's
+# group goes whole to the rejects (lines 2, 1), then group a reappears,
+# split (line 5).
 cat r.jsonl split.jsonl > both.jsonl
 rejsample -q --max-errors 9 --rejects rej.jsonl both.jsonl > out 2> err; rc=$?
 test $rc = 0 || exit 1
-test "$(jq -c -s 'map(.line)' rej.jsonl)" = '[2,1,3,5]' || exit 1
+test "$(jq -c -s 'map(.line)' rej.jsonl)" = '[3,2,1,5]' || exit 1
 test "$(jq -c -s 'map(.source.group)' out)" = '["b"]' || exit 1
 # Usage.
 rejsample --help > out; rc=$?

@@ -1,0 +1,62 @@
+/*
+ * fuzz_code.c - what score-code reads from a record: the code block found
+ * in a completion (lib/codeblock), the "tests" array (code_tests_parse)
+ * and the output comparison (code_output_match).  The input is the
+ * completion; it is also parsed as JSON and, when that gives an array or
+ * an object with "tests", handed to the test parser.  A block must lie
+ * inside the text; parsed tests must point into the JSON's strings.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codeblock.h"
+#include "codeeval.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const langs[] = { NULL, "python", "c", "cpp", "rust" };
+    const char *text = (const char *)data;
+    json_t *js, *arr;
+    size_t i, off, len, half = size / 2;
+
+    for (i = 0; i < sizeof(langs) / sizeof(langs[0]); i++) {
+        off = len = (size_t)-1;
+        if (codeblock_find(text, size, langs[i], &off, &len)
+            && (off > size || len > size - off))
+            abort();
+    }
+    (void)codeblock_lang_matches("python", text, size < 16 ? size : 16);
+    if (code_output_match(text, half, text + half, size - half)
+        != code_output_match(text + half, size - half, text, half))
+        abort();
+    if (!code_output_match(text, size, text, size))
+        abort();
+
+    js = json_loadb(text, size, JSON_DECODE_ANY, NULL);
+    arr = json_is_object(js) ? json_object_get(js, "tests") : js;
+    if (arr) {
+        struct code_test *tests = NULL;
+        size_t n = 0;
+        char why[256];
+
+        why[0] = 0;
+        if (code_tests_parse(arr, &tests, &n, why, sizeof(why)) == 0) {
+            if (n == 0 || n != json_array_size(arr))
+                abort();
+            for (i = 0; i < n; i++)
+                if (!tests[i].assert_src && (!tests[i].input || !tests[i].output))
+                    abort();
+            free(tests);
+        } else if (!why[0]) {
+            abort();
+        }
+        (void)code_lang_parse(json_string_value(json_object_get(js, "language")) ?
+                              json_string_value(json_object_get(js, "language")) : "", &(enum code_lang){0});
+    }
+    json_decref(js);
+    return 0;
+}
