@@ -28,6 +28,7 @@ RL_STEPS=${RL_STEPS:-40}
 RL_BATCH=${RL_BATCH:-16}    # prompts per step
 RL_G=${RL_G:-16}            # samples per prompt
 RL_LR=${RL_LR:-3e-4}
+RL_TEMP=${RL_TEMP:-0.7}     # sampling temperature of the GRPO samples
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
@@ -78,7 +79,7 @@ evaluate "$D/sft/final" before
 say "held-out accuracy after SFT: $(jq .accuracy "$D/before.stats.json")"
 
 $MAKE -f "$HERE/grpo.mk" INIT="$D/sft/final" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/grpo" \
-    STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP=1.0 MAXTOK=64 LR="$RL_LR" L=1024 \
+    STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP="$RL_TEMP" MAXTOK=64 LR="$RL_LR" L=1024 \
     ACC_KEY=rewards.math 2>/dev/null
 FINAL="$D/grpo/step-$(printf %03d "$RL_STEPS")/ckpt"
 AFTER=after.step-$(printf %03d "$RL_STEPS")
