@@ -27,10 +27,16 @@ done
 jq -e -s 'length == 3 and all(.[]; has("reward") and has("accuracy") and has("kl"))' a/metrics.jsonl > /dev/null
 test -s a/plots/reward.png
 # the same run, killed at some point and started again
-# (timeout kills the whole process group: make and the tools it runs)
-timeout -s KILL 0.7 make --no-print-directory -s -f "$TOP/pipelines/grpo.mk" INIT=base \
+# (timeout leads its own process group: killing the group kills make and
+# the tools it runs); the kill comes as soon as step 1 has its samples
+timeout -s KILL 300 make --no-print-directory -s -f "$TOP/pipelines/grpo.mk" INIT=base \
     PROMPTS=prompts.jsonl RUN=b STEPS=3 BATCH=4 G=4 MAXTOK=24 L=256 LR=1e-3 BETA=0.04 \
-    ACC_KEY=rewards.math > b.kill.log 2>&1 || test $? = 137
+    ACC_KEY=rewards.math > b.kill.log 2>&1 &
+tpid=$!
+n=0
+while [ ! -e b/step-001/samples.jsonl.zst ] && [ $n -lt 3000 ]; do sleep 0.02; n=$((n + 1)); done
+pkill -KILL -g "$tpid" || true
+wait "$tpid" || true
 # it was stopped before the end, and left no half-written file
 test ! -e b/step-003/ckpt/model.safetensors
 ! find b -name '*.part*' -size +0 | grep -q .
