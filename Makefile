@@ -127,7 +127,7 @@ deps:
 tests-build: $(TOOLS) $(UNIT) $(UNIT_ASAN) $(TOOLS_ASAN) $(FUZZ_REPLAY)
 
 check: deps
-	$(MAKE) tests-build
+	$(MAKE) -j$$(nproc) tests-build
 	@sh tests/run.sh
 
 lint-man:
@@ -135,7 +135,7 @@ lint-man:
 	  mandoc -T lint -W warning $$m || rc=1; done; exit $$rc
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	sh pipelines/demo.sh
 
 bench: all
