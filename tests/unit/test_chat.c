@@ -11,26 +11,6 @@
 #include "check.h"
 #include "tinytok.h"
 
-static int
-ids_eq(const struct tok_ids *a, const int *want, size_t n)
-{
-    size_t i;
-
-    if (a->n != n) {
-        fprintf(stderr, "  got %zu ids:", a->n);
-        for (i = 0; i < a->n; i++)
-            fprintf(stderr, " %d", a->v[i]);
-        fputc('\n', stderr);
-        return 0;
-    }
-    for (i = 0; i < n; i++)
-        if (a->v[i] != want[i]) {
-            fprintf(stderr, "  id %zu: got %d, want %d\n", i, a->v[i], want[i]);
-            return 0;
-        }
-    return 1;
-}
-
 #define PROMPT(c, sys, prompt, ...)                                            \
     do {                                                                       \
         static const int want_[] = {__VA_ARGS__};                              \

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tok.h"
+
 static void
 tinytok_cp(int b, char *out)
 {
@@ -141,6 +143,27 @@ tinytok_write(const char *dir, int ignore_merges, int nfc, const char *config)
         rc = fclose(f);
     }
     return rc;
+}
+
+/* ids == want[0..n); on a difference, prints what was got to stderr. */
+static inline int
+ids_eq(const struct tok_ids *a, const int *want, size_t n)
+{
+    size_t i;
+
+    if (a->n != n) {
+        fprintf(stderr, "  got %zu ids:", a->n);
+        for (i = 0; i < a->n; i++)
+            fprintf(stderr, " %d", a->v[i]);
+        fputc('\n', stderr);
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        if (a->v[i] != want[i]) {
+            fprintf(stderr, "  id %zu: got %d, want %d\n", i, a->v[i], want[i]);
+            return 0;
+        }
+    return 1;
 }
 
 #endif
