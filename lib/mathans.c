@@ -17,9 +17,11 @@
 #include <complex.h>
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "think.h"
 #include "util.h"
 
 #define MAX_LEN 4096     /* longest answer or reference parsed */
@@ -73,12 +75,14 @@ struct mathans {
     struct sbuf rbuf;   /* reference proper */
     struct sbuf tbuf;   /* scratch (text canonical forms) */
     struct sbuf ubuf;
+    struct sbuf abuf;   /* the answer part of a completion */
 };
 
 /* ---- Options and names ---- */
 
 static const char *const method_names[MATHANS_M_COUNT] = {
-    "none", "boxed", "final", "answer", "hash", "number",
+    "none", "boxed", "final", "answer", "hash", "number", "latex", "last",
+    "letter",
 };
 
 static const char *const reason_names[] = {
@@ -93,11 +97,12 @@ mathans_opts_init(struct mathans_opts *o)
     o->order[1] = MATHANS_M_FINAL;
     o->order[2] = MATHANS_M_ANSWER;
     o->order[3] = MATHANS_M_HASH;
-    o->order[4] = MATHANS_M_NUMBER;
+    o->order[4] = MATHANS_M_LAST;
     o->order[5] = MATHANS_M_NONE;
+    o->places = 6;
     o->rtol = 1e-6;
     o->npoints = 5;
-    o->percent = MATHANS_PCT_NUMBER;
+    o->percent = MATHANS_PCT_VALUE;
 }
 
 int
@@ -168,6 +173,7 @@ mathans_free(struct mathans *m)
     sbuf_release(&m->rbuf);
     sbuf_release(&m->tbuf);
     sbuf_release(&m->ubuf);
+    sbuf_release(&m->abuf);
     free(m);
 }
 
@@ -238,6 +244,8 @@ last_ci(const char *s, const char *e, const char *needle)
     return NULL;
 }
 
+/* ---- Extraction ---- */
+
 /* Trims spaces, surrounding $ / \( \) / \[ \], trailing periods. */
 static void
 trim_answer(const char **ps, const char **pe)
@@ -291,11 +299,13 @@ match_brace(const char *p, const char *e)
 }
 
 /*
- * The content of the last complete \boxed{...} or \fbox{...} in [s, e)
- * (also "\boxed 5"), or 0 if none.
+ * The last complete \boxed{...} or \fbox{...} in [s, e) (also "\boxed
+ * 5"): its content [*os, *oe), where its command starts (*cmd) and where
+ * it ends (*end).  0 if none.
  */
 static int
-last_boxed(const char *s, const char *e, const char **os, const char **oe)
+last_box(const char *s, const char *e, const char **os, const char **oe,
+         const char **cmd, const char **end)
 {
     const char *p = e;
 
@@ -307,6 +317,7 @@ last_boxed(const char *s, const char *e, const char **os, const char **oe)
             return 0;
         q = (b && (!f || b > f)) ? b : f;
         p = q;
+        *cmd = q;
         q += (q == b) ? 6 : 5;
         if (q < e && is_alpha((unsigned char)*q))
             continue;   /* \boxedx is another command */
@@ -318,6 +329,7 @@ last_boxed(const char *s, const char *e, const char **os, const char **oe)
                 continue;
             *os = q + 1;
             *oe = c;
+            *end = c + 1;
             return 1;
         }
         if (q < e && *q != '$' && *q != '\\') {
@@ -326,6 +338,462 @@ last_boxed(const char *s, const char *e, const char **os, const char **oe)
                 c++;
             *os = q;
             *oe = c;
+            *end = c;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A candidate answer: up to MAX_PARTS spans, read as one list. */
+#define MAX_PARTS 8
+
+struct cand {
+    int n;
+    const char *ps[MAX_PARTS], *pe[MAX_PARTS];
+    const char *end;            /* where the match ends */
+    enum mathans_method m;
+};
+
+static void
+cand_one(struct cand *c, const char *s, const char *e, const char *end,
+         enum mathans_method m)
+{
+    c->n = 1;
+    c->ps[0] = s;
+    c->pe[0] = e;
+    c->end = end;
+    c->m = m;
+}
+
+/* Is the word w (lowercase ASCII) at p, not inside a longer word? */
+static int
+word_at(const char *s, const char *p, const char *e, const char *w)
+{
+    size_t n = strlen(w), i;
+
+    if ((size_t)(e - p) < n || (p > s && is_alpha((unsigned char)p[-1])))
+        return 0;
+    for (i = 0; i < n; i++)
+        if (lower((unsigned char)p[i]) != w[i])
+            return 0;
+    return !(p + n < e && is_alpha((unsigned char)p[n]));
+}
+
+/*
+ * Does [p, e) hold only what separates answers: spaces, punctuation,
+ * "and", "or", \quad, $ and \( \) delimiters, \text{ and }, and labels
+ * such as "x_2 ="?  Then boxes around it are one list of answers.
+ */
+static int
+only_separators(const char *p, const char *e, int depth)
+{
+    const char *s = p;
+
+    if (depth > 4)
+        return 0;
+    while (p < e) {
+        unsigned char c = (unsigned char)*p;
+
+        if (is_space(c) || c == ',' || c == ';' || c == '.' || c == '$'
+            || c == '&' || c == '~') {
+            p++;
+        } else if (c == '\\') {
+            const char *q = p + 1, *w;
+
+            if (q < e && strchr("()[],;!:\\", *q)) {
+                p += 2;
+                continue;
+            }
+            while (q < e && is_alpha((unsigned char)*q))
+                q++;
+            w = p + 1;
+            if ((q - w == 4 && !memcmp(w, "quad", 4))
+                || (q - w == 5 && !memcmp(w, "qquad", 5))
+                || (q - w == 4 && !memcmp(w, "left", 4))
+                || (q - w == 5 && !memcmp(w, "right", 5))) {
+                p = q;
+            } else if ((q - w == 4 && !memcmp(w, "text", 4))
+                       || (q - w == 4 && !memcmp(w, "mbox", 4))
+                       || (q - w == 6 && !memcmp(w, "textrm", 6))) {
+                const char *cb;
+
+                while (q < e && is_space((unsigned char)*q))
+                    q++;
+                if (!(q < e && *q == '{') || !(cb = match_brace(q, e))
+                    || !only_separators(q + 1, cb, depth + 1))
+                    return 0;
+                p = cb + 1;
+            } else {
+                return 0;
+            }
+        } else if (word_at(s, p, e, "and")) {
+            p += 3;
+        } else if (word_at(s, p, e, "or")) {
+            p += 2;
+        } else if (is_alpha(c) && !(p > s && is_alpha((unsigned char)p[-1]))) {
+            /* a label: x =, y_2 =, x_{1} = */
+            const char *q = p + 1;
+
+            if (q < e && *q == '_') {
+                q++;
+                if (q < e && *q == '{') {
+                    const char *cb = match_brace(q, e);
+
+                    if (!cb)
+                        return 0;
+                    q = cb + 1;
+                } else if (q < e && isalnum((unsigned char)*q)) {
+                    q++;
+                }
+            }
+            while (q < e && is_space((unsigned char)*q))
+                q++;
+            if (!(q < e && *q == '='))
+                return 0;
+            p = q + 1;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * The last \boxed{} group: the last box and the boxes before it with
+ * only separators between them ("\boxed{1}, \boxed{2} and \boxed{3}").
+ */
+static int
+boxed_group(const char *s, const char *e, struct cand *c)
+{
+    const char *bs, *be, *cmd, *end, *p;
+    int n = 0, i;
+
+    if (!last_box(s, e, &bs, &be, &cmd, &end))
+        return 0;
+    c->end = end;
+    c->m = MATHANS_M_BOXED;
+    c->ps[n] = bs;
+    c->pe[n++] = be;
+    p = cmd;
+    while (n < MAX_PARTS) {
+        const char *cmd2, *end2;
+
+        if (!last_box(s, p, &bs, &be, &cmd2, &end2)
+            || !only_separators(end2, p, 0))
+            break;
+        /* the same answer boxed twice is one answer */
+        if (!(be - bs == c->pe[n - 1] - c->ps[n - 1]
+              && !memcmp(bs, c->ps[n - 1], (size_t)(be - bs)))) {
+            c->ps[n] = bs;
+            c->pe[n++] = be;
+        }
+        p = cmd2;
+    }
+    for (i = 0; i < n / 2; i++) {
+        const char *t = c->ps[i];
+
+        c->ps[i] = c->ps[n - 1 - i];
+        c->ps[n - 1 - i] = t;
+        t = c->pe[i];
+        c->pe[i] = c->pe[n - 1 - i];
+        c->pe[n - 1 - i] = t;
+    }
+    c->n = n;
+    return 1;
+}
+
+/*
+ * A math environment starting at p: $$...$$ and \[...\] (may span
+ * lines), $...$ and \(...\) (one line), not empty.  Sets its content
+ * [*cs, *ce) and where it ends.  A $ after a digit or a backslash opens
+ * nothing.
+ */
+static int
+env_at(const char *s, const char *p, const char *e, const char **cs,
+       const char **ce, const char **pe)
+{
+    const char *q;
+
+    if (p > s && p[-1] == '\\')
+        return 0;
+    if (e - p >= 2 && p[0] == '$' && p[1] == '$') {
+        for (q = p + 2; q + 1 < e; q++)
+            if (q[0] == '$' && q[1] == '$' && q[-1] != '\\')
+                break;
+        if (q + 1 >= e || q == p + 2)
+            return 0;
+        *cs = p + 2;
+        *ce = q;
+        *pe = q + 2;
+        return 1;
+    }
+    if (e - p >= 2 && p[0] == '\\' && (p[1] == '[' || p[1] == '(')) {
+        char close = p[1] == '[' ? ']' : ')';
+
+        for (q = p + 2; q + 1 < e; q++) {
+            if (close == ')' && *q == '\n')
+                return 0;
+            if (q[0] == '\\' && q[1] == close)
+                break;
+        }
+        if (q + 1 >= e || q == p + 2)
+            return 0;
+        *cs = p + 2;
+        *ce = q;
+        *pe = q + 2;
+        return 1;
+    }
+    if (*p == '$') {
+        if (p > s && is_digit((unsigned char)p[-1]))
+            return 0;
+        for (q = p + 1; q < e && *q != '\n'; q++)
+            if (*q == '$' && q[-1] != '\\')
+                break;
+        if (q >= e || *q != '$' || q == p + 1)
+            return 0;
+        *cs = p + 1;
+        *ce = q;
+        *pe = q + 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* After an answer, a joining ", ", " and ", ", or ": where the next starts. */
+static const char *
+join_sep(const char *s, const char *p, const char *e)
+{
+    const char *q = p;
+    int comma = 0;
+
+    while (q < e && is_space((unsigned char)*q))
+        q++;
+    if (q < e && *q == ',') {
+        q++;
+        comma = 1;
+    }
+    while (q < e && is_space((unsigned char)*q))
+        q++;
+    if (word_at(s, q, e, "and"))
+        q += 3;
+    else if (word_at(s, q, e, "or"))
+        q += 2;
+    else if (!comma)
+        return NULL;
+    while (q < e && is_space((unsigned char)*q))
+        q++;
+    return q;
+}
+
+/* Environments joined by separators, from the one at p. */
+static int
+env_group_at(const char *s, const char *p, const char *e, struct cand *c)
+{
+    const char *cs, *ce, *pe;
+
+    if (!env_at(s, p, e, &cs, &ce, &pe))
+        return 0;
+    cand_one(c, cs, ce, pe, MATHANS_M_LATEX);
+    while (c->n < MAX_PARTS) {
+        const char *q = join_sep(s, pe, e);
+
+        if (!q || !env_at(s, q, e, &cs, &ce, &pe))
+            break;
+        c->ps[c->n] = cs;
+        c->pe[c->n++] = ce;
+        c->end = pe;
+    }
+    return 1;
+}
+
+/* Bytes of a currency sign at p ($ \$ € £ ¥ ₹), or 0. */
+static int
+currency_len(const char *p, const char *e)
+{
+    const unsigned char *u = (const unsigned char *)p;
+
+    if (p < e && *p == '$')
+        return 1;
+    if (e - p >= 2 && p[0] == '\\' && p[1] == '$')
+        return 2;
+    if (e - p >= 2 && u[0] == 0xc2 && (u[1] == 0xa3 || u[1] == 0xa5))
+        return 2;
+    if (e - p >= 3 && u[0] == 0xe2 && u[1] == 0x82
+        && (u[2] == 0xac || u[2] == 0xb9))
+        return 3;
+    return 0;
+}
+
+/* May a number start after p[-1]?  Not inside a word: "XDY2K" has none. */
+static int
+num_prefix_ok(const char *s, const char *p)
+{
+    return p == s || is_space((unsigned char)p[-1]) || p[-1] == '='
+           || p[-1] == '*' || p[-1] == ':';
+}
+
+/* Characters of an arithmetic expression: digits . + - * / ^ ( ) × ÷. */
+static int
+expr_char(const char *p, const char *e, int *len)
+{
+    const unsigned char *u = (const unsigned char *)p;
+
+    *len = 1;
+    if (is_digit(*u) || strchr(".+-*/^() ", *u))
+        return *u != 0;
+    if (e - p >= 2 && u[0] == 0xc3 && (u[1] == 0x97 || u[1] == 0xb7)) {
+        *len = 2;
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * A number or arithmetic expression starting at p (a valid start: not
+ * inside a word): "1,000.99", "1 234", "$5", "-3", ".5", "25%", "25
+ * percent", "3/4", "(9+1)".  Sets c (method number).
+ */
+static int
+number_at(const char *s, const char *p, const char *e, struct cand *c)
+{
+    const char *q = p, *t, *x, *last;
+    int cur, len, depth = 0, op = 0;
+
+    if (!num_prefix_ok(s, p))
+        return 0;
+    cur = currency_len(q, e);
+    q += cur;
+    t = q;
+    if (t < e && *t == '-')
+        t++;
+    if (t < e && *t == '(' && !cur)
+        t = q;      /* an expression such as (9+1) */
+    else if (!(t < e
+               && (is_digit((unsigned char)*t)
+                   || (*t == '.' && t + 1 < e && is_digit((unsigned char)t[1])))))
+        return 0;
+    /* the number: digits and separators between digits */
+    while (t < e) {
+        if (is_digit((unsigned char)*t)) {
+            t++;
+        } else if ((*t == ',' || *t == '.') && t + 1 < e
+                   && is_digit((unsigned char)t[1])) {
+            t++;
+        } else if (*t == ' ' && t > q && is_digit((unsigned char)t[-1])
+                   && e - t >= 4 && is_digit((unsigned char)t[1])
+                   && is_digit((unsigned char)t[2])
+                   && is_digit((unsigned char)t[3])
+                   && !(e - t >= 5 && is_digit((unsigned char)t[4]))) {
+            t += 4;
+        } else if (e - t >= 4 && !memcmp(t, "{,}", 3)
+                   && is_digit((unsigned char)t[3])) {
+            t += 3;
+        } else {
+            break;
+        }
+    }
+    /* an arithmetic expression around it: 3/4, 2 \times 3 is not one */
+    last = t;
+    for (x = t; x < e && expr_char(x, e, &len); x += len) {
+        if (*x == '(')
+            depth++;
+        else if (*x == ')' && --depth < 0)
+            break;
+        if (is_digit((unsigned char)*x) || *x == ')') {
+            if (depth == 0)
+                last = x + 1;
+        } else if (*x != ' ' && *x != '.' && *x != '(') {
+            op = 1;
+        }
+    }
+    if (op && last > t)
+        t = last;
+    else if (q < e && *q == '(')
+        return 0;
+    /* a percent sign or word after it */
+    x = t;
+    while (x < e && *x == ' ')
+        x++;
+    if (x < e && *x == '%')
+        t = x + 1;
+    else if (e - x >= 2 && x[0] == '\\' && x[1] == '%')
+        t = x + 2;
+    else if (word_at(s, x, e, "percent"))
+        t = x + 7;
+    else if (word_at(s, x, e, "pct"))
+        t = x + 3;
+    cand_one(c, p + cur, t, t, MATHANS_M_NUMBER);
+    return 1;
+}
+
+/*
+ * The last math environment group and the last number of [s, e), one
+ * pass; want: bit 1 environments, bit 2 numbers.  The one that ends last
+ * is taken.
+ */
+static int
+find_last(const char *s, const char *e, int want, struct cand *c)
+{
+    struct cand x;
+    const char *p = s;
+    int found = 0;
+
+    while (p < e) {
+        unsigned char ch = (unsigned char)*p;
+
+        if ((want & 1) && (ch == '$' || ch == '\\')
+            && env_group_at(s, p, e, &x)) {
+            *c = x;
+            found = 1;
+            p = x.end;
+            continue;
+        }
+        if ((want & 2)
+            && (is_digit(ch) || ch == '-' || ch == '.' || ch == '(' || ch == '$'
+                || ch == '\\' || ch >= 0xc2)
+            && number_at(s, p, e, &x)) {
+            if (!found || x.end > c->end) {
+                *c = x;
+                found = 1;
+            }
+            p = x.end > p ? x.end : p + 1;
+            continue;
+        }
+        p++;
+    }
+    return found;
+}
+
+/*
+ * The first answer (environment group or number) starting within
+ * window bytes of p, past spaces and ** marks.  An expression followed
+ * by "=" gives way to what follows the "=": "answer is 2+3 = 5".
+ */
+static int
+take_x(const char *s, const char *p, const char *e, int window,
+       struct cand *c)
+{
+    const char *q, *lim;
+    int hops = 0;
+
+again:
+    while (p < e && (is_space((unsigned char)*p) || *p == '*'))
+        p++;
+    lim = p + window < e ? p + window : e;
+    for (q = p; q <= lim && q < e; q++) {
+        if ((*q == '$' || *q == '\\') && env_group_at(s, q, e, c))
+            return 1;
+        if (number_at(s, q, e, c)) {
+            const char *r = c->end;
+
+            while (r < e && *r == ' ')
+                r++;
+            if (r < e && *r == '=' && hops++ < 8) {
+                p = r + 1;
+                window = 0;
+                goto again;
+            }
             return 1;
         }
     }
@@ -333,8 +801,8 @@ last_boxed(const char *s, const char *e, const char **os, const char **oe)
 }
 
 /*
- * The answer after a marker at p: a $...$ / \(...\) math segment if one
- * starts there, else text up to the end of the line or sentence.
+ * The answer after a marker at p when it is not math: a $...$ segment if
+ * one starts there, else text up to the end of the line or sentence.
  */
 static void
 after_marker(const char *p, const char *e, const char **os, const char **oe)
@@ -343,36 +811,6 @@ after_marker(const char *p, const char *e, const char **os, const char **oe)
 
     while (p < e && (is_space((unsigned char)*p) || *p == ':' || *p == '*'))
         p++;
-    if (e - p >= 2 && p[0] == '$' && p[1] == '$') {
-        q = p + 2;
-        while (q + 1 < e && !(q[0] == '$' && q[1] == '$'))
-            q++;
-        *os = p + 2;
-        *oe = q + 1 < e ? q : e;
-        return;
-    }
-    if (p < e && *p == '$') {
-        const char *nl = memchr(p + 1, '\n', (size_t)(e - p - 1));
-
-        /* inline math closes on its line; else the $ is a currency sign */
-        q = memchr(p + 1, '$', (size_t)((nl ? nl : e) - p - 1));
-        if (q) {
-            *os = p + 1;
-            *oe = q;
-            return;
-        }
-        p++;
-    }
-    if (e - p >= 2 && p[0] == '\\' && (p[1] == '(' || p[1] == '[')) {
-        char close = p[1] == '(' ? ')' : ']';
-
-        for (q = p + 2; q + 1 < e; q++)
-            if (q[0] == '\\' && q[1] == close)
-                break;
-        *os = p + 2;
-        *oe = q + 1 < e ? q : e;
-        return;
-    }
     for (q = p; q < e && *q != '\n'; q++)
         if (*q == '.' && (q + 1 == e || is_space((unsigned char)q[1]))
             && !(q > p && is_digit((unsigned char)q[-1]) && q + 1 < e
@@ -382,49 +820,29 @@ after_marker(const char *p, const char *e, const char **os, const char **oe)
     *oe = q;
 }
 
-/* "final answer is X", "final answer: X". */
+/* Minerva's "final answer is X. I hope it is correct." */
 static int
-find_final(const char *s, const char *e, const char **os, const char **oe)
-{
-    const char *p = last_ci(s, e, "final answer");
-
-    if (!p)
-        return 0;
-    p += 12;
-    while (p < e && (is_space((unsigned char)*p) || *p == '*'))
-        p++;
-    if (e - p >= 2 && tolower((unsigned char)p[0]) == 'i'
-        && tolower((unsigned char)p[1]) == 's')
-        p += 2;
-    else if (p < e && *p == ':')
-        p++;
-    else
-        return 0;
-    after_marker(p, e, os, oe);
-    return *oe > *os;
-}
-
-/* "answer: X", "answer is X" (the last such). */
-static int
-find_answer(const char *s, const char *e, const char **os, const char **oe)
+find_minerva(const char *s, const char *e, struct cand *c)
 {
     const char *p = e;
 
-    while ((p = last_ci(s, p, "answer")) != NULL) {
-        const char *q = p + 6;
+    while ((p = last_ci(s, p, "final answer is")) != NULL) {
+        const char *q = p + 15;
 
-        while (q < e && (*q == ' ' || *q == '*'))
+        if (q < e && *q == ':')
             q++;
-        if (q < e && *q == ':') {
-            after_marker(q + 1, e, os, oe);
-            if (*oe > *os)
+        if (take_x(s, q, e, 0, c)) {
+            const char *r = c->end;
+
+            if (r < e && *r == '.')
+                r++;
+            if (r < e && is_space((unsigned char)*r))
+                r++;
+            if (e - r >= 6 && !memcmp(r, "I hope", 6)) {
+                c->end = r + 6;
+                c->m = MATHANS_M_FINAL;
                 return 1;
-        } else if (e - q >= 2 && tolower((unsigned char)q[0]) == 'i'
-                   && tolower((unsigned char)q[1]) == 's'
-                   && (q + 2 == e || !is_alpha((unsigned char)q[2]))) {
-            after_marker(q + 2, e, os, oe);
-            if (*oe > *os)
-                return 1;
+            }
         }
         if (p == s)
             break;
@@ -432,59 +850,369 @@ find_answer(const char *s, const char *e, const char **os, const char **oe)
     return 0;
 }
 
+/*
+ * "final answer ... is X" (the "is" within 100 bytes), "final answer:
+ * X"; with text: the words after "is" or ":" when no math follows.
+ */
+static int
+find_final(const char *s, const char *e, int text, struct cand *c)
+{
+    const char *p = e;
+
+    while ((p = last_ci(s, p, "final answer")) != NULL) {
+        const char *q = p + 12, *r, *lim = q + 100 < e ? q + 100 : e;
+
+        while (q < e && (*q == ' ' || *q == '*'))
+            q++;
+        if (q < e && *q == ':') {
+            if (take_x(s, q + 1, e, 0, c)) {
+                c->m = MATHANS_M_FINAL;
+                return 1;
+            }
+        }
+        for (r = p + 12; r < lim; r++) {
+            if (is_space((unsigned char)*r) && word_at(s, r + 1, e, "is")) {
+                const char *x = r + 3;
+
+                if (x < e && *x == ':')
+                    x++;
+                if (take_x(s, x, e, 0, c)) {
+                    c->m = MATHANS_M_FINAL;
+                    return 1;
+                }
+                break;
+            }
+        }
+        if (text) {
+            const char *os, *oe;
+
+            q = p + 12;
+            while (q < e && (is_space((unsigned char)*q) || *q == '*'))
+                q++;
+            if (word_at(s, q, e, "is"))
+                q += 2;
+            else if (q < e && *q == ':')
+                q++;
+            else
+                goto next;
+            after_marker(q, e, &os, &oe);
+            trim_answer(&os, &oe);
+            if (oe > os) {
+                cand_one(c, os, oe, oe, MATHANS_M_FINAL);
+                return 1;
+            }
+        }
+    next:
+        if (p == s)
+            break;
+    }
+    return 0;
+}
+
+/* Words for "answer" in other languages, as lighteval's templates have
+   them (ASCII letters in lowercase; capitals of other scripts listed). */
+static const char *const answer_words[] = {
+    "answer", "antwoord", "antwort", "cevap", "erantzuna", "javob",
+    "jawaban", "jibu", "odgovor", "odpove\xc4\x8f", "odpov\xc4\x9b\xc4\x8f",
+    "odpowied\xc5\xba", "resposta", "respuesta", "risposta",
+    "r\xc3\xa9ponse", "r\xc4\x83spuns", "sagot", "svar", "tr\xe1\xba\xa3 l\xe1\xbb\x9di",
+    "tubag", "vastaus", "vastus", "v\xc3\xa1lasz",
+    "\xce\xb1\xcf\x80\xce\xac\xce\xbd\xcf\x84\xce\xb7\xcf\x83\xce\xb7",
+    "\xce\x91\xcf\x80\xce\xac\xce\xbd\xcf\x84\xce\xb7\xcf\x83\xce\xb7",
+    "\xd0\xb0\xd0\xb4\xd0\xba\xd0\xb0\xd0\xb7",
+    "\xd0\x90\xd0\xb4\xd0\xba\xd0\xb0\xd0\xb7",
+    "\xd0\xb2\xd1\x96\xd0\xb4\xd0\xbf\xd0\xbe\xd0\xb2\xd1\x96\xd0\xb4\xd1\x8c",
+    "\xd0\x92\xd1\x96\xd0\xb4\xd0\xbf\xd0\xbe\xd0\xb2\xd1\x96\xd0\xb4\xd1\x8c",
+    "\xd0\xbe\xd0\xb4\xd0\xb3\xd0\xbe\xd0\xb2\xd0\xbe\xd1\x80",
+    "\xd0\x9e\xd0\xb4\xd0\xb3\xd0\xbe\xd0\xb2\xd0\xbe\xd1\x80",
+    "\xd0\xbe\xd1\x82\xd0\xb2\xd0\xb5\xd1\x82",
+    "\xd0\x9e\xd1\x82\xd0\xb2\xd0\xb5\xd1\x82",
+    "\xd0\xbe\xd1\x82\xd0\xb3\xd0\xbe\xd0\xb2\xd0\xbe\xd1\x80",
+    "\xd0\x9e\xd1\x82\xd0\xb3\xd0\xbe\xd0\xb2\xd0\xbe\xd1\x80",
+    "\xd2\x97\xd0\xb0\xd0\xb2\xd0\xb0\xd0\xbf",
+    "\xd8\xa5\xd8\xac\xd8\xa7\xd8\xa8\xd8\xa9", "\xd8\xac\xd9\x88\xd8\xa7\xd8\xa8",
+    "\xe0\xa4\x89\xe0\xa4\xa4\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa4\xb0",
+    "\xe0\xa6\x89\xe0\xa6\xa4\xe0\xa7\x8d\xe0\xa6\xa4\xe0\xa6\xb0",
+    "\xe0\xa8\x9c\xe0\xa8\xb5\xe0\xa8\xbe\xe0\xa8\xac",
+    "\xe0\xaa\x9c\xe0\xaa\xb5\xe0\xaa\xbe\xe0\xaa\xac",
+    "\xe0\xae\xaa\xe0\xae\xa4\xe0\xae\xbf\xe0\xae\xb2\xe0\xaf\x8d",
+    "\xe0\xb0\x9c\xe0\xb0\xb5\xe0\xb0\xbe\xe0\xb0\xac\xe0\xb1\x81",
+    "\xe0\xb8\x84\xe0\xb8\xb3\xe0\xb8\x95\xe0\xb8\xad\xe0\xb8\x9a",
+    "\xe5\x9b\x9e\xe7\xad\x94", "\xe7\xad\x94\xe6\xa1\x88",
+};
+
+/* ':' or the full-width '：' at p: its length, or 0. */
+static int
+colon_at(const char *p, const char *e)
+{
+    if (p < e && *p == ':')
+        return 1;
+    if (e - p >= 3 && (unsigned char)p[0] == 0xef && (unsigned char)p[1] == 0xbc
+        && (unsigned char)p[2] == 0x9a)
+        return 3;
+    return 0;
+}
+
+/*
+ * A multiple-choice letter A-Z at p, as a word: "C", "(C)", "**C**",
+ * followed by . , : ) a space or the end.  Sets [*ls, *le).
+ */
+static int
+letter_at(const char *s, const char *p, const char *e, const char **ls,
+          const char **le)
+{
+    const char *q = p;
+
+    if (!(p == s || is_space((unsigned char)p[-1]) || p[-1] == '*'
+          || p[-1] == '(' || p[-1] == ':' || (unsigned char)p[-1] >= 0x80))
+        return 0;
+    if (!(q < e && *q >= 'A' && *q <= 'Z'))
+        return 0;
+    if (q > s && q[-1] == '(' && !(q + 1 < e && q[1] == ')'))
+        return 0;
+    q++;
+    if (q < e && *q == ')')
+        q++;
+    while (q < e && *q == '*')
+        q++;
+    if (!(q == e || is_space((unsigned char)*q) || *q == '.' || *q == ','
+          || *q == ':' || *q == ')' || *q == '$'))
+        return 0;
+    *ls = p;
+    *le = p + 1;
+    return 1;
+}
+
+/* The first letter within window bytes of p. */
+static int
+take_letter(const char *s, const char *p, const char *e, int window,
+            struct cand *c)
+{
+    const char *q, *lim, *ls, *le;
+
+    while (p < e && (is_space((unsigned char)*p) || *p == '*' || *p == '('))
+        p++;
+    lim = p + window < e ? p + window : e;
+    for (q = p; q <= lim && q < e; q++)
+        if (letter_at(s, q, e, &ls, &le)) {
+            cand_one(c, ls, le, le, MATHANS_M_LETTER);
+            return 1;
+        }
+    return 0;
+}
+
+/*
+ * "answer: X" (colon) or "answer ... X" (the last such): X math within
+ * 50 bytes, or a letter in letter mode (any of answer_words then); with
+ * text, the words after "answer:" or "answer is" when no math follows.
+ */
+static int
+find_answer(const char *s, const char *e, int colon, int letter, int text,
+            struct cand *c)
+{
+    size_t w, nw = letter ? ARRAY_LEN(answer_words) : 1;
+    int found = 0;
+    struct cand x;
+
+    for (w = 0; w < nw; w++) {
+        const char *p = e, *word = answer_words[w];
+        size_t wl = strlen(word);
+
+        while ((p = last_ci(s, p, word)) != NULL) {
+            const char *q = p + wl;
+            int ok, k;
+
+            if (found && q <= c->end)
+                break;      /* an earlier answer of another word wins */
+            while (q < e && (*q == ' ' || *q == '*'))
+                q++;
+            k = colon_at(q, e);
+            if (colon && !k)
+                goto next;
+            if (k)
+                q += k;
+            else
+                q = p + wl;
+            ok = letter ? take_letter(s, q, e, 50, &x)
+                        : take_x(s, q, e, 50, &x);
+            if (!ok && text && !letter
+                && (k || (q < e && is_space((unsigned char)*q)
+                          && word_at(s, q + 1, e, "is")))) {
+                const char *os, *oe;
+
+                after_marker(k ? q : q + 3, e, &os, &oe);
+                trim_answer(&os, &oe);
+                if (oe > os) {
+                    cand_one(&x, os, oe, oe, MATHANS_M_ANSWER);
+                    ok = 1;
+                }
+            }
+            if (ok) {
+                x.m = letter ? MATHANS_M_LETTER : MATHANS_M_ANSWER;
+                if (!found || x.end > c->end)
+                    *c = x;
+                found = 1;
+                break;
+            }
+        next:
+            if (p == s)
+                break;
+        }
+    }
+    return found;
+}
+
 /* "#### X" to the end of the line. */
 static int
-find_hash(const char *s, const char *e, const char **os, const char **oe)
+find_hash(const char *s, const char *e, struct cand *c)
 {
-    const char *p = last_ci(s, e, "####"), *q;
+    const char *p = last_ci(s, e, "####"), *q, *os, *oe;
 
     if (!p)
         return 0;
     p += 4;
     for (q = p; q < e && *q != '\n'; q++)
         ;
-    *os = p;
-    *oe = q;
-    trim_answer(os, oe);
-    return *oe > *os;
-}
-
-/* The last number: -?digits with , separators, optional .digits, or a/b. */
-static int
-find_number(const char *s, const char *e, const char **os, const char **oe)
-{
-    const char *q = e, *b;
-
-    while (q > s && !is_digit((unsigned char)q[-1]))
-        q--;
-    if (q == s)
+    os = p;
+    oe = q;
+    trim_answer(&os, &oe);
+    if (oe <= os)
         return 0;
-    b = q;
-    while (b > s
-           && (is_digit((unsigned char)b[-1])
-               || ((b[-1] == ',' || b[-1] == '.' || b[-1] == '/') && b - 1 > s
-                   && is_digit((unsigned char)b[-2]))))
-        b--;
-    if (b > s && b[-1] == '-')
-        b--;
-    *os = b;
-    *oe = q;
+    cand_one(c, os, oe, q, MATHANS_M_HASH);
     return 1;
 }
 
-enum mathans_method
-mathans_extract(struct mathans *m, const char *text, const char **out)
+/* Multiple-choice letters by Math-Verify's priorities for strings. */
+static int
+find_letter(const char *s, const char *e, struct cand *c)
 {
-    const char *s = text, *e = text + strlen(text), *os = NULL, *oe = NULL;
-    int i, found = 0;
-    enum mathans_method meth = MATHANS_M_NONE;
+    const char *p, *ls, *le;
 
-    if (!(m->o.flags & MATHANS_SEARCH_THINK)) {
-        const char *t = last_ci(s, e, "</think>");
-
-        if (t)
-            s = t + 8;
+    p = e;
+    while ((p = last_ci(s, p, "final answer is")) != NULL) {
+        if (take_letter(s, p + 15, e, 0, c))
+            return 1;
+        if (p == s)
+            break;
     }
+    if (find_answer(s, e, 1, 1, 0, c) || find_answer(s, e, 0, 1, 0, c))
+        return 1;
+    /* at the start: "C. because ..." */
+    p = s;
+    while (p < e && (is_space((unsigned char)*p) || *p == '*' || *p == '('))
+        p++;
+    if (letter_at(s, p, e, &ls, &le)) {
+        cand_one(c, ls, le, le, MATHANS_M_LETTER);
+        return 1;
+    }
+    /* the last letter standing alone */
+    for (p = e; p > s; p--)
+        if (letter_at(s, p - 1, e, &ls, &le)) {
+            cand_one(c, ls, le, le, MATHANS_M_LETTER);
+            return 1;
+        }
+    return 0;
+}
+
+/* Finds the candidate of one method in [s, e). */
+static int
+find_method(enum mathans_method meth, const char *s, const char *e,
+            struct cand *c)
+{
+    struct cand x;
+
+    switch (meth) {
+    case MATHANS_M_BOXED: {
+        int b = boxed_group(s, e, c);
+
+        if (find_minerva(s, e, &x) && (!b || x.end > c->end)) {
+            *c = x;
+            b = 1;
+        }
+        return b;
+    }
+    case MATHANS_M_FINAL: return find_final(s, e, 1, c);
+    case MATHANS_M_ANSWER:
+        return find_answer(s, e, 1, 0, 1, c) || find_answer(s, e, 0, 0, 1, c);
+    case MATHANS_M_HASH: return find_hash(s, e, c);
+    case MATHANS_M_NUMBER: return find_last(s, e, 2, c);
+    case MATHANS_M_LATEX: return find_last(s, e, 1, c);
+    case MATHANS_M_LAST: return find_last(s, e, 3, c);
+    case MATHANS_M_LETTER: return find_letter(s, e, c);
+    default: return 0;
+    }
+}
+
+/*
+ * The text of a candidate into sb: its parts trimmed, a \boxed{} group
+ * inside a part taken for the part, joined by ", ".  0 if empty.
+ */
+static int
+cand_text(const struct cand *c, struct sbuf *sb)
+{
+    int i;
+
+    sbuf_reset(sb);
+    for (i = 0; i < c->n; i++) {
+        const char *os = c->ps[i], *oe = c->pe[i];
+        struct cand b;
+
+        trim_answer(&os, &oe);
+        if (c->m != MATHANS_M_BOXED && boxed_group(os, oe, &b)) {
+            int j;
+
+            for (j = 0; j < b.n; j++) {
+                const char *bs = b.ps[j], *be = b.pe[j];
+
+                trim_answer(&bs, &be);
+                if (be <= bs)
+                    continue;
+                if (sb->len)
+                    sbuf_adds(sb, ", ");
+                sbuf_add(sb, bs, (size_t)(be - bs));
+            }
+            continue;
+        }
+        if (oe <= os)
+            continue;
+        if (sb->len)
+            sbuf_adds(sb, ", ");
+        sbuf_add(sb, os, (size_t)(oe - os));
+    }
+    sbuf_str(sb);
+    return sb->len > 0;
+}
+
+/* Does the reference name a single multiple-choice letter? */
+static int
+is_letter_ref(const char *r)
+{
+    const char *s = r, *e = r + strlen(r);
+
+    if (e - s >= 6 && !memcmp(s, "\\text{", 6) && e[-1] == '}')
+        s += 6, e--;
+    while (s < e && is_space((unsigned char)*s))
+        s++;
+    while (e > s && (is_space((unsigned char)e[-1]) || e[-1] == '.'))
+        e--;
+    if (e - s == 3 && s[0] == '(' && e[-1] == ')')
+        s++, e--;
+    return e - s == 1 && *s >= 'A' && *s <= 'Z';
+}
+
+static int parse_fresh(struct mathans *m, const char *s, size_t n);
+
+/*
+ * Extraction from [s, e) by the methods of order: the first candidate
+ * that parses, else the first found (it is then unparsed).
+ */
+static enum mathans_method
+extract_range(struct mathans *m, const char *s, const char *e,
+              const enum mathans_method *order, const char **out)
+{
+    enum mathans_method first = MATHANS_M_NONE;
+    int i;
+
     /*
      * A last \boxed{ that never closes (a completion cut off by the token
      * limit) ends the text: the fallbacks must not pick its pieces, such
@@ -504,54 +1232,87 @@ mathans_extract(struct mathans *m, const char *text, const char **out)
                 e = q;
         }
     }
-    for (i = 0;
-         i < MATHANS_M_COUNT && m->o.order[i] != MATHANS_M_NONE && !found;
-         i++) {
-        meth = m->o.order[i];
-        switch (meth) {
-        case MATHANS_M_BOXED: found = last_boxed(s, e, &os, &oe); break;
-        case MATHANS_M_FINAL: found = find_final(s, e, &os, &oe); break;
-        case MATHANS_M_ANSWER: found = find_answer(s, e, &os, &oe); break;
-        case MATHANS_M_HASH: found = find_hash(s, e, &os, &oe); break;
-        case MATHANS_M_NUMBER: found = find_number(s, e, &os, &oe); break;
-        default: break;
-        }
-        if (found) {
-            const char *bs, *be;
+    *out = NULL;
+    for (i = 0; i < MATHANS_M_COUNT && order[i] != MATHANS_M_NONE; i++) {
+        struct cand c;
 
-            trim_answer(&os, &oe);
-            /* "The final answer is $\boxed{5}$" and the like */
-            if (last_boxed(os, oe, &bs, &be)) {
-                os = bs;
-                oe = be;
-                trim_answer(&os, &oe);
-            }
-            if (oe <= os)
-                found = 0;
+        if (!find_method(order[i], s, e, &c) || !cand_text(&c, &m->tbuf))
+            continue;
+        if (parse_fresh(m, m->tbuf.buf, m->tbuf.len) >= 0) {
+            sbuf_reset(&m->ebuf);
+            sbuf_add(&m->ebuf, m->tbuf.buf, m->tbuf.len);
+            *out = sbuf_str(&m->ebuf);
+            return c.m;
+        }
+        if (first == MATHANS_M_NONE) {
+            first = c.m;
+            sbuf_reset(&m->ebuf);
+            sbuf_add(&m->ebuf, m->tbuf.buf, m->tbuf.len);
         }
     }
-    *out = NULL;
-    if (!found)
-        return MATHANS_M_NONE;
-    sbuf_reset(&m->ebuf);
-    sbuf_add(&m->ebuf, os, (size_t)(oe - os));
-    *out = sbuf_str(&m->ebuf);
-    return meth;
+    if (first != MATHANS_M_NONE)
+        *out = sbuf_str(&m->ebuf);
+    return first;
+}
+
+/* The searched part of a completion: outside the <think> block. */
+static void
+answer_part(struct mathans *m, const char *text, size_t len, const char **s,
+            const char **e)
+{
+    struct think_block b;
+
+    *s = text;
+    *e = text + len;
+    if (m->o.flags & MATHANS_SEARCH_THINK)
+        return;
+    think_parse(text, len, &b);
+    if (b.status == THINK_NONE)
+        return;
+    sbuf_reset(&m->abuf);
+    think_answer(text, len, &b, &m->abuf);
+    sbuf_str(&m->abuf);
+    *s = m->abuf.buf;
+    *e = m->abuf.buf + m->abuf.len;
+}
+
+static enum mathans_method
+extract_len(struct mathans *m, const char *text, size_t len,
+            const enum mathans_method *order, const char **out)
+{
+    const char *s, *e;
+
+    answer_part(m, text, len, &s, &e);
+    return extract_range(m, s, e, order, out);
+}
+
+enum mathans_method
+mathans_extract(struct mathans *m, const char *text, const char **out)
+{
+    return extract_len(m, text, strlen(text), m->o.order, out);
+}
+
+static const char *
+reference_len(struct mathans *m, const char *answer, size_t len)
+{
+    const char *s = answer, *e = answer + len, *os = s, *oe = e;
+    struct cand c;
+
+    sbuf_reset(&m->rbuf);
+    if (find_hash(s, e, &c) || boxed_group(s, e, &c)
+        || find_method(MATHANS_M_BOXED, s, e, &c) || find_final(s, e, 0, &c)) {
+        cand_text(&c, &m->rbuf);
+        return sbuf_str(&m->rbuf);
+    }
+    trim_answer(&os, &oe);
+    sbuf_add(&m->rbuf, os, (size_t)(oe - os));
+    return sbuf_str(&m->rbuf);
 }
 
 const char *
 mathans_reference(struct mathans *m, const char *answer)
 {
-    const char *s = answer, *e = answer + strlen(answer), *os = s, *oe = e;
-
-    if (!find_hash(s, e, &os, &oe) && !last_boxed(s, e, &os, &oe)) {
-        os = s;
-        oe = e;
-    }
-    trim_answer(&os, &oe);
-    sbuf_reset(&m->rbuf);
-    sbuf_add(&m->rbuf, os, (size_t)(oe - os));
-    return sbuf_str(&m->rbuf);
+    return reference_len(m, answer, strlen(answer));
 }
 
 /* ---- Lexer ---- */
@@ -1755,7 +2516,8 @@ apply_scale_words(struct parser *p, size_t s, size_t e, int *l)
 {
     static const struct { const char *w; double v; } scales[] = {
         {"hundred", 1e2}, {"thousand", 1e3}, {"million", 1e6}, {"billion", 1e9},
-        {"trillion", 1e12}, {"dozen", 12}, {"percent", 0},
+        {"trillion", 1e12}, {"dozen", 12}, {"percent", 0}, {"pct", 0},
+        {"percentage", 0},
     };
     size_t i = s, j, k;
 
@@ -2088,12 +2850,11 @@ parse_list(struct parser *p, enum tok close, enum tok alt, enum tok *got)
     return list >= 0 ? list : first;
 }
 
-/* Parses s into a tree in m's pool; returns the root or -1. */
+/* Parses s[0, n) into a tree in m's pool; returns the root or -1. */
 static int
-parse(struct mathans *m, const char *s)
+parse_len(struct mathans *m, const char *s, size_t n)
 {
     struct parser p;
-    size_t n = strlen(s);
     int r;
 
     if (n == 0 || n > MAX_LEN)
@@ -2105,6 +2866,15 @@ parse(struct mathans *m, const char *s)
     p.top = 1;
     r = parse_list(&p, T_END, T_END, NULL);
     return p.err ? -1 : r;
+}
+
+/* Parses s[0, n) into an empty pool. */
+static int
+parse_fresh(struct mathans *m, const char *s, size_t n)
+{
+    m->nnodes = 0;
+    sbuf_reset(&m->names);
+    return parse_len(m, s, n);
 }
 
 /* ---- Evaluation ---- */
@@ -2958,17 +3728,16 @@ canon_text(struct sbuf *sb, const char *s)
     sbuf_str(sb);
 }
 
-enum mathans_reason
-mathans_equiv(struct mathans *m, const char *reference, const char *answer)
+static enum mathans_reason
+equiv_len(struct mathans *m, const char *reference, size_t rlen,
+          const char *answer, size_t alen)
 {
     int r, a;
 
-    m->nnodes = 0;
-    sbuf_reset(&m->names);
-    r = parse(m, reference);
+    r = parse_fresh(m, reference, rlen);
     if (r < 0)
         return MATHANS_UNPARSED_REFERENCE;
-    if (m->nodes[r].kind == K_TEXT) {
+    if (m->nodes[r].kind == K_TEXT && !memchr(answer, 0, alen)) {
         /* word answers compare as canonical text, whatever their markup */
         canon_text(&m->tbuf, reference);
         canon_text(&m->ubuf, answer);
@@ -2976,7 +3745,7 @@ mathans_equiv(struct mathans *m, const char *reference, const char *answer)
             && !memcmp(m->tbuf.buf, m->ubuf.buf, m->tbuf.len))
             return MATHANS_CORRECT;
     }
-    a = parse(m, answer);
+    a = parse_len(m, answer, alen);
     if (a < 0)
         return MATHANS_UNPARSED_ANSWER;
     if ((m->o.flags & MATHANS_REDUCED) && unreduced(m, a, 0))
@@ -2984,27 +3753,72 @@ mathans_equiv(struct mathans *m, const char *reference, const char *answer)
     return eqv(m, r, a, 0) ? MATHANS_CORRECT : MATHANS_WRONG;
 }
 
+enum mathans_reason
+mathans_equiv(struct mathans *m, const char *reference, const char *answer)
+{
+    return equiv_len(m, reference, strlen(reference), answer, strlen(answer));
+}
+
 int
 mathans_parses(struct mathans *m, const char *s)
 {
-    m->nnodes = 0;
-    sbuf_reset(&m->names);
-    return parse(m, s) >= 0;
+    return parse_fresh(m, s, strlen(s)) >= 0;
+}
+
+void
+mathans_check_len(struct mathans *m, const char *answer_field, size_t alen,
+                  const char *completion, size_t clen,
+                  struct mathans_result *res)
+{
+    const char *ref = reference_len(m, answer_field, alen), *ans;
+    size_t rlen = m->rbuf.len;
+    enum mathans_method letters[3] = {
+        MATHANS_M_BOXED, MATHANS_M_LETTER, MATHANS_M_NONE,
+    };
+    const enum mathans_method *order = m->o.order;
+    int i;
+
+    res->reference = ref;
+    if (is_letter_ref(ref)) {
+        for (i = 0; i < MATHANS_M_COUNT && order[i] != MATHANS_M_NONE; i++)
+            if (order[i] == MATHANS_M_LETTER)
+                break;
+        if (i == MATHANS_M_COUNT || order[i] == MATHANS_M_NONE)
+            order = letters;
+    }
+    res->method = extract_len(m, completion, clen, order, &ans);
+    res->extracted = ans;
+    if (!ans) {
+        res->reason = parse_fresh(m, ref, rlen) >= 0
+                          ? MATHANS_NO_ANSWER
+                          : MATHANS_UNPARSED_REFERENCE;
+        return;
+    }
+    res->reason = equiv_len(m, ref, rlen, ans, m->ebuf.len);
 }
 
 void
 mathans_check(struct mathans *m, const char *answer_field,
               const char *completion, struct mathans_result *res)
 {
-    const char *ref = mathans_reference(m, answer_field), *ans;
+    mathans_check_len(m, answer_field, strlen(answer_field), completion,
+                      strlen(completion), res);
+}
 
-    res->reference = ref;
-    res->method = mathans_extract(m, completion, &ans);
-    res->extracted = ans;
-    if (!ans) {
-        res->reason = mathans_parses(m, ref) ? MATHANS_NO_ANSWER
-                                             : MATHANS_UNPARSED_REFERENCE;
+void
+mathans_number_text(double v, char *buf, size_t n)
+{
+    int prec;
+
+    if (n == 0)
+        return;
+    if (isfinite(v) && v == floor(v) && fabs(v) < 1e18) {
+        snprintf(buf, n, "%.0f", v);
         return;
     }
-    res->reason = mathans_equiv(m, ref, ans);
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
 }

@@ -3,14 +3,22 @@
  * equivalence with a reference answer.  The rule-based math reward of
  * DeepSeek-R1 (arXiv:2501.12948, section 2.2.2) rests on it.
  *
- * Extraction finds the final answer in a completion: the last \boxed{...}
- * or \fbox{...} (balanced braces), then, in a configurable order, "final
- * answer is ...", "answer: ...", a GSM8K "#### N" line, the last number.
- * When the completion has a "</think>", only the text after the last one
- * is searched (unless MATHANS_SEARCH_THINK).
+ * Extraction finds the final answer in a completion by Math-Verify's
+ * priorities (its reward configuration, \boxed first): the last \boxed{}
+ * or \fbox{} group or a Minerva "final answer is X. I hope it is
+ * correct." sentence, whichever ends last; "final answer ... is X";
+ * "answer: X"; "answer ... X"; a GSM8K "#### N" line; the last math
+ * environment ($...$, $$...$$, \(...\), \[...\]) or number, whichever ends
+ * last.  Boxes and environments joined by commas, "and", "or" are one set
+ * of answers.  Within one level the match that ends last is taken first,
+ * and the first that parses wins.  A multiple-choice letter is extracted
+ * instead when asked (MATHANS_M_LETTER) or when the reference is a single
+ * letter A-Z.  The text inside the <think> block (as lib/think splits it)
+ * is not searched unless MATHANS_SEARCH_THINK.
  *
  * Both answers are parsed from LaTeX (or plain text) into expression trees
- * and compared: numbers by value (relative tolerance, exact for integers),
+ * and compared: numbers by value (exact for integers, decimal literals
+ * rounded to 6 places as Math-Verify does, or a relative tolerance),
  * expressions with free variables numerically at several pseudo-random
  * points, tuples and intervals element by element with their brackets,
  * lists and sets without order, matrices by shape and elements, equations
@@ -45,7 +53,11 @@ enum mathans_method {
     MATHANS_M_FINAL,   /* "final answer is X" / "final answer: X" */
     MATHANS_M_ANSWER,  /* "answer: X" / "answer is X" */
     MATHANS_M_HASH,    /* "#### X" (GSM8K style) */
-    MATHANS_M_NUMBER,  /* the last number in the text */
+    MATHANS_M_NUMBER,  /* the last number or arithmetic expression */
+    MATHANS_M_LATEX,   /* the last math environment ($...$, \[...\], ...) */
+    MATHANS_M_LAST,    /* latex or number, whichever ends last (an order
+                          entry only: the result names which) */
+    MATHANS_M_LETTER,  /* a multiple-choice letter A-Z */
     MATHANS_M_COUNT
 };
 
@@ -60,8 +72,9 @@ enum mathans_reason {
 
 /* How a percent sign is read (both sides alike). */
 enum mathans_percent {
-    MATHANS_PCT_NUMBER = 0, /* 10\% is the number 10: "10" matches, "0.1" not */
-    MATHANS_PCT_VALUE,      /* 10\% is 0.1: "0.1" matches, "10" not */
+    MATHANS_PCT_VALUE = 0,  /* 10\% is 0.1: "0.1" matches, "10" not
+                               (Math-Verify) */
+    MATHANS_PCT_NUMBER,     /* 10\% is the number 10: "10" matches, "0.1" not */
     MATHANS_PCT_EITHER,     /* a match under either reading counts */
 };
 
@@ -73,13 +86,22 @@ enum mathans_flags {
     MATHANS_SEARCH_THINK = 1 << 3, /* also search inside <think>...</think> */
     MATHANS_NO_VECTOR_TUPLE = 1
                               << 4, /* a column vector does not match (a, b) */
+    MATHANS_MULTISET = 1 << 5,     /* "1, 1, 2" is not "1, 2" (duplicates
+                                      count; Math-Verify: sets) */
+    MATHANS_TUPLE_BRACKETS = 1 << 6, /* a bare "1, 2" does not match the
+                                        pair or open interval (1, 2) */
+    MATHANS_SET_RELATION = 1 << 7, /* a reference interval also matches a
+                                      relation "2 < x < 5" */
+    MATHANS_NO_DECIMAL_COMMA = 1 << 8, /* "2,74" is not 2.74 */
 };
 
 struct mathans_opts {
-    /* Extraction fallbacks after (and including) boxed, in order;
-       terminated by MATHANS_M_NONE.  Default: boxed, final, answer,
-       hash, number. */
+    /* Extraction methods in order, terminated by MATHANS_M_NONE.
+       Default: boxed, final, answer, hash, last. */
     enum mathans_method order[MATHANS_M_COUNT];
+    int places;             /* decimal literals: both sides rounded to this
+                               many places must agree (default 6); -1: use
+                               rtol instead */
     double rtol;            /* relative tolerance, default 1e-6 */
     int npoints;            /* random points for expressions, default 5 */
     uint64_t seed;          /* for the points, default 0 */
@@ -98,7 +120,7 @@ struct mathans_result {
 /* Sets the defaults above. */
 void mathans_opts_init(struct mathans_opts *o);
 /*
- * Parses a method list such as "boxed,final,answer,hash,number" into
+ * Parses a method list such as "boxed,final,answer,hash,last" into
  * o->order.  Returns 0, or -1 (o untouched) on an unknown or repeated name.
  */
 int mathans_parse_order(struct mathans_opts *o, const char *list);
@@ -139,6 +161,19 @@ enum mathans_reason mathans_equiv(struct mathans *m, const char *reference,
  */
 void mathans_check(struct mathans *m, const char *answer_field,
                    const char *completion, struct mathans_result *res);
+/*
+ * The same for strings of known length, which may hold NUL bytes: they
+ * are never cut there, and a NUL in an answer makes it unparseable.
+ */
+void mathans_check_len(struct mathans *m, const char *answer_field,
+                       size_t alen, const char *completion, size_t clen,
+                       struct mathans_result *res);
+
+/*
+ * The text of a reference given as a JSON number: integers in full
+ * ("42"), others in the shortest form that reads back to v ("0.1").
+ */
+void mathans_number_text(double v, char *buf, size_t n);
 
 /* 1 if the string parses as an answer (used to vet references). */
 int mathans_parses(struct mathans *m, const char *s);

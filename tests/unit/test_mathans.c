@@ -39,6 +39,8 @@ set_opts(struct mathans_opts *o, char *opts)
             o->flags |= MATHANS_SEARCH_THINK;
         else if (!strcmp(tok, "novec"))
             o->flags |= MATHANS_NO_VECTOR_TUPLE;
+        else if (!strcmp(tok, "pct=number"))
+            o->percent = MATHANS_PCT_NUMBER;
         else if (!strcmp(tok, "pct=value"))
             o->percent = MATHANS_PCT_VALUE;
         else if (!strcmp(tok, "pct=either"))
@@ -172,7 +174,7 @@ test_extract(void)
     CHECK_STREQ(out, "42");
     CHECK(mathans_extract(m, "Answer: 7 apples\nthanks", &out)
           == MATHANS_M_ANSWER);
-    CHECK_STREQ(out, "7 apples");
+    CHECK_STREQ(out, "7");
     CHECK(mathans_extract(m, "so 3+4=7\n#### 7", &out) == MATHANS_M_HASH);
     CHECK_STREQ(out, "7");
     CHECK(mathans_extract(m, "it costs 1,250 dollars.", &out)

@@ -1,9 +1,9 @@
 # --weight scales the reward; a second scorer adds to reward; options
 # change the rules (percent reading, extraction order).
 printf '%s\n' '{"domain":"math","answer":"10\\%","completion":"\\boxed{0.1}"}' > pct.jsonl
-score-math --weight 0.5 pct.jsonl > a.jsonl
+score-math --weight 0.5 --percent number pct.jsonl > a.jsonl
 jq -e '.rewards.math == 0 and .reward == 0 and .math.reason == "wrong"' a.jsonl > /dev/null
-score-math --weight 0.5 --percent value pct.jsonl > b.jsonl
+score-math --weight 0.5 pct.jsonl > b.jsonl
 jq -e '.rewards.math == 0.5 and .reward == 0.5' b.jsonl > /dev/null
 score-math --percent either pct.jsonl | score-format --weight 2 > c.jsonl
 jq -e '.rewards == {"math": 1, "format": 0} and .reward == 1 and .format.reason == "no_think"' c.jsonl > /dev/null
