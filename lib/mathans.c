@@ -55,7 +55,7 @@ enum nflags {
 enum func { FN_SIN, FN_COS, FN_TAN, FN_SEC, FN_CSC, FN_COT, FN_ASIN, FN_ACOS,
             FN_ATAN, FN_SINH, FN_COSH, FN_TANH, FN_EXP, FN_LN, FN_SQRT };
 
-enum relop { R_EQ, R_LT, R_LE, R_NE, R_COLON };
+enum relop { R_EQ, R_LT, R_LE, R_NE, R_COLON, R_IN };
 
 struct node {
     unsigned char kind, sub, flags, op; /* op: relation before this operand */
@@ -76,6 +76,7 @@ struct mathans {
     struct sbuf tbuf;   /* scratch (text canonical forms) */
     struct sbuf ubuf;
     struct sbuf abuf;   /* the answer part of a completion */
+    int dcomma;         /* the next parse may read a decimal comma */
 };
 
 /* ---- Options and names ---- */
@@ -353,7 +354,10 @@ struct cand {
     const char *ps[MAX_PARTS], *pe[MAX_PARTS];
     const char *end;            /* where the match ends */
     enum mathans_method m;
+    unsigned pct;               /* bit i: part i has a percent sign after */
 };
+
+static int word_at(const char *s, const char *p, const char *e, const char *w);
 
 static void
 cand_one(struct cand *c, const char *s, const char *e, const char *end,
@@ -364,6 +368,27 @@ cand_one(struct cand *c, const char *s, const char *e, const char *end,
     c->pe[0] = e;
     c->end = end;
     c->m = m;
+    c->pct = 0;
+}
+
+/* A percent sign or word after an answer ("$28$ %", "\boxed{28}
+   percent"): where it ends, or NULL. */
+static const char *
+pct_after(const char *s, const char *p, const char *e)
+{
+    while (p < e && *p == ' ')
+        p++;
+    if (p < e && *p == '%')
+        return p + 1;
+    if (e - p >= 2 && p[0] == '\\' && p[1] == '%')
+        return p + 2;
+    if (word_at(s, p, e, "percentage"))
+        return p + 10;
+    if (word_at(s, p, e, "percent"))
+        return p + 7;
+    if (word_at(s, p, e, "pct"))
+        return p + 3;
+    return NULL;
 }
 
 /* Is the word w (lowercase ASCII) at p, not inside a longer word? */
@@ -469,12 +494,16 @@ boxed_group(const char *s, const char *e, struct cand *c)
     const char *bs, *be, *cmd, *end, *p;
     int n = 0, i;
 
+    unsigned pct = 0;
+
     if (!last_box(s, e, &bs, &be, &cmd, &end))
         return 0;
     c->end = end;
     c->m = MATHANS_M_BOXED;
     c->ps[n] = bs;
     c->pe[n++] = be;
+    if (pct_after(s, *end == '$' ? end + 1 : end, e))
+        pct = 1;
     p = cmd;
     while (n < MAX_PARTS) {
         const char *cmd2, *end2;
@@ -487,9 +516,15 @@ boxed_group(const char *s, const char *e, struct cand *c)
               && !memcmp(bs, c->ps[n - 1], (size_t)(be - bs)))) {
             c->ps[n] = bs;
             c->pe[n++] = be;
+            if (pct_after(s, end2, p))
+                pct |= 1u << (n - 1);
         }
         p = cmd2;
     }
+    c->pct = 0;
+    for (i = 0; i < n; i++)
+        if (pct & (1u << i))
+            c->pct |= 1u << (n - 1 - i);
     for (i = 0; i < n / 2; i++) {
         const char *t = c->ps[i];
 
@@ -592,13 +627,18 @@ env_group_at(const char *s, const char *p, const char *e, struct cand *c)
 {
     const char *cs, *ce, *pe;
 
+    const char *q;
+
     if (!env_at(s, p, e, &cs, &ce, &pe))
         return 0;
     cand_one(c, cs, ce, pe, MATHANS_M_LATEX);
-    while (c->n < MAX_PARTS) {
-        const char *q = join_sep(s, pe, e);
-
-        if (!q || !env_at(s, q, e, &cs, &ce, &pe))
+    for (;;) {
+        if ((q = pct_after(s, pe, e)) != NULL) {
+            c->pct |= 1u << (c->n - 1);
+            c->end = pe = q;
+        }
+        if (c->n >= MAX_PARTS || !(q = join_sep(s, pe, e))
+            || !env_at(s, q, e, &cs, &ce, &pe))
             break;
         c->ps[c->n] = cs;
         c->pe[c->n++] = ce;
@@ -727,6 +767,35 @@ number_at(const char *s, const char *p, const char *e, struct cand *c)
     return 1;
 }
 
+/* A bare fraction of plain numbers outside math: "\frac{10}{9}". */
+static int
+bare_frac(const char *s, const char *p, const char *e, struct cand *c)
+{
+    const char *q = p + 1, *r;
+    int k;
+
+    if (e - p > 6 && !memcmp(q, "dfrac", 5))
+        q += 5;
+    else if (e - p > 5 && !memcmp(q, "frac", 4))
+        q += 4;
+    else
+        return 0;
+    for (k = 0; k < 2; k++) {
+        if (!(q < e && *q == '{'))
+            return 0;
+        r = ++q;
+        if (q < e && *q == '-')
+            q++;
+        while (q < e && (is_digit((unsigned char)*q) || *q == '.' || *q == ','))
+            q++;
+        if (q == r || !(q < e && *q == '}'))
+            return 0;
+        q++;
+    }
+    cand_one(c, p > s && p[-1] == '-' ? p - 1 : p, q, q, MATHANS_M_LATEX);
+    return 1;
+}
+
 /*
  * The last math environment group and the last number of [s, e), one
  * pass; want: bit 1 environments, bit 2 numbers.  The one that ends last
@@ -746,6 +815,14 @@ find_last(const char *s, const char *e, int want, struct cand *c)
             && env_group_at(s, p, e, &x)) {
             *c = x;
             found = 1;
+            p = x.end;
+            continue;
+        }
+        if ((want & 1) && ch == '\\' && bare_frac(s, p, e, &x)) {
+            if (!found || x.end > c->end) {
+                *c = x;
+                found = 1;
+            }
             p = x.end;
             continue;
         }
@@ -891,8 +968,6 @@ find_final(const char *s, const char *e, int text, struct cand *c)
                 q++;
             if (word_at(s, q, e, "is"))
                 q += 2;
-            else if (q < e && *q == ':')
-                q++;
             else
                 goto next;
             after_marker(q, e, &os, &oe);
@@ -964,7 +1039,8 @@ letter_at(const char *s, const char *p, const char *e, const char **ls,
     const char *q = p;
 
     if (!(p == s || is_space((unsigned char)p[-1]) || p[-1] == '*'
-          || p[-1] == '(' || p[-1] == ':' || (unsigned char)p[-1] >= 0x80))
+          || p[-1] == '(' || p[-1] == ':' || p[-1] == '$'
+          || (unsigned char)p[-1] >= 0x80))
         return 0;
     if (!(q < e && *q >= 'A' && *q <= 'Z'))
         return 0;
@@ -1170,6 +1246,9 @@ cand_text(const struct cand *c, struct sbuf *sb)
                 if (sb->len)
                     sbuf_adds(sb, ", ");
                 sbuf_add(sb, bs, (size_t)(be - bs));
+                if ((b.pct & (1u << j))
+                    || (j == b.n - 1 && (c->pct & (1u << i))))
+                    sbuf_adds(sb, "\\%");
             }
             continue;
         }
@@ -1178,6 +1257,8 @@ cand_text(const struct cand *c, struct sbuf *sb)
         if (sb->len)
             sbuf_adds(sb, ", ");
         sbuf_add(sb, os, (size_t)(oe - os));
+        if (c->pct & (1u << i))
+            sbuf_adds(sb, "\\%");
     }
     sbuf_str(sb);
     return sb->len > 0;
@@ -1236,9 +1317,14 @@ extract_range(struct mathans *m, const char *s, const char *e,
     for (i = 0; i < MATHANS_M_COUNT && order[i] != MATHANS_M_NONE; i++) {
         struct cand c;
 
+        int ok;
+
         if (!find_method(order[i], s, e, &c) || !cand_text(&c, &m->tbuf))
             continue;
-        if (parse_fresh(m, m->tbuf.buf, m->tbuf.len) >= 0) {
+        m->dcomma = c.m == MATHANS_M_NUMBER;
+        ok = parse_fresh(m, m->tbuf.buf, m->tbuf.len) >= 0;
+        m->dcomma = 0;
+        if (ok) {
             sbuf_reset(&m->ebuf);
             sbuf_add(&m->ebuf, m->tbuf.buf, m->tbuf.len);
             *out = sbuf_str(&m->ebuf);
@@ -1326,7 +1412,7 @@ enum tok {
 enum cmd {
     C_NONE, C_FRAC, C_SQRT, C_PI, C_INF, C_TIMES, C_DIV, C_PM, C_MP, C_CUP,
     C_LE, C_GE, C_NE, C_LT, C_GT, C_EQ, C_CIRC, C_FUNC, C_LOG, C_TEXT, C_WRAP,
-    C_BEGIN, C_END, C_EMPTY, C_BINOM, C_DOTS, C_IGNORE, C_IGNARG,
+    C_BEGIN, C_END, C_EMPTY, C_BINOM, C_DOTS, C_IGNORE, C_IGNARG, C_IN,
 };
 
 struct cmdent {
@@ -1343,7 +1429,7 @@ static const struct cmdent cmds[] = {
     {"le", C_LE, 0}, {"leq", C_LE, 0}, {"leqslant", C_LE, 0},
     {"ge", C_GE, 0}, {"geq", C_GE, 0}, {"geqslant", C_GE, 0},
     {"ne", C_NE, 0}, {"neq", C_NE, 0}, {"lt", C_LT, 0}, {"gt", C_GT, 0},
-    {"approx", C_EQ, 0}, {"in", C_EQ, 0}, {"equiv", C_EQ, 0},
+    {"approx", C_EQ, 0}, {"in", C_IN, 0}, {"equiv", C_EQ, 0},
     {"circ", C_CIRC, 0}, {"degree", C_CIRC, 0},
     {"sin", C_FUNC, FN_SIN}, {"cos", C_FUNC, FN_COS}, {"tan", C_FUNC, FN_TAN},
     {"sec", C_FUNC, FN_SEC}, {"csc", C_FUNC, FN_CSC}, {"cot", C_FUNC, FN_COT},
@@ -1355,7 +1441,7 @@ static const struct cmdent cmds[] = {
     {"textnormal", C_TEXT, 0}, {"textit", C_TEXT, 0}, {"textsf", C_TEXT, 0},
     {"texttt", C_TEXT, 0}, {"textup", C_TEXT, 0}, {"hbox", C_TEXT, 0},
     {"mathrm", C_WRAP, 0}, {"mathbf", C_WRAP, 0}, {"mathit", C_WRAP, 0},
-    {"mathsf", C_WRAP, 0}, {"textbf", C_WRAP, 0}, {"boldsymbol", C_WRAP, 0},
+    {"mathsf", C_WRAP, 0}, {"textbf", C_TEXT, 0}, {"boldsymbol", C_WRAP, 0},
     {"bm", C_WRAP, 0}, {"operatorname", C_WRAP, 0}, {"boxed", C_WRAP, 0},
     {"fbox", C_WRAP, 0}, {"overline", C_WRAP, 0}, {"mathbb", C_WRAP, 0},
     {"emph", C_WRAP, 0}, {"underline", C_WRAP, 0}, {"widehat", C_WRAP, 0},
@@ -1390,6 +1476,7 @@ struct parser {
     int depth;
     int err;
     int top;            /* plain commas may be thousands separators */
+    int one_comma;      /* the input has exactly one comma */
 };
 
 static int
@@ -1477,6 +1564,23 @@ lex_number(struct parser *p, size_t i, struct tk *t)
         }
         for (d = 0; k + d < e && is_digit((unsigned char)s[k + d]); d++)
             ;
+        /*
+         * An unambiguous decimal comma: the only comma of a top-level
+         * number, not followed by exactly three digits unless the
+         * integer part is 0: "2,74", "1000,99", "0,111".
+         */
+        if (!strong && p->top && p->one_comma && k == i + 1 && d > 0
+            && (d != 3 || (n == 1 && buf[0] == '0'))
+            && !(k + d < e && s[k + d] == '.')) {
+            if (n < 100)
+                buf[n++] = '.';
+            for (; d > 0; d--, k++)
+                if (n < 120)
+                    buf[n++] = s[k];
+            i = k;
+            real = 1;
+            goto exponent;
+        }
         if (d != 3)
             break;
         if (!strong && !(p->top && lead <= 3))
@@ -1498,6 +1602,7 @@ lex_number(struct parser *p, size_t i, struct tk *t)
             i++;
         }
     }
+exponent:
     /* scientific notation: 1.5e-3, 2E5 (not "2e^x", not "3ex") */
     j = i;
     if (j < e && (s[j] == 'e' || s[j] == 'E')) {
@@ -1546,6 +1651,20 @@ skip_ign(struct parser *p, size_t i)
             return i;
         if (is_space((unsigned char)s[i]) || s[i] == '$' || s[i] == '~') {
             i++;
+            continue;
+        }
+        /* currency signs: € £ ¥ ₹ */
+        if (i + 1 < e && (unsigned char)s[i] == 0xc2
+            && ((unsigned char)s[i + 1] == 0xa3
+                || (unsigned char)s[i + 1] == 0xa5)) {
+            i += 2;
+            continue;
+        }
+        if (i + 2 < e && (unsigned char)s[i] == 0xe2
+            && (unsigned char)s[i + 1] == 0x82
+            && ((unsigned char)s[i + 2] == 0xac
+                || (unsigned char)s[i + 2] == 0xb9)) {
+            i += 3;
             continue;
         }
         if (s[i] == '\\' && i + 1 < e && strchr(",!;: >$#", s[i + 1]) != NULL) {
@@ -2179,6 +2298,7 @@ parse_primary(struct parser *p)
     struct tk t;
     int r = -1;
     struct node *nd;
+    int top0 = p->top;
 
     if (!enter(p))
         return -1;
@@ -2231,10 +2351,12 @@ parse_primary(struct parser *p)
         int inner;
 
         advance(p, &t);
+        p->top = 0;     /* "(1,234)" is a pair */
         if (t.t == T_LANG)
             inner = parse_list(p, T_RANG, T_RANG, &got);
         else
             inner = parse_list(p, T_RP, T_RB, &got);
+
         if (p->err)
             break;
         nd = &p->m->nodes[inner];
@@ -2258,6 +2380,7 @@ parse_primary(struct parser *p)
         int inner;
 
         advance(p, &t);
+        p->top = 0;
         if (peek_is(p, T_RSET, -1)) {
             lex(p, &t, 0);
             advance(p, &t);
@@ -2394,6 +2517,7 @@ parse_primary(struct parser *p)
         p->err = 1;
         break;
     }
+    p->top = top0;
     p->depth--;
     return p->err ? -1 : r;
 }
@@ -2449,7 +2573,8 @@ parse_power(struct parser *p)
             } else {
                 b = node2(p, K_POW, b, parse_arg(p));
             }
-        } else if (t.t == T_OP && t.c == '!') {
+        } else if (t.t == T_OP && t.c == '!'
+                   && !(t.end < p->end && p->s[t.end] == '=')) {
             advance(p, &t);
             b = node2(p, K_FACT, b, -1);
         } else if (t.t == T_PCT) {
@@ -2723,6 +2848,7 @@ relop(struct parser *p, const struct tk *t, int *flip, size_t *end)
     if (t->t == T_CMD) {
         switch (t->c) {
         case C_EQ: return R_EQ;
+        case C_IN: return R_IN;
         case C_LE: return R_LE;
         case C_GE: *flip = 1; return R_LE;
         case C_LT: return R_LT;
@@ -2755,11 +2881,12 @@ parse_rel(struct parser *p)
         lex(p, &t, 0);
         if (p->err || (op = relop(p, &t, &f, &end)) < 0)
             break;
-        if (flip >= 0 && f != flip && op != R_EQ && op != R_NE) {
+        if (flip >= 0 && f != flip && op != R_EQ && op != R_NE && op != R_IN
+            && op != R_COLON) {
             p->err = 1;     /* a < b > c */
             break;
         }
-        if (op != R_EQ && op != R_NE && op != R_COLON)
+        if (op != R_EQ && op != R_NE && op != R_COLON && op != R_IN)
             flip = f;
         p->pos = end;
         if (rel < 0) {
@@ -2864,6 +2991,12 @@ parse_len(struct mathans *m, const char *s, size_t n)
     p.s = s;
     p.end = n;
     p.top = 1;
+    {
+        const char *c = memchr(s, ',', n);
+
+        p.one_comma = c && !memchr(c + 1, ',', n - (size_t)(c + 1 - s))
+                      && m->dcomma && !(m->o.flags & MATHANS_NO_DECIMAL_COMMA);
+    }
     r = parse_list(&p, T_END, T_END, NULL);
     return p.err ? -1 : r;
 }
@@ -3225,6 +3358,44 @@ close_enough(double complex x, double complex y, double rtol)
     return d <= rtol * s || d < 1e-300;
 }
 
+/* A decimal literal alone: 0.5, -0.5, 12.5\% (Math-Verify's Float atom). */
+static int
+dec_atom(struct mathans *m, int i)
+{
+    const struct node *n = &m->nodes[i];
+
+    while ((n->kind == K_NEG || n->kind == K_PCT) && n->a >= 0)
+        n = &m->nodes[n->a];
+    return n->kind == K_NUM && (n->flags & F_DEC);
+}
+
+/*
+ * Math-Verify's float rule: both values rounded to places decimals are
+ * equal.  Two values that both round to 0 must also agree within rtol
+ * (0.0000001 is not 0.0000004).  Values too large to round in a double
+ * compare within rtol.
+ */
+static int
+places_equal(double complex x, double complex y, int places, double rtol)
+{
+    double scale = pow(10, places), v[4] = {creal(x), creal(y), cimag(x),
+                                            cimag(y)};
+    int k;
+
+    for (k = 0; k < 4; k += 2) {
+        double a = v[k] * scale, b = v[k + 1] * scale;
+
+        if (!(fabs(a) < 0x1p52 && fabs(b) < 0x1p52))
+            return close_enough(x, y, rtol);
+        if (nearbyint(a) != nearbyint(b))
+            return 0;
+        if (nearbyint(a) == 0 && v[k] != v[k + 1]
+            && fabs(v[k] - v[k + 1]) > rtol * fmax(fabs(v[k]), fabs(v[k + 1])))
+            return 0;
+    }
+    return 1;
+}
+
 /*
  * Numeric equality of two scalar trees under \pm masks: at one point if
  * both are constant, else at every point where both are defined (and at
@@ -3238,6 +3409,8 @@ numeq(struct mathans *m, int r, unsigned rmask, int a, unsigned amask,
     double complex x, y;
     int k, valid = 0, hasvar = 0;
     double rtol = m->o.rtol;
+    int places = m->o.places >= 0 && (dec_atom(m, r) || dec_atom(m, a))
+                 && !has_var(m, r, 0) && !has_var(m, a, 0);
 
     /*
      * Exact forms on both sides (no decimal literal) are compared at
@@ -3270,7 +3443,9 @@ numeq(struct mathans *m, int r, unsigned rmask, int a, unsigned amask,
                 return !rmask && !amask && tree_same(m, r, a, 0);
             continue;
         }
-        if (!close_enough(x, y, rtol))
+        if (places && finite_c(x) && finite_c(y)
+                ? !places_equal(x, y, m->o.places, rtol)
+                : !close_enough(x, y, rtol))
             return 0;
         valid++;
         if (!hasvar)
@@ -3350,7 +3525,27 @@ items_eq(struct mathans *m, int r, int a, int ordered, int depth)
     unsigned char used[MAX_ITEMS];
     int nr = items(m, r, ri, MAX_ITEMS), na = items(m, a, ai, MAX_ITEMS), i, j;
 
-    if (nr < 0 || na < 0 || nr != na)
+    if (nr < 0 || na < 0)
+        return 0;
+    if (!ordered && !(m->o.flags & MATHANS_MULTISET)) {
+        /* sets: every item has an equal on the other side */
+        for (i = 0; i < nr; i++) {
+            for (j = 0; j < na; j++)
+                if (item_eq(m, &ri[i], &ai[j], depth))
+                    break;
+            if (j == na)
+                return 0;
+        }
+        for (j = 0; j < na; j++) {
+            for (i = 0; i < nr; i++)
+                if (item_eq(m, &ri[i], &ai[j], depth))
+                    break;
+            if (i == nr)
+                return 0;
+        }
+        return 1;
+    }
+    if (nr != na)
         return 0;
     if (ordered) {
         for (i = 0; i < nr; i++)
@@ -3403,19 +3598,6 @@ eq_chain_last(struct mathans *m, int c)
     return last;
 }
 
-/* The right side of "VAR = rhs", or -1 if c is not of that form. */
-static int
-var_eq_rhs(struct mathans *m, int c)
-{
-    const struct node *n = &m->nodes[c];
-    int r;
-
-    if (n->kind != K_REL || n->n != 2 || m->nodes[n->a].kind != K_VAR)
-        return -1;
-    r = child(m, c, 1);
-    return (r >= 0 && m->nodes[r].op == R_EQ) ? r : -1;
-}
-
 /* Elementwise, in order, same count. */
 static int
 seq_eq(struct mathans *m, int r, int a, int depth)
@@ -3457,9 +3639,12 @@ text_eq(struct mathans *m, int r, int a)
     return xl == yl && !strncasecmp(xs, ys, (size_t)xl);
 }
 
-/* (L1 - R1) and (L2 - R2) proportional: the same equation rearranged. */
+/*
+ * (L1 - R1) and (L2 - R2) proportional: the same equation rearranged;
+ * positive: by a positive real factor (inequalities).
+ */
 static int
-equation_eq(struct mathans *m, int rl, int rr, int al, int ar)
+equation_eq(struct mathans *m, int rl, int rr, int al, int ar, int positive)
 {
     struct evctx c;
     double complex ratio = 0;
@@ -3484,6 +3669,8 @@ equation_eq(struct mathans *m, int rl, int rr, int al, int ar)
             continue;
         }
         q = x / y;
+        if (positive && !(creal(q) > 0 && fabs(cimag(q)) <= 1e-12 * creal(q)))
+            return 0;
         if (ratio == 0)
             ratio = q;
         else if (cabs(q - ratio) > m->o.rtol * cabs(ratio))
@@ -3491,6 +3678,208 @@ equation_eq(struct mathans *m, int rl, int rr, int al, int ar)
         valid++;
     }
     return valid * 2 >= m->o.npoints && valid > 0;
+}
+
+/*
+ * Names alone, no numbers: x, AB, |AB|, f(x), NO/BO, (p, q), x + y,
+ * \text{Area} (Math-Verify's "only symbols").
+ */
+static int
+only_symbols(struct mathans *m, int i, int depth)
+{
+    const struct node *n = &m->nodes[i];
+    int c;
+
+    if (depth > MAX_DEPTH)
+        return 0;
+    switch (n->kind) {
+    case K_VAR:
+    case K_TEXT:
+        return 1;
+    case K_MUL:
+    case K_DIV:
+    case K_ADD:
+    case K_SUB:
+        return only_symbols(m, n->a, depth + 1)
+               && only_symbols(m, n->b, depth + 1);
+    case K_NEG:
+    case K_ABS:
+        return only_symbols(m, n->a, depth + 1);
+    case K_TUPLE:
+        if (n->n == 0)
+            return 0;
+        for (c = n->a; c >= 0; c = m->nodes[c].next)
+            if (!only_symbols(m, c, depth + 1))
+                return 0;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * An assignment: names on the left ("x", "AB", "(p,q)", "A:B"), "=" (or
+ * \in), then equalities only ("x = 2 + 3 = 5").  Returns the right side
+ * after the last "=" (a chain for a ratio "7:32", made once and kept in
+ * the node's s), and the number of operands on the left in *nl; -1 if c
+ * is not one.
+ */
+static int
+assignment(struct mathans *m, int c, int *nl)
+{
+    const struct node *n = &m->nodes[c];
+    int i, k = 0, first = -1, last = -1, lastk = 0, t;
+
+    if (n->kind != K_REL)
+        return -1;
+    for (i = n->a; i >= 0; i = m->nodes[i].next, k++) {
+        int op = m->nodes[i].op;
+
+        if (k == 0 || (first < 0 && op == R_COLON)) {
+            if (!only_symbols(m, i, 0))
+                return -1;
+            continue;
+        }
+        if (first < 0) {
+            if (op != R_EQ && op != R_IN)
+                return -1;
+            first = k;
+        } else if (op != R_EQ && op != R_COLON) {
+            return -1;
+        }
+        if (op == R_EQ || op == R_IN) {
+            last = i;
+            lastk = k;
+        }
+    }
+    if (first < 0)
+        return -1;
+    *nl = first;
+    if (n->n - lastk == 1)
+        return last;
+    if (n->s > 0)
+        return n->s - 1;
+    if (m->nnodes >= MAX_NODES)
+        return -1;
+    t = m->nnodes++;
+    memset(&m->nodes[t], 0, sizeof(m->nodes[t]));
+    m->nodes[t].kind = K_REL;
+    m->nodes[t].a = last;
+    m->nodes[t].b = m->nodes[c].b;
+    m->nodes[t].n = m->nodes[c].n - lastk;
+    m->nodes[t].next = -1;
+    m->nodes[c].s = t + 1;
+    return t;
+}
+
+/* Does the chain c hold the relation op? */
+static int
+has_op(struct mathans *m, int c, int op)
+{
+    int i;
+
+    for (i = m->nodes[c].a; i >= 0; i = m->nodes[i].next)
+        if (i != m->nodes[c].a && m->nodes[i].op == op)
+            return 1;
+    return 0;
+}
+
+/*
+ * A relation that is an interval of one expression: "a < x <= b", "x >
+ * a", "x \in [a, b]".  Sets the bounds (-1: infinite), the bracket bits
+ * and the expression; 0 if c is not one.
+ */
+static int
+rel_interval(struct mathans *m, int c, int *lo, int *hi, int *br, int *var)
+{
+    const struct node *n = &m->nodes[c];
+    int x0, x1, x2, o1, o2;
+
+    if (n->kind != K_REL || n->n < 2 || n->n > 3)
+        return 0;
+    x0 = n->a;
+    x1 = child(m, c, 1);
+    o1 = m->nodes[x1].op;
+    if (n->n == 2 && o1 == R_IN) {
+        const struct node *t = &m->nodes[x1];
+
+        if (t->kind != K_TUPLE || t->n != 2 || !has_var(m, x0, 0))
+            return 0;
+        *var = x0;
+        *lo = t->a;
+        *hi = child(m, x1, 1);
+        *br = t->sub;
+        return 1;
+    }
+    if (!(o1 == R_LT || o1 == R_LE))
+        return 0;
+    if (n->n == 3) {
+        x2 = child(m, c, 2);
+        o2 = m->nodes[x2].op;
+        if (!(o2 == R_LT || o2 == R_LE) || !has_var(m, x1, 0)
+            || has_var(m, x0, 0) || has_var(m, x2, 0))
+            return 0;
+        *lo = x0;
+        *hi = x2;
+        *var = x1;
+        *br = (o1 == R_LE ? BR_LCLOSED : 0) | (o2 == R_LE ? BR_RCLOSED : 0);
+        return 1;
+    }
+    if (has_var(m, x0, 0) && !has_var(m, x1, 0)) {
+        *var = x0;
+        *lo = -1;
+        *hi = x1;
+        *br = o1 == R_LE ? BR_RCLOSED : 0;
+        return 1;
+    }
+    if (!has_var(m, x0, 0) && has_var(m, x1, 0)) {
+        *var = x1;
+        *lo = x0;
+        *hi = -1;
+        *br = o1 == R_LE ? BR_LCLOSED : 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* A bound of an interval against a node: -1 is an infinity of sign. */
+static int
+bound_eq(struct mathans *m, int b, int node, int sign, int depth)
+{
+    struct evctx c;
+    double complex v;
+
+    if (b >= 0)
+        return m->nodes[node].kind < K_LIST && eqv(m, b, node, depth + 1);
+    if (has_var(m, node, 0) || m->nodes[node].kind >= K_LIST)
+        return 0;
+    memset(&c, 0, sizeof(c));
+    c.m = m;
+    c.pct = 1;
+    v = ev(&c, node, 0);
+    return cimag(v) == 0 && creal(v) == sign * INFINITY;
+}
+
+/* A relation interval against a tuple (a, b) or another relation. */
+static int
+interval_eq(struct mathans *m, int r, int a, int depth)
+{
+    int lo, hi, br, var, lo2, hi2, br2, var2;
+
+    if (!rel_interval(m, r, &lo, &hi, &br, &var))
+        return 0;
+    if (m->nodes[a].kind == K_TUPLE) {
+        if (m->nodes[a].n != 2 || m->nodes[a].sub != br)
+            return 0;
+        return bound_eq(m, lo, m->nodes[a].a, -1, depth)
+               && bound_eq(m, hi, child(m, a, 1), 1, depth);
+    }
+    if (!rel_interval(m, a, &lo2, &hi2, &br2, &var2) || br != br2
+        || (lo < 0) != (lo2 < 0) || (hi < 0) != (hi2 < 0))
+        return 0;
+    return eqv(m, var, var2, depth + 1)
+           && (lo < 0 || eqv(m, lo, lo2, depth + 1))
+           && (hi < 0 || eqv(m, hi, hi2, depth + 1));
 }
 
 static int
@@ -3503,8 +3892,22 @@ rel_eq(struct mathans *m, int r, int a, int depth)
         return 0;
     for (i = x->a, j = y->a; i >= 0 && j >= 0;
          i = m->nodes[i].next, j = m->nodes[j].next)
-        if (m->nodes[i].op != m->nodes[j].op)
+        if (i != x->a && m->nodes[i].op != m->nodes[j].op)
             return 0;
+    if (x->n == 2 && child(m, r, 1) >= 0
+        && (m->nodes[child(m, r, 1)].op == R_LT
+            || m->nodes[child(m, r, 1)].op == R_LE
+            || m->nodes[child(m, r, 1)].op == R_NE)) {
+        /* the same inequality rearranged: -x > -1 is x < 1 */
+        int rl = x->a, rr = child(m, r, 1), al = y->a, ar = child(m, a, 1);
+        int ne = m->nodes[rr].op == R_NE;
+
+        if (is_scalar(m, rl, 0) && is_scalar(m, rr, 0) && is_scalar(m, al, 0)
+            && is_scalar(m, ar, 0) && !count_pm(m, r, 0) && !count_pm(m, a, 0)
+            && (equation_eq(m, rr, rl, ar, al, !ne)
+                || (ne && equation_eq(m, rr, rl, al, ar, 0))))
+            return 1;
+    }
     if (x->n == 2 && child(m, r, 1) >= 0
         && m->nodes[child(m, r, 1)].op == R_EQ) {
         int rl = x->a, rr = child(m, r, 1), al = y->a, ar = child(m, a, 1);
@@ -3515,8 +3918,8 @@ rel_eq(struct mathans *m, int r, int a, int depth)
             return text_eq(m, rr, ar) && eqv(m, rl, al, depth + 1);
         if (is_scalar(m, rl, 0) && is_scalar(m, rr, 0) && is_scalar(m, al, 0)
             && is_scalar(m, ar, 0) && !count_pm(m, r, 0))
-            return equation_eq(m, rl, rr, al, ar)
-                   || equation_eq(m, rl, rr, ar, al);
+            return equation_eq(m, rl, rr, al, ar, 0)
+                   || equation_eq(m, rl, rr, ar, al, 0);
     }
     return seq_eq(m, r, a, depth);
 }
@@ -3602,29 +4005,64 @@ eqv(struct mathans *m, int r, int a, int depth)
     y = &m->nodes[a];
     xk = x->kind;
     yk = y->kind;
-    /* equations with a variable on the left: "x = 3" */
-    if (xk == K_REL && yk != K_REL) {
-        int rhs = var_eq_rhs(m, r);
+    if (xk == K_REL && yk == K_REL) {
+        int nl, nl2, rr = assignment(m, r, &nl), ar = assignment(m, a, &nl2);
 
-        return rhs >= 0 && eqv(m, rhs, a, depth + 1);
+        if (rr >= 0 && ar >= 0) {
+            /* both assignments: the same names, the same values */
+            int i, j, k;
+
+            if (nl != nl2)
+                return 0;
+            for (i = x->a, j = y->a, k = 0; k < nl;
+                 i = m->nodes[i].next, j = m->nodes[j].next, k++)
+                if (!(is_var(m, i) && is_var(m, j) ? text_eq(m, i, j)
+                                                   : eqv(m, i, j, depth + 1)))
+                    return 0;
+            return eqv(m, rr, ar, depth + 1);
+        }
+        if (interval_eq(m, r, a, depth))
+            return 1;
+        /* an assignment against a relation that is no equation: its
+           right side, "V_1:V_2 = 11:21" against "11:21" */
+        if (rr >= 0 && !has_op(m, a, R_EQ))
+            return eqv(m, rr, a, depth + 1);
+        if (ar >= 0 && !has_op(m, r, R_EQ)
+            && !(m->o.flags & MATHANS_STRICT_EQUATIONS))
+            return eqv(m, r, ar, depth + 1);
+        return rel_eq(m, r, a, depth);
     }
-    if (yk == K_REL && xk != K_REL) {
-        int rhs = var_eq_rhs(m, a);
+    if (xk == K_REL) {
+        /* "x = 3", "(p,q) = (3,2)", "AB = 4" match their right side;
+           "1 < x < 2" matches the interval (1, 2) */
+        int nl, rhs = assignment(m, r, &nl);
+
+        if (rhs >= 0)
+            return eqv(m, rhs, a, depth + 1);
+        return yk == K_TUPLE && interval_eq(m, r, a, depth);
+    }
+    if (yk == K_REL) {
+        int nl, rhs;
 
         if (m->o.flags & MATHANS_STRICT_EQUATIONS)
             return 0;
+        if (xk == K_TUPLE && (m->o.flags & MATHANS_SET_RELATION)
+            && interval_eq(m, a, r, depth))
+            return 1;
+        rhs = assignment(m, a, &nl);
         if (rhs < 0)
             rhs = eq_chain_last(m, a);
         return rhs >= 0 && eqv(m, r, rhs, depth + 1);
     }
-    if (xk == K_REL)
-        return rel_eq(m, r, a, depth);
     if (xk == K_TEXT || yk == K_TEXT)
         return text_eq(m, r, a);
     if (xk == K_LIST || xk == K_SET || xk == K_UNION) {
         int ordered = xk == K_LIST && yk == K_LIST
                       && (m->o.flags & MATHANS_ORDERED_LISTS);
 
+        if (xk == K_LIST && yk == K_TUPLE && y->sub == 0
+            && !(m->o.flags & MATHANS_TUPLE_BRACKETS))
+            return items_eq(m, r, a, ordered, depth);
         if (xk == K_UNION ? yk != K_UNION
                           : !(yk == K_LIST || yk == K_SET || yk < K_LIST))
             return 0;
@@ -3635,6 +4073,10 @@ eqv(struct mathans *m, int r, int a, int depth)
     if (xk == K_TUPLE) {
         if (yk == K_TUPLE)
             return x->sub == y->sub && seq_eq(m, r, a, depth);
+        /* a bare list in order matches a pair or open interval */
+        if (yk == K_LIST && x->sub == 0
+            && !(m->o.flags & MATHANS_TUPLE_BRACKETS))
+            return seq_eq(m, r, a, depth);
         if (is_vector(m, a) && x->sub == 0
             && !(m->o.flags & MATHANS_NO_VECTOR_TUPLE))
             return seq_eq(m, r, a, depth);
@@ -3728,12 +4170,18 @@ canon_text(struct sbuf *sb, const char *s)
     sbuf_str(sb);
 }
 
+/*
+ * Equivalence of strings of known length; dcomma: the answer is a number
+ * from plain text, where "2,74" is 2.74 (never so in a reference, where
+ * "1,2" is a list).
+ */
 static enum mathans_reason
 equiv_len(struct mathans *m, const char *reference, size_t rlen,
-          const char *answer, size_t alen)
+          const char *answer, size_t alen, int dcomma)
 {
     int r, a;
 
+    m->dcomma = 0;
     r = parse_fresh(m, reference, rlen);
     if (r < 0)
         return MATHANS_UNPARSED_REFERENCE;
@@ -3745,7 +4193,9 @@ equiv_len(struct mathans *m, const char *reference, size_t rlen,
             && !memcmp(m->tbuf.buf, m->ubuf.buf, m->tbuf.len))
             return MATHANS_CORRECT;
     }
+    m->dcomma = dcomma;
     a = parse_len(m, answer, alen);
+    m->dcomma = 0;
     if (a < 0)
         return MATHANS_UNPARSED_ANSWER;
     if ((m->o.flags & MATHANS_REDUCED) && unreduced(m, a, 0))
@@ -3756,7 +4206,8 @@ equiv_len(struct mathans *m, const char *reference, size_t rlen,
 enum mathans_reason
 mathans_equiv(struct mathans *m, const char *reference, const char *answer)
 {
-    return equiv_len(m, reference, strlen(reference), answer, strlen(answer));
+    return equiv_len(m, reference, strlen(reference), answer, strlen(answer),
+                     0);
 }
 
 int
@@ -3772,19 +4223,26 @@ mathans_check_len(struct mathans *m, const char *answer_field, size_t alen,
 {
     const char *ref = reference_len(m, answer_field, alen), *ans;
     size_t rlen = m->rbuf.len;
-    enum mathans_method letters[3] = {
-        MATHANS_M_BOXED, MATHANS_M_LETTER, MATHANS_M_NONE,
-    };
+    enum mathans_method letters[MATHANS_M_COUNT + 2];
     const enum mathans_method *order = m->o.order;
-    int i;
+    int i, n = 0;
 
     res->reference = ref;
     if (is_letter_ref(ref)) {
+        /* multiple choice: boxed, then a letter, then the rest */
         for (i = 0; i < MATHANS_M_COUNT && order[i] != MATHANS_M_NONE; i++)
             if (order[i] == MATHANS_M_LETTER)
                 break;
-        if (i == MATHANS_M_COUNT || order[i] == MATHANS_M_NONE)
+        if (i == MATHANS_M_COUNT || order[i] == MATHANS_M_NONE) {
+            letters[n++] = MATHANS_M_BOXED;
+            letters[n++] = MATHANS_M_LETTER;
+            for (i = 0; i < MATHANS_M_COUNT && order[i] != MATHANS_M_NONE;
+                 i++)
+                if (order[i] != MATHANS_M_BOXED)
+                    letters[n++] = order[i];
+            letters[n] = MATHANS_M_NONE;
             order = letters;
+        }
     }
     res->method = extract_len(m, completion, clen, order, &ans);
     res->extracted = ans;
@@ -3794,7 +4252,8 @@ mathans_check_len(struct mathans *m, const char *answer_field, size_t alen,
                           : MATHANS_UNPARSED_REFERENCE;
         return;
     }
-    res->reason = equiv_len(m, ref, rlen, ans, m->ebuf.len);
+    res->reason = equiv_len(m, ref, rlen, ans, m->ebuf.len,
+                            res->method == MATHANS_M_NUMBER);
 }
 
 void

@@ -6,8 +6,10 @@
  * EXPECTED is a reason name (correct, wrong, no_answer, unparsed_answer,
  * unparsed_reference); "<NL>" in the completion stands for a newline, and
  * a completion "=X" stands for "The answer is $\boxed{X}$.";
- * OPTIONS is a comma list of ordered, strict-eq, reduced, think,
- * pct=value, pct=either, order=LIST.  '#' lines are comments.
+ * OPTIONS is a comma list of ordered, strict-eq, reduced, think, novec,
+ * multiset, brackets, setrel, nocomma, places=N, rtol=X, pct=number,
+ * pct=value, pct=either, order=LIST (methods joined by +).  '#' lines
+ * are comments.
  *
  * With two arguments (REFERENCE COMPLETION) it prints the verdict instead,
  * for exploring by hand.
@@ -39,7 +41,20 @@ set_opts(struct mathans_opts *o, char *opts)
             o->flags |= MATHANS_SEARCH_THINK;
         else if (!strcmp(tok, "novec"))
             o->flags |= MATHANS_NO_VECTOR_TUPLE;
-        else if (!strcmp(tok, "pct=number"))
+        else if (!strcmp(tok, "multiset"))
+            o->flags |= MATHANS_MULTISET;
+        else if (!strcmp(tok, "brackets"))
+            o->flags |= MATHANS_TUPLE_BRACKETS;
+        else if (!strcmp(tok, "setrel"))
+            o->flags |= MATHANS_SET_RELATION;
+        else if (!strcmp(tok, "nocomma"))
+            o->flags |= MATHANS_NO_DECIMAL_COMMA;
+        else if (!strncmp(tok, "places=", 7))
+            o->places = atoi(tok + 7);
+        else if (!strncmp(tok, "rtol=", 5)) {
+            o->rtol = atof(tok + 5);
+            o->places = -1;
+        } else if (!strcmp(tok, "pct=number"))
             o->percent = MATHANS_PCT_NUMBER;
         else if (!strcmp(tok, "pct=value"))
             o->percent = MATHANS_PCT_VALUE;
