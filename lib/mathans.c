@@ -4246,6 +4246,8 @@ mathans_check_len(struct mathans *m, const char *answer_field, size_t alen,
     }
     res->method = extract_len(m, completion, clen, order, &ans);
     res->extracted = ans;
+    res->extracted_len = ans ? m->ebuf.len : 0;
+    res->reference_len = rlen;
     if (!ans) {
         res->reason = parse_fresh(m, ref, rlen) >= 0
                           ? MATHANS_NO_ANSWER

@@ -115,6 +115,8 @@ struct mathans_result {
     const char *extracted;  /* borrowed until the next call; NULL if none */
     const char *reference;  /* the reference answer proper (after "####"
                                or \boxed{} unwrapping); borrowed likewise */
+    size_t extracted_len, reference_len;  /* their bytes (a NUL may be
+                                             among them) */
 };
 
 /* Sets the defaults above. */

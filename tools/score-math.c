@@ -16,22 +16,30 @@
 
 static const char usage[] =
     "usage: score-math [--domain NAME] [--weight W] [--extract LIST]\n"
-    "                  [--rtol X] [--points N] [--seed N]\n"
-    "                  [--percent number|value|either] [--ordered-lists]\n"
-    "                  [--strict-equations] [--reduced] [--search-think]\n"
+    "                  [--places N | --rtol X] [--points N] [--seed N]\n"
+    "                  [--percent value|number|either] [--ordered-lists]\n"
+    "                  [--multiset] [--tuple-brackets] [--set-relation]\n"
+    "                  [--no-decimal-comma] [--strict-equations]\n"
+    "                  [--reduced] [--search-think]\n"
     "                  [--no-vector-tuple] [--reject-unparsed]\n"
     "                  [options] [FILE...]\n"
     "Scores the final answer of each completion against the answer.\n"
     "      --domain NAME     score records of this domain (default math)\n"
     "      --weight W        reward of a correct answer (default 1)\n"
-    "      --extract LIST    extraction order\n"
-    "                        (default boxed,final,answer,hash,number)\n"
-    "      --rtol X          tolerance for decimals (default 1e-6)\n"
+    "      --extract LIST    extraction order of boxed, final, answer,\n"
+    "                        hash, last, latex, number, letter\n"
+    "                        (default boxed,final,answer,hash,last)\n"
+    "      --places N        decimals agree rounded to N places (default 6)\n"
+    "      --rtol X          decimals agree within relative X instead\n"
     "      --points N        points for expressions (default 5)\n"
     "      --seed N          seed of the points (default 0)\n"
-    "      --percent MODE    10% is 10 (number, default), 0.1 (value),\n"
+    "      --percent MODE    10% is 0.1 (value, default), 10 (number),\n"
     "                        or either\n"
     "      --ordered-lists   a bare list \"1, 2\" must match in order\n"
+    "      --multiset        repeated elements count: \"1, 1, 2\" is not \"1, 2\"\n"
+    "      --tuple-brackets  a bare \"1, 2\" does not match the pair (1, 2)\n"
+    "      --set-relation    an interval also matches \"1 < x < 2\"\n"
+    "      --no-decimal-comma  \"2,74\" in text is not 2.74\n"
     "      --strict-equations  answers \"x = 3\", \"6*7 = 42\" do not\n"
     "                        match the references 3, 42\n"
     "      --reduced         fractions must be in lowest terms\n"
@@ -43,7 +51,8 @@ static const char usage[] =
 enum {
     OPT_DOMAIN = TOOL_OPT_FIRST_FREE, OPT_WEIGHT, OPT_EXTRACT, OPT_RTOL,
     OPT_POINTS, OPT_SEED, OPT_PERCENT, OPT_ORDERED, OPT_STRICT_EQ,
-    OPT_REDUCED, OPT_THINK, OPT_NOVEC, OPT_REJECT_UNPARSED,
+    OPT_REDUCED, OPT_THINK, OPT_NOVEC, OPT_REJECT_UNPARSED, OPT_PLACES,
+    OPT_MULTISET, OPT_BRACKETS, OPT_SETREL, OPT_NOCOMMA,
 };
 
 static const struct option opts[] = {
@@ -61,6 +70,11 @@ static const struct option opts[] = {
     {"search-think", no_argument, NULL, OPT_THINK},
     {"no-vector-tuple", no_argument, NULL, OPT_NOVEC},
     {"reject-unparsed", no_argument, NULL, OPT_REJECT_UNPARSED},
+    {"places", required_argument, NULL, OPT_PLACES},
+    {"multiset", no_argument, NULL, OPT_MULTISET},
+    {"tuple-brackets", no_argument, NULL, OPT_BRACKETS},
+    {"set-relation", no_argument, NULL, OPT_SETREL},
+    {"no-decimal-comma", no_argument, NULL, OPT_NOCOMMA},
     {NULL, 0, NULL, 0},
 };
 
@@ -112,13 +126,20 @@ main(int argc, char **argv)
                 tool_usage_error(
                     &t,
                     "--extract: '%s' is not a list of boxed, final, "
-                    "answer, hash, number",
+                    "answer, hash, last, latex, number, letter",
                     optarg);
             break;
         case OPT_RTOL:
             if (parse_double(optarg, 0, 1, &mo.rtol))
                 tool_usage_error(&t, "--rtol: '%s' is not a number in [0, 1]",
                                  optarg);
+            mo.places = -1;
+            break;
+        case OPT_PLACES:
+            if (parse_long(optarg, 0, 15, &n))
+                tool_usage_error(
+                    &t, "--places: '%s' is not an integer in [0, 15]", optarg);
+            mo.places = (int)n;
             break;
         case OPT_POINTS:
             if (parse_long(optarg, 1, 64, &n))
@@ -149,6 +170,10 @@ main(int argc, char **argv)
         case OPT_THINK: mo.flags |= MATHANS_SEARCH_THINK; break;
         case OPT_NOVEC: mo.flags |= MATHANS_NO_VECTOR_TUPLE; break;
         case OPT_REJECT_UNPARSED: reject_unparsed = 1; break;
+        case OPT_MULTISET: mo.flags |= MATHANS_MULTISET; break;
+        case OPT_BRACKETS: mo.flags |= MATHANS_TUPLE_BRACKETS; break;
+        case OPT_SETREL: mo.flags |= MATHANS_SET_RELATION; break;
+        case OPT_NOCOMMA: mo.flags |= MATHANS_NO_DECIMAL_COMMA; break;
         default: tool_usage(&t);
         }
     }
@@ -156,6 +181,8 @@ main(int argc, char **argv)
     tool_start(&t, argc - optind, argv + optind);
     while ((r = tool_next(&t)) != NULL) {
         const char *ans, *comp, *why;
+        char num[40];
+        json_t *av;
         struct mathans_result res;
         json_t *info;
         int in = in_domain(&t, r, domain);
@@ -173,8 +200,14 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
-        if (rec_get_str(r, "answer", &ans, &why)) {
-            tool_reject(&t, r, "answer", "%s", why);
+        av = json_object_get(r, "answer");
+        if (json_is_number(av)) {
+            /* "answer": 42, as many data sets have it */
+            mathans_number_text(json_number_value(av), num, sizeof(num));
+            ans = num;
+        } else if (rec_get_str(r, "answer", &ans, &why)) {
+            tool_reject(&t, r, "answer", "%s",
+                        av ? "not a string or a number" : why);
             json_decref(r);
             continue;
         }
@@ -183,7 +216,13 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
-        mathans_check(m, ans, comp, &res);
+        /* lengths, not NUL terminators: a NUL is never a silent cut */
+        mathans_check_len(m, ans,
+                          json_is_string(av) ? json_string_length(av)
+                                             : strlen(ans),
+                          comp,
+                          json_string_length(json_object_get(r, "completion")),
+                          &res);
         if (res.reason == MATHANS_UNPARSED_REFERENCE && reject_unparsed) {
             tool_reject(&t, r, "answer", "the reference '%s' cannot be parsed",
                         res.reference);
@@ -193,11 +232,13 @@ main(int argc, char **argv)
         counts[res.reason]++;
         info = json_object();
         json_object_set_new(info, "extracted",
-                            res.extracted ? json_string(res.extracted)
+                            res.extracted ? json_stringn(res.extracted,
+                                                         res.extracted_len)
                                           : json_null());
         json_object_set_new(info, "method",
                             json_string(mathans_method_name(res.method)));
-        json_object_set_new(info, "reference", json_string(res.reference));
+        json_object_set_new(info, "reference",
+                            json_stringn(res.reference, res.reference_len));
         json_object_set_new(info, "reason",
                             json_string(mathans_reason_name(res.reason)));
         json_object_set_new(r, "math", info);
