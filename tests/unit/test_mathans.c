@@ -90,6 +90,10 @@ unescape(char *s)
     *w = 0;
 }
 
+/* Cases of all tables where the checker said "correct" and the table did
+   not: a false reward.  Must stay 0. */
+static long false_correct;
+
 static int
 run_table(const char *path)
 {
@@ -134,6 +138,7 @@ run_table(const char *path)
                 want = i;
         CHECK_MSG(want >= 0, "%s:%ld: bad expectation '%s'", path, lineno,
                   cols[0]);
+        unescape(cols[1]);
         unescape(cols[2]);
         set_opts(&o, cols[3]);
         m = mathans_new(&o);
@@ -143,6 +148,8 @@ run_table(const char *path)
         else
             sbuf_adds(&comp, cols[2]);
         mathans_check(m, cols[1], sbuf_str(&comp), &r);
+        if (r.reason == MATHANS_CORRECT && want != MATHANS_CORRECT)
+            false_correct++;
         CHECK_MSG((int)r.reason == want,
                   "%s:%ld: ref '%s' completion '%s': got %s "
                   "(extracted '%s'), want %s",
@@ -323,5 +330,12 @@ main(int argc, char **argv)
              top ? top : ".");
     n = run_table(path);
     CHECK_MSG(n >= 300, "the table has %d cases, want at least 300", n);
+    snprintf(path, sizeof(path), "%s/tests/unit/mathans_forms.tsv",
+             top ? top : ".");
+    n = run_table(path);
+    CHECK_MSG(n >= 200, "the forms table has %d cases, want at least 200", n);
+    fprintf(stderr, "false correct over all tables: %ld\n", false_correct);
+    CHECK_MSG(false_correct == 0, "%ld false \"correct\" verdicts",
+              false_correct);
     return check_done();
 }
