@@ -502,7 +502,7 @@ boxed_group(const char *s, const char *e, struct cand *c)
     c->m = MATHANS_M_BOXED;
     c->ps[n] = bs;
     c->pe[n++] = be;
-    if (pct_after(s, *end == '$' ? end + 1 : end, e))
+    if (pct_after(s, end < e && *end == '$' ? end + 1 : end, e))
         pct = 1;
     p = cmd;
     while (n < MAX_PARTS) {

@@ -21,6 +21,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         MATHANS_ORDERED_LISTS | MATHANS_REDUCED,
         MATHANS_STRICT_EQUATIONS | MATHANS_SEARCH_THINK
             | MATHANS_NO_VECTOR_TUPLE,
+        MATHANS_MULTISET | MATHANS_TUPLE_BRACKETS | MATHANS_SET_RELATION
+            | MATHANS_NO_DECIMAL_COMMA,
     };
     char *buf = malloc(size + 1), *ref, *comp, *nl;
     struct mathans_opts o;
@@ -45,9 +47,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         mathans_opts_init(&o);
         o.flags = flags[i];
-        o.percent = (enum mathans_percent)i;
+        o.percent = (enum mathans_percent)(i % 3);
         o.npoints = 1 + (int)i * 3;
+        if (i == 3) {
+            o.places = -1;
+            if (mathans_parse_order(&o, "letter,latex,number,final") != 0)
+                abort();
+        }
         m = mathans_new(&o);
+        /* the raw bytes, NULs and all */
+        mathans_check_len(m, (const char *)data, nl ? (size_t)(nl - buf) : size,
+                          (const char *)data + (nl ? (size_t)(nl - buf) + 1 : 0),
+                          nl ? size - (size_t)(nl - buf) - 1 : size, &r);
+        if ((r.method == MATHANS_M_NONE) != (r.extracted == NULL))
+            abort();
         mathans_check(m, ref, comp, &r);
         if ((r.method == MATHANS_M_NONE) != (r.extracted == NULL))
             abort();
