@@ -3,7 +3,13 @@
 # on GSM8K-style sample records: the question, the worked answer ending in
 # "#### N", a completion with a <think> block and a boxed number (half of
 # them right), about 1 KB a record.  Also score-format, and a passthrough
-# (the record I/O alone) as the floor.
+# (the record I/O alone) as the floor.  Then real references: the GSM8K
+# and MATH test sets, each answer written by bench/math-styles.jq into
+# model-style completions (boxed, "The answer is", Minerva's sentence,
+# $...$, \[...\], "Answer:", units, thousands separators, "####"), half
+# right and half wrong, scored against their known truth: the accuracy of
+# the reward, its false "correct" and false "wrong" counts per style, and
+# the throughput on them.
 #
 # Peer: Math-Verify (huggingface/Math-Verify) is a Python package that is
 # not installable here (no PyPI access), so no side-by-side ratio is taken.
@@ -55,3 +61,30 @@ echo "score-format                $(rate "$sf")"
 echo "passthrough (other domain)  $(rate "$pt")"
 echo "$sm" | awk -v n="$N" '{ r = n / $2; printf "goal 100000 records/s on one core (cpu time): %s (%.2fx)\n", (r >= 100000 ? "met" : "NOT met"), r / 100000 }'
 "$TOP/bin/score-math" "$F" | awk -F'"reason":"' '{ split($2, a, "\""); c[a[1]]++ } END { for (k in c) printf "check: %s %d\n", k, c[k] }' | sort
+# Real references in model styles, with the known truth.
+DATA=${DATA:-$TOP/../shared/data}
+S="$OUT/styles.jsonl"
+if [ -e "$DATA/gsm8k/test.jsonl" ] && [ -e "$DATA/math/test.jsonl.zst" ]; then
+    {
+        jq -c '{src: "gsm8k", answer: .answer, ans: (.answer | split("#### ") | last)}' \
+            "$DATA/gsm8k/test.jsonl"
+        zstd -dc "$DATA/math/test.jsonl.zst" | jq -c '{src: "math", answer: .answer, ans: .answer}'
+    } | jq -c -s '. as $a | range(0; length) as $i | $a[$i]
+        | . + {id: $i, other: (first(range(1; 50) as $d | $a[($i + $d) % ($a | length)]
+                                | select(.src == $a[$i].src and .ans != $a[$i].ans) | .ans)
+                                // "none")}
+        | range(0; 4) as $k | . + {k: (($i * 4 + $k) % 18)}' \
+      | jq -c -f "$TOP/bench/math-styles.jq" > "$S"
+    NS=$(wc -l < "$S")
+    st=$(N=$NS best "'$TOP/bin/score-math' '$S'")
+    echo "model-style completions: $NS records from GSM8K and MATH test references"
+    echo "$st" | awk -v n="$NS" '{ printf "score-math on them         wall %7.3f s %9.0f rec/s   cpu %7.3f s %9.0f rec/s\n", $1, n / $1, $2, n / $2 }'
+    "$TOP/bin/score-math" -q "$S" | jq -r '[.style, .truth, .rewards.math] | @tsv' | awk -F'\t' '
+        { n++; s[$1]++; if ($2 == $3) ok++; else if ($3 == 1) { fc++; fcs[$1]++ } else { fw++; fws[$1]++ } }
+        END {
+            printf "reward accuracy against the truth: %d of %d (%.2f%%); false correct %d, false wrong %d\n", ok, n, 100 * ok / n, fc, fw
+            for (k in s) printf "  %-12s %5d records: false correct %d, false wrong %d\n", k, s[k], fcs[k], fws[k] | "sort"
+        }'
+    echo "(a false correct in MATH can be a true one: another problem's answer"
+    echo " of the same value, such as 144 m^3 against 144 degrees, both 144)"
+fi
