@@ -64,6 +64,37 @@ main(void)
         think_parse("<think>x</think>", 15, &b);
         CHECK(b.status == THINK_UNCLOSED && b.nclose == 0);
     }
+    /* the final answer: what follows the last closing tag */
+    {
+        static const struct { const char *text; const char *tail; } t[] = {
+            { "<think>a</think>b</think>c", "c" },
+            { "<think>a<think>b</think>\n c", "c" },
+            { "<think>a", "" },
+            { "a</think>\n\nb", "b" },
+            { "pre <think>x</think> ans", "ans" },
+            { "no tags", "no tags" },
+        };
+        for (i = 0; i < ARRAY_LEN(t); i++) {
+            struct think_block b;
+            size_t len = strlen(t[i].text), off;
+
+            think_parse(t[i].text, len, &b);
+            off = think_tail(t[i].text, len, &b);
+            CHECK_MSG(off <= len && strcmp(t[i].text + off, t[i].tail) == 0,
+                      "tail %zu: '%s'", i, t[i].text + off);
+        }
+    }
+    /* other tags: the same rule */
+    {
+        struct think_block b;
+        const char *s = "<r>a</r>b</r>c <think>";
+        size_t len = strlen(s);
+
+        think_parse_tags(s, len, "<r>", "</r>", &b);
+        CHECK(b.status == THINK_REPEATED && b.nopen == 1 && b.nclose == 2);
+        CHECK(b.in0 == 3 && b.in1 == 9 && b.end == 13);
+        CHECK_STREQ(s + think_tail(s, len, &b), "c <think>");
+    }
     CHECK_STREQ(think_status_name(THINK_REPEATED), "repeated");
     return check_done();
 }
