@@ -16,6 +16,7 @@
 
 #include "codeblock.h"
 #include "codeeval.h"
+#include "sample.h"
 #include "sandbox.h"
 #include "tool.h"
 
@@ -138,10 +139,14 @@ worker_main(void *arg)
  * block: scored here) is done at once.  Returns -1 when the record was
  * rejected (and must be dropped).
  */
+/* Records of domain "code"; the rest, untagged ones too, pass. */
+static const char *const code_name[] = {"code"};
+static const struct sample_domains code_domain = {code_name, 1, NULL, 0, 0};
+
 static int
 prepare(struct tool *t, json_t *rec, const char *default_lang, struct item *it)
 {
-    const char *domain, *lang = default_lang, *text, *why;
+    const char *lang = default_lang, *text, *why;
     char buf[200];
     size_t off, len;
 
@@ -149,7 +154,11 @@ prepare(struct tool *t, json_t *rec, const char *default_lang, struct item *it)
     it->rec = rec;
     it->file = tool_file(t);
     it->line = tool_line(t);
-    if (rec_get_str(rec, "domain", &domain, NULL) != 0 || strcmp(domain, "code") != 0) {
+    switch (sample_domain_match(&code_domain, rec, &why)) {
+    case -1:
+        tool_reject(t, rec, "domain", "%s", why);
+        return -1;
+    case 0:
         it->done = 1;
         return 0;
     }

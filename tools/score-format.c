@@ -4,13 +4,15 @@
  *
  * Adds rewards.format, updates reward (the sum of rewards.*), and records
  * why in "format": {"reason"}.  Every record is scored unless --domain
- * narrows it; others pass through unchanged.  The check lives in
- * lib/think; see score-format(1).
+ * narrows it (sample.h's domain rule); others pass through unchanged.
+ * The check lives in lib/format, on lib/think's splitter; see
+ * score-format(1).
  */
 #include <getopt.h>
 #include <string.h>
 
 #include "format.h"
+#include "sample.h"
 #include "tool.h"
 #include "util.h"
 
@@ -60,7 +62,9 @@ main(int argc, char **argv)
 {
     struct tool t;
     struct format_opts to;
-    const char *domain = NULL;
+    const char *dname[1];
+    /* every record; --domain NAME: that domain alone */
+    struct sample_domains dom = {dname, 0, NULL, 0, 1};
     double weight = 1;
     long ok = 0, scored = 0;
     int c;
@@ -73,7 +77,11 @@ main(int argc, char **argv)
         if (tool_opt(&t, c, optarg))
             continue;
         switch (c) {
-        case OPT_DOMAIN: domain = optarg; break;
+        case OPT_DOMAIN:
+            dname[0] = optarg;
+            dom.n = 1;
+            dom.untagged = 0;
+            break;
         case OPT_WEIGHT:
             if (parse_double(optarg, -1e9, 1e9, &weight))
                 tool_usage_error(
@@ -98,22 +106,19 @@ main(int argc, char **argv)
     }
     tool_start(&t, argc - optind, argv + optind);
     while ((r = tool_next(&t)) != NULL) {
-        const char *comp, *why, *dom;
+        const char *comp, *why;
         enum format_reason reason;
         json_t *info;
 
-        if (domain) {
-            if (json_object_get(r, "domain")
-                && rec_get_str(r, "domain", &dom, &why)) {
-                tool_reject(&t, r, "domain", "%s", why);
-                json_decref(r);
-                continue;
-            }
-            if (!json_object_get(r, "domain") || strcmp(dom, domain) != 0) {
-                tool_write(&t, r);
-                json_decref(r);
-                continue;
-            }
+        switch (sample_domain_match(&dom, r, &why)) {
+        case -1:
+            tool_reject(&t, r, "domain", "%s", why);
+            json_decref(r);
+            continue;
+        case 0:
+            tool_write(&t, r);
+            json_decref(r);
+            continue;
         }
         if (rec_check_rewards(r, &why)) {
             tool_reject(&t, r, "rewards", "%s", why);

@@ -5,12 +5,13 @@
  * Adds rewards.math, updates reward (the sum of rewards.*), and records
  * the decision in "math": {"extracted", "method", "reference", "reason"}.
  * Records of other domains pass through unchanged; a record without a
- * domain is scored.  The rules live in lib/mathans; see score-math(1).
+ * domain is scored unless --domain is given (sample.h's domain rule).  The rules live in lib/mathans; see score-math(1).
  */
 #include <getopt.h>
 #include <string.h>
 
 #include "mathans.h"
+#include "sample.h"
 #include "tool.h"
 #include "util.h"
 
@@ -64,28 +65,16 @@ static const struct option opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Is rec to be scored?  -1: a bad domain field (already rejected). */
-static int
-in_domain(struct tool *t, json_t *rec, const char *domain)
-{
-    json_t *d = json_object_get(rec, "domain");
-
-    if (!d)
-        return 1;
-    if (!json_is_string(d)) {
-        tool_reject(t, rec, "domain", "not a string");
-        return -1;
-    }
-    return strcmp(json_string_value(d), domain) == 0;
-}
-
 int
 main(int argc, char **argv)
 {
     struct tool t;
     struct mathans_opts mo;
     struct mathans *m;
-    const char *domain = "math";
+    const char *dname[1] = {"math"};
+    /* math and untagged records; --domain NAME: that domain alone */
+    struct sample_domains dom = {dname, 1, NULL, 0, 1};
+    const char *dwhy;
     double weight = 1;
     int c, reject_unparsed = 0;
     long counts[5] = {0}, passed = 0;
@@ -100,7 +89,10 @@ main(int argc, char **argv)
         if (tool_opt(&t, c, optarg))
             continue;
         switch (c) {
-        case OPT_DOMAIN: domain = optarg; break;
+        case OPT_DOMAIN:
+            dname[0] = optarg;
+            dom.untagged = 0;
+            break;
         case OPT_WEIGHT:
             if (parse_double(optarg, -1e9, 1e9, &weight))
                 tool_usage_error(
@@ -158,10 +150,12 @@ main(int argc, char **argv)
         const char *ans, *comp, *why;
         struct mathans_result res;
         json_t *info;
-        int in = in_domain(&t, r, domain);
+        int in = sample_domain_match(&dom, r, &dwhy);
 
         if (in <= 0) {
-            if (in == 0) {
+            if (in < 0) {
+                tool_reject(&t, r, "domain", "%s", dwhy);
+            } else {
                 tool_write(&t, r);
                 passed++;
             }

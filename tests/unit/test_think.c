@@ -31,6 +31,8 @@ static const struct tcase cases[] = {
     { "<think>a<think>b</think>c", THINK_REPEATED, "c", "a<think>b" },
     { "<think>a</think>b</think>c", THINK_REPEATED, "c", "a</think>b" },
     { "<think>a <think>b", THINK_REPEATED, "", "a <think>b" },
+    { "<think></think", THINK_UNCLOSED, "", "</think" },
+    { "hm</think>4", THINK_UNOPENED, "4", "hm" },
     { "<thinking>not a tag</thinking>", THINK_NONE, "<thinking>not a tag</thinking>", "" },
 };
 
@@ -94,6 +96,16 @@ main(void)
         CHECK(b.status == THINK_REPEATED && b.nopen == 1 && b.nclose == 2);
         CHECK(b.in0 == 3 && b.in1 == 9 && b.end == 13);
         CHECK_STREQ(s + think_tail(s, len, &b), "c <think>");
+    }
+    /* an embedded NUL is carried */
+    {
+        struct think_block b;
+        struct sbuf ans = SBUF_INIT;
+
+        think_parse("<think></think>a\0b", 18, &b);
+        think_answer("<think></think>a\0b", 18, &b, &ans);
+        CHECK(b.status == THINK_OK && ans.len == 3 && memcmp(ans.buf, "a\0b", 3) == 0);
+        sbuf_release(&ans);
     }
     CHECK_STREQ(think_status_name(THINK_REPEATED), "repeated");
     return check_done();

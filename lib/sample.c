@@ -1,0 +1,170 @@
+/*
+ * sample.c - the domain rule and the sampling object of sample.h.
+ */
+#include "sample.h"
+
+#include <string.h>
+
+/* ============================== Domains ============================== */
+
+static int
+in_list(const char *const *names, int n, const char *s)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+int
+sample_domain_match(const struct sample_domains *d, const json_t *rec, const char **why)
+{
+    const json_t *v = json_object_get(rec, "domain");
+
+    if (!v)
+        return d->untagged;
+    if (!json_is_string(v)) {
+        *why = "not a string";
+        return -1;
+    }
+    if (d->n > 0)
+        return in_list(d->names, d->n, json_string_value(v));
+    return !in_list(d->except, d->nexcept, json_string_value(v));
+}
+
+/* ============================== Sampling ============================== */
+
+/* A number field of the sampling object o in [lo, hi] (lo excluded if open). */
+static int
+get_num(const json_t *o, const char *key, double lo, int open, double hi, double *out,
+        const char **why)
+{
+    const json_t *v = json_object_get(o, key);
+
+    if (!v) {
+        *why = "missing";
+        return -1;
+    }
+    if (!json_is_number(v)) {
+        *why = "not a number";
+        return -1;
+    }
+    *out = json_number_value(v);
+    if (!(open ? *out > lo : *out >= lo) || !(*out <= hi)) {
+        *why = "out of range";
+        return -1;
+    }
+    return 0;
+}
+
+int
+sample_sampling_get(const json_t *rec, struct sample_sampling *s, const char **field,
+                    const char **why)
+{
+    const json_t *o = json_object_get(rec, "sampling");
+    const json_t *k;
+
+    if (!o)
+        return 0;
+    *field = "sampling";
+    if (!json_is_object(o)) {
+        *why = "not an object";
+        return -1;
+    }
+    *field = "sampling.temperature";
+    if (get_num(o, "temperature", 0, 0, 1e3, &s->temperature, why))
+        return -1;
+    *field = "sampling.top_p";
+    if (get_num(o, "top_p", 0, 1, 1, &s->top_p, why))
+        return -1;
+    *field = "sampling.min_p";
+    if (get_num(o, "min_p", 0, 0, 1, &s->min_p, why))
+        return -1;
+    *field = "sampling.top_k";
+    k = json_object_get(o, "top_k");
+    if (!k) {
+        *why = "missing";
+        return -1;
+    }
+    if (!json_is_integer(k) || json_integer_value(k) < 0) {
+        *why = "not an integer >= 0";
+        return -1;
+    }
+    s->top_k = json_integer_value(k);
+    return 1;
+}
+
+void
+sample_sampling_set(json_t *rec, const struct sample_sampling *s)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "temperature", json_real(s->temperature));
+    json_object_set_new(o, "top_p", json_real(s->top_p));
+    json_object_set_new(o, "top_k", json_integer(s->top_k));
+    json_object_set_new(o, "min_p", json_real(s->min_p));
+    json_object_set_new(rec, "sampling", o);
+}
+
+int
+sample_sampling_eq(const struct sample_sampling *a, const struct sample_sampling *b)
+{
+    return a->temperature == b->temperature && a->top_p == b->top_p
+           && a->top_k == b->top_k && a->min_p == b->min_p;
+}
+
+double
+sample_logp_temperature(const struct sample_sampling *s)
+{
+    return s->temperature > 0 ? s->temperature : 1.0;
+}
+
+void
+sample_temp_init(struct sample_temp *st, int fixed, double temperature)
+{
+    memset(st, 0, sizeof(*st)); /* msg: SBUF_INIT */
+    st->fixed = fixed;
+    st->temperature = fixed ? temperature : 1.0;
+}
+
+int
+sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field)
+{
+    struct sample_sampling s;
+    const char *why;
+    int r;
+
+    if (st->fixed)
+        return 0;
+    r = sample_sampling_get(rec, &s, field, &why);
+    if (r == 0)
+        return 0;
+    sbuf_reset(&st->msg);
+    if (r < 0) {
+        sbuf_adds(&st->msg, why);
+        return -1;
+    }
+    if (!st->seen) {
+        st->seen = 1;
+        st->first = s;
+        st->temperature = sample_logp_temperature(&s);
+        return 0;
+    }
+    if (sample_sampling_eq(&s, &st->first))
+        return 0;
+    *field = "sampling";
+    sbuf_addf(&st->msg,
+              "temperature %g, top_p %g, top_k %lld, min_p %g differ from the first "
+              "sample's %g, %g, %lld, %g (one run, one setting; or give --temperature)",
+              s.temperature, s.top_p, s.top_k, s.min_p, st->first.temperature,
+              st->first.top_p, st->first.top_k, st->first.min_p);
+    return -1;
+}
+
+void
+sample_temp_release(struct sample_temp *st)
+{
+    sbuf_release(&st->msg);
+}
