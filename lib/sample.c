@@ -3,6 +3,8 @@
  */
 #include "sample.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ============================== Domains ============================== */
@@ -39,7 +41,7 @@ sample_domain_match(const struct sample_domains *d, const json_t *rec, const cha
 /* A number field of the sampling object o in [lo, hi] (lo excluded if open). */
 static int
 get_num(const json_t *o, const char *key, double lo, int open, double hi, double *out,
-        const char **why)
+        const char *range, const char **why)
 {
     const json_t *v = json_object_get(o, key);
 
@@ -53,7 +55,7 @@ get_num(const json_t *o, const char *key, double lo, int open, double hi, double
     }
     *out = json_number_value(v);
     if (!(open ? *out > lo : *out >= lo) || !(*out <= hi)) {
-        *why = "out of range";
+        *why = range;
         return -1;
     }
     return 0;
@@ -74,13 +76,13 @@ sample_sampling_get(const json_t *rec, struct sample_sampling *s, const char **f
         return -1;
     }
     *field = "sampling.temperature";
-    if (get_num(o, "temperature", 0, 0, 1e3, &s->temperature, why))
+    if (get_num(o, "temperature", 0, 0, 1e3, &s->temperature, "not in [0, 1000]", why))
         return -1;
     *field = "sampling.top_p";
-    if (get_num(o, "top_p", 0, 1, 1, &s->top_p, why))
+    if (get_num(o, "top_p", 0, 1, 1, &s->top_p, "not in (0, 1]", why))
         return -1;
     *field = "sampling.min_p";
-    if (get_num(o, "min_p", 0, 0, 1, &s->min_p, why))
+    if (get_num(o, "min_p", 0, 0, 1, &s->min_p, "not in [0, 1]", why))
         return -1;
     *field = "sampling.top_k";
     k = json_object_get(o, "top_k");
@@ -94,6 +96,32 @@ sample_sampling_get(const json_t *rec, struct sample_sampling *s, const char **f
     }
     s->top_k = json_integer_value(k);
     return 1;
+}
+
+/* The shortest decimal of f that reads back as f. */
+static double
+short_decimal(float f)
+{
+    char buf[32];
+    int prec;
+    double d = f;
+
+    for (prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
+        d = strtod(buf, NULL);
+        if ((float)d == f)
+            break;
+    }
+    return d;
+}
+
+void
+sample_sampling_of(struct sample_sampling *s, const struct sampler_config *c)
+{
+    s->temperature = short_decimal(c->temperature);
+    s->top_p = short_decimal(c->top_p);
+    s->top_k = c->top_k;
+    s->min_p = short_decimal(c->min_p);
 }
 
 void

@@ -37,6 +37,7 @@
 
 #include <jansson.h>
 
+#include "sampler.h"
 #include "util.h"
 
 /* ---- the domain rule ---- */
@@ -73,6 +74,12 @@ struct sample_sampling {
  */
 int sample_sampling_get(const json_t *rec, struct sample_sampling *s,
                         const char **field, const char **why);
+
+/*
+ * The settings of the sampler configuration c, each float written as
+ * the shortest decimal that reads back as the same float (0.7f is 0.7).
+ */
+void sample_sampling_of(struct sample_sampling *s, const struct sampler_config *c);
 
 /* Sets rec's "sampling" to s (a new object; rec keeps it). */
 void sample_sampling_set(json_t *rec, const struct sample_sampling *s);

@@ -16,6 +16,7 @@
 #include "ckpt.h"
 #include "gen.h"
 #include "json.h"
+#include "sample.h"
 #include "tok.h"
 #include "tool.h"
 
@@ -66,6 +67,7 @@ struct run {
     const char *system;         /* --system text, or NULL */
     const char *prefix;         /* text the assistant turn opened with */
     char policy[17];
+    struct sample_sampling sampling; /* written into every sample */
     struct tok_ids ids;         /* scratch */
     struct sbuf num;
     /* ids seen (an id is a group): open addressing on a 64-bit hash */
@@ -226,6 +228,7 @@ emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, 
         json_object_set_new(o, "completion_ids", int_array(s[k].ids, s[k].n));
         json_object_set_new(o, "logprobs", lp);
         json_object_set_new(o, "policy", json_string(run->policy));
+        sample_sampling_set(o, &run->sampling);
         tool_write(run->t, o);
         json_decref(o);
     }
@@ -371,6 +374,7 @@ main(int argc, char **argv)
     run.prefix = (chat.flags & CHAT_THINK) ? "<think>\n" : "";
     run.system = system_file ? read_text(system_file) : NULL;
     ckpt_hash(m, run.policy);
+    sample_sampling_of(&run.sampling, &cfg.sampler);
 
     tool_start(&t, argc - optind, argv + optind);
     run.gen = gen_new(m, tk, &chat, &cfg);

@@ -12,6 +12,7 @@
 
 #include "ckpt.h"
 #include "model.h"
+#include "sample.h"
 #include "tool.h"
 
 static const char usage_text[] =
@@ -20,7 +21,8 @@ static const char usage_text[] =
     "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n"
     "  -m, --model DIR       the checkpoint (reference model, or the policy)\n"
     "      --old             write old_logprobs instead of ref_logprobs\n"
-    "      --temperature X   log-probabilities of softmax(logits / X) (default 1)\n"
+    "      --temperature X   log-probabilities of softmax(logits / X) (default: the\n"
+    "                        samples' sampling.temperature, else 1)\n"
     "      --batch-tokens N  tokens per forward pass (default 8192)\n"
     "      --threads N       compute threads (default: POSTTRAIN_THREADS, else all)\n"
     TOOL_USAGE_COMMON;
@@ -154,6 +156,8 @@ main(int argc, char **argv)
     const char *model = NULL, *key = "ref_logprobs", *field;
     struct model *m;
     double temp = 1.0;
+    int temp_given = 0;
+    struct sample_temp st;
     long batch_tokens = 8192, threads = 0;
     size_t np, nc;
     json_t *r;
@@ -171,6 +175,7 @@ main(int argc, char **argv)
             if (parse_double(optarg, 1e-3, 1e3, &temp))
                 tool_usage_error(&tl, "--temperature: '%s' is not a number in [0.001, 1000]",
                                  optarg);
+            temp_given = 1;
             break;
         case OPT_BATCH_TOKENS:
             if (parse_long(optarg, 1, 1L << 30, &batch_tokens))
@@ -196,6 +201,8 @@ main(int argc, char **argv)
     if (m->cfg.arch != MODEL_CAUSAL_LM)
         die("%s: a reward model (scalar head) has no token log-probabilities", model);
     memset(&p, 0, sizeof(p));
+    /* The samples' own temperature unless --temperature overrides it. */
+    sample_temp_init(&st, temp_given, temp);
     tool_start(&tl, argc - optind, argv + optind);
     while ((r = tool_next(&tl)) != NULL) {
         sbuf_reset(&why);
@@ -206,8 +213,13 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
+        if (sample_temp_take(&st, r, &field) < 0) {
+            tool_reject(&tl, r, field, "%s", sbuf_str(&st.msg));
+            json_decref(r);
+            continue;
+        }
         if (p.n > 0 && p.ntok + np + nc > (size_t)batch_tokens)
-            flush(&tl, m, &p, key, (float)temp);
+            flush(&tl, m, &p, key, (float)st.temperature);
         if (p.n == p.cap) {
             p.cap = p.cap ? 2 * p.cap : 64;
             p.recs = xrealloc(p.recs, xmul(p.cap, sizeof(*p.recs)));
@@ -219,7 +231,7 @@ main(int argc, char **argv)
         p.nc[p.n++] = nc;
         p.ntok += np + nc;
     }
-    flush(&tl, m, &p, key, (float)temp);
+    flush(&tl, m, &p, key, (float)st.temperature);
     rc = tool_finish(&tl);
     free(p.recs);
     free(p.np);
@@ -232,5 +244,6 @@ main(int argc, char **argv)
     model_free(m);
     sbuf_release(&err);
     sbuf_release(&why);
+    sample_temp_release(&st);
     return rc;
 }
