@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pack.h"
+#include "sample.h"
 #include "tok.h"
 
 /* ---- Units ---- */
@@ -50,6 +51,8 @@ struct packer {
     /* packed records ready, FIFO */
     json_t **ready;
     size_t rhead, nready, capready;
+    /* the samples' sampling settings: one per stream, copied to each bin */
+    struct sample_temp samp;
 };
 
 void
@@ -546,6 +549,8 @@ bin_emit(struct packer *p, struct bin *b)
     if (margin)
         json_object_set_new(rec, "margin", margin);
     json_object_set_new(rec, "src", src);
+    if (p->samp.seen)
+        sample_sampling_set(rec, &p->samp.first);
     p->st.bins++;
     free(b->u);
     memset(b, 0, sizeof(*b));
@@ -710,6 +715,7 @@ packer_new(const struct pack_config *cfg, struct chat *chat)
         p->cfg.max_open = 1;
     p->chat = chat;
     p->fields = -1;
+    sample_temp_init(&p->samp, 0, 1.0);
     return p;
 }
 
@@ -720,6 +726,7 @@ packer_free(struct packer *p)
 
     if (!p)
         return;
+    sample_temp_release(&p->samp);
     for (i = 0; i < p->nwin; i++)
         unit_release(&p->win[i]);
     for (i = 0; i < p->nopen; i++) {
@@ -750,8 +757,13 @@ packer_add(struct packer *p, const json_t *rec, const char **field, struct sbuf 
     }
     if (json_object_get(rec, "chosen") || json_object_get(rec, "chosen_ids"))
         rc = unit_from_pref(&u, p->chat, rec, field, why);
-    else if (json_object_get(rec, "completion_ids") || json_object_get(rec, "prompt_ids"))
+    else if (json_object_get(rec, "completion_ids") || json_object_get(rec, "prompt_ids")) {
+        if (sample_temp_take(&p->samp, rec, field) < 0) {
+            sbuf_add(why, p->samp.msg.buf, p->samp.msg.len);
+            return -1;
+        }
         rc = unit_from_sample(&u, rec, field, why);
+    }
     else if (json_object_get(rec, "response") && p->chat)
         rc = unit_from_sft(&u, p->chat, rec, field, why);
     else {

@@ -185,7 +185,7 @@ sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field)
     *field = "sampling";
     sbuf_addf(&st->msg,
               "temperature %g, top_p %g, top_k %lld, min_p %g differ from the first "
-              "sample's %g, %g, %lld, %g (one run, one setting; or give --temperature)",
+              "sample's %g, %g, %lld, %g (one run, one setting)",
               s.temperature, s.top_p, s.top_k, s.min_p, st->first.temperature,
               st->first.top_p, st->first.top_k, st->first.min_p);
     return -1;
