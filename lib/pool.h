@@ -1,5 +1,5 @@
 /*
- * pool.h - the program's one thread pool.
+ * pool.h - the program's thread pool.
  *
  * Every parallel part of the program runs on it: the model's and the
  * optimizer's kernels (matrix products cut into blocks, each an OpenBLAS
@@ -7,8 +7,8 @@
  * attention into tasks), and score-code's reader and sandbox workers
  * (one long task each, with pool_set_threads(jobs + 1): when there are
  * as many tasks as threads every task gets a thread of its own, so tasks
- * may wait on each other).  lib/infer's decoding threads are the one
- * exception still to move here.  OpenBLAS's own thread count is set to
+ * may wait on each other).  lib/infer's decoding crew is the one
+ * thread system beside it.  OpenBLAS's own thread count is set to
  * one when the pool is sized, so its threads never run beside ours.  The
  * pool is process-wide, as OpenBLAS's thread count is; it is not
  * re-entrant (a task must not call pool_run) and is driven from one
