@@ -22,19 +22,15 @@ test_domains(void)
 {
     static const char *const math[] = {"math"}, *const rule[] = {"math", "code"};
     const struct sample_domains score_math = {math, 1, NULL, 0, 1},
-                                by_name = {math, 1, NULL, 0, 0},
-                                every = {NULL, 0, NULL, 0, 1},
+                                by_name = {math, 1, NULL, 0, 0}, every = {NULL, 0, NULL, 0, 1},
                                 rm = {NULL, 0, rule, 2, 0};
     static const struct {
         const char *rec;
         int math, name, every, rm;
     } c[] = {
-        {"{\"domain\":\"math\"}", 1, 1, 1, 0},
-        {"{\"domain\":\"code\"}", 0, 0, 1, 0},
-        {"{\"domain\":\"qa\"}", 0, 0, 1, 1},
-        {"{}", 1, 0, 1, 0},
-        {"{\"domain\":7}", -1, -1, -1, -1},
-        {"{\"domain\":null}", -1, -1, -1, -1},
+        {"{\"domain\":\"math\"}", 1, 1, 1, 0},       {"{\"domain\":\"code\"}", 0, 0, 1, 0},
+        {"{\"domain\":\"qa\"}", 0, 0, 1, 1},         {"{}", 1, 0, 1, 0},
+        {"{\"domain\":7}", -1, -1, -1, -1},          {"{\"domain\":null}", -1, -1, -1, -1},
         {"{\"domain\":[\"math\"]}", -1, -1, -1, -1},
     };
     size_t i;
@@ -132,7 +128,8 @@ test_temp(void)
 {
     struct sample_temp st;
     json_t *a = rec("{\"sampling\":{\"temperature\":0.5,\"top_p\":1,\"top_k\":0,\"min_p\":0}}");
-    json_t *b = rec("{\"sampling\":{\"temperature\":0.5,\"top_p\":0.9,\"top_k\":0,\"min_p\":0}}");
+    json_t *b =
+        rec("{\"sampling\":{\"temperature\":0.5,\"top_p\":0.9,\"top_k\":0,\"min_p\":0}}");
     json_t *none = rec("{}");
     const char *field = NULL;
 
