@@ -2,7 +2,6 @@
  * pack.c - records to segments, bin packing, packed records and their
  * checker.  See pack.h for the format's invariants and the strategies.
  */
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
