@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "think.h"
 #include "util.h"
 
 static const char *const reason_names[] = {
@@ -42,28 +43,6 @@ make_tag(char *buf, size_t n, const char *name, int closing)
     return k > 0 && (size_t)k < n;
 }
 
-/* Occurrences of needle in [s, e), up to 2; *first gets the first. */
-static int
-count2(const char *s, const char *e, const char *needle, const char **first)
-{
-    size_t n = strlen(needle);
-    const char *p = s;
-    int k = 0;
-
-    *first = NULL;
-    while (k < 2 && (size_t)(e - p) >= n) {
-        const char *q = memmem(p, (size_t)(e - p), needle, n);
-
-        if (!q)
-            break;
-        if (!k)
-            *first = q;
-        k++;
-        p = q + n;
-    }
-    return k;
-}
-
 static void
 trim(const char **s, const char **e)
 {
@@ -78,9 +57,10 @@ format_check(const struct format_opts *o, const char *text,
             struct format_split *sp)
 {
     char open[80], close[80], aopen[80], aclose[80];
-    const char *s = text, *e = text + strlen(text), *po, *pc, *as, *ae;
-    int no, nc;
+    const char *s = text, *e = text + strlen(text), *as, *ae;
+    struct think_block b;
     struct format_split dummy;
+    size_t i;
 
     if (!sp)
         sp = &dummy;
@@ -88,27 +68,24 @@ format_check(const struct format_opts *o, const char *text,
     if (!make_tag(open, sizeof(open), o->tag, 0)
         || !make_tag(close, sizeof(close), o->tag, 1))
         return FORMAT_NO_THINK;
-    no = count2(s, e, open, &po);
-    nc = count2(s, e, close, &pc);
-    if (no > 1 || nc > 1 || (o->open_in_prompt && no > 0))
+    think_parse_tags(text, (size_t)(e - s), open, close, &b);
+    if (b.status == THINK_REPEATED || (o->open_in_prompt && b.nopen > 0))
         return FORMAT_MULTIPLE;
-    if (o->open_in_prompt) {
-        sp->think_s = 0;
-    } else {
-        const char *q = s;
-
-        if (no == 0)
+    if (!o->open_in_prompt) {
+        if (b.nopen == 0)
             return FORMAT_NO_THINK;
-        while (q < po && is_space((unsigned char)*q))
-            q++;
-        if (q != po)
+        /* Unopened: the closing tag stands before the opening one. */
+        if (b.status == THINK_UNOPENED)
             return FORMAT_TEXT_BEFORE;
-        sp->think_s = (size_t)(po - s) + strlen(open);
+        for (i = 0; i < b.start; i++)
+            if (!is_space((unsigned char)s[i]))
+                return FORMAT_TEXT_BEFORE;
     }
-    if (nc == 0 || (size_t)(pc - s) < sp->think_s)
+    sp->think_s = b.in0;
+    if (b.nclose == 0)
         return FORMAT_UNCLOSED;
-    sp->think_e = (size_t)(pc - s);
-    as = pc + strlen(close);
+    sp->think_e = b.in1;
+    as = s + b.end;
     ae = e;
     trim(&as, &ae);
     sp->answer_s = (size_t)(as - s);
@@ -116,18 +93,18 @@ format_check(const struct format_opts *o, const char *text,
     if (as == ae)
         return FORMAT_EMPTY_ANSWER;
     if (o->answer_tag) {
-        const char *qo, *qc;
-        size_t lo;
+        struct think_block ab;
+        size_t n = (size_t)(ae - as);
 
         if (!make_tag(aopen, sizeof(aopen), o->answer_tag, 0)
             || !make_tag(aclose, sizeof(aclose), o->answer_tag, 1))
             return FORMAT_NO_ANSWER_TAG;
-        lo = strlen(aopen);
-        if (count2(as, ae, aopen, &qo) != 1 || count2(as, ae, aclose, &qc) != 1
-            || qo != as || qc + strlen(aclose) != ae || qc < qo + lo)
+        /* One <answer>...</answer> that is the whole answer. */
+        think_parse_tags(as, n, aopen, aclose, &ab);
+        if (ab.status != THINK_OK || ab.start != 0 || ab.end != n)
             return FORMAT_NO_ANSWER_TAG;
-        as = qo + lo;
-        ae = qc;
+        ae = as + ab.in1;
+        as = as + ab.in0;
         trim(&as, &ae);
         sp->answer_s = (size_t)(as - s);
         sp->answer_e = (size_t)(ae - s);

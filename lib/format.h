@@ -4,8 +4,9 @@
  * asks (arXiv:2501.12948, section 2.2.2: "the model [must] put its
  * thinking process between '<think>' and '</think>' tags").
  *
- * format_check() splits a completion and says whether it has that shape,
- * and if not, why.  Only whitespace may precede the opening tag; each tag
+ * format_check() splits a completion with lib/think's splitter (so it
+ * agrees with every other reader on where the block is) and says whether
+ * it has that shape, and if not, why.  Only whitespace may precede the opening tag; each tag
  * appears exactly once.  Options: the tag name, a required answer tag
  * (R1-Zero's "<answer>...</answer>"), an answer that must hold \boxed{},
  * and chat templates that put the opening tag in the prompt (then the

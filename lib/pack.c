@@ -2,13 +2,13 @@
  * pack.c - records to segments, bin packing, packed records and their
  * checker.  See pack.h for the format's invariants and the strategies.
  */
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pack.h"
+#include "sample.h"
 #include "tok.h"
 
 /* ---- Units ---- */
@@ -50,6 +50,8 @@ struct packer {
     /* packed records ready, FIFO */
     json_t **ready;
     size_t rhead, nready, capready;
+    /* the samples' sampling settings: one per stream, copied to each bin */
+    struct sample_temp samp;
 };
 
 void
@@ -96,36 +98,13 @@ seg_alloc(struct seg *s, size_t n, int fields)
 
 /* ---- Reading fields ---- */
 
-/*
- * An array of token ids: the json array (borrowed) or NULL with why set.
- * An empty array is an error when nonempty is set.
- */
+/* A token-id array (sample.h's reader), or NULL with the reason in why. */
 static const json_t *
 get_ids(const json_t *rec, const char *key, int nonempty, struct sbuf *why)
 {
-    const json_t *a = json_object_get(rec, key), *v;
-    size_t i;
+    const json_t *a = NULL;
 
-    if (!a) {
-        sbuf_adds(why, "missing");
-        return NULL;
-    }
-    if (!json_is_array(a)) {
-        sbuf_adds(why, "not an array");
-        return NULL;
-    }
-    if (nonempty && json_array_size(a) == 0) {
-        sbuf_adds(why, "empty");
-        return NULL;
-    }
-    json_array_foreach(a, i, v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0
-            || json_integer_value(v) > INT_MAX) {
-            sbuf_addf(why, "element %zu is not a token id (an integer >= 0)", i);
-            return NULL;
-        }
-    }
-    return a;
+    return sample_get_ids(rec, key, 0, nonempty, &a, why) == 0 ? a : NULL;
 }
 
 /* An array of n finite log-probabilities (<= 0), copied into out[off..]. */
@@ -546,6 +525,8 @@ bin_emit(struct packer *p, struct bin *b)
     if (margin)
         json_object_set_new(rec, "margin", margin);
     json_object_set_new(rec, "src", src);
+    if (p->samp.seen)
+        sample_sampling_set(rec, &p->samp.first);
     p->st.bins++;
     free(b->u);
     memset(b, 0, sizeof(*b));
@@ -710,6 +691,7 @@ packer_new(const struct pack_config *cfg, struct chat *chat)
         p->cfg.max_open = 1;
     p->chat = chat;
     p->fields = -1;
+    sample_temp_init(&p->samp, 0, 1.0);
     return p;
 }
 
@@ -720,6 +702,7 @@ packer_free(struct packer *p)
 
     if (!p)
         return;
+    sample_temp_release(&p->samp);
     for (i = 0; i < p->nwin; i++)
         unit_release(&p->win[i]);
     for (i = 0; i < p->nopen; i++) {
@@ -750,8 +733,13 @@ packer_add(struct packer *p, const json_t *rec, const char **field, struct sbuf 
     }
     if (json_object_get(rec, "chosen") || json_object_get(rec, "chosen_ids"))
         rc = unit_from_pref(&u, p->chat, rec, field, why);
-    else if (json_object_get(rec, "completion_ids") || json_object_get(rec, "prompt_ids"))
+    else if (json_object_get(rec, "completion_ids") || json_object_get(rec, "prompt_ids")) {
+        if (sample_temp_take(&p->samp, rec, field) < 0) {
+            sbuf_add(why, p->samp.msg.buf, p->samp.msg.len);
+            return -1;
+        }
         rc = unit_from_sample(&u, rec, field, why);
+    }
     else if (json_object_get(rec, "response") && p->chat)
         rc = unit_from_sft(&u, p->chat, rec, field, why);
     else {

@@ -34,7 +34,10 @@
  *     (<= 0) where loss_mask[t] = 1, and 0 elsewhere;
  *   - advantage, src, pair and margin have one entry per segment;
  *   - pair (reward models): 1 for a chosen segment, 0 for the rejected
- *     segment right after it; margin is the same on both.
+ *     segment right after it; margin is the same on both;
+ *   - sampling, when the samples carry one (sample.h), is theirs: the
+ *     samples of one stream must agree on it, and update reads the
+ *     temperature of its GRPO ratio there.
  *
  *     struct packer *p = packer_new(&cfg, chat);   (chat may be NULL)
  *     while ((rec = next()) != NULL) {

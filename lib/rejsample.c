@@ -1,5 +1,5 @@
 /*
- * rejsample.c - the think block, the ranking of a group's candidates and
+ * rejsample.c - the ranking of a group's candidates and
  * the SFT record of a kept sample.  No I/O here: the stream driver is
  * rejsample_stream.c.  See rejsample.h.
  */
@@ -9,54 +9,6 @@
 #include <string.h>
 
 #include "util.h"
-
-static const char OPEN[] = "<think>", CLOSE[] = "</think>";
-#define OPEN_LEN (sizeof(OPEN) - 1)
-#define CLOSE_LEN (sizeof(CLOSE) - 1)
-
-enum rejsample_think
-rejsample_think_find(const char *s, size_t len, size_t *start, size_t *end)
-{
-    const char *o = memmem(s, len, OPEN, OPEN_LEN);
-    const char *c = memmem(s, len, CLOSE, CLOSE_LEN);
-
-    *start = *end = 0;
-    if (c && (!o || c < o)) {
-        /* The template opened the block: it runs from the start. */
-        *end = (size_t)(c - s) + CLOSE_LEN;
-        return REJSAMPLE_THINK_CLOSED;
-    }
-    if (!o)
-        return REJSAMPLE_THINK_NONE;
-    *start = (size_t)(o - s);
-    c = memmem(o + OPEN_LEN, len - *start - OPEN_LEN, CLOSE, CLOSE_LEN);
-    if (!c) {
-        *end = len;
-        return REJSAMPLE_THINK_UNCLOSED;
-    }
-    *end = (size_t)(c - s) + CLOSE_LEN;
-    return REJSAMPLE_THINK_CLOSED;
-}
-
-enum rejsample_think
-rejsample_think_strip(struct sbuf *sb, const char *s, size_t len)
-{
-    size_t start, end;
-    enum rejsample_think k = rejsample_think_find(s, len, &start, &end);
-
-    sbuf_reset(sb);
-    if (k == REJSAMPLE_THINK_UNCLOSED)
-        return k;
-    if (k == REJSAMPLE_THINK_NONE) {
-        sbuf_add(sb, s, len);
-        return k;
-    }
-    while (end < len && s[end] != '\0' && strchr(" \t\r\n", s[end]))
-        end++;
-    sbuf_add(sb, s, start);
-    sbuf_add(sb, s + end, len - end);
-    return k;
-}
 
 size_t
 rejsample_utf8_len(const char *s, size_t len)

@@ -14,7 +14,8 @@
  *   - strip_think and the <think> block is unclosed or nothing follows it.
  * Candidates are ranked, and the first best of them with distinct
  * responses are kept.  The response is the completion, or with
- * strip_think what follows the think block.
+ * strip_think the answer outside the think block as lib/think splits
+ * it (think_answer()).
  *
  *     struct rejsample_cand c[G];   (filled from the group)
  *     long dups = 0;
@@ -30,31 +31,6 @@
 #include <stdint.h>
 
 #include "util.h"
-
-/* ---- the <think> block ---- */
-
-enum rejsample_think {
-    REJSAMPLE_THINK_NONE,     /* no "<think>" and no "</think>" */
-    REJSAMPLE_THINK_CLOSED,   /* a block that ends with "</think>" */
-    REJSAMPLE_THINK_UNCLOSED, /* "<think>" and no "</think>" after it */
-};
-
-/*
- * Finds the reasoning block of the completion s (len bytes, borrowed):
- * from the first "<think>" through the first "</think>" after it, or,
- * when "</think>" comes first (chat templates that open the block in
- * the prompt), from the start through that "</think>".  Sets [*start,
- * *end) to the block's bytes (unclosed: through the end; none: 0, 0).
- */
-enum rejsample_think rejsample_think_find(const char *s, size_t len, size_t *start,
-                                          size_t *end);
-
-/*
- * The completion without its closed think block and the white space
- * that follows it: appended to sb (reset first).  Returns the kind
- * found; for UNCLOSED sb is left empty, for NONE it gets all of s.
- */
-enum rejsample_think rejsample_think_strip(struct sbuf *sb, const char *s, size_t len);
 
 /* Number of UTF-8 code points in s (len bytes); continuation bytes not counted. */
 size_t rejsample_utf8_len(const char *s, size_t len);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "adv.h"
+#include "think.h"
 #include "tool.h"
 
 /* Per-group scratch, reused across groups. */
@@ -110,11 +111,16 @@ candidates(const struct rejsample_opts *o, const struct group *g, struct scratch
         resp = text;
         resp_len = len;
         if (o->strip_think) {
-            if (rejsample_think_strip(&s->strip[i], text, len)
-                == REJSAMPLE_THINK_UNCLOSED) {
+            struct think_block b;
+
+            think_parse(text, len, &b);
+            if (b.nopen > 0 && b.nclose == 0) {
+                /* Generation stopped inside the block: no answer yet. */
                 c->no_answer++;
                 continue;
             }
+            sbuf_reset(&s->strip[i]);
+            think_answer(text, len, &b, &s->strip[i]);
             resp = s->strip[i].buf;
             resp_len = s->strip[i].len;
         }

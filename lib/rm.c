@@ -11,35 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sample.h"
+
 /* ============================== Domains ============================== */
 
 int
 rm_domain_match(const struct rm_domains *d, const json_t *rec, const char **why)
 {
     static const char *const rule[] = {"math", "code"};
-    const json_t *v = json_object_get(rec, "domain");
-    const char *s;
-    size_t i;
+    struct sample_domains s = {d->names, d->n, rule, (int)ARRAY_LEN(rule), d->all};
 
-    if (v && !json_is_string(v)) {
-        *why = "not a string";
-        return -1;
-    }
     if (d->all)
-        return 1;
-    if (!v)
-        return 0;
-    s = json_string_value(v);
-    if (d->n > 0) {
-        for (i = 0; i < (size_t)d->n; i++)
-            if (strcmp(s, d->names[i]) == 0)
-                return 1;
-        return 0;
-    }
-    for (i = 0; i < ARRAY_LEN(rule); i++)
-        if (strcmp(s, rule[i]) == 0)
-            return 0;
-    return 1;
+        s.nexcept = 0;
+    return sample_domain_match(&s, rec, why);
 }
 
 /* ============================== Scalar model ============================== */

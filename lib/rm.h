@@ -49,7 +49,8 @@ struct rm_domains {
  * Is rec scored?  1 yes, 0 no (passed through), -1 when its domain is
  * not a string (*why static).  Default: records whose domain is a string
  * other than math and code; a record without domain is left to
- * score-math, which scores those.
+ * score-math, which scores those.  The rule is sample.h's; this only
+ * says which selection score-rm's options make.
  */
 int rm_domain_match(const struct rm_domains *d, const json_t *rec, const char **why);
 

@@ -5,9 +5,6 @@
 
 #include <string.h>
 
-#define OPEN_LEN (sizeof(THINK_OPEN) - 1)
-#define CLOSE_LEN (sizeof(THINK_CLOSE) - 1)
-
 static int
 is_space(char c)
 {
@@ -29,16 +26,24 @@ find(const char *text, size_t len, size_t from, const char *needle, size_t nlen)
 void
 think_parse(const char *text, size_t len, struct think_block *b)
 {
+    think_parse_tags(text, len, THINK_OPEN, THINK_CLOSE, b);
+}
+
+void
+think_parse_tags(const char *text, size_t len, const char *open, const char *close,
+                 struct think_block *b)
+{
     size_t fo = len, fc = len, lc = len, i;
+    size_t olen = strlen(open), clen = strlen(close);
 
     memset(b, 0, sizeof(*b));
-    for (i = find(text, len, 0, THINK_OPEN, OPEN_LEN); i < len;
-         i = find(text, len, i + OPEN_LEN, THINK_OPEN, OPEN_LEN)) {
+    for (i = find(text, len, 0, open, olen); i < len;
+         i = find(text, len, i + olen, open, olen)) {
         if (b->nopen++ == 0)
             fo = i;
     }
-    for (i = find(text, len, 0, THINK_CLOSE, CLOSE_LEN); i < len;
-         i = find(text, len, i + CLOSE_LEN, THINK_CLOSE, CLOSE_LEN)) {
+    for (i = find(text, len, 0, close, clen); i < len;
+         i = find(text, len, i + clen, close, clen)) {
         if (b->nclose++ == 0)
             fc = i;
         lc = i;
@@ -61,11 +66,11 @@ think_parse(const char *text, size_t len, struct think_block *b)
         b->in0 = 0;
     } else {
         b->start = fo;
-        b->in0 = fo + OPEN_LEN;
+        b->in0 = fo + olen;
     }
     if (b->nclose > 0 && lc >= b->in0) {
         b->in1 = lc;
-        b->end = lc + CLOSE_LEN;
+        b->end = lc + clen;
     } else {
         b->in1 = len;
         b->end = len;
@@ -99,6 +104,18 @@ add_lstrip(struct sbuf *out, const char *text, size_t a, size_t b)
     sbuf_add(out, text + a, b - a);
 }
 
+size_t
+think_tail(const char *text, size_t len, const struct think_block *b)
+{
+    size_t a = b->end;
+
+    if (b->status == THINK_NONE)
+        return 0;
+    while (a < len && is_space(text[a]))
+        a++;
+    return a;
+}
+
 void
 think_answer(const char *text, size_t len, const struct think_block *b, struct sbuf *out)
 {
@@ -111,8 +128,7 @@ think_answer(const char *text, size_t len, const struct think_block *b, struct s
 }
 
 void
-think_reasoning(const char *text, size_t len, const struct think_block *b,
-                struct sbuf *out)
+think_reasoning(const char *text, size_t len, const struct think_block *b, struct sbuf *out)
 {
     size_t a = b->in0, e = b->in1;
 

@@ -20,6 +20,23 @@
  * by exactly one "</think>".  Every other case with a tag has a status
  * that names what is wrong; think_parse() never fails.
  *
+ * This is the one splitter of the program: the think tool, the format
+ * reward (lib/format), rejection sampling (--think strip) and answer
+ * extraction all split here, so they agree on every input.  Decided
+ * cases, pinned by tests/unit/test_think.c and tests/cli/think/rule.sh:
+ *
+ *   <think>a</think>b</think>c     repeated; reasoning "a</think>b", answer "c"
+ *   <think>a<think>b</think>c      repeated (nested); reasoning "a<think>b",
+ *                                  answer "c"
+ *   <think>a                       unclosed; reasoning "a", answer ""
+ *   a</think>b                     unopened (opened by the chat template);
+ *                                  reasoning "a", answer "b"
+ *
+ * so the final answer is always what follows the last "</think>"
+ * (think_tail()), and no text between two closing tags counts as one.
+ * Tags are matched case-sensitively: they are single tokens of the
+ * chat vocabulary, "<THINK>" is ordinary text.
+ *
  *     struct think_block b;
  *     think_parse(text, len, &b);
  *     if (b.status != THINK_OK && b.status != THINK_NONE)
@@ -56,6 +73,22 @@ struct think_block {
 
 /* Finds the block of the len bytes at text (see above) and fills b. */
 void think_parse(const char *text, size_t len, struct think_block *b);
+
+/*
+ * think_parse() with other tags: open and close (NUL-terminated,
+ * non-empty, borrowed) instead of "<think>" and "</think>", for the
+ * format reward's --tag.
+ */
+void think_parse_tags(const char *text, size_t len, const char *open,
+                      const char *close, struct think_block *b);
+
+/*
+ * Offset of the final answer: the text after the block, its leading
+ * white space skipped, is text[think_tail(), len).  The whole text (0)
+ * for THINK_NONE, len for THINK_UNCLOSED.  Answer extraction (the math
+ * reward) reads this part only.
+ */
+size_t think_tail(const char *text, size_t len, const struct think_block *b);
 
 /* "none", "ok", "unclosed", "unopened", "repeated" (static). */
 const char *think_status_name(enum think_status s);

@@ -32,6 +32,7 @@ RUN ?= run/grpo
 STEPS ?= 10
 BATCH ?= 32
 G ?= 8
+# gen -T; logp and update read it from the samples' sampling object
 TEMP ?= 1.0
 MAXTOK ?= 256
 SEED ?= 1
@@ -115,7 +116,7 @@ $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(call ckpt,$(2))/model.safetensors
 	rm -rf $(RUN)/step-$(1)/ckpt
 	$(MPIRUN) update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) \
-	    --temperature $(TEMP) --metrics $(RUN)/step-$(1)/metrics.part \
+	    --metrics $(RUN)/step-$(1)/metrics.part \
 	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl
 

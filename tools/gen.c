@@ -9,13 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chat.h"
 #include "ckpt.h"
+#include "lm.h"
 #include "gen.h"
 #include "json.h"
+#include "sample.h"
 #include "tok.h"
 #include "tool.h"
 
@@ -66,6 +67,7 @@ struct run {
     const char *system;         /* --system text, or NULL */
     const char *prefix;         /* text the assistant turn opened with */
     char policy[17];
+    struct sample_sampling sampling; /* written into every sample */
     struct tok_ids ids;         /* scratch */
     struct sbuf num;
     /* ids seen (an id is a group): open addressing on a 64-bit hash */
@@ -226,6 +228,7 @@ emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, 
         json_object_set_new(o, "completion_ids", int_array(s[k].ids, s[k].n));
         json_object_set_new(o, "logprobs", lp);
         json_object_set_new(o, "policy", json_string(run->policy));
+        sample_sampling_set(o, &run->sampling);
         tool_write(run->t, o);
         json_decref(o);
     }
@@ -289,8 +292,6 @@ main(int argc, char **argv)
     struct model *m;
     struct tok *tk;
     struct chat chat;
-    char cerr[512];
-    struct stat sb;
 
     memset(&cfg, 0, sizeof(cfg));
     memset(&run, 0, sizeof(run));
@@ -352,25 +353,20 @@ main(int argc, char **argv)
         cfg.threads = (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
     flags = (think ? CHAT_THINK : 0) | (no_think ? CHAT_NO_THINK : 0);
 
-    if (stat(model, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        die("'%s': %s", model, stat(model, &sb) != 0 ? strerror(errno) : "not a directory");
-    m = ckpt_load(model, 0, NULL, &err);
+    m = lm_load(model, 0, &err);
     if (!m)
         die("%s", sbuf_str(&err));
     if (m->cfg.arch != MODEL_CAUSAL_LM)
         die("'%s': a reward model has no language-model head to sample from", model);
-    tk = tok_load_dir(model);
-    if (tok_vocab_size(tk) > m->cfg.vocab_size)
-        die("'%s': the tokenizer has %d ids, the model %d", model, tok_vocab_size(tk),
-            m->cfg.vocab_size);
-    if (chat_init(&chat, tk, format, flags, cerr, sizeof(cerr)) < 0)
-        die("'%s': %s", model, cerr);
+    if (lm_chat_open(model, m, format, flags, &tk, &chat, &err) < 0)
+        die("%s", sbuf_str(&err));
     run.t = &t;
     run.chat = &chat;
     run.m = m;
     run.prefix = (chat.flags & CHAT_THINK) ? "<think>\n" : "";
     run.system = system_file ? read_text(system_file) : NULL;
     ckpt_hash(m, run.policy);
+    sample_sampling_of(&run.sampling, &cfg.sampler);
 
     tool_start(&t, argc - optind, argv + optind);
     run.gen = gen_new(m, tk, &chat, &cfg);

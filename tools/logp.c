@@ -12,6 +12,7 @@
 
 #include "ckpt.h"
 #include "model.h"
+#include "sample.h"
 #include "tool.h"
 
 static const char usage_text[] =
@@ -20,7 +21,8 @@ static const char usage_text[] =
     "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n"
     "  -m, --model DIR       the checkpoint (reference model, or the policy)\n"
     "      --old             write old_logprobs instead of ref_logprobs\n"
-    "      --temperature X   log-probabilities of softmax(logits / X) (default 1)\n"
+    "      --temperature X   log-probabilities of softmax(logits / X) (default: the\n"
+    "                        samples' sampling.temperature, else 1)\n"
     "      --batch-tokens N  tokens per forward pass (default 8192)\n"
     "      --threads N       compute threads (default: POSTTRAIN_THREADS, else all)\n"
     TOOL_USAGE_COMMON;
@@ -48,28 +50,19 @@ sample_lengths(const json_t *rec, const struct model *m, size_t *np, size_t *nc,
                const char **field, struct sbuf *why)
 {
     static const char *const keys[2] = {"prompt_ids", "completion_ids"};
-    size_t len[2], i;
+    size_t len[2];
     int k;
 
     for (k = 0; k < 2; k++) {
-        const json_t *a = json_object_get(rec, *field = keys[k]), *v;
-        if (!json_is_array(a)) {
-            sbuf_adds(why, a ? "not an array" : "missing");
+        const json_t *a;
+
+        if (sample_get_ids(rec, *field = keys[k], m->cfg.vocab_size, 0, &a, why) < 0)
             return -1;
-        }
         len[k] = json_array_size(a);
         if (len[k] == 0) {
             sbuf_adds(why, k == 0 ? "empty (nothing predicts the first completion token)"
                                : "empty");
             return -1;
-        }
-        json_array_foreach(a, i, v) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0
-                || json_integer_value(v) >= m->cfg.vocab_size) {
-                sbuf_addf(why, "element %zu is not a token id in [0, %d)", i,
-                          m->cfg.vocab_size);
-                return -1;
-            }
         }
     }
     if (len[0] + len[1] > (size_t)m->cfg.max_pos) {
@@ -154,6 +147,8 @@ main(int argc, char **argv)
     const char *model = NULL, *key = "ref_logprobs", *field;
     struct model *m;
     double temp = 1.0;
+    int temp_given = 0;
+    struct sample_temp st;
     long batch_tokens = 8192, threads = 0;
     size_t np, nc;
     json_t *r;
@@ -171,6 +166,7 @@ main(int argc, char **argv)
             if (parse_double(optarg, 1e-3, 1e3, &temp))
                 tool_usage_error(&tl, "--temperature: '%s' is not a number in [0.001, 1000]",
                                  optarg);
+            temp_given = 1;
             break;
         case OPT_BATCH_TOKENS:
             if (parse_long(optarg, 1, 1L << 30, &batch_tokens))
@@ -196,6 +192,8 @@ main(int argc, char **argv)
     if (m->cfg.arch != MODEL_CAUSAL_LM)
         die("%s: a reward model (scalar head) has no token log-probabilities", model);
     memset(&p, 0, sizeof(p));
+    /* The samples' own temperature unless --temperature overrides it. */
+    sample_temp_init(&st, temp_given, temp);
     tool_start(&tl, argc - optind, argv + optind);
     while ((r = tool_next(&tl)) != NULL) {
         sbuf_reset(&why);
@@ -206,8 +204,13 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
+        if (sample_temp_take(&st, r, &field) < 0) {
+            tool_reject(&tl, r, field, "%s", sbuf_str(&st.msg));
+            json_decref(r);
+            continue;
+        }
         if (p.n > 0 && p.ntok + np + nc > (size_t)batch_tokens)
-            flush(&tl, m, &p, key, (float)temp);
+            flush(&tl, m, &p, key, (float)st.temperature);
         if (p.n == p.cap) {
             p.cap = p.cap ? 2 * p.cap : 64;
             p.recs = xrealloc(p.recs, xmul(p.cap, sizeof(*p.recs)));
@@ -219,7 +222,7 @@ main(int argc, char **argv)
         p.nc[p.n++] = nc;
         p.ntok += np + nc;
     }
-    flush(&tl, m, &p, key, (float)temp);
+    flush(&tl, m, &p, key, (float)st.temperature);
     rc = tool_finish(&tl);
     free(p.recs);
     free(p.np);
@@ -232,5 +235,6 @@ main(int argc, char **argv)
     model_free(m);
     sbuf_release(&err);
     sbuf_release(&why);
+    sample_temp_release(&st);
     return rc;
 }

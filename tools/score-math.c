@@ -5,12 +5,14 @@
  * Adds rewards.math, updates reward (the sum of rewards.*), and records
  * the decision in "math": {"extracted", "method", "reference", "reason"}.
  * Records of other domains pass through unchanged; a record without a
- * domain is scored.  The rules live in lib/mathans; see score-math(1).
+ * domain is scored unless --domain is given (sample.h's domain rule).  The rules live in lib/mathans; see score-math(1).
  */
 #include <getopt.h>
 #include <string.h>
 
 #include "mathans.h"
+#include "sample.h"
+#include "score.h"
 #include "tool.h"
 #include "util.h"
 
@@ -78,19 +80,53 @@ static const struct option opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Is rec to be scored?  -1: a bad domain field (already rejected). */
-static int
-in_domain(struct tool *t, json_t *rec, const char *domain)
-{
-    json_t *d = json_object_get(rec, "domain");
+struct smath {
+    struct mathans *m;
+    double weight;          /* reward of a correct answer */
+    int reject_unparsed;    /* a reference that cannot be parsed is a bad record */
+    long counts[5];         /* by enum mathans_reason */
+};
 
-    if (!d)
-        return 1;
-    if (!json_is_string(d)) {
-        tool_reject(t, rec, "domain", "not a string");
+/* score.h callback: the answer checked against the reference, under "math". */
+static int
+score(void *ctx, json_t *rec, const char *comp, double *reward, const char **field,
+      struct sbuf *why)
+{
+    struct smath *sm = ctx;
+    struct mathans_result res;
+    const char *ans, *w;
+    char num[40];
+    json_t *info, *av;
+
+    av = json_object_get(rec, "answer");
+    if (json_is_number(av)) {
+        /* "answer": 42, as many data sets have it */
+        mathans_number_text(json_number_value(av), num, sizeof(num));
+        ans = num;
+    } else if (rec_get_str(rec, "answer", &ans, &w)) {
+        *field = "answer";
+        sbuf_adds(why, av ? "not a string or a number" : w);
         return -1;
     }
-    return strcmp(json_string_value(d), domain) == 0;
+    /* lengths, not NUL terminators: a NUL is never a silent cut */
+    mathans_check_len(sm->m, ans, json_is_string(av) ? json_string_length(av) : strlen(ans),
+                      comp, json_string_length(json_object_get(rec, "completion")), &res);
+    if (res.reason == MATHANS_UNPARSED_REFERENCE && sm->reject_unparsed) {
+        *field = "answer";
+        sbuf_addf(why, "the reference '%s' cannot be parsed", res.reference);
+        return -1;
+    }
+    sm->counts[res.reason]++;
+    info = json_object();
+    json_object_set_new(info, "extracted",
+                        res.extracted ? json_stringn(res.extracted, res.extracted_len)
+                                      : json_null());
+    json_object_set_new(info, "method", json_string(mathans_method_name(res.method)));
+    json_object_set_new(info, "reference", json_stringn(res.reference, res.reference_len));
+    json_object_set_new(info, "reason", json_string(mathans_reason_name(res.reason)));
+    json_object_set_new(rec, "math", info);
+    *reward = res.reason == MATHANS_CORRECT ? sm->weight : 0;
+    return res.reason == MATHANS_CORRECT;
 }
 
 int
@@ -98,25 +134,31 @@ main(int argc, char **argv)
 {
     struct tool t;
     struct mathans_opts mo;
-    struct mathans *m;
-    const char *domain = "math";
-    double weight = 1;
-    int c, reject_unparsed = 0;
-    long counts[5] = {0}, passed = 0;
-    json_t *r;
+    struct smath sm;
+    const char *dname[1] = {"math"};
+    /* math and untagged records; --domain NAME: that domain alone */
+    struct scorer sc = {"math", {dname, 1, NULL, 0, 1}, "correct", score, &sm};
+    struct score_counts c;
+    const long *counts;
+    int ch;
 
     util_setprog(argv[0]);
     mathans_opts_init(&mo);
+    memset(&sm, 0, sizeof(sm));
+    sm.weight = 1;
     tool_init(&t, "score-math", usage);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
         long n;
 
-        if (tool_opt(&t, c, optarg))
+        if (tool_opt(&t, ch, optarg))
             continue;
-        switch (c) {
-        case OPT_DOMAIN: domain = optarg; break;
+        switch (ch) {
+        case OPT_DOMAIN:
+            dname[0] = optarg;
+            sc.domains.untagged = 0;
+            break;
         case OPT_WEIGHT:
-            if (parse_double(optarg, -1e9, 1e9, &weight))
+            if (parse_double(optarg, -1e9, 1e9, &sm.weight))
                 tool_usage_error(
                     &t, "--weight: '%s' is not a number in [-1e9, 1e9]",
                     optarg);
@@ -169,7 +211,7 @@ main(int argc, char **argv)
         case OPT_REDUCED: mo.flags |= MATHANS_REDUCED; break;
         case OPT_THINK: mo.flags |= MATHANS_SEARCH_THINK; break;
         case OPT_NOVEC: mo.flags |= MATHANS_NO_VECTOR_TUPLE; break;
-        case OPT_REJECT_UNPARSED: reject_unparsed = 1; break;
+        case OPT_REJECT_UNPARSED: sm.reject_unparsed = 1; break;
         case OPT_MULTISET: mo.flags |= MATHANS_MULTISET; break;
         case OPT_BRACKETS: mo.flags |= MATHANS_TUPLE_BRACKETS; break;
         case OPT_SETREL: mo.flags |= MATHANS_SET_RELATION; break;
@@ -177,78 +219,11 @@ main(int argc, char **argv)
         default: tool_usage(&t);
         }
     }
-    m = mathans_new(&mo);
+    sm.m = mathans_new(&mo);
     tool_start(&t, argc - optind, argv + optind);
-    while ((r = tool_next(&t)) != NULL) {
-        const char *ans, *comp, *why;
-        char num[40];
-        json_t *av;
-        struct mathans_result res;
-        json_t *info;
-        int in = in_domain(&t, r, domain);
-
-        if (in <= 0) {
-            if (in == 0) {
-                tool_write(&t, r);
-                passed++;
-            }
-            json_decref(r);
-            continue;
-        }
-        if (rec_check_rewards(r, &why)) {
-            tool_reject(&t, r, "rewards", "%s", why);
-            json_decref(r);
-            continue;
-        }
-        av = json_object_get(r, "answer");
-        if (json_is_number(av)) {
-            /* "answer": 42, as many data sets have it */
-            mathans_number_text(json_number_value(av), num, sizeof(num));
-            ans = num;
-        } else if (rec_get_str(r, "answer", &ans, &why)) {
-            tool_reject(&t, r, "answer", "%s",
-                        av ? "not a string or a number" : why);
-            json_decref(r);
-            continue;
-        }
-        if (rec_get_str(r, "completion", &comp, &why)) {
-            tool_reject(&t, r, "completion", "%s", why);
-            json_decref(r);
-            continue;
-        }
-        /* lengths, not NUL terminators: a NUL is never a silent cut */
-        mathans_check_len(m, ans,
-                          json_is_string(av) ? json_string_length(av)
-                                             : strlen(ans),
-                          comp,
-                          json_string_length(json_object_get(r, "completion")),
-                          &res);
-        if (res.reason == MATHANS_UNPARSED_REFERENCE && reject_unparsed) {
-            tool_reject(&t, r, "answer", "the reference '%s' cannot be parsed",
-                        res.reference);
-            json_decref(r);
-            continue;
-        }
-        counts[res.reason]++;
-        info = json_object();
-        json_object_set_new(info, "extracted",
-                            res.extracted ? json_stringn(res.extracted,
-                                                         res.extracted_len)
-                                          : json_null());
-        json_object_set_new(info, "method",
-                            json_string(mathans_method_name(res.method)));
-        json_object_set_new(info, "reference",
-                            json_stringn(res.reference, res.reference_len));
-        json_object_set_new(info, "reason",
-                            json_string(mathans_reason_name(res.reason)));
-        json_object_set_new(r, "math", info);
-        rec_set_reward(r, "math", res.reason == MATHANS_CORRECT ? weight : 0);
-        tool_write(&t, r);
-        json_decref(r);
-        tool_progress(&t, "%ld records, %ld correct", t.nread,
-                      counts[MATHANS_CORRECT]);
-    }
-    mathans_free(m);
+    score_run(&t, &sc, &c);
+    mathans_free(sm.m);
+    counts = sm.counts;
     if (!t.quiet && counts[MATHANS_UNPARSED_REFERENCE] > 0)
         warnx_("%ld reference%s could not be parsed (reason "
                "unparsed_reference, reward 0)",
@@ -259,6 +234,6 @@ main(int argc, char **argv)
                "unparsed_answer, "
                "%ld unparsed_reference; %ld passed through",
                counts[0] + counts[1] + counts[2] + counts[3] + counts[4],
-               counts[0], counts[1], counts[2], counts[3], counts[4], passed);
+               counts[0], counts[1], counts[2], counts[3], counts[4], c.passed);
     return tool_finish(&t);
 }

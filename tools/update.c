@@ -19,6 +19,7 @@
 #include "ckpt.h"
 #include "dist.h"
 #include "pack.h"
+#include "sample.h"
 #include "tool.h"
 #include "train.h"
 
@@ -58,7 +59,8 @@ static const char usage_text[] =
     "      --mu N             optimizer steps per batch (default 1)\n"
     "      --old records|recompute  old log-probs: the records' (default when\n"
     "                         present) or the policy's at the first pass\n"
-    "      --temperature X    the sampling temperature (default 1)\n"
+    "      --temperature X    the sampling temperature (default: the records'\n"
+    "                         sampling.temperature, else 1)\n"
     "rm:\n"
     "      --margin X         added to each pair's margin (default 0)\n"
     "checkpoints and output:\n"
@@ -103,6 +105,8 @@ struct run {
     struct train_config tc;
     long batch, batch_tokens, epochs, max_steps, mu, save_every, threads;
     int shuffle, resume, eval, new_optimizer, old_mode; /* old_mode: 0 auto, 1 records, 2 recompute */
+    int temp_given;             /* --temperature: else the records' sampling */
+    struct sample_temp samp;
     uint64_t seed;
     struct optset os;
     /* data */
@@ -202,6 +206,9 @@ read_rows(struct run *r, const struct model *m)
             tool_reject(&r->tl, rec, field, "%s", sbuf_str(&why));
         else if (row_fits(r, m, &w, &field, &why) < 0) {
             tool_reject(&r->tl, rec, field, "%s", sbuf_str(&why));
+            pack_row_release(&w);
+        } else if (sample_temp_take(&r->samp, rec, &field) < 0) {
+            tool_reject(&r->tl, rec, field, "%s", sbuf_str(&r->samp.msg));
             pack_row_release(&w);
         } else {
             if (r->nrows == r->caprows) {
@@ -604,6 +611,7 @@ parse_args(struct run *r, int argc, char **argv)
         case OPT_TEMPERATURE:
             parse_num(r, "--temperature", optarg, 1e-3, 1e3, &x);
             tc.temperature = (float)x;
+            r->temp_given = 1;
             break;
         case OPT_MARGIN:
             parse_num(r, "--margin", optarg, -1e6, 1e6, &x);
@@ -697,10 +705,15 @@ main(int argc, char **argv)
 
     /* rank 0 reads (stdin included) and sends the rows to the others */
     if (rank0) {
+        sample_temp_init(&r.samp, r.temp_given, r.tc.temperature);
         tool_start_noout(&r.tl, argc - optind, argv + optind);
         read_rows(&r, m);
+        /* the temperature the samples were drawn at, unless given */
+        r.tc.temperature = (float)r.samp.temperature;
+        sample_temp_release(&r.samp);
     }
     r.nrows = dist_bcast_rows(&r.rows, r.nrows);
+    dist_bcast(&r.tc.temperature, sizeof(r.tc.temperature));
     r.data_hash = 0x9e3779b97f4a7c15ULL;
     for (i = 0; i < r.nrows; i++)
         r.data_hash = row_hash(&r.rows[i], r.data_hash);

@@ -1,5 +1,5 @@
 /*
- * test_rejsample.c - the think block, the ranking (reward, then shorter,
+ * test_rejsample.c - the ranking (reward, then shorter,
  * then first), exact-duplicate removal and the SFT record.
  */
 #include <string.h>
@@ -7,67 +7,6 @@
 #include "check.h"
 #include "rejsample.h"
 #include "util.h"
-
-static void
-test_think_find(void)
-{
-    size_t a, b;
-    const char *s;
-
-    s = "<think>x</think>y";
-    CHECK(rejsample_think_find(s, strlen(s), &a, &b) == REJSAMPLE_THINK_CLOSED);
-    CHECK(a == 0 && b == 16);
-    s = "hi <think>x</think> <think>z</think>";
-    CHECK(rejsample_think_find(s, strlen(s), &a, &b) == REJSAMPLE_THINK_CLOSED);
-    CHECK(a == 3 && b == 19);
-    /* Opened by the chat template: from the start. */
-    s = "reasoning</think>answer <think>";
-    CHECK(rejsample_think_find(s, strlen(s), &a, &b) == REJSAMPLE_THINK_CLOSED);
-    CHECK(a == 0 && b == 17);
-    s = "<think>cut off";
-    CHECK(rejsample_think_find(s, strlen(s), &a, &b) == REJSAMPLE_THINK_UNCLOSED);
-    CHECK(a == 0 && b == 14);
-    /* "<think></think" is not a close tag: unclosed. */
-    s = "<think></think";
-    CHECK(rejsample_think_find(s, strlen(s), &a, &b) == REJSAMPLE_THINK_UNCLOSED);
-    s = "plain <thin";
-    CHECK(rejsample_think_find(s, strlen(s), &a, &b) == REJSAMPLE_THINK_NONE);
-    CHECK(a == 0 && b == 0);
-    CHECK(rejsample_think_find("", 0, &a, &b) == REJSAMPLE_THINK_NONE);
-    /* The length bounds the search: the tag past len is not seen. */
-    s = "<think>x</think>";
-    CHECK(rejsample_think_find(s, 10, &a, &b) == REJSAMPLE_THINK_UNCLOSED);
-}
-
-static void
-test_think_strip(void)
-{
-    struct sbuf sb = SBUF_INIT;
-    const char *s;
-
-    s = "<think>\nlet me see\n</think>\n\n \tThe answer is 4.";
-    CHECK(rejsample_think_strip(&sb, s, strlen(s)) == REJSAMPLE_THINK_CLOSED);
-    CHECK_STREQ(sbuf_str(&sb), "The answer is 4.");
-    s = "Sure. <think>hm</think> 4";
-    rejsample_think_strip(&sb, s, strlen(s));
-    CHECK_STREQ(sbuf_str(&sb), "Sure. 4");
-    s = "hm</think>4";
-    rejsample_think_strip(&sb, s, strlen(s));
-    CHECK_STREQ(sbuf_str(&sb), "4");
-    s = "<think>hm</think>\n";
-    CHECK(rejsample_think_strip(&sb, s, strlen(s)) == REJSAMPLE_THINK_CLOSED);
-    CHECK(sb.len == 0);
-    s = "<think>never ends";
-    CHECK(rejsample_think_strip(&sb, s, strlen(s)) == REJSAMPLE_THINK_UNCLOSED);
-    CHECK(sb.len == 0);
-    s = "no block\n";
-    CHECK(rejsample_think_strip(&sb, s, strlen(s)) == REJSAMPLE_THINK_NONE);
-    CHECK_STREQ(sbuf_str(&sb), "no block\n");
-    /* An embedded NUL is carried. */
-    CHECK(rejsample_think_strip(&sb, "<think></think>a\0b", 18) == REJSAMPLE_THINK_CLOSED);
-    CHECK(sb.len == 3 && memcmp(sb.buf, "a\0b", 3) == 0);
-    sbuf_release(&sb);
-}
 
 static void
 test_utf8(void)
@@ -206,8 +145,6 @@ test_record(void)
 int
 main(void)
 {
-    test_think_find();
-    test_think_strip();
     test_utf8();
     test_select();
     test_record();

@@ -31,6 +31,8 @@ static const struct tcase cases[] = {
     { "<think>a<think>b</think>c", THINK_REPEATED, "c", "a<think>b" },
     { "<think>a</think>b</think>c", THINK_REPEATED, "c", "a</think>b" },
     { "<think>a <think>b", THINK_REPEATED, "", "a <think>b" },
+    { "<think></think", THINK_UNCLOSED, "", "</think" },
+    { "hm</think>4", THINK_UNOPENED, "4", "hm" },
     { "<thinking>not a tag</thinking>", THINK_NONE, "<thinking>not a tag</thinking>", "" },
 };
 
@@ -63,6 +65,47 @@ main(void)
         struct think_block b;
         think_parse("<think>x</think>", 15, &b);
         CHECK(b.status == THINK_UNCLOSED && b.nclose == 0);
+    }
+    /* the final answer: what follows the last closing tag */
+    {
+        static const struct { const char *text; const char *tail; } t[] = {
+            { "<think>a</think>b</think>c", "c" },
+            { "<think>a<think>b</think>\n c", "c" },
+            { "<think>a", "" },
+            { "a</think>\n\nb", "b" },
+            { "pre <think>x</think> ans", "ans" },
+            { "no tags", "no tags" },
+        };
+        for (i = 0; i < ARRAY_LEN(t); i++) {
+            struct think_block b;
+            size_t len = strlen(t[i].text), off;
+
+            think_parse(t[i].text, len, &b);
+            off = think_tail(t[i].text, len, &b);
+            CHECK_MSG(off <= len && strcmp(t[i].text + off, t[i].tail) == 0,
+                      "tail %zu: '%s'", i, t[i].text + off);
+        }
+    }
+    /* other tags: the same rule */
+    {
+        struct think_block b;
+        const char *s = "<r>a</r>b</r>c <think>";
+        size_t len = strlen(s);
+
+        think_parse_tags(s, len, "<r>", "</r>", &b);
+        CHECK(b.status == THINK_REPEATED && b.nopen == 1 && b.nclose == 2);
+        CHECK(b.in0 == 3 && b.in1 == 9 && b.end == 13);
+        CHECK_STREQ(s + think_tail(s, len, &b), "c <think>");
+    }
+    /* an embedded NUL is carried */
+    {
+        struct think_block b;
+        struct sbuf ans = SBUF_INIT;
+
+        think_parse("<think></think>a\0b", 18, &b);
+        think_answer("<think></think>a\0b", 18, &b, &ans);
+        CHECK(b.status == THINK_OK && ans.len == 3 && memcmp(ans.buf, "a\0b", 3) == 0);
+        sbuf_release(&ans);
     }
     CHECK_STREQ(think_status_name(THINK_REPEATED), "repeated");
     return check_done();

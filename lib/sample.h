@@ -1,0 +1,129 @@
+/*
+ * sample.h - the rules that sample records share between the tools that
+ * read them (posttrain-records(5)): which scorer takes a record (the
+ * domain rule), and the sampling settings a sample was drawn with (the
+ * "sampling" object that gen writes and logp, pack and update read).
+ *
+ * What it is not: the JSONL streams (rec.h) or the tool loop (tool.h).
+ * Everything here is a pure function of its arguments.
+ *
+ * The domain rule, the same in every scorer:
+ *   - a "domain" that is not a string is a bad record (reject it);
+ *   - a record with a string domain is scored when the selection names
+ *     it, or, for a selection without names, when it is not one of the
+ *     selection's exceptions;
+ *   - a record without "domain" is scored only by a selection that takes
+ *     untagged records: one that takes every record (score-format
+ *     without --domain, score-rm --all-domains), or score-math's default
+ *     (math data sets are often converted without a domain).  A
+ *     selection by --domain never takes an untagged record.
+ *
+ *     static const char *const math[] = {"math"};
+ *     struct sample_domains d = {math, 1, NULL, 0, 1};
+ *     switch (sample_domain_match(&d, rec, &why)) {
+ *     case -1: reject(rec, "domain", why); break;
+ *     case 0:  pass(rec); break;
+ *     default: score(rec);
+ *     }
+ *
+ * The sampling object: {"temperature":T,"top_p":P,"top_k":K,"min_p":M},
+ * all four present, with gen's ranges (T >= 0, 0 < P <= 1, K >= 0,
+ * 0 <= M <= 1).  The recorded logprobs are log softmax(logits / T) over
+ * the whole vocabulary (T = 1 when T = 0, greedy), so the temperature a
+ * reader recomputes them at is sample_logp_temperature().
+ */
+#ifndef POSTTRAIN_SAMPLE_H
+#define POSTTRAIN_SAMPLE_H
+
+#include <jansson.h>
+
+#include "sampler.h"
+#include "util.h"
+
+/* ---- the domain rule ---- */
+
+struct sample_domains {
+    const char *const *names;  /* scored domains (borrowed); n == 0: all but except */
+    int n;
+    const char *const *except; /* with n == 0: domains left out (borrowed) */
+    int nexcept;
+    int untagged;              /* records without "domain" are scored */
+};
+
+/*
+ * Is rec scored under d?  1 yes, 0 no (passed through unchanged), -1 when
+ * its "domain" is not a string (*why gets a static message).
+ */
+int sample_domain_match(const struct sample_domains *d, const json_t *rec,
+                        const char **why);
+
+/* ---- token fields ---- */
+
+/*
+ * rec's token-id array key (prompt_ids, completion_ids, chosen_ids, ...):
+ * 0 with the array in *out (borrowed from rec), or -1 with the reason
+ * appended to why: "missing", "not an array", "empty" (when nonempty),
+ * or "element I is not a token id" followed by "(an integer >= 0)" or,
+ * with vocab > 0, "in [0, vocab)".  pack and logp read samples here.
+ */
+int sample_get_ids(const json_t *rec, const char *key, int vocab, int nonempty,
+                   const json_t **out, struct sbuf *why);
+
+/* ---- the sampling settings ---- */
+
+struct sample_sampling {
+    double temperature;  /* >= 0; 0 is greedy */
+    double top_p;        /* (0, 1] */
+    long long top_k;     /* >= 0; 0 is off */
+    double min_p;        /* [0, 1] */
+};
+
+/*
+ * Reads rec's "sampling".  Returns 1 and fills *s when it is there and
+ * good, 0 when rec has none, -1 when it is bad: *field then names the
+ * field ("sampling" or "sampling.top_p", static) and *why says what is
+ * wrong (static).
+ */
+int sample_sampling_get(const json_t *rec, struct sample_sampling *s,
+                        const char **field, const char **why);
+
+/*
+ * The settings of the sampler configuration c, each float written as
+ * the shortest decimal that reads back as the same float (0.7f is 0.7).
+ */
+void sample_sampling_of(struct sample_sampling *s, const struct sampler_config *c);
+
+/* Sets rec's "sampling" to s (a new object; rec keeps it). */
+void sample_sampling_set(json_t *rec, const struct sample_sampling *s);
+
+/* 1 when a and b are the same settings. */
+int sample_sampling_eq(const struct sample_sampling *a, const struct sample_sampling *b);
+
+/* The temperature the logprobs of a sample drawn with s are taken at. */
+double sample_logp_temperature(const struct sample_sampling *s);
+
+/*
+ * The run-wide temperature of a stream of samples, for logp and update:
+ * the first record with a "sampling" object fixes it, and every later
+ * one must have the same settings.  A temperature given as an option
+ * overrides the records and turns the check off.
+ */
+struct sample_temp {
+    int fixed;                  /* given as an option */
+    int seen;                   /* a record has fixed it */
+    double temperature;         /* the temperature to use */
+    struct sample_sampling first;
+    struct sbuf msg;            /* the last message (owned) */
+};
+
+/* Starts with the option's temperature (fixed = 1), or 1 until a record says. */
+void sample_temp_init(struct sample_temp *st, int fixed, double temperature);
+/*
+ * Takes rec's sampling settings.  0 when rec agrees (or has none, or the
+ * option overrides); -1 when its "sampling" is bad or differs from the
+ * first record's: *field names the field (static), st->msg says why.
+ */
+int sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field);
+void sample_temp_release(struct sample_temp *st);
+
+#endif
