@@ -563,7 +563,7 @@ message_tail(char *err, size_t errlen, const char *prefix, const struct sbuf *ms
     k = (size_t)snprintf(err, errlen, "%s", prefix);
     for (i = off; i < n && k + 1 < errlen; i++)
         err[k++] = msg->buf[i] == '\n' || msg->buf[i] == '\r' ? ' ' : msg->buf[i];
-    while (k && err[k - 1] == ' ')
+    while (k && (err[k - 1] == ' ' || err[k - 1] == ':'))
         k--;
     if (k < errlen)
         err[k] = '\0';
@@ -630,7 +630,7 @@ run_checker(struct sandbox *sb, int slot, const struct code_opts *o,
         goto out;
     rc = CODE_RUN_CHECKER;
     if (comp >= 0 && (res.steps[comp].status != SANDBOX_EXITED || res.steps[comp].code)) {
-        message_tail(err, errlen, "checker: compile error: ", &res.steps[comp].err);
+        message_tail(err, errlen, "compile error: ", &res.steps[comp].err);
         goto out;
     }
     for (i = 0; i < task->ntests; i++) {
@@ -647,10 +647,9 @@ run_checker(struct sandbox *sb, int slot, const struct code_opts *o,
             char pre[96];
 
             if (r->status == SANDBOX_EXITED)
-                snprintf(pre, sizeof(pre), "checker: test %zu: exit status %d: ", i,
-                         r->code);
+                snprintf(pre, sizeof(pre), "test %zu: exit status %d: ", i, r->code);
             else
-                snprintf(pre, sizeof(pre), "checker: test %zu: %s %d: ", i,
+                snprintf(pre, sizeof(pre), "test %zu: %s %d: ", i,
                          sandbox_status_name(r->status), r->code);
             message_tail(err, errlen, pre, &r->err);
             goto out;

@@ -327,10 +327,10 @@ main(int argc, char **argv)
         /* A checker that fails (exit 3) or does not compile: the record's fault. */
         task2.checker = (struct code_program){ CODE_PYTHON, bad, strlen(bad) };
         CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, err, sizeof(err)) == CODE_RUN_CHECKER);
-        CHECK_STREQ(err, "checker: test 0: exit status 3:");
+        CHECK_STREQ(err, "test 0: exit status 3");
         task2.checker = (struct code_program){ CODE_C, "int main(", 9 };
         CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, err, sizeof(err)) == CODE_RUN_CHECKER);
-        CHECK(strncmp(err, "checker: compile error: ", 24) == 0);
+        CHECK(strncmp(err, "compile error: ", 15) == 0);
         /* A compiler missing is infrastructure, never a verdict. */
         opts.cc = "/nonexistent/gcc";
         CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, err, sizeof(err)) == CODE_RUN_INFRA);
