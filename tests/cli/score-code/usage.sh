@@ -17,33 +17,33 @@ test $rc = 2 && grep -q "float-tolerance: '0' is not a number in (0, 1\]" err ||
 score-code --bogus < /dev/null 2> err; rc=$?
 test $rc = 2 && grep -q '^usage: score-code' err || exit 1
 
-echo '{"id":"x","domain":"code","completion":"```python\n```"}' > in.jsonl
+printf '%s\n' '{"id":"x","domain":"code","completion":"```python\n```"}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'tests': missing" err || exit 1
 printf '%s\n' '{"domain":"math"}' '{"domain":"code","tests":[],"completion":""}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "score-code: in.jsonl:2: field 'tests': empty" err || exit 1
-echo '{"domain":"code","tests":[{"input":"1"}],"completion":""}' > in.jsonl
+printf '%s\n' '{"domain":"code","tests":[{"input":"1"}],"completion":""}' > in.jsonl
 score-code < in.jsonl > out 2> err; rc=$?
 test $rc = 1 || exit 1
 grep -qx "score-code: <stdin>:1: field 'tests': element 0: no string 'assert' nor strings 'input' and 'output'" err || exit 1
-echo '{"domain":"code","lang":"cobol","tests":[{"assert":"1"}],"completion":""}' > in.jsonl
+printf '%s\n' '{"domain":"code","lang":"cobol","tests":[{"assert":"1"}],"completion":""}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'lang': 'cobol' is not python, c, cpp, java, go, rust or javascript" err || exit 1
 # Per-record limits and the checker: checked types, the field named.
-echo '{"domain":"code","tests":[{"assert":"1"}],"time_limit":"2s","completion":""}' > in.jsonl
+printf '%s\n' '{"domain":"code","tests":[{"assert":"1"}],"time_limit":"2s","completion":""}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'time_limit': not a number of seconds in (0, 3600\]" err || exit 1
-echo '{"domain":"code","tests":[{"assert":"1"}],"memory_limit":0.5,"completion":""}' > in.jsonl
+printf '%s\n' '{"domain":"code","tests":[{"assert":"1"}],"memory_limit":0.5,"completion":""}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'memory_limit': not a number of megabytes in \[16, 1048576\]" err || exit 1
-echo '{"domain":"code","tests":[{"input":""}],"checker":{"code":1},"completion":""}' > in.jsonl
+printf '%s\n' '{"domain":"code","tests":[{"input":""}],"checker":{"code":1},"completion":""}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'checker': not a string nor an object with string 'code' (and 'lang')" err || exit 1
-echo '{"domain":"code","tests":[{"input":"","subtask":3}],"checker":"","subtasks":[{"id":1,"points":5}],"completion":""}' > in.jsonl
+printf '%s\n' '{"domain":"code","tests":[{"input":"","subtask":3}],"checker":"","subtasks":[{"id":1,"points":5}],"completion":""}' > in.jsonl
 score-code --subtasks in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'tests': element 0: 'subtask' names no subtask of 'subtasks'" err || exit 1
-echo '{"domain":"code","tests":[{"assert":"1"}],"completion":7}' > in.jsonl
+printf '%s\n' '{"domain":"code","tests":[{"assert":"1"}],"completion":7}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -q "score-code: in.jsonl:1: field 'completion': " err || exit 1
 set -e
@@ -54,4 +54,4 @@ jq -nc '{domain: "code", lang: "python",
   tests: [{input: "2 3\n", output: "5"}],
   completion: "```python\nprint(sum(map(int, input().split())))\n```"}' \
   | score-code | jq -c '[.rewards.code, .code_verdicts]' > out
-test "$(cat out)" = '[1,["pass"]]'
+test "$(cat out)" = '[1,["correct"]]'
