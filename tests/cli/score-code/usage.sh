@@ -30,19 +30,23 @@ grep -qx "score-code: <stdin>:1: field 'tests': element 0: no string 'assert' no
 printf '%s\n' '{"domain":"code","lang":"cobol","tests":[{"assert":"1"}],"completion":""}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'lang': 'cobol' is not python, c, cpp, java, go, rust or javascript" err || exit 1
-# Per-record limits and the checker: checked types, the field named.
-printf '%s\n' '{"domain":"code","tests":[{"assert":"1"}],"time_limit":"2s","completion":""}' > in.jsonl
-score-code in.jsonl > out 2> err; rc=$?
-test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'time_limit': not a number of seconds in (0, 3600\]" err || exit 1
-printf '%s\n' '{"domain":"code","tests":[{"assert":"1"}],"memory_limit":0.5,"completion":""}' > in.jsonl
-score-code in.jsonl > out 2> err; rc=$?
-test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'memory_limit': not a number of megabytes in \[16, 1048576\]" err || exit 1
-printf '%s\n' '{"domain":"code","tests":[{"input":""}],"checker":{"code":1},"completion":""}' > in.jsonl
-score-code in.jsonl > out 2> err; rc=$?
-test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'checker': not a string nor an object with string 'code' (and 'lang')" err || exit 1
-printf '%s\n' '{"domain":"code","tests":[{"input":"","subtask":3}],"checker":"","subtasks":[{"id":1,"points":5}],"completion":""}' > in.jsonl
-score-code --subtasks in.jsonl > out 2> err; rc=$?
-test $rc = 1 && grep -qx "score-code: in.jsonl:1: field 'tests': element 0: 'subtask' names no subtask of 'subtasks'" err || exit 1
+# Per-record limits, the checker and subtasks: checked types, the field
+# named.  bad RECORD MESSAGE [OPTION]: exit 1 with exactly MESSAGE.
+bad() {
+    printf '%s\n' "$1" > in.jsonl
+    score-code $3 in.jsonl > out 2> err; rc=$?
+    test $rc = 1 && grep -qxF "score-code: in.jsonl:1: $2" err || { echo "$1: $(cat err)"; exit 1; }
+}
+bad '{"domain":"code","tests":[{"assert":"1"}],"time_limit":"2s","completion":""}' \
+    "field 'time_limit': not a number of seconds in (0, 3600]"
+bad '{"domain":"code","tests":[{"assert":"1"}],"memory_limit":0.5,"completion":""}' \
+    "field 'memory_limit': not a number of megabytes in [16, 1048576]"
+bad '{"domain":"code","tests":[{"input":""}],"checker":{"code":1},"completion":""}' \
+    "field 'checker': not a string nor an object with string 'code' (and 'lang')"
+bad '{"domain":"code","tests":[{"input":"","subtask":3}],"checker":"","subtasks":[{"id":1,"points":5}],"completion":""}' \
+    "field 'tests': element 0: 'subtask' names no subtask of 'subtasks'" --subtasks
+bad '{"domain":"code","tests":[{"input":"","subtask":1}],"checker":"","subtasks":[{"id":1,"points":"5"}],"completion":""}' \
+    "field 'subtasks': element 0: 'points' is not a number >= 0" --subtasks
 printf '%s\n' '{"domain":"code","tests":[{"assert":"1"}],"completion":7}' > in.jsonl
 score-code in.jsonl > out 2> err; rc=$?
 test $rc = 1 && grep -q "score-code: in.jsonl:1: field 'completion': " err || exit 1
