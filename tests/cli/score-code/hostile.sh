@@ -453,7 +453,7 @@ alloc.java 0 memory
 alloc.js 0 memory
 alloc.py 0 memory
 alloc.rs 0 memory
-diskfill.py 0 runtime_error
+diskfill.py 0 (runtime_error|timeout)
 errflood.py 0 timeout
 flood.py 0 output_limit
 forkbomb.c 0 timeout

@@ -77,8 +77,18 @@ jq -nc '{id: "cut", domain: "code", lang: "python", tests: [{input: "", output: 
 # Megabytes of warnings on stderr, the answer on stdout: correct.
 printf 'import sys\nfor i in range(100):\n    sys.stderr.write("warning: " * 10000 + "\\n")\nprint(3)\n' \
     > src/flood.python
-printf '#include <stdio.h>\nint main(void) { for (int i = 0; i < 8000000; i++) fputs("w\\n", stderr); puts("3"); return 0; }\n' \
-    > src/flood.c
+cat > src/flood.c <<'P'
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    static char w[65536];
+    memset(w, 'w', sizeof(w));
+    for (int i = 0; i < 256; i++)
+        fwrite(w, 1, sizeof(w), stderr);
+    puts("3");
+    return 0;
+}
+P
 rec flood-py python src/flood.python '{"tests": [{"input": "", "output": "3"}]}' >> in.jsonl
 rec flood-c c src/flood.c '{"tests": [{"input": "", "output": "3"}]}' >> in.jsonl
 
