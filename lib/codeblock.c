@@ -15,6 +15,10 @@ static const char *const aliases[][5] = {
     { "python", "python", "py", "python3", NULL },
     { "c", "c", NULL },
     { "cpp", "cpp", "c++", "cc", "cxx" },
+    { "java", "java", NULL },
+    { "go", "go", "golang", NULL },
+    { "rust", "rust", "rs", NULL },
+    { "javascript", "javascript", "js", "node", "nodejs" },
 };
 
 int
@@ -85,6 +89,7 @@ codeblock_find(const char *text, size_t len, const char *lang, size_t *off,
         const char *e = memchr(p, '\n', (size_t)(end - p));
         const char *next = e ? e + 1 : end, *rest, *w, *we, *body, *q;
         size_t n, bodyend;
+        int closed;
         char ch;
 
         if (!e)
@@ -100,9 +105,11 @@ codeblock_find(const char *text, size_t len, const char *lang, size_t *off,
         we = w;
         while (we < e && *we != ' ' && *we != '\t' && *we != '\r' && *we != '{')
             we++;
-        /* The content runs to the closing fence or the end of the text. */
+        /* The content runs to the closing fence; without one, the text
+         * was cut off inside the block and holds no program. */
         body = next;
         bodyend = (size_t)(end - text);
+        closed = 0;
         for (q = body; q < end;) {
             const char *qe = memchr(q, '\n', (size_t)(end - q));
             const char *qn = qe ? qe + 1 : end, *r;
@@ -115,14 +122,13 @@ codeblock_find(const char *text, size_t len, const char *lang, size_t *off,
             if (m >= n && c2 == ch && blank(r, qe)) {
                 bodyend = (size_t)(q - text);
                 next = qn;
+                closed = 1;
                 break;
             }
             q = qn;
-            if (q >= end)
-                next = end;
         }
-        if (body >= end)
-            next = end;
+        if (!closed)
+            return 0;
         found_any = 1;
         any_off = (size_t)(body - text);
         any_len = bodyend > any_off ? bodyend - any_off : 0;

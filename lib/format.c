@@ -10,7 +10,7 @@
 #include "util.h"
 
 static const char *const reason_names[] = {
-    "ok", "no_think", "text_before_think", "multiple_think", "unclosed_think",
+    "correct", "no_think", "text_before_think", "multiple_think", "unclosed_think",
     "empty_answer", "no_answer_tag", "not_boxed",
 };
 

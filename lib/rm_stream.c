@@ -327,7 +327,7 @@ judge_emit(void *ctx, const struct gen_prompt *gp, const struct gen_sample *s, i
                             : json_null());
     if (!json_object_get(info, "verdict"))
         json_object_set_new(info, "verdict", json_null());
-    json_object_set_new(info, "reason", json_string(v.found ? "ok" : "no_verdict"));
+    json_object_set_new(info, "reason", json_string(v.found ? "scored" : "no_answer"));
     json_object_set_new(info, "finish", json_string(s[0].finish));
     json_object_set_new(e->rec, "rm_judge", info);
     rec_set_reward(e->rec, o->name, v.found ? o->weight * r : 0);

@@ -5,7 +5,7 @@
  *
  * Wire format, host to runner on the runner's stdin:
  *     "PTJOB1\n" N "\n", then per step:
- *     wall_ms cpu_s mem nproc fsize nofile out needs "\n"
+ *     wall_ms cpu_s mem nproc fsize nofile out err needs "\n"
  *     argc "\n" argc * BLOB, nfiles "\n" nfiles * (BLOB name, BLOB data),
  *     BLOB input
  * where BLOB is its length in decimal, "\n", then the bytes.
@@ -17,6 +17,7 @@
  */
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -58,6 +59,7 @@ sandbox_limits_default(struct sandbox_limits *l)
     l->fsize_bytes = (uint64_t)16 << 20;
     l->nofile = 64;
     l->out_bytes = (uint64_t)1 << 20;
+    l->err_bytes = (uint64_t)64 << 10;
 }
 
 static void
@@ -81,6 +83,8 @@ limits_fill(struct sandbox_limits *l, const struct sandbox_limits *src)
         l->nofile = d.nofile;
     if (!l->out_bytes)
         l->out_bytes = d.out_bytes;
+    if (!l->err_bytes)
+        l->err_bytes = d.err_bytes;
 }
 
 struct sandbox_step *
@@ -232,6 +236,46 @@ drain(int fd, struct sbuf *sb, size_t cap, int *over)
     }
 }
 
+/*
+ * Reads what is available on fd into sb, keeping only its last cap bytes
+ * (the buffer grows to at most 2 * cap between trims).  Returns 1 at EOF,
+ * 0 otherwise.
+ */
+static int
+drain_tail(int fd, struct sbuf *sb, size_t cap)
+{
+    char buf[65536];
+    ssize_t n;
+
+    for (;;) {
+        n = read(fd, buf, sizeof(buf));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                return 0;
+            break;
+        }
+        if ((size_t)n >= cap) {
+            sbuf_reset(sb);
+            sbuf_add(sb, buf + (size_t)n - cap, cap);
+            continue;
+        }
+        sbuf_add(sb, buf, (size_t)n);
+        if (sb->len > 2 * cap) {
+            memmove(sb->buf, sb->buf + sb->len - cap, cap);
+            sb->len = cap;
+            sb->buf[cap] = '\0';
+        }
+    }
+    if (sb->len > cap) {
+        memmove(sb->buf, sb->buf + sb->len - cap, cap);
+        sb->len = cap;
+        sb->buf[cap] = '\0';
+    }
+    return 1;
+}
+
 static void
 put_blob(struct sbuf *sb, const char *p, size_t n)
 {
@@ -346,7 +390,9 @@ add_arg(struct sandbox *sb, const char *a)
  * The system part of the file system: /usr, and each of /bin /sbin /lib*
  * as the symlink it is on merged-/usr systems or a read-only bind where it
  * is a directory; the loader cache and Debian's alternatives, which the
- * /usr/bin symlinks of compilers point into.  Nothing else of /etc.
+ * /usr/bin symlinks of compilers point into; and the JDKs' configuration
+ * (/etc/java-*: the JVM does not start without its java.security, which
+ * Debian keeps there).  Nothing else of /etc.
  */
 static void
 build_fs_args(struct sandbox *sb)
@@ -362,6 +408,8 @@ build_fs_args(struct sandbox *sb)
     struct stat st;
     char target[4096];
     ssize_t n;
+    DIR *dir;
+    struct dirent *de;
 
     for (i = 0; i < ARRAY_LEN(top); i++) {
         if (lstat(top[i], &st) != 0)
@@ -384,6 +432,17 @@ build_fs_args(struct sandbox *sb)
         add_arg(sb, "--ro-bind-try");
         add_arg(sb, etc[i]);
         add_arg(sb, etc[i]);
+    }
+    if ((dir = opendir("/etc")) != NULL) {
+        while ((de = readdir(dir)) != NULL) {
+            if (strncmp(de->d_name, "java-", 5) != 0)
+                continue;
+            snprintf(target, sizeof(target), "/etc/%s", de->d_name);
+            add_arg(sb, "--ro-bind-try");
+            add_arg(sb, target);
+            add_arg(sb, target);
+        }
+        closedir(dir);
     }
 }
 
@@ -433,10 +492,10 @@ serialize_job(const struct sandbox_job *job, struct sbuf *sb)
         const struct sandbox_limits *l = &s->lim;
 
         sbuf_addf(sb, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %ld %" PRIu64
-                  " %ld %" PRIu64 " %ld\n",
+                  " %ld %" PRIu64 " %" PRIu64 " %ld\n",
                   (uint64_t)ceil(l->wall_sec * 1000), (uint64_t)ceil(l->cpu_sec),
                   l->mem_bytes, l->nproc, l->fsize_bytes, l->nofile,
-                  l->out_bytes, s->needs);
+                  l->out_bytes, l->err_bytes, s->needs);
         sbuf_addf(sb, "%zu\n", s->argc);
         for (j = 0; j < s->argc; j++)
             put_blob(sb, s->argv[j], strlen(s->argv[j]));
@@ -603,7 +662,7 @@ run_once(struct sandbox *sb, int slot, const struct sandbox_job *job,
 
     for (i = 0; i < job->n; i++) {
         wall += job->steps[i].lim.wall_sec + STEP_SLACK_SEC;
-        ocap += 2 * job->steps[i].lim.out_bytes + 128;
+        ocap += job->steps[i].lim.out_bytes + job->steps[i].lim.err_bytes + 128;
     }
     if (access(sb->bwrap, X_OK) != 0) {
         snprintf(sb->errbuf, sizeof(sb->errbuf), "cannot execute '%s': %s", sb->bwrap,
@@ -948,7 +1007,7 @@ run_step(const struct rstep *s, struct rres *r)
             if (pf[i].fd == pout[0])
                 ofin = drain(pout[0], &r->out, s->lim.out_bytes, &over);
             else if (pf[i].fd == perr[0])
-                efin = drain(perr[0], &r->err, s->lim.out_bytes, &over);
+                efin = drain_tail(perr[0], &r->err, s->lim.err_bytes);
             else if (pf[i].fd == pin[1]) {
                 ssize_t n = write(pin[1], s->input + off, s->input_len - off);
 
@@ -976,7 +1035,7 @@ run_step(const struct rstep *s, struct rres *r)
     if (!ofin)
         drain(pout[0], &r->out, s->lim.out_bytes, &over);
     if (!efin)
-        drain(perr[0], &r->err, s->lim.out_bytes, &over);
+        drain_tail(perr[0], &r->err, s->lim.err_bytes);
     r->wall_us = (uint64_t)((mono_now() - t0) * 1e6);
     r->cpu_us = (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec
                 + (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec;
@@ -1017,7 +1076,7 @@ out:
 static int
 parse_job(struct cur *c, struct rstep **stepsp, size_t *np)
 {
-    uint64_t n, v[8], k;
+    uint64_t n, v[9], k;
     size_t i, j;
     struct rstep *steps;
     const char *p;
@@ -1034,7 +1093,7 @@ parse_job(struct cur *c, struct rstep **stepsp, size_t *np)
         struct rstep *s = &steps[i];
         int64_t needs;
 
-        for (j = 0; j < 7; j++)
+        for (j = 0; j < 8; j++)
             if (get_u64(c, &v[j], ' '))
                 return -1;
         if (get_i64(c, &needs, '\n'))
@@ -1046,6 +1105,7 @@ parse_job(struct cur *c, struct rstep **stepsp, size_t *np)
         s->lim.fsize_bytes = v[4];
         s->lim.nofile = (long)v[5];
         s->lim.out_bytes = v[6];
+        s->lim.err_bytes = v[7];
         s->needs = (long)needs;
         if (get_u64(c, &k, '\n') || k == 0 || k > 4096)
             return -1;

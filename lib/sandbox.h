@@ -26,7 +26,8 @@
  *     cannot ptrace it or reach its file descriptors.  It writes each
  *     step's files, forks the step with rlimits (CPU seconds, address
  *     space, processes, file size, open files, no core), feeds its stdin,
- *     captures stdout and stderr up to a cap, enforces a wall-clock limit,
+ *     captures stdout up to a cap and the tail of stderr (a program may
+ *     write any amount of warnings there), enforces a wall-clock limit,
  *     and after each step kills every other process in the namespace.
  *   - The host side enforces a wall-clock limit on the whole sandbox and
  *     kills it (bwrap, hence PID 1, hence the namespace) when exceeded.
@@ -69,10 +70,12 @@ struct sandbox_limits {
     long nproc;             /* RLIMIT_NPROC: processes and threads */
     uint64_t fsize_bytes;   /* RLIMIT_FSIZE */
     long nofile;            /* RLIMIT_NOFILE */
-    uint64_t out_bytes;     /* cap on captured stdout, and on stderr */
+    uint64_t out_bytes;     /* cap on stdout: more is SANDBOX_OUTPUT_LIMIT */
+    uint64_t err_bytes;     /* stderr kept: its last err_bytes bytes; the
+                               rest is read and discarded, never a limit */
 };
 
-/* Fills l with the defaults (5 s, 5 s, 1 GiB, 32, 16 MiB, 64, 1 MiB). */
+/* Fills l with the defaults (5 s, 5 s, 1 GiB, 32, 16 MiB, 64, 1 MiB, 64 KiB). */
 void sandbox_limits_default(struct sandbox_limits *l);
 
 /* One file written into the working directory before a step runs. */
@@ -120,7 +123,7 @@ enum sandbox_status {
     SANDBOX_EXITED,       /* exited normally: code is the exit status */
     SANDBOX_SIGNALED,     /* killed by signal `code` (not by the limits below) */
     SANDBOX_TIMEOUT,      /* wall clock or CPU limit */
-    SANDBOX_OUTPUT_LIMIT, /* stdout or stderr over the cap, or RLIMIT_FSIZE */
+    SANDBOX_OUTPUT_LIMIT, /* stdout over the cap, or RLIMIT_FSIZE */
     SANDBOX_SKIPPED,      /* its `needs` step failed, or the sandbox ended */
     SANDBOX_START_FAILED, /* exec of the step failed: code is errno */
 };
@@ -132,7 +135,8 @@ struct sandbox_step_result {
     enum sandbox_status status;
     int code;
     double cpu_sec, wall_sec;
-    struct sbuf out, err;   /* captured, at most lim.out_bytes each */
+    struct sbuf out, err;   /* stdout (<= lim.out_bytes), stderr's tail
+                               (<= lim.err_bytes) */
 };
 
 struct sandbox_result {

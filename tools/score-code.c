@@ -33,7 +33,11 @@ static const char usage[] =
     "  -m, --memory MIB       address-space limit per process (default 1024)\n"
     "      --nproc N          processes and threads per test (default 32)\n"
     "      --output-limit BYTES  stdout and stderr cap per test (default 1048576)\n"
-    "      --lang LANG        language of records without 'lang' (default python)\n"
+    "      --lang LANG        language of records without 'lang' (default python):\n"
+    "                         python, c, cpp, java, go, rust or javascript\n"
+    "      --float-tolerance EPS  outputs compared token by token, numbers\n"
+    "                         within absolute or relative error EPS\n"
+    "      --subtasks         score records with 'subtasks' by subtask\n"
     "      --bwrap PATH       the bubblewrap program (default: bwrap in PATH)\n"
     "      --uid N            when root, sandboxes run as uids N..N+jobs-1\n"
     "                         (default 64000)\n"
@@ -46,6 +50,8 @@ enum {
     OPT_BWRAP,
     OPT_UID,
     OPT_WALL,
+    OPT_FLOAT_TOL,
+    OPT_SUBTASKS,
 };
 
 static const struct option longopts[] = {
@@ -59,6 +65,8 @@ static const struct option longopts[] = {
     {"bwrap", required_argument, NULL, OPT_BWRAP},
     {"uid", required_argument, NULL, OPT_UID},
     {"wall", required_argument, NULL, OPT_WALL},
+    {"float-tolerance", required_argument, NULL, OPT_FLOAT_TOL},
+    {"subtasks", no_argument, NULL, OPT_SUBTASKS},
     {NULL, 0, NULL, 0},
 };
 
@@ -70,13 +78,9 @@ struct item {
     long line;
     int work;               /* a worker must score it */
     int done;
-    enum code_lang lang;
-    const char *code;       /* borrowed from rec */
-    size_t code_len;
-    struct code_test *tests;
-    size_t ntests;
+    struct code_task task;  /* strings borrowed from rec */
     enum code_verdict *verdicts;
-    int infra;
+    enum code_run_status status;
     char err[512];
 };
 
@@ -116,11 +120,8 @@ worker(struct shared *sh, int slot)
         }
         it = &sh->ring[sh->next++ % sh->cap];
         pthread_mutex_unlock(&sh->mu);
-        if (codeeval_run(&sb, slot, &sh->opts, it->lang, it->code, it->code_len,
-                         it->tests, it->ntests, it->verdicts) != 0) {
-            it->infra = 1;
-            snprintf(it->err, sizeof(it->err), "%s", sandbox_error(&sb));
-        }
+        it->status = codeeval_run(&sb, slot, &sh->opts, &it->task, it->verdicts,
+                                  it->err, sizeof(it->err));
         pthread_mutex_lock(&sh->mu);
         it->done = 1;
         pthread_cond_broadcast(&sh->done_cv);
@@ -139,9 +140,11 @@ static const char *const code_name[] = {"code"};
 static const struct sample_domains code_domain = {code_name, 1, NULL, 0, 0};
 
 static int
-prepare(struct tool *t, json_t *rec, const char *default_lang, struct item *it)
+prepare(struct tool *t, json_t *rec, const char *default_lang,
+        const struct code_opts *opts, struct item *it)
 {
-    const char *lang = default_lang, *text, *why;
+    const char *lang = default_lang, *text, *why, *field;
+    enum code_lang l;
     char buf[200];
     size_t off, len;
 
@@ -161,8 +164,8 @@ prepare(struct tool *t, json_t *rec, const char *default_lang, struct item *it)
         tool_reject(t, rec, "lang", "%s", why);
         return -1;
     }
-    if (code_lang_parse(lang, &it->lang) != 0) {
-        tool_reject(t, rec, "lang", "'%s' is not python, c or cpp", lang);
+    if (code_lang_parse(lang, &l) != 0) {
+        tool_reject(t, rec, "lang", "'%s' is not " CODE_LANGS_TEXT, lang);
         return -1;
     }
     if (rec_check_rewards(rec, &why) != 0) {
@@ -173,21 +176,18 @@ prepare(struct tool *t, json_t *rec, const char *default_lang, struct item *it)
         tool_reject(t, rec, "completion", "%s", why);
         return -1;
     }
-    if (code_tests_parse(json_object_get(rec, "tests"), &it->tests, &it->ntests, buf,
-                         sizeof(buf)) != 0) {
-        tool_reject(t, rec, "tests", "%s", buf);
+    if (code_task_parse(rec, opts, &it->task, &field, buf, sizeof(buf)) != 0) {
+        tool_reject(t, rec, field, "%s", buf);
         return -1;
     }
-    it->verdicts = xcalloc(it->ntests, sizeof(*it->verdicts));
+    it->verdicts = xcalloc(it->task.ntests, sizeof(*it->verdicts));
     /* The canonical name, which codeblock.h knows the aliases of. */
-    lang = it->lang == CODE_PYTHON ? "python" : it->lang == CODE_C ? "c" : "cpp";
-    if (!codeblock_find(text, strlen(text), lang, &off, &len)) {
-        code_record_set(rec, NULL, 0, "no_code");
+    if (!codeblock_find(text, strlen(text), code_lang_name(l), &off, &len)) {
+        code_record_set(rec, NULL, NULL, "no_code");
         it->done = 1;
         return 0;
     }
-    it->code = text + off;
-    it->code_len = len;
+    it->task.prog = (struct code_program){ l, text + off, len };
     it->work = 1;
     return 0;
 }
@@ -196,15 +196,17 @@ prepare(struct tool *t, json_t *rec, const char *default_lang, struct item *it)
 static void
 finish(struct tool *t, struct item *it)
 {
-    if (it->infra)
-        tool_reject_at(t, it->file, it->line, it->rec, NULL, "sandbox: %s", it->err);
+    if (it->status == CODE_RUN_INFRA)
+        tool_reject_at(t, it->file, it->line, it->rec, NULL, "infra_error: %s", it->err);
+    else if (it->status == CODE_RUN_CHECKER)
+        tool_reject_at(t, it->file, it->line, it->rec, "checker", "%s", it->err);
     else {
         if (it->work)
-            code_record_set(it->rec, it->verdicts, it->ntests, NULL);
+            code_record_set(it->rec, &it->task, it->verdicts, NULL);
         tool_write(t, it->rec);
     }
     json_decref(it->rec);
-    free(it->tests);
+    code_task_release(&it->task);
     free(it->verdicts);
     memset(it, 0, sizeof(*it));
 }
@@ -258,9 +260,9 @@ reader(struct shared *sh)
                 pthread_mutex_unlock(&sh->mu);
                 break;
             }
-            if (prepare(t, rec, sh->lang, it) != 0) {
+            if (prepare(t, rec, sh->lang, &sh->opts, it) != 0) {
                 json_decref(rec);
-                free(it->tests);
+                code_task_release(&it->task);
                 free(it->verdicts);
                 memset(it, 0, sizeof(*it));
                 continue;
@@ -349,10 +351,18 @@ main(int argc, char **argv)
             enum code_lang l;
 
             if (code_lang_parse(optarg, &l) != 0)
-                tool_usage_error(&t, "--lang: '%s' is not python, c or cpp", optarg);
+                tool_usage_error(&t, "--lang: '%s' is not " CODE_LANGS_TEXT, optarg);
             lang = optarg;
             break;
         }
+        case OPT_FLOAT_TOL:
+            if (parse_double(optarg, 0, 1, &sh.opts.float_tol) || sh.opts.float_tol <= 0)
+                tool_usage_error(&t, "--float-tolerance: '%s' is not a number in (0, 1]",
+                                 optarg);
+            break;
+        case OPT_SUBTASKS:
+            sh.opts.subtasks = 1;
+            break;
         case OPT_BWRAP:
             sh.bwrap = optarg;
             break;

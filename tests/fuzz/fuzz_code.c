@@ -1,7 +1,8 @@
 /*
  * fuzz_code.c - what score-code reads from a record: the code block found
- * in a completion (lib/codeblock), the "tests" array (code_tests_parse)
- * and the output comparison (code_output_match).  The input is the
+ * in a completion (lib/codeblock), the "tests" array (code_tests_parse),
+ * the whole task (code_task_parse: limits, checker, subtasks) and the
+ * output comparisons (code_output_match, code_output_match_float).  The input is the
  * completion; it is also parsed as JSON and, when that gives an array or
  * an object with "tests", handed to the test parser.  A block must lie
  * inside the text; parsed tests must point into the JSON's strings.
@@ -35,6 +36,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (!code_output_match(text, size, text, size))
         abort();
+    if (!code_output_match_float(text, size, text, size, 1e-6))
+        abort();
+    (void)code_output_match_float(text, half, text + half, size - half, 1e-6);
 
     js = json_loadb(text, size, JSON_DECODE_ANY, NULL);
     arr = json_is_object(js) ? json_object_get(js, "tests") : js;
@@ -44,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char why[256];
 
         why[0] = 0;
-        if (code_tests_parse(arr, &tests, &n, why, sizeof(why)) == 0) {
+        if (code_tests_parse(arr, 1, &tests, &n, why, sizeof(why)) == 0) {
             if (n == 0 || n != json_array_size(arr))
                 abort();
             for (i = 0; i < n; i++)
@@ -53,6 +57,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(tests);
         } else if (!why[0]) {
             abort();
+        }
+        if (json_is_object(js)) {
+            struct code_opts o;
+            struct code_task task;
+            const char *field = NULL;
+
+            code_opts_default(&o);
+            o.subtasks = 1;
+            why[0] = 0;
+            if (code_task_parse(js, &o, &task, &field, why, sizeof(why)) == 0) {
+                for (i = 0; i < task.ntests; i++)
+                    if (task.subtasks ? (task.tests[i].subtask < 0
+                                         || (size_t)task.tests[i].subtask >= task.nsubtasks)
+                                      : task.tests[i].subtask != -1)
+                        abort();
+                code_task_release(&task);
+            } else if (!why[0] || !field) {
+                abort();
+            }
         }
         (void)code_lang_parse(json_string_value(json_object_get(js, "language")) ?
                               json_string_value(json_object_get(js, "language")) : "", &(enum code_lang){0});

@@ -59,12 +59,23 @@ main(void)
     CHECK_STREQ(find("```python\na\n```  \nb\n", "python"), "a\n");
     CHECK_STREQ(find("```python\na\n```x\nb\n```\n", "python"), "a\n```x\nb\n");
 
-    /* Unclosed block (cut off by the token limit): runs to the end. */
-    CHECK_STREQ(find("```python\ndef f():\n    return", "python"), "def f():\n    return");
-    CHECK_STREQ(find("```python\na\n```\n```python\nb", "python"), "b");
-    /* Empty block and a fence on the last line. */
+    /* Unclosed block (cut off by the token limit): no program, not even
+     * an earlier closed block. */
+    CHECK(find("```python\ndef f():\n    return", "python") == NULL);
+    CHECK(find("```python\na\n```\n```python\nb", "python") == NULL);
+    CHECK(find("```python\na\n```\n```text\nb\n", "python") == NULL);
+    CHECK(find("```python\na\n````\n", "python") != NULL);
+    CHECK(find("````python\na\n```\n", "python") == NULL);
+    CHECK(find("text\n```python", "python") == NULL);
+    CHECK(find("text\n```python\n", "python") == NULL);
+    /* Empty block; a closing fence on the last line without newline. */
     CHECK_STREQ(find("```python\n```\n", "python"), "");
-    CHECK_STREQ(find("text\n```python", "python"), "");
+    CHECK_STREQ(find("```python\nx\n```", "python"), "x\n");
+    /* The new languages' aliases. */
+    CHECK_STREQ(find("```golang\na\n```\n```text\nb\n```", "go"), "a\n");
+    CHECK_STREQ(find("```rs\na\n```\n```text\nb\n```", "rust"), "a\n");
+    CHECK_STREQ(find("```js\na\n```\n```text\nb\n```", "javascript"), "a\n");
+    CHECK_STREQ(find("```java\na\n```\n```js\nb\n```", "java"), "a\n");
     /* CRLF line ends: the language word stops at the CR. */
     CHECK_STREQ(find("```python\r\nx\r\n```\r\n", "python"), "x\r\n");
 

@@ -99,8 +99,16 @@ main(int argc, char **argv)
     CHECK(run_sh("yes", NULL, &res) == 0);
     CHECK(res.steps[0].status == SANDBOX_OUTPUT_LIMIT);
     CHECK(res.steps[0].out.len == 1000);
+    /* stderr is drained and its tail kept: never a limit. */
+    lim.err_bytes = 100;
+    CHECK(run_sh("yes | head -c 3000000 >&2; printf 'end\\n' >&2; echo done", NULL, &res) == 0);
+    CHECK(res.steps[0].status == SANDBOX_EXITED && res.steps[0].code == 0);
+    CHECK_STREQ(sbuf_str(&res.steps[0].out), "done\n");
+    CHECK(res.steps[0].err.len == 100);
+    CHECK(memcmp(res.steps[0].err.buf + 96, "end\n", 4) == 0);
+    CHECK(memcmp(res.steps[0].err.buf, "y\ny\n", 4) == 0);
     CHECK(run_sh("yes >&2", NULL, &res) == 0);
-    CHECK(res.steps[0].status == SANDBOX_OUTPUT_LIMIT);
+    CHECK(res.steps[0].status == SANDBOX_TIMEOUT && res.steps[0].err.len == 100);
     /* Exactly the cap is fine. */
     CHECK(run_sh("head -c 1000 /dev/zero", NULL, &res) == 0);
     CHECK(res.steps[0].status == SANDBOX_EXITED && res.steps[0].out.len == 1000);

@@ -12,7 +12,7 @@ score-code --bwrap /nonexistent/bwrap in.jsonl > out.jsonl 2> err.txt; rc=$?
 set -e
 cat err.txt
 test $rc = 1
-grep -qx "score-code: in.jsonl:1: sandbox: cannot execute '/nonexistent/bwrap': No such file or directory" err.txt
+grep -qx "score-code: in.jsonl:1: infra_error: sandbox: cannot execute '/nonexistent/bwrap': No such file or directory" err.txt
 test ! -s out.jsonl
 
 # bwrap failing during setup, every time: three attempts, then the record
@@ -30,7 +30,7 @@ score-code --bwrap ./fail-bwrap --max-errors 5 --rejects rej.jsonl in.jsonl > ou
 cat err.txt
 test ! -s out.jsonl
 test "$(wc -l < state/calls)" = 3
-jq -e '(.error | endswith("sandbox: bwrap: setting up uid map: Permission denied")) and .record.id == "a"' rej.jsonl
+jq -e '(.error | endswith("infra_error: sandbox: bwrap: setting up uid map: Permission denied")) and .record.id == "a"' rej.jsonl
 grep -q "score-code: 1 of 1 records rejected" err.txt
 
 # Failing once, then working: the retry scores the record.
@@ -46,4 +46,4 @@ exec $REAL "\$@"
 F
 chmod 755 flaky-bwrap
 score-code --bwrap ./flaky-bwrap in.jsonl > out.jsonl
-jq -e '.reward == 1 and .code_verdicts == ["pass"]' out.jsonl
+jq -e '.reward == 1 and .code_verdicts == ["correct"]' out.jsonl

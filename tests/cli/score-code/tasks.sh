@@ -11,7 +11,7 @@ cat p1.jsonl p2.jsonl | jq -c '.completion = .response' > in.jsonl
 test "$(wc -l < in.jsonl)" = 40
 score-code -j 2 in.jsonl > out.jsonl
 test "$(jq -s '[.[] | select(.reward == 1 and .rewards.code == 1
-                and (.code_verdicts | all(. == "pass")))] | length' out.jsonl)" = 40
+                and (.code_verdicts | all(. == "correct")))] | length' out.jsonl)" = 40
 # Nothing else changed.
-jq -c 'del(.reward, .rewards, .code_verdicts)' out.jsonl > back.jsonl
+jq -c 'del(.reward, .rewards, .code_verdicts, .code_reason)' out.jsonl > back.jsonl
 cmp in.jsonl back.jsonl

@@ -28,16 +28,16 @@ score-rm --judge -m judge --template pair.txt --second other --domain math -n 32
 score-rm --judge -m judge --template pair.txt --second other --swap --domain math -n 32 held.jsonl > swap.jsonl &&
 score-rm --judge -m judge --template ref.txt --reference-field reference --domain math -n 32 held.jsonl > ref.jsonl
 for f in pair swap ref; do
-    jq -s --arg f "$f" '(map(select(.rm_judge.reason == "ok")) | length) as $ok
-        | (map(select(.rm_judge.reason == "ok") | .rm_judge.verdict
+    jq -s --arg f "$f" '(map(select(.rm_judge.reason == "scored")) | length) as $ok
+        | (map(select(.rm_judge.reason == "scored") | .rm_judge.verdict
                | if $f == "ref" then (capture("^Score: (?<n>[01])/1$").n | tonumber)
                  elif . == "[[A]]" then (if $f == "pair" then 1 else 0 end)
                  elif . == "[[B]]" then (if $f == "pair" then 0 else 1 end) else "bad" end)) as $want
-        | (map(select(.rm_judge.reason == "ok") | .rewards.rm)) as $got
+        | (map(select(.rm_judge.reason == "scored") | .rewards.rm)) as $got
         | "\($f): verdicts \(if $ok >= 0.9 * length then "at least 90%" else $ok end),"
           + " rewards as the verdicts say: \($want == $got),"
-          + " no verdict gives 0: \(map(select(.rm_judge.reason != "ok") | .rewards.rm) | all(. == 0))"' -r "$f.jsonl"
+          + " no verdict gives 0: \(map(select(.rm_judge.reason != "scored") | .rewards.rm) | all(. == 0))"' -r "$f.jsonl"
 done
 # the rationale and the verdict are the judge's text
-jq -r 'select(.rm_judge.reason == "ok") | .rm_judge | (.rationale | test("^(Response [AB] is right|Same|Differs)\\.$")) and (.verdict | length > 0)' \
+jq -r 'select(.rm_judge.reason == "scored") | .rm_judge | (.rationale | test("^(Response [AB] is right|Same|Differs)\\.$")) and (.verdict | length > 0)' \
     pair.jsonl ref.jsonl | sort | uniq -c | awk '{ print $2 }'

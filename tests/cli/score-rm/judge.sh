@@ -1,5 +1,5 @@
 # Judge mode with an untrained judge: its output is noise, so every judged
-# record gets reason no_verdict and reward 0, never a guess, with the
+# record gets reason no_answer and reward 0, never a guess, with the
 # rationale kept whole; the records of other domains pass through in
 # place; the output does not depend on --batch or --threads.  --render
 # writes the prompt the judge reads: the template, without its trailing
