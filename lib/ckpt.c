@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "safetensors.h"
+#include "tmpfile.h"
 
 /* ============================== config.json ============================== */
 
@@ -545,22 +546,13 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
     struct sbuf sb = SBUF_INIT;
     json_t *js = NULL;
     struct stat stb;
-    int i, rc = -1, exists;
+    int i, rc = -1, exists, lockfd = -1;
 
-    sbuf_addf(&sb, "%s/.%s.tmp-XXXXXX", parent, base);
-    tmp = xstrdup(sbuf_str(&sb));
-    if (!mkdtemp(tmp)) {
-        sbuf_addf(err, "%s: %s", sbuf_str(&sb), strerror(errno));
-        free(tmp);
-        tmp = NULL;
+    /* reclaims dead writers' temporaries in parent; locked until renamed */
+    sbuf_addf(&sb, "%s/%s", parent, base);   /* without a trailing '/' */
+    lockfd = tmpf_mkdir(sbuf_str(&sb), &tmp, err);
+    if (lockfd < 0)
         goto out;
-    }
-    {
-        /* mkdtemp makes 0700; a checkpoint gets the usual 0777 & ~umask */
-        mode_t um = umask(0);
-        umask(um);
-        chmod(tmp, 0777 & ~um);
-    }
     /* config.json */
     js = ckpt_config_to_json(&m->cfg, config);
     p = path_join(tmp, "config.json");
@@ -672,6 +664,8 @@ out:
         rm_tree(tmp);
         free(tmp);
     }
+    if (lockfd >= 0)
+        close(lockfd);
     free(p);
     free(outs);
     json_decref(js);
