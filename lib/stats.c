@@ -3,6 +3,7 @@
  * the memory bound; the table layout is documented in stats(1).
  */
 #include "stats.h"
+#include "tmpfile.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -989,9 +990,10 @@ size_t
 plot_write(struct plot *p, const char *dir)
 {
     struct sbuf tmp = SBUF_INIT, dst = SBUF_INIT, cmd = SBUF_INIT;
+    char *tname;
     size_t i, j;
     FILE *gp;
-    int st;
+    int st, fd;
 
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         die_errno("%s", dir);
@@ -1002,10 +1004,14 @@ plot_write(struct plot *p, const char *dir)
         sbuf_addf(&dst, "%s/", dir);
         plot_file_name(&dst, s->name);
         sbuf_adds(&dst, ".png");
+        /* gnuplot writes the temporary by name; fd holds its lock (tmpfile.h) */
         sbuf_reset(&tmp);
-        sbuf_addf(&tmp, "%s/.", dir);
-        plot_file_name(&tmp, s->name);
-        sbuf_addf(&tmp, ".png.%ld", (long)getpid());
+        fd = tmpf_open(dst.buf, &tname, &tmp);
+        if (fd < 0)
+            die("%s", tmp.buf);
+        sbuf_reset(&tmp);
+        sbuf_adds(&tmp, tname);
+        free(tname);
         gp = popen("gnuplot", "w");
         if (!gp)
             die_errno("gnuplot");
@@ -1041,6 +1047,7 @@ plot_write(struct plot *p, const char *dir)
             unlink(tmp.buf);
             die_errno("%s", dst.buf);
         }
+        close(fd);
     }
     sbuf_release(&tmp);
     sbuf_release(&dst);
