@@ -536,6 +536,24 @@ trainer_state(const struct optim *o, const json_t *extra)
     return js;
 }
 
+/*
+ * A failed save's message (what err got from index from on) names the
+ * file by its final name, DIR/model.safetensors, not by the temporary's.
+ */
+static void
+final_names(struct sbuf *err, size_t from, const char *tmp, const char *dir)
+{
+    char *p = err->len > from ? strstr(err->buf + from, tmp) : NULL, *tail;
+
+    if (!p)
+        return;
+    tail = xstrdup(p + strlen(tmp));
+    err->len = (size_t)(p - err->buf);
+    sbuf_adds(err, dir);
+    sbuf_adds(err, tail);
+    free(tail);
+}
+
 int
 ckpt_save(const char *dir, const struct model *m, const json_t *config, const struct optim *o,
           const json_t *state_extra, const char *tok_from, struct sbuf *err)
@@ -547,6 +565,7 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
     json_t *js = NULL;
     struct stat stb;
     int i, rc = -1, exists, lockfd = -1;
+    size_t err0 = err->len;
 
     /* reclaims dead writers' temporaries in parent; locked until renamed */
     sbuf_addf(&sb, "%s/%s", parent, base);   /* without a trailing '/' */
@@ -661,6 +680,7 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
     rc = 0;
 out:
     if (tmp) {
+        final_names(err, err0, tmp, sbuf_str(&sb));
         rm_tree(tmp);
         free(tmp);
     }

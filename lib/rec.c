@@ -551,6 +551,17 @@ write_failed(struct rout *out)
         signal(SIGPIPE, SIG_DFL);
         raise(SIGPIPE);
     }
+    if (!out->path) {
+        /* stdout redirected to a file ("> x.part"): name it */
+        char name[PATH_MAX];
+        int e = errno;
+        ssize_t n = readlink("/proc/self/fd/1", name, sizeof(name) - 1);
+        errno = e;
+        if (n > 0 && name[0] == '/') {
+            name[n] = 0;
+            die_errno("%s: write error", name);
+        }
+    }
     die_errno("%s: write error", out->path ? out->path : "<stdout>");
 }
 

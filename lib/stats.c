@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* k values used when none are given: 1, 2, 4, ..., 1024, each shown only
@@ -986,6 +987,19 @@ plot_file_name(struct sbuf *sb, const char *name)
                   ? *name : '_');
 }
 
+/* Whether the file open at fd is a PNG that ends (an IEND chunk last), fsynced. */
+static int
+png_whole(int fd)
+{
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D',
+                                           0xae, 0x42, 0x60, 0x82};
+    unsigned char b[12];
+    off_t end = lseek(fd, 0, SEEK_END);
+
+    return end >= 8 + 12 && pread(fd, b, 12, end - 12) == 12 && memcmp(b, iend, 12) == 0 &&
+           fsync(fd) == 0;
+}
+
 size_t
 plot_write(struct plot *p, const char *dir)
 {
@@ -1042,6 +1056,16 @@ plot_write(struct plot *p, const char *dir)
         if (st != 0) {
             unlink(tmp.buf);
             die("gnuplot failed on '%s' (status %d)", s->name, st);
+        }
+        if (!png_whole(fd)) {
+            /* gnuplot exits 0 when its writes fail (a full disk) */
+            struct statvfs vfs;
+            unlink(tmp.buf);
+            if (fstatvfs(fd, &vfs) == 0 && vfs.f_bavail == 0) {
+                errno = ENOSPC;
+                die_errno("%s: write error", dst.buf);
+            }
+            die("%s: gnuplot wrote an incomplete image", dst.buf);
         }
         if (rename(tmp.buf, dst.buf) != 0) {
             unlink(tmp.buf);

@@ -76,6 +76,9 @@ SHELL := /bin/bash
 # Without PARALLEL the tools write their files whole themselves (-o);
 # with it, the merged output goes through FILE.part, renamed when complete.
 SHARDED := $(strip $(PARALLEL))
+# Writes standard input to the file named next; an error names it
+# ("dd: error writing 'FILE.part': No space left on device").
+PUT = dd bs=64k status=none of=
 
 ifeq ($(strip $(INIT)),)
 $(error grpo.mk: set INIT=checkpoint directory)
@@ -96,18 +99,18 @@ ckpt = $(if $(filter 000,$(1)),$(INIT),$(RUN)/step-$(1)/ckpt)
 define step
 $(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
 	@mkdir -p $$(@D)
-	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< > $$@.part && mv $$@.part $$@
+	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< | $(PUT)$$@.part && mv $$@.part $$@
 
 $(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(2))/model.safetensors
 	seed=$$$$(( $(SEED) * 100003 + 10#$(1) )); \
-	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c > $$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
+	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
 
 $(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
-	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c > $$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
+	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
 	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c > $$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
+	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
@@ -137,7 +140,7 @@ $(RUN)/metrics.jsonl: $(STEP_FILES)
 	for s in $(STEP_NUMS); do d=$(RUN)/step-$$s; \
 	  jq -c -s --argjson step "$$((10#$$s))" -f $(HERE)step-metrics.jq \
 	    $$d/stats.json $$d/accuracy.json $$d/metrics.jsonl; \
-	done > $@.part && mv $@.part $@
+	done | $(PUT)$@.part && mv $@.part $@
 
 $(RUN)/plots/.done: $(RUN)/metrics.jsonl
 	stats --plot $(RUN)/plots $<
