@@ -122,14 +122,19 @@ $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(cal
 	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl
 
+# A run killed after update's end but before the rename above renames
+# them when resumed (the checkpoint is there, so update does not run).
+$(RUN)/step-$(1)/metrics.jsonl: | $(RUN)/step-$(1)/ckpt/model.safetensors
+	mv $(RUN)/step-$(1)/metrics.part $$@
+
 $(RUN)/step-$(1)/stats.json: $(RUN)/step-$(1)/scored.jsonl.zst
 	stats -j -q $$< > $$@.part && mv $$@.part $$@
 
 $(RUN)/step-$(1)/accuracy.json: $(RUN)/step-$(1)/scored.jsonl.zst
 	stats -j -q --reward $(ACC_KEY) $$< > $$@.part && mv $$@.part $$@
 
-STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/stats.json \
-	$(RUN)/step-$(1)/accuracy.json
+STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/metrics.jsonl \
+	$(RUN)/step-$(1)/stats.json $(RUN)/step-$(1)/accuracy.json
 endef
 
 $(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
