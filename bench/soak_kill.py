@@ -8,12 +8,17 @@ groups run for a fifth of a millisecond at a time and are stopped (SIGSTOP)
 while the watcher looks, so a stage that lasts a few milliseconds is
 seen.  Once the run is at step STEP or later and WHAT runs (a program
 name; "ckpt": update with its temporary checkpoint directory present;
-"update": update before that directory exists), it lets the run go on
+"update": update before that directory exists; "stats": a step's stats,
+before its accuracy.json exists), it lets the run go on
 for SLICES more slices and kills it: every process of the session with
 SIGKILL, or with "rank" one update process (SLICES picks which) and the
 rest continued.
-Prints "STEP: NAMES" (the step and what ran at the kill) and exits 0;
-exits 3 when the session ended first.
+A target not seen in the step where it was first looked for (or "jq"
+once the plots are drawn) counts as missed: the kill then lands in
+whatever runs at the start of the next step.
+Prints "STEP: NAMES" (the step and what ran at the kill; "STEP: missed;
+NAMES" for a missed target) and exits 0; exits 3 when the session ended
+first.
 """
 import os
 import re
@@ -88,6 +93,8 @@ def main():
     rank = len(sys.argv) > 6 and sys.argv[6] == "rank"
     groups = set()
     left = -1
+    missed = False
+    first = None    # the step at which the target was first looked for
     while True:
         signal_groups(groups, signal.SIGSTOP)
         procs = session(sid)
@@ -103,8 +110,18 @@ def main():
                 hit = "update" in names and ckpt_tmp(run, step)
             elif what == "update":
                 hit = "update" in names and not ckpt_tmp(run, step)
+            elif what == "stats":
+                # a step's stats, not the plots at the end
+                hit = "stats" in names and not os.path.exists(
+                    "%s/step-%03d/accuracy.json" % (run, step))
             else:
                 hit = what in names
+            first = step if first is None else first
+            if not hit and (step > first or (what == "jq" and "gnuplot" in names)):
+                # missed (a stage of a few ms, on a loaded machine): the
+                # kill lands in whatever runs now, and says so
+                hit = True
+                missed = True
             if hit:
                 left = slices
         if left == 0:
@@ -113,7 +130,7 @@ def main():
             left -= 1
         signal_groups(groups, signal.SIGCONT)
         time.sleep(SLICE)
-    print("%d: %s" % (step, " ".join(sorted(names))))
+    print("%d:%s %s" % (step, " missed;" if missed else "", " ".join(sorted(names))))
     if rank and "update" in names:
         ranks = sorted(p[0] for p in procs if p[2] == "update")
         os.kill(ranks[slices % len(ranks)], signal.SIGKILL)
