@@ -184,7 +184,7 @@ done
 cmp -s want got || fail "the runs hold different files: $(diff want got | head -n 5)"
 left=$(find soak base -name '.*.tmp-*' -o -name '*.part' -o -name '*.part.zst' | head -n 5)
 [ -z "$left" ] || fail "temporary files remain: $left"
-echo "soak: $k kills ($(sort hits | uniq -c | awk '{ printf "%s%s %s", NR > 1 ? ", " : "", $1, $2 }')), $restarts runs, $((t2 - t1)) s;" \
+echo "soak: $k kills ($(sort hits | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')), $restarts runs, $((t2 - t1)) s;" \
     "checkpoint, metrics and every step's files byte-identical to the uninterrupted run; no temporary left"
 cd /
 [ "${SOAK_KEEP:-0}" = 1 ] || [ -n "${SOAK_DIR:-}" ] || rm -rf "$W"
