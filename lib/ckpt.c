@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "safetensors.h"
+#include "tmpfile.h"
 
 /* ============================== config.json ============================== */
 
@@ -535,6 +536,24 @@ trainer_state(const struct optim *o, const json_t *extra)
     return js;
 }
 
+/*
+ * A failed save's message (what err got from index from on) names the
+ * file by its final name, DIR/model.safetensors, not by the temporary's.
+ */
+static void
+final_names(struct sbuf *err, size_t from, const char *tmp, const char *dir)
+{
+    char *p = err->len > from ? strstr(err->buf + from, tmp) : NULL, *tail;
+
+    if (!p)
+        return;
+    tail = xstrdup(p + strlen(tmp));
+    err->len = (size_t)(p - err->buf);
+    sbuf_adds(err, dir);
+    sbuf_adds(err, tail);
+    free(tail);
+}
+
 int
 ckpt_save(const char *dir, const struct model *m, const json_t *config, const struct optim *o,
           const json_t *state_extra, const char *tok_from, struct sbuf *err)
@@ -545,22 +564,14 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
     struct sbuf sb = SBUF_INIT;
     json_t *js = NULL;
     struct stat stb;
-    int i, rc = -1, exists;
+    int i, rc = -1, exists, lockfd = -1;
+    size_t err0 = err->len;
 
-    sbuf_addf(&sb, "%s/.%s.tmp-XXXXXX", parent, base);
-    tmp = xstrdup(sbuf_str(&sb));
-    if (!mkdtemp(tmp)) {
-        sbuf_addf(err, "%s: %s", sbuf_str(&sb), strerror(errno));
-        free(tmp);
-        tmp = NULL;
+    /* reclaims dead writers' temporaries in parent; locked until renamed */
+    sbuf_addf(&sb, "%s/%s", parent, base);   /* without a trailing '/' */
+    lockfd = tmpf_mkdir(sbuf_str(&sb), &tmp, err);
+    if (lockfd < 0)
         goto out;
-    }
-    {
-        /* mkdtemp makes 0700; a checkpoint gets the usual 0777 & ~umask */
-        mode_t um = umask(0);
-        umask(um);
-        chmod(tmp, 0777 & ~um);
-    }
     /* config.json */
     js = ckpt_config_to_json(&m->cfg, config);
     p = path_join(tmp, "config.json");
@@ -669,9 +680,12 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
     rc = 0;
 out:
     if (tmp) {
+        final_names(err, err0, tmp, sbuf_str(&sb));
         rm_tree(tmp);
         free(tmp);
     }
+    if (lockfd >= 0)
+        close(lockfd);
     free(p);
     free(outs);
     json_decref(js);

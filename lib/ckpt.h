@@ -9,7 +9,9 @@
  *   trainer_state.json       global_step, optimizer, schedule, rng (update)
  *
  * Saving writes everything to a temporary directory beside the target
- * (".NAME.tmp-XXXXXX" in the same parent), fsyncs every file and the
+ * (".NAME.tmp-PID-START-BOOT-XXXXXX" in the same parent, locked by its
+ * writer: tmpfile.h; saving reclaims the ones that killed writers left
+ * there), fsyncs every file and the
  * directory, then renames it into place: an existing checkpoint is
  * swapped out atomically (renameat2 RENAME_EXCHANGE) and removed after.
  * A writer killed at any point leaves the old checkpoint (or none) under

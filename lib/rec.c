@@ -9,11 +9,14 @@
  *
  * Writing: records are serialized into a reusable buffer, then go either
  * to stdio (plain) or through ZSTD_compressStream2.  Named outputs live
- * under a temporary name until rout_close(); an exit or a fatal signal in
- * between removes the temporary file.
+ * under a temporary name (tmpfile.h: it carries the writer's identity)
+ * until rout_close(); an exit or a fatal signal in between removes the
+ * temporary file, and the next writer into the directory reclaims one
+ * that SIGKILL left.
  */
 #include "rec.h"
 #include "json.h"
+#include "tmpfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -505,18 +508,12 @@ rout_open(const char *path, int flags, int level)
         out->fp = stdout;
         out->is_stdout = 1;
     } else {
-        const char *slash = strrchr(path, '/');
-        struct sbuf t = SBUF_INIT;
-        int fd;
+        struct sbuf err = SBUF_INIT;
+        /* reclaims the dead writers' temporaries beside it (tmpfile.h) */
+        int fd = tmpf_open(path, &out->tmp, &err);
 
-        if (slash)
-            sbuf_add(&t, path, (size_t)(slash - path + 1));
-        sbuf_addf(&t, ".%s.tmpXXXXXX", slash ? slash + 1 : path);
-        fd = mkostemp(t.buf, O_CLOEXEC);
         if (fd < 0)
-            die_errno("%s: cannot create a temporary file", path);
-        fchmod(fd, 0644);
-        out->tmp = t.buf;
+            die("%s", sbuf_str(&err));
         out->path = xstrdup(path);
         pending_add(out->tmp);
         out->fp = fdopen(fd, "w");
@@ -553,6 +550,17 @@ write_failed(struct rout *out)
         /* The reader went away: end quietly, as SIGPIPE would. */
         signal(SIGPIPE, SIG_DFL);
         raise(SIGPIPE);
+    }
+    if (!out->path) {
+        /* stdout redirected to a file ("> x.part"): name it */
+        char name[PATH_MAX];
+        int e = errno;
+        ssize_t n = readlink("/proc/self/fd/1", name, sizeof(name) - 1);
+        errno = e;
+        if (n > 0 && name[0] == '/') {
+            name[n] = 0;
+            die_errno("%s: write error", name);
+        }
     }
     die_errno("%s: write error", out->path ? out->path : "<stdout>");
 }
@@ -652,11 +660,12 @@ rout_close(struct rout *out)
     } else {
         if (fsync(fileno(out->fp)) != 0 && errno != EINVAL)
             die_errno("%s: fsync", out->path);
-        if (fclose(out->fp) != 0)
-            die_errno("%s: write error", out->path);
+        /* renamed while open: the lock proves its writer alive until then */
         if (rename(out->tmp, out->path) != 0)
             die_errno("%s: cannot rename into place", out->path);
         pending_del(out->tmp);
+        if (fclose(out->fp) != 0)
+            die_errno("%s: write error", out->path);
         fsync_dir_of(out->path);
     }
     rout_free(out);

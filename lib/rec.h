@@ -9,9 +9,10 @@
  *
  * A writer emits compact JSON, one value per line, fields in their order,
  * numbers in the shortest form that reads back to the same double.  A named
- * output is written to a same-directory temporary file (O_EXCL) and renamed
- * into place by rout_close(), after fsync; on error or signal the temporary
- * file is removed.  "-" or NULL is stdout.
+ * output is written to a same-directory temporary file (O_EXCL, named after
+ * its writer: tmpfile.h) and renamed into place by rout_close(), after
+ * fsync; on error or signal the temporary file is removed, after SIGKILL
+ * the next writer into the directory removes it.  "-" or NULL is stdout.
  *
  *     struct rin *in = rin_open("-");
  *     struct rout *out = rout_open(NULL, 0, 0);

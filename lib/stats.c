@@ -3,6 +3,7 @@
  * the memory bound; the table layout is documented in stats(1).
  */
 #include "stats.h"
+#include "tmpfile.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* k values used when none are given: 1, 2, 4, ..., 1024, each shown only
@@ -993,13 +995,27 @@ plot_file_name(struct sbuf *sb, const char *name)
                   ? *name : '_');
 }
 
+/* Whether the file open at fd is a PNG that ends (an IEND chunk last), fsynced. */
+static int
+png_whole(int fd)
+{
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D',
+                                           0xae, 0x42, 0x60, 0x82};
+    unsigned char b[12];
+    off_t end = lseek(fd, 0, SEEK_END);
+
+    return end >= 8 + 12 && pread(fd, b, 12, end - 12) == 12 && memcmp(b, iend, 12) == 0 &&
+           fsync(fd) == 0;
+}
+
 size_t
 plot_write(struct plot *p, const char *dir)
 {
     struct sbuf tmp = SBUF_INIT, dst = SBUF_INIT, cmd = SBUF_INIT;
+    char *tname;
     size_t i, j;
     FILE *gp;
-    int st;
+    int st, fd;
 
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         die_errno("%s", dir);
@@ -1010,10 +1026,14 @@ plot_write(struct plot *p, const char *dir)
         sbuf_addf(&dst, "%s/", dir);
         plot_file_name(&dst, s->name);
         sbuf_adds(&dst, ".png");
+        /* gnuplot writes the temporary by name; fd holds its lock (tmpfile.h) */
         sbuf_reset(&tmp);
-        sbuf_addf(&tmp, "%s/.", dir);
-        plot_file_name(&tmp, s->name);
-        sbuf_addf(&tmp, ".png.%ld", (long)getpid());
+        fd = tmpf_open(dst.buf, &tname, &tmp);
+        if (fd < 0)
+            die("%s", tmp.buf);
+        sbuf_reset(&tmp);
+        sbuf_adds(&tmp, tname);
+        free(tname);
         gp = popen("gnuplot", "w");
         if (!gp)
             die_errno("gnuplot");
@@ -1045,10 +1065,21 @@ plot_write(struct plot *p, const char *dir)
             unlink(tmp.buf);
             die("gnuplot failed on '%s' (status %d)", s->name, st);
         }
+        if (!png_whole(fd)) {
+            /* gnuplot exits 0 when its writes fail (a full disk) */
+            struct statvfs vfs;
+            unlink(tmp.buf);
+            if (fstatvfs(fd, &vfs) == 0 && vfs.f_bavail == 0) {
+                errno = ENOSPC;
+                die_errno("%s: write error", dst.buf);
+            }
+            die("%s: gnuplot wrote an incomplete image", dst.buf);
+        }
         if (rename(tmp.buf, dst.buf) != 0) {
             unlink(tmp.buf);
             die_errno("%s", dst.buf);
         }
+        close(fd);
     }
     sbuf_release(&tmp);
     sbuf_release(&dst);

@@ -130,8 +130,8 @@ void plot_add(struct plot *p, const json_t *rec);
 size_t plot_count(const struct plot *p);
 /*
  * Writes DIR/NAME.png for every metric (NAME with characters other than
- * [A-Za-z0-9._-] turned into '_'), each through a temporary file renamed
- * into place.  Creates DIR if needed.  Dies when gnuplot cannot be run or
+ * [A-Za-z0-9._-] turned into '_'), each through a temporary file
+ * (tmpfile.h) renamed into place.  Creates DIR if needed.  Dies when gnuplot cannot be run or
  * fails.  Returns the number of images written.
  */
 size_t plot_write(struct plot *p, const char *dir);

@@ -77,6 +77,9 @@ SHELL := /bin/bash
 # Without PARALLEL the tools write their files whole themselves (-o);
 # with it, the merged output goes through FILE.part, renamed when complete.
 SHARDED := $(strip $(PARALLEL))
+# Writes standard input to the file named next; an error names it
+# ("dd: error writing 'FILE.part': No space left on device").
+PUT = dd bs=64k status=none of=
 
 ifeq ($(strip $(INIT)),)
 $(error grpo.mk: set INIT=checkpoint directory)
@@ -97,18 +100,18 @@ ckpt = $(if $(filter 000,$(1)),$(INIT),$(RUN)/step-$(1)/ckpt)
 define step
 $(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
 	@mkdir -p $$(@D)
-	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< > $$@.part && mv $$@.part $$@
+	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< | $(PUT)$$@.part && mv $$@.part $$@
 
 $(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(2))/model.safetensors
 	seed=$$$$(( $(SEED) * 100003 + 10#$(1) )); \
-	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c > $$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
+	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
 
 $(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
-	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c > $$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
+	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
 	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c > $$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
+	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
@@ -120,14 +123,19 @@ $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(cal
 	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl
 
+# A run killed after update's end but before the rename above renames
+# them when resumed (the checkpoint is there, so update does not run).
+$(RUN)/step-$(1)/metrics.jsonl: | $(RUN)/step-$(1)/ckpt/model.safetensors
+	mv $(RUN)/step-$(1)/metrics.part $$@
+
 $(RUN)/step-$(1)/stats.json: $(RUN)/step-$(1)/scored.jsonl.zst
 	stats -j -q $$< > $$@.part && mv $$@.part $$@
 
 $(RUN)/step-$(1)/accuracy.json: $(RUN)/step-$(1)/scored.jsonl.zst
 	stats -j -q --reward $(ACC_KEY) $$< > $$@.part && mv $$@.part $$@
 
-STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/stats.json \
-	$(RUN)/step-$(1)/accuracy.json
+STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/metrics.jsonl \
+	$(RUN)/step-$(1)/stats.json $(RUN)/step-$(1)/accuracy.json
 endef
 
 $(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
@@ -138,7 +146,7 @@ $(RUN)/metrics.jsonl: $(STEP_FILES)
 	for s in $(STEP_NUMS); do d=$(RUN)/step-$$s; \
 	  jq -c -s --argjson step "$$((10#$$s))" -f $(HERE)step-metrics.jq \
 	    $$d/stats.json $$d/accuracy.json $$d/metrics.jsonl; \
-	done > $@.part && mv $@.part $@
+	done | $(PUT)$@.part && mv $@.part $@
 
 $(RUN)/plots/.done: $(RUN)/metrics.jsonl
 	stats --plot $(RUN)/plots $<

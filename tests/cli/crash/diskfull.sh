@@ -1,6 +1,8 @@
-# A full disk (a 64 KiB tmpfs): a record tool's -o and update's checkpoint
-# give an error and leave nothing behind, neither the output nor a
-# temporary.
+# A full disk (a 64 KiB tmpfs): a record tool's -o (score-math, gen,
+# pack), update's checkpoint and metrics give an error naming the file
+# and leave nothing behind, neither the output nor a temporary (but
+# update's metrics, written line by line as they come, hold the lines
+# written before), and the files already there stay whole.
 mkdir full
 mount -t tmpfs -o size=64k tmpfs full 2>/dev/null || { echo "skipped: cannot mount a tmpfs"; exit 77; }
 trap 'umount full' EXIT
@@ -21,8 +23,33 @@ set +e
 update -m m0 -o full/ck --sft p.jsonl 2>err; rc=$?
 set -e
 test $rc = 1
-grep -q "^update: .*No space left on device" err
+grep -q "^update: full/ck/[a-z]*\.safetensors: write: No space left on device\$" err
 test -z "$(ls -A full)"
+# gen, pack and update's metrics, beside a file written before
+tasks arithmetic -n 400 --seed 1 -o full/prompts.jsonl
+cp full/prompts.jsonl prompts.jsonl
+set +e
+gen -m m0 -G 8 -n 8 -q -o full/samples.jsonl.zst full/prompts.jsonl 2>err; rc=$?
+set -e
+test $rc = 1
+grep -q "^gen: full/samples.jsonl.zst: write error: No space left on device\$" err
+gen -m m0 -G 2 -n 8 -q -o samples.jsonl prompts.jsonl
+set +e
+pack -L 64 -q -o full/packed.jsonl samples.jsonl 2>err; rc=$?
+set -e
+test $rc = 1
+grep -q "^pack: full/packed.jsonl: write error: No space left on device\$" err
+dd if=/dev/zero of=full/ballast bs=4k count=64 2>/dev/null || true
+set +e
+update -m m0 -o ck --sft --metrics full/m.jsonl p.jsonl 2>err; rc=$?
+set -e
+test $rc = 1
+grep -q "^update: full/m.jsonl: No space left on device\$" err
+test ! -s full/m.jsonl
+rm -f full/ballast full/m.jsonl
+test "$(ls -A full)" = prompts.jsonl
+cmp prompts.jsonl full/prompts.jsonl
+rm full/prompts.jsonl
 set +e
 init -c c.json -o full/ck 2>err; rc=$?
 set -e
