@@ -581,6 +581,7 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
         json_t *fin = json_object_get(ch, "finish_reason"), *lp, *ids;
         struct oai_choice *c;
         const char *content = NULL, *reasoning = NULL;
+        size_t clen = 0;
         size_t k = json_is_integer(ix) ? (size_t)json_integer_value(ix) : i;
         if (k >= (size_t)n || r->choice[k].completion) {
             sbuf_reset(err);
@@ -591,6 +592,7 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
         if (ep == OAI_CHAT) {
             json_t *msg = json_object_get(ch, "message"), *rc;
             content = json_string_value(json_object_get(msg, "content"));
+            clen = json_string_length(json_object_get(msg, "content"));
             rc = json_object_get(msg, "reasoning_content");
             if (!json_is_string(rc))
                 rc = json_object_get(msg, "reasoning");
@@ -602,6 +604,7 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
             }
         } else {
             content = json_string_value(json_object_get(ch, "text"));
+            clen = json_string_length(json_object_get(ch, "text"));
             if (!content) {
                 sbuf_reset(err);
                 sbuf_adds(err, "a choice has no text");
@@ -611,7 +614,7 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
         sbuf_reset(&text);
         if (reasoning && *reasoning)
             sbuf_addf(&text, THINK_OPEN "\n%s\n" THINK_CLOSE "\n\n", reasoning);
-        sbuf_adds(&text, content ? content : "");
+        sbuf_add(&text, content ? content : "", clen);
         c->completion = json_stringn(text.buf, text.len);
         if (!c->completion) {
             sbuf_reset(err);
