@@ -466,7 +466,6 @@ finish_request(struct sreq *r)
     json_t *o, *choices;
     int i, k;
 
-    sbuf_reset(&r->out);
     if (r->rq.stream) {
         for (i = 0; i < r->nitems; i++)
             for (k = 0; k < r->rq.n; k++) {
@@ -484,6 +483,7 @@ finish_request(struct sreq *r)
         sbuf_adds(&r->out, "data: [DONE]\n\n");
         return;
     }
+    sbuf_reset(&r->out);
     o = head_json(r, 0);
     choices = json_array();
     for (i = 0; i < r->nitems; i++)
