@@ -257,9 +257,11 @@ oaic_run(struct oaic *c, const char *path, oaic_next_fn *next, oaic_done_fn *don
                 eof = 1;
                 break;
             }
-            j->state = JOB_WAIT;
+            j->state = j->body.len ? JOB_WAIT : JOB_DONE;
             j->attempts = 0;
-            j->ok = 0;
+            j->ok = j->body.len == 0;
+            j->status = 0;
+            sbuf_reset(&j->resp);
             j->not_before = 0;
             j->why[0] = '\0';
             c->count++;

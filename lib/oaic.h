@@ -46,7 +46,11 @@ struct oaic_result {
     int attempts;
 };
 
-/* Returns 1 with *user set and the request body in body (empty on entry), or 0 at the end. */
+/*
+ * Returns 1 with *user set and the request body in body (empty on entry),
+ * or 0 at the end.  A job left without a body sends nothing: it is handed
+ * back ok, with an empty body, in its turn (a record passed through).
+ */
 typedef int oaic_next_fn(void *ctx, void **user, struct sbuf *body);
 /* One job's result, in the order next() gave the jobs. */
 typedef void oaic_done_fn(void *ctx, void *user, const struct oaic_result *r);
