@@ -492,37 +492,22 @@ choice_logprobs(struct oai_choice *c, const json_t *lp, enum oai_endpoint ep, st
     int all_ids = 1;
 
     c->logprobs = json_array();
-    if (ep == OAI_CHAT) {
-        items = json_object_get(lp, "content");
-        if (!json_is_array(items))
+    /* chat: content[i].{token, logprob}; completions: tokens[i], token_logprobs[i] */
+    items = json_object_get(lp, ep == OAI_CHAT ? "content" : "token_logprobs");
+    if (!json_is_array(items))
+        goto bad;
+    for (i = 0; i < json_array_size(items); i++) {
+        json_t *it = json_array_get(items, i);
+        json_t *x = ep == OAI_CHAT ? json_object_get(it, "logprob") : it;
+        long id = token_as_id(ep == OAI_CHAT ? json_object_get(it, "token")
+                                             : json_array_get(json_object_get(lp, "tokens"), i));
+        if (!json_is_number(x))
             goto bad;
-        for (i = 0; i < json_array_size(items); i++) {
-            json_t *it = json_array_get(items, i), *x = json_object_get(it, "logprob");
-            long id = token_as_id(json_object_get(it, "token"));
-            if (!json_is_number(x))
-                goto bad;
-            json_array_append_new(c->logprobs, json_float((float)json_number_value(x)));
-            if (id < 0)
-                all_ids = 0;
-            else
-                json_array_append_new(ids, json_integer(id));
-        }
-    } else {
-        json_t *toks = json_object_get(lp, "tokens");
-        items = json_object_get(lp, "token_logprobs");
-        if (!json_is_array(items))
-            goto bad;
-        for (i = 0; i < json_array_size(items); i++) {
-            json_t *x = json_array_get(items, i);
-            long id = token_as_id(json_array_get(toks, i));
-            if (!json_is_number(x))
-                goto bad;
-            json_array_append_new(c->logprobs, json_float((float)json_number_value(x)));
-            if (id < 0)
-                all_ids = 0;
-            else
-                json_array_append_new(ids, json_integer(id));
-        }
+        json_array_append_new(c->logprobs, json_float((float)json_number_value(x)));
+        if (id < 0)
+            all_ids = 0;
+        else
+            json_array_append_new(ids, json_integer(id));
     }
     if (all_ids && json_array_size(ids) > 0 && !c->ids)
         c->ids = ids;
