@@ -43,7 +43,7 @@ class H(BaseHTTPRequestHandler):
         if kind == "down":
             return self.send(503, '{"error":{"message":"overloaded"}}')
         if kind == "stall":
-            time.sleep(3)
+            time.sleep(6)
         if kind == "bad":
             return self.send(200, '{"choices": "none"}')
         if kind == "drop" and n == 0:

@@ -13,7 +13,7 @@ for p in "rate a" "flaky b" "down c" "stall d" "bad e" "drop f" "ok g" "ok h" "o
     jq -nc --arg id "p$n" --arg p "$p" '{id: $id, prompt: $p}'
     n=$((n + 1))
 done > in.jsonl
-G="gen --server $URL -m fake -G 2 --concurrency 4 --retries 2 --retry-wait 0.01 --timeout 0.5"
+G="gen --server $URL -m fake -G 2 --concurrency 4 --retries 2 --retry-wait 0.01 --timeout 1.5"
 # fail fast: the first record that cannot be answered stops the run, named
 if $G in.jsonl > /dev/null 2> err; then exit 1; fi
 grep -q "^gen: in.jsonl:3: $URL: HTTP 503: overloaded (3 attempts)\$" err
@@ -26,7 +26,7 @@ python3 "$TESTDIR/fakeoai.py" url good 2> fake.log &
 FAKE=$!
 i=0; while [ ! -e url ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 URL=$(cat url)
-G="gen --server $URL -m fake -G 2 --concurrency 4 --retries 2 --retry-wait 0.01 --timeout 0.5"
+G="gen --server $URL -m fake -G 2 --concurrency 4 --retries 2 --retry-wait 0.01 --timeout 1.5"
 $G --max-errors 10 --rejects rej -o out --resume in.jsonl 2> err
 cat err
 test ! -s rej
