@@ -6,7 +6,7 @@ serve_start -m ck --threads 1 --batch 16
 i=0 pids=
 while [ $i -lt 64 ]; do
     curl -s --max-time 25 -o out.$i -w '%{http_code}\n' "$URL/v1/chat/completions" \
-        -d "{\"messages\":[{\"role\":\"user\",\"content\":\"question $i\"}],\"max_tokens\":20,\"n\":2}" \
+        -d "{\"messages\":[{\"role\":\"user\",\"content\":\"question $i\"}],\"max_tokens\":8,\"n\":2}" \
         > code.$i &
     pids="$pids $!"
     i=$((i + 1))
