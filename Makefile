@@ -20,7 +20,7 @@ STD = -std=c17 -D_GNU_SOURCE
 CPPFLAGS += -Ilib
 # One threading model per program: OpenBLAS's pthreads for matrix products,
 # and our own pthreads (lib/) for the rest, never both at once.
-LDLIBS = -lopenblas -ljansson -lzstd -lpcre2-8 -lutf8proc -lpthread -lm
+LDLIBS = -lopenblas -ljansson -lzstd -lpcre2-8 -lutf8proc -lcurl -lmicrohttpd -lpthread -lm
 # The sanitizer build: AddressSanitizer + UndefinedBehaviorSanitizer, any
 # report is fatal.
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -29,8 +29,8 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Debian packages the build, the tests and the pipelines need.
 DEBS = gcc g++ make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
        bubblewrap pkg-config libpcre2-dev jq mandoc gnuplot-nox parallel \
-       python3 libutf8proc-dev time openmpi-bin libopenmpi-dev \
-       default-jdk-headless golang-go rustc
+       python3 libutf8proc-dev time openmpi-bin libopenmpi-dev libcurl4-openssl-dev \
+       libmicrohttpd-dev default-jdk-headless golang-go rustc
 # Commands that may come from outside Debian's packages (a node.js build of
 # the machine's own, say): their package is installed only when the
 # command is missing, so it never fights the one that is there.

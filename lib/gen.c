@@ -32,6 +32,7 @@ struct gprompt {
     float *logits;              /* (V) after the prompt */
     int next_k, running, done;
     struct result *res;         /* (G) */
+    struct gen_opts o;          /* p.opts, or the gen_config's settings */
 };
 
 struct slot {
@@ -187,8 +188,9 @@ fetch(struct gen *g)
     if (g->eof || g->fcount >= g->fcap)
         return 0;
     memset(&p, 0, sizeof(p));
-    if (!g->next(g->ctx, &p)) {
-        g->eof = 1;
+    k = g->next(g->ctx, &p);
+    if (k <= 0) {
+        g->eof = k == 0;
         return 0;
     }
     if (p.n < 1 || p.n >= g->m->cfg.max_pos)
@@ -203,6 +205,19 @@ fetch(struct gen *g)
     gp->p.id = gp->id.buf;
     gp->p.idlen = gp->id.len;
     gp->next_k = gp->running = gp->done = 0;
+    if (p.opts) {
+        gp->o = *p.opts;
+        if (gp->o.G < 1 || gp->o.G > g->cfg.G || gp->o.max_tokens < 1 || gp->o.nstops < 0)
+            die("gen: a prompt's G or max_tokens is out of range");
+    } else {
+        gp->o.G = g->cfg.G;
+        gp->o.sampler = g->cfg.sampler;
+        gp->o.max_tokens = g->cfg.max_tokens;
+        gp->o.seed = g->cfg.seed;
+        gp->o.stops = g->cfg.stops;
+        gp->o.nstops = g->cfg.nstops;
+        gp->o.cancel = NULL;
+    }
     for (k = 0; k < g->cfg.G; k++) {
         gp->res[k].ids.n = 0;
         sbuf_reset(&gp->res[k].text);
@@ -216,6 +231,8 @@ fetch(struct gen *g)
     return 1;
 }
 
+static void cancel_rest(struct gprompt *gp);
+
 /* The oldest prompt in flight with a sample not yet started, or NULL. */
 static struct gprompt *
 pending(struct gen *g)
@@ -224,7 +241,9 @@ pending(struct gen *g)
 
     for (i = 0; i < g->fcount; i++) {
         struct gprompt *gp = g->fifo[(g->fhead + i) % g->fcap];
-        if (gp->next_k < g->cfg.G)
+        if (gp->next_k < gp->o.G && gp->o.cancel && *gp->o.cancel)
+            cancel_rest(gp);
+        if (gp->next_k < gp->o.G)
             return gp;
     }
     return NULL;
@@ -235,13 +254,13 @@ pending(struct gen *g)
  * from `from` on could complete one; 0 when there is none.
  */
 static size_t
-stop_end(const struct gen *g, const char *text, size_t len, size_t from)
+stop_end(const struct gen_opts *o, const char *text, size_t len, size_t from)
 {
     size_t best = 0, bestpos = (size_t)-1;
     int i;
 
-    for (i = 0; i < g->cfg.nstops; i++) {
-        const char *s = g->cfg.stops[i], *hit;
+    for (i = 0; i < o->nstops; i++) {
+        const char *s = o->stops[i], *hit;
         size_t n = strlen(s), a = from >= n - 1 ? from - (n - 1) : 0;
         if (len < n)
             continue;
@@ -256,10 +275,11 @@ stop_end(const struct gen *g, const char *text, size_t len, size_t from)
 
 /* Adds token t (log-probability lp) to slot s's sample; 1 when it ends. */
 static int
-take(struct gen *g, struct slot *s, int t, float lp)
+take(struct gen *g, struct slot *s, int t, float lp, const float *logits)
 {
     struct result *r = &s->gp->res[s->k];
     size_t before = r->text.len, end;
+    int ended = 0;
 
     tok_ids_push(&r->ids, t);
     if (r->ids.n > r->lpcap) {
@@ -271,22 +291,25 @@ take(struct gen *g, struct slot *s, int t, float lp)
     if (chat_is_stop(g->chat, t)) {
         r->finish = "stop";
         tok_stream_finish(&s->ts, &r->text);
-        return 1;
+        ended = 1;
+    } else {
+        tok_stream_push(&s->ts, t, &r->text);
+        if (s->gp->o.nstops > 0 && r->text.len > before &&
+            (end = stop_end(&s->gp->o, r->text.buf, r->text.len, before)) > 0) {
+            r->text.len = end;
+            r->text.buf[end] = '\0';
+            r->finish = "stop";
+            ended = 1;
+        } else if ((int)r->ids.n >= s->max_new) {
+            r->finish = "length";
+            tok_stream_finish(&s->ts, &r->text);
+            ended = 1;
+        }
     }
-    tok_stream_push(&s->ts, t, &r->text);
-    if (g->cfg.nstops > 0 && r->text.len > before &&
-        (end = stop_end(g, r->text.buf, r->text.len, before)) > 0) {
-        r->text.len = end;
-        r->text.buf[end] = '\0';
-        r->finish = "stop";
-        return 1;
-    }
-    if ((int)r->ids.n >= s->max_new) {
-        r->finish = "length";
-        tok_stream_finish(&s->ts, &r->text);
-        return 1;
-    }
-    return 0;
+    if (g->cfg.on_token)
+        g->cfg.on_token(g->ctx, &s->gp->p, s->k, t, lp, logits, sbuf_str(&r->text),
+                        r->text.len);
+    return ended;
 }
 
 /* Ends slot s's sample: the slot is free again. */
@@ -301,8 +324,36 @@ retire(struct gen *g, struct slot *s)
     g->st.samples++;
     s->gp = NULL;
     infer_seq_reset(&s->seq, NULL);
-    if (gp->done == g->cfg.G)
+    if (gp->done == gp->o.G)
         infer_prefix_release(&gp->cache); /* a prompt's cache lives while it runs */
+}
+
+/* Ends the samples of gp not yet started: finish "cancel", no tokens. */
+static void
+cancel_rest(struct gprompt *gp)
+{
+    for (; gp->next_k < gp->o.G; gp->next_k++) {
+        gp->res[gp->next_k].finish = "cancel";
+        gp->done++;
+    }
+    if (gp->done == gp->o.G)
+        infer_prefix_release(&gp->cache);
+}
+
+/* Ends the running samples of cancelled prompts. */
+static void
+cancel_running(struct gen *g)
+{
+    int i;
+
+    for (i = 0; i < g->cfg.batch; i++) {
+        struct slot *s = &g->slots[i];
+        if (s->gp && s->gp->o.cancel && *s->gp->o.cancel) {
+            s->gp->res[s->k].finish = "cancel";
+            tok_stream_finish(&s->ts, &s->gp->res[s->k].text);
+            retire(g, s);
+        }
+    }
 }
 
 /* Starts the next sample of gp in free slot s; 1 if it keeps running. */
@@ -315,12 +366,13 @@ start(struct gen *g, struct slot *s, struct gprompt *gp)
     s->gp = gp;
     s->k = gp->next_k++;
     gp->running++;
-    s->max_new = PT_MIN(g->cfg.max_tokens, g->m->cfg.max_pos - gp->p.n);
-    sampler_rng(&s->rng, g->cfg.seed, gp->p.id, gp->p.idlen, (uint64_t)s->k);
+    s->max_new = PT_MIN(gp->o.max_tokens, g->m->cfg.max_pos - gp->p.n);
+    sampler_rng(&s->rng, gp->o.seed, gp->p.id, gp->p.idlen, (uint64_t)s->k);
     tok_stream_init(&s->ts, g->tok, 0);
     infer_seq_reset(&s->seq, &gp->cache);
+    g->smp.cfg = gp->o.sampler;
     t = sampler_sample(&g->smp, gp->logits, &s->rng, &lp);
-    if (take(g, s, t, lp)) {
+    if (take(g, s, t, lp, gp->logits)) {
         retire(g, s);
         return 0;
     }
@@ -328,33 +380,53 @@ start(struct gen *g, struct slot *s, struct gprompt *gp)
     return 1;
 }
 
-/* Emits the finished prompts at the head of the FIFO. */
+/* Hands gp (done) to emit() and keeps its record for reuse. */
 static void
-emit_ready(struct gen *g)
+emit_one(struct gen *g, struct gprompt *gp)
 {
     int k;
 
-    while (g->fcount > 0) {
+    for (k = 0; k < gp->o.G; k++) {
+        struct result *r = &gp->res[k];
+        struct gen_sample *o = &g->out[k];
+        o->k = k;
+        o->finish = r->finish;
+        o->ids = r->ids.v;
+        o->logprobs = r->lp;
+        o->n = (int)r->ids.n;
+        o->text = sbuf_str(&r->text);
+        o->len = r->text.len;
+    }
+    g->st.prompts++;
+    g->emit(g->ctx, &gp->p, g->out, gp->o.G);
+    g->spare[g->nspare++] = gp;
+}
+
+/*
+ * Emits the finished prompts at the head of the FIFO, or (unordered)
+ * every finished prompt, keeping the others in order.
+ */
+static void
+emit_ready(struct gen *g)
+{
+    int i, j;
+
+    while (g->fcount > 0 && g->fifo[g->fhead]->done == g->fifo[g->fhead]->o.G) {
         struct gprompt *gp = g->fifo[g->fhead];
-        if (gp->done < g->cfg.G)
-            break;
-        for (k = 0; k < g->cfg.G; k++) {
-            struct result *r = &gp->res[k];
-            struct gen_sample *o = &g->out[k];
-            o->k = k;
-            o->finish = r->finish;
-            o->ids = r->ids.v;
-            o->logprobs = r->lp;
-            o->n = (int)r->ids.n;
-            o->text = sbuf_str(&r->text);
-            o->len = r->text.len;
-        }
         g->fhead = (g->fhead + 1) % g->fcap;
         g->fcount--;
-        g->st.prompts++;
-        g->emit(g->ctx, &gp->p, g->out, g->cfg.G);
-        g->spare[g->nspare++] = gp;
+        emit_one(g, gp);
     }
+    if (!g->cfg.unordered)
+        return;
+    for (i = 0, j = 0; i < g->fcount; i++) {
+        struct gprompt *gp = g->fifo[(g->fhead + i) % g->fcap];
+        if (gp->done == gp->o.G)
+            emit_one(g, gp);
+        else
+            g->fifo[(g->fhead + j++) % g->fcap] = gp;
+    }
+    g->fcount = j;
 }
 
 void
@@ -381,6 +453,7 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
                 start(g, s, gp);
             }
         }
+        cancel_running(g);
         emit_ready(g);
         for (i = 0, n = 0; i < B; i++)
             if (g->slots[i].gp) {
@@ -399,9 +472,12 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
         logits = infer_decode(g->inf, g->rows, g->toks, n);
         for (i = 0; i < n; i++) {
             struct slot *s = &g->slots[g->rowslot[i]];
+            const float *row = logits + (size_t)i * g->V;
             float lp;
-            int t = sampler_sample(&g->smp, logits + (size_t)i * g->V, &s->rng, &lp);
-            if (take(g, s, t, lp))
+            int t;
+            g->smp.cfg = s->gp->o.sampler;
+            t = sampler_sample(&g->smp, row, &s->rng, &lp);
+            if (take(g, s, t, lp, row))
                 retire(g, s);
             else
                 s->last = t;

@@ -39,6 +39,8 @@
 #include "sampler.h"
 #include "tok.h"
 
+struct gen_prompt;
+
 struct gen_config {
     int G;                          /* samples per prompt, >= 1 */
     struct sampler_config sampler;
@@ -49,6 +51,29 @@ struct gen_config {
     int batch;                      /* sequences decoded together, >= 1 */
     int threads;                    /* >= 1 */
     enum infer_kernel kernel;       /* INFER_KERNEL_AUTO */
+    int unordered;                  /* emit each prompt as soon as it is done
+                                       (serve), not in the order they came */
+    /* Called after each token of every sample (NULL: never), from
+       gen_run's thread, with the sample's text so far (stop string cut). */
+    void (*on_token)(void *ctx, const struct gen_prompt *p, int k, int id,
+                     float logprob, const float *logits, const char *text,
+                     size_t len);
+};
+
+/*
+ * Settings of one prompt instead of the gen_config's (serve: one request
+ * each).  G at most the gen_config's G.  *cancel (when not NULL) may be
+ * set by any thread: the prompt's samples end at the next step with
+ * finish "cancel" and it is emitted as soon as the running ones stop.
+ */
+struct gen_opts {
+    int G;
+    struct sampler_config sampler;
+    int max_tokens;
+    uint64_t seed;
+    const char *const *stops;
+    int nstops;
+    const volatile int *cancel;
 };
 
 /* A prompt, as the caller's next() fills it. */
@@ -58,12 +83,13 @@ struct gen_prompt {
     size_t idlen;
     const int *ids;                 /* n >= 1 ids, n < max_pos; copied by gen */
     int n;
+    const struct gen_opts *opts;    /* NULL: the gen_config's; borrowed until emit() */
 };
 
 /* One finished sample, as emit() sees it (borrowed for the call). */
 struct gen_sample {
     int k;
-    const char *finish;             /* "stop" or "length" */
+    const char *finish;             /* "stop", "length" (or "cancel") */
     const int *ids;                 /* completion ids */
     const float *logprobs;          /* one per id */
     int n;
@@ -71,9 +97,13 @@ struct gen_sample {
     size_t len;
 };
 
-/* Returns 1 with *p filled, or 0 at the end of the input. */
+/*
+ * Returns 1 with *p filled, 0 at the end of the input, or -1 when there
+ * is no prompt now (gen decodes what it has and asks again next step).
+ */
 typedef int gen_next_fn(void *ctx, struct gen_prompt *p);
-/* Receives a prompt (ids: gen's copy) and its G samples, k = 0..G-1. */
+/* Receives a prompt (ids: gen's copy) and its G samples, k = 0..G-1
+   (G: the prompt's opts->G when it has opts). */
 typedef void gen_emit_fn(void *ctx, const struct gen_prompt *p, const struct gen_sample *s,
                          int G);
 

@@ -31,6 +31,7 @@
 #include "chat.h"
 #include "gen.h"
 #include "model.h"
+#include "oaic.h"
 #include "tok.h"
 #include "util.h"
 
@@ -258,6 +259,18 @@ struct rm_judge_opts {
  */
 void rm_judge_run(struct tool *t, const struct model *m, struct tok *tk, struct chat *c,
                   const struct rm_judge_opts *o, struct rm_counts *cnt);
+
+/*
+ * As rm_judge_run with the judge on an OpenAI-compatible server (model
+ * names it there): the rendered template is one chat request per record
+ * (temperature, max_tokens, seed and stops from o->gen; the record's
+ * stream name, id#k, as user), many in flight, retried as oaic.h says;
+ * a record whose request fails for good goes to t's error policy with
+ * the reason.  Records in input order.
+ */
+void rm_judge_server_run(struct tool *t, const struct rm_judge_opts *o,
+                         const struct oaic_config *cc, const char *model,
+                         struct rm_counts *cnt);
 
 /*
  * As rm_judge_run without a model: writes each chosen record with

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "oai.h"
 #include "tool.h"
 
 /* A string field, or -1 after rejecting the record. */
@@ -301,39 +302,47 @@ judge_next(void *ctx, struct gen_prompt *gp)
     return 0;
 }
 
+/* Sets rec's verdict fields and reward from the judge's text. */
+static void
+judge_verdict(const struct rm_judge_opts *o, struct rm_counts *cnt, json_t *rec,
+              const char *text, size_t len, const char *finish)
+{
+    struct rm_verdict v;
+    json_t *info, *rat;
+    double r;
+
+    rm_verdict_parse(text, len, o->kind, o->scale, &v);
+    r = v.reward;
+    if (v.found && o->kind == RM_VERDICT_PAIR && o->swap)
+        r = 1 - r;
+    info = json_object();
+    rat = json_stringn(text, v.rationale_len);
+    json_object_set_new(info, "rationale", rat ? rat : json_string(""));
+    json_object_set_new(info, "verdict", v.has_line
+                            ? json_stringn(text + v.line, v.line_len)
+                            : json_null());
+    if (!json_object_get(info, "verdict"))
+        json_object_set_new(info, "verdict", json_null());
+    json_object_set_new(info, "reason", json_string(v.found ? "scored" : "no_answer"));
+    json_object_set_new(info, "finish", json_string(finish));
+    json_object_set_new(rec, "rm_judge", info);
+    rec_set_reward(rec, o->name, v.found ? o->weight * r : 0);
+    if (!v.found)
+        cnt->no_verdict++;
+    cnt->scored++;
+}
+
 static void
 judge_emit(void *ctx, const struct gen_prompt *gp, const struct gen_sample *s, int G)
 {
     struct judge *j = ctx;
-    const struct rm_judge_opts *o = j->o;
     struct entry *e = q_at(j, (uint64_t)(uintptr_t)gp->user);
-    struct rm_verdict v;
-    json_t *info, *rat;
-    double r;
 
     (void)G;
     sbuf_reset(&j->text);
     sbuf_adds(&j->text, j->prefix);
     sbuf_add(&j->text, s[0].text, s[0].len);
-    rm_verdict_parse(j->text.buf, j->text.len, o->kind, o->scale, &v);
-    r = v.reward;
-    if (v.found && o->kind == RM_VERDICT_PAIR && o->swap)
-        r = 1 - r;
-    info = json_object();
-    rat = json_stringn(j->text.buf, v.rationale_len);
-    json_object_set_new(info, "rationale", rat ? rat : json_string(""));
-    json_object_set_new(info, "verdict", v.has_line
-                            ? json_stringn(j->text.buf + v.line, v.line_len)
-                            : json_null());
-    if (!json_object_get(info, "verdict"))
-        json_object_set_new(info, "verdict", json_null());
-    json_object_set_new(info, "reason", json_string(v.found ? "scored" : "no_answer"));
-    json_object_set_new(info, "finish", json_string(s[0].finish));
-    json_object_set_new(e->rec, "rm_judge", info);
-    rec_set_reward(e->rec, o->name, v.found ? o->weight * r : 0);
-    if (!v.found)
-        j->cnt->no_verdict++;
-    j->cnt->scored++;
+    judge_verdict(j->o, j->cnt, e->rec, j->text.buf, j->text.len, s[0].finish);
     e->done = 1;
     free(e->sid);
     e->sid = NULL;
@@ -393,4 +402,121 @@ rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts 
         json_decref(rec);
     }
     sbuf_release(&prompt);
+}
+
+/* ---- the judge on a server (oaic.h) ---- */
+
+struct rjob {
+    json_t *rec;
+    char *file;
+    long line;
+    int judged;                  /* 0: passed through */
+};
+
+struct rjudge {
+    struct judge j;              /* t, o, cnt, prompt and id */
+    struct oai_params p;
+    const char *url;
+};
+
+static int
+rjudge_next(void *ctx, void **user, struct sbuf *body)
+{
+    struct rjudge *rj = ctx;
+    struct judge *j = &rj->j;
+    struct tool *t = j->t;
+    json_t *rec;
+
+    while ((rec = tool_next(t)) != NULL) {
+        const char *why;
+        int in = rm_domain_match(&j->o->domains, rec, &why);
+        struct rjob *job;
+
+        if (in < 0) {
+            tool_reject(t, rec, "domain", "%s", why);
+            json_decref(rec);
+            continue;
+        }
+        if (in > 0 && judge_prompt(t, j->o, rec, &j->prompt)) {
+            json_decref(rec);
+            continue;
+        }
+        job = xcalloc(1, sizeof(*job));
+        job->rec = rec;
+        job->file = xstrdup(tool_file(t));
+        job->line = tool_line(t);
+        job->judged = in > 0;
+        if (in > 0) {
+            stream_id(j, rec);
+            oai_body(body, &rj->p, NULL, sbuf_str(&j->prompt), sbuf_str(&j->id));
+        }
+        *user = job;
+        return 1;
+    }
+    return 0;
+}
+
+static void
+rjudge_done(void *ctx, void *user, const struct oaic_result *res)
+{
+    struct rjudge *rj = ctx;
+    struct judge *j = &rj->j;
+    struct rjob *job = user;
+    struct oai_response r;
+    struct sbuf err = SBUF_INIT;
+
+    if (!job->judged) {
+        j->cnt->passed++;
+        tool_write(j->t, job->rec);
+    } else if (!res->ok) {
+        tool_reject_at(j->t, job->file, job->line, job->rec, NULL, "%s: %s", rj->url,
+                       res->why);
+    } else if (oai_response_parse(&r, res->body, res->len, OAI_CHAT, 1, &err) != 0) {
+        tool_reject_at(j->t, job->file, job->line, job->rec, NULL, "%s: %s", rj->url,
+                       sbuf_str(&err));
+    } else {
+        json_t *c = r.choice[0].completion;
+        judge_verdict(j->o, j->cnt, job->rec, json_string_value(c), json_string_length(c),
+                      r.choice[0].finish);
+        tool_write(j->t, job->rec);
+        oai_response_release(&r);
+        tool_progress(j->t, "%ld judged (%ld without verdict), %ld passed through",
+                      j->cnt->scored, j->cnt->no_verdict, j->cnt->passed);
+    }
+    sbuf_release(&err);
+    json_decref(job->rec);
+    free(job->file);
+    free(job);
+}
+
+void
+rm_judge_server_run(struct tool *t, const struct rm_judge_opts *o, const struct oaic_config *cc,
+                    const char *model, struct rm_counts *cnt)
+{
+    struct rjudge rj;
+    struct oaic *c;
+
+    memset(&rj, 0, sizeof(rj));
+    memset(cnt, 0, sizeof(*cnt));
+    rj.j.t = t;
+    rj.j.o = o;
+    rj.j.cnt = cnt;
+    rj.url = cc->url;
+    rj.p.ep = OAI_CHAT;
+    rj.p.model = model;
+    rj.p.n = 1;
+    rj.p.temperature = o->gen.sampler.temperature;
+    rj.p.top_p = -1;
+    rj.p.top_k = -1;
+    rj.p.max_tokens = o->gen.max_tokens;
+    rj.p.has_seed = 1;
+    rj.p.seed = o->gen.seed;
+    rj.p.stops = o->gen.stops;
+    rj.p.nstops = o->gen.nstops;
+    rj.p.send_user = 1;
+    c = oaic_new(cc);
+    oaic_run(c, "/chat/completions", rjudge_next, rjudge_done, &rj);
+    oaic_free(c);
+    sbuf_release(&rj.j.prompt);
+    sbuf_release(&rj.j.id);
 }

@@ -14,6 +14,12 @@
 #
 #   make -f pipelines/distill.mk BASE=ckpt/base DATA=sft.jsonl PROMPTS=prompts.jsonl
 #
+# With TEACHER_SERVER=URL (an OpenAI-compatible base URL: serve(1), vLLM,
+# DeepSeek's API) the type B responses come from the served model
+# TEACHER_MODEL instead (the key in the environment variable named by
+# TEACHER_KEY_ENV), stage 1 is skipped and stage 3 starts from BASE.  The
+# requests are resumable: an interrupted run asks only for the rest.
+#
 # Every stage is an ordinary run of sft.mk or grpo.mk in its own directory,
 # so each can be inspected, and an interrupted run resumes where it stopped.
 BASE ?=
@@ -21,6 +27,10 @@ DATA ?=
 PROMPTS ?=
 RUN ?= run/distill
 SYSTEM ?= $(HERE)prompts/r1-system.txt
+TEACHER_SERVER ?=
+TEACHER_MODEL ?= deepseek-reasoner
+TEACHER_KEY_ENV ?=
+TEACHER_OPTS ?= --concurrency 16 --max-errors 1000000
 # stage settings
 SFT_EPOCHS ?= 1
 SFT_VARS ?=
@@ -65,8 +75,19 @@ $(RUN)/type-a.jsonl.zst: $(DATA)
 	@mkdir -p $(@D)
 	< $< jq -c 'select(.response != null) | .sample_type = "A"' | zstd -q > $@.part && mv $@.part $@
 
+ifneq ($(TEACHER_SERVER),)
+STUDENT = $(BASE)
+$(RUN)/type-b.samples.jsonl.zst: $(PROMPTS)
+	@mkdir -p $(@D)
+	gen --server $(TEACHER_SERVER) -m $(TEACHER_MODEL) $(if $(TEACHER_KEY_ENV),--api-key-env $(TEACHER_KEY_ENV)) \
+	    -G $(G) -n $(MAXTOK) --system $(SYSTEM) --seed $(SEED) $(TEACHER_OPTS) \
+	    --rejects $(RUN)/teacher.rejects.jsonl -q -o $(RUN)/teacher.jsonl --resume $<
+	zstd -q -c $(RUN)/teacher.jsonl > $@.part && mv $@.part $@
+else
+STUDENT = $(EXPERT)
 $(RUN)/type-b.samples.jsonl.zst: $(PROMPTS) $(EXPERT)/model.safetensors
 	gen -m $(EXPERT) -G $(G) -n $(MAXTOK) --system $(SYSTEM) --seed $(SEED) $(GEN_OPTS) -q -o $@ $<
+endif
 
 $(RUN)/type-b.jsonl.zst: $(RUN)/type-b.samples.jsonl.zst
 	< $< $(SCORE) -q | rejsample --best 1 --min-reward $(MIN_REWARD) -q \
@@ -76,8 +97,8 @@ $(RUN)/type-ab.jsonl.zst: $(RUN)/type-a.jsonl.zst $(RUN)/type-b.jsonl.zst
 	zstd -dc $^ | zstd -q > $@.part && mv $@.part $@
 
 # 3. SFT on A and B, then RL at high temperature with no system prompt
-$(RUN)/hot-sft/final: $(RUN)/type-ab.jsonl.zst $(EXPERT)/model.safetensors
-	$(SUB) $(HERE)sft.mk INIT=$(EXPERT) DATA=$(RUN)/type-ab.jsonl.zst RUN=$(RUN)/hot-sft EPOCHS=$(SFT_EPOCHS) SEED=$(SEED) $(SFT_VARS)
+$(RUN)/hot-sft/final: $(RUN)/type-ab.jsonl.zst $(STUDENT)/model.safetensors
+	$(SUB) $(HERE)sft.mk INIT=$(STUDENT) DATA=$(RUN)/type-ab.jsonl.zst RUN=$(RUN)/hot-sft EPOCHS=$(SFT_EPOCHS) SEED=$(SEED) $(SFT_VARS)
 
 $(RUN)/hot-rl/$(call LASTSTEP,$(HOT_STEPS))/ckpt/model.safetensors: $(RUN)/hot-sft/final
 	$(SUB) $(HERE)grpo.mk INIT=$(RUN)/hot-sft/final PROMPTS=$(PROMPTS) RUN=$(RUN)/hot-rl \

@@ -16,6 +16,7 @@
 #include "lm.h"
 #include "gen.h"
 #include "json.h"
+#include "oaigen.h"
 #include "sample.h"
 #include "tok.h"
 #include "tool.h"
@@ -24,6 +25,9 @@ static const char usage_text[] =
     "usage: gen -m DIR [-G N] [-T X] [--top-k N] [--top-p X] [--min-p X] [-n N]\n"
     "           [--stop STRING]... [--system FILE] [--think | --no-think] [-f FORMAT]\n"
     "           [--seed N] [--threads N] [--batch N] [options] [FILE ...]\n"
+    "       gen --server URL -m NAME [--api-key-env VAR] [--endpoint chat|completions]\n"
+    "           [--concurrency N] [--retries N] [--retry-wait X] [--timeout X]\n"
+    "           [--logprobs] [--token-ids] [--send-id] [-o FILE --resume] [FILE ...]\n"
     "Samples G completions per prompt record and writes them as sample records.\n"
     "  -m, --model DIR       the checkpoint (config.json, model.safetensors,\n"
     "                        tokenizer.json or the built-in tokenizer)\n"
@@ -42,6 +46,19 @@ static const char usage_text[] =
     "      --seed N          seed of the sampling streams (default 0)\n"
     "      --threads N       threads (default: POSTTRAIN_THREADS, else all CPUs)\n"
     "      --batch N         sequences decoded together (default 32)\n"
+    "      --server URL      ask an OpenAI-compatible server (base URL, e.g.\n"
+    "                        http://127.0.0.1:8000/v1); -m then names its model\n"
+    "      --api-key-env VAR the server's API key is in environment variable VAR\n"
+    "      --endpoint NAME   chat (default: /chat/completions) or completions\n"
+    "      --concurrency N   requests in flight (default 8)\n"
+    "      --retries N       retries of a failed request (default 5)\n"
+    "      --retry-wait X    seconds before the first retry, doubled after (default 1)\n"
+    "      --timeout X       seconds per request (default 600)\n"
+    "      --logprobs        ask for the log-probabilities of the tokens\n"
+    "      --token-ids       ask for token ids (vLLM's and serve's return_token_ids)\n"
+    "      --send-id         send each record's id as the request's user (serve\n"
+    "                        then samples what gen -m samples)\n"
+    "      --resume          with -o FILE: keep FILE's whole groups, ask for the rest\n"
     TOOL_USAGE_COMMON;
 
 enum {
@@ -55,6 +72,17 @@ enum {
     OPT_SEED,
     OPT_THREADS,
     OPT_BATCH,
+    OPT_SERVER,
+    OPT_API_KEY_ENV,
+    OPT_ENDPOINT,
+    OPT_CONCURRENCY,
+    OPT_RETRIES,
+    OPT_RETRY_WAIT,
+    OPT_TIMEOUT,
+    OPT_LOGPROBS,
+    OPT_TOKEN_IDS,
+    OPT_SEND_ID,
+    OPT_RESUME,
 };
 
 #define MAX_STOPS 32
@@ -279,6 +307,17 @@ main(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"batch", required_argument, NULL, OPT_BATCH},
+        {"server", required_argument, NULL, OPT_SERVER},
+        {"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
+        {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+        {"retries", required_argument, NULL, OPT_RETRIES},
+        {"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"logprobs", no_argument, NULL, OPT_LOGPROBS},
+        {"token-ids", no_argument, NULL, OPT_TOKEN_IDS},
+        {"send-id", no_argument, NULL, OPT_SEND_ID},
+        {"resume", no_argument, NULL, OPT_RESUME},
         {NULL, 0, NULL, 0},
     };
     struct tool t;
@@ -292,7 +331,16 @@ main(int argc, char **argv)
     struct model *m;
     struct tok *tk;
     struct chat chat;
+    struct oaigen_config oc;
+    const char *keyenv = NULL;
+    int resume = 0, local_only = 0, top_k_set = 0;
 
+    memset(&oc, 0, sizeof(oc));
+    oc.client.concurrency = 8;
+    oc.client.retries = 5;
+    oc.client.retry_wait = 1;
+    oc.client.timeout = 600;
+    oc.params.ep = OAI_CHAT;
     memset(&cfg, 0, sizeof(cfg));
     memset(&run, 0, sizeof(run));
     cfg.G = 1;
@@ -310,13 +358,17 @@ main(int argc, char **argv)
         case 'T': cfg.sampler.temperature = opt_float(&t, "-T", optarg, 0, 1000); break;
         case OPT_TOP_K:
             cfg.sampler.top_k = (int)opt_long(&t, "--top-k", optarg, 0, INT_MAX);
+            top_k_set = 1;
             break;
         case OPT_TOP_P:
             cfg.sampler.top_p = opt_float(&t, "--top-p", optarg, 0, 1);
             if (!(cfg.sampler.top_p > 0))
                 tool_usage_error(&t, "--top-p: '%s' is not in (0, 1]", optarg);
             break;
-        case OPT_MIN_P: cfg.sampler.min_p = opt_float(&t, "--min-p", optarg, 0, 1); break;
+        case OPT_MIN_P:
+            cfg.sampler.min_p = opt_float(&t, "--min-p", optarg, 0, 1);
+            local_only = 1;
+            break;
         case 'n': cfg.max_tokens = (int)opt_long(&t, "--max-tokens", optarg, 1, INT_MAX); break;
         case OPT_STOP:
             if (cfg.nstops == MAX_STOPS)
@@ -326,23 +378,88 @@ main(int argc, char **argv)
             stops[cfg.nstops++] = optarg;
             break;
         case OPT_SYSTEM: system_file = optarg; break;
-        case OPT_THINK: think = 1; break;
-        case OPT_NO_THINK: no_think = 1; break;
+        case OPT_THINK: think = 1; local_only = 1; break;
+        case OPT_NO_THINK: no_think = 1; local_only = 1; break;
         case 'f':
+            local_only = 1;
             if (chat_parse_format(optarg, &format) < 0)
                 tool_usage_error(&t, "-f: unknown chat format '%s'", optarg);
             break;
         case OPT_SEED:
-            if (parse_u64(optarg, &cfg.seed))
-                tool_usage_error(&t, "--seed: '%s' is not an unsigned 64-bit integer", optarg);
+            if (parse_u64(optarg, &cfg.seed) || cfg.seed > INT64_MAX)
+                tool_usage_error(&t, "--seed: '%s' is not an integer in [0, 2^63)", optarg);
+            oc.params.has_seed = 1;
             break;
-        case OPT_THREADS: cfg.threads = (int)opt_long(&t, "--threads", optarg, 1, 1024); break;
-        case OPT_BATCH: cfg.batch = (int)opt_long(&t, "--batch", optarg, 1, 65536); break;
+        case OPT_THREADS:
+            cfg.threads = (int)opt_long(&t, "--threads", optarg, 1, 1024);
+            local_only = 1;
+            break;
+        case OPT_BATCH:
+            cfg.batch = (int)opt_long(&t, "--batch", optarg, 1, 65536);
+            local_only = 1;
+            break;
+        case OPT_SERVER: oc.client.url = optarg; break;
+        case OPT_API_KEY_ENV: keyenv = optarg; break;
+        case OPT_ENDPOINT:
+            if (strcmp(optarg, "chat") == 0)
+                oc.params.ep = OAI_CHAT;
+            else if (strcmp(optarg, "completions") == 0)
+                oc.params.ep = OAI_COMPLETIONS;
+            else
+                tool_usage_error(&t, "--endpoint: '%s' is neither chat nor completions", optarg);
+            break;
+        case OPT_CONCURRENCY:
+            oc.client.concurrency = (int)opt_long(&t, "--concurrency", optarg, 1, 4096);
+            break;
+        case OPT_RETRIES: oc.client.retries = (int)opt_long(&t, "--retries", optarg, 0, 1000); break;
+        case OPT_RETRY_WAIT:
+            oc.client.retry_wait = opt_float(&t, "--retry-wait", optarg, 0, 3600);
+            break;
+        case OPT_TIMEOUT:
+            oc.client.timeout = opt_float(&t, "--timeout", optarg, 0.001, 86400);
+            break;
+        case OPT_LOGPROBS: oc.params.logprobs = 1; break;
+        case OPT_TOKEN_IDS: oc.params.token_ids = 1; break;
+        case OPT_SEND_ID: oc.params.send_user = 1; break;
+        case OPT_RESUME: resume = 1; break;
         default: tool_usage(&t);
         }
     }
     if (!model)
-        tool_usage_error(&t, "-m DIR is required");
+        tool_usage_error(&t, oc.client.url ? "-m NAME (the server's model) is required"
+                                           : "-m DIR is required");
+    if (oc.client.url) {
+        if (local_only)
+            tool_usage_error(&t, "--min-p, --think, --no-think, -f, --threads and --batch"
+                             " are for a local checkpoint, not --server");
+        if (keyenv && !(oc.client.api_key = getenv(keyenv)))
+            tool_usage_error(&t, "--api-key-env: '%s' is not set", keyenv);
+        if (resume) {
+            oaigen_check_resume(&t, t.output);
+            oc.resume = t.output;
+            t.output = NULL;
+        }
+        oc.params.model = model;
+        oc.params.n = cfg.G;
+        oc.params.temperature = cfg.sampler.temperature;
+        oc.params.top_p = cfg.sampler.top_p;
+        oc.params.top_k = top_k_set ? cfg.sampler.top_k : -1;
+        oc.params.max_tokens = cfg.max_tokens;
+        oc.params.seed = cfg.seed;
+        oc.params.stops = stops;
+        oc.params.nstops = cfg.nstops;
+        oc.system = system_file ? read_text(system_file) : NULL;
+        if (oc.resume)
+            tool_start_noout(&t, argc - optind, argv + optind);
+        else
+            tool_start(&t, argc - optind, argv + optind);
+        oaigen_run(&t, &oc);
+        free((char *)oc.system);
+        return tool_finish(&t);
+    }
+    if (keyenv || resume || oc.params.logprobs || oc.params.token_ids || oc.params.send_user)
+        tool_usage_error(&t, "--api-key-env, --resume, --logprobs, --token-ids and --send-id"
+                         " are for --server");
     if (think && no_think)
         tool_usage_error(&t, "give --think or --no-think, not both");
     if (sampler_config_check(&cfg.sampler, &why))

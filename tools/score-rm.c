@@ -29,6 +29,9 @@ static const char usage_text[] =
     "       score-rm --judge -m DIR --template FILE [--second FIELD] [--swap]\n"
     "                [--scale N] [-T X] [-n N] [--seed N] [--stop STRING]...\n"
     "                [--batch N] [same options as above] [FILE ...]\n"
+    "       score-rm --judge --server URL -m NAME --template FILE [--api-key-env VAR]\n"
+    "                [--concurrency N] [--retries N] [--retry-wait X] [--timeout X]\n"
+    "                [judge options] [FILE ...]\n"
     "       score-rm --render --template FILE [--second FIELD] [--swap]\n"
     "                [--domain NAME]... [--all-domains] [options] [FILE ...]\n"
     "Model-based reward: a scalar reward model, or a judge's verdict.\n"
@@ -62,6 +65,13 @@ static const char usage_text[] =
     "      --think             open the assistant turn with <think>\\n\n"
     "      --no-think          never, even when the chat template does\n"
     "      --threads N         threads (default: POSTTRAIN_THREADS, else all CPUs)\n"
+    "      --server URL        judge: an OpenAI-compatible server's base URL; -m\n"
+    "                          then names its model\n"
+    "      --api-key-env VAR   judge: the server's API key is in variable VAR\n"
+    "      --concurrency N     judge: requests in flight (default 8)\n"
+    "      --retries N         judge: retries of a failed request (default 5)\n"
+    "      --retry-wait X      judge: seconds before the first retry (default 1)\n"
+    "      --timeout X         judge: seconds per request (default 600)\n"
     TOOL_USAGE_COMMON;
 
 enum {
@@ -87,6 +97,12 @@ enum {
     OPT_THINK,
     OPT_NO_THINK,
     OPT_THREADS,
+    OPT_SERVER,
+    OPT_API_KEY_ENV,
+    OPT_CONCURRENCY,
+    OPT_RETRIES,
+    OPT_RETRY_WAIT,
+    OPT_TIMEOUT,
 };
 
 #define MAX_DOMAINS 64
@@ -101,6 +117,8 @@ struct cli {
     const char *name, *ref_field, *second;
     uint64_t seed;
     enum chat_format format;
+    struct oaic_config server;      /* url NULL: a local judge */
+    const char *keyenv;
 };
 
 /* Reads FILE whole; new. */
@@ -175,6 +193,12 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
         {"think", no_argument, NULL, OPT_THINK},
         {"no-think", no_argument, NULL, OPT_NO_THINK},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"server", required_argument, NULL, OPT_SERVER},
+        {"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
+        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+        {"retries", required_argument, NULL, OPT_RETRIES},
+        {"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -231,11 +255,30 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
         case OPT_THINK: a->think = 1; break;
         case OPT_NO_THINK: a->no_think = 1; break;
         case OPT_THREADS: a->threads = opt_long(t, "--threads", optarg, 1, 1024); break;
+        case OPT_SERVER: a->server.url = optarg; break;
+        case OPT_API_KEY_ENV: a->keyenv = optarg; break;
+        case OPT_CONCURRENCY:
+            a->server.concurrency = (int)opt_long(t, "--concurrency", optarg, 1, 4096);
+            break;
+        case OPT_RETRIES: a->server.retries = (int)opt_long(t, "--retries", optarg, 0, 1000); break;
+        case OPT_RETRY_WAIT:
+            a->server.retry_wait = opt_double(t, "--retry-wait", optarg, 0, 3600);
+            break;
+        case OPT_TIMEOUT:
+            a->server.timeout = opt_double(t, "--timeout", optarg, 0.001, 86400);
+            break;
         default: tool_usage(t);
         }
     }
     if (!a->model && !a->render)
-        tool_usage_error(t, "-m DIR is required");
+        tool_usage_error(t, a->server.url ? "-m NAME (the server's judge) is required"
+                                          : "-m DIR is required");
+    if (a->server.url && !a->judge)
+        tool_usage_error(t, "--server is for --judge");
+    if (!a->server.url && a->keyenv)
+        tool_usage_error(t, "--api-key-env is for --judge --server");
+    if (a->keyenv && !(a->server.api_key = getenv(a->keyenv)))
+        tool_usage_error(t, "--api-key-env: '%s' is not set", a->keyenv);
     if (a->model && a->render)
         tool_usage_error(t, "--render reads no model: leave out -m");
     if (a->think && a->no_think)
@@ -396,6 +439,10 @@ main(int argc, char **argv)
     a.temperature = -1;
     a.name = "rm";
     a.ref_field = "response";
+    a.server.concurrency = 8;
+    a.server.retries = 5;
+    a.server.retry_wait = 1;
+    a.server.timeout = 600;
     util_setprog(argv[0]);
     tool_init(&t, "score-rm", usage_text);
     parse_args(&t, &a, argc, argv);
@@ -406,6 +453,13 @@ main(int argc, char **argv)
     if (a.render) {
         tool_start(&t, argc - optind, argv + optind);
         rm_judge_render(&t, &jo, &cnt);
+        rm_template_release(&tp);
+        return tool_finish(&t);
+    }
+    if (a.server.url) {
+        tool_start(&t, argc - optind, argv + optind);
+        rm_judge_server_run(&t, &jo, &a.server, a.model, &cnt);
+        summary(&t, &a, &cnt);
         rm_template_release(&tp);
         return tool_finish(&t);
     }
