@@ -40,15 +40,7 @@ cc -O3 -march=native -std=c17 -D_GNU_SOURCE -Ilib -o build/bench/gen-decode \
     bench/gen-decode.c build/libposttrain.a $LDLIBS
 
 ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
-best() { # best tokens/s of REPEAT runs of a command printing "tokens/s N"
-    b=0 i=0
-    while [ $i -lt "$REPEAT" ]; do
-        v=$("$@" | awk '{ print $2 }')
-        b=$(echo "$b $v" | awk '{ print ($2 > $1) ? $2 : $1 }')
-        i=$((i + 1))
-    done
-    echo "$b"
-}
+. "$TOP/bench/best.inc"
 
 ck="$OUT/ckpt"
 rm -rf "$ck"
