@@ -39,7 +39,8 @@ LDLIBS=$(sed -n 's/^LDLIBS = //p' Makefile)
 cc -O3 -march=native -std=c17 -D_GNU_SOURCE -Ilib -o build/bench/gen-decode \
     bench/gen-decode.c build/libposttrain.a $LDLIBS
 
-ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
+# ratio A B: A / B, or "-" when a side gave no figure (killed, say)
+ratio() { echo "$1 $2" | awk '{ if (NF == 2 && $2 > 0) printf "%.2f", $1 / $2; else printf "-" }'; }
 . "$TOP/bench/best.inc"
 
 ck="$OUT/ckpt"
@@ -79,6 +80,7 @@ ours=$(awk -F'"tokens_per_s":' 'NR > 1 { split($2, a, /[,}]/); s += a[1]; n++ }
     END { printf "%.1f", n ? s / n : 0 }' "$OUT/metrics.jsonl")
 theirs=$($PY bench/model_torch.py "$CONFIG" 4 512 $((STEPS - 1)) |
     sed -n 's/.*"tokens_per_sec": \([0-9.]*\).*/\1/p')
+[ -n "$theirs" ] || theirs="(failed)"
 echo "train 4x512: posttrain $ours tok/s, pytorch $theirs tok/s, ratio $(ratio "$ours" "$theirs")"
 
 head -n 4 "$OUT/packed.jsonl" >"$OUT/grpo.jsonl"
