@@ -29,8 +29,8 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Debian packages the build, the tests and the pipelines need.
 DEBS = gcc g++ make libc6-dev libjansson-dev libzstd-dev zstd libopenblas-dev \
        bubblewrap pkg-config libpcre2-dev jq mandoc gnuplot-nox parallel \
-       python3 libutf8proc-dev time openmpi-bin libopenmpi-dev libcurl4-openssl-dev \
-       libmicrohttpd-dev default-jdk-headless golang-go rustc
+       python3 python3-torch libutf8proc-dev time openmpi-bin libopenmpi-dev \
+       libcurl4-openssl-dev libmicrohttpd-dev default-jdk-headless golang-go rustc
 # Commands that may come from outside Debian's packages (a node.js build of
 # the machine's own, say): their package is installed only when the
 # command is missing, so it never fights the one that is there.

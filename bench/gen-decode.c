@@ -4,7 +4,8 @@
  * decode steps only (no sampling: the next token is a fixed function of
  * the step, so both sides of the comparison do the same work).
  *
- *   gen-decode PRESET PROMPTS G STEPS THREADS   -> "tokens/s N"
+ *   gen-decode SHAPE PROMPTS G STEPS THREADS    -> "tokens/s N"
+ * SHAPE is a preset name or an HF config.json.
  *   gen-decode --bandwidth THREADS              -> "read-GB/s N memcpy-GB/s N"
  */
 #include <pthread.h>
@@ -95,8 +96,14 @@ main(int argc, char **argv)
         bandwidth(atoi(argv[2]));
         return 0;
     }
-    if (argc != 6 || ckpt_preset(argv[1], &c) != 0)
-        die("usage: gen-decode PRESET PROMPTS G STEPS THREADS");
+    if (argc != 6)
+        die("usage: gen-decode PRESET|CONFIG.json PROMPTS G STEPS THREADS");
+    if (ckpt_preset(argv[1], &c) != 0) {
+        struct sbuf err = SBUF_INIT;
+        if (ckpt_read_config(argv[1], &c, NULL, &err))
+            die("%s", sbuf_str(&err));
+        sbuf_release(&err);
+    }
     np = atoi(argv[2]);
     G = atoi(argv[3]);
     steps = atoi(argv[4]);

@@ -30,16 +30,7 @@ cc -O3 -march=native -std=c17 -D_GNU_SOURCE -Ilib -o build/bench/gen-decode \
     bench/gen-decode.c build/libposttrain.a $LDLIBS
 make -s bin/gen bin/init
 
-best() { # best tokens/s of REPEAT runs of a command
-    b=0
-    i=0
-    while [ $i -lt "$REPEAT" ]; do
-        v=$("$@" | awk '{ print $2 }')
-        b=$(echo "$b $v" | awk '{ print ($2 > $1) ? $2 : $1 }')
-        i=$((i + 1))
-    done
-    echo "$b"
-}
+. "$TOP/bench/best.inc"
 
 echo "gen decode vs PyTorch $($PY -c 'import torch; print(torch.__version__)') (CPU fp32), $THREADS threads, prompt 32 tokens"
 printf '%-12s %-6s %12s %12s %9s\n' shape rows gen-tok/s torch-tok/s gen/torch

@@ -4,6 +4,10 @@ training step (forward, mean cross-entropy, backward, AdamW), the same
 shapes; prints one JSON line like model_bench.
 
     python3 model_torch.py PRESET B T STEPS
+
+PRESET may be an HF config.json: its shape (head_dim, tied or untied
+head), rope_theta, rms_norm_eps and, for model_type qwen3, the per-head
+q_norm/k_norm RMSNorm before RoPE.
 """
 import json
 import math
@@ -18,6 +22,22 @@ PRESETS = {
     "tiny": dict(dim=256, hidden=768, layers=4, heads=4, kv=2, vocab=264),
     "smollm-135m": dict(dim=576, hidden=1536, layers=30, heads=9, kv=3, vocab=49152),
 }
+
+
+def shape(name):
+    """A preset, or the shape of a config.json."""
+    if name in PRESETS:
+        c = dict(PRESETS[name])
+        c.update(hd=c["dim"] // c["heads"], theta=10000.0, eps=1e-5, qknorm=False, tied=True)
+        return c
+    with open(name) as f:
+        j = json.load(f)
+    h = j["num_attention_heads"]
+    return dict(dim=j["hidden_size"], hidden=j["intermediate_size"], layers=j["num_hidden_layers"],
+                heads=h, kv=j.get("num_key_value_heads") or h, vocab=j["vocab_size"],
+                hd=j.get("head_dim") or j["hidden_size"] // h,
+                theta=float(j.get("rope_theta", 10000.0)), eps=float(j.get("rms_norm_eps", 1e-6)),
+                qknorm=j.get("model_type") == "qwen3", tied=j.get("tie_word_embeddings", False))
 
 
 class RMSNorm(torch.nn.Module):
@@ -39,9 +59,11 @@ def rope(x, cos, sin):
 class Layer(torch.nn.Module):
     def __init__(self, c):
         super().__init__()
-        d, hd = c["dim"], c["dim"] // c["heads"]
+        d, hd = c["dim"], c["hd"]
         self.h, self.kv, self.hd = c["heads"], c["kv"], hd
-        self.n1, self.n2 = RMSNorm(d), RMSNorm(d)
+        self.n1, self.n2 = RMSNorm(d, c["eps"]), RMSNorm(d, c["eps"])
+        self.qn = RMSNorm(hd, c["eps"]) if c["qknorm"] else None
+        self.kn = RMSNorm(hd, c["eps"]) if c["qknorm"] else None
         self.q = torch.nn.Linear(d, self.h * hd, bias=False)
         self.k = torch.nn.Linear(d, self.kv * hd, bias=False)
         self.v = torch.nn.Linear(d, self.kv * hd, bias=False)
@@ -56,6 +78,8 @@ class Layer(torch.nn.Module):
         q = self.q(y).view(B, T, self.h, self.hd).transpose(1, 2)
         k = self.k(y).view(B, T, self.kv, self.hd).transpose(1, 2)
         v = self.v(y).view(B, T, self.kv, self.hd).transpose(1, 2)
+        if self.qn is not None:
+            q, k = self.qn(q), self.kn(k)
         q, k = rope(q, cos, sin), rope(k, cos, sin)
         rep = self.h // self.kv
         k = k.repeat_interleave(rep, dim=1)
@@ -75,7 +99,8 @@ class Model(torch.nn.Module):
         super().__init__()
         self.emb = torch.nn.Embedding(c["vocab"], c["dim"])
         self.layers = torch.nn.ModuleList(Layer(c) for _ in range(c["layers"]))
-        self.norm = RMSNorm(c["dim"])
+        self.norm = RMSNorm(c["dim"], c["eps"])
+        self.head = None if c["tied"] else torch.nn.Linear(c["dim"], c["vocab"], bias=False)
         for p in self.parameters():
             if p.dim() == 2:
                 torch.nn.init.normal_(p, std=0.02)
@@ -84,6 +109,8 @@ class Model(torch.nn.Module):
         x = self.emb(ids)
         for l in self.layers:
             x = l(x, cos, sin, mask)
+        if self.head is not None:
+            return self.head(self.norm(x))
         return self.norm(x) @ self.emb.weight.t()
 
 
@@ -123,12 +150,12 @@ def main():
     if sys.argv[1] == "--summary":
         return summary(sys.argv[2])
     preset, B, T, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    c = PRESETS[preset]
+    c = shape(preset)
     torch.set_num_threads(int(os.environ.get("POSTTRAIN_THREADS") or os.cpu_count()))
     torch.manual_seed(0)
     m = Model(c)
-    hd = c["dim"] // c["heads"]
-    inv = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
+    hd = c["hd"]
+    inv = 1.0 / (c["theta"] ** (torch.arange(0, hd, 2).float() / hd))
     f = torch.outer(torch.arange(T).float(), inv)
     cos = torch.cat((f, f), -1).cos()
     sin = torch.cat((f, f), -1).sin()

@@ -344,9 +344,10 @@ is_ignored_tensor(const char *name)
 struct model *
 ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
 {
-    char *cpath = path_join(dir, "config.json"), *mpath = path_join(dir, "model.safetensors");
+    char *cpath = path_join(dir, "config.json");
+    const char *mpath;
     struct model_config c;
-    struct safetensors *st = NULL;
+    struct st_set *st = NULL;
     struct model *m = NULL;
     json_t *cj = NULL;
     size_t i;
@@ -359,13 +360,14 @@ ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
         if (c.num_labels <= 0)
             c.num_labels = 1;
     }
-    st = safetensors_open(mpath, err);
+    st = st_set_open(dir, "model", err);
     if (!st)
         goto out;
+    mpath = st->path;
     m = model_new(&c);
     for (k = 0; k < m->ntensors; k++) {
         const struct model_tensor *t = &m->tensors[k];
-        const struct st_tensor *s = safetensors_find(st, t->name);
+        const struct st_tensor *s = st_set_find(st, t->name);
         int d;
         if (!s && (flags & CKPT_AS_SEQ_CLS) && strcmp(t->name, "score.weight") == 0)
             continue;   /* zero, as model_new left it */
@@ -390,8 +392,8 @@ ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
             goto out;
         }
     }
-    for (i = 0; i < st->n; i++) {
-        const char *nm = st->t[i].name;
+    for (i = 0; i < st->ntensors; i++) {
+        const char *nm = st->sorted[i]->name;
         if (model_find_tensor(m, nm) || is_ignored_tensor(nm))
             continue;
         if (strcmp(nm, "lm_head.weight") == 0 &&
@@ -402,9 +404,8 @@ ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
     }
     ok = 1;
 out:
-    safetensors_close(st);
+    st_set_close(st);
     free(cpath);
-    free(mpath);
     if (!ok) {
         model_free(m);
         json_decref(cj);
@@ -418,6 +419,181 @@ out:
 }
 
 /* ============================== saving ============================== */
+
+/* ---- the weight files ---- */
+
+static const struct {
+    const char *torch, *s1, *s2;
+    int dtype;
+} save_dtypes[] = {
+    {"float32", "f32", "fp32", ST_F32},
+    {"bfloat16", "bf16", "bf16", ST_BF16},
+    {"float16", "f16", "fp16", ST_F16},
+};
+
+static const char *
+torch_dtype_name(int dtype)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(save_dtypes); i++)
+        if (save_dtypes[i].dtype == dtype)
+            return save_dtypes[i].torch;
+    return "float32";
+}
+
+int
+ckpt_parse_dtype(const char *s, int *dtype)
+{
+    size_t i;
+
+    if (strcmp(s, "auto") == 0) {
+        *dtype = CKPT_DTYPE_AUTO;
+        return 0;
+    }
+    for (i = 0; i < ARRAY_LEN(save_dtypes); i++)
+        if (strcmp(s, save_dtypes[i].torch) == 0 || strcmp(s, save_dtypes[i].s1) == 0 ||
+            strcmp(s, save_dtypes[i].s2) == 0) {
+            *dtype = save_dtypes[i].dtype;
+            return 0;
+        }
+    return -1;
+}
+
+/* The dtype to write: fmt's, or the config's torch_dtype ("auto", none: F32). */
+static int
+save_dtype(const struct ckpt_format *fmt, const json_t *config)
+{
+    const char *td = json_string_value(json_object_get(config, "torch_dtype"));
+    int d = fmt ? fmt->dtype : ST_F32;
+
+    if (d == CKPT_DTYPE_AUTO && (!td || ckpt_parse_dtype(td, &d) || d == CKPT_DTYPE_AUTO))
+        d = ST_F32;
+    return d;
+}
+
+int
+ckpt_parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        uint64_t mul;
+    } units[] = {{"", 1}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000ULL},
+                 {"TB", 1000000000000ULL}};
+    uint64_t v = 0;
+    size_t i;
+
+    if (!(*s >= '0' && *s <= '9'))
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    for (i = 0; i < ARRAY_LEN(units); i++)
+        if (strcasecmp(s, units[i].unit) == 0) {
+            if (v == 0 || v > UINT64_MAX / units[i].mul)
+                return -1;
+            *out = v * units[i].mul;
+            return 0;
+        }
+    return -1;
+}
+
+/*
+ * Rank of a tensor in transformers' state-dict order (modules in the
+ * order their __init__ registers them: embed_tokens, then each layer's
+ * self_attn q/k/v/o projections (weight, bias), q_norm, k_norm, mlp
+ * gate/up/down, input_layernorm, post_attention_layernorm; then norm,
+ * lm_head or score).  Names it does not list keep the model's order
+ * after the listed ones of their layer.
+ */
+static void
+hf_rank(const char *name, long key[3])
+{
+    static const char *const sub[] = {
+        "self_attn.q_proj.weight", "self_attn.q_proj.bias", "self_attn.k_proj.weight",
+        "self_attn.k_proj.bias", "self_attn.v_proj.weight", "self_attn.v_proj.bias",
+        "self_attn.o_proj.weight", "self_attn.o_proj.bias", "self_attn.q_norm.weight",
+        "self_attn.k_norm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+        "mlp.down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight",
+    };
+    const char *pre = "model.layers.";
+    size_t i;
+
+    key[1] = key[2] = 0;
+    if (strcmp(name, "model.embed_tokens.weight") == 0) {
+        key[0] = 0;
+    } else if (strncmp(name, pre, strlen(pre)) == 0) {
+        char *end;
+        key[0] = 1;
+        key[1] = strtol(name + strlen(pre), &end, 10);
+        key[2] = (long)ARRAY_LEN(sub);
+        for (i = 0; *end == '.' && i < ARRAY_LEN(sub); i++)
+            if (strcmp(end + 1, sub[i]) == 0)
+                key[2] = (long)i;
+    } else if (strcmp(name, "model.norm.weight") == 0) {
+        key[0] = 2;
+    } else {
+        key[0] = 3;
+    }
+}
+
+static int
+cmp_hf_order(const void *a, const void *b, void *mp)
+{
+    const struct model *m = mp;
+    int x = *(const int *)a, y = *(const int *)b, k;
+    long kx[3], ky[3];
+
+    hf_rank(m->tensors[x].name, kx);
+    hf_rank(m->tensors[y].name, ky);
+    for (k = 0; k < 3; k++)
+        if (kx[k] != ky[k])
+            return kx[k] < ky[k] ? -1 : 1;
+    return x - y;
+}
+
+/* Writes m's tensors in dtype into dir, sharded past max_shard bytes. */
+static int
+write_weights(const char *dir, const struct model *m, int dtype, uint64_t max_shard,
+              struct sbuf *err)
+{
+    struct st_out *outs = xcalloc((size_t)m->ntensors, sizeof(*outs));
+    int *ord = xcalloc((size_t)m->ntensors, sizeof(*ord)), i, rc;
+    uint16_t *half = NULL;
+    json_t *meta = json_pack("{s:s}", "format", "pt");
+    json_t *imeta = json_pack("{s:I}", "total_parameters", (json_int_t)m->nparams);
+    size_t k;
+
+    if (dtype != ST_F32) {
+        half = xmalloc(m->nparams * sizeof(*half));
+        for (k = 0; k < m->nparams; k++)
+            half[k] = dtype == ST_BF16 ? st_f32_to_bf16(m->params[k])
+                                       : st_f32_to_f16(m->params[k]);
+    }
+    for (i = 0; i < m->ntensors; i++)
+        ord[i] = i;
+    qsort_r(ord, (size_t)m->ntensors, sizeof(*ord), cmp_hf_order, (void *)m);
+    for (i = 0; i < m->ntensors; i++) {
+        const struct model_tensor *t = &m->tensors[ord[i]];
+        outs[i].name = t->name;
+        outs[i].dtype = (enum st_dtype)dtype;
+        outs[i].ndim = t->ndim;
+        outs[i].shape[0] = t->shape[0];
+        outs[i].shape[1] = t->shape[1];
+        outs[i].data = half ? (const void *)(half + t->off) : (const void *)(m->params + t->off);
+    }
+    rc = st_write_sharded(dir, "model", outs, (size_t)m->ntensors, meta,
+                          max_shard ? max_shard : ST_MAX_SHARD_DEFAULT, imeta, err);
+    json_decref(imeta);
+    json_decref(meta);
+    free(half);
+    free(ord);
+    free(outs);
+    return rc;
+}
+
 
 static int
 write_json(const char *path, const json_t *js, struct sbuf *err)
@@ -558,13 +734,21 @@ int
 ckpt_save(const char *dir, const struct model *m, const json_t *config, const struct optim *o,
           const json_t *state_extra, const char *tok_from, struct sbuf *err)
 {
+    return ckpt_save_as(dir, m, config, o, state_extra, tok_from, NULL, err);
+}
+
+int
+ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
+             const struct optim *o, const json_t *state_extra, const char *tok_from,
+             const struct ckpt_format *fmt, struct sbuf *err)
+{
+    int dtype = save_dtype(fmt, config);
     char *d1 = xstrdup(dir), *d2 = xstrdup(dir), *tmp = NULL, *p = NULL;
     const char *parent = dirname(d1), *base = basename(d2);
-    struct st_out *outs = NULL;
     struct sbuf sb = SBUF_INIT;
     json_t *js = NULL;
     struct stat stb;
-    int i, rc = -1, exists, lockfd = -1;
+    int rc = -1, exists, lockfd = -1;
     size_t err0 = err->len;
 
     /* reclaims dead writers' temporaries in parent; locked until renamed */
@@ -574,28 +758,15 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
         goto out;
     /* config.json */
     js = ckpt_config_to_json(&m->cfg, config);
+    json_object_set_new(js, "torch_dtype", json_string(torch_dtype_name(dtype)));
     p = path_join(tmp, "config.json");
     if (write_json(p, js, err))
         goto out;
     free(p);
-    /* model.safetensors */
-    outs = xcalloc((size_t)m->ntensors, sizeof(*outs));
-    for (i = 0; i < m->ntensors; i++) {
-        const struct model_tensor *t = &m->tensors[i];
-        outs[i].name = t->name;
-        outs[i].dtype = ST_F32;
-        outs[i].ndim = t->ndim;
-        outs[i].shape[0] = t->shape[0];
-        outs[i].shape[1] = t->shape[1];
-        outs[i].data = m->params + t->off;
-    }
-    json_decref(js);
-    js = json_pack("{s:s}", "format", "pt");
-    p = path_join(tmp, "model.safetensors");
-    if (safetensors_write(p, outs, (size_t)m->ntensors, js, err))
-        goto out;
-    free(p);
     p = NULL;
+    /* model.safetensors, or its shards and index */
+    if (write_weights(tmp, m, dtype, fmt ? fmt->max_shard_size : 0, err))
+        goto out;
     /* optimizer.safetensors, trainer_state.json */
     if (o) {
         struct st_out ot[2] = {
@@ -687,7 +858,6 @@ out:
     if (lockfd >= 0)
         close(lockfd);
     free(p);
-    free(outs);
     json_decref(js);
     sbuf_release(&sb);
     free(d1);

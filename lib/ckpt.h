@@ -3,7 +3,9 @@
  * posttrain-checkpoint(5)):
  *
  *   config.json              HF field names (model_type, hidden_size, ...)
- *   model.safetensors        HF tensor names, F32 (BF16 and F16 also load)
+ *   model.safetensors        HF tensor names, F32, BF16 or F16 (all load);
+ *                            over the shard size, model-0000K-of-0000N
+ *                            .safetensors and model.safetensors.index.json
  *   tokenizer.json           optional, copied through
  *   optimizer.safetensors    AdamW moments "exp_avg", "exp_avg_sq" (update)
  *   trainer_state.json       global_step, optimizer, schedule, rng (update)
@@ -34,6 +36,7 @@
 
 #include "model.h"
 #include "optim.h"
+#include "safetensors.h"
 #include "util.h"
 
 /*
@@ -74,7 +77,9 @@ enum ckpt_load_flags {
 };
 
 /*
- * Loads dir/config.json and dir/model.safetensors.  Result is new; *js
+ * Loads dir/config.json and dir/model.safetensors (or the shards of
+ * dir/model.safetensors.index.json), F32, BF16 or F16 tensors converted
+ * to F32.  Result is new; *js
  * (if not NULL) receives the config object (new reference).  Every tensor
  * of the model must be present with its shape; rotary inv_freq buffers
  * are ignored, any other unknown tensor is an error.
@@ -91,6 +96,39 @@ struct model *ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *er
 int ckpt_save(const char *dir, const struct model *m, const json_t *config,
               const struct optim *o, const json_t *state_extra, const char *tok_from,
               struct sbuf *err);
+
+/* How ckpt_save_as writes the weights. */
+struct ckpt_format {
+    uint64_t max_shard_size; /* bytes per model file before sharding; 0: ST_MAX_SHARD_DEFAULT */
+    int dtype;               /* ST_F32, ST_BF16, ST_F16, or CKPT_DTYPE_AUTO */
+};
+
+/* The config's torch_dtype (float32, bfloat16, float16), else F32. */
+#define CKPT_DTYPE_AUTO (-1)
+
+/*
+ * ckpt_save with the weights written as fmt says (NULL: F32, 5 GB
+ * shards); config.json's torch_dtype names the dtype written.  A tied
+ * model has no lm_head.weight.  Tensors go in transformers' state-dict
+ * order, so the shards and the index are the ones save_pretrained writes
+ * for the same model.
+ */
+int ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
+                 const struct optim *o, const json_t *state_extra, const char *tok_from,
+                 const struct ckpt_format *fmt, struct sbuf *err);
+
+/*
+ * A size as huggingface_hub's max_shard_size reads it: digits, optionally
+ * followed by KB, MB, GB or TB (powers of 1000, any case), as bytes.
+ * Returns 0, or -1 for anything else (or 0 bytes).
+ */
+int ckpt_parse_size(const char *s, uint64_t *out);
+
+/*
+ * A dtype name for --dtype: f32/float32, bf16/bfloat16, f16/float16, or
+ * auto (CKPT_DTYPE_AUTO).  Returns 0, or -1.
+ */
+int ckpt_parse_dtype(const char *s, int *dtype);
 
 /*
  * Loads dir/optimizer.safetensors and dir/trainer_state.json into a new

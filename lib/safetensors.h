@@ -8,8 +8,18 @@
  * every offset, shape and size is checked against the file before any
  * tensor is handed out, so a corrupt or truncated file is an error with a
  * message, never a crash.  Tensors of F32, BF16 and F16 convert to f32;
- * other dtypes are listed but do not convert.  Writing takes f32, bf16 or
- * f16 buffers and pads the header to 8 bytes.
+ * other dtypes are listed but do not convert.  Writing takes buffers of any
+ * listed dtype and lays the file out byte for byte as the reference
+ * implementation (huggingface/safetensors, serialize()) does: tensors
+ * sorted by dtype (widest first, in its Dtype order) then by name, a
+ * compact JSON header with "__metadata__" first, padded with spaces to a
+ * multiple of 8 bytes, the data packed without gaps.
+ *
+ * Sharded checkpoints (transformers' save_pretrained / huggingface_hub's
+ * split_state_dict_into_shards): STEM-00001-of-0000N.safetensors files and
+ * STEM.safetensors.index.json, {"metadata": {"total_size": bytes, ...},
+ * "weight_map": {tensor: file}}.  st_set opens either layout of a
+ * directory; st_write_sharded writes one or the other by size.
  *
  *     struct sbuf err = SBUF_INIT;
  *     struct safetensors *st = safetensors_open("model.safetensors", &err);
@@ -96,5 +106,68 @@ struct st_out {
  */
 int safetensors_write(const char *path, const struct st_out *t, size_t n,
                       const json_t *metadata, struct sbuf *err);
+
+/* ---- sharded checkpoints ---- */
+
+/* transformers' default max_shard_size "5GB" (decimal, as the hub parses it) */
+#define ST_MAX_SHARD_DEFAULT 5000000000ULL
+
+/* A parsed STEM.safetensors.index.json. */
+struct st_index {
+    json_t *js;           /* owned: the whole index */
+    const char **shards;  /* (nshards) distinct file names, first-seen order */
+    size_t nshards;
+    const char **names;   /* (n) weight_map keys, in file order */
+    size_t *shard_of;     /* (n) index into shards */
+    size_t n;
+};
+
+/*
+ * Parses index text (len bytes; what = the name for messages).  Every
+ * weight_map value must be a plain file name ending in ".safetensors" (no
+ * directory part), so an index never points outside its directory.
+ * Returns 0 (release ix with st_index_release), or -1 with "WHAT: what is
+ * wrong" appended to err and ix left empty.
+ */
+int st_index_parse(const char *text, size_t len, const char *what, struct st_index *ix,
+                   struct sbuf *err);
+void st_index_release(struct st_index *ix);
+
+/* The tensor files of a checkpoint directory, opened together. */
+struct st_set {
+    char *path;                /* the file named in messages: the single file or the index */
+    struct safetensors **files;/* (nfiles) */
+    size_t nfiles;
+    struct st_index ix;        /* empty when not sharded */
+    const struct st_tensor **sorted; /* (ntensors) every file's tensors by name */
+    size_t ntensors;
+};
+
+/*
+ * Opens DIR/STEM.safetensors, or else the shards of
+ * DIR/STEM.safetensors.index.json (as transformers prefers the single
+ * file).  Every weight_map entry must be in its shard, and every tensor
+ * of a shard in the weight_map under that shard.  Result is new (free
+ * with st_set_close), or NULL with a message naming the file.
+ */
+struct st_set *st_set_open(const char *dir, const char *stem, struct sbuf *err);
+void st_set_close(struct st_set *s);
+/* Tensor by name over every file (borrowed), or NULL. */
+const struct st_tensor *st_set_find(const struct st_set *s, const char *name);
+
+/*
+ * Writes the tensors t (n, in state-dict order: it decides the shards)
+ * into the new directory dir's files: DIR/STEM.safetensors when they fit
+ * in max_shard bytes, else shards filled in order as huggingface_hub
+ * does (a tensor that would tip a shard over starts the next; a tensor
+ * bigger than max_shard gets a shard of its own) and the index, written
+ * as json.dumps(index, indent=2, sort_keys=True) + "\n" writes it, with
+ * the fields of index_meta (may be NULL; not taken) beside total_size.
+ * metadata goes into every file's header.  Returns 0, or -1 with a
+ * message (files already written are left for the caller's cleanup).
+ */
+int st_write_sharded(const char *dir, const char *stem, const struct st_out *t, size_t n,
+                     const json_t *metadata, uint64_t max_shard, const json_t *index_meta,
+                     struct sbuf *err);
 
 #endif

@@ -18,7 +18,8 @@
 
 static const char usage_line[] =
     "usage: init [-p preset | -c config.json] [-s seed] [-t tokenizer.json]\n"
-    "            [--vocab-size N] [--std X] [--reward] [-f] [-v] -o dir\n";
+    "            [--vocab-size N] [--std X] [--reward] [--dtype NAME]\n"
+    "            [--max-shard-size SIZE] [-f] [-v] -o dir\n";
 
 static const char usage_text[] =
     "Writes a fresh checkpoint directory (config.json, model.safetensors).\n"
@@ -34,13 +35,17 @@ static const char usage_text[] =
     "                          (default: initializer_range, else 0.02)\n"
     "      --reward            a reward model (*ForSequenceClassification,\n"
     "                          score.weight, num_labels 1)\n"
+    "      --dtype NAME        f32, bf16, f16, or auto: the config's torch_dtype\n"
+    "                          (default auto; f32 without one)\n"
+    "      --max-shard-size SIZE  shard the weights past SIZE bytes (KB, MB, GB,\n"
+    "                          TB: powers of 1000; default 5GB)\n"
     "  -f, --force             replace an existing checkpoint at dir\n"
     "  -o, --output DIR        the checkpoint directory to write\n"
     "  -v, --verbose           print the parameter count\n"
     "  -h, --help              this help\n"
     "  -V, --version           the version\n";
 
-enum { OPT_VOCAB = 0x100, OPT_STD, OPT_REWARD };
+enum { OPT_VOCAB = 0x100, OPT_STD, OPT_REWARD, OPT_DTYPE, OPT_SHARD };
 
 static const struct option longopts[] = {
     {"preset", required_argument, NULL, 'p'},
@@ -50,6 +55,8 @@ static const struct option longopts[] = {
     {"vocab-size", required_argument, NULL, OPT_VOCAB},
     {"std", required_argument, NULL, OPT_STD},
     {"reward", no_argument, NULL, OPT_REWARD},
+    {"dtype", required_argument, NULL, OPT_DTYPE},
+    {"max-shard-size", required_argument, NULL, OPT_SHARD},
     {"force", no_argument, NULL, 'f'},
     {"output", required_argument, NULL, 'o'},
     {"verbose", no_argument, NULL, 'v'},
@@ -111,6 +118,7 @@ main(int argc, char **argv)
 {
     const char *preset = NULL, *config = NULL, *tokenizer = NULL, *out = NULL;
     struct model_config c;
+    struct ckpt_format fmt = {0, CKPT_DTYPE_AUTO};
     struct sbuf err = SBUF_INIT;
     struct model *m;
     json_t *cj = NULL;
@@ -146,6 +154,15 @@ main(int argc, char **argv)
             break;
         case OPT_REWARD:
             reward = 1;
+            break;
+        case OPT_DTYPE:
+            if (ckpt_parse_dtype(optarg, &fmt.dtype))
+                usage_error("--dtype: '%s' is not f32, bf16, f16 or auto", optarg);
+            break;
+        case OPT_SHARD:
+            if (ckpt_parse_size(optarg, &fmt.max_shard_size))
+                usage_error("--max-shard-size: '%s' is not a size (bytes, or KB, MB, GB, TB)",
+                            optarg);
             break;
         case 'f':
             force = 1;
@@ -214,7 +231,7 @@ main(int argc, char **argv)
 
     m = model_new(&c);
     model_init_random(m, seed, (float)std);
-    if (ckpt_save(out, m, cj, NULL, NULL, tokenizer, &err))
+    if (ckpt_save_as(out, m, cj, NULL, NULL, tokenizer, &fmt, &err))
         die("%s", sbuf_str(&err));
     if (verbose)
         fprintf(stderr, "%s: %zu parameters written to %s\n", util_prog(), m->nparams, out);

@@ -66,6 +66,10 @@ static const char usage_text[] =
     "checkpoints and output:\n"
     "      --save-every N     also save DIR/checkpoint-STEP every N steps\n"
     "      --save-dir DIR     where (default: OUT's parent directory)\n"
+    "      --dtype NAME       weights written as f32 (default), bf16, f16, or\n"
+    "                         auto (IN's torch_dtype)\n"
+    "      --max-shard-size SIZE  shard the weights past SIZE bytes (KB, MB, GB,\n"
+    "                         TB: powers of 1000; default 5GB)\n"
     "      --resume           continue the run saved in IN (same input, options)\n"
     "      --new-optimizer    ignore IN's optimizer state: fresh moments, step 0\n"
     "                         and this mode's schedule (e.g. GRPO after SFT)\n"
@@ -88,7 +92,7 @@ enum {
     OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WEIGHT_DECAY, OPT_BETA1, OPT_BETA2,
     OPT_GRAD_CLIP, OPT_CLIP_LOW, OPT_CLIP_HIGH, OPT_BETA, OPT_AGG, OPT_NORM_LEN, OPT_MU,
     OPT_OLD, OPT_TEMPERATURE, OPT_MARGIN, OPT_SAVE_EVERY, OPT_SAVE_DIR, OPT_RESUME, OPT_NEW_OPTIMIZER,
-    OPT_METRICS, OPT_THREADS, OPT_EVAL,
+    OPT_METRICS, OPT_THREADS, OPT_EVAL, OPT_DTYPE, OPT_SHARD,
 };
 
 /* Optimizer options given on the command line (NAN / -1: not given). */
@@ -109,6 +113,7 @@ struct run {
     struct sample_temp samp;
     uint64_t seed;
     struct optset os;
+    struct ckpt_format fmt;  /* how checkpoints are written */
     /* data */
     struct pack_row *rows;
     size_t nrows, caprows;
@@ -313,11 +318,11 @@ run_state(const struct run *r, long epoch, long batch, long steps, uint64_t plan
 
 static void
 save(const char *dir, const struct model *m, const json_t *cfgjs, const struct optim *o,
-     const json_t *state, const char *tok_from)
+     const json_t *state, const char *tok_from, const struct ckpt_format *fmt)
 {
     struct sbuf err = SBUF_INIT;
 
-    if (ckpt_save(dir, m, cfgjs, o, state, tok_from, &err))
+    if (ckpt_save_as(dir, m, cfgjs, o, state, tok_from, fmt, &err))
         die("%s", sbuf_str(&err));
     sbuf_release(&err);
 }
@@ -523,6 +528,8 @@ parse_args(struct run *r, int argc, char **argv)
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"eval", no_argument, NULL, OPT_EVAL},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
+        {"max-shard-size", required_argument, NULL, OPT_SHARD},
         {NULL, 0, NULL, 0},
     };
     int ch, nmode = 0, agg_set = 0, epochs_set = 0, batch_set = 0, shuffle_off = 0;
@@ -626,6 +633,15 @@ parse_args(struct run *r, int argc, char **argv)
         case OPT_EVAL: r->eval = 1; break;
         case OPT_METRICS: r->metrics_path = optarg; break;
         case OPT_THREADS: parse_int(r, "--threads", optarg, 1, 1024, &r->threads); break;
+        case OPT_DTYPE:
+            if (ckpt_parse_dtype(optarg, &r->fmt.dtype))
+                tool_usage_error(&r->tl, "--dtype: '%s' is not f32, bf16, f16 or auto", optarg);
+            break;
+        case OPT_SHARD:
+            if (ckpt_parse_size(optarg, &r->fmt.max_shard_size))
+                tool_usage_error(&r->tl, "--max-shard-size: '%s' is not a size (bytes, or KB, "
+                                 "MB, GB, TB)", optarg);
+            break;
         default: tool_usage(&r->tl);
         }
     }
@@ -818,7 +834,7 @@ main(int argc, char **argv)
                 long ne = b + 1 < (long)nb ? e : e + 1, nbb = b + 1 < (long)nb ? b + 1 : 0;
                 snprintf(path, sizeof(path), "%s/checkpoint-%ld", r.save_dir, o->step);
                 state = run_state(&r, ne, nbb, steps, plan);
-                save(path, m, cfgjs, o, state, r.in);
+                save(path, m, cfgjs, o, state, r.in, &r.fmt);
                 json_decref(state);
             }
             if (r.max_steps && run_steps >= r.max_steps) {
@@ -834,7 +850,7 @@ main(int argc, char **argv)
     }
     if (rank0) {
         state = run_state(&r, e0, b0, steps, plan);
-        save(r.out, m, cfgjs, o, state, r.in);
+        save(r.out, m, cfgjs, o, state, r.in, &r.fmt);
         json_decref(state);
     }
     if (mf && fclose(mf) != 0)

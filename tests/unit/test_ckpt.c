@@ -2,7 +2,9 @@
  * test_ckpt.c - HF checkpoint directories: config.json parsing of real
  * HF configs, save -> load bit-exact (weights, optimizer state, trainer
  * state), overwriting in place, BF16 and F16 checkpoints, errors, resume
- * taking bit-identical steps, and the content hash.
+ * taking bit-identical steps, and the content hash; sharded checkpoints
+ * and the dtype written, tied models without lm_head, sizes and dtype
+ * names as the options give them.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -416,6 +418,161 @@ test_resume(void)
     sbuf_release(&err);
 }
 
+/* Bytes of a file, or -1. */
+static long
+file_size(const char *path)
+{
+    struct stat sb;
+
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static int
+same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int ca, cb, same = fa && fb;
+
+    while (same) {
+        ca = getc(fa);
+        cb = getc(fb);
+        same = ca == cb;
+        if (ca == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+static void
+test_sharded(void)
+{
+    struct model_config c = small_config(1, 0);
+    struct model *m = model_new(&c), *m2;
+    struct ckpt_format fmt = {2000, ST_F32};
+    struct sbuf err = SBUF_INIT;
+    json_t *ix, *cj = NULL, *wm;
+    const char *k;
+    json_t *v;
+    int nfiles = 0;
+
+    model_init_random(m, 5, 0.3f);
+    CHECK(ckpt_save_as("shard", m, NULL, NULL, NULL, NULL, &fmt, &err) == 0);
+    CHECK(access("shard/model.safetensors", F_OK) != 0);
+    ix = json_load_file("shard/model.safetensors.index.json", 0, NULL);
+    wm = json_object_get(ix, "weight_map");
+    CHECK(json_object_size(wm) == (size_t)m->ntensors);
+    CHECK(json_integer_value(json_object_get(json_object_get(ix, "metadata"), "total_size")) ==
+          (json_int_t)(m->nparams * 4));
+    CHECK(json_integer_value(json_object_get(json_object_get(ix, "metadata"),
+                                             "total_parameters")) == (json_int_t)m->nparams);
+    /*
+     * transformers' state-dict order decides the shards: embed (704 bytes),
+     * then per layer q_proj weight 1024, bias 64, k 512, 32, v 512, 32,
+     * o_proj 1024, gate, up, down 1536 each, the two norms 64 each; then
+     * norm 64, lm_head 704.  Filled in that order to 2000 bytes:
+     * [embed q qb] [k kb v vb] [o] [gate] [up] [down norms | q1] ...
+     * [down1 norms1 norm] [lm_head]: 12 shards.
+     */
+    CHECK_STREQ(json_string_value(json_object_get(wm, "model.embed_tokens.weight")),
+                "model-00001-of-00012.safetensors");
+    CHECK_STREQ(json_string_value(json_object_get(wm, "model.layers.0.self_attn.q_proj.bias")),
+                "model-00001-of-00012.safetensors");
+    CHECK_STREQ(json_string_value(json_object_get(wm, "model.layers.0.mlp.down_proj.weight")),
+                "model-00006-of-00012.safetensors");
+    CHECK_STREQ(json_string_value(json_object_get(wm, "model.layers.0.input_layernorm.weight")),
+                "model-00006-of-00012.safetensors");
+    CHECK_STREQ(json_string_value(json_object_get(wm, "lm_head.weight")),
+                "model-00012-of-00012.safetensors");
+    json_object_foreach(wm, k, v) {
+        char p[256];
+        snprintf(p, sizeof(p), "shard/%s", json_string_value(v));
+        CHECK(file_size(p) > 0 && file_size(p) <= 2000 + 1024);
+    }
+    for (int i = 1; i <= 12; i++) {
+        char p[256];
+        snprintf(p, sizeof(p), "shard/model-%05d-of-00012.safetensors", i);
+        nfiles += access(p, F_OK) == 0;
+    }
+    CHECK(nfiles == 12);
+    json_decref(ix);
+    m2 = ckpt_load("shard", 0, &cj, &err);
+    CHECK_MSG(m2 != NULL, "%s", sbuf_str(&err));
+    CHECK(m2 && memcmp(m2->params, m->params, m->nparams * 4) == 0);
+    CHECK_STREQ(json_string_value(json_object_get(cj, "torch_dtype")), "float32");
+    /* saved again as loaded: the same bytes */
+    CHECK(m2 && ckpt_save_as("shard2", m2, cj, NULL, NULL, NULL, &fmt, &err) == 0);
+    CHECK(same_file("shard/model.safetensors.index.json", "shard2/model.safetensors.index.json"));
+    for (int i = 1; i <= 12; i++) {
+        char a[256], b[256];
+        snprintf(a, sizeof(a), "shard/model-%05d-of-00012.safetensors", i);
+        snprintf(b, sizeof(b), "shard2/model-%05d-of-00012.safetensors", i);
+        CHECK(same_file(a, b));
+    }
+    model_free(m2);
+    json_decref(cj);
+    /* BF16 on request, named in config.json; "auto" keeps it */
+    fmt.dtype = ST_BF16;
+    fmt.max_shard_size = 0;
+    CHECK(ckpt_save_as("b16", m, NULL, NULL, NULL, NULL, &fmt, &err) == 0);
+    CHECK(file_size("b16/model.safetensors") > 0);
+    m2 = ckpt_load("b16", 0, &cj, &err);
+    CHECK_STREQ(json_string_value(json_object_get(cj, "torch_dtype")), "bfloat16");
+    {
+        size_t bad = 0;
+        for (size_t i = 0; m2 && i < m->nparams; i++)
+            bad += m2->params[i] != st_bf16_to_f32(st_f32_to_bf16(m->params[i]));
+        CHECK(m2 && bad == 0);
+    }
+    fmt.dtype = CKPT_DTYPE_AUTO;
+    CHECK(m2 && ckpt_save_as("b16b", m2, cj, NULL, NULL, NULL, &fmt, &err) == 0);
+    CHECK(same_file("b16/model.safetensors", "b16b/model.safetensors"));
+    CHECK(same_file("b16/config.json", "b16b/config.json"));
+    model_free(m2);
+    json_decref(cj);
+    /* tied: no lm_head.weight in the file */
+    {
+        struct model_config ct = small_config(0, 1);
+        struct model *mt = model_new(&ct);
+        struct safetensors *st;
+        CHECK(ckpt_save("tied", mt, NULL, NULL, NULL, NULL, &err) == 0);
+        st = safetensors_open("tied/model.safetensors", &err);
+        CHECK(st && !safetensors_find(st, "lm_head.weight") &&
+              safetensors_find(st, "model.embed_tokens.weight"));
+        safetensors_close(st);
+        model_free(mt);
+    }
+    model_free(m);
+    sbuf_release(&err);
+}
+
+static void
+test_parse_opts(void)
+{
+    uint64_t v = 0;
+    int d = 0;
+
+    CHECK(ckpt_parse_size("5GB", &v) == 0 && v == 5000000000ULL);
+    CHECK(ckpt_parse_size("100kb", &v) == 0 && v == 100000);
+    CHECK(ckpt_parse_size("12", &v) == 0 && v == 12);
+    CHECK(ckpt_parse_size("2TB", &v) == 0 && v == 2000000000000ULL);
+    CHECK(ckpt_parse_size("0", &v) == -1);
+    CHECK(ckpt_parse_size("", &v) == -1);
+    CHECK(ckpt_parse_size("-1MB", &v) == -1);
+    CHECK(ckpt_parse_size("1.5GB", &v) == -1);
+    CHECK(ckpt_parse_size("5GiB", &v) == -1);
+    CHECK(ckpt_parse_size("99999999999999999999", &v) == -1);
+    CHECK(ckpt_parse_size("99999999999TB", &v) == -1);
+    CHECK(ckpt_parse_dtype("bf16", &d) == 0 && d == ST_BF16);
+    CHECK(ckpt_parse_dtype("float16", &d) == 0 && d == ST_F16);
+    CHECK(ckpt_parse_dtype("f32", &d) == 0 && d == ST_F32);
+    CHECK(ckpt_parse_dtype("auto", &d) == 0 && d == CKPT_DTYPE_AUTO);
+    CHECK(ckpt_parse_dtype("int8", &d) == -1);
+}
+
 int
 main(void)
 {
@@ -426,5 +583,7 @@ main(void)
     test_half();
     test_errors();
     test_resume();
+    test_sharded();
+    test_parse_opts();
     return check_done();
 }

@@ -7,5 +7,8 @@ init --version &&
 { init -s -1 -o a; echo "exit $?"; } &&
 { init --std abc -o a; echo "exit $?"; } &&
 { init -o a extra; echo "exit $?"; } &&
+{ init --max-shard-size 5GiB -o a; echo "exit $?"; } &&
+{ init --max-shard-size 0 -o a; echo "exit $?"; } &&
+{ init --dtype int8 -o a; echo "exit $?"; } &&
 init -o a && { init -o a; echo "exit $?"; } &&
 init -f -s 3 -o a && echo replaced

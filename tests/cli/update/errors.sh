@@ -8,6 +8,8 @@ echo '{"ids":[1,2,3],"segments":[3],"loss_mask":[0,1,1],"advantage":[1]}' >noref
 { update -m m0 --sft sft.jsonl; echo "exit $?"; } 2>&1 | head -n 1 &&
 { update -m m0 -o m0 --sft sft.jsonl; echo "exit $?"; } 2>&1 | head -n 1 &&
 { update -m m0 -o x --sft --mu 2 sft.jsonl; echo "exit $?"; } 2>&1 | head -n 1 &&
+{ update -m m0 -o x --sft --max-shard-size 1.5GB sft.jsonl; echo "exit $?"; } 2>&1 | head -n 1 &&
+{ update -m m0 -o x --sft --dtype fp8 sft.jsonl; echo "exit $?"; } 2>&1 | head -n 1 &&
 { update -m m0 -o x --sft --batch 2 --batch-tokens 9 sft.jsonl; echo "exit $?"; } 2>&1 | head -n 1 &&
 { update -m m0 -o x --grpo --clip-low 2 sft.jsonl; echo "exit $?"; } 2>&1 | head -n 1 &&
 { update -m m0 -o x --grpo sft.jsonl; echo "exit $?"; } 2>&1 &&
