@@ -33,6 +33,8 @@ enum {
 
 /* chat.flags of this file: earlier turns' think blocks left out (R1). */
 #define CHAT_STRIP_THINK (1u << 8)
+/* DeepSeek: a newline between two tool outputs (V3; R1 has none). */
+#define CHAT_DS_TOOL_NL (1u << 9)
 
 static const char *const format_names[] = {
     "auto", "builtin", "deepseek3", "chatml", "llama3", "qwen3", "llama3.1",
@@ -130,6 +132,10 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format,
     if (c->format == CHAT_DEEPSEEK3 &&
         (tpl ? strstr(tpl, "</think>") != NULL : (c->flags & CHAT_THINK)))
         c->flags |= CHAT_STRIP_THINK;
+    if (c->format == CHAT_DEEPSEEK3 &&
+        (!tpl || strstr(tpl, "'\n" DS_TOOL_OUTPUT_BEGIN) ||
+         strstr(tpl, "'\\n" DS_TOOL_OUTPUT_BEGIN)))
+        c->flags |= CHAT_DS_TOOL_NL;
     switch (c->format) {
     case CHAT_BUILTIN:
         rc |= need(c, M_BOS, "<|bos|>", err, errlen);
@@ -323,6 +329,38 @@ emit_trimmed(struct emit *e, const char *s)
     }
     if (seen)
         emit_text(e, s + lo, hi - lo);
+}
+
+/*
+ * Jinja's tojson on a string, as transformers defines it (json.dumps with
+ * ensure_ascii=False): quoted, with \" \\ \b \f \n \r \t and \u00xx
+ * for the other control characters.
+ */
+static void
+emit_json_string(struct emit *e, const char *s)
+{
+    char u[8];
+
+    emit_str(e, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        switch (ch) {
+        case '"': emit_str(e, "\\\""); break;
+        case '\\': emit_str(e, "\\\\"); break;
+        case '\b': emit_str(e, "\\b"); break;
+        case '\f': emit_str(e, "\\f"); break;
+        case '\n': emit_str(e, "\\n"); break;
+        case '\r': emit_str(e, "\\r"); break;
+        case '\t': emit_str(e, "\\t"); break;
+        default:
+            if (ch < 0x20) {
+                snprintf(u, sizeof(u), "\\u%04x", ch);
+                emit_str(e, u);
+            } else
+                emit_text(e, s, 1);
+        }
+    }
+    emit_str(e, "\"");
 }
 
 /* "<think>\n" opening the generation (CHAT_THINK). */
@@ -585,7 +623,7 @@ conv_deepseek(struct emit *e, const struct chat_msg *m, size_t n, int gen)
             if (output_first) {
                 emit_named(e, DS_TOOL_OUTPUTS_BEGIN);
                 output_first = 0;
-            } else
+            } else if (c->flags & CHAT_DS_TOOL_NL)
                 emit_str(e, "\n");
             emit_named(e, DS_TOOL_OUTPUT_BEGIN);
             emit_str(e, m[i].content);
@@ -635,8 +673,10 @@ conv_llama(struct emit *e, const struct chat_msg *m, size_t n, int gen)
     }
     for (; i < n; i++) {
         if (v31 && m[i].role == CHAT_ROLE_TOOL) {
+            /* "content is iterable" holds for a string: it goes
+             * through tojson */
             llama_header(e, "ipython");
-            emit_str(e, m[i].content);
+            emit_json_string(e, m[i].content);
             emit_mark(e, c->mark[M_EOT]);
             continue;
         }
