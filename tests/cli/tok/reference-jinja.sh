@@ -37,3 +37,24 @@ check deepseek-r1 deepseek_v3 deepseek-r1.jinja "$DSBOS" "$DSEOS"
 check llama3 llama3 llama3.jinja '<|begin_of_text|>' '<|eot_id|>' '' \
     'select(.messages[-1].role == "user")'
 check llama3.1 llama3 llama3.1.jinja '<|begin_of_text|>' '<|eot_id|>'
+
+# packed MODEL TEXT-FILTER RECORD-FILTER:
+# pack's SFT sequence of a conversation ending in an assistant turn,
+# decoded, is the template's text of that conversation (Qwen3's ends in
+# "<|im_end|>\n", the newline after the last end-of-turn token being no
+# part of the sequence).
+packed() {
+    jq -c "select(.messages[-1].role == \"assistant\") | select($3)" "$R" >"$1/sft.jsonl"
+    pack -m "$1" -L 4096 --first-fit --open 1 "$1/sft.jsonl" 2>/dev/null |
+        jq -c '.ids as $i | foreach .segments[] as $n ({o: 0}; {o: (.o + $n), s: .o};
+               {ids: $i[.s:.o]})' | tok -m "$1" -r -d >"$1/packed.jsonl"
+    jq -c "select($3) | $2" "$1/ref.jsonl" >"$1/want.txt"
+    jq -c '.text' "$1/packed.jsonl" >"$1/got.txt"
+    if ! diff "$1/want.txt" "$1/got.txt" >&2; then
+        echo "$1: pack's sequences differ from the template's text" >&2; exit 1
+    fi
+    echo "$1: pack renders $(wc -l <"$1/got.txt") conversations as the template does"
+}
+packed qwen3 '.text | rtrimstr("\n")' '.id | test("final")'
+# DeepSeek-V3 without reasoning (its template has no think block)
+packed deepseek-v3 .text '.id == "final"'
