@@ -35,7 +35,8 @@ static const char usage_text[] =
     "      --reward            a reward model (*ForSequenceClassification,\n"
     "                          score.weight, num_labels 1)\n"
     "  -f, --force             replace an existing checkpoint at dir\n"
-    "  -o, --output DIR        the checkpoint directory to write\n"
+    "  -o, --output DIR        the checkpoint directory to write (missing parent\n"
+    "                          directories are created)\n"
     "  -v, --verbose           print the parameter count\n"
     "  -h, --help              this help\n"
     "  -V, --version           the version\n";
@@ -212,6 +213,11 @@ main(int argc, char **argv)
     if (!force && stat(out, &st) == 0)
         die("%s: exists (use --force to replace it)", out);
 
+    {
+        char *failed;
+        if (mkdir_parents(out, &failed) < 0)
+            die_errno("%s", failed);
+    }
     m = model_new(&c);
     model_init_random(m, seed, (float)std);
     if (ckpt_save(out, m, cj, NULL, NULL, tokenizer, &err))
