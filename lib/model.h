@@ -239,7 +239,8 @@ void matmul_forward(float *out, const float *in, const float *W, const float *bi
                     size_t N, int IC, int OC);
 void matmul_forward_ref(float *out, const float *in, const float *W, const float *bias,
                         size_t N, int IC, int OC);
-/* din (N,IC) += dout W (if din), dW (OC,IC) += dout^T in, dbias += sum dout. */
+/* din (N,IC) = dout W (if din; overwritten, not accumulated), dW (OC,IC) += dout^T in,
+ * dbias += sum dout. */
 void matmul_backward(float *din, float *dW, float *dbias, const float *dout,
                      const float *in, const float *W, size_t N, int IC, int OC);
 

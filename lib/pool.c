@@ -1,5 +1,5 @@
 /*
- * pool.c - the program's one thread pool (see pool.h): n - 1 workers
+ * pool.c - the program's thread pool (see pool.h): n - 1 workers
  * waiting on a condition variable, plus the calling thread, pulling task
  * numbers from an atomic counter.
  */

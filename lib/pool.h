@@ -1,13 +1,18 @@
 /*
- * pool.h - the program's one thread pool.
+ * pool.h - the program's thread pool.
  *
- * Every parallel part of the model and optimizer runs here: matrix
- * products cut into blocks (each an OpenBLAS sgemm on one thread),
- * element-wise kernels cut into row ranges, attention into tasks.
- * OpenBLAS's own thread count is set to one when the pool is sized, so
- * its threads never run beside ours.  The pool is process-wide, as
- * OpenBLAS's thread count is; it is not re-entrant (a task must not call
- * pool_run) and is driven from one thread at a time.
+ * Every parallel part of the program runs on it: the model's and the
+ * optimizer's kernels (matrix products cut into blocks, each an OpenBLAS
+ * sgemm on one thread; element-wise kernels cut into row ranges;
+ * attention into tasks), and score-code's reader and sandbox workers
+ * (one long task each, with pool_set_threads(jobs + 1): when there are
+ * as many tasks as threads every task gets a thread of its own, so tasks
+ * may wait on each other).  lib/infer's decoding crew is the one
+ * thread system beside it.  OpenBLAS's own thread count is set to
+ * one when the pool is sized, so its threads never run beside ours.  The
+ * pool is process-wide, as OpenBLAS's thread count is; it is not
+ * re-entrant (a task must not call pool_run) and is driven from one
+ * thread at a time.
  *
  *     static void work(void *ctx, int task, int tid) { ... }
  *     pool_set_threads(pool_threads_env() ? pool_threads_env() : 4);

@@ -139,8 +139,8 @@ sample_sampling_set(json_t *rec, const struct sample_sampling *s)
 int
 sample_sampling_eq(const struct sample_sampling *a, const struct sample_sampling *b)
 {
-    return a->temperature == b->temperature && a->top_p == b->top_p
-           && a->top_k == b->top_k && a->min_p == b->min_p;
+    return a->temperature == b->temperature && a->top_p == b->top_p && a->top_k == b->top_k
+           && a->min_p == b->min_p;
 }
 
 double
@@ -186,8 +186,8 @@ sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field)
     sbuf_addf(&st->msg,
               "temperature %g, top_p %g, top_k %lld, min_p %g differ from the first "
               "sample's %g, %g, %lld, %g (one run, one setting)",
-              s.temperature, s.top_p, s.top_k, s.min_p, st->first.temperature,
-              st->first.top_p, st->first.top_k, st->first.min_p);
+              s.temperature, s.top_p, s.top_k, s.min_p, st->first.temperature, st->first.top_p,
+              st->first.top_k, st->first.min_p);
     return -1;
 }
 

@@ -128,8 +128,7 @@ think_answer(const char *text, size_t len, const struct think_block *b, struct s
 }
 
 void
-think_reasoning(const char *text, size_t len, const struct think_block *b,
-                struct sbuf *out)
+think_reasoning(const char *text, size_t len, const struct think_block *b, struct sbuf *out)
 {
     size_t a = b->in0, e = b->in1;
 

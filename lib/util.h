@@ -10,6 +10,28 @@
  *     long n;
  *     if (parse_long(optarg, 1, 1024, &n))
  *         usage_error("-G: '%s' is not an integer in [1, 1024]", optarg);
+ *
+ * How lib/ reports errors (STYLE.md rules 11, 13 and 15), one rule for
+ * every module:
+ *   - A function that can fail on its input or on the system returns int
+ *     0 on success and -1 on failure (a constructor: the new object or
+ *     NULL; a test: 1 or 0, with -1 for bad input), and says why in its
+ *     last parameter: const char **why when the reason is fixed text
+ *     (static: "missing", "not a string"), or struct sbuf *err when it
+ *     carries values (appended, lowercase, no "prog: " and no newline,
+ *     naming the file or field in quotes).  The caller chooses: a tool
+ *     rejects the record (tool_reject(): "FILE:LINE: field 'x': why") or
+ *     dies; lib/ never prints a message and never exits on bad input.
+ *   - Each function with acquired resources has one cleanup exit (goto
+ *     out / fail) that frees in reverse order; on failure the outputs hold
+ *     nothing to free.
+ *   - die() is for what no caller can recover from: out of memory
+ *     (xmalloc), broken invariants, and the record streams' own I/O
+ *     (lib/rec: a truncated zstd frame, a failed write), whose message
+ *     already names the stream.
+ * Older interfaces that still write into a char buffer (tok_load(),
+ * chat_init(): char *err, size_t errlen) or die on a bad tokenizer file
+ * (tok_load_dir()) are the exceptions left; new code follows the rule.
  */
 #ifndef POSTTRAIN_UTIL_H
 #define POSTTRAIN_UTIL_H

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chat.h"
 #include "ckpt.h"
+#include "lm.h"
 #include "gen.h"
 #include "json.h"
 #include "sample.h"
@@ -339,8 +339,6 @@ main(int argc, char **argv)
     struct model *m;
     struct tok *tk;
     struct chat chat;
-    char cerr[512];
-    struct stat sb;
 
     memset(&cfg, 0, sizeof(cfg));
     memset(&run, 0, sizeof(run));
@@ -402,19 +400,13 @@ main(int argc, char **argv)
         cfg.threads = (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
     flags = (think ? CHAT_THINK : 0) | (no_think ? CHAT_NO_THINK : 0);
 
-    if (stat(model, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        die("'%s': %s", model, stat(model, &sb) != 0 ? strerror(errno) : "not a directory");
-    m = ckpt_load(model, 0, NULL, &err);
+    m = lm_load(model, 0, &err);
     if (!m)
         die("%s", sbuf_str(&err));
     if (m->cfg.arch != MODEL_CAUSAL_LM)
         die("'%s': a reward model has no language-model head to sample from", model);
-    tk = tok_load_dir(model);
-    if (tok_vocab_size(tk) > m->cfg.vocab_size)
-        die("'%s': the tokenizer has %d ids, the model %d", model, tok_vocab_size(tk),
-            m->cfg.vocab_size);
-    if (chat_init(&chat, tk, format, flags, cerr, sizeof(cerr)) < 0)
-        die("'%s': %s", model, cerr);
+    if (lm_chat_open(model, m, format, flags, &tk, &chat, &err) < 0)
+        die("%s", sbuf_str(&err));
     run.t = &t;
     run.chat = &chat;
     run.m = m;

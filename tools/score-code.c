@@ -4,8 +4,8 @@
  * fraction of tests passed.  Records of other domains pass through
  * unchanged; output order is input order.  See score-code(1).
  *
- * The main thread reads and checks records and writes them in order;
- * -j worker threads each run one sandbox at a time.  A window of
+ * On lib/pool's threads: task 0 reads and checks records and writes them
+ * in order; tasks 1..jobs each run one sandbox at a time.  A window of
  * 4 * jobs records is in flight.
  */
 #include <getopt.h>
@@ -16,6 +16,7 @@
 
 #include "codeblock.h"
 #include "codeeval.h"
+#include "pool.h"
 #include "sample.h"
 #include "sandbox.h"
 #include "tool.h"
@@ -89,19 +90,14 @@ struct shared {
     const char *bwrap;
     uid_t uid;
     struct code_opts opts;
+    struct tool *t;
+    const char *lang;       /* of records without 'lang' */
 };
 
-struct worker {
-    struct shared *sh;
-    int slot;
-    pthread_t th;
-};
-
-static void *
-worker_main(void *arg)
+/* A worker: runs the sandbox of each item marked work, in slot. */
+static void
+worker(struct shared *sh, int slot)
 {
-    struct worker *w = arg;
-    struct shared *sh = w->sh;
     struct sandbox sb;
 
     sandbox_init(&sb, sh->bwrap);
@@ -120,7 +116,7 @@ worker_main(void *arg)
         }
         it = &sh->ring[sh->next++ % sh->cap];
         pthread_mutex_unlock(&sh->mu);
-        if (codeeval_run(&sb, w->slot, &sh->opts, it->lang, it->code, it->code_len,
+        if (codeeval_run(&sb, slot, &sh->opts, it->lang, it->code, it->code_len,
                          it->tests, it->ntests, it->verdicts) != 0) {
             it->infra = 1;
             snprintf(it->err, sizeof(it->err), "%s", sandbox_error(&sb));
@@ -131,7 +127,6 @@ worker_main(void *arg)
     }
     pthread_mutex_unlock(&sh->mu);
     sandbox_release(&sb);
-    return NULL;
 }
 
 /*
@@ -214,16 +209,95 @@ finish(struct tool *t, struct item *it)
     memset(it, 0, sizeof(*it));
 }
 
+/*
+ * The reader: keeps the window full, in input order, and writes each
+ * record at its head as soon as it is finished.
+ */
+static void
+reader(struct shared *sh)
+{
+    struct tool *t = sh->t;
+
+    for (;;) {
+        size_t tail, head;
+        int eof;
+
+        /* Write every finished record at the head of the window. */
+        pthread_mutex_lock(&sh->mu);
+        while (sh->head < sh->tail && sh->ring[sh->head % sh->cap].done) {
+            struct item *it = &sh->ring[sh->head % sh->cap];
+
+            pthread_mutex_unlock(&sh->mu);
+            finish(t, it);
+            pthread_mutex_lock(&sh->mu);
+            sh->head++;
+        }
+        tail = sh->tail;
+        head = sh->head;
+        eof = sh->eof;
+        if (eof && head == tail) {
+            pthread_mutex_unlock(&sh->mu);
+            break;
+        }
+        if (eof || tail - head == sh->cap) {
+            pthread_cond_wait(&sh->done_cv, &sh->mu);
+            pthread_mutex_unlock(&sh->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&sh->mu);
+
+        /* Room in the window: read one more record. */
+        for (;;) {
+            json_t *rec = tool_next(t);
+            struct item *it = &sh->ring[tail % sh->cap];
+
+            if (!rec) {
+                pthread_mutex_lock(&sh->mu);
+                sh->eof = 1;
+                pthread_cond_broadcast(&sh->work_cv);
+                pthread_mutex_unlock(&sh->mu);
+                break;
+            }
+            if (prepare(t, rec, sh->lang, it) != 0) {
+                json_decref(rec);
+                free(it->tests);
+                free(it->verdicts);
+                memset(it, 0, sizeof(*it));
+                continue;
+            }
+            pthread_mutex_lock(&sh->mu);
+            sh->tail++;
+            if (it->work)
+                pthread_cond_signal(&sh->work_cv);
+            pthread_mutex_unlock(&sh->mu);
+            tool_progress(t, "%zu records", tail + 1);
+            break;
+        }
+    }
+}
+
+/* lib/pool task: 0 is the reader, 1..jobs the workers (slot task - 1). */
+static void
+task(void *ctx, int task_no, int tid)
+{
+    struct shared *sh = ctx;
+
+    (void)tid;
+    if (task_no == 0)
+        reader(sh);
+    else
+        worker(sh, task_no - 1);
+}
+
 int
 main(int argc, char **argv)
 {
     struct tool t;
     struct shared sh;
-    struct worker *ws;
     const char *lang = "python";
     long n, jobs;
     double d, wall = 0;
-    int c, i;
+    int c;
 
     if (sandbox_is_runner(argc, argv))
         return sandbox_runner_main();
@@ -297,76 +371,14 @@ main(int argc, char **argv)
 
     sh.cap = (size_t)jobs * 4;
     sh.ring = xcalloc(sh.cap, sizeof(*sh.ring));
+    sh.t = &t;
+    sh.lang = lang;
     pthread_mutex_init(&sh.mu, NULL);
     pthread_cond_init(&sh.work_cv, NULL);
     pthread_cond_init(&sh.done_cv, NULL);
-    ws = xcalloc((size_t)jobs, sizeof(*ws));
-    for (i = 0; i < jobs; i++) {
-        ws[i].sh = &sh;
-        ws[i].slot = i;
-        if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0)
-            die("cannot start worker threads");
-    }
-
-    for (;;) {
-        size_t tail, head;
-        int eof;
-
-        /* Write every finished record at the head of the window. */
-        pthread_mutex_lock(&sh.mu);
-        while (sh.head < sh.tail && sh.ring[sh.head % sh.cap].done) {
-            struct item *it = &sh.ring[sh.head % sh.cap];
-
-            pthread_mutex_unlock(&sh.mu);
-            finish(&t, it);
-            pthread_mutex_lock(&sh.mu);
-            sh.head++;
-        }
-        tail = sh.tail;
-        head = sh.head;
-        eof = sh.eof;
-        if (eof && head == tail) {
-            pthread_mutex_unlock(&sh.mu);
-            break;
-        }
-        if (eof || tail - head == sh.cap) {
-            pthread_cond_wait(&sh.done_cv, &sh.mu);
-            pthread_mutex_unlock(&sh.mu);
-            continue;
-        }
-        pthread_mutex_unlock(&sh.mu);
-
-        /* Room in the window: read one more record. */
-        for (;;) {
-            json_t *rec = tool_next(&t);
-            struct item *it = &sh.ring[tail % sh.cap];
-
-            if (!rec) {
-                pthread_mutex_lock(&sh.mu);
-                sh.eof = 1;
-                pthread_cond_broadcast(&sh.work_cv);
-                pthread_mutex_unlock(&sh.mu);
-                break;
-            }
-            if (prepare(&t, rec, lang, it) != 0) {
-                json_decref(rec);
-                free(it->tests);
-                free(it->verdicts);
-                memset(it, 0, sizeof(*it));
-                continue;
-            }
-            pthread_mutex_lock(&sh.mu);
-            sh.tail++;
-            if (it->work)
-                pthread_cond_signal(&sh.work_cv);
-            pthread_mutex_unlock(&sh.mu);
-            tool_progress(&t, "%zu records", tail + 1);
-            break;
-        }
-    }
-    for (i = 0; i < jobs; i++)
-        pthread_join(ws[i].th, NULL);
-    free(ws);
+    /* one thread each for the reader and the jobs workers */
+    pool_set_threads((int)jobs + 1);
+    pool_run(task, &sh, (int)jobs + 1);
     free(sh.ring);
     pthread_cond_destroy(&sh.work_cv);
     pthread_cond_destroy(&sh.done_cv);

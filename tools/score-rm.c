@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chat.h"
 #include "ckpt.h"
+#include "lm.h"
 #include "json.h"
 #include "rm.h"
 #include "tok.h"
@@ -386,8 +386,7 @@ main(int argc, char **argv)
     struct model *m = NULL;
     struct tok *tk = NULL;
     struct chat chat;
-    struct stat sb;
-    char cerr[512], hash[17];
+    char hash[17];
     int rc, have_chat = 0;
 
     memset(&a, 0, sizeof(a));
@@ -412,12 +411,7 @@ main(int argc, char **argv)
     }
 
     /* from here on every error goes through fail, which frees first */
-    if (stat(a.model, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        sbuf_addf(&msg, "'%s': %s", a.model,
-                  stat(a.model, &sb) != 0 ? strerror(errno) : "not a directory");
-        goto fail;
-    }
-    m = ckpt_load(a.model, 0, NULL, &msg);
+    m = lm_load(a.model, 0, &msg);
     if (!m)
         goto fail;
     if (a.judge && m->cfg.arch != MODEL_CAUSAL_LM) {
@@ -430,17 +424,10 @@ main(int argc, char **argv)
                   " --rm, or use --judge", a.model);
         goto fail;
     }
-    tk = tok_load_dir(a.model);
-    if (tok_vocab_size(tk) > m->cfg.vocab_size) {
-        sbuf_addf(&msg, "'%s': the tokenizer has %d ids, the model %d", a.model,
-                  tok_vocab_size(tk), m->cfg.vocab_size);
+    if (lm_chat_open(a.model, m, a.format,
+                     (a.think ? CHAT_THINK : 0) | (a.no_think ? CHAT_NO_THINK : 0), &tk,
+                     &chat, &msg) < 0)
         goto fail;
-    }
-    if (chat_init(&chat, tk, a.format, (a.think ? CHAT_THINK : 0)
-                  | (a.no_think ? CHAT_NO_THINK : 0), cerr, sizeof(cerr)) < 0) {
-        sbuf_addf(&msg, "'%s': %s", a.model, cerr);
-        goto fail;
-    }
     have_chat = 1;
     ckpt_hash(m, hash);
     if (a.norm_stats && read_norm(a.norm_stats, hash, a.with_ref, &nm, &msg))

@@ -1,0 +1,49 @@
+/*
+ * lm.c - a checkpoint directory opened for text.  See lm.h.
+ */
+#include "lm.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ckpt.h"
+
+struct model *
+lm_load(const char *dir, int flags, struct sbuf *err)
+{
+    struct stat sb;
+
+    if (stat(dir, &sb) != 0) {
+        sbuf_addf(err, "'%s': %s", dir, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        sbuf_addf(err, "'%s': not a directory", dir);
+        return NULL;
+    }
+    return ckpt_load(dir, flags, NULL, err);
+}
+
+int
+lm_chat_open(const char *dir, const struct model *m, enum chat_format format,
+             unsigned flags, struct tok **tk, struct chat *chat, struct sbuf *err)
+{
+    char cerr[512];
+    struct tok *t = tok_load_dir(dir);
+
+    if (tok_vocab_size(t) > m->cfg.vocab_size) {
+        sbuf_addf(err, "'%s': the tokenizer has %d ids, the model %d", dir, tok_vocab_size(t),
+                  m->cfg.vocab_size);
+        goto fail;
+    }
+    if (chat_init(chat, t, format, flags, cerr, sizeof(cerr)) < 0) {
+        sbuf_addf(err, "'%s': %s", dir, cerr);
+        goto fail;
+    }
+    *tk = t;
+    return 0;
+fail:
+    tok_free(t);
+    return -1;
+}

@@ -1,0 +1,165 @@
+/*
+ * test_sample.c - the domain rule and the sampling object, case by case
+ * with the expected answers written out by hand.
+ */
+#include <string.h>
+
+#include "check.h"
+#include "rec.h"
+#include "sample.h"
+
+static json_t *
+rec(const char *s)
+{
+    json_t *r = json_loads(s, 0, NULL);
+
+    CHECK(r != NULL);
+    return r;
+}
+
+static void
+test_domains(void)
+{
+    static const char *const math[] = {"math"}, *const rule[] = {"math", "code"};
+    const struct sample_domains score_math = {math, 1, NULL, 0, 1},
+                                by_name = {math, 1, NULL, 0, 0}, every = {NULL, 0, NULL, 0, 1},
+                                rm = {NULL, 0, rule, 2, 0};
+    static const struct {
+        const char *rec;
+        int math, name, every, rm;
+    } c[] = {
+        {"{\"domain\":\"math\"}", 1, 1, 1, 0},       {"{\"domain\":\"code\"}", 0, 0, 1, 0},
+        {"{\"domain\":\"qa\"}", 0, 0, 1, 1},         {"{}", 1, 0, 1, 0},
+        {"{\"domain\":7}", -1, -1, -1, -1},          {"{\"domain\":null}", -1, -1, -1, -1},
+        {"{\"domain\":[\"math\"]}", -1, -1, -1, -1},
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(c); i++) {
+        json_t *r = rec(c[i].rec);
+        const char *why = NULL;
+
+        CHECK_MSG(sample_domain_match(&score_math, r, &why) == c[i].math, "case %zu", i);
+        CHECK_MSG(sample_domain_match(&by_name, r, &why) == c[i].name, "case %zu", i);
+        CHECK_MSG(sample_domain_match(&every, r, &why) == c[i].every, "case %zu", i);
+        CHECK_MSG(sample_domain_match(&rm, r, &why) == c[i].rm, "case %zu", i);
+        if (c[i].math < 0)
+            CHECK_STREQ(why, "not a string");
+        json_decref(r);
+    }
+}
+
+static void
+test_sampling(void)
+{
+    static const struct {
+        const char *rec;
+        int rc;
+        const char *field, *why;
+    } c[] = {
+        {"{}", 0, NULL, NULL},
+        {"{\"sampling\":{\"temperature\":0.7,\"top_p\":0.95,\"top_k\":40,\"min_p\":0}}", 1,
+         NULL, NULL},
+        {"{\"sampling\":{\"temperature\":0,\"top_p\":1,\"top_k\":0,\"min_p\":1}}", 1, NULL,
+         NULL},
+        {"{\"sampling\":3}", -1, "sampling", "not an object"},
+        {"{\"sampling\":{\"top_p\":1,\"top_k\":0,\"min_p\":0}}", -1, "sampling.temperature",
+         "missing"},
+        {"{\"sampling\":{\"temperature\":\"1\",\"top_p\":1,\"top_k\":0,\"min_p\":0}}", -1,
+         "sampling.temperature", "not a number"},
+        {"{\"sampling\":{\"temperature\":-1,\"top_p\":1,\"top_k\":0,\"min_p\":0}}", -1,
+         "sampling.temperature", "not in [0, 1000]"},
+        {"{\"sampling\":{\"temperature\":1,\"top_p\":0,\"top_k\":0,\"min_p\":0}}", -1,
+         "sampling.top_p", "not in (0, 1]"},
+        {"{\"sampling\":{\"temperature\":1,\"top_p\":1,\"top_k\":0,\"min_p\":1.5}}", -1,
+         "sampling.min_p", "not in [0, 1]"},
+        {"{\"sampling\":{\"temperature\":1,\"top_p\":1,\"top_k\":1.5,\"min_p\":0}}", -1,
+         "sampling.top_k", "not an integer >= 0"},
+        {"{\"sampling\":{\"temperature\":1,\"top_p\":1,\"top_k\":-1,\"min_p\":0}}", -1,
+         "sampling.top_k", "not an integer >= 0"},
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(c); i++) {
+        json_t *r = rec(c[i].rec);
+        struct sample_sampling s;
+        const char *field = NULL, *why = NULL;
+        int rc = sample_sampling_get(r, &s, &field, &why);
+
+        CHECK_MSG(rc == c[i].rc, "case %zu: %d", i, rc);
+        if (c[i].rc < 0) {
+            CHECK_STREQ(field, c[i].field);
+            CHECK_STREQ(why, c[i].why);
+        }
+        json_decref(r);
+    }
+}
+
+static void
+test_roundtrip(void)
+{
+    struct sampler_config c = SAMPLER_CONFIG_INIT;
+    struct sample_sampling s, t;
+    json_t *r = json_object();
+    const char *field, *why;
+    struct sbuf sb = SBUF_INIT;
+
+    c.temperature = 0.7f;
+    c.top_p = 0.95f;
+    c.top_k = 40;
+    c.min_p = 0.05f;
+    sample_sampling_of(&s, &c);
+    CHECK(s.temperature == 0.7 && s.top_p == 0.95 && s.top_k == 40 && s.min_p == 0.05);
+    sample_sampling_set(r, &s);
+    /* as the record writer puts it: the decimals given to gen */
+    json_emit(&sb, r);
+    CHECK_STREQ(sbuf_str(&sb), "{\"sampling\":{\"temperature\":0.7,\"top_p\":0.95,"
+                               "\"top_k\":40,\"min_p\":0.05}}");
+    sbuf_release(&sb);
+    CHECK(sample_sampling_get(r, &t, &field, &why) == 1 && sample_sampling_eq(&s, &t));
+    CHECK(sample_logp_temperature(&s) == 0.7);
+    s.temperature = 0;
+    CHECK(sample_logp_temperature(&s) == 1.0);
+    json_decref(r);
+}
+
+static void
+test_temp(void)
+{
+    struct sample_temp st;
+    json_t *a = rec("{\"sampling\":{\"temperature\":0.5,\"top_p\":1,\"top_k\":0,\"min_p\":0}}");
+    json_t *b =
+        rec("{\"sampling\":{\"temperature\":0.5,\"top_p\":0.9,\"top_k\":0,\"min_p\":0}}");
+    json_t *none = rec("{}");
+    const char *field = NULL;
+
+    sample_temp_init(&st, 0, 0);
+    CHECK(st.temperature == 1.0);
+    CHECK(sample_temp_take(&st, none, &field) == 0 && st.temperature == 1.0);
+    CHECK(sample_temp_take(&st, a, &field) == 0 && st.temperature == 0.5);
+    CHECK(sample_temp_take(&st, a, &field) == 0);
+    CHECK(sample_temp_take(&st, none, &field) == 0);
+    CHECK(sample_temp_take(&st, b, &field) == -1);
+    CHECK_STREQ(field, "sampling");
+    CHECK(strstr(sbuf_str(&st.msg), "top_p 0.9") != NULL);
+    sample_temp_release(&st);
+
+    /* the option overrides: every record taken, its temperature kept */
+    sample_temp_init(&st, 1, 2.0);
+    CHECK(sample_temp_take(&st, a, &field) == 0 && sample_temp_take(&st, b, &field) == 0);
+    CHECK(st.temperature == 2.0);
+    sample_temp_release(&st);
+    json_decref(a);
+    json_decref(b);
+    json_decref(none);
+}
+
+int
+main(void)
+{
+    test_domains();
+    test_sampling();
+    test_roundtrip();
+    test_temp();
+    return check_done();
+}
