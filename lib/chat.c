@@ -1,9 +1,10 @@
 /*
- * chat.c - the chat formats of chat.h: one system + user turn rendered as
- * the model's own template renders it, then encoded.
+ * chat.c - the chat formats of chat.h: a conversation rendered as the
+ * model's own template renders it, then encoded, with the assistant
+ * outputs marked.
  *
  * The templates are those of the models' tokenizer_config.json files
- * (DeepSeek-V3/R1, Qwen2.5/Qwen3, Llama 3/3.1 without tools or dates);
+ * (DeepSeek-V3/R1, Qwen2/Qwen3, Llama 3/3.1/3.2, without tool calls);
  * this file is not a Jinja engine and renders only these shapes.
  */
 #include "chat.h"
@@ -40,17 +41,26 @@ static const char *const format_names[] = {
     "auto", "builtin", "deepseek3", "chatml", "llama3", "qwen3", "llama3.1",
 };
 
-int
-chat_parse_format(const char *name, enum chat_format *out)
+/* The index of name in names[0, n), or -1. */
+static int
+name_index(const char *const *names, size_t n, const char *name)
 {
     size_t i;
 
-    for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
-        if (strcmp(name, format_names[i]) == 0) {
-            *out = (enum chat_format)i;
-            return 0;
-        }
+    for (i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)i;
     return -1;
+}
+
+int
+chat_parse_format(const char *name, enum chat_format *out)
+{
+    int i = name_index(format_names, ARRAY_LEN(format_names), name);
+
+    if (i >= 0)
+        *out = (enum chat_format)i;
+    return i < 0 ? -1 : 0;
 }
 
 const char *
@@ -497,14 +507,11 @@ static const char *const role_names[] = {"system", "user", "assistant", "tool"};
 int
 chat_parse_role(const char *name, enum chat_role *out)
 {
-    size_t i;
+    int i = name_index(role_names, ARRAY_LEN(role_names), name);
 
-    for (i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
-        if (strcmp(name, role_names[i]) == 0) {
-            *out = (enum chat_role)i;
-            return 0;
-        }
-    return -1;
+    if (i >= 0)
+        *out = (enum chat_role)i;
+    return i < 0 ? -1 : 0;
 }
 
 /* Qwen3 (its tokenizer_config.json chat template, without tools). */

@@ -22,9 +22,24 @@
  *              [<|start_header_id|>]assistant[<|end_header_id|>]\n\n
  *              response: RESPONSE[<|eot_id|>]
  *
- * llama3 is the Llama 3 (3.0) template; the templates of Llama 3.1 and
- * later also write a dated "Cutting Knowledge Date" system preamble, which
- * this format does not.
+ *   qwen3      chatml with Qwen3's rules: an assistant turn's reasoning
+ *              (reasoning_content, or its content up to "</think>") as a
+ *              "<think>\n...\n</think>\n\n" block after the last user
+ *              question, dropped before it; CHAT_NO_THINK is
+ *              enable_thinking false: the generation prompt ends in
+ *              "<think>\n\n</think>\n\n"
+ *   llama3.1   llama3 with a system turn always, opening "Cutting
+ *              Knowledge Date: December 2023\nToday Date: 26 Jul
+ *              2024\n\n" (Llama 3.1 and 3.2); tool results under the
+ *              ipython header as JSON strings
+ *
+ * llama3 is the Llama 3 (3.0) template.  deepseek3 follows DeepSeek-V3's
+ * template, and R1's (earlier assistant turns keep only what follows
+ * their last "</think>") when the chat template is R1's or, without one,
+ * with CHAT_THINK.  Conversations (chat_conv) render turn by turn as
+ * these templates do, system, user, assistant and tool turns; every
+ * format is checked byte for byte against the models' templates under
+ * Hugging Face's Jinja engine (tests/cli/tok/reference-jinja.sh).
  *
  * Without a system prompt the system part is left out (builtin: no
  * [<|system|>]; chatml and llama3: no system turn).  llama3 trims

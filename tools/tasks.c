@@ -189,9 +189,10 @@ run_generator(struct tool *t, const struct tasks_gen *g, long n, long start)
     return tool_finish(t);
 }
 
+/* An importer (im), or tasks jsonl's field map (map != NULL). */
 static int
-run_importer(struct tool *t, struct tasks_import *im, int argc, char **argv,
-             const char *id_prefix)
+run_importer(struct tool *t, struct tasks_import *im, struct tasks_map *map,
+             int argc, char **argv, const char *id_prefix)
 {
     struct sbuf prefix = SBUF_INIT;
     const char *field, *why;
@@ -202,11 +203,14 @@ run_importer(struct tool *t, struct tasks_import *im, int argc, char **argv,
     while ((raw = tool_next(t)) != NULL) {
         if (t->cur != cur) {
             cur = t->cur;
-            default_prefix("gsm8k/", t->inputs[cur], &prefix);
+            default_prefix(map ? "" : "gsm8k/", t->inputs[cur], &prefix);
             im->id_prefix = id_prefix ? id_prefix : sbuf_str(&prefix);
+            if (map)
+                map->id_prefix = im->id_prefix;
         }
-        switch (tasks_import_one(im, raw, tool_line(t) - 1, &out, &field,
-                                 &why)) {
+        switch (map ? tasks_map_one(map, raw, tool_line(t) - 1, &out, &field, &why)
+                    : tasks_import_one(im, raw, tool_line(t) - 1, &out, &field,
+                                       &why)) {
         case 1:
             tool_write(t, out);
             json_decref(out);
@@ -221,36 +225,8 @@ run_importer(struct tool *t, struct tasks_import *im, int argc, char **argv,
         tool_progress(t, "%ld records", t->nwritten);
     }
     sbuf_release(&prefix);
-    return tool_finish(t);
-}
-
-/* tasks jsonl: every record through the field map. */
-static int
-run_mapper(struct tool *t, struct tasks_map *m, int argc, char **argv,
-           const char *id_prefix)
-{
-    struct sbuf prefix = SBUF_INIT;
-    const char *field, *why;
-    json_t *raw, *out;
-    int cur = -1;
-
-    tool_start(t, argc, argv);
-    while ((raw = tool_next(t)) != NULL) {
-        if (t->cur != cur) {
-            cur = t->cur;
-            default_prefix("", t->inputs[cur], &prefix);
-            m->id_prefix = id_prefix ? id_prefix : sbuf_str(&prefix);
-        }
-        if (tasks_map_one(m, raw, tool_line(t) - 1, &out, &field, &why) == 1) {
-            tool_write(t, out);
-            json_decref(out);
-        } else
-            tool_reject(t, raw, field, "%s", why);
-        json_decref(raw);
-        tool_progress(t, "%ld records", t->nwritten);
-    }
-    sbuf_release(&prefix);
-    tasks_map_release(m);
+    if (map)
+        tasks_map_release(map);
     return tool_finish(t);
 }
 
@@ -422,7 +398,7 @@ main(int argc, char **argv)
                 tool_usage_error(&t, "--map: '%s': %s", maps[i], msg);
         if (domain)
             map.domain = domain;
-        return run_mapper(&t, &map, argc - optind, argv + optind, id_prefix);
+        return run_importer(&t, &im, &map, argc - optind, argv + optind, id_prefix);
     }
-    return run_importer(&t, &im, argc - optind, argv + optind, id_prefix);
+    return run_importer(&t, &im, NULL, argc - optind, argv + optind, id_prefix);
 }
