@@ -26,8 +26,8 @@ lm_load(const char *dir, int flags, struct sbuf *err)
 }
 
 int
-lm_chat_open(const char *dir, const struct model *m, enum chat_format format,
-             unsigned flags, struct tok **tk, struct chat *chat, struct sbuf *err)
+lm_chat_open(const char *dir, const struct model *m, enum chat_format format, unsigned flags,
+             struct tok **tk, struct chat *chat, struct sbuf *err)
 {
     char cerr[512];
     struct tok *t = tok_load_dir(dir);

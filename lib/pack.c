@@ -2,7 +2,6 @@
  * pack.c - records to segments, bin packing, packed records and their
  * checker.  See pack.h for the format's invariants and the strategies.
  */
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -101,36 +100,13 @@ seg_alloc(struct seg *s, size_t n, int fields)
 
 /* ---- Reading fields ---- */
 
-/*
- * An array of token ids: the json array (borrowed) or NULL with why set.
- * An empty array is an error when nonempty is set.
- */
+/* A token-id array (sample.h's reader), or NULL with the reason in why. */
 static const json_t *
 get_ids(const json_t *rec, const char *key, int nonempty, struct sbuf *why)
 {
-    const json_t *a = json_object_get(rec, key), *v;
-    size_t i;
+    const json_t *a = NULL;
 
-    if (!a) {
-        sbuf_adds(why, "missing");
-        return NULL;
-    }
-    if (!json_is_array(a)) {
-        sbuf_adds(why, "not an array");
-        return NULL;
-    }
-    if (nonempty && json_array_size(a) == 0) {
-        sbuf_adds(why, "empty");
-        return NULL;
-    }
-    json_array_foreach(a, i, v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0
-            || json_integer_value(v) > INT_MAX) {
-            sbuf_addf(why, "element %zu is not a token id (an integer >= 0)", i);
-            return NULL;
-        }
-    }
-    return a;
+    return sample_get_ids(rec, key, 0, nonempty, &a, why) == 0 ? a : NULL;
 }
 
 /* An array of n finite log-probabilities (<= 0), copied into out[off..]. */

@@ -3,6 +3,7 @@
  */
 #include "sample.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,41 @@ sample_domain_match(const struct sample_domains *d, const json_t *rec, const cha
     if (d->n > 0)
         return in_list(d->names, d->n, json_string_value(v));
     return !in_list(d->except, d->nexcept, json_string_value(v));
+}
+
+/* ============================== Token fields ============================== */
+
+int
+sample_get_ids(const json_t *rec, const char *key, int vocab, int nonempty,
+               const json_t **out, struct sbuf *why)
+{
+    const json_t *a = json_object_get(rec, key), *v;
+    json_int_t hi = vocab > 0 ? vocab : (json_int_t)INT_MAX + 1;
+    size_t i;
+
+    if (!a) {
+        sbuf_adds(why, "missing");
+        return -1;
+    }
+    if (!json_is_array(a)) {
+        sbuf_adds(why, "not an array");
+        return -1;
+    }
+    if (nonempty && json_array_size(a) == 0) {
+        sbuf_adds(why, "empty");
+        return -1;
+    }
+    json_array_foreach(a, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= hi) {
+            if (vocab > 0)
+                sbuf_addf(why, "element %zu is not a token id in [0, %d)", i, vocab);
+            else
+                sbuf_addf(why, "element %zu is not a token id (an integer >= 0)", i);
+            return -1;
+        }
+    }
+    *out = a;
+    return 0;
 }
 
 /* ============================== Sampling ============================== */

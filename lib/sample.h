@@ -58,6 +58,18 @@ struct sample_domains {
 int sample_domain_match(const struct sample_domains *d, const json_t *rec,
                         const char **why);
 
+/* ---- token fields ---- */
+
+/*
+ * rec's token-id array key (prompt_ids, completion_ids, chosen_ids, ...):
+ * 0 with the array in *out (borrowed from rec), or -1 with the reason
+ * appended to why: "missing", "not an array", "empty" (when nonempty),
+ * or "element I is not a token id" followed by "(an integer >= 0)" or,
+ * with vocab > 0, "in [0, vocab)".  pack and logp read samples here.
+ */
+int sample_get_ids(const json_t *rec, const char *key, int vocab, int nonempty,
+                   const json_t **out, struct sbuf *why);
+
 /* ---- the sampling settings ---- */
 
 struct sample_sampling {

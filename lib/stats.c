@@ -488,6 +488,14 @@ stats_add(struct stats *s, json_t *rec)
         sbuf_addf(&s->err, "not a string");
         return -1;
     }
+    /* the domain rule of sample.h: a domain that is not a string is bad */
+    g = json_object_get(rec, "domain");
+    if (g && !json_is_string(g)) {
+        s->err_field = "domain";
+        sbuf_addf(&s->err, "not a string");
+        return -1;
+    }
+    g = json_object_get(rec, "group");
     {
         json_t *v = stats_get_path(rec, s->o.reward_key);
         if (v && !json_is_number(v) && !json_is_null(v)) {

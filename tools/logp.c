@@ -50,28 +50,19 @@ sample_lengths(const json_t *rec, const struct model *m, size_t *np, size_t *nc,
                const char **field, struct sbuf *why)
 {
     static const char *const keys[2] = {"prompt_ids", "completion_ids"};
-    size_t len[2], i;
+    size_t len[2];
     int k;
 
     for (k = 0; k < 2; k++) {
-        const json_t *a = json_object_get(rec, *field = keys[k]), *v;
-        if (!json_is_array(a)) {
-            sbuf_adds(why, a ? "not an array" : "missing");
+        const json_t *a;
+
+        if (sample_get_ids(rec, *field = keys[k], m->cfg.vocab_size, 0, &a, why) < 0)
             return -1;
-        }
         len[k] = json_array_size(a);
         if (len[k] == 0) {
             sbuf_adds(why, k == 0 ? "empty (nothing predicts the first completion token)"
                                : "empty");
             return -1;
-        }
-        json_array_foreach(a, i, v) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0
-                || json_integer_value(v) >= m->cfg.vocab_size) {
-                sbuf_addf(why, "element %zu is not a token id in [0, %d)", i,
-                          m->cfg.vocab_size);
-                return -1;
-            }
         }
     }
     if (len[0] + len[1] > (size_t)m->cfg.max_pos) {

@@ -13,6 +13,7 @@
 
 #include "format.h"
 #include "sample.h"
+#include "score.h"
 #include "tool.h"
 #include "util.h"
 
@@ -57,33 +58,55 @@ good_tag(const char *s)
                   == n;
 }
 
+struct fmt {
+    struct format_opts o;
+    double weight;          /* reward of a well-formed completion */
+};
+
+/* score.h callback: the format check, its reason under "format". */
+static int
+score(void *ctx, json_t *rec, const char *comp, double *reward, const char **field,
+      struct sbuf *why)
+{
+    const struct fmt *fo = ctx;
+    enum format_reason reason = format_check(&fo->o, comp, NULL);
+    json_t *info = json_object();
+
+    (void)field;
+    (void)why;
+    json_object_set_new(info, "reason", json_string(format_reason_name(reason)));
+    json_object_set_new(rec, "format", info);
+    *reward = reason == FORMAT_OK ? fo->weight : 0;
+    return reason == FORMAT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
     struct tool t;
-    struct format_opts to;
+    struct fmt fo;
+    struct format_opts *to = &fo.o;
     const char *dname[1];
     /* every record; --domain NAME: that domain alone */
-    struct sample_domains dom = {dname, 0, NULL, 0, 1};
-    double weight = 1;
-    long ok = 0, scored = 0;
-    int c;
-    json_t *r;
+    struct scorer sc = {"format", {dname, 0, NULL, 0, 1}, "well-formed", score, &fo};
+    struct score_counts c;
+    int ch;
 
     util_setprog(argv[0]);
-    format_opts_init(&to);
+    format_opts_init(to);
+    fo.weight = 1;
     tool_init(&t, "score-format", usage);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
-        if (tool_opt(&t, c, optarg))
+    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
+        if (tool_opt(&t, ch, optarg))
             continue;
-        switch (c) {
+        switch (ch) {
         case OPT_DOMAIN:
             dname[0] = optarg;
-            dom.n = 1;
-            dom.untagged = 0;
+            sc.domains.n = 1;
+            sc.domains.untagged = 0;
             break;
         case OPT_WEIGHT:
-            if (parse_double(optarg, -1e9, 1e9, &weight))
+            if (parse_double(optarg, -1e9, 1e9, &fo.weight))
                 tool_usage_error(
                     &t, "--weight: '%s' is not a number in [-1e9, 1e9]",
                     optarg);
@@ -91,58 +114,22 @@ main(int argc, char **argv)
         case OPT_TAG:
             if (!good_tag(optarg))
                 tool_usage_error(&t, "--tag: '%s' is not a tag name", optarg);
-            to.tag = optarg;
+            to->tag = optarg;
             break;
         case OPT_ANSWER_TAG:
             if (!good_tag(optarg))
                 tool_usage_error(&t, "--answer-tag: '%s' is not a tag name",
                                  optarg);
-            to.answer_tag = optarg;
+            to->answer_tag = optarg;
             break;
-        case OPT_BOXED: to.boxed = 1; break;
-        case OPT_OPEN: to.open_in_prompt = 1; break;
+        case OPT_BOXED: to->boxed = 1; break;
+        case OPT_OPEN: to->open_in_prompt = 1; break;
         default: tool_usage(&t);
         }
     }
     tool_start(&t, argc - optind, argv + optind);
-    while ((r = tool_next(&t)) != NULL) {
-        const char *comp, *why;
-        enum format_reason reason;
-        json_t *info;
-
-        switch (sample_domain_match(&dom, r, &why)) {
-        case -1:
-            tool_reject(&t, r, "domain", "%s", why);
-            json_decref(r);
-            continue;
-        case 0:
-            tool_write(&t, r);
-            json_decref(r);
-            continue;
-        }
-        if (rec_check_rewards(r, &why)) {
-            tool_reject(&t, r, "rewards", "%s", why);
-            json_decref(r);
-            continue;
-        }
-        if (rec_get_str(r, "completion", &comp, &why)) {
-            tool_reject(&t, r, "completion", "%s", why);
-            json_decref(r);
-            continue;
-        }
-        reason = format_check(&to, comp, NULL);
-        info = json_object();
-        json_object_set_new(info, "reason",
-                            json_string(format_reason_name(reason)));
-        json_object_set_new(r, "format", info);
-        rec_set_reward(r, "format", reason == FORMAT_OK ? weight : 0);
-        scored++;
-        ok += reason == FORMAT_OK;
-        tool_write(&t, r);
-        json_decref(r);
-        tool_progress(&t, "%ld records, %ld well-formed", t.nread, ok);
-    }
+    score_run(&t, &sc, &c);
     if (!t.quiet && (t.tty || t.progress))
-        warnx_("%ld scored, %ld well-formed", scored, ok);
+        warnx_("%ld scored, %ld well-formed", c.scored, c.hits);
     return tool_finish(&t);
 }

@@ -12,6 +12,7 @@
 
 #include "mathans.h"
 #include "sample.h"
+#include "score.h"
 #include "tool.h"
 #include "util.h"
 
@@ -65,36 +66,76 @@ static const struct option opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+struct smath {
+    struct mathans *m;
+    double weight;          /* reward of a correct answer */
+    int reject_unparsed;    /* a reference that cannot be parsed is a bad record */
+    long counts[5];         /* by enum mathans_reason */
+};
+
+/* score.h callback: the answer checked against the reference, under "math". */
+static int
+score(void *ctx, json_t *rec, const char *comp, double *reward, const char **field,
+      struct sbuf *why)
+{
+    struct smath *sm = ctx;
+    struct mathans_result res;
+    const char *ans, *w;
+    json_t *info;
+
+    if (rec_get_str(rec, "answer", &ans, &w)) {
+        *field = "answer";
+        sbuf_adds(why, w);
+        return -1;
+    }
+    mathans_check(sm->m, ans, comp, &res);
+    if (res.reason == MATHANS_UNPARSED_REFERENCE && sm->reject_unparsed) {
+        *field = "answer";
+        sbuf_addf(why, "the reference '%s' cannot be parsed", res.reference);
+        return -1;
+    }
+    sm->counts[res.reason]++;
+    info = json_object();
+    json_object_set_new(info, "extracted",
+                        res.extracted ? json_string(res.extracted) : json_null());
+    json_object_set_new(info, "method", json_string(mathans_method_name(res.method)));
+    json_object_set_new(info, "reference", json_string(res.reference));
+    json_object_set_new(info, "reason", json_string(mathans_reason_name(res.reason)));
+    json_object_set_new(rec, "math", info);
+    *reward = res.reason == MATHANS_CORRECT ? sm->weight : 0;
+    return res.reason == MATHANS_CORRECT;
+}
+
 int
 main(int argc, char **argv)
 {
     struct tool t;
     struct mathans_opts mo;
-    struct mathans *m;
+    struct smath sm;
     const char *dname[1] = {"math"};
     /* math and untagged records; --domain NAME: that domain alone */
-    struct sample_domains dom = {dname, 1, NULL, 0, 1};
-    const char *dwhy;
-    double weight = 1;
-    int c, reject_unparsed = 0;
-    long counts[5] = {0}, passed = 0;
-    json_t *r;
+    struct scorer sc = {"math", {dname, 1, NULL, 0, 1}, "correct", score, &sm};
+    struct score_counts c;
+    const long *counts;
+    int ch;
 
     util_setprog(argv[0]);
     mathans_opts_init(&mo);
+    memset(&sm, 0, sizeof(sm));
+    sm.weight = 1;
     tool_init(&t, "score-math", usage);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
         long n;
 
-        if (tool_opt(&t, c, optarg))
+        if (tool_opt(&t, ch, optarg))
             continue;
-        switch (c) {
+        switch (ch) {
         case OPT_DOMAIN:
             dname[0] = optarg;
-            dom.untagged = 0;
+            sc.domains.untagged = 0;
             break;
         case OPT_WEIGHT:
-            if (parse_double(optarg, -1e9, 1e9, &weight))
+            if (parse_double(optarg, -1e9, 1e9, &sm.weight))
                 tool_usage_error(
                     &t, "--weight: '%s' is not a number in [-1e9, 1e9]",
                     optarg);
@@ -140,68 +181,15 @@ main(int argc, char **argv)
         case OPT_REDUCED: mo.flags |= MATHANS_REDUCED; break;
         case OPT_THINK: mo.flags |= MATHANS_SEARCH_THINK; break;
         case OPT_NOVEC: mo.flags |= MATHANS_NO_VECTOR_TUPLE; break;
-        case OPT_REJECT_UNPARSED: reject_unparsed = 1; break;
+        case OPT_REJECT_UNPARSED: sm.reject_unparsed = 1; break;
         default: tool_usage(&t);
         }
     }
-    m = mathans_new(&mo);
+    sm.m = mathans_new(&mo);
     tool_start(&t, argc - optind, argv + optind);
-    while ((r = tool_next(&t)) != NULL) {
-        const char *ans, *comp, *why;
-        struct mathans_result res;
-        json_t *info;
-        int in = sample_domain_match(&dom, r, &dwhy);
-
-        if (in <= 0) {
-            if (in < 0) {
-                tool_reject(&t, r, "domain", "%s", dwhy);
-            } else {
-                tool_write(&t, r);
-                passed++;
-            }
-            json_decref(r);
-            continue;
-        }
-        if (rec_check_rewards(r, &why)) {
-            tool_reject(&t, r, "rewards", "%s", why);
-            json_decref(r);
-            continue;
-        }
-        if (rec_get_str(r, "answer", &ans, &why)) {
-            tool_reject(&t, r, "answer", "%s", why);
-            json_decref(r);
-            continue;
-        }
-        if (rec_get_str(r, "completion", &comp, &why)) {
-            tool_reject(&t, r, "completion", "%s", why);
-            json_decref(r);
-            continue;
-        }
-        mathans_check(m, ans, comp, &res);
-        if (res.reason == MATHANS_UNPARSED_REFERENCE && reject_unparsed) {
-            tool_reject(&t, r, "answer", "the reference '%s' cannot be parsed",
-                        res.reference);
-            json_decref(r);
-            continue;
-        }
-        counts[res.reason]++;
-        info = json_object();
-        json_object_set_new(info, "extracted",
-                            res.extracted ? json_string(res.extracted)
-                                          : json_null());
-        json_object_set_new(info, "method",
-                            json_string(mathans_method_name(res.method)));
-        json_object_set_new(info, "reference", json_string(res.reference));
-        json_object_set_new(info, "reason",
-                            json_string(mathans_reason_name(res.reason)));
-        json_object_set_new(r, "math", info);
-        rec_set_reward(r, "math", res.reason == MATHANS_CORRECT ? weight : 0);
-        tool_write(&t, r);
-        json_decref(r);
-        tool_progress(&t, "%ld records, %ld correct", t.nread,
-                      counts[MATHANS_CORRECT]);
-    }
-    mathans_free(m);
+    score_run(&t, &sc, &c);
+    mathans_free(sm.m);
+    counts = sm.counts;
     if (!t.quiet && counts[MATHANS_UNPARSED_REFERENCE] > 0)
         warnx_("%ld reference%s could not be parsed (reason "
                "unparsed_reference, reward 0)",
@@ -212,6 +200,6 @@ main(int argc, char **argv)
                "unparsed_answer, "
                "%ld unparsed_reference; %ld passed through",
                counts[0] + counts[1] + counts[2] + counts[3] + counts[4],
-               counts[0], counts[1], counts[2], counts[3], counts[4], passed);
+               counts[0], counts[1], counts[2], counts[3], counts[4], c.passed);
     return tool_finish(&t);
 }

@@ -154,9 +154,44 @@ test_temp(void)
     json_decref(none);
 }
 
+static void
+test_ids(void)
+{
+    static const struct {
+        const char *rec;
+        int vocab, nonempty, rc;
+        const char *why;
+    } c[] = {
+        {"{\"x\":[0,5,263]}", 264, 1, 0, ""},
+        {"{\"x\":[0,5,264]}", 264, 1, -1, "element 2 is not a token id in [0, 264)"},
+        {"{\"x\":[0,-1]}", 0, 1, -1, "element 1 is not a token id (an integer >= 0)"},
+        {"{\"x\":[0,1.5]}", 0, 1, -1, "element 1 is not a token id (an integer >= 0)"},
+        {"{\"x\":[0,3000000000]}", 0, 1, -1, "element 1 is not a token id (an integer >= 0)"},
+        {"{\"x\":[]}", 0, 1, -1, "empty"},
+        {"{\"x\":[]}", 0, 0, 0, ""},
+        {"{\"x\":\"1 2\"}", 0, 0, -1, "not an array"},
+        {"{}", 0, 0, -1, "missing"},
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(c); i++) {
+        json_t *r = rec(c[i].rec);
+        struct sbuf why = SBUF_INIT;
+        const json_t *a = NULL;
+
+        CHECK_MSG(sample_get_ids(r, "x", c[i].vocab, c[i].nonempty, &a, &why) == c[i].rc,
+                  "case %zu", i);
+        CHECK_STREQ(sbuf_str(&why), c[i].why);
+        CHECK(c[i].rc < 0 || a == json_object_get(r, "x"));
+        sbuf_release(&why);
+        json_decref(r);
+    }
+}
+
 int
 main(void)
 {
+    test_ids();
     test_domains();
     test_sampling();
     test_roundtrip();

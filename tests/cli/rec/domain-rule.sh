@@ -34,9 +34,10 @@ route score-code score-code
 route score-rm score-rm -m rm
 route score-rm--domain-math score-rm -m rm --domain math
 route score-rm--all-domains score-rm -m rm --all-domains
-# Fail-fast: each scorer names the file, the line and the field.
+# Fail-fast: each scorer, and stats (which groups by domain), names the
+# file, the line and the field.
 grep '"id":"n"' in.jsonl > n.jsonl
-for s in score-math score-format score-code "score-rm -m rm"; do
+for s in score-math score-format score-code "score-rm -m rm" stats; do
     if $s n.jsonl > /dev/null 2> err; then exit 1; fi
     cat err
 done
