@@ -22,9 +22,24 @@
  *              [<|start_header_id|>]assistant[<|end_header_id|>]\n\n
  *              response: RESPONSE[<|eot_id|>]
  *
- * llama3 is the Llama 3 (3.0) template; the templates of Llama 3.1 and
- * later also write a dated "Cutting Knowledge Date" system preamble, which
- * this format does not.
+ *   qwen3      chatml with Qwen3's rules: an assistant turn's reasoning
+ *              (reasoning_content, or its content up to "</think>") as a
+ *              "<think>\n...\n</think>\n\n" block after the last user
+ *              question, dropped before it; CHAT_NO_THINK is
+ *              enable_thinking false: the generation prompt ends in
+ *              "<think>\n\n</think>\n\n"
+ *   llama3.1   llama3 with a system turn always, opening "Cutting
+ *              Knowledge Date: December 2023\nToday Date: 26 Jul
+ *              2024\n\n" (Llama 3.1 and 3.2); tool results under the
+ *              ipython header as JSON strings
+ *
+ * llama3 is the Llama 3 (3.0) template.  deepseek3 follows DeepSeek-V3's
+ * template, and R1's (earlier assistant turns keep only what follows
+ * their last "</think>") when the chat template is R1's or, without one,
+ * with CHAT_THINK.  Conversations (chat_conv) render turn by turn as
+ * these templates do, system, user, assistant and tool turns; every
+ * format is checked byte for byte against the models' templates under
+ * Hugging Face's Jinja engine (tests/cli/tok/reference-jinja.sh).
  *
  * Without a system prompt the system part is left out (builtin: no
  * [<|system|>]; chatml and llama3: no system turn).  llama3 trims
@@ -65,12 +80,29 @@ enum chat_format {
     CHAT_DEEPSEEK3,
     CHAT_CHATML,
     CHAT_LLAMA3,
+    CHAT_QWEN3,         /* ChatML with Qwen3's thinking rules */
+    CHAT_LLAMA31,       /* Llama 3.1/3.2: the dated system preamble */
 };
 
 enum chat_flags {
     CHAT_THINK = 1 << 0,    /* open the assistant turn with "<think>\n" */
     CHAT_PLAIN = 1 << 1,    /* special-token strings in content are text */
-    CHAT_NO_THINK = 1 << 2, /* chat_init: never CHAT_THINK, even if detected */
+    CHAT_NO_THINK = 1 << 2, /* never CHAT_THINK, even if detected; qwen3:
+                               enable_thinking false */
+};
+
+enum chat_role {
+    CHAT_ROLE_SYSTEM,
+    CHAT_ROLE_USER,
+    CHAT_ROLE_ASSISTANT,
+    CHAT_ROLE_TOOL,
+};
+
+/* One turn of a conversation; the strings are borrowed. */
+struct chat_msg {
+    enum chat_role role;
+    const char *content;        /* never NULL */
+    const char *reasoning;      /* assistant: reasoning_content, or NULL */
 };
 
 #define CHAT_MAX_STOP 4
@@ -102,11 +134,13 @@ int chat_init(struct chat *c, struct tok *t, enum chat_format format,
 /* Frees the scratch buffer. */
 void chat_release(struct chat *c);
 
-/* "auto", "builtin", "deepseek3", "chatml", "llama3" -> format; -1 if
- * unknown. */
+/* "auto", "builtin", "deepseek3", "chatml", "llama3", "qwen3",
+ * "llama3.1" -> format; -1 if unknown. */
 int chat_parse_format(const char *name, enum chat_format *out);
 /* The name of a format (static). */
 const char *chat_format_name(enum chat_format f);
+/* "system", "user", "assistant", "tool" -> role; -1 if unknown. */
+int chat_parse_role(const char *name, enum chat_role *out);
 
 /*
  * Appends the prompt ids of one user turn (system may be NULL or "") to
@@ -131,5 +165,42 @@ int chat_is_stop(const struct chat *c, int id);
  */
 void chat_render(struct chat *c, const char *system, const char *prompt,
                  struct sbuf *out);
+
+/* ---- conversations ---- */
+
+/*
+ * Appends the ids of the conversation m[0, n) as the model's template
+ * renders it (with its generation prompt when gen is 1) to ids, and to
+ * mask (may be NULL) 1 for each id of an assistant output (after the
+ * assistant header, to its end-of-turn token), else 0.  Text is encoded
+ * in runs that end at special tokens and at the edges of assistant
+ * outputs, so an output's ids are those the model samples.
+ */
+void chat_conv(struct chat *c, const struct chat_msg *m, size_t n, int gen,
+               struct tok_ids *ids, struct tok_ids *mask);
+/*
+ * chat_conv() as text (specials written out), appended to out; spans
+ * (may be NULL) gets the byte offsets in out where assistant outputs
+ * start and end, in pairs.
+ */
+void chat_conv_render(struct chat *c, const struct chat_msg *m, size_t n,
+                      int gen, struct sbuf *out, struct tok_ids *spans);
+/*
+ * An SFT sample of the conversation m[0, n), which must end in an
+ * assistant turn: the turns before it as chat_conv() renders them with
+ * the generation prompt, then the last turn as the model writes it after
+ * that prompt (qwen3: the template's think block; other formats: with
+ * reasoning, "<think>\n" (unless the prompt opened it) REASONING
+ * "\n</think>\n\n" then the content), then c->eos.  mask gets 1 on
+ * the last turn and, unless last_only, on the earlier assistant outputs.
+ * Returns 0, or -1 with a message in err (no final assistant turn;
+ * reasoning under qwen3's enable_thinking false).
+ */
+int chat_conv_sample(struct chat *c, const struct chat_msg *m, size_t n,
+                     int last_only, struct tok_ids *ids, struct tok_ids *mask,
+                     char *err, size_t errlen);
+/* chat_conv_sample() as text appended to out. */
+int chat_conv_sample_render(struct chat *c, const struct chat_msg *m, size_t n,
+                            struct sbuf *out, char *err, size_t errlen);
 
 #endif

@@ -52,6 +52,7 @@ struct packer {
     size_t rhead, nready, capready;
     /* the samples' sampling settings: one per stream, copied to each bin */
     struct sample_temp samp;
+    struct sample_conv conv;     /* the conversation of a messages record */
 };
 
 void
@@ -62,6 +63,7 @@ pack_config_default(struct pack_config *c)
     c->first_fit = 0;
     c->window = 0;
     c->max_open = 16;
+    c->last_turn_only = 0;
 }
 
 static void
@@ -261,25 +263,70 @@ get_text(const json_t *rec, const char *key, int optional, const char **out, str
     return 0;
 }
 
+/* The ids and loss mask of an SFT unit from its ids and target mask. */
+static void
+unit_of_sft(struct unit *u, const struct tok_ids *ids, const struct tok_ids *mask)
+{
+    struct seg *s = &u->s[0];
+    size_t i;
+
+    u->nseg = 1;
+    seg_alloc(s, ids->n, 0);
+    memcpy(s->ids, ids->v, ids->n * sizeof(int));
+    for (i = 0; i < ids->n; i++)
+        s->mask[i] = i > 0 && mask->v[i] != 0;
+}
+
+/*
+ * A conversation record (messages): the chat format's rendering, loss on
+ * every assistant turn's output, or on the last one only.
+ */
+static int
+unit_from_conv(struct packer *p, struct unit *u, const json_t *rec,
+               const char **field, struct sbuf *why)
+{
+    struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
+    const char *w;
+    char err[256];
+    int rc = -1;
+
+    if (sample_conv_get(&p->conv, rec, &w) < 0) {
+        *field = sbuf_str(&p->conv.field);
+        sbuf_adds(why, w);
+        return -1;
+    }
+    if (!p->conv.response) {
+        *field = "messages";
+        sbuf_adds(why, "the conversation does not end in an assistant turn");
+        return -1;
+    }
+    if (chat_conv_sample(p->chat, p->conv.m, p->conv.n, p->cfg.last_turn_only,
+                         &ids, &mask, err, sizeof(err)) < 0) {
+        *field = "messages";
+        sbuf_adds(why, err);
+        goto out;
+    }
+    unit_of_sft(u, &ids, &mask);
+    rc = 0;
+out:
+    tok_ids_release(&ids);
+    tok_ids_release(&mask);
+    return rc;
+}
+
 static int
 unit_from_sft(struct unit *u, struct chat *chat, const json_t *rec, const char **field,
               struct sbuf *why)
 {
     const char *sys, *prompt, *resp;
     struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
-    struct seg *s = &u->s[0];
-    size_t i;
 
     if (get_text(rec, *field = "system", 1, &sys, why)
         || get_text(rec, *field = "prompt", 0, &prompt, why)
         || get_text(rec, *field = "response", 0, &resp, why))
         return -1;
     chat_sample(chat, sys, prompt, resp, &ids, &mask);
-    u->nseg = 1;
-    seg_alloc(s, ids.n, 0);
-    memcpy(s->ids, ids.v, ids.n * sizeof(int));
-    for (i = 0; i < ids.n; i++)
-        s->mask[i] = i > 0 && mask.v[i] != 0;
+    unit_of_sft(u, &ids, &mask);
     tok_ids_release(&ids);
     tok_ids_release(&mask);
     return 0;
@@ -692,6 +739,7 @@ packer_new(const struct pack_config *cfg, struct chat *chat)
     p->chat = chat;
     p->fields = -1;
     sample_temp_init(&p->samp, 0, 1.0);
+    p->conv = (struct sample_conv)SAMPLE_CONV_INIT;
     return p;
 }
 
@@ -703,6 +751,7 @@ packer_free(struct packer *p)
     if (!p)
         return;
     sample_temp_release(&p->samp);
+    sample_conv_release(&p->conv);
     for (i = 0; i < p->nwin; i++)
         unit_release(&p->win[i]);
     for (i = 0; i < p->nopen; i++) {
@@ -740,14 +789,16 @@ packer_add(struct packer *p, const json_t *rec, const char **field, struct sbuf 
         }
         rc = unit_from_sample(&u, rec, field, why);
     }
+    else if (json_object_get(rec, "messages") && p->chat)
+        rc = unit_from_conv(p, &u, rec, field, why);
     else if (json_object_get(rec, "response") && p->chat)
         rc = unit_from_sft(&u, p->chat, rec, field, why);
     else {
         *field = "completion_ids";
-        sbuf_adds(why, json_object_get(rec, "response")
+        sbuf_adds(why, json_object_get(rec, "response") || json_object_get(rec, "messages")
                   ? "missing (an SFT record needs the tokenizer: -m CKPT)"
                   : "missing (need prompt_ids + completion_ids, prompt + response,"
-                    " or chosen + rejected)");
+                    " messages, or chosen + rejected)");
         return -1;
     }
     if (rc)

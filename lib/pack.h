@@ -61,6 +61,8 @@ struct pack_config {
     int first_fit;     /* streaming first-fit, else best-fit-decreasing */
     size_t window;     /* BFD: units per window, 0 = the whole stream */
     size_t max_open;   /* first-fit: open bins kept (>= 1) */
+    int last_turn_only;/* conversations: loss on the last assistant turn
+                          only, not on every one */
 };
 
 /* L 1024, best-fit-decreasing over the whole stream, 16 open bins. */

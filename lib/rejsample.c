@@ -65,6 +65,25 @@ rejsample_select(struct rejsample_cand *c, size_t n, size_t best, long *dups)
     return k;
 }
 
+/*
+ * A conversation keeps its form: the selected completion becomes its
+ * last assistant turn, in place of the data set's reference turn.
+ */
+static void
+conv_append(json_t *out, const char *resp, size_t resp_len)
+{
+    json_t *msgs = json_deep_copy(json_object_get(out, "messages"));
+    size_t n = json_array_size(msgs);
+    const json_t *last = n ? json_array_get(msgs, n - 1) : NULL;
+    const char *role = json_string_value(json_object_get(last, "role"));
+
+    if (role && strcmp(role, "assistant") == 0)
+        json_array_remove(msgs, n - 1);
+    json_array_append_new(msgs, json_pack("{s:s,s:s%}", "role", "assistant",
+                                          "content", resp, resp_len));
+    json_object_set_new(out, "messages", msgs);
+}
+
 json_t *
 rejsample_record(const json_t *sample, const char *resp, size_t resp_len,
                  int suffix_id)
@@ -90,7 +109,10 @@ rejsample_record(const json_t *sample, const char *resp, size_t resp_len,
     }
     for (i = 0; i < ARRAY_LEN(drop); i++)
         json_object_del(out, drop[i]);
-    json_object_set_new(out, "response", json_stringn(resp, resp_len));
+    if (json_is_array(json_object_get(out, "messages")))
+        conv_append(out, resp, resp_len);
+    else
+        json_object_set_new(out, "response", json_stringn(resp, resp_len));
     json_object_set_new(out, "source", source);
     sbuf_release(&sb);
     return out;

@@ -14,6 +14,7 @@
 
 #include "json.h"
 #include "oai.h"
+#include "sample.h"
 #include "tool.h"
 
 /* A string field, or -1 after rejecting the record. */
@@ -31,6 +32,34 @@ need_str(struct tool *t, json_t *rec, const char *key, int optional, const char 
     }
     *out = json_string_value(v);
     return 0;
+}
+
+/*
+ * The conversation of a messages sample: its turns before the completion
+ * (a final assistant turn of messages is the data set's reference answer
+ * and is left out).  *last_user is the index of the last user turn, or
+ * -1.  Returns the number of turns, or -1 after rejecting rec.
+ */
+static long
+conv_turns(struct tool *t, json_t *rec, struct sample_conv *cv, long *last_user)
+{
+    const char *why;
+    size_t n, i;
+
+    if (sample_conv_get(cv, rec, &why) < 0) {
+        tool_reject(t, rec, sbuf_str(&cv->field), "%s", why);
+        return -1;
+    }
+    n = cv->n - (size_t)cv->response;
+    *last_user = -1;
+    for (i = 0; i < n; i++)
+        if (cv->m[i].role == CHAT_ROLE_USER)
+            *last_user = (long)i;
+    if (*last_user < 0) {
+        tool_reject(t, rec, "messages", "no user turn");
+        return -1;
+    }
+    return (long)n;
 }
 
 /* ============================== Scalar ============================== */
@@ -95,6 +124,7 @@ rm_scalar_run(struct tool *t, struct model *m, struct chat *c, const struct rm_s
     struct pending p = {0};
     struct sbuf user = SBUF_INIT;
     struct tok_ids ids = TOK_IDS_INIT;
+    struct sample_conv cv = SAMPLE_CONV_INIT;
     json_t *rec;
 
     memset(cnt, 0, sizeof(*cnt));
@@ -118,16 +148,33 @@ rm_scalar_run(struct tool *t, struct model *m, struct chat *c, const struct rm_s
                 pending_push(&p, rec, -1);
             continue;
         }
-        if (need_str(t, rec, "prompt", 0, &prompt) || need_str(t, rec, "system", 1, &sys)
-            || need_str(t, rec, "completion", 0, &comp)
-            || (o->with_reference && need_str(t, rec, o->reference_field, 0, &ref))) {
-            json_decref(rec);
-            continue;
+        if (json_object_get(rec, "messages")) {
+            long n, lu;
+            if (need_str(t, rec, "completion", 0, &comp)
+                || (o->with_reference && need_str(t, rec, o->reference_field, 0, &ref))
+                || (n = conv_turns(t, rec, &cv, &lu)) < 0) {
+                json_decref(rec);
+                continue;
+            }
+            /* the reference goes after the last question, as below */
+            sbuf_reset(&user);
+            rm_user_turn(cv.m[lu].content, ref, &user);
+            cv.m[lu].content = sbuf_str(&user);
+            ids.n = 0;
+            chat_conv(c, cv.m, (size_t)n, 1, &ids, NULL);
+            chat_response(c, comp, &ids);
+        } else {
+            if (need_str(t, rec, "prompt", 0, &prompt) || need_str(t, rec, "system", 1, &sys)
+                || need_str(t, rec, "completion", 0, &comp)
+                || (o->with_reference && need_str(t, rec, o->reference_field, 0, &ref))) {
+                json_decref(rec);
+                continue;
+            }
+            sbuf_reset(&user);
+            rm_user_turn(prompt, ref, &user);
+            ids.n = 0;
+            rm_sample_ids(c, sys, sbuf_str(&user), comp, &ids);
         }
-        sbuf_reset(&user);
-        rm_user_turn(prompt, ref, &user);
-        ids.n = 0;
-        rm_sample_ids(c, sys, sbuf_str(&user), comp, &ids);
         if (ids.n > (size_t)m->cfg.max_pos) {
             tool_reject(t, rec, "completion",
                         "the sample is %zu tokens in the chat format, the model's context"
@@ -150,6 +197,7 @@ rm_scalar_run(struct tool *t, struct model *m, struct chat *c, const struct rm_s
     rm_batch_release(&b);
     sbuf_release(&user);
     tok_ids_release(&ids);
+    sample_conv_release(&cv);
 }
 
 /* ============================== Judge ============================== */
@@ -178,6 +226,7 @@ struct judge {
     uint64_t seq;                /* entries pushed so far */
     struct tok_ids ids;
     struct sbuf prompt, id, text;
+    struct sample_conv conv;     /* a messages sample's conversation */
 };
 
 static struct entry *
@@ -235,12 +284,20 @@ stream_id(struct judge *j, const json_t *rec)
 
 /* Renders the judge prompt of rec into out; -1 after rejecting rec. */
 static int
-judge_prompt(struct tool *t, const struct rm_judge_opts *o, json_t *rec, struct sbuf *out)
+judge_prompt(struct tool *t, const struct rm_judge_opts *o, json_t *rec,
+             struct sample_conv *cv, struct sbuf *out)
 {
     const char *val[RM_NSLOTS] = {0}, *second = NULL;
+    long lu;
 
-    if (need_str(t, rec, "prompt", 0, &val[RM_QUESTION])
-        || need_str(t, rec, "completion", 0, &val[RM_RESPONSE])
+    /* a conversation's question is its last user turn */
+    if (json_object_get(rec, "messages")) {
+        if (conv_turns(t, rec, cv, &lu) < 0)
+            return -1;
+        val[RM_QUESTION] = cv->m[lu].content;
+    } else if (need_str(t, rec, "prompt", 0, &val[RM_QUESTION]))
+        return -1;
+    if (need_str(t, rec, "completion", 0, &val[RM_RESPONSE])
         || ((o->tpl->used & (1u << RM_REFERENCE))
             && need_str(t, rec, o->reference_field, 0, &val[RM_REFERENCE]))
         || (o->second && need_str(t, rec, o->second, 0, &second)))
@@ -276,7 +333,7 @@ judge_next(void *ctx, struct gen_prompt *gp)
             q_flush(j);
             continue;
         }
-        if (judge_prompt(t, o, rec, &j->prompt)) {
+        if (judge_prompt(t, o, rec, &j->conv, &j->prompt)) {
             json_decref(rec);
             continue;
         }
@@ -375,12 +432,14 @@ rm_judge_run(struct tool *t, const struct model *m, struct tok *tk, struct chat 
     sbuf_release(&j.prompt);
     sbuf_release(&j.id);
     sbuf_release(&j.text);
+    sample_conv_release(&j.conv);
 }
 
 void
 rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts *cnt)
 {
     struct sbuf prompt = SBUF_INIT;
+    struct sample_conv cv = SAMPLE_CONV_INIT;
     json_t *rec;
 
     memset(cnt, 0, sizeof(*cnt));
@@ -393,7 +452,7 @@ rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts 
         else if (in == 0) {
             cnt->passed++;
             tool_write(t, rec);
-        } else if (judge_prompt(t, o, rec, &prompt) == 0) {
+        } else if (judge_prompt(t, o, rec, &cv, &prompt) == 0) {
             json_object_set_new(rec, "judge_prompt",
                                 json_stringn(sbuf_str(&prompt), prompt.len));
             cnt->scored++;
@@ -402,6 +461,7 @@ rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts 
         json_decref(rec);
     }
     sbuf_release(&prompt);
+    sample_conv_release(&cv);
 }
 
 /* ---- the judge on a server (oaic.h) ---- */
@@ -437,7 +497,7 @@ rjudge_next(void *ctx, void **user, struct sbuf *body)
             json_decref(rec);
             continue;
         }
-        if (in > 0 && judge_prompt(t, j->o, rec, &j->prompt)) {
+        if (in > 0 && judge_prompt(t, j->o, rec, &j->conv, &j->prompt)) {
             json_decref(rec);
             continue;
         }
@@ -519,4 +579,5 @@ rm_judge_server_run(struct tool *t, const struct rm_judge_opts *o, const struct 
     oaic_free(c);
     sbuf_release(&rj.j.prompt);
     sbuf_release(&rj.j.id);
+    sample_conv_release(&rj.j.conv);
 }

@@ -37,6 +37,7 @@
 
 #include <jansson.h>
 
+#include "chat.h"
 #include "sampler.h"
 #include "util.h"
 
@@ -125,5 +126,41 @@ void sample_temp_init(struct sample_temp *st, int fixed, double temperature);
  */
 int sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field);
 void sample_temp_release(struct sample_temp *st);
+
+/* ---- the conversation of a record (sample_conv.c) ---- */
+
+/*
+ * A record's conversation as chat turns: its "messages" array
+ * ([{role, content}, ...]; roles system, user, assistant, tool; an
+ * assistant turn may carry "reasoning_content"), or its
+ * "system"/"prompt"/"response" fields read as [system,] user
+ * [, assistant].  A record with both forms is a bad record, as is one
+ * with neither.  The strings are borrowed from the record.
+ *
+ *     struct sample_conv cv = SAMPLE_CONV_INIT;
+ *     if (sample_conv_get(&cv, rec, &field, &why) < 0)
+ *         reject(rec, sbuf_str(&cv.field), why);
+ *     chat_conv(chat, cv.m, cv.n, 1, &ids, NULL);
+ *     sample_conv_release(&cv);
+ */
+struct sample_conv {
+    struct chat_msg *m;     /* the turns (owned array, borrowed strings) */
+    size_t n, cap;
+    int messages;           /* 1: from "messages", 0: prompt/response */
+    int response;           /* the last turn is the record's assistant
+                               turn ("response", or a final assistant
+                               message) */
+    struct sbuf field;      /* the bad field after a failure (owned) */
+};
+
+#define SAMPLE_CONV_INIT {NULL, 0, 0, 0, 0, SBUF_INIT}
+
+/*
+ * Reads rec's conversation into cv (reused across records).  Returns 0,
+ * or -1 with cv->field naming the bad field ("messages[2].role") and
+ * *why what is wrong (static).
+ */
+int sample_conv_get(struct sample_conv *cv, const json_t *rec, const char **why);
+void sample_conv_release(struct sample_conv *cv);
 
 #endif

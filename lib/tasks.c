@@ -7,6 +7,8 @@
  * countdown and word problems cap their intermediate values far below that.
  */
 #include "tasks.h"
+#include "sample.h"
+#include "stats.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -985,5 +987,197 @@ tasks_import_one(const struct tasks_import *im, const json_t *raw,
         *out = o;
     else
         json_decref(o);
+    return rc;
+}
+
+/* ============================ Field mapping ============================ */
+
+enum { F_ID, F_DOMAIN, F_PROMPT, F_SYSTEM, F_RESPONSE, F_ANSWER, F_TESTS,
+       F_LANG, F_MESSAGES };
+
+static const char *const map_names[TASKS_MAP_FIELDS] = {
+    "id", "domain", "prompt", "system", "response", "answer", "tests",
+    "lang", "messages",
+};
+
+int
+tasks_preset_parse(const char *name, enum tasks_preset *out)
+{
+    if (strcmp(name, "gsm8k") == 0)
+        *out = TASKS_PRESET_GSM8K;
+    else if (strcmp(name, "math") == 0)
+        *out = TASKS_PRESET_MATH;
+    else
+        return -1;
+    return 0;
+}
+
+void
+tasks_map_init(struct tasks_map *m, enum tasks_preset preset)
+{
+    int i;
+
+    memset(m, 0, sizeof(*m));
+    for (i = 0; i < TASKS_MAP_FIELDS; i++)
+        m->src[i] = map_names[i];
+    m->preset = preset;
+    if (preset == TASKS_PRESET_GSM8K) {
+        m->src[F_PROMPT] = "question";
+        m->domain = "math";
+    } else if (preset == TASKS_PRESET_MATH) {
+        m->src[F_PROMPT] = "problem";
+        m->src[F_RESPONSE] = "solution";
+        m->domain = "math";
+    }
+}
+
+int
+tasks_map_parse(struct tasks_map *m, const char *spec, const char **why)
+{
+    char *p, *item, *eq, *save = NULL;
+    int i;
+
+    free(m->spec);
+    m->spec = p = xstrdup(spec);
+    for (item = strtok_r(p, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if ((eq = strchr(item, '=')) == NULL || eq == item || !eq[1]) {
+            *why = "each item is DST=SRC";
+            return -1;
+        }
+        *eq = '\0';
+        for (i = 0; i < TASKS_MAP_FIELDS; i++)
+            if (strcmp(item, map_names[i]) == 0)
+                break;
+        if (i == TASKS_MAP_FIELDS) {
+            *why = "DST is one of id, domain, prompt, system, response, "
+                   "answer, tests, lang, messages";
+            return -1;
+        }
+        if (m->mapped[i]) {
+            *why = "a field is mapped twice";
+            return -1;
+        }
+        m->src[i] = eq + 1;
+        m->mapped[i] = 1;
+    }
+    return 0;
+}
+
+void
+tasks_map_release(struct tasks_map *m)
+{
+    free(m->spec);
+    m->spec = NULL;
+}
+
+int
+tasks_map_one(const struct tasks_map *m, const json_t *raw, long index,
+              json_t **out, const char **field, const char **why)
+{
+    struct sbuf sb = SBUF_INIT;
+    const json_t *v[TASKS_MAP_FIELDS];
+    json_t *o;
+    const char *resp_text = NULL, *w;
+    struct sample_conv cv = SAMPLE_CONV_INIT;
+    size_t n;
+    int i, rc = -1;
+
+    *out = NULL;
+    *field = NULL;
+    if (!json_is_object(raw)) {
+        *why = "the record is not a JSON object";
+        return -1;
+    }
+    o = json_object();
+    for (i = 0; i < TASKS_MAP_FIELDS; i++) {
+        v[i] = json_object_get(raw, m->src[i]);
+        if (json_is_null(v[i]))
+            v[i] = NULL;
+        if (!v[i] && m->mapped[i]) {
+            *field = m->src[i];
+            *why = "missing (it is in the --map)";
+            goto out;
+        }
+    }
+    if (!v[F_ID]) {
+        sbuf_reset(&sb);
+        sbuf_addf(&sb, "%s%ld", m->id_prefix ? m->id_prefix : "", index);
+        json_object_set_new(o, "id", json_string(sbuf_str(&sb)));
+    }
+    if (!v[F_DOMAIN] && m->domain)
+        json_object_set_new(o, "domain", json_string(m->domain));
+    for (i = 0; i < TASKS_MAP_FIELDS; i++) {
+        if (!v[i])
+            continue;
+        *field = m->src[i];
+        if (i == F_TESTS) {
+            if (!json_is_array(v[i])) {
+                *why = "not an array";
+                goto out;
+            }
+        } else if (i == F_MESSAGES) {
+            if (!json_is_array(v[i])) {
+                *why = "not an array";
+                goto out;
+            }
+        } else if (i == F_ANSWER && json_is_number(v[i])) {
+            /* numeric answers (GSM8K-style data sets) as their text */
+            sbuf_reset(&sb);
+            if (json_is_integer(v[i]))
+                sbuf_addf(&sb, "%lld", (long long)json_integer_value(v[i]));
+            else
+                sbuf_addf(&sb, "%.17g", json_real_value(v[i]));
+            json_object_set_new(o, "answer", json_string(sbuf_str(&sb)));
+            continue;
+        } else if (!json_is_string(v[i])) {
+            *why = "not a string";
+            goto out;
+        }
+        json_object_set(o, map_names[i], (json_t *)v[i]);
+    }
+    /* the answer conventions */
+    if (m->preset == TASKS_PRESET_GSM8K && v[F_ANSWER] && json_is_string(v[F_ANSWER])) {
+        const char *sol = json_string_value(v[F_ANSWER]);
+        *field = m->src[F_ANSWER];
+        sbuf_reset(&sb);
+        if (tasks_gsm8k_answer(sol, &sb) < 0) {
+            *why = "no final '#### N' line with a number";
+            goto out;
+        }
+        json_object_set_new(o, "answer", json_string(sbuf_str(&sb)));
+        if (!v[F_RESPONSE]) {
+            struct sbuf r = SBUF_INIT;
+            gsm8k_response(sol, sbuf_str(&sb), &r);
+            json_object_set_new(o, "response", json_string(sbuf_str(&r)));
+            sbuf_release(&r);
+        }
+    }
+    if (m->preset == TASKS_PRESET_MATH && !v[F_ANSWER] && v[F_RESPONSE]) {
+        const char *b;
+        resp_text = json_string_value(v[F_RESPONSE]);
+        *field = m->src[F_RESPONSE];
+        if ((b = stats_last_boxed(resp_text, &n)) == NULL) {
+            *why = "no \\boxed{} answer in the solution (map answer=FIELD)";
+            goto out;
+        }
+        json_object_set_new(o, "answer", json_stringn(b, n));
+    }
+    /* the record must be one posttrain reads: a prompt or a conversation */
+    if (sample_conv_get(&cv, o, &w) < 0) {
+        const char *f = sbuf_str(&cv.field);
+        for (i = 0; i < TASKS_MAP_FIELDS; i++)
+            if (strncmp(f, map_names[i], strlen(map_names[i])) == 0)
+                break;
+        *field = i < TASKS_MAP_FIELDS ? m->src[i] : "messages";
+        *why = w;
+        goto out;
+    }
+    *out = o;
+    o = NULL;
+    rc = 1;
+out:
+    json_decref(o);
+    sbuf_release(&sb);
+    sample_conv_release(&cv);
     return rc;
 }

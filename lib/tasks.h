@@ -116,4 +116,61 @@ const char *tasks_mbpp_split(long task_id);
  */
 int tasks_gsm8k_answer(const char *solution, struct sbuf *sb);
 
+/* ---- any JSONL data set: field mapping ---- */
+
+/*
+ * tasks jsonl: one prompt record per raw record, its fields taken from
+ * the raw record's fields by a map "DST=SRC,DST=SRC,...".  DST is one of
+ * id, domain, prompt, system, response, answer, tests, lang, messages;
+ * SRC is a raw field name.  Fields not mapped are looked up under their
+ * own name, so a data set already in posttrain's names needs no map.
+ * Strings stay strings; a number given as answer becomes its decimal
+ * text; tests must be an array; messages is checked as posttrain-records(5)
+ * says.  Without an id the record is id_prefix plus its line index.
+ *
+ * Presets carry a data set's answer convention and its usual names:
+ *   gsm8k   prompt=question, answer=answer; the answer field is a worked
+ *           solution ending in "#### N": answer N, and response the
+ *           solution with its <<calculator>> notes removed and the final
+ *           line as \boxed{N} (as tasks gsm8k), unless response is mapped
+ *   math    prompt=problem, response=solution; answer, when not in the
+ *           raw record, is the solution's last \boxed{} (MATH's own
+ *           convention)
+ * A map given beside a preset overrides its names.
+ */
+enum tasks_preset {
+    TASKS_PRESET_NONE,
+    TASKS_PRESET_GSM8K,
+    TASKS_PRESET_MATH,
+};
+
+#define TASKS_MAP_FIELDS 9
+
+struct tasks_map {
+    const char *src[TASKS_MAP_FIELDS];  /* raw name per field (borrowed) */
+    int mapped[TASKS_MAP_FIELDS];       /* given in the map */
+    enum tasks_preset preset;
+    const char *domain;     /* default domain, or NULL (borrowed) */
+    const char *id_prefix;  /* ids of records without one (borrowed) */
+    char *spec;             /* the map, split in place (owned) */
+};
+
+/* "gsm8k", "math" -> preset; -1 if unknown. */
+int tasks_preset_parse(const char *name, enum tasks_preset *out);
+/* Sets the preset's names (before tasks_map_parse). */
+void tasks_map_init(struct tasks_map *m, enum tasks_preset preset);
+/*
+ * Adds the map spec ("prompt=problem,answer=solution").  Returns 0, or
+ * -1 with a static message in *why.
+ */
+int tasks_map_parse(struct tasks_map *m, const char *spec, const char **why);
+void tasks_map_release(struct tasks_map *m);
+/*
+ * Converts raw (borrowed), record number index.  Returns 1 with *out a
+ * new reference, or -1 with *field (the raw field at fault, borrowed or
+ * static) and *why (static).
+ */
+int tasks_map_one(const struct tasks_map *m, const json_t *raw, long index,
+                  json_t **out, const char **field, const char **why);
+
 #endif

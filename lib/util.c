@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char *prog = "posttrain";
@@ -369,4 +370,49 @@ now_sec(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int
+mkdir_parents(const char *path, char **failed)
+{
+    char *dir = xstrdup(path), *p;
+    size_t n = strlen(dir);
+    struct stat st;
+
+    *failed = NULL;
+    while (n > 1 && dir[n - 1] == '/')   /* "a/b/" names b */
+        dir[--n] = '\0';
+    if ((p = strrchr(dir, '/')) == NULL || p == dir) {
+        free(dir);
+        return 0;
+    }
+    *p = '\0';
+    for (p = dir + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        if (*p == '/' && p[-1] == '/')
+            continue;
+        {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+                *failed = dir;
+                return -1;
+            }
+            if (stat(dir, &st) < 0) {
+                *failed = dir;
+                return -1;
+            }
+            if (!S_ISDIR(st.st_mode)) {
+                errno = ENOTDIR;
+                *failed = dir;
+                return -1;
+            }
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(dir);
+    return 0;
 }

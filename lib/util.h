@@ -121,4 +121,12 @@ double rng_normal(struct rng *r);
 /* Monotonic seconds. */
 double now_sec(void);
 
+/*
+ * Creates the missing directories above path (not path itself), as
+ * mkdir -p would for its dirname, mode 0777 less the umask.  Returns 0,
+ * or -1 with errno set and the directory that failed in *failed (a new
+ * string the caller frees).
+ */
+int mkdir_parents(const char *path, char **failed);
+
 #endif

@@ -1,11 +1,14 @@
-# pipelines/sft.mk - supervised fine-tuning: SFT records -> pack -> update,
+# pipelines/sft.mk - supervised fine-tuning: SFT records (prompt and
+# response, or conversations: messages) -> pack -> update,
 # one checkpoint per epoch, the learning rate following one cosine (with
 # warmup) over all epochs.
 #
 #   make -f pipelines/sft.mk INIT=ckpt/base DATA=sft.jsonl.zst EPOCHS=2
 #
 # Files:
-#   RUN/packed.jsonl.zst      DATA rendered with INIT's chat format, packed
+#   RUN/packed.jsonl.zst      DATA rendered with INIT's chat format, packed; the
+#                             loss on every assistant turn of a conversation
+#                             (LAST_TURN_ONLY=1: on its last turn only)
 #   RUN/epoch-N/              the checkpoint after epoch N (N = 1..EPOCHS)
 #   RUN/epoch-N.metrics.jsonl update's metrics of that epoch
 #   RUN/final                 a symbolic link to the last epoch
@@ -24,6 +27,7 @@ LR ?= 5e-6
 MIN_LR ?= 1e-6
 WARMUP ?= 0
 SEED ?= 0
+LAST_TURN_ONLY ?=
 PACK_OPTS ?=
 UPDATE_OPTS ?=
 # MPIRUN starts update data-parallel over the ranks of an MPI job (the
@@ -52,7 +56,7 @@ all: $(RUN)/final
 
 $(RUN)/packed.jsonl.zst: $(DATA)
 	@mkdir -p $(@D)
-	pack -m $(INIT) -L $(L) $(PACK_OPTS) -q -o $@ $<
+	pack -m $(INIT) -L $(L) $(if $(LAST_TURN_ONLY),--last-turn-only) $(PACK_OPTS) -q -o $@ $<
 
 # Optimizer steps in the whole run: batches per epoch times epochs.
 TOTAL = $$(( ( $$(zstd -dc $(RUN)/packed.jsonl.zst | wc -l) + $(BATCH) - 1 ) / $(BATCH) * $(EPOCHS) ))

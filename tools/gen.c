@@ -42,7 +42,8 @@ static const char usage_text[] =
     "      --think           open the assistant turn with <think>\\n (kept in the\n"
     "                        completion text)\n"
     "      --no-think        never, even when the chat template does\n"
-    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, llama3\n"
+    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, qwen3,\n"
+    "                        llama3, llama3.1\n"
     "      --seed N          seed of the sampling streams (default 0)\n"
     "      --threads N       threads (default: POSTTRAIN_THREADS, else all CPUs)\n"
     "      --batch N         sequences decoded together (default 32)\n"
@@ -97,6 +98,7 @@ struct run {
     char policy[17];
     struct sample_sampling sampling; /* written into every sample */
     struct tok_ids ids;         /* scratch */
+    struct sample_conv conv;    /* the conversation of a record */
     struct sbuf num;
     /* ids seen (an id is a group): open addressing on a 64-bit hash */
     struct seen { uint64_t h; long line; } *seen;
@@ -158,6 +160,46 @@ read_text(const char *path)
     return sb.buf;
 }
 
+/*
+ * The prompt of a messages record: the conversation so far (without a
+ * final assistant turn, the record's reference answer) with the
+ * generation prompt.  --system replaces or adds the system turn, in the
+ * record too.  Returns 0, or -1 after rejecting rec.
+ */
+static int
+conv_prompt(struct run *run, json_t *rec)
+{
+    const char *why;
+    size_t n;
+
+    if (run->system) {
+        json_t *msgs = json_object_get(rec, "messages"), *first;
+        if (json_is_array(msgs)) {
+            first = json_array_get(msgs, 0);
+            if (json_is_object(first) &&
+                json_is_string(json_object_get(first, "role")) &&
+                strcmp(json_string_value(json_object_get(first, "role")),
+                       "system") == 0)
+                json_object_set_new(first, "content", json_string(run->system));
+            else
+                json_array_insert_new(msgs, 0, json_pack("{s:s,s:s}", "role",
+                                      "system", "content", run->system));
+        }
+    }
+    if (sample_conv_get(&run->conv, rec, &why) < 0) {
+        tool_reject(run->t, rec, sbuf_str(&run->conv.field), "%s", why);
+        return -1;
+    }
+    n = run->conv.n - (size_t)run->conv.response;
+    if (n == 0) {
+        tool_reject(run->t, rec, "messages", "no turn before the assistant's");
+        return -1;
+    }
+    run->ids.n = 0;
+    chat_conv(run->chat, run->conv.m, n, 1, &run->ids, NULL);
+    return 0;
+}
+
 /* The next prompt record that renders, or 0 at the end. */
 static int
 next_prompt(void *ctx, struct gen_prompt *p)
@@ -173,6 +215,11 @@ next_prompt(void *ctx, struct gen_prompt *p)
         if (rec_get_str(rec, "id", &id, &why) != 0) {
             tool_reject(t, rec, "id", "%s", why);
             goto skip;
+        }
+        if (json_object_get(rec, "messages")) {
+            if (conv_prompt(run, rec) < 0)
+                goto skip;
+            goto rendered;
         }
         if (rec_get_str(rec, "prompt", &prompt, &why) != 0) {
             tool_reject(t, rec, "prompt", "%s", why);
@@ -190,8 +237,12 @@ next_prompt(void *ctx, struct gen_prompt *p)
         system = run->system ? run->system : sv ? json_string_value(sv) : NULL;
         run->ids.n = 0;
         chat_prompt(run->chat, system, prompt, &run->ids);
+        /* The sample says what it was sampled under (R1's type B data). */
+        if (run->system)
+            json_object_set_new(rec, "system", json_string(run->system));
+rendered:
         if (run->ids.n >= (size_t)run->m->cfg.max_pos) {
-            tool_reject(t, rec, "prompt",
+            tool_reject(t, rec, json_object_get(rec, "messages") ? "messages" : "prompt",
                         "%zu tokens in the chat format, the model's context is %d",
                         run->ids.n, run->m->cfg.max_pos);
             goto skip;
@@ -204,9 +255,6 @@ next_prompt(void *ctx, struct gen_prompt *p)
                 goto skip;
             }
         }
-        /* The sample says what it was sampled under (R1's type B data). */
-        if (run->system)
-            json_object_set_new(rec, "system", json_string(run->system));
         p->user = rec;
         p->id = id;
         p->idlen = json_string_length(json_object_get(rec, "id"));
@@ -491,6 +539,7 @@ main(int argc, char **argv)
     gen_free(run.gen);
     rc = tool_finish(&t);
     free((char *)run.system);
+    sample_conv_release(&run.conv);
     tok_ids_release(&run.ids);
     sbuf_release(&run.num);
     free(run.seen);

@@ -40,7 +40,8 @@ static const char usage_text[] =
     "      --max-shard-size SIZE  shard the weights past SIZE bytes (KB, MB, GB,\n"
     "                          TB: powers of 1000; default 5GB)\n"
     "  -f, --force             replace an existing checkpoint at dir\n"
-    "  -o, --output DIR        the checkpoint directory to write\n"
+    "  -o, --output DIR        the checkpoint directory to write (missing parent\n"
+    "                          directories are created)\n"
     "  -v, --verbose           print the parameter count\n"
     "  -h, --help              this help\n"
     "  -V, --version           the version\n";
@@ -229,6 +230,11 @@ main(int argc, char **argv)
     if (!force && stat(out, &st) == 0)
         die("%s: exists (use --force to replace it)", out);
 
+    {
+        char *failed;
+        if (mkdir_parents(out, &failed) < 0)
+            die_errno("%s", failed);
+    }
     m = model_new(&c);
     model_init_random(m, seed, (float)std);
     if (ckpt_save_as(out, m, cj, NULL, NULL, tokenizer, &fmt, &err))

@@ -15,7 +15,8 @@
 
 static const char usage_text[] =
     "usage: pack [-L N] [--truncate] [--window N | --first-fit [--open N]]\n"
-    "            [-m DIR [-f FORMAT] [--think | --no-think]] [--check] [options] [FILE ...]\n"
+    "            [-m DIR [-f FORMAT] [--think | --no-think] [--last-turn-only]]\n"
+    "            [--check] [options] [FILE ...]\n"
     "Packs samples into sequences of at most L tokens (or checks a packed stream).\n"
     "  -L, --length N        tokens per packed sequence (default 1024)\n"
     "      --truncate        cut a sample longer than L (default: an error)\n"
@@ -24,11 +25,15 @@ static const char usage_text[] =
     "      --first-fit       streaming first-fit instead\n"
     "      --open N          first-fit: open sequences kept (default 16)\n"
     "  -m, --model DIR       the checkpoint whose tokenizer and chat format render\n"
-    "                        SFT (prompt, response) and preference (chosen, rejected)\n"
-    "                        records given as text\n"
-    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, llama3\n"
+    "                        SFT (prompt, response, or messages) and preference\n"
+    "                        (chosen, rejected) records given as text\n"
+    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, qwen3,\n"
+    "                        llama3, llama3.1\n"
     "      --think           open the assistant turn with <think>\\n\n"
-    "      --no-think        never, even when the chat template does\n"
+    "      --no-think        never, even when the chat template does (qwen3:\n"
+    "                        enable_thinking false)\n"
+    "      --last-turn-only  messages: loss on the last assistant turn only\n"
+    "                        (default: on every assistant turn)\n"
     "      --check           verify packed records (against -L when given); no output\n"
     TOOL_USAGE_COMMON;
 
@@ -38,6 +43,7 @@ enum {
     OPT_FIRST_FIT,
     OPT_OPEN,
     OPT_THINK,
+    OPT_LAST_TURN,
     OPT_NO_THINK,
     OPT_CHECK,
 };
@@ -90,6 +96,7 @@ main(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"think", no_argument, NULL, OPT_THINK},
         {"no-think", no_argument, NULL, OPT_NO_THINK},
+        {"last-turn-only", no_argument, NULL, OPT_LAST_TURN},
         {"check", no_argument, NULL, OPT_CHECK},
         {NULL, 0, NULL, 0},
     };
@@ -142,6 +149,7 @@ main(int argc, char **argv)
             break;
         case OPT_THINK: think = 1; break;
         case OPT_NO_THINK: no_think = 1; break;
+        case OPT_LAST_TURN: cfg.last_turn_only = 1; break;
         case OPT_CHECK: check = 1; break;
         default: tool_usage(&tl);
         }
@@ -153,7 +161,8 @@ main(int argc, char **argv)
     if (think && no_think)
         tool_usage_error(&tl, "give --think or --no-think, not both");
     if (check) {
-        if (model || cfg.first_fit || set_window || cfg.truncate)
+        if (model || cfg.first_fit || set_window || cfg.truncate ||
+            cfg.last_turn_only)
             tool_usage_error(&tl, "--check takes only -L and the common options");
         tool_start_noout(&tl, argc - optind, argv + optind);
         return check_stream(&tl, set_L ? cfg.L : 0);

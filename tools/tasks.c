@@ -25,6 +25,7 @@ static const char usage_text[] =
     "  math         MATH or MATH-500 JSONL\n"
     "  humaneval    HumanEval JSONL\n"
     "  mbpp         MBPP JSONL\n"
+    "  jsonl        any JSONL data set, its fields mapped with --map\n"
     "\n"
     "Generator options:\n"
     "  -n, --count N         records to make (default 100)\n"
@@ -46,6 +47,12 @@ static const char usage_text[] =
     "                        (default gsm8k/NAME/, NAME the file's stem)\n"
     "      --raw             gsm8k: keep the solution text verbatim\n"
     "      --split NAME      mbpp: prompt, test, validation or train\n"
+    "      --map DST=SRC,... jsonl: take field DST (id, domain, prompt, system,\n"
+    "                        response, answer, tests, lang, messages) from the\n"
+    "                        data set's field SRC (default: the same name)\n"
+    "      --preset NAME     jsonl: gsm8k (question, answer '#### N') or math\n"
+    "                        (problem, solution, its last \\boxed{})\n"
+    "      --domain D        jsonl: the domain of records without one\n"
     "Common options:\n"
     TOOL_USAGE_COMMON;
 
@@ -62,6 +69,9 @@ enum {
     OPT_ID_PREFIX,
     OPT_RAW,
     OPT_SPLIT,
+    OPT_MAP,
+    OPT_PRESET,
+    OPT_DOMAIN,
 };
 
 static const struct option longopts[] = {
@@ -82,6 +92,9 @@ static const struct option longopts[] = {
     {"id-prefix", required_argument, NULL, OPT_ID_PREFIX},
     {"raw", no_argument, NULL, OPT_RAW},
     {"split", required_argument, NULL, OPT_SPLIT},
+    {"map", required_argument, NULL, OPT_MAP},
+    {"preset", required_argument, NULL, OPT_PRESET},
+    {"domain", required_argument, NULL, OPT_DOMAIN},
     {NULL, 0, NULL, 0},
 };
 
@@ -97,6 +110,7 @@ static const struct {
     { "math", 0, TASKS_MATH },
     { "humaneval", 0, TASKS_HUMANEVAL },
     { "mbpp", 0, TASKS_MBPP },
+    { "jsonl", 0, -1 },
 };
 
 /* "D" or "LO-HI" within [lo, hi]; 0 or -1. */
@@ -141,14 +155,15 @@ need_gen(const struct tool *t, int gen, const char *opt)
         tool_usage_error(t, "%s applies to the generators only", opt);
 }
 
-/* "gsm8k/" plus the file's stem ("test" of "dir/test.jsonl.zst") and "/". */
+/* head ("gsm8k/" or "") plus the file's stem ("test" of
+ * "dir/test.jsonl.zst") and "/". */
 static void
-default_prefix(const char *path, struct sbuf *sb)
+default_prefix(const char *head, const char *path, struct sbuf *sb)
 {
     const char *base, *dot;
 
     sbuf_reset(sb);
-    sbuf_adds(sb, "gsm8k/");
+    sbuf_adds(sb, head);
     if (strcmp(path, "-") == 0)
         return;
     base = strrchr(path, '/');
@@ -174,9 +189,10 @@ run_generator(struct tool *t, const struct tasks_gen *g, long n, long start)
     return tool_finish(t);
 }
 
+/* An importer (im), or tasks jsonl's field map (map != NULL). */
 static int
-run_importer(struct tool *t, struct tasks_import *im, int argc, char **argv,
-             const char *id_prefix)
+run_importer(struct tool *t, struct tasks_import *im, struct tasks_map *map,
+             int argc, char **argv, const char *id_prefix)
 {
     struct sbuf prefix = SBUF_INIT;
     const char *field, *why;
@@ -187,11 +203,14 @@ run_importer(struct tool *t, struct tasks_import *im, int argc, char **argv,
     while ((raw = tool_next(t)) != NULL) {
         if (t->cur != cur) {
             cur = t->cur;
-            default_prefix(t->inputs[cur], &prefix);
+            default_prefix(map ? "" : "gsm8k/", t->inputs[cur], &prefix);
             im->id_prefix = id_prefix ? id_prefix : sbuf_str(&prefix);
+            if (map)
+                map->id_prefix = im->id_prefix;
         }
-        switch (tasks_import_one(im, raw, tool_line(t) - 1, &out, &field,
-                                 &why)) {
+        switch (map ? tasks_map_one(map, raw, tool_line(t) - 1, &out, &field, &why)
+                    : tasks_import_one(im, raw, tool_line(t) - 1, &out, &field,
+                                       &why)) {
         case 1:
             tool_write(t, out);
             json_decref(out);
@@ -206,6 +225,8 @@ run_importer(struct tool *t, struct tasks_import *im, int argc, char **argv,
         tool_progress(t, "%ld records", t->nwritten);
     }
     sbuf_release(&prefix);
+    if (map)
+        tasks_map_release(map);
     return tool_finish(t);
 }
 
@@ -215,7 +236,10 @@ main(int argc, char **argv)
     struct tool t;
     struct tasks_gen g;
     struct tasks_import im;
-    const char *src, *msg, *id_prefix = NULL;
+    struct tasks_map map;
+    enum tasks_preset preset = TASKS_PRESET_NONE;
+    const char *src, *msg, *id_prefix = NULL, *maps[16], *domain = NULL;
+    int nmaps = 0, jsonl;
     long n = 100, start = 0, x;
     size_t si;
     int c, gen;
@@ -237,8 +261,9 @@ main(int argc, char **argv)
     if (si == ARRAY_LEN(sources))
         tool_usage_error(&t, "unknown SOURCE '%s'", src);
     gen = sources[si].gen;
+    jsonl = !gen && sources[si].kind < 0;
     tasks_gen_init(&g, gen ? sources[si].kind : TASKS_ARITHMETIC);
-    tasks_import_init(&im, gen ? TASKS_GSM8K : sources[si].kind);
+    tasks_import_init(&im, gen || jsonl ? TASKS_GSM8K : sources[si].kind);
 
     argc--;
     argv++;
@@ -322,8 +347,24 @@ main(int argc, char **argv)
             g.max_start = (int)x;
             break;
         case OPT_ID_PREFIX:
-            need(&t, src, "gsm8k", "--id-prefix");
+            if (!jsonl)
+                need(&t, src, "gsm8k", "--id-prefix");
             id_prefix = optarg;
+            break;
+        case OPT_MAP:
+            need(&t, src, "jsonl", "--map");
+            if (nmaps == (int)ARRAY_LEN(maps))
+                tool_usage_error(&t, "--map: at most %d", (int)ARRAY_LEN(maps));
+            maps[nmaps++] = optarg;
+            break;
+        case OPT_PRESET:
+            need(&t, src, "jsonl", "--preset");
+            if (tasks_preset_parse(optarg, &preset) < 0)
+                tool_usage_error(&t, "--preset: '%s' is not gsm8k or math", optarg);
+            break;
+        case OPT_DOMAIN:
+            need(&t, src, "jsonl", "--domain");
+            domain = optarg;
             break;
         case OPT_RAW:
             need(&t, src, "gsm8k", "--raw");
@@ -349,5 +390,15 @@ main(int argc, char **argv)
             tool_usage_error(&t, "%s", msg);
         return run_generator(&t, &g, n, start);
     }
-    return run_importer(&t, &im, argc - optind, argv + optind, id_prefix);
+    if (jsonl) {
+        int i;
+        tasks_map_init(&map, preset);
+        for (i = 0; i < nmaps; i++)
+            if (tasks_map_parse(&map, maps[i], &msg) < 0)
+                tool_usage_error(&t, "--map: '%s': %s", maps[i], msg);
+        if (domain)
+            map.domain = domain;
+        return run_importer(&t, &im, &map, argc - optind, argv + optind, id_prefix);
+    }
+    return run_importer(&t, &im, NULL, argc - optind, argv + optind, id_prefix);
 }

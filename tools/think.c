@@ -21,8 +21,10 @@ static const char usage_text[] =
     "      --extract         as --strip, and the reasoning into its own field\n"
     "      --check           report samples whose block is unclosed, unopened or\n"
     "                        repeated, one line each; exit 1 if there are any\n"
-    "      --field NAME      the text field (default: completion, else response)\n"
-    "      --to NAME         --extract: the reasoning field (default reasoning)\n"
+    "      --field NAME      the text field (default: completion, else response,\n"
+    "                        else the last assistant turn of messages)\n"
+    "      --to NAME         --extract: the reasoning field (default reasoning;\n"
+    "                        messages: the turn's reasoning_content)\n"
     TOOL_USAGE_COMMON;
 
 enum {
@@ -36,15 +38,38 @@ enum {
 
 enum mode { SHOW, STRIP, EXTRACT, CHECK };
 
-/* The text field of rec: --field, else completion, else response. */
+/* The text field of rec: --field, else completion, else response, else
+ * NULL for a conversation (messages) without a completion. */
 static const char *
 text_field(const json_t *rec, const char *field)
 {
     if (field)
         return field;
-    if (json_object_get(rec, "completion") || !json_object_get(rec, "response"))
+    if (json_object_get(rec, "completion"))
         return "completion";
-    return "response";
+    if (json_object_get(rec, "response"))
+        return "response";
+    return json_object_get(rec, "messages") ? NULL : "completion";
+}
+
+/*
+ * The last assistant turn of a conversation record, whose content is the
+ * text (borrowed), or NULL after rejecting rec.
+ */
+static json_t *
+last_turn(struct tool *t, json_t *rec)
+{
+    json_t *msgs = json_object_get(rec, "messages");
+    json_t *m = json_array_get(msgs, json_array_size(msgs) - 1);
+    const char *role = json_string_value(json_object_get(m, "role"));
+
+    if (!json_is_array(msgs) || !role || strcmp(role, "assistant") != 0 ||
+        !json_is_string(json_object_get(m, "content"))) {
+        tool_reject(t, rec, "messages", "no final assistant turn with a "
+                    "string content");
+        return NULL;
+    }
+    return m;
 }
 
 /* "group k=K" or "id" or "#N" naming a record in messages and headers. */
@@ -134,17 +159,28 @@ main(int argc, char **argv)
     color = mode == SHOW && !t.output && isatty(1);
 
     while ((rec = tool_next(&t)) != NULL) {
-        const char *f = text_field(rec, field), *why, *text;
+        const char *f = text_field(rec, field), *why, *text, *tof = to;
         struct think_block b;
+        json_t *holder = rec;
         size_t len;
 
         n++;
-        if (rec_get_str(rec, f, &text, &why) != 0) {
+        if (!f) {
+            /* a conversation: its last turn's content, and the reasoning
+             * into that turn's reasoning_content */
+            if ((holder = last_turn(&t, rec)) == NULL) {
+                json_decref(rec);
+                continue;
+            }
+            f = "content";
+            tof = "reasoning_content";
+        }
+        if (rec_get_str(holder, f, &text, &why) != 0) {
             tool_reject(&t, rec, f, "%s", why);
             json_decref(rec);
             continue;
         }
-        len = json_string_length(json_object_get(rec, f));
+        len = json_string_length(json_object_get(holder, f));
         think_parse(text, len, &b);
         switch (mode) {
         case SHOW:
@@ -155,11 +191,11 @@ main(int argc, char **argv)
             sbuf_reset(&sb);
             if (mode == EXTRACT) {
                 think_reasoning(text, len, &b, &sb);
-                json_object_set_new(rec, to, json_stringn(sb.buf, sb.len));
+                json_object_set_new(holder, tof, json_stringn(sb.buf, sb.len));
                 sbuf_reset(&sb);
             }
             think_answer(text, len, &b, &sb);
-            json_object_set_new(rec, f, json_stringn(sb.buf, sb.len));
+            json_object_set_new(holder, f, json_stringn(sb.buf, sb.len));
             tool_write(&t, rec);
             break;
         case CHECK:

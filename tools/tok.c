@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "sample.h"
 #include "tok.h"
 #include "tool.h"
 
@@ -29,12 +30,14 @@ static const char usage_text[] =
     "                        (chat format), or with --field the ids of that\n"
     "                        field; with -d, add text; with -c, add n_tokens\n"
     "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml,\n"
-    "                        llama3\n"
+    "                        qwen3, llama3, llama3.1\n"
     "      --field NAME      records: encode this string field as plain text\n"
     "                        into ids (-d: the id array to read, default ids)\n"
     "      --think           open the assistant turn with <think>\\n\n"
     "      --no-think        never, even when the chat template does\n"
     "      --plain           special-token strings in text are text\n"
+    "      --render          records: add text, the conversation as the chat\n"
+    "                        template renders it\n"
     "      --bos             add the tokenizer's BOS/EOS (its post-processor)\n"
     "      --skip-special    decode: leave special tokens out\n"
     TOOL_USAGE_COMMON;
@@ -46,13 +49,14 @@ enum {
     OPT_PLAIN,
     OPT_BOS,
     OPT_SKIP_SPECIAL,
+    OPT_RENDER,
 };
 
 enum mode { ENCODE, DECODE, COUNT, INSPECT };
 
 struct opts {
     enum mode mode;
-    int records, think, no_think, plain, bos, skip_special;
+    int records, think, no_think, plain, bos, skip_special, render;
     const char *field;
     enum chat_format format;
 };
@@ -205,29 +209,16 @@ ids_json(const int *v, size_t n)
     return a;
 }
 
-/* Optional string field: 0 ok (NULL if absent), -1 present but not a string. */
-static int
-opt_str(const json_t *r, const char *key, const char **out)
-{
-    const json_t *v = json_object_get(r, key);
-
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return -1;
-    *out = json_string_value(v);
-    return 0;
-}
-
 /* Handles one record; returns 0, or -1 after rejecting it. */
 static int
 record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c,
-       json_t *r, struct tok_ids *ids, struct sbuf *sb)
+       json_t *r, struct tok_ids *ids, struct sbuf *sb, struct sample_conv *cv,
+       struct tok_ids *mask)
 {
-    const char *sys, *prompt, *resp, *text;
+    const char *text, *why;
     const char *field = o->field;
-    size_t nprompt;
+    size_t nprompt, k;
+    char err[256];
 
     ids->n = 0;
     if (o->mode == DECODE) {
@@ -271,29 +262,41 @@ record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c,
             json_object_set_new(r, "ids", ids_json(ids->v, ids->n));
         return 0;
     }
-    if (opt_str(r, "prompt", &prompt) < 0 || !prompt) {
-        tool_reject(tl, r, "prompt",
-                    json_object_get(r, "prompt") ? "not a string" : "missing");
+    if (sample_conv_get(cv, r, &why) < 0) {
+        tool_reject(tl, r, sbuf_str(&cv->field), "%s", why);
         return -1;
     }
-    if (opt_str(r, "system", &sys) < 0) {
-        tool_reject(tl, r, "system", "not a string");
-        return -1;
+    if (o->render) {
+        sbuf_reset(sb);
+        chat_conv_render(c, cv->m, cv->n, !cv->response, sb, NULL);
+        json_object_set_new(r, "text", json_stringn(sbuf_str(sb), sb->len));
     }
-    if (opt_str(r, "response", &resp) < 0) {
-        tool_reject(tl, r, "response", "not a string");
-        return -1;
+    if (!cv->messages) {
+        /* a response is encoded as written */
+        chat_conv(c, cv->m, cv->n - (size_t)cv->response, 1, ids, NULL);
+        nprompt = ids->n;
+        if (cv->response)
+            chat_response(c, cv->m[cv->n - 1].content, ids);
+    } else if (cv->response) {
+        mask->n = 0;
+        if (chat_conv_sample(c, cv->m, cv->n, 1, ids, mask, err,
+                             sizeof(err)) < 0) {
+            tool_reject(tl, r, "messages", "%s", err);
+            return -1;
+        }
+        for (k = 0; k < mask->n && !mask->v[k]; k++)
+            ;
+        nprompt = k;
+    } else {
+        chat_conv(c, cv->m, cv->n, 1, ids, NULL);
+        nprompt = ids->n;
     }
-    chat_prompt(c, sys, prompt, ids);
-    nprompt = ids->n;
-    if (resp)
-        chat_response(c, resp, ids);
     if (o->mode == COUNT) {
         json_object_set_new(r, "n_tokens", json_integer((json_int_t)ids->n));
         return 0;
     }
     json_object_set_new(r, "prompt_ids", ids_json(ids->v, nprompt));
-    if (resp)
+    if (cv->response)
         json_object_set_new(r, "response_ids",
                             ids_json(ids->v + nprompt, ids->n - nprompt));
     return 0;
@@ -318,10 +321,11 @@ main(int argc, char **argv)
         {"plain", no_argument, NULL, OPT_PLAIN},
         {"bos", no_argument, NULL, OPT_BOS},
         {"skip-special", no_argument, NULL, OPT_SKIP_SPECIAL},
+        {"render", no_argument, NULL, OPT_RENDER},
         {NULL, 0, NULL, 0},
     };
     struct tool tl;
-    struct opts o = {ENCODE, 0, 0, 0, 0, 0, 0, NULL, CHAT_AUTO};
+    struct opts o = {ENCODE, 0, 0, 0, 0, 0, 0, 0, NULL, CHAT_AUTO};
     const char *model = NULL, *tokfile = NULL;
     struct tok *t = NULL;
     struct chat c;
@@ -352,6 +356,7 @@ main(int argc, char **argv)
         case OPT_PLAIN: o.plain = 1; break;
         case OPT_BOS: o.bos = 1; break;
         case OPT_SKIP_SPECIAL: o.skip_special = 1; break;
+        case OPT_RENDER: o.render = 1; break;
         default: tool_usage(&tl);
         }
     }
@@ -380,14 +385,17 @@ main(int argc, char **argv)
         memset(&c, 0, sizeof(c));
     tool_start(&tl, argc - optind, argv + optind);
     if (o.records) {
-        struct tok_ids ids = TOK_IDS_INIT;
+        struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
         struct sbuf sb = SBUF_INIT;
+        struct sample_conv cv = SAMPLE_CONV_INIT;
         json_t *r;
         while ((r = tool_next(&tl)) != NULL) {
-            if (record(&tl, &o, t, &c, r, &ids, &sb) == 0)
+            if (record(&tl, &o, t, &c, r, &ids, &sb, &cv, &mask) == 0)
                 tool_write(&tl, r);
             json_decref(r);
         }
+        sample_conv_release(&cv);
+        tok_ids_release(&mask);
         tok_ids_release(&ids);
         sbuf_release(&sb);
     } else

@@ -177,10 +177,138 @@ test_formats(void)
     CHECK_STREQ(chat_format_name(CHAT_DEEPSEEK3), "deepseek3");
 }
 
+/* the text a conversation renders to, and its assistant spans */
+static void
+conv_is(struct chat *c, const struct chat_msg *m, size_t n, int gen,
+        const char *want, const int *spans, size_t nspans)
+{
+    struct sbuf sb = SBUF_INIT;
+    struct tok_ids sp = TOK_IDS_INIT;
+
+    chat_conv_render(c, m, n, gen, &sb, &sp);
+    CHECK_STREQ(sbuf_str(&sb), want);
+    if (spans)
+        CHECK(ids_eq(&sp, spans, nspans));
+    sbuf_release(&sb);
+    tok_ids_release(&sp);
+}
+
+static void
+test_conv(void)
+{
+    static const struct chat_msg m[] = {
+        {CHAT_ROLE_SYSTEM, "S", NULL},
+        {CHAT_ROLE_USER, "Q", NULL},
+        {CHAT_ROLE_ASSISTANT, "<think>x</think>A", NULL},
+        {CHAT_ROLE_USER, "R", NULL},
+        {CHAT_ROLE_ASSISTANT, "B", "t"},
+    };
+    static const struct chat_msg tool[] = {
+        {CHAT_ROLE_USER, "Q", NULL},
+        {CHAT_ROLE_TOOL, "r1", NULL},
+        {CHAT_ROLE_TOOL, "r2", NULL},
+    };
+    /* <|bos|><|system|>S<|user|>Q<|assistant|>A... as in the builtin
+     * section of chat.h; mask 1 on the outputs through <|eos|> */
+    static const int ids_all[] = {256, 259, 'S', 260, 'Q', 261, 262, 'x', 263,
+                                  'A', 257, 260, 'R', 261, 262, '\n', 't',
+                                  '\n', 263, '\n', '\n', 'B', 257};
+    static const int mask_all[] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0,
+                                   1, 1, 1, 1, 1, 1, 1, 1, 1};
+    static const int mask_last[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                    1, 1, 1, 1, 1, 1, 1, 1, 1};
+    /* 31 + 29 + 22 bytes of prompt, 27 of output */
+    static const int spans[] = {82, 109};
+    struct tok *t = tok_builtin(), *tt;
+    struct chat c;
+    struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
+    struct sbuf sb = SBUF_INIT;
+    char err[256];
+    enum chat_role r;
+
+    CHECK(chat_init(&c, t, CHAT_BUILTIN, 0, err, sizeof(err)) == 0);
+    CHECK(chat_conv_sample(&c, m, 5, 0, &ids, &mask, err, sizeof(err)) == 0);
+    CHECK(ids_eq(&ids, ids_all, sizeof(ids_all) / sizeof(int)));
+    CHECK(ids_eq(&mask, mask_all, sizeof(mask_all) / sizeof(int)));
+    ids.n = mask.n = 0;
+    CHECK(chat_conv_sample(&c, m, 5, 1, &ids, &mask, err, sizeof(err)) == 0);
+    CHECK(ids_eq(&mask, mask_last, sizeof(mask_last) / sizeof(int)));
+    /* no final assistant turn: no sample */
+    CHECK(chat_conv_sample(&c, m, 4, 0, &ids, &mask, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "assistant") != NULL);
+    chat_conv_sample_render(&c, m, 5, &sb, err, sizeof(err));
+    CHECK_STREQ(sbuf_str(&sb), "<|bos|><|system|>S<|user|>Q<|assistant|>"
+                "<think>x</think>A<|eos|><|user|>R<|assistant|><think>\nt\n"
+                "</think>\n\nB<|eos|>");
+    chat_release(&c);
+
+    CHECK(tinytok_write("tiny", 0, 0, NULL) == 0);
+    tt = tok_load("tiny/tokenizer.json", err, sizeof(err));
+    CHECK(tt != NULL);
+    /* Qwen3: the earlier turn's think block is dropped, the last kept;
+     * enable_thinking false closes an empty block in the prompt */
+    CHECK(chat_init(&c, tt, CHAT_QWEN3, 0, err, sizeof(err)) == 0);
+    conv_is(&c, m, 5, 0,
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
+            "<|im_start|>assistant\nA<|im_end|>\n<|im_start|>user\nR<|im_end|>\n"
+            "<|im_start|>assistant\n<think>\nt\n</think>\n\nB<|im_end|>\n",
+            NULL, 0);
+    conv_is(&c, m, 2, 1,
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
+            "<|im_start|>assistant\n", NULL, 0);
+    conv_is(&c, tool, 3, 1,
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>user\n<tool_response>\n"
+            "r1\n</tool_response>\n<tool_response>\nr2\n</tool_response>"
+            "<|im_end|>\n<|im_start|>assistant\n", NULL, 0);
+    chat_release(&c);
+    CHECK(chat_init(&c, tt, CHAT_QWEN3, CHAT_NO_THINK, err, sizeof(err)) == 0);
+    conv_is(&c, m + 1, 1, 1,
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
+            "<think>\n\n</think>\n\n", NULL, 0);
+    /* reasoning in the last turn without thinking is no sample */
+    CHECK(chat_conv_sample(&c, m, 5, 0, &ids, &mask, err, sizeof(err)) == -1);
+    chat_release(&c);
+    /* DeepSeek-R1 (an R1 template is not loaded: CHAT_THINK stands for
+     * it): earlier think blocks dropped, systems joined */
+    CHECK(chat_init(&c, tt, CHAT_DEEPSEEK3, CHAT_THINK, err, sizeof(err)) == 0);
+    conv_is(&c, m, 4, 1,
+            "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>S"
+            "<\xef\xbd\x9cUser\xef\xbd\x9c>Q<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>A"
+            "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+            "<\xef\xbd\x9cUser\xef\xbd\x9c>R<\xef\xbd\x9c" "Assistant\xef\xbd\x9c><think>\n",
+            NULL, 0);
+    chat_release(&c);
+    /* Llama 3.1: the dated system turn, outputs trimmed; the spans are
+     * the assistant output's bytes */
+    CHECK(chat_init(&c, tt, CHAT_LLAMA31, 0, err, sizeof(err)) == 0);
+    conv_is(&c, m, 3, 0,
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+            "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+            "S<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n"
+            "<think>x</think>A<|eot_id|>", NULL, 0);
+    chat_release(&c);
+    CHECK(chat_init(&c, tt, CHAT_CHATML, 0, err, sizeof(err)) == 0);
+    conv_is(&c, m, 3, 0,
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
+            "<|im_start|>assistant\n<think>x</think>A<|im_end|>\n",
+            spans, 2);
+    chat_release(&c);
+
+    CHECK(chat_parse_role("tool", &r) == 0 && r == CHAT_ROLE_TOOL);
+    CHECK(chat_parse_role("function", &r) == -1);
+    tok_ids_release(&ids);
+    tok_ids_release(&mask);
+    sbuf_release(&sb);
+    tok_free(tt);
+    tok_free(t);
+}
+
 int
 main(void)
 {
     test_builtin();
     test_formats();
+    test_conv();
     return check_done();
 }
