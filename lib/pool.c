@@ -5,6 +5,16 @@
  */
 #include "pool.h"
 
+#include "cpu.h"
+
+/*
+ * Every program that sizes the pool multiplies matrices: this reference
+ * links cpu.c, whose start-up check gives OpenBLAS the kernels for this
+ * CPU (cpu.h).
+ */
+__attribute__((used)) static const struct cpu_features *(*const link_cpu_check)(void) =
+    cpu_features;
+
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
