@@ -160,33 +160,76 @@ get_content(const json_t *m, const char **out, struct sbuf *err)
                "a message's content is not a string (or one text part)");
 }
 
+/*
+ * The conversation: an optional system (or developer) message first, then
+ * user, assistant and tool messages ending in a user or tool message, the
+ * turn the answer follows.  An assistant message may carry
+ * reasoning_content, its <think> part.  A request of one user message
+ * (after the optional system one) also sets user_turn: it is rendered as
+ * gen renders a prompt record.
+ */
 static int
 get_messages(struct oai_request *rq, const json_t *v, struct sbuf *err)
 {
     size_t i, n = json_array_size(v);
+    int users = 0;
 
     if (!json_is_array(v) || n == 0)
         return bad(err, "field '%s': %s", "messages", "not a non-empty list");
+    free(rq->msgs);
+    rq->msgs = xcalloc(n, sizeof(*rq->msgs));
+    rq->nmsgs = 0;
+    rq->system = rq->user_turn = NULL;
     for (i = 0; i < n; i++) {
         json_t *m = json_array_get(v, i), *role = json_object_get(m, "role");
+        json_t *rc = json_object_get(m, "reasoning_content");
+        struct chat_msg *cm = &rq->msgs[i];
         const char *r, *text;
+
         if (!json_is_object(m) || !json_is_string(role))
             return bad(err, "field '%s': %s", "messages", "a message without a role");
         r = json_string_value(role);
         if (get_content(m, &text, err))
             return -1;
-        if ((strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) && i == 0 && n > 1) {
-            rq->system = text;
-        } else if (strcmp(r, "user") == 0 && i == n - 1) {
-            rq->user_turn = text;
+        cm->content = text;
+        if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) {
+            if (i != 0)
+                return bad(err, "field '%s': %s", "messages",
+                           "a system message is only allowed first");
+            cm->role = CHAT_ROLE_SYSTEM;
+        } else if (strcmp(r, "user") == 0) {
+            cm->role = CHAT_ROLE_USER;
+            users++;
+        } else if (strcmp(r, "assistant") == 0) {
+            cm->role = CHAT_ROLE_ASSISTANT;
+            if (rc && !json_is_null(rc)) {
+                if (!json_is_string(rc))
+                    return bad(err, "field '%s': %s", "messages",
+                               "reasoning_content is not a string");
+                cm->reasoning = json_string_value(rc);
+            }
+        } else if (strcmp(r, "tool") == 0) {
+            cm->role = CHAT_ROLE_TOOL;
         } else {
             return bad(err, "field '%s': %s", "messages",
-                       "the chat formats render one user turn: give an optional"
-                       " system message, then one user message");
+                       "a role is not system, developer, user, assistant or tool");
         }
+        if (cm->role != CHAT_ROLE_ASSISTANT && rc && !json_is_null(rc))
+            return bad(err, "field '%s': %s", "messages",
+                       "reasoning_content belongs to assistant messages");
+        rq->nmsgs++;
     }
-    if (!rq->user_turn || !*rq->user_turn)
+    if (!users)
+        return bad(err, "field '%s': %s", "messages", "no user message");
+    if (rq->msgs[n - 1].role != CHAT_ROLE_USER && rq->msgs[n - 1].role != CHAT_ROLE_TOOL)
+        return bad(err, "field '%s': %s", "messages",
+                   "the last message is not a user or tool message");
+    if (rq->msgs[n - 1].role == CHAT_ROLE_USER && !*rq->msgs[n - 1].content)
         return bad(err, "field '%s': %s", "messages", "the user message is empty");
+    if (n == 1 || (n == 2 && rq->msgs[0].role == CHAT_ROLE_SYSTEM)) {
+        rq->system = n == 2 ? rq->msgs[0].content : NULL;
+        rq->user_turn = rq->msgs[n - 1].content;
+    }
     return 0;
 }
 
@@ -373,7 +416,7 @@ oai_request_parse(struct oai_request *rq, const char *body, size_t len,
         bad(err, "field '%s': %s", "prompt", "missing");
         goto fail;
     }
-    if (ep == OAI_CHAT && !rq->user_turn) {
+    if (ep == OAI_CHAT && !rq->nmsgs) {
         bad(err, "field '%s': %s", "messages", "missing");
         goto fail;
     }
@@ -407,6 +450,7 @@ oai_request_release(struct oai_request *rq)
     for (i = 0; i < rq->nprompts; i++)
         free(rq->prompts[i].ids);
     free(rq->prompts);
+    free(rq->msgs);
     json_decref(rq->root);
     memset(rq, 0, sizeof(*rq));
 }

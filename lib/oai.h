@@ -6,9 +6,8 @@
  * serve.h.
  *
  * Endpoints: /v1/completions (a prompt: text, texts, token ids, lists of
- * token ids) and /v1/chat/completions (messages: an optional system
- * message, then one user message: the project's chat formats render one
- * user turn).
+ * token ids) and /v1/chat/completions (messages: a conversation of
+ * system, user, assistant and tool turns, as chat.h renders them).
  *
  * Request fields serve knows (any other is an error, so a typo is never
  * silently ignored): model, prompt | messages, n, temperature, top_p,
@@ -33,6 +32,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "chat.h"
 #include "sampler.h"
 #include "util.h"
 
@@ -67,7 +67,9 @@ struct oai_request {
     struct oai_prompt *prompts; /* (nprompts) completions; chat: none */
     int nprompts;
     const char *system;     /* chat: NULL when there is no system message */
-    const char *user_turn;  /* chat: the user message */
+    const char *user_turn;  /* chat: the user message of a one-turn request, else NULL */
+    struct chat_msg *msgs;  /* chat: every message (owned array, borrowed strings) */
+    size_t nmsgs;
     int n;
     struct sampler_config sampler;
     int max_tokens;

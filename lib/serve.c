@@ -591,7 +591,10 @@ prepare(struct serve *s, struct sreq *r, struct sbuf *err)
             }
         pthread_mutex_lock(&s->tokmu);
         if (rq->ep == OAI_CHAT) {
-            chat_prompt(s->chat, rq->system, rq->user_turn, &it->ids);
+            if (rq->user_turn)
+                chat_prompt(s->chat, rq->system, rq->user_turn, &it->ids);
+            else
+                chat_conv(s->chat, rq->msgs, rq->nmsgs, 1, &it->ids, NULL);
         } else if (rq->prompts[i].ids) {
             tok_ids_append(&it->ids, rq->prompts[i].ids, (size_t)rq->prompts[i].nids);
         } else {

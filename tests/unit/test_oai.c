@@ -41,6 +41,29 @@ main(void)
     CHECK(rq.logprobs && rq.top_logprobs == 2);
     CHECK_STREQ(rq.user, "p1");
     oai_request_release(&rq);
+    /* a conversation of several turns: every message, no one-turn shortcut */
+    CHECK(parse(&rq, "{\"messages\":[{\"role\":\"developer\",\"content\":\"S\"},"
+                     "{\"role\":\"user\",\"content\":\"a\"},"
+                     "{\"role\":\"assistant\",\"content\":\"b\",\"reasoning_content\":\"r\"},"
+                     "{\"role\":\"tool\",\"content\":\"t\"}]}", OAI_CHAT, &err) == 0);
+    CHECK(rq.nmsgs == 4 && rq.user_turn == NULL && rq.system == NULL);
+    CHECK(rq.msgs[0].role == CHAT_ROLE_SYSTEM && rq.msgs[3].role == CHAT_ROLE_TOOL);
+    CHECK(rq.msgs[2].role == CHAT_ROLE_ASSISTANT && strcmp(rq.msgs[2].reasoning, "r") == 0);
+    CHECK_STREQ(rq.msgs[1].content, "a");
+    oai_request_release(&rq);
+    CHECK(parse(&rq, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
+                     "{\"role\":\"system\",\"content\":\"S\"}]}", OAI_CHAT, &err) == -1);
+    CHECK_STREQ(err.buf, "field 'messages': a system message is only allowed first");
+    CHECK(parse(&rq, "{\"messages\":[{\"role\":\"system\",\"content\":\"S\"}]}",
+                OAI_CHAT, &err) == -1);
+    CHECK_STREQ(err.buf, "field 'messages': no user message");
+    CHECK(parse(&rq, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\","
+                     "\"reasoning_content\":\"r\"}]}", OAI_CHAT, &err) == -1);
+    CHECK_STREQ(err.buf, "field 'messages': reasoning_content belongs to assistant messages");
+    CHECK(parse(&rq, "{\"messages\":[{\"role\":\"robot\",\"content\":\"a\"}]}",
+                OAI_CHAT, &err) == -1);
+    CHECK_STREQ(err.buf,
+                "field 'messages': a role is not system, developer, user, assistant or tool");
     /* defaults: n 1, the limit's max_tokens, no seed, no user */
     CHECK(parse(&rq, "{\"prompt\":[[1,2],\"ab\"]}", OAI_COMPLETIONS, &err) == 0);
     CHECK(rq.n == 1 && rq.max_tokens == 100 && !rq.has_seed && strcmp(rq.user, "") == 0);

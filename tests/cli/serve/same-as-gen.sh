@@ -43,3 +43,12 @@ cmp want got
 # the models list and the health check
 curl -sf "$URL/v1/models" | jq -e '.data[0].id == "ck"' > /dev/null
 curl -sf "$URL/health" | jq -e '.status == "ok"' > /dev/null
+# a conversation of several turns: the prompt gen renders for a messages
+# record, answered greedily the same way
+conv='[{"role":"system","content":"Be brief."},{"role":"user","content":"What is 2+2?"},{"role":"assistant","content":"4"},{"role":"user","content":"And 3+3?"}]'
+echo "{\"id\":\"c1\",\"messages\":$conv}" > conv.jsonl
+gen -m ck -T 0 -n 20 --threads 1 conv.jsonl | jq '.completion' > want
+curl -sf "$URL/v1/chat/completions" -d "{\"messages\":$conv,\"temperature\":0,\"max_tokens\":20}" \
+    | jq '.choices[0].message.content' > got
+jq -e 'length > 0' want > /dev/null
+cmp want got
