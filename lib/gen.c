@@ -305,6 +305,21 @@ retire(struct gen *g, struct slot *s)
         infer_prefix_release(&gp->cache); /* a prompt's cache lives while it runs */
 }
 
+
+/*
+ * The next token and its log-probability, the latter from model.h's
+ * logprob_row: the float logp and update compute for the same token.
+ */
+static int
+sample(struct gen *g, const float *logits, struct rng *r, float *lp)
+{
+    float T = g->smp.cfg.temperature > 0.0f ? g->smp.cfg.temperature : 1.0f;
+    int t = sampler_sample(&g->smp, logits, r, NULL);
+
+    logprob_row(lp, NULL, (float *)logits, g->V, t, T, 0.0f, 0.0f, 0);
+    return t;
+}
+
 /* Starts the next sample of gp in free slot s; 1 if it keeps running. */
 static int
 start(struct gen *g, struct slot *s, struct gprompt *gp)
@@ -319,7 +334,7 @@ start(struct gen *g, struct slot *s, struct gprompt *gp)
     sampler_rng(&s->rng, g->cfg.seed, gp->p.id, gp->p.idlen, (uint64_t)s->k);
     tok_stream_init(&s->ts, g->tok, 0);
     infer_seq_reset(&s->seq, &gp->cache);
-    t = sampler_sample(&g->smp, gp->logits, &s->rng, &lp);
+    t = sample(g, gp->logits, &s->rng, &lp);
     if (take(g, s, t, lp)) {
         retire(g, s);
         return 0;
@@ -400,7 +415,7 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
         for (i = 0; i < n; i++) {
             struct slot *s = &g->slots[g->rowslot[i]];
             float lp;
-            int t = sampler_sample(&g->smp, logits + (size_t)i * g->V, &s->rng, &lp);
+            int t = sample(g, logits + (size_t)i * g->V, &s->rng, &lp);
             if (take(g, s, t, lp))
                 retire(g, s);
             else

@@ -47,17 +47,12 @@
 
 #include <stddef.h>
 
+#include "kern.h"
 #include "model.h"
 
 /* Rows one prefill forward processes at least (prompts go in chunks). */
 #define INFER_PREFILL_CHUNK 64
 
-enum infer_kernel {
-    INFER_KERNEL_AUTO = 0,  /* the best the CPU supports */
-    INFER_KERNEL_C,         /* portable C */
-    INFER_KERNEL_AVX2,      /* AVX2 + FMA */
-    INFER_KERNEL_AVX512,    /* AVX-512F */
-};
 
 struct infer;
 

@@ -60,10 +60,34 @@ enum model_arch {
     MODEL_SEQ_CLS,       /* *ForSequenceClassification: score.weight */
 };
 
+/*
+ * rope_scaling of an HF config.json (transformers' modeling_rope_utils):
+ * the inverse frequencies of each type and the attention factor that
+ * multiplies cos and sin.  Fields absent from the config are 0.
+ */
+enum model_rope_type {
+    MODEL_ROPE_DEFAULT = 0, /* no rope_scaling, or rope_type "default" */
+    MODEL_ROPE_LINEAR,      /* inv_freq / factor */
+    MODEL_ROPE_DYNAMIC,     /* NTK base rescaling past max_position_embeddings */
+    MODEL_ROPE_YARN,        /* YaRN ramp between interpolation and extrapolation */
+    MODEL_ROPE_LLAMA3,      /* Llama 3.1's wavelength bands */
+};
+
+struct model_rope_scaling {
+    enum model_rope_type type;
+    double factor;
+    double low_freq_factor, high_freq_factor; /* llama3 */
+    int orig_max_pos;       /* original_max_position_embeddings (llama3, yarn) */
+    double beta_fast, beta_slow; /* yarn (0: 32 and 1) */
+    double mscale, mscale_all_dim; /* yarn */
+    double attention_factor; /* yarn; 0: from factor and mscale */
+    int no_truncate;        /* yarn truncate: false */
+};
+
 /* The fields of an HF config.json that shape the model. */
 struct model_config {
     enum model_arch arch;
-    char model_type[32];  /* "llama", "qwen2", "mistral", ... */
+    char model_type[32];  /* "llama", "mistral", "qwen2", "qwen3" */
     int dim;              /* hidden_size */
     int hidden_dim;       /* intermediate_size */
     int n_layers;         /* num_hidden_layers */
@@ -76,6 +100,8 @@ struct model_config {
     float rope_theta;
     int tie_embeddings;   /* tie_word_embeddings */
     int attn_bias;        /* q/k/v biases (Qwen2: true) */
+    int qk_norm;          /* per-head RMSNorm of q and k before RoPE (Qwen3) */
+    struct model_rope_scaling rope; /* rope_scaling */
     int num_labels;       /* scalar head outputs (MODEL_SEQ_CLS: 1) */
     int bos_id, eos_id, pad_id; /* -1 when absent */
 };
@@ -85,6 +111,14 @@ struct model_config {
  * Returns 0, or -1 with a static description in *why.
  */
 int model_config_check(const struct model_config *c, const char **why);
+
+/*
+ * RoPE inverse frequencies inv_freq (hd/2) of c's rope type and the
+ * factor that multiplies cos and sin, as transformers computes them
+ * (dynamic: for sequences within max_position_embeddings, where it is
+ * the unscaled table).  Returns the factor.
+ */
+double model_rope_freqs(const struct model_config *c, double *inv_freq);
 
 /* ---- Weights ---- */
 
@@ -100,6 +134,7 @@ struct model_layer {
     float *wv;         /* (KVD, C) */
     float *bq, *bk, *bv; /* (QD), (KVD), (KVD); NULL without attn_bias */
     float *wo;         /* (C, QD) */
+    float *q_norm, *k_norm; /* (hd) each; NULL without qk_norm */
     float *mlp_norm;   /* (C) post_attention_layernorm */
     float *w_gate;     /* (H, C) */
     float *w_up;       /* (H, C) */
@@ -253,11 +288,16 @@ void rope_forward(float *x, const int *pos, const float *cos_t, const float *sin
                   size_t N, int stride, int nh, int hd);
 void rope_backward(float *dx, const int *pos, const float *cos_t, const float *sin_t,
                    size_t N, int stride, int nh, int hd);
-/* cos, sin (npos, hd/2) for theta. */
-void rope_tables(float *cos_t, float *sin_t, int npos, int hd, float theta);
+/* cos, sin (npos, hd/2): cos(p inv_freq_i) attn_factor, likewise sin. */
+void rope_tables(float *cos_t, float *sin_t, int npos, int hd, const double *inv_freq,
+                 double attn_factor);
+/* The tables of c's RoPE (model_rope_freqs) for positions [0, npos). */
+void model_rope_tables(const struct model_config *c, float *cos_t, float *sin_t, int npos);
 
 /* h (N,H) = silu(gu[:, :H]) * gu[:, H:]; gu (N,2H). */
 void swiglu_forward(float *h, const float *gu, size_t N, int H);
+/* h[i] = silu(g[i]) up[i] for i in [a, b): the same value swiglu_forward gives. */
+void swiglu_span(float *h, const float *g, const float *up, int a, int b);
 /* dgu (N,2H) = ... (overwrites); dh (N,H). */
 void swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H);
 
