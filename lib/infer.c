@@ -1,8 +1,7 @@
 /*
- * infer.c - the KV-cache forward of infer.h: matrix-product and attention
- * kernels (portable C, AVX2+FMA, AVX-512), a crew of threads that
- * take chunks of each phase from atomic counters, the prefix and sequence
- * caches, and the layer loop over a step's rows.
+ * infer.c - the KV-cache forward of infer.h: pool tasks that take chunks
+ * of each phase from atomic counters, the prefix and sequence caches,
+ * and the layer loop over a step's rows (kern.h's kernels).
  *
  * Not here: sampling (sampler.c), scheduling and text (gen.c).
  */
@@ -10,15 +9,12 @@
 
 #include <assert.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <math.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -28,6 +24,7 @@
 #define HAVE_X86 0
 #endif
 
+#include "pool.h"
 #include "util.h"
 
 void
@@ -42,29 +39,12 @@ infer_matmul(enum infer_kernel k, float *out, const float *in, const float *W, i
 /* ============================== Threads ============================== */
 
 /*
- * A crew of threads for the forward (not lib/pool's task pool: decoding
- * needs no barrier per phase, see forward_worker()).  The calling thread
- * is worker 0.  crew_run() wakes the others, which call
- * fn(arg, tid, epoch) with the run's epoch (a counter of runs), and calls
- * fn itself; it does not wait for them: fn decides when the run is over
- * (see forward_worker()), and a worker still inside an old run notices
- * the newer epoch and leaves.  Idle workers spin on the epoch for a few
- * microseconds, then sleep on a futex.
+ * A forward runs on the program's pool (pool.h) as one task per thread
+ * of the infer state: each task is a worker of forward_worker(), which
+ * takes chunks of every phase from atomic counters, so the workers need
+ * no barrier per phase.  A worker that starts late (its thread was busy
+ * or asleep) finds chunks taken and follows the phases to the end.
  */
-struct crew {
-    int n;
-    pthread_t *th;
-    _Atomic unsigned start, sleepers;
-    _Atomic int quit;
-    void (*fn)(void *, int, unsigned);
-    void *arg;
-};
-
-struct crew_arg {
-    struct crew *p;
-    int tid;
-};
-
 #define SPIN_ROUNDS 4000
 
 static void
@@ -73,109 +53,6 @@ cpu_relax(void)
 #if HAVE_X86
     _mm_pause();
 #endif
-}
-
-static void
-futex_wait(_Atomic unsigned *addr, unsigned old)
-{
-    syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);
-}
-
-static void
-futex_wake(_Atomic unsigned *addr)
-{
-    syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Returns once *addr != old. */
-static void
-wait_change(_Atomic unsigned *addr, unsigned old, _Atomic unsigned *sleepers)
-{
-    int i;
-
-    for (i = 0; i < SPIN_ROUNDS; i++) {
-        if (atomic_load(addr) != old)
-            return;
-        cpu_relax();
-    }
-    while (atomic_load(addr) == old) {
-        atomic_fetch_add(sleepers, 1);
-        if (atomic_load(addr) == old)
-            futex_wait(addr, old);
-        atomic_fetch_sub(sleepers, 1);
-    }
-}
-
-static void *
-crew_worker(void *a)
-{
-    struct crew_arg *pa = a;
-    struct crew *p = pa->p;
-    unsigned seen = 0;
-
-    for (;;) {
-        wait_change(&p->start, seen, &p->sleepers);
-        seen = atomic_load(&p->start);
-        if (atomic_load(&p->quit))
-            break;
-        p->fn(p->arg, pa->tid, seen);
-    }
-    free(pa);
-    return NULL;
-}
-
-static struct crew *
-crew_new(int n, void (*fn)(void *, int, unsigned), void *arg)
-{
-    struct crew *p = xcalloc(1, sizeof(*p));
-    int i;
-
-    p->n = n;
-    p->fn = fn;
-    p->arg = arg;
-    p->th = xcalloc((size_t)n, sizeof(*p->th));
-    for (i = 1; i < n; i++) {
-        struct crew_arg *pa = xmalloc(sizeof(*pa));
-        pa->p = p;
-        pa->tid = i;
-        if (pthread_create(&p->th[i], NULL, crew_worker, pa) != 0)
-            die("infer: cannot start a thread");
-    }
-    return p;
-}
-
-/* The epoch the next run will have. */
-static unsigned
-crew_next_epoch(const struct crew *p)
-{
-    return atomic_load(&p->start) + 1;
-}
-
-/* Starts a run (state for it is written before) and takes part in it. */
-static void
-crew_run(struct crew *p)
-{
-    unsigned ep = atomic_fetch_add(&p->start, 1) + 1;
-
-    if (atomic_load(&p->sleepers) > 0)
-        futex_wake(&p->start);
-    p->fn(p->arg, 0, ep);
-}
-
-static void
-crew_free(struct crew *p)
-{
-    int i;
-
-    if (!p)
-        return;
-    atomic_store(&p->quit, 1);
-    atomic_fetch_add(&p->start, 1);
-    futex_wake(&p->start);
-    for (i = 1; i < p->n; i++)
-        pthread_join(p->th[i], NULL);
-    free(p->th);
-    free(p);
 }
 
 /* ============================== Caches ============================== */
@@ -227,7 +104,7 @@ struct row {
 struct infer {
     const struct model *m;
     struct kernels K;
-    struct crew *crew;
+    unsigned epoch;         /* forwards run so far */
     int nthreads, max_rows, cap_rows;
     int C, H, V, nh, nkv, hd, QD, KVD, QKV, L, maxpos;
     float scale;            /* attention's softmax scale */
@@ -255,7 +132,6 @@ struct infer {
     _Atomic int a_nrows, a_fused, a_nlogit; /* the shape, as the workers read it */
 };
 
-static void forward_worker(void *arg, int tid, unsigned ep);
 
 struct infer *
 infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel kernel)
@@ -304,7 +180,7 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->nphase = 6 * inf->L + 2; /* see forward_worker() */
     inf->ctr = xcalloc((size_t)inf->nphase, sizeof(*inf->ctr));
     inf->done = xcalloc((size_t)inf->nphase, sizeof(*inf->done));
-    inf->crew = crew_new(nthreads, forward_worker, inf);
+    pool_set_threads(nthreads);
     return inf;
 }
 
@@ -313,7 +189,6 @@ infer_free(struct infer *inf)
 {
     if (!inf)
         return;
-    crew_free(inf->crew);
     free(inf->rows);
     free(inf->logit_rows);
     free(inf->x);
@@ -611,9 +486,15 @@ forward_worker(void *arg, int tid, unsigned ep)
             inf->K.mm(inf->logits, (size_t)inf->V, inf->lnf, (size_t)C, m->w.lm_head,
                       nlogit, C, c * MM_CHUNK, PT_MIN(inf->V, (c + 1) * MM_CHUNK), NULL, 0);
     }
-    /* the caller's thread returns only when the last phase is done */
-    if (tid == 0)
-        phase_wait(inf, &p);
+}
+
+static void
+forward_task(void *arg, int task, int tid)
+{
+    struct infer *inf = arg;
+
+    (void)tid;
+    forward_worker(inf, task, inf->epoch);
 }
 
 /* Embeds the rows' tokens and runs the layers. */
@@ -630,7 +511,7 @@ forward(struct infer *inf)
         memcpy(inf->x + (size_t)r * C, inf->m->w.embed + (size_t)t * C,
                (size_t)C * sizeof(float));
     }
-    ep = crew_next_epoch(inf->crew);
+    ep = ++inf->epoch;
     for (r = 0; r < inf->nphase; r++) {
         atomic_store(&inf->ctr[r], (uint64_t)ep << 32);
         atomic_store(&inf->done[r], (uint64_t)ep << 32);
@@ -638,7 +519,7 @@ forward(struct infer *inf)
     atomic_store(&inf->a_nrows, inf->nrows);
     atomic_store(&inf->a_fused, inf->fused);
     atomic_store(&inf->a_nlogit, inf->nlogit);
-    crew_run(inf->crew);
+    pool_run(forward_task, inf, inf->nthreads);
 }
 
 void

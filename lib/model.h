@@ -1,7 +1,9 @@
 /*
- * model.h - a Llama-family decoder (Llama, Qwen2, SmolLM, Mistral-style
- * dense models) in fp32: token embeddings, RMSNorm, RoPE, grouped-query
- * attention with optional q/k/v bias, SwiGLU MLP, tied or untied LM head,
+ * model.h - a Llama-family decoder (Llama 2/3.x, Mistral, Qwen2, Qwen3,
+ * SmolLM dense models) in fp32: token embeddings, RMSNorm, RoPE with
+ * transformers' rope_scaling types (linear, dynamic, llama3, yarn),
+ * grouped-query attention with optional q/k/v bias and Qwen3's per-head
+ * q/k RMSNorm, SwiGLU MLP, tied or untied LM head,
  * and the scalar-head variant of *ForSequenceClassification (score.weight,
  * num_labels 1) that reward models use.
  *
@@ -36,11 +38,19 @@
  *     optim_step(opt, m->params, m->grads, ...);
  *     model_free(m);
  *
+ * One forward for sampling and training: the forward's matrix products
+ * and attention rows are kern.h's, the kernels infer.c's KV-cache forward
+ * uses, and the norms, RoPE tables, SwiGLU and log-softmax are the same
+ * functions, so every token's result is the same float here (whatever
+ * the batch, its packing or the threads) as in gen.  The backward keeps
+ * OpenBLAS (its rounding depends on shapes; gradients need no identity).
+ *
  * Threading: one pool of threads per program (pool.h).  It runs every
- * parallel part of a pass: large matrix products are cut into
- * row or column blocks, each an OpenBLAS sgemm on one thread; the
- * element-wise kernels (norms, RoPE, SwiGLU, log-softmax rows) into row
- * ranges; attention into (segment, head) tasks.  OpenBLAS is set to one
+ * parallel part of a pass: the forward's products are cut into tiles of
+ * rows x output columns, the backward's into row or column blocks, each
+ * an OpenBLAS sgemm on one thread; the element-wise kernels (norms,
+ * RoPE, SwiGLU, log-softmax rows) into row ranges; attention into
+ * (segment, head) tasks.  OpenBLAS is set to one
  * thread, so its own pool never runs beside ours.  model_set_threads()
  * sizes the pool (default: OpenBLAS's thread count, i.e. every core or
  * OPENBLAS_NUM_THREADS); model_threads_env() reads POSTTRAIN_THREADS
@@ -184,7 +194,8 @@ void model_free(struct model *m);
 
 /*
  * Deterministic initialisation from seed: matrices and embeddings
- * N(0, std^2) (HF initializer_range, 0.02), norms 1, biases 0.
+ * N(0, std^2) (HF initializer_range, 0.02), norms (q/k norms too) 1,
+ * biases 0.
  */
 void model_init_random(struct model *m, uint64_t seed, float std);
 
@@ -223,10 +234,8 @@ void model_batch_shift_targets(const struct model_batch *b, const unsigned char 
 enum model_fwd_flags {
     MODEL_FWD_NOGRAD = 1 << 0, /* inference: keep no activations for backward */
     /*
-     * Each segment's results bit-identical however the batch is composed
-     * (alone or packed with others, at a given thread count): every matrix
-     * product runs per segment, as BLAS rounding of a row depends on the
-     * rows beside it.  Slower for batches of many short segments.
+     * LM-head chunks hold one segment's rows only.  Every forward is
+     * batch-invariant (see above); the flag is kept for callers.
      */
     MODEL_FWD_EXACT = 1 << 1,
 };
