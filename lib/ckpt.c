@@ -98,12 +98,145 @@ get_token_id(const json_t *js, const char *key, int *out, struct sbuf *err)
     return 0;
 }
 
+/* A number field of rope_scaling (0 when absent or null). */
+static int
+rope_num(const json_t *rs, const char *key, int required, double *out, struct sbuf *err)
+{
+    json_t *v = json_object_get(rs, key);
+
+    *out = 0.0;
+    if (!v || json_is_null(v)) {
+        if (required) {
+            sbuf_addf(err, "field 'rope_scaling.%s': missing", key);
+            return -1;
+        }
+        return 0;
+    }
+    if (!json_is_number(v) || !(json_number_value(v) >= 0)) {
+        sbuf_addf(err, "field 'rope_scaling.%s': not a number >= 0", key);
+        return -1;
+    }
+    *out = json_number_value(v);
+    return 0;
+}
+
+/*
+ * rope_scaling as transformers reads it: rope_type (or the older "type")
+ * default, linear, dynamic, yarn or llama3, with that type's fields.
+ */
+static int
+rope_from_json(const json_t *rs, struct model_config *c, struct sbuf *err)
+{
+    struct model_rope_scaling *r = &c->rope;
+    json_t *t = json_object_get(rs, "rope_type");
+    const char *ty;
+    double omax = 0.0;
+
+    memset(r, 0, sizeof(*r));
+    if (!rs || json_is_null(rs))
+        return 0;
+    if (!json_is_object(rs)) {
+        sbuf_adds(err, "field 'rope_scaling': not an object");
+        return -1;
+    }
+    if (!t || json_is_null(t))
+        t = json_object_get(rs, "type");
+    if (!json_is_string(t)) {
+        sbuf_adds(err, "field 'rope_scaling.rope_type': missing or not a string");
+        return -1;
+    }
+    ty = json_string_value(t);
+    if (strcmp(ty, "default") == 0)
+        return 0;
+    if (strcmp(ty, "linear") == 0)
+        r->type = MODEL_ROPE_LINEAR;
+    else if (strcmp(ty, "dynamic") == 0)
+        r->type = MODEL_ROPE_DYNAMIC;
+    else if (strcmp(ty, "yarn") == 0)
+        r->type = MODEL_ROPE_YARN;
+    else if (strcmp(ty, "llama3") == 0)
+        r->type = MODEL_ROPE_LLAMA3;
+    else {
+        sbuf_addf(err, "field 'rope_scaling.rope_type': '%s' is not supported (default, "
+                  "linear, dynamic, yarn, llama3)", ty);
+        return -1;
+    }
+    if (rope_num(rs, "factor", 1, &r->factor, err) ||
+        rope_num(rs, "original_max_position_embeddings", r->type == MODEL_ROPE_LLAMA3,
+                 &omax, err))
+        return -1;
+    if (omax > (1 << 26) || omax != (int)omax) {
+        sbuf_adds(err, "field 'rope_scaling.original_max_position_embeddings': not an "
+                  "integer in [1, 67108864]");
+        return -1;
+    }
+    r->orig_max_pos = (int)omax;
+    if (r->type == MODEL_ROPE_LLAMA3 &&
+        (rope_num(rs, "low_freq_factor", 1, &r->low_freq_factor, err) ||
+         rope_num(rs, "high_freq_factor", 1, &r->high_freq_factor, err)))
+        return -1;
+    if (r->type == MODEL_ROPE_YARN) {
+        json_t *tr = json_object_get(rs, "truncate");
+        if (rope_num(rs, "beta_fast", 0, &r->beta_fast, err) ||
+            rope_num(rs, "beta_slow", 0, &r->beta_slow, err) ||
+            rope_num(rs, "mscale", 0, &r->mscale, err) ||
+            rope_num(rs, "mscale_all_dim", 0, &r->mscale_all_dim, err) ||
+            rope_num(rs, "attention_factor", 0, &r->attention_factor, err))
+            return -1;
+        if (tr && !json_is_null(tr) && !json_is_boolean(tr)) {
+            sbuf_adds(err, "field 'rope_scaling.truncate': not a boolean");
+            return -1;
+        }
+        r->no_truncate = json_is_false(tr);
+    }
+    return 0;
+}
+
+/*
+ * Sliding-window attention changes the result only when a window is
+ * shorter than the context: Mistral's sliding_window below
+ * max_position_embeddings, Qwen2/Qwen3's use_sliding_window.
+ */
+static int
+check_window(const json_t *js, const struct model_config *c, struct sbuf *err)
+{
+    json_t *use = json_object_get(js, "use_sliding_window");
+    json_t *win = json_object_get(js, "sliding_window");
+    int qwen = strncmp(c->model_type, "qwen", 4) == 0;
+
+    if (use && !json_is_null(use) && !json_is_boolean(use)) {
+        sbuf_adds(err, "field 'use_sliding_window': not a boolean");
+        return -1;
+    }
+    if (qwen) {
+        if (json_is_true(use)) {
+            sbuf_adds(err, "field 'use_sliding_window': true (sliding-window attention "
+                      "layers) is not supported");
+            return -1;
+        }
+        return 0;
+    }
+    if (win && !json_is_null(win)) {
+        if (!json_is_integer(win) || json_integer_value(win) < 1) {
+            sbuf_adds(err, "field 'sliding_window': not a positive integer or null");
+            return -1;
+        }
+        if (json_integer_value(win) < c->max_pos) {
+            sbuf_addf(err, "field 'sliding_window': %lld is below max_position_embeddings %d "
+                      "(sliding-window attention is not supported)",
+                      (long long)json_integer_value(win), c->max_pos);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
 {
     json_t *arch = json_object_get(js, "architectures"), *v;
     const char *mt = "llama", *why;
-    int qwen2;
+    int qwen2, qwen3;
 
     memset(c, 0, sizeof(*c));
     if (!json_is_object(js)) {
@@ -117,13 +250,16 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
     }
     if (v)
         mt = json_string_value(v);
-    if (strcmp(mt, "llama") && strcmp(mt, "qwen2") && strcmp(mt, "mistral")) {
+    if (strcmp(mt, "llama") && strcmp(mt, "qwen2") && strcmp(mt, "mistral") &&
+        strcmp(mt, "qwen3")) {
         sbuf_addf(err, "field 'model_type': '%s' is not a Llama-family decoder (llama, "
-                  "qwen2, mistral)", mt);
+                  "mistral, qwen2, qwen3)", mt);
         return -1;
     }
     snprintf(c->model_type, sizeof(c->model_type), "%s", mt);
     qwen2 = strcmp(mt, "qwen2") == 0;
+    qwen3 = strcmp(mt, "qwen3") == 0;
+    c->qk_norm = qwen3;
     c->arch = MODEL_CAUSAL_LM;
     if (arch) {
         const char *a = json_string_value(json_array_get(arch, 0));
@@ -155,7 +291,7 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
         get_token_id(js, "eos_token_id", &c->eos_id, err) ||
         get_token_id(js, "pad_token_id", &c->pad_id, err))
         return -1;
-    /* Llama's attention_bias also biases o_proj; Qwen2 biases q/k/v only. */
+    /* Llama's and Qwen3's attention_bias also bias o_proj; Qwen2 biases q/k/v only. */
     if (!qwen2 && c->attn_bias) {
         sbuf_adds(err, "field 'attention_bias': true (o_proj bias) is supported for qwen2 "
                   "q/k/v biases only");
@@ -174,12 +310,9 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
         sbuf_adds(err, "field 'hidden_act': only \"silu\" (SwiGLU) is a Llama-family MLP");
         return -1;
     }
-    v = json_object_get(js, "rope_scaling");
-    if (v && !json_is_null(v)) {
-        sbuf_adds(err, "field 'rope_scaling': scaled RoPE variants are not implemented; "
-                  "plain rope_theta is");
+    if (rope_from_json(json_object_get(js, "rope_scaling"), c, err) ||
+        check_window(js, c, err))
         return -1;
-    }
     c->num_labels = 1;
     if (c->arch == MODEL_SEQ_CLS) {
         json_t *id2 = json_object_get(js, "id2label");
@@ -192,6 +325,55 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
         return -1;
     }
     return 0;
+}
+
+/*
+ * The tiny test models of every family and RoPE type: the tiny preset's
+ * shape (the built-in tokenizer's ids) with two layers, head_dim 32.
+ */
+static int
+tiny_preset(const char *name, struct model_config *c)
+{
+    static const struct {
+        const char *name, *type;
+        int qk_norm, bias, tie;
+        struct model_rope_scaling rope;
+    } t[] = {
+        {"qwen3-tiny", "qwen3", 1, 0, 1, {0}},
+        {"qwen3-untied-tiny", "qwen3", 1, 0, 0, {0}},
+        {"qwen3-yarn-tiny", "qwen3", 1, 0, 1,
+         {.type = MODEL_ROPE_YARN, .factor = 4.0, .orig_max_pos = 128}},
+        {"qwen2-tiny", "qwen2", 0, 1, 0, {0}},
+        {"mistral-tiny", "mistral", 0, 0, 0, {0}},
+        {"llama3-tiny", "llama", 0, 0, 1,
+         {.type = MODEL_ROPE_LLAMA3, .factor = 8.0, .low_freq_factor = 1.0,
+          .high_freq_factor = 4.0, .orig_max_pos = 64}},
+        {"llama-linear-tiny", "llama", 0, 0, 1, {.type = MODEL_ROPE_LINEAR, .factor = 2.0}},
+        {"llama-dynamic-tiny", "llama", 0, 0, 1, {.type = MODEL_ROPE_DYNAMIC, .factor = 2.0}},
+        {"llama-yarn-tiny", "llama", 0, 0, 1,
+         {.type = MODEL_ROPE_YARN, .factor = 4.0, .beta_fast = 16.0, .beta_slow = 2.0,
+          .mscale = 1.0, .mscale_all_dim = 0.5}},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (strcmp(name, t[i].name) != 0)
+            continue;
+        ckpt_preset("tiny", c);
+        snprintf(c->model_type, sizeof(c->model_type), "%s", t[i].type);
+        c->qk_norm = t[i].qk_norm;
+        c->attn_bias = t[i].bias;
+        c->tie_embeddings = t[i].tie;
+        c->rope = t[i].rope;
+        c->dim = 128;
+        c->hidden_dim = 384;
+        c->n_layers = 2;
+        c->n_heads = 4;
+        c->n_kv_heads = 2;
+        c->head_dim = 32;
+        return 0;
+    }
+    return -1;
 }
 
 int
@@ -234,7 +416,77 @@ ckpt_preset(const char *name, struct model_config *c)
         c->eos_id = 0;
         return 0;
     }
-    return -1;
+    if (strcmp(name, "qwen3-0.6b") == 0) {
+        /* Qwen/Qwen3-0.6B's config.json */
+        strcpy(c->model_type, "qwen3");
+        c->qk_norm = 1;
+        c->dim = 1024;
+        c->hidden_dim = 3072;
+        c->n_layers = 28;
+        c->n_heads = 16;
+        c->n_kv_heads = 8;
+        c->head_dim = 128;
+        c->vocab_size = 151936;
+        c->max_pos = 40960;
+        c->norm_eps = 1e-6f;
+        c->rope_theta = 1000000.0f;
+        c->bos_id = 151643;
+        c->eos_id = 151645;
+        return 0;
+    }
+    if (strcmp(name, "llama3.2-1b") == 0) {
+        /* meta-llama/Llama-3.2-1B's config.json */
+        c->dim = 2048;
+        c->hidden_dim = 8192;
+        c->n_layers = 16;
+        c->n_heads = 32;
+        c->n_kv_heads = 8;
+        c->head_dim = 64;
+        c->vocab_size = 128256;
+        c->max_pos = 131072;
+        c->rope_theta = 500000.0f;
+        c->rope = (struct model_rope_scaling){ .type = MODEL_ROPE_LLAMA3, .factor = 32.0,
+                                               .low_freq_factor = 1.0,
+                                               .high_freq_factor = 4.0,
+                                               .orig_max_pos = 8192 };
+        c->bos_id = 128000;
+        c->eos_id = 128001;
+        return 0;
+    }
+    return tiny_preset(name, c);
+}
+
+/* rope_scaling as transformers writes it (null for the default). */
+static json_t *
+rope_to_json(const struct model_rope_scaling *r)
+{
+    static const char *const names[] = { "default", "linear", "dynamic", "yarn", "llama3" };
+    json_t *o;
+
+    if (r->type == MODEL_ROPE_DEFAULT)
+        return json_null();
+    o = json_object();
+    json_object_set_new(o, "rope_type", json_string(names[r->type]));
+    json_object_set_new(o, "factor", json_real(r->factor));
+    if (r->orig_max_pos > 0)
+        json_object_set_new(o, "original_max_position_embeddings",
+                            json_integer(r->orig_max_pos));
+    if (r->type == MODEL_ROPE_LLAMA3) {
+        json_object_set_new(o, "low_freq_factor", json_real(r->low_freq_factor));
+        json_object_set_new(o, "high_freq_factor", json_real(r->high_freq_factor));
+    }
+    if (r->type == MODEL_ROPE_YARN) {
+#define OPT(k, f) if (r->f > 0) json_object_set_new(o, k, json_real(r->f))
+        OPT("beta_fast", beta_fast);
+        OPT("beta_slow", beta_slow);
+        OPT("mscale", mscale);
+        OPT("mscale_all_dim", mscale_all_dim);
+        OPT("attention_factor", attention_factor);
+#undef OPT
+        if (r->no_truncate)
+            json_object_set_new(o, "truncate", json_false());
+    }
+    return o;
 }
 
 json_t *
@@ -242,7 +494,8 @@ ckpt_config_to_json(const struct model_config *c, const json_t *base)
 {
     json_t *js = base ? json_deep_copy(base) : json_object();
     const char *kind = c->arch == MODEL_SEQ_CLS ? "ForSequenceClassification" : "ForCausalLM";
-    const char *fam = strcmp(c->model_type, "qwen2") == 0 ? "Qwen2"
+    const char *fam = strcmp(c->model_type, "qwen2") == 0   ? "Qwen2"
+                      : strcmp(c->model_type, "qwen3") == 0 ? "Qwen3"
                       : strcmp(c->model_type, "mistral") == 0 ? "Mistral" : "Llama";
     char arch[96];
 
@@ -260,6 +513,8 @@ ckpt_config_to_json(const struct model_config *c, const json_t *base)
     json_object_set_new(js, "rms_norm_eps", json_float(c->norm_eps));
     json_object_set_new(js, "rope_theta", json_float(c->rope_theta));
     json_object_set_new(js, "tie_word_embeddings", json_boolean(c->tie_embeddings));
+    if (!json_object_get(js, "rope_scaling") && c->rope.type != MODEL_ROPE_DEFAULT)
+        json_object_set_new(js, "rope_scaling", rope_to_json(&c->rope));
     if (strcmp(c->model_type, "qwen2") != 0)
         json_object_set_new(js, "attention_bias", json_false());
     json_object_set_new(js, "hidden_act", json_string("silu"));

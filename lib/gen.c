@@ -356,6 +356,20 @@ cancel_running(struct gen *g)
     }
 }
 
+/*
+ * The next token and its log-probability, the latter from model.h's
+ * logprob_row: the float logp and update compute for the same token.
+ */
+static int
+sample(struct gen *g, const float *logits, struct rng *r, float *lp)
+{
+    float T = g->smp.cfg.temperature > 0.0f ? g->smp.cfg.temperature : 1.0f;
+    int t = sampler_sample(&g->smp, logits, r, NULL);
+
+    logprob_row(lp, NULL, (float *)logits, g->V, t, T, 0.0f, 0.0f, 0);
+    return t;
+}
+
 /* Starts the next sample of gp in free slot s; 1 if it keeps running. */
 static int
 start(struct gen *g, struct slot *s, struct gprompt *gp)
@@ -371,7 +385,7 @@ start(struct gen *g, struct slot *s, struct gprompt *gp)
     tok_stream_init(&s->ts, g->tok, 0);
     infer_seq_reset(&s->seq, &gp->cache);
     g->smp.cfg = gp->o.sampler;
-    t = sampler_sample(&g->smp, gp->logits, &s->rng, &lp);
+    t = sample(g, gp->logits, &s->rng, &lp);
     if (take(g, s, t, lp, gp->logits)) {
         retire(g, s);
         return 0;
@@ -476,7 +490,7 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
             float lp;
             int t;
             g->smp.cfg = s->gp->o.sampler;
-            t = sampler_sample(&g->smp, row, &s->rng, &lp);
+            t = sample(g, row, &s->rng, &lp);
             if (take(g, s, t, lp, row))
                 retire(g, s);
             else

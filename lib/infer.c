@@ -1,8 +1,7 @@
 /*
- * infer.c - the KV-cache forward of infer.h: matrix-product and attention
- * kernels (portable C, AVX2+FMA, AVX-512), a crew of threads that
- * take chunks of each phase from atomic counters, the prefix and sequence
- * caches, and the layer loop over a step's rows.
+ * infer.c - the KV-cache forward of infer.h: pool tasks that take chunks
+ * of each phase from atomic counters, the prefix and sequence caches,
+ * and the layer loop over a step's rows (kern.h's kernels).
  *
  * Not here: sampling (sampler.c), scheduling and text (gen.c).
  */
@@ -10,15 +9,12 @@
 
 #include <assert.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <math.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -28,438 +24,8 @@
 #define HAVE_X86 0
 #endif
 
+#include "pool.h"
 #include "util.h"
-
-/* ============================== Kernels ============================== */
-
-/*
- * out[r * ldo + o] = dot(in[r * ldi ...], W[o * IC ...]) (+ bias[o]), or
- * out += dot when acc, for r in [0, R) and o in [o0, o1).  Each element is
- * computed the same way wherever it falls in the blocking, which is what
- * makes a row's result independent of the batch and of the threads.
- */
-typedef void mm_fn(float *out, size_t ldo, const float *in, size_t ldi, const float *W,
-                   int R, int IC, int o0, int o1, const float *bias, int acc);
-/*
- * Attention scores S[j] = scale * dot(q, K[j * ldk ...]) over hd, j < n:
- * each score summed in the same order whatever n and j.
- */
-typedef void scores_fn(float *S, const float *q, const float *K, size_t ldk, int n, int hd,
-                       float scale);
-/*
- * o[d] += sum_j p[j] V[j * ldv + d], d < hd, j < n: for each d one chain
- * of additions in j order, so two calls over consecutive spans equal one.
- */
-typedef void wsum_fn(float *o, const float *p, const float *V, size_t ldv, int n, int hd);
-
-struct kernels {
-    enum infer_kernel id;
-    mm_fn *mm;
-    scores_fn *scores;
-    wsum_fn *wsum;
-};
-
-static inline void
-put(float *p, float v, const float *bias, int o, int acc)
-{
-    if (acc)
-        *p += v;
-    else
-        *p = bias ? v + bias[o] : v;
-}
-
-/* ---- portable C: eight partial sums, then a fixed tree ---- */
-
-static float
-dot_c(const float *a, const float *b, int n)
-{
-    float s[8] = { 0 };
-    int k = 0, j;
-
-    for (; k + 8 <= n; k += 8)
-        for (j = 0; j < 8; j++)
-            s[j] += a[k + j] * b[k + j];
-    for (j = 0; k < n; k++, j++)
-        s[j] += a[k] * b[k];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-}
-
-static void
-scores_c(float *S, const float *q, const float *K, size_t ldk, int n, int hd, float scale)
-{
-    int j;
-
-    for (j = 0; j < n; j++)
-        S[j] = dot_c(q, K + (size_t)j * ldk, hd) * scale;
-}
-
-static void
-wsum_c(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
-{
-    int j, d;
-
-    for (j = 0; j < n; j++)
-        for (d = 0; d < hd; d++)
-            o[d] += p[j] * V[(size_t)j * ldv + d];
-}
-
-static void
-mm_c(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int R, int IC,
-     int o0, int o1, const float *bias, int acc)
-{
-    int o, r;
-
-    for (o = o0; o < o1; o++) {
-        const float *w = W + (size_t)o * IC;
-        for (r = 0; r < R; r++)
-            put(out + (size_t)r * ldo + o, dot_c(in + (size_t)r * ldi, w, IC), bias, o, acc);
-    }
-}
-
-#if HAVE_X86
-/* ---- AVX2 + FMA: 8 lanes, blocks of 4 weight rows x 2 input rows ---- */
-
-#define T2 __attribute__((target("avx2,fma")))
-
-/* Loads k..k+8 of p, or the n - k < 8 left with zeros after them. */
-T2 static inline __m256
-load8(const float *p, int k, int n)
-{
-    static const int idx[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
-
-    if (k + 8 <= n)
-        return _mm256_loadu_ps(p + k);
-    return _mm256_maskload_ps(p + k, _mm256_loadu_si256((const __m256i *)(idx + 8 - (n - k))));
-}
-
-/* The sums of four vectors, as one 128-bit vector; a fixed tree for each. */
-T2 static inline __m128
-hsum4_256(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
-{
-    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
-T2 static void
-scores_avx2(float *S, const float *q, const float *K, size_t ldk, int n, int hd, float scale)
-{
-    int j, k, i;
-
-    for (j = 0; j < n; j += 4) {
-        const float *kk[4];
-        __m256 c[4];
-        float r[4];
-        for (i = 0; i < 4; i++) {
-            kk[i] = K + (size_t)(j + i < n ? j + i : j) * ldk;
-            c[i] = _mm256_setzero_ps();
-        }
-        for (k = 0; k < hd; k += 8) {
-            __m256 a = load8(q, k, hd);
-            for (i = 0; i < 4; i++)
-                c[i] = _mm256_fmadd_ps(a, load8(kk[i], k, hd), c[i]);
-        }
-        _mm_storeu_ps(r, hsum4_256(c[0], c[1], c[2], c[3]));
-        for (i = 0; i < 4 && j + i < n; i++)
-            S[j + i] = r[i] * scale;
-    }
-}
-
-T2 static void
-wsum_avx2(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
-{
-    int d, j, i;
-
-    for (d = 0; d < hd; d += 32) {
-        int w = PT_MIN(32, hd - d);
-        __m256 c[4];
-        for (i = 0; i < 4; i++)
-            c[i] = i * 8 < w ? load8(o + d, i * 8, w) : _mm256_setzero_ps();
-        for (j = 0; j < n; j++) {
-            __m256 pj = _mm256_set1_ps(p[j]);
-            const float *v = V + (size_t)j * ldv + d;
-            for (i = 0; i < 4; i++)
-                if (i * 8 < w)
-                    c[i] = _mm256_fmadd_ps(pj, load8(v, i * 8, w), c[i]);
-        }
-        for (i = 0; i < 4 && i * 8 < w; i++) {
-            float t[8];
-            int e;
-            _mm256_storeu_ps(t, c[i]);
-            for (e = 0; e < 8 && i * 8 + e < w; e++)
-                o[d + i * 8 + e] = t[e];
-        }
-    }
-}
-
-T2 static void
-mm_avx2(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int R, int IC,
-        int o0, int o1, const float *bias, int acc)
-{
-    int o, r, k, i, j;
-
-    for (o = o0; o < o1; o += 4) {
-        int no = PT_MIN(4, o1 - o);
-        const float *w[4];
-        for (i = 0; i < 4; i++)
-            w[i] = W + (size_t)(o + (i < no ? i : 0)) * IC;
-        for (r = 0; r + 2 <= R; r += 2) {
-            const float *x0 = in + (size_t)r * ldi, *x1 = x0 + ldi;
-            __m256 c[4][2];
-#pragma GCC unroll 4
-            for (i = 0; i < 4; i++)
-                c[i][0] = c[i][1] = _mm256_setzero_ps();
-            for (k = 0; k < IC; k += 8) {
-                __m256 a0 = load8(x0, k, IC), a1 = load8(x1, k, IC);
-#pragma GCC unroll 4
-                for (i = 0; i < 4; i++) {
-                    __m256 b = load8(w[i], k, IC);
-                    c[i][0] = _mm256_fmadd_ps(a0, b, c[i][0]);
-                    c[i][1] = _mm256_fmadd_ps(a1, b, c[i][1]);
-                }
-            }
-            for (j = 0; j < 2; j++) {
-                float res[4];
-                _mm_storeu_ps(res, hsum4_256(c[0][j], c[1][j], c[2][j], c[3][j]));
-                for (i = 0; i < no; i++)
-                    put(out + (size_t)(r + j) * ldo + o + i, res[i], bias, o + i, acc);
-            }
-        }
-        for (; r < R; r++) {
-            const float *x0 = in + (size_t)r * ldi;
-            __m256 c[4];
-#pragma GCC unroll 4
-            for (i = 0; i < 4; i++)
-                c[i] = _mm256_setzero_ps();
-            for (k = 0; k < IC; k += 8) {
-                __m256 a0 = load8(x0, k, IC);
-#pragma GCC unroll 4
-                for (i = 0; i < 4; i++)
-                    c[i] = _mm256_fmadd_ps(a0, load8(w[i], k, IC), c[i]);
-            }
-            {
-                float res[4];
-                _mm_storeu_ps(res, hsum4_256(c[0], c[1], c[2], c[3]));
-                for (i = 0; i < no; i++)
-                    put(out + (size_t)r * ldo + o + i, res[i], bias, o + i, acc);
-            }
-        }
-    }
-}
-
-/* ---- AVX-512: 16 lanes, blocks of 4 weight rows x 4 input rows ---- */
-
-#define T5 __attribute__((target("avx512f")))
-
-T5 static inline __m512
-load16(const float *p, int k, int n)
-{
-    if (k + 16 <= n)
-        return _mm512_loadu_ps(p + k);
-    return _mm512_maskz_loadu_ps((__mmask16)((1u << (n - k)) - 1), p + k);
-}
-
-/* The sums of four vectors, as one 128-bit vector; a fixed tree for each. */
-T5 static inline __m128
-hsum4_512(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
-{
-    __m256 s[4];
-    __m512 a[4] = { a0, a1, a2, a3 };
-    __m256 h;
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[i]), 1));
-        s[i] = _mm256_add_ps(_mm512_castps512_ps256(a[i]), hi);
-    }
-    h = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
-T5 static void
-scores_avx512(float *S, const float *q, const float *K, size_t ldk, int n, int hd,
-              float scale)
-{
-    int j, k, i;
-
-    for (j = 0; j < n; j += 4) {
-        const float *kk[4];
-        __m512 c[4];
-        float r[4];
-#pragma GCC unroll 4
-        for (i = 0; i < 4; i++) {
-            kk[i] = K + (size_t)(j + i < n ? j + i : j) * ldk;
-            c[i] = _mm512_setzero_ps();
-        }
-        for (k = 0; k < hd; k += 16) {
-            __m512 a = load16(q, k, hd);
-#pragma GCC unroll 4
-            for (i = 0; i < 4; i++)
-                c[i] = _mm512_fmadd_ps(a, load16(kk[i], k, hd), c[i]);
-        }
-        _mm_storeu_ps(r, hsum4_512(c[0], c[1], c[2], c[3]));
-        for (i = 0; i < 4 && j + i < n; i++)
-            S[j + i] = r[i] * scale;
-    }
-}
-
-T5 static void
-wsum_avx512(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
-{
-    int d, j, i;
-
-    for (d = 0; d < hd; d += 64) {
-        int w = PT_MIN(64, hd - d);
-        __mmask16 m[4];
-        __m512 c[4];
-#pragma GCC unroll 4
-        for (i = 0; i < 4; i++) {
-            int left = w - i * 16;
-            m[i] = left >= 16 ? (__mmask16)0xffff
-                 : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
-            c[i] = _mm512_maskz_loadu_ps(m[i], o + d + i * 16);
-        }
-        for (j = 0; j < n; j++) {
-            __m512 pj = _mm512_set1_ps(p[j]);
-            const float *v = V + (size_t)j * ldv + d;
-#pragma GCC unroll 4
-            for (i = 0; i < 4; i++)
-                c[i] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m[i], v + i * 16), c[i]);
-        }
-#pragma GCC unroll 4
-        for (i = 0; i < 4; i++)
-            _mm512_mask_storeu_ps(o + d + i * 16, m[i], c[i]);
-    }
-}
-
-T5 static void
-mm_avx512(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int R, int IC,
-          int o0, int o1, const float *bias, int acc)
-{
-    int o, r, k, i, j, kf = IC & ~15;
-    __mmask16 tm = (__mmask16)((1u << (IC & 15)) - 1);
-
-    for (o = o0; o < o1; o += 4) {
-        int no = PT_MIN(4, o1 - o);
-        const float *w[4];
-        float res[4][4];
-        for (i = 0; i < 4; i++)
-            w[i] = W + (size_t)(o + (i < no ? i : 0)) * IC;
-        for (r = 0; r + 4 <= R; r += 4) {
-            const float *x[4];
-            __m512 c[4][4], a[4], b;
-#pragma GCC unroll 4
-            for (j = 0; j < 4; j++)
-                x[j] = in + (size_t)(r + j) * ldi;
-#pragma GCC unroll 4
-            for (i = 0; i < 4; i++)
-#pragma GCC unroll 4
-                for (j = 0; j < 4; j++)
-                    c[i][j] = _mm512_setzero_ps();
-            for (k = 0; k < kf; k += 16) {
-#pragma GCC unroll 4
-                for (j = 0; j < 4; j++)
-                    a[j] = _mm512_loadu_ps(x[j] + k);
-#pragma GCC unroll 4
-                for (i = 0; i < 4; i++) {
-                    b = _mm512_loadu_ps(w[i] + k);
-#pragma GCC unroll 4
-                    for (j = 0; j < 4; j++)
-                        c[i][j] = _mm512_fmadd_ps(a[j], b, c[i][j]);
-                }
-            }
-            if (tm) {
-#pragma GCC unroll 4
-                for (j = 0; j < 4; j++)
-                    a[j] = _mm512_maskz_loadu_ps(tm, x[j] + k);
-#pragma GCC unroll 4
-                for (i = 0; i < 4; i++) {
-                    b = _mm512_maskz_loadu_ps(tm, w[i] + k);
-#pragma GCC unroll 4
-                    for (j = 0; j < 4; j++)
-                        c[i][j] = _mm512_fmadd_ps(a[j], b, c[i][j]);
-                }
-            }
-#pragma GCC unroll 4
-            for (i = 0; i < 4; i++)
-                _mm_storeu_ps(res[i], hsum4_512(c[i][0], c[i][1], c[i][2], c[i][3]));
-            for (i = 0; i < no; i++)
-                for (j = 0; j < 4; j++)
-                    put(out + (size_t)(r + j) * ldo + o + i, res[i][j], bias, o + i, acc);
-        }
-        for (; r < R; r++) {
-            const float *x0 = in + (size_t)r * ldi;
-            __m512 c[4], a0;
-#pragma GCC unroll 4
-            for (i = 0; i < 4; i++)
-                c[i] = _mm512_setzero_ps();
-            for (k = 0; k < kf; k += 16) {
-                a0 = _mm512_loadu_ps(x0 + k);
-#pragma GCC unroll 4
-                for (i = 0; i < 4; i++)
-                    c[i] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(w[i] + k), c[i]);
-            }
-            if (tm) {
-                a0 = _mm512_maskz_loadu_ps(tm, x0 + k);
-#pragma GCC unroll 4
-                for (i = 0; i < 4; i++)
-                    c[i] = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(tm, w[i] + k), c[i]);
-            }
-            _mm_storeu_ps(res[0], hsum4_512(c[0], c[1], c[2], c[3]));
-            for (i = 0; i < no; i++)
-                put(out + (size_t)r * ldo + o + i, res[0][i], bias, o + i, acc);
-        }
-    }
-}
-#endif /* HAVE_X86 */
-
-static int
-cpu_has(enum infer_kernel k)
-{
-#if HAVE_X86
-    __builtin_cpu_init();
-    if (k == INFER_KERNEL_AVX512)
-        return __builtin_cpu_supports("avx512f");
-    if (k == INFER_KERNEL_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    return k == INFER_KERNEL_C;
-}
-
-static struct kernels
-kernels_for(enum infer_kernel k)
-{
-    struct kernels K = { INFER_KERNEL_C, mm_c, scores_c, wsum_c };
-
-    if (k == INFER_KERNEL_AUTO)
-        k = cpu_has(INFER_KERNEL_AVX512) ? INFER_KERNEL_AVX512
-            : cpu_has(INFER_KERNEL_AVX2) ? INFER_KERNEL_AVX2 : INFER_KERNEL_C;
-    if (!cpu_has(k))
-        die("infer: this CPU cannot run the %s kernel", infer_kernel_name(k));
-#if HAVE_X86
-    if (k == INFER_KERNEL_AVX2)
-        K = (struct kernels){ k, mm_avx2, scores_avx2, wsum_avx2 };
-    if (k == INFER_KERNEL_AVX512)
-        K = (struct kernels){ k, mm_avx512, scores_avx512, wsum_avx512 };
-#endif
-    return K;
-}
-
-const char *
-infer_kernel_name(enum infer_kernel k)
-{
-    switch (k) {
-    case INFER_KERNEL_AUTO:
-        return "auto";
-    case INFER_KERNEL_C:
-        return "c";
-    case INFER_KERNEL_AVX2:
-        return "avx2";
-    case INFER_KERNEL_AVX512:
-        return "avx512";
-    }
-    return "?";
-}
 
 void
 infer_matmul(enum infer_kernel k, float *out, const float *in, const float *W, int R,
@@ -473,29 +39,12 @@ infer_matmul(enum infer_kernel k, float *out, const float *in, const float *W, i
 /* ============================== Threads ============================== */
 
 /*
- * A crew of threads for the forward (not lib/pool's task pool: decoding
- * needs no barrier per phase, see forward_worker()).  The calling thread
- * is worker 0.  crew_run() wakes the others, which call
- * fn(arg, tid, epoch) with the run's epoch (a counter of runs), and calls
- * fn itself; it does not wait for them: fn decides when the run is over
- * (see forward_worker()), and a worker still inside an old run notices
- * the newer epoch and leaves.  Idle workers spin on the epoch for a few
- * microseconds, then sleep on a futex.
+ * A forward runs on the program's pool (pool.h) as one task per thread
+ * of the infer state: each task is a worker of forward_worker(), which
+ * takes chunks of every phase from atomic counters, so the workers need
+ * no barrier per phase.  A worker that starts late (its thread was busy
+ * or asleep) finds chunks taken and follows the phases to the end.
  */
-struct crew {
-    int n;
-    pthread_t *th;
-    _Atomic unsigned start, sleepers;
-    _Atomic int quit;
-    void (*fn)(void *, int, unsigned);
-    void *arg;
-};
-
-struct crew_arg {
-    struct crew *p;
-    int tid;
-};
-
 #define SPIN_ROUNDS 4000
 
 static void
@@ -504,109 +53,6 @@ cpu_relax(void)
 #if HAVE_X86
     _mm_pause();
 #endif
-}
-
-static void
-futex_wait(_Atomic unsigned *addr, unsigned old)
-{
-    syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);
-}
-
-static void
-futex_wake(_Atomic unsigned *addr)
-{
-    syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Returns once *addr != old. */
-static void
-wait_change(_Atomic unsigned *addr, unsigned old, _Atomic unsigned *sleepers)
-{
-    int i;
-
-    for (i = 0; i < SPIN_ROUNDS; i++) {
-        if (atomic_load(addr) != old)
-            return;
-        cpu_relax();
-    }
-    while (atomic_load(addr) == old) {
-        atomic_fetch_add(sleepers, 1);
-        if (atomic_load(addr) == old)
-            futex_wait(addr, old);
-        atomic_fetch_sub(sleepers, 1);
-    }
-}
-
-static void *
-crew_worker(void *a)
-{
-    struct crew_arg *pa = a;
-    struct crew *p = pa->p;
-    unsigned seen = 0;
-
-    for (;;) {
-        wait_change(&p->start, seen, &p->sleepers);
-        seen = atomic_load(&p->start);
-        if (atomic_load(&p->quit))
-            break;
-        p->fn(p->arg, pa->tid, seen);
-    }
-    free(pa);
-    return NULL;
-}
-
-static struct crew *
-crew_new(int n, void (*fn)(void *, int, unsigned), void *arg)
-{
-    struct crew *p = xcalloc(1, sizeof(*p));
-    int i;
-
-    p->n = n;
-    p->fn = fn;
-    p->arg = arg;
-    p->th = xcalloc((size_t)n, sizeof(*p->th));
-    for (i = 1; i < n; i++) {
-        struct crew_arg *pa = xmalloc(sizeof(*pa));
-        pa->p = p;
-        pa->tid = i;
-        if (pthread_create(&p->th[i], NULL, crew_worker, pa) != 0)
-            die("infer: cannot start a thread");
-    }
-    return p;
-}
-
-/* The epoch the next run will have. */
-static unsigned
-crew_next_epoch(const struct crew *p)
-{
-    return atomic_load(&p->start) + 1;
-}
-
-/* Starts a run (state for it is written before) and takes part in it. */
-static void
-crew_run(struct crew *p)
-{
-    unsigned ep = atomic_fetch_add(&p->start, 1) + 1;
-
-    if (atomic_load(&p->sleepers) > 0)
-        futex_wake(&p->start);
-    p->fn(p->arg, 0, ep);
-}
-
-static void
-crew_free(struct crew *p)
-{
-    int i;
-
-    if (!p)
-        return;
-    atomic_store(&p->quit, 1);
-    atomic_fetch_add(&p->start, 1);
-    futex_wake(&p->start);
-    for (i = 1; i < p->n; i++)
-        pthread_join(p->th[i], NULL);
-    free(p->th);
-    free(p);
 }
 
 /* ============================== Caches ============================== */
@@ -658,9 +104,10 @@ struct row {
 struct infer {
     const struct model *m;
     struct kernels K;
-    struct crew *crew;
+    unsigned epoch;         /* forwards run so far */
     int nthreads, max_rows, cap_rows;
     int C, H, V, nh, nkv, hd, QD, KVD, QKV, L, maxpos;
+    float scale;            /* attention's softmax scale */
     /* the current forward */
     struct row *rows;       /* (cap_rows) */
     int nrows;
@@ -685,7 +132,6 @@ struct infer {
     _Atomic int a_nrows, a_fused, a_nlogit; /* the shape, as the workers read it */
 };
 
-static void forward_worker(void *arg, int tid, unsigned ep);
 
 struct infer *
 infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel kernel)
@@ -729,11 +175,12 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
                                xmul((size_t)inf->maxpos, sizeof(float))));
     inf->cos_t = xmalloc(xmul((size_t)inf->maxpos * (inf->hd / 2), sizeof(float)));
     inf->sin_t = xmalloc(xmul((size_t)inf->maxpos * (inf->hd / 2), sizeof(float)));
-    rope_tables(inf->cos_t, inf->sin_t, inf->maxpos, inf->hd, c->rope_theta);
+    model_rope_tables(c, inf->cos_t, inf->sin_t, inf->maxpos);
+    inf->scale = 1.0f / sqrtf((float)inf->hd);
     inf->nphase = 6 * inf->L + 2; /* see forward_worker() */
     inf->ctr = xcalloc((size_t)inf->nphase, sizeof(*inf->ctr));
     inf->done = xcalloc((size_t)inf->nphase, sizeof(*inf->done));
-    inf->crew = crew_new(nthreads, forward_worker, inf);
+    pool_set_threads(nthreads);
     return inf;
 }
 
@@ -742,7 +189,6 @@ infer_free(struct infer *inf)
 {
     if (!inf)
         return;
-    crew_free(inf->crew);
     free(inf->rows);
     free(inf->logit_rows);
     free(inf->x);
@@ -897,7 +343,14 @@ rope_and_store(struct infer *inf, int l, int r, int g0, int g1)
     float *q = inf->qkv + (size_t)r * inf->QKV;
     int grp = inf->nh / inf->nkv, hd = inf->hd;
     size_t lo = (size_t)l * rw->wstride;
+    const struct model_layer *w = &inf->m->w.layers[l];
 
+    if (w->q_norm) {
+        rmsnorm_forward(q + (size_t)g0 * grp * hd, NULL, q + (size_t)g0 * grp * hd, w->q_norm,
+                        (g1 - g0) * grp, hd, inf->m->cfg.norm_eps);
+        rmsnorm_forward(q + inf->QD + (size_t)g0 * hd, NULL, q + inf->QD + (size_t)g0 * hd,
+                        w->k_norm, g1 - g0, hd, inf->m->cfg.norm_eps);
+    }
     rope_forward(q + (size_t)g0 * grp * hd, &rw->pos, inf->cos_t, inf->sin_t, 1, inf->QKV,
                  (g1 - g0) * grp, hd);
     rope_forward(q + inf->QD + (size_t)g0 * hd, &rw->pos, inf->cos_t, inf->sin_t, 1,
@@ -909,17 +362,16 @@ rope_and_store(struct infer *inf, int l, int r, int g0, int g1)
 }
 
 /*
- * Attention of row r's query heads of kv group g over its cache spans:
- * scores q.k / sqrt(hd), softmax, the weighted sum of values.
+ * Attention of row r's query heads of kv group g over its cache spans
+ * (kern_attend_row, as the training forward computes it).
  */
 static void
 attend(struct infer *inf, int l, int r, int g, float *S)
 {
     const struct row *rw = &inf->rows[r];
-    int grp = inf->nh / inf->nkv, hd = inf->hd, KVD = inf->KVD, n = rw->n0 + rw->n1;
-    int i, j;
-    float scale = 1.0f / sqrtf((float)hd);
+    int grp = inf->nh / inf->nkv, hd = inf->hd, i;
     const float *kb[2], *vb[2];
+    size_t ld[2] = { (size_t)inf->KVD, (size_t)inf->KVD };
     int nb[2] = { rw->n0, rw->n1 };
 
     kb[0] = rw->k0 ? rw->k0 + (size_t)l * rw->s0 + (size_t)g * hd : NULL;
@@ -927,27 +379,10 @@ attend(struct infer *inf, int l, int r, int g, float *S)
     kb[1] = rw->k1 ? rw->k1 + (size_t)l * rw->s1 + (size_t)g * hd : NULL;
     vb[1] = rw->v1 ? rw->v1 + (size_t)l * rw->s1 + (size_t)g * hd : NULL;
     for (i = 0; i < grp; i++) {
-        int h = g * grp + i, b;
-        const float *q = inf->qkv + (size_t)r * inf->QKV + (size_t)h * hd;
-        float *Si = S + (size_t)i * n, m = -INFINITY, sum = 0.0f, inv;
-        float *o = inf->att + (size_t)r * inf->QD + (size_t)h * hd;
-        if (nb[0] > 0)
-            inf->K.scores(Si, q, kb[0], (size_t)KVD, nb[0], hd, scale);
-        if (nb[1] > 0)
-            inf->K.scores(Si + nb[0], q, kb[1], (size_t)KVD, nb[1], hd, scale);
-        for (j = 0; j < n; j++)
-            m = Si[j] > m ? Si[j] : m;
-        for (j = 0; j < n; j++) {
-            Si[j] = expf(Si[j] - m);
-            sum += Si[j];
-        }
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (b = 0; b < 2; b++)
-            if (nb[b] > 0)
-                inf->K.wsum(o, Si + (b ? nb[0] : 0), vb[b], (size_t)KVD, nb[b], hd);
-        inv = 1.0f / sum;
-        for (j = 0; j < hd; j++)
-            o[j] *= inv;
+        int h = g * grp + i;
+        kern_attend_row(&inf->K, inf->att + (size_t)r * inf->QD + (size_t)h * hd, S,
+                        inf->qkv + (size_t)r * inf->QKV + (size_t)h * hd, kb, vb, ld, nb, hd,
+                        inf->scale);
     }
 }
 
@@ -1018,7 +453,7 @@ forward_worker(void *arg, int tid, unsigned ep)
         if (!phase_next(inf, &p, CHUNKS(H)))
             return;
         for (ln = NULL; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p)) {
-            int a = c * MM_CHUNK, b = PT_MIN(H, a + MM_CHUNK), r, i;
+            int a = c * MM_CHUNK, b = PT_MIN(H, a + MM_CHUNK), r;
             if (!ln)
                 ln = norm_rows(inf, tid, R, w->mlp_norm);
             inf->K.mm(inf->gu, (size_t)2 * H, ln, (size_t)C, w->w_gate, R, C, a, b, NULL, 0);
@@ -1027,8 +462,7 @@ forward_worker(void *arg, int tid, unsigned ep)
             for (r = 0; r < R; r++) {
                 const float *g = inf->gu + (size_t)r * 2 * H, *up = g + H;
                 float *hh = inf->h + (size_t)r * H;
-                for (i = a; i < b; i++)
-                    hh[i] = g[i] / (1.0f + expf(-g[i])) * up[i];
+                swiglu_span(hh, g, up, a, b);
             }
         }
         /* x += h Wd^T */
@@ -1052,9 +486,15 @@ forward_worker(void *arg, int tid, unsigned ep)
             inf->K.mm(inf->logits, (size_t)inf->V, inf->lnf, (size_t)C, m->w.lm_head,
                       nlogit, C, c * MM_CHUNK, PT_MIN(inf->V, (c + 1) * MM_CHUNK), NULL, 0);
     }
-    /* the caller's thread returns only when the last phase is done */
-    if (tid == 0)
-        phase_wait(inf, &p);
+}
+
+static void
+forward_task(void *arg, int task, int tid)
+{
+    struct infer *inf = arg;
+
+    (void)tid;
+    forward_worker(inf, task, inf->epoch);
 }
 
 /* Embeds the rows' tokens and runs the layers. */
@@ -1071,7 +511,7 @@ forward(struct infer *inf)
         memcpy(inf->x + (size_t)r * C, inf->m->w.embed + (size_t)t * C,
                (size_t)C * sizeof(float));
     }
-    ep = crew_next_epoch(inf->crew);
+    ep = ++inf->epoch;
     for (r = 0; r < inf->nphase; r++) {
         atomic_store(&inf->ctr[r], (uint64_t)ep << 32);
         atomic_store(&inf->done[r], (uint64_t)ep << 32);
@@ -1079,7 +519,7 @@ forward(struct infer *inf)
     atomic_store(&inf->a_nrows, inf->nrows);
     atomic_store(&inf->a_fused, inf->fused);
     atomic_store(&inf->a_nlogit, inf->nlogit);
-    crew_run(inf->crew);
+    pool_run(forward_task, inf, inf->nthreads);
 }
 
 void

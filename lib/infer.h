@@ -3,8 +3,9 @@
  * a prompt once into a prefix cache that many sequences share, then
  * decode many sequences together, one token each per step.
  *
- * What it is: the forward pass of model.c (same RMSNorm, RoPE, SwiGLU
- * kernels, same order of operations per row) restructured for decoding:
+ * What it is: the forward pass of model.c (the same blocks: kern.h's
+ * matrix products and attention row, model.h's RMSNorm, q/k norm, RoPE
+ * tables and SwiGLU, in the same order per row) restructured for decoding:
  * every matrix product runs over all rows of a step at once, so the
  * weights are read from memory once per step whatever the batch.  What
  * it is not: a sampler (sampler.h) or a scheduler (gen.h decides which
@@ -12,13 +13,9 @@
  *
  * Batch invariance: each row's results are a function of that row's
  * token, position and cache alone, bit for bit, whatever the other rows
- * of the step, their number, or the thread count.  The matrix products
- * use this file's own kernels, not BLAS, for that reason: every output
- * element is one dot product accumulated in a fixed order (vector lanes
- * over the input dimension, then a fixed reduction tree), and threads
- * split output columns, never the sum.  The kernel is chosen once per
- * process from the CPU (AVX-512, AVX2+FMA, or portable C), so results
- * are reproducible on one kind of machine, not across kinds.
+ * of the step, their number, or the thread count (kern.h), and they equal
+ * model_forward()'s for the same tokens: a completion token's log-prob
+ * is the same float in gen, logp and update.
  *
  * Caches: a prefix holds the keys and values of a prompt (layer-major:
  * (n_layers, cap, KVD) for k and for v); a sequence holds those of its
@@ -33,31 +30,25 @@
  *     for (;;) { const float *lg = infer_decode(inf, sp, toks, 8); ... }
  *     infer_seq_release(&s[i]); infer_prefix_release(&p); infer_free(inf);
  *
- * Threading: infer_new() starts nthreads - 1 worker threads that run each
- * forward with the calling thread.  A forward is a chain of phases cut
- * into chunks that threads take from atomic counters, so threads wait for
- * chunks, never for each other: on a busy machine a descheduled thread
- * delays the rest by at most the chunk it holds.  Idle workers sleep on a
- * futex.  Neither OpenBLAS nor lib/pool is called during a forward, so
- * no other threads run beside these.  A struct infer serves one caller
- * thread at a time.
+ * Threading: a forward runs on the program's pool (pool.h; infer_new()
+ * sizes it to nthreads) as one task per thread.  A forward is a chain of
+ * phases cut into chunks that threads take from atomic counters, so
+ * threads wait for chunks, never for each other: on a busy machine a
+ * descheduled thread delays the rest by at most the chunk it holds.
+ * OpenBLAS is not called during a forward.  A struct infer serves one
+ * caller thread at a time.
  */
 #ifndef POSTTRAIN_INFER_H
 #define POSTTRAIN_INFER_H
 
 #include <stddef.h>
 
+#include "kern.h"
 #include "model.h"
 
 /* Rows one prefill forward processes at least (prompts go in chunks). */
 #define INFER_PREFILL_CHUNK 64
 
-enum infer_kernel {
-    INFER_KERNEL_AUTO = 0,  /* the best the CPU supports */
-    INFER_KERNEL_C,         /* portable C */
-    INFER_KERNEL_AVX2,      /* AVX2 + FMA */
-    INFER_KERNEL_AVX512,    /* AVX-512F */
-};
 
 struct infer;
 

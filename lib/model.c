@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern.h"
 #include "pool.h"
 #include "util.h"
 
@@ -86,6 +87,17 @@ model_config_check(const struct model_config *c, const char **why)
         w = "rms_norm_eps and rope_theta must be positive";
     else if (c->arch == MODEL_SEQ_CLS && c->num_labels <= 0)
         w = "num_labels must be positive";
+    else if (c->rope.type != MODEL_ROPE_DEFAULT && !(c->rope.factor > 0))
+        w = "rope_scaling.factor must be positive";
+    else if (c->rope.type == MODEL_ROPE_LLAMA3 &&
+             (c->rope.orig_max_pos <= 0 || !(c->rope.low_freq_factor > 0) ||
+              !(c->rope.high_freq_factor > c->rope.low_freq_factor)))
+        w = "rope_scaling (llama3) needs original_max_position_embeddings and "
+            "0 < low_freq_factor < high_freq_factor";
+    else if (c->rope.type == MODEL_ROPE_YARN &&
+             (c->rope.beta_fast < 0 || c->rope.beta_slow < 0 || c->rope.orig_max_pos < 0 ||
+              c->rope.attention_factor < 0 || c->rope.mscale < 0 || c->rope.mscale_all_dim < 0))
+        w = "rope_scaling (yarn) fields must not be negative";
     else if ((int64_t)c->dim * c->vocab_size > (int64_t)1 << 40 ||
              (int64_t)c->n_heads * c->head_dim > (int64_t)1 << 20 ||
              c->n_layers > 4096 || c->hidden_dim > 1 << 24)
@@ -140,6 +152,10 @@ layout(const struct model_config *c, struct model_tensor *tab, int *ntab)
             ADD(LNAME("self_attn.v_proj.bias"), KVD, 0, 0);
         }
         ADD(LNAME("self_attn.o_proj.weight"), C, QD, 1);
+        if (c->qk_norm) {
+            ADD(LNAME("self_attn.q_norm.weight"), c->head_dim, 0, 0);
+            ADD(LNAME("self_attn.k_norm.weight"), c->head_dim, 0, 0);
+        }
         ADD(LNAME("post_attention_layernorm.weight"), C, 0, 0);
         ADD(LNAME("mlp.gate_proj.weight"), H, C, 1);
         ADD(LNAME("mlp.up_proj.weight"), H, C, 1);
@@ -178,6 +194,11 @@ carve_weights(const struct model *m, float *base, struct model_weights *w)
             L->bv = base + m->tensors[i++].off;
         }
         L->wo = base + m->tensors[i++].off;
+        L->q_norm = L->k_norm = NULL;
+        if (c->qk_norm) {
+            L->q_norm = base + m->tensors[i++].off;
+            L->k_norm = base + m->tensors[i++].off;
+        }
         L->mlp_norm = base + m->tensors[i++].off;
         L->w_gate = base + m->tensors[i++].off;
         L->w_up = base + m->tensors[i++].off;
@@ -215,7 +236,9 @@ struct model_acts {
     float *res;         /* (L+1, N, C) residual entering each layer; [L] final */
     float *rstd1;       /* (L, N) */
     float *rstd2;       /* (L, N) */
-    float *qkv;         /* (L, N, QKV) after bias and RoPE */
+    float *qkv;         /* (L, N, QKV) after bias, qk-norm and RoPE */
+    float *qkraw;       /* (L, N, QD + KVD) q and k before qk-norm (qk_norm only) */
+    float *qkrstd;      /* (L, N, nh + nkv) their per-head rstd */
     float *att;         /* (L, N, QD) attention output before o_proj */
     float *lse;         /* (L, nh, N) */
     float *res2;        /* (L, N, C) residual after attention */
@@ -228,6 +251,7 @@ struct model_acts {
     float *dres;        /* (N, C) */
     float *dln;         /* (N, C) */
     float *dqkv;        /* (N, QKV) */
+    float *dqkraw;      /* (N, QD + KVD) qk_norm only */
     float *datt;        /* (N, QD) */
     float *dgu;         /* (N, 2H) */
     float *dh;          /* (N, H) */
@@ -235,10 +259,12 @@ struct model_acts {
     float *xc;          /* (LC, C) gathered rows of lnf */
     float *dxc;         /* (LC, C) */
     float *att_scratch; /* (nthreads, 2 B^2 + 4 B) */
-    float *dw_part;     /* (nthreads, C) per-task RMSNorm weight gradients (tasks <= threads) */
+    float *dw_part;     /* (nthreads, max(C, 2 hd)) per-task RMSNorm weight gradients */
     float *logit_cache; /* (N, V) LM-head logits kept for backward, or NULL */
     int *cache_row;     /* (N) row of each target token in logit_cache */
     int nthreads;       /* threads the scratch was planned for */
+    float *srow;        /* (nthreads, srow_cap) attention scores of one row */
+    int srow_cap, srow_threads;
     /* RoPE tables, grown to the longest segment seen */
     float *cos_t, *sin_t; /* (npos, hd/2) */
     int npos;
@@ -254,7 +280,7 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
     const struct model_config *c = &m->cfg;
     size_t C = c->dim, H = c->hidden_dim, V = c->vocab_size;
     size_t QD = (size_t)c->n_heads * c->head_dim;
-    size_t QKV = QD + 2 * (size_t)c->n_kv_heads * c->head_dim;
+    size_t KVD = (size_t)c->n_kv_heads * c->head_dim, QKV = QD + 2 * KVD;
     size_t L = train ? (size_t)c->n_layers : 1, LC = (size_t)m->logit_chunk;
     size_t B = (size_t)m->att_block, NT = (size_t)pool_threads();
     size_t off = 0;
@@ -274,6 +300,10 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
     CARVE(rstd2, L * N, float);
     CARVE(qkv, xmul(L, N * QKV), float);
     CARVE(att, xmul(L, N * QD), float);
+    if (c->qk_norm) {
+        CARVE(qkraw, xmul(L, N * (QD + KVD)), float);
+        CARVE(qkrstd, xmul(L, N * (size_t)(c->n_heads + c->n_kv_heads)), float);
+    }
     CARVE(lse, xmul(L, N * c->n_heads), float);
     CARVE(res2, xmul(L, N * C), float);
     CARVE(gu, xmul(L, N * 2 * H), float);
@@ -285,6 +315,8 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
         CARVE(dres, N * C, float);
         CARVE(dln, N * C, float);
         CARVE(dqkv, N * QKV, float);
+        if (c->qk_norm)
+            CARVE(dqkraw, N * (QD + KVD), float);
         CARVE(datt, N * QD, float);
         CARVE(dgu, N * 2 * H, float);
         CARVE(dh, N * H, float);
@@ -293,7 +325,7 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
     CARVE(logits, xmul(LC, V), float);
     CARVE(xc, LC * C, float);
     CARVE(att_scratch, NT * (2 * B * B + 4 * B), float);
-    CARVE(dw_part, NT * C, float);
+    CARVE(dw_part, NT * PT_MAX(C, 2 * (size_t)c->head_dim), float);
     /* keeping the logits saves recomputing the LM head in backward */
     if (train && c->arch == MODEL_CAUSAL_LM && N * V <= LOGIT_CACHE_MAX) {
         CARVE(logit_cache, N * V, float);
@@ -361,6 +393,7 @@ model_free(struct model *m)
         free(m->acts->arena);
         free(m->acts->cos_t);
         free(m->acts->sin_t);
+        free(m->acts->srow);
         free(m->acts);
     }
     free(m->w.layers);
@@ -605,20 +638,115 @@ matmul_backward(float *din, float *dW, float *dbias, const float *dout, const fl
 }
 
 /*
- * HF's inv_freq_i = theta^(-2i/hd); the angle is computed in double so
- * long positions keep their precision.
+ * transformers' modeling_rope_utils, in double: default inv_freq_i =
+ * theta^(-2i/hd); linear divides by factor; dynamic (NTK) rescales theta
+ * only for sequences past max_position_embeddings, so within the context
+ * it is the default; llama3 keeps high frequencies, divides low ones by
+ * factor and blends the band between; yarn ramps between interpolated
+ * and extrapolated frequencies over the correction range of beta_fast
+ * and beta_slow and returns its attention factor.
  */
+static double
+yarn_mscale(double scale, double mscale)
+{
+    return scale <= 1.0 ? 1.0 : 0.1 * mscale * log(scale) + 1.0;
+}
+
+static double
+yarn_corr_dim(double rot, int dim, double base, double maxpos)
+{
+    return dim * log(maxpos / (rot * 2.0 * M_PI)) / (2.0 * log(base));
+}
+
+double
+model_rope_freqs(const struct model_config *c, double *inv_freq)
+{
+    const struct model_rope_scaling *r = &c->rope;
+    int hd = c->head_dim, half = hd / 2, i;
+    double base = c->rope_theta, f = r->factor, att = 1.0;
+
+    for (i = 0; i < half; i++)
+        inv_freq[i] = 1.0 / pow(base, 2.0 * i / hd);
+    switch (r->type) {
+    case MODEL_ROPE_DEFAULT:
+    case MODEL_ROPE_DYNAMIC:
+        break;
+    case MODEL_ROPE_LINEAR:
+        for (i = 0; i < half; i++)
+            inv_freq[i] /= f;
+        break;
+    case MODEL_ROPE_LLAMA3: {
+        double old = r->orig_max_pos, lo = r->low_freq_factor, hi = r->high_freq_factor;
+        double lo_wl = old / lo, hi_wl = old / hi;
+        for (i = 0; i < half; i++) {
+            double wl = 2.0 * M_PI / inv_freq[i], v = inv_freq[i];
+            if (wl > lo_wl) {
+                v = v / f;
+            } else if (!(wl < hi_wl)) {
+                double sm = (old / wl - lo) / (hi - lo);
+                v = (1.0 - sm) * v / f + sm * v;
+            }
+            inv_freq[i] = v;
+        }
+        break;
+    }
+    case MODEL_ROPE_YARN: {
+        double omax = c->max_pos, lo, hi, bf = r->beta_fast > 0 ? r->beta_fast : 32.0;
+        double bs = r->beta_slow > 0 ? r->beta_slow : 1.0;
+        if (r->orig_max_pos > 0) {
+            omax = r->orig_max_pos;
+            f = (double)c->max_pos / r->orig_max_pos;
+        }
+        if (r->attention_factor > 0)
+            att = r->attention_factor;
+        else if (r->mscale > 0 && r->mscale_all_dim > 0)
+            att = yarn_mscale(f, r->mscale) / yarn_mscale(f, r->mscale_all_dim);
+        else
+            att = yarn_mscale(f, 1.0);
+        lo = yarn_corr_dim(bf, hd, base, omax);
+        hi = yarn_corr_dim(bs, hd, base, omax);
+        if (!r->no_truncate) {
+            lo = floor(lo);
+            hi = ceil(hi);
+        }
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > hd - 1 ? hd - 1 : hi;
+        if (lo == hi)
+            hi += 0.001;
+        for (i = 0; i < half; i++) {
+            double ramp = (i - lo) / (hi - lo), ex;
+            ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+            ex = 1.0 - ramp;  /* the extrapolation weight */
+            inv_freq[i] = inv_freq[i] / f * (1.0 - ex) + inv_freq[i] * ex;
+        }
+        break;
+    }
+    }
+    return att;
+}
+
 void
-rope_tables(float *cos_t, float *sin_t, int npos, int hd, float theta)
+rope_tables(float *cos_t, float *sin_t, int npos, int hd, const double *inv_freq,
+            double attn_factor)
 {
     int p, i, half = hd / 2;
 
     for (p = 0; p < npos; p++)
         for (i = 0; i < half; i++) {
-            double f = pow((double)theta, -2.0 * i / hd), a = p * f;
-            cos_t[(size_t)p * half + i] = (float)cos(a);
-            sin_t[(size_t)p * half + i] = (float)sin(a);
+            double a = p * inv_freq[i];
+            cos_t[(size_t)p * half + i] = (float)(cos(a) * attn_factor);
+            sin_t[(size_t)p * half + i] = (float)(sin(a) * attn_factor);
         }
+}
+
+void
+model_rope_tables(const struct model_config *c, float *cos_t, float *sin_t, int npos)
+{
+    double *inv = xmalloc((size_t)c->head_dim / 2 * sizeof(double));
+    double att = model_rope_freqs(c, inv);
+
+    rope_tables(cos_t, sin_t, npos, c->head_dim, inv, att);
+    free(inv);
 }
 
 /* rotate_half: (a, b) -> (a cos - b sin, b cos + a sin); sign -1 inverts. */
@@ -658,17 +786,21 @@ rope_backward(float *dx, const int *pos, const float *cos_t, const float *sin_t,
 }
 
 HOT void
+swiglu_span(float *h, const float *g, const float *up, int a, int b)
+{
+    int i;
+
+    for (i = a; i < b; i++)
+        h[i] = g[i] / (1.0f + exp_fast(-g[i])) * up[i];
+}
+
+void
 swiglu_forward(float *h, const float *gu, size_t N, int H)
 {
     size_t t;
-    int i;
 
-    for (t = 0; t < N; t++) {
-        const float *g = gu + t * 2 * H, *u = g + H;
-        float *o = h + t * H;
-        for (i = 0; i < H; i++)
-            o[i] = g[i] / (1.0f + exp_fast(-g[i])) * u[i];
-    }
+    for (t = 0; t < N; t++)
+        swiglu_span(h + t * H, gu + t * 2 * H, gu + t * 2 * H + H, 0, H);
 }
 
 /* silu'(g) = s (1 + g (1 - s)), s = sigmoid(g). */
@@ -959,7 +1091,7 @@ ensure_rope(struct model *m, int npos)
     free(a->sin_t);
     a->cos_t = xmalloc(xmul((size_t)npos * half, sizeof(float)));
     a->sin_t = xmalloc(xmul((size_t)npos * half, sizeof(float)));
-    rope_tables(a->cos_t, a->sin_t, npos, m->cfg.head_dim, m->cfg.rope_theta);
+    model_rope_tables(&m->cfg, a->cos_t, a->sin_t, npos);
     a->npos = npos;
 }
 
@@ -993,7 +1125,7 @@ check_batch(const struct model *m, const struct model_batch *b)
 
 enum job_op {
     J_RMS_FWD, J_RMS_BWD, J_SWIGLU_FWD, J_SWIGLU_BWD, J_ROPE, J_ATT_FWD, J_ATT_BWD,
-    J_LOGP,
+    J_LOGP, J_QKN_FWD, J_QKN_BWD, J_ATT_ROWS,
 };
 
 struct job {
@@ -1005,6 +1137,8 @@ struct job {
     const float *i1, *i2, *i3, *i4;
     int C, H, nh, nkv, hd, stride, block, V;
     float f;
+    float *rstd;              /* J_QKN_* */
+    const struct kernels *K;  /* J_ATT_ROWS */
     /* J_LOGP */
     const float *rowsrc;      /* (n, V) logits of the gathered rows */
     float *rowdst;            /* (n, V) dlogits (backward) or NULL */
@@ -1057,6 +1191,50 @@ job_run(void *ctx, int task, int tid)
                                  (int)(a->seg_start[s + 1] - a->seg_start[s]),
                                  task % j->nkv, j->nh, j->nkv, j->hd, j->block,
                                  a->att_scratch + tid * per);
+        break;
+    }
+    case J_QKN_FWD:
+        /* i1 = qkv row base (o1 too), o2 = raw copy, i2/i3 = q/k norm weights */
+        for (r = lo; r < hi; r++) {
+            float *row = j->o1 + r * j->stride, *raw = j->o2 + r * (size_t)(j->nh + j->nkv) * j->hd;
+            float *rs = j->rstd + r * (size_t)(j->nh + j->nkv);
+            size_t QD = (size_t)j->nh * j->hd;
+            memcpy(raw, row, (QD + (size_t)j->nkv * j->hd) * sizeof(float));
+            rmsnorm_forward(row, rs, raw, j->i2, (size_t)j->nh, j->hd, j->f);
+            rmsnorm_forward(row + QD, rs + j->nh, raw + QD, j->i3, (size_t)j->nkv, j->hd, j->f);
+        }
+        break;
+    case J_QKN_BWD: {
+        /* o1 = dqkv (stride), o2 = draw, i1 = raw, i2/i3 = weights */
+        float *dwq = a->dw_part + (size_t)task * 2 * j->hd, *dwk = dwq + j->hd;
+        size_t QD = (size_t)j->nh * j->hd, W = QD + (size_t)j->nkv * j->hd;
+        for (r = lo; r < hi; r++) {
+            float *drow = j->o1 + r * j->stride, *draw = j->o2 + r * W;
+            const float *raw = j->i1 + r * W, *rs = j->rstd + r * (size_t)(j->nh + j->nkv);
+            memset(draw, 0, W * sizeof(float));
+            rmsnorm_backward(draw, dwq, drow, raw, j->i2, rs, (size_t)j->nh, j->hd);
+            rmsnorm_backward(draw + QD, dwk, drow + QD, raw + QD, j->i3, rs + j->nh,
+                             (size_t)j->nkv, j->hd);
+            memcpy(drow, draw, W * sizeof(float));
+        }
+        break;
+    }
+    case J_ATT_ROWS: {
+        /* task = segment x head: kern_attend_row for each of its rows */
+        size_t s = (size_t)task / j->nh, s0 = a->seg_start[s], N = a->ntok;
+        int h = task % j->nh, g = h / (j->nh / j->nkv), i, QKV = (j->nh + 2 * j->nkv) * j->hd;
+        int Ls = (int)(a->seg_start[s + 1] - s0), QD = j->nh * j->hd;
+        const float *K = j->i1 + s0 * QKV + QD + (size_t)g * j->hd;
+        const float *kb[2] = { K, NULL }, *vb[2] = { K + (size_t)j->nkv * j->hd, NULL };
+        size_t ld[2] = { (size_t)QKV, (size_t)QKV };
+        float *S = a->srow + (size_t)tid * a->srow_cap;
+        for (i = 0; i < Ls; i++) {
+            int nb[2] = { i + 1, 0 };
+            j->o2[(size_t)h * N + s0 + i] =
+                kern_attend_row(j->K, j->o1 + (s0 + i) * QD + (size_t)h * j->hd, S,
+                                j->i1 + (s0 + i) * QKV + (size_t)h * j->hd, kb, vb, ld, nb,
+                                j->hd, j->f);
+        }
         break;
     }
     case J_LOGP:
@@ -1129,35 +1307,62 @@ par_attention(struct job *j, int ntasks)
 /* ============================== Forward ============================== */
 
 /*
- * out (N, OC) = beta out + in (N, IC) W^T (+ bias), over the whole batch,
- * or (exact) one product per segment: OpenBLAS's rounding of a row
- * depends on the other rows of the call (edge tiles, blocking), so only
- * per-segment calls make a segment's result independent of its batch.
+ * The forward's matrix products: kern.h's kernels, so each output
+ * element is the same float as in infer.c's KV-cache forward whatever the
+ * batch.  Tasks are tiles of MM_ROWS rows x MM_COLS output columns (the
+ * tile's inputs and weights stay in cache), taken by the pool's threads.
  */
-static void
-batch_product(struct model_acts *a, int exact, float *out, const float *in, const float *W,
-              const float *bias, size_t N, int IC, int OC, float beta)
-{
-    size_t s, t;
-    int o;
+#define MM_ROWS 64
+#define MM_COLS 128
 
-    if (!exact) {
-        gemm_nt(out, in, W, N, IC, OC, beta);
-    } else {
-        for (s = 0; s < a->nseg; s++) {
-            size_t s0 = a->seg_start[s];
-            gemm_nt(out + s0 * OC, in + s0 * IC, W, a->seg_start[s + 1] - s0, IC, OC, beta);
-        }
+static const struct kernels *
+fwd_kernels(void)
+{
+    static struct kernels K;
+    static int have;
+
+    if (!have) {
+        K = kernels_for(INFER_KERNEL_AUTO);
+        have = 1;
     }
-    if (bias)
-        for (t = 0; t < N; t++)
-            for (o = 0; o < OC; o++)
-                out[t * OC + o] += bias[o];
+    return &K;
+}
+
+struct mm_job {
+    const struct kernels *K;
+    float *out;
+    const float *in, *W, *bias;
+    int IC, OC, acc, nrb, R;
+};
+
+static void
+mm_task(void *ctx, int task, int tid)
+{
+    const struct mm_job *j = ctx;
+    int rb = task % j->nrb, cb = task / j->nrb, r0 = rb * MM_ROWS;
+    int c0 = cb * MM_COLS, c1 = PT_MIN(j->OC, c0 + MM_COLS);
+
+    (void)tid;
+    j->K->mm(j->out + (size_t)r0 * j->OC, (size_t)j->OC, j->in + (size_t)r0 * j->IC,
+             (size_t)j->IC, j->W, PT_MIN(MM_ROWS, j->R - r0), j->IC, c0, c1, j->bias, j->acc);
+}
+
+/* out (N, OC) = in (N, IC) W^T + bias, or out += in W^T when acc. */
+static void
+fwd_product(float *out, const float *in, const float *W, const float *bias, size_t N, int IC,
+            int OC, int acc)
+{
+    struct mm_job j = {fwd_kernels(), out, in, W, bias, IC, OC, acc,
+                       (int)((N + MM_ROWS - 1) / MM_ROWS), (int)N};
+
+    if (N == 0)
+        return;
+    pool_run(mm_task, &j, j.nrb * ((OC + MM_COLS - 1) / MM_COLS));
 }
 
 /* One decoder layer, residual res -> resn (may alias under NOGRAD). */
 static void
-layer_forward(struct model *m, int l, int train, int exact, size_t N)
+layer_forward(struct model *m, int l, int train, size_t N)
 {
     const struct model_config *c = &m->cfg;
     struct model_acts *a = m->acts;
@@ -1170,22 +1375,29 @@ layer_forward(struct model *m, int l, int train, int exact, size_t N)
     float *qkv = a->qkv + slot * N * QKV, *att = a->att + slot * N * QD;
     float *lse = a->lse + slot * N * nh, *res2 = a->res2 + slot * N * C;
     float *gu = a->gu + slot * N * 2 * H;
-    struct job ja = {.op = J_ATT_FWD, .a = a, .o1 = att, .o2 = lse, .i1 = qkv, .nh = nh,
-                     .nkv = nkv, .hd = hd, .block = m->att_block};
+    struct job ja = {.op = J_ATT_ROWS, .a = a, .o1 = att, .o2 = lse, .i1 = qkv, .nh = nh,
+                     .nkv = nkv, .hd = hd, .K = fwd_kernels(), .f = 1.0f / sqrtf((float)hd)};
     struct job js = {.op = J_SWIGLU_FWD, .a = a, .o1 = a->h, .i1 = gu, .H = H};
 
     par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
-    batch_product(a, exact, qkv, a->ln, w->wq, w->bq, N, C, QKV, 0.0f);
+    fwd_product(qkv, a->ln, w->wq, w->bq, N, C, QKV, 0);
+    if (c->qk_norm) {
+        struct job jq = {.op = J_QKN_FWD, .a = a, .o1 = qkv, .stride = QKV,
+                         .o2 = a->qkraw + slot * N * (QD + nkv * hd),
+                         .rstd = a->qkrstd + slot * N * (nh + nkv), .i2 = w->q_norm,
+                         .i3 = w->k_norm, .nh = nh, .nkv = nkv, .hd = hd, .f = c->norm_eps};
+        job_rows(&jq, N);
+    }
     par_rope(a, qkv, N, QKV, nh, hd, 1.0f);
     par_rope(a, qkv + QD, N, QKV, nkv, hd, 1.0f);
     par_attention(&ja, (int)a->nseg * nh);
     memmove(res2, res, N * C * sizeof(float));
-    batch_product(a, exact, res2, att, w->wo, NULL, N, QD, C, 1.0f);
+    fwd_product(res2, att, w->wo, NULL, N, QD, C, 1);
     par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
-    batch_product(a, exact, gu, a->ln, w->w_gate, NULL, N, C, 2 * H, 0.0f);
+    fwd_product(gu, a->ln, w->w_gate, NULL, N, C, 2 * H, 0);
     job_rows(&js, N);
     memmove(resn, res2, N * C * sizeof(float));
-    batch_product(a, exact, resn, a->h, w->w_down, NULL, N, H, C, 1.0f);
+    fwd_product(resn, a->h, w->w_down, NULL, N, H, C, 1);
 }
 
 /*
@@ -1250,11 +1462,20 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
         a->seg_start[s + 1] = a->seg_start[s] + (size_t)b->seg_len[s];
         maxlen = PT_MAX(maxlen, b->seg_len[s]);
     }
+    if (c->rope.type == MODEL_ROPE_DYNAMIC && maxlen > c->max_pos)
+        die("model: a sequence of %d tokens passes max_position_embeddings %d, past which "
+            "dynamic rope_scaling changes every position's frequencies", maxlen, c->max_pos);
     ensure_rope(m, maxlen);
+    if (a->srow_cap < maxlen || a->srow_threads != pool_threads()) {
+        free(a->srow);
+        a->srow_cap = PT_MAX(maxlen, PT_MIN(2 * a->srow_cap, c->max_pos));
+        a->srow_threads = pool_threads();
+        a->srow = xmalloc(xmul((size_t)a->srow_threads * a->srow_cap, sizeof(float)));
+    }
     for (t = 0; t < N; t++)
         memcpy(a->res + t * C, m->w.embed + (size_t)b->ids[t] * C, (size_t)C * sizeof(float));
     for (l = 0; l < c->n_layers; l++)
-        layer_forward(m, l, train, exact, N);
+        layer_forward(m, l, train, N);
     resf = a->res + (train ? (size_t)c->n_layers : 0) * N * C;
     par_rmsnorm_forward(a, a->lnf, a->rstdf, resf, m->w.norm, N, C, c->norm_eps);
 
@@ -1286,7 +1507,7 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
                         .rows = a->rows, .targets = b->targets, .logp = logp, .ent = entropy};
         if (n == 0)
             break;
-        gemm_nt(dst, a->xc, m->w.lm_head, (size_t)n, C, V, 0.0f);
+        fwd_product(dst, a->xc, m->w.lm_head, NULL, (size_t)n, C, V, 0);
         if (a->logit_cache)
             for (r = 0; r < n; r++)
                 a->cache_row[a->rows[r]] = (int)(done + (size_t)r);
@@ -1330,6 +1551,20 @@ layer_backward(struct model *m, int l, size_t N)
     par_attention(&ja, (int)a->nseg * nkv);
     par_rope(a, a->dqkv, N, QKV, nh, hd, -1.0f);
     par_rope(a, a->dqkv + QD, N, QKV, nkv, hd, -1.0f);
+    if (c->qk_norm) {
+        struct job jq = {.op = J_QKN_BWD, .a = a, .o1 = a->dqkv, .stride = QKV,
+                         .o2 = a->dqkraw, .i1 = a->qkraw + L * N * (QD + nkv * hd),
+                         .rstd = a->qkrstd + L * N * (nh + nkv), .i2 = w->q_norm,
+                         .i3 = w->k_norm, .nh = nh, .nkv = nkv, .hd = hd};
+        int t, i;
+        memset(a->dw_part, 0, (size_t)a->nthreads * 2 * hd * sizeof(float));
+        job_rows(&jq, N);
+        for (t = 0; t < jq.ntasks; t++)
+            for (i = 0; i < hd; i++) {
+                g->q_norm[i] += a->dw_part[(size_t)t * 2 * hd + i];
+                g->k_norm[i] += a->dw_part[(size_t)t * 2 * hd + hd + i];
+            }
+    }
     par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
     matmul_backward(a->dln, g->wq, g->bq, a->dqkv, a->ln, w->wq, N, C, QKV);
     par_rmsnorm_backward(a, a->dres, g->attn_norm, a->dln, res, w->attn_norm, rstd1, N, C);

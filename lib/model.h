@@ -1,7 +1,9 @@
 /*
- * model.h - a Llama-family decoder (Llama, Qwen2, SmolLM, Mistral-style
- * dense models) in fp32: token embeddings, RMSNorm, RoPE, grouped-query
- * attention with optional q/k/v bias, SwiGLU MLP, tied or untied LM head,
+ * model.h - a Llama-family decoder (Llama 2/3.x, Mistral, Qwen2, Qwen3,
+ * SmolLM dense models) in fp32: token embeddings, RMSNorm, RoPE with
+ * transformers' rope_scaling types (linear, dynamic, llama3, yarn),
+ * grouped-query attention with optional q/k/v bias and Qwen3's per-head
+ * q/k RMSNorm, SwiGLU MLP, tied or untied LM head,
  * and the scalar-head variant of *ForSequenceClassification (score.weight,
  * num_labels 1) that reward models use.
  *
@@ -36,11 +38,19 @@
  *     optim_step(opt, m->params, m->grads, ...);
  *     model_free(m);
  *
+ * One forward for sampling and training: the forward's matrix products
+ * and attention rows are kern.h's, the kernels infer.c's KV-cache forward
+ * uses, and the norms, RoPE tables, SwiGLU and log-softmax are the same
+ * functions, so every token's result is the same float here (whatever
+ * the batch, its packing or the threads) as in gen.  The backward keeps
+ * OpenBLAS (its rounding depends on shapes; gradients need no identity).
+ *
  * Threading: one pool of threads per program (pool.h).  It runs every
- * parallel part of a pass: large matrix products are cut into
- * row or column blocks, each an OpenBLAS sgemm on one thread; the
- * element-wise kernels (norms, RoPE, SwiGLU, log-softmax rows) into row
- * ranges; attention into (segment, head) tasks.  OpenBLAS is set to one
+ * parallel part of a pass: the forward's products are cut into tiles of
+ * rows x output columns, the backward's into row or column blocks, each
+ * an OpenBLAS sgemm on one thread; the element-wise kernels (norms,
+ * RoPE, SwiGLU, log-softmax rows) into row ranges; attention into
+ * (segment, head) tasks.  OpenBLAS is set to one
  * thread, so its own pool never runs beside ours.  model_set_threads()
  * sizes the pool (default: OpenBLAS's thread count, i.e. every core or
  * OPENBLAS_NUM_THREADS); model_threads_env() reads POSTTRAIN_THREADS
@@ -60,10 +70,34 @@ enum model_arch {
     MODEL_SEQ_CLS,       /* *ForSequenceClassification: score.weight */
 };
 
+/*
+ * rope_scaling of an HF config.json (transformers' modeling_rope_utils):
+ * the inverse frequencies of each type and the attention factor that
+ * multiplies cos and sin.  Fields absent from the config are 0.
+ */
+enum model_rope_type {
+    MODEL_ROPE_DEFAULT = 0, /* no rope_scaling, or rope_type "default" */
+    MODEL_ROPE_LINEAR,      /* inv_freq / factor */
+    MODEL_ROPE_DYNAMIC,     /* NTK base rescaling past max_position_embeddings */
+    MODEL_ROPE_YARN,        /* YaRN ramp between interpolation and extrapolation */
+    MODEL_ROPE_LLAMA3,      /* Llama 3.1's wavelength bands */
+};
+
+struct model_rope_scaling {
+    enum model_rope_type type;
+    double factor;
+    double low_freq_factor, high_freq_factor; /* llama3 */
+    int orig_max_pos;       /* original_max_position_embeddings (llama3, yarn) */
+    double beta_fast, beta_slow; /* yarn (0: 32 and 1) */
+    double mscale, mscale_all_dim; /* yarn */
+    double attention_factor; /* yarn; 0: from factor and mscale */
+    int no_truncate;        /* yarn truncate: false */
+};
+
 /* The fields of an HF config.json that shape the model. */
 struct model_config {
     enum model_arch arch;
-    char model_type[32];  /* "llama", "qwen2", "mistral", ... */
+    char model_type[32];  /* "llama", "mistral", "qwen2", "qwen3" */
     int dim;              /* hidden_size */
     int hidden_dim;       /* intermediate_size */
     int n_layers;         /* num_hidden_layers */
@@ -76,6 +110,8 @@ struct model_config {
     float rope_theta;
     int tie_embeddings;   /* tie_word_embeddings */
     int attn_bias;        /* q/k/v biases (Qwen2: true) */
+    int qk_norm;          /* per-head RMSNorm of q and k before RoPE (Qwen3) */
+    struct model_rope_scaling rope; /* rope_scaling */
     int num_labels;       /* scalar head outputs (MODEL_SEQ_CLS: 1) */
     int bos_id, eos_id, pad_id; /* -1 when absent */
 };
@@ -85,6 +121,14 @@ struct model_config {
  * Returns 0, or -1 with a static description in *why.
  */
 int model_config_check(const struct model_config *c, const char **why);
+
+/*
+ * RoPE inverse frequencies inv_freq (hd/2) of c's rope type and the
+ * factor that multiplies cos and sin, as transformers computes them
+ * (dynamic: for sequences within max_position_embeddings, where it is
+ * the unscaled table).  Returns the factor.
+ */
+double model_rope_freqs(const struct model_config *c, double *inv_freq);
 
 /* ---- Weights ---- */
 
@@ -100,6 +144,7 @@ struct model_layer {
     float *wv;         /* (KVD, C) */
     float *bq, *bk, *bv; /* (QD), (KVD), (KVD); NULL without attn_bias */
     float *wo;         /* (C, QD) */
+    float *q_norm, *k_norm; /* (hd) each; NULL without qk_norm */
     float *mlp_norm;   /* (C) post_attention_layernorm */
     float *w_gate;     /* (H, C) */
     float *w_up;       /* (H, C) */
@@ -149,7 +194,8 @@ void model_free(struct model *m);
 
 /*
  * Deterministic initialisation from seed: matrices and embeddings
- * N(0, std^2) (HF initializer_range, 0.02), norms 1, biases 0.
+ * N(0, std^2) (HF initializer_range, 0.02), norms (q/k norms too) 1,
+ * biases 0.
  */
 void model_init_random(struct model *m, uint64_t seed, float std);
 
@@ -188,10 +234,8 @@ void model_batch_shift_targets(const struct model_batch *b, const unsigned char 
 enum model_fwd_flags {
     MODEL_FWD_NOGRAD = 1 << 0, /* inference: keep no activations for backward */
     /*
-     * Each segment's results bit-identical however the batch is composed
-     * (alone or packed with others, at a given thread count): every matrix
-     * product runs per segment, as BLAS rounding of a row depends on the
-     * rows beside it.  Slower for batches of many short segments.
+     * LM-head chunks hold one segment's rows only.  Every forward is
+     * batch-invariant (see above); the flag is kept for callers.
      */
     MODEL_FWD_EXACT = 1 << 1,
 };
@@ -254,11 +298,16 @@ void rope_forward(float *x, const int *pos, const float *cos_t, const float *sin
                   size_t N, int stride, int nh, int hd);
 void rope_backward(float *dx, const int *pos, const float *cos_t, const float *sin_t,
                    size_t N, int stride, int nh, int hd);
-/* cos, sin (npos, hd/2) for theta. */
-void rope_tables(float *cos_t, float *sin_t, int npos, int hd, float theta);
+/* cos, sin (npos, hd/2): cos(p inv_freq_i) attn_factor, likewise sin. */
+void rope_tables(float *cos_t, float *sin_t, int npos, int hd, const double *inv_freq,
+                 double attn_factor);
+/* The tables of c's RoPE (model_rope_freqs) for positions [0, npos). */
+void model_rope_tables(const struct model_config *c, float *cos_t, float *sin_t, int npos);
 
 /* h (N,H) = silu(gu[:, :H]) * gu[:, H:]; gu (N,2H). */
 void swiglu_forward(float *h, const float *gu, size_t N, int H);
+/* h[i] = silu(g[i]) up[i] for i in [a, b): the same value swiglu_forward gives. */
+void swiglu_span(float *h, const float *g, const float *up, int a, int b);
 /* dgu (N,2H) = ... (overwrites); dh (N,H). */
 void swiglu_backward(float *dgu, const float *dh, const float *gu, size_t N, int H);
 

@@ -1,18 +1,19 @@
 /*
- * pool.h - the program's thread pool.
+ * pool.h - the program's one pool of compute threads.
  *
  * Every parallel part of the program runs on it: the model's and the
- * optimizer's kernels (matrix products cut into blocks, each an OpenBLAS
- * sgemm on one thread; element-wise kernels cut into row ranges;
- * attention into tasks), and score-code's reader and sandbox workers
+ * optimizer's kernels (lib/kern's forward products and the backward's
+ * OpenBLAS sgemm blocks, each on one thread; element-wise kernels cut
+ * into row ranges; attention into tasks), lib/infer's KV-cache forwards
+ * (one task per thread), and score-code's reader and sandbox workers
  * (one long task each, with pool_set_threads(jobs + 1): when there are
  * as many tasks as threads every task gets a thread of its own, so tasks
- * may wait on each other).  lib/infer's decoding crew is the one
- * thread system beside it.  OpenBLAS's own thread count is set to
- * one when the pool is sized, so its threads never run beside ours.  The
- * pool is process-wide, as OpenBLAS's thread count is; it is not
- * re-entrant (a task must not call pool_run) and is driven from one
- * thread at a time.
+ * may wait on each other).  The only other threads are serve's, which
+ * wait on sockets (one per connection, libmicrohttpd) and hand the work
+ * to the pool.  OpenBLAS's own thread count is set to one when the pool
+ * is sized, so its threads never run beside ours.  The pool is
+ * process-wide, as OpenBLAS's thread count is; it is not re-entrant (a
+ * task must not call pool_run) and is driven from one thread at a time.
  *
  *     static void work(void *ctx, int task, int tid) { ... }
  *     pool_set_threads(pool_threads_env() ? pool_threads_env() : 4);

@@ -8,6 +8,9 @@
 
 #include "train.h"
 
+#include "dist.h"
+#include "util.h"
+
 static const char *const agg_names[] = {
     "token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm",
 };
@@ -336,6 +339,23 @@ forward_tokens(struct trainer *tr, const struct model_batch *b, int flags,
     }
 }
 
+/* The records' old log-probs of row against logp (token-aligned), into st. */
+static void
+mismatch(const struct pack_row *row, const float *logp, struct train_stats *st)
+{
+    size_t t;
+
+    for (t = 0; t < row->n; t++) {
+        if (row->mask[t]) {
+            double d = fabs((double)logp[t] - row->old[t]);
+            st->mismatch_sum += d;
+            st->mismatch_max = d > st->mismatch_max ? d : st->mismatch_max;
+            st->mismatch_ndiff += logp[t] != row->old[t];
+            st->mismatch_n++;
+        }
+    }
+}
+
 static double
 micro_step(struct trainer *tr, struct pack_row *rows, size_t n, const float *w, int iter,
            double wpair, struct train_stats *st)
@@ -358,14 +378,8 @@ micro_step(struct trainer *tr, struct pack_row *rows, size_t n, const float *w, 
     if (tr->cfg.mode == TRAIN_GRPO) {
         for (r = 0, off = 0; r < n; off += rows[r].n, r++) {
             struct pack_row *row = &rows[r];
-            if (iter == 0 && row->old) {
-                for (t = 0; t < row->n; t++) {
-                    if (row->mask[t]) {
-                        st->mismatch_sum += fabs((double)tr->tlogp[off + t] - row->old[t]);
-                        st->mismatch_n++;
-                    }
-                }
-            }
+            if (iter == 0 && row->old)
+                mismatch(row, tr->tlogp + off, st);
             if (iter == 0 && (tr->cfg.recompute_old || !row->old)) {
                 if (!row->old)
                     row->old = xmalloc(xmul(row->n, sizeof(float)));
@@ -399,17 +413,33 @@ trainer_set_reduce(struct trainer *tr, train_reduce_fn fn, void *ctx)
 }
 
 /* The stats that add up over shares, as doubles and counts. */
-enum { STAT_ND = 6, STAT_NU = 9 };
+enum { STAT_ND = 6, STAT_NU = 10 };
 
+/*
+ * The sums reduce as sums; the largest mismatch as one slot per process
+ * (the others zero), whose sum is every process's value.
+ */
 static void
 stats_reduce(struct trainer *tr, struct train_stats *st)
 {
-    double d[STAT_ND] = {st->loss, st->ratio_sum, st->kl_sum, st->entropy_sum,
-                         st->mismatch_sum, st->score_diff_sum};
+    size_t np = (size_t)dist_size(), nd = STAT_ND + np, i;
+    double *d = xcalloc(nd, sizeof(double));
     uint64_t u[STAT_NU] = {st->rows, st->segments, st->tokens, st->targets, st->clip_low,
-                           st->clip_high, st->mismatch_n, st->pairs, st->correct};
+                           st->clip_high, st->mismatch_n, st->pairs, st->correct,
+                           st->mismatch_ndiff};
 
-    tr->reduce(tr->reduce_ctx, tr->m->grads, tr->m->nparams, d, STAT_ND, u, STAT_NU);
+    d[0] = st->loss;
+    d[1] = st->ratio_sum;
+    d[2] = st->kl_sum;
+    d[3] = st->entropy_sum;
+    d[4] = st->mismatch_sum;
+    d[5] = st->score_diff_sum;
+    d[STAT_ND + (size_t)dist_rank()] = st->mismatch_max;
+    tr->reduce(tr->reduce_ctx, tr->m->grads, tr->m->nparams, d, nd, u, STAT_NU);
+    st->mismatch_max = 0.0;
+    for (i = 0; i < np; i++)
+        st->mismatch_max = PT_MAX(st->mismatch_max, d[STAT_ND + i]);
+    st->mismatch_ndiff = (size_t)u[9];
     st->loss = d[0];
     st->ratio_sum = d[1];
     st->kl_sum = d[2];
@@ -425,6 +455,7 @@ stats_reduce(struct trainer *tr, struct train_stats *st)
     st->mismatch_n = (size_t)u[6];
     st->pairs = (size_t)u[7];
     st->correct = (size_t)u[8];
+    free(d);
 }
 
 /*
@@ -536,7 +567,13 @@ train_eval(struct trainer *tr, struct pack_row *rows, size_t nrows, struct train
             n = (double)st->pairs;
             continue;
         }
-        model_forward(tr->m, &b, tr->cfg.temperature, tr->logp, NULL, NULL, MODEL_FWD_NOGRAD);
+        forward_tokens(tr, &b, MODEL_FWD_NOGRAD, NULL);
+        if (tr->cfg.mode == TRAIN_GRPO) {
+            size_t r, off = 0;
+            for (r = i; r < j; off += rows[r].n, r++)
+                if (rows[r].old)
+                    mismatch(&rows[r], tr->tlogp + off, st);
+        }
         for (t = 0; t < b.ntok; t++) {
             if (b.targets[t] >= 0) {
                 loss -= tr->logp[t];

@@ -90,6 +90,10 @@ struct train_stats {
     /* grpo, over target tokens */
     double ratio_sum, kl_sum, entropy_sum, mismatch_sum;
     size_t clip_low, clip_high, mismatch_n;
+    /* the records' old log-probs against the first pass's: the largest
+       |difference| and the tokens whose floats differ at all */
+    double mismatch_max;
+    size_t mismatch_ndiff;
     /* rm */
     size_t pairs, correct;
     double score_diff_sum;

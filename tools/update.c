@@ -381,6 +381,20 @@ make_dirs(const char *dir)
     free(p);
 }
 
+/*
+ * The records' old log-probs against update's own first pass: mean and
+ * largest |difference|, and the fraction of tokens whose floats differ.
+ */
+static void
+mismatch_fields(json_t *js, const struct train_stats *st)
+{
+    double n = (double)st->mismatch_n;
+
+    json_object_set_new(js, "logp_mismatch", json_real(st->mismatch_sum / n));
+    json_object_set_new(js, "logp_mismatch_max", json_real(st->mismatch_max));
+    json_object_set_new(js, "logp_mismatch_frac", json_real((double)st->mismatch_ndiff / n));
+}
+
 /* ---- Metrics ---- */
 
 static void
@@ -412,8 +426,7 @@ metrics_line(FILE *f, const struct run *r, const struct optim *o, long epoch, in
         json_object_set_new(js, "kl", json_real(st->kl_sum / nt));
         json_object_set_new(js, "entropy", json_real(st->entropy_sum / nt));
         if (st->mismatch_n)
-            json_object_set_new(js, "logp_mismatch",
-                                json_real(st->mismatch_sum / (double)st->mismatch_n));
+            mismatch_fields(js, st);
     }
     if (r->mode == TRAIN_RM && st->pairs) {
         json_object_set_new(js, "pairs", json_integer((json_int_t)st->pairs));
@@ -444,6 +457,8 @@ eval_line(const struct run *r, const struct train_stats *st)
                                                       / (double)st->pairs : 0.0));
     } else
         json_object_set_new(js, "targets", json_integer((json_int_t)st->targets));
+    if (st->mismatch_n)
+        mismatch_fields(js, st);
     json_emit(&sb, js);
     sbuf_addc(&sb, '\n');
     if (fwrite(sb.buf, 1, sb.len, stdout) != sb.len || fflush(stdout) != 0)

@@ -83,7 +83,7 @@ test_config(void)
          "field 'attention_bias'"},
         {"{\"hidden_size\": 8, \"intermediate_size\": 16, \"num_hidden_layers\": 1,"
          " \"num_attention_heads\": 2, \"vocab_size\": 10,"
-         " \"rope_scaling\": {\"type\": \"llama3\"}}", "field 'rope_scaling'"},
+         " \"rope_scaling\": {\"type\": \"llama3\"}}", "field 'rope_scaling.factor'"},
         {"{\"hidden_size\": 8, \"intermediate_size\": 16, \"num_hidden_layers\": 1,"
          " \"num_attention_heads\": 2, \"vocab_size\": 10, \"hidden_act\": \"gelu\"}",
          "field 'hidden_act'"},

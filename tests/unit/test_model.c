@@ -213,7 +213,10 @@ test_rope(void)
     int pos[N] = {0, 5, 1, 15};
     double ref[N * ST];
 
-    rope_tables(cs, sn, NP, HD, 10000.0f);
+    double inv[HD / 2];
+    for (int i = 0; i < HD / 2; i++)
+        inv[i] = pow(10000.0, -2.0 * i / HD);
+    rope_tables(cs, sn, NP, HD, inv, 1.0);
     fill(x, N * ST, 1);
     memcpy(y, x, sizeof(x));
     rope_forward(y, pos, cs, sn, N, ST, NH, HD);
@@ -399,11 +402,22 @@ model_grad(struct model *m, const struct model_batch *b, float temp)
     model_backward(m, b, wlp, went, wsc);
 }
 
+/*
+ * Every parameter's gradient against a central difference, for a family
+ * variant: qk_norm (Qwen3's per-head q/k RMSNorm) and a RoPE scaling type
+ * (the scaled tables and yarn's attention factor on cos and sin).
+ */
 static void
-test_model_grad(int arch, int tie, int bias)
+test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
+                        const struct model_rope_scaling *rope)
 {
     struct model_config c = tiny_config(arch, tie, bias);
-    struct model *m = model_new(&c);
+    struct model *m;
+
+    c.qk_norm = qk_norm;
+    if (rope)
+        c.rope = *rope;
+    m = model_new(&c);
     struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
     float *dir = xmalloc(m->nparams * sizeof(float));
     float *save = xmalloc(m->nparams * sizeof(float));
@@ -434,12 +448,19 @@ test_model_grad(int arch, int tie, int bias)
         memcpy(p, save, t->n * sizeof(float));
         fd = (lp - lm) / (2 * eps);
         CHECK_MSG(fabs(fd - an) <= 1e-2 * fmax(fabs(an), 1e-2 * gn),
-                  "arch %d tie %d bias %d %s: analytic %g vs central difference %g", arch,
-                  tie, bias, t->name, an, fd);
+                  "arch %d tie %d bias %d qk_norm %d rope %d %s: analytic %g vs central "
+                  "difference %g", arch, tie, bias, qk_norm, (int)c.rope.type, t->name, an,
+                  fd);
     }
     free(dir);
     free(save);
     model_free(m);
+}
+
+static void
+test_model_grad(int arch, int tie, int bias)
+{
+    test_model_grad_variant(arch, tie, bias, 0, NULL);
 }
 
 static double
@@ -646,6 +667,22 @@ main(void)
     test_model_grad(MODEL_CAUSAL_LM, 0, 1);
     test_model_grad(MODEL_CAUSAL_LM, 1, 0);
     test_model_grad(MODEL_SEQ_CLS, 0, 0);
+    {
+        /* tiny_config: head_dim 4, max_position_embeddings 64 */
+        struct model_rope_scaling rs[] = {
+            {.type = MODEL_ROPE_LINEAR, .factor = 2.0},
+            {.type = MODEL_ROPE_DYNAMIC, .factor = 2.0},
+            {.type = MODEL_ROPE_LLAMA3, .factor = 8.0, .low_freq_factor = 1.0,
+             .high_freq_factor = 4.0, .orig_max_pos = 16},
+            {.type = MODEL_ROPE_YARN, .factor = 4.0, .orig_max_pos = 16},
+            {.type = MODEL_ROPE_YARN, .factor = 4.0, .beta_fast = 8.0, .beta_slow = 2.0,
+             .mscale = 1.0, .mscale_all_dim = 0.5, .no_truncate = 1},
+        };
+        test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL);
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 1, &rs[3]);
+        for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
+            test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, &rs[i]);
+    }
     test_packed(MODEL_CAUSAL_LM);
     test_packed(MODEL_SEQ_CLS);
     test_nograd();
