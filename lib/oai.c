@@ -457,24 +457,13 @@ oai_request_release(struct oai_request *rq)
 
 /* ---- the client's side ---- */
 
-void
-oai_body(struct sbuf *out, const struct oai_params *p, const char *system,
-         const char *prompt, const char *user)
+/* Adds p's settings and user to the request o, writes it to out, frees o. */
+static void
+body_finish(struct sbuf *out, json_t *o, const struct oai_params *p, const char *user)
 {
-    json_t *o = json_object(), *a;
+    json_t *a;
     int i;
 
-    json_object_set_new(o, "model", json_string(p->model));
-    if (p->ep == OAI_CHAT) {
-        a = json_array();
-        if (system && *system)
-            json_array_append_new(a, json_pack("{s:s,s:s}", "role", "system", "content",
-                                               system));
-        json_array_append_new(a, json_pack("{s:s,s:s}", "role", "user", "content", prompt));
-        json_object_set_new(o, "messages", a);
-    } else {
-        json_object_set_new(o, "prompt", json_string(prompt));
-    }
     if (p->n != 1)
         json_object_set_new(o, "n", json_integer(p->n));
     if (p->temperature >= 0)
@@ -502,6 +491,47 @@ oai_body(struct sbuf *out, const struct oai_params *p, const char *system,
         json_object_set_new(o, "user", json_string(user));
     json_emit(out, o);
     json_decref(o);
+}
+
+void
+oai_body(struct sbuf *out, const struct oai_params *p, const char *system,
+         const char *prompt, const char *user)
+{
+    json_t *o = json_object(), *a;
+
+    json_object_set_new(o, "model", json_string(p->model));
+    if (p->ep == OAI_CHAT) {
+        a = json_array();
+        if (system && *system)
+            json_array_append_new(a, json_pack("{s:s,s:s}", "role", "system", "content",
+                                               system));
+        json_array_append_new(a, json_pack("{s:s,s:s}", "role", "user", "content", prompt));
+        json_object_set_new(o, "messages", a);
+    } else {
+        json_object_set_new(o, "prompt", json_string(prompt));
+    }
+    body_finish(out, o, p, user);
+}
+
+void
+oai_body_conv(struct sbuf *out, const struct oai_params *p, const struct chat_msg *m,
+              size_t n, const char *user)
+{
+    static const char *const roles[] = {"system", "user", "assistant", "tool"};
+    json_t *o = json_object(), *a = json_array();
+    size_t i;
+
+    json_object_set_new(o, "model", json_string(p->model));
+    for (i = 0; i < n; i++) {
+        json_t *msg = json_pack("{s:s,s:s}", "role", roles[m[i].role], "content",
+                                m[i].content);
+
+        if (m[i].role == CHAT_ROLE_ASSISTANT && m[i].reasoning)
+            json_object_set_new(msg, "reasoning_content", json_string(m[i].reasoning));
+        json_array_append_new(a, msg);
+    }
+    json_object_set_new(o, "messages", a);
+    body_finish(out, o, p, user);
 }
 
 const char *

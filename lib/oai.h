@@ -118,6 +118,13 @@ struct oai_params {
  */
 void oai_body(struct sbuf *out, const struct oai_params *p, const char *system,
               const char *prompt, const char *user);
+/*
+ * The same for a conversation m[0, n) (chat only; the turns the answer
+ * follows): each turn's role and content, reasoning_content on assistant
+ * turns that have it.
+ */
+void oai_body_conv(struct sbuf *out, const struct oai_params *p, const struct chat_msg *m,
+                   size_t n, const char *user);
 
 /* One choice of a response, as a sample record holds it. */
 struct oai_choice {

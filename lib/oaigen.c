@@ -13,6 +13,7 @@
 
 #include "json.h"
 #include "rec.h"
+#include "sample.h"
 
 struct pend {                   /* one record in flight */
     json_t *rec;
@@ -27,6 +28,7 @@ struct run {
     json_t *have;               /* ids already in the resume file */
     FILE *out;                  /* resume: FILE, appended */
     struct sbuf line;
+    struct sample_conv conv;    /* a messages record's turns */
     long skipped, written;
 };
 
@@ -151,27 +153,24 @@ next_job(void *ctx, void **user, struct sbuf *body)
 
     while ((rec = tool_next(t)) != NULL) {
         const char *id, *prompt, *why, *system;
-        json_t *sv, *first;
+        size_t nturns;
+        json_t *first;
         struct pend *p;
 
         if (rec_get_str(rec, "id", &id, &why) != 0) {
             tool_reject(t, rec, "id", "%s", why);
             goto skip;
         }
-        if (rec_get_str(rec, "prompt", &prompt, &why) != 0) {
-            tool_reject(t, rec, "prompt", "%s", why);
+        if (sample_prompt_get(&run->conv, rec, run->gc->system, &prompt, &system, &nturns,
+                              &why) < 0) {
+            tool_reject(t, rec, sbuf_str(&run->conv.field), "%s", why);
             goto skip;
         }
-        if (*prompt == '\0') {
-            tool_reject(t, rec, "prompt", "empty");
+        if (!prompt && run->gc->params.ep == OAI_COMPLETIONS) {
+            tool_reject(t, rec, "messages",
+                        "the completions endpoint takes a prompt (use chat)");
             goto skip;
         }
-        sv = json_object_get(rec, "system");
-        if (sv && !json_is_null(sv) && !json_is_string(sv)) {
-            tool_reject(t, rec, "system", "not a string");
-            goto skip;
-        }
-        system = run->gc->system ? run->gc->system : json_string_value(sv);
         if (system && *system && run->gc->params.ep == OAI_COMPLETIONS) {
             tool_reject(t, rec, "system",
                         "the completions endpoint takes the prompt alone (use chat)");
@@ -188,9 +187,13 @@ next_job(void *ctx, void **user, struct sbuf *body)
             run->skipped++;
             goto skip;
         }
-        if (run->gc->system)
-            json_object_set_new(rec, "system", json_string(run->gc->system));
-        oai_body(body, &run->gc->params, system, prompt, id);
+        if (!prompt) {
+            oai_body_conv(body, &run->gc->params, run->conv.m, nturns, id);
+        } else {
+            if (run->gc->system)
+                json_object_set_new(rec, "system", json_string(run->gc->system));
+            oai_body(body, &run->gc->params, system, prompt, id);
+        }
         p = xcalloc(1, sizeof(*p));
         p->rec = rec;
         p->file = xstrdup(tool_file(t));
@@ -300,4 +303,5 @@ oaigen_run(struct tool *t, const struct oaigen_config *gc)
     json_decref(run.seen);
     json_decref(run.have);
     sbuf_release(&run.line);
+    sample_conv_release(&run.conv);
 }

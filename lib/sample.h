@@ -163,4 +163,17 @@ struct sample_conv {
 int sample_conv_get(struct sample_conv *cv, const json_t *rec, const char **why);
 void sample_conv_release(struct sample_conv *cv);
 
+/*
+ * The prompt of a record for sampling, as gen takes it: for a record
+ * with "messages", its conversation with a final assistant turn (the
+ * reference) left out, system (when not NULL) replacing or adding the
+ * system turn; returns the number of turns in *n (at least 1) and
+ * sets *text NULL.  Otherwise its "prompt" (non-empty) into *text and
+ * "system" (or system when not NULL; NULL when neither) into *sys.
+ * Returns 0, or -1 with cv->field and *why (static) as sample_conv_get.
+ * rec is modified only when system replaces or adds a system turn.
+ */
+int sample_prompt_get(struct sample_conv *cv, json_t *rec, const char *system,
+                      const char **text, const char **sys, size_t *n, const char **why);
+
 #endif

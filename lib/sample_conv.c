@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rec.h"
+
 static int
 bad(struct sample_conv *cv, const char *why_s, const char **why,
     int indexed, size_t i, const char *sub)
@@ -135,4 +137,54 @@ sample_conv_release(struct sample_conv *cv)
     sbuf_release(&cv->field);
     cv->m = NULL;
     cv->n = cv->cap = 0;
+}
+
+int
+sample_prompt_get(struct sample_conv *cv, json_t *rec, const char *system,
+                  const char **text, const char **sys, size_t *n, const char **why)
+{
+    json_t *msgs = json_object_get(rec, "messages"), *sv;
+
+    *text = *sys = NULL;
+    *n = 0;
+    sbuf_reset(&cv->field);
+    if (msgs) {
+        json_t *first = json_array_get(msgs, 0);
+
+        if (system && json_is_array(msgs)) {
+            json_t *role = json_is_object(first) ? json_object_get(first, "role") : NULL;
+
+            if (json_is_string(role) && !strcmp(json_string_value(role), "system"))
+                json_object_set_new(first, "content", json_string(system));
+            else
+                json_array_insert_new(msgs, 0, json_pack("{s:s,s:s}", "role", "system",
+                                                         "content", system));
+        }
+        if (sample_conv_get(cv, rec, why) < 0)
+            return -1;
+        *n = cv->n - (size_t)cv->response;
+        if (*n == 0) {
+            sbuf_adds(&cv->field, "messages");
+            *why = "no turn before the assistant's";
+            return -1;
+        }
+        return 0;
+    }
+    if (rec_get_str(rec, "prompt", text, why) != 0) {
+        sbuf_adds(&cv->field, "prompt");
+        return -1;
+    }
+    if (**text == '\0') {
+        sbuf_adds(&cv->field, "prompt");
+        *why = "empty";
+        return -1;
+    }
+    sv = json_object_get(rec, "system");
+    if (sv && !json_is_null(sv) && !json_is_string(sv)) {
+        sbuf_adds(&cv->field, "system");
+        *why = "not a string";
+        return -1;
+    }
+    *sys = system ? system : sv ? json_string_value(sv) : NULL;
+    return 0;
 }

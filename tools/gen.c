@@ -160,46 +160,6 @@ read_text(const char *path)
     return sb.buf;
 }
 
-/*
- * The prompt of a messages record: the conversation so far (without a
- * final assistant turn, the record's reference answer) with the
- * generation prompt.  --system replaces or adds the system turn, in the
- * record too.  Returns 0, or -1 after rejecting rec.
- */
-static int
-conv_prompt(struct run *run, json_t *rec)
-{
-    const char *why;
-    size_t n;
-
-    if (run->system) {
-        json_t *msgs = json_object_get(rec, "messages"), *first;
-        if (json_is_array(msgs)) {
-            first = json_array_get(msgs, 0);
-            if (json_is_object(first) &&
-                json_is_string(json_object_get(first, "role")) &&
-                strcmp(json_string_value(json_object_get(first, "role")),
-                       "system") == 0)
-                json_object_set_new(first, "content", json_string(run->system));
-            else
-                json_array_insert_new(msgs, 0, json_pack("{s:s,s:s}", "role",
-                                      "system", "content", run->system));
-        }
-    }
-    if (sample_conv_get(&run->conv, rec, &why) < 0) {
-        tool_reject(run->t, rec, sbuf_str(&run->conv.field), "%s", why);
-        return -1;
-    }
-    n = run->conv.n - (size_t)run->conv.response;
-    if (n == 0) {
-        tool_reject(run->t, rec, "messages", "no turn before the assistant's");
-        return -1;
-    }
-    run->ids.n = 0;
-    chat_conv(run->chat, run->conv.m, n, 1, &run->ids, NULL);
-    return 0;
-}
-
 /* The next prompt record that renders, or 0 at the end. */
 static int
 next_prompt(void *ctx, struct gen_prompt *p)
@@ -209,33 +169,23 @@ next_prompt(void *ctx, struct gen_prompt *p)
     json_t *rec;
 
     while ((rec = tool_next(t)) != NULL) {
-        const char *id, *prompt, *system = NULL, *why;
-        json_t *sv;
+        const char *id, *prompt, *system, *why;
+        size_t nturns;
 
         if (rec_get_str(rec, "id", &id, &why) != 0) {
             tool_reject(t, rec, "id", "%s", why);
             goto skip;
         }
-        if (json_object_get(rec, "messages")) {
-            if (conv_prompt(run, rec) < 0)
-                goto skip;
+        if (sample_prompt_get(&run->conv, rec, run->system, &prompt, &system, &nturns,
+                              &why) < 0) {
+            tool_reject(t, rec, sbuf_str(&run->conv.field), "%s", why);
+            goto skip;
+        }
+        run->ids.n = 0;
+        if (!prompt) {
+            chat_conv(run->chat, run->conv.m, nturns, 1, &run->ids, NULL);
             goto rendered;
         }
-        if (rec_get_str(rec, "prompt", &prompt, &why) != 0) {
-            tool_reject(t, rec, "prompt", "%s", why);
-            goto skip;
-        }
-        if (*prompt == '\0') {
-            tool_reject(t, rec, "prompt", "empty");
-            goto skip;
-        }
-        sv = json_object_get(rec, "system");
-        if (sv && !json_is_null(sv) && !json_is_string(sv)) {
-            tool_reject(t, rec, "system", "not a string");
-            goto skip;
-        }
-        system = run->system ? run->system : sv ? json_string_value(sv) : NULL;
-        run->ids.n = 0;
         chat_prompt(run->chat, system, prompt, &run->ids);
         /* The sample says what it was sampled under (R1's type B data). */
         if (run->system)

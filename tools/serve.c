@@ -3,18 +3,17 @@
  * serve(1)).  Options, the model and the signals are here; the server is
  * lib/serve.c, the protocol lib/oai.c, decoding lib/gen.c.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chat.h"
 #include "ckpt.h"
+#include "lm.h"
 #include "serve.h"
 #include "tok.h"
 #include "util.h"
@@ -128,8 +127,7 @@ main(int argc, char **argv)
     struct model *m;
     struct tok *tk;
     struct chat chat;
-    struct stat st;
-    char cerr[512], policy[17], *name = NULL;
+    char policy[17], *name = NULL;
     int c;
 
     util_setprog(argv[0]);
@@ -192,19 +190,13 @@ main(int argc, char **argv)
         gcfg.threads = (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
     gcfg.G = sc.lim.max_n;
 
-    if (stat(model, &st) != 0 || !S_ISDIR(st.st_mode))
-        die("'%s': %s", model, stat(model, &st) != 0 ? strerror(errno) : "not a directory");
-    m = ckpt_load(model, 0, NULL, &err);
+    m = lm_load(model, 0, &err);
     if (!m)
         die("%s", sbuf_str(&err));
     if (m->cfg.arch != MODEL_CAUSAL_LM)
         die("'%s': a reward model has no language-model head to sample from", model);
-    tk = tok_load_dir(model);
-    if (tok_vocab_size(tk) > m->cfg.vocab_size)
-        die("'%s': the tokenizer has %d ids, the model %d", model, tok_vocab_size(tk),
-            m->cfg.vocab_size);
-    if (chat_init(&chat, tk, format, 0, cerr, sizeof(cerr)) < 0)
-        die("'%s': %s", model, cerr);
+    if (lm_chat_open(model, m, format, 0, &tk, &chat, &err) < 0)
+        die("%s", sbuf_str(&err));
     ckpt_hash(m, policy);
     if (!name) {
         size_t n = strlen(model);

@@ -52,3 +52,11 @@ curl -sf "$URL/v1/chat/completions" -d "{\"messages\":$conv,\"temperature\":0,\"
     | jq '.choices[0].message.content' > got
 jq -e 'length > 0' want > /dev/null
 cmp want got
+# gen --server sends a messages record's turns: the same completions again
+gen -m ck -G 2 -T 0.8 -n 16 --seed 7 --threads 1 conv.jsonl > local
+gen --server "$URL/v1" -m ck -G 2 -T 0.8 -n 16 --seed 7 --send-id --logprobs conv.jsonl > remote
+jq -c '[.k, .completion, .logprobs]' local > a
+jq -c '[.k, .completion, .logprobs]' remote > b
+test "$(wc -l < a)" = 2
+cmp a b
+jq -e -s 'all(.messages | length == 4)' remote > /dev/null
