@@ -110,6 +110,32 @@ need(struct chat *c, int slot, const char *name, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * The system turn a ChatML template writes when the conversation has
+ * none, as a literal: the text between "<|im_start|>system\n" and
+ * "<|im_end|>" in a string of the template that holds no expression
+ * (Qwen2's "You are Qwen, created by Alibaba Cloud. ...", SmolLM2's).
+ * New string, or NULL when the template has none.
+ */
+static char *
+template_default_system(const char *tpl)
+{
+    static const char open[] = "<|im_start|>system\\n", close[] = "<|im_end|>";
+    const char *p = tpl;
+
+    while (tpl && (p = strstr(p, open)) != NULL) {
+        const char *b = p + strlen(open), *e = strstr(b, close);
+
+        p = b;
+        if (e && e > b && !memchr(b, '\'', (size_t)(e - b)) &&
+            !memchr(b, '"', (size_t)(e - b)) && !memchr(b, '{', (size_t)(e - b)) &&
+            !memchr(b, '+', (size_t)(e - b)) && !memchr(b, '\\', (size_t)(e - b)) &&
+            !memchr(b, '\n', (size_t)(e - b)))
+            return xstrndup(b, (size_t)(e - b));
+    }
+    return NULL;
+}
+
 int
 chat_init(struct chat *c, struct tok *t, enum chat_format format,
           unsigned flags, char *err, size_t errlen)
@@ -142,6 +168,10 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format,
     if (c->format == CHAT_DEEPSEEK3 &&
         (tpl ? strstr(tpl, "</think>") != NULL : (c->flags & CHAT_THINK)))
         c->flags |= CHAT_STRIP_THINK;
+    if (c->format == CHAT_CHATML && tpl) {
+        c->default_system = template_default_system(tpl);
+        c->tool_response = strstr(tpl, "<tool_response>") != NULL;
+    }
     if (c->format == CHAT_DEEPSEEK3 &&
         (!tpl || strstr(tpl, "'\n" DS_TOOL_OUTPUT_BEGIN) ||
          strstr(tpl, "'\\n" DS_TOOL_OUTPUT_BEGIN)))
@@ -197,6 +227,8 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format,
 void
 chat_release(struct chat *c)
 {
+    free(c->default_system);
+    c->default_system = NULL;
     sbuf_release(&c->text);
 }
 
@@ -700,14 +732,40 @@ conv_llama(struct emit *e, const struct chat_msg *m, size_t n, int gen)
     }
 }
 
-/* ChatML (Qwen2's template without its default system prompt). */
+/*
+ * ChatML, as Qwen2's template (and SmolLM2's) writes it: the template's
+ * default system turn when the conversation has none, and, when the
+ * template has them, tool results in one user turn of <tool_response>
+ * blocks per run of tool messages.
+ */
 static void
 conv_chatml(struct emit *e, const struct chat_msg *m, size_t n, int gen)
 {
     struct chat *c = e->c;
     size_t i;
 
+    if (c->default_system && (n == 0 || m[0].role != CHAT_ROLE_SYSTEM)) {
+        emit_mark(e, c->mark[M_START]);
+        emit_str(e, "system\n");
+        emit_str(e, c->default_system);
+        emit_mark(e, c->mark[M_END]);
+        emit_str(e, "\n");
+    }
     for (i = 0; i < n; i++) {
+        if (m[i].role == CHAT_ROLE_TOOL && c->tool_response) {
+            if (i == 0 || m[i - 1].role != CHAT_ROLE_TOOL) {
+                emit_mark(e, c->mark[M_START]);
+                emit_str(e, "user");
+            }
+            emit_str(e, "\n<tool_response>\n");
+            emit_str(e, m[i].content);
+            emit_str(e, "\n</tool_response>");
+            if (i == n - 1 || m[i + 1].role != CHAT_ROLE_TOOL) {
+                emit_mark(e, c->mark[M_END]);
+                emit_str(e, "\n");
+            }
+            continue;
+        }
         emit_mark(e, c->mark[M_START]);
         emit_str(e, role_names[m[i].role]);
         emit_str(e, "\n");

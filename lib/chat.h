@@ -116,6 +116,11 @@ struct chat {
     int nstop;
     int mark[8];            /* the format's special tokens */
     int think;              /* id of <think> or -1 */
+    char *default_system;   /* chatml: the template's system turn for a
+                               conversation without one, or NULL (owned) */
+    int tool_response;      /* chatml: tool results as Qwen2's template
+                               writes them, in a user turn of
+                               <tool_response> blocks */
     struct sbuf text;       /* scratch */
 };
 

@@ -2,7 +2,8 @@
 # reasoning, a final assistant turn, tool turns) rendered by tok --render
 # byte for byte as each model's own chat template renders them under
 # @huggingface/jinja (templates/, sources in templates/SOURCES): Qwen3 in
-# both thinking modes, DeepSeek-V3, DeepSeek-R1, Llama 3 and Llama 3.1.
+# both thinking modes, Qwen2.5 (chatml: its default system turn and its
+# <tool_response> turns), DeepSeek-V3, DeepSeek-R1, Llama 3 and Llama 3.1.
 # Each model's directory holds its tokenizer.json and a
 # tokenizer_config.json with the template, so the format is detected.
 . "$TESTDIR/ref-install.inc"
@@ -29,6 +30,7 @@ check qwen3 qwen3 qwen3.jinja '' '<|im_end|>'
 check qwen3-no-think qwen3 qwen3.jinja '' '<|im_end|>' no-think \
     'select(.messages[-1] | .role != "assistant" or
             (.reasoning_content == null and (.content | contains("</think>") | not)))' 
+check qwen2.5 qwen2_5 qwen2.5.jinja '' '<|im_end|>'
 check deepseek-v3 deepseek_v3 deepseek-v3.jinja "$DSBOS" "$DSEOS"
 check deepseek-r1 deepseek_v3 deepseek-r1.jinja "$DSBOS" "$DSEOS"
 # Llama 3.0's template writes the assistant header after every
