@@ -546,6 +546,28 @@ chat_parse_role(const char *name, enum chat_role *out)
     return i < 0 ? -1 : 0;
 }
 
+/*
+ * Tool result m[i] as Qwen's templates write it: a run of tool messages
+ * is one user turn of <tool_response> blocks.
+ */
+static void
+emit_tool_response(struct emit *e, const struct chat_msg *m, size_t n, size_t i)
+{
+    struct chat *c = e->c;
+
+    if (i == 0 || m[i - 1].role != CHAT_ROLE_TOOL) {
+        emit_mark(e, c->mark[M_START]);
+        emit_str(e, "user");
+    }
+    emit_str(e, "\n<tool_response>\n");
+    emit_str(e, m[i].content);
+    emit_str(e, "\n</tool_response>");
+    if (i == n - 1 || m[i + 1].role != CHAT_ROLE_TOOL) {
+        emit_mark(e, c->mark[M_END]);
+        emit_str(e, "\n");
+    }
+}
+
 /* Qwen3 (its tokenizer_config.json chat template, without tools). */
 static void
 conv_qwen3(struct emit *e, const struct chat_msg *m, size_t n, int gen)
@@ -594,17 +616,7 @@ conv_qwen3(struct emit *e, const struct chat_msg *m, size_t n, int gen)
             emit_str(e, "\n");
             break;
         case CHAT_ROLE_TOOL:
-            if (i == 0 || m[i - 1].role != CHAT_ROLE_TOOL) {
-                emit_mark(e, c->mark[M_START]);
-                emit_str(e, "user");
-            }
-            emit_str(e, "\n<tool_response>\n");
-            emit_str(e, m[i].content);
-            emit_str(e, "\n</tool_response>");
-            if (i == n - 1 || m[i + 1].role != CHAT_ROLE_TOOL) {
-                emit_mark(e, c->mark[M_END]);
-                emit_str(e, "\n");
-            }
+            emit_tool_response(e, m, n, i);
             break;
         }
     }
@@ -753,17 +765,7 @@ conv_chatml(struct emit *e, const struct chat_msg *m, size_t n, int gen)
     }
     for (i = 0; i < n; i++) {
         if (m[i].role == CHAT_ROLE_TOOL && c->tool_response) {
-            if (i == 0 || m[i - 1].role != CHAT_ROLE_TOOL) {
-                emit_mark(e, c->mark[M_START]);
-                emit_str(e, "user");
-            }
-            emit_str(e, "\n<tool_response>\n");
-            emit_str(e, m[i].content);
-            emit_str(e, "\n</tool_response>");
-            if (i == n - 1 || m[i + 1].role != CHAT_ROLE_TOOL) {
-                emit_mark(e, c->mark[M_END]);
-                emit_str(e, "\n");
-            }
+            emit_tool_response(e, m, n, i);
             continue;
         }
         emit_mark(e, c->mark[M_START]);
