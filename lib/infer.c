@@ -24,6 +24,7 @@
 #define HAVE_X86 0
 #endif
 
+#include "block.h"
 #include "pool.h"
 #include "util.h"
 
@@ -107,7 +108,6 @@ struct infer {
     unsigned epoch;         /* forwards run so far */
     int nthreads, max_rows, cap_rows;
     int C, H, V, nh, nkv, hd, QD, KVD, QKV, L, maxpos;
-    float scale;            /* attention's softmax scale */
     /* the current forward */
     struct row *rows;       /* (cap_rows) */
     int nrows;
@@ -115,21 +115,25 @@ struct infer {
                                write happen inside the attention phase */
     int *logit_rows;        /* (cap_rows) rows whose logits are wanted */
     int nlogit;
+    int *pos;               /* (cap_rows) each row's position */
+    /* the forward's operations (block.h): every layer's, then the head's */
+    struct block_op *ops;   /* (BLOCK_LAYER_MAX_OPS L + 2) */
+    struct block_attn *at;  /* (L) */
+    int nops;
     /* activations */
     float *x;               /* (cap_rows, C) residual stream */
-    float *ln;              /* (nthreads, cap_rows, C) each thread's normed copy */
+    float *ln;              /* (cap_rows, C) normed input of a product */
     float *qkv;             /* (cap_rows, QKV) */
     float *att;             /* (cap_rows, QD) */
     float *gu;              /* (cap_rows, 2H) */
     float *h;               /* (cap_rows, H) */
     float *lnf;             /* (cap_rows, C) final norm of the logit rows */
     float *logits;          /* (cap_rows, V) */
-    float *scores;          /* (nthreads, grp, maxpos) attention scratch */
+    float *scores;          /* (nthreads, maxpos) attention scratch */
     float *cos_t, *sin_t;   /* (maxpos, hd/2) */
     _Atomic uint64_t *ctr;  /* (nphase) chunks taken, per phase: epoch << 32 | n */
     _Atomic uint64_t *done; /* (nphase) chunks done, likewise */
     int nphase;
-    _Atomic int a_nrows, a_fused, a_nlogit; /* the shape, as the workers read it */
 };
 
 
@@ -164,20 +168,21 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->rows = xcalloc(R, sizeof(*inf->rows));
     inf->logit_rows = xcalloc(R, sizeof(int));
     inf->x = xmalloc(xmul(R * inf->C, sizeof(float)));
-    inf->ln = xmalloc(xmul(xmul((size_t)nthreads, R * inf->C), sizeof(float)));
+    inf->ln = xmalloc(xmul(R * inf->C, sizeof(float)));
+    inf->pos = xcalloc(R, sizeof(int));
+    inf->ops = xcalloc((size_t)BLOCK_LAYER_MAX_OPS * inf->L + 2, sizeof(*inf->ops));
+    inf->at = xcalloc((size_t)inf->L, sizeof(*inf->at));
     inf->qkv = xmalloc(xmul(R * inf->QKV, sizeof(float)));
     inf->att = xmalloc(xmul(R * inf->QD, sizeof(float)));
     inf->gu = xmalloc(xmul(R * 2 * (size_t)inf->H, sizeof(float)));
     inf->h = xmalloc(xmul(R * inf->H, sizeof(float)));
     inf->lnf = xmalloc(xmul(R * inf->C, sizeof(float)));
     inf->logits = xmalloc(xmul(R, xmul((size_t)inf->V, sizeof(float))));
-    inf->scores = xmalloc(xmul(xmul((size_t)nthreads, (size_t)(inf->nh / inf->nkv)),
-                               xmul((size_t)inf->maxpos, sizeof(float))));
+    inf->scores = xmalloc(xmul((size_t)nthreads, xmul((size_t)inf->maxpos, sizeof(float))));
     inf->cos_t = xmalloc(xmul((size_t)inf->maxpos * (inf->hd / 2), sizeof(float)));
     inf->sin_t = xmalloc(xmul((size_t)inf->maxpos * (inf->hd / 2), sizeof(float)));
     model_rope_tables(c, inf->cos_t, inf->sin_t, inf->maxpos);
-    inf->scale = 1.0f / sqrtf((float)inf->hd);
-    inf->nphase = 6 * inf->L + 2; /* see forward_worker() */
+    inf->nphase = BLOCK_LAYER_MAX_OPS * inf->L + 2; /* one per operation */
     inf->ctr = xcalloc((size_t)inf->nphase, sizeof(*inf->ctr));
     inf->done = xcalloc((size_t)inf->nphase, sizeof(*inf->done));
     pool_set_threads(nthreads);
@@ -193,6 +198,9 @@ infer_free(struct infer *inf)
     free(inf->logit_rows);
     free(inf->x);
     free(inf->ln);
+    free(inf->pos);
+    free(inf->ops);
+    free(inf->at);
     free(inf->qkv);
     free(inf->att);
     free(inf->gu);
@@ -274,7 +282,6 @@ infer_seq_release(struct infer_seq *s)
  * the chunk it holds, if any, never by its share of the work.  Which
  * thread computes a chunk never changes the result.
  */
-#define MM_CHUNK 32     /* output columns per matrix-product chunk */
 
 struct phase {
     unsigned ep;        /* the forward's epoch */
@@ -335,156 +342,54 @@ chunk_done(struct infer *inf, const struct phase *p)
     atomic_fetch_add(&inf->done[p->ph], 1);
 }
 
-/* RoPE on the row's query heads and key head of group g, cache write. */
+/* The cache spans row r's attention reads for kv head g of layer l. */
 static void
-rope_and_store(struct infer *inf, int l, int r, int g0, int g1)
+row_spans(void *ctx, int l, int r, int g, struct block_spans *sp)
 {
+    const struct infer *inf = ctx;
     const struct row *rw = &inf->rows[r];
-    float *q = inf->qkv + (size_t)r * inf->QKV;
-    int grp = inf->nh / inf->nkv, hd = inf->hd;
-    size_t lo = (size_t)l * rw->wstride;
-    const struct model_layer *w = &inf->m->w.layers[l];
+    size_t off = (size_t)g * inf->hd;
 
-    if (w->q_norm) {
-        rmsnorm_forward(q + (size_t)g0 * grp * hd, NULL, q + (size_t)g0 * grp * hd, w->q_norm,
-                        (g1 - g0) * grp, hd, inf->m->cfg.norm_eps);
-        rmsnorm_forward(q + inf->QD + (size_t)g0 * hd, NULL, q + inf->QD + (size_t)g0 * hd,
-                        w->k_norm, g1 - g0, hd, inf->m->cfg.norm_eps);
-    }
-    rope_forward(q + (size_t)g0 * grp * hd, &rw->pos, inf->cos_t, inf->sin_t, 1, inf->QKV,
-                 (g1 - g0) * grp, hd);
-    rope_forward(q + inf->QD + (size_t)g0 * hd, &rw->pos, inf->cos_t, inf->sin_t, 1,
-                 inf->QKV, g1 - g0, hd);
-    memcpy(rw->kw + lo + (size_t)g0 * hd, q + inf->QD + (size_t)g0 * hd,
-           (size_t)(g1 - g0) * hd * sizeof(float));
-    memcpy(rw->vw + lo + (size_t)g0 * hd, q + inf->QD + inf->KVD + (size_t)g0 * hd,
-           (size_t)(g1 - g0) * hd * sizeof(float));
+    sp->k[0] = rw->k0 ? rw->k0 + (size_t)l * rw->s0 + off : NULL;
+    sp->v[0] = rw->v0 ? rw->v0 + (size_t)l * rw->s0 + off : NULL;
+    sp->k[1] = rw->k1 ? rw->k1 + (size_t)l * rw->s1 + off : NULL;
+    sp->v[1] = rw->v1 ? rw->v1 + (size_t)l * rw->s1 + off : NULL;
+    sp->ld[0] = sp->ld[1] = (size_t)inf->KVD;
+    sp->n[0] = rw->n0;
+    sp->n[1] = rw->n1;
 }
 
-/*
- * Attention of row r's query heads of kv group g over its cache spans
- * (kern_attend_row, as the training forward computes it).
- */
+/* Row r's keys and values of kv heads [g0, g1) into its cache slot. */
 static void
-attend(struct infer *inf, int l, int r, int g, float *S)
+row_store(void *ctx, int l, int r, int g0, int g1, const float *k, const float *v)
 {
+    const struct infer *inf = ctx;
     const struct row *rw = &inf->rows[r];
-    int grp = inf->nh / inf->nkv, hd = inf->hd, i;
-    const float *kb[2], *vb[2];
-    size_t ld[2] = { (size_t)inf->KVD, (size_t)inf->KVD };
-    int nb[2] = { rw->n0, rw->n1 };
+    size_t off = (size_t)l * rw->wstride + (size_t)g0 * inf->hd;
+    size_t n = (size_t)(g1 - g0) * inf->hd * sizeof(float);
 
-    kb[0] = rw->k0 ? rw->k0 + (size_t)l * rw->s0 + (size_t)g * hd : NULL;
-    vb[0] = rw->v0 ? rw->v0 + (size_t)l * rw->s0 + (size_t)g * hd : NULL;
-    kb[1] = rw->k1 ? rw->k1 + (size_t)l * rw->s1 + (size_t)g * hd : NULL;
-    vb[1] = rw->v1 ? rw->v1 + (size_t)l * rw->s1 + (size_t)g * hd : NULL;
-    for (i = 0; i < grp; i++) {
-        int h = g * grp + i;
-        kern_attend_row(&inf->K, inf->att + (size_t)r * inf->QD + (size_t)h * hd, S,
-                        inf->qkv + (size_t)r * inf->QKV + (size_t)h * hd, kb, vb, ld, nb, hd,
-                        inf->scale);
-    }
+    memcpy(rw->kw + off, k, n);
+    memcpy(rw->vw + off, v, n);
 }
 
 /*
- * Every row's RMSNorm of x into this thread's private buffer.  Called
- * once a chunk is held, so x is complete and nobody writes it meanwhile.
- */
-static float *
-norm_rows(struct infer *inf, int tid, int R, const float *w)
-{
-    float *ln = inf->ln + (size_t)tid * inf->cap_rows * inf->C;
-
-    rmsnorm_forward(ln, NULL, inf->x, w, (size_t)R, inf->C, inf->m->cfg.norm_eps);
-    return ln;
-}
-
-#define CHUNKS(n) ((uint32_t)(((n) + MM_CHUNK - 1) / MM_CHUNK))
-
-/*
- * The layer loop, run by every thread of the crew, phase by phase.  The
- * forward's shape is read from the atomics the caller set before the run
- * started; a late thread (an older epoch) finds no chunk and leaves.
+ * Every thread of the crew runs the forward's operations in order,
+ * taking chunks of each from its counter.  A late thread (an older
+ * epoch) finds no chunk and leaves.
  */
 static void
 forward_worker(void *arg, int tid, unsigned ep)
 {
     struct infer *inf = arg;
-    const struct model *m = inf->m;
-    int R = atomic_load(&inf->a_nrows), fused = atomic_load(&inf->a_fused);
-    int nlogit = atomic_load(&inf->a_nlogit);
-    int C = inf->C, H = inf->H, grp = inf->nh / inf->nkv, l, c;
-    float *S = inf->scores + (size_t)tid * grp * inf->maxpos, *ln = NULL;
     struct phase p = { ep, -1, 0 };
+    int i, c;
 
-    for (l = 0; l < inf->L; l++) {
-        const struct model_layer *w = &m->w.layers[l];
-
-        /* q, k, v of every row: one product with the fused (QKV, C) matrix */
-        if (!phase_next(inf, &p, CHUNKS(inf->QKV)))
-            return;
-        for (ln = NULL; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p)) {
-            if (!ln)
-                ln = norm_rows(inf, tid, R, w->attn_norm);
-            inf->K.mm(inf->qkv, (size_t)inf->QKV, ln, (size_t)C, w->wq, R, C, c * MM_CHUNK,
-                      PT_MIN(inf->QKV, (c + 1) * MM_CHUNK), w->bq, 0);
-        }
-        if (!fused) {
-            /* rows of one prompt read each other's keys: store all first */
-            if (!phase_next(inf, &p, (uint32_t)R))
-                return;
-            for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
-                rope_and_store(inf, l, c, 0, inf->nkv);
-        }
-        if (!phase_next(inf, &p, (uint32_t)(R * inf->nkv)))
-            return;
-        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p)) {
-            if (fused)
-                rope_and_store(inf, l, c / inf->nkv, c % inf->nkv, c % inf->nkv + 1);
-            attend(inf, l, c / inf->nkv, c % inf->nkv, S);
-        }
-        /* x += att Wo^T */
-        if (!phase_next(inf, &p, CHUNKS(C)))
+    for (i = 0; i < inf->nops; i++) {
+        const struct block_op *op = &inf->ops[i];
+        if (!phase_next(inf, &p, (uint32_t)block_op_chunks(op)))
             return;
         for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
-            inf->K.mm(inf->x, (size_t)C, inf->att, (size_t)inf->QD, w->wo, R, inf->QD,
-                      c * MM_CHUNK, PT_MIN(C, (c + 1) * MM_CHUNK), NULL, 1);
-        /* h = silu(ln Wg^T) * (ln Wu^T), a chunk of columns of both at a time */
-        if (!phase_next(inf, &p, CHUNKS(H)))
-            return;
-        for (ln = NULL; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p)) {
-            int a = c * MM_CHUNK, b = PT_MIN(H, a + MM_CHUNK), r;
-            if (!ln)
-                ln = norm_rows(inf, tid, R, w->mlp_norm);
-            inf->K.mm(inf->gu, (size_t)2 * H, ln, (size_t)C, w->w_gate, R, C, a, b, NULL, 0);
-            inf->K.mm(inf->gu + H, (size_t)2 * H, ln, (size_t)C, w->w_up, R, C, a, b, NULL,
-                      0);
-            for (r = 0; r < R; r++) {
-                const float *g = inf->gu + (size_t)r * 2 * H, *up = g + H;
-                float *hh = inf->h + (size_t)r * H;
-                swiglu_span(hh, g, up, a, b);
-            }
-        }
-        /* x += h Wd^T */
-        if (!phase_next(inf, &p, CHUNKS(C)))
-            return;
-        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
-            inf->K.mm(inf->x, (size_t)C, inf->h, (size_t)H, w->w_down, R, H, c * MM_CHUNK,
-                      PT_MIN(C, (c + 1) * MM_CHUNK), NULL, 1);
-    }
-    if (nlogit > 0) {
-        /* the final norm of the wanted rows, then their logits */
-        if (!phase_next(inf, &p, (uint32_t)nlogit))
-            return;
-        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
-            rmsnorm_forward(inf->lnf + (size_t)c * C, NULL,
-                            inf->x + (size_t)inf->logit_rows[c] * C, m->w.norm, 1, C,
-                            m->cfg.norm_eps);
-        if (!phase_next(inf, &p, CHUNKS(inf->V)))
-            return;
-        for (; (c = grab(inf, &p)) >= 0; chunk_done(inf, &p))
-            inf->K.mm(inf->logits, (size_t)inf->V, inf->lnf, (size_t)C, m->w.lm_head,
-                      nlogit, C, c * MM_CHUNK, PT_MIN(inf->V, (c + 1) * MM_CHUNK), NULL, 0);
+            block_op_run(op, c, tid);
     }
 }
 
@@ -497,28 +402,44 @@ forward_task(void *arg, int task, int tid)
     forward_worker(inf, task, inf->epoch);
 }
 
-/* Embeds the rows' tokens and runs the layers. */
+/* Embeds the rows' tokens, lays out the operations, and runs them. */
 static void
 forward(struct infer *inf)
 {
-    int r, C = inf->C;
+    const struct model *m = inf->m;
+    struct block_layer_io io = {
+        .x = inf->x, .xmid = inf->x, .xout = inf->x, .ln = inf->ln, .qkv = inf->qkv,
+        .att = inf->att, .gu = inf->gu, .h = inf->h,
+    };
+    int r, l, n = 0;
     unsigned ep;
 
     for (r = 0; r < inf->nrows; r++) {
-        int t = inf->rows[r].tok;
-        if (t < 0 || t >= inf->V)
-            die("infer: token id %d out of range [0, %d)", t, inf->V);
-        memcpy(inf->x + (size_t)r * C, inf->m->w.embed + (size_t)t * C,
-               (size_t)C * sizeof(float));
+        block_embed(inf->x + (size_t)r * inf->C, m, &inf->rows[r].tok, 1);
+        inf->pos[r] = inf->rows[r].pos;
     }
+    for (l = 0; l < inf->L; l++) {
+        struct block_attn *at = &inf->at[l];
+        memset(at, 0, sizeof(*at));
+        at->cos_t = inf->cos_t;
+        at->sin_t = inf->sin_t;
+        at->pos = inf->pos;
+        at->kv = (struct block_kv){row_spans, row_store, inf};
+        at->scratch = inf->scores;
+        at->scratch_n = (size_t)inf->maxpos;
+        n += block_layer_ops(inf->ops + n, m, l, inf->nrows, &inf->K, &io, at, inf->fused);
+    }
+    if (inf->nlogit > 0) {
+        block_head_ops(inf->ops + n, m, &inf->K, inf->nlogit, inf->logit_rows, inf->x,
+                       inf->lnf, NULL, inf->logits);
+        n += 2;
+    }
+    inf->nops = n;
     ep = ++inf->epoch;
     for (r = 0; r < inf->nphase; r++) {
         atomic_store(&inf->ctr[r], (uint64_t)ep << 32);
         atomic_store(&inf->done[r], (uint64_t)ep << 32);
     }
-    atomic_store(&inf->a_nrows, inf->nrows);
-    atomic_store(&inf->a_fused, inf->fused);
-    atomic_store(&inf->a_nlogit, inf->nlogit);
     pool_run(forward_task, inf, inf->nthreads);
 }
 

@@ -3,11 +3,11 @@
  * a prompt once into a prefix cache that many sequences share, then
  * decode many sequences together, one token each per step.
  *
- * What it is: the forward pass of model.c (the same blocks: kern.h's
- * matrix products and attention row, model.h's RMSNorm, q/k norm, RoPE
- * tables and SwiGLU, in the same order per row) restructured for decoding:
- * every matrix product runs over all rows of a step at once, so the
- * weights are read from memory once per step whatever the batch.  What
+ * What it is: the forward pass of model.c, the same operations of
+ * block.h (each layer defined once there), run over cache spans instead
+ * of a packed batch: every matrix product runs over all rows of a step at
+ * once, so the weights are read from memory once per step whatever the
+ * batch.  What
  * it is not: a sampler (sampler.h) or a scheduler (gen.h decides which
  * sequences run together).
  *

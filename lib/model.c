@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "kern.h"
 #include "pool.h"
 #include "util.h"
@@ -1125,7 +1126,7 @@ check_batch(const struct model *m, const struct model_batch *b)
 
 enum job_op {
     J_RMS_FWD, J_RMS_BWD, J_SWIGLU_FWD, J_SWIGLU_BWD, J_ROPE, J_ATT_FWD, J_ATT_BWD,
-    J_LOGP, J_QKN_FWD, J_QKN_BWD, J_ATT_ROWS,
+    J_LOGP, J_QKN_BWD,
 };
 
 struct job {
@@ -1138,7 +1139,6 @@ struct job {
     int C, H, nh, nkv, hd, stride, block, V;
     float f;
     float *rstd;              /* J_QKN_* */
-    const struct kernels *K;  /* J_ATT_ROWS */
     /* J_LOGP */
     const float *rowsrc;      /* (n, V) logits of the gathered rows */
     float *rowdst;            /* (n, V) dlogits (backward) or NULL */
@@ -1193,17 +1193,6 @@ job_run(void *ctx, int task, int tid)
                                  a->att_scratch + tid * per);
         break;
     }
-    case J_QKN_FWD:
-        /* i1 = qkv row base (o1 too), o2 = raw copy, i2/i3 = q/k norm weights */
-        for (r = lo; r < hi; r++) {
-            float *row = j->o1 + r * j->stride, *raw = j->o2 + r * (size_t)(j->nh + j->nkv) * j->hd;
-            float *rs = j->rstd + r * (size_t)(j->nh + j->nkv);
-            size_t QD = (size_t)j->nh * j->hd;
-            memcpy(raw, row, (QD + (size_t)j->nkv * j->hd) * sizeof(float));
-            rmsnorm_forward(row, rs, raw, j->i2, (size_t)j->nh, j->hd, j->f);
-            rmsnorm_forward(row + QD, rs + j->nh, raw + QD, j->i3, (size_t)j->nkv, j->hd, j->f);
-        }
-        break;
     case J_QKN_BWD: {
         /* o1 = dqkv (stride), o2 = draw, i1 = raw, i2/i3 = weights */
         float *dwq = a->dw_part + (size_t)task * 2 * j->hd, *dwk = dwq + j->hd;
@@ -1216,24 +1205,6 @@ job_run(void *ctx, int task, int tid)
             rmsnorm_backward(draw + QD, dwk, drow + QD, raw + QD, j->i3, rs + j->nh,
                              (size_t)j->nkv, j->hd);
             memcpy(drow, draw, W * sizeof(float));
-        }
-        break;
-    }
-    case J_ATT_ROWS: {
-        /* task = segment x head: kern_attend_row for each of its rows */
-        size_t s = (size_t)task / j->nh, s0 = a->seg_start[s], N = a->ntok;
-        int h = task % j->nh, g = h / (j->nh / j->nkv), i, QKV = (j->nh + 2 * j->nkv) * j->hd;
-        int Ls = (int)(a->seg_start[s + 1] - s0), QD = j->nh * j->hd;
-        const float *K = j->i1 + s0 * QKV + QD + (size_t)g * j->hd;
-        const float *kb[2] = { K, NULL }, *vb[2] = { K + (size_t)j->nkv * j->hd, NULL };
-        size_t ld[2] = { (size_t)QKV, (size_t)QKV };
-        float *S = a->srow + (size_t)tid * a->srow_cap;
-        for (i = 0; i < Ls; i++) {
-            int nb[2] = { i + 1, 0 };
-            j->o2[(size_t)h * N + s0 + i] =
-                kern_attend_row(j->K, j->o1 + (s0 + i) * QD + (size_t)h * j->hd, S,
-                                j->i1 + (s0 + i) * QKV + (size_t)h * j->hd, kb, vb, ld, nb,
-                                j->hd, j->f);
         }
         break;
     }
@@ -1307,14 +1278,10 @@ par_attention(struct job *j, int ntasks)
 /* ============================== Forward ============================== */
 
 /*
- * The forward's matrix products: kern.h's kernels, so each output
- * element is the same float as in infer.c's KV-cache forward whatever the
- * batch.  Tasks are tiles of MM_ROWS rows x MM_COLS output columns (the
- * tile's inputs and weights stay in cache), taken by the pool's threads.
+ * The forward is block.h's operations run on the pool: the same blocks,
+ * kernels and chunks as infer.c's KV-cache forward, so each token's
+ * result is the same float here as in gen whatever the batch.
  */
-#define MM_ROWS 64
-#define MM_COLS 128
-
 static const struct kernels *
 fwd_kernels(void)
 {
@@ -1328,36 +1295,26 @@ fwd_kernels(void)
     return &K;
 }
 
-struct mm_job {
-    const struct kernels *K;
-    float *out;
-    const float *in, *W, *bias;
-    int IC, OC, acc, nrb, R;
+/* Keys and values stay in the layer's q/k/v rows: a row's segment is its past. */
+struct batch_kv {
+    const struct model *m;
+    const float *qkv;      /* (N, QKV) of the layer being run */
 };
 
 static void
-mm_task(void *ctx, int task, int tid)
+batch_spans(void *ctx, int l, int r, int g, struct block_spans *sp)
 {
-    const struct mm_job *j = ctx;
-    int rb = task % j->nrb, cb = task / j->nrb, r0 = rb * MM_ROWS;
-    int c0 = cb * MM_COLS, c1 = PT_MIN(j->OC, c0 + MM_COLS);
+    const struct batch_kv *kv = ctx;
+    const struct model_config *c = &kv->m->cfg;
+    const struct model_acts *a = kv->m->acts;
+    int hd = c->head_dim, QD = c->n_heads * hd, KVD = c->n_kv_heads * hd, QKV = QD + 2 * KVD;
+    size_t s0 = (size_t)r - (size_t)a->pos[r];
 
-    (void)tid;
-    j->K->mm(j->out + (size_t)r0 * j->OC, (size_t)j->OC, j->in + (size_t)r0 * j->IC,
-             (size_t)j->IC, j->W, PT_MIN(MM_ROWS, j->R - r0), j->IC, c0, c1, j->bias, j->acc);
-}
-
-/* out (N, OC) = in (N, IC) W^T + bias, or out += in W^T when acc. */
-static void
-fwd_product(float *out, const float *in, const float *W, const float *bias, size_t N, int IC,
-            int OC, int acc)
-{
-    struct mm_job j = {fwd_kernels(), out, in, W, bias, IC, OC, acc,
-                       (int)((N + MM_ROWS - 1) / MM_ROWS), (int)N};
-
-    if (N == 0)
-        return;
-    pool_run(mm_task, &j, j.nrb * ((OC + MM_COLS - 1) / MM_COLS));
+    (void)l;
+    sp->k[0] = kv->qkv + s0 * QKV + QD + (size_t)g * hd;
+    sp->v[0] = sp->k[0] + KVD;
+    sp->ld[0] = (size_t)QKV;
+    sp->n[0] = a->pos[r] + 1;
 }
 
 /* One decoder layer, residual res -> resn (may alias under NOGRAD). */
@@ -1366,38 +1323,32 @@ layer_forward(struct model *m, int l, int train, size_t N)
 {
     const struct model_config *c = &m->cfg;
     struct model_acts *a = m->acts;
-    const struct model_layer *w = &m->w.layers[l];
     int C = c->dim, H = c->hidden_dim, nh = c->n_heads, nkv = c->n_kv_heads;
     int hd = c->head_dim, QD = nh * hd, QKV = (nh + 2 * nkv) * hd;
     size_t slot = train ? (size_t)l : 0;
-    float *res = a->res + slot * N * C, *resn = a->res + (train ? slot + 1 : 0) * N * C;
-    float *rstd1 = a->rstd1 + slot * N, *rstd2 = a->rstd2 + slot * N;
-    float *qkv = a->qkv + slot * N * QKV, *att = a->att + slot * N * QD;
-    float *lse = a->lse + slot * N * nh, *res2 = a->res2 + slot * N * C;
-    float *gu = a->gu + slot * N * 2 * H;
-    struct job ja = {.op = J_ATT_ROWS, .a = a, .o1 = att, .o2 = lse, .i1 = qkv, .nh = nh,
-                     .nkv = nkv, .hd = hd, .K = fwd_kernels(), .f = 1.0f / sqrtf((float)hd)};
-    struct job js = {.op = J_SWIGLU_FWD, .a = a, .o1 = a->h, .i1 = gu, .H = H};
+    struct block_layer_io io = {
+        .x = a->res + slot * N * C, .xmid = a->res2 + slot * N * C,
+        .xout = a->res + (train ? slot + 1 : 0) * N * C, .ln = a->ln,
+        .qkv = a->qkv + slot * N * QKV, .att = a->att + slot * N * QD,
+        .gu = a->gu + slot * N * 2 * H, .h = a->h,
+        .rstd1 = a->rstd1 + slot * N, .rstd2 = a->rstd2 + slot * N,
+    };
+    struct batch_kv kv = {m, io.qkv};
+    struct block_attn at = {
+        .cos_t = a->cos_t, .sin_t = a->sin_t, .pos = a->pos,
+        .kv = {batch_spans, NULL, &kv},
+        .lse = a->lse + slot * N * nh,
+        .scratch = a->srow, .scratch_n = (size_t)a->srow_cap,
+    };
+    struct block_op ops[BLOCK_LAYER_MAX_OPS];
+    int n;
 
-    par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
-    fwd_product(qkv, a->ln, w->wq, w->bq, N, C, QKV, 0);
     if (c->qk_norm) {
-        struct job jq = {.op = J_QKN_FWD, .a = a, .o1 = qkv, .stride = QKV,
-                         .o2 = a->qkraw + slot * N * (QD + nkv * hd),
-                         .rstd = a->qkrstd + slot * N * (nh + nkv), .i2 = w->q_norm,
-                         .i3 = w->k_norm, .nh = nh, .nkv = nkv, .hd = hd, .f = c->norm_eps};
-        job_rows(&jq, N);
+        at.qkraw = a->qkraw + slot * N * (QD + nkv * hd);
+        at.qkrstd = a->qkrstd + slot * N * (nh + nkv);
     }
-    par_rope(a, qkv, N, QKV, nh, hd, 1.0f);
-    par_rope(a, qkv + QD, N, QKV, nkv, hd, 1.0f);
-    par_attention(&ja, (int)a->nseg * nh);
-    memmove(res2, res, N * C * sizeof(float));
-    fwd_product(res2, att, w->wo, NULL, N, QD, C, 1);
-    par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
-    fwd_product(gu, a->ln, w->w_gate, NULL, N, C, 2 * H, 0);
-    job_rows(&js, N);
-    memmove(resn, res2, N * C * sizeof(float));
-    fwd_product(resn, a->h, w->w_down, NULL, N, H, C, 1);
+    n = block_layer_ops(ops, m, l, (int)N, fwd_kernels(), &io, &at, 0);
+    block_run(ops, n);
 }
 
 /*
@@ -1444,6 +1395,7 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
     int C = c->dim, V = c->vocab_size, l, maxlen = 0;
     size_t N = b->ntok, s, t, done = 0;
     float *resf;
+    struct block_op head[2];
 
     check_batch(m, b);
     if (!(temperature > 0.0f))
@@ -1472,12 +1424,12 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
         a->srow_threads = pool_threads();
         a->srow = xmalloc(xmul((size_t)a->srow_threads * a->srow_cap, sizeof(float)));
     }
-    for (t = 0; t < N; t++)
-        memcpy(a->res + t * C, m->w.embed + (size_t)b->ids[t] * C, (size_t)C * sizeof(float));
+    block_embed(a->res, m, b->ids, N);
     for (l = 0; l < c->n_layers; l++)
         layer_forward(m, l, train, N);
     resf = a->res + (train ? (size_t)c->n_layers : 0) * N * C;
-    par_rmsnorm_forward(a, a->lnf, a->rstdf, resf, m->w.norm, N, C, c->norm_eps);
+    block_head_ops(head, m, fwd_kernels(), (int)N, NULL, resf, a->lnf, a->rstdf, NULL);
+    block_run(&head[0], 1);
 
     if (c->arch == MODEL_SEQ_CLS) {
         for (s = 0; s < b->nseg; s++) {
@@ -1507,7 +1459,10 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
                         .rows = a->rows, .targets = b->targets, .logp = logp, .ent = entropy};
         if (n == 0)
             break;
-        fwd_product(dst, a->xc, m->w.lm_head, NULL, (size_t)n, C, V, 0);
+        head[1].R = n;
+        head[1].in = a->xc;
+        head[1].out = dst;
+        block_run(&head[1], 1);
         if (a->logit_cache)
             for (r = 0; r < n; r++)
                 a->cache_row[a->rows[r]] = (int)(done + (size_t)r);

@@ -10,8 +10,8 @@
  * What it is: training forward and backward over a batch of packed
  * sequences, and the per-token log-probabilities and entropies of given
  * targets at a temperature.  What it is not: a decoder with a KV cache
- * (gen builds that from the same layer functions), a tokenizer, or a file
- * reader (ckpt.h loads and saves checkpoints).
+ * (infer.h runs the same blocks, block.h, over its caches), a tokenizer,
+ * or a file reader (ckpt.h loads and saves checkpoints).
  *
  * A batch is a list of segments (samples) laid end to end: attention never
  * crosses a segment boundary and positions restart at 0 in each segment.
@@ -38,11 +38,11 @@
  *     optim_step(opt, m->params, m->grads, ...);
  *     model_free(m);
  *
- * One forward for sampling and training: the forward's matrix products
- * and attention rows are kern.h's, the kernels infer.c's KV-cache forward
- * uses, and the norms, RoPE tables, SwiGLU and log-softmax are the same
- * functions, so every token's result is the same float here (whatever
- * the batch, its packing or the threads) as in gen.  The backward keeps
+ * One forward for sampling and training: the forward is block.h's
+ * operations (each layer defined once, for this forward and for infer.c's
+ * KV-cache forward), on kern.h's kernels, so every token's result is the
+ * same float here (whatever the batch, its packing or the threads) as in
+ * gen.  The backward keeps
  * OpenBLAS (its rounding depends on shapes; gradients need no identity).
  *
  * Threading: one pool of threads per program (pool.h).  It runs every

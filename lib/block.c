@@ -1,0 +1,269 @@
+/*
+ * block.c - the decoder's operations (block.h): their chunks, what each
+ * chunk computes, the pool runner, and the dense layer's builder.
+ */
+#include "block.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "pool.h"
+#include "util.h"
+
+/*
+ * Chunk shapes.  A product of few rows (decoding, a prefill chunk) is cut
+ * by output columns only, so each thread reads its own part of the
+ * weights once for all rows; a larger one into tiles of rows x columns
+ * whose inputs and weights stay in cache.  kern.h's products give every
+ * element the same value whatever the tile, so the shapes are free.
+ */
+#define MM_FEW_ROWS 64
+#define MM_FEW_COLS 32
+#define MM_TILE_ROWS 64
+#define MM_TILE_COLS 128
+#define NORM_ROWS 16    /* rows per norm chunk */
+#define ATT_ROWS 8      /* rows per attention chunk when not fused */
+
+struct tiling {
+    int rows, cols, nrb, ncb;
+};
+
+static struct tiling
+tiling_of(int R, int OC)
+{
+    struct tiling t;
+
+    t.rows = R <= MM_FEW_ROWS ? R : MM_TILE_ROWS;
+    t.cols = R <= MM_FEW_ROWS ? MM_FEW_COLS : MM_TILE_COLS;
+    t.nrb = (R + t.rows - 1) / t.rows;
+    t.ncb = (OC + t.cols - 1) / t.cols;
+    return t;
+}
+
+int
+block_op_chunks(const struct block_op *op)
+{
+    struct tiling t;
+
+    if (op->R <= 0)
+        return 0;
+    switch (op->kind) {
+    case BOP_NORM:
+        return (op->R + NORM_ROWS - 1) / NORM_ROWS;
+    case BOP_MM:
+    case BOP_MM_SWIGLU:
+        t = tiling_of(op->R, op->OC);
+        return t.nrb * t.ncb;
+    case BOP_QK:
+        return op->R;
+    case BOP_ATTEND:
+        return (op->fused ? op->R : (op->R + ATT_ROWS - 1) / ATT_ROWS) * op->at->nkv;
+    }
+    return 0;
+}
+
+/*
+ * Row r's query heads of kv heads [g0, g1) and those kv heads' keys:
+ * per-head RMSNorm (Qwen3; the input saved for the backward when asked),
+ * RoPE at the row's position, then the store of keys and values.
+ */
+static void
+qk_prep(const struct block_attn *at, int l, int r, int g0, int g1)
+{
+    float *row = at->qkv + (size_t)r * at->QKV;
+    int grp = at->nh / at->nkv, hd = at->hd, h0 = g0 * grp, nq = (g1 - g0) * grp, nk = g1 - g0;
+    float *q = row + (size_t)h0 * hd, *k = row + at->QD + (size_t)g0 * hd;
+
+    if (at->q_norm) {
+        if (at->qkraw) {
+            size_t W = (size_t)at->QD + (size_t)at->nkv * hd;
+            float *raw = at->qkraw + (size_t)r * W;
+            float *rs = at->qkrstd + (size_t)r * (at->nh + at->nkv);
+            memcpy(raw + (size_t)h0 * hd, q, (size_t)nq * hd * sizeof(float));
+            memcpy(raw + at->QD + (size_t)g0 * hd, k, (size_t)nk * hd * sizeof(float));
+            rmsnorm_forward(q, rs + h0, raw + (size_t)h0 * hd, at->q_norm, (size_t)nq, hd,
+                            at->eps);
+            rmsnorm_forward(k, rs + at->nh + g0, raw + at->QD + (size_t)g0 * hd, at->k_norm,
+                            (size_t)nk, hd, at->eps);
+        } else {
+            rmsnorm_forward(q, NULL, q, at->q_norm, (size_t)nq, hd, at->eps);
+            rmsnorm_forward(k, NULL, k, at->k_norm, (size_t)nk, hd, at->eps);
+        }
+    }
+    rope_forward(q, &at->pos[r], at->cos_t, at->sin_t, 1, at->QKV, nq, hd);
+    rope_forward(k, &at->pos[r], at->cos_t, at->sin_t, 1, at->QKV, nk, hd);
+    if (at->kv.store)
+        at->kv.store(at->kv.ctx, l, r, g0, g1, k, k + (size_t)at->nkv * hd);
+}
+
+/* Attention of row r's query heads of kv head g (kern_attend_row). */
+static void
+attend_row(const struct block_op *op, int r, int g, float *S)
+{
+    const struct block_attn *at = op->at;
+    int grp = at->nh / at->nkv, hd = at->hd, i;
+    struct block_spans sp;
+
+    memset(&sp, 0, sizeof(sp));
+    at->kv.spans(at->kv.ctx, op->layer, r, g, &sp);
+    for (i = 0; i < grp; i++) {
+        int h = g * grp + i;
+        float lse = kern_attend_row(op->K, at->att + (size_t)r * at->QD + (size_t)h * hd, S,
+                                    at->qkv + (size_t)r * at->QKV + (size_t)h * hd, sp.k,
+                                    sp.v, sp.ld, sp.n, hd, at->scale);
+        if (at->lse)
+            at->lse[(size_t)h * op->R + r] = lse;
+    }
+}
+
+void
+block_op_run(const struct block_op *op, int c, int tid)
+{
+    switch (op->kind) {
+    case BOP_NORM: {
+        int r0 = c * NORM_ROWS, r1 = PT_MIN(op->R, r0 + NORM_ROWS), r;
+        size_t C = (size_t)op->OC;
+        for (r = r0; r < r1; r++)
+            rmsnorm_forward(op->out + (size_t)r * C, op->rstd ? op->rstd + r : NULL,
+                            op->in + (size_t)(op->rows ? op->rows[r] : r) * C, op->w, 1,
+                            op->OC, op->eps);
+        break;
+    }
+    case BOP_MM: {
+        struct tiling t = tiling_of(op->R, op->OC);
+        int r0 = (c % t.nrb) * t.rows, rt = PT_MIN(t.rows, op->R - r0);
+        int c0 = (c / t.nrb) * t.cols, c1 = PT_MIN(op->OC, c0 + t.cols), r;
+        size_t OC = (size_t)op->OC;
+        if (op->addend && op->bias)
+            die("block: a product with both a bias and an addend");
+        if (op->addend && op->addend != op->out)
+            for (r = r0; r < r0 + rt; r++)
+                memcpy(op->out + r * OC + c0, op->addend + r * OC + c0,
+                       (size_t)(c1 - c0) * sizeof(float));
+        op->K->mm(op->out + (size_t)r0 * OC, OC, op->in + (size_t)r0 * op->IC,
+                  (size_t)op->IC, op->w, rt, op->IC, c0, c1, op->bias, op->addend != NULL);
+        break;
+    }
+    case BOP_MM_SWIGLU: {
+        struct tiling t = tiling_of(op->R, op->OC);
+        int r0 = (c % t.nrb) * t.rows, rt = PT_MIN(t.rows, op->R - r0);
+        int a = (c / t.nrb) * t.cols, b = PT_MIN(op->OC, a + t.cols), r;
+        size_t H = (size_t)op->OC;
+        float *gu = op->out + (size_t)r0 * 2 * H;
+        const float *in = op->in + (size_t)r0 * op->IC;
+        op->K->mm(gu, 2 * H, in, (size_t)op->IC, op->w, rt, op->IC, a, b, NULL, 0);
+        op->K->mm(gu + H, 2 * H, in, (size_t)op->IC, op->w + H * op->IC, rt, op->IC, a, b,
+                  NULL, 0);
+        for (r = 0; r < rt; r++)
+            swiglu_span(op->h + (size_t)(r0 + r) * H, gu + (size_t)r * 2 * H,
+                        gu + (size_t)r * 2 * H + H, a, b);
+        break;
+    }
+    case BOP_QK:
+        qk_prep(op->at, op->layer, c, 0, op->at->nkv);
+        break;
+    case BOP_ATTEND: {
+        const struct block_attn *at = op->at;
+        float *S = at->scratch + (size_t)tid * at->scratch_n;
+        int g = c % at->nkv, r;
+        if (op->fused) {
+            r = c / at->nkv;
+            qk_prep(at, op->layer, r, g, g + 1);
+            attend_row(op, r, g, S);
+        } else {
+            int r0 = (c / at->nkv) * ATT_ROWS, r1 = PT_MIN(op->R, r0 + ATT_ROWS);
+            for (r = r0; r < r1; r++)
+                attend_row(op, r, g, S);
+        }
+        break;
+    }
+    }
+}
+
+static void
+op_task(void *ctx, int task, int tid)
+{
+    block_op_run(ctx, task, tid);
+}
+
+void
+block_run(const struct block_op *ops, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        int nc = block_op_chunks(&ops[i]);
+        if (nc > 0)
+            pool_run(op_task, (void *)&ops[i], nc);
+    }
+}
+
+int
+block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
+                const struct kernels *K, const struct block_layer_io *io,
+                struct block_attn *at, int fused)
+{
+    const struct model_config *c = &m->cfg;
+    const struct model_layer *w = &m->w.layers[l];
+    int C = c->dim, H = c->hidden_dim, n = 0;
+
+    at->nh = c->n_heads;
+    at->nkv = c->n_kv_heads;
+    at->hd = c->head_dim;
+    at->QD = c->n_heads * c->head_dim;
+    at->QKV = at->QD + 2 * c->n_kv_heads * c->head_dim;
+    at->scale = 1.0f / sqrtf((float)c->head_dim);
+    at->eps = c->norm_eps;
+    at->q_norm = w->q_norm;
+    at->k_norm = w->k_norm;
+    at->qkv = io->qkv;
+    at->att = io->att;
+
+    ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->ln,
+                                 .in = io->x, .w = w->attn_norm, .rstd = io->rstd1, .OC = C,
+                                 .eps = c->norm_eps};
+    ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->qkv, .in = io->ln,
+                                 .w = w->wq, .bias = w->bq, .IC = C, .OC = at->QKV};
+    if (!fused)
+        ops[n++] = (struct block_op){.kind = BOP_QK, .R = R, .K = K, .layer = l, .at = at};
+    ops[n++] = (struct block_op){.kind = BOP_ATTEND, .R = R, .K = K, .layer = l,
+                                 .fused = fused, .at = at};
+    ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xmid,
+                                 .in = io->att, .addend = io->x, .w = w->wo, .IC = at->QD,
+                                 .OC = C};
+    ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->ln,
+                                 .in = io->xmid, .w = w->mlp_norm, .rstd = io->rstd2, .OC = C,
+                                 .eps = c->norm_eps};
+    ops[n++] = (struct block_op){.kind = BOP_MM_SWIGLU, .R = R, .K = K, .out = io->gu,
+                                 .in = io->ln, .w = w->w_gate, .h = io->h, .IC = C, .OC = H};
+    ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xout,
+                                 .in = io->h, .addend = io->xmid, .w = w->w_down, .IC = H,
+                                 .OC = C};
+    return n;
+}
+
+void
+block_head_ops(struct block_op ops[2], const struct model *m, const struct kernels *K, int R,
+               const int *rows, const float *x, float *lnf, float *rstd, float *logits)
+{
+    const struct model_config *c = &m->cfg;
+
+    ops[0] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = lnf, .in = x,
+                               .w = m->w.norm, .rstd = rstd, .rows = rows, .OC = c->dim,
+                               .eps = c->norm_eps};
+    ops[1] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = logits, .in = lnf,
+                               .w = m->w.lm_head, .IC = c->dim, .OC = c->vocab_size};
+}
+
+void
+block_embed(float *x, const struct model *m, const int *ids, size_t n)
+{
+    size_t t, C = (size_t)m->cfg.dim;
+    int V = m->cfg.vocab_size;
+
+    for (t = 0; t < n; t++) {
+        if (ids[t] < 0 || ids[t] >= V)
+            die("model: token id %d out of range [0, %d)", ids[t], V);
+        memcpy(x + t * C, m->w.embed + (size_t)ids[t] * C, C * sizeof(float));
+    }
+}

@@ -1,0 +1,135 @@
+/*
+ * block.h - the decoder's blocks, defined once for training, logp and gen.
+ *
+ * A forward pass is a list of operations over the rows (tokens) of a
+ * step: RMSNorm, a matrix product with an optional residual, the gated
+ * MLP product, the attention block's q/k preparation (per-head norm,
+ * RoPE, the key/value store) and attention itself.  Each operation is
+ * cut into chunks that are independent of each other; running every
+ * chunk of an operation, in any order and on any thread, before the next
+ * operation starts, computes the pass.  A family's layer is one builder
+ * here (block_layer_ops()) that emits its operations; the training
+ * forward (model.c) and the KV-cache forward (infer.c) only differ in
+ * where the keys and values live (struct block_kv) and in how they run
+ * the chunks: model.c hands each operation to the pool (block_run()),
+ * infer.c chains them through atomic counters so its threads never wait
+ * for each other.  So a row's numbers are the same float in both, bit for
+ * bit (kern.h's batch invariance), and a new family is written once.
+ *
+ * What is not here: the backward (model.c; training only), the caches'
+ * memory (infer.c), sampling.
+ */
+#ifndef POSTTRAIN_BLOCK_H
+#define POSTTRAIN_BLOCK_H
+
+#include <stddef.h>
+
+#include "kern.h"
+#include "model.h"
+
+/* The key/value spans a row's attention reads, in key order. */
+struct block_spans {
+    const float *k[2], *v[2]; /* first key (and value) of each span, or NULL */
+    size_t ld[2];             /* row stride of each span */
+    int n[2];                 /* keys in each span */
+};
+
+/*
+ * Where a layer's keys and values live.  spans() gives row r's spans for
+ * kv head g of layer l (its own key last); store() (or NULL when the keys
+ * stay in the q/k/v buffer) copies row r's keys and values of kv heads
+ * [g0, g1) of layer l, each head_dim floats, to where spans() finds them.
+ */
+struct block_kv {
+    void (*spans)(void *ctx, int l, int r, int g, struct block_spans *sp);
+    void (*store)(void *ctx, int l, int r, int g0, int g1, const float *k, const float *v);
+    void *ctx;
+};
+
+enum block_op_kind {
+    BOP_NORM,       /* out[r] = rmsnorm(in[rows ? rows[r] : r], w); rstd[r] if set */
+    BOP_MM,         /* out = in W^T + bias, or addend + in W^T */
+    BOP_MM_SWIGLU,  /* gu = in [Wg; Wu]^T, h = silu(g) * up */
+    BOP_QK,         /* per row: q/k head norm, RoPE, store */
+    BOP_ATTEND,     /* per row and kv head: attention (with BOP_QK's work when fused) */
+};
+
+/* The attention geometry and state one layer's BOP_QK and BOP_ATTEND share. */
+struct block_attn {
+    int nh, nkv, hd, QD, QKV;
+    float scale, eps;
+    const float *q_norm, *k_norm; /* (hd) each, or NULL */
+    const float *cos_t, *sin_t;   /* RoPE tables (positions, hd / 2) */
+    const int *pos;               /* (R) each row's position */
+    struct block_kv kv;
+    float *qkv;                   /* (R, QKV) q, k, v of each row, prepared in place */
+    float *att;                   /* (R, QD) attention output */
+    float *qkraw, *qkrstd;        /* saved for the backward: (R, QD + KVD), (R, nh + nkv) */
+    float *lse;                   /* (nh, R) log-sum-exp of each row's scores, or NULL */
+    float *scratch;               /* (threads, scratch_n) attention scores */
+    size_t scratch_n;
+};
+
+struct block_op {
+    enum block_op_kind kind;
+    int R;                   /* rows */
+    const struct kernels *K;
+    float *out;              /* NORM, MM: (R, OC); SWIGLU: gu (R, 2H) */
+    const float *in;         /* NORM: (.., C); MM, SWIGLU: (R, IC) */
+    const float *addend;     /* MM: added (== out: accumulate), or NULL */
+    const float *w, *bias;   /* NORM: (C); MM: W (OC, IC), bias (OC, not with addend)
+                                or NULL; SWIGLU: Wg (H, IC) with Wu after it */
+    float *h;                /* SWIGLU: (R, H) */
+    float *rstd;             /* NORM: (R) or NULL */
+    const int *rows;         /* NORM: rows of in to normalize, or NULL */
+    int IC, OC;              /* NORM: OC = C; SWIGLU: OC = H */
+    float eps;
+    int layer, fused;        /* QK/ATTEND: the layer; ATTEND does BOP_QK's work itself */
+    const struct block_attn *at;
+};
+
+/* Chunks of op; every chunk may run in parallel with the others. */
+int block_op_chunks(const struct block_op *op);
+/* Runs chunk c of op on thread tid (indexes per-thread scratch). */
+void block_op_run(const struct block_op *op, int c, int tid);
+/* Runs ops[0..n) in order on the pool (pool.h), one pool_run each. */
+void block_run(const struct block_op *ops, int n);
+
+/* A decoder layer's buffers, for block_layer_ops(). */
+struct block_layer_io {
+    const float *x;          /* (R, C) residual in */
+    float *xmid;             /* (R, C) after attention */
+    float *xout;             /* (R, C) after the MLP (may be x) */
+    float *ln;               /* (R, C) scratch: the normed input of a product */
+    float *qkv, *att, *gu, *h; /* (R, QKV), (R, QD), (R, 2H), (R, H) */
+    float *rstd1, *rstd2;    /* (R) each, or NULL */
+};
+
+/* Most operations one layer has. */
+#define BLOCK_LAYER_MAX_OPS 8
+
+/*
+ * The operations of layer l of model m over R rows: attention (norm,
+ * q/k/v product, q/k preparation, attention, output product into xmid)
+ * then the MLP (norm, gated product, down product into xout).  at must
+ * have pos, kv, scratch (and the saves) set; block_layer_ops() fills the
+ * rest.  fused: rows are distinct sequences (their keys are not each
+ * other's), so BOP_QK's work moves into BOP_ATTEND.  Returns the count.
+ */
+int block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
+                    const struct kernels *K, const struct block_layer_io *io,
+                    struct block_attn *at, int fused);
+
+/*
+ * The head's operations: ops[0] the final norm of R rows of x (rows[r],
+ * or r when rows is NULL) into lnf (rstd saved when set), ops[1] their
+ * logits (R, V) = lnf W^T with the LM head.
+ */
+void block_head_ops(struct block_op ops[2], const struct model *m, const struct kernels *K,
+                    int R, const int *rows, const float *x, float *lnf, float *rstd,
+                    float *logits);
+
+/* x (n, C) = the embeddings of ids; dies on an id out of range. */
+void block_embed(float *x, const struct model *m, const int *ids, size_t n);
+
+#endif
