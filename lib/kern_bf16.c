@@ -656,88 +656,36 @@ mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R
 
 /* ---- the sets ---- */
 
-static void
-mm16_c(float *out, size_t ldo, const float *in, size_t ldi, const struct bf16w *W, int R,
-       int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { in, NULL, ldi };
-    mm_widen(&uk_c, from_f32_c, to_f32_c, out, ldo, &s, W, R, o0, o1, bias, acc);
-}
+/* A set's two entry points, fp32 and bf16 activations, around core(..., out, ldo, &src, ...). */
+#define ENTRIES(name, core, ...)                                                               \
+    static void mm16_##name(float *out, size_t ldo, const float *in, size_t ldi,              \
+                            const struct bf16w *W, int R, int o0, int o1, const float *bias,  \
+                            int acc)                                                          \
+    {                                                                                         \
+        struct src s = { in, NULL, ldi };                                                     \
+        core(__VA_ARGS__ out, ldo, &s, W, R, o0, o1, bias, acc);                              \
+    }                                                                                         \
+    static void mm16b_##name(float *out, size_t ldo, const bf16 *in, size_t ldi,              \
+                             const struct bf16w *W, int R, int o0, int o1, const float *bias, \
+                             int acc)                                                         \
+    {                                                                                         \
+        struct src s = { NULL, in, ldi };                                                     \
+        core(__VA_ARGS__ out, ldo, &s, W, R, o0, o1, bias, acc);                              \
+    }
 
-static void
-mm16b_c(float *out, size_t ldo, const bf16 *in, size_t ldi, const struct bf16w *W, int R,
-        int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { NULL, in, ldi };
-    mm_widen(&uk_c, from_f32_c, to_f32_c, out, ldo, &s, W, R, o0, o1, bias, acc);
-}
-
+ENTRIES(c, mm_widen, &uk_c, from_f32_c, to_f32_c, )
 #if HAVE_X86
 static void
-mm16_avx2(float *out, size_t ldo, const float *in, size_t ldi, const struct bf16w *W, int R,
-          int o0, int o1, const float *bias, int acc)
+mm_amx_or_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R,
+                 int o0, int o1, const float *bias, int acc)
 {
-    struct src s = { in, NULL, ldi };
-    mm_widen(&uk_avx2, from_f32_avx2, to_f32_avx2, out, ldo, &s, W, R, o0, o1, bias, acc);
+    (R >= KERN16_AMX_ROWS ? mm_amx : mm_dpbf16)(out, ldo, s, W, R, o0, o1, bias, acc);
 }
 
-static void
-mm16b_avx2(float *out, size_t ldo, const bf16 *in, size_t ldi, const struct bf16w *W, int R,
-           int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { NULL, in, ldi };
-    mm_widen(&uk_avx2, from_f32_avx2, to_f32_avx2, out, ldo, &s, W, R, o0, o1, bias, acc);
-}
-
-static void
-mm16_avx512(float *out, size_t ldo, const float *in, size_t ldi, const struct bf16w *W, int R,
-            int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { in, NULL, ldi };
-    mm_widen(&uk_avx512, from_f32_avx512, to_f32_avx512, out, ldo, &s, W, R, o0, o1, bias,
-             acc);
-}
-
-static void
-mm16b_avx512(float *out, size_t ldo, const bf16 *in, size_t ldi, const struct bf16w *W, int R,
-             int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { NULL, in, ldi };
-    mm_widen(&uk_avx512, from_f32_avx512, to_f32_avx512, out, ldo, &s, W, R, o0, o1, bias,
-             acc);
-}
-
-static void
-mm16_bf(float *out, size_t ldo, const float *in, size_t ldi, const struct bf16w *W, int R,
-        int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { in, NULL, ldi };
-    mm_dpbf16(out, ldo, &s, W, R, o0, o1, bias, acc);
-}
-
-static void
-mm16b_bf(float *out, size_t ldo, const bf16 *in, size_t ldi, const struct bf16w *W, int R,
-         int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { NULL, in, ldi };
-    mm_dpbf16(out, ldo, &s, W, R, o0, o1, bias, acc);
-}
-
-static void
-mm16_amx(float *out, size_t ldo, const float *in, size_t ldi, const struct bf16w *W, int R,
-         int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { in, NULL, ldi };
-    (R >= KERN16_AMX_ROWS ? mm_amx : mm_dpbf16)(out, ldo, &s, W, R, o0, o1, bias, acc);
-}
-
-static void
-mm16b_amx(float *out, size_t ldo, const bf16 *in, size_t ldi, const struct bf16w *W, int R,
-          int o0, int o1, const float *bias, int acc)
-{
-    struct src s = { NULL, in, ldi };
-    (R >= KERN16_AMX_ROWS ? mm_amx : mm_dpbf16)(out, ldo, &s, W, R, o0, o1, bias, acc);
-}
+ENTRIES(avx2, mm_widen, &uk_avx2, from_f32_avx2, to_f32_avx2, )
+ENTRIES(avx512, mm_widen, &uk_avx512, from_f32_avx512, to_f32_avx512, )
+ENTRIES(bf, mm_dpbf16, )
+ENTRIES(amx, mm_amx_or_dpbf16, )
 #endif /* HAVE_X86 */
 
 int
