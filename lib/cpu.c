@@ -2,7 +2,7 @@
  * cpu.c - cpuid/xgetbv feature detection and the OpenBLAS start-up check
  * of cpu.h.
  *
- * Not here: the kernels that use the features (infer.c, model.c).
+ * Not here: the kernels that use the features (kern.c, kern_bf16.c).
  */
 #include "cpu.h"
 

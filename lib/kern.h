@@ -100,6 +100,10 @@ float kern_attend_row(const struct kernels *K, float *o, float *S, const float *
  * and k-tiles follow each other into the same accumulator tile).  The AMX
  * set uses tiles from KERN16_AMX_ROWS rows up and vdpbf16ps below, both
  * giving the chain above, so gen (few rows), logp and update (many) agree.
+ * That rests on the instructions rounding after each product as the SDM
+ * writes them; test_kern_bf16 checks every set against the chain bit for
+ * bit on the CPUs that have it (should a CPU differ, the AMX set must use
+ * tiles for every R instead).
  * One exception: the bf16 instructions treat subnormal inputs and results
  * as zero (DAZ, FTZ) while the C, AVX2 and AVX-512F sets do not, so on
  * data whose products or partial sums fall below 2^-126 the hardware bf16
