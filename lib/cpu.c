@@ -2,13 +2,14 @@
  * cpu.c - cpuid/xgetbv feature detection and the OpenBLAS start-up check
  * of cpu.h.
  *
- * Not here: the kernels that use the features (infer.c, model.c).
+ * Not here: the kernels that use the features (kern.c, kern_bf16.c).
  */
 #include "cpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -90,6 +91,23 @@ cpu_features(void)
         features_read = 1;
     }
     return &features;
+}
+
+int
+cpu_amx_usable(void)
+{
+    static int asked, granted;
+    const struct cpu_features *f = cpu_features();
+
+    if (!asked) {
+        asked = 1;
+#if HAVE_CPUID && defined(__linux__) && defined(SYS_arch_prctl)
+        /* ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18) */
+        if (f->amx_tile && f->amx_bf16)
+            granted = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#endif
+    }
+    return granted && f->amx_tile && f->amx_bf16;
 }
 
 const char *

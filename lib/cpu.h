@@ -31,6 +31,14 @@ struct cpu_features {
 const struct cpu_features *cpu_features(void);
 
 /*
+ * Whether AMX tiles may be used: the CPU has AMX-TILE and AMX-BF16, the OS
+ * saves the tile state (XCR0 bits 17 and 18), and Linux granted this
+ * process the tile data (arch_prctl ARCH_REQ_XCOMP_PERM, asked once, for
+ * every thread).  0 or 1.
+ */
+int cpu_amx_usable(void);
+
+/*
  * The OpenBLAS core name for features f: "Cooperlake" (AVX-512 with
  * BF16), "SkylakeX" (AVX-512), "Haswell" (AVX2 + FMA), "Sandybridge"
  * (AVX), or NULL when none of those applies.  Static string.

@@ -71,4 +71,117 @@ float kern_attend_row(const struct kernels *K, float *o, float *S, const float *
                       const float *const kb[2], const float *const vb[2], const size_t ld[2],
                       const int nb[2], int hd, float scale);
 
+/*
+ * ---- bf16 weights, fp32 accumulation (kern_bf16.c) ----
+ *
+ * A bf16 is the top half of an fp32 (uint16_t storage).  Conversion from
+ * fp32 rounds to nearest, ties to even, on the bits: subnormals are kept
+ * (rounded like any other value), overflow gives infinity, a NaN stays a
+ * NaN with its sign and top payload bits and the quiet bit set.  The
+ * conversions are the same bits in every kernel set (vectorized where the
+ * CPU allows).
+ *
+ * The product out = in . W^T with W bf16 is defined for every kernel set
+ * the same way, as one chain per output element:
+ *
+ *     acc = +0.0f;  for k = 0 .. K-1:  acc = fl(acc + a[k] * w[o][k])
+ *     out = acc + bias[o]   (or out += acc when acc is set)
+ *
+ * where a[k] is the activation rounded to bf16 (fp32 activations are
+ * rounded as above; bf16 ones used as they are) and each product is exact
+ * (two 8-bit significands fit in fp32's 24).  No lanes over k, no tree:
+ * each element is its own chain in k order.  So a row's output is bit-
+ * identical whatever R, the row blocking, the column range and the
+ * threads, and it is the same float in every kernel set: the portable C
+ * loop, AVX2 and AVX-512F (bf16 widened in registers, one FMA per k),
+ * AVX512_BF16 (vdpbf16ps with each pair's halves swapped so that the
+ * even k is added first, as the SDM gives its order), and AMX (tdpbf16ps,
+ * whose SDM order is the same; a tile's column is one element's chain
+ * and k-tiles follow each other into the same accumulator tile).  The AMX
+ * set uses tiles from KERN16_AMX_ROWS rows up and vdpbf16ps below, both
+ * giving the chain above, so gen (few rows), logp and update (many) agree.
+ * That rests on the instructions rounding after each product as the SDM
+ * writes them; test_kern_bf16 checks every set against the chain bit for
+ * bit on the CPUs that have it (should a CPU differ, the AMX set must use
+ * tiles for every R instead).
+ * One exception: the bf16 instructions treat subnormal inputs and results
+ * as zero (DAZ, FTZ) while the C, AVX2 and AVX-512F sets do not, so on
+ * data whose products or partial sums fall below 2^-126 the hardware bf16
+ * sets can differ from the others (never from themselves).
+ */
+#include <stdint.h>
+
+typedef uint16_t bf16;
+
+bf16 bf16_from_f32(float x);
+float bf16_to_f32(bf16 h);
+/* dst[i] = bf16_from_f32(src[i]) / bf16_to_f32(src[i]) for i < n. */
+void bf16_from_f32_n(bf16 *dst, const float *src, size_t n);
+void bf16_to_f32_n(float *dst, const bf16 *src, size_t n);
+
+/*
+ * An O x K bf16 weight matrix packed for the kernels: panels of
+ * KERN16_PANEL output rows, each panel Kp / 2 pairs of k (Kp = K rounded
+ * up to 32), each pair the panel's 16 rows' (w[o][2p], w[o][2p + 1]):
+ * element ((j * Kp / 2 + p) * 16 + n) * 2 + h is w[16 j + n][2 p + h],
+ * zero past O and K.  64-byte aligned.  This is AMX's B-tile layout; the
+ * other sets read it the same way.
+ */
+#define KERN16_PANEL 16
+#define KERN16_AMX_ROWS 16
+struct bf16w {
+    bf16 *p;
+    int O, K, Kp;
+};
+
+/* A zeroed packed matrix; free with bf16w_free. */
+void bf16w_alloc(struct bf16w *w, int O, int K);
+void bf16w_free(struct bf16w *w);
+/*
+ * Packs rows [o0, o1) of W (row o at W + o * ldw, K values), fp32
+ * (rounded) or bf16 (as stored); o0 and o1 multiples of KERN16_PANEL or
+ * o1 = O, so threads may pack disjoint ranges.
+ */
+void bf16w_pack_f32(struct bf16w *w, const float *W, size_t ldw, int o0, int o1);
+void bf16w_pack_bf16(struct bf16w *w, const bf16 *W, size_t ldw, int o0, int o1);
+/* w[o][k] */
+bf16 bf16w_at(const struct bf16w *w, int o, int k);
+
+enum kern16 {
+    KERN16_AUTO = 0,   /* the best the CPU supports */
+    KERN16_C,          /* portable C */
+    KERN16_AVX2,       /* AVX2 + FMA, bf16 widened in registers */
+    KERN16_AVX512,     /* AVX-512F, bf16 widened in registers */
+    KERN16_AVX512BF16, /* AVX512_BF16 vdpbf16ps */
+    KERN16_AMX,        /* AMX-BF16 tiles from KERN16_AMX_ROWS rows, vdpbf16ps below */
+};
+
+/*
+ * out[r * ldo + o] = chain(in row r, W row o) (+ bias[o]), or += when acc,
+ * for r < R and o in [o0, o1); in is fp32 (mm16, rounded to bf16 in the
+ * kernel) or bf16 (mm16b), row r at in + r * ldi, W->K values.  A call
+ * allocates scratch for its R rows' activations; callers that multiply
+ * the same activations by several matrices may convert them once
+ * (bf16_from_f32_n) and call mm16b.
+ */
+typedef void mm16_fn(float *out, size_t ldo, const float *in, size_t ldi,
+                     const struct bf16w *W, int R, int o0, int o1, const float *bias, int acc);
+typedef void mm16b_fn(float *out, size_t ldo, const bf16 *in, size_t ldi,
+                      const struct bf16w *W, int R, int o0, int o1, const float *bias, int acc);
+
+struct kernels16 {
+    enum kern16 id;
+    mm16_fn *mm;
+    mm16b_fn *mmb;
+    /* the conversions this set uses (same bits in every set) */
+    void (*from_f32)(bf16 *dst, const float *src, size_t n);
+    void (*to_f32)(float *dst, const bf16 *src, size_t n);
+};
+
+/* The kernels of k (AUTO: the best the CPU has); dies if the CPU lacks k. */
+struct kernels16 kernels16_for(enum kern16 k);
+/* Whether this CPU runs k (for AMX: also asks Linux for the tile state). */
+int kern16_cpu_has(enum kern16 k);
+const char *kern16_name(enum kern16 k);
+
 #endif

@@ -55,6 +55,9 @@ main(void)
         CHECK(f->amx_tile == cpuinfo_has("amx_tile"));
     }
     CHECK(cpu_features() == f);
+    /* tiles only with both AMX features; Linux grants them wherever XCR0 has them */
+    CHECK(cpu_amx_usable() == (f->amx_tile && f->amx_bf16));
+    CHECK(cpu_amx_usable() == cpu_amx_usable());
 
     /* the core for each feature set */
     memset(&x, 0, sizeof x);

@@ -1,0 +1,756 @@
+/*
+ * kern_bf16.c - the bf16 half of kern.h: fp32 <-> bf16 conversion, the
+ * packed weight layout, and the matrix product out = in . W^T with bf16
+ * W and fp32 accumulation in five kernel sets (portable C, AVX2,
+ * AVX-512F, AVX512_BF16, AMX-BF16), all computing kern.h's one chain per
+ * output element.
+ *
+ * Every set works the same way: the call's activations are rounded to
+ * bf16 into scratch (rows of Kp, zero past K), then micro-kernels take a
+ * block of rows times a few 16-column panels over all of k and leave a
+ * res block the epilogue adds the bias to or accumulates into out.  The
+ * lanes of a vector are output columns, never k, so no sum is ever split.
+ */
+#include "kern.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#include "cpu.h"
+#include "util.h"
+
+/* res blocks: up to RES_ROWS rows of RES_LD floats (4 panels) */
+#define RES_ROWS 32
+#define RES_LD 64
+/* weight bytes a column chunk keeps in cache while every row block passes */
+#define CHUNK_BYTES (256 * 1024)
+
+/* ---- conversion ---- */
+
+bf16
+bf16_from_f32(float x)
+{
+    uint32_t u;
+
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (bf16)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (bf16)(u >> 16);
+}
+
+float
+bf16_to_f32(bf16 h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static void
+from_f32_c(bf16 *dst, const float *src, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        dst[i] = bf16_from_f32(src[i]);
+}
+
+static void
+to_f32_c(float *dst, const bf16 *src, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        dst[i] = bf16_to_f32(src[i]);
+}
+
+#if HAVE_X86
+#define T2 __attribute__((target("avx2,fma")))
+#define T5 __attribute__((target("avx512f")))
+#define TB __attribute__((target("avx512f,avx512bf16")))
+#define TA __attribute__((target("avx512f,avx512bf16,amx-tile,amx-bf16")))
+
+/* Eight fp32 bit patterns to bf16 ones in the low halves of 32-bit lanes. */
+T2 static inline __m256i
+round8(__m256i u)
+{
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                     _mm256_set1_epi32(0x7f800000));
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(
+        _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+
+    return _mm256_blendv_epi8(r, q, nan);
+}
+
+T2 static void
+from_f32_avx2(bf16 *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 16 <= n; i += 16) {
+        __m256i a = round8(_mm256_loadu_si256((const __m256i *)(src + i)));
+        __m256i b = round8(_mm256_loadu_si256((const __m256i *)(src + i + 8)));
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+        _mm256_storeu_si256((__m256i *)(dst + i), p);
+    }
+    from_f32_c(dst + i, src + i, n - i);
+}
+
+T2 static void
+to_f32_avx2(float *dst, const bf16 *src, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(w, 16));
+    }
+    to_f32_c(dst + i, src + i, n - i);
+}
+
+T5 static void
+from_f32_avx512(bf16 *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 16 <= n; i += 16) {
+        __m512i u = _mm512_loadu_si512(src + i);
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(
+            _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+        __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+        __m512i r = _mm512_srli_epi32(
+            _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(r));
+    }
+    from_f32_c(dst + i, src + i, n - i);
+}
+
+T5 static void
+to_f32_avx512(float *dst, const bf16 *src, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 16 <= n; i += 16) {
+        __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
+        _mm512_storeu_si512(dst + i, _mm512_slli_epi32(w, 16));
+    }
+    to_f32_c(dst + i, src + i, n - i);
+}
+#endif /* HAVE_X86 */
+
+typedef void from_fn(bf16 *dst, const float *src, size_t n);
+typedef void to_fn(float *dst, const bf16 *src, size_t n);
+
+static from_fn *
+best_from(void)
+{
+#if HAVE_X86
+    const struct cpu_features *f = cpu_features();
+    if (f->avx512f)
+        return from_f32_avx512;
+    if (f->avx2)
+        return from_f32_avx2;
+#endif
+    return from_f32_c;
+}
+
+static to_fn *
+best_to(void)
+{
+#if HAVE_X86
+    const struct cpu_features *f = cpu_features();
+    if (f->avx512f)
+        return to_f32_avx512;
+    if (f->avx2)
+        return to_f32_avx2;
+#endif
+    return to_f32_c;
+}
+
+void
+bf16_from_f32_n(bf16 *dst, const float *src, size_t n)
+{
+    best_from()(dst, src, n);
+}
+
+void
+bf16_to_f32_n(float *dst, const bf16 *src, size_t n)
+{
+    best_to()(dst, src, n);
+}
+
+/* ---- packed weights ---- */
+
+void
+bf16w_alloc(struct bf16w *w, int O, int K)
+{
+    size_t n;
+
+    if (O < 1 || K < 1)
+        die("bf16w: bad shape %d x %d", O, K);
+    w->O = O;
+    w->K = K;
+    w->Kp = (K + 31) & ~31;
+    n = (size_t)((O + KERN16_PANEL - 1) / KERN16_PANEL) * KERN16_PANEL * (size_t)w->Kp;
+    w->p = aligned_alloc(64, (n * sizeof(bf16) + 63) & ~(size_t)63);
+    if (!w->p)
+        die("bf16w: out of memory for %d x %d", O, K);
+    memset(w->p, 0, n * sizeof(bf16));
+}
+
+void
+bf16w_free(struct bf16w *w)
+{
+    free(w->p);
+    w->p = NULL;
+}
+
+static size_t
+w_index(const struct bf16w *w, int o, int k)
+{
+    size_t j = (size_t)(o / KERN16_PANEL), p = (size_t)(k / 2);
+
+    return ((j * (size_t)(w->Kp / 2) + p) * KERN16_PANEL + (size_t)(o % KERN16_PANEL)) * 2 +
+           (size_t)(k & 1);
+}
+
+static void
+pack_check(const struct bf16w *w, int o0, int o1)
+{
+    if (o0 < 0 || o1 > w->O || o0 > o1 || o0 % KERN16_PANEL ||
+        (o1 % KERN16_PANEL && o1 != w->O))
+        die("bf16w: bad row range [%d, %d) of %d", o0, o1, w->O);
+}
+
+void
+bf16w_pack_f32(struct bf16w *w, const float *W, size_t ldw, int o0, int o1)
+{
+    int o, k;
+
+    pack_check(w, o0, o1);
+    for (o = o0; o < o1; o++)
+        for (k = 0; k < w->K; k++)
+            w->p[w_index(w, o, k)] = bf16_from_f32(W[(size_t)o * ldw + (size_t)k]);
+}
+
+void
+bf16w_pack_bf16(struct bf16w *w, const bf16 *W, size_t ldw, int o0, int o1)
+{
+    int o, k;
+
+    pack_check(w, o0, o1);
+    for (o = o0; o < o1; o++)
+        for (k = 0; k < w->K; k++)
+            w->p[w_index(w, o, k)] = W[(size_t)o * ldw + (size_t)k];
+}
+
+bf16
+bf16w_at(const struct bf16w *w, int o, int k)
+{
+    return w->p[w_index(w, o, k)];
+}
+
+/* ---- activations: rounded to bf16 into scratch ---- */
+
+struct src {
+    const float *f; /* fp32 rows, or */
+    const bf16 *b;  /* bf16 rows */
+    size_t ld;
+};
+
+/* Rows [0, R) of s as bf16, Kp each (zero past K), then zero rows to Rp. */
+static bf16 *
+prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from)
+{
+    bf16 *x = xmalloc((size_t)Rp * (size_t)Kp * sizeof(bf16));
+    int r;
+
+    memset(x, 0, (size_t)Rp * (size_t)Kp * sizeof(bf16));
+    for (r = 0; r < R; r++) {
+        bf16 *d = x + (size_t)r * (size_t)Kp;
+        if (s->f)
+            from(d, s->f + (size_t)r * s->ld, (size_t)K);
+        else
+            memcpy(d, s->b + (size_t)r * s->ld, (size_t)K * sizeof(bf16));
+    }
+    return x;
+}
+
+static inline void
+put16(float *p, float v, const float *bias, int o, int acc)
+{
+    if (acc)
+        *p += v;
+    else
+        *p = bias ? v + bias[o] : v;
+}
+
+/* The columns of panels [j, j + n) inside [o0, o1) of res rows [0, rb) into out rows r... */
+static void
+emit(float *out, size_t ldo, const float *res, int r, int rb, int R, int j, int n, int o0,
+     int o1, const float *bias, int acc)
+{
+    int c0 = PT_MAX(o0, j * KERN16_PANEL), c1 = PT_MIN(o1, (j + n) * KERN16_PANEL), i, c;
+
+    for (i = 0; i < rb && r + i < R; i++)
+        for (c = c0; c < c1; c++)
+            put16(out + (size_t)(r + i) * ldo + (size_t)c,
+                  res[i * RES_LD + c - j * KERN16_PANEL], bias, c, acc);
+}
+
+/*
+ * A micro-kernel: rb rows of prepared activations x (row stride xs of its
+ * element type) times np panels from pw (panel stride ps), over npairs
+ * pairs of k; res[i * RES_LD + j * 16 + n] for row i, panel j, column n.
+ */
+typedef void ukr_fn(float *res, const void *x, size_t xs, const bf16 *pw, size_t ps,
+                    int npairs);
+
+/* A set's micro-kernels: rb x np, rb x 1, 1 x np1, 1 x 1. */
+struct ukset {
+    int rb, np, np1;
+    ukr_fn *big, *big1, *one, *one1;
+};
+
+/* Row blocks through the micro-kernels, column chunk by column chunk. */
+static void
+drive(const struct ukset *u, float *out, size_t ldo, const char *x, size_t xs, size_t esz,
+      const struct bf16w *W, int R, int o0, int o1, const float *bias, int acc)
+{
+    float res[4 * RES_LD];
+    size_t ps = (size_t)W->Kp * KERN16_PANEL;
+    int p0 = o0 / KERN16_PANEL, p1 = (o1 + KERN16_PANEL - 1) / KERN16_PANEL;
+    int npc = PT_MAX(4, (int)(CHUNK_BYTES / ((size_t)W->Kp * KERN16_PANEL * 2)) & ~3);
+    int npairs = W->Kp / 2, c0, c1, r, rb, j, n;
+
+    for (c0 = p0; c0 < p1; c0 += npc) {
+        c1 = PT_MIN(p1, c0 + npc);
+        for (r = 0; r < R; r += rb) {
+            const char *xr = x + (size_t)r * xs * esz;
+            rb = R - r >= u->rb ? u->rb : 1;
+            for (j = c0; j < c1; j += n) {
+                const bf16 *pw = W->p + (size_t)j * ps;
+                if (rb == u->rb) {
+                    n = c1 - j >= u->np ? u->np : 1;
+                    (n == u->np ? u->big : u->big1)(res, xr, xs, pw, ps, npairs);
+                } else {
+                    n = c1 - j >= u->np1 ? u->np1 : 1;
+                    (n == u->np1 ? u->one : u->one1)(res, xr, xs, pw, ps, npairs);
+                }
+                emit(out, ldo, res, r, rb, R, j, n, o0, o1, bias, acc);
+            }
+        }
+    }
+}
+
+/* ---- portable C: one row, one panel; x is rows of bf16-valued floats ---- */
+
+static void
+ukr_c(float *res, const void *xv, size_t xs, const bf16 *pw, size_t ps, int npairs)
+{
+    const float *x = xv;
+    float acc[KERN16_PANEL] = { 0 };
+    int p, n;
+
+    (void)xs, (void)ps;
+    for (p = 0; p < npairs; p++) {
+        const bf16 *w = pw + (size_t)p * 2 * KERN16_PANEL;
+        for (n = 0; n < KERN16_PANEL; n++) {
+            acc[n] += x[2 * p] * bf16_to_f32(w[2 * n]);
+            acc[n] += x[2 * p + 1] * bf16_to_f32(w[2 * n + 1]);
+        }
+    }
+    memcpy(res, acc, sizeof acc);
+}
+
+static const struct ukset uk_c = { 1, 1, 1, ukr_c, ukr_c, ukr_c, ukr_c };
+
+/* fp32 rows (bf16-valued) for the sets that widen in registers */
+static void
+mm_widen(const struct ukset *u, from_fn *from, to_fn *to, float *out, size_t ldo,
+         const struct src *s, const struct bf16w *W, int R, int o0, int o1, const float *bias,
+         int acc)
+{
+    bf16 *xb;
+    float *xf;
+
+    if (R < 1 || o0 >= o1)
+        return;
+    xb = prep_bf16(s, R, R, W->K, W->Kp, from);
+    xf = xmalloc((size_t)R * (size_t)W->Kp * sizeof(float));
+    to(xf, xb, (size_t)R * (size_t)W->Kp);
+    free(xb);
+    drive(u, out, ldo, (const char *)xf, (size_t)W->Kp, sizeof(float), W, R, o0, o1, bias,
+          acc);
+    free(xf);
+}
+
+#if HAVE_X86
+/* ---- AVX2 + FMA: a panel is two vectors of 8 columns; even k = pair << 16, odd = pair & ~0xffff ---- */
+
+T2 static inline __attribute__((always_inline)) void
+ukr_avx2_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
+              int rb, int np)
+{
+    __m256 c[4][4][2];
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    int p, i, j;
+
+#pragma GCC unroll 4
+    for (i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++)
+            c[i][j][0] = c[i][j][1] = _mm256_setzero_ps();
+    for (p = 0; p < npairs; p++) {
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++) {
+            const bf16 *w = pw + (size_t)j * ps + (size_t)p * 2 * KERN16_PANEL;
+            __m256i v0 = _mm256_loadu_si256((const __m256i *)w);
+            __m256i v1 = _mm256_loadu_si256((const __m256i *)(w + 16));
+            __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16));
+            __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16));
+            __m256 d0 = _mm256_castsi256_ps(_mm256_and_si256(v0, hi));
+            __m256 d1 = _mm256_castsi256_ps(_mm256_and_si256(v1, hi));
+#pragma GCC unroll 4
+            for (i = 0; i < rb; i++) {
+                __m256 ae = _mm256_broadcast_ss(x + (size_t)i * xs + 2 * p);
+                __m256 ao = _mm256_broadcast_ss(x + (size_t)i * xs + 2 * p + 1);
+                c[i][j][0] = _mm256_fmadd_ps(ae, e0, c[i][j][0]);
+                c[i][j][1] = _mm256_fmadd_ps(ae, e1, c[i][j][1]);
+                c[i][j][0] = _mm256_fmadd_ps(ao, d0, c[i][j][0]);
+                c[i][j][1] = _mm256_fmadd_ps(ao, d1, c[i][j][1]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++) {
+            _mm256_storeu_ps(res + i * RES_LD + j * 16, c[i][j][0]);
+            _mm256_storeu_ps(res + i * RES_LD + j * 16 + 8, c[i][j][1]);
+        }
+}
+
+#define UKR(name, body, T, xt, rb, np)                                                   \
+    T static void name(float *res, const void *x, size_t xs, const bf16 *pw, size_t ps, \
+                       int npairs)                                                       \
+    {                                                                                    \
+        body(res, (const xt *)x, xs, pw, ps, npairs, rb, np);                            \
+    }
+
+UKR(ukr_avx2_41, ukr_avx2_body, T2, float, 4, 1)
+UKR(ukr_avx2_14, ukr_avx2_body, T2, float, 1, 4)
+UKR(ukr_avx2_11, ukr_avx2_body, T2, float, 1, 1)
+static const struct ukset uk_avx2 = { 4, 1, 4, ukr_avx2_41, ukr_avx2_41, ukr_avx2_14,
+                                      ukr_avx2_11 };
+
+/* ---- AVX-512F: a panel is one vector of 16 columns ---- */
+
+T5 static inline __attribute__((always_inline)) void
+ukr_avx512_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
+                int rb, int np)
+{
+    __m512 c[4][4];
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    int p, i, j;
+
+#pragma GCC unroll 4
+    for (i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++)
+            c[i][j] = _mm512_setzero_ps();
+    for (p = 0; p < npairs; p++) {
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++) {
+            __m512i v = _mm512_loadu_si512(pw + (size_t)j * ps + (size_t)p * 2 * KERN16_PANEL);
+            __m512 e = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+            __m512 d = _mm512_castsi512_ps(_mm512_and_si512(v, hi));
+#pragma GCC unroll 4
+            for (i = 0; i < rb; i++) {
+                c[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)i * xs + 2 * p]), e, c[i][j]);
+                c[i][j] =
+                    _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)i * xs + 2 * p + 1]), d, c[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++)
+            _mm512_storeu_ps(res + i * RES_LD + j * 16, c[i][j]);
+}
+
+UKR(ukr_avx512_42, ukr_avx512_body, T5, float, 4, 2)
+UKR(ukr_avx512_41, ukr_avx512_body, T5, float, 4, 1)
+UKR(ukr_avx512_14, ukr_avx512_body, T5, float, 1, 4)
+UKR(ukr_avx512_11, ukr_avx512_body, T5, float, 1, 1)
+static const struct ukset uk_avx512 = { 4, 2, 4, ukr_avx512_42, ukr_avx512_41, ukr_avx512_14,
+                                        ukr_avx512_11 };
+
+/*
+ * ---- AVX512_BF16: vdpbf16ps adds a pair's odd product, then its even
+ * one (SDM order); the weight pairs are rotated by 16 bits and the
+ * activation pairs stored swapped, so the even k goes first ----
+ */
+
+TB static inline __attribute__((always_inline)) void
+ukr_bf_body(float *res, const uint32_t *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
+            int rb, int np)
+{
+    __m512 c[4][4];
+    int p, i, j;
+
+#pragma GCC unroll 4
+    for (i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++)
+            c[i][j] = _mm512_setzero_ps();
+    for (p = 0; p < npairs; p++) {
+        __m512i w[4];
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++)
+            w[j] = _mm512_rol_epi32(
+                _mm512_loadu_si512(pw + (size_t)j * ps + (size_t)p * 2 * KERN16_PANEL), 16);
+#pragma GCC unroll 4
+        for (i = 0; i < rb; i++) {
+            __m512i a = _mm512_set1_epi32((int)x[(size_t)i * xs + (size_t)p]);
+#pragma GCC unroll 4
+            for (j = 0; j < np; j++)
+                c[i][j] = _mm512_dpbf16_ps(c[i][j], (__m512bh)w[j], (__m512bh)a);
+        }
+    }
+#pragma GCC unroll 4
+    for (i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (j = 0; j < np; j++)
+            _mm512_storeu_ps(res + i * RES_LD + j * 16, c[i][j]);
+}
+
+UKR(ukr_bf_44, ukr_bf_body, TB, uint32_t, 4, 4)
+UKR(ukr_bf_41, ukr_bf_body, TB, uint32_t, 4, 1)
+UKR(ukr_bf_14, ukr_bf_body, TB, uint32_t, 1, 4)
+UKR(ukr_bf_11, ukr_bf_body, TB, uint32_t, 1, 1)
+static const struct ukset uk_bf = { 4, 4, 4, ukr_bf_44, ukr_bf_41, ukr_bf_14, ukr_bf_11 };
+
+static void
+mm_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R, int o0,
+          int o1, const float *bias, int acc)
+{
+    size_t np = (size_t)W->Kp / 2, i, n;
+    bf16 *xb;
+    uint32_t *xp;
+
+    if (R < 1 || o0 >= o1)
+        return;
+    xb = prep_bf16(s, R, R, W->K, W->Kp, from_f32_avx512);
+    n = (size_t)R * np;
+    xp = xmalloc(n * sizeof(uint32_t));
+    for (i = 0; i < n; i++)
+        xp[i] = (uint32_t)xb[2 * i] << 16 | xb[2 * i + 1];
+    free(xb);
+    drive(&uk_bf, out, ldo, (const char *)xp, np, sizeof(uint32_t), W, R, o0, o1, bias, acc);
+    free(xp);
+}
+
+/*
+ * ---- AMX: C tiles 0-3 (2 x 2 blocks of 16 rows x 16 columns), A tiles
+ * 4-5 (16 rows x 32 k), B tiles 6-7 (16 pairs x 16 columns: one panel's
+ * k-tile, contiguous) ----
+ */
+
+struct tilecfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+TA static void
+amx_block(float *res, const bf16 *a, size_t lda, const bf16 *b, size_t ps, int nt, int two_r,
+          int two_c)
+{
+    int t;
+
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (t = 0; t < nt; t++) {
+        const bf16 *at = a + (size_t)t * 32, *bt = b + (size_t)t * 16 * 2 * KERN16_PANEL;
+        _tile_loadd(4, at, lda * sizeof(bf16));
+        _tile_loadd(6, bt, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        if (two_c) {
+            _tile_loadd(7, bt + ps, 64);
+            _tile_dpbf16ps(1, 4, 7);
+        }
+        if (two_r) {
+            _tile_loadd(5, at + 16 * lda, lda * sizeof(bf16));
+            _tile_dpbf16ps(2, 5, 6);
+            if (two_c)
+                _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+    _tile_stored(0, res, RES_LD * sizeof(float));
+    _tile_stored(1, res + 16, RES_LD * sizeof(float));
+    _tile_stored(2, res + 16 * RES_LD, RES_LD * sizeof(float));
+    _tile_stored(3, res + 16 * RES_LD + 16, RES_LD * sizeof(float));
+    __asm__ volatile("" ::: "memory");
+}
+
+TA static void
+mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R, int o0,
+       int o1, const float *bias, int acc)
+{
+    float *res;
+    struct tilecfg cfg;
+    size_t ps = (size_t)W->Kp * KERN16_PANEL, lda = (size_t)W->Kp;
+    int Rp = (R + 15) & ~15, p0 = o0 / KERN16_PANEL, p1 = (o1 + KERN16_PANEL - 1) / KERN16_PANEL;
+    int npc = PT_MAX(2, (int)(CHUNK_BYTES / (ps * 2)) & ~1), nt = W->Kp / 32;
+    int c0, c1, r, j, t, two_r, two_c;
+    bf16 *xb;
+
+    if (R < 1 || o0 >= o1)
+        return;
+    res = xmalloc(sizeof(float) * RES_ROWS * RES_LD);
+    xb = prep_bf16(s, R, Rp, W->K, W->Kp, from_f32_avx512);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    /* the tile intrinsics are asm without a memory clobber: order them here */
+    __asm__ volatile("" ::: "memory");
+    _tile_loadconfig(&cfg);
+    for (c0 = p0; c0 < p1; c0 += npc) {
+        c1 = PT_MIN(p1, c0 + npc);
+        for (r = 0; r < Rp; r += 32) {
+            two_r = r + 16 < Rp;
+            for (j = c0; j < c1; j += 2) {
+                two_c = j + 1 < c1;
+                amx_block(res, xb + (size_t)r * lda, lda, W->p + (size_t)j * ps, ps, nt, two_r,
+                          two_c);
+                emit(out, ldo, res, r, 32, R, j, 1 + two_c, o0, o1, bias, acc);
+            }
+        }
+    }
+    _tile_release();
+    free(xb);
+    free(res);
+}
+#endif /* HAVE_X86 */
+
+/* ---- the sets ---- */
+
+/* A set's two entry points, fp32 and bf16 activations, around core(..., out, ldo, &src, ...). */
+#define ENTRIES(name, core, ...)                                                               \
+    static void mm16_##name(float *out, size_t ldo, const float *in, size_t ldi,              \
+                            const struct bf16w *W, int R, int o0, int o1, const float *bias,  \
+                            int acc)                                                          \
+    {                                                                                         \
+        struct src s = { in, NULL, ldi };                                                     \
+        core(__VA_ARGS__ out, ldo, &s, W, R, o0, o1, bias, acc);                              \
+    }                                                                                         \
+    static void mm16b_##name(float *out, size_t ldo, const bf16 *in, size_t ldi,              \
+                             const struct bf16w *W, int R, int o0, int o1, const float *bias, \
+                             int acc)                                                         \
+    {                                                                                         \
+        struct src s = { NULL, in, ldi };                                                     \
+        core(__VA_ARGS__ out, ldo, &s, W, R, o0, o1, bias, acc);                              \
+    }
+
+ENTRIES(c, mm_widen, &uk_c, from_f32_c, to_f32_c, )
+#if HAVE_X86
+static void
+mm_amx_or_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R,
+                 int o0, int o1, const float *bias, int acc)
+{
+    (R >= KERN16_AMX_ROWS ? mm_amx : mm_dpbf16)(out, ldo, s, W, R, o0, o1, bias, acc);
+}
+
+ENTRIES(avx2, mm_widen, &uk_avx2, from_f32_avx2, to_f32_avx2, )
+ENTRIES(avx512, mm_widen, &uk_avx512, from_f32_avx512, to_f32_avx512, )
+ENTRIES(bf, mm_dpbf16, )
+ENTRIES(amx, mm_amx_or_dpbf16, )
+#endif /* HAVE_X86 */
+
+int
+kern16_cpu_has(enum kern16 k)
+{
+    const struct cpu_features *f = cpu_features();
+
+    switch (k) {
+    case KERN16_C:
+        return 1;
+    case KERN16_AVX2:
+        return HAVE_X86 && f->avx2 && f->fma;
+    case KERN16_AVX512:
+        return HAVE_X86 && f->avx512f;
+    case KERN16_AVX512BF16:
+        return HAVE_X86 && f->avx512f && f->avx512_bf16;
+    case KERN16_AMX:
+        return HAVE_X86 && f->avx512f && f->avx512_bf16 && cpu_amx_usable();
+    case KERN16_AUTO:
+        break;
+    }
+    return 0;
+}
+
+struct kernels16
+kernels16_for(enum kern16 k)
+{
+    struct kernels16 K = { KERN16_C, mm16_c, mm16b_c, from_f32_c, to_f32_c };
+
+    if (k == KERN16_AUTO) {
+        for (k = KERN16_AMX; k > KERN16_C; k--)
+            if (kern16_cpu_has(k))
+                break;
+    }
+    if (!kern16_cpu_has(k))
+        die("kern: this CPU cannot run the %s bf16 kernel", kern16_name(k));
+#if HAVE_X86
+    if (k == KERN16_AVX2)
+        K = (struct kernels16){ k, mm16_avx2, mm16b_avx2, from_f32_avx2, to_f32_avx2 };
+    if (k == KERN16_AVX512)
+        K = (struct kernels16){ k, mm16_avx512, mm16b_avx512, from_f32_avx512, to_f32_avx512 };
+    if (k == KERN16_AVX512BF16)
+        K = (struct kernels16){ k, mm16_bf, mm16b_bf, from_f32_avx512, to_f32_avx512 };
+    if (k == KERN16_AMX)
+        K = (struct kernels16){ k, mm16_amx, mm16b_amx, from_f32_avx512, to_f32_avx512 };
+#endif
+    return K;
+}
+
+const char *
+kern16_name(enum kern16 k)
+{
+    switch (k) {
+    case KERN16_AUTO:
+        return "auto";
+    case KERN16_C:
+        return "c";
+    case KERN16_AVX2:
+        return "avx2";
+    case KERN16_AVX512:
+        return "avx512";
+    case KERN16_AVX512BF16:
+        return "avx512bf16";
+    case KERN16_AMX:
+        return "amx";
+    }
+    return "?";
+}
