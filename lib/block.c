@@ -58,6 +58,17 @@ block_op_chunks(const struct block_op *op)
         return op->R;
     case BOP_ATTEND:
         return (op->fused ? op->R : (op->R + ATT_ROWS - 1) / ATT_ROWS) * op->at->nkv;
+    case BOP_ROUTE:
+    case BOP_MOE_COMBINE:
+        return (op->R + NORM_ROWS - 1) / NORM_ROWS;
+    case BOP_MOE_GROUP:
+        return 1;
+    case BOP_MOE_GATHER:
+        return (op->R * op->moe->k + NORM_ROWS - 1) / NORM_ROWS;
+    case BOP_MOE_UP:
+        return op->moe->E * ((op->moe->Hm + MM_FEW_COLS - 1) / MM_FEW_COLS);
+    case BOP_MOE_DOWN:
+        return op->moe->E * ((op->moe->C + MM_FEW_COLS - 1) / MM_FEW_COLS);
     }
     return 0;
 }
@@ -113,6 +124,123 @@ attend_row(const struct block_op *op, int r, int g, float *S)
                                     sp.v, sp.ld, sp.n, hd, at->scale);
         if (at->lse)
             at->lse[(size_t)h * op->R + r] = lse;
+    }
+}
+
+/* The k largest of v[0..n) where ok[i] (NULL: all), best first, ties to the lower index. */
+static void
+top_k(const float *v, const unsigned char *ok, int n, int k, int *out)
+{
+    int j, i;
+
+    for (j = 0; j < k; j++) {
+        int best = -1;
+        for (i = 0; i < n; i++) {
+            int taken = 0, q;
+            if (ok && !ok[i])
+                continue;
+            for (q = 0; q < j && !taken; q++)
+                taken = out[q] == i;
+            if (!taken && (best < 0 || v[i] > v[best]))
+                best = i;
+        }
+        out[j] = best;
+    }
+}
+
+void
+block_route_row(const struct model_moe *cfg, const float *p, const float *bias, int *ids,
+                float *wts)
+{
+    int E = cfg->n_experts, k = cfg->top_k, j, e;
+    float choice[1024], *cv = choice, sum = 0.0f;
+    unsigned char keep[1024];
+
+    if (E > 1024)
+        die("block: %d experts (at most 1024 are routed)", E);
+    /* the bias chooses, the scores weigh (DeepSeek-V3 report, 2.1.2) */
+    for (e = 0; e < E; e++)
+        choice[e] = bias ? p[e] + bias[e] : p[e];
+    if (cfg->n_group > 1) {
+        /* groups ranked by the sum of their two best choices; experts outside the
+           topk_group best groups are masked to 0, as transformers does */
+        int G = cfg->n_group, per = E / G, g, gi[64], best[2];
+        float gs[64];
+        if (G > 64)
+            die("block: n_group %d (at most 64)", G);
+        for (g = 0; g < G; g++) {
+            top_k(choice + g * per, NULL, per, per < 2 ? per : 2, best);
+            gs[g] = choice[g * per + best[0]] + (per < 2 ? 0.0f : choice[g * per + best[1]]);
+        }
+        top_k(gs, NULL, G, cfg->topk_group, gi);
+        memset(keep, 0, (size_t)E);
+        for (g = 0; g < cfg->topk_group; g++)
+            memset(keep + gi[g] * per, 1, (size_t)per);
+        for (e = 0; e < E; e++)
+            if (!keep[e])
+                choice[e] = 0.0f;
+    }
+    top_k(cv, NULL, E, k, ids);
+    for (j = 0; j < k; j++) {
+        wts[j] = p[ids[j]];
+        sum += wts[j];
+    }
+    if (cfg->norm_topk) {
+        float d = cfg->sigmoid ? sum + 1e-20f : sum;
+        for (j = 0; j < k; j++)
+            wts[j] /= d;
+    }
+    for (j = 0; j < k; j++)
+        wts[j] *= cfg->scaling;
+}
+
+/* Router scores and choices of rows [r0, r1). */
+static void
+route_rows(const struct block_op *op, int r0, int r1)
+{
+    const struct block_moe *mo = op->moe;
+    int E = mo->E, r, e;
+
+    op->K->mm(mo->probs + (size_t)r0 * E, (size_t)E, op->in + (size_t)r0 * mo->C,
+              (size_t)mo->C, mo->router, r1 - r0, mo->C, 0, E, NULL, 0);
+    for (r = r0; r < r1; r++) {
+        float *p = mo->probs + (size_t)r * E, mx = -INFINITY, sum = 0.0f;
+        if (mo->cfg->sigmoid) {
+            for (e = 0; e < E; e++)
+                p[e] = 1.0f / (1.0f + expf(-p[e]));
+        } else {
+            for (e = 0; e < E; e++)
+                mx = p[e] > mx ? p[e] : mx;
+            for (e = 0; e < E; e++) {
+                p[e] = expf(p[e] - mx);
+                sum += p[e];
+            }
+            for (e = 0; e < E; e++)
+                p[e] /= sum;
+        }
+        block_route_row(mo->cfg, p, mo->router_bias, mo->ids + (size_t)r * mo->k,
+                        mo->wts + (size_t)r * mo->k);
+    }
+}
+
+/* Slots of every choice, expert by expert, each expert's in row order. */
+static void
+group_slots(const struct block_moe *mo, int R)
+{
+    int E = mo->E, k = mo->k, n = R * k, i, e;
+    int *fill = mo->start + E + 1; /* scratch after start: E more ints */
+
+    memset(mo->start, 0, (size_t)(E + 1) * sizeof(int));
+    for (i = 0; i < n; i++)
+        mo->start[mo->ids[i] + 1]++;
+    for (e = 0; e < E; e++) {
+        mo->start[e + 1] += mo->start[e];
+        fill[e] = mo->start[e];
+    }
+    for (i = 0; i < n; i++) {
+        int s = fill[mo->ids[i]]++;
+        mo->slot[i] = s;
+        mo->slot_row[s] = i / k;
     }
 }
 
@@ -177,6 +305,70 @@ block_op_run(const struct block_op *op, int c, int tid)
         }
         break;
     }
+    case BOP_ROUTE:
+        route_rows(op, c * NORM_ROWS, PT_MIN(op->R, (c + 1) * NORM_ROWS));
+        break;
+    case BOP_MOE_GROUP:
+        group_slots(op->moe, op->R);
+        break;
+    case BOP_MOE_GATHER: {
+        const struct block_moe *mo = op->moe;
+        int s0 = c * NORM_ROWS, s1 = PT_MIN(op->R * mo->k, s0 + NORM_ROWS), s;
+        for (s = s0; s < s1; s++)
+            memcpy(mo->xe + (size_t)s * mo->C, op->in + (size_t)mo->slot_row[s] * mo->C,
+                   (size_t)mo->C * sizeof(float));
+        break;
+    }
+    case BOP_MOE_UP: {
+        const struct block_moe *mo = op->moe;
+        int ncb = (mo->Hm + MM_FEW_COLS - 1) / MM_FEW_COLS, e = c / ncb;
+        int a = (c % ncb) * MM_FEW_COLS, b = PT_MIN(mo->Hm, a + MM_FEW_COLS), r;
+        int s0 = mo->start[e], n = mo->start[e + 1] - s0;
+        size_t Hm = (size_t)mo->Hm, C = (size_t)mo->C;
+        const float *W = mo->experts + (size_t)e * 3 * Hm * C;
+        float *gu = mo->gue + (size_t)s0 * 2 * Hm;
+        if (n == 0)
+            break;
+        op->K->mm(gu, 2 * Hm, mo->xe + (size_t)s0 * C, C, W, n, mo->C, a, b, NULL, 0);
+        op->K->mm(gu + Hm, 2 * Hm, mo->xe + (size_t)s0 * C, C, W + Hm * C, n, mo->C, a, b,
+                  NULL, 0);
+        for (r = 0; r < n; r++)
+            swiglu_span(mo->he + (size_t)(s0 + r) * Hm, gu + (size_t)r * 2 * Hm,
+                        gu + (size_t)r * 2 * Hm + Hm, a, b);
+        break;
+    }
+    case BOP_MOE_DOWN: {
+        const struct block_moe *mo = op->moe;
+        int ncb = (mo->C + MM_FEW_COLS - 1) / MM_FEW_COLS, e = c / ncb;
+        int a = (c % ncb) * MM_FEW_COLS, b = PT_MIN(mo->C, a + MM_FEW_COLS);
+        int s0 = mo->start[e], n = mo->start[e + 1] - s0;
+        size_t Hm = (size_t)mo->Hm, C = (size_t)mo->C;
+        if (n == 0)
+            break;
+        op->K->mm(mo->ye + (size_t)s0 * C, C, mo->he + (size_t)s0 * Hm, Hm,
+                  mo->experts + (size_t)e * 3 * Hm * C + 2 * Hm * C, n, mo->Hm, a, b, NULL,
+                  0);
+        break;
+    }
+    case BOP_MOE_COMBINE: {
+        const struct block_moe *mo = op->moe;
+        int r0 = c * NORM_ROWS, r1 = PT_MIN(op->R, r0 + NORM_ROWS), r, j, i;
+        size_t C = (size_t)mo->C;
+        for (r = r0; r < r1; r++) {
+            float *o = op->out + (size_t)r * C;
+            const float *x = op->addend + (size_t)r * C;
+            for (i = 0; i < mo->C; i++) {
+                float acc = 0.0f;
+                for (j = 0; j < mo->k; j++)
+                    acc += mo->wts[(size_t)r * mo->k + j] *
+                           mo->ye[(size_t)mo->slot[(size_t)r * mo->k + j] * C + i];
+                if (mo->ys)
+                    acc += mo->ys[(size_t)r * C + i];
+                o[i] = x[i] + acc;
+            }
+        }
+        break;
+    }
     }
 }
 
@@ -201,11 +393,11 @@ block_run(const struct block_op *ops, int n)
 int
 block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
                 const struct kernels *K, const struct block_layer_io *io,
-                struct block_attn *at, int fused)
+                struct block_attn *at, struct block_moe *moe, int fused)
 {
     const struct model_config *c = &m->cfg;
     const struct model_layer *w = &m->w.layers[l];
-    int C = c->dim, H = c->hidden_dim, n = 0;
+    int C = c->dim, H = w->mlp_hidden, n = 0;
 
     at->nh = c->n_heads;
     at->nkv = c->n_kv_heads;
@@ -234,11 +426,41 @@ block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
     ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->ln,
                                  .in = io->xmid, .w = w->mlp_norm, .rstd = io->rstd2, .OC = C,
                                  .eps = c->norm_eps};
-    ops[n++] = (struct block_op){.kind = BOP_MM_SWIGLU, .R = R, .K = K, .out = io->gu,
-                                 .in = io->ln, .w = w->w_gate, .h = io->h, .IC = C, .OC = H};
-    ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xout,
-                                 .in = io->h, .addend = io->xmid, .w = w->w_down, .IC = H,
-                                 .OC = C};
+    if (!w->router) {
+        ops[n++] = (struct block_op){.kind = BOP_MM_SWIGLU, .R = R, .K = K, .out = io->gu,
+                                     .in = io->ln, .w = w->w_gate, .h = io->h, .IC = C,
+                                     .OC = H};
+        ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xout,
+                                     .in = io->h, .addend = io->xmid, .w = w->w_down,
+                                     .IC = H, .OC = C};
+        return n;
+    }
+    /* a mixture of experts: route, group the choices by expert, one product
+       per expert over its rows, then the weighted sum (and shared experts) */
+    moe->cfg = &c->moe;
+    moe->E = c->moe.n_experts;
+    moe->k = c->moe.top_k;
+    moe->Hm = c->moe.hidden;
+    moe->C = C;
+    moe->router = w->router;
+    moe->router_bias = w->router_bias;
+    moe->experts = w->experts;
+    moe->ys = H > 0 ? io->ys : NULL;
+    ops[n++] = (struct block_op){.kind = BOP_ROUTE, .R = R, .K = K, .in = io->ln, .moe = moe};
+    ops[n++] = (struct block_op){.kind = BOP_MOE_GROUP, .R = R, .K = K, .moe = moe};
+    ops[n++] = (struct block_op){.kind = BOP_MOE_GATHER, .R = R, .K = K, .in = io->ln,
+                                 .moe = moe};
+    ops[n++] = (struct block_op){.kind = BOP_MOE_UP, .R = R, .K = K, .moe = moe};
+    ops[n++] = (struct block_op){.kind = BOP_MOE_DOWN, .R = R, .K = K, .moe = moe};
+    if (H > 0) {
+        ops[n++] = (struct block_op){.kind = BOP_MM_SWIGLU, .R = R, .K = K, .out = io->gu,
+                                     .in = io->ln, .w = w->w_gate, .h = io->h, .IC = C,
+                                     .OC = H};
+        ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->ys,
+                                     .in = io->h, .w = w->w_down, .IC = H, .OC = C};
+    }
+    ops[n++] = (struct block_op){.kind = BOP_MOE_COMBINE, .R = R, .K = K, .out = io->xout,
+                                 .addend = io->xmid, .moe = moe};
     return n;
 }
 

@@ -52,6 +52,33 @@ enum block_op_kind {
     BOP_MM_SWIGLU,  /* gu = in [Wg; Wu]^T, h = silu(g) * up */
     BOP_QK,         /* per row: q/k head norm, RoPE, store */
     BOP_ATTEND,     /* per row and kv head: attention (with BOP_QK's work when fused) */
+    BOP_ROUTE,      /* per row: router scores, the top-k experts and their weights */
+    BOP_MOE_GROUP,  /* one chunk: each choice's slot, the slots grouped by expert */
+    BOP_MOE_GATHER, /* per slot: the chosen row's input */
+    BOP_MOE_UP,     /* per expert and columns: gate/up product and SwiGLU of its slots */
+    BOP_MOE_DOWN,   /* per expert and columns: down product of its slots */
+    BOP_MOE_COMBINE, /* per row: residual + weighted expert outputs (+ shared) */
+};
+
+/*
+ * A sparse MLP layer's routing and expert buffers (model.h's struct
+ * model_moe).  Slots: the R k choices laid out expert by expert, each
+ * expert's in row order, so an expert's rows are one matrix.
+ */
+struct block_moe {
+    const struct model_moe *cfg;
+    int E, k, Hm, C;
+    const float *router, *router_bias, *experts;
+    float *probs;            /* (R, E) router scores: softmax or sigmoid of the logits */
+    int *ids;                /* (R, k) chosen experts, best first */
+    float *wts;              /* (R, k) their weights */
+    int *slot;               /* (R, k) each choice's slot */
+    int *start;              /* (E + 1) each expert's first slot */
+    int *slot_row;           /* (R k) each slot's row */
+    float *xe;               /* (R k, C) gathered inputs */
+    float *gue, *he;         /* (R k, 2 Hm), (R k, Hm) */
+    float *ye;               /* (R k, C) expert outputs */
+    const float *ys;         /* (R, C) the shared experts' output, or NULL */
 };
 
 /* The attention geometry and state one layer's BOP_QK and BOP_ATTEND share. */
@@ -86,6 +113,7 @@ struct block_op {
     float eps;
     int layer, fused;        /* QK/ATTEND: the layer; ATTEND does BOP_QK's work itself */
     const struct block_attn *at;
+    const struct block_moe *moe; /* ROUTE, MOE_*: in = the normed input, out (COMBINE) */
 };
 
 /* Chunks of op; every chunk may run in parallel with the others. */
@@ -103,10 +131,11 @@ struct block_layer_io {
     float *ln;               /* (R, C) scratch: the normed input of a product */
     float *qkv, *att, *gu, *h; /* (R, QKV), (R, QD), (R, 2H), (R, H) */
     float *rstd1, *rstd2;    /* (R) each, or NULL */
+    float *ys;               /* (R, C) sparse layers with shared experts: their output */
 };
 
 /* Most operations one layer has. */
-#define BLOCK_LAYER_MAX_OPS 8
+#define BLOCK_LAYER_MAX_OPS 14
 
 /*
  * The operations of layer l of model m over R rows: attention (norm,
@@ -118,7 +147,15 @@ struct block_layer_io {
  */
 int block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
                     const struct kernels *K, const struct block_layer_io *io,
-                    struct block_attn *at, int fused);
+                    struct block_attn *at, struct block_moe *moe, int fused);
+
+/*
+ * The router's choice for one row from its scores p (E; softmax or
+ * sigmoid of the logits): ids and weights (k each), as transformers'
+ * Qwen3MoeSparseMoeBlock and DeepseekV3TopkRouter choose them.
+ */
+void block_route_row(const struct model_moe *cfg, const float *p, const float *bias, int *ids,
+                     float *wts);
 
 /*
  * The head's operations: ops[0] the final norm of R rows of x (rows[r],

@@ -231,6 +231,71 @@ check_window(const json_t *js, const struct model_config *c, struct sbuf *err)
     return 0;
 }
 
+/*
+ * Qwen3-MoE's fields (transformers' Qwen3MoeConfig, its defaults): a
+ * softmax router over num_experts, top num_experts_per_tok, renormalized
+ * when norm_topk_prob; layers sparse every decoder_sparse_step-th unless
+ * listed in mlp_only_layers.
+ */
+static int
+moe_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
+{
+    struct model_moe *e = &c->moe;
+    json_t *only = json_object_get(js, "mlp_only_layers"), *v;
+    size_t i;
+
+    e->n_group = e->topk_group = 1;
+    e->scaling = 1.0f;
+    if (get_int(js, "num_experts", 0, 128, 0, 1 << 16, &e->n_experts, err) ||
+        get_int(js, "num_experts_per_tok", 0, 8, 1, 1 << 16, &e->top_k, err) ||
+        get_int(js, "moe_intermediate_size", 0, 768, 1, 1 << 24, &e->hidden, err) ||
+        get_int(js, "decoder_sparse_step", 0, 1, 1, 1 << 16, &e->sparse_step, err) ||
+        get_bool(js, "norm_topk_prob", 0, &e->norm_topk, err))
+        return -1;
+    if (only && !json_is_null(only)) {
+        if (!json_is_array(only)) {
+            sbuf_adds(err, "field 'mlp_only_layers': not an array of layer indices");
+            return -1;
+        }
+        json_array_foreach(only, i, v) {
+            json_int_t l = json_is_integer(v) ? json_integer_value(v) : -1;
+            if (l < 0 || l >= c->n_layers) {
+                sbuf_addf(err, "field 'mlp_only_layers': item %zu is not a layer index below "
+                          "num_hidden_layers %d", i, c->n_layers);
+                return -1;
+            }
+            e->mlp_only[l / 8] |= (unsigned char)(1u << (l % 8));
+        }
+    }
+    v = json_object_get(js, "shared_expert_intermediate_size");
+    if (v && !json_is_null(v) && !(json_is_integer(v) && json_integer_value(v) == 0)) {
+        sbuf_adds(err, "field 'shared_expert_intermediate_size': Qwen3-MoE has no shared "
+                  "expert (that is Qwen2-MoE)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Qwen3-MoE's fields in config.json. */
+static void
+moe_to_json(json_t *js, const struct model_config *c)
+{
+    const struct model_moe *e = &c->moe;
+    json_t *only = json_array();
+    int l;
+
+    json_object_set_new(js, "num_experts", json_integer(e->n_experts));
+    json_object_set_new(js, "num_experts_per_tok", json_integer(e->top_k));
+    json_object_set_new(js, "moe_intermediate_size", json_integer(e->hidden));
+    json_object_set_new(js, "decoder_sparse_step", json_integer(e->sparse_step));
+    json_object_set_new(js, "norm_topk_prob", json_boolean(e->norm_topk));
+    for (l = 0; l < c->n_layers; l++)
+        if (e->mlp_only[l / 8] >> (l % 8) & 1)
+            json_array_append_new(only, json_integer(l));
+    json_object_set_new(js, "mlp_only_layers", only);
+    json_object_set_new(js, "output_router_logits", json_false());
+}
+
 int
 ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
 {
@@ -251,14 +316,14 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
     if (v)
         mt = json_string_value(v);
     if (strcmp(mt, "llama") && strcmp(mt, "qwen2") && strcmp(mt, "mistral") &&
-        strcmp(mt, "qwen3")) {
+        strcmp(mt, "qwen3") && strcmp(mt, "qwen3_moe")) {
         sbuf_addf(err, "field 'model_type': '%s' is not a Llama-family decoder (llama, "
-                  "mistral, qwen2, qwen3)", mt);
+                  "mistral, qwen2, qwen3, qwen3_moe)", mt);
         return -1;
     }
     snprintf(c->model_type, sizeof(c->model_type), "%s", mt);
     qwen2 = strcmp(mt, "qwen2") == 0;
-    qwen3 = strcmp(mt, "qwen3") == 0;
+    qwen3 = strcmp(mt, "qwen3") == 0 || strcmp(mt, "qwen3_moe") == 0;
     c->qk_norm = qwen3;
     c->arch = MODEL_CAUSAL_LM;
     if (arch) {
@@ -312,6 +377,8 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
     }
     if (rope_from_json(json_object_get(js, "rope_scaling"), c, err) ||
         check_window(js, c, err))
+        return -1;
+    if (strcmp(mt, "qwen3_moe") == 0 && moe_from_json(js, c, err))
         return -1;
     c->num_labels = 1;
     if (c->arch == MODEL_SEQ_CLS) {
@@ -453,6 +520,39 @@ ckpt_preset(const char *name, struct model_config *c)
         c->eos_id = 128001;
         return 0;
     }
+    if (strcmp(name, "qwen3-30b-a3b") == 0) {
+        /* Qwen/Qwen3-30B-A3B's config.json */
+        strcpy(c->model_type, "qwen3_moe");
+        c->qk_norm = 1;
+        c->dim = 2048;
+        c->hidden_dim = 6144;
+        c->n_layers = 48;
+        c->n_heads = 32;
+        c->n_kv_heads = 4;
+        c->head_dim = 128;
+        c->vocab_size = 151936;
+        c->max_pos = 40960;
+        c->norm_eps = 1e-6f;
+        c->rope_theta = 1000000.0f;
+        c->tie_embeddings = 0;
+        c->moe = (struct model_moe){.n_experts = 128, .top_k = 8, .hidden = 768,
+                                    .norm_topk = 1, .n_group = 1, .topk_group = 1,
+                                    .scaling = 1.0f, .sparse_step = 1};
+        c->bos_id = 151643;
+        c->eos_id = 151645;
+        return 0;
+    }
+    if (strcmp(name, "qwen3-moe-tiny") == 0) {
+        /* Qwen3-MoE at the tiny test shape: 8 experts, top 2, one dense layer */
+        tiny_preset("qwen3-tiny", c);
+        strcpy(c->model_type, "qwen3_moe");
+        c->n_layers = 3;
+        c->moe = (struct model_moe){.n_experts = 8, .top_k = 2, .hidden = 96, .norm_topk = 1,
+                                    .n_group = 1, .topk_group = 1, .scaling = 1.0f,
+                                    .sparse_step = 1};
+        c->moe.mlp_only[0] = 1; /* layer 0 dense */
+        return 0;
+    }
     return tiny_preset(name, c);
 }
 
@@ -496,6 +596,7 @@ ckpt_config_to_json(const struct model_config *c, const json_t *base)
     const char *kind = c->arch == MODEL_SEQ_CLS ? "ForSequenceClassification" : "ForCausalLM";
     const char *fam = strcmp(c->model_type, "qwen2") == 0   ? "Qwen2"
                       : strcmp(c->model_type, "qwen3") == 0 ? "Qwen3"
+                      : strcmp(c->model_type, "qwen3_moe") == 0 ? "Qwen3Moe"
                       : strcmp(c->model_type, "mistral") == 0 ? "Mistral" : "Llama";
     char arch[96];
 
@@ -518,6 +619,8 @@ ckpt_config_to_json(const struct model_config *c, const json_t *base)
     if (strcmp(c->model_type, "qwen2") != 0)
         json_object_set_new(js, "attention_bias", json_false());
     json_object_set_new(js, "hidden_act", json_string("silu"));
+    if (strcmp(c->model_type, "qwen3_moe") == 0)
+        moe_to_json(js, c);
     if (c->bos_id >= 0)
         json_object_set_new(js, "bos_token_id", json_integer(c->bos_id));
     if (c->eos_id >= 0)

@@ -119,6 +119,10 @@ struct infer {
     /* the forward's operations (block.h): every layer's, then the head's */
     struct block_op *ops;   /* (BLOCK_LAYER_MAX_OPS L + 2) */
     struct block_attn *at;  /* (L) */
+    struct block_moe *moe;  /* (L) */
+    /* sparse layers' routing and expert buffers (K = cap_rows top_k slots) */
+    float *probs, *wts, *xe, *gue, *he, *ye, *ys;
+    int *ids, *slot, *start, *slot_row;
     int nops;
     /* activations */
     float *x;               /* (cap_rows, C) residual stream */
@@ -172,6 +176,22 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->pos = xcalloc(R, sizeof(int));
     inf->ops = xcalloc((size_t)BLOCK_LAYER_MAX_OPS * inf->L + 2, sizeof(*inf->ops));
     inf->at = xcalloc((size_t)inf->L, sizeof(*inf->at));
+    inf->moe = xcalloc((size_t)inf->L, sizeof(*inf->moe));
+    if (c->moe.n_experts > 0) {
+        size_t E = (size_t)c->moe.n_experts, K = R * (size_t)c->moe.top_k;
+        size_t Hm = (size_t)c->moe.hidden, C = (size_t)c->dim;
+        inf->probs = xmalloc(xmul(R * E, sizeof(float)));
+        inf->wts = xmalloc(xmul(K, sizeof(float)));
+        inf->ids = xmalloc(xmul(K, sizeof(int)));
+        inf->slot = xmalloc(xmul(K, sizeof(int)));
+        inf->slot_row = xmalloc(xmul(K, sizeof(int)));
+        inf->start = xmalloc(xmul(2 * E + 1, sizeof(int)));
+        inf->xe = xmalloc(xmul(K, C * sizeof(float)));
+        inf->gue = xmalloc(xmul(K, 2 * Hm * sizeof(float)));
+        inf->he = xmalloc(xmul(K, Hm * sizeof(float)));
+        inf->ye = xmalloc(xmul(K, C * sizeof(float)));
+        inf->ys = xmalloc(xmul(R, C * sizeof(float)));
+    }
     inf->qkv = xmalloc(xmul(R * inf->QKV, sizeof(float)));
     inf->att = xmalloc(xmul(R * inf->QD, sizeof(float)));
     inf->gu = xmalloc(xmul(R * 2 * (size_t)inf->H, sizeof(float)));
@@ -201,6 +221,18 @@ infer_free(struct infer *inf)
     free(inf->pos);
     free(inf->ops);
     free(inf->at);
+    free(inf->moe);
+    free(inf->probs);
+    free(inf->wts);
+    free(inf->ids);
+    free(inf->slot);
+    free(inf->slot_row);
+    free(inf->start);
+    free(inf->xe);
+    free(inf->gue);
+    free(inf->he);
+    free(inf->ye);
+    free(inf->ys);
     free(inf->qkv);
     free(inf->att);
     free(inf->gu);
@@ -409,7 +441,7 @@ forward(struct infer *inf)
     const struct model *m = inf->m;
     struct block_layer_io io = {
         .x = inf->x, .xmid = inf->x, .xout = inf->x, .ln = inf->ln, .qkv = inf->qkv,
-        .att = inf->att, .gu = inf->gu, .h = inf->h,
+        .att = inf->att, .gu = inf->gu, .h = inf->h, .ys = inf->ys,
     };
     int r, l, n = 0;
     unsigned ep;
@@ -427,7 +459,12 @@ forward(struct infer *inf)
         at->kv = (struct block_kv){row_spans, row_store, inf};
         at->scratch = inf->scores;
         at->scratch_n = (size_t)inf->maxpos;
-        n += block_layer_ops(inf->ops + n, m, l, inf->nrows, &inf->K, &io, at, inf->fused);
+        struct block_moe *mo = &inf->moe[l];
+        *mo = (struct block_moe){.probs = inf->probs, .ids = inf->ids, .wts = inf->wts,
+                                 .slot = inf->slot, .start = inf->start,
+                                 .slot_row = inf->slot_row, .xe = inf->xe, .gue = inf->gue,
+                                 .he = inf->he, .ye = inf->ye};
+        n += block_layer_ops(inf->ops + n, m, l, inf->nrows, &inf->K, &io, at, mo, inf->fused);
     }
     if (inf->nlogit > 0) {
         block_head_ops(inf->ops + n, m, &inf->K, inf->nlogit, inf->logit_rows, inf->x,

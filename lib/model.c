@@ -99,6 +99,23 @@ model_config_check(const struct model_config *c, const char **why)
              (c->rope.beta_fast < 0 || c->rope.beta_slow < 0 || c->rope.orig_max_pos < 0 ||
               c->rope.attention_factor < 0 || c->rope.mscale < 0 || c->rope.mscale_all_dim < 0))
         w = "rope_scaling (yarn) fields must not be negative";
+    else if (c->n_layers > MODEL_MAX_LAYERS)
+        w = "num_hidden_layers is too large";
+    else if (c->moe.n_experts < 0 ||
+             (c->moe.n_experts > 0 &&
+              (c->moe.top_k < 1 || c->moe.top_k > c->moe.n_experts || c->moe.hidden <= 0 ||
+               c->moe.n_group < 1 || c->moe.n_experts % c->moe.n_group != 0 ||
+               c->moe.topk_group < 1 || c->moe.topk_group > c->moe.n_group ||
+               c->moe.top_k > c->moe.topk_group * (c->moe.n_experts / c->moe.n_group) ||
+               c->moe.sparse_step < 1 || c->moe.n_shared < 0 || !(c->moe.scaling > 0))))
+        w = "the mixture-of-experts fields are inconsistent (num_experts_per_tok between 1 "
+            "and the experts of topk_group groups, n_group dividing the experts, "
+            "moe_intermediate_size and decoder_sparse_step positive)";
+    else if (c->moe.n_experts > 0 &&
+             (int64_t)c->moe.n_shared * c->moe.hidden > (int64_t)c->hidden_dim)
+        w = "n_shared_experts x moe_intermediate_size must not pass intermediate_size";
+    else if (c->moe.n_experts > 1 << 16 || c->moe.hidden > 1 << 24)
+        w = "sizes are too large";
     else if ((int64_t)c->dim * c->vocab_size > (int64_t)1 << 40 ||
              (int64_t)c->n_heads * c->head_dim > (int64_t)1 << 20 ||
              c->n_layers > 4096 || c->hidden_dim > 1 << 24)
@@ -106,6 +123,15 @@ model_config_check(const struct model_config *c, const char **why)
     if (w && why)
         *why = w;
     return w ? -1 : 0;
+}
+
+int
+model_layer_moe(const struct model_config *c, int l)
+{
+    const struct model_moe *e = &c->moe;
+
+    return e->n_experts > 0 && l >= e->first_dense && (l + 1) % e->sparse_step == 0 &&
+           !(e->mlp_only[l / 8] >> (l % 8) & 1);
 }
 
 /* ============================== Weights ============================== */
@@ -141,8 +167,10 @@ layout(const struct model_config *c, struct model_tensor *tab, int *ntab)
 
     ADD("model.embed_tokens.weight", V, C, 1);
     for (l = 0; l < c->n_layers; l++) {
-        char nm[64];
+        char nm[96];
 #define LNAME(s) (snprintf(nm, sizeof(nm), "model.layers.%d.%s", l, (s)), nm)
+#define ENAME(s)                                                                          \
+    (snprintf(nm, sizeof(nm), "model.layers.%d.mlp.experts.%d.%s.weight", l, (int)e, (s)), nm)
         ADD(LNAME("input_layernorm.weight"), C, 0, 0);
         ADD(LNAME("self_attn.q_proj.weight"), QD, C, 1);
         ADD(LNAME("self_attn.k_proj.weight"), KVD, C, 1);
@@ -158,9 +186,28 @@ layout(const struct model_config *c, struct model_tensor *tab, int *ntab)
             ADD(LNAME("self_attn.k_norm.weight"), c->head_dim, 0, 0);
         }
         ADD(LNAME("post_attention_layernorm.weight"), C, 0, 0);
-        ADD(LNAME("mlp.gate_proj.weight"), H, C, 1);
-        ADD(LNAME("mlp.up_proj.weight"), H, C, 1);
-        ADD(LNAME("mlp.down_proj.weight"), C, H, 1);
+        if (!model_layer_moe(c, l)) {
+            ADD(LNAME("mlp.gate_proj.weight"), H, C, 1);
+            ADD(LNAME("mlp.up_proj.weight"), H, C, 1);
+            ADD(LNAME("mlp.down_proj.weight"), C, H, 1);
+        } else {
+            size_t E = (size_t)c->moe.n_experts, Hm = (size_t)c->moe.hidden;
+            size_t Hs = Hm * (size_t)c->moe.n_shared, e;
+            ADD(LNAME("mlp.gate.weight"), E, C, 1);
+            if (c->moe.score_bias)
+                ADD(LNAME("mlp.gate.e_score_correction_bias"), E, 0, 0);
+            for (e = 0; e < E; e++) {
+                ADD(ENAME("gate_proj"), Hm, C, 1);
+                ADD(ENAME("up_proj"), Hm, C, 1);
+                ADD(ENAME("down_proj"), C, Hm, 1);
+            }
+            if (Hs > 0) {
+                ADD(LNAME("mlp.shared_experts.gate_proj.weight"), Hs, C, 1);
+                ADD(LNAME("mlp.shared_experts.up_proj.weight"), Hs, C, 1);
+                ADD(LNAME("mlp.shared_experts.down_proj.weight"), C, Hs, 1);
+            }
+        }
+#undef ENAME
 #undef LNAME
     }
     ADD("model.norm.weight", C, 0, 0);
@@ -201,6 +248,21 @@ carve_weights(const struct model *m, float *base, struct model_weights *w)
             L->k_norm = base + m->tensors[i++].off;
         }
         L->mlp_norm = base + m->tensors[i++].off;
+        L->w_gate = L->w_up = L->w_down = NULL;
+        L->router = L->router_bias = L->experts = NULL;
+        L->mlp_hidden = 0;
+        if (model_layer_moe(c, l)) {
+            L->router = base + m->tensors[i++].off;
+            if (c->moe.score_bias)
+                L->router_bias = base + m->tensors[i++].off;
+            L->experts = base + m->tensors[i].off;
+            i += 3 * c->moe.n_experts;
+            if (c->moe.n_shared == 0)
+                continue;
+            L->mlp_hidden = c->moe.n_shared * c->moe.hidden;
+        } else {
+            L->mlp_hidden = c->hidden_dim;
+        }
         L->w_gate = base + m->tensors[i++].off;
         L->w_up = base + m->tensors[i++].off;
         L->w_down = base + m->tensors[i++].off;
@@ -264,6 +326,18 @@ struct model_acts {
     float *logit_cache; /* (N, V) LM-head logits kept for backward, or NULL */
     int *cache_row;     /* (N) row of each target token in logit_cache */
     int nthreads;       /* threads the scratch was planned for */
+    /* sparse layers (per layer like the above; K = N top_k slots) */
+    float *probs;       /* (L, N, E) router scores */
+    int *ids, *slot;    /* (L, N, k) choices, their slots */
+    float *wts;         /* (L, N, k) their weights */
+    int *start;         /* (L, 2E + 1) expert slot offsets (+ scratch) */
+    int *slot_row;      /* (L, K) */
+    float *gue;         /* (L, K, 2 Hm) */
+    float *ye;          /* (L, K, C) */
+    float *xe, *he;     /* (K, C), (K, Hm) scratch */
+    float *ys;          /* (N, C) shared experts' output */
+    float *dye, *dhe, *dgue, *dxe; /* (K, C), (K, Hm), (K, 2 Hm), (K, C) */
+    float *dlogit;      /* (N, E) */
     float *srow;        /* (nthreads, srow_cap) attention scores of one row */
     int srow_cap, srow_threads;
     /* RoPE tables, grown to the longest segment seen */
@@ -322,6 +396,28 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
         CARVE(dgu, N * 2 * H, float);
         CARVE(dh, N * H, float);
         CARVE(dxc, LC * C, float);
+    }
+    if (c->moe.n_experts > 0) {
+        size_t E = (size_t)c->moe.n_experts, k = (size_t)c->moe.top_k;
+        size_t Hm = (size_t)c->moe.hidden, K = xmul(N, k);
+        CARVE(probs, xmul(L, N * E), float);
+        CARVE(ids, xmul(L, K), int);
+        CARVE(slot, xmul(L, K), int);
+        CARVE(wts, xmul(L, K), float);
+        CARVE(start, xmul(L, 2 * E + 1), int);
+        CARVE(slot_row, xmul(L, K), int);
+        CARVE(gue, xmul(L, xmul(K, 2 * Hm)), float);
+        CARVE(ye, xmul(L, xmul(K, C)), float);
+        CARVE(xe, xmul(K, C), float);
+        CARVE(he, xmul(K, Hm), float);
+        CARVE(ys, N * C, float);
+        if (train) {
+            CARVE(dye, xmul(K, C), float);
+            CARVE(dhe, xmul(K, Hm), float);
+            CARVE(dgue, xmul(K, 2 * Hm), float);
+            CARVE(dxe, xmul(K, C), float);
+            CARVE(dlogit, N * E, float);
+        }
     }
     CARVE(logits, xmul(LC, V), float);
     CARVE(xc, LC * C, float);
@@ -1317,6 +1413,30 @@ batch_spans(void *ctx, int l, int r, int g, struct block_spans *sp)
     sp->n[0] = a->pos[r] + 1;
 }
 
+/* The routing and expert buffers of layer slot `slot` (nothing without experts). */
+static void
+moe_bufs(const struct model *m, struct block_moe *mo, size_t slot, size_t N)
+{
+    const struct model_config *c = &m->cfg;
+    const struct model_acts *a = m->acts;
+    size_t E = (size_t)c->moe.n_experts, K = N * (size_t)c->moe.top_k;
+    size_t Hm = (size_t)c->moe.hidden, C = (size_t)c->dim;
+
+    memset(mo, 0, sizeof(*mo));
+    if (E == 0)
+        return;
+    mo->probs = a->probs + slot * N * E;
+    mo->ids = a->ids + slot * K;
+    mo->wts = a->wts + slot * K;
+    mo->slot = a->slot + slot * K;
+    mo->start = a->start + slot * (2 * E + 1);
+    mo->slot_row = a->slot_row + slot * K;
+    mo->gue = a->gue + slot * K * 2 * Hm;
+    mo->ye = a->ye + slot * K * C;
+    mo->xe = a->xe;
+    mo->he = a->he;
+}
+
 /* One decoder layer, residual res -> resn (may alias under NOGRAD). */
 static void
 layer_forward(struct model *m, int l, int train, size_t N)
@@ -1340,6 +1460,7 @@ layer_forward(struct model *m, int l, int train, size_t N)
         .lse = a->lse + slot * N * nh,
         .scratch = a->srow, .scratch_n = (size_t)a->srow_cap,
     };
+    struct block_moe moe;
     struct block_op ops[BLOCK_LAYER_MAX_OPS];
     int n;
 
@@ -1347,7 +1468,9 @@ layer_forward(struct model *m, int l, int train, size_t N)
         at.qkraw = a->qkraw + slot * N * (QD + nkv * hd);
         at.qkrstd = a->qkrstd + slot * N * (nh + nkv);
     }
-    n = block_layer_ops(ops, m, l, (int)N, fwd_kernels(), &io, &at, 0);
+    moe_bufs(m, &moe, slot, N);
+    io.ys = a->ys;
+    n = block_layer_ops(ops, m, l, (int)N, fwd_kernels(), &io, &at, &moe, 0);
     block_run(ops, n);
 }
 
@@ -1473,6 +1596,100 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
 
 /* ============================== Backward ============================== */
 
+/*
+ * The experts' and the router's gradients of sparse layer l, from dres
+ * (dL/d of the layer's output) and a->ln (the MLP's normed input), added
+ * to a->dln and the weight gradients.  Per expert: its slots' rows as one
+ * matrix (the forward's grouping, saved), SwiGLU recomputed from the
+ * saved gate/up products.  Router (weights w_j = scale q_j, q_j = p_j / D
+ * when normalized, D the sum of the chosen p): dq_j = scale dw_j, dp_j =
+ * (dq_j - sum_i dq_i q_i) / D, then through softmax (dz_e = p_e (dp_e -
+ * sum_f p_f dp_f)) or sigmoid (dz_e = dp_e p_e (1 - p_e)).
+ */
+static void
+moe_backward(struct model *m, int l, size_t N)
+{
+    const struct model_config *c = &m->cfg;
+    const struct model_moe *cf = &c->moe;
+    struct model_acts *a = m->acts;
+    const struct model_layer *w = &m->w.layers[l];
+    struct model_layer *g = &m->g.layers[l];
+    struct block_moe mo;
+    int C = c->dim, E = cf->n_experts, k = cf->top_k, Hm = cf->hidden, e, j, i;
+    size_t K = N * (size_t)k, r, s;
+    float dwq[64];
+    size_t ge = (size_t)3 * Hm * C;
+
+    if (k > 64)
+        die("model: num_experts_per_tok %d (at most 64 in training)", k);
+    moe_bufs(m, &mo, (size_t)l, N);
+    /* combine: out = x + sum_j w_j ye_j (+ ys); dye = w dout, dw = ye . dout */
+    memset(a->dlogit, 0, N * (size_t)E * sizeof(float));
+    for (r = 0; r < N; r++) {
+        const float *d = a->dres + r * C, *p = mo.probs + r * E;
+        const int *id = mo.ids + r * k;
+        const float *wt = mo.wts + r * k;
+        float D = 0.0f, sq = 0.0f, sp = 0.0f, *dz = a->dlogit + r * E;
+        for (j = 0; j < k; j++) {
+            size_t sl = (size_t)mo.slot[r * k + j];
+            const float *y = mo.ye + sl * C;
+            float *dy = a->dye + sl * C, acc = 0.0f;
+            for (i = 0; i < C; i++) {
+                dy[i] = wt[j] * d[i];
+                acc += y[i] * d[i];
+            }
+            dwq[j] = acc * cf->scaling;
+            D += p[id[j]];
+        }
+        if (cf->norm_topk) {
+            if (cf->sigmoid)
+                D += 1e-20f;
+            for (j = 0; j < k; j++)
+                sq += dwq[j] * (wt[j] / cf->scaling);
+            for (j = 0; j < k; j++)
+                dwq[j] = (dwq[j] - sq) / D;
+        }
+        /* dwq now holds dL/dp of the chosen experts */
+        if (cf->sigmoid) {
+            for (j = 0; j < k; j++)
+                dz[id[j]] = dwq[j] * p[id[j]] * (1.0f - p[id[j]]);
+        } else {
+            for (j = 0; j < k; j++)
+                sp += p[id[j]] * dwq[j];
+            for (e = 0; e < E; e++)
+                dz[e] = -p[e] * sp;
+            for (j = 0; j < k; j++)
+                dz[id[j]] += p[id[j]] * dwq[j];
+        }
+    }
+    /* experts, each over its slots */
+    for (s = 0; s < K; s++)
+        memcpy(a->xe + s * C, a->ln + (size_t)mo.slot_row[s] * C, (size_t)C * sizeof(float));
+    for (e = 0; e < E; e++) {
+        size_t s0 = (size_t)mo.start[e], n = (size_t)mo.start[e + 1] - s0;
+        const float *W = w->experts + (size_t)e * ge;
+        float *G = g->experts + (size_t)e * ge;
+        if (n == 0)
+            continue;
+        swiglu_forward(a->he + s0 * Hm, mo.gue + s0 * 2 * Hm, n, Hm);
+        matmul_backward(a->dhe + s0 * Hm, G + 2 * (size_t)Hm * C, NULL, a->dye + s0 * C,
+                        a->he + s0 * Hm, W + 2 * (size_t)Hm * C, n, Hm, C);
+        swiglu_backward(a->dgue + s0 * 2 * Hm, a->dhe + s0 * Hm, mo.gue + s0 * 2 * Hm, n, Hm);
+        matmul_backward(a->dxe + s0 * C, G, NULL, a->dgue + s0 * 2 * Hm, a->xe + s0 * C, W, n,
+                        C, 2 * Hm);
+    }
+    for (s = 0; s < K; s++) {
+        float *dx = a->dln + (size_t)mo.slot_row[s] * C;
+        const float *src = a->dxe + s * C;
+        for (i = 0; i < C; i++)
+            dx[i] += src[i];
+    }
+    /* router: dln += dz Wr, dWr += dz^T ln (xe is free again: scratch) */
+    matmul_backward(a->xe, g->router, NULL, a->dlogit, a->ln, w->router, N, C, E);
+    for (r = 0; r < N * C; r++)
+        a->dln[r] += a->xe[r];
+}
+
 static void
 layer_backward(struct model *m, int l, size_t N)
 {
@@ -1493,12 +1710,20 @@ layer_backward(struct model *m, int l, size_t N)
                      .i3 = att, .i4 = lse, .nh = nh, .nkv = nkv, .hd = hd,
                      .block = m->att_block};
 
-    /* MLP: resn = res2 + swiglu(norm(res2) Wgu^T) Wd^T */
+    /* MLP: resn = res2 + swiglu(norm(res2) Wgu^T) Wd^T (+ the experts) */
     par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
-    job_rows(&js, N);
-    matmul_backward(a->dh, g->w_down, NULL, a->dres, a->h, w->w_down, N, H, C);
-    job_rows(&jsb, N);
-    matmul_backward(a->dln, g->w_gate, NULL, a->dgu, a->ln, w->w_gate, N, C, 2 * H);
+    js.H = jsb.H = w->mlp_hidden;
+    if (w->mlp_hidden > 0) {
+        job_rows(&js, N);
+        matmul_backward(a->dh, g->w_down, NULL, a->dres, a->h, w->w_down, N, w->mlp_hidden, C);
+        job_rows(&jsb, N);
+        matmul_backward(a->dln, g->w_gate, NULL, a->dgu, a->ln, w->w_gate, N, C,
+                        2 * w->mlp_hidden);
+    } else {
+        memset(a->dln, 0, N * C * sizeof(float));
+    }
+    if (w->router)
+        moe_backward(m, l, N);
     par_rmsnorm_backward(a, a->dres, g->mlp_norm, a->dln, res2, w->mlp_norm, rstd2, N, C);
     /* attention: res2 = res + attn(norm(res)) Wo^T */
     matmul_backward(a->datt, g->wo, NULL, a->dres, att, w->wo, N, QD, C);

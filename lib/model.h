@@ -94,10 +94,34 @@ struct model_rope_scaling {
     int no_truncate;        /* yarn truncate: false */
 };
 
+/*
+ * Mixture-of-experts MLP layers (Qwen3-MoE's Qwen3MoeSparseMoeBlock,
+ * DeepSeek-V3's DeepseekV3MoE): a router picks top_k of n_experts SwiGLU
+ * experts per token and sums their outputs weighted by the router's
+ * scores, plus n_shared always-on experts.  Which layers are sparse:
+ * those from first_dense on, every sparse_step-th (layer l with
+ * (l + 1) % sparse_step == 0), not in mlp_only.
+ */
+#define MODEL_MAX_LAYERS 4096
+struct model_moe {
+    int n_experts;        /* num_experts / n_routed_experts; 0: every layer dense */
+    int top_k;            /* num_experts_per_tok */
+    int hidden;           /* moe_intermediate_size */
+    int norm_topk;        /* norm_topk_prob: selected weights divided by their sum */
+    int sigmoid;          /* scoring_func "sigmoid" (DeepSeek-V3); else softmax */
+    int n_group, topk_group; /* group-limited routing (1, 1: off) */
+    float scaling;        /* routed_scaling_factor (1) */
+    int n_shared;         /* n_shared_experts (hidden each) */
+    int score_bias;       /* e_score_correction_bias: chooses experts, not weights */
+    int first_dense;      /* first_k_dense_replace */
+    int sparse_step;      /* decoder_sparse_step (1) */
+    unsigned char mlp_only[MODEL_MAX_LAYERS / 8]; /* mlp_only_layers, a bit per layer */
+};
+
 /* The fields of an HF config.json that shape the model. */
 struct model_config {
     enum model_arch arch;
-    char model_type[32];  /* "llama", "mistral", "qwen2", "qwen3" */
+    char model_type[32];  /* "llama", "mistral", "qwen2", "qwen3", "qwen3_moe" */
     int dim;              /* hidden_size */
     int hidden_dim;       /* intermediate_size */
     int n_layers;         /* num_hidden_layers */
@@ -112,6 +136,7 @@ struct model_config {
     int attn_bias;        /* q/k/v biases (Qwen2: true) */
     int qk_norm;          /* per-head RMSNorm of q and k before RoPE (Qwen3) */
     struct model_rope_scaling rope; /* rope_scaling */
+    struct model_moe moe;
     int num_labels;       /* scalar head outputs (MODEL_SEQ_CLS: 1) */
     int bos_id, eos_id, pad_id; /* -1 when absent */
 };
@@ -121,6 +146,9 @@ struct model_config {
  * Returns 0, or -1 with a static description in *why.
  */
 int model_config_check(const struct model_config *c, const char **why);
+
+/* Whether layer l's MLP is a mixture of experts. */
+int model_layer_moe(const struct model_config *c, int l);
 
 /*
  * RoPE inverse frequencies inv_freq (hd/2) of c's rope type and the
@@ -146,9 +174,17 @@ struct model_layer {
     float *wo;         /* (C, QD) */
     float *q_norm, *k_norm; /* (hd) each; NULL without qk_norm */
     float *mlp_norm;   /* (C) post_attention_layernorm */
+    /* the dense MLP (H = intermediate_size), or a sparse layer's shared
+       experts as one (H = n_shared * moe hidden), or NULL */
     float *w_gate;     /* (H, C) */
     float *w_up;       /* (H, C) */
     float *w_down;     /* (C, H) */
+    int mlp_hidden;    /* that H, 0 without */
+    /* sparse layers: router and experts (gate (Hm, C), up (Hm, C), down
+       (C, Hm) each, expert after expert), NULL in dense ones */
+    float *router;     /* (E, C) mlp.gate.weight */
+    float *router_bias; /* (E) mlp.gate.e_score_correction_bias, or NULL */
+    float *experts;    /* (E, 3 Hm C) */
 };
 
 struct model_weights {
@@ -161,7 +197,7 @@ struct model_weights {
 
 /* A named tensor in the flat parameter buffer (HF tensor names). */
 struct model_tensor {
-    char name[64];     /* e.g. "model.layers.3.self_attn.q_proj.weight" */
+    char name[96];     /* e.g. "model.layers.3.self_attn.q_proj.weight" */
     size_t off;        /* offset in floats into params (and grads) */
     size_t n;          /* element count */
     int ndim;          /* 1 or 2 */

@@ -3,7 +3,9 @@ checkpoint directory and the per-token log-probabilities of its decoder,
 to check posttrain's model, checkpoint reader and writer against.
 
 It follows transformers' modeling_llama.py, modeling_mistral.py,
-modeling_qwen2.py, modeling_qwen3.py and modeling_rope_utils.py (rope
+modeling_qwen2.py, modeling_qwen3.py, modeling_qwen3_moe.py (its
+Qwen3MoeSparseMoeBlock: softmax router in float, top-k, renormalized when
+norm_topk_prob, experts summed by index_add) and modeling_rope_utils.py (rope
 types default, linear, dynamic, yarn, llama3), and safetensors' and
 huggingface_hub's file layout, with nothing of posttrain's code: the
 safetensors files are parsed here with struct and json, the model runs in
@@ -141,9 +143,17 @@ def save_pretrained(dst, state, max_shard, nparams):
 
 def family(cfg):
     mt = cfg.get("model_type", "llama")
-    if mt not in ("llama", "mistral", "qwen2", "qwen3"):
+    if mt not in ("llama", "mistral", "qwen2", "qwen3", "qwen3_moe"):
         raise SystemExit("ref_model: model_type %r is not one this reference knows" % mt)
     return mt
+
+
+def sparse(cfg, l):
+    """Whether layer l is a Qwen3-MoE sparse block (Qwen3MoeDecoderLayer)."""
+    if family(cfg) != "qwen3_moe":
+        return False
+    return (l not in (cfg.get("mlp_only_layers") or []) and cfg.get("num_experts", 128) > 0
+            and (l + 1) % cfg.get("decoder_sparse_step", 1) == 0)
 
 
 def head_dim(cfg):
@@ -171,10 +181,17 @@ def state_names(cfg):
             names.append(p + "self_attn.%s_proj.weight" % x)
             if (qkv_b and x != "o") or (o_b and x == "o"):
                 names.append(p + "self_attn.%s_proj.bias" % x)
-        if family(cfg) == "qwen3":
+        if family(cfg) in ("qwen3", "qwen3_moe"):
             names += [p + "self_attn.q_norm.weight", p + "self_attn.k_norm.weight"]
-        names += [p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", p + "mlp.down_proj.weight",
-                  p + "input_layernorm.weight", p + "post_attention_layernorm.weight"]
+        if sparse(cfg, i):
+            names.append(p + "mlp.gate.weight")
+            for e in range(cfg.get("num_experts", 128)):
+                q = p + "mlp.experts.%d." % e
+                names += [q + "gate_proj.weight", q + "up_proj.weight", q + "down_proj.weight"]
+        else:
+            names += [p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight",
+                      p + "mlp.down_proj.weight"]
+        names += [p + "input_layernorm.weight", p + "post_attention_layernorm.weight"]
     names.append("model.norm.weight")
     if not cfg.get("tie_word_embeddings", False):
         names.append("lm_head.weight")
@@ -186,9 +203,14 @@ def state_shapes(cfg):
     hd, nh = head_dim(cfg), cfg["num_attention_heads"]
     nkv = cfg.get("num_key_value_heads") or nh
     out = {}
+    Hm = cfg.get("moe_intermediate_size", 768)
     for n in state_names(cfg):
         leaf = n.split(".")[-2] if n.endswith(("weight", "bias")) else n
-        if n in ("model.embed_tokens.weight", "lm_head.weight"):
+        if ".experts." in n:
+            s = (C, Hm) if leaf == "down_proj" else (Hm, C)
+        elif leaf == "gate":
+            s = (cfg.get("num_experts", 128), C)
+        elif n in ("model.embed_tokens.weight", "lm_head.weight"):
             s = (V, C)
         elif leaf == "q_proj":
             s = (nh * hd, C) if n.endswith("weight") else (nh * hd,)
@@ -316,7 +338,7 @@ class Ref:
             q = self.lin(h, p + "self_attn.q_proj").view(T, nh, hd)
             k = self.lin(h, p + "self_attn.k_proj").view(T, nkv, hd)
             v = self.lin(h, p + "self_attn.v_proj").view(T, nkv, hd)
-            if self.fam == "qwen3":
+            if self.fam in ("qwen3", "qwen3_moe"):
                 q = self.norm(q, self.w[p + "self_attn.q_norm.weight"])
                 k = self.norm(k, self.w[p + "self_attn.k_norm.weight"])
             q = q.transpose(0, 1)
@@ -331,11 +353,35 @@ class Ref:
             a = torch.softmax(s, dim=-1) @ v
             x = x + self.lin(a.transpose(0, 1).reshape(T, nh * hd), p + "self_attn.o_proj")
             h = self.norm(x, self.w[p + "post_attention_layernorm.weight"])
+            if sparse(c, l):
+                x = x + self.moe(h, p + "mlp.")
+                continue
             g = self.lin(h, p + "mlp.gate_proj")
             x = x + self.lin(torch.nn.functional.silu(g) * self.lin(h, p + "mlp.up_proj"),
                              p + "mlp.down_proj")
         x = self.norm(x, self.w["model.norm.weight"])
         return x @ self.w["lm_head.weight"].T
+
+    def moe(self, h, p):
+        """Qwen3MoeSparseMoeBlock.forward, one sequence."""
+        c = self.cfg
+        k = c.get("num_experts_per_tok", 8)
+        logits = self.lin(h, p + "gate")
+        w = torch.softmax(logits, dim=1)
+        w, sel = torch.topk(w, k, dim=-1)
+        if c.get("norm_topk_prob", False):
+            w = w / w.sum(dim=-1, keepdim=True)
+        out = torch.zeros_like(h)
+        for e in range(c.get("num_experts", 128)):
+            rows, slot = torch.where(sel == e)
+            if len(rows) == 0:
+                continue
+            q = p + "experts.%d." % e
+            xe = h[rows]
+            y = self.lin(torch.nn.functional.silu(self.lin(xe, q + "gate_proj")) *
+                         self.lin(xe, q + "up_proj"), q + "down_proj")
+            out.index_add_(0, rows, y * w[rows, slot, None])
+        return out
 
     def completion_logprobs(self, prompt, completion, temperature=1.0):
         ids = list(prompt) + list(completion)

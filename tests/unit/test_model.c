@@ -409,7 +409,7 @@ model_grad(struct model *m, const struct model_batch *b, float temp)
  */
 static void
 test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
-                        const struct model_rope_scaling *rope)
+                        const struct model_rope_scaling *rope, const struct model_moe *moe)
 {
     struct model_config c = tiny_config(arch, tie, bias);
     struct model *m;
@@ -417,6 +417,8 @@ test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
     c.qk_norm = qk_norm;
     if (rope)
         c.rope = *rope;
+    if (moe)
+        c.moe = *moe;
     m = model_new(&c);
     struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
     float *dir = xmalloc(m->nparams * sizeof(float));
@@ -448,9 +450,9 @@ test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
         memcpy(p, save, t->n * sizeof(float));
         fd = (lp - lm) / (2 * eps);
         CHECK_MSG(fabs(fd - an) <= 1e-2 * fmax(fabs(an), 1e-2 * gn),
-                  "arch %d tie %d bias %d qk_norm %d rope %d %s: analytic %g vs central "
-                  "difference %g", arch, tie, bias, qk_norm, (int)c.rope.type, t->name, an,
-                  fd);
+                  "arch %d tie %d bias %d qk_norm %d rope %d experts %d %s: analytic %g vs "
+                  "central difference %g", arch, tie, bias, qk_norm, (int)c.rope.type,
+                  c.moe.n_experts, t->name, an, fd);
     }
     free(dir);
     free(save);
@@ -460,7 +462,7 @@ test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
 static void
 test_model_grad(int arch, int tie, int bias)
 {
-    test_model_grad_variant(arch, tie, bias, 0, NULL);
+    test_model_grad_variant(arch, tie, bias, 0, NULL, NULL);
 }
 
 static double
@@ -678,10 +680,30 @@ main(void)
             {.type = MODEL_ROPE_YARN, .factor = 4.0, .beta_fast = 8.0, .beta_slow = 2.0,
              .mscale = 1.0, .mscale_all_dim = 0.5, .no_truncate = 1},
         };
-        test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL);
-        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 1, &rs[3]);
+        test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL, NULL);
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 1, &rs[3], NULL);
         for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
-            test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, &rs[i]);
+            test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, &rs[i], NULL);
+    }
+    {
+        /* mixtures of experts (tiny_config: 2 layers, hidden 24): Qwen3-MoE's softmax
+           router, with and without renormalization, layer 0 dense; DeepSeek's sigmoid
+           router with groups, a selection bias, scaling and a shared expert */
+        struct model_moe q = {.n_experts = 4, .top_k = 2, .hidden = 8, .norm_topk = 1,
+                              .n_group = 1, .topk_group = 1, .scaling = 1.0f,
+                              .sparse_step = 1};
+        struct model_moe d = {.n_experts = 6, .top_k = 2, .hidden = 8, .norm_topk = 1,
+                              .sigmoid = 1, .n_group = 3, .topk_group = 2, .scaling = 2.5f,
+                              .n_shared = 1, .score_bias = 1, .sparse_step = 1};
+        test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL, &q);
+        q.norm_topk = 0;
+        q.mlp_only[0] = 1;
+        q.top_k = 3;
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 1, NULL, &q);
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, NULL, &d);
+        d.norm_topk = 0;
+        d.first_dense = 1;
+        test_model_grad_variant(MODEL_SEQ_CLS, 0, 0, 0, NULL, &d);
     }
     test_packed(MODEL_CAUSAL_LM);
     test_packed(MODEL_SEQ_CLS);
