@@ -252,6 +252,11 @@ moe_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
         get_int(js, "decoder_sparse_step", 0, 1, 1, 1 << 16, &e->sparse_step, err) ||
         get_bool(js, "norm_topk_prob", 0, &e->norm_topk, err))
         return -1;
+    if (e->n_experts > 0 && e->top_k > e->n_experts) {
+        sbuf_addf(err, "field 'num_experts_per_tok': %d is more than num_experts %d",
+                  e->top_k, e->n_experts);
+        return -1;
+    }
     if (only && !json_is_null(only)) {
         if (!json_is_array(only)) {
             sbuf_adds(err, "field 'mlp_only_layers': not an array of layer indices");

@@ -5,6 +5,9 @@ base='"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
 i=0
 for extra in \
     '"model_type": "llama", "rope_scaling": {"rope_type": "longrope", "factor": 2.0}' \
+    '"model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 5, "moe_intermediate_size": 8' \
+    '"model_type": "qwen3_moe", "num_experts": 4, "moe_intermediate_size": 8, "num_experts_per_tok": 2, "mlp_only_layers": [3]' \
+    '"model_type": "qwen3_moe", "num_experts": 4, "moe_intermediate_size": 8, "num_experts_per_tok": 2, "shared_expert_intermediate_size": 16' \
     '"model_type": "llama", "rope_scaling": {"type": "su", "factor": 2.0}' \
     '"model_type": "llama", "rope_scaling": {"factor": 2.0}' \
     '"model_type": "llama", "rope_scaling": {"rope_type": "linear"}' \
