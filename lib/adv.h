@@ -30,6 +30,24 @@
  *                             Dive into RL for LLM Reasoning" (Lite PPO);
  *                             TRL's scale_rewards="batch"
  *
+ * Reward shaping before the advantage (each an extra reward term):
+ *
+ *   overlong  R = 0                        L <= Lmax - Lc
+ *             R = ((Lmax - Lc) - L) / Lc   Lmax - Lc < L <= Lmax
+ *             R = -1                       L > Lmax, or finish "length"
+ *             times a factor (DAPO's soft overlong punishment, Yu et al.
+ *             2025, arXiv:2503.14476, eq. 13; L the completion's tokens)
+ *   kl        R = -coef sum_t k(logprobs_t, ref_logprobs_t), k1/k2/k3 of
+ *             train.h: the KL penalty folded into the reward, as veRL's
+ *             use_kl_in_reward and OpenRLHF's
+ *
+ * Per-reward normalization (GDPO, Liu et al. 2026, "GDPO: Group
+ * reward-Decoupled Normalization Policy Optimization for Multi-reward RL
+ * Optimization", arXiv:2601.05242): each component r^k of the sample
+ * (every number of its "rewards" object, then the shaping terms) gets its
+ * own group advantage, and A_i = sum_k A_i^k; a component that is uniform
+ * in the group adds 0 instead of its constant drowning the others' scale.
+ *
  * Invariant: a group whose rewards are all exactly equal (G = 1 included)
  * gets A_i = 0 exactly, in every variant: it carries no learning signal,
  * and 0/0 never happens.  Hence eps = 0 is allowed.
@@ -115,24 +133,44 @@ int adv_reward(const json_t *rec, const char *key, double *out, const char **why
 
 struct tool;
 
+/* DAPO's overlong term of a completion of L tokens (see above; lc > 0). */
+double adv_overlong(long L, long lmax, long lc, int truncated);
+
+/*
+ * sum_t k(a_t, b_t) over two log-prob arrays of rec (kind 1, 2, 3 for
+ * k1, k2, k3): 0 and *out, or -1 with *field (static) and *why (static).
+ */
+int adv_kl_sum(const json_t *rec, int kind, double *out, const char **field,
+               const char **why);
+
 struct adv_run_opts {
     struct adv_opts adv;
     const char *key;   /* reward field or dotted path, "reward" */
     long group_size;   /* -G: every group must have this many; 0 = any */
     long batch;        /* ADV_SCALE_BATCH: groups per batch, 0 = all */
     int drop_uniform;  /* leave uniform groups out (DAPO dynamic sampling) */
+    long overlong;     /* L_cache of the overlong term, 0 = none */
+    long max_tokens;   /* its Lmax */
+    double overlong_factor;
+    double kl_coef;    /* KL folded into the reward, 0 = none */
+    int kl_kind;       /* 1, 2, 3 */
+    int per_reward;    /* GDPO: the components of "rewards" one by one */
+    int mask_truncated;/* leave finish "length" samples out of the output */
+    long min_policy;   /* refuse samples whose policy_step is below, -1 = any */
 };
 
 struct adv_counts {
     long groups, records;                 /* read and accepted */
     long uniform_groups, uniform_records; /* of those, uniform */
     long batches;                         /* ADV_SCALE_BATCH only */
+    long truncated;                       /* left out by mask_truncated */
 };
 
 /*
  * Reads t's input group by group, adds "advantage" to every record and
  * writes it to t's output; uniform groups get 0, or are left out with
- * drop_uniform.  A group with a bad reward or the wrong size goes to t's
+ * drop_uniform.  The shaping terms are written as rewards.overlong and
+ * rewards.kl, added to "reward".  A group with a bad reward or the wrong size goes to t's
  * error policy whole.  With ADV_SCALE_BATCH, the groups of a batch are
  * spooled to an unlinked temporary file in $TMPDIR while their rewards'
  * moments are taken, then read back: memory stays one group whatever the

@@ -6,6 +6,7 @@
 #include "adv.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,10 +14,18 @@
 #include "json.h"
 #include "tool.h"
 
-/* Per-group scratch, reused across groups. */
+/* Components of --per-reward past the "rewards" object's: the shaping. */
+enum { MAX_COMP = 64 };
+
+/*
+ * Per-group scratch, reused across groups: r the reward of each sample
+ * (shaping included), ov and kl its shaping terms, c its components
+ * (n x nc, --per-reward), a the advantages.
+ */
 struct scratch {
-    double *r, *a;
-    size_t cap;
+    double *r, *a, *ov, *kl, *c, *ca, *col;
+    size_t cap, nc;
+    const char *keys[MAX_COMP];
 };
 
 static void
@@ -27,6 +36,162 @@ scratch_fit(struct scratch *s, size_t n)
     s->cap = n;
     s->r = xrealloc(s->r, xmul(n, sizeof(double)));
     s->a = xrealloc(s->a, xmul(n, sizeof(double)));
+    s->ov = xrealloc(s->ov, xmul(n, sizeof(double)));
+    s->kl = xrealloc(s->kl, xmul(n, sizeof(double)));
+    s->c = xrealloc(s->c, xmul(xmul(n, MAX_COMP + 2), sizeof(double)));
+    s->ca = xrealloc(s->ca, xmul(n, sizeof(double)));
+    s->col = xrealloc(s->col, xmul(n, sizeof(double)));
+}
+
+static void
+scratch_free(struct scratch *s)
+{
+    free(s->r);
+    free(s->a);
+    free(s->ov);
+    free(s->kl);
+    free(s->c);
+    free(s->ca);
+    free(s->col);
+}
+
+static int
+truncated(const json_t *rec)
+{
+    const char *f = json_string_value(json_object_get(rec, "finish"));
+
+    return f && strcmp(f, "length") == 0;
+}
+
+/*
+ * The reward of sample i of a group and its terms into s (i = 0 fixes
+ * the --per-reward components for the group); 0, or -1 with *field and
+ * *why (static, or borrowed from rec).
+ */
+static int
+record_terms(const struct adv_run_opts *o, const json_t *rec, size_t i, struct scratch *s,
+             const char **field, const char **why)
+{
+    const json_t *v;
+    double r;
+    size_t k, nc = 0;
+
+    *field = o->key;
+    if (adv_reward(rec, o->key, &r, why))
+        return -1;
+    if (o->min_policy >= 0) {
+        *field = "policy_step";
+        v = json_object_get(rec, "policy_step");
+        if (!json_is_integer(v)) {
+            *why = v ? "not an integer" : "missing (gen writes it)";
+            return -1;
+        }
+        if (json_integer_value(v) < o->min_policy) {
+            *why = "older than --min-policy-step allows (a stale sample)";
+            return -1;
+        }
+    }
+    if (o->mask_truncated || o->overlong) {
+        *field = "finish";
+        v = json_object_get(rec, "finish");
+        if (!json_is_string(v)) {
+            *why = v ? "not a string" : "missing";
+            return -1;
+        }
+    }
+    s->ov[i] = s->kl[i] = 0.0;
+    if (o->overlong) {
+        *field = "completion_ids";
+        v = json_object_get(rec, "completion_ids");
+        if (!json_is_array(v)) {
+            *why = v ? "not an array" : "missing (the overlong term counts tokens)";
+            return -1;
+        }
+        s->ov[i] = o->overlong_factor * adv_overlong((long)json_array_size(v), o->max_tokens,
+                                                     o->overlong, truncated(rec));
+    }
+    if (o->kl_coef > 0) {
+        double kl;
+        if (adv_kl_sum(rec, o->kl_kind, &kl, field, why))
+            return -1;
+        s->kl[i] = -o->kl_coef * kl;
+    }
+    s->r[i] = r + s->ov[i] + s->kl[i];
+    if (!o->per_reward)
+        return 0;
+    *field = "rewards";
+    v = json_object_get(rec, "rewards");
+    if (!json_is_object(v)) {
+        *why = v ? "not an object" : "missing (--per-reward normalizes its components)";
+        return -1;
+    }
+    if (i == 0) {
+        const char *key;
+        const json_t *x;
+        s->nc = 0;
+        json_object_foreach((json_t *)v, key, x) {
+            if (s->nc == MAX_COMP) {
+                *why = "more than 64 components";
+                return -1;
+            }
+            s->keys[s->nc++] = key;
+        }
+    }
+    if (json_object_size(v) != s->nc) {
+        *why = "not the same components as the group's first sample";
+        return -1;
+    }
+    for (k = 0; k < s->nc; k++) {
+        v = json_object_get(json_object_get(rec, "rewards"), s->keys[k]);
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            *why = v ? "a component is not a finite number"
+                     : "not the same components as the group's first sample";
+            return -1;
+        }
+        s->c[i * (MAX_COMP + 2) + nc++] = json_number_value(v);
+    }
+    if (o->overlong)
+        s->c[i * (MAX_COMP + 2) + nc++] = s->ov[i];
+    if (o->kl_coef > 0)
+        s->c[i * (MAX_COMP + 2) + nc++] = s->kl[i];
+    return 0;
+}
+
+/* 1 if the group carries no signal: its rewards, or every component, uniform. */
+static int
+group_uniform(const struct adv_run_opts *o, const struct scratch *s, size_t n)
+{
+    size_t k, i, nc = s->nc + (o->overlong > 0) + (o->kl_coef > 0);
+
+    if (!o->per_reward)
+        return adv_uniform(s->r, n);
+    for (k = 0; k < nc; k++) {
+        for (i = 1; i < n; i++)
+            if (s->c[i * (MAX_COMP + 2) + k] != s->c[k])
+                return 0;
+    }
+    return 1;
+}
+
+/* The advantages of the group into s->a (see adv.h). */
+static void
+group_advantages(const struct adv_run_opts *o, struct scratch *s, size_t n, double std)
+{
+    size_t k, i, nc = s->nc + (o->overlong > 0) + (o->kl_coef > 0);
+
+    if (!o->per_reward) {
+        adv_compute(s->a, s->r, n, &o->adv, std);
+        return;
+    }
+    for (i = 0; i < n; i++)
+        s->a[i] = 0.0;
+    for (k = 0; k < nc; k++) {
+        for (i = 0; i < n; i++)
+            s->col[i] = s->c[i * (MAX_COMP + 2) + k];
+        adv_compute(s->ca, s->col, n, &o->adv, std);
+        for (i = 0; i < n; i++)
+            s->a[i] += s->ca[i];
+    }
 }
 
 /*
@@ -38,7 +203,7 @@ static int
 group_check(struct tool *t, const struct adv_run_opts *o, const struct group *g,
             struct scratch *s)
 {
-    const char *why = NULL;
+    const char *why = NULL, *field = NULL;
     size_t i, bad = g->n;
 
     scratch_fit(s, g->n);
@@ -50,11 +215,11 @@ group_check(struct tool *t, const struct adv_run_opts *o, const struct group *g,
         return 0;
     }
     for (i = 0; i < g->n && bad == g->n; i++)
-        if (adv_reward(g->recs[i], o->key, &s->r[i], &why))
+        if (record_terms(o, g->recs[i], i, s, &field, &why))
             bad = i;
     if (bad == g->n)
         return 1;
-    tool_reject_at(t, g->files[bad], g->lines[bad], g->recs[bad], o->key, "%s", why);
+    tool_reject_at(t, g->files[bad], g->lines[bad], g->recs[bad], field, "%s", why);
     for (i = 0; i < g->n; i++)
         if (i != bad)
             tool_reject_at(t, g->files[i], g->lines[i], g->recs[i], NULL,
@@ -63,13 +228,38 @@ group_check(struct tool *t, const struct adv_run_opts *o, const struct group *g,
     return 0;
 }
 
+/* Sets a reward term: rewards.NAME = x, reward += x. */
 static void
-emit(struct tool *t, json_t **recs, const double *a, size_t n)
+add_term(json_t *rec, const char *name, double x)
+{
+    json_t *rw = json_object_get(rec, "rewards"), *r = json_object_get(rec, "reward");
+
+    if (!json_is_object(rw)) {
+        rw = json_object();
+        json_object_set_new(rec, "rewards", rw);
+    }
+    json_object_set_new(rw, name, json_real(x));
+    json_object_set_new(rec, "reward", json_real((json_is_number(r) ? json_number_value(r)
+                                                  : 0.0) + x));
+}
+
+static void
+emit(struct tool *t, const struct adv_run_opts *o, json_t **recs, const struct scratch *s,
+     size_t n, struct adv_counts *c)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
-        json_object_set_new(recs[i], "advantage", json_real(a[i]));
+        if (o->overlong)
+            add_term(recs[i], "overlong", s->ov[i]);
+        if (o->kl_coef > 0)
+            add_term(recs[i], "kl", s->kl[i]);
+        json_object_set_new(recs[i], "advantage", json_real(s->a[i]));
+        /* DAPO's overlong filtering: counted in the group, out of the loss */
+        if (o->mask_truncated && truncated(recs[i])) {
+            c->truncated++;
+            continue;
+        }
         tool_write(t, recs[i]);
     }
 }
@@ -81,7 +271,7 @@ count(struct adv_counts *c, const struct adv_run_opts *o, const struct group *g,
 {
     c->groups++;
     c->records += (long)g->n;
-    if (adv_uniform(s->r, g->n)) {
+    if (group_uniform(o, s, g->n)) {
         c->uniform_groups++;
         c->uniform_records += (long)g->n;
         return !o->drop_uniform;
@@ -102,14 +292,13 @@ run_group(struct tool *t, const struct adv_run_opts *o, struct adv_counts *c,
         if (!group_check(t, o, &g, &s))
             continue;
         if (count(c, o, &g, &s)) {
-            adv_compute(s.a, s.r, g.n, &o->adv, 0);
-            emit(t, g.recs, s.a, g.n);
+            group_advantages(o, &s, g.n, 0);
+            emit(t, o, g.recs, &s, g.n, c);
         }
         tool_progress(t, "%ld groups", c->groups);
     }
     group_release(&g);
-    free(s.r);
-    free(s.a);
+    scratch_free(&s);
 }
 
 /* ---- batch scale: spool a batch, then read it back ---- */
@@ -185,8 +374,9 @@ spool_close(struct spool *sp)
 /* Reads the batch back and writes it with advantages over batch std s. */
 static void
 spool_replay(struct tool *t, const struct adv_run_opts *o, struct spool *sp, double std,
-             struct scratch *s)
+             struct scratch *s, struct adv_counts *c)
 {
+    const char *field, *why;
     json_t **recs = NULL;
     size_t j, i, cap = 0, lcap = 0;
     char *line = NULL;
@@ -213,11 +403,11 @@ spool_replay(struct tool *t, const struct adv_run_opts *o, struct spool *sp, dou
             if (!recs[i])
                 die("spool: a record does not read back: %s", sbuf_str(&err));
             /* It was checked before it was spooled. */
-            if (adv_reward(recs[i], o->key, &s->r[i], NULL))
+            if (record_terms(o, recs[i], i, s, &field, &why))
                 die("spool: a reward does not read back");
         }
-        adv_compute(s->a, s->r, n, &o->adv, std);
-        emit(t, recs, s->a, n);
+        group_advantages(o, s, n, std);
+        emit(t, o, recs, s, n, c);
         for (i = 0; i < n; i++)
             json_decref(recs[i]);
     }
@@ -255,13 +445,12 @@ run_batch(struct tool *t, const struct adv_run_opts *o, struct adv_counts *c,
         }
         if (sp.n == 0)
             continue;
-        spool_replay(t, o, &sp, adv_moments_std(&m, o->adv.population), &s);
+        spool_replay(t, o, &sp, adv_moments_std(&m, o->adv.population), &s, c);
         c->batches++;
     }
     spool_close(&sp);
     group_release(&g);
-    free(s.r);
-    free(s.a);
+    scratch_free(&s);
 }
 
 void

@@ -58,4 +58,39 @@ enum format_reason format_check(const struct format_opts *o, const char *text,
 /* "ok", "no_think", ...; static. */
 const char *format_reason_name(enum format_reason r);
 
+/*
+ * Language consistency (DeepSeek-R1, arXiv:2501.12948, sec. 2.3.3: "the
+ * proportion of target language words in the CoT").  Words are runs of
+ * letters of one script (each Han, kana or Hangul character is a word of
+ * its own: those scripts do not space words); scripts are told by code
+ * point block.  FORMAT_SCRIPT_NONE: no letters.
+ */
+enum format_script {
+    FORMAT_SCRIPT_NONE = 0,
+    FORMAT_SCRIPT_LATIN,
+    FORMAT_SCRIPT_GREEK,
+    FORMAT_SCRIPT_CYRILLIC,
+    FORMAT_SCRIPT_HEBREW,
+    FORMAT_SCRIPT_ARABIC,
+    FORMAT_SCRIPT_DEVANAGARI,
+    FORMAT_SCRIPT_THAI,
+    FORMAT_SCRIPT_HAN,
+    FORMAT_SCRIPT_KANA,
+    FORMAT_SCRIPT_HANGUL,
+    FORMAT_SCRIPT_OTHER,
+    FORMAT_SCRIPT_N,
+};
+
+/* "latin", "han", ... -> script, -1 if unknown; and the name (static). */
+int format_script_parse(const char *s, enum format_script *out);
+const char *format_script_name(enum format_script s);
+/* The script most of the words of text[0, n) are in (NONE: no words). */
+enum format_script format_main_script(const char *text, size_t n);
+/*
+ * The share of the words of text[0, n) in script (0 when it has no
+ * words); *nwords receives their number.
+ */
+double format_script_share(const char *text, size_t n, enum format_script script,
+                           size_t *nwords);
+
 #endif

@@ -14,6 +14,39 @@
 static const char *const agg_names[] = {
     "token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm",
 };
+static const char *const obj_names[] = {"ppo", "gspo", "gspo-token", "cispo"};
+static const char *const kl_names[] = {"k3", "k1", "k2"};
+
+static int
+name_index(const char *s, const char *const *names, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+int
+train_objective_parse(const char *s, enum train_objective *out)
+{
+    int i = name_index(s, obj_names, ARRAY_LEN(obj_names));
+
+    if (i >= 0)
+        *out = (enum train_objective)i;
+    return i < 0 ? -1 : 0;
+}
+
+int
+train_kl_parse(const char *s, enum train_kl *out)
+{
+    int i = name_index(s, kl_names, ARRAY_LEN(kl_names));
+
+    if (i >= 0)
+        *out = (enum train_kl)i;
+    return i < 0 ? -1 : 0;
+}
 
 void
 train_config_default(struct train_config *c, enum train_mode mode)
@@ -24,6 +57,8 @@ train_config_default(struct train_config *c, enum train_mode mode)
     c->clip_low = 0.2f;
     c->clip_high = 0.28f;
     c->beta = 0.0f;
+    c->is_level = TRAIN_IS_TOKEN;
+    c->is_cap = 2.0f;
     c->temperature = 1.0f;
     c->micro_tokens = 4096;
 }
@@ -31,15 +66,11 @@ train_config_default(struct train_config *c, enum train_mode mode)
 int
 train_agg_parse(const char *s, enum train_agg *out)
 {
-    size_t i;
+    int i = name_index(s, agg_names, ARRAY_LEN(agg_names));
 
-    for (i = 0; i < ARRAY_LEN(agg_names); i++) {
-        if (strcmp(s, agg_names[i]) == 0) {
-            *out = (enum train_agg)i;
-            return 0;
-        }
-    }
-    return -1;
+    if (i >= 0)
+        *out = (enum train_agg)i;
+    return i < 0 ? -1 : 0;
 }
 
 const char *
@@ -103,44 +134,194 @@ train_weights(const struct train_config *c, const struct pack_row *rows, size_t 
 }
 
 double
+train_kl_value(enum train_kl kind, double logp, double ref, double *dk)
+{
+    double d = logp - ref, e;
+
+    switch (kind) {
+    case TRAIN_KL_K1:
+        *dk = 1.0;
+        return d;
+    case TRAIN_KL_K2:
+        *dk = d;
+        return 0.5 * d * d;
+    default:
+        /* e^(ref - logp) - (ref - logp) - 1; d/dlogp = 1 - e^(ref - logp) */
+        e = exp(-d);
+        *dk = 1.0 - e;
+        return e + d - 1.0;
+    }
+}
+
+/*
+ * -min(x A, clip(x) A) as a function of the ratio x: the value, and in
+ * *gx its derivative in x (-A, or 0 where the clipped term is the
+ * smaller one: the ratio left the trust region in the direction the
+ * advantage pushes it); *clip -1 / 1 for the bound that did it, else 0.
+ */
+static double
+clipped(const struct train_config *c, double x, double A, double *gx, int *clip)
+{
+    double lo = 1.0 - c->clip_low, hi = 1.0 + c->clip_high;
+    double xc = x < lo ? lo : x > hi ? hi : x;
+    double u = x * A, v = xc * A;
+
+    if (v < u) {
+        *gx = 0.0;
+        *clip = x < lo ? -1 : 1;
+        return -v;
+    }
+    *gx = -A;
+    *clip = 0;
+    return -u;
+}
+
+double
 train_grpo_token(const struct train_config *c, float logp, float old, const float *ref,
                  float adv, float *dlogp, int *clip, double *kl)
 {
-    double r = exp((double)logp - (double)old), A = adv;
-    double lo = 1.0 - c->clip_low, hi = 1.0 + c->clip_high;
-    double rc = r < lo ? lo : r > hi ? hi : r;
-    double u = r * A, v = rc * A, l, g;
+    double r = exp((double)logp - (double)old), gx, dk, l;
 
-    /*
-     * -min(u, v): where the clipped term is the smaller one the gradient
-     * is zero (the ratio left the trust region in the direction the
-     * advantage pushes it).  d(-r A)/dlogp = -r A.
-     */
-    if (v < u) {
-        l = -v;
-        g = 0.0;
-        *clip = r < lo ? -1 : 1;
-    } else {
-        l = -u;
-        g = -u;
-        *clip = 0;
-    }
+    /* d(-r A)/dlogp = -r A */
+    l = clipped(c, r, adv, &gx, clip);
+    gx *= r;
     *kl = 0.0;
     if (ref) {
-        double d = (double)*ref - (double)logp, e = exp(d);
-        *kl = e - d - 1.0;
+        *kl = train_kl_value(c->kl, logp, *ref, &dk);
         l += c->beta * *kl;
-        /* d/dlogp (e^d - d - 1) with d = ref - logp: -e^d + 1 */
-        g += c->beta * (1.0 - e);
+        gx += c->beta * dk;
     }
-    *dlogp = (float)g;
+    *dlogp = (float)gx;
     return l;
+}
+
+void
+train_is_weights(const struct train_config *c, const struct pack_row *rows, size_t nrows,
+                 const float *old, const float *b, float *isw, struct train_stats *st)
+{
+    size_t r, s, t, off = 0;
+
+    for (r = 0; r < nrows; r++) {
+        const struct pack_row *row = &rows[r];
+        for (s = 0, t = 0; s < row->nseg; s++) {
+            size_t e = t + (size_t)row->seg[s], t0 = t;
+            double sum = 0.0, rho;
+            for (; t < e; t++)
+                if (row->mask[t])
+                    sum += (double)old[off + t] - (double)b[off + t];
+            for (t = t0; t < e; t++) {
+                size_t i = off + t;
+                isw[i] = 1.0f;
+                if (!row->mask[t] || c->is_level == TRAIN_IS_OFF)
+                    continue;
+                rho = exp(c->is_level == TRAIN_IS_SEQ ? sum
+                                                      : (double)old[i] - (double)b[i]);
+                if (rho > c->is_cap) {
+                    isw[i] = c->is_mask ? 0.0f : c->is_cap;
+                    st->is_capped++;
+                } else
+                    isw[i] = (float)rho;
+                st->is_sum += isw[i];
+                st->is_n++;
+            }
+        }
+        off += row->n;
+    }
+}
+
+/*
+ * The grpo loss of one segment [t0, e) of a row at offset off in the
+ * token-aligned arrays; see train.h.  Returns sum_t w_t l_t.
+ */
+static double
+grpo_segment(const struct train_config *c, const struct pack_row *row, size_t off,
+             size_t t0, size_t e, float A_s, const float *w, const float *logp,
+             const float *old, const float *isw, const float *ent, float *dlogp,
+             float *dent, struct train_stats *st)
+{
+    size_t t, n = 0;
+    double loss = 0.0, sum = 0.0, x = 0.0, gsum = 0.0;
+
+    for (t = t0; t < e; t++) {
+        if (row->mask[t]) {
+            sum += (double)logp[off + t] - (double)old[off + t];
+            n++;
+        }
+    }
+    if (c->obj == TRAIN_OBJ_GSPO || c->obj == TRAIN_OBJ_GSPO_TOKEN)
+        x = exp(sum / (double)(n ? n : 1));
+    for (t = t0; t < e; t++) {
+        size_t i = off + t;
+        double A = A_s, r, l, g, gx, kl = 0.0, dk, wi = isw ? isw[i] : 1.0;
+        int clip = 0;
+        if (!row->mask[t]) {
+            dlogp[i] = 0.0f;
+            if (dent)
+                dent[i] = 0.0f;
+            continue;
+        }
+        if (c->distill > 0)
+            A += c->distill * ((double)row->ref[t] - (double)old[i]);
+        r = exp((double)logp[i] - (double)old[i]);
+        switch (c->obj) {
+        case TRAIN_OBJ_GSPO:
+        case TRAIN_OBJ_GSPO_TOKEN:
+            l = wi * clipped(c, x, A, &gx, &clip);
+            g = wi * gx;
+            /* gspo: the gradient through s is spread over the segment */
+            if (c->obj == TRAIN_OBJ_GSPO) {
+                gsum += (double)w[i] * g;
+                g = 0.0;
+            } else
+                g *= x;
+            r = x;
+            break;
+        case TRAIN_OBJ_CISPO: {
+            double lo = 1.0 - c->clip_low, hi = 1.0 + c->clip_high;
+            double rc = r < lo ? lo : r > hi ? hi : r;
+            clip = r < lo ? -1 : r > hi ? 1 : 0;
+            l = -wi * rc * A * (double)logp[i];
+            g = -wi * rc * A;
+            break;
+        }
+        default:
+            l = wi * clipped(c, r, A, &gx, &clip);
+            g = wi * gx * r;
+            break;
+        }
+        if (row->ref) {
+            kl = train_kl_value(c->kl, logp[i], row->ref[t], &dk);
+            l += c->beta * kl;
+            g += c->beta * dk;
+        }
+        if (ent && c->ent_coef != 0) {
+            l -= c->ent_coef * (double)ent[i];
+            if (dent)
+                dent[i] = (float)(-(double)w[i] * c->ent_coef);
+        } else if (dent)
+            dent[i] = 0.0f;
+        loss += (double)w[i] * l;
+        dlogp[i] = (float)((double)w[i] * g);
+        st->ratio_sum += r;
+        st->ratio_max = r > st->ratio_max ? r : st->ratio_max;
+        st->kl_sum += kl;
+        st->clip_low += clip < 0;
+        st->clip_high += clip > 0;
+        st->targets++;
+    }
+    if (c->obj == TRAIN_OBJ_GSPO) {
+        /* d/dlogp_t sum_u w_u l_u = sum_u w_u dl_u/ds * ds/dlogp_t, ds/dlogp_t = s/n */
+        for (t = t0; t < e; t++)
+            if (row->mask[t])
+                dlogp[off + t] = (float)((double)dlogp[off + t] + gsum * x / (double)n);
+    }
+    return loss;
 }
 
 double
 train_token_loss(const struct train_config *c, const struct pack_row *rows, size_t nrows,
-                 const float *w, const float *logp, const float *old, float *dlogp,
-                 struct train_stats *st)
+                 const float *w, const float *logp, const float *old, const float *isw,
+                 const float *ent, float *dlogp, float *dent, struct train_stats *st)
 {
     size_t r, s, t, off = 0;
     double loss = 0.0;
@@ -150,29 +331,22 @@ train_token_loss(const struct train_config *c, const struct pack_row *rows, size
         for (s = 0, t = 0; s < row->nseg; s++) {
             size_t e = t + (size_t)row->seg[s];
             float A = row->adv ? row->adv[s] : 0.0f;
+            if (c->mode == TRAIN_GRPO) {
+                loss += grpo_segment(c, row, off, t, e, A, w, logp, old, isw, ent, dlogp,
+                                     dent, st);
+                t = e;
+                continue;
+            }
             for (; t < e; t++) {
                 size_t i = off + t;
-                double l;
-                float g;
+                if (dent)
+                    dent[i] = 0.0f;
                 if (!row->mask[t]) {
                     dlogp[i] = 0.0f;
                     continue;
                 }
-                if (c->mode == TRAIN_GRPO) {
-                    int clip;
-                    double kl;
-                    const float *ref = row->ref ? &row->ref[t] : NULL;
-                    l = train_grpo_token(c, logp[i], old[i], ref, A, &g, &clip, &kl);
-                    st->ratio_sum += exp((double)logp[i] - (double)old[i]);
-                    st->kl_sum += kl;
-                    st->clip_low += clip < 0;
-                    st->clip_high += clip > 0;
-                } else {
-                    l = -(double)logp[i];
-                    g = -1.0f;
-                }
-                loss += (double)w[i] * l;
-                dlogp[i] = w[i] * g;
+                loss += (double)w[i] * -(double)logp[i];
+                dlogp[i] = -w[i];
                 st->targets++;
             }
         }
@@ -243,6 +417,10 @@ trainer_release(struct trainer *tr)
     free(tr->told);
     free(tr->scores);
     free(tr->dscores);
+    free(tr->tent);
+    free(tr->tdent);
+    free(tr->dent);
+    free(tr->isw);
     free(tr->w);
     free(tr->sub);
     free(tr->subw);
@@ -263,6 +441,9 @@ grow(struct trainer *tr, size_t ntok, size_t nseg)
         tr->tlogp = xrealloc(tr->tlogp, xmul(n, sizeof(float)));
         tr->tdlogp = xrealloc(tr->tdlogp, xmul(n, sizeof(float)));
         tr->told = xrealloc(tr->told, xmul(n, sizeof(float)));
+        tr->tent = xrealloc(tr->tent, xmul(n, sizeof(float)));
+        tr->tdent = xrealloc(tr->tdent, xmul(n, sizeof(float)));
+        tr->dent = xrealloc(tr->dent, xmul(n, sizeof(float)));
         tr->cap_tok = n;
     }
     if (nseg > tr->cap_seg) {
@@ -317,8 +498,8 @@ micro_end(const struct trainer *tr, const struct pack_row *rows, size_t nrows, s
 
 /*
  * Forward over a micro-batch: token-aligned log-probs in tlogp (tlogp[t]
- * = log p(ids[t]) where ids[t] is a target), entropies of the same
- * predictions summed into st.
+ * = log p(ids[t]) where ids[t] is a target), the entropies of the same
+ * predictions in tent (grpo), summed into st.
  */
 static void
 forward_tokens(struct trainer *tr, const struct model_batch *b, int flags,
@@ -329,12 +510,15 @@ forward_tokens(struct trainer *tr, const struct model_batch *b, int flags,
     model_forward(tr->m, b, tr->cfg.temperature, tr->logp,
                   tr->cfg.mode == TRAIN_GRPO ? tr->ent : NULL, NULL, flags);
     for (t = 0; t < b->ntok; t++)
-        tr->tlogp[t] = 0.0f;
+        tr->tlogp[t] = tr->tent[t] = 0.0f;
     for (t = 0; t + 1 < b->ntok; t++) {
         if (b->targets[t] >= 0) {
             tr->tlogp[t + 1] = tr->logp[t];
-            if (st && tr->cfg.mode == TRAIN_GRPO)
-                st->entropy_sum += tr->ent[t];
+            if (tr->cfg.mode == TRAIN_GRPO) {
+                tr->tent[t + 1] = tr->ent[t];
+                if (st)
+                    st->entropy_sum += tr->ent[t];
+            }
         }
     }
 }
@@ -348,7 +532,10 @@ mismatch(const struct pack_row *row, const float *logp, struct train_stats *st)
     for (t = 0; t < row->n; t++) {
         if (row->mask[t]) {
             double d = fabs((double)logp[t] - row->old[t]);
+            double x = (double)logp[t] - row->old[t];
             st->mismatch_sum += d;
+            /* k3 of KL(sampler || trainer) under the sampler's tokens */
+            st->mismatch_kl_sum += exp(x) - x - 1.0;
             st->mismatch_max = d > st->mismatch_max ? d : st->mismatch_max;
             st->mismatch_ndiff += logp[t] != row->old[t];
             st->mismatch_n++;
@@ -357,8 +544,8 @@ mismatch(const struct pack_row *row, const float *logp, struct train_stats *st)
 }
 
 static double
-micro_step(struct trainer *tr, struct pack_row *rows, size_t n, const float *w, int iter,
-           double wpair, struct train_stats *st)
+micro_step(struct trainer *tr, struct pack_row *rows, size_t n, const float *w, float *isw,
+           int iter, double wpair, struct train_stats *st)
 {
     struct model_batch b;
     size_t r, t, off;
@@ -381,17 +568,27 @@ micro_step(struct trainer *tr, struct pack_row *rows, size_t n, const float *w, 
             if (iter == 0 && row->old)
                 mismatch(row, tr->tlogp + off, st);
             if (iter == 0 && (tr->cfg.recompute_old || !row->old)) {
-                if (!row->old)
+                if (!row->old) {
                     row->old = xmalloc(xmul(row->n, sizeof(float)));
+                    memcpy(row->old, tr->tlogp + off, row->n * sizeof(float));
+                }
+                /* the sampler's log-probs weigh the tokens, then give way */
+                if (isw)
+                    train_is_weights(&tr->cfg, row, 1, tr->tlogp + off, row->old,
+                                     isw + off, st);
                 memcpy(row->old, tr->tlogp + off, row->n * sizeof(float));
             }
             memcpy(tr->told + off, row->old, row->n * sizeof(float));
         }
     }
-    loss = train_token_loss(&tr->cfg, rows, n, w, tr->tlogp, tr->told, tr->tdlogp, st);
-    for (t = 0; t < b.ntok; t++)
+    loss = train_token_loss(&tr->cfg, rows, n, w, tr->tlogp, tr->told, isw,
+                            tr->cfg.mode == TRAIN_GRPO ? tr->tent : NULL, tr->tdlogp,
+                            tr->cfg.ent_coef != 0 ? tr->tdent : NULL, st);
+    for (t = 0; t < b.ntok; t++) {
         tr->dlogp[t] = b.targets[t] >= 0 ? tr->tdlogp[t + 1] : 0.0f;
-    model_backward(tr->m, &b, tr->dlogp, NULL, NULL);
+        tr->dent[t] = b.targets[t] >= 0 && tr->cfg.ent_coef != 0 ? tr->tdent[t + 1] : 0.0f;
+    }
+    model_backward(tr->m, &b, tr->dlogp, tr->cfg.ent_coef != 0 ? tr->dent : NULL, NULL);
     return loss;
 }
 
@@ -413,20 +610,20 @@ trainer_set_reduce(struct trainer *tr, train_reduce_fn fn, void *ctx)
 }
 
 /* The stats that add up over shares, as doubles and counts. */
-enum { STAT_ND = 6, STAT_NU = 10 };
+enum { STAT_ND = 9, STAT_NU = 12 };
 
 /*
- * The sums reduce as sums; the largest mismatch as one slot per process
- * (the others zero), whose sum is every process's value.
+ * The sums reduce as sums; the largest mismatch and ratio as one slot
+ * per process each (the others zero), whose sum is every process's value.
  */
 static void
 stats_reduce(struct trainer *tr, struct train_stats *st)
 {
-    size_t np = (size_t)dist_size(), nd = STAT_ND + np, i;
+    size_t np = (size_t)dist_size(), nd = STAT_ND + 2 * np, i;
     double *d = xcalloc(nd, sizeof(double));
     uint64_t u[STAT_NU] = {st->rows, st->segments, st->tokens, st->targets, st->clip_low,
                            st->clip_high, st->mismatch_n, st->pairs, st->correct,
-                           st->mismatch_ndiff};
+                           st->mismatch_ndiff, st->is_capped, st->is_n};
 
     d[0] = st->loss;
     d[1] = st->ratio_sum;
@@ -434,11 +631,16 @@ stats_reduce(struct trainer *tr, struct train_stats *st)
     d[3] = st->entropy_sum;
     d[4] = st->mismatch_sum;
     d[5] = st->score_diff_sum;
+    d[6] = st->is_sum;
+    d[7] = st->mismatch_kl_sum;
     d[STAT_ND + (size_t)dist_rank()] = st->mismatch_max;
+    d[STAT_ND + np + (size_t)dist_rank()] = st->ratio_max;
     tr->reduce(tr->reduce_ctx, tr->m->grads, tr->m->nparams, d, nd, u, STAT_NU);
-    st->mismatch_max = 0.0;
-    for (i = 0; i < np; i++)
+    st->mismatch_max = st->ratio_max = 0.0;
+    for (i = 0; i < np; i++) {
         st->mismatch_max = PT_MAX(st->mismatch_max, d[STAT_ND + i]);
+        st->ratio_max = PT_MAX(st->ratio_max, d[STAT_ND + np + i]);
+    }
     st->mismatch_ndiff = (size_t)u[9];
     st->loss = d[0];
     st->ratio_sum = d[1];
@@ -446,6 +648,8 @@ stats_reduce(struct trainer *tr, struct train_stats *st)
     st->entropy_sum = d[3];
     st->mismatch_sum = d[4];
     st->score_diff_sum = d[5];
+    st->is_sum = d[6];
+    st->mismatch_kl_sum = d[7];
     st->rows = (size_t)u[0];
     st->segments = (size_t)u[1];
     st->tokens = (size_t)u[2];
@@ -455,7 +659,23 @@ stats_reduce(struct trainer *tr, struct train_stats *st)
     st->mismatch_n = (size_t)u[6];
     st->pairs = (size_t)u[7];
     st->correct = (size_t)u[8];
+    st->is_capped = (size_t)u[10];
+    st->is_n = (size_t)u[11];
     free(d);
+}
+
+/* The mismatch and importance-weight counts of st into dst. */
+static void
+mismatch_copy(struct train_stats *dst, const struct train_stats *st)
+{
+    dst->mismatch_sum = st->mismatch_sum;
+    dst->mismatch_max = st->mismatch_max;
+    dst->mismatch_n = st->mismatch_n;
+    dst->mismatch_ndiff = st->mismatch_ndiff;
+    dst->mismatch_kl_sum = st->mismatch_kl_sum;
+    dst->is_sum = st->is_sum;
+    dst->is_capped = st->is_capped;
+    dst->is_n = st->is_n;
 }
 
 /*
@@ -499,6 +719,7 @@ train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
     double wpair = 0.0;
     struct pack_row *sub = rows;
     const float *w;
+    float *isw;
 
     memset(st, 0, sizeof(*st));
     for (r = 0; r < nrows; r++)
@@ -519,13 +740,34 @@ train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
         sub = tr->sub;
         w = tr->w ? tr->subw : NULL;
     }
+    /* importance weights: computed at iter 0, kept for the batch's later iters */
+    isw = NULL;
+    if (tr->cfg.mode == TRAIN_GRPO && tr->cfg.recompute_old
+        && tr->cfg.is_level != TRAIN_IS_OFF) {
+        size_t nt = 0;
+        for (r = 0; r < nsub; r++)
+            nt += sub[r].n;
+        if (iter == 0 && nt > tr->cap_isw) {
+            tr->isw = xrealloc(tr->isw, xmul(nt, sizeof(float)));
+            tr->cap_isw = nt;
+        }
+        if (iter == 0)
+            for (r = 0; r < nt; r++)
+                tr->isw[r] = 1.0f;
+        isw = tr->isw;
+    }
     model_zero_grad(tr->m);
     for (i = 0, off = 0; i < nsub; i = j) {
         j = micro_end(tr, sub, nsub, i);
-        st->loss += micro_step(tr, sub + i, j - i, w ? w + off : NULL, iter, wpair, st);
+        st->loss += micro_step(tr, sub + i, j - i, w ? w + off : NULL, isw ? isw + off : NULL,
+                               iter, wpair, st);
         for (r = i; r < j; r++)
             off += sub[r].n;
     }
+    if (iter == 0)
+        mismatch_copy(&tr->mm, st);
+    else if (tr->cfg.mode == TRAIN_GRPO)
+        mismatch_copy(st, &tr->mm);
     /* old log-probs recomputed at the first pass belong to the rows */
     if (mine)
         for (r = 0, k = 0; r < nrows; r++)

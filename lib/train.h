@@ -8,13 +8,36 @@
  * log-probability of ids[t] at the temperature):
  *
  *   sft   l = -logp
- *   grpo  r = exp(logp - old);  A = advantage[s]
- *         l = -min(r A, clip(r, 1 - clip_low, 1 + clip_high) A)
- *             + beta (exp(ref - logp) - (ref - logp) - 1)
- *         (clipped surrogate of PPO, Schulman 2017, arXiv:1707.06347, with
- *         DAPO's separate upper bound, Yu 2025, arXiv:2503.14476; the k3
- *         KL estimator, Schulman 2020, http://joschu.net/blog/kl-approx.html,
- *         as GRPO uses it, Shao 2024, arXiv:2402.03300)
+ *   grpo  r = exp(logp - old);  A = advantage[s] (+ distill (ref - old))
+ *         w_is the importance weight of the sampler's policy (below)
+ *         ppo        l = -w_is min(r A, clip(r, 1 - clip_low, 1 + clip_high) A)
+ *                    (clipped surrogate of PPO, Schulman 2017,
+ *                    arXiv:1707.06347, eq. 7, with DAPO's separate upper
+ *                    bound, Yu 2025, arXiv:2503.14476, eq. 10)
+ *         gspo       the same with r replaced by the segment's
+ *                    s = exp(1/n sum_t (logp_t - old_t)) and the gradient
+ *                    through s (Zheng 2025, GSPO, arXiv:2507.18071, eq. 5
+ *                    and 7)
+ *         gspo-token the same value, the gradient of
+ *                    s_t = sg[s] exp(logp_t - sg[logp_t]) (GSPO eq. 13-14)
+ *         cispo      l = -w_is sg[clip(r, 1 - clip_low, 1 + clip_high)] A logp
+ *                    (MiniMax-M1, arXiv:2506.13585, eq. 4)
+ *         + beta k(logp, ref), d = logp - ref (Schulman 2020,
+ *                    http://joschu.net/blog/kl-approx.html):
+ *                    k1 = d;  k2 = d^2 / 2;  k3 = e^-d + d - 1 (GRPO's,
+ *                    Shao 2024, arXiv:2402.03300, eq. 4)
+ *         - ent_coef H_t, H_t the entropy of the prediction of token t
+ *         The sampler's log-probabilities (the records' old_logprobs, b):
+ *         when old is the trainer's own first pass, the tokens were drawn
+ *         from b, not from old, and the importance weight corrects for it
+ *         (truncated importance sampling, Yao et al. 2025, "Your efficient
+ *         RL framework secretly brings you off-policy RL training",
+ *         https://fengyao.notion.site/off-policy-rl; the masked form of
+ *         Liu et al. 2025, "When speed kills stability"):
+ *         token      rho_t = exp(old_t - b_t)
+ *         seq        rho_t = exp(sum_u (old_u - b_u)) over the segment
+ *         truncate   w_is = min(rho, C);   mask   w_is = rho [rho <= C]
+ *         Where the floats agree bit for bit, rho = 1 exactly and w_is = 1.
  *   rm    per pair (chosen c, rejected j of one prompt), scores from the
  *         scalar head: l = -log sigmoid(score_c - score_j - margin)
  *         (Bradley-Terry; the margin of Llama 2, arXiv:2307.09288)
@@ -55,6 +78,25 @@ enum train_mode {
     TRAIN_RM,
 };
 
+enum train_objective {
+    TRAIN_OBJ_PPO = 0,
+    TRAIN_OBJ_GSPO,
+    TRAIN_OBJ_GSPO_TOKEN,
+    TRAIN_OBJ_CISPO,
+};
+
+enum train_kl {
+    TRAIN_KL_K3 = 0,
+    TRAIN_KL_K1,
+    TRAIN_KL_K2,
+};
+
+enum train_is {
+    TRAIN_IS_OFF = 0,
+    TRAIN_IS_TOKEN,
+    TRAIN_IS_SEQ,
+};
+
 enum train_agg {
     TRAIN_TOKEN_MEAN = 0,
     TRAIN_SEQ_MEAN_TOKEN_MEAN,
@@ -66,6 +108,13 @@ struct train_config {
     enum train_agg agg;
     float clip_low, clip_high; /* grpo: r clipped to [1 - low, 1 + high] */
     float beta;                /* grpo: KL coefficient; 0 needs no ref_logprobs */
+    enum train_objective obj;  /* grpo: the surrogate */
+    enum train_kl kl;          /* grpo: the estimator under beta */
+    float ent_coef;            /* grpo: entropy bonus */
+    float distill;             /* grpo: coefficient of ref - old in A (0: off) */
+    enum train_is is_level;    /* grpo: importance weights of the sampler */
+    int is_mask;               /* 1 mask, 0 truncate at is_cap */
+    float is_cap;              /* C */
     float temperature;         /* logits / temperature before the softmax */
     float margin;              /* rm: added to each pair's own margin */
     float norm_len;            /* seq-mean-token-sum-norm: C (0 = largest n_s) */
@@ -74,22 +123,33 @@ struct train_config {
 };
 
 /*
- * sft with token-mean; grpo clip 0.2/0.28, beta 0, seq-mean-token-mean;
+ * sft with token-mean; grpo ppo, clip 0.2/0.28, beta 0 (k3),
+ * seq-mean-token-mean, token-level importance weights truncated at 2;
  * temperature 1; micro-batches of 4096 tokens.
  */
 void train_config_default(struct train_config *c, enum train_mode mode);
 /* "token-mean", ... -> agg; -1 if unknown.  And the name of one (static). */
 int train_agg_parse(const char *s, enum train_agg *out);
 const char *train_agg_name(enum train_agg a);
+/* "ppo", "gspo", "gspo-token", "cispo"; "k1", "k2", "k3"; -1 if unknown. */
+int train_objective_parse(const char *s, enum train_objective *out);
+int train_kl_parse(const char *s, enum train_kl *out);
+/* The estimator k(logp, ref) and dk/dlogp into *dk (see above). */
+double train_kl_value(enum train_kl kind, double logp, double ref, double *dk);
 
 /* What one step measured (sums reset by train_step). */
 struct train_stats {
     double loss;           /* the aggregated loss */
     double lr, grad_norm;  /* the step's learning rate, norm before clipping */
     size_t rows, segments, tokens, targets;
-    /* grpo, over target tokens */
-    double ratio_sum, kl_sum, entropy_sum, mismatch_sum;
+    /* grpo, over target tokens (ratio: r, or s for gspo) */
+    double ratio_sum, ratio_max, kl_sum, entropy_sum, mismatch_sum;
     size_t clip_low, clip_high, mismatch_n;
+    /* importance weights of the sampler: their sum, the tokens where
+       the cap truncated or masked them, of is_n weighted tokens; the k3
+       estimate of KL(sampler || trainer) summed over mismatch_n */
+    double is_sum, mismatch_kl_sum;
+    size_t is_capped, is_n;
     /* the records' old log-probs against the first pass's: the largest
        |difference| and the tokens whose floats differ at all */
     double mismatch_max;
@@ -109,22 +169,35 @@ void train_weights(const struct train_config *c, const struct pack_row *rows, si
                    float *w);
 
 /*
- * GRPO loss of one token (before weighting) and dl/dlogp into *dlogp.
- * *clip receives -1 when the lower bound clipped the gradient away, 1 for
- * the upper bound, else 0; *kl the k3 estimate (0 without ref).
+ * PPO loss of one token (before weighting, without w_is and entropy) and
+ * dl/dlogp into *dlogp.  *clip receives -1 when the lower bound clipped
+ * the gradient away, 1 for the upper bound, else 0; *kl the estimate of
+ * c->kl (0 without ref).
  */
 double train_grpo_token(const struct train_config *c, float logp, float old, const float *ref,
                         float adv, float *dlogp, int *clip, double *kl);
 
 /*
+ * Importance weights of the sampler for rows (token-aligned; b the
+ * sampler's log-probs, old the trainer's): w_is into isw (1 off targets
+ * and where c->is_level is off), counts into st.
+ */
+void train_is_weights(const struct train_config *c, const struct pack_row *rows,
+                      size_t nrows, const float *old, const float *b, float *isw,
+                      struct train_stats *st);
+
+/*
  * Loss over token-aligned arrays for rows (sft or grpo): logp[t] is the
- * trainer's log-probability of ids[t], old[t] the old policy's (grpo),
- * w[t] from train_weights().  Writes dlogp (0 off targets), adds to st,
- * returns sum_t w[t] l_t.
+ * trainer's log-probability of ids[t], old[t] the old policy's, isw[t]
+ * the importance weight (NULL: 1), ent[t] the entropy of its prediction
+ * (NULL: no bonus) (grpo), w[t] from train_weights().  Writes dlogp and
+ * dent (NULL, or dL/dent; 0 off targets), adds to st, returns
+ * sum_t w[t] l_t.
  */
 double train_token_loss(const struct train_config *c, const struct pack_row *rows,
                         size_t nrows, const float *w, const float *logp, const float *old,
-                        float *dlogp, struct train_stats *st);
+                        const float *isw, const float *ent, float *dlogp, float *dent,
+                        struct train_stats *st);
 
 /*
  * Bradley-Terry loss over the pairs of rows given scores per segment
@@ -153,9 +226,13 @@ struct trainer {
     int *ids, *targets, *seg;
     unsigned char *mask;
     float *logp, *ent, *dlogp, *tlogp, *tdlogp, *told, *scores, *dscores;
+    float *tent, *tdent, *dent;
     size_t cap_tok, cap_seg;
     float *w;             /* (batch tokens) */
     size_t cap_w;
+    float *isw;           /* (share tokens) importance weights of iter 0 */
+    size_t cap_isw;
+    struct train_stats mm;/* the mismatch of iter 0, repeated at later iters */
     struct pack_row *sub; /* the rows of this process, and their weights */
     float *subw;
     size_t cap_sub, cap_subw;
@@ -173,8 +250,10 @@ void trainer_release(struct trainer *tr);
  * gradients, forward and backward each micro-batch, one AdamW step.
  * grpo: at iter 0, when cfg.recompute_old is set or a row has no
  * old_logprobs, the row's old log-probs become the current policy's
- * (rows[i].old is allocated or overwritten); st->mismatch_* compare the
- * records' old_logprobs with the trainer's at iter 0.  Fills st.
+ * (rows[i].old is allocated or overwritten), and the importance weights
+ * of the records' old_logprobs against them are kept for the later iters
+ * of the same batch; st->mismatch_* compare the records' old_logprobs
+ * with the trainer's at iter 0 (repeated at later iters).  Fills st.
  */
 void train_step(struct trainer *tr, struct pack_row *rows, size_t nrows, int iter,
                 struct train_stats *st);

@@ -24,6 +24,16 @@
 # depend on each other, so "make -j" is safe and speeds up nothing but
 # independent work inside a step.
 #
+# One-step off-policy (asynchronous) RL: with ASYNC=1, step n samples with
+# the policy of step n-2 instead of n-1, so "make -j2 ASYNC=1" runs the
+# sampling of step n+1 while step n updates (the two jobs on their own
+# cores, e.g. POSTTRAIN_THREADS=1).  Each sample records the policy it
+# came from (gen's policy_step); update's old log-probs are its own
+# recompute under n-1, and the samples' logprobs weigh the tokens by
+# truncated importance sampling (update --is, default token, cap 2); the
+# staleness bound (advantage --min-policy-step) refuses samples older than
+# step n-2.
+#
 # Settings (make VAR=value):
 INIT ?=
 PROMPTS ?=
@@ -49,6 +59,8 @@ UPDATE_OPTS ?=
 # The first step starts a fresh optimizer over INIT (whose state, if any,
 # belongs to the SFT run that made it).
 FIRST_OPTS ?= --new-optimizer
+# 1: sample step n with the policy of step n-2 (see above)
+ASYNC ?= 0
 # GEN runs the sampler.
 GEN ?= gen
 # Scale-out (posttrain(7), RUNNING ON A CLUSTER).  PARALLEL shards gen,
@@ -96,22 +108,28 @@ all: $(RUN)/plots/.done
 	@echo "grpo: $(STEPS) steps in $(RUN); the policy is $(LAST)/ckpt"
 
 ckpt = $(if $(filter 000,$(1)),$(INIT),$(RUN)/step-$(1)/ckpt)
+# The step whose policy samples step $(1) (its previous one is $(2)).
+sampler = $(if $(filter 1,$(ASYNC)),$(shell n=$$((10#$(2))); printf %03d $$((n > 0 ? n - 1 : 0))),$(2))
+# The staleness bound of step $(1): its samples are of the sampler's
+# policy or a newer one (none when the sampler is INIT).
+stale_bound = $(if $(filter 000,$(call sampler,$(1),$(2))),,--min-policy-step \
+	$$$$(jq .global_step $(call ckpt,$(call sampler,$(1),$(2)))/trainer_state.json))
 
 define step
 $(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
 	@mkdir -p $$(@D)
 	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< | $(PUT)$$@.part && mv $$@.part $$@
 
-$(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(2))/model.safetensors
+$(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(call sampler,$(1),$(2)))/model.safetensors
 	seed=$$$$(( $(SEED) * 100003 + 10#$(1) )); \
-	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(2)) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
+	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
 
 $(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
 	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
-	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
+	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(call stale_bound,$(1),$(2)) $(ADV_OPTS) -q -o $$@ $$<; \
+	else advantage -G $(G) $(call stale_bound,$(1),$(2)) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
@@ -125,8 +143,9 @@ $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(cal
 
 # A run killed after update's end but before the rename above renames
 # them when resumed (the checkpoint is there, so update does not run).
+# (Under make -j the rule may run after the one above renamed them.)
 $(RUN)/step-$(1)/metrics.jsonl: | $(RUN)/step-$(1)/ckpt/model.safetensors
-	mv $(RUN)/step-$(1)/metrics.part $$@
+	test -e $$@ || mv $(RUN)/step-$(1)/metrics.part $$@
 
 $(RUN)/step-$(1)/stats.json: $(RUN)/step-$(1)/scored.jsonl.zst
 	stats -j -q $$< > $$@.part && mv $$@.part $$@

@@ -12,7 +12,8 @@
 static const char usage_text[] =
     "usage: advantage [-G N] [--key FIELD] [--dr-grpo | --rloo] [--baseline mean|loo]\n"
     "                 [--scale group|batch|none] [--batch N] [--population] [--eps X]\n"
-    "                 [--drop-uniform] [options] [FILE ...]\n"
+    "                 [--drop-uniform] [--per-reward] [--overlong LC --max-tokens N]\n"
+    "                 [--kl-coef X] [--mask-truncated] [options] [FILE ...]\n"
     "Adds \"advantage\" to each sample: A = (r - mean) / (std + eps) within its group.\n"
     "\n"
     "  -G, --group-size N    every group must have N samples\n"
@@ -25,6 +26,17 @@ static const char usage_text[] =
     "      --population      std divides by n (default: by n - 1, as torch.std)\n"
     "      --eps X           added to the std (default 1e-4)\n"
     "      --drop-uniform    leave out groups whose rewards are all equal\n"
+    "      --per-reward      normalize each number of \"rewards\" in its group, then\n"
+    "                        sum the advantages (GDPO)\n"
+    "      --overlong LC     DAPO's soft overlong penalty over the last LC tokens\n"
+    "                        before --max-tokens (rewards.overlong)\n"
+    "      --max-tokens N    the completion limit (gen -n) of --overlong\n"
+    "      --overlong-penalty X  the penalty at the limit (default 1)\n"
+    "      --kl-coef X       the KL to ref_logprobs in the reward (rewards.kl)\n"
+    "      --kl k1|k2|k3     its estimator (default k1)\n"
+    "      --mask-truncated  leave finish \"length\" samples out of the output\n"
+    "                        (they count in their group's baseline)\n"
+    "      --min-policy-step N  refuse samples of a policy older than step N\n"
     TOOL_USAGE_COMMON;
 
 enum {
@@ -37,6 +49,14 @@ enum {
     OPT_POPULATION,
     OPT_EPS,
     OPT_DROP_UNIFORM,
+    OPT_PER_REWARD,
+    OPT_OVERLONG,
+    OPT_MAX_TOKENS,
+    OPT_OVERLONG_PENALTY,
+    OPT_KL_COEF,
+    OPT_KL,
+    OPT_MASK_TRUNCATED,
+    OPT_MIN_POLICY,
 };
 
 static const struct option longopts[] = {
@@ -51,6 +71,14 @@ static const struct option longopts[] = {
     { "population", no_argument, NULL, OPT_POPULATION },
     { "eps", required_argument, NULL, OPT_EPS },
     { "drop-uniform", no_argument, NULL, OPT_DROP_UNIFORM },
+    { "per-reward", no_argument, NULL, OPT_PER_REWARD },
+    { "overlong", required_argument, NULL, OPT_OVERLONG },
+    { "max-tokens", required_argument, NULL, OPT_MAX_TOKENS },
+    { "overlong-penalty", required_argument, NULL, OPT_OVERLONG_PENALTY },
+    { "kl-coef", required_argument, NULL, OPT_KL_COEF },
+    { "kl", required_argument, NULL, OPT_KL },
+    { "mask-truncated", no_argument, NULL, OPT_MASK_TRUNCATED },
+    { "min-policy-step", required_argument, NULL, OPT_MIN_POLICY },
     { NULL, 0, NULL, 0 },
 };
 
@@ -58,7 +86,7 @@ int
 main(int argc, char **argv)
 {
     struct tool t;
-    struct adv_run_opts o = { ADV_OPTS_INIT, "reward", 0, 0, 0 };
+    struct adv_run_opts o = { ADV_OPTS_INIT, "reward", 0, 0, 0, 0, 0, 1.0, 0.0, 1, 0, 0, -1 };
     struct adv_counts c;
     const char *preset = NULL;
     int baseline = -1, scale = -1, ch;
@@ -115,6 +143,38 @@ main(int argc, char **argv)
         case OPT_DROP_UNIFORM:
             o.drop_uniform = 1;
             break;
+        case OPT_PER_REWARD:
+            o.per_reward = 1;
+            break;
+        case OPT_OVERLONG:
+            if (parse_long(optarg, 1, 1L << 30, &o.overlong))
+                tool_usage_error(&t, "--overlong: '%s' is not a positive integer", optarg);
+            break;
+        case OPT_MAX_TOKENS:
+            if (parse_long(optarg, 1, 1L << 30, &o.max_tokens))
+                tool_usage_error(&t, "--max-tokens: '%s' is not a positive integer", optarg);
+            break;
+        case OPT_OVERLONG_PENALTY:
+            if (parse_double(optarg, 0, 1e6, &o.overlong_factor))
+                tool_usage_error(&t, "--overlong-penalty: '%s' is not a number in [0, 1e6]",
+                                 optarg);
+            break;
+        case OPT_KL_COEF:
+            if (parse_double(optarg, 0, 1e6, &o.kl_coef))
+                tool_usage_error(&t, "--kl-coef: '%s' is not a number in [0, 1e6]", optarg);
+            break;
+        case OPT_KL:
+            if (strcmp(optarg, "k1") && strcmp(optarg, "k2") && strcmp(optarg, "k3"))
+                tool_usage_error(&t, "--kl: '%s' is not k1, k2 or k3", optarg);
+            o.kl_kind = optarg[1] - '0';
+            break;
+        case OPT_MASK_TRUNCATED:
+            o.mask_truncated = 1;
+            break;
+        case OPT_MIN_POLICY:
+            if (parse_long(optarg, 0, 1L << 40, &o.min_policy))
+                tool_usage_error(&t, "--min-policy-step: '%s' is not an integer >= 0", optarg);
+            break;
         default:
             tool_usage(&t);
         }
@@ -129,6 +189,15 @@ main(int argc, char **argv)
         scale = ADV_SCALE_BATCH;
     if (o.batch && scale != ADV_SCALE_BATCH)
         tool_usage_error(&t, "--batch needs --scale batch");
+    if (o.overlong && !o.max_tokens)
+        tool_usage_error(&t, "--overlong needs --max-tokens (the limit completions had)");
+    if (o.max_tokens && !o.overlong)
+        tool_usage_error(&t, "--max-tokens goes with --overlong");
+    if (o.overlong > o.max_tokens)
+        tool_usage_error(&t, "--overlong %ld is longer than --max-tokens %ld", o.overlong,
+                         o.max_tokens);
+    if (o.per_reward && scale == ADV_SCALE_BATCH)
+        tool_usage_error(&t, "--per-reward normalizes within groups: not with --scale batch");
     if (baseline >= 0)
         o.adv.baseline = (enum adv_baseline)baseline;
     if (scale >= 0)
@@ -145,6 +214,8 @@ main(int argc, char **argv)
             warnx_("%ld groups, %ld records; %ld uniform groups (%ld records) %s", c.groups,
                    c.records, c.uniform_groups, c.uniform_records,
                    o.drop_uniform ? "dropped" : "given advantage 0");
+        if (o.mask_truncated)
+            warnx_("%ld truncated samples left out of the loss", c.truncated);
     }
     return tool_finish(&t);
 }

@@ -96,6 +96,7 @@ struct run {
     const char *system;         /* --system text, or NULL */
     const char *prefix;         /* text the assistant turn opened with */
     char policy[17];
+    long policy_step;           /* the checkpoint's global_step (0: none) */
     struct sample_sampling sampling; /* written into every sample */
     struct tok_ids ids;         /* scratch */
     struct sample_conv conv;    /* the conversation of a record */
@@ -254,6 +255,8 @@ emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, 
         json_object_set_new(o, "completion_ids", int_array(s[k].ids, s[k].n));
         json_object_set_new(o, "logprobs", lp);
         json_object_set_new(o, "policy", json_string(run->policy));
+        if (run->m)
+            json_object_set_new(o, "policy_step", json_integer(run->policy_step));
         sample_sampling_set(o, &run->sampling);
         tool_write(run->t, o);
         json_decref(o);
@@ -283,6 +286,27 @@ opt_float(struct tool *t, const char *name, const char *arg, double lo, double h
     if (parse_double(arg, lo, hi, &v))
         tool_usage_error(t, "%s: '%s' is not a number in [%g, %g]", name, arg, lo, hi);
     return (float)v;
+}
+
+/*
+ * The global step of the checkpoint in dir (its trainer_state.json, as
+ * update(1) writes it), or 0 when it has none: the policy version of
+ * the samples, which a staleness bound compares (advantage(1)).
+ */
+static long
+policy_step(const char *dir)
+{
+    char path[4096];
+    json_t *js, *v;
+    long step = 0;
+
+    snprintf(path, sizeof(path), "%s/trainer_state.json", dir);
+    js = json_load_file(path, 0, NULL);
+    v = js ? json_object_get(js, "global_step") : NULL;
+    if (json_is_integer(v))
+        step = (long)json_integer_value(v);
+    json_decref(js);
+    return step;
 }
 
 int
@@ -481,6 +505,7 @@ main(int argc, char **argv)
     run.prefix = (chat.flags & CHAT_THINK) ? "<think>\n" : "";
     run.system = system_file ? read_text(system_file) : NULL;
     ckpt_hash(m, run.policy);
+    run.policy_step = policy_step(model);
     sample_sampling_of(&run.sampling, &cfg.sampler);
 
     tool_start(&t, argc - optind, argv + optind);

@@ -20,7 +20,7 @@
 static const char usage[] =
     "usage: score-format [--domain NAME] [--weight W] [--tag NAME]\n"
     "                    [--answer-tag NAME] [--boxed] [--open-in-prompt]\n"
-    "                    [options] [FILE...]\n"
+    "                    [--language prompt|SCRIPT] [options] [FILE...]\n"
     "Scores the format: <think>...</think>, then an answer.\n"
     "      --domain NAME     score only this domain (default: all)\n"
     "      --weight W        reward of a well-formed completion (default 1)\n"
@@ -28,11 +28,15 @@ static const char usage[] =
     "      --answer-tag NAME the answer must be one <NAME>...</NAME>\n"
     "      --boxed           the answer must hold \\boxed{}\n"
     "      --open-in-prompt  the opening tag is in the prompt\n"
+    "      --language L      instead: rewards.language, the share of the reasoning's\n"
+    "                        words in the prompt's script (prompt) or in SCRIPT\n"
+    "                        (latin, greek, cyrillic, hebrew, arabic, devanagari,\n"
+    "                        thai, han, kana, hangul)\n"
     TOOL_USAGE_COMMON;
 
 enum {
     OPT_DOMAIN = TOOL_OPT_FIRST_FREE, OPT_WEIGHT, OPT_TAG, OPT_ANSWER_TAG,
-    OPT_BOXED, OPT_OPEN,
+    OPT_BOXED, OPT_OPEN, OPT_LANGUAGE,
 };
 
 static const struct option opts[] = {
@@ -43,6 +47,7 @@ static const struct option opts[] = {
     {"answer-tag", required_argument, NULL, OPT_ANSWER_TAG},
     {"boxed", no_argument, NULL, OPT_BOXED},
     {"open-in-prompt", no_argument, NULL, OPT_OPEN},
+    {"language", required_argument, NULL, OPT_LANGUAGE},
     {NULL, 0, NULL, 0},
 };
 
@@ -61,7 +66,71 @@ good_tag(const char *s)
 struct fmt {
     struct format_opts o;
     double weight;          /* reward of a well-formed completion */
+    int language;           /* score the language instead */
+    enum format_script script; /* NONE: the prompt's */
 };
+
+/* The text of the prompt: "prompt", else the last user turn of "messages". */
+static const char *
+prompt_text(const json_t *rec)
+{
+    const json_t *m = json_object_get(rec, "messages"), *v;
+    const char *last = NULL;
+    size_t i;
+
+    if (json_is_string(json_object_get(rec, "prompt")))
+        return json_string_value(json_object_get(rec, "prompt"));
+    json_array_foreach(m, i, v) {
+        const char *role = json_string_value(json_object_get(v, "role"));
+        if (role && strcmp(role, "user") == 0
+            && json_is_string(json_object_get(v, "content")))
+            last = json_string_value(json_object_get(v, "content"));
+    }
+    return last;
+}
+
+/*
+ * score.h callback of --language: the share of the reasoning's words in
+ * the target script (R1's language consistency reward), times weight.
+ */
+static int
+score_language(const struct fmt *fo, json_t *rec, const char *comp, double *reward,
+               const char **field, struct sbuf *why)
+{
+    struct format_split sp;
+    enum format_script sc = fo->script;
+    const char *s = comp, *p;
+    size_t n = strlen(comp), words;
+    double share;
+    json_t *info;
+
+    if (sc == FORMAT_SCRIPT_NONE) {
+        p = prompt_text(rec);
+        if (!p) {
+            *field = "prompt";
+            sbuf_adds(why, "missing (--language prompt reads the prompt's language)");
+            return -1;
+        }
+        sc = format_main_script(p, strlen(p));
+        if (sc == FORMAT_SCRIPT_NONE)
+            sc = FORMAT_SCRIPT_LATIN;
+    }
+    /* the reasoning: the think block when there is one, else everything */
+    memset(&sp, 0, sizeof(sp));
+    format_check(&fo->o, comp, &sp);
+    if (sp.think_e > sp.think_s) {
+        s = comp + sp.think_s;
+        n = sp.think_e - sp.think_s;
+    }
+    share = format_script_share(s, n, sc, &words);
+    info = json_object();
+    json_object_set_new(info, "script", json_string(format_script_name(sc)));
+    json_object_set_new(info, "words", json_integer((json_int_t)words));
+    json_object_set_new(info, "share", json_real(share));
+    json_object_set_new(rec, "language", info);
+    *reward = share * fo->weight;
+    return share >= 1.0;
+}
 
 /* score.h callback: the format check, its reason under "format". */
 static int
@@ -69,11 +138,13 @@ score(void *ctx, json_t *rec, const char *comp, double *reward, const char **fie
       struct sbuf *why)
 {
     const struct fmt *fo = ctx;
-    enum format_reason reason = format_check(&fo->o, comp, NULL);
-    json_t *info = json_object();
+    enum format_reason reason;
+    json_t *info;
 
-    (void)field;
-    (void)why;
+    if (fo->language)
+        return score_language(fo, rec, comp, reward, field, why);
+    reason = format_check(&fo->o, comp, NULL);
+    info = json_object();
     json_object_set_new(info, "reason", json_string(format_reason_name(reason)));
     json_object_set_new(rec, "format", info);
     *reward = reason == FORMAT_OK ? fo->weight : 0;
@@ -95,6 +166,8 @@ main(int argc, char **argv)
     util_setprog(argv[0]);
     format_opts_init(to);
     fo.weight = 1;
+    fo.language = 0;
+    fo.script = FORMAT_SCRIPT_NONE;
     tool_init(&t, "score-format", usage);
     while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
         if (tool_opt(&t, ch, optarg))
@@ -124,8 +197,20 @@ main(int argc, char **argv)
             break;
         case OPT_BOXED: to->boxed = 1; break;
         case OPT_OPEN: to->open_in_prompt = 1; break;
+        case OPT_LANGUAGE:
+            fo.language = 1;
+            fo.script = FORMAT_SCRIPT_NONE;
+            if (strcmp(optarg, "prompt") != 0 && format_script_parse(optarg, &fo.script))
+                tool_usage_error(&t, "--language: '%s' is not prompt or a script (latin, "
+                                 "greek, cyrillic, hebrew, arabic, devanagari, thai, han, "
+                                 "kana, hangul)", optarg);
+            break;
         default: tool_usage(&t);
         }
+    }
+    if (fo.language) {
+        sc.name = "language";
+        sc.hit = "wholly in the language";
     }
     tool_start(&t, argc - optind, argv + optind);
     score_run(&t, &sc, &c);

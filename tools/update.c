@@ -24,12 +24,14 @@
 #include "train.h"
 
 static const char usage_text[] =
-    "usage: update -m IN -o OUT (--sft | --grpo | --rm) [options] [FILE ...]\n"
+    "usage: update -m IN -o OUT (--sft | --grpo | --distill | --rm) [options] [FILE ...]\n"
     "Takes optimizer steps on packed records and writes the next checkpoint.\n"
     "  -m, --model DIR        the checkpoint to start from\n"
     "  -o, --output DIR       the checkpoint to write (atomically)\n"
     "      --sft              cross-entropy on the loss_mask tokens\n"
     "      --grpo             clipped surrogate with advantages, optional k3 KL\n"
+    "      --distill          on-policy distillation: --grpo with the per-token\n"
+    "                         advantage ref - old (ref_logprobs: the teacher's)\n"
     "      --rm               Bradley-Terry on chosen/rejected pairs (scalar head)\n"
     "batches:\n"
     "      --batch N          packed sequences per optimizer step (sft, rm: 16;\n"
@@ -49,16 +51,25 @@ static const char usage_text[] =
     "      --weight-decay X (0.1)  --beta1 X (0.9)  --beta2 X (0.95)\n"
     "      --grad-clip X      clip the global gradient norm (1.0; 0 = off)\n"
     "grpo:\n"
-    "      --clip-low X       ratio floor 1 - X (0.2)\n"
-    "      --clip-high X      ratio ceiling 1 + X (0.28)\n"
-    "      --beta X           KL coefficient, k3 estimator (0: no reference needed)\n"
+    "      --objective NAME   ppo (default), gspo, gspo-token, cispo\n"
+    "      --clip-low X       ratio floor 1 - X (0.2; gspo 3e-4; cispo 1: none)\n"
+    "      --clip-high X      ratio ceiling 1 + X (0.28; gspo 4e-4)\n"
+    "      --beta X           KL coefficient (0: no reference needed)\n"
+    "      --kl k1|k2|k3      the KL estimator (default k3)\n"
+    "      --entropy-coef X   entropy bonus: minus X times the entropy (0)\n"
+    "      --distill-coef X   --distill: the advantage's coefficient (1)\n"
+    "      --is off|token|seq importance weights of the sampler's log-probs\n"
+    "                         against the recomputed old ones (default token)\n"
+    "      --is-cap C         their cap (default 2)\n"
+    "      --is-mode truncate|mask  min(rho, C), or 0 past C (default truncate)\n"
     "      --agg NAME         seq-mean-token-mean (default), token-mean,\n"
     "                         seq-mean-token-sum-norm\n"
     "      --norm-len N       seq-mean-token-sum-norm's constant (default: the\n"
     "                         longest completion of the batch)\n"
     "      --mu N             optimizer steps per batch (default 1)\n"
-    "      --old records|recompute  old log-probs: the records' (default when\n"
-    "                         present) or the policy's at the first pass\n"
+    "      --old records|recompute  old log-probs: the records' or the policy's\n"
+    "                         at the first pass (default; with --is off: the\n"
+    "                         records' when present)\n"
     "      --temperature X    the sampling temperature (default: the records'\n"
     "                         sampling.temperature, else 1)\n"
     "rm:\n"
@@ -92,7 +103,8 @@ enum {
     OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WEIGHT_DECAY, OPT_BETA1, OPT_BETA2,
     OPT_GRAD_CLIP, OPT_CLIP_LOW, OPT_CLIP_HIGH, OPT_BETA, OPT_AGG, OPT_NORM_LEN, OPT_MU,
     OPT_OLD, OPT_TEMPERATURE, OPT_MARGIN, OPT_SAVE_EVERY, OPT_SAVE_DIR, OPT_RESUME, OPT_NEW_OPTIMIZER,
-    OPT_METRICS, OPT_THREADS, OPT_EVAL, OPT_DTYPE, OPT_SHARD,
+    OPT_METRICS, OPT_THREADS, OPT_EVAL, OPT_DTYPE, OPT_SHARD, OPT_DISTILL, OPT_OBJECTIVE,
+    OPT_KL, OPT_ENTROPY_COEF, OPT_DISTILL_COEF, OPT_IS, OPT_IS_CAP, OPT_IS_MODE,
 };
 
 /* Optimizer options given on the command line (NAN / -1: not given). */
@@ -174,7 +186,12 @@ row_fits(const struct run *r, const struct model *m, const struct pack_row *w,
             return -1;
         }
     }
-    if (r->mode == TRAIN_GRPO && !w->adv) {
+    if (r->mode == TRAIN_GRPO && r->tc.distill > 0 && !w->ref) {
+        *field = "ref_logprobs";
+        sbuf_adds(why, "missing (--distill needs the teacher's: logp -m TEACHER before pack)");
+        return -1;
+    }
+    if (r->mode == TRAIN_GRPO && !w->adv && r->tc.distill == 0) {
         *field = "advantage";
         sbuf_adds(why, "missing (--grpo needs an advantage per segment)");
         return -1;
@@ -393,6 +410,7 @@ mismatch_fields(json_t *js, const struct train_stats *st)
     json_object_set_new(js, "logp_mismatch", json_real(st->mismatch_sum / n));
     json_object_set_new(js, "logp_mismatch_max", json_real(st->mismatch_max));
     json_object_set_new(js, "logp_mismatch_frac", json_real((double)st->mismatch_ndiff / n));
+    json_object_set_new(js, "logp_mismatch_kl", json_real(st->mismatch_kl_sum / n));
 }
 
 /* ---- Metrics ---- */
@@ -419,6 +437,7 @@ metrics_line(FILE *f, const struct run *r, const struct optim *o, long epoch, in
     json_object_set_new(js, "tokens_per_s", json_real(secs > 0 ? (double)st->tokens / secs : 0));
     if (r->mode == TRAIN_GRPO) {
         json_object_set_new(js, "ratio", json_real(st->ratio_sum / nt));
+        json_object_set_new(js, "ratio_max", json_real(st->ratio_max));
         json_object_set_new(js, "clip_frac",
                             json_real((double)(st->clip_low + st->clip_high) / nt));
         json_object_set_new(js, "clip_low", json_real((double)st->clip_low / nt));
@@ -427,6 +446,11 @@ metrics_line(FILE *f, const struct run *r, const struct optim *o, long epoch, in
         json_object_set_new(js, "entropy", json_real(st->entropy_sum / nt));
         if (st->mismatch_n)
             mismatch_fields(js, st);
+        if (st->is_n) {
+            json_object_set_new(js, "is_weight", json_real(st->is_sum / (double)st->is_n));
+            json_object_set_new(js, "is_capped",
+                                json_real((double)st->is_capped / (double)st->is_n));
+        }
     }
     if (r->mode == TRAIN_RM && st->pairs) {
         json_object_set_new(js, "pairs", json_integer((json_int_t)st->pairs));
@@ -545,9 +569,19 @@ parse_args(struct run *r, int argc, char **argv)
         {"eval", no_argument, NULL, OPT_EVAL},
         {"dtype", required_argument, NULL, OPT_DTYPE},
         {"max-shard-size", required_argument, NULL, OPT_SHARD},
+        {"distill", no_argument, NULL, OPT_DISTILL},
+        {"objective", required_argument, NULL, OPT_OBJECTIVE},
+        {"kl", required_argument, NULL, OPT_KL},
+        {"entropy-coef", required_argument, NULL, OPT_ENTROPY_COEF},
+        {"distill-coef", required_argument, NULL, OPT_DISTILL_COEF},
+        {"is", required_argument, NULL, OPT_IS},
+        {"is-cap", required_argument, NULL, OPT_IS_CAP},
+        {"is-mode", required_argument, NULL, OPT_IS_MODE},
         {NULL, 0, NULL, 0},
     };
     int ch, nmode = 0, agg_set = 0, epochs_set = 0, batch_set = 0, shuffle_off = 0;
+    int distill = 0, low_set = 0, high_set = 0, is_set = 0, grpo_opt = 0;
+    double distill_coef = 1.0;
     double x;
     long v;
     enum optim_schedule sch;
@@ -567,6 +601,52 @@ parse_args(struct run *r, int argc, char **argv)
         case OPT_SFT: r->mode = TRAIN_SFT; nmode++; break;
         case OPT_GRPO: r->mode = TRAIN_GRPO; nmode++; break;
         case OPT_RM: r->mode = TRAIN_RM; nmode++; break;
+        case OPT_DISTILL: r->mode = TRAIN_GRPO; distill = 1; nmode++; break;
+        case OPT_OBJECTIVE:
+            if (train_objective_parse(optarg, &tc.obj))
+                tool_usage_error(&r->tl, "--objective: '%s' is not ppo, gspo, gspo-token or "
+                                 "cispo", optarg);
+            grpo_opt = 1;
+            break;
+        case OPT_KL:
+            if (train_kl_parse(optarg, &tc.kl))
+                tool_usage_error(&r->tl, "--kl: '%s' is not k1, k2 or k3", optarg);
+            grpo_opt = 1;
+            break;
+        case OPT_ENTROPY_COEF:
+            parse_num(r, "--entropy-coef", optarg, -1e3, 1e3, &x);
+            tc.ent_coef = (float)x;
+            grpo_opt = 1;
+            break;
+        case OPT_DISTILL_COEF:
+            parse_num(r, "--distill-coef", optarg, 1e-6, 1e6, &distill_coef);
+            break;
+        case OPT_IS:
+            if (strcmp(optarg, "off") == 0)
+                tc.is_level = TRAIN_IS_OFF;
+            else if (strcmp(optarg, "token") == 0)
+                tc.is_level = TRAIN_IS_TOKEN;
+            else if (strcmp(optarg, "seq") == 0)
+                tc.is_level = TRAIN_IS_SEQ;
+            else
+                tool_usage_error(&r->tl, "--is: '%s' is not off, token or seq", optarg);
+            is_set = 1;
+            grpo_opt = 1;
+            break;
+        case OPT_IS_CAP:
+            parse_num(r, "--is-cap", optarg, 1, 1e6, &x);
+            tc.is_cap = (float)x;
+            grpo_opt = 1;
+            break;
+        case OPT_IS_MODE:
+            if (strcmp(optarg, "truncate") == 0)
+                tc.is_mask = 0;
+            else if (strcmp(optarg, "mask") == 0)
+                tc.is_mask = 1;
+            else
+                tool_usage_error(&r->tl, "--is-mode: '%s' is not truncate or mask", optarg);
+            grpo_opt = 1;
+            break;
         case OPT_BATCH:
             parse_int(r, "--batch", optarg, 0, 1L << 40, &r->batch);
             batch_set = 1;
@@ -606,10 +686,12 @@ parse_args(struct run *r, int argc, char **argv)
         case OPT_CLIP_LOW:
             parse_num(r, "--clip-low", optarg, 0, 1, &x);
             tc.clip_low = (float)x;
+            low_set = 1;
             break;
         case OPT_CLIP_HIGH:
             parse_num(r, "--clip-high", optarg, 0, 1e6, &x);
             tc.clip_high = (float)x;
+            high_set = 1;
             break;
         case OPT_BETA: parse_num(r, "--beta", optarg, 0, 1e6, &x); tc.beta = (float)x; break;
         case OPT_AGG:
@@ -662,7 +744,27 @@ parse_args(struct run *r, int argc, char **argv)
     }
     r->out = r->tl.output;
     if (nmode != 1)
-        tool_usage_error(&r->tl, "give one of --sft, --grpo, --rm");
+        tool_usage_error(&r->tl, "give one of --sft, --grpo, --distill, --rm");
+    if (grpo_opt && r->mode != TRAIN_GRPO)
+        tool_usage_error(&r->tl, "--objective, --kl, --entropy-coef and --is* go with --grpo "
+                         "or --distill");
+    if (!distill && distill_coef != 1.0)
+        tool_usage_error(&r->tl, "--distill-coef goes with --distill");
+    if (distill && tc.beta > 0)
+        tool_usage_error(&r->tl, "--distill: ref_logprobs are the teacher's, so no --beta");
+    if (r->old_mode == 1 && is_set && tc.is_level != TRAIN_IS_OFF)
+        tool_usage_error(&r->tl, "--is weighs the records' log-probs against recomputed "
+                         "ones: not with --old records");
+    if (distill)
+        tc.distill = (float)distill_coef;
+    /* the objectives' own trust regions */
+    if (tc.obj == TRAIN_OBJ_GSPO || tc.obj == TRAIN_OBJ_GSPO_TOKEN) {
+        if (!low_set)
+            tc.clip_low = 3e-4f;
+        if (!high_set)
+            tc.clip_high = 4e-4f;
+    } else if (tc.obj == TRAIN_OBJ_CISPO && !low_set)
+        tc.clip_low = 1.0f;
     if (r->resume && r->new_optimizer)
         tool_usage_error(&r->tl, "--resume continues IN's optimizer: no --new-optimizer");
     if (r->eval && (r->out || r->resume))
@@ -677,7 +779,14 @@ parse_args(struct run *r, int argc, char **argv)
         tool_usage_error(&r->tl, "--mu goes with --grpo");
     tc.mode = (enum train_mode)r->mode;
     tc.agg = agg_set ? agg : r->mode == TRAIN_GRPO ? TRAIN_SEQ_MEAN_TOKEN_MEAN : TRAIN_TOKEN_MEAN;
-    if (r->old_mode == 2)
+    /*
+     * The old log-probs are the first pass's, the records' weighing in
+     * as importance weights; where the two agree bit for bit the weight
+     * is exactly 1, so this is --old records then.
+     */
+    if (r->old_mode == 1)
+        tc.is_level = TRAIN_IS_OFF;
+    if (r->old_mode == 2 || (r->old_mode == 0 && tc.is_level != TRAIN_IS_OFF))
         tc.recompute_old = 1;
     r->tc = tc;
     if (!batch_set)

@@ -25,9 +25,40 @@ run(const struct format_opts *o, const struct tcase *c, size_t n)
     }
 }
 
+/* Language consistency, hand-counted: words are letter runs of one script, each Han character one. */
+static void
+test_language(void)
+{
+    static const char mixed[] = "Deux plus trois: \xe4\xba\x94 (five), \xd0\xbf\xd1\x8f\xd1\x82\xd1\x8c!";
+    size_t nw;
+    enum format_script sc;
+
+    /* Deux plus trois five = 4 latin, one Han, one Cyrillic word: 6 */
+    CHECK_NEAR(format_script_share(mixed, strlen(mixed), FORMAT_SCRIPT_LATIN, &nw), 4.0 / 6, 1e-12);
+    CHECK(nw == 6);
+    CHECK_NEAR(format_script_share(mixed, strlen(mixed), FORMAT_SCRIPT_HAN, &nw), 1.0 / 6, 1e-12);
+    CHECK_NEAR(format_script_share(mixed, strlen(mixed), FORMAT_SCRIPT_CYRILLIC, &nw), 1.0 / 6,
+               1e-12);
+    /* digits, punctuation and spaces are no words */
+    CHECK(format_script_share("12 + 7 = 19.", 12, FORMAT_SCRIPT_LATIN, &nw) == 0.0 && nw == 0);
+    CHECK(format_main_script("12 + 7", 6) == FORMAT_SCRIPT_NONE);
+    /* accents stay inside a Latin word: "na\u00efve caf\u00e9" is 2 words */
+    CHECK_NEAR(format_script_share("na\xc3\xafve caf\xc3\xa9", 11, FORMAT_SCRIPT_LATIN, &nw), 1.0,
+               1e-12);
+    CHECK(nw == 2);
+    /* two Han characters and a kana one: 3 words; the main script is Han */
+    sc = format_main_script("\xe4\xba\x8c\xe5\x8a\xa0\xe3\x81\xae", 9);
+    CHECK(sc == FORMAT_SCRIPT_HAN);
+    CHECK(format_script_parse("hangul", &sc) == 0 && sc == FORMAT_SCRIPT_HANGUL);
+    CHECK(format_script_parse("klingon", &sc) == -1);
+    /* a truncated UTF-8 sequence is no word and no crash */
+    CHECK(format_script_share("ab\xe4\xba", 4, FORMAT_SCRIPT_LATIN, &nw) == 1.0 && nw == 1);
+}
+
 int
 main(void)
 {
+    test_language();
     static const struct tcase plain[] = {
         {"<think>reason</think>42", FORMAT_OK},
         {"<think>\nreason\n</think>\n\nThe answer is 42.", FORMAT_OK},

@@ -5,7 +5,9 @@
  * not change the weights, the schedule's end points, and a Bradley-Terry
  * reward model learns correct-vs-wrong arithmetic.
  */
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +136,7 @@ test_aggregation(void)
     c.agg = TRAIN_TOKEN_MEAN;
     train_weights(&c, &r, 1, w);
     memset(&st, 0, sizeof(st));
-    loss = train_token_loss(&c, &r, 1, w, logp, old, dl, &st);
+    loss = train_token_loss(&c, &r, 1, w, logp, old, NULL, NULL, dl, NULL, &st);
     CHECK_NEAR(loss, 1.1 / 5, 1e-6);
     CHECK_NEAR(dl[6], 1.1 / 5, 1e-6);
     CHECK_NEAR(dl[1], -1.0 / 5, 1e-6);
@@ -143,7 +145,7 @@ test_aggregation(void)
 
     c.agg = TRAIN_SEQ_MEAN_TOKEN_MEAN;
     train_weights(&c, &r, 1, w);
-    loss = train_token_loss(&c, &r, 1, w, logp, old, dl, &st);
+    loss = train_token_loss(&c, &r, 1, w, logp, old, NULL, NULL, dl, NULL, &st);
     CHECK_NEAR(loss, (-2.0 / 2 + 3.1 / 3) / 2, 1e-6);
     CHECK_NEAR(dl[1], -1.0 / 4, 1e-6);
     CHECK_NEAR(dl[6], 1.1 / 6, 1e-6);
@@ -151,17 +153,17 @@ test_aggregation(void)
     c.agg = TRAIN_SEQ_MEAN_TOKEN_SUM_NORM;
     c.norm_len = 4;
     train_weights(&c, &r, 1, w);
-    loss = train_token_loss(&c, &r, 1, w, logp, old, dl, &st);
+    loss = train_token_loss(&c, &r, 1, w, logp, old, NULL, NULL, dl, NULL, &st);
     CHECK_NEAR(loss, (-2.0 / 4 + 3.1 / 4) / 2, 1e-6);
     c.norm_len = 0; /* C = the longest target span, 3 */
     train_weights(&c, &r, 1, w);
-    loss = train_token_loss(&c, &r, 1, w, logp, old, dl, &st);
+    loss = train_token_loss(&c, &r, 1, w, logp, old, NULL, NULL, dl, NULL, &st);
     CHECK_NEAR(loss, (-2.0 / 3 + 3.1 / 3) / 2, 1e-6);
 
     /* sft: mean negative log-likelihood of the targets */
     train_config_default(&c, TRAIN_SFT);
     train_weights(&c, &r, 1, w);
-    loss = train_token_loss(&c, &r, 1, w, logp, old, dl, &st);
+    loss = train_token_loss(&c, &r, 1, w, logp, old, NULL, NULL, dl, NULL, &st);
     CHECK_NEAR(loss, (1 + 2 + 1 + 1 + 1) / 5.0, 1e-6);
     CHECK_NEAR(dl[2], -1.0 / 5, 1e-7);
 
@@ -542,12 +544,132 @@ test_reward_model(void)
     model_free(m);
 }
 
+/* ---- the GRPO family against tests/ref/grpo_losses.py (PyTorch autograd) ---- */
+
+static void
+json_floats(const json_t *a, float *out)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(a, i, v)
+        out[i] = (float)json_number_value(v);
+}
+
+static void
+test_reference_losses(void)
+{
+    char path[4096];
+    const char *top = getenv("TOP");
+    json_error_t je;
+    json_t *all, *cs;
+    size_t k, nclip = 0, ncap = 0;
+
+    snprintf(path, sizeof(path), "%s/tests/ref/grpo_losses.json", top ? top : ".");
+    all = json_load_file(path, 0, &je);
+    CHECK_MSG(all != NULL, "%s: %s", path, je.text);
+    if (!all)
+        return;
+    json_array_foreach(all, k, cs) {
+        const json_t *cf = json_object_get(cs, "cfg");
+        const json_t *jseg = json_object_get(cs, "seg"), *jmask = json_object_get(cs, "mask");
+        size_t nseg = json_array_size(jseg), n = json_array_size(jmask), i;
+        int seg[8], *ids = xcalloc(n, sizeof(int));
+        unsigned char *mask = xmalloc(n);
+        float adv[8], *old = xmalloc(n * sizeof(float)), *logp = xmalloc(n * sizeof(float));
+        float *b = xmalloc(n * sizeof(float)), *ent = xmalloc(n * sizeof(float));
+        float *w = xmalloc(n * sizeof(float)), *isw = xmalloc(n * sizeof(float));
+        float *dl = xmalloc(n * sizeof(float)), *de = xmalloc(n * sizeof(float));
+        float *want = xmalloc(n * sizeof(float));
+        struct train_config c;
+        struct train_stats st;
+        struct pack_row r;
+        const char *is = json_string_value(json_object_get(cf, "is"));
+        double loss, scale;
+
+        for (i = 0; i < nseg; i++)
+            seg[i] = (int)json_integer_value(json_array_get(jseg, i));
+        for (i = 0; i < n; i++)
+            mask[i] = (unsigned char)json_integer_value(json_array_get(jmask, i));
+        json_floats(json_object_get(cs, "adv"), adv);
+        json_floats(json_object_get(cs, "old"), old);
+        json_floats(json_object_get(cs, "logp"), logp);
+        json_floats(json_object_get(cs, "b"), b);
+        json_floats(json_object_get(cs, "ent"), ent);
+        row_make(&r, nseg, seg, ids, mask, adv, NULL);
+        r.ref = xmalloc(n * sizeof(float));
+        json_floats(json_object_get(cs, "ref"), r.ref);
+
+        train_config_default(&c, TRAIN_GRPO);
+        CHECK(train_objective_parse(json_string_value(json_object_get(cf, "obj")), &c.obj) == 0);
+        CHECK(train_kl_parse(json_string_value(json_object_get(cf, "kl")), &c.kl) == 0);
+        CHECK(train_agg_parse(json_string_value(json_object_get(cf, "agg")), &c.agg) == 0);
+        c.beta = (float)json_number_value(json_object_get(cf, "beta"));
+        c.clip_low = (float)json_number_value(json_object_get(cf, "clip_low"));
+        c.clip_high = (float)json_number_value(json_object_get(cf, "clip_high"));
+        c.ent_coef = (float)json_number_value(json_object_get(cf, "ent_coef"));
+        c.distill = (float)json_number_value(json_object_get(cf, "distill"));
+        c.is_level = strcmp(is, "off") == 0 ? TRAIN_IS_OFF
+                     : strcmp(is, "seq") == 0 ? TRAIN_IS_SEQ : TRAIN_IS_TOKEN;
+        c.is_mask = (int)json_integer_value(json_object_get(cf, "mask"));
+        c.is_cap = (float)json_number_value(json_object_get(cf, "cap"));
+
+        memset(&st, 0, sizeof(st));
+        train_weights(&c, &r, 1, w);
+        json_floats(json_object_get(cs, "w"), want);
+        for (i = 0; i < n; i++)
+            CHECK_MSG(fabs(w[i] - want[i]) <= 1e-7, "case %zu w[%zu] %g vs %g", k, i, w[i],
+                      want[i]);
+        train_is_weights(&c, &r, 1, old, b, isw, &st);
+        json_floats(json_object_get(cs, "isw"), want);
+        for (i = 0; i < n; i++)
+            CHECK_MSG(fabs(isw[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])),
+                      "case %zu isw[%zu] %g vs %g", k, i, isw[i], want[i]);
+        ncap += st.is_capped;
+        memcpy(isw, want, n * sizeof(float));
+        loss = train_token_loss(&c, &r, 1, w, logp, old, isw, ent, dl, de, &st);
+        scale = 1 + fabs(json_number_value(json_object_get(cs, "loss")));
+        CHECK_MSG(fabs(loss - json_number_value(json_object_get(cs, "loss"))) <= 1e-5 * scale,
+                  "case %zu (%s) loss %.9g vs %.9g", k,
+                  json_string_value(json_object_get(cf, "obj")), loss,
+                  json_number_value(json_object_get(cs, "loss")));
+        json_floats(json_object_get(cs, "dlogp"), want);
+        for (i = 0; i < n; i++)
+            CHECK_MSG(fabs(dl[i] - want[i]) <= 1e-5 * (1e-2 + fabs(want[i])),
+                      "case %zu dlogp[%zu] %.9g vs %.9g", k, i, dl[i], want[i]);
+        json_floats(json_object_get(cs, "dent"), want);
+        for (i = 0; i < n; i++)
+            CHECK_MSG(fabs(de[i] - want[i]) <= 1e-6 * (1e-2 + fabs(want[i])),
+                      "case %zu dent[%zu] %.9g vs %.9g", k, i, de[i], want[i]);
+        nclip += st.clip_low + st.clip_high;
+        pack_row_release(&r);
+        free(ids);
+        free(mask);
+        free(old);
+        free(logp);
+        free(b);
+        free(ent);
+        free(w);
+        free(isw);
+        free(dl);
+        free(de);
+        free(want);
+    }
+    /* the data reach the bounds: both the clipping and the cap are exercised */
+    CHECK(nclip > 0);
+    CHECK(ncap > 0);
+    printf("reference losses: %zu cases, %zu clipped tokens, %zu capped weights\n", k, nclip,
+           ncap);
+    json_decref(all);
+}
+
 int
 main(void)
 {
     model_set_threads(1);
     test_aggregation();
     test_clip_and_kl();
+    test_reference_losses();
     test_pair_loss();
     test_schedule();
     test_sft_heldout();

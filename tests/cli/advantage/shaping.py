@@ -1,0 +1,68 @@
+"""Reward shaping and per-reward advantages by an independent reference,
+written from the papers with Python's statistics module:
+  overlong   DAPO (arXiv:2503.14476) eq. 13: 0 up to Lmax - Lc, then
+             ((Lmax - Lc) - L) / Lc, -1 past Lmax or when truncated
+  kl         -coef sum_t k(logprobs_t - ref_logprobs_t), k1 d, k2 d^2/2,
+             k3 e^-d + d - 1
+  per-reward GDPO (arXiv:2601.05242): each component normalized in its
+             group ((x - mean) / (stdev + eps), 0 for a uniform one), summed
+
+    python3 shaping.py IN.jsonl LC LMAX FACTOR KLCOEF KL PER MASK
+
+prints, per written record, its advantage and reward."""
+import json
+import math
+import statistics
+import sys
+
+path, lc, lmax, factor, klcoef, kl, per, mask = sys.argv[1:9]
+lc, lmax, factor, klcoef = int(lc), int(lmax), float(factor), float(klcoef)
+per, mask, eps = per == "1", mask == "1", 1e-4
+
+groups = []
+for line in open(path):
+    rec = json.loads(line)
+    if groups and groups[-1][0] == rec["group"]:
+        groups[-1][1].append(rec)
+    else:
+        groups.append((rec["group"], [rec]))
+
+
+def norm(xs):
+    if len(set(xs)) == 1:
+        return [0.0] * len(xs)
+    m, s = statistics.mean(xs), statistics.stdev(xs)
+    return [(x - m) / (s + eps) for x in xs]
+
+
+for _, recs in groups:
+    comps = []
+    for r in recs:
+        terms = []
+        if lc:
+            L = len(r["completion_ids"])
+            if r["finish"] == "length" or L > lmax:
+                ov = -1.0
+            elif L <= lmax - lc:
+                ov = 0.0
+            else:
+                ov = ((lmax - lc) - L) / lc
+            terms.append(factor * ov)
+        if klcoef:
+            s = 0.0
+            for a, b in zip(r["logprobs"], r["ref_logprobs"]):
+                d = a - b
+                s += {"k1": d, "k2": d * d / 2, "k3": math.exp(-d) + d - 1}[kl]
+            terms.append(-klcoef * s)
+        comps.append(terms)
+    rewards = [r["reward"] + sum(t) for r, t in zip(recs, comps)]
+    if per:
+        cols = [[r["rewards"][k] for r in recs] for k in recs[0]["rewards"]]
+        cols += [[t[j] for t in comps] for j in range(len(comps[0]))]
+        adv = [sum(c) for c in zip(*[norm(col) for col in cols])]
+    else:
+        adv = norm(rewards)
+    for r, a, w in zip(recs, adv, rewards):
+        if mask and r["finish"] == "length":
+            continue
+        print("%.17g %.17g" % (a, w))
