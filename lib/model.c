@@ -478,6 +478,8 @@ model_new(const struct model_config *cfg)
     /* up to 1024 LM-head rows at once, their logits at most 256 MiB */
     m->logit_chunk = (int)PT_MAX(64, PT_MIN(1024, ((size_t)1 << 26) / cfg->vocab_size));
     m->acts = xcalloc(1, sizeof(*m->acts));
+    if (cfg->moe.n_experts > 0)
+        m->expert_load = xcalloc((size_t)cfg->n_layers * cfg->moe.n_experts, sizeof(uint64_t));
     return m;
 }
 
@@ -493,6 +495,7 @@ model_free(struct model *m)
         free(m->acts->srow);
         free(m->acts);
     }
+    free(m->expert_load);
     free(m->w.layers);
     free(m->g.layers);
     free(m->tensors);
@@ -521,6 +524,20 @@ model_init_random(struct model *m, uint64_t seed, float std)
                 p[k] = is_norm ? 1.0f : 0.0f;
         }
     }
+}
+
+const uint64_t *
+model_expert_load(const struct model *m)
+{
+    return m->expert_load;
+}
+
+void
+model_expert_load_reset(struct model *m)
+{
+    if (m->expert_load)
+        memset(m->expert_load, 0,
+               (size_t)m->cfg.n_layers * m->cfg.moe.n_experts * sizeof(uint64_t));
 }
 
 const struct model_tensor *
@@ -1472,6 +1489,12 @@ layer_forward(struct model *m, int l, int train, size_t N)
     io.ys = a->ys;
     n = block_layer_ops(ops, m, l, (int)N, fwd_kernels(), &io, &at, &moe, 0);
     block_run(ops, n);
+    if (train && m->w.layers[l].router) {
+        uint64_t *load = m->expert_load + (size_t)l * c->moe.n_experts;
+        size_t i;
+        for (i = 0; i < N * (size_t)c->moe.top_k; i++)
+            load[moe.ids[i]]++;
+    }
 }
 
 /*

@@ -221,6 +221,8 @@ struct model {
     int att_block;          /* attention block (rows and keys), default 128 */
     int logit_chunk;        /* LM-head rows computed at once (64..1024 by vocab) */
     struct model_acts *acts; /* run state of the last forward */
+    uint64_t *expert_load;  /* (n_layers, n_experts) choices of training forwards since
+                               model_expert_load_reset(), or NULL without experts */
 };
 
 /* New model with zeroed parameters (check the config first).  Result is new. */
@@ -237,6 +239,15 @@ void model_init_random(struct model *m, uint64_t seed, float std);
 
 /* Tensor by HF name (borrowed), or NULL. */
 const struct model_tensor *model_find_tensor(const struct model *m, const char *name);
+
+/*
+ * Expert load: how often the training forwards (not NOGRAD) since the
+ * last reset chose each expert of each sparse layer, (n_layers,
+ * n_experts) counts (dense layers' rows stay 0), or NULL for a dense
+ * model.
+ */
+const uint64_t *model_expert_load(const struct model *m);
+void model_expert_load_reset(struct model *m);
 
 /* Allocates (once) and zeroes the gradient buffer. */
 void model_zero_grad(struct model *m);

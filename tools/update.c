@@ -415,9 +415,47 @@ mismatch_fields(json_t *js, const struct train_stats *st)
 
 /* ---- Metrics ---- */
 
+/*
+ * Sparse layers' expert load since the last line: each layer's share of
+ * the choices per expert, and the busiest expert's share times the
+ * expert count (1: balanced; n_experts / top_k: collapsed onto top_k).
+ */
+static void
+expert_fields(json_t *js, struct model *m)
+{
+    const uint64_t *load = model_expert_load(m);
+    const struct model_config *c = &m->cfg;
+    json_t *all = json_array();
+    double worst = 0.0;
+    int l, e, E = c->moe.n_experts;
+
+    if (!load)
+        return;
+    for (l = 0; l < c->n_layers; l++) {
+        const uint64_t *ld = load + (size_t)l * E;
+        json_t *row;
+        uint64_t tot = 0, mx = 0;
+        if (!model_layer_moe(c, l))
+            continue;
+        for (e = 0; e < E; e++) {
+            tot += ld[e];
+            mx = ld[e] > mx ? ld[e] : mx;
+        }
+        row = json_array();
+        for (e = 0; e < E; e++)
+            json_array_append_new(row, json_real(tot ? (double)ld[e] / (double)tot : 0.0));
+        json_array_append_new(all, row);
+        if (tot && (double)mx * E / (double)tot > worst)
+            worst = (double)mx * E / (double)tot;
+    }
+    json_object_set_new(js, "expert_load", all);
+    json_object_set_new(js, "expert_load_max", json_real(worst));
+    model_expert_load_reset(m);
+}
+
 static void
 metrics_line(FILE *f, const struct run *r, const struct optim *o, long epoch, int iter,
-             const struct train_stats *st, double secs)
+             const struct train_stats *st, double secs, struct model *m)
 {
     struct sbuf sb = SBUF_INIT;
     json_t *js = json_object();
@@ -457,6 +495,7 @@ metrics_line(FILE *f, const struct run *r, const struct optim *o, long epoch, in
         json_object_set_new(js, "accuracy", json_real((double)st->correct / (double)st->pairs));
         json_object_set_new(js, "score_diff", json_real(st->score_diff_sum / (double)st->pairs));
     }
+    expert_fields(js, m);
     json_emit(&sb, js);
     sbuf_addc(&sb, '\n');
     if (fwrite(sb.buf, 1, sb.len, f) != sb.len || fflush(f) != 0)
@@ -946,7 +985,7 @@ main(int argc, char **argv)
                 t0 = now_sec();
                 train_step_part(&tr, batch, n, part, iter, &st);
                 if (mf)
-                    metrics_line(mf, &r, o, e, iter, &st, now_sec() - t0);
+                    metrics_line(mf, &r, o, e, iter, &st, now_sec() - t0, m);
                 steps++;
                 run_steps++;
             }
