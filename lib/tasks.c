@@ -628,10 +628,10 @@ gen_chain(const struct tasks_gen *g, long idx)
  *   problems  one to three chain sums (as tasks chain makes them), each
  *             worked step by step with probability worked_pct / 100, else
  *             only stated with its result, in a few surface forms (boxed or
- *             not, "Q:"/"A:", a bare equation); 45% of documents
+ *             not, "Q:"/"A:", a bare equation); 55% of documents
  *   facts     a list of the one-step sums the worked solutions are made of
- *             ("17 + 8 = 25"); 25%
- *   prose     a few sentences from word lists; 15%
+ *             ("17 + 8 = 25"); 20%
+ *   prose     a few sentences from word lists; 10%
  *   markup    prose inside tags with made-up names ("<kavo>...</kavo>"),
  *             nested at times, so a model learns to close whatever tag is
  *             open by copying its name; 15%
@@ -729,14 +729,14 @@ gen_corpus(const struct tasks_gen *g, long idx)
 
     record_rng(g, idx, &r);
     kind = (int)rng_below(&r, 100);
-    if (kind < 45) {
+    if (kind < 55) {
         n = (int)rand_range(&r, 1, 3);
         for (i = 0; i < n; i++) {
             if (i)
                 sbuf_adds(&sb, "\n\n");
             corpus_problem(&r, g, &sb);
         }
-    } else if (kind < 70) {
+    } else if (kind < 75) {
         n = (int)rand_range(&r, 3, 8);
         sbuf_adds(&sb, "Sums:\n");
         for (i = 0; i < n; i++) {
