@@ -632,9 +632,10 @@ gen_chain(const struct tasks_gen *g, long idx)
  *   facts     a list of the one-step sums the worked solutions are made of
  *             ("17 + 8 = 25"); 20%
  *   prose     a few sentences from word lists; 10%
- *   markup    prose inside tags with made-up names ("<kavo>...</kavo>"),
- *             nested at times, so a model learns to close whatever tag is
- *             open by copying its name; 15%
+ *   markup    prose or a sum inside tags, common ones ("<div>") or with
+ *             made-up names ("<kavo>...</kavo>"), nested at times, so a
+ *             model learns to close whatever tag is open by copying its
+ *             name; 15%
  *
  * No document has a chat format or a <think> tag: a model pretrained on
  * these has seen worked solutions and closing tags, never the R1 format.
@@ -669,12 +670,22 @@ prose_sentences(struct rng *r, struct sbuf *sb, int n, const char *sep)
                   prose_when[rng_below(r, ARRAY_LEN(prose_when))]);
 }
 
-/* A made-up tag name: 3 to 6 lowercase letters, never "think". */
+static const char *const tag_names[] = {
+    "div", "p", "b", "section", "note", "work", "box", "item", "step", "calc",
+    "span", "main",
+};
+
+/* A tag name: half the time a common one, else 3 to 6 made-up lowercase
+ * letters; never "think". */
 static void
 tag_name(struct rng *r, char name[8])
 {
     int n, i;
 
+    if (rng_below(r, 2) == 0) {
+        strcpy(name, tag_names[rng_below(r, ARRAY_LEN(tag_names))]);
+        return;
+    }
     do {
         n = (int)rand_range(r, 3, 6);
         for (i = 0; i < n; i++)
@@ -749,7 +760,10 @@ gen_corpus(const struct tasks_gen *g, long idx)
     } else {
         tag_name(&r, tag);
         sbuf_addf(&sb, "<%s>\n", tag);
-        prose_sentences(&r, &sb, (int)rand_range(&r, 1, 3), "\n");
+        if (rng_below(&r, 2) == 0)
+            corpus_problem(&r, g, &sb);
+        else
+            prose_sentences(&r, &sb, (int)rand_range(&r, 1, 3), "\n");
         if (rng_below(&r, 3) == 0) {
             tag_name(&r, inner);
             sbuf_addf(&sb, "\n<%s>\n", inner);

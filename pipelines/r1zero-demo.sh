@@ -10,7 +10,8 @@
 #                prompts (tasks chain), none of them in the corpus
 #   3. pretrain  pretrain.mk: the base model
 #   4. eval      greedy answers to the held-out prompts under R1-Zero's
-#                template (think in <think> </think>, answer in \boxed{})
+#                template (plain text, no chat markers: gen -f text; think
+#                in <think> </think>, answer in \boxed{})
 #   5. R1-Zero   RL_STEPS steps of r1zero.mk from the base: GRPO with the
 #                accuracy and format rewards only, no SFT, no KL; the
 #                held-out evaluation every EVAL_EVERY steps
@@ -27,18 +28,19 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo/r1zero}
 CONFIG=${CONFIG:-$HERE/demo-config.json}   # the model's shape
-CORPUS_N=${CORPUS_N:-20000}  # pretraining documents
-WORKED=${WORKED:-20}         # percent of the corpus's sums worked step by step
-TERMS=${TERMS:-4-6}          # terms per sum
+CORPUS_N=${CORPUS_N:-30000}  # pretraining documents
+WORKED=${WORKED:-30}         # percent of the corpus's sums worked step by step
+TERMS=${TERMS:-3-5}          # terms per sum
 PT_LR=${PT_LR:-3e-3}
+PT_MIN_LR=${PT_MIN_LR:-1e-3}
 EVAL_N=${EVAL_N:-200}        # held-out prompts
 EVAL_EVERY=${EVAL_EVERY:-10} # RL steps between held-out evaluations
-RL_STEPS=${RL_STEPS:-100}
+RL_STEPS=${RL_STEPS:-80}
 RL_BATCH=${RL_BATCH:-16}     # prompts per step
-RL_G=${RL_G:-16}             # samples per prompt
+RL_G=${RL_G:-8}             # samples per prompt
 RL_LR=${RL_LR:-5e-4}
 RL_TEMP=${RL_TEMP:-1.0}
-MAXTOK=${MAXTOK:-128}
+MAXTOK=${MAXTOK:-96}
 SYSTEM="$HERE/prompts/r1zero-system.txt"
 MAKE="make --no-print-directory -s"
 # OpenBLAS: as demo.sh, name the kernel from /proc/cpuinfo when unset.
@@ -70,7 +72,7 @@ if [ ! -e "$D/rl-prompts.jsonl" ]; then
 fi
 
 # 3. pretraining
-$MAKE -f "$HERE/pretrain.mk" INIT="$D/init" DATA="$D/corpus.jsonl" RUN="$D/pretrain" LR="$PT_LR" > /dev/null
+$MAKE -f "$HERE/pretrain.mk" INIT="$D/init" DATA="$D/corpus.jsonl" RUN="$D/pretrain" LR="$PT_LR" MIN_LR="$PT_MIN_LR" > /dev/null
 BASE="$D/pretrain/final"
 say "pretraining done"
 
@@ -78,7 +80,7 @@ say "pretraining done"
 evaluate() { # checkpoint, name
     if [ ! -e "$D/eval/$2.json" ]; then
         mkdir -p "$D/eval"
-        gen -m "$1" -T 0 -n "$MAXTOK" --think --system "$SYSTEM" -q "$D/eval.jsonl" \
+        gen -m "$1" -T 0 -n "$MAXTOK" --think -f text --system "$SYSTEM" -q "$D/eval.jsonl" \
             | score-math --extract boxed -q | score-format --boxed -q -o "$D/eval/$2.scored.jsonl"
         acc=$(stats -j -q --reward rewards.math "$D/eval/$2.scored.jsonl")
         fmt=$(stats -j -q --reward rewards.format "$D/eval/$2.scored.jsonl")

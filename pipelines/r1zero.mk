@@ -2,10 +2,11 @@
 # from a base checkpoint, with rule-based rewards only (accuracy and
 # format): no SFT, no worked example in the prompt.  It is grpo.mk with
 # R1-Zero's settings:
-#   - R1-Zero's template: the system prompt SYSTEM (default
-#     prompts/r1zero-system.txt) tells the model to reason inside
-#     <think> </think> and to give the answer in \boxed{}, and the
-#     assistant turn opens with <think>;
+#   - R1-Zero's template: plain text without chat markers (FORMAT=text,
+#     gen -f text: "SYSTEM\nUser: PROMPT\nAssistant: <think>\n"), the
+#     system prompt SYSTEM (default prompts/r1zero-system.txt) telling the
+#     model to reason inside <think> </think> and to give the answer in
+#     \boxed{}; FORMAT=auto renders it with the checkpoint's chat format;
 #   - rewards: score-math (the boxed answer; score-code for code prompts)
 #     + score-format (<think>...</think> then an answer, boxed for math);
 #   - no KL penalty (BETA=0) and no reference model, a constant learning
@@ -21,6 +22,7 @@ RUN ?= run/r1zero
 STEPS ?= 10
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
 SYSTEM ?= $(abspath $(HERE)prompts/r1zero-system.txt)
+FORMAT ?= text
 SCORE ?= score-math --extract boxed | score-code | score-format --domain math --boxed \
 	| score-format --domain code
 
@@ -30,7 +32,7 @@ endif
 
 all:
 	@$(MAKE) --no-print-directory -f $(HERE)grpo.mk INIT=$(BASE) PROMPTS=$(PROMPTS) RUN=$(RUN) \
-	    STEPS=$(STEPS) GEN_OPTS="--think --system $(SYSTEM)" SCORE="$(SCORE)" BETA=0 \
+	    STEPS=$(STEPS) GEN_OPTS="--think -f $(FORMAT) --system $(SYSTEM)" SCORE="$(SCORE)" BETA=0 \
 	    ACC_KEY=rewards.math
 
 .PHONY: all
