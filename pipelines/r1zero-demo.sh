@@ -43,12 +43,9 @@ RL_TEMP=${RL_TEMP:-1.0}
 MAXTOK=${MAXTOK:-96}
 SYSTEM="$HERE/prompts/r1zero-system.txt"
 MAKE="make --no-print-directory -s"
-# OpenBLAS: as demo.sh, name the kernel from /proc/cpuinfo when unset.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
-    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
-    fi
-fi
+# OpenBLAS's kernel: the one set, else named from /proc/cpuinfo (lib.sh).
+ct=$(sh "$HERE/lib.sh" coretype)
+[ -z "$ct" ] || export OPENBLAS_CORETYPE="$ct"
 mkdir -p "$D"
 t0=$(date +%s)
 say() { printf 'r1zero-demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
