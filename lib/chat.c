@@ -39,6 +39,7 @@ enum {
 
 static const char *const format_names[] = {
     "auto", "builtin", "deepseek3", "chatml", "llama3", "qwen3", "llama3.1",
+    "text",
 };
 
 /* The index of name in names[0, n), or -1. */
@@ -205,6 +206,19 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format,
         rc |= need(c, M_HEND, "<|end_header_id|>", err, errlen);
         rc |= need(c, M_EOT, "<|eot_id|>", err, errlen);
         c->eos = c->mark[M_EOT];
+        break;
+    case CHAT_TEXT:
+        /* All text, as the base model read its corpus: special-token
+         * strings in content, and <think>, are encoded as plain text. */
+        c->flags |= CHAT_PLAIN;
+        c->think = -1;
+        c->mark[M_BOS] = tok_bos(t);
+        if ((c->eos = tok_eos(t)) < 0) {
+            if (err && errlen)
+                snprintf(err, errlen, "%s: the text format needs an end-of-sequence"
+                         " token", tok_source(t));
+            rc = -1;
+        }
         break;
     case CHAT_AUTO:
         break;
@@ -825,6 +839,49 @@ conv_builtin(struct emit *e, const struct chat_msg *m, size_t n, int gen)
     }
 }
 
+/*
+ * No chat markers, for base models that learned from text alone: BOS (when
+ * the tokenizer has one), the system text, then the turns as R1-Zero's
+ * template writes them, "User: ..." and "Assistant: ...", one a line; an
+ * assistant output ends in EOS, which ends a document.
+ */
+static void
+conv_text(struct emit *e, const struct chat_msg *m, size_t n, int gen)
+{
+    struct chat *c = e->c;
+    size_t i;
+
+    if (c->mark[M_BOS] >= 0)
+        emit_mark(e, c->mark[M_BOS]);
+    for (i = 0; i < n; i++) {
+        switch (m[i].role) {
+        case CHAT_ROLE_SYSTEM:
+            emit_str(e, m[i].content);
+            break;
+        case CHAT_ROLE_USER:
+            emit_str(e, "User: ");
+            emit_str(e, m[i].content);
+            break;
+        case CHAT_ROLE_TOOL:
+            emit_str(e, "Tool: ");
+            emit_str(e, m[i].content);
+            break;
+        case CHAT_ROLE_ASSISTANT:
+            emit_str(e, "Assistant: ");
+            set_target(e, 1);
+            emit_str(e, m[i].content);
+            emit_mark(e, c->eos);
+            set_target(e, 0);
+            break;
+        }
+        emit_str(e, "\n");
+    }
+    if (gen) {
+        emit_str(e, "Assistant: ");
+        emit_think(e);
+    }
+}
+
 static void
 conv(struct emit *e, const struct chat_msg *m, size_t n, int gen)
 {
@@ -835,6 +892,7 @@ conv(struct emit *e, const struct chat_msg *m, size_t n, int gen)
     case CHAT_QWEN3: conv_qwen3(e, m, n, gen); break;
     case CHAT_LLAMA3:
     case CHAT_LLAMA31: conv_llama(e, m, n, gen); break;
+    case CHAT_TEXT: conv_text(e, m, n, gen); break;
     case CHAT_AUTO: break;
     }
     set_target(e, 0);

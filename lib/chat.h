@@ -28,6 +28,11 @@
  *              question, dropped before it; CHAT_NO_THINK is
  *              enable_thinking false: the generation prompt ends in
  *              "<think>\n\n</think>\n\n"
+ *   text       [BOS]SYS\nUser: PROMPT\nAssistant: (no chat markers:
+ *              R1-Zero's plain template, for a base model pretrained on
+ *              text alone; never detected, only named); always
+ *              CHAT_PLAIN, and <think> is text too
+ *              response: RESPONSE[EOS]
  *   llama3.1   llama3 with a system turn always, opening "Cutting
  *              Knowledge Date: December 2023\nToday Date: 26 Jul
  *              2024\n\n" (Llama 3.1 and 3.2); tool results under the
@@ -82,6 +87,7 @@ enum chat_format {
     CHAT_LLAMA3,
     CHAT_QWEN3,         /* ChatML with Qwen3's thinking rules */
     CHAT_LLAMA31,       /* Llama 3.1/3.2: the dated system preamble */
+    CHAT_TEXT,          /* no markers: plain text for base models */
 };
 
 enum chat_flags {
@@ -139,7 +145,7 @@ int chat_init(struct chat *c, struct tok *t, enum chat_format format,
 /* Frees the scratch buffer. */
 void chat_release(struct chat *c);
 
-/* "auto", "builtin", "deepseek3", "chatml", "llama3", "qwen3",
+/* "auto", "builtin", "deepseek3", "chatml", "llama3", "qwen3", "text",
  * "llama3.1" -> format; -1 if unknown. */
 int chat_parse_format(const char *name, enum chat_format *out);
 /* The name of a format (static). */

@@ -333,6 +333,51 @@ unit_from_sft(struct unit *u, struct chat *chat, const json_t *rec, const char *
 }
 
 /*
+ * A pretraining document: {text}, encoded as the tokenizer's
+ * post-processor encodes a sequence (BOS for the built-in tokenizer and
+ * Llama-style ones), special-token strings in it as plain text, then the
+ * end-of-sequence token.  The loss is on every token a token before it in
+ * the document predicts: all but the first.
+ */
+static int
+unit_from_text(struct unit *u, struct chat *chat, const json_t *rec, const char **field,
+               struct sbuf *why)
+{
+    static const char *const chatkeys[] = {"prompt", "response", "messages", "system"};
+    struct tok_ids ids = TOK_IDS_INIT;
+    const char *text;
+    struct seg *s = &u->s[0];
+    size_t i;
+    int eos;
+
+    if (get_text(rec, *field = "text", 0, &text, why))
+        return -1;
+    for (i = 0; i < ARRAY_LEN(chatkeys); i++) {
+        if (json_object_get(rec, chatkeys[i])) {
+            *field = chatkeys[i];
+            sbuf_adds(why, "beside text (a text record is a whole document)");
+            return -1;
+        }
+    }
+    tok_encode(chat->tok, text, strlen(text), TOK_ADD_SPECIAL | TOK_PLAIN, &ids);
+    eos = tok_eos(chat->tok);
+    if (eos >= 0)
+        tok_ids_push(&ids, eos);
+    if (ids.n < 2) {
+        sbuf_adds(why, "empty (no token for the loss)");
+        tok_ids_release(&ids);
+        return -1;
+    }
+    u->nseg = 1;
+    seg_alloc(s, ids.n, 0);
+    memcpy(s->ids, ids.v, ids.n * sizeof(int));
+    for (i = 1; i < ids.n; i++)
+        s->mask[i] = 1;
+    tok_ids_release(&ids);
+    return 0;
+}
+
+/*
  * A preference pair: {prompt_ids, chosen_ids, rejected_ids} or {prompt?,
  * system?, chosen, rejected} as text.  Without a prompt the texts are
  * whole conversations (hh-rlhf) and are encoded as they are, plus EOS.
@@ -789,16 +834,20 @@ packer_add(struct packer *p, const json_t *rec, const char **field, struct sbuf 
         }
         rc = unit_from_sample(&u, rec, field, why);
     }
+    else if (json_object_get(rec, "text") && p->chat)
+        rc = unit_from_text(&u, p->chat, rec, field, why);
     else if (json_object_get(rec, "messages") && p->chat)
         rc = unit_from_conv(p, &u, rec, field, why);
     else if (json_object_get(rec, "response") && p->chat)
         rc = unit_from_sft(&u, p->chat, rec, field, why);
     else {
-        *field = "completion_ids";
+        *field = json_object_get(rec, "text") ? "text" : "completion_ids";
         sbuf_adds(why, json_object_get(rec, "response") || json_object_get(rec, "messages")
                   ? "missing (an SFT record needs the tokenizer: -m CKPT)"
+                  : json_object_get(rec, "text")
+                  ? "missing (a text record needs the tokenizer: -m CKPT)"
                   : "missing (need prompt_ids + completion_ids, prompt + response,"
-                    " messages, or chosen + rejected)");
+                    " messages, text, or chosen + rejected)");
         return -1;
     }
     if (rc)

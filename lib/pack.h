@@ -6,7 +6,9 @@
  * record's prompt_ids + completion_ids, an SFT record rendered with the
  * chat format, a preference record's chosen and rejected answers), the
  * bin packing, the packed record, and its checker.  What it is not: the
- * loss (train.h) or the tokenizer (tok.h, chat.h).
+ * loss (train.h) or the tokenizer (tok.h, chat.h).  A text record (a
+ * pretraining document) is one segment with the loss on every token but
+ * its first.
  *
  * A unit is what is placed whole in one bin: a sample, or a preference
  * pair (its chosen and then its rejected segment).  Two strategies:

@@ -70,7 +70,7 @@ close_response(struct sbuf *sb, const char *answer)
     sbuf_addf(sb, "</think>\nThe answer is \\boxed{%s}.", answer);
 }
 
-static const char *const gen_names[] = { "arithmetic", "countdown", "word" };
+static const char *const gen_names[] = { "arithmetic", "countdown", "word", "chain", "corpus" };
 
 static json_t *
 new_record(const struct tasks_gen *g, long i, const char *prompt,
@@ -545,6 +545,244 @@ redo:
     return o;
 }
 
+/* ---- chain sums ---- */
+
+/*
+ * "What is 3 + 8 + 5 + 9?": K terms in [1, max_term].  The worked response
+ * keeps a running sum, one "x + t = y" line per term after the first, so
+ * each line is one small fact; the answer alone asks for the whole sum in
+ * one go, which a small model does not learn from results alone.
+ */
+static int
+chain_terms(struct rng *r, const struct tasks_gen *g, int64_t *t)
+{
+    int k = (int)rand_range(r, g->tmin, g->tmax), i;
+
+    for (i = 0; i < k; i++)
+        t[i] = rand_range(r, 1, g->max_term);
+    return k;
+}
+
+/* "3 + 8 + 5 + 9" into sb; returns the sum. */
+static int64_t
+chain_expr(struct sbuf *sb, const int64_t *t, int k)
+{
+    int64_t sum = 0;
+    int i;
+
+    for (i = 0; i < k; i++) {
+        sbuf_addf(sb, "%s%" PRId64, i ? " + " : "", t[i]);
+        sum += t[i];
+    }
+    return sum;
+}
+
+/* The running-sum lines, each ending in sep ("\n" or ". "). */
+static void
+chain_steps(struct sbuf *sb, const int64_t *t, int k, const char *sep)
+{
+    int64_t x = t[0];
+    int i;
+
+    for (i = 1; i < k; i++) {
+        sbuf_addf(sb, "%" PRId64 " + %" PRId64 " = %" PRId64 "%s", x, t[i],
+                  x + t[i], sep);
+        x += t[i];
+    }
+}
+
+static json_t *
+gen_chain(const struct tasks_gen *g, long idx)
+{
+    struct rng r;
+    struct sbuf sb = SBUF_INIT;
+    int64_t t[TASKS_MAX_TERMS], sum;
+    char answer[32];
+    json_t *o;
+    int k;
+
+    record_rng(g, idx, &r);
+    k = chain_terms(&r, g, t);
+    sbuf_adds(&sb, "What is ");
+    sum = chain_expr(&sb, t, k);
+    sbuf_addc(&sb, '?');
+    snprintf(answer, sizeof(answer), "%" PRId64, sum);
+    o = new_record(g, idx, sbuf_str(&sb), answer);
+    if (g->with_response) {
+        sbuf_reset(&sb);
+        sbuf_adds(&sb, "<think>\n");
+        chain_steps(&sb, t, k, "\n");
+        close_response(&sb, answer);
+        set_str(o, "response", sbuf_str(&sb));
+    }
+    sbuf_release(&sb);
+    return o;
+}
+
+/* ---- a pretraining corpus ---- */
+
+/*
+ * Text documents (posttrain-records(5): {id, text}) that stand in for the
+ * web a base model reads, in four kinds:
+ *
+ *   problems  one to three chain sums (as tasks chain makes them), each
+ *             worked step by step with probability worked_pct / 100, else
+ *             only stated with its result, in a few surface forms (boxed or
+ *             not, "Q:"/"A:", a bare equation); 55% of documents
+ *   facts     a list of the one-step sums the worked solutions are made of
+ *             ("17 + 8 = 25"); 20%
+ *   prose     a few sentences from word lists; 10%
+ *   markup    prose or a sum inside tags, common ones ("<div>") or with
+ *             made-up names ("<kavo>...</kavo>"), nested at times, so a
+ *             model learns to close whatever tag is open by copying its
+ *             name; 15%
+ *
+ * No document has a chat format or a <think> tag: a model pretrained on
+ * these has seen worked solutions and closing tags, never the R1 format.
+ */
+static const char *const prose_who[] = {
+    "Ana", "Ben", "Carl", "Dana", "Eve", "Finn", "Gus", "Hana", "Ivan", "June",
+    "The teacher", "My neighbour", "The driver", "Our cat",
+};
+static const char *const prose_verb[] = {
+    "walks to", "drives to", "looks at", "paints", "cleans", "visits",
+    "writes about", "waits near", "reads about", "likes",
+};
+static const char *const prose_what[] = {
+    "the market", "the old bridge", "the library", "a red house", "the river",
+    "the station", "the garden", "a small shop", "the park", "the museum",
+};
+static const char *const prose_when[] = {
+    "every morning", "on Sunday", "after lunch", "at night", "in the spring",
+    "before work", "twice a week", "on rainy days",
+};
+
+static void
+prose_sentences(struct rng *r, struct sbuf *sb, int n, const char *sep)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        sbuf_addf(sb, "%s%s %s %s %s.", i ? sep : "",
+                  prose_who[rng_below(r, ARRAY_LEN(prose_who))],
+                  prose_verb[rng_below(r, ARRAY_LEN(prose_verb))],
+                  prose_what[rng_below(r, ARRAY_LEN(prose_what))],
+                  prose_when[rng_below(r, ARRAY_LEN(prose_when))]);
+}
+
+static const char *const tag_names[] = {
+    "div", "p", "b", "section", "note", "work", "box", "item", "step", "calc",
+    "span", "main",
+};
+
+/* A tag name: half the time a common one, else 3 to 6 made-up lowercase
+ * letters; never "think". */
+static void
+tag_name(struct rng *r, char name[8])
+{
+    int n, i;
+
+    if (rng_below(r, 2) == 0) {
+        strcpy(name, tag_names[rng_below(r, ARRAY_LEN(tag_names))]);
+        return;
+    }
+    do {
+        n = (int)rand_range(r, 3, 6);
+        for (i = 0; i < n; i++)
+            name[i] = (char)('a' + rng_below(r, 26));
+        name[n] = '\0';
+    } while (strcmp(name, "think") == 0);
+}
+
+/*
+ * One problem.  Forms: 0 "What is E? The answer is \boxed{S}.", 1 "Q: What
+ * is E?\nA: The answer is \boxed{S}.", 2 "Question: What is E?\nAnswer: S",
+ * 3 "E = S"; worked, the steps come on lines of their own before the boxed
+ * answer (forms 0-2).
+ */
+static void
+corpus_problem(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
+{
+    int64_t t[TASKS_MAX_TERMS], sum;
+    int k = chain_terms(r, g, t);
+    int worked = (int)rng_below(r, 100) < g->worked_pct;
+    int form = (int)rng_below(r, worked ? 3 : 4);
+
+    if (form == 3) {
+        sum = chain_expr(sb, t, k);
+        sbuf_addf(sb, " = %" PRId64, sum);
+        return;
+    }
+    sbuf_adds(sb, form == 1 ? "Q: What is " : form == 2 ? "Question: What is "
+              : "What is ");
+    sum = chain_expr(sb, t, k);
+    sbuf_adds(sb, form == 0 && !worked ? "? " : "?\n");
+    if (form == 1)
+        sbuf_adds(sb, worked ? "A:\n" : "A: ");
+    else if (form == 2)
+        sbuf_adds(sb, worked ? "Answer:\n" : "Answer: ");
+    if (worked)
+        chain_steps(sb, t, k, "\n");
+    if (form == 2 && !worked)
+        sbuf_addf(sb, "%" PRId64, sum);
+    else
+        sbuf_addf(sb, "The answer is \\boxed{%" PRId64 "}.", sum);
+}
+
+static json_t *
+gen_corpus(const struct tasks_gen *g, long idx)
+{
+    struct rng r;
+    struct sbuf sb = SBUF_INIT;
+    char id[64], tag[8], inner[8];
+    int kind, n, i;
+    json_t *o = json_object();
+
+    record_rng(g, idx, &r);
+    kind = (int)rng_below(&r, 100);
+    if (kind < 55) {
+        n = (int)rand_range(&r, 1, 3);
+        for (i = 0; i < n; i++) {
+            if (i)
+                sbuf_adds(&sb, "\n\n");
+            corpus_problem(&r, g, &sb);
+        }
+    } else if (kind < 75) {
+        n = (int)rand_range(&r, 3, 8);
+        sbuf_adds(&sb, "Sums:\n");
+        for (i = 0; i < n; i++) {
+            int64_t a = rand_range(&r, 1, (int64_t)g->max_term * (g->tmax - 1));
+            int64_t b = rand_range(&r, 1, g->max_term);
+            sbuf_addf(&sb, "%" PRId64 " + %" PRId64 " = %" PRId64 "\n", a, b, a + b);
+        }
+    } else if (kind < 85) {
+        prose_sentences(&r, &sb, (int)rand_range(&r, 2, 4), " ");
+    } else {
+        tag_name(&r, tag);
+        sbuf_addf(&sb, "<%s>\n", tag);
+        if (rng_below(&r, 2) == 0)
+            corpus_problem(&r, g, &sb);
+        else
+            prose_sentences(&r, &sb, (int)rand_range(&r, 1, 3), "\n");
+        if (rng_below(&r, 3) == 0) {
+            tag_name(&r, inner);
+            sbuf_addf(&sb, "\n<%s>\n", inner);
+            prose_sentences(&r, &sb, 1, "\n");
+            sbuf_addf(&sb, "\n</%s>", inner);
+        }
+        sbuf_addf(&sb, "\n</%s>", tag);
+        if (rng_below(&r, 2) == 0) {
+            sbuf_addc(&sb, '\n');
+            prose_sentences(&r, &sb, 1, " ");
+        }
+    }
+    snprintf(id, sizeof(id), "corpus/%" PRIu64 "/%ld", g->seed, idx);
+    set_str(o, "id", id);
+    set_str(o, "text", sbuf_str(&sb));
+    sbuf_release(&sb);
+    return o;
+}
+
 /* ---- generator options ---- */
 
 void
@@ -560,6 +798,10 @@ tasks_gen_init(struct tasks_gen *g, enum tasks_gen_kind kind)
     g->smin = 2;
     g->smax = 4;
     g->max_start = 20;
+    g->tmin = 4;
+    g->tmax = 6;
+    g->max_term = 9;
+    g->worked_pct = 20;
 }
 
 const char *
@@ -591,6 +833,15 @@ tasks_gen_check(const struct tasks_gen *g)
         if (g->max_start < 2 || g->max_start > 1000)
             return "--max-start: want 2-1000";
         break;
+    case TASKS_CHAIN:
+    case TASKS_CORPUS:
+        if (g->tmin < 2 || g->tmax > TASKS_MAX_TERMS || g->tmin > g->tmax)
+            return "--terms: want K or LO-HI within 2-12";
+        if (g->max_term < 1 || g->max_term > 1000)
+            return "--max-term: want 1-1000";
+        if (g->worked_pct < 0 || g->worked_pct > 100)
+            return "--worked: want 0-100";
+        break;
     }
     return NULL;
 }
@@ -603,6 +854,10 @@ tasks_generate(const struct tasks_gen *g, long i)
         return gen_arithmetic(g, i);
     case TASKS_COUNTDOWN:
         return gen_countdown(g, i);
+    case TASKS_CHAIN:
+        return gen_chain(g, i);
+    case TASKS_CORPUS:
+        return gen_corpus(g, i);
     default:
         return gen_word(g, i);
     }

@@ -3,8 +3,11 @@
  * synthetic generators and from the raw public data sets.
  *
  * Generators: arithmetic (+ - * / on integers of chosen digit counts),
- * countdown (reach a target with given numbers, as TinyZero) and word
- * (multi-step word problems over one running quantity).  Record i of a
+ * countdown (reach a target with given numbers, as TinyZero), word
+ * (multi-step word problems over one running quantity), chain (sums of
+ * several small terms) and corpus (text records, not prompts: a
+ * pretraining corpus where some documents work chain sums out and most
+ * only state results).  Record i of a
  * generator depends only on (seed, i), never on how many records are made,
  * so "-n 10" is a prefix of "-n 1000" and shards made with different start
  * indices concatenate into the same stream.
@@ -42,12 +45,16 @@ enum tasks_gen_kind {
     TASKS_ARITHMETIC,
     TASKS_COUNTDOWN,
     TASKS_WORD,
+    TASKS_CHAIN,        /* sums of several small terms */
+    TASKS_CORPUS,       /* text documents for pretraining, not prompts */
 };
 
 /* Largest operand digit count of arithmetic: products stay below 2^63. */
 #define TASKS_MAX_DIGITS 9
 /* Most numbers a countdown task may have. */
 #define TASKS_MAX_NUMBERS 6
+/* Most terms of a chain sum. */
+#define TASKS_MAX_TERMS 12
 
 struct tasks_gen {
     enum tasks_gen_kind kind;
@@ -65,6 +72,11 @@ struct tasks_gen {
     /* word */
     int smin, smax;         /* steps per problem */
     int max_start;          /* starting quantity in [2, max_start] */
+    /* chain, and the problems of corpus */
+    int tmin, tmax;         /* terms per sum, 2..TASKS_MAX_TERMS */
+    int max_term;           /* terms in [1, max_term] */
+    /* corpus */
+    int worked_pct;         /* percent of problems worked step by step */
 };
 
 /* Sets the defaults of kind (the ones tasks(1) documents). */

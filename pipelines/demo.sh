@@ -32,15 +32,9 @@ RL_TEMP=${RL_TEMP:-1.0}     # sampling temperature of the GRPO samples
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
-# OpenBLAS chooses its kernels from the CPU it detects; some virtual
-# machines hide the flags it looks for and it falls back to generic kernels
-# several times slower.  When OPENBLAS_CORETYPE is unset, name the kernel
-# from /proc/cpuinfo; a value already set is kept as it is.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
-    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
-    fi
-fi
+# OpenBLAS's kernel: the one set, else named from /proc/cpuinfo (lib.sh).
+ct=$(sh "$HERE/lib.sh" coretype)
+[ -z "$ct" ] || export OPENBLAS_CORETYPE="$ct"
 mkdir -p "$D"
 t0=$(date +%s)
 say() { printf 'demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }

@@ -5,6 +5,9 @@
 #                                     chosen reproducibly from SEED and STEP
 #   sh lib.sh steps N                 "001 002 ... N", zero-padded
 #   sh lib.sh pairs N                 "001:000 002:001 ...": each step and the one before
+#   sh lib.sh coretype                the OPENBLAS_CORETYPE to run with: the one
+#                                     set, else named from /proc/cpuinfo (empty:
+#                                     let OpenBLAS detect)
 #
 # pick keys every line by an integer hash of (seed, step, line number),
 # computed with exact integer arithmetic in awk (no rand(), whose sequence
@@ -39,6 +42,15 @@ pairs)
     n=$1; i=1
     while [ "$i" -le "$n" ]; do printf '%03d:%03d ' "$i" $((i - 1)); i=$((i + 1)); done
     echo
+    ;;
+coretype)
+    # OpenBLAS chooses its kernels from the CPU it detects; some virtual
+    # machines hide the flags it looks for and it falls back to generic
+    # kernels several times slower.  A value already set is kept as it is.
+    if [ -n "${OPENBLAS_CORETYPE:-}" ]; then echo "$OPENBLAS_CORETYPE"
+    elif [ -r /proc/cpuinfo ] && grep -qw avx512f /proc/cpuinfo; then echo SkylakeX
+    elif [ -r /proc/cpuinfo ] && grep -qw avx2 /proc/cpuinfo; then echo Haswell
+    fi
     ;;
 *)
     echo "lib.sh: unknown command '$cmd'" >&2

@@ -1,25 +1,38 @@
 # pipelines/r1zero.mk - DeepSeek-R1-Zero: reinforcement learning straight
 # from a base checkpoint, with rule-based rewards only (accuracy and
-# format), no SFT.  It is grpo.mk with R1-Zero's settings:
-#   - the assistant turn opens with <think>, so the model reasons first;
-#   - rewards: score-math (the boxed answer) + score-format (<think>...</think>
-#     then an answer), or score-code for code prompts;
-#   - no KL penalty by default (BETA=0), a constant learning rate.
+# format): no SFT, no worked example in the prompt.  It is grpo.mk with
+# R1-Zero's settings:
+#   - R1-Zero's template: plain text without chat markers (FORMAT=text,
+#     gen -f text: "SYSTEM\nUser: PROMPT\nAssistant: <think>\n"), the
+#     system prompt SYSTEM (default prompts/r1zero-system.txt) telling the
+#     model to reason inside <think> </think> and to give the answer in
+#     \boxed{}; FORMAT=auto renders it with the checkpoint's chat format;
+#   - rewards: score-math (the boxed answer; score-code for code prompts)
+#     + score-format (<think>...</think> then an answer, boxed for math);
+#   - no KL penalty (BETA=0) and no reference model, a constant learning
+#     rate.
 #
 #   make -f pipelines/r1zero.mk BASE=ckpt/base PROMPTS=prompts.jsonl STEPS=100
+#
+# Every other grpo.mk setting passes through (BATCH, G, TEMP, MAXTOK, LR,
+# L, SEED, PARALLEL, MPIRUN, ...); the files are grpo.mk's, under RUN.
 BASE ?=
 PROMPTS ?=
 RUN ?= run/r1zero
 STEPS ?= 10
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
+SYSTEM ?= $(abspath $(HERE)prompts/r1zero-system.txt)
+FORMAT ?= text
+SCORE ?= score-math --extract boxed | score-code | score-format --domain math --boxed \
+	| score-format --domain code
 
 ifeq ($(strip $(BASE)),)
 $(error r1zero.mk: set BASE=checkpoint directory)
 endif
 
 all:
-	$(MAKE) --no-print-directory -f $(HERE)grpo.mk INIT=$(BASE) PROMPTS=$(PROMPTS) RUN=$(RUN) STEPS=$(STEPS) \
-	    GEN_OPTS=--think SCORE="score-math --extract boxed | score-code | score-format" BETA=0 \
-	    $(R1ZERO_VARS)
+	@$(MAKE) --no-print-directory -f $(HERE)grpo.mk INIT=$(BASE) PROMPTS=$(PROMPTS) RUN=$(RUN) \
+	    STEPS=$(STEPS) GEN_OPTS="--think -f $(FORMAT) --system $(SYSTEM)" SCORE="$(SCORE)" BETA=0 \
+	    ACC_KEY=rewards.math
 
 .PHONY: all

@@ -43,7 +43,7 @@ static const char usage_text[] =
     "                        completion text)\n"
     "      --no-think        never, even when the chat template does\n"
     "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, qwen3,\n"
-    "                        llama3, llama3.1\n"
+    "                        llama3, llama3.1, text\n"
     "      --seed N          seed of the sampling streams (default 0)\n"
     "      --threads N       threads (default: POSTTRAIN_THREADS, else all CPUs)\n"
     "      --batch N         sequences decoded together (default 32)\n"

@@ -28,7 +28,7 @@ static const char usage_text[] =
     "                        SFT (prompt, response, or messages) and preference\n"
     "                        (chosen, rejected) records given as text\n"
     "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, qwen3,\n"
-    "                        llama3, llama3.1\n"
+    "                        llama3, llama3.1, text\n"
     "      --think           open the assistant turn with <think>\\n\n"
     "      --no-think        never, even when the chat template does (qwen3:\n"
     "                        enable_thinking false)\n"

@@ -62,7 +62,7 @@ static const char usage_text[] =
     "      --seed N            judge: seed of the sampling streams (default 0)\n"
     "      --stop STRING       judge: end the output at STRING (repeatable)\n"
     "  -f, --format NAME       chat format: auto, builtin, deepseek3, chatml,\n"
-    "                          qwen3, llama3, llama3.1\n"
+    "                          qwen3, llama3, llama3.1, text\n"
     "      --think             open the assistant turn with <think>\\n\n"
     "      --no-think          never, even when the chat template does\n"
     "      --threads N         threads (default: POSTTRAIN_THREADS, else all CPUs)\n"

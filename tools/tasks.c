@@ -20,6 +20,10 @@ static const char usage_text[] =
     "  arithmetic   What is A op B? with + - * / on integers\n"
     "  countdown    reach a target with given numbers (TinyZero)\n"
     "  word         multi-step word problems\n"
+    "  chain        sums of several small terms: What is 3 + 8 + 5 + 9?\n"
+    "  corpus       pretraining text records (not prompts): chain sums, some\n"
+    "               worked step by step, most with the result only, among\n"
+    "               prose and markup\n"
     "Importers (FILE or stdin, plain or zstd):\n"
     "  gsm8k        GSM8K train/test JSONL\n"
     "  math         MATH or MATH-500 JSONL\n"
@@ -42,6 +46,10 @@ static const char usage_text[] =
     "      --max-target T    countdown: target in 1..T (default 100)\n"
     "      --steps S|LO-HI   word: steps per problem, 1-20 (default 2-4)\n"
     "      --max-start M     word: starting count in 2..M (default 20)\n"
+    "      --terms K|LO-HI   chain, corpus: terms per sum, 2-12 (default 4-6)\n"
+    "      --max-term M      chain, corpus: terms in 1..M (default 9)\n"
+    "      --worked P        corpus: percent of the sums worked step by step\n"
+    "                        (default 20)\n"
     "Importer options:\n"
     "      --id-prefix P     gsm8k: ids are P and the record's line index\n"
     "                        (default gsm8k/NAME/, NAME the file's stem)\n"
@@ -66,6 +74,9 @@ enum {
     OPT_MAX_TARGET,
     OPT_STEPS,
     OPT_MAX_START,
+    OPT_TERMS,
+    OPT_MAX_TERM,
+    OPT_WORKED,
     OPT_ID_PREFIX,
     OPT_RAW,
     OPT_SPLIT,
@@ -89,6 +100,9 @@ static const struct option longopts[] = {
     {"max-target", required_argument, NULL, OPT_MAX_TARGET},
     {"steps", required_argument, NULL, OPT_STEPS},
     {"max-start", required_argument, NULL, OPT_MAX_START},
+    {"terms", required_argument, NULL, OPT_TERMS},
+    {"max-term", required_argument, NULL, OPT_MAX_TERM},
+    {"worked", required_argument, NULL, OPT_WORKED},
     {"id-prefix", required_argument, NULL, OPT_ID_PREFIX},
     {"raw", no_argument, NULL, OPT_RAW},
     {"split", required_argument, NULL, OPT_SPLIT},
@@ -106,6 +120,8 @@ static const struct {
     { "arithmetic", 1, TASKS_ARITHMETIC },
     { "countdown", 1, TASKS_COUNTDOWN },
     { "word", 1, TASKS_WORD },
+    { "chain", 1, TASKS_CHAIN },
+    { "corpus", 1, TASKS_CORPUS },
     { "gsm8k", 0, TASKS_GSM8K },
     { "math", 0, TASKS_MATH },
     { "humaneval", 0, TASKS_HUMANEVAL },
@@ -345,6 +361,28 @@ main(int argc, char **argv)
                 tool_usage_error(&t, "--max-start: '%s' is not an integer "
                                  "in [2, 1000]", optarg);
             g.max_start = (int)x;
+            break;
+        case OPT_TERMS:
+            if (strcmp(src, "corpus") != 0)
+                need(&t, src, "chain", "--terms");
+            if (parse_range(optarg, 2, TASKS_MAX_TERMS, &g.tmin, &g.tmax))
+                tool_usage_error(&t, "--terms: '%s' is not K or LO-HI "
+                                 "within 2-12", optarg);
+            break;
+        case OPT_MAX_TERM:
+            if (strcmp(src, "corpus") != 0)
+                need(&t, src, "chain", "--max-term");
+            if (parse_long(optarg, 1, 1000, &x))
+                tool_usage_error(&t, "--max-term: '%s' is not an integer "
+                                 "in [1, 1000]", optarg);
+            g.max_term = (int)x;
+            break;
+        case OPT_WORKED:
+            need(&t, src, "corpus", "--worked");
+            if (parse_long(optarg, 0, 100, &x))
+                tool_usage_error(&t, "--worked: '%s' is not an integer "
+                                 "in [0, 100]", optarg);
+            g.worked_pct = (int)x;
             break;
         case OPT_ID_PREFIX:
             if (!jsonl)

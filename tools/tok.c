@@ -30,7 +30,7 @@ static const char usage_text[] =
     "                        (chat format), or with --field the ids of that\n"
     "                        field; with -d, add text; with -c, add n_tokens\n"
     "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml,\n"
-    "                        qwen3, llama3, llama3.1\n"
+    "                        qwen3, llama3, llama3.1, text\n"
     "      --field NAME      records: encode this string field as plain text\n"
     "                        into ids (-d: the id array to read, default ids)\n"
     "      --think           open the assistant turn with <think>\\n\n"

@@ -76,6 +76,29 @@ test_builtin(void)
     RESPONSE(&c, "<think>", '<', 't', 'h', 'i', 'n', 'k', '>', 257);
     chat_release(&c);
 
+    /* text: no markers, everything plain text, the turns on lines */
+    CHECK(chat_init(&c, t, CHAT_TEXT, CHAT_THINK, err, sizeof(err)) == 0);
+    CHECK(c.eos == 257 && chat_is_stop(&c, 257));
+    render_is(&c, "S", "P", "<|bos|>S\nUser: P\nAssistant: <think>\n");
+    PROMPT(&c, NULL, "<|eos|>", 256, 'U', 's', 'e', 'r', ':', ' ', '<', '|', 'e', 'o',
+           's', '|', '>', '\n', 'A', 's', 's', 'i', 's', 't', 'a', 'n', 't', ':', ' ',
+           '<', 't', 'h', 'i', 'n', 'k', '>', '\n');
+    RESPONSE(&c, "</think>", '<', '/', 't', 'h', 'i', 'n', 'k', '>', 257);
+    chat_release(&c);
+    {
+        static const struct chat_msg conv2[] = {
+            {CHAT_ROLE_USER, "a", NULL}, {CHAT_ROLE_ASSISTANT, "b", NULL},
+            {CHAT_ROLE_USER, "c", NULL},
+        };
+        struct sbuf sb = SBUF_INIT;
+        CHECK(chat_init(&c, t, CHAT_TEXT, 0, err, sizeof(err)) == 0);
+        chat_conv_render(&c, conv2, 3, 1, &sb, NULL);
+        CHECK_STREQ(sbuf_str(&sb), "<|bos|>User: a\nAssistant: b<|eos|>\nUser: c\n"
+                    "Assistant: ");
+        sbuf_release(&sb);
+        chat_release(&c);
+    }
+
     /* the built-in tokenizer has none of the other formats' tokens */
     CHECK(chat_init(&c, t, CHAT_CHATML, 0, err, sizeof(err)) == -1);
     CHECK_MSG(strstr(err, "<|im_start|>") != NULL, "%s", err);

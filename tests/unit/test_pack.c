@@ -2,13 +2,14 @@
  * test_pack - best-fit-decreasing against hand-packed examples and on
  * random lengths (capacity kept, every item placed, never more bins than
  * first-fit-decreasing's bound), and packer output read back by
- * pack_row_parse().
+ * pack_row_parse(), and text records' ids and loss mask.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "pack.h"
+#include "tok.h"
 
 static void
 test_bfd_by_hand(void)
@@ -117,11 +118,69 @@ test_packer_roundtrip(void)
     sbuf_release(&why);
 }
 
+/*
+ * Text records: BOS, the document's bytes (a special-token string in it
+ * stays text), EOS; the loss on every token but the first; rejected
+ * without a tokenizer and beside chat fields.
+ */
+static void
+test_text(void)
+{
+    struct pack_config cfg;
+    struct packer *p;
+    struct tok *tk = tok_builtin();
+    struct chat chat;
+    struct sbuf why = SBUF_INIT;
+    const char *field;
+    const char *doc = "a<|user|>b";
+    json_t *rec, *out;
+    struct pack_row row;
+    char err[256];
+    size_t i;
+
+    CHECK(chat_init(&chat, tk, CHAT_BUILTIN, 0, err, sizeof(err)) == 0);
+    pack_config_default(&cfg);
+    cfg.L = 64;
+    p = packer_new(&cfg, NULL);
+    rec = json_pack("{s:s}", "text", doc);
+    CHECK(packer_add(p, rec, &field, &why) < 0);
+    CHECK_STREQ(field, "text");
+    packer_free(p);
+
+    p = packer_new(&cfg, &chat);
+    CHECK(packer_add(p, rec, &field, &why) == 0);
+    json_decref(rec);
+    rec = json_pack("{s:s, s:s}", "text", "x", "prompt", "y");
+    sbuf_reset(&why);
+    CHECK(packer_add(p, rec, &field, &why) < 0);
+    CHECK_STREQ(field, "prompt");
+    json_decref(rec);
+    packer_finish(p);
+    out = packer_next(p);
+    CHECK(out != NULL);
+    CHECK(pack_row_parse(out, 64, &row, &field, &why) == 0);
+    CHECK(row.n == strlen(doc) + 2 && row.nseg == 1);
+    CHECK(row.ids[0] == tok_bos(tk) && row.ids[row.n - 1] == tok_eos(tk));
+    for (i = 0; i < strlen(doc); i++)
+        CHECK(row.ids[i + 1] == (unsigned char)doc[i]);
+    CHECK(row.mask[0] == 0);
+    for (i = 1; i < row.n; i++)
+        CHECK(row.mask[i] == 1);
+    pack_row_release(&row);
+    json_decref(out);
+    CHECK(packer_next(p) == NULL);
+    packer_free(p);
+    chat_release(&chat);
+    tok_free(tk);
+    sbuf_release(&why);
+}
+
 int
 main(void)
 {
     test_bfd_by_hand();
     test_bfd_random();
     test_packer_roundtrip();
+    test_text();
     return check_done();
 }

@@ -369,6 +369,138 @@ test_word(void)
     }
 }
 
+/* The terms of "What is A + B + ...?", their count in *k. */
+static long long
+chain_sum(const char *prompt, int *k)
+{
+    const char *p = prompt + strlen("What is ");
+    long long sum = 0;
+    char *end;
+
+    *k = 0;
+    for (;;) {
+        sum += strtoll(p, &end, 10);
+        (*k)++;
+        if (strncmp(end, " + ", 3) != 0)
+            break;
+        p = end + 3;
+    }
+    CHECK(strcmp(end, "?") == 0);
+    return sum;
+}
+
+static void
+test_chain(void)
+{
+    struct tasks_gen g;
+    long i;
+    int seen[13] = {0}, k;
+
+    tasks_gen_init(&g, TASKS_CHAIN);
+    CHECK(tasks_gen_check(&g) == NULL);
+    g.seed = 5;
+    g.with_response = 1;
+    g.tmin = 2;
+    g.tmax = 7;
+    for (i = 0; i < 1000; i++) {
+        json_t *r = tasks_generate(&g, i);
+        long long last = 0, sum = chain_sum(sfield(r, "prompt"), &k);
+
+        CHECK(k >= 2 && k <= 7);
+        seen[k]++;
+        /* one running-sum line per term after the first */
+        CHECK(check_steps(sfield(r, "response"), &last) == k - 1);
+        CHECK(last == sum && atoll(sfield(r, "answer")) == sum);
+        json_decref(r);
+    }
+    for (k = 2; k <= 7; k++)
+        CHECK(seen[k] > 100);
+    g.tmin = 1;
+    CHECK(tasks_gen_check(&g) != NULL);
+    g.tmin = 2;
+    g.tmax = TASKS_MAX_TERMS + 1;
+    CHECK(tasks_gen_check(&g) != NULL);
+}
+
+/*
+ * Corpus documents: text only, never a chat marker or a <think> tag; every
+ * "X + Y = Z" in them is true; every boxed result is the sum of the
+ * question before it; and the share of worked sums follows worked_pct.
+ */
+static void
+test_corpus(void)
+{
+    struct tasks_gen g;
+    long i;
+    int pct, worked = 0, results = 0, tags = 0;
+
+    for (pct = 0; pct <= 100; pct += 50) {
+        tasks_gen_init(&g, TASKS_CORPUS);
+        g.seed = 3;
+        g.worked_pct = pct;
+        CHECK(tasks_gen_check(&g) == NULL);
+        worked = results = 0;
+        for (i = 0; i < 2000; i++) {
+            json_t *r = tasks_generate(&g, i);
+            const char *t = sfield(r, "text"), *p;
+
+            CHECK(t && *t);
+            CHECK(json_object_get(r, "prompt") == NULL);
+            CHECK(strstr(t, "think") == NULL && strstr(t, "<|") == NULL);
+            CHECK(strncmp(sfield(r, "id"), "corpus/3/", 9) == 0);
+            for (p = t; (p = strstr(p, " = ")) != NULL; p += 3) {
+                const char *q = p;
+                long long x, y, z;
+                /* back to the start of "X + Y = Z" (a two-term sum) */
+                while (q > t && q[-1] != '\n' && q[-1] != ' ')
+                    q--;
+                if (q - t >= 3 && strncmp(q - 3, " + ", 3) == 0) {
+                    q -= 3;
+                    while (q > t && q[-1] != '\n' && q[-1] != ' ')
+                        q--;
+                }
+                if (sscanf(q, "%lld + %lld = %lld", &x, &y, &z) == 3
+                    && (q == t || q[-1] == '\n'))
+                    CHECK(x + y == z);
+            }
+            for (p = t; (p = strstr(p, "What is ")) != NULL; p++) {
+                char line[128];
+                const char *e = strchr(p, '?'), *b;
+                int k;
+                long long sum;
+
+                CHECK(e && (size_t)(e - p) < sizeof(line) - 2);
+                memcpy(line, p, (size_t)(e - p) + 1);
+                line[e - p + 1] = '\0';
+                sum = chain_sum(line, &k);
+                CHECK(k >= 4 && k <= 6);
+                b = strstr(e, "\\boxed{");
+                if (b && (!strstr(e, "What is ") || b < strstr(e, "What is "))) {
+                    CHECK(atoll(b + 7) == sum);
+                    /* worked: the running-sum lines sit between */
+                    if (memchr(e, '=', (size_t)(b - e)))
+                        worked++;
+                    else
+                        results++;
+                } else {
+                    CHECK(strstr(e, "Answer: ") == e + 2);
+                    CHECK(atoll(e + 10) == sum);
+                    results++;
+                }
+            }
+            tags += strstr(t, "</") != NULL;
+            json_decref(r);
+        }
+        if (pct == 0)
+            CHECK(worked == 0 && results > 500);
+        else if (pct == 100)
+            CHECK(results == 0 && worked > 500);
+        else
+            CHECK(worked > results / 2 && results > worked / 2);
+    }
+    CHECK(tags > 100);
+}
+
 static void
 test_gsm8k_answer(void)
 {
@@ -488,6 +620,8 @@ main(void)
     test_reproducible();
     test_countdown();
     test_word();
+    test_chain();
+    test_corpus();
     test_gsm8k_answer();
     test_importers();
     return check_done();

@@ -1,0 +1,24 @@
+# The pretraining corpus: text records only (no prompt, no chat marker, no
+# <think>), reproducible, --worked 0 gives no worked sum and --worked 100
+# no bare result; pack takes it.
+tasks corpus -n 500 --seed 2 > a.jsonl
+jq -e -s 'length == 500 and all(.[]; (keys == ["id", "text"])
+    and (.text | test("think|<\\|") | not))' a.jsonl > /dev/null
+tasks corpus -n 500 --seed 2 | cmp - a.jsonl
+# worked sums are the documents with a running-sum line after a question
+worked() { jq -r '.text' "$1" | grep -c -E '^[0-9]+ \+ [0-9]+ = [0-9]+$' || true; }
+answers() { jq -r '.text' "$1" | grep -c -E '^Answer: [0-9]+$|\? The answer is' || true; }
+tasks corpus -n 500 --seed 2 --worked 0 > w0.jsonl
+tasks corpus -n 500 --seed 2 --worked 100 > w100.jsonl
+test "$(jq -r .text w0.jsonl | grep -c -E '^(A|Answer):$' || true)" = 0
+test "$(answers w100.jsonl)" = 0
+test "$(answers w0.jsonl)" -gt 100
+test "$(jq -r .text w100.jsonl | grep -c -E '^(A|Answer):$')" -gt 50
+init -c "$TESTDIR/../update/tiny.json" -o ck > /dev/null
+pack -m ck -L 512 -q a.jsonl -o p.jsonl
+pack --check -L 512 -q p.jsonl
+test "$(jq -s 'map(.segments | length) | add' p.jsonl)" = 500
+! tasks corpus --worked 101 2> err
+grep -q -- "--worked" err
+! tasks chain --worked 5 2> err
+grep -q "applies to 'corpus' only" err
