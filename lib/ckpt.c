@@ -1100,12 +1100,70 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
     return ckpt_save_as(dir, m, config, o, state_extra, tok_from, NULL, err);
 }
 
+/* What ckpt_save_as puts in the directory before the optimizer state. */
+struct model_files {
+    const struct model *m;
+    const json_t *config;
+    const struct ckpt_format *fmt;
+};
+
+static int
+write_model_files(const char *tmp, void *ctx, struct sbuf *err)
+{
+    const struct model_files *mf = ctx;
+    int dtype = save_dtype(mf->fmt, mf->config), rc = -1;
+    json_t *js = ckpt_config_to_json(&mf->m->cfg, mf->config);
+    char *p = path_join(tmp, "config.json");
+
+    json_object_set_new(js, "torch_dtype", json_string(torch_dtype_name(dtype)));
+    if (write_json(p, js, err))
+        goto out;
+    /* model.safetensors, or its shards and index */
+    if (write_weights(tmp, mf->m, dtype, mf->fmt ? mf->fmt->max_shard_size : 0, err))
+        goto out;
+    rc = 0;
+out:
+    free(p);
+    json_decref(js);
+    return rc;
+}
+
 int
 ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
              const struct optim *o, const json_t *state_extra, const char *tok_from,
              const struct ckpt_format *fmt, struct sbuf *err)
 {
-    int dtype = save_dtype(fmt, config);
+    struct model_files mf = {m, config, fmt};
+
+    return ckpt_save_dir(dir, write_model_files, &mf, o, state_extra, tok_from, err);
+}
+
+int
+ckpt_write_bytes(const char *path, const void *data, size_t n, struct sbuf *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), rc = -1;
+
+    if (fd < 0) {
+        sbuf_addf(err, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (write(fd, data, n) != (ssize_t)n || fsync(fd)) {
+        sbuf_addf(err, "%s: write: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (close(fd) && rc == 0) {
+        sbuf_addf(err, "%s: close: %s", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+int
+ckpt_save_dir(const char *dir, ckpt_write_fn write_files, void *ctx, const struct optim *o,
+              const json_t *state_extra, const char *tok_from, struct sbuf *err)
+{
     char *d1 = xstrdup(dir), *d2 = xstrdup(dir), *tmp = NULL, *p = NULL;
     const char *parent = dirname(d1), *base = basename(d2);
     struct sbuf sb = SBUF_INIT;
@@ -1119,16 +1177,7 @@ ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
     lockfd = tmpf_mkdir(sbuf_str(&sb), &tmp, err);
     if (lockfd < 0)
         goto out;
-    /* config.json */
-    js = ckpt_config_to_json(&m->cfg, config);
-    json_object_set_new(js, "torch_dtype", json_string(torch_dtype_name(dtype)));
-    p = path_join(tmp, "config.json");
-    if (write_json(p, js, err))
-        goto out;
-    free(p);
-    p = NULL;
-    /* model.safetensors, or its shards and index */
-    if (write_weights(tmp, m, dtype, fmt ? fmt->max_shard_size : 0, err))
+    if (write_files(tmp, ctx, err))
         goto out;
     /* optimizer.safetensors, trainer_state.json */
     if (o) {
@@ -1137,7 +1186,6 @@ ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
             {"exp_avg_sq", ST_F32, 1, {(int64_t)o->n}, o->v},
         };
         char step[32];
-        json_decref(js);
         snprintf(step, sizeof(step), "%ld", o->step);
         js = json_pack("{s:s, s:s}", "format", "posttrain-adamw", "global_step", step);
         p = path_join(tmp, "optimizer.safetensors");
