@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lora.h"
 #include "safetensors.h"
 #include "tmpfile.h"
 
@@ -1377,5 +1378,7 @@ ckpt_hash(const struct model *m, char out[17])
 
     for (i = 0; i < m->ntensors; i++)
         h = hash64(&m->tensors[i], sizeof(m->tensors[i]), h);
+    if (m->lora)
+        h = lora_hash(m->lora, h);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
