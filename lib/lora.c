@@ -347,7 +347,10 @@ read_config(const char *path, const struct model *m, struct lora_config *c, json
     size_t i;
 
     if (!o) {
-        sbuf_addf(err, "%s: %s", path, je.text);
+        if (je.line > 0)
+            sbuf_addf(err, "%s:%d: %s", path, je.line, je.text);
+        else
+            sbuf_addf(err, "%s: %s", path, je.text);
         return -1;
     }
     lora_config_default(c);
@@ -498,8 +501,9 @@ lora_load(const char *dir, const struct model *m, struct sbuf *err)
         const struct lora_tensor *x = &lo->tensors[k];
         const struct st_tensor *s = safetensors_find(st, x->name);
         if (!s && x->tgt < 0) {
-            memcpy(lo->params + x->off, m->w.score, x->n * sizeof(float));
-            continue;
+            sbuf_addf(err, "%s: tensor '%s' is missing (a reward model's adapter carries its "
+                      "score head: update --rm --lora)", wpath, x->name);
+            goto out;
         }
         if (!s) {
             sbuf_addf(err, "%s: tensor '%s' is missing (adapter_config.json targets %s)",

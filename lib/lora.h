@@ -150,8 +150,8 @@ void lora_free(struct lora *lo);
 /*
  * Reads dir's adapter_config.json and adapter_model.safetensors for m
  * (F32, BF16, F16).  Every adapter tensor of the config's targets must be
- * there with its shape, and no other (a reward model's score.weight is
- * taken when present, else the base's is copied).  New, or NULL with
+ * there with its shape, and no other (for a MODEL_SEQ_CLS m, the score
+ * head base_model.model.score.weight too).  New, or NULL with
  * "FILE: field 'x': what is wrong" appended to err.
  */
 struct lora *lora_load(const char *dir, const struct model *m, struct sbuf *err);

@@ -952,6 +952,8 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (r.lora.r)
         r.lo = lora_new(m, &r.lora, r.seed, r.in);
+    if (r.lo)
+        r.lo->seed = r.seed;    /* the dropout masks' (a resumed run's too) */
     m->lora = r.lo;
 
     /* rank 0 reads (stdin included) and sends the rows to the others */
