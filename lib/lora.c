@@ -588,6 +588,25 @@ py_number(double x)
     return json_real(x);
 }
 
+/* Whether v (a target_modules value) names exactly the targets. */
+static int
+same_targets(const json_t *v, unsigned targets)
+{
+    unsigned set = 0;
+    size_t i;
+
+    if (json_is_string(v))
+        return strcmp(json_string_value(v), "all-linear") == 0 && targets == LORA_ALL_TARGETS;
+    for (i = 0; json_is_array(v) && i < json_array_size(v); i++) {
+        const char *s = json_string_value(json_array_get(v, i));
+        int t = s ? target_of(s, strlen(s)) : -1;
+        if (t < 0)
+            return 0;
+        set |= 1u << t;
+    }
+    return json_is_array(v) && set == targets;
+}
+
 /* adapter_config.json: the carried fields with ours set, as PEFT writes it. */
 static json_t *
 config_json(const struct lora *lo)
@@ -624,7 +643,12 @@ config_json(const struct lora *lo)
     for (t = 0; t < LORA_NT; t++)
         if (lo->cfg.targets & (1u << t))
             json_array_append_new(tm, json_string(target_names[t]));
-    json_object_set_new(js, "target_modules", tm);
+    /* a loaded config's own list (PEFT writes a set: any order) when it
+       names the same modules, so a round trip keeps the bytes */
+    if (!lo->config || !same_targets(json_object_get(lo->config, "target_modules"),
+                                     lo->cfg.targets))
+        json_object_set(js, "target_modules", tm);
+    json_decref(tm);
     if (seq)
         json_object_set_new(js, "modules_to_save", json_pack("[s]", "score"));
     else if (!json_object_get(js, "modules_to_save"))
