@@ -16,6 +16,10 @@
  * for each other.  So a row's numbers are the same float in both, bit for
  * bit (kern.h's batch invariance), and a new family is written once.
  *
+ * A LoRA adapter (lora.h) on the model adds a BOP_LORA_A operation
+ * before each adapted product and its low-rank term inside the product's
+ * chunks, in both forwards alike.
+ *
  * What is not here: the backward (model.c; training only), the caches'
  * memory (infer.c), sampling.
  */

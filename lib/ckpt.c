@@ -687,8 +687,8 @@ ckpt_read_config(const char *path, struct model_config *c, json_t **js, struct s
 
 /* ============================== loading ============================== */
 
-static char *
-path_join(const char *dir, const char *name)
+char *
+ckpt_path_join(const char *dir, const char *name)
 {
     struct sbuf sb = SBUF_INIT;
 
@@ -708,7 +708,7 @@ is_ignored_tensor(const char *name)
 struct model *
 ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
 {
-    char *cpath = path_join(dir, "config.json");
+    char *cpath = ckpt_path_join(dir, "config.json");
     const char *mpath;
     struct model_config c;
     struct st_set *st = NULL;
@@ -1114,7 +1114,7 @@ write_model_files(const char *tmp, void *ctx, struct sbuf *err)
     const struct model_files *mf = ctx;
     int dtype = save_dtype(mf->fmt, mf->config), rc = -1;
     json_t *js = ckpt_config_to_json(&mf->m->cfg, mf->config);
-    char *p = path_join(tmp, "config.json");
+    char *p = ckpt_path_join(tmp, "config.json");
 
     json_object_set_new(js, "torch_dtype", json_string(torch_dtype_name(dtype)));
     if (write_json(p, js, err))
@@ -1137,28 +1137,6 @@ ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
     struct model_files mf = {m, config, fmt};
 
     return ckpt_save_dir(dir, write_model_files, &mf, o, state_extra, tok_from, err);
-}
-
-int
-ckpt_write_bytes(const char *path, const void *data, size_t n, struct sbuf *err)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), rc = -1;
-
-    if (fd < 0) {
-        sbuf_addf(err, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (write(fd, data, n) != (ssize_t)n || fsync(fd)) {
-        sbuf_addf(err, "%s: write: %s", path, strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (close(fd) && rc == 0) {
-        sbuf_addf(err, "%s: close: %s", path, strerror(errno));
-        rc = -1;
-    }
-    return rc;
 }
 
 int
@@ -1189,13 +1167,13 @@ ckpt_save_dir(const char *dir, ckpt_write_fn write_files, void *ctx, const struc
         char step[32];
         snprintf(step, sizeof(step), "%ld", o->step);
         js = json_pack("{s:s, s:s}", "format", "posttrain-adamw", "global_step", step);
-        p = path_join(tmp, "optimizer.safetensors");
+        p = ckpt_path_join(tmp, "optimizer.safetensors");
         if (safetensors_write(p, ot, 2, js, err))
             goto out;
         free(p);
         json_decref(js);
         js = trainer_state(o, state_extra);
-        p = path_join(tmp, "trainer_state.json");
+        p = ckpt_path_join(tmp, "trainer_state.json");
         if (write_json(p, js, err))
             goto out;
         free(p);
@@ -1205,7 +1183,7 @@ ckpt_save_dir(const char *dir, ckpt_write_fn write_files, void *ctx, const struc
     if (tok_from) {
         char *src = NULL;
         if (stat(tok_from, &stb) == 0 && S_ISDIR(stb.st_mode)) {
-            src = path_join(tok_from, "tokenizer.json");
+            src = ckpt_path_join(tok_from, "tokenizer.json");
             if (access(src, F_OK) != 0) {
                 free(src);
                 src = NULL;
@@ -1214,7 +1192,7 @@ ckpt_save_dir(const char *dir, ckpt_write_fn write_files, void *ctx, const struc
             src = xstrdup(tok_from);
         }
         if (src) {
-            p = path_join(tmp, "tokenizer.json");
+            p = ckpt_path_join(tmp, "tokenizer.json");
             if (copy_file(src, p, err)) {
                 free(src);
                 goto out;
@@ -1293,7 +1271,7 @@ state_float(const json_t *o, const char *key, float *out)
 struct optim *
 ckpt_load_optim(const char *dir, size_t n, struct sbuf *err)
 {
-    char *sp = path_join(dir, "trainer_state.json"), *op = path_join(dir, "optimizer.safetensors");
+    char *sp = ckpt_path_join(dir, "trainer_state.json"), *op = ckpt_path_join(dir, "optimizer.safetensors");
     struct optim_config c;
     struct optim *o = NULL;
     struct safetensors *st = NULL;

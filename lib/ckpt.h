@@ -127,8 +127,8 @@ int ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
 typedef int (*ckpt_write_fn)(const char *tmp, void *ctx, struct sbuf *err);
 int ckpt_save_dir(const char *dir, ckpt_write_fn write_files, void *ctx, const struct optim *o,
                   const json_t *state_extra, const char *tok_from, struct sbuf *err);
-/* Writes n bytes to the new file path (O_EXCL) and fsyncs it.  0 or -1. */
-int ckpt_write_bytes(const char *path, const void *data, size_t n, struct sbuf *err);
+/* "DIR/NAME", new. */
+char *ckpt_path_join(const char *dir, const char *name);
 
 /*
  * A size as huggingface_hub's max_shard_size reads it: digits, optionally

@@ -303,13 +303,6 @@ lora_zero_grad(struct lora *lo)
     memset(lo->grads, 0, lo->nparams * sizeof(float));
 }
 
-void
-lora_optim_no_decay(struct optim *o, const struct lora *lo)
-{
-    (void)o;
-    (void)lo;   /* A, B and the score head are all matrices */
-}
-
 const float *
 lora_score(const struct lora *lo)
 {
@@ -317,15 +310,6 @@ lora_score(const struct lora *lo)
 }
 
 /* ============================== Files ============================== */
-
-static char *
-path_join(const char *dir, const char *name)
-{
-    struct sbuf sb = SBUF_INIT;
-
-    sbuf_addf(&sb, "%s/%s", dir, name);
-    return sb.buf;
-}
 
 /* A config field that must be absent, null, false, or an empty object or list. */
 static int
@@ -478,8 +462,8 @@ bad:
 struct lora *
 lora_load(const char *dir, const struct model *m, struct sbuf *err)
 {
-    char *cpath = path_join(dir, "adapter_config.json");
-    char *wpath = path_join(dir, "adapter_model.safetensors");
+    char *cpath = ckpt_path_join(dir, "adapter_config.json");
+    char *wpath = ckpt_path_join(dir, "adapter_model.safetensors");
     struct safetensors *st = NULL;
     struct lora *lo = NULL;
     struct lora_config c;
@@ -662,7 +646,7 @@ write_adapter_files(const char *tmp, void *ctx, struct sbuf *err)
     const struct lora *lo = ctx;
     json_t *js = config_json(lo), *meta = json_pack("{s:s}", "format", "pt");
     struct st_out *t = xcalloc((size_t)lo->ntensors, sizeof(*t));
-    char *s = NULL, *p = path_join(tmp, "adapter_config.json");
+    char *s = NULL, *p = ckpt_path_join(tmp, "adapter_config.json");
     int i, rc = -1;
 
     /* PEFT: json.dumps(config, indent=2, sort_keys=True), no newline */
@@ -672,10 +656,10 @@ write_adapter_files(const char *tmp, void *ctx, struct sbuf *err)
         sbuf_addf(err, "%s: cannot encode JSON", p);
         goto out;
     }
-    if (ckpt_write_bytes(p, s, strlen(s), err))
+    if (st_write_text(p, s, err))
         goto out;
     free(p);
-    p = path_join(tmp, "adapter_model.safetensors");
+    p = ckpt_path_join(tmp, "adapter_model.safetensors");
     for (i = 0; i < lo->ntensors; i++) {
         t[i].name = lo->tensors[i].name;
         t[i].dtype = ST_F32;
@@ -740,26 +724,16 @@ lora_hash(const struct lora *lo, uint64_t h)
 /*
  * Inverted dropout's mask: element (row, i) of target t in layer l is
  * kept when a hash of (seed, key, l, t, row, i) falls below 1 - p, as
- * 24-bit uniforms.  The backward asks the same questions.
+ * 24-bit uniforms: splitmix64 at position i of the row's stream, whose
+ * start hashes the rest.  The backward asks the same questions.
  */
-static uint64_t
-mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 static uint64_t
 row_key(const struct lora *lo, int l, int t, size_t row)
 {
-    uint64_t k = mix64(lo->seed ^ 0x64726f706f7574ULL);
-    k = mix64(k ^ lo->key);
-    k = mix64(k ^ ((uint64_t)l * LORA_NT + (uint64_t)t));
-    return mix64(k ^ (uint64_t)row);
+    uint64_t k[4] = {lo->key, (uint64_t)l * LORA_NT + (uint64_t)t, (uint64_t)row,
+                     0x64726f706f7574ULL};
+
+    return hash64(k, sizeof(k), lo->seed);
 }
 
 /* Whether element i of the row whose key is k is kept. */
@@ -768,7 +742,9 @@ kept(const struct lora *lo, uint64_t k, int i)
 {
     uint32_t keep = (uint32_t)((1.0 - lo->cfg.dropout) * (double)(1u << 24));
 
-    return (uint32_t)(mix64(k + (uint64_t)i * 0x9e3779b97f4a7c15ULL) >> 40) < keep;
+    uint64_t st = k + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
+
+    return (uint32_t)(splitmix64(&st) >> 40) < keep;
 }
 
 /* dst = drop(src) (n floats), or dst += drop(src) when acc, for row of

@@ -165,10 +165,8 @@ struct lora *lora_load(const char *dir, const struct model *m, struct sbuf *err)
 int lora_save(const struct lora *lo, const char *dir, const struct optim *o,
               const json_t *state_extra, struct sbuf *err);
 
-/* Zeroes lo->grads. */
+/* Zeroes lo->grads.  (Every tensor of an adapter is a matrix: all decay.) */
 void lora_zero_grad(struct lora *lo);
-/* Marks the adapter's no-decay ranges in o (none: every tensor is a matrix). */
-void lora_optim_no_decay(struct optim *o, const struct lora *lo);
 
 /*
  * Adds s B A to every adapted weight of m (and copies the score head):

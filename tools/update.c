@@ -1034,9 +1034,7 @@ main(int argc, char **argv)
     if (!o)
         o = optim_new(&oc, nparams);
     o->cfg = oc;
-    if (r.lo)
-        lora_optim_no_decay(o, r.lo);
-    else
+    if (!r.lo)      /* an adapter's tensors are all matrices: all decay */
         ckpt_optim_no_decay(o, m);
 
     if (rank0 && r.metrics_path && !(mf = fopen(r.metrics_path, "w")))
