@@ -29,6 +29,10 @@
  * trainer sets key per micro-batch, and the backward recomputes the same
  * mask, so nothing is stored and a resumed run draws the same masks.
  *
+ * On a mixture of experts (model.h) the gate, up and down targets adapt
+ * the dense layers' MLP only: a sparse layer's router, experts and shared
+ * experts take no adapter (PEFT would adapt each expert's projections).
+ *
  * A reward model's scalar head is trained with the adapters (PEFT's
  * modules_to_save for classification heads): the adapter holds its own
  * copy, score, used in place of the base's.
