@@ -69,6 +69,8 @@ block_op_chunks(const struct block_op *op)
         return op->moe->E * ((op->moe->Hm + MM_FEW_COLS - 1) / MM_FEW_COLS);
     case BOP_MOE_DOWN:
         return op->moe->E * ((op->moe->C + MM_FEW_COLS - 1) / MM_FEW_COLS);
+    case BOP_LORA_A:
+        return lora_a_chunks(op->lora, op->R);
     }
     return 0;
 }
@@ -270,6 +272,9 @@ block_op_run(const struct block_op *op, int c, int tid)
                        (size_t)(c1 - c0) * sizeof(float));
         op->K->mm(op->out + (size_t)r0 * OC, OC, op->in + (size_t)r0 * op->IC,
                   (size_t)op->IC, op->w, rt, op->IC, c0, c1, op->bias, op->addend != NULL);
+        if (op->lora)
+            lora_mm_add(op->lora, op->K, op->out + (size_t)r0 * OC, OC, op->lu, r0, rt, c0,
+                        c1);
         break;
     }
     case BOP_MM_SWIGLU: {
@@ -282,6 +287,10 @@ block_op_run(const struct block_op *op, int c, int tid)
         op->K->mm(gu, 2 * H, in, (size_t)op->IC, op->w, rt, op->IC, a, b, NULL, 0);
         op->K->mm(gu + H, 2 * H, in, (size_t)op->IC, op->w + H * op->IC, rt, op->IC, a, b,
                   NULL, 0);
+        if (op->lora) {   /* gate columns [a, b), then up's [H + a, H + b) */
+            lora_mm_add(op->lora, op->K, gu, 2 * H, op->lu, r0, rt, a, b);
+            lora_mm_add(op->lora, op->K, gu, 2 * H, op->lu, r0, rt, (int)H + a, (int)H + b);
+        }
         for (r = 0; r < rt; r++)
             swiglu_span(op->h + (size_t)(r0 + r) * H, gu + (size_t)r * 2 * H,
                         gu + (size_t)r * 2 * H + H, a, b);
@@ -369,6 +378,9 @@ block_op_run(const struct block_op *op, int c, int tid)
         }
         break;
     }
+    case BOP_LORA_A:
+        lora_a_run(op->lora, op->K, op->lu, op->in, op->R, c, tid);
+        break;
     }
 }
 
@@ -390,6 +402,25 @@ block_run(const struct block_op *ops, int n)
     }
 }
 
+/* Product p's adapters among a layer's lm (NULL: none), or NULL. */
+static const struct lora_mm *
+adapter(const struct lora_mm *lm, enum lora_prod p)
+{
+    return lm && lm[p].n > 0 ? &lm[p] : NULL;
+}
+
+/* The BOP_LORA_A before product p when it has adapters: 1 op, else 0. */
+static int
+lora_op(struct block_op *op, const struct lora_mm *lm, enum lora_prod p, int R,
+        const struct kernels *K, const float *in, float *lu)
+{
+    if (!adapter(lm, p))
+        return 0;
+    *op = (struct block_op){.kind = BOP_LORA_A, .R = R, .K = K, .in = in,
+                            .lora = &lm[p], .lu = lu};
+    return 1;
+}
+
 int
 block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
                 const struct kernels *K, const struct block_layer_io *io,
@@ -397,6 +428,7 @@ block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
 {
     const struct model_config *c = &m->cfg;
     const struct model_layer *w = &m->w.layers[l];
+    const struct lora_mm *lm = m->lora ? &m->lora->mm[(size_t)l * LORA_NP] : NULL;
     int C = c->dim, H = w->mlp_hidden, n = 0;
 
     at->nh = c->n_heads;
@@ -414,25 +446,31 @@ block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
     ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->ln,
                                  .in = io->x, .w = w->attn_norm, .rstd = io->rstd1, .OC = C,
                                  .eps = c->norm_eps};
+    n += lora_op(ops + n, lm, LORA_P_QKV, R, K, io->ln, io->lu);
     ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->qkv, .in = io->ln,
-                                 .w = w->wq, .bias = w->bq, .IC = C, .OC = at->QKV};
+                                 .w = w->wq, .bias = w->bq, .IC = C, .OC = at->QKV,
+                                 .lora = adapter(lm, LORA_P_QKV), .lu = io->lu};
     if (!fused)
         ops[n++] = (struct block_op){.kind = BOP_QK, .R = R, .K = K, .layer = l, .at = at};
     ops[n++] = (struct block_op){.kind = BOP_ATTEND, .R = R, .K = K, .layer = l,
                                  .fused = fused, .at = at};
+    n += lora_op(ops + n, lm, LORA_P_O, R, K, io->att, io->lu);
     ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xmid,
                                  .in = io->att, .addend = io->x, .w = w->wo, .IC = at->QD,
-                                 .OC = C};
+                                 .OC = C, .lora = adapter(lm, LORA_P_O), .lu = io->lu};
     ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->ln,
                                  .in = io->xmid, .w = w->mlp_norm, .rstd = io->rstd2, .OC = C,
                                  .eps = c->norm_eps};
     if (!w->router) {
+        n += lora_op(ops + n, lm, LORA_P_GU, R, K, io->ln, io->lu);
         ops[n++] = (struct block_op){.kind = BOP_MM_SWIGLU, .R = R, .K = K, .out = io->gu,
                                      .in = io->ln, .w = w->w_gate, .h = io->h, .IC = C,
-                                     .OC = H};
+                                     .OC = H, .lora = adapter(lm, LORA_P_GU), .lu = io->lu};
+        n += lora_op(ops + n, lm, LORA_P_DOWN, R, K, io->h, io->lu);
         ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xout,
                                      .in = io->h, .addend = io->xmid, .w = w->w_down,
-                                     .IC = H, .OC = C};
+                                     .IC = H, .OC = C, .lora = adapter(lm, LORA_P_DOWN),
+                                     .lu = io->lu};
         return n;
     }
     /* a mixture of experts: route, group the choices by expert, one product

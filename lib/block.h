@@ -16,6 +16,10 @@
  * for each other.  So a row's numbers are the same float in both, bit for
  * bit (kern.h's batch invariance), and a new family is written once.
  *
+ * A LoRA adapter (lora.h) on the model adds a BOP_LORA_A operation
+ * before each adapted product and its low-rank term inside the product's
+ * chunks, in both forwards alike.
+ *
  * What is not here: the backward (model.c; training only), the caches'
  * memory (infer.c), sampling.
  */
@@ -25,6 +29,7 @@
 #include <stddef.h>
 
 #include "kern.h"
+#include "lora.h"
 #include "model.h"
 
 /* The key/value spans a row's attention reads, in key order. */
@@ -58,6 +63,7 @@ enum block_op_kind {
     BOP_MOE_UP,     /* per expert and columns: gate/up product and SwiGLU of its slots */
     BOP_MOE_DOWN,   /* per expert and columns: down product of its slots */
     BOP_MOE_COMBINE, /* per row: residual + weighted expert outputs (+ shared) */
+    BOP_LORA_A,     /* lu (R, n r) = s drop(in) A_i^T for the adapters of the next product */
 };
 
 /*
@@ -114,6 +120,10 @@ struct block_op {
     int layer, fused;        /* QK/ATTEND: the layer; ATTEND does BOP_QK's work itself */
     const struct block_attn *at;
     const struct block_moe *moe; /* ROUTE, MOE_*: in = the normed input, out (COMBINE) */
+    /* LoRA (lora.h): MM, SWIGLU add lu B_i^T to adapter i's columns;
+       LORA_A computes lu from in.  NULL: no adapter. */
+    const struct lora_mm *lora;
+    float *lu;               /* (R, n r) */
 };
 
 /* Chunks of op; every chunk may run in parallel with the others. */
@@ -132,10 +142,11 @@ struct block_layer_io {
     float *qkv, *att, *gu, *h; /* (R, QKV), (R, QD), (R, 2H), (R, H) */
     float *rstd1, *rstd2;    /* (R) each, or NULL */
     float *ys;               /* (R, C) sparse layers with shared experts: their output */
+    float *lu;               /* (R, lora_row_floats()) when the model has an adapter */
 };
 
-/* Most operations one layer has. */
-#define BLOCK_LAYER_MAX_OPS 14
+/* Most operations one layer has (with a BOP_LORA_A before each product). */
+#define BLOCK_LAYER_MAX_OPS 16
 
 /*
  * The operations of layer l of model m over R rows: attention (norm,

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lora.h"
 #include "safetensors.h"
 #include "tmpfile.h"
 
@@ -686,8 +687,8 @@ ckpt_read_config(const char *path, struct model_config *c, json_t **js, struct s
 
 /* ============================== loading ============================== */
 
-static char *
-path_join(const char *dir, const char *name)
+char *
+ckpt_path_join(const char *dir, const char *name)
 {
     struct sbuf sb = SBUF_INIT;
 
@@ -707,7 +708,7 @@ is_ignored_tensor(const char *name)
 struct model *
 ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
 {
-    char *cpath = path_join(dir, "config.json");
+    char *cpath = ckpt_path_join(dir, "config.json");
     const char *mpath;
     struct model_config c;
     struct st_set *st = NULL;
@@ -1100,12 +1101,48 @@ ckpt_save(const char *dir, const struct model *m, const json_t *config, const st
     return ckpt_save_as(dir, m, config, o, state_extra, tok_from, NULL, err);
 }
 
+/* What ckpt_save_as puts in the directory before the optimizer state. */
+struct model_files {
+    const struct model *m;
+    const json_t *config;
+    const struct ckpt_format *fmt;
+};
+
+static int
+write_model_files(const char *tmp, void *ctx, struct sbuf *err)
+{
+    const struct model_files *mf = ctx;
+    int dtype = save_dtype(mf->fmt, mf->config), rc = -1;
+    json_t *js = ckpt_config_to_json(&mf->m->cfg, mf->config);
+    char *p = ckpt_path_join(tmp, "config.json");
+
+    json_object_set_new(js, "torch_dtype", json_string(torch_dtype_name(dtype)));
+    if (write_json(p, js, err))
+        goto out;
+    /* model.safetensors, or its shards and index */
+    if (write_weights(tmp, mf->m, dtype, mf->fmt ? mf->fmt->max_shard_size : 0, err))
+        goto out;
+    rc = 0;
+out:
+    free(p);
+    json_decref(js);
+    return rc;
+}
+
 int
 ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
              const struct optim *o, const json_t *state_extra, const char *tok_from,
              const struct ckpt_format *fmt, struct sbuf *err)
 {
-    int dtype = save_dtype(fmt, config);
+    struct model_files mf = {m, config, fmt};
+
+    return ckpt_save_dir(dir, write_model_files, &mf, o, state_extra, tok_from, err);
+}
+
+int
+ckpt_save_dir(const char *dir, ckpt_write_fn write_files, void *ctx, const struct optim *o,
+              const json_t *state_extra, const char *tok_from, struct sbuf *err)
+{
     char *d1 = xstrdup(dir), *d2 = xstrdup(dir), *tmp = NULL, *p = NULL;
     const char *parent = dirname(d1), *base = basename(d2);
     struct sbuf sb = SBUF_INIT;
@@ -1119,16 +1156,7 @@ ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
     lockfd = tmpf_mkdir(sbuf_str(&sb), &tmp, err);
     if (lockfd < 0)
         goto out;
-    /* config.json */
-    js = ckpt_config_to_json(&m->cfg, config);
-    json_object_set_new(js, "torch_dtype", json_string(torch_dtype_name(dtype)));
-    p = path_join(tmp, "config.json");
-    if (write_json(p, js, err))
-        goto out;
-    free(p);
-    p = NULL;
-    /* model.safetensors, or its shards and index */
-    if (write_weights(tmp, m, dtype, fmt ? fmt->max_shard_size : 0, err))
+    if (write_files(tmp, ctx, err))
         goto out;
     /* optimizer.safetensors, trainer_state.json */
     if (o) {
@@ -1137,16 +1165,15 @@ ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
             {"exp_avg_sq", ST_F32, 1, {(int64_t)o->n}, o->v},
         };
         char step[32];
-        json_decref(js);
         snprintf(step, sizeof(step), "%ld", o->step);
         js = json_pack("{s:s, s:s}", "format", "posttrain-adamw", "global_step", step);
-        p = path_join(tmp, "optimizer.safetensors");
+        p = ckpt_path_join(tmp, "optimizer.safetensors");
         if (safetensors_write(p, ot, 2, js, err))
             goto out;
         free(p);
         json_decref(js);
         js = trainer_state(o, state_extra);
-        p = path_join(tmp, "trainer_state.json");
+        p = ckpt_path_join(tmp, "trainer_state.json");
         if (write_json(p, js, err))
             goto out;
         free(p);
@@ -1156,7 +1183,7 @@ ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
     if (tok_from) {
         char *src = NULL;
         if (stat(tok_from, &stb) == 0 && S_ISDIR(stb.st_mode)) {
-            src = path_join(tok_from, "tokenizer.json");
+            src = ckpt_path_join(tok_from, "tokenizer.json");
             if (access(src, F_OK) != 0) {
                 free(src);
                 src = NULL;
@@ -1165,7 +1192,7 @@ ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
             src = xstrdup(tok_from);
         }
         if (src) {
-            p = path_join(tmp, "tokenizer.json");
+            p = ckpt_path_join(tmp, "tokenizer.json");
             if (copy_file(src, p, err)) {
                 free(src);
                 goto out;
@@ -1244,7 +1271,7 @@ state_float(const json_t *o, const char *key, float *out)
 struct optim *
 ckpt_load_optim(const char *dir, size_t n, struct sbuf *err)
 {
-    char *sp = path_join(dir, "trainer_state.json"), *op = path_join(dir, "optimizer.safetensors");
+    char *sp = ckpt_path_join(dir, "trainer_state.json"), *op = ckpt_path_join(dir, "optimizer.safetensors");
     struct optim_config c;
     struct optim *o = NULL;
     struct safetensors *st = NULL;
@@ -1329,5 +1356,7 @@ ckpt_hash(const struct model *m, char out[17])
 
     for (i = 0; i < m->ntensors; i++)
         h = hash64(&m->tensors[i], sizeof(m->tensors[i]), h);
+    if (m->lora)
+        h = lora_hash(m->lora, h);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

@@ -118,6 +118,19 @@ int ckpt_save_as(const char *dir, const struct model *m, const json_t *config,
                  const struct ckpt_format *fmt, struct sbuf *err);
 
 /*
+ * Writes a checkpoint-like directory dir atomically, as ckpt_save does:
+ * write_files(tmp, ctx, err) fills the temporary directory (0 or -1 with
+ * a message), then the optimizer state and trainer_state.json (o not
+ * NULL), the tokenizer (tok_from not NULL), and the rename into place.
+ * lora.h's adapters are saved this way.  0 or -1.
+ */
+typedef int (*ckpt_write_fn)(const char *tmp, void *ctx, struct sbuf *err);
+int ckpt_save_dir(const char *dir, ckpt_write_fn write_files, void *ctx, const struct optim *o,
+                  const json_t *state_extra, const char *tok_from, struct sbuf *err);
+/* "DIR/NAME", new. */
+char *ckpt_path_join(const char *dir, const char *name);
+
+/*
  * A size as huggingface_hub's max_shard_size reads it: digits, optionally
  * followed by KB, MB, GB or TB (powers of 1000, any case), as bytes.
  * Returns 0, or -1 for anything else (or 0 bytes).
@@ -141,8 +154,8 @@ struct optim *ckpt_load_optim(const char *dir, size_t n, struct sbuf *err);
 void ckpt_optim_no_decay(struct optim *o, const struct model *m);
 
 /*
- * Content hash of the model (config shape and every parameter bit), as
- * 16 hex digits into out (17 bytes): the "policy" id of sample records.
+ * Content hash of the model (config shape and every parameter bit, and
+ * its adapter's when m->lora is set), as 16 hex digits into out (17 bytes): the "policy" id of sample records.
  */
 void ckpt_hash(const struct model *m, char out[17]);
 

@@ -131,6 +131,7 @@ struct infer {
     float *att;             /* (cap_rows, QD) */
     float *gu;              /* (cap_rows, 2H) */
     float *h;               /* (cap_rows, H) */
+    float *lu;              /* (cap_rows, lora_row_floats()) with an adapter, else NULL */
     float *lnf;             /* (cap_rows, C) final norm of the logit rows */
     float *logits;          /* (cap_rows, V) */
     float *scores;          /* (nthreads, maxpos) attention scratch */
@@ -196,6 +197,8 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->att = xmalloc(xmul(R * inf->QD, sizeof(float)));
     inf->gu = xmalloc(xmul(R * 2 * (size_t)inf->H, sizeof(float)));
     inf->h = xmalloc(xmul(R * inf->H, sizeof(float)));
+    if (m->lora)
+        inf->lu = xmalloc(xmul(R, xmul(lora_row_floats(m->lora), sizeof(float))));
     inf->lnf = xmalloc(xmul(R * inf->C, sizeof(float)));
     inf->logits = xmalloc(xmul(R, xmul((size_t)inf->V, sizeof(float))));
     inf->scores = xmalloc(xmul((size_t)nthreads, xmul((size_t)inf->maxpos, sizeof(float))));
@@ -237,6 +240,7 @@ infer_free(struct infer *inf)
     free(inf->att);
     free(inf->gu);
     free(inf->h);
+    free(inf->lu);
     free(inf->lnf);
     free(inf->logits);
     free(inf->scores);
@@ -441,11 +445,13 @@ forward(struct infer *inf)
     const struct model *m = inf->m;
     struct block_layer_io io = {
         .x = inf->x, .xmid = inf->x, .xout = inf->x, .ln = inf->ln, .qkv = inf->qkv,
-        .att = inf->att, .gu = inf->gu, .h = inf->h, .ys = inf->ys,
+        .att = inf->att, .gu = inf->gu, .h = inf->h, .ys = inf->ys, .lu = inf->lu,
     };
     int r, l, n = 0;
     unsigned ep;
 
+    if (m->lora)
+        m->lora->train = 0;     /* no dropout outside training */
     for (r = 0; r < inf->nrows; r++) {
         block_embed(inf->x + (size_t)r * inf->C, m, &inf->rows[r].tok, 1);
         inf->pos[r] = inf->rows[r].pos;

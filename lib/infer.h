@@ -69,7 +69,8 @@ struct infer_seq {
 
 /*
  * New inference state for m (borrowed: it must outlive the result; only
- * its weights and config are read).  max_rows: most sequences decoded in
+ * its weights, config and adapter are read; an adapter, m->lora, is
+ * attached before this call).  max_rows: most sequences decoded in
  * one step.  nthreads >= 1.  kernel: INFER_KERNEL_AUTO, or one to force
  * (dies if the CPU lacks it).  Result is new.
  */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "ckpt.h"
+#include "lora.h"
 
 struct model *
 lm_load(const char *dir, int flags, struct sbuf *err)
@@ -23,6 +24,32 @@ lm_load(const char *dir, int flags, struct sbuf *err)
         return NULL;
     }
     return ckpt_load(dir, flags, NULL, err);
+}
+
+int
+lm_adapter(struct model *m, const char *adapter, struct sbuf *err)
+{
+    struct stat sb;
+
+    if (!adapter)
+        return 0;
+    if (stat(adapter, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        sbuf_addf(err, "'%s': %s", adapter,
+                  stat(adapter, &sb) != 0 ? strerror(errno) : "not a directory");
+        return -1;
+    }
+    m->lora = lora_load(adapter, m, err);
+    return m->lora ? 0 : -1;
+}
+
+void
+lm_free(struct model *m)
+{
+    if (!m)
+        return;
+    lora_free(m->lora);
+    m->lora = NULL;
+    model_free(m);
 }
 
 int

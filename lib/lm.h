@@ -15,7 +15,9 @@
  *     if (lm_chat_open(dir, m, format, flags, &tk, &chat, &err) < 0)
  *         die("%s", sbuf_str(&err));
  *     ...
- *     chat_release(&chat); tok_free(tk); model_free(m);
+ *     if (lm_adapter(m, adapter_dir, &err) < 0) die(...);   (optional)
+ *     ...
+ *     chat_release(&chat); tok_free(tk); lm_free(m);
  *
  * Errors follow lib/'s rule (util.h): -1 or NULL, the message appended
  * to err, naming the directory.
@@ -33,6 +35,15 @@
  * directory.  New; NULL with a message in err.
  */
 struct model *lm_load(const char *dir, int flags, struct sbuf *err);
+
+/*
+ * Attaches the adapter directory adapter (lora.h, PEFT's layout) to m,
+ * which then runs with it: m->lora, freed by lm_free().  NULL adapter:
+ * nothing.  0, or -1 with a message (naming the file and field) in err.
+ */
+int lm_adapter(struct model *m, const char *adapter, struct sbuf *err);
+/* Frees m and its adapter; NULL is allowed. */
+void lm_free(struct model *m);
 
 /*
  * dir's tokenizer (new, into *tk) and the chat format over it (into

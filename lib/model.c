@@ -19,6 +19,7 @@
 
 #include "block.h"
 #include "kern.h"
+#include "lora.h"
 #include "pool.h"
 #include "util.h"
 
@@ -318,6 +319,7 @@ struct model_acts {
     float *datt;        /* (N, QD) */
     float *dgu;         /* (N, 2H) */
     float *dh;          /* (N, H) */
+    float *lu;          /* (N, lora_row_floats()) adapter products (m->lora only) */
     float *logits;      /* (LC, V) */
     float *xc;          /* (LC, C) gathered rows of lnf */
     float *dxc;         /* (LC, C) */
@@ -338,6 +340,7 @@ struct model_acts {
     float *ys;          /* (N, C) shared experts' output */
     float *dye, *dhe, *dgue, *dxe; /* (K, C), (K, Hm), (K, 2 Hm), (K, C) */
     float *dlogit;      /* (N, E) */
+    const struct lora *lora; /* the adapter it was planned for */
     float *srow;        /* (nthreads, srow_cap) attention scores of one row */
     int srow_cap, srow_threads;
     /* RoPE tables, grown to the longest segment seen */
@@ -419,6 +422,10 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
             CARVE(dlogit, N * E, float);
         }
     }
+    if (m->lora)
+        CARVE(lu, xmul(N, lora_row_floats(m->lora)), float);
+    else if (base)
+        a->lu = NULL;
     CARVE(logits, xmul(LC, V), float);
     CARVE(xc, LC * C, float);
     CARVE(att_scratch, NT * (2 * B * B + 4 * B), float);
@@ -443,7 +450,8 @@ acts_reserve(struct model *m, size_t N, int train)
 {
     struct model_acts *a = m->acts;
 
-    if (a->arena && a->cap >= N && (a->train || !train) && a->nthreads == pool_threads())
+    if (a->arena && a->cap >= N && (a->train || !train) && a->nthreads == pool_threads() &&
+        a->lora == m->lora)
         return;
     if (a->cap > N)
         N = a->cap;
@@ -454,6 +462,7 @@ acts_reserve(struct model *m, size_t N, int train)
     acts_plan(m, a, N, train, a->arena);
     a->cap = N;
     a->train = train;
+    a->lora = m->lora;
 }
 
 /* ============================== The model ============================== */
@@ -1366,7 +1375,7 @@ par_rmsnorm_backward(struct model_acts *a, float *dx, float *dw, const float *do
 
     memset(a->dw_part, 0, (size_t)a->nthreads * C * sizeof(float));
     job_rows(&j, N);
-    for (t = 0; t < a->nthreads; t++)
+    for (t = 0; t < a->nthreads && dw; t++)
         for (i = 0; i < C; i++)
             dw[i] += a->dw_part[(size_t)t * C + i];
 }
@@ -1454,6 +1463,13 @@ moe_bufs(const struct model *m, struct block_moe *mo, size_t slot, size_t N)
     mo->he = a->he;
 }
 
+/* The scalar head: the adapter's copy when there is one (lora.h). */
+static const float *
+score_w(const struct model *m)
+{
+    return m->lora ? lora_score(m->lora) : m->w.score;
+}
+
 /* One decoder layer, residual res -> resn (may alias under NOGRAD). */
 static void
 layer_forward(struct model *m, int l, int train, size_t N)
@@ -1468,7 +1484,7 @@ layer_forward(struct model *m, int l, int train, size_t N)
         .xout = a->res + (train ? slot + 1 : 0) * N * C, .ln = a->ln,
         .qkv = a->qkv + slot * N * QKV, .att = a->att + slot * N * QD,
         .gu = a->gu + slot * N * 2 * H, .h = a->h,
-        .rstd1 = a->rstd1 + slot * N, .rstd2 = a->rstd2 + slot * N,
+        .rstd1 = a->rstd1 + slot * N, .rstd2 = a->rstd2 + slot * N, .lu = a->lu,
     };
     struct batch_kv kv = {m, io.qkv};
     struct block_attn at = {
@@ -1548,6 +1564,10 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
         die("model: temperature must be positive");
     acts_reserve(m, N, train);
     a = m->acts;
+    if (m->lora) {
+        m->lora->train = train;
+        lora_reserve(m->lora, pool_threads());
+    }
     a->ntok = N;
     a->nseg = b->nseg;
     a->fwd_train = train;
@@ -1582,7 +1602,7 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
             const float *x = a->lnf + (a->seg_start[s + 1] - 1) * C;
             int k, i;
             for (k = 0; k < c->num_labels; k++) {
-                const float *wk = m->w.score + (size_t)k * C;
+                const float *wk = score_w(m) + (size_t)k * C;
                 float acc = 0.0f;
                 for (i = 0; i < C; i++)
                     acc += x[i] * wk[i];
@@ -1691,12 +1711,12 @@ moe_backward(struct model *m, int l, size_t N)
     for (e = 0; e < E; e++) {
         size_t s0 = (size_t)mo.start[e], n = (size_t)mo.start[e + 1] - s0;
         const float *W = w->experts + (size_t)e * ge;
-        float *G = g->experts + (size_t)e * ge;
+        float *G = g->experts ? g->experts + (size_t)e * ge : NULL; /* NULL: frozen */
         if (n == 0)
             continue;
         swiglu_forward(a->he + s0 * Hm, mo.gue + s0 * 2 * Hm, n, Hm);
-        matmul_backward(a->dhe + s0 * Hm, G + 2 * (size_t)Hm * C, NULL, a->dye + s0 * C,
-                        a->he + s0 * Hm, W + 2 * (size_t)Hm * C, n, Hm, C);
+        matmul_backward(a->dhe + s0 * Hm, G ? G + 2 * (size_t)Hm * C : NULL, NULL,
+                        a->dye + s0 * C, a->he + s0 * Hm, W + 2 * (size_t)Hm * C, n, Hm, C);
         swiglu_backward(a->dgue + s0 * 2 * Hm, a->dhe + s0 * Hm, mo.gue + s0 * 2 * Hm, n, Hm);
         matmul_backward(a->dxe + s0 * C, G, NULL, a->dgue + s0 * 2 * Hm, a->xe + s0 * C, W, n,
                         C, 2 * Hm);
@@ -1739,9 +1759,13 @@ layer_backward(struct model *m, int l, size_t N)
     if (w->mlp_hidden > 0) {
         job_rows(&js, N);
         matmul_backward(a->dh, g->w_down, NULL, a->dres, a->h, w->w_down, N, w->mlp_hidden, C);
+        if (m->lora)
+            lora_backward(m->lora, l, LORA_P_DOWN, a->dh, a->dres, a->h, N);
         job_rows(&jsb, N);
         matmul_backward(a->dln, g->w_gate, NULL, a->dgu, a->ln, w->w_gate, N, C,
                         2 * w->mlp_hidden);
+        if (m->lora)
+            lora_backward(m->lora, l, LORA_P_GU, a->dln, a->dgu, a->ln, N);
     } else {
         memset(a->dln, 0, N * C * sizeof(float));
     }
@@ -1750,6 +1774,8 @@ layer_backward(struct model *m, int l, size_t N)
     par_rmsnorm_backward(a, a->dres, g->mlp_norm, a->dln, res2, w->mlp_norm, rstd2, N, C);
     /* attention: res2 = res + attn(norm(res)) Wo^T */
     matmul_backward(a->datt, g->wo, NULL, a->dres, att, w->wo, N, QD, C);
+    if (m->lora)
+        lora_backward(m->lora, l, LORA_P_O, a->datt, a->dres, att, N);
     memset(a->dqkv, 0, N * QKV * sizeof(float));
     par_attention(&ja, (int)a->nseg * nkv);
     par_rope(a, a->dqkv, N, QKV, nh, hd, -1.0f);
@@ -1762,7 +1788,7 @@ layer_backward(struct model *m, int l, size_t N)
         int t, i;
         memset(a->dw_part, 0, (size_t)a->nthreads * 2 * hd * sizeof(float));
         job_rows(&jq, N);
-        for (t = 0; t < jq.ntasks; t++)
+        for (t = 0; t < jq.ntasks && g->q_norm; t++)
             for (i = 0; i < hd; i++) {
                 g->q_norm[i] += a->dw_part[(size_t)t * 2 * hd + i];
                 g->k_norm[i] += a->dw_part[(size_t)t * 2 * hd + hd + i];
@@ -1770,6 +1796,8 @@ layer_backward(struct model *m, int l, size_t N)
     }
     par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
     matmul_backward(a->dln, g->wq, g->bq, a->dqkv, a->ln, w->wq, N, C, QKV);
+    if (m->lora)
+        lora_backward(m->lora, l, LORA_P_QKV, a->dln, a->dqkv, a->ln, N);
     par_rmsnorm_backward(a, a->dres, g->attn_norm, a->dln, res, w->attn_norm, rstd1, N, C);
 }
 
@@ -1830,7 +1858,7 @@ model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
 
     if (!a->fwd_train || a->ntok != N || a->nseg != b->nseg)
         die("model: backward without a matching training forward");
-    if (!m->grads)
+    if (!m->grads && !m->lora)
         model_zero_grad(m);
     memset(a->dres, 0, N * C * sizeof(float));
     memset(a->dln, 0, N * C * sizeof(float));
@@ -1843,8 +1871,8 @@ model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
             int k, i;
             for (k = 0; k < c->num_labels; k++) {
                 float d = dscores[s * c->num_labels + k];
-                const float *wk = m->w.score + (size_t)k * C;
-                float *gk = m->g.score + (size_t)k * C;
+                const float *wk = score_w(m) + (size_t)k * C;
+                float *gk = (m->lora ? m->lora->gscore : m->g.score) + (size_t)k * C;
                 for (i = 0; i < C; i++) {
                     dx[i] += d * wk[i];
                     gk[i] += d * x[i];
@@ -1858,7 +1886,7 @@ model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
                          m->w.norm, a->rstdf, N, C);
     for (l = c->n_layers - 1; l >= 0; l--)
         layer_backward(m, l, N);
-    for (t = 0; t < N; t++) {
+    for (t = 0; t < N && m->g.embed; t++) {
         float *ge = m->g.embed + (size_t)b->ids[t] * C;
         const float *d = a->dres + t * C;
         int i;

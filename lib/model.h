@@ -208,6 +208,7 @@ struct model_tensor {
 /* ---- The model ---- */
 
 struct model_acts;
+struct lora;
 
 struct model {
     struct model_config cfg;
@@ -223,6 +224,12 @@ struct model {
     struct model_acts *acts; /* run state of the last forward */
     uint64_t *expert_load;  /* (n_layers, n_experts) choices of training forwards since
                                model_expert_load_reset(), or NULL without experts */
+    /*
+     * Low-rank adapters (lora.h; borrowed, NULL by default): every pass
+     * runs with them, and the base is frozen: model_backward() gives the
+     * adapter's gradients (lora->grads) and leaves m->grads alone.
+     */
+    struct lora *lora;
 };
 
 /* New model with zeroed parameters (check the config first).  Result is new. */

@@ -707,8 +707,8 @@ st_set_find(const struct st_set *s, const char *name)
 
 /* ---- sharded checkpoints: writing ---- */
 
-static int
-write_text(const char *path, const char *text, struct sbuf *err)
+int
+st_write_text(const char *path, const char *text, struct sbuf *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), rc = -1;
     size_t n = strlen(text);
@@ -803,7 +803,7 @@ st_write_sharded(const char *dir, const char *stem, const struct st_out *t, size
     p = xstrdup(sbuf_str(&nm));
     sbuf_reset(&nm);
     sbuf_addf(&nm, "%s/%s.safetensors.index.json", dir, stem);
-    rc = write_text(sbuf_str(&nm), p, err);
+    rc = st_write_text(sbuf_str(&nm), p, err);
 out:
     free(p);
     free(js);

@@ -107,6 +107,12 @@ struct st_out {
 int safetensors_write(const char *path, const struct st_out *t, size_t n,
                       const json_t *metadata, struct sbuf *err);
 
+/*
+ * Writes text to the new file path (O_EXCL) and fsyncs it: the JSON files
+ * beside the tensors.  0, or -1 with a message in err.
+ */
+int st_write_text(const char *path, const char *text, struct sbuf *err);
+
 /* ---- sharded checkpoints ---- */
 
 /* transformers' default max_shard_size "5GB" (decimal, as the hub parses it) */

@@ -9,6 +9,7 @@
 #include "train.h"
 
 #include "dist.h"
+#include "lora.h"
 #include "util.h"
 
 static const char *const agg_names[] = {
@@ -485,6 +486,25 @@ make_batch(struct trainer *tr, const struct pack_row *rows, size_t n, struct mod
         model_batch_shift_targets(b, tr->mask, tr->targets);
 }
 
+/* What the optimizer steps: the adapter's parameters, or the model's. */
+static float *
+train_params(const struct trainer *tr)
+{
+    return tr->m->lora ? tr->m->lora->params : tr->m->params;
+}
+
+static float *
+train_grads(const struct trainer *tr)
+{
+    return tr->m->lora ? tr->m->lora->grads : tr->m->grads;
+}
+
+static size_t
+train_nparams(const struct trainer *tr)
+{
+    return tr->m->lora ? tr->m->lora->nparams : tr->m->nparams;
+}
+
 /* The end of the micro-batch starting at row i. */
 static size_t
 micro_end(const struct trainer *tr, const struct pack_row *rows, size_t nrows, size_t i)
@@ -635,7 +655,7 @@ stats_reduce(struct trainer *tr, struct train_stats *st)
     d[7] = st->mismatch_kl_sum;
     d[STAT_ND + (size_t)dist_rank()] = st->mismatch_max;
     d[STAT_ND + np + (size_t)dist_rank()] = st->ratio_max;
-    tr->reduce(tr->reduce_ctx, tr->m->grads, tr->m->nparams, d, nd, u, STAT_NU);
+    tr->reduce(tr->reduce_ctx, train_grads(tr), train_nparams(tr), d, nd, u, STAT_NU);
     st->mismatch_max = st->ratio_max = 0.0;
     for (i = 0; i < np; i++) {
         st->mismatch_max = PT_MAX(st->mismatch_max, d[STAT_ND + i]);
@@ -756,9 +776,15 @@ train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
                 tr->isw[r] = 1.0f;
         isw = tr->isw;
     }
-    model_zero_grad(tr->m);
+    if (tr->m->lora)
+        lora_zero_grad(tr->m->lora);
+    else
+        model_zero_grad(tr->m);
     for (i = 0, off = 0; i < nsub; i = j) {
         j = micro_end(tr, sub, nsub, i);
+        if (tr->m->lora)   /* the dropout masks of this step and micro-batch */
+            tr->m->lora->key = hash64(&i, sizeof(i),
+                                      (uint64_t)tr->o->step * 1024 + (uint64_t)iter);
         st->loss += micro_step(tr, sub + i, j - i, w ? w + off : NULL, isw ? isw + off : NULL,
                                iter, wpair, st);
         for (r = i; r < j; r++)
@@ -776,7 +802,7 @@ train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
     if (tr->reduce)
         stats_reduce(tr, st);
     st->lr = optim_lr(&tr->o->cfg, tr->o->step);
-    st->grad_norm = optim_step(tr->o, tr->m->params, tr->m->grads, 1.0f);
+    st->grad_norm = optim_step(tr->o, train_params(tr), train_grads(tr), 1.0f);
 }
 
 void

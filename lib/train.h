@@ -56,6 +56,11 @@
  * however the batch is cut into micro-batches (up to float summation
  * order), and the same however its samples were packed into rows.
  *
+ * With an adapter on the model (m->lora, lora.h) the step trains the
+ * adapter alone: the optimizer runs over lora->params (o sized
+ * lora->nparams), the base gets no gradient, and each micro-batch's
+ * dropout masks are keyed by (optimizer step, iter, micro-batch).
+ *
  *     struct trainer tr;
  *     trainer_init(&tr, &cfg, model, opt);
  *     for (iter = 0; iter < mu; iter++)

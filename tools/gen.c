@@ -31,6 +31,7 @@ static const char usage_text[] =
     "Samples G completions per prompt record and writes them as sample records.\n"
     "  -m, --model DIR       the checkpoint (config.json, model.safetensors,\n"
     "                        tokenizer.json or the built-in tokenizer)\n"
+    "      --adapter DIR     run with the LoRA adapter in DIR (PEFT's layout)\n"
     "  -G, --samples N       completions per prompt (default 1)\n"
     "  -T, --temperature X   softmax temperature; 0 is greedy (default 1)\n"
     "      --top-k N         sample among the N most likely tokens (default 0: all)\n"
@@ -84,6 +85,7 @@ enum {
     OPT_TOKEN_IDS,
     OPT_SEND_ID,
     OPT_RESUME,
+    OPT_ADAPTER,
 };
 
 #define MAX_STOPS 32
@@ -315,6 +317,7 @@ main(int argc, char **argv)
     static const struct option longopts[] = {
         TOOL_LONGOPTS,
         {"model", required_argument, NULL, 'm'},
+        {"adapter", required_argument, NULL, OPT_ADAPTER},
         {"samples", required_argument, NULL, 'G'},
         {"temperature", required_argument, NULL, 'T'},
         {"top-k", required_argument, NULL, OPT_TOP_K},
@@ -345,7 +348,7 @@ main(int argc, char **argv)
     struct tool t;
     struct gen_config cfg;
     struct run run;
-    const char *model = NULL, *system_file = NULL, *stops[MAX_STOPS], *why;
+    const char *model = NULL, *adapter = NULL, *system_file = NULL, *stops[MAX_STOPS], *why;
     enum chat_format format = CHAT_AUTO;
     unsigned flags = 0;
     int c, think = 0, no_think = 0, rc;
@@ -376,6 +379,7 @@ main(int argc, char **argv)
             continue;
         switch (c) {
         case 'm': model = optarg; break;
+        case OPT_ADAPTER: adapter = optarg; local_only = 1; break;
         case 'G': cfg.G = (int)opt_long(&t, "-G", optarg, 1, 65536); break;
         case 'T': cfg.sampler.temperature = opt_float(&t, "-T", optarg, 0, 1000); break;
         case OPT_TOP_K:
@@ -452,8 +456,8 @@ main(int argc, char **argv)
                                            : "-m DIR is required");
     if (oc.client.url) {
         if (local_only)
-            tool_usage_error(&t, "--min-p, --think, --no-think, -f, --threads and --batch"
-                             " are for a local checkpoint, not --server");
+            tool_usage_error(&t, "--min-p, --think, --no-think, -f, --threads, --batch and"
+                             " --adapter are for a local checkpoint, not --server");
         if (keyenv && !(oc.client.api_key = getenv(keyenv)))
             tool_usage_error(&t, "--api-key-env: '%s' is not set", keyenv);
         if (resume) {
@@ -497,6 +501,8 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (m->cfg.arch != MODEL_CAUSAL_LM)
         die("'%s': a reward model has no language-model head to sample from", model);
+    if (lm_adapter(m, adapter, &err) < 0)
+        die("%s", sbuf_str(&err));
     if (lm_chat_open(model, m, format, flags, &tk, &chat, &err) < 0)
         die("%s", sbuf_str(&err));
     run.t = &t;
@@ -521,6 +527,6 @@ main(int argc, char **argv)
     sbuf_release(&err);
     chat_release(&chat);
     tok_free(tk);
-    model_free(m);
+    lm_free(m);
     return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * init - a fresh checkpoint: a named preset or an HF config.json, weights
  * drawn from N(0, initializer_range^2) by --seed, written as an HF
- * checkpoint directory (see init(1), posttrain-checkpoint(5)).
+ * checkpoint directory (see init(1), posttrain-checkpoint(5)); or, with
+ * --merge, a checkpoint with a LoRA adapter merged into its weights.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -12,6 +13,8 @@
 #include <sys/stat.h>
 
 #include "ckpt.h"
+#include "lm.h"
+#include "lora.h"
 #include "model.h"
 #include "tok.h"
 #include "util.h"
@@ -19,7 +22,9 @@
 static const char usage_line[] =
     "usage: init [-p preset | -c config.json] [-s seed] [-t tokenizer.json]\n"
     "            [--vocab-size N] [--std X] [--reward] [--dtype NAME]\n"
-    "            [--max-shard-size SIZE] [-f] [-v] -o dir\n";
+    "            [--max-shard-size SIZE] [-f] [-v] -o dir\n"
+    "       init --merge BASE ADAPTER [--dtype NAME] [--max-shard-size SIZE] [-f] [-v]\n"
+    "            -o dir\n";
 
 static const char usage_text[] =
     "Writes a fresh checkpoint directory (config.json, model.safetensors).\n"
@@ -43,6 +48,9 @@ static const char usage_text[] =
     "                          (default auto; f32 without one)\n"
     "      --max-shard-size SIZE  shard the weights past SIZE bytes (KB, MB, GB,\n"
     "                          TB: powers of 1000; default 5GB)\n"
+    "      --merge BASE        write BASE with the LoRA adapter directory ADAPTER\n"
+    "                          (the operand) merged in: W + s B A (and a reward\n"
+    "                          adapter's score head); BASE's tokenizer is copied\n"
     "  -f, --force             replace an existing checkpoint at dir\n"
     "  -o, --output DIR        the checkpoint directory to write (missing parent\n"
     "                          directories are created)\n"
@@ -50,7 +58,7 @@ static const char usage_text[] =
     "  -h, --help              this help\n"
     "  -V, --version           the version\n";
 
-enum { OPT_VOCAB = 0x100, OPT_STD, OPT_REWARD, OPT_DTYPE, OPT_SHARD };
+enum { OPT_VOCAB = 0x100, OPT_STD, OPT_REWARD, OPT_DTYPE, OPT_SHARD, OPT_MERGE };
 
 static const struct option longopts[] = {
     {"preset", required_argument, NULL, 'p'},
@@ -62,6 +70,7 @@ static const struct option longopts[] = {
     {"reward", no_argument, NULL, OPT_REWARD},
     {"dtype", required_argument, NULL, OPT_DTYPE},
     {"max-shard-size", required_argument, NULL, OPT_SHARD},
+    {"merge", required_argument, NULL, OPT_MERGE},
     {"force", no_argument, NULL, 'f'},
     {"output", required_argument, NULL, 'o'},
     {"verbose", no_argument, NULL, 'v'},
@@ -118,10 +127,60 @@ tokenizer_max_id(const char *path)
     return mx;
 }
 
+/* Whether the adapter in dir is a reward model's (task_type SEQ_CLS). */
+static int
+seq_cls_adapter(const char *dir)
+{
+    struct sbuf p = SBUF_INIT;
+    json_t *js;
+    int seq;
+
+    sbuf_addf(&p, "%s/adapter_config.json", dir);
+    js = json_load_file(sbuf_str(&p), 0, NULL);
+    seq = json_is_string(json_object_get(js, "task_type")) &&
+          strcmp(json_string_value(json_object_get(js, "task_type")), "SEQ_CLS") == 0;
+    json_decref(js);
+    sbuf_release(&p);
+    return seq;
+}
+
+/* --merge: BASE with ADAPTER merged in, as the checkpoint out. */
+static void
+merge(const char *base, const char *adapter, const char *out, const struct ckpt_format *fmt,
+      int force, int verbose)
+{
+    struct sbuf err = SBUF_INIT;
+    struct stat st;
+    json_t *cj = NULL;
+    struct model *m;
+    struct lora *lo;
+    char *failed;
+
+    if (!force && stat(out, &st) == 0)
+        die("%s: exists (use --force to replace it)", out);
+    m = ckpt_load(base, seq_cls_adapter(adapter) ? CKPT_AS_SEQ_CLS : 0, &cj, &err);
+    if (!m || lm_adapter(m, adapter, &err) < 0)
+        die("%s", sbuf_str(&err));
+    lo = m->lora;
+    m->lora = NULL;
+    lora_merge(lo, m);
+    if (mkdir_parents(out, &failed) < 0)
+        die_errno("%s", failed);
+    if (ckpt_save_as(out, m, cj, NULL, NULL, base, fmt, &err))
+        die("%s", sbuf_str(&err));
+    if (verbose)
+        fprintf(stderr, "%s: %s merged into %s (%zu parameters) in %s\n", util_prog(),
+                adapter, base, m->nparams, out);
+    lora_free(lo);
+    model_free(m);
+    json_decref(cj);
+    sbuf_release(&err);
+}
+
 int
 main(int argc, char **argv)
 {
-    const char *preset = NULL, *config = NULL, *tokenizer = NULL, *out = NULL;
+    const char *preset = NULL, *config = NULL, *tokenizer = NULL, *out = NULL, *base = NULL;
     struct model_config c;
     struct ckpt_format fmt = {0, CKPT_DTYPE_AUTO};
     struct sbuf err = SBUF_INIT;
@@ -130,34 +189,41 @@ main(int argc, char **argv)
     uint64_t seed = 0;
     double std = -1;
     long vocab = 0;
-    int ch, reward = 0, force = 0, verbose = 0;
+    int ch, reward = 0, force = 0, verbose = 0, fresh = 0;
     struct stat st;
 
     util_setprog(argv[0]);
     while ((ch = getopt_long(argc, argv, "p:c:s:t:fo:vhV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'p':
+            fresh = 1;
             preset = optarg;
             break;
         case 'c':
+            fresh = 1;
             config = optarg;
             break;
         case 's':
+            fresh = 1;
             if (parse_u64(optarg, &seed))
                 usage_error("--seed: '%s' is not an unsigned 64-bit integer", optarg);
             break;
         case 't':
+            fresh = 1;
             tokenizer = optarg;
             break;
         case OPT_VOCAB:
+            fresh = 1;
             if (parse_long(optarg, 1, 1L << 28, &vocab))
                 usage_error("--vocab-size: '%s' is not an integer in [1, 268435456]", optarg);
             break;
         case OPT_STD:
+            fresh = 1;
             if (parse_double(optarg, 0.0, 10.0, &std))
                 usage_error("--std: '%s' is not a number in [0, 10]", optarg);
             break;
         case OPT_REWARD:
+            fresh = 1;
             reward = 1;
             break;
         case OPT_DTYPE:
@@ -168,6 +234,9 @@ main(int argc, char **argv)
             if (ckpt_parse_size(optarg, &fmt.max_shard_size))
                 usage_error("--max-shard-size: '%s' is not a size (bytes, or KB, MB, GB, TB)",
                             optarg);
+            break;
+        case OPT_MERGE:
+            base = optarg;
             break;
         case 'f':
             force = 1;
@@ -188,6 +257,17 @@ main(int argc, char **argv)
         default:
             usage_error(NULL);
         }
+    }
+    if (base) {
+        if (fresh)
+            usage_error("--merge takes the checkpoint BASE: no -p, -c, -s, -t, --vocab-size,"
+                        " --std or --reward");
+        if (optind + 1 != argc)
+            usage_error("--merge BASE needs one operand, the adapter directory");
+        if (!out)
+            usage_error("-o DIR is required");
+        merge(base, argv[optind], out, &fmt, force, verbose);
+        return 0;
     }
     if (optind < argc)
         usage_error("unexpected operand '%s'", argv[optind]);

@@ -11,15 +11,18 @@
 #include <string.h>
 
 #include "ckpt.h"
+#include "lm.h"
 #include "model.h"
 #include "sample.h"
 #include "tool.h"
 
 static const char usage_text[] =
-    "usage: logp -m DIR [--old] [--temperature X] [--batch-tokens N] [--threads N]\n"
-    "            [options] [FILE ...]\n"
+    "usage: logp -m DIR [--adapter DIR] [--old] [--temperature X] [--batch-tokens N]\n"
+    "            [--threads N] [options] [FILE ...]\n"
     "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n"
     "  -m, --model DIR       the checkpoint (reference model, or the policy)\n"
+    "      --adapter DIR     with the LoRA adapter in DIR (PEFT's layout); without\n"
+    "                        it, the base is a LoRA policy's reference model\n"
     "      --old             write old_logprobs instead of ref_logprobs\n"
     "      --temperature X   log-probabilities of softmax(logits / X) (default: the\n"
     "                        samples' sampling.temperature, else 1)\n"
@@ -32,6 +35,7 @@ enum {
     OPT_TEMPERATURE,
     OPT_BATCH_TOKENS,
     OPT_THREADS,
+    OPT_ADAPTER,
 };
 
 struct pending {
@@ -135,6 +139,7 @@ main(int argc, char **argv)
     static const struct option longopts[] = {
         TOOL_LONGOPTS,
         {"model", required_argument, NULL, 'm'},
+        {"adapter", required_argument, NULL, OPT_ADAPTER},
         {"old", no_argument, NULL, OPT_OLD},
         {"temperature", required_argument, NULL, OPT_TEMPERATURE},
         {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
@@ -144,7 +149,7 @@ main(int argc, char **argv)
     struct tool tl;
     struct sbuf err = SBUF_INIT, why = SBUF_INIT;
     struct pending p;
-    const char *model = NULL, *key = "ref_logprobs", *field;
+    const char *model = NULL, *adapter = NULL, *key = "ref_logprobs", *field;
     struct model *m;
     double temp = 1.0;
     int temp_given = 0;
@@ -161,6 +166,7 @@ main(int argc, char **argv)
             continue;
         switch (ch) {
         case 'm': model = optarg; break;
+        case OPT_ADAPTER: adapter = optarg; break;
         case OPT_OLD: key = "old_logprobs"; break;
         case OPT_TEMPERATURE:
             if (parse_double(optarg, 1e-3, 1e3, &temp))
@@ -191,6 +197,8 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (m->cfg.arch != MODEL_CAUSAL_LM)
         die("%s: a reward model (scalar head) has no token log-probabilities", model);
+    if (lm_adapter(m, adapter, &err) < 0)
+        die("%s", sbuf_str(&err));
     memset(&p, 0, sizeof(p));
     /* The samples' own temperature unless --temperature overrides it. */
     sample_temp_init(&st, temp_given, temp);
@@ -232,7 +240,7 @@ main(int argc, char **argv)
     free(p.seg);
     free(p.mask);
     free(p.logp);
-    model_free(m);
+    lm_free(m);
     sbuf_release(&err);
     sbuf_release(&why);
     sample_temp_release(&st);

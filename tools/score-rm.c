@@ -36,6 +36,8 @@ static const char usage_text[] =
     "                [--domain NAME]... [--all-domains] [options] [FILE ...]\n"
     "Model-based reward: a scalar reward model, or a judge's verdict.\n"
     "  -m, --model DIR         the reward model (scalar) or the judge (--judge)\n"
+    "      --adapter DIR       with the LoRA adapter in DIR (PEFT's layout; scalar:\n"
+    "                          one update --rm --lora trained, with its score head)\n"
     "      --domain NAME       score records of this domain (repeatable; default:\n"
     "                          every domain but math and code)\n"
     "      --all-domains       score every record, with or without a domain\n"
@@ -104,13 +106,14 @@ enum {
     OPT_RETRIES,
     OPT_RETRY_WAIT,
     OPT_TIMEOUT,
+    OPT_ADAPTER,
 };
 
 #define MAX_DOMAINS 64
 #define MAX_STOPS 32
 
 struct cli {
-    const char *model, *norm_stats, *norm, *template_path;
+    const char *model, *adapter, *norm_stats, *norm, *template_path;
     const char *domains[MAX_DOMAINS], *stops[MAX_STOPS];
     int ndomains, nstops, all, fit, judge, render, think, no_think, with_ref, swap;
     long batch, batch_tokens, threads, max_tokens;
@@ -200,6 +203,7 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
         {"retries", required_argument, NULL, OPT_RETRIES},
         {"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"adapter", required_argument, NULL, OPT_ADAPTER},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -209,6 +213,7 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
             continue;
         switch (c) {
         case 'm': a->model = optarg; break;
+        case OPT_ADAPTER: a->adapter = optarg; break;
         case OPT_DOMAIN:
             if (a->ndomains == MAX_DOMAINS)
                 tool_usage_error(t, "--domain: more than %d domains", MAX_DOMAINS);
@@ -276,6 +281,8 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
                                           : "-m DIR is required");
     if (a->server.url && !a->judge)
         tool_usage_error(t, "--server is for --judge");
+    if (a->adapter && (a->server.url || a->render))
+        tool_usage_error(t, "--adapter is for a local model, not --server or --render");
     if (!a->server.url && a->keyenv)
         tool_usage_error(t, "--api-key-env is for --judge --server");
     if (a->keyenv && !(a->server.api_key = getenv(a->keyenv)))
@@ -466,8 +473,9 @@ main(int argc, char **argv)
     }
 
     /* from here on every error goes through fail, which frees first */
-    m = lm_load(a.model, 0, &msg);
-    if (!m)
+    /* a scalar adapter (update --rm --lora) sits on a causal LM's body */
+    m = lm_load(a.model, a.adapter && !a.judge ? CKPT_AS_SEQ_CLS : 0, &msg);
+    if (!m || lm_adapter(m, a.adapter, &msg) < 0)
         goto fail;
     if (a.judge && m->cfg.arch != MODEL_CAUSAL_LM) {
         sbuf_addf(&msg, "'%s': a scalar reward model cannot write a verdict; --judge"
@@ -537,6 +545,6 @@ out:
     if (have_chat)
         chat_release(&chat);
     tok_free(tk);
-    model_free(m);
+    lm_free(m);
     return rc;
 }

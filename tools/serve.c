@@ -19,12 +19,13 @@
 #include "util.h"
 
 static const char usage_text[] =
-    "usage: serve -m DIR [--host ADDR] [--port N] [--name NAME] [--api-key-env VAR]\n"
+    "usage: serve -m DIR [--adapter DIR] [--host ADDR] [--port N] [--name NAME] [--api-key-env VAR]\n"
     "             [--max-tokens N] [--max-n N] [--max-body N] [--max-conns N]\n"
     "             [-f FORMAT] [--batch N] [--threads N] [-v]\n"
     "Answers the OpenAI HTTP API (/v1/completions, /v1/chat/completions,\n"
     "/v1/models, /health) with samples of the checkpoint DIR.\n"
     "  -m, --model DIR       the checkpoint\n"
+    "      --adapter DIR     with the LoRA adapter in DIR (PEFT's layout)\n"
     "      --host ADDR       numeric address to listen on (default 127.0.0.1)\n"
     "      --port N          port (default 8000; 0: any free one)\n"
     "      --name NAME       the model's name in the API (default: DIR's last part)\n"
@@ -50,6 +51,7 @@ enum {
     OPT_MAX_BODY,
     OPT_MAX_CONNS,
     OPT_BATCH,
+    OPT_ADAPTER,
     OPT_THREADS,
 };
 
@@ -102,6 +104,7 @@ main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
+        {"adapter", required_argument, NULL, OPT_ADAPTER},
         {"host", required_argument, NULL, OPT_HOST},
         {"port", required_argument, NULL, OPT_PORT},
         {"name", required_argument, NULL, OPT_NAME},
@@ -120,7 +123,7 @@ main(int argc, char **argv)
     };
     struct serve_config sc;
     struct gen_config gcfg;
-    const char *model = NULL, *keyenv = NULL;
+    const char *model = NULL, *adapter = NULL, *keyenv = NULL;
     enum chat_format format = CHAT_AUTO;
     struct sbuf err = SBUF_INIT;
     struct sigaction sa;
@@ -146,6 +149,7 @@ main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "m:f:vhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
+        case OPT_ADAPTER: adapter = optarg; break;
         case OPT_HOST: sc.host = optarg; break;
         case OPT_PORT: sc.port = (int)opt_long("--port", optarg, 0, 65535); break;
         case OPT_NAME:
@@ -195,6 +199,8 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (m->cfg.arch != MODEL_CAUSAL_LM)
         die("'%s': a reward model has no language-model head to sample from", model);
+    if (lm_adapter(m, adapter, &err) < 0)
+        die("%s", sbuf_str(&err));
     if (lm_chat_open(model, m, format, 0, &tk, &chat, &err) < 0)
         die("%s", sbuf_str(&err));
     ckpt_hash(m, policy);
@@ -233,6 +239,6 @@ main(int argc, char **argv)
     sbuf_release(&err);
     chat_release(&chat);
     tok_free(tk);
-    model_free(m);
+    lm_free(m);
     return 0;
 }

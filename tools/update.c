@@ -18,6 +18,7 @@
 
 #include "ckpt.h"
 #include "dist.h"
+#include "lora.h"
 #include "pack.h"
 #include "sample.h"
 #include "tool.h"
@@ -74,6 +75,13 @@ static const char usage_text[] =
     "                         sampling.temperature, else 1)\n"
     "rm:\n"
     "      --margin X         added to each pair's margin (default 0)\n"
+    "LoRA (the base IN frozen; OUT is a PEFT adapter directory):\n"
+    "      --lora R           train new rank-R adapters\n"
+    "      --lora-alpha A     scale s = A / R (default 2 R)\n"
+    "      --lora-dropout P   dropout on the adapters' input (default 0)\n"
+    "      --lora-targets L   q,k,v,o,gate,up,down (default: all)\n"
+    "      --rslora           s = A / sqrt(R)\n"
+    "      --adapter DIR      continue the adapter (and its optimizer) in DIR\n"
     "checkpoints and output:\n"
     "      --save-every N     also save DIR/checkpoint-STEP every N steps\n"
     "      --save-dir DIR     where (default: OUT's parent directory)\n"
@@ -105,6 +113,7 @@ enum {
     OPT_OLD, OPT_TEMPERATURE, OPT_MARGIN, OPT_SAVE_EVERY, OPT_SAVE_DIR, OPT_RESUME, OPT_NEW_OPTIMIZER,
     OPT_METRICS, OPT_THREADS, OPT_EVAL, OPT_DTYPE, OPT_SHARD, OPT_DISTILL, OPT_OBJECTIVE,
     OPT_KL, OPT_ENTROPY_COEF, OPT_DISTILL_COEF, OPT_IS, OPT_IS_CAP, OPT_IS_MODE,
+    OPT_LORA, OPT_LORA_ALPHA, OPT_LORA_DROPOUT, OPT_LORA_TARGETS, OPT_RSLORA, OPT_ADAPTER,
 };
 
 /* Optimizer options given on the command line (NAN / -1: not given). */
@@ -126,6 +135,11 @@ struct run {
     uint64_t seed;
     struct optset os;
     struct ckpt_format fmt;  /* how checkpoints are written */
+    int fmt_given;           /* --dtype or --max-shard-size */
+    /* LoRA: a new adapter (lora.r > 0) or the one in adapter */
+    struct lora_config lora;
+    const char *adapter;
+    struct lora *lo;
     /* data */
     struct pack_row *rows;
     size_t nrows, caprows;
@@ -333,13 +347,15 @@ run_state(const struct run *r, long epoch, long batch, long steps, uint64_t plan
                      (json_int_t)steps, "data", h, "plan", p);
 }
 
+/* The checkpoint, or with LoRA the adapter directory. */
 static void
 save(const char *dir, const struct model *m, const json_t *cfgjs, const struct optim *o,
      const json_t *state, const char *tok_from, const struct ckpt_format *fmt)
 {
     struct sbuf err = SBUF_INIT;
 
-    if (ckpt_save_as(dir, m, cfgjs, o, state, tok_from, fmt, &err))
+    if (m->lora ? lora_save(m->lora, dir, o, state, &err)
+                : ckpt_save_as(dir, m, cfgjs, o, state, tok_from, fmt, &err))
         die("%s", sbuf_str(&err));
     sbuf_release(&err);
 }
@@ -353,7 +369,7 @@ read_resume(const struct run *r, uint64_t plan, long *epoch, long *batch, long *
     json_t *js, *run;
     const char *dh, *ph;
 
-    snprintf(path, sizeof(path), "%s/trainer_state.json", r->in);
+    snprintf(path, sizeof(path), "%s/trainer_state.json", r->adapter ? r->adapter : r->in);
     js = json_load_file(path, 0, &je);
     if (!js)
         die("%s: %s (--resume needs the checkpoint's trainer state)", path, je.text);
@@ -616,11 +632,19 @@ parse_args(struct run *r, int argc, char **argv)
         {"is", required_argument, NULL, OPT_IS},
         {"is-cap", required_argument, NULL, OPT_IS_CAP},
         {"is-mode", required_argument, NULL, OPT_IS_MODE},
+        {"lora", required_argument, NULL, OPT_LORA},
+        {"lora-alpha", required_argument, NULL, OPT_LORA_ALPHA},
+        {"lora-dropout", required_argument, NULL, OPT_LORA_DROPOUT},
+        {"lora-targets", required_argument, NULL, OPT_LORA_TARGETS},
+        {"rslora", no_argument, NULL, OPT_RSLORA},
+        {"adapter", required_argument, NULL, OPT_ADAPTER},
         {NULL, 0, NULL, 0},
     };
     int ch, nmode = 0, agg_set = 0, epochs_set = 0, batch_set = 0, shuffle_off = 0;
     int distill = 0, low_set = 0, high_set = 0, is_set = 0, grpo_opt = 0;
     double distill_coef = 1.0;
+    int lora_opts = 0, alpha_set = 0;
+    const char *why;
     double x;
     long v;
     enum optim_schedule sch;
@@ -631,6 +655,8 @@ parse_args(struct run *r, int argc, char **argv)
     r->os.warmup = r->os.total = -1;
     r->os.schedule = -1;
     train_config_default(&tc, TRAIN_SFT);
+    lora_config_default(&r->lora);
+    r->lora.r = 0;
     r->mu = 1;
     while ((ch = getopt_long(argc, argv, "m:o:qhV", longopts, NULL)) != -1) {
         if (tool_opt(&r->tl, ch, optarg))
@@ -769,11 +795,33 @@ parse_args(struct run *r, int argc, char **argv)
         case OPT_EVAL: r->eval = 1; break;
         case OPT_METRICS: r->metrics_path = optarg; break;
         case OPT_THREADS: parse_int(r, "--threads", optarg, 1, 1024, &r->threads); break;
+        case OPT_LORA:
+            parse_int(r, "--lora", optarg, 1, LORA_MAX_RANK, &v);
+            r->lora.r = (int)v;
+            break;
+        case OPT_LORA_ALPHA:
+            parse_num(r, "--lora-alpha", optarg, 1e-6, 1e6, &r->lora.alpha);
+            alpha_set = 1;
+            lora_opts = 1;
+            break;
+        case OPT_LORA_DROPOUT:
+            parse_num(r, "--lora-dropout", optarg, 0, 0.99, &r->lora.dropout);
+            lora_opts = 1;
+            break;
+        case OPT_LORA_TARGETS:
+            if (lora_targets_parse(optarg, &r->lora.targets, &why))
+                tool_usage_error(&r->tl, "--lora-targets: '%s': %s", optarg, why);
+            lora_opts = 1;
+            break;
+        case OPT_RSLORA: r->lora.rslora = 1; lora_opts = 1; break;
+        case OPT_ADAPTER: r->adapter = optarg; break;
         case OPT_DTYPE:
+            r->fmt_given = 1;
             if (ckpt_parse_dtype(optarg, &r->fmt.dtype))
                 tool_usage_error(&r->tl, "--dtype: '%s' is not f32, bf16, f16 or auto", optarg);
             break;
         case OPT_SHARD:
+            r->fmt_given = 1;
             if (ckpt_parse_size(optarg, &r->fmt.max_shard_size))
                 tool_usage_error(&r->tl, "--max-shard-size: '%s' is not a size (bytes, or KB, "
                                  "MB, GB, TB)", optarg);
@@ -816,6 +864,23 @@ parse_args(struct run *r, int argc, char **argv)
         tool_usage_error(&r->tl, "give --batch or --batch-tokens, not both");
     if (r->mode != TRAIN_GRPO && r->mu != 1)
         tool_usage_error(&r->tl, "--mu goes with --grpo");
+    if (lora_opts && !r->lora.r)
+        tool_usage_error(&r->tl, "--lora-alpha, --lora-dropout, --lora-targets and --rslora "
+                         "go with --lora R");
+    if (r->lora.r && r->adapter)
+        tool_usage_error(&r->tl, "--adapter continues an adapter whose adapter_config.json "
+                         "sets its shape: no --lora");
+    if (r->lora.r && r->resume)
+        tool_usage_error(&r->tl, "--resume continues the adapter given with --adapter: "
+                         "no --lora");
+    if ((r->lora.r || r->adapter) && r->fmt_given)
+        tool_usage_error(&r->tl, "adapters are written F32 in one file: no --dtype or "
+                         "--max-shard-size");
+    if (r->adapter && r->out && strcmp(r->adapter, r->out) == 0)
+        tool_usage_error(&r->tl, "-o must differ from --adapter (update never overwrites its "
+                         "input)");
+    if (r->lora.r && !alpha_set)
+        r->lora.alpha = 2.0 * r->lora.r;
     tc.mode = (enum train_mode)r->mode;
     tc.agg = agg_set ? agg : r->mode == TRAIN_GRPO ? TRAIN_SEQ_MEAN_TOKEN_MEAN : TRAIN_TOKEN_MEAN;
     /*
@@ -857,6 +922,8 @@ main(int argc, char **argv)
     long e, b, steps = 0, e0 = 0, b0 = 0, total = 0, run_steps;
     uint64_t plan;
     char opt_path[4096], *dircopy = NULL;
+    const char *state_dir;
+    size_t nparams;
     struct stat sst;
     int carried, done = 0, rc, iter;
     double t0;
@@ -881,6 +948,13 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (r.mode != TRAIN_RM && m->cfg.arch != MODEL_CAUSAL_LM)
         die("%s: a reward model (scalar head): --sft and --grpo train a causal LM", r.in);
+    if (r.adapter && !(r.lo = lora_load(r.adapter, m, &err)))
+        die("%s", sbuf_str(&err));
+    if (r.lora.r)
+        r.lo = lora_new(m, &r.lora, r.seed, r.in);
+    if (r.lo)
+        r.lo->seed = r.seed;    /* the dropout masks' (a resumed run's too) */
+    m->lora = r.lo;
 
     /* rank 0 reads (stdin included) and sends the rows to the others */
     if (rank0) {
@@ -929,10 +1003,13 @@ main(int argc, char **argv)
     }
 
     /* the optimizer: carried in IN, else fresh with the mode's defaults */
-    snprintf(opt_path, sizeof(opt_path), "%s/optimizer.safetensors", r.in);
-    carried = !r.new_optimizer && stat(opt_path, &sst) == 0;
+    state_dir = r.adapter ? r.adapter : r.lo ? NULL : r.in;
+    nparams = r.lo ? r.lo->nparams : m->nparams;
+    if (state_dir)
+        snprintf(opt_path, sizeof(opt_path), "%s/optimizer.safetensors", state_dir);
+    carried = state_dir && !r.new_optimizer && stat(opt_path, &sst) == 0;
     if (carried) {
-        o = ckpt_load_optim(r.in, m->nparams, &err);
+        o = ckpt_load_optim(state_dir, nparams, &err);
         if (!o)
             die("%s", sbuf_str(&err));
         oc = o->cfg;
@@ -942,7 +1019,7 @@ main(int argc, char **argv)
     }
     if (r.resume) {
         if (!carried)
-            die("%s: no optimizer state to resume", r.in);
+            die("%s: no optimizer state to resume", state_dir ? state_dir : r.in);
         read_resume(&r, plan, &e0, &b0, &steps);
         if (e0 >= r.epochs)
             die("%s: the run saved there is complete", r.in);
@@ -955,9 +1032,10 @@ main(int argc, char **argv)
             train_schedule_span(&oc, carried ? o->step : 0, total);
     }
     if (!o)
-        o = optim_new(&oc, m->nparams);
+        o = optim_new(&oc, nparams);
     o->cfg = oc;
-    ckpt_optim_no_decay(o, m);
+    if (!r.lo)      /* an adapter's tensors are all matrices: all decay */
+        ckpt_optim_no_decay(o, m);
 
     if (rank0 && r.metrics_path && !(mf = fopen(r.metrics_path, "w")))
         die_errno("%s", r.metrics_path);
@@ -1035,6 +1113,8 @@ out:
     for (i = 0; i < r.nrows; i++)
         pack_row_release(&r.rows[i]);
     free(r.rows);
+    m->lora = NULL;
+    lora_free(r.lo);
     model_free(m);
     json_decref(cfgjs);
     sbuf_release(&err);

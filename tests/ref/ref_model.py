@@ -21,6 +21,15 @@ safetensors' serialize() and save_pretrained() do.
         SRC's weights written again as save_pretrained would write them
     python3 ref_model.py random CONFIG DST [...] [--seed N] [--std X]
         [--dtype D] [--max-shard-size N]   random checkpoints written that way
+    python3 ref_model.py lora-random CKPT DST [--r R] [--alpha A] [--rslora]
+        [--targets q_proj,v_proj,...] [--seed N] [--std X] [--dtype D]
+        a random LoRA adapter for CKPT in PEFT's layout (adapter_config.json
+        as LoraConfig.save_pretrained writes it, adapter_model.safetensors
+        with PEFT's names), B not zero
+
+logp and compare take --adapter DIR: the model with a PEFT LoRA adapter,
+as peft's LoraLayer computes it in eval mode: W x + s B (A x), s =
+lora_alpha / r (or / sqrt(r) with use_rslora).
 
 Needs only python3 and torch (Debian's python3-torch).
 """
@@ -299,9 +308,67 @@ def rotate_half(x):
 
 # ---------------------------------------------------------------- the model
 
+LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+LORA_PATH = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn",
+             "o_proj": "self_attn", "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
+
+
+def load_adapter(adapter):
+    """{module name: (A, B, s)} of a PEFT LoRA adapter directory, A (r, in) and
+    B (out, r) in float64, keyed as the base model's module names."""
+    with open(os.path.join(adapter, "adapter_config.json")) as f:
+        ac = json.load(f)
+    assert ac["peft_type"] == "LORA" and not ac.get("use_dora"), "plain LoRA only"
+    r, alpha = ac["r"], ac.get("lora_alpha", 8)
+    s = alpha / math.sqrt(r) if ac.get("use_rslora") else alpha / r
+    w = read_safetensors(os.path.join(adapter, "adapter_model.safetensors"))
+    out, pre = {}, "base_model.model."
+    for k in w:
+        if k.endswith(".lora_A.weight"):
+            mod = k[len(pre):-len(".lora_A.weight")]
+            out[mod] = (w[k].to(torch.float64),
+                        w[pre + mod + ".lora_B.weight"].to(torch.float64), s)
+    return out
+
+
+def write_adapter(dst, cfg, base_name, r, alpha, rslora, targets, seed, std, dtype):
+    """A random adapter as PEFT saves one: LoraConfig's fields, json.dumps
+    with indent 2 and sorted keys, and the state dict without the adapter
+    name, metadata {"format": "pt"}."""
+    g = torch.Generator().manual_seed(seed)
+    C, H = cfg["hidden_size"], cfg["intermediate_size"]
+    nh, hd = cfg["num_attention_heads"], head_dim(cfg)
+    nkv = cfg.get("num_key_value_heads") or nh
+    dims = {"q_proj": (C, nh * hd), "k_proj": (C, nkv * hd), "v_proj": (C, nkv * hd),
+            "o_proj": (nh * hd, C), "gate_proj": (C, H), "up_proj": (C, H),
+            "down_proj": (H, C)}
+    dt = DTYPES[TORCH_NAMES.get(dtype, dtype.upper())]
+    state = {}
+    for l in range(cfg["num_hidden_layers"]):
+        for t in targets:
+            i, o = dims[t]
+            p = "base_model.model.model.layers.%d.%s.%s." % (l, LORA_PATH[t], t)
+            state[p + "lora_A.weight"] = (torch.randn((r, i), generator=g) * std).to(dt)
+            state[p + "lora_B.weight"] = (torch.randn((o, r), generator=g) * std).to(dt)
+    os.makedirs(dst, exist_ok=True)
+    with open(os.path.join(dst, "adapter_model.safetensors"), "wb") as f:
+        f.write(serialize(state, {"format": "pt"}))
+    ac = {"alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": base_name,
+          "bias": "none", "fan_in_fan_out": False, "inference_mode": True,
+          "init_lora_weights": True, "layer_replication": None, "layers_pattern": None,
+          "layers_to_transform": None, "loftq_config": {}, "lora_alpha": alpha,
+          "lora_dropout": 0.05, "megatron_config": None, "megatron_core": "megatron.core",
+          "modules_to_save": None, "peft_type": "LORA", "r": r, "rank_pattern": {},
+          "revision": None, "target_modules": targets, "task_type": "CAUSAL_LM",
+          "use_dora": False, "use_rslora": rslora}
+    with open(os.path.join(dst, "adapter_config.json"), "w") as f:
+        f.write(json.dumps(ac, indent=2, sort_keys=True))
+
+
 class Ref:
-    def __init__(self, ckpt):
+    def __init__(self, ckpt, adapter=None):
         self.cfg, raw = load_dir(ckpt)
+        self.lora = load_adapter(adapter) if adapter else {}
         self.fam = family(self.cfg)
         if self.cfg.get("use_sliding_window"):
             raise SystemExit("ref_model: use_sliding_window is not in this reference")
@@ -316,7 +383,12 @@ class Ref:
     def lin(self, x, name):
         y = x @ self.w[name + ".weight"].T
         b = self.w.get(name + ".bias")
-        return y if b is None else y + b
+        if b is not None:
+            y = y + b
+        if name in self.lora:   # peft LoraLayer: result + lora_B(lora_A(x)) * scaling
+            A, B, s = self.lora[name]
+            y = y + ((x @ A.T) @ B.T) * s
+        return y
 
     def logits(self, ids):
         c, T = self.cfg, len(ids)
@@ -444,9 +516,9 @@ def random_state(cfg, seed, std):
     return state
 
 
-def compare(ckpt, samples, out, temperature, tol):
+def compare(ckpt, samples, out, temperature, tol, adapter=None):
     """Prints one line for ckpt; returns 1 past the tolerance."""
-    ref = Ref(ckpt)
+    ref = Ref(ckpt, adapter)
     want, got = records(samples), records(out)
     if len(want) != len(got):
         print("%s: %d records, %s has %d" % (ckpt, len(want), out, len(got)))
@@ -473,8 +545,9 @@ def main(argv):
         raise SystemExit(__doc__)
     cmd, args = argv[1], argv[2:]
     temperature = float(opt(args, "--temperature", "1"))
+    adapter = opt(args, "--adapter", None)
     if cmd == "logp":
-        ref = Ref(args[0])
+        ref = Ref(args[0], adapter)
         for r in records(args[1]):
             r["ref_logprobs"] = ref.completion_logprobs(r["prompt_ids"], r["completion_ids"],
                                                         temperature)
@@ -485,7 +558,7 @@ def main(argv):
             raise SystemExit(__doc__)
         bad = 0
         for a in range(0, len(args), 3):
-            bad += compare(args[a], args[a + 1], args[a + 2], temperature, tol)
+            bad += compare(args[a], args[a + 1], args[a + 2], temperature, tol, adapter)
         sys.exit(1 if bad else 0)
     elif cmd == "resave":
         max_shard = parse_size(opt(args, "--max-shard-size", "5GB"))
@@ -505,6 +578,20 @@ def main(argv):
             with open(args[a]) as f:
                 cfg = json.load(f)
             write_like_hub(cfg, random_state(cfg, seed, std), args[a + 1], dtype, max_shard)
+    elif cmd == "lora-random":
+        r = int(opt(args, "--r", "4"))
+        alpha = int(opt(args, "--alpha", "8"))
+        rslora = "--rslora" in args
+        if rslora:
+            args.remove("--rslora")
+        targets = opt(args, "--targets", ",".join(LORA_MODULES)).split(",")
+        seed = int(opt(args, "--seed", "0"))
+        std = float(opt(args, "--std", "0.1"))
+        dtype = opt(args, "--dtype", "float32")
+        if len(args) != 2:
+            raise SystemExit(__doc__)
+        cfg, _ = load_dir(args[0])
+        write_adapter(args[1], cfg, args[0], r, alpha, rslora, targets, seed, std, dtype)
     else:
         raise SystemExit(__doc__)
 
