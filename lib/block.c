@@ -40,6 +40,18 @@ tiling_of(int R, int OC)
     return t;
 }
 
+/* Chunk c of a product of R rows by OC columns: rows [*r0, *r0 + *rt), columns [*c0, *c1). */
+static void
+tile_of(int R, int OC, int c, int *r0, int *rt, int *c0, int *c1)
+{
+    struct tiling t = tiling_of(R, OC);
+
+    *r0 = (c % t.nrb) * t.rows;
+    *rt = PT_MIN(t.rows, R - *r0);
+    *c0 = (c / t.nrb) * t.cols;
+    *c1 = PT_MIN(OC, *c0 + t.cols);
+}
+
 int
 block_op_chunks(const struct block_op *op)
 {
@@ -260,10 +272,9 @@ block_op_run(const struct block_op *op, int c, int tid)
         break;
     }
     case BOP_MM: {
-        struct tiling t = tiling_of(op->R, op->OC);
-        int r0 = (c % t.nrb) * t.rows, rt = PT_MIN(t.rows, op->R - r0);
-        int c0 = (c / t.nrb) * t.cols, c1 = PT_MIN(op->OC, c0 + t.cols), r;
+        int r0, rt, c0, c1, r;
         size_t OC = (size_t)op->OC;
+        tile_of(op->R, op->OC, c, &r0, &rt, &c0, &c1);
         if (op->addend && op->bias)
             die("block: a product with both a bias and an addend");
         if (op->addend && op->addend != op->out)
@@ -278,12 +289,13 @@ block_op_run(const struct block_op *op, int c, int tid)
         break;
     }
     case BOP_MM_SWIGLU: {
-        struct tiling t = tiling_of(op->R, op->OC);
-        int r0 = (c % t.nrb) * t.rows, rt = PT_MIN(t.rows, op->R - r0);
-        int a = (c / t.nrb) * t.cols, b = PT_MIN(op->OC, a + t.cols), r;
+        int r0, rt, a, b, r;
         size_t H = (size_t)op->OC;
-        float *gu = op->out + (size_t)r0 * 2 * H;
-        const float *in = op->in + (size_t)r0 * op->IC;
+        float *gu;
+        const float *in;
+        tile_of(op->R, op->OC, c, &r0, &rt, &a, &b);
+        gu = op->out + (size_t)r0 * 2 * H;
+        in = op->in + (size_t)r0 * op->IC;
         op->K->mm(gu, 2 * H, in, (size_t)op->IC, op->w, rt, op->IC, a, b, NULL, 0);
         op->K->mm(gu + H, 2 * H, in, (size_t)op->IC, op->w + H * op->IC, rt, op->IC, a, b,
                   NULL, 0);
