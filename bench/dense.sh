@@ -8,7 +8,15 @@
 #   train    tokens/s of update --sft steps of 4 x 512 tokens (forward,
 #            backward, AdamW, fp32; the mean over the steps after the
 #            first, from --metrics) and of bench/model_torch.py's steps
-#            (the same decoder, loss, AdamW, clipping)
+#            (the same decoder, loss, AdamW, clipping) on the same weights
+#            (update's checkpoint, loaded by model_torch) and the same
+#            rows; the first step's loss of each side, which must agree
+#            within 1e-4 for the figures to be of the same work.  PyTorch
+#            takes its best setting that fits the machine: the head's
+#            cross-entropy fused over row chunks (never B x T x V logits)
+#            and micro-batches of TORCH_MICRO rows (default 1) with the
+#            gradient accumulated over the 4 rows (4 x 512 in one pass
+#            needs more than the machine's 24 GB; see bench/dense.md)
 #   memory   the peak RSS of one update --grpo step at 4 x 512 tokens
 #            (/usr/bin/time -v), weights, gradients and AdamW moments in
 #            fp32 included
@@ -19,7 +27,7 @@
 #   sh bench/dense.sh                   Qwen3-0.6B's shape (bench/qwen3-0.6b.json)
 #   CONFIG=x.json sh bench/dense.sh     any config.json init accepts
 #   THREADS (default 2), STEPS (training steps per side, default 3),
-#   REPEAT (decode runs per figure, best kept; default 2)
+#   REPEAT (decode runs per figure, best kept; default 2), TORCH_MICRO
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
@@ -27,6 +35,7 @@ CONFIG=${CONFIG:-bench/qwen3-0.6b.json}
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-3}
 REPEAT=${REPEAT:-2}
+TORCH_MICRO=${TORCH_MICRO:-1}
 PY=${PYTHON:-/usr/bin/python3}
 OUT="$TOP/bench/out/dense"
 export OMP_WAIT_POLICY=passive POSTTRAIN_THREADS="$THREADS"
@@ -50,6 +59,7 @@ V=$(jq .vocab_size "$CONFIG")
 echo "shape $CONFIG: $(jq -c '{model_type, hidden_size, intermediate_size,
     num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim, vocab_size,
     tie_word_embeddings}' "$CONFIG")"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "posttrain vs PyTorch $($PY -c 'import torch; print(torch.__version__)') (CPU fp32), $THREADS threads"
 
 for rows in 1x1 8x8; do
@@ -74,14 +84,28 @@ awk -v n=$((4 * STEPS)) -v V="$V" 'BEGIN { srand(1);
             ids, m, (i % 2 ? 1 : -1) * 0.5, lp
     } }' >"$OUT/packed.jsonl"
 rm -rf "$OUT/next" "$OUT/metrics.jsonl"
-bin/update -q -m "$ck" -o "$OUT/next" --sft --lr 1e-5 --batch 4 --micro-tokens 2048 \
-    --epochs 1 --no-shuffle --threads "$THREADS" --metrics "$OUT/metrics.jsonl" "$OUT/packed.jsonl"
+bin/update -q -m "$ck" -o "$OUT/next" --sft --lr 1e-5 --schedule constant --batch 4 \
+    --micro-tokens 2048 --epochs 1 --no-shuffle --threads "$THREADS" \
+    --metrics "$OUT/metrics.jsonl" "$OUT/packed.jsonl"
 ours=$(awk -F'"tokens_per_s":' 'NR > 1 { split($2, a, /[,}]/); s += a[1]; n++ }
     END { printf "%.1f", n ? s / n : 0 }' "$OUT/metrics.jsonl")
-theirs=$($PY bench/model_torch.py "$CONFIG" 4 512 $((STEPS - 1)) |
-    sed -n 's/.*"tokens_per_sec": \([0-9.]*\).*/\1/p')
+/usr/bin/time -v $PY bench/model_torch.py "$ck" 4 512 $((STEPS - 1)) \
+    --data "$OUT/packed.jsonl" --micro "$TORCH_MICRO" --lr 1e-5 \
+    >"$OUT/torch.json" 2>"$OUT/torch-time.txt" || true
+theirs=$(jq -r '.tokens_per_sec // empty' "$OUT/torch.json" 2>/dev/null || true)
 [ -n "$theirs" ] || theirs="(failed)"
-echo "train 4x512: posttrain $ours tok/s, pytorch $theirs tok/s, ratio $(ratio "$ours" "$theirs")"
+echo "train 4x512: posttrain $ours tok/s, pytorch $theirs tok/s" \
+    "(micro-batches of $TORCH_MICRO, peak RSS $(sed -n 's/.*Maximum resident set size (kbytes): //p' \
+    "$OUT/torch-time.txt" | awk '{ printf "%.2f GB", $1 * 1024 / 1e9 }')), ratio $(ratio "$ours" "$theirs")"
+lo=$(jq -s -r 'map(.loss) | join(" ")' "$OUT/metrics.jsonl")
+lt=$(jq -r '.losses // [] | join(" ")' "$OUT/torch.json" 2>/dev/null || true)
+echo "$lo|$lt" | awk -F'|' '{ n = split($1, a, " "); m = split($2, b, " ");
+    if (!m) { print "loss check: no PyTorch loss"; exit }
+    d = a[1] - b[1]; if (d < 0) d = -d
+    printf "loss check, first step: posttrain %.7f pytorch %.7f |diff| %.2g (%s 1e-4)\n",
+        a[1], b[1], d, d <= 1e-4 ? "within" : "NOT within"
+    printf "losses of every step: posttrain"; for (i = 1; i <= n; i++) printf " %.7f", a[i]
+    printf ", pytorch"; for (i = 1; i <= m; i++) printf " %.7f", b[i]; printf "\n" }'
 
 head -n 4 "$OUT/packed.jsonl" >"$OUT/grpo.jsonl"
 rm -rf "$OUT/next"
@@ -91,4 +115,5 @@ rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$OUT/time.txt")
 echo "update --grpo one step 4x512: peak RSS $(echo "$rss" | awk '{ printf "%.2f GB", $1 * 1024 / 1e9 }')" \
     "($(awk '/Elapsed/ { print $NF }' "$OUT/time.txt") wall)"
 rm -rf "$OUT/next" "$ck"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(figures from a shared machine: other jobs may have run at the same time)"

@@ -5,6 +5,7 @@
  *
  *   model_bench peak
  *   model_bench step PRESET B T STEPS
+ *   model_bench profile PRESET B T STEPS   (bench/dense.md's breakdown)
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -64,70 +65,149 @@ peak(void)
     free(c);
 }
 
+/* A model of shape c with random weights, AdamW, and B rows of T random
+   tokens, every token but each row's first a target of weight -1/targets. */
+struct bench {
+    struct model *m;
+    struct optim *o;
+    struct model_batch b;
+    int *ids, *tg, *sl, ntg;
+    float *lp, *dl;
+};
+
+static void
+bench_new(struct bench *x, const struct model_config *c, int B, int T)
+{
+    struct optim_config oc;
+    struct rng r;
+    size_t N = (size_t)B * T, t;
+    int s;
+
+    x->m = model_new(c);
+    model_init_random(x->m, 1, 0.02f);
+    optim_config_default(&oc);
+    oc.lr = 1e-4f;
+    x->o = optim_new(&oc, x->m->nparams);
+    ckpt_optim_no_decay(x->o, x->m);
+    x->ids = xmalloc(N * sizeof(int));
+    x->tg = xmalloc(N * sizeof(int));
+    x->sl = xmalloc((size_t)B * sizeof(int));
+    x->lp = xmalloc(N * 4);
+    x->dl = xmalloc(N * 4);
+    rng_seed(&r, 2);
+    for (t = 0; t < N; t++)
+        x->ids[t] = (int)rng_below(&r, (uint64_t)c->vocab_size);
+    for (s = 0; s < B; s++)
+        x->sl[s] = T;
+    x->b = (struct model_batch){N, x->ids, x->tg, (size_t)B, x->sl};
+    model_batch_shift_targets(&x->b, NULL, x->tg);
+    x->ntg = 0;
+    for (t = 0; t < N; t++)
+        x->ntg += x->tg[t] >= 0;
+    for (t = 0; t < N; t++)
+        x->dl[t] = x->tg[t] >= 0 ? -1.0f / x->ntg : 0.0f;
+}
+
+static void
+bench_free(struct bench *x)
+{
+    optim_free(x->o);
+    model_free(x->m);
+    free(x->ids);
+    free(x->tg);
+    free(x->sl);
+    free(x->lp);
+    free(x->dl);
+}
+
+/* One training step; the seconds of its forward, backward and optimizer
+   step added to sec[0..2]. */
+static void
+bench_step(struct bench *x, double *sec)
+{
+    double t0 = now_sec(), t1, t2;
+
+    model_forward(x->m, &x->b, 1.0f, x->lp, NULL, NULL, 0);
+    t1 = now_sec();
+    model_zero_grad(x->m);
+    model_backward(x->m, &x->b, x->dl, NULL, NULL);
+    t2 = now_sec();
+    optim_step(x->o, x->m->params, x->m->grads, 1.0f);
+    sec[0] += t1 - t0;
+    sec[1] += t2 - t1;
+    sec[2] += now_sec() - t2;
+}
+
 static void
 step_bench(const char *preset, int B, int T, int steps)
 {
     struct model_config c;
-    struct optim_config oc;
-    struct model *m;
-    struct optim *o;
-    struct model_batch b;
-    struct rng r;
+    struct bench x;
     size_t N = (size_t)B * T, t;
-    int *ids = xmalloc(N * sizeof(int)), *tg = xmalloc(N * sizeof(int));
-    int *sl = xmalloc((size_t)B * sizeof(int)), s, ntg = 0;
-    float *lp = xmalloc(N * 4), *dl = xmalloc(N * 4);
-    double t0, best = 1e30, total = 0, flops, loss = 0;
+    int s;
+    double best = 1e30, total = 0, flops, loss = 0;
 
     if (ckpt_preset(preset, &c))
         die("unknown preset '%s'", preset);
-    m = model_new(&c);
-    model_init_random(m, 1, 0.02f);
-    optim_config_default(&oc);
-    oc.lr = 1e-4f;
-    o = optim_new(&oc, m->nparams);
-    ckpt_optim_no_decay(o, m);
-    rng_seed(&r, 2);
-    for (t = 0; t < N; t++)
-        ids[t] = (int)rng_below(&r, (uint64_t)c.vocab_size);
-    for (s = 0; s < B; s++)
-        sl[s] = T;
-    b = (struct model_batch){N, ids, tg, (size_t)B, sl};
-    model_batch_shift_targets(&b, NULL, tg);
-    for (t = 0; t < N; t++)
-        ntg += tg[t] >= 0;
-    for (t = 0; t < N; t++)
-        dl[t] = tg[t] >= 0 ? -1.0f / ntg : 0.0f;
-    flops = 3.0 * model_flops_forward(m, &b);
+    bench_new(&x, &c, B, T);
+    flops = 3.0 * model_flops_forward(x.m, &x.b);
     /* one untimed step plans the arena */
     for (s = -1; s < steps; s++) {
-        t0 = now_sec();
-        model_forward(m, &b, 1.0f, lp, NULL, NULL, 0);
-        model_zero_grad(m);
-        model_backward(m, &b, dl, NULL, NULL);
-        optim_step(o, m->params, m->grads, 1.0f);
-        t0 = now_sec() - t0;
+        double sec[3] = { 0, 0, 0 }, dt;
+        bench_step(&x, sec);
+        dt = sec[0] + sec[1] + sec[2];
         if (s >= 0) {
-            total += t0;
-            best = t0 < best ? t0 : best;
+            total += dt;
+            best = dt < best ? dt : best;
         }
         loss = 0;
         for (t = 0; t < N; t++)
-            loss -= lp[t] / ntg;
+            loss -= x.lp[t] / x.ntg;
     }
     printf("{\"what\": \"step\", \"impl\": \"posttrain\", \"preset\": \"%s\", \"B\": %d, "
            "\"T\": %d, \"params\": %zu, \"steps\": %d, \"sec_per_step\": %.4f, "
            "\"best_sec\": %.4f, \"tokens_per_sec\": %.1f, \"best_tokens_per_sec\": %.1f, "
            "\"gflop_per_step\": %.1f, \"gflops\": %.1f, \"loss\": %.4f}\n",
-           preset, B, T, m->nparams, steps, total / steps, best, N / (total / steps), N / best,
+           preset, B, T, x.m->nparams, steps, total / steps, best, N / (total / steps), N / best,
            flops / 1e9, flops / best / 1e9, loss);
-    optim_free(o);
-    model_free(m);
-    free(ids);
-    free(tg);
-    free(sl);
-    free(lp);
-    free(dl);
+    bench_free(&x);
+}
+
+/*
+ * Where a step's time goes: the forward (the layers, the head's products
+ * and log-softmax), the backward and AdamW, each the mean over STEPS steps
+ * after an untimed one; then the same for a model of the same shape with
+ * one layer, whose time minus one layer's share of the first is the
+ * embedding, the head (its logits, log-softmax and their gradients) and
+ * the final norm.  One JSON line per model.
+ */
+static void
+profile(const char *preset, int B, int T, int steps)
+{
+    struct model_config c;
+    int layers[2], k, s;
+
+    if (ckpt_preset(preset, &c))
+        die("unknown preset '%s'", preset);
+    layers[0] = c.n_layers;
+    layers[1] = 1;
+    for (k = 0; k < 2; k++) {
+        struct bench x;
+        double sec[3] = { 0, 0, 0 }, skip[3] = { 0, 0, 0 }, t0;
+        c.n_layers = layers[k];
+        bench_new(&x, &c, B, T);
+        bench_step(&x, skip);
+        t0 = now_sec();
+        for (s = 0; s < steps; s++)
+            bench_step(&x, sec);
+        /* from, to: CLOCK_MONOTONIC, for perf record -k CLOCK_MONOTONIC's --time */
+        printf("{\"what\": \"profile\", \"preset\": \"%s\", \"layers\": %d, \"B\": %d, "
+               "\"T\": %d, \"steps\": %d, \"forward_sec\": %.3f, \"backward_sec\": %.3f, "
+               "\"optim_sec\": %.3f, \"from\": %.6f, \"to\": %.6f}\n", preset, layers[k], B,
+               T, steps, sec[0] / steps, sec[1] / steps, sec[2] / steps, t0, now_sec());
+        fflush(stdout);
+        bench_free(&x);
+    }
 }
 
 int
@@ -142,7 +222,9 @@ main(int argc, char **argv)
         peak();
     else if (argc == 6 && strcmp(argv[1], "step") == 0)
         step_bench(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    else if (argc == 6 && strcmp(argv[1], "profile") == 0)
+        profile(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     else
-        die("usage: model_bench peak | step PRESET B T STEPS");
+        die("usage: model_bench peak | step PRESET B T STEPS | profile PRESET B T STEPS");
     return 0;
 }
