@@ -6,7 +6,8 @@
 # step number), then
 #   gen -> the scorers -> advantage -> logp (when BETA > 0) -> pack -> update
 # keeping every intermediate file of the step:
-#   RUN/step-NNN/prompts.jsonl        the prompts of the step
+#   RUN/step-NNN/prompts.jsonl        the prompts of the step (REFILL=1: those
+#                                     it may draw, in order)
 #   RUN/step-NNN/samples.jsonl.zst    G samples per prompt, from the previous policy
 #   RUN/step-NNN/scored.jsonl.zst     with rewards (SCORE: every scorer passes
 #                                     the domains it does not score through)
@@ -16,7 +17,9 @@
 #   RUN/step-NNN/metrics.jsonl        update's metrics
 #   RUN/step-NNN/stats.json           stats of the scored samples
 #   RUN/step-NNN/accuracy.json        the same, correct = ACC_KEY >= 1
-#   RUN/metrics.jsonl                 one line per step: reward, accuracy, KL, ...
+#   RUN/step-NNN/groups.json          draws: the prompts sampled, groups: those
+#                                     whose rewards are not all equal
+#   RUN/metrics.jsonl                 one line per step: reward, accuracy, draws, KL, ...
 #   RUN/plots/*.png                   those, per step (gnuplot)
 # Every file is written whole or not at all, so an interrupted run resumes
 # at the first missing file with "make" again, with identical results
