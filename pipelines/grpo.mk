@@ -6,7 +6,8 @@
 # step number), then
 #   gen -> the scorers -> advantage -> logp (when BETA > 0) -> pack -> update
 # keeping every intermediate file of the step:
-#   RUN/step-NNN/prompts.jsonl        the prompts of the step
+#   RUN/step-NNN/prompts.jsonl        the prompts of the step (REFILL=1: those
+#                                     it may draw, in order)
 #   RUN/step-NNN/samples.jsonl.zst    G samples per prompt, from the previous policy
 #   RUN/step-NNN/scored.jsonl.zst     with rewards (SCORE: every scorer passes
 #                                     the domains it does not score through)
@@ -16,7 +17,9 @@
 #   RUN/step-NNN/metrics.jsonl        update's metrics
 #   RUN/step-NNN/stats.json           stats of the scored samples
 #   RUN/step-NNN/accuracy.json        the same, correct = ACC_KEY >= 1
-#   RUN/metrics.jsonl                 one line per step: reward, accuracy, KL, ...
+#   RUN/step-NNN/groups.json          draws: the prompts sampled, groups: those
+#                                     whose rewards are not all equal
+#   RUN/metrics.jsonl                 one line per step: reward, accuracy, draws, KL, ...
 #   RUN/plots/*.png                   those, per step (gnuplot)
 # Every file is written whole or not at all, so an interrupted run resumes
 # at the first missing file with "make" again, with identical results
@@ -33,6 +36,19 @@
 # truncated importance sampling (update --is, default token, cap 2); the
 # staleness bound (advantage --min-policy-step) refuses samples older than
 # step n-2.
+#
+# Dynamic sampling with refill (DAPO's, section 3.2): with REFILL=1 a step
+# draws its prompts in the order of prompts.jsonl (the first MAX_DRAWS of
+# the step's reproducible choice), samples and scores them in rounds of as
+# many prompts as are still missing, and stops when BATCH groups are not
+# uniform (their rewards not all equal: a uniform group's advantages are 0
+# and it teaches nothing); advantage --drop-uniform leaves the uniform ones
+# out, so every step trains on BATCH groups (fewer only when MAX_DRAWS
+# prompts did not give them, said on standard error).  samples and scored
+# hold every drawn prompt's samples; the step's metrics line has draws (the
+# prompts sampled) and groups (those not uniform) in either mode.  A
+# sample's seed depends on SEED, the step, the prompt id and k only, so the
+# rounds sample what one gen call over the same prompts would.
 #
 # Settings (make VAR=value):
 INIT ?=
@@ -61,6 +77,10 @@ UPDATE_OPTS ?=
 FIRST_OPTS ?= --new-optimizer
 # 1: sample step n with the policy of step n-2 (see above)
 ASYNC ?= 0
+# 1: dynamic sampling with refill (see above), drawing at most MAX_DRAWS
+# prompts a step
+REFILL ?= 0
+MAX_DRAWS ?= $(shell echo $$(( 4 * $(BATCH) )))
 # GEN runs the sampler.
 GEN ?= gen
 # Scale-out (posttrain(7), RUNNING ON A CLUSTER).  PARALLEL shards gen,
@@ -115,21 +135,34 @@ sampler = $(if $(filter 1,$(ASYNC)),$(shell n=$$((10#$(2))); printf %03d $$((n >
 stale_bound = $(if $(filter 000,$(call sampler,$(1),$(2))),,--min-policy-step \
 	$$$$(jq .global_step $(call ckpt,$(call sampler,$(1),$(2)))/trainer_state.json))
 
+REFILLING := $(filter 1,$(REFILL))
+REFILL_ADV := $(if $(REFILLING),--drop-uniform)
+# gen's command for step $(1) (the one before: $(2)), standard input to output
+gen_cmd = $(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) -G $(G) -T $(TEMP) -n $(MAXTOK) \
+	--seed $$$$(( $(SEED) * 100003 + 10\#$(1) )) $(GEN_OPTS) -q
+# A command over records, sharded by PARALLEL when it is set.
+sharded = $(if $(SHARDED),$(PARALLEL) "$(1)",$(1))
+
 define step
 $(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
 	@mkdir -p $$(@D)
-	sh $(HERE)lib.sh pick $(SEED) $(1) $(BATCH) $$< | $(PUT)$$@.part && mv $$@.part $$@
+	sh $(HERE)lib.sh pick $(SEED) $(1) $(if $(REFILLING),$(MAX_DRAWS),$(BATCH)) $$< | $(PUT)$$@.part && mv $$@.part $$@
 
+ifeq ($(REFILLING),1)
+$(RUN)/step-$(1)/samples.jsonl.zst $(RUN)/step-$(1)/scored.jsonl.zst &: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(call sampler,$(1),$(2)))/model.safetensors
+	GEN='$(call sharded,$(call gen_cmd,$(1),$(2)))' SCORE='$(call sharded,$(SCORE))' \
+	    sh $(HERE)lib.sh refill $(BATCH) $$< $(RUN)/step-$(1)/samples.jsonl.zst $(RUN)/step-$(1)/scored.jsonl.zst
+else
 $(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(call sampler,$(1),$(2)))/model.safetensors
-	seed=$$$$(( $(SEED) * 100003 + 10#$(1) )); \
-	$(if $(SHARDED),< $$< $(PARALLEL) "$(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,$(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) -G $(G) -T $(TEMP) -n $(MAXTOK) --seed $$$$seed $(GEN_OPTS) < $$< -q -o $$@)
+	$(if $(SHARDED),< $$< $(PARALLEL) "$(call gen_cmd,$(1),$(2))" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,$(call gen_cmd,$(1),$(2)) < $$< -o $$@)
 
 $(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
 	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
+endif
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
-	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(call stale_bound,$(1),$(2)) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(call stale_bound,$(1),$(2)) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
+	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(call stale_bound,$(1),$(2)) $(REFILL_ADV) $(ADV_OPTS) -q -o $$@ $$<; \
+	else advantage -G $(G) $(call stale_bound,$(1),$(2)) $(REFILL_ADV) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
@@ -153,8 +186,12 @@ $(RUN)/step-$(1)/stats.json: $(RUN)/step-$(1)/scored.jsonl.zst
 $(RUN)/step-$(1)/accuracy.json: $(RUN)/step-$(1)/scored.jsonl.zst
 	stats -j -q --reward $(ACC_KEY) $$< > $$@.part && mv $$@.part $$@
 
+$(RUN)/step-$(1)/groups.json: $(RUN)/step-$(1)/scored.jsonl.zst
+	zstd -dc $$< | jq -s -c 'group_by(.group) | {draws: length, \
+	    groups: map(select(map(.reward) | unique | length > 1)) | length}' > $$@.part && mv $$@.part $$@
+
 STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/metrics.jsonl \
-	$(RUN)/step-$(1)/stats.json $(RUN)/step-$(1)/accuracy.json
+	$(RUN)/step-$(1)/stats.json $(RUN)/step-$(1)/accuracy.json $(RUN)/step-$(1)/groups.json
 endef
 
 $(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
@@ -164,7 +201,7 @@ $(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(s
 $(RUN)/metrics.jsonl: $(STEP_FILES)
 	for s in $(STEP_NUMS); do d=$(RUN)/step-$$s; \
 	  jq -c -s --argjson step "$$((10#$$s))" -f $(HERE)step-metrics.jq \
-	    $$d/stats.json $$d/accuracy.json $$d/metrics.jsonl; \
+	    $$d/stats.json $$d/accuracy.json $$d/groups.json $$d/metrics.jsonl; \
 	done | $(PUT)$@.part && mv $@.part $@
 
 $(RUN)/plots/.done: $(RUN)/metrics.jsonl

@@ -8,6 +8,16 @@
 #   sh lib.sh coretype                the OPENBLAS_CORETYPE to run with: the one
 #                                     set, else named from /proc/cpuinfo (empty:
 #                                     let OpenBLAS detect)
+#   sh lib.sh refill N PROMPTS SAMPLES SCORED
+#                                     dynamic sampling with refill: draws the
+#                                     prompts of PROMPTS in their order, in
+#                                     rounds of as many as are missing, until
+#                                     N groups are not uniform (rewards not
+#                                     all equal) or PROMPTS is used up; each
+#                                     round runs $GEN then $SCORE (bash
+#                                     commands, stdin to stdout); writes all
+#                                     the drawn samples to SAMPLES and their
+#                                     scores to SCORED (zstd, each whole)
 #
 # pick keys every line by an integer hash of (seed, step, line number),
 # computed with exact integer arithmetic in awk (no rand(), whose sequence
@@ -51,6 +61,29 @@ coretype)
     elif [ -r /proc/cpuinfo ] && grep -qw avx512f /proc/cpuinfo; then echo SkylakeX
     elif [ -r /proc/cpuinfo ] && grep -qw avx2 /proc/cpuinfo; then echo Haswell
     fi
+refill)
+    n=$1 prompts=$2 samples=$3 scored=$4
+    t=$samples.rounds
+    rm -rf "$t"; mkdir -p "$t"
+    total=$(wc -l < "$prompts") drawn=0 mixed=0 r=0
+    while [ "$mixed" -lt "$n" ] && [ "$drawn" -lt "$total" ]; do
+        tail -n +$((drawn + 1)) "$prompts" | head -n $((n - mixed)) > "$t/prompts.$r"
+        bash -o pipefail -c "$GEN" < "$t/prompts.$r" > "$t/samples.$r"
+        bash -o pipefail -c "$SCORE" < "$t/samples.$r" > "$t/scored.$r"
+        m=$(jq -s '[group_by(.group)[] | select(map(.reward) | unique | length > 1)] | length' \
+            "$t/scored.$r")
+        drawn=$((drawn + $(wc -l < "$t/prompts.$r"))) mixed=$((mixed + m)) r=$((r + 1))
+    done
+    [ "$mixed" -ge "$n" ] ||
+        echo "lib.sh refill: $prompts: $mixed groups not uniform after all $drawn prompts, fewer than $n" >&2
+    i=0
+    while [ "$i" -lt "$r" ]; do cat "$t/samples.$i"; i=$((i + 1)); done |
+        zstd -q -c > "$samples.part"
+    i=0
+    while [ "$i" -lt "$r" ]; do cat "$t/scored.$i"; i=$((i + 1)); done |
+        zstd -q -c > "$scored.part"
+    mv "$samples.part" "$samples" && mv "$scored.part" "$scored"
+    rm -rf "$t"
     ;;
 *)
     echo "lib.sh: unknown command '$cmd'" >&2
