@@ -61,6 +61,7 @@ coretype)
     elif [ -r /proc/cpuinfo ] && grep -qw avx512f /proc/cpuinfo; then echo SkylakeX
     elif [ -r /proc/cpuinfo ] && grep -qw avx2 /proc/cpuinfo; then echo Haswell
     fi
+    ;;
 refill)
     n=$1 prompts=$2 samples=$3 scored=$4
     t=$samples.rounds
