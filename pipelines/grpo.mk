@@ -188,7 +188,7 @@ $(RUN)/step-$(1)/accuracy.json: $(RUN)/step-$(1)/scored.jsonl.zst
 
 $(RUN)/step-$(1)/groups.json: $(RUN)/step-$(1)/scored.jsonl.zst
 	zstd -dc $$< | jq -s -c 'group_by(.group) | {draws: length, \
-	    groups: map(select(map(.reward) | unique | length > 1)) | length}' > $$@.part && mv $$@.part $$@
+	    groups: map(select(map(.reward) | unique | length > 1)) | length}' | $(PUT)$$@.part && mv $$@.part $$@
 
 STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/metrics.jsonl \
 	$(RUN)/step-$(1)/stats.json $(RUN)/step-$(1)/accuracy.json $(RUN)/step-$(1)/groups.json
