@@ -226,22 +226,13 @@ def summary(path):
               f" {100 * mfu * t / o:>8.1f}%")
 
 
-def option(argv, name, default):
-    if name in argv:
-        i = argv.index(name)
-        v = argv[i + 1]
-        del argv[i:i + 2]
-        return v
-    return default
-
-
 def main():
     argv = sys.argv[1:]
     if argv[0] == "--summary":
         return summary(argv[1])
-    data = option(argv, "--data", None)
-    micro = option(argv, "--micro", None)
-    lr = float(option(argv, "--lr", "1e-4"))
+    data = ref_model.opt(argv, "--data", None)
+    micro = ref_model.opt(argv, "--micro", None)
+    lr = float(ref_model.opt(argv, "--lr", "1e-4"))
     if len(argv) != 4:
         raise SystemExit(__doc__)
     preset, B, T, steps = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
