@@ -10,7 +10,9 @@
 #              arithmetic
 #   4. eval    greedy answers to the held-out prompts, scored by score-math
 #   5. GRPO    STEPS steps (grpo.mk): gen -> score-math + score-format ->
-#              advantage -> pack -> update
+#              advantage -> pack -> update (RL_REFILL=1: each step draws
+#              prompts until it holds RL_BATCH groups whose rewards are not
+#              all equal)
 #   6. eval    again, then a before/after table and PNG plots
 #
 # Everything it makes is under DEMO_DIR (default ./demo); run it again and
@@ -22,13 +24,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo}
 SFT_N=${SFT_N:-22000}       # SFT records: about 400 steps of 8 packed rows
-SFT_LR=${SFT_LR:-3e-3}
+SFT_LR=${SFT_LR:-2e-3}
 EVAL_N=${EVAL_N:-300}       # held-out prompts
 RL_STEPS=${RL_STEPS:-80}
 RL_BATCH=${RL_BATCH:-16}    # prompts per step
 RL_G=${RL_G:-16}            # samples per prompt
 RL_LR=${RL_LR:-3e-4}
 RL_TEMP=${RL_TEMP:-1.0}     # sampling temperature of the GRPO samples
+RL_REFILL=${RL_REFILL:-0}   # 1: dynamic sampling with refill (grpo.mk REFILL)
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
@@ -74,7 +77,7 @@ say "held-out accuracy after SFT: $(jq .accuracy "$D/before.stats.json")"
 
 $MAKE -f "$HERE/grpo.mk" INIT="$D/sft/final" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/grpo" \
     STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP="$RL_TEMP" MAXTOK=64 LR="$RL_LR" L=1024 \
-    ACC_KEY=rewards.math 2>/dev/null
+    REFILL="$RL_REFILL" ACC_KEY=rewards.math 2>/dev/null
 FINAL="$D/grpo/step-$(printf %03d "$RL_STEPS")/ckpt"
 AFTER=after.step-$(printf %03d "$RL_STEPS")
 evaluate "$FINAL" "$AFTER"
