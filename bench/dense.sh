@@ -110,7 +110,8 @@ echo "$lo|$lt" | awk -F'|' '{ n = split($1, a, " "); m = split($2, b, " ");
 head -n 4 "$OUT/packed.jsonl" >"$OUT/grpo.jsonl"
 rm -rf "$OUT/next"
 /usr/bin/time -v bin/update -q -m "$ck" -o "$OUT/next" --grpo --lr 1e-6 --batch 4 \
-    --micro-tokens 2048 --threads "$THREADS" "$OUT/grpo.jsonl" 2>"$OUT/time.txt"
+    --micro-tokens 2048 --threads "$THREADS" "$OUT/grpo.jsonl" 2>"$OUT/time.txt" ||
+    echo "update --grpo failed: $(grep -m1 -i 'signal\|error' "$OUT/time.txt")"
 rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$OUT/time.txt")
 echo "update --grpo one step 4x512: peak RSS $(echo "$rss" | awk '{ printf "%.2f GB", $1 * 1024 / 1e9 }')" \
     "($(awk '/Elapsed/ { print $NF }' "$OUT/time.txt") wall)"
