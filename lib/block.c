@@ -141,9 +141,9 @@ attend_row(const struct block_op *op, int r, int g, float *S)
     }
 }
 
-/* The k largest of v[0..n) where ok[i] (NULL: all), best first, ties to the lower index. */
+/* The k largest of v[0..n), best first, ties to the lower index. */
 static void
-top_k(const float *v, const unsigned char *ok, int n, int k, int *out)
+top_k(const float *v, int n, int k, int *out)
 {
     int j, i;
 
@@ -151,8 +151,6 @@ top_k(const float *v, const unsigned char *ok, int n, int k, int *out)
         int best = -1;
         for (i = 0; i < n; i++) {
             int taken = 0, q;
-            if (ok && !ok[i])
-                continue;
             for (q = 0; q < j && !taken; q++)
                 taken = out[q] == i;
             if (!taken && (best < 0 || v[i] > v[best]))
@@ -167,7 +165,7 @@ block_route_row(const struct model_moe *cfg, const float *p, const float *bias, 
                 float *wts)
 {
     int E = cfg->n_experts, k = cfg->top_k, j, e;
-    float choice[1024], *cv = choice, sum = 0.0f;
+    float choice[1024], sum = 0.0f;
     unsigned char keep[1024];
 
     if (E > 1024)
@@ -183,10 +181,10 @@ block_route_row(const struct model_moe *cfg, const float *p, const float *bias, 
         if (G > 64)
             die("block: n_group %d (at most 64)", G);
         for (g = 0; g < G; g++) {
-            top_k(choice + g * per, NULL, per, per < 2 ? per : 2, best);
+            top_k(choice + g * per, per, per < 2 ? per : 2, best);
             gs[g] = choice[g * per + best[0]] + (per < 2 ? 0.0f : choice[g * per + best[1]]);
         }
-        top_k(gs, NULL, G, cfg->topk_group, gi);
+        top_k(gs, G, cfg->topk_group, gi);
         memset(keep, 0, (size_t)E);
         for (g = 0; g < cfg->topk_group; g++)
             memset(keep + gi[g] * per, 1, (size_t)per);
@@ -194,7 +192,7 @@ block_route_row(const struct model_moe *cfg, const float *p, const float *bias, 
             if (!keep[e])
                 choice[e] = 0.0f;
     }
-    top_k(cv, NULL, E, k, ids);
+    top_k(choice, E, k, ids);
     for (j = 0; j < k; j++) {
         wts[j] = p[ids[j]];
         sum += wts[j];
@@ -275,8 +273,6 @@ block_op_run(const struct block_op *op, int c, int tid)
         int r0, rt, c0, c1, r;
         size_t OC = (size_t)op->OC;
         tile_of(op->R, op->OC, c, &r0, &rt, &c0, &c1);
-        if (op->addend && op->bias)
-            die("block: a product with both a bias and an addend");
         if (op->addend && op->addend != op->out)
             for (r = r0; r < r0 + rt; r++)
                 memcpy(op->out + r * OC + c0, op->addend + r * OC + c0,

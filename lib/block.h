@@ -53,7 +53,7 @@ struct block_kv {
 
 enum block_op_kind {
     BOP_NORM,       /* out[r] = rmsnorm(in[rows ? rows[r] : r], w); rstd[r] if set */
-    BOP_MM,         /* out = in W^T + bias, or addend + in W^T */
+    BOP_MM,         /* out = (addend +) in W^T (+ bias) */
     BOP_MM_SWIGLU,  /* gu = in [Wg; Wu]^T, h = silu(g) * up */
     BOP_QK,         /* per row: q/k head norm, RoPE, store */
     BOP_ATTEND,     /* per row and kv head: attention (with BOP_QK's work when fused) */
@@ -110,8 +110,8 @@ struct block_op {
     float *out;              /* NORM, MM: (R, OC); SWIGLU: gu (R, 2H) */
     const float *in;         /* NORM: (.., C); MM, SWIGLU: (R, IC) */
     const float *addend;     /* MM: added (== out: accumulate), or NULL */
-    const float *w, *bias;   /* NORM: (C); MM: W (OC, IC), bias (OC, not with addend)
-                                or NULL; SWIGLU: Wg (H, IC) with Wu after it */
+    const float *w, *bias;   /* NORM: (C); MM: W (OC, IC), bias (OC) or NULL;
+                                SWIGLU: Wg (H, IC) with Wu after it */
     float *h;                /* SWIGLU: (R, H) */
     float *rstd;             /* NORM: (R) or NULL */
     const int *rows;         /* NORM: rows of in to normalize, or NULL */

@@ -107,7 +107,7 @@ struct infer {
     struct kernels K;
     unsigned epoch;         /* forwards run so far */
     int nthreads, max_rows, cap_rows;
-    int C, H, V, nh, nkv, hd, QD, KVD, QKV, L, maxpos;
+    int C, H, V, hd, QD, KVD, QKV, L, maxpos;
     /* the current forward */
     struct row *rows;       /* (cap_rows) */
     int nrows;
@@ -161,8 +161,6 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->C = c->dim;
     inf->H = c->hidden_dim;
     inf->V = c->vocab_size;
-    inf->nh = c->n_heads;
-    inf->nkv = c->n_kv_heads;
     inf->hd = c->head_dim;
     inf->QD = c->n_heads * c->head_dim;
     inf->KVD = c->n_kv_heads * c->head_dim;

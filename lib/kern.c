@@ -21,10 +21,9 @@
 static inline void
 put(float *p, float v, const float *bias, int o, int acc)
 {
-    if (acc)
-        *p += v;
-    else
-        *p = bias ? v + bias[o] : v;
+    if (bias)
+        v += bias[o];
+    *p = acc ? *p + v : v;
 }
 
 /* ---- portable C: eight partial sums, then a fixed tree ---- */

@@ -28,7 +28,7 @@ enum infer_kernel {
 
 /*
  * out[r * ldo + o] = dot(in[r * ldi ...], W[o * IC ...]) (+ bias[o]), or
- * out += dot when acc, for r in [0, R) and o in [o0, o1).  Each element is
+ * out += that when acc, for r in [0, R) and o in [o0, o1).  Each element is
  * computed the same way wherever it falls in the blocking, which is what
  * makes a row's result independent of the batch and of the threads.
  */
