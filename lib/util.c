@@ -289,6 +289,88 @@ hash64(const void *p, size_t n, uint64_t seed)
     return h;
 }
 
+/*
+ * XXH64 (Yann Collet, https://github.com/Cyan4973/xxHash/blob/dev/doc/
+ * xxhash_spec.md): four independent multiply-rotate lanes over 32-byte
+ * stripes, so it runs at memory speed where FNV-1a's one multiply chain
+ * per byte does not.  Words are read little-endian.
+ */
+#define XXH_P1 0x9E3779B185EBCA87ULL
+#define XXH_P2 0xC2B2AE3D27D4EB4FULL
+#define XXH_P3 0x165667B19E3779F9ULL
+#define XXH_P4 0x85EBCA77C2B2AE63ULL
+#define XXH_P5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t
+xxh_rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t
+xxh_read64(const unsigned char *s)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 7; i >= 0; i--)
+        v = v << 8 | s[i];
+    return v;
+}
+
+static inline uint64_t
+xxh_round(uint64_t acc, uint64_t lane)
+{
+    acc += lane * XXH_P2;
+    return xxh_rotl(acc, 31) * XXH_P1;
+}
+
+static inline uint64_t
+xxh_merge(uint64_t h, uint64_t v)
+{
+    h ^= xxh_round(0, v);
+    return h * XXH_P1 + XXH_P4;
+}
+
+uint64_t
+xxh64(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p, *end = s + n;
+    uint64_t h;
+
+    if (n >= 32) {
+        uint64_t v1 = seed + XXH_P1 + XXH_P2, v2 = seed + XXH_P2, v3 = seed,
+                 v4 = seed - XXH_P1;
+        for (; end - s >= 32; s += 32) {
+            v1 = xxh_round(v1, xxh_read64(s));
+            v2 = xxh_round(v2, xxh_read64(s + 8));
+            v3 = xxh_round(v3, xxh_read64(s + 16));
+            v4 = xxh_round(v4, xxh_read64(s + 24));
+        }
+        h = xxh_rotl(v1, 1) + xxh_rotl(v2, 7) + xxh_rotl(v3, 12) + xxh_rotl(v4, 18);
+        h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v1), v2), v3), v4);
+    } else {
+        h = seed + XXH_P5;
+    }
+    h += (uint64_t)n;
+    for (; end - s >= 8; s += 8)
+        h = xxh_rotl(h ^ xxh_round(0, xxh_read64(s)), 27) * XXH_P1 + XXH_P4;
+    if (end - s >= 4) {
+        uint64_t w = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 |
+                     (uint64_t)s[3] << 24;
+        h = xxh_rotl(h ^ w * XXH_P1, 23) * XXH_P2 + XXH_P3;
+        s += 4;
+    }
+    for (; s < end; s++)
+        h = xxh_rotl(h ^ *s * XXH_P5, 11) * XXH_P1;
+    h ^= h >> 33;
+    h *= XXH_P2;
+    h ^= h >> 29;
+    h *= XXH_P3;
+    h ^= h >> 32;
+    return h;
+}
+
 /* splitmix64, https://prng.di.unimi.it/splitmix64.c */
 uint64_t
 splitmix64(uint64_t *state)

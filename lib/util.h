@@ -105,6 +105,8 @@ const char *sbuf_str(struct sbuf *sb);
 
 /* 64-bit hashing and a seedable RNG (splitmix64 / xoshiro256**). */
 uint64_t hash64(const void *p, size_t n, uint64_t seed);
+/* XXH64 of the n bytes at p (the xxHash specification's): for large buffers. */
+uint64_t xxh64(const void *p, size_t n, uint64_t seed);
 uint64_t splitmix64(uint64_t *state);
 struct rng {
     uint64_t s[4];

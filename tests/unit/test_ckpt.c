@@ -573,6 +573,35 @@ test_parse_opts(void)
     CHECK(ckpt_parse_dtype("int8", &d) == -1);
 }
 
+/*
+ * The policy id: the same for the same weights whatever the threads,
+ * changed by one bit anywhere, here in the last of several hash blocks.
+ */
+static void
+test_hash(void)
+{
+    struct model_config c = small_config(0, 0);
+    struct model *m;
+    char h1[17], h2[17], h3[17];
+
+    c.vocab_size = 40000;
+    c.dim = 128; /* 5.1M floats of embeddings and head: three hash blocks */
+    c.n_heads = 4;
+    c.head_dim = 32;
+    m = model_new(&c);
+    CHECK(m->nparams * sizeof(float) > 2 * ((size_t)8 << 20));
+    model_set_threads(1);
+    ckpt_hash(m, h1);
+    model_set_threads(2);
+    ckpt_hash(m, h2);
+    CHECK_STREQ(h1, h2);
+    m->params[m->nparams - 1] = nextafterf(m->params[m->nparams - 1], INFINITY);
+    ckpt_hash(m, h3);
+    CHECK(strcmp(h1, h3) != 0);
+    model_set_threads(1);
+    model_free(m);
+}
+
 int
 main(void)
 {
@@ -585,5 +614,6 @@ main(void)
     test_resume();
     test_sharded();
     test_parse_opts();
+    test_hash();
     return check_done();
 }
