@@ -364,8 +364,9 @@ deepseek_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
                     "e_score_correction_bias, group-limited", err) ||
         want_string(js, "scoring_func", "sigmoid", "DeepSeek-V3's router is sigmoid", err))
         return -1;
-    if (q && !json_is_null(q) && !json_is_integer(q)) {
-        sbuf_adds(err, "field 'q_lora_rank': not an integer or null");
+    if (a->rope % 2 != 0) {
+        sbuf_addf(err, "field 'qk_rope_head_dim': %d is not even (RoPE rotates pairs)",
+                  a->rope);
         return -1;
     }
     if (freq != 1) {
