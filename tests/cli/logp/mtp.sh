@@ -15,5 +15,5 @@ echo '{"prompt_ids":[1,2,3],"completion_ids":[4,5]}' >s.jsonl &&
 logp -m m s.jsonl 2>err >out &&
 sed 's/[0-9]* tensors/N tensors/' err &&
 jq -c '.ref_logprobs | length' out &&
-jq '.num_nextn_predict_layers = 0' m/config.json >x && mv x m/config.json &&
-{ logp -m m s.jsonl 2>&1 >/dev/null; echo "exit $?"; }
+jq '.num_nextn_predict_layers = 0' m/config.json >x && mv x m/config.json || exit 1
+logp -m m s.jsonl 2>&1 >/dev/null || echo "exit $?"
