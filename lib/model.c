@@ -2116,17 +2116,32 @@ double
 model_flops_forward(const struct model *m, const struct model_batch *b)
 {
     const struct model_config *c = &m->cfg;
-    double C = c->dim, H = c->hidden_dim, hd = c->head_dim;
-    double QD = c->n_heads * hd, QKV = (c->n_heads + 2.0 * c->n_kv_heads) * hd;
+    const struct model_moe *e = &c->moe;
+    struct model_attn_dims d;
+    double C = c->dim, H = c->hidden_dim, nh = c->n_heads, proj;
     double N = (double)b->ntok, f = 0.0, att = 0.0, ntarget = 0.0;
     size_t s, t;
+    int l;
 
     for (s = 0; s < b->nseg; s++) {
         double Ls = b->seg_len[s];
         att += Ls * (Ls + 1) / 2.0;
     }
-    f += c->n_layers * (2.0 * N * (C * QKV + QD * C + C * 2.0 * H + H * C) +
-                        4.0 * att * hd * c->n_heads);
+    /* attention: its products per token, then scores and weighted sums */
+    model_attn_dims(c, &d);
+    proj = C * d.A + (double)d.OD * C;
+    if (d.mla) {
+        const struct model_mla *a = &c->mla;
+        if (a->q_lora_rank > 0)
+            proj += (double)d.QA * d.QF;
+        proj += nh * a->kv_lora_rank * (a->nope + a->v_dim); /* absorbed q, values */
+    }
+    for (l = 0; l < c->n_layers; l++) {
+        double mlp = 3.0 * C * H;
+        if (model_layer_moe(c, l))
+            mlp = C * e->n_experts + 3.0 * C * e->hidden * (e->top_k + e->n_shared);
+        f += 2.0 * N * (proj + mlp) + 4.0 * att * d.hd * nh;
+    }
     if (c->arch == MODEL_CAUSAL_LM) {
         for (t = 0; t < b->ntok; t++)
             ntarget += b->targets && b->targets[t] >= 0;
