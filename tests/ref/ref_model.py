@@ -488,12 +488,7 @@ class Ref:
             if self.fam == "deepseek_v3":
                 x = x + self.mla(h, p + "self_attn.", cos, sin, allowed)
                 h = self.norm(x, self.w[p + "post_attention_layernorm.weight"])
-                if sparse(c, l):
-                    x = x + self.ds_moe(h, p + "mlp.")
-                else:
-                    g = self.lin(h, p + "mlp.gate_proj")
-                    x = x + self.lin(torch.nn.functional.silu(g) * self.lin(h, p + "mlp.up_proj"),
-                                     p + "mlp.down_proj")
+                x = x + (self.ds_moe(h, p + "mlp.") if sparse(c, l) else self.swiglu(h, p + "mlp."))
                 continue
             q = self.lin(h, p + "self_attn.q_proj").view(T, nh, hd)
             k = self.lin(h, p + "self_attn.k_proj").view(T, nkv, hd)
@@ -582,20 +577,9 @@ class Ref:
         if ds(c, "norm_topk_prob"):
             w = w / (w.sum(dim=-1, keepdim=True) + 1e-20)
         w = w * ds(c, "routed_scaling_factor")
-        out = torch.zeros_like(h)
-        for e in range(E):
-            rows, slot = torch.where(sel == e)
-            if len(rows) == 0:
-                continue
-            q = p + "experts.%d." % e
-            xe = h[rows]
-            y = self.lin(torch.nn.functional.silu(self.lin(xe, q + "gate_proj")) *
-                         self.lin(xe, q + "up_proj"), q + "down_proj")
-            out.index_add_(0, rows, y * w[rows, slot, None])
+        out = self.routed(h, p, sel, w, E)
         if ds(c, "n_shared_experts"):
-            q = p + "shared_experts."
-            out = out + self.lin(torch.nn.functional.silu(self.lin(h, q + "gate_proj")) *
-                                 self.lin(h, q + "up_proj"), q + "down_proj")
+            out = out + self.swiglu(h, p + "shared_experts.")
         return out
 
     def moe(self, h, p):
@@ -607,15 +591,21 @@ class Ref:
         w, sel = torch.topk(w, k, dim=-1)
         if c.get("norm_topk_prob", False):
             w = w / w.sum(dim=-1, keepdim=True)
+        return self.routed(h, p, sel, w, c.get("num_experts", 128))
+
+    def swiglu(self, x, q):
+        """An MLP: down(silu(gate x) * up x), its tensors under prefix q."""
+        return self.lin(torch.nn.functional.silu(self.lin(x, q + "gate_proj")) *
+                        self.lin(x, q + "up_proj"), q + "down_proj")
+
+    def routed(self, h, p, sel, w, E):
+        """Each row's chosen experts (sel) weighted by w, summed by index_add."""
         out = torch.zeros_like(h)
-        for e in range(c.get("num_experts", 128)):
+        for e in range(E):
             rows, slot = torch.where(sel == e)
             if len(rows) == 0:
                 continue
-            q = p + "experts.%d." % e
-            xe = h[rows]
-            y = self.lin(torch.nn.functional.silu(self.lin(xe, q + "gate_proj")) *
-                         self.lin(xe, q + "up_proj"), q + "down_proj")
+            y = self.swiglu(h[rows], p + "experts.%d." % e)
             out.index_add_(0, rows, y * w[rows, slot, None])
         return out
 
