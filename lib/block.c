@@ -83,8 +83,99 @@ block_op_chunks(const struct block_op *op)
         return op->moe->E * ((op->moe->C + MM_FEW_COLS - 1) / MM_FEW_COLS);
     case BOP_LORA_A:
         return lora_a_chunks(op->lora, op->R);
+    case BOP_MLA_Q:
+        return op->R * op->at->nh;
+    case BOP_MLA_UV:
+        return ((op->R + MM_TILE_ROWS - 1) / MM_TILE_ROWS) * op->at->nh;
     }
     return 0;
+}
+
+float
+block_attn_scale(const struct model_config *c)
+{
+    const struct model_rope_scaling *r = &c->rope;
+    double s, f = r->factor, m;
+
+    if (c->mla.kv_lora_rank <= 0)
+        return 1.0f / sqrtf((float)c->head_dim);
+    s = 1.0 / sqrt((double)(c->mla.nope + c->mla.rope));
+    if (r->type != MODEL_ROPE_DEFAULT && r->mscale_all_dim > 0 && f > 1.0) {
+        m = 0.1 * r->mscale_all_dim * log(f) + 1.0;
+        s = s * m * m;
+    }
+    return (float)s;
+}
+
+void
+block_rope_load(float *dst, const float *src, int n, int interleave)
+{
+    int i;
+
+    if (!interleave) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    for (i = 0; i < n / 2; i++) {
+        dst[i] = src[2 * i];
+        dst[n / 2 + i] = src[2 * i + 1];
+    }
+}
+
+void
+block_rope_store(float *dst, const float *src, int n, int interleave)
+{
+    int i;
+
+    if (!interleave) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    for (i = 0; i < n / 2; i++) {
+        dst[2 * i] = src[i];
+        dst[2 * i + 1] = src[n / 2 + i];
+    }
+}
+
+/*
+ * MLA's key of row r: kv_a_layernorm of the latent, RoPE of the rope key
+ * (transformers' layout), a copy as the value (the latent is what the
+ * weights sum; the rope floats of the sum are never read), then the store
+ * of the key alone: what a cache keeps is the latent and the rope key.
+ */
+static void
+mla_key(const struct block_attn *at, int l, int r)
+{
+    float *k = at->qkv + (size_t)r * at->QKV + at->QD;
+    const float *src = at->kva + (size_t)r * at->ldkva;
+
+    rmsnorm_forward(k, at->kvrstd ? at->kvrstd + r : NULL, src, at->kv_norm, 1, at->rkv,
+                    MODEL_MLA_NORM_EPS);
+    block_rope_load(k + at->rkv, src + at->rkv, at->rope, at->interleave);
+    rope_forward(k + at->rkv, &at->pos[r], at->cos_t, at->sin_t, 1, at->rope, 1, at->rope);
+    memcpy(k + at->hd, k, (size_t)at->hd * sizeof(float));
+    if (at->kv.store)
+        at->kv.store(at->kv.ctx, l, r, 0, 1, k, NULL);
+}
+
+/*
+ * MLA's query of row r, head h, absorbed: q_nope W_UK (W_UK the head's
+ * nope rows of kv_b_proj, so q_nope . (W_UK c) = (q_nope W_UK) . c) as a
+ * weighted sum of W_UK's rows (kern.h's wsum: one chain per element in
+ * row order, the same in every forward), then the roped rope floats.
+ */
+static void
+mla_query(const struct block_op *op, int r, int h)
+{
+    const struct block_attn *at = op->at;
+    const float *q = at->qf + (size_t)r * at->ldqf + (size_t)h * (at->nope + at->rope);
+    float *dst = at->qkv + (size_t)r * at->QKV + (size_t)h * at->hd;
+
+    memset(dst, 0, (size_t)at->rkv * sizeof(float));
+    op->K->wsum(dst, q, at->wkv_b + (size_t)h * (at->nope + at->vd) * at->rkv,
+                (size_t)at->rkv, at->nope, at->rkv);
+    block_rope_load(dst + at->rkv, q + at->nope, at->rope, at->interleave);
+    rope_forward(dst + at->rkv, &at->pos[r], at->cos_t, at->sin_t, 1, at->rope, 1, at->rope);
 }
 
 /*
@@ -130,7 +221,7 @@ attend_row(const struct block_op *op, int r, int g, float *S)
     struct block_spans sp;
 
     memset(&sp, 0, sizeof(sp));
-    at->kv.spans(at->kv.ctx, op->layer, r, g, &sp);
+    at->kv.spans(at->kv.ctx, op->layer, r, at->mla ? 0 : g, &sp);
     for (i = 0; i < grp; i++) {
         int h = g * grp + i;
         float lse = kern_attend_row(op->K, at->att + (size_t)r * at->QD + (size_t)h * hd, S,
@@ -262,10 +353,10 @@ block_op_run(const struct block_op *op, int c, int tid)
     switch (op->kind) {
     case BOP_NORM: {
         int r0 = c * NORM_ROWS, r1 = PT_MIN(op->R, r0 + NORM_ROWS), r;
-        size_t C = (size_t)op->OC;
+        size_t C = (size_t)op->OC, ld = op->ldi ? op->ldi : C;
         for (r = r0; r < r1; r++)
             rmsnorm_forward(op->out + (size_t)r * C, op->rstd ? op->rstd + r : NULL,
-                            op->in + (size_t)(op->rows ? op->rows[r] : r) * C, op->w, 1,
+                            op->in + (size_t)(op->rows ? op->rows[r] : r) * ld, op->w, 1,
                             op->OC, op->eps);
         break;
     }
@@ -305,8 +396,26 @@ block_op_run(const struct block_op *op, int c, int tid)
         break;
     }
     case BOP_QK:
-        qk_prep(op->at, op->layer, c, 0, op->at->nkv);
+        if (op->at->mla)
+            mla_key(op->at, op->layer, c);
+        else
+            qk_prep(op->at, op->layer, c, 0, op->at->nkv);
         break;
+    case BOP_MLA_Q:
+        mla_query(op, c / op->at->nh, c % op->at->nh);
+        break;
+    case BOP_MLA_UV: {
+        /* the head's value W_UV o: o its latent sum (the first rkv floats of
+           its attention output), W_UV its v rows of kv_b_proj */
+        const struct block_attn *at = op->at;
+        int h = c % at->nh, r0 = (c / at->nh) * MM_TILE_ROWS;
+        int rt = PT_MIN(MM_TILE_ROWS, op->R - r0), OD = at->nh * at->vd;
+        op->K->mm(at->vo + (size_t)r0 * OD + (size_t)h * at->vd, (size_t)OD,
+                  at->att + (size_t)r0 * at->QD + (size_t)h * at->hd, (size_t)at->QD,
+                  at->wkv_b + ((size_t)h * (at->nope + at->vd) + at->nope) * at->rkv, rt,
+                  at->rkv, 0, at->vd, NULL, 0);
+        break;
+    }
     case BOP_ATTEND: {
         const struct block_attn *at = op->at;
         float *S = at->scratch + (size_t)tid * at->scratch_n;
@@ -429,6 +538,68 @@ lora_op(struct block_op *op, const struct lora_mm *lm, enum lora_prod p, int R,
     return 1;
 }
 
+/*
+ * MLA's attention (model.h's struct model_mla): norm; one product for q
+ * (or q_a) and kv_a; q_a_layernorm and q_b_proj; the absorbed queries;
+ * the key; attention over the latent keys; each head's value; o_proj.
+ * Never fused: the key is prepared once per row, for every head.
+ */
+static int
+mla_ops(struct block_op *ops, const struct model *m, int l, int R, const struct kernels *K,
+        const struct block_layer_io *io, struct block_attn *at)
+{
+    const struct model_config *c = &m->cfg;
+    const struct model_layer *w = &m->w.layers[l];
+    struct model_attn_dims d;
+    int C = c->dim, n = 0, qlora = c->mla.q_lora_rank > 0;
+
+    model_attn_dims(c, &d);
+    at->mla = 1;
+    at->nh = at->nkv = c->n_heads;
+    at->hd = d.hd;
+    at->QD = d.QD;
+    at->QKV = d.QKV;
+    at->scale = block_attn_scale(c);
+    at->eps = c->norm_eps;
+    at->q_norm = at->k_norm = NULL;
+    at->qkv = io->qkv;
+    at->att = io->att;
+    at->nope = c->mla.nope;
+    at->rope = c->mla.rope;
+    at->vd = c->mla.v_dim;
+    at->rkv = c->mla.kv_lora_rank;
+    at->interleave = c->mla.interleave;
+    at->qf = qlora ? io->mla_qf : io->mla_a;
+    at->ldqf = (size_t)(qlora ? d.QF : d.A);
+    at->kva = io->mla_a + d.QA;
+    at->ldkva = (size_t)d.A;
+    at->wkv_b = w->wkv_b;
+    at->kv_norm = w->kv_a_norm;
+    at->kvrstd = io->rstdkv;
+    at->vo = io->vo;
+    ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->ln,
+                                 .in = io->x, .w = w->attn_norm, .rstd = io->rstd1, .OC = C,
+                                 .eps = c->norm_eps};
+    ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->mla_a,
+                                 .in = io->ln, .w = w->wq, .IC = C, .OC = d.A};
+    if (qlora) {
+        ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->mla_qn,
+                                     .in = io->mla_a, .ldi = (size_t)d.A, .w = w->q_a_norm,
+                                     .rstd = io->rstdq, .OC = d.QA,
+                                     .eps = MODEL_MLA_NORM_EPS};
+        ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->mla_qf,
+                                     .in = io->mla_qn, .w = w->wq_b, .IC = d.QA, .OC = d.QF};
+    }
+    ops[n++] = (struct block_op){.kind = BOP_MLA_Q, .R = R, .K = K, .layer = l, .at = at};
+    ops[n++] = (struct block_op){.kind = BOP_QK, .R = R, .K = K, .layer = l, .at = at};
+    ops[n++] = (struct block_op){.kind = BOP_ATTEND, .R = R, .K = K, .layer = l, .at = at};
+    ops[n++] = (struct block_op){.kind = BOP_MLA_UV, .R = R, .K = K, .layer = l, .at = at};
+    ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xmid,
+                                 .in = io->vo, .addend = io->x, .w = w->wo, .IC = d.OD,
+                                 .OC = C};
+    return n;
+}
+
 int
 block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
                 const struct kernels *K, const struct block_layer_io *io,
@@ -439,6 +610,10 @@ block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
     const struct lora_mm *lm = m->lora ? &m->lora->mm[(size_t)l * LORA_NP] : NULL;
     int C = c->dim, H = w->mlp_hidden, n = 0;
 
+    if (c->mla.kv_lora_rank > 0) {
+        n = mla_ops(ops, m, l, R, K, io, at);
+        goto mlp;
+    }
     at->nh = c->n_heads;
     at->nkv = c->n_kv_heads;
     at->hd = c->head_dim;
@@ -466,6 +641,7 @@ block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
     ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xmid,
                                  .in = io->att, .addend = io->x, .w = w->wo, .IC = at->QD,
                                  .OC = C, .lora = adapter(lm, LORA_P_O), .lu = io->lu};
+mlp:
     ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->ln,
                                  .in = io->xmid, .w = w->mlp_norm, .rstd = io->rstd2, .OC = C,
                                  .eps = c->norm_eps};

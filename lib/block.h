@@ -64,6 +64,8 @@ enum block_op_kind {
     BOP_MOE_DOWN,   /* per expert and columns: down product of its slots */
     BOP_MOE_COMBINE, /* per row: residual + weighted expert outputs (+ shared) */
     BOP_LORA_A,     /* lu (R, n r) = s drop(in) A_i^T for the adapters of the next product */
+    BOP_MLA_Q,      /* MLA, per row and head: the absorbed query q_nope W_UK, roped q_rope */
+    BOP_MLA_UV,     /* MLA, per head and rows: the head's value W_UV o_latent */
 };
 
 /*
@@ -101,6 +103,20 @@ struct block_attn {
     float *lse;                   /* (nh, R) log-sum-exp of each row's scores, or NULL */
     float *scratch;               /* (threads, scratch_n) attention scores */
     size_t scratch_n;
+    /*
+     * MLA (model.h's struct model_mla): qkv rows are the nh absorbed
+     * queries, the key (latent, roped rope key) and its copy as value,
+     * hd = kv_lora_rank + rope each; nkv = nh, each "kv head" one query
+     * head over the one key (spans() is asked for g = 0).  BOP_QK
+     * prepares the key from kva and stores it alone (v NULL).
+     */
+    int mla, nope, rope, vd, rkv, interleave;
+    const float *qf;              /* (R, ldqf) each head's q: nope then rope floats */
+    const float *kva;             /* (R, ldkva) latent then rope key, before norm and RoPE */
+    size_t ldqf, ldkva;
+    const float *wkv_b, *kv_norm; /* kv_b_proj (nh (nope + vd), rkv), kv_a_layernorm */
+    float *kvrstd;                /* (R) kv_a_layernorm's rstd, or NULL */
+    float *vo;                    /* (R, nh vd) the heads' values */
 };
 
 struct block_op {
@@ -115,6 +131,7 @@ struct block_op {
     float *h;                /* SWIGLU: (R, H) */
     float *rstd;             /* NORM: (R) or NULL */
     const int *rows;         /* NORM: rows of in to normalize, or NULL */
+    size_t ldi;              /* NORM: row stride of in, 0: OC */
     int IC, OC;              /* NORM: OC = C; SWIGLU: OC = H */
     float eps;
     int layer, fused;        /* QK/ATTEND: the layer; ATTEND does BOP_QK's work itself */
@@ -143,10 +160,16 @@ struct block_layer_io {
     float *rstd1, *rstd2;    /* (R) each, or NULL */
     float *ys;               /* (R, C) sparse layers with shared experts: their output */
     float *lu;               /* (R, lora_row_floats()) when the model has an adapter */
+    /* MLA (model_attn_dims()): qkv is (R, QKV), att (R, QD) */
+    float *mla_a;            /* (R, A) q (or q_a) and kv_a rows */
+    float *mla_qn;           /* (R, QA) q_a_layernorm's output (q_lora_rank only) */
+    float *mla_qf;           /* (R, QF) q_b_proj's output (q_lora_rank only) */
+    float *vo;               /* (R, OD) the heads' values, o_proj's input */
+    float *rstdq, *rstdkv;   /* (R) each, or NULL */
 };
 
 /* Most operations one layer has (with a BOP_LORA_A before each product). */
-#define BLOCK_LAYER_MAX_OPS 16
+#define BLOCK_LAYER_MAX_OPS 24
 
 /*
  * The operations of layer l of model m over R rows: attention (norm,
@@ -159,6 +182,22 @@ struct block_layer_io {
 int block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
                     const struct kernels *K, const struct block_layer_io *io,
                     struct block_attn *at, struct block_moe *moe, int fused);
+
+/*
+ * The softmax scale of c's attention: head_dim^-1/2, or for MLA
+ * (nope + rope)^-1/2 times yarn's mscale(factor, mscale_all_dim)^2 when
+ * rope_scaling sets mscale_all_dim (transformers' DeepseekV3Attention).
+ */
+float block_attn_scale(const struct model_config *c);
+
+/*
+ * RoPE's input in the layout rope_forward() rotates: src's n floats, or
+ * with interleave their pairs (2i, 2i + 1) split to i and n/2 + i (the
+ * permutation transformers' apply_rotary_pos_emb_interleave applies).
+ * block_rope_store() is its inverse (for the backward).
+ */
+void block_rope_load(float *dst, const float *src, int n, int interleave);
+void block_rope_store(float *dst, const float *src, int n, int interleave);
 
 /*
  * The router's choice for one row from its scores p (E; softmax or

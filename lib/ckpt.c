@@ -303,6 +303,135 @@ moe_to_json(json_t *js, const struct model_config *c)
     json_object_set_new(js, "output_router_logits", json_false());
 }
 
+/* A string field that must be absent, null or want (what the model computes). */
+static int
+want_string(const json_t *js, const char *key, const char *want, const char *why,
+            struct sbuf *err)
+{
+    json_t *v = json_object_get(js, key);
+
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        sbuf_addf(err, "field '%s': not a string", key);
+        return -1;
+    }
+    if (strcmp(json_string_value(v), want) != 0) {
+        sbuf_addf(err, "field '%s': '%s' is not supported (%s)", key, json_string_value(v),
+                  why);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * DeepSeek-V3's fields (transformers' DeepseekV3Config and its defaults,
+ * plus the original config.json's topk_method, scoring_func and
+ * moe_layer_freq, checked against what DeepseekV3TopkRouter computes):
+ * MLA (q_lora_rank null: a plain q_proj), and DeepSeekMoE from layer
+ * first_k_dense_replace on: sigmoid scores, the selection bias, n_group
+ * / topk_group, routed_scaling_factor, n_shared_experts.  head_dim is
+ * qk_rope_head_dim, as transformers sets it.
+ */
+static int
+deepseek_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
+{
+    struct model_mla *a = &c->mla;
+    struct model_moe *e = &c->moe;
+    json_t *q = json_object_get(js, "q_lora_rank");
+    int freq;
+
+    if (q && json_is_null(q))
+        a->q_lora_rank = 0;
+    else if (get_int(js, "q_lora_rank", 0, 1536, 1, 1 << 20, &a->q_lora_rank, err))
+        return -1;
+    if (get_int(js, "kv_lora_rank", 0, 512, 1, 1 << 16, &a->kv_lora_rank, err) ||
+        get_int(js, "qk_nope_head_dim", 0, 128, 1, 1 << 12, &a->nope, err) ||
+        get_int(js, "qk_rope_head_dim", 0, 64, 2, 1 << 12, &a->rope, err) ||
+        get_int(js, "v_head_dim", 0, 128, 1, 1 << 12, &a->v_dim, err) ||
+        get_bool(js, "rope_interleave", 1, &a->interleave, err) ||
+        get_int(js, "n_routed_experts", 0, 256, 1, 1 << 16, &e->n_experts, err) ||
+        get_int(js, "n_shared_experts", 0, 1, 0, 1 << 16, &e->n_shared, err) ||
+        get_int(js, "num_experts_per_tok", 0, 8, 1, 1 << 16, &e->top_k, err) ||
+        get_int(js, "moe_intermediate_size", 0, 2048, 1, 1 << 24, &e->hidden, err) ||
+        get_int(js, "first_k_dense_replace", 0, 3, 0, 4096, &e->first_dense, err) ||
+        get_int(js, "n_group", 0, 8, 1, 64, &e->n_group, err) ||
+        get_int(js, "topk_group", 0, 4, 1, 64, &e->topk_group, err) ||
+        get_bool(js, "norm_topk_prob", 1, &e->norm_topk, err) ||
+        get_real(js, "routed_scaling_factor", 2.5, &e->scaling, err) ||
+        get_int(js, "moe_layer_freq", 0, 1, 1, 4096, &freq, err) ||
+        want_string(js, "topk_method", "noaux_tc",
+                    "DeepSeek-V3 routes by noaux_tc: sigmoid scores plus "
+                    "e_score_correction_bias, group-limited", err) ||
+        want_string(js, "scoring_func", "sigmoid", "DeepSeek-V3's router is sigmoid", err))
+        return -1;
+    if (a->rope % 2 != 0) {
+        sbuf_addf(err, "field 'qk_rope_head_dim': %d is not even (RoPE rotates pairs)",
+                  a->rope);
+        return -1;
+    }
+    if (freq != 1) {
+        sbuf_addf(err, "field 'moe_layer_freq': %d is not supported (every layer from "
+                  "first_k_dense_replace on is sparse)", freq);
+        return -1;
+    }
+    if (e->n_experts % e->n_group != 0) {
+        sbuf_addf(err, "field 'n_group': %d does not divide n_routed_experts %d", e->n_group,
+                  e->n_experts);
+        return -1;
+    }
+    if (e->topk_group > e->n_group) {
+        sbuf_addf(err, "field 'topk_group': %d is more than n_group %d", e->topk_group,
+                  e->n_group);
+        return -1;
+    }
+    if (e->top_k > e->topk_group * (e->n_experts / e->n_group)) {
+        sbuf_addf(err, "field 'num_experts_per_tok': %d is more than the %d experts of "
+                  "topk_group groups", e->top_k, e->topk_group * (e->n_experts / e->n_group));
+        return -1;
+    }
+    if ((int64_t)e->n_shared * e->hidden > (int64_t)c->hidden_dim) {
+        sbuf_adds(err, "field 'n_shared_experts': n_shared_experts x moe_intermediate_size "
+                  "passes intermediate_size");
+        return -1;
+    }
+    e->sigmoid = 1;
+    e->score_bias = 1;
+    e->sparse_step = 1;
+    c->head_dim = a->rope;
+    return 0;
+}
+
+/* DeepSeek-V3's fields in config.json. */
+static void
+deepseek_to_json(json_t *js, const struct model_config *c)
+{
+    const struct model_mla *a = &c->mla;
+    const struct model_moe *e = &c->moe;
+
+    json_object_set_new(js, "q_lora_rank",
+                        a->q_lora_rank > 0 ? json_integer(a->q_lora_rank) : json_null());
+    json_object_set_new(js, "kv_lora_rank", json_integer(a->kv_lora_rank));
+    json_object_set_new(js, "qk_nope_head_dim", json_integer(a->nope));
+    json_object_set_new(js, "qk_rope_head_dim", json_integer(a->rope));
+    json_object_set_new(js, "v_head_dim", json_integer(a->v_dim));
+    json_object_set_new(js, "rope_interleave", json_boolean(a->interleave));
+    json_object_set_new(js, "n_routed_experts", json_integer(e->n_experts));
+    json_object_set_new(js, "n_shared_experts", json_integer(e->n_shared));
+    json_object_set_new(js, "num_experts_per_tok", json_integer(e->top_k));
+    json_object_set_new(js, "moe_intermediate_size", json_integer(e->hidden));
+    json_object_set_new(js, "first_k_dense_replace", json_integer(e->first_dense));
+    json_object_set_new(js, "n_group", json_integer(e->n_group));
+    json_object_set_new(js, "topk_group", json_integer(e->topk_group));
+    json_object_set_new(js, "norm_topk_prob", json_boolean(e->norm_topk));
+    json_object_set_new(js, "routed_scaling_factor", json_float(e->scaling));
+    json_object_set_new(js, "topk_method", json_string("noaux_tc"));
+    json_object_set_new(js, "scoring_func", json_string("sigmoid"));
+    json_object_set_new(js, "moe_layer_freq", json_integer(1));
+    /* the multi-token prediction layers are not loaded, so not saved */
+    json_object_set_new(js, "num_nextn_predict_layers", json_integer(0));
+}
+
 int
 ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
 {
@@ -323,9 +452,9 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
     if (v)
         mt = json_string_value(v);
     if (strcmp(mt, "llama") && strcmp(mt, "qwen2") && strcmp(mt, "mistral") &&
-        strcmp(mt, "qwen3") && strcmp(mt, "qwen3_moe")) {
+        strcmp(mt, "qwen3") && strcmp(mt, "qwen3_moe") && strcmp(mt, "deepseek_v3")) {
         sbuf_addf(err, "field 'model_type': '%s' is not a Llama-family decoder (llama, "
-                  "mistral, qwen2, qwen3, qwen3_moe)", mt);
+                  "mistral, qwen2, qwen3, qwen3_moe, deepseek_v3)", mt);
         return -1;
     }
     snprintf(c->model_type, sizeof(c->model_type), "%s", mt);
@@ -386,6 +515,8 @@ ckpt_config_from_json(const json_t *js, struct model_config *c, struct sbuf *err
         check_window(js, c, err))
         return -1;
     if (strcmp(mt, "qwen3_moe") == 0 && moe_from_json(js, c, err))
+        return -1;
+    if (strcmp(mt, "deepseek_v3") == 0 && deepseek_from_json(js, c, err))
         return -1;
     c->num_labels = 1;
     if (c->arch == MODEL_SEQ_CLS) {
@@ -560,6 +691,55 @@ ckpt_preset(const char *name, struct model_config *c)
         c->moe.mlp_only[0] = 1; /* layer 0 dense */
         return 0;
     }
+    if (strcmp(name, "deepseek-v3-tiny") == 0) {
+        /* DeepSeek-V3 at the tiny test shape: MLA with q_lora_rank, layer 0
+           dense, then 8 routed experts in 2 groups, top 2 of the best group,
+           one shared expert */
+        tiny_preset("qwen3-tiny", c);
+        strcpy(c->model_type, "deepseek_v3");
+        c->qk_norm = 0;
+        c->tie_embeddings = 0;
+        c->n_layers = 3;
+        c->n_kv_heads = 4;
+        c->norm_eps = 1e-6f;
+        c->mla = (struct model_mla){.q_lora_rank = 48, .kv_lora_rank = 32, .nope = 32,
+                                    .rope = 16, .v_dim = 32, .interleave = 1};
+        c->head_dim = 16;
+        c->moe = (struct model_moe){.n_experts = 8, .top_k = 2, .hidden = 96, .norm_topk = 1,
+                                    .sigmoid = 1, .n_group = 2, .topk_group = 1,
+                                    .scaling = 2.5f, .n_shared = 1, .score_bias = 1,
+                                    .first_dense = 1, .sparse_step = 1};
+        return 0;
+    }
+    if (strcmp(name, "deepseek-v2-lite") == 0) {
+        /* deepseek-ai/DeepSeek-V2-Lite's shapes as a deepseek_v3 config: the
+           same MLA (no q_lora_rank) and experts, but DeepSeek-V3's sigmoid
+           router with the selection bias where V2 has a softmax one */
+        c->dim = 2048;
+        c->hidden_dim = 10944;
+        c->n_layers = 27;
+        c->n_heads = 16;
+        c->n_kv_heads = 16;
+        c->vocab_size = 102400;
+        c->max_pos = 163840;
+        c->norm_eps = 1e-6f;
+        c->tie_embeddings = 0;
+        strcpy(c->model_type, "deepseek_v3");
+        c->mla = (struct model_mla){.kv_lora_rank = 512, .nope = 128, .rope = 64,
+                                    .v_dim = 128, .interleave = 1};
+        c->head_dim = 64;
+        c->rope = (struct model_rope_scaling){.type = MODEL_ROPE_YARN, .factor = 40.0,
+                                              .orig_max_pos = 4096, .beta_fast = 32.0,
+                                              .beta_slow = 1.0, .mscale = 0.707,
+                                              .mscale_all_dim = 0.707};
+        c->moe = (struct model_moe){.n_experts = 64, .top_k = 6, .hidden = 1408,
+                                    .sigmoid = 1, .n_group = 1, .topk_group = 1,
+                                    .scaling = 1.0f, .n_shared = 2, .score_bias = 1,
+                                    .first_dense = 1, .sparse_step = 1};
+        c->bos_id = 100000;
+        c->eos_id = 100001;
+        return 0;
+    }
     return tiny_preset(name, c);
 }
 
@@ -604,6 +784,7 @@ ckpt_config_to_json(const struct model_config *c, const json_t *base)
     const char *fam = strcmp(c->model_type, "qwen2") == 0   ? "Qwen2"
                       : strcmp(c->model_type, "qwen3") == 0 ? "Qwen3"
                       : strcmp(c->model_type, "qwen3_moe") == 0 ? "Qwen3Moe"
+                      : strcmp(c->model_type, "deepseek_v3") == 0 ? "DeepseekV3"
                       : strcmp(c->model_type, "mistral") == 0 ? "Mistral" : "Llama";
     char arch[96];
 
@@ -628,6 +809,8 @@ ckpt_config_to_json(const struct model_config *c, const json_t *base)
     json_object_set_new(js, "hidden_act", json_string("silu"));
     if (strcmp(c->model_type, "qwen3_moe") == 0)
         moe_to_json(js, c);
+    if (strcmp(c->model_type, "deepseek_v3") == 0)
+        deepseek_to_json(js, c);
     if (c->bos_id >= 0)
         json_object_set_new(js, "bos_token_id", json_integer(c->bos_id));
     if (c->eos_id >= 0)
@@ -706,6 +889,26 @@ is_ignored_tensor(const char *name)
     return n >= strlen(sfx) && strcmp(name + n - strlen(sfx), sfx) == 0;
 }
 
+/*
+ * A tensor of DeepSeek-V3's multi-token prediction modules: layers
+ * num_hidden_layers .. + num_nextn_predict_layers - 1, which the decoder
+ * does not run (transformers skips them on load too).
+ */
+static int
+is_mtp_tensor(const char *name, const struct model_config *c, const json_t *cj)
+{
+    json_t *v = json_object_get(cj, "num_nextn_predict_layers");
+    const char *pre = "model.layers.";
+    char *end;
+    long l;
+
+    if (strcmp(c->model_type, "deepseek_v3") != 0 || !json_is_integer(v) ||
+        strncmp(name, pre, strlen(pre)) != 0)
+        return 0;
+    l = strtol(name + strlen(pre), &end, 10);
+    return *end == '.' && l >= c->n_layers && l < c->n_layers + json_integer_value(v);
+}
+
 struct model *
 ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
 {
@@ -715,7 +918,7 @@ ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
     struct st_set *st = NULL;
     struct model *m = NULL;
     json_t *cj = NULL;
-    size_t i;
+    size_t i, nmtp = 0;
     int k, ok = 0;
 
     if (ckpt_read_config(cpath, &c, &cj, err))
@@ -761,12 +964,19 @@ ckpt_load(const char *dir, int flags, json_t **js, struct sbuf *err)
         const char *nm = st->sorted[i]->name;
         if (model_find_tensor(m, nm) || is_ignored_tensor(nm))
             continue;
+        if (is_mtp_tensor(nm, &c, cj)) {
+            nmtp++;
+            continue;
+        }
         if (strcmp(nm, "lm_head.weight") == 0 &&
             (c.tie_embeddings || c.arch == MODEL_SEQ_CLS))
             continue;
         sbuf_addf(err, "%s: tensor '%s' is not part of a %s model", mpath, nm, c.model_type);
         goto out;
     }
+    if (nmtp > 0)
+        warnx_("%s: %zu tensors of the multi-token prediction layers (model.layers.%d on, "
+               "num_nextn_predict_layers) are not loaded", mpath, nmtp, c.n_layers);
     ok = 1;
 out:
     st_set_close(st);

@@ -58,22 +58,28 @@ cpu_relax(void)
 
 /* ============================== Caches ============================== */
 
-/* Grows a layer-major (layers, cap, kvd) cache pair to hold need tokens. */
+/*
+ * Grows a layer-major (layers, cap, kvd) cache pair to hold need tokens;
+ * without values (MLA: the key is the latent and the rope key, the value
+ * the latent) only k.
+ */
 static void
-cache_reserve(float **k, float **v, int *cap, int len, int need, int layers, int kvd)
+cache_reserve(float **k, float **v, int *cap, int len, int need, int layers, int kvd,
+              int values)
 {
     int ncap = *cap > 0 ? *cap : 16, l, i;
-    float *nk, *nv;
+    float *nk, *nv = NULL;
 
     if (need <= *cap)
         return;
     while (ncap < need)
         ncap *= 2;
     nk = xmalloc(xmul(xmul((size_t)layers, (size_t)ncap), (size_t)kvd * sizeof(float)));
-    nv = xmalloc(xmul(xmul((size_t)layers, (size_t)ncap), (size_t)kvd * sizeof(float)));
+    if (values)
+        nv = xmalloc(xmul(xmul((size_t)layers, (size_t)ncap), (size_t)kvd * sizeof(float)));
     for (l = 0; l < layers; l++) {
         float *src[2] = { *k, *v }, *dst[2] = { nk, nv };
-        for (i = 0; i < 2; i++)
+        for (i = 0; i < 1 + values; i++)
             if (len > 0)
                 memcpy(dst[i] + (size_t)l * ncap * kvd, src[i] + (size_t)l * *cap * kvd,
                        (size_t)len * kvd * sizeof(float));
@@ -108,6 +114,8 @@ struct infer {
     unsigned epoch;         /* forwards run so far */
     int nthreads, max_rows, cap_rows;
     int C, H, V, hd, QD, KVD, QKV, L, maxpos;
+    int mla;                /* MLA: caches hold keys only (model_attn_dims) */
+    int rhd;                /* RoPE tables' head_dim */
     /* the current forward */
     struct row *rows;       /* (cap_rows) */
     int nrows;
@@ -131,6 +139,7 @@ struct infer {
     float *att;             /* (cap_rows, QD) */
     float *gu;              /* (cap_rows, 2H) */
     float *h;               /* (cap_rows, H) */
+    float *mla_a, *mla_qn, *mla_qf, *vo; /* MLA: (cap_rows, A), (.., QA), (.., QF), (.., OD) */
     float *lu;              /* (cap_rows, lora_row_floats()) with an adapter, else NULL */
     float *lnf;             /* (cap_rows, C) final norm of the logit rows */
     float *logits;          /* (cap_rows, V) */
@@ -147,6 +156,7 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
 {
     struct infer *inf = xcalloc(1, sizeof(*inf));
     const struct model_config *c = &m->cfg;
+    struct model_attn_dims d;
     size_t R;
 
     if (c->arch != MODEL_CAUSAL_LM)
@@ -161,10 +171,13 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->C = c->dim;
     inf->H = c->hidden_dim;
     inf->V = c->vocab_size;
-    inf->hd = c->head_dim;
-    inf->QD = c->n_heads * c->head_dim;
-    inf->KVD = c->n_kv_heads * c->head_dim;
-    inf->QKV = inf->QD + 2 * inf->KVD;
+    model_attn_dims(c, &d);
+    inf->mla = d.mla;
+    inf->hd = d.hd;
+    inf->rhd = c->head_dim;
+    inf->QD = d.QD;
+    inf->KVD = d.KVD;
+    inf->QKV = d.QKV;
     inf->L = c->n_layers;
     inf->maxpos = c->max_pos;
     R = (size_t)inf->cap_rows;
@@ -191,6 +204,12 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
         inf->ye = xmalloc(xmul(K, C * sizeof(float)));
         inf->ys = xmalloc(xmul(R, C * sizeof(float)));
     }
+    if (d.mla) {
+        inf->mla_a = xmalloc(xmul(R * d.A, sizeof(float)));
+        inf->mla_qn = xmalloc(xmul(R * d.QA, sizeof(float)));
+        inf->mla_qf = xmalloc(xmul(R * d.QF, sizeof(float)));
+        inf->vo = xmalloc(xmul(R * d.OD, sizeof(float)));
+    }
     inf->qkv = xmalloc(xmul(R * inf->QKV, sizeof(float)));
     inf->att = xmalloc(xmul(R * inf->QD, sizeof(float)));
     inf->gu = xmalloc(xmul(R * 2 * (size_t)inf->H, sizeof(float)));
@@ -200,8 +219,8 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
     inf->lnf = xmalloc(xmul(R * inf->C, sizeof(float)));
     inf->logits = xmalloc(xmul(R, xmul((size_t)inf->V, sizeof(float))));
     inf->scores = xmalloc(xmul((size_t)nthreads, xmul((size_t)inf->maxpos, sizeof(float))));
-    inf->cos_t = xmalloc(xmul((size_t)inf->maxpos * (inf->hd / 2), sizeof(float)));
-    inf->sin_t = xmalloc(xmul((size_t)inf->maxpos * (inf->hd / 2), sizeof(float)));
+    inf->cos_t = xmalloc(xmul((size_t)inf->maxpos * (inf->rhd / 2), sizeof(float)));
+    inf->sin_t = xmalloc(xmul((size_t)inf->maxpos * (inf->rhd / 2), sizeof(float)));
     model_rope_tables(c, inf->cos_t, inf->sin_t, inf->maxpos);
     inf->nphase = BLOCK_LAYER_MAX_OPS * inf->L + 2; /* one per operation */
     inf->ctr = xcalloc((size_t)inf->nphase, sizeof(*inf->ctr));
@@ -238,6 +257,10 @@ infer_free(struct infer *inf)
     free(inf->att);
     free(inf->gu);
     free(inf->h);
+    free(inf->mla_a);
+    free(inf->mla_qn);
+    free(inf->mla_qf);
+    free(inf->vo);
     free(inf->lu);
     free(inf->lnf);
     free(inf->logits);
@@ -388,6 +411,10 @@ row_spans(void *ctx, int l, int r, int g, struct block_spans *sp)
     sp->v[0] = rw->v0 ? rw->v0 + (size_t)l * rw->s0 + off : NULL;
     sp->k[1] = rw->k1 ? rw->k1 + (size_t)l * rw->s1 + off : NULL;
     sp->v[1] = rw->v1 ? rw->v1 + (size_t)l * rw->s1 + off : NULL;
+    if (inf->mla) {   /* the value is the key's latent part */
+        sp->v[0] = sp->k[0];
+        sp->v[1] = sp->k[1];
+    }
     sp->ld[0] = sp->ld[1] = (size_t)inf->KVD;
     sp->n[0] = rw->n0;
     sp->n[1] = rw->n1;
@@ -403,7 +430,8 @@ row_store(void *ctx, int l, int r, int g0, int g1, const float *k, const float *
     size_t n = (size_t)(g1 - g0) * inf->hd * sizeof(float);
 
     memcpy(rw->kw + off, k, n);
-    memcpy(rw->vw + off, v, n);
+    if (v)
+        memcpy(rw->vw + off, v, n);
 }
 
 /*
@@ -444,6 +472,7 @@ forward(struct infer *inf)
     struct block_layer_io io = {
         .x = inf->x, .xmid = inf->x, .xout = inf->x, .ln = inf->ln, .qkv = inf->qkv,
         .att = inf->att, .gu = inf->gu, .h = inf->h, .ys = inf->ys, .lu = inf->lu,
+        .mla_a = inf->mla_a, .mla_qn = inf->mla_qn, .mla_qf = inf->mla_qf, .vo = inf->vo,
     };
     int r, l, n = 0;
     unsigned ep;
@@ -494,7 +523,7 @@ infer_prefill(struct infer *inf, struct infer_prefix *p, const int *ids, int n,
         die("infer: nothing to prefill");
     if (p->len + n > inf->maxpos)
         die("infer: %d tokens pass the context of %d", p->len + n, inf->maxpos);
-    cache_reserve(&p->k, &p->v, &p->cap, p->len, p->len + n, inf->L, inf->KVD);
+    cache_reserve(&p->k, &p->v, &p->cap, p->len, p->len + n, inf->L, inf->KVD, !inf->mla);
     while (done < n) {
         int cn = PT_MIN(n - done, inf->cap_rows), r;
         for (r = 0; r < cn; r++) {
@@ -504,7 +533,7 @@ infer_prefill(struct infer *inf, struct infer_prefix *p, const int *ids, int n,
             rw->tok = ids[done + r];
             rw->pos = pos;
             rw->kw = p->k + (size_t)pos * inf->KVD;
-            rw->vw = p->v + (size_t)pos * inf->KVD;
+            rw->vw = p->v ? p->v + (size_t)pos * inf->KVD : NULL;
             rw->wstride = (size_t)p->cap * inf->KVD;
             rw->k0 = p->k;
             rw->v0 = p->v;
@@ -540,12 +569,12 @@ infer_decode(struct infer *inf, struct infer_seq *const *seqs, const int *tokens
         int plen = p ? p->len : 0, pos = plen + s->len;
         if (pos >= inf->maxpos)
             die("infer: position %d passes the context of %d", pos, inf->maxpos);
-        cache_reserve(&s->k, &s->v, &s->cap, s->len, s->len + 1, inf->L, inf->KVD);
+        cache_reserve(&s->k, &s->v, &s->cap, s->len, s->len + 1, inf->L, inf->KVD, !inf->mla);
         memset(rw, 0, sizeof(*rw));
         rw->tok = tokens[r];
         rw->pos = pos;
         rw->kw = s->k + (size_t)s->len * inf->KVD;
-        rw->vw = s->v + (size_t)s->len * inf->KVD;
+        rw->vw = s->v ? s->v + (size_t)s->len * inf->KVD : NULL;
         rw->wstride = (size_t)s->cap * inf->KVD;
         if (p && plen > 0) {
             rw->k0 = p->k;

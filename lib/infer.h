@@ -55,7 +55,8 @@ struct infer;
 /* A prompt's keys and values, shared by the sequences that continue it. */
 struct infer_prefix {
     int len, cap;           /* tokens cached, room */
-    float *k, *v;           /* (n_layers, cap, KVD) each, owned */
+    float *k, *v;           /* (n_layers, cap, KVD) each, owned; MLA: v NULL, k the
+                               latent and rope key (KVD = kv_lora_rank + rope) */
     int layers, kvd;
 };
 

@@ -117,6 +117,8 @@ target_dims(const struct model *m, int l, int t, int *in, int *out, int *prod, i
     *prod = prods[t];
     if (t >= LORA_GATE && w->router)
         return 0;
+    if (t < LORA_GATE && c->mla.kv_lora_rank > 0)
+        return 0;   /* MLA has no q/k/v/o products of this shape */
     switch (t) {
     case LORA_Q: *in = C; *out = QD; *col = 0; break;
     case LORA_K: *in = C; *out = KVD; *col = QD; break;

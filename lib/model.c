@@ -102,6 +102,17 @@ model_config_check(const struct model_config *c, const char **why)
         w = "rope_scaling (yarn) fields must not be negative";
     else if (c->n_layers > MODEL_MAX_LAYERS)
         w = "num_hidden_layers is too large";
+    else if (c->mla.kv_lora_rank < 0 || c->mla.q_lora_rank < 0 ||
+             (c->mla.kv_lora_rank > 0 &&
+              (c->mla.nope < 1 || c->mla.rope < 2 || c->mla.rope % 2 != 0 ||
+               c->mla.v_dim < 1 || c->head_dim != c->mla.rope)))
+        w = "the MLA fields are inconsistent (kv_lora_rank, qk_nope_head_dim, v_head_dim "
+            "positive, qk_rope_head_dim positive, even and equal to head_dim)";
+    else if (c->mla.kv_lora_rank > 0 && (c->attn_bias || c->qk_norm))
+        w = "MLA has no attention biases or q/k norms";
+    else if (c->mla.kv_lora_rank > 1 << 16 || c->mla.q_lora_rank > 1 << 20 ||
+             c->mla.nope > 1 << 12 || c->mla.rope > 1 << 12 || c->mla.v_dim > 1 << 12)
+        w = "sizes are too large";
     else if (c->moe.n_experts < 0 ||
              (c->moe.n_experts > 0 &&
               (c->moe.top_k < 1 || c->moe.top_k > c->moe.n_experts || c->moe.hidden <= 0 ||
@@ -124,6 +135,30 @@ model_config_check(const struct model_config *c, const char **why)
     if (w && why)
         *why = w;
     return w ? -1 : 0;
+}
+
+void
+model_attn_dims(const struct model_config *c, struct model_attn_dims *d)
+{
+    const struct model_mla *a = &c->mla;
+
+    memset(d, 0, sizeof(*d));
+    if (a->kv_lora_rank > 0) {
+        d->mla = 1;
+        d->hd = a->kv_lora_rank + a->rope;
+        d->QD = c->n_heads * d->hd;
+        d->KVD = d->hd;
+        d->QKV = (c->n_heads + 2) * d->hd;
+        d->OD = c->n_heads * a->v_dim;
+        d->QF = c->n_heads * (a->nope + a->rope);
+        d->QA = a->q_lora_rank > 0 ? a->q_lora_rank : d->QF;
+        d->A = d->QA + d->hd;
+        return;
+    }
+    d->hd = c->head_dim;
+    d->QD = d->OD = c->n_heads * c->head_dim;
+    d->KVD = c->n_kv_heads * c->head_dim;
+    d->QKV = d->A = d->QD + 2 * d->KVD;
 }
 
 int
@@ -173,6 +208,24 @@ layout(const struct model_config *c, struct model_tensor *tab, int *ntab)
 #define ENAME(s)                                                                          \
     (snprintf(nm, sizeof(nm), "model.layers.%d.mlp.experts.%d.%s.weight", l, (int)e, (s)), nm)
         ADD(LNAME("input_layernorm.weight"), C, 0, 0);
+        if (c->mla.kv_lora_rank > 0) {
+            /* q (or q_a) and kv_a adjacent: one product of the normed input */
+            const struct model_mla *a = &c->mla;
+            struct model_attn_dims d;
+            model_attn_dims(c, &d);
+            ADD(LNAME(a->q_lora_rank > 0 ? "self_attn.q_a_proj.weight"
+                                          : "self_attn.q_proj.weight"), d.QA, C, 1);
+            ADD(LNAME("self_attn.kv_a_proj_with_mqa.weight"), d.hd, C, 1);
+            if (a->q_lora_rank > 0) {
+                ADD(LNAME("self_attn.q_a_layernorm.weight"), d.QA, 0, 0);
+                ADD(LNAME("self_attn.q_b_proj.weight"), d.QF, d.QA, 1);
+            }
+            ADD(LNAME("self_attn.kv_a_layernorm.weight"), a->kv_lora_rank, 0, 0);
+            ADD(LNAME("self_attn.kv_b_proj.weight"),
+                (size_t)c->n_heads * (a->nope + a->v_dim), a->kv_lora_rank, 1);
+            ADD(LNAME("self_attn.o_proj.weight"), C, d.OD, 1);
+            goto mlp;
+        }
         ADD(LNAME("self_attn.q_proj.weight"), QD, C, 1);
         ADD(LNAME("self_attn.k_proj.weight"), KVD, C, 1);
         ADD(LNAME("self_attn.v_proj.weight"), KVD, C, 1);
@@ -186,6 +239,7 @@ layout(const struct model_config *c, struct model_tensor *tab, int *ntab)
             ADD(LNAME("self_attn.q_norm.weight"), c->head_dim, 0, 0);
             ADD(LNAME("self_attn.k_norm.weight"), c->head_dim, 0, 0);
         }
+mlp:
         ADD(LNAME("post_attention_layernorm.weight"), C, 0, 0);
         if (!model_layer_moe(c, l)) {
             ADD(LNAME("mlp.gate_proj.weight"), H, C, 1);
@@ -235,19 +289,32 @@ carve_weights(const struct model *m, float *base, struct model_weights *w)
         L->attn_norm = base + m->tensors[i++].off;
         L->wq = base + m->tensors[i++].off;
         L->wk = base + m->tensors[i++].off;
-        L->wv = base + m->tensors[i++].off;
+        L->q_a_norm = L->wq_b = L->kv_a_norm = L->wkv_b = NULL;
         L->bq = L->bk = L->bv = NULL;
+        L->q_norm = L->k_norm = NULL;
+        if (c->mla.kv_lora_rank > 0) {
+            L->wv = NULL;
+            if (c->mla.q_lora_rank > 0) {
+                L->q_a_norm = base + m->tensors[i++].off;
+                L->wq_b = base + m->tensors[i++].off;
+            }
+            L->kv_a_norm = base + m->tensors[i++].off;
+            L->wkv_b = base + m->tensors[i++].off;
+            L->wo = base + m->tensors[i++].off;
+            goto mlp;
+        }
+        L->wv = base + m->tensors[i++].off;
         if (c->attn_bias) {
             L->bq = base + m->tensors[i++].off;
             L->bk = base + m->tensors[i++].off;
             L->bv = base + m->tensors[i++].off;
         }
         L->wo = base + m->tensors[i++].off;
-        L->q_norm = L->k_norm = NULL;
         if (c->qk_norm) {
             L->q_norm = base + m->tensors[i++].off;
             L->k_norm = base + m->tensors[i++].off;
         }
+mlp:
         L->mlp_norm = base + m->tensors[i++].off;
         L->w_gate = L->w_up = L->w_down = NULL;
         L->router = L->router_bias = L->experts = NULL;
@@ -340,6 +407,13 @@ struct model_acts {
     float *ys;          /* (N, C) shared experts' output */
     float *dye, *dhe, *dgue, *dxe; /* (K, C), (K, Hm), (K, 2 Hm), (K, C) */
     float *dlogit;      /* (N, E) */
+    /* MLA layers (per layer like the above; model_attn_dims()) */
+    float *mla_a;       /* (L, N, A) q (or q_a) and kv_a products */
+    float *mla_qf;      /* (L, N, QF) q_b_proj's output (q_lora_rank only) */
+    float *rstdq, *rstdkv; /* (L, N) q_a_layernorm's and kv_a_layernorm's rstd */
+    float *vo;          /* (L, N, OD) the heads' values */
+    float *mla_qn;      /* (N, QA) q_a_layernorm's output (recomputed in backward) */
+    float *dmla_a, *dqf, *dvo, *dqn; /* (N, A), (N, QF), (N, OD), (N, QA) */
     const struct lora *lora; /* the adapter it was planned for */
     float *srow;        /* (nthreads, srow_cap) attention scores of one row */
     int srow_cap, srow_threads;
@@ -357,12 +431,16 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
 {
     const struct model_config *c = &m->cfg;
     size_t C = c->dim, H = c->hidden_dim, V = c->vocab_size;
-    size_t QD = (size_t)c->n_heads * c->head_dim;
-    size_t KVD = (size_t)c->n_kv_heads * c->head_dim, QKV = QD + 2 * KVD;
+    struct model_attn_dims d;
+    size_t QD, KVD, QKV;
     size_t L = train ? (size_t)c->n_layers : 1, LC = (size_t)m->logit_chunk;
     size_t B = (size_t)m->att_block, NT = (size_t)pool_threads();
     size_t off = 0;
 
+    model_attn_dims(c, &d);
+    QD = (size_t)d.QD;
+    KVD = (size_t)d.KVD;
+    QKV = (size_t)d.QKV;
 #define CARVE(field, count, type)                                           \
     do {                                                                    \
         if (base)                                                           \
@@ -422,6 +500,22 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
             CARVE(dlogit, N * E, float);
         }
     }
+    if (d.mla) {
+        size_t A = (size_t)d.A, QF = (size_t)d.QF, QA = (size_t)d.QA, OD = (size_t)d.OD;
+        int qlora = c->mla.q_lora_rank > 0;
+        CARVE(mla_a, xmul(L, N * A), float);
+        CARVE(mla_qf, qlora ? xmul(L, N * QF) : 0, float);
+        CARVE(rstdq, L * N, float);
+        CARVE(rstdkv, L * N, float);
+        CARVE(vo, xmul(L, N * OD), float);
+        CARVE(mla_qn, qlora ? N * QA : 0, float);
+        if (train) {
+            CARVE(dmla_a, N * A, float);
+            CARVE(dqf, N * QF, float);
+            CARVE(dvo, N * OD, float);
+            CARVE(dqn, qlora ? N * QA : 0, float);
+        }
+    }
     if (m->lora)
         CARVE(lu, xmul(N, lora_row_floats(m->lora)), float);
     else if (base)
@@ -429,7 +523,7 @@ acts_plan(const struct model *m, struct model_acts *a, size_t N, int train, char
     CARVE(logits, xmul(LC, V), float);
     CARVE(xc, LC * C, float);
     CARVE(att_scratch, NT * (2 * B * B + 4 * B), float);
-    CARVE(dw_part, NT * PT_MAX(C, 2 * (size_t)c->head_dim), float);
+    CARVE(dw_part, NT * PT_MAX(PT_MAX(C, 2 * (size_t)d.hd), (size_t)d.QA), float);
     /* keeping the logits saves recomputing the LM head in backward */
     if (train && c->arch == MODEL_CAUSAL_LM && N * V <= LOGIT_CACHE_MAX) {
         CARVE(logit_cache, N * V, float);
@@ -1068,10 +1162,9 @@ attention_forward_ref(float *out, float *lse, const float *qkv, const size_t *se
 HOT static void
 attention_backward_group(float *dqkv, const float *dout, const float *qkv, const float *out,
                          const float *lse, size_t N, size_t s0, int Ls, int g, int nh,
-                         int nkv, int hd, int B, float *scratch)
+                         int nkv, int hd, int B, float scale, float *scratch)
 {
     int QD = nh * hd, QKV = (nh + 2 * nkv) * hd, grp = nh / nkv, h;
-    float scale = 1.0f / sqrtf((float)hd);
     float *P = scratch, *dP = P + (size_t)B * B, *D = dP + (size_t)B * B;
     size_t ko = QD + (size_t)g * hd, vo = ko + (size_t)nkv * hd;
     const float *K = qkv + s0 * QKV + ko, *V = qkv + s0 * QKV + vo;
@@ -1138,7 +1231,7 @@ attention_backward(float *dqkv, const float *dout, const float *qkv, const float
         for (g = 0; g < nkv; g++)
             attention_backward_group(dqkv, dout, qkv, out, lse, seg_start[nseg], seg_start[s],
                                      (int)(seg_start[s + 1] - seg_start[s]), g, nh, nkv, hd,
-                                     block, scratch);
+                                     block, 1.0f / sqrtf((float)hd), scratch);
 }
 
 /*
@@ -1311,7 +1404,7 @@ job_run(void *ctx, int task, int tid)
         size_t s = (size_t)task / j->nkv;
         attention_backward_group(j->o1, j->i1, j->i2, j->i3, j->i4, a->ntok, a->seg_start[s],
                                  (int)(a->seg_start[s + 1] - a->seg_start[s]),
-                                 task % j->nkv, j->nh, j->nkv, j->hd, j->block,
+                                 task % j->nkv, j->nh, j->nkv, j->hd, j->block, j->f,
                                  a->att_scratch + tid * per);
         break;
     }
@@ -1429,13 +1522,14 @@ batch_spans(void *ctx, int l, int r, int g, struct block_spans *sp)
     const struct batch_kv *kv = ctx;
     const struct model_config *c = &kv->m->cfg;
     const struct model_acts *a = kv->m->acts;
-    int hd = c->head_dim, QD = c->n_heads * hd, KVD = c->n_kv_heads * hd, QKV = QD + 2 * KVD;
+    struct model_attn_dims d;
     size_t s0 = (size_t)r - (size_t)a->pos[r];
 
     (void)l;
-    sp->k[0] = kv->qkv + s0 * QKV + QD + (size_t)g * hd;
-    sp->v[0] = sp->k[0] + KVD;
-    sp->ld[0] = (size_t)QKV;
+    model_attn_dims(c, &d);   /* MLA: g = 0, the key then its copy as value */
+    sp->k[0] = kv->qkv + s0 * d.QKV + d.QD + (size_t)g * d.hd;
+    sp->v[0] = sp->k[0] + d.KVD;
+    sp->ld[0] = (size_t)d.QKV;
     sp->n[0] = a->pos[r] + 1;
 }
 
@@ -1477,16 +1571,11 @@ layer_forward(struct model *m, int l, int train, size_t N)
     const struct model_config *c = &m->cfg;
     struct model_acts *a = m->acts;
     int C = c->dim, H = c->hidden_dim, nh = c->n_heads, nkv = c->n_kv_heads;
-    int hd = c->head_dim, QD = nh * hd, QKV = (nh + 2 * nkv) * hd;
+    int hd = c->head_dim, QD, QKV;
     size_t slot = train ? (size_t)l : 0;
-    struct block_layer_io io = {
-        .x = a->res + slot * N * C, .xmid = a->res2 + slot * N * C,
-        .xout = a->res + (train ? slot + 1 : 0) * N * C, .ln = a->ln,
-        .qkv = a->qkv + slot * N * QKV, .att = a->att + slot * N * QD,
-        .gu = a->gu + slot * N * 2 * H, .h = a->h,
-        .rstd1 = a->rstd1 + slot * N, .rstd2 = a->rstd2 + slot * N, .lu = a->lu,
-    };
-    struct batch_kv kv = {m, io.qkv};
+    struct model_attn_dims d;
+    struct block_layer_io io;
+    struct batch_kv kv = {m, NULL};
     struct block_attn at = {
         .cos_t = a->cos_t, .sin_t = a->sin_t, .pos = a->pos,
         .kv = {batch_spans, NULL, &kv},
@@ -1497,6 +1586,25 @@ layer_forward(struct model *m, int l, int train, size_t N)
     struct block_op ops[BLOCK_LAYER_MAX_OPS];
     int n;
 
+    model_attn_dims(c, &d);
+    QD = d.QD;
+    QKV = d.QKV;
+    io = (struct block_layer_io){
+        .x = a->res + slot * N * C, .xmid = a->res2 + slot * N * C,
+        .xout = a->res + (train ? slot + 1 : 0) * N * C, .ln = a->ln,
+        .qkv = a->qkv + slot * N * QKV, .att = a->att + slot * N * QD,
+        .gu = a->gu + slot * N * 2 * H, .h = a->h,
+        .rstd1 = a->rstd1 + slot * N, .rstd2 = a->rstd2 + slot * N, .lu = a->lu,
+    };
+    kv.qkv = io.qkv;
+    if (d.mla) {
+        io.mla_a = a->mla_a + slot * N * d.A;
+        io.mla_qf = a->mla_qf + slot * N * d.QF;
+        io.mla_qn = a->mla_qn;
+        io.vo = a->vo + slot * N * d.OD;
+        io.rstdq = a->rstdq + slot * N;
+        io.rstdkv = a->rstdkv + slot * N;
+    }
     if (c->qk_norm) {
         at.qkraw = a->qkraw + slot * N * (QD + nkv * hd);
         at.qkrstd = a->qkrstd + slot * N * (nh + nkv);
@@ -1733,6 +1841,111 @@ moe_backward(struct model *m, int l, size_t N)
         a->dln[r] += a->xe[r];
 }
 
+/*
+ * MLA's attention backward (block.c's mla_ops, forward): o_proj; each
+ * head's value (vo_h = o_h W_UV^T, o_h the latent part of its attention
+ * output); attention over the one key, whose gradient is the key's plus
+ * the value's (the value is the key's copy); the key's RoPE and
+ * kv_a_layernorm; each head's absorbed query (q_lat = q_nope W_UK) and
+ * its RoPE; q_b_proj and q_a_layernorm; the first product and the norm.
+ * Weight gradients are skipped where m->g has none (frozen).
+ */
+static void
+mla_backward(struct model *m, int l, size_t N)
+{
+    const struct model_config *c = &m->cfg;
+    const struct model_mla *ml = &c->mla;
+    struct model_acts *a = m->acts;
+    const struct model_layer *w = &m->w.layers[l];
+    struct model_layer *g = &m->g.layers[l];
+    struct model_attn_dims d;
+    int C = c->dim, nh = c->n_heads, rkv = ml->kv_lora_rank, rope = ml->rope;
+    int nope = ml->nope, vd = ml->v_dim, qk = nope + rope, kvb = nope + vd, h, i;
+    int qlora = ml->q_lora_rank > 0;
+    size_t L = (size_t)l, r, hd, QD, QKV, A, QA, QF, OD, ldq;
+    const float *res, *qkv, *att, *ma, *qf, *vo, *rstdq, *rstdkv;
+    float *rstd1, *sink = a->dw_part;
+    struct job ja = {.op = J_ATT_BWD, .a = a, .o1 = a->dqkv, .i1 = a->datt, .nh = nh,
+                     .nkv = 1, .block = m->att_block, .f = block_attn_scale(c)};
+
+    model_attn_dims(c, &d);
+    hd = (size_t)d.hd, QD = (size_t)d.QD, QKV = (size_t)d.QKV, A = (size_t)d.A;
+    QA = (size_t)d.QA, QF = (size_t)d.QF, OD = (size_t)d.OD;
+    res = a->res + L * N * C;
+    rstd1 = a->rstd1 + L * N;
+    qkv = a->qkv + L * N * QKV;
+    att = a->att + L * N * QD;
+    ma = a->mla_a + L * N * A;
+    qf = qlora ? a->mla_qf + L * N * QF : ma;
+    ldq = qlora ? QF : A;
+    vo = a->vo + L * N * OD;
+    rstdq = a->rstdq + L * N;
+    rstdkv = a->rstdkv + L * N;
+    ja.i2 = qkv;
+    ja.i3 = att;
+    ja.i4 = a->lse + L * N * nh;
+    ja.hd = d.hd;
+
+    /* o_proj, then each head's value: do_h = dvo_h W_UV, dW_UV += dvo_h^T o_h */
+    matmul_backward(a->dvo, g->wo, NULL, a->dres, vo, w->wo, N, d.OD, C);
+    memset(a->datt, 0, N * QD * sizeof(float));
+    for (h = 0; h < nh; h++) {
+        size_t uv = ((size_t)h * kvb + nope) * rkv;
+        par_sgemm(CblasNoTrans, CblasNoTrans, (int)N, rkv, vd, 1.0f, a->dvo + (size_t)h * vd,
+                  (int)OD, w->wkv_b + uv, rkv, 0.0f, a->datt + (size_t)h * hd, (int)QD);
+        if (g->wkv_b)
+            par_sgemm(CblasTrans, CblasNoTrans, vd, rkv, (int)N, 1.0f,
+                      a->dvo + (size_t)h * vd, (int)OD, att + (size_t)h * hd, (int)QD, 1.0f,
+                      g->wkv_b + uv, rkv);
+    }
+    memset(a->dqkv, 0, N * QKV * sizeof(float));
+    par_attention(&ja, (int)a->nseg);
+    /* the key: value's gradient added, RoPE and kv_a_layernorm undone */
+    memset(a->dmla_a, 0, N * A * sizeof(float));
+    for (r = 0; r < N; r++) {
+        float *dk = a->dqkv + r * QKV + QD, *dsrc = a->dmla_a + r * A + QA;
+        for (i = 0; i < (int)hd; i++)
+            dk[i] += dk[hd + (size_t)i];
+        rope_backward(dk + rkv, &a->pos[r], a->cos_t, a->sin_t, 1, rope, 1, rope);
+        block_rope_store(dsrc + rkv, dk + rkv, rope, ml->interleave);
+        rmsnorm_backward(dsrc, g->kv_a_norm ? g->kv_a_norm : sink, dk, ma + r * A + QA,
+                         w->kv_a_norm, &rstdkv[r], 1, rkv);
+        /* the queries' RoPE */
+        for (h = 0; h < nh; h++) {
+            float *dq = a->dqkv + r * QKV + (size_t)h * hd + rkv;
+            rope_backward(dq, &a->pos[r], a->cos_t, a->sin_t, 1, rope, 1, rope);
+            block_rope_store(a->dqf + r * QF + (size_t)h * qk + nope, dq, rope,
+                             ml->interleave);
+        }
+    }
+    /* the absorbed queries: dq_nope = dq_lat W_UK^T, dW_UK += q_nope^T dq_lat */
+    for (h = 0; h < nh; h++) {
+        size_t uk = (size_t)h * kvb * rkv;
+        par_sgemm(CblasNoTrans, CblasTrans, (int)N, nope, rkv, 1.0f, a->dqkv + (size_t)h * hd,
+                  (int)QKV, w->wkv_b + uk, rkv, 0.0f, a->dqf + (size_t)h * qk, (int)QF);
+        if (g->wkv_b)
+            par_sgemm(CblasTrans, CblasNoTrans, nope, rkv, (int)N, 1.0f,
+                      qf + (size_t)h * qk, (int)ldq, a->dqkv + (size_t)h * hd, (int)QKV, 1.0f,
+                      g->wkv_b + uk, rkv);
+    }
+    if (qlora) {
+        for (r = 0; r < N; r++)
+            rmsnorm_forward(a->mla_qn + r * QA, NULL, ma + r * A, w->q_a_norm, 1, (int)QA,
+                            MODEL_MLA_NORM_EPS);
+        matmul_backward(a->dqn, g->wq_b, NULL, a->dqf, a->mla_qn, w->wq_b, N, (int)QA,
+                        (int)QF);
+        for (r = 0; r < N; r++)
+            rmsnorm_backward(a->dmla_a + r * A, g->q_a_norm ? g->q_a_norm : sink,
+                             a->dqn + r * QA, ma + r * A, w->q_a_norm, &rstdq[r], 1, (int)QA);
+    } else {
+        for (r = 0; r < N; r++)
+            memcpy(a->dmla_a + r * A, a->dqf + r * QF, QF * sizeof(float));
+    }
+    par_rmsnorm_forward(a, a->ln, rstd1, res, w->attn_norm, N, C, c->norm_eps);
+    matmul_backward(a->dln, g->wq, NULL, a->dmla_a, a->ln, w->wq, N, C, d.A);
+    par_rmsnorm_backward(a, a->dres, g->attn_norm, a->dln, res, w->attn_norm, rstd1, N, C);
+}
+
 static void
 layer_backward(struct model *m, int l, size_t N)
 {
@@ -1751,7 +1964,7 @@ layer_backward(struct model *m, int l, size_t N)
     struct job jsb = {.op = J_SWIGLU_BWD, .a = a, .o1 = a->dgu, .i1 = a->dh, .i2 = gu, .H = H};
     struct job ja = {.op = J_ATT_BWD, .a = a, .o1 = a->dqkv, .i1 = a->datt, .i2 = qkv,
                      .i3 = att, .i4 = lse, .nh = nh, .nkv = nkv, .hd = hd,
-                     .block = m->att_block};
+                     .block = m->att_block, .f = block_attn_scale(c)};
 
     /* MLP: resn = res2 + swiglu(norm(res2) Wgu^T) Wd^T (+ the experts) */
     par_rmsnorm_forward(a, a->ln, rstd2, res2, w->mlp_norm, N, C, c->norm_eps);
@@ -1772,6 +1985,10 @@ layer_backward(struct model *m, int l, size_t N)
     if (w->router)
         moe_backward(m, l, N);
     par_rmsnorm_backward(a, a->dres, g->mlp_norm, a->dln, res2, w->mlp_norm, rstd2, N, C);
+    if (c->mla.kv_lora_rank > 0) {
+        mla_backward(m, l, N);
+        return;
+    }
     /* attention: res2 = res + attn(norm(res)) Wo^T */
     matmul_backward(a->datt, g->wo, NULL, a->dres, att, w->wo, N, QD, C);
     if (m->lora)
@@ -1899,17 +2116,32 @@ double
 model_flops_forward(const struct model *m, const struct model_batch *b)
 {
     const struct model_config *c = &m->cfg;
-    double C = c->dim, H = c->hidden_dim, hd = c->head_dim;
-    double QD = c->n_heads * hd, QKV = (c->n_heads + 2.0 * c->n_kv_heads) * hd;
+    const struct model_moe *e = &c->moe;
+    struct model_attn_dims d;
+    double C = c->dim, H = c->hidden_dim, nh = c->n_heads, proj;
     double N = (double)b->ntok, f = 0.0, att = 0.0, ntarget = 0.0;
     size_t s, t;
+    int l;
 
     for (s = 0; s < b->nseg; s++) {
         double Ls = b->seg_len[s];
         att += Ls * (Ls + 1) / 2.0;
     }
-    f += c->n_layers * (2.0 * N * (C * QKV + QD * C + C * 2.0 * H + H * C) +
-                        4.0 * att * hd * c->n_heads);
+    /* attention: its products per token, then scores and weighted sums */
+    model_attn_dims(c, &d);
+    proj = C * d.A + (double)d.OD * C;
+    if (d.mla) {
+        const struct model_mla *a = &c->mla;
+        if (a->q_lora_rank > 0)
+            proj += (double)d.QA * d.QF;
+        proj += nh * a->kv_lora_rank * (a->nope + a->v_dim); /* absorbed q, values */
+    }
+    for (l = 0; l < c->n_layers; l++) {
+        double mlp = 3.0 * C * H;
+        if (model_layer_moe(c, l))
+            mlp = C * e->n_experts + 3.0 * C * e->hidden * (e->top_k + e->n_shared);
+        f += 2.0 * N * (proj + mlp) + 4.0 * att * d.hd * nh;
+    }
     if (c->arch == MODEL_CAUSAL_LM) {
         for (t = 0; t < b->ntok; t++)
             ntarget += b->targets && b->targets[t] >= 0;

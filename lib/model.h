@@ -18,6 +18,10 @@
  * How the segments were packed into rows of length L does not matter to
  * the model, so a batch is just the concatenation of every row.
  *
+ * DeepSeek-V3 (deepseek_v3) is the same decoder with Multi-head Latent
+ * Attention (struct model_mla) in place of grouped-query attention and
+ * DeepSeekMoE layers (struct model_moe).
+ *
  * Structs, as in llama2.c: the config (struct model_config, HF field
  * meanings), the weights (struct model_weights: pointers into one float
  * allocation through a size table, struct model_tensor) and the run state
@@ -118,10 +122,42 @@ struct model_moe {
     unsigned char mlp_only[MODEL_MAX_LAYERS / 8]; /* mlp_only_layers, a bit per layer */
 };
 
+/*
+ * Multi-head Latent Attention (DeepSeek-V2 report, arXiv:2405.04434,
+ * section 2.1; transformers' DeepseekV3Attention).  Per token: q from
+ * q_proj, or q_a_proj -> q_a_layernorm -> q_b_proj when q_lora_rank is
+ * set, each head's q being nope then rope floats; kv_a_proj_with_mqa to
+ * the kv_lora_rank latent and one rope key shared by the heads;
+ * kv_a_layernorm on the latent; kv_b_proj from it to each head's nope key
+ * and v_head_dim value.  RoPE on the rope floats only (rope_interleave:
+ * pairs (2i, 2i + 1) of the weights' layout, moved to transformers'
+ * rotate_half layout first), softmax scale (nope + rope)^-1/2, times
+ * yarn's mscale(factor, mscale_all_dim)^2 when rope_scaling sets it.
+ *
+ * Computed in the absorbed form: a head's score q_nope . (W_UK c) is
+ * (q_nope W_UK) . c, and its value W_UV c enters the output as W_UV
+ * (sum_j p_j c_j), so attention runs over the latent and the rope key
+ * only (MQA with one key of kv_lora_rank + rope floats whose first
+ * kv_lora_rank floats are the value), and that is all a cache keeps.
+ * head_dim is qk_rope_head_dim (the RoPE tables' width), as transformers
+ * sets it.
+ */
+struct model_mla {
+    int q_lora_rank;      /* 0: q_lora_rank null, a plain q_proj */
+    int kv_lora_rank;     /* 0: not MLA */
+    int nope, rope;       /* qk_nope_head_dim, qk_rope_head_dim */
+    int v_dim;            /* v_head_dim */
+    int interleave;       /* rope_interleave */
+};
+
+/* eps of q_a_layernorm and kv_a_layernorm (DeepseekV3RMSNorm's default). */
+#define MODEL_MLA_NORM_EPS 1e-6f
+
 /* The fields of an HF config.json that shape the model. */
 struct model_config {
     enum model_arch arch;
-    char model_type[32];  /* "llama", "mistral", "qwen2", "qwen3", "qwen3_moe" */
+    char model_type[32];  /* "llama", "mistral", "qwen2", "qwen3", "qwen3_moe",
+                             "deepseek_v3" */
     int dim;              /* hidden_size */
     int hidden_dim;       /* intermediate_size */
     int n_layers;         /* num_hidden_layers */
@@ -137,6 +173,7 @@ struct model_config {
     int qk_norm;          /* per-head RMSNorm of q and k before RoPE (Qwen3) */
     struct model_rope_scaling rope; /* rope_scaling */
     struct model_moe moe;
+    struct model_mla mla; /* kv_lora_rank 0: grouped-query attention */
     int num_labels;       /* scalar head outputs (MODEL_SEQ_CLS: 1) */
     int bos_id, eos_id, pad_id; /* -1 when absent */
 };
@@ -146,6 +183,21 @@ struct model_config {
  * Returns 0, or -1 with a static description in *why.
  */
 int model_config_check(const struct model_config *c, const char **why);
+
+/*
+ * Widths of a layer's attention buffers.  Grouped-query attention: hd =
+ * head_dim, the first product gives q, k, v (A = QKV = QD + 2 KVD), the
+ * attention output is QD = OD wide.  MLA: hd = kv_lora_rank + rope (one
+ * key), the first product gives q (or q_a) and kv_a (A = QA + hd), the
+ * prepared rows are the heads' absorbed queries, the key and a copy of
+ * it as value (QKV = (nh + 2) hd), the attention output QD = nh hd, the
+ * heads' values OD = nh v_head_dim.  KVD: floats a cache keeps per token
+ * and layer for keys (and as many for values unless MLA).
+ */
+struct model_attn_dims {
+    int mla, hd, QD, KVD, QKV, OD, A, QA, QF;
+};
+void model_attn_dims(const struct model_config *c, struct model_attn_dims *d);
 
 /* Whether layer l's MLP is a mixture of experts. */
 int model_layer_moe(const struct model_config *c, int l);
@@ -173,6 +225,13 @@ struct model_layer {
     float *bq, *bk, *bv; /* (QD), (KVD), (KVD); NULL without attn_bias */
     float *wo;         /* (C, QD) */
     float *q_norm, *k_norm; /* (hd) each; NULL without qk_norm */
+    /* MLA (model_mla): wq is q_proj (QF, C) or q_a_proj (QA, C), wk
+       kv_a_proj_with_mqa (kv_lora_rank + rope, C) right after it (one
+       (A, C) product), wv NULL, wo (C, OD) */
+    float *q_a_norm;   /* (QA) q_a_layernorm, or NULL */
+    float *wq_b;       /* (QF, QA) q_b_proj, or NULL */
+    float *kv_a_norm;  /* (kv_lora_rank) */
+    float *wkv_b;      /* (nh (nope + v), kv_lora_rank) kv_b_proj: per head W_UK then W_UV */
     float *mlp_norm;   /* (C) post_attention_layernorm */
     /* the dense MLP (H = intermediate_size), or a sparse layer's shared
        experts as one (H = n_shared * moe hidden), or NULL */

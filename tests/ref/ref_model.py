@@ -5,8 +5,13 @@ to check posttrain's model, checkpoint reader and writer against.
 It follows transformers' modeling_llama.py, modeling_mistral.py,
 modeling_qwen2.py, modeling_qwen3.py, modeling_qwen3_moe.py (its
 Qwen3MoeSparseMoeBlock: softmax router in float, top-k, renormalized when
-norm_topk_prob, experts summed by index_add) and modeling_rope_utils.py (rope
-types default, linear, dynamic, yarn, llama3), and safetensors' and
+norm_topk_prob, experts summed by index_add), modeling_deepseek_v3.py
+(DeepseekV3Attention: Multi-head Latent Attention with per-head keys and
+values expanded from the latent, as written there, RoPE on the rope part,
+interleaved or not, the yarn mscale on the softmax scale;
+DeepseekV3TopkRouter and DeepseekV3MoE: sigmoid scores, the correction
+bias for selection, group-limited top-k, scaling, shared experts) and
+modeling_rope_utils.py (rope types default, linear, dynamic, yarn, llama3), and safetensors' and
 huggingface_hub's file layout, with nothing of posttrain's code: the
 safetensors files are parsed here with struct and json, the model runs in
 float64 one sequence at a time, and the writer lays files out as
@@ -152,13 +157,15 @@ def save_pretrained(dst, state, max_shard, nparams):
 
 def family(cfg):
     mt = cfg.get("model_type", "llama")
-    if mt not in ("llama", "mistral", "qwen2", "qwen3", "qwen3_moe"):
+    if mt not in ("llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "deepseek_v3"):
         raise SystemExit("ref_model: model_type %r is not one this reference knows" % mt)
     return mt
 
 
 def sparse(cfg, l):
-    """Whether layer l is a Qwen3-MoE sparse block (Qwen3MoeDecoderLayer)."""
+    """Whether layer l is a sparse block (Qwen3MoeDecoderLayer, DeepseekV3DecoderLayer)."""
+    if family(cfg) == "deepseek_v3":
+        return l >= cfg.get("first_k_dense_replace", 3)
     if family(cfg) != "qwen3_moe":
         return False
     return (l not in (cfg.get("mlp_only_layers") or []) and cfg.get("num_experts", 128) > 0
@@ -166,7 +173,47 @@ def sparse(cfg, l):
 
 
 def head_dim(cfg):
+    if family(cfg) == "deepseek_v3":   # DeepseekV3Config sets head_dim = qk_rope_head_dim
+        return cfg.get("qk_rope_head_dim", 64)
     return cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+
+
+def ds(cfg, key):
+    """A DeepseekV3Config field, with the config class's default."""
+    d = {"q_lora_rank": 1536, "kv_lora_rank": 512, "qk_nope_head_dim": 128,
+         "qk_rope_head_dim": 64, "v_head_dim": 128, "n_routed_experts": 256,
+         "n_shared_experts": 1, "num_experts_per_tok": 8, "moe_intermediate_size": 2048,
+         "n_group": 8, "topk_group": 4, "norm_topk_prob": True,
+         "routed_scaling_factor": 2.5, "rope_interleave": True}
+    return cfg[key] if key in cfg else d[key]
+
+
+def n_experts(cfg):
+    if family(cfg) == "deepseek_v3":
+        return ds(cfg, "n_routed_experts")
+    return cfg.get("num_experts", 128)
+
+
+def ds_attn_names(p, cfg):
+    """DeepseekV3Attention's parameters, in registration order."""
+    a = p + "self_attn."
+    if ds(cfg, "q_lora_rank") is None:
+        n = [a + "q_proj.weight"]
+    else:
+        n = [a + "q_a_proj.weight", a + "q_a_layernorm.weight", a + "q_b_proj.weight"]
+    return n + [a + "kv_a_proj_with_mqa.weight", a + "kv_a_layernorm.weight",
+                a + "kv_b_proj.weight", a + "o_proj.weight"]
+
+
+def ds_shapes(cfg, n):
+    C, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    nope, rope, vd = ds(cfg, "qk_nope_head_dim"), ds(cfg, "qk_rope_head_dim"), ds(cfg, "v_head_dim")
+    qr, r = ds(cfg, "q_lora_rank"), ds(cfg, "kv_lora_rank")
+    leaf = n.split(".")[-2]
+    return {"q_proj": (nh * (nope + rope), C), "q_a_proj": (qr, C), "q_a_layernorm": (qr,),
+            "q_b_proj": (nh * (nope + rope), qr or 0), "kv_a_proj_with_mqa": (r + rope, C),
+            "kv_a_layernorm": (r,), "kv_b_proj": (nh * (nope + vd), r),
+            "o_proj": (C, nh * vd)}.get(leaf)
 
 
 def biases(cfg):
@@ -186,6 +233,24 @@ def state_names(cfg):
     names = ["model.embed_tokens.weight"]
     for i in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % i
+        if family(cfg) == "deepseek_v3":
+            names += ds_attn_names(p, cfg)
+            if sparse(cfg, i):
+                names.append(p + "mlp.gate.weight")
+                names.append(p + "mlp.gate.e_score_correction_bias")
+                for e in range(n_experts(cfg)):
+                    q = p + "mlp.experts.%d." % e
+                    names += [q + "gate_proj.weight", q + "up_proj.weight",
+                              q + "down_proj.weight"]
+                if ds(cfg, "n_shared_experts"):
+                    q = p + "mlp.shared_experts."
+                    names += [q + "gate_proj.weight", q + "up_proj.weight",
+                              q + "down_proj.weight"]
+            else:
+                names += [p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight",
+                          p + "mlp.down_proj.weight"]
+            names += [p + "input_layernorm.weight", p + "post_attention_layernorm.weight"]
+            continue
         for x in ("q", "k", "v", "o"):
             names.append(p + "self_attn.%s_proj.weight" % x)
             if (qkv_b and x != "o") or (o_b and x == "o"):
@@ -215,10 +280,22 @@ def state_shapes(cfg):
     Hm = cfg.get("moe_intermediate_size", 768)
     for n in state_names(cfg):
         leaf = n.split(".")[-2] if n.endswith(("weight", "bias")) else n
+        if family(cfg) == "deepseek_v3":
+            Hm = ds(cfg, "moe_intermediate_size")
+            if ".self_attn." in n:
+                out[n] = ds_shapes(cfg, n)
+                continue
+            if n.endswith("e_score_correction_bias"):
+                out[n] = (n_experts(cfg),)
+                continue
+            if ".shared_experts." in n:
+                Hs = Hm * ds(cfg, "n_shared_experts")
+                out[n] = (C, Hs) if leaf == "down_proj" else (Hs, C)
+                continue
         if ".experts." in n:
             s = (C, Hm) if leaf == "down_proj" else (Hm, C)
         elif leaf == "gate":
-            s = (cfg.get("num_experts", 128), C)
+            s = (n_experts(cfg), C)
         elif n in ("model.embed_tokens.weight", "lm_head.weight"):
             s = (V, C)
         elif leaf == "q_proj":
@@ -377,8 +454,9 @@ class Ref:
             self.w["lm_head.weight"] = self.w["model.embed_tokens.weight"]
         self.eps = float(self.cfg.get("rms_norm_eps", 1e-6))
 
-    def norm(self, x, w):
-        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+    def norm(self, x, w, eps=None):
+        eps = self.eps if eps is None else eps
+        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
     def lin(self, x, name):
         y = x @ self.w[name + ".weight"].T
@@ -407,6 +485,11 @@ class Ref:
         for l in range(c["num_hidden_layers"]):
             p = "model.layers.%d." % l
             h = self.norm(x, self.w[p + "input_layernorm.weight"])
+            if self.fam == "deepseek_v3":
+                x = x + self.mla(h, p + "self_attn.", cos, sin, allowed)
+                h = self.norm(x, self.w[p + "post_attention_layernorm.weight"])
+                x = x + (self.ds_moe(h, p + "mlp.") if sparse(c, l) else self.swiglu(h, p + "mlp."))
+                continue
             q = self.lin(h, p + "self_attn.q_proj").view(T, nh, hd)
             k = self.lin(h, p + "self_attn.k_proj").view(T, nkv, hd)
             v = self.lin(h, p + "self_attn.v_proj").view(T, nkv, hd)
@@ -434,6 +517,71 @@ class Ref:
         x = self.norm(x, self.w["model.norm.weight"])
         return x @ self.w["lm_head.weight"].T
 
+    def mla(self, h, p, cos, sin, allowed):
+        """DeepseekV3Attention.forward, eager, one sequence: the keys and
+        values expanded per head from the latent."""
+        c, T = self.cfg, h.shape[0]
+        nh = c["num_attention_heads"]
+        nope, rope, vd = ds(c, "qk_nope_head_dim"), ds(c, "qk_rope_head_dim"), ds(c, "v_head_dim")
+        r = ds(c, "kv_lora_rank")
+        if ds(c, "q_lora_rank") is None:
+            q = self.lin(h, p + "q_proj")
+        else:
+            qa = self.lin(h, p + "q_a_proj")
+            q = self.lin(self.norm(qa, self.w[p + "q_a_layernorm.weight"], 1e-6), p + "q_b_proj")
+        q = q.view(T, nh, nope + rope).transpose(0, 1)
+        q_pass, q_rot = q[..., :nope], q[..., nope:]
+        ckv = self.lin(h, p + "kv_a_proj_with_mqa")
+        k_pass, k_rot = ckv[:, :r], ckv[:, r:]
+        kv = self.lin(self.norm(k_pass, self.w[p + "kv_a_layernorm.weight"], 1e-6),
+                      p + "kv_b_proj").view(T, nh, nope + vd).transpose(0, 1)
+        k_pass, v = kv[..., :nope], kv[..., nope:]
+        k_rot = k_rot.view(1, T, rope)
+        if ds(c, "rope_interleave"):
+            # apply_rotary_pos_emb_interleave: pairs (2i, 2i+1) to i and d/2 + i
+            q_rot = q_rot.reshape(nh, T, rope // 2, 2).transpose(3, 2).reshape(nh, T, rope)
+            k_rot = k_rot.reshape(1, T, rope // 2, 2).transpose(3, 2).reshape(1, T, rope)
+        q_rot = q_rot * cos + rotate_half(q_rot) * sin
+        k_rot = k_rot * cos + rotate_half(k_rot) * sin
+        k_rot = k_rot.expand(nh, T, rope)
+        qs = torch.cat((q_pass, q_rot), dim=-1)
+        ks = torch.cat((k_pass, k_rot), dim=-1)
+        scale = (nope + rope) ** -0.5
+        rs = c.get("rope_scaling")
+        if rs is not None:
+            m_all = rs.get("mscale_all_dim", 0)
+            if m_all:
+                f = rs["factor"]
+                m = 1.0 if f <= 1 else 0.1 * m_all * math.log(f) + 1.0
+                scale = scale * m * m
+        s = (qs @ ks.transpose(1, 2)) * scale
+        s = s.masked_fill(~allowed, float("-inf"))
+        a = torch.softmax(s, dim=-1) @ v
+        return self.lin(a.transpose(0, 1).reshape(T, nh * vd), p + "o_proj")
+
+    def ds_moe(self, h, p):
+        """DeepseekV3MoE.forward (DeepseekV3TopkRouter's choice), one sequence."""
+        c = self.cfg
+        E, k = n_experts(c), ds(c, "num_experts_per_tok")
+        G, TG = ds(c, "n_group"), ds(c, "topk_group")
+        scores = (h @ self.w[p + "gate.weight"].T).sigmoid()
+        choice = scores + self.w[p + "gate.e_score_correction_bias"][None, :]
+        gs = choice.view(-1, G, E // G).topk(2, dim=-1)[0].sum(dim=-1)
+        gi = torch.topk(gs, k=TG, dim=-1, sorted=False)[1]
+        gm = torch.zeros_like(gs)
+        gm.scatter_(1, gi, 1)
+        mask = gm.unsqueeze(-1).expand(-1, G, E // G).reshape(-1, E)
+        choice = choice.masked_fill(~mask.bool(), 0.0)
+        sel = torch.topk(choice, k=k, dim=-1, sorted=False)[1]
+        w = scores.gather(1, sel)
+        if ds(c, "norm_topk_prob"):
+            w = w / (w.sum(dim=-1, keepdim=True) + 1e-20)
+        w = w * ds(c, "routed_scaling_factor")
+        out = self.routed(h, p, sel, w, E)
+        if ds(c, "n_shared_experts"):
+            out = out + self.swiglu(h, p + "shared_experts.")
+        return out
+
     def moe(self, h, p):
         """Qwen3MoeSparseMoeBlock.forward, one sequence."""
         c = self.cfg
@@ -443,15 +591,21 @@ class Ref:
         w, sel = torch.topk(w, k, dim=-1)
         if c.get("norm_topk_prob", False):
             w = w / w.sum(dim=-1, keepdim=True)
+        return self.routed(h, p, sel, w, c.get("num_experts", 128))
+
+    def swiglu(self, x, q):
+        """An MLP: down(silu(gate x) * up x), its tensors under prefix q."""
+        return self.lin(torch.nn.functional.silu(self.lin(x, q + "gate_proj")) *
+                        self.lin(x, q + "up_proj"), q + "down_proj")
+
+    def routed(self, h, p, sel, w, E):
+        """Each row's chosen experts (sel) weighted by w, summed by index_add."""
         out = torch.zeros_like(h)
-        for e in range(c.get("num_experts", 128)):
+        for e in range(E):
             rows, slot = torch.where(sel == e)
             if len(rows) == 0:
                 continue
-            q = p + "experts.%d." % e
-            xe = h[rows]
-            y = self.lin(torch.nn.functional.silu(self.lin(xe, q + "gate_proj")) *
-                         self.lin(xe, q + "up_proj"), q + "down_proj")
+            y = self.swiglu(h[rows], p + "experts.%d." % e)
             out.index_add_(0, rows, y * w[rows, slot, None])
         return out
 

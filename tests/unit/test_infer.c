@@ -14,6 +14,9 @@
 #include "model.h"
 #include "util.h"
 
+/* Models with Multi-head Latent Attention and DeepSeekMoE layers instead. */
+static int use_mla;
+
 static struct model *
 small_model(int bias, int max_pos, uint64_t seed)
 {
@@ -37,6 +40,24 @@ small_model(int bias, int max_pos, uint64_t seed)
     c.attn_bias = bias;
     c.num_labels = 1;
     c.bos_id = c.eos_id = c.pad_id = -1;
+    if (use_mla) {
+        strcpy(c.model_type, "deepseek_v3");
+        c.attn_bias = 0;
+        c.n_kv_heads = c.n_heads;
+        c.mla = (struct model_mla){.q_lora_rank = bias ? 20 : 0, .kv_lora_rank = 12,
+                                   .nope = 6, .rope = 8, .v_dim = 5, .interleave = 1};
+        c.head_dim = 8;
+        c.rope = (struct model_rope_scaling){.type = MODEL_ROPE_YARN, .factor = 4.0,
+                                             .orig_max_pos = 40, .mscale = 1.0,
+                                             .mscale_all_dim = 0.8};
+        c.moe = (struct model_moe){.n_experts = 4, .top_k = 2, .hidden = 16, .norm_topk = 1,
+                                   .sigmoid = 1, .n_group = 2, .topk_group = 1,
+                                   .scaling = 2.5f, .n_shared = 1, .score_bias = 1,
+                                   .first_dense = 1, .sparse_step = 1};
+        m = model_new(&c);
+        model_init_random(m, seed, 0.3f);
+        return m;
+    }
     m = model_new(&c);
     /* large weights so the distributions are far from uniform */
     model_init_random(m, seed, 0.3f);
@@ -155,6 +176,8 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
         ids[i] = (int)rng_below(&r, (uint64_t)V);
     infer_prefix_init(&p, inf);
     infer_prefill(inf, &p, ids, P, lg);
+    if (use_mla) /* the cache: latent and rope key per token and layer, no values */
+        CHECK(p.kvd == 12 + 8 && p.v == NULL);
     infer_seq_init(&s, inf, &p);
     for (t = 0; t < G; t++) {
         ids[P + t] = argmax(lg + (size_t)t * V, V);
@@ -180,8 +203,8 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
             md = fmax(md, fabs(mine - logp[P - 1 + t]));
         }
     }
-    CHECK_MSG(md < 1e-4, "%s bias %d threads %d: max logprob diff %g",
-              infer_kernel_name(kern), bias, nthreads, md);
+    CHECK_MSG(md < 1e-4, "%s bias %d mla %d threads %d: max logprob diff %g",
+              infer_kernel_name(kern), bias, use_mla, nthreads, md);
     /* the greedy tokens are not all the same: the test sees real logits */
     for (t = 1, i = 0; t < G; t++)
         i += ids[P + t] != ids[P];
@@ -284,6 +307,11 @@ main(void)
         test_against_training(0, 1, ks[i]);
         test_against_training(1, 2, ks[i]);
         test_invariance(ks[i]);
+        use_mla = 1;   /* bias: q_lora_rank */
+        test_against_training(0, 1, ks[i]);
+        test_against_training(1, 2, ks[i]);
+        test_invariance(ks[i]);
+        use_mla = 0;
     }
     return check_done();
 }

@@ -408,8 +408,9 @@ model_grad(struct model *m, const struct model_batch *b, float temp)
  * (the scaled tables and yarn's attention factor on cos and sin).
  */
 static void
-test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
-                        const struct model_rope_scaling *rope, const struct model_moe *moe)
+test_model_grad_mla(int arch, int tie, int bias, int qk_norm,
+                    const struct model_rope_scaling *rope, const struct model_moe *moe,
+                    const struct model_mla *mla)
 {
     struct model_config c = tiny_config(arch, tie, bias);
     struct model *m;
@@ -419,13 +420,19 @@ test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
         c.rope = *rope;
     if (moe)
         c.moe = *moe;
+    if (mla) {
+        c.mla = *mla;
+        c.head_dim = mla->rope;
+    }
     m = model_new(&c);
     struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
     float *dir = xmalloc(m->nparams * sizeof(float));
     float *save = xmalloc(m->nparams * sizeof(float));
     const float temp = 0.9f;
 
-    model_init_random(m, 7, 0.3f);
+    /* MLA's products of products curve more: smaller weights keep the
+       central difference's own error below the tolerance */
+    model_init_random(m, 7, mla ? 0.2f : 0.3f);
     m->att_block = 4;
     m->logit_chunk = 4;   /* several LM-head chunks */
     model_grad(m, &b, temp);
@@ -450,13 +457,21 @@ test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
         memcpy(p, save, t->n * sizeof(float));
         fd = (lp - lm) / (2 * eps);
         CHECK_MSG(fabs(fd - an) <= 1e-2 * fmax(fabs(an), 1e-2 * gn),
-                  "arch %d tie %d bias %d qk_norm %d rope %d experts %d %s: analytic %g vs "
-                  "central difference %g", arch, tie, bias, qk_norm, (int)c.rope.type,
-                  c.moe.n_experts, t->name, an, fd);
+                  "arch %d tie %d bias %d qk_norm %d rope %d experts %d mla %d/%d %s: "
+                  "analytic %g vs central difference %g", arch, tie, bias, qk_norm,
+                  (int)c.rope.type, c.moe.n_experts, c.mla.kv_lora_rank, c.mla.q_lora_rank,
+                  t->name, an, fd);
     }
     free(dir);
     free(save);
     model_free(m);
+}
+
+static void
+test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
+                        const struct model_rope_scaling *rope, const struct model_moe *moe)
+{
+    test_model_grad_mla(arch, tie, bias, qk_norm, rope, moe, NULL);
 }
 
 static void
@@ -704,6 +719,27 @@ main(void)
         d.norm_topk = 0;
         d.first_dense = 1;
         test_model_grad_variant(MODEL_SEQ_CLS, 0, 0, 0, NULL, &d);
+    }
+    {
+        /* Multi-head Latent Attention: a plain q_proj and the q_a/q_b path, rope
+           pairs interleaved or not, yarn with mscale_all_dim on the softmax scale,
+           and with DeepSeekMoE layers */
+        struct model_mla a = {.kv_lora_rank = 6, .nope = 4, .rope = 4, .v_dim = 3};
+        struct model_mla b = {.q_lora_rank = 5, .kv_lora_rank = 8, .nope = 2, .rope = 6,
+                              .v_dim = 5, .interleave = 1};
+        struct model_rope_scaling y = {.type = MODEL_ROPE_YARN, .factor = 4.0,
+                                       .orig_max_pos = 16, .mscale = 0.7,
+                                       .mscale_all_dim = 0.7};
+        struct model_moe d = {.n_experts = 4, .top_k = 2, .hidden = 8, .norm_topk = 1,
+                              .sigmoid = 1, .n_group = 2, .topk_group = 1, .scaling = 2.5f,
+                              .n_shared = 1, .score_bias = 1, .sparse_step = 1,
+                              .first_dense = 1};
+        test_model_grad_mla(MODEL_CAUSAL_LM, 0, 0, 0, NULL, NULL, &a);
+        test_model_grad_mla(MODEL_CAUSAL_LM, 1, 0, 0, NULL, NULL, &b);
+        test_model_grad_mla(MODEL_CAUSAL_LM, 0, 0, 0, &y, &d, &a);
+        a.interleave = 1;
+        test_model_grad_mla(MODEL_CAUSAL_LM, 1, 0, 0, &y, NULL, &a);
+        test_model_grad_mla(MODEL_SEQ_CLS, 0, 0, 0, &y, &d, &b);
     }
     test_packed(MODEL_CAUSAL_LM);
     test_packed(MODEL_SEQ_CLS);

@@ -5,7 +5,7 @@
 # (gen's logprobs, or logp --old's) with its recompute: zero mismatch.
 # A record from elsewhere (one log-prob moved by 0.5) shows in the metrics.
 P="$TESTDIR/../gen/prompts.jsonl"
-for preset in qwen3-tiny llama3-tiny qwen3-moe-tiny; do
+for preset in qwen3-tiny llama3-tiny qwen3-moe-tiny deepseek-v3-tiny; do
     echo "$preset"
     rm -rf m m1 && init -p $preset -s 3 --std 0.1 -o m &&
     gen -q -m m -T 1 -G 4 -n 40 --seed 1 --batch 1 --threads 1 "$P" >g1 &&
