@@ -546,24 +546,33 @@ UKR(ukr_bf_14, ukr_bf_body, TB, uint32_t, 1, 4)
 UKR(ukr_bf_11, ukr_bf_body, TB, uint32_t, 1, 1)
 static const struct ukset uk_bf = { 4, 4, 4, ukr_bf_44, ukr_bf_41, ukr_bf_14, ukr_bf_11 };
 
+TB static void
+swap_pairs(uint32_t *xp, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i += 16)
+        _mm512_storeu_si512(xp + i, _mm512_rol_epi32(_mm512_loadu_si512(xp + i), 16));
+}
+
 static void
 mm_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R, int o0,
           int o1, const float *bias, int acc)
 {
-    size_t np = (size_t)W->Kp / 2, i, n;
+    size_t np = (size_t)W->Kp / 2, n;
     bf16 *xb;
     uint32_t *xp;
 
     if (R < 1 || o0 >= o1)
         return;
     xb = prep_bf16(s, R, R, W->K, W->Kp, from_f32_avx512);
+    /* each pair swapped in place: (xb[2i] << 16 | xb[2i+1]) is the
+       little-endian word rotated by 16; R np is a multiple of 16 (Kp of 32) */
     n = (size_t)R * np;
-    xp = xmalloc(n * sizeof(uint32_t));
-    for (i = 0; i < n; i++)
-        xp[i] = (uint32_t)xb[2 * i] << 16 | xb[2 * i + 1];
-    free(xb);
+    xp = (uint32_t *)(void *)xb;
+    swap_pairs(xp, n);
     drive(&uk_bf, out, ldo, (const char *)xp, np, sizeof(uint32_t), W, R, o0, o1, bias, acc);
-    free(xp);
+    free(xb);
 }
 
 /*

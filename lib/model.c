@@ -22,6 +22,7 @@
 #include "lora.h"
 #include "pool.h"
 #include "util.h"
+#include "w16.h"
 
 /*
  * Hot element-wise loops are compiled for AVX-512 and AVX2 as well
@@ -505,6 +506,7 @@ model_free(struct model *m)
         free(m->acts);
     }
     free(m->expert_load);
+    model_w16_free(m->w16);
     free(m->w.layers);
     free(m->g.layers);
     free(m->tensors);

@@ -1,0 +1,59 @@
+/*
+ * w16.h - bf16 copies of a model's matrices for bf16 products (kern.h's
+ * mm16, fp32 accumulation): the weights a forward reads when the model
+ * computes in bf16 (gen, logp, score-rm, serve, update --dtype bf16).
+ *
+ * The fp32 parameters stay the master copy (update's optimizer steps them;
+ * the backward multiplies by them); the copies here are each matrix
+ * rounded to bf16 (round to nearest even) and packed for the kernels, and
+ * model_w16_refresh() rounds them again after the parameters change.  A
+ * checkpoint stored in bf16 is loaded into fp32 exactly, so its copies
+ * are its stored bits.  Which products: the fused q/k/v, the attention
+ * output, the fused gate/up and the down products of every layer (dense,
+ * shared experts and each routed expert) and the LM head.  Not: the
+ * embedding lookup, norms, the router (fp32, as transformers computes
+ * it) and a reward model's score head, which stay fp32.
+ *
+ * Every forward of a model with m->w16 set goes through block.h's
+ * operations, which then take these copies: the training forward and the
+ * KV-cache forward read the same bf16 weights through the same kernels,
+ * so gen, logp and update still agree bit for bit within the dtype.
+ *
+ *     model_use_bf16(m, KERN16_AUTO);       (m->w16 set, owned by m)
+ *     ... forwards ...
+ *     optim_step(...); model_w16_refresh(m);
+ */
+#ifndef POSTTRAIN_W16_H
+#define POSTTRAIN_W16_H
+
+#include "kern.h"
+#include "model.h"
+
+struct w16_layer {
+    struct bf16w qkv, o;      /* (QKV, C), (C, QD) */
+    struct bf16w gu, down;    /* (2H, C), (C, H): dense MLP or shared experts; O = 0 without */
+    struct bf16w *experts;    /* (2E): expert e's gate/up (2Hm, C) at 2e, down (C, Hm) at 2e+1;
+                                 NULL in dense layers */
+};
+
+struct model_w16 {
+    struct kernels16 K;       /* the bf16 kernel set */
+    struct w16_layer *layers; /* (nlayers) */
+    int nlayers;
+    struct bf16w head;        /* (V, C) lm_head (the embedding when tied); O = 0 without */
+    int nmats;
+    struct w16_src *mats;     /* each copy and its fp32 source */
+};
+
+/*
+ * Gives m bf16 copies of its matrices (m->w16, owned by m: model_free
+ * frees them), computed with kernel set k (AUTO: the best the CPU has;
+ * dies if the CPU lacks k).  Packs on the pool.
+ */
+void model_use_bf16(struct model *m, enum kern16 k);
+/* Rounds the copies again from m->params (after an optimizer step). */
+void model_w16_refresh(struct model *m);
+/* Frees w; NULL is allowed. */
+void model_w16_free(struct model_w16 *w);
+
+#endif
