@@ -113,7 +113,7 @@ main(int argc, char **argv)
     m = model_new(&c);
     model_init_random(m, 1, 0.02f);
     if (argc == 7 && !strcmp(argv[6], "bf16"))
-        model_use_bf16(m, KERN16_AUTO);
+        model_use_bf16(m, KERN16_AUTO, 0);
     inf = infer_new(m, B, nt, INFER_KERNEL_AUTO);
     pre = xcalloc((size_t)np, sizeof(*pre));
     seq = xcalloc((size_t)B, sizeof(*seq));

@@ -12,6 +12,8 @@
 struct w16_src {
     struct bf16w *w;
     const float *src;      /* (O, K) row-major */
+    struct bf16w t;        /* the backward's transposed copy (K, O); valid when have_t */
+    int have_t;
 };
 
 /* Rows per packing task: a multiple of the panel height. */
@@ -25,8 +27,7 @@ add(struct model_w16 *w, int *cap, struct bf16w *dst, const float *src, int O, i
         w->mats = xrealloc(w->mats, xmul((size_t)*cap, sizeof(*w->mats)));
     }
     bf16w_alloc(dst, O, K);
-    w->mats[w->nmats].w = dst;
-    w->mats[w->nmats].src = src;
+    w->mats[w->nmats] = (struct w16_src){ dst, src, { NULL, 0, 0, 0 }, 0 };
     w->nmats++;
 }
 
@@ -70,8 +71,16 @@ pack_all(const struct model_w16 *w)
     free(j.first);
 }
 
+static int
+src_cmp(const void *a, const void *b)
+{
+    const float *x = ((const struct w16_src *)a)->src, *y = ((const struct w16_src *)b)->src;
+
+    return (x > y) - (x < y);
+}
+
 void
-model_use_bf16(struct model *m, enum kern16 k)
+model_use_bf16(struct model *m, enum kern16 k, int backward)
 {
     const struct model_config *c = &m->cfg;
     struct model_w16 *w = xcalloc(1, sizeof(*w));
@@ -105,6 +114,8 @@ model_use_bf16(struct model *m, enum kern16 k)
     }
     if (m->w.lm_head)
         add(w, &cap, &w->head, m->w.lm_head, c->vocab_size, C);
+    qsort(w->mats, (size_t)w->nmats, sizeof(*w->mats), src_cmp);
+    w->backward = backward;
     pack_all(w);
     m->w16 = w;
 }
@@ -112,8 +123,13 @@ model_use_bf16(struct model *m, enum kern16 k)
 void
 model_w16_refresh(struct model *m)
 {
-    if (m->w16)
-        pack_all(m->w16);
+    int i;
+
+    if (!m->w16)
+        return;
+    pack_all(m->w16);
+    for (i = 0; i < m->w16->nmats; i++)
+        m->w16->mats[i].have_t = 0;
 }
 
 void
@@ -123,11 +139,150 @@ model_w16_free(struct model_w16 *w)
 
     if (!w)
         return;
-    for (i = 0; i < w->nmats; i++)
+    for (i = 0; i < w->nmats; i++) {
         bf16w_free(w->mats[i].w);
+        if (w->mats[i].t.p)
+            bf16w_free(&w->mats[i].t);
+    }
     free(w->mats);
     for (i = 0; w->layers && i < w->nlayers; i++)
         free(w->layers[i].experts); /* arrays of matrices freed above */
     free(w->layers);
     free(w);
+}
+
+/* ---- the backward ---- */
+
+/*
+ * Transposing pack: dst (O = cols, K = rows) from the fp32 matrix S
+ * (rows, cols; row i at S + i * ld), dst[o][k] = S[k][o]: panel j, pair p
+ * holds S[2p][16j + n] and S[2p + 1][16j + n] for n < 16 (kern.h's
+ * layout), two runs of 16 contiguous floats.  Padding stays zero.
+ */
+struct tpack {
+    struct bf16w *dst;
+    const float *S;
+    size_t ld;
+    int rows, cols;
+};
+
+static void
+tpack_task(void *ctx, int j, int tid)
+{
+    const struct tpack *t = ctx;
+    int np = t->dst->Kp / 2, p, n, h, w = PT_MIN(KERN16_PANEL, t->cols - j * KERN16_PANEL);
+    bf16 *out = t->dst->p + (size_t)j * np * 2 * KERN16_PANEL, v[KERN16_PANEL];
+
+    (void)tid;
+    for (p = 0; p < np && 2 * p < t->rows; p++)
+        for (h = 0; h < 2 && 2 * p + h < t->rows; h++) {
+            bf16_from_f32_n(v, t->S + (size_t)(2 * p + h) * t->ld + (size_t)j * KERN16_PANEL,
+                            (size_t)w);
+            for (n = 0; n < w; n++)
+                out[((size_t)p * KERN16_PANEL + n) * 2 + h] = v[n];
+        }
+}
+
+static void
+tpack(struct bf16w *dst, const float *S, size_t ld, int rows, int cols)
+{
+    struct tpack t = { dst, S, ld, rows, cols };
+
+    pool_run(tpack_task, &t, (cols + KERN16_PANEL - 1) / KERN16_PANEL);
+}
+
+/* A product on the pool: row blocks by column chunks of out (R, O of W). */
+#define BWD_ROWS 64
+#define BWD_COLS 256
+
+struct prod {
+    const struct kernels16 *K;
+    float *out;
+    size_t ldo, ldi;
+    const float *inf;      /* fp32 activations, or */
+    const bf16 *inb;       /* bf16 ones */
+    const struct bf16w *W;
+    int R, acc, nrb;
+};
+
+static void
+prod_task(void *ctx, int task, int tid)
+{
+    const struct prod *p = ctx;
+    int r0 = (task % p->nrb) * BWD_ROWS, r1 = PT_MIN(p->R, r0 + BWD_ROWS);
+    int c0 = (task / p->nrb) * BWD_COLS, c1 = PT_MIN(p->W->O, c0 + BWD_COLS);
+
+    (void)tid;
+    if (p->inf)
+        p->K->mm(p->out + (size_t)r0 * p->ldo, p->ldo, p->inf + (size_t)r0 * p->ldi, p->ldi,
+                 p->W, r1 - r0, c0, c1, NULL, p->acc);
+    else
+        p->K->mmb(p->out + (size_t)r0 * p->ldo, p->ldo, p->inb + (size_t)r0 * p->ldi, p->ldi,
+                  p->W, r1 - r0, c0, c1, NULL, p->acc);
+}
+
+static void
+prod_run(struct prod *p)
+{
+    p->nrb = (p->R + BWD_ROWS - 1) / BWD_ROWS;
+    pool_run(prod_task, p, p->nrb * ((p->W->O + BWD_COLS - 1) / BWD_COLS));
+}
+
+/* dT (O, ld) = bf16(dout^T) for dout (N, O): rows of chunk task. */
+struct tconv {
+    bf16 *dT;
+    const float *dout;
+    size_t N, ld;
+    int O;
+};
+
+static void
+tconv_task(void *ctx, int task, int tid)
+{
+    const struct tconv *t = ctx;
+    int o0 = task * 16, o1 = PT_MIN(t->O, o0 + 16), o;
+    size_t r;
+
+    (void)tid;
+    for (r = 0; r < t->N; r++)
+        for (o = o0; o < o1; o++)
+            t->dT[(size_t)o * t->ld + r] = bf16_from_f32(t->dout[r * (size_t)t->O + o]);
+}
+
+int
+w16_matmul_backward(struct model_w16 *w, float *din, float *dW, const float *dout,
+                    const float *in, const float *W, size_t N, int IC, int OC)
+{
+    struct w16_src key = { NULL, W, { NULL, 0, 0, 0 }, 0 }, *s;
+
+    if (!w || !w->backward || N == 0)
+        return 0;
+    s = bsearch(&key, w->mats, (size_t)w->nmats, sizeof(*w->mats), src_cmp);
+    if (!s || s->w->O != OC || s->w->K != IC)
+        return 0;
+    if (din) {
+        struct prod p = { &w->K, din, (size_t)IC, (size_t)OC, dout, NULL, &s->t, (int)N, 0, 0 };
+        if (!s->have_t) {
+            if (!s->t.p)
+                bf16w_alloc(&s->t, IC, OC);
+            tpack(&s->t, W, (size_t)IC, OC, IC);
+            s->have_t = 1;
+        }
+        prod_run(&p);
+    }
+    if (dW) {
+        struct bf16w inT;
+        struct tconv tc;
+        struct prod p;
+        bf16w_alloc(&inT, IC, (int)N);
+        tpack(&inT, in, (size_t)IC, (int)N, IC);
+        tc = (struct tconv){ xcalloc(xmul((size_t)OC, (size_t)inT.Kp), sizeof(bf16)), dout, N,
+                             (size_t)inT.Kp, OC };
+        pool_run(tconv_task, &tc, (OC + 15) / 16);
+        p = (struct prod){ &w->K, dW, (size_t)IC, (size_t)inT.Kp, NULL, tc.dT, &inT, OC, 1, 0 };
+        prod_run(&p);
+        free(tc.dT);
+        bf16w_free(&inT);
+    }
+    return 1;
 }

@@ -19,7 +19,7 @@
  * KV-cache forward read the same bf16 weights through the same kernels,
  * so gen, logp and update still agree bit for bit within the dtype.
  *
- *     model_use_bf16(m, KERN16_AUTO);       (m->w16 set, owned by m)
+ *     model_use_bf16(m, KERN16_AUTO, 0);    (m->w16 set, owned by m)
  *     ... forwards ...
  *     optim_step(...); model_w16_refresh(m);
  */
@@ -42,15 +42,30 @@ struct model_w16 {
     int nlayers;
     struct bf16w head;        /* (V, C) lm_head (the embedding when tied); O = 0 without */
     int nmats;
-    struct w16_src *mats;     /* each copy and its fp32 source */
+    struct w16_src *mats;     /* each copy and its fp32 source, by source address */
+    int backward;             /* w16_matmul_backward multiplies */
 };
 
 /*
  * Gives m bf16 copies of its matrices (m->w16, owned by m: model_free
  * frees them), computed with kernel set k (AUTO: the best the CPU has;
- * dies if the CPU lacks k).  Packs on the pool.
+ * dies if the CPU lacks k).  Packs on the pool.  backward: the backward's
+ * products of those matrices are bf16 too (w16_matmul_backward), with
+ * transposed copies made at the first backward after each refresh.
  */
-void model_use_bf16(struct model *m, enum kern16 k);
+void model_use_bf16(struct model *m, enum kern16 k, int backward);
+
+/*
+ * The backward of out = in W^T in bf16 products, fp32 accumulation: din
+ * (N, IC) = dout (N, OC) W when din is set (overwritten), and dW (OC,
+ * IC) += dout^T in when dW is set; the operands are rounded to bf16 (W
+ * as its copy, dout and in as they come).  Each element is one chain
+ * over its sum in index order (kern.h), so the result does not depend on
+ * the threads.  Returns 0, doing nothing, when W is not one of w's
+ * matrices (the caller multiplies in fp32), else 1.
+ */
+int w16_matmul_backward(struct model_w16 *w, float *din, float *dW, const float *dout,
+                        const float *in, const float *W, size_t N, int IC, int OC);
 /* Rounds the copies again from m->params (after an optimizer step). */
 void model_w16_refresh(struct model *m);
 /* Frees w; NULL is allowed. */

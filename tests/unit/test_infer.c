@@ -55,7 +55,7 @@ small_model(int bias, int max_pos, uint64_t seed)
             m->params[t->off + i] = (float)rng_normal(&r) * 0.5f;
     }
     if (bf16_mode)
-        model_use_bf16(m, KERN16_AUTO);
+        model_use_bf16(m, KERN16_AUTO, 0);
     return m;
 }
 
