@@ -5,6 +5,7 @@
 #include "w16.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "pool.h"
 #include "util.h"
@@ -145,6 +146,9 @@ model_w16_free(struct model_w16 *w)
             bf16w_free(&w->mats[i].t);
     }
     free(w->mats);
+    free(w->s_dout);
+    free(w->s_in);
+    free(w->s_dT);
     for (i = 0; w->layers && i < w->nlayers; i++)
         free(w->layers[i].experts); /* arrays of matrices freed above */
     free(w->layers);
@@ -228,6 +232,24 @@ prod_run(struct prod *p)
     pool_run(prod_task, p, p->nrb * ((p->W->O + BWD_COLS - 1) / BWD_COLS));
 }
 
+/* dst = bf16(src), n values, in chunks */
+#define CONV_CHUNK ((size_t)1 << 16)
+struct conv {
+    bf16 *dst;
+    const float *src;
+    size_t n;
+};
+
+static void
+conv_task(void *ctx, int task, int tid)
+{
+    const struct conv *c = ctx;
+    size_t i = (size_t)task * CONV_CHUNK;
+
+    (void)tid;
+    bf16_from_f32_n(c->dst + i, c->src + i, PT_MIN(CONV_CHUNK, c->n - i));
+}
+
 /* dT (O, ld) = bf16(dout^T) for dout (N, O): rows of chunk task. */
 struct tconv {
     bf16 *dT;
@@ -249,6 +271,18 @@ tconv_task(void *ctx, int task, int tid)
             t->dT[(size_t)o * t->ld + r] = bf16_from_f32(t->dout[r * (size_t)t->O + o]);
 }
 
+/* A grow-only buffer of n bf16 (the backward's scratch, freed with w). */
+static bf16 *
+scratch(bf16 **buf, size_t *cap, size_t n)
+{
+    if (n > *cap) {
+        free(*buf);
+        *buf = xmalloc(xmul(n, sizeof(bf16)));
+        *cap = n;
+    }
+    return *buf;
+}
+
 int
 w16_matmul_backward(struct model_w16 *w, float *din, float *dW, const float *dout,
                     const float *in, const float *W, size_t N, int IC, int OC)
@@ -261,7 +295,11 @@ w16_matmul_backward(struct model_w16 *w, float *din, float *dW, const float *dou
     if (!s || s->w->O != OC || s->w->K != IC)
         return 0;
     if (din) {
-        struct prod p = { &w->K, din, (size_t)IC, (size_t)OC, dout, NULL, &s->t, (int)N, 0, 0 };
+        /* dout rounded once, not by each column chunk of the product */
+        struct conv cv = { scratch(&w->s_dout, &w->n_dout, N * (size_t)OC), dout,
+                           N * (size_t)OC };
+        struct prod p = { &w->K, din, (size_t)IC, (size_t)OC, NULL, cv.dst, &s->t, (int)N, 0, 0 };
+        pool_run(conv_task, &cv, (int)((cv.n + CONV_CHUNK - 1) / CONV_CHUNK));
         if (!s->have_t) {
             if (!s->t.p)
                 bf16w_alloc(&s->t, IC, OC);
@@ -271,18 +309,22 @@ w16_matmul_backward(struct model_w16 *w, float *din, float *dW, const float *dou
         prod_run(&p);
     }
     if (dW) {
-        struct bf16w inT;
+        struct bf16w inT = { NULL, IC, (int)N, (int)((N + 31) & ~(size_t)31) };
         struct tconv tc;
         struct prod p;
-        bf16w_alloc(&inT, IC, (int)N);
+        size_t nin = xmul((size_t)((IC + KERN16_PANEL - 1) / KERN16_PANEL * KERN16_PANEL),
+                          (size_t)inT.Kp);
+        /* reused buffers: the padding past N must read as zero */
+        inT.p = scratch(&w->s_in, &w->n_in, nin);
+        memset(inT.p, 0, nin * sizeof(bf16));
         tpack(&inT, in, (size_t)IC, (int)N, IC);
-        tc = (struct tconv){ xcalloc(xmul((size_t)OC, (size_t)inT.Kp), sizeof(bf16)), dout, N,
-                             (size_t)inT.Kp, OC };
+        tc = (struct tconv){ scratch(&w->s_dT, &w->n_dT, xmul((size_t)OC, (size_t)inT.Kp)), dout,
+                             N, (size_t)inT.Kp, OC };
+        if (inT.Kp != (int)N)
+            memset(tc.dT, 0, xmul((size_t)OC, (size_t)inT.Kp) * sizeof(bf16));
         pool_run(tconv_task, &tc, (OC + 15) / 16);
         p = (struct prod){ &w->K, dW, (size_t)IC, (size_t)inT.Kp, NULL, tc.dT, &inT, OC, 1, 0 };
         prod_run(&p);
-        free(tc.dT);
-        bf16w_free(&inT);
     }
     return 1;
 }

@@ -44,6 +44,8 @@ struct model_w16 {
     int nmats;
     struct w16_src *mats;     /* each copy and its fp32 source, by source address */
     int backward;             /* w16_matmul_backward multiplies */
+    bf16 *s_dout, *s_in, *s_dT; /* its scratch, grown as needed */
+    size_t n_dout, n_in, n_dT;
 };
 
 /*
