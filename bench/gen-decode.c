@@ -4,8 +4,8 @@
  * decode steps only (no sampling: the next token is a fixed function of
  * the step, so both sides of the comparison do the same work).
  *
- *   gen-decode SHAPE PROMPTS G STEPS THREADS    -> "tokens/s N"
- * SHAPE is a preset name or an HF config.json.
+ *   gen-decode SHAPE PROMPTS G STEPS THREADS [f32|bf16]   -> "tokens/s N"
+ * SHAPE is a preset name or an HF config.json; bf16: bf16 products (w16.h).
  *   gen-decode --bandwidth THREADS              -> "read-GB/s N memcpy-GB/s N"
  */
 #include <pthread.h>
@@ -16,6 +16,7 @@
 #include "ckpt.h"
 #include "infer.h"
 #include "util.h"
+#include "w16.h"
 
 #define P 32
 
@@ -96,8 +97,8 @@ main(int argc, char **argv)
         bandwidth(atoi(argv[2]));
         return 0;
     }
-    if (argc != 6)
-        die("usage: gen-decode PRESET|CONFIG.json PROMPTS G STEPS THREADS");
+    if (argc != 6 && !(argc == 7 && (!strcmp(argv[6], "f32") || !strcmp(argv[6], "bf16"))))
+        die("usage: gen-decode PRESET|CONFIG.json PROMPTS G STEPS THREADS [f32|bf16]");
     if (ckpt_preset(argv[1], &c) != 0) {
         struct sbuf err = SBUF_INIT;
         if (ckpt_read_config(argv[1], &c, NULL, &err))
@@ -111,6 +112,8 @@ main(int argc, char **argv)
     B = np * G;
     m = model_new(&c);
     model_init_random(m, 1, 0.02f);
+    if (argc == 7 && !strcmp(argv[6], "bf16"))
+        model_use_bf16(m, KERN16_AUTO, 0);
     inf = infer_new(m, B, nt, INFER_KERNEL_AUTO);
     pre = xcalloc((size_t)np, sizeof(*pre));
     seq = xcalloc((size_t)B, sizeof(*seq));

@@ -4,8 +4,9 @@
  * run by bench/model.sh; prints one JSON line per measurement.
  *
  *   model_bench peak
- *   model_bench step PRESET B T STEPS
- *   model_bench profile PRESET B T STEPS   (bench/dense.md's breakdown)
+ *   model_bench step PRESET B T STEPS [f32|bf16]
+ *   model_bench profile PRESET B T STEPS [f32|bf16]  (bench/dense.md's breakdown)
+ * bf16: bf16 products forward and backward (w16.h), fp32 master weights.
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -17,6 +18,9 @@
 #include "optim.h"
 #include "pool.h"
 #include "util.h"
+#include "w16.h"
+
+static int use_bf16;
 
 /*
  * GFLOP/s of a large square sgemm, the best of 10 runs, done both ways:
@@ -85,6 +89,8 @@ bench_new(struct bench *x, const struct model_config *c, int B, int T)
 
     x->m = model_new(c);
     model_init_random(x->m, 1, 0.02f);
+    if (use_bf16)
+        model_use_bf16(x->m, KERN16_AUTO, 1);
     optim_config_default(&oc);
     oc.lr = 1e-4f;
     x->o = optim_new(&oc, x->m->nparams);
@@ -133,6 +139,7 @@ bench_step(struct bench *x, double *sec)
     model_backward(x->m, &x->b, x->dl, NULL, NULL);
     t2 = now_sec();
     optim_step(x->o, x->m->params, x->m->grads, 1.0f);
+    model_w16_refresh(x->m);
     sec[0] += t1 - t0;
     sec[1] += t2 - t1;
     sec[2] += now_sec() - t2;
@@ -164,11 +171,12 @@ step_bench(const char *preset, int B, int T, int steps)
         for (t = 0; t < N; t++)
             loss -= x.lp[t] / x.ntg;
     }
-    printf("{\"what\": \"step\", \"impl\": \"posttrain\", \"preset\": \"%s\", \"B\": %d, "
+    printf("{\"what\": \"step\", \"impl\": \"posttrain\", \"dtype\": \"%s\", "
+           "\"preset\": \"%s\", \"B\": %d, "
            "\"T\": %d, \"params\": %zu, \"steps\": %d, \"sec_per_step\": %.4f, "
            "\"best_sec\": %.4f, \"tokens_per_sec\": %.1f, \"best_tokens_per_sec\": %.1f, "
            "\"gflop_per_step\": %.1f, \"gflops\": %.1f, \"loss\": %.4f}\n",
-           preset, B, T, x.m->nparams, steps, total / steps, best, N / (total / steps), N / best,
+           use_bf16 ? "bf16" : "f32", preset, B, T, x.m->nparams, steps, total / steps, best, N / (total / steps), N / best,
            flops / 1e9, flops / best / 1e9, loss);
     bench_free(&x);
 }
@@ -218,6 +226,10 @@ main(int argc, char **argv)
     util_setprog(argv[0]);
     if (th)
         model_set_threads(th);
+    if (argc == 7 && (!strcmp(argv[6], "bf16") || !strcmp(argv[6], "f32"))) {
+        use_bf16 = !strcmp(argv[6], "bf16");
+        argc--;
+    }
     if (argc == 2 && strcmp(argv[1], "peak") == 0)
         peak();
     else if (argc == 6 && strcmp(argv[1], "step") == 0)
@@ -225,6 +237,7 @@ main(int argc, char **argv)
     else if (argc == 6 && strcmp(argv[1], "profile") == 0)
         profile(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     else
-        die("usage: model_bench peak | step PRESET B T STEPS | profile PRESET B T STEPS");
+        die("usage: model_bench peak | step PRESET B T STEPS [f32|bf16] | "
+            "profile PRESET B T STEPS [f32|bf16]");
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "pool.h"
 #include "util.h"
+#include "w16.h"
 
 /*
  * Chunk shapes.  A product of few rows (decoding, a prefill chunk) is cut
@@ -21,6 +22,14 @@
 #define MM_FEW_COLS 32
 #define MM_TILE_ROWS 64
 #define MM_TILE_COLS 128
+/*
+ * bf16 products (w16) take wider column chunks: each chunk rounds its
+ * rows' activations to bf16 and pairs them, work as large as a narrow
+ * chunk's products at vdpbf16ps's rate, and the 4-panel micro-kernel
+ * needs 64 columns.  (Any tiling gives the same floats: kern.h's chains.)
+ */
+#define MM16_FEW_COLS 128
+#define MM16_TILE_COLS 256
 #define NORM_ROWS 16    /* rows per norm chunk */
 #define ATT_ROWS 8      /* rows per attention chunk when not fused */
 
@@ -29,12 +38,15 @@ struct tiling {
 };
 
 static struct tiling
-tiling_of(int R, int OC)
+tiling_of(int R, int OC, int w16)
 {
     struct tiling t;
 
     t.rows = R <= MM_FEW_ROWS ? R : MM_TILE_ROWS;
-    t.cols = R <= MM_FEW_ROWS ? MM_FEW_COLS : MM_TILE_COLS;
+    if (w16)
+        t.cols = R <= MM_FEW_ROWS ? MM16_FEW_COLS : MM16_TILE_COLS;
+    else
+        t.cols = R <= MM_FEW_ROWS ? MM_FEW_COLS : MM_TILE_COLS;
     t.nrb = (R + t.rows - 1) / t.rows;
     t.ncb = (OC + t.cols - 1) / t.cols;
     return t;
@@ -42,9 +54,9 @@ tiling_of(int R, int OC)
 
 /* Chunk c of a product of R rows by OC columns: rows [*r0, *r0 + *rt), columns [*c0, *c1). */
 static void
-tile_of(int R, int OC, int c, int *r0, int *rt, int *c0, int *c1)
+tile_of(int R, int OC, int w16, int c, int *r0, int *rt, int *c0, int *c1)
 {
-    struct tiling t = tiling_of(R, OC);
+    struct tiling t = tiling_of(R, OC, w16);
 
     *r0 = (c % t.nrb) * t.rows;
     *rt = PT_MIN(t.rows, R - *r0);
@@ -64,7 +76,7 @@ block_op_chunks(const struct block_op *op)
         return (op->R + NORM_ROWS - 1) / NORM_ROWS;
     case BOP_MM:
     case BOP_MM_SWIGLU:
-        t = tiling_of(op->R, op->OC);
+        t = tiling_of(op->R, op->OC, op->w16 != NULL);
         return t.nrb * t.ncb;
     case BOP_QK:
         return op->R;
@@ -363,13 +375,17 @@ block_op_run(const struct block_op *op, int c, int tid)
     case BOP_MM: {
         int r0, rt, c0, c1, r;
         size_t OC = (size_t)op->OC;
-        tile_of(op->R, op->OC, c, &r0, &rt, &c0, &c1);
+        tile_of(op->R, op->OC, op->w16 != NULL, c, &r0, &rt, &c0, &c1);
         if (op->addend && op->addend != op->out)
             for (r = r0; r < r0 + rt; r++)
                 memcpy(op->out + r * OC + c0, op->addend + r * OC + c0,
                        (size_t)(c1 - c0) * sizeof(float));
-        op->K->mm(op->out + (size_t)r0 * OC, OC, op->in + (size_t)r0 * op->IC,
-                  (size_t)op->IC, op->w, rt, op->IC, c0, c1, op->bias, op->addend != NULL);
+        if (op->w16)
+            op->K16->mm(op->out + (size_t)r0 * OC, OC, op->in + (size_t)r0 * op->IC,
+                        (size_t)op->IC, op->w16, rt, c0, c1, op->bias, op->addend != NULL);
+        else
+            op->K->mm(op->out + (size_t)r0 * OC, OC, op->in + (size_t)r0 * op->IC,
+                      (size_t)op->IC, op->w, rt, op->IC, c0, c1, op->bias, op->addend != NULL);
         if (op->lora)
             lora_mm_add(op->lora, op->K, op->out + (size_t)r0 * OC, OC, op->lu, r0, rt, c0,
                         c1);
@@ -380,12 +396,18 @@ block_op_run(const struct block_op *op, int c, int tid)
         size_t H = (size_t)op->OC;
         float *gu;
         const float *in;
-        tile_of(op->R, op->OC, c, &r0, &rt, &a, &b);
+        tile_of(op->R, op->OC, op->w16 != NULL, c, &r0, &rt, &a, &b);
         gu = op->out + (size_t)r0 * 2 * H;
         in = op->in + (size_t)r0 * op->IC;
-        op->K->mm(gu, 2 * H, in, (size_t)op->IC, op->w, rt, op->IC, a, b, NULL, 0);
-        op->K->mm(gu + H, 2 * H, in, (size_t)op->IC, op->w + H * op->IC, rt, op->IC, a, b,
-                  NULL, 0);
+        if (op->w16) {   /* gate's columns [a, b) and up's [H + a, H + b) of one matrix */
+            op->K16->mm(gu, 2 * H, in, (size_t)op->IC, op->w16, rt, a, b, NULL, 0);
+            op->K16->mm(gu, 2 * H, in, (size_t)op->IC, op->w16, rt, (int)H + a, (int)H + b,
+                        NULL, 0);
+        } else {
+            op->K->mm(gu, 2 * H, in, (size_t)op->IC, op->w, rt, op->IC, a, b, NULL, 0);
+            op->K->mm(gu + H, 2 * H, in, (size_t)op->IC, op->w + H * op->IC, rt, op->IC, a,
+                      b, NULL, 0);
+        }
         if (op->lora) {   /* gate columns [a, b), then up's [H + a, H + b) */
             lora_mm_add(op->lora, op->K, gu, 2 * H, op->lu, r0, rt, a, b);
             lora_mm_add(op->lora, op->K, gu, 2 * H, op->lu, r0, rt, (int)H + a, (int)H + b);
@@ -455,9 +477,16 @@ block_op_run(const struct block_op *op, int c, int tid)
         float *gu = mo->gue + (size_t)s0 * 2 * Hm;
         if (n == 0)
             break;
-        op->K->mm(gu, 2 * Hm, mo->xe + (size_t)s0 * C, C, W, n, mo->C, a, b, NULL, 0);
-        op->K->mm(gu + Hm, 2 * Hm, mo->xe + (size_t)s0 * C, C, W + Hm * C, n, mo->C, a, b,
-                  NULL, 0);
+        if (mo->experts16) {
+            const struct bf16w *W16 = &mo->experts16[2 * e];
+            mo->K16->mm(gu, 2 * Hm, mo->xe + (size_t)s0 * C, C, W16, n, a, b, NULL, 0);
+            mo->K16->mm(gu, 2 * Hm, mo->xe + (size_t)s0 * C, C, W16, n, (int)Hm + a,
+                        (int)Hm + b, NULL, 0);
+        } else {
+            op->K->mm(gu, 2 * Hm, mo->xe + (size_t)s0 * C, C, W, n, mo->C, a, b, NULL, 0);
+            op->K->mm(gu + Hm, 2 * Hm, mo->xe + (size_t)s0 * C, C, W + Hm * C, n, mo->C, a,
+                      b, NULL, 0);
+        }
         for (r = 0; r < n; r++)
             swiglu_span(mo->he + (size_t)(s0 + r) * Hm, gu + (size_t)r * 2 * Hm,
                         gu + (size_t)r * 2 * Hm + Hm, a, b);
@@ -471,9 +500,13 @@ block_op_run(const struct block_op *op, int c, int tid)
         size_t Hm = (size_t)mo->Hm, C = (size_t)mo->C;
         if (n == 0)
             break;
-        op->K->mm(mo->ye + (size_t)s0 * C, C, mo->he + (size_t)s0 * Hm, Hm,
-                  mo->experts + (size_t)e * 3 * Hm * C + 2 * Hm * C, n, mo->Hm, a, b, NULL,
-                  0);
+        if (mo->experts16)
+            mo->K16->mm(mo->ye + (size_t)s0 * C, C, mo->he + (size_t)s0 * Hm, Hm,
+                        &mo->experts16[2 * e + 1], n, a, b, NULL, 0);
+        else
+            op->K->mm(mo->ye + (size_t)s0 * C, C, mo->he + (size_t)s0 * Hm, Hm,
+                      mo->experts + (size_t)e * 3 * Hm * C + 2 * Hm * C, n, mo->Hm, a, b,
+                      NULL, 0);
         break;
     }
     case BOP_MOE_COMBINE: {
@@ -551,6 +584,8 @@ mla_ops(struct block_op *ops, const struct model *m, int l, int R, const struct 
     const struct model_config *c = &m->cfg;
     const struct model_layer *w = &m->w.layers[l];
     struct model_attn_dims d;
+    const struct w16_layer *w16 = m->w16 ? &m->w16->layers[l] : NULL;
+    const struct kernels16 *K16 = m->w16 ? &m->w16->K : NULL;
     int C = c->dim, n = 0, qlora = c->mla.q_lora_rank > 0;
 
     model_attn_dims(c, &d);
@@ -581,14 +616,16 @@ mla_ops(struct block_op *ops, const struct model *m, int l, int R, const struct 
                                  .in = io->x, .w = w->attn_norm, .rstd = io->rstd1, .OC = C,
                                  .eps = c->norm_eps};
     ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->mla_a,
-                                 .in = io->ln, .w = w->wq, .IC = C, .OC = d.A};
+                                 .in = io->ln, .w = w->wq, .IC = C, .OC = d.A,
+                                 .w16 = w16 ? &w16->qkv : NULL, .K16 = K16};
     if (qlora) {
         ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->mla_qn,
                                      .in = io->mla_a, .ldi = (size_t)d.A, .w = w->q_a_norm,
                                      .rstd = io->rstdq, .OC = d.QA,
                                      .eps = MODEL_MLA_NORM_EPS};
         ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->mla_qf,
-                                     .in = io->mla_qn, .w = w->wq_b, .IC = d.QA, .OC = d.QF};
+                                     .in = io->mla_qn, .w = w->wq_b, .IC = d.QA, .OC = d.QF,
+                                     .w16 = w16 ? &w16->qb : NULL, .K16 = K16};
     }
     ops[n++] = (struct block_op){.kind = BOP_MLA_Q, .R = R, .K = K, .layer = l, .at = at};
     ops[n++] = (struct block_op){.kind = BOP_QK, .R = R, .K = K, .layer = l, .at = at};
@@ -596,7 +633,7 @@ mla_ops(struct block_op *ops, const struct model *m, int l, int R, const struct 
     ops[n++] = (struct block_op){.kind = BOP_MLA_UV, .R = R, .K = K, .layer = l, .at = at};
     ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xmid,
                                  .in = io->vo, .addend = io->x, .w = w->wo, .IC = d.OD,
-                                 .OC = C};
+                                 .OC = C, .w16 = w16 ? &w16->o : NULL, .K16 = K16};
     return n;
 }
 
@@ -608,6 +645,8 @@ block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
     const struct model_config *c = &m->cfg;
     const struct model_layer *w = &m->w.layers[l];
     const struct lora_mm *lm = m->lora ? &m->lora->mm[(size_t)l * LORA_NP] : NULL;
+    const struct w16_layer *w16 = m->w16 ? &m->w16->layers[l] : NULL;
+    const struct kernels16 *K16 = m->w16 ? &m->w16->K : NULL;
     int C = c->dim, H = w->mlp_hidden, n = 0;
 
     if (c->mla.kv_lora_rank > 0) {
@@ -632,7 +671,8 @@ block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
     n += lora_op(ops + n, lm, LORA_P_QKV, R, K, io->ln, io->lu);
     ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->qkv, .in = io->ln,
                                  .w = w->wq, .bias = w->bq, .IC = C, .OC = at->QKV,
-                                 .lora = adapter(lm, LORA_P_QKV), .lu = io->lu};
+                                 .lora = adapter(lm, LORA_P_QKV), .lu = io->lu,
+                                 .w16 = w16 ? &w16->qkv : NULL, .K16 = K16};
     if (!fused)
         ops[n++] = (struct block_op){.kind = BOP_QK, .R = R, .K = K, .layer = l, .at = at};
     ops[n++] = (struct block_op){.kind = BOP_ATTEND, .R = R, .K = K, .layer = l,
@@ -640,7 +680,8 @@ block_layer_ops(struct block_op *ops, const struct model *m, int l, int R,
     n += lora_op(ops + n, lm, LORA_P_O, R, K, io->att, io->lu);
     ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xmid,
                                  .in = io->att, .addend = io->x, .w = w->wo, .IC = at->QD,
-                                 .OC = C, .lora = adapter(lm, LORA_P_O), .lu = io->lu};
+                                 .OC = C, .lora = adapter(lm, LORA_P_O), .lu = io->lu,
+                                 .w16 = w16 ? &w16->o : NULL, .K16 = K16};
 mlp:
     ops[n++] = (struct block_op){.kind = BOP_NORM, .R = R, .K = K, .out = io->ln,
                                  .in = io->xmid, .w = w->mlp_norm, .rstd = io->rstd2, .OC = C,
@@ -649,12 +690,14 @@ mlp:
         n += lora_op(ops + n, lm, LORA_P_GU, R, K, io->ln, io->lu);
         ops[n++] = (struct block_op){.kind = BOP_MM_SWIGLU, .R = R, .K = K, .out = io->gu,
                                      .in = io->ln, .w = w->w_gate, .h = io->h, .IC = C,
-                                     .OC = H, .lora = adapter(lm, LORA_P_GU), .lu = io->lu};
+                                     .OC = H, .lora = adapter(lm, LORA_P_GU), .lu = io->lu,
+                                     .w16 = w16 ? &w16->gu : NULL, .K16 = K16};
         n += lora_op(ops + n, lm, LORA_P_DOWN, R, K, io->h, io->lu);
         ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->xout,
                                      .in = io->h, .addend = io->xmid, .w = w->w_down,
                                      .IC = H, .OC = C, .lora = adapter(lm, LORA_P_DOWN),
-                                     .lu = io->lu};
+                                     .lu = io->lu, .w16 = w16 ? &w16->down : NULL,
+                                     .K16 = K16};
         return n;
     }
     /* a mixture of experts: route, group the choices by expert, one product
@@ -667,6 +710,8 @@ mlp:
     moe->router = w->router;
     moe->router_bias = w->router_bias;
     moe->experts = w->experts;
+    moe->experts16 = w16 ? w16->experts : NULL;
+    moe->K16 = K16;
     moe->ys = H > 0 ? io->ys : NULL;
     ops[n++] = (struct block_op){.kind = BOP_ROUTE, .R = R, .K = K, .in = io->ln, .moe = moe};
     ops[n++] = (struct block_op){.kind = BOP_MOE_GROUP, .R = R, .K = K, .moe = moe};
@@ -677,9 +722,10 @@ mlp:
     if (H > 0) {
         ops[n++] = (struct block_op){.kind = BOP_MM_SWIGLU, .R = R, .K = K, .out = io->gu,
                                      .in = io->ln, .w = w->w_gate, .h = io->h, .IC = C,
-                                     .OC = H};
+                                     .OC = H, .w16 = w16 ? &w16->gu : NULL, .K16 = K16};
         ops[n++] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = io->ys,
-                                     .in = io->h, .w = w->w_down, .IC = H, .OC = C};
+                                     .in = io->h, .w = w->w_down, .IC = H, .OC = C,
+                                     .w16 = w16 ? &w16->down : NULL, .K16 = K16};
     }
     ops[n++] = (struct block_op){.kind = BOP_MOE_COMBINE, .R = R, .K = K, .out = io->xout,
                                  .addend = io->xmid, .moe = moe};
@@ -696,7 +742,9 @@ block_head_ops(struct block_op ops[2], const struct model *m, const struct kerne
                                .w = m->w.norm, .rstd = rstd, .rows = rows, .OC = c->dim,
                                .eps = c->norm_eps};
     ops[1] = (struct block_op){.kind = BOP_MM, .R = R, .K = K, .out = logits, .in = lnf,
-                               .w = m->w.lm_head, .IC = c->dim, .OC = c->vocab_size};
+                               .w = m->w.lm_head, .IC = c->dim, .OC = c->vocab_size,
+                               .w16 = m->w16 && m->w.lm_head ? &m->w16->head : NULL,
+                               .K16 = m->w16 ? &m->w16->K : NULL};
 }
 
 void

@@ -77,6 +77,8 @@ struct block_moe {
     const struct model_moe *cfg;
     int E, k, Hm, C;
     const float *router, *router_bias, *experts;
+    const struct bf16w *experts16; /* w16.h's (2E) expert copies, or NULL: fp32 */
+    const struct kernels16 *K16;
     float *probs;            /* (R, E) router scores: softmax or sigmoid of the logits */
     int *ids;                /* (R, k) chosen experts, best first */
     float *wts;              /* (R, k) their weights */
@@ -128,6 +130,10 @@ struct block_op {
     const float *addend;     /* MM: added (== out: accumulate), or NULL */
     const float *w, *bias;   /* NORM: (C); MM: W (OC, IC), bias (OC) or NULL;
                                 SWIGLU: Wg (H, IC) with Wu after it */
+    /* MM, SWIGLU: W as bf16 (w16.h; (2H, IC) for SWIGLU) with its kernels:
+       the product is mm16's instead of K->mm's.  NULL: fp32 */
+    const struct bf16w *w16;
+    const struct kernels16 *K16;
     float *h;                /* SWIGLU: (R, H) */
     float *rstd;             /* NORM: (R) or NULL */
     const int *rows;         /* NORM: rows of in to normalize, or NULL */

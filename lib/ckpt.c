@@ -1601,5 +1601,7 @@ ckpt_hash(const struct model *m, char out[17])
         h = hash64(&m->tensors[i], sizeof(m->tensors[i]), h);
     if (m->lora)
         h = lora_hash(m->lora, h);
+    if (m->w16) /* bf16 products are another policy than fp32 ones */
+        h = hash64("bf16", 4, h);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

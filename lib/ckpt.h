@@ -154,8 +154,9 @@ struct optim *ckpt_load_optim(const char *dir, size_t n, struct sbuf *err);
 void ckpt_optim_no_decay(struct optim *o, const struct model *m);
 
 /*
- * Content hash of the model (config shape and every parameter bit, and
- * its adapter's when m->lora is set), as 16 hex digits into out (17 bytes): the "policy" id of sample records.
+ * Content hash of the model (config shape and every parameter bit, its
+ * adapter's when m->lora is set, and whether its products are bf16), as
+ * 16 hex digits into out (17 bytes): the "policy" id of sample records.
  */
 void ckpt_hash(const struct model *m, char out[17]);
 

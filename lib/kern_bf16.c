@@ -236,26 +236,48 @@ pack_check(const struct bf16w *w, int o0, int o1)
         die("bf16w: bad row range [%d, %d) of %d", o0, o1, w->O);
 }
 
+/*
+ * Row o's K bf16 values row (K rounded up to even, the odd tail zero) into
+ * its place: its pair p is the 32-bit word at panel o / 16, pair p, slot
+ * o % 16, so the row's pairs go out at a stride of one panel row.
+ */
+static void
+pack_row(struct bf16w *w, int o, const bf16 *row)
+{
+    bf16 *base = w->p + (size_t)(o / KERN16_PANEL) * (size_t)(w->Kp / 2) * 2 * KERN16_PANEL +
+                 (size_t)(o % KERN16_PANEL) * 2;
+    int p, np = (w->K + 1) / 2;
+
+    for (p = 0; p < np; p++)
+        memcpy(base + (size_t)p * 2 * KERN16_PANEL, row + 2 * p, 2 * sizeof(bf16));
+}
+
 void
 bf16w_pack_f32(struct bf16w *w, const float *W, size_t ldw, int o0, int o1)
 {
-    int o, k;
+    bf16 *row = xcalloc((size_t)w->K + 1, sizeof(bf16));
+    int o;
 
     pack_check(w, o0, o1);
-    for (o = o0; o < o1; o++)
-        for (k = 0; k < w->K; k++)
-            w->p[w_index(w, o, k)] = bf16_from_f32(W[(size_t)o * ldw + (size_t)k]);
+    for (o = o0; o < o1; o++) {
+        bf16_from_f32_n(row, W + (size_t)o * ldw, (size_t)w->K);
+        pack_row(w, o, row);
+    }
+    free(row);
 }
 
 void
 bf16w_pack_bf16(struct bf16w *w, const bf16 *W, size_t ldw, int o0, int o1)
 {
-    int o, k;
+    bf16 *row = xcalloc((size_t)w->K + 1, sizeof(bf16));
+    int o;
 
     pack_check(w, o0, o1);
-    for (o = o0; o < o1; o++)
-        for (k = 0; k < w->K; k++)
-            w->p[w_index(w, o, k)] = W[(size_t)o * ldw + (size_t)k];
+    for (o = o0; o < o1; o++) {
+        memcpy(row, W + (size_t)o * ldw, (size_t)w->K * sizeof(bf16));
+        pack_row(w, o, row);
+    }
+    free(row);
 }
 
 bf16
@@ -546,24 +568,33 @@ UKR(ukr_bf_14, ukr_bf_body, TB, uint32_t, 1, 4)
 UKR(ukr_bf_11, ukr_bf_body, TB, uint32_t, 1, 1)
 static const struct ukset uk_bf = { 4, 4, 4, ukr_bf_44, ukr_bf_41, ukr_bf_14, ukr_bf_11 };
 
+TB static void
+swap_pairs(uint32_t *xp, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i += 16)
+        _mm512_storeu_si512(xp + i, _mm512_rol_epi32(_mm512_loadu_si512(xp + i), 16));
+}
+
 static void
 mm_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R, int o0,
           int o1, const float *bias, int acc)
 {
-    size_t np = (size_t)W->Kp / 2, i, n;
+    size_t np = (size_t)W->Kp / 2, n;
     bf16 *xb;
     uint32_t *xp;
 
     if (R < 1 || o0 >= o1)
         return;
     xb = prep_bf16(s, R, R, W->K, W->Kp, from_f32_avx512);
+    /* each pair swapped in place: (xb[2i] << 16 | xb[2i+1]) is the
+       little-endian word rotated by 16; R np is a multiple of 16 (Kp of 32) */
     n = (size_t)R * np;
-    xp = xmalloc(n * sizeof(uint32_t));
-    for (i = 0; i < n; i++)
-        xp[i] = (uint32_t)xb[2 * i] << 16 | xb[2 * i + 1];
-    free(xb);
+    xp = (uint32_t *)(void *)xb;
+    swap_pairs(xp, n);
     drive(&uk_bf, out, ldo, (const char *)xp, np, sizeof(uint32_t), W, R, o0, o1, bias, acc);
-    free(xp);
+    free(xb);
 }
 
 /*

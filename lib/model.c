@@ -22,6 +22,7 @@
 #include "lora.h"
 #include "pool.h"
 #include "util.h"
+#include "w16.h"
 
 /*
  * Hot element-wise loops are compiled for AVX-512 and AVX2 as well
@@ -599,6 +600,7 @@ model_free(struct model *m)
         free(m->acts);
     }
     free(m->expert_load);
+    model_w16_free(m->w16);
     free(m->w.layers);
     free(m->g.layers);
     free(m->tensors);
@@ -833,6 +835,9 @@ matmul_forward_ref(float *out, const float *in, const float *W, const float *bia
         }
 }
 
+/* bf16 copies whose backward is bf16 too (w16.h), during model_backward */
+static struct model_w16 *bwd16;
+
 void
 matmul_backward(float *din, float *dW, float *dbias, const float *dout, const float *in,
                 const float *W, size_t N, int IC, int OC)
@@ -842,6 +847,8 @@ matmul_backward(float *din, float *dW, float *dbias, const float *dout, const fl
 
     if (N == 0)
         return;
+    if (bwd16 && w16_matmul_backward(bwd16, din, dW, dout, in, W, N, IC, OC))
+        din = dW = NULL;
     if (din)
         par_sgemm(CblasNoTrans, CblasNoTrans, (int)N, IC, OC, 1.0f, dout,
                     OC, W, IC, 0.0f, din, IC);
@@ -2077,6 +2084,7 @@ model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
         die("model: backward without a matching training forward");
     if (!m->grads && !m->lora)
         model_zero_grad(m);
+    bwd16 = m->w16;
     memset(a->dres, 0, N * C * sizeof(float));
     memset(a->dln, 0, N * C * sizeof(float));
 
@@ -2110,6 +2118,7 @@ model_backward(struct model *m, const struct model_batch *b, const float *dlogp,
         for (i = 0; i < C; i++)
             ge[i] += d[i];
     }
+    bwd16 = NULL;
 }
 
 double

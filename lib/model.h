@@ -268,6 +268,7 @@ struct model_tensor {
 
 struct model_acts;
 struct lora;
+struct model_w16;
 
 struct model {
     struct model_config cfg;
@@ -289,6 +290,12 @@ struct model {
      * adapter's gradients (lora->grads) and leaves m->grads alone.
      */
     struct lora *lora;
+    /*
+     * bf16 copies of the matrices (w16.h; owned, NULL by default): when
+     * set, every forward's products read them (bf16 products, fp32
+     * accumulation); the backward still multiplies by the fp32 weights.
+     */
+    struct model_w16 *w16;
 };
 
 /* New model with zeroed parameters (check the config first).  Result is new. */

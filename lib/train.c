@@ -10,6 +10,7 @@
 
 #include "dist.h"
 #include "lora.h"
+#include "w16.h"
 #include "util.h"
 
 static const char *const agg_names[] = {
@@ -803,6 +804,10 @@ train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
         stats_reduce(tr, st);
     st->lr = optim_lr(&tr->o->cfg, tr->o->step);
     st->grad_norm = optim_step(tr->o, train_params(tr), train_grads(tr), 1.0f);
+    /* bf16 products (w16.h) read copies of the fp32 weights just stepped;
+       an adapter's base is frozen, its copies stay */
+    if (!tr->m->lora)
+        model_w16_refresh(tr->m);
 }
 
 void

@@ -3,7 +3,8 @@
  * training forward) on small random models: log-probabilities of every
  * position to 1e-4; bit-identical rows whatever the batch, the thread
  * count, the prefill chunking; each matrix kernel against the naive
- * double-precision product.
+ * double-precision product.  All of it again with bf16 weights (w16.h),
+ * where both forwards take the bf16 products.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +14,10 @@
 #include "infer.h"
 #include "model.h"
 #include "util.h"
+#include "w16.h"
+
+/* the models of the tests compute in bf16 (w16.h) */
+static int bf16_mode;
 
 /* Models with Multi-head Latent Attention and DeepSeekMoE layers instead. */
 static int use_mla;
@@ -70,6 +75,8 @@ small_model(int bias, int max_pos, uint64_t seed)
         for (i = 0; i < t->n; i++)
             m->params[t->off + i] = (float)rng_normal(&r) * 0.5f;
     }
+    if (bf16_mode)
+        model_use_bf16(m, KERN16_AUTO, 0);
     return m;
 }
 
@@ -203,8 +210,8 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
             md = fmax(md, fabs(mine - logp[P - 1 + t]));
         }
     }
-    CHECK_MSG(md < 1e-4, "%s bias %d mla %d threads %d: max logprob diff %g",
-              infer_kernel_name(kern), bias, use_mla, nthreads, md);
+    CHECK_MSG(md < 1e-4, "%s%s bias %d mla %d threads %d: max logprob diff %g",
+              infer_kernel_name(kern), bf16_mode ? " bf16" : "", bias, use_mla, nthreads, md);
     /* the greedy tokens are not all the same: the test sees real logits */
     for (t = 1, i = 0; t < G; t++)
         i += ids[P + t] != ids[P];
@@ -268,8 +275,8 @@ test_invariance(enum infer_kernel kern)
                 for (i = 0; i < nn; i++)
                     tok[i] = argmax(o + (size_t)i * V, V);
             }
-            CHECK_MSG(same, "%s threads %d batch %d: row 0 differs",
-                      infer_kernel_name(kern), th, batch);
+            CHECK_MSG(same, "%s%s threads %d batch %d: row 0 differs",
+                      infer_kernel_name(kern), bf16_mode ? " bf16" : "", th, batch);
             for (i = 0; i < n; i++) {
                 infer_seq_release(&s[i]);
                 infer_prefix_release(&p[i]);
@@ -301,17 +308,18 @@ main(void)
     size_t i;
 
     test_kernels();
-    for (i = 0; i < ARRAY_LEN(ks); i++) {
-        if (!have(ks[i]))
-            continue;
-        test_against_training(0, 1, ks[i]);
-        test_against_training(1, 2, ks[i]);
-        test_invariance(ks[i]);
-        use_mla = 1;   /* bias: q_lora_rank */
-        test_against_training(0, 1, ks[i]);
-        test_against_training(1, 2, ks[i]);
-        test_invariance(ks[i]);
-        use_mla = 0;
-    }
+    for (bf16_mode = 0; bf16_mode <= 1; bf16_mode++)
+        for (i = 0; i < ARRAY_LEN(ks); i++) {
+            if (!have(ks[i]))
+                continue;
+            test_against_training(0, 1, ks[i]);
+            test_against_training(1, 2, ks[i]);
+            test_invariance(ks[i]);
+            use_mla = 1;   /* bias: q_lora_rank */
+            test_against_training(0, 1, ks[i]);
+            test_against_training(1, 2, ks[i]);
+            test_invariance(ks[i]);
+            use_mla = 0;
+        }
     return check_done();
 }
