@@ -139,6 +139,16 @@ model_w16_refresh(struct model *m)
         m->w16->mats[i].have_t = 0;
 }
 
+int
+w16_parse_dtype(const char *name)
+{
+    if (!strcmp(name, "f32") || !strcmp(name, "fp32") || !strcmp(name, "float32"))
+        return 0;
+    if (!strcmp(name, "bf16") || !strcmp(name, "bfloat16"))
+        return 1;
+    return -1;
+}
+
 void
 model_w16_free(struct model_w16 *w)
 {

@@ -73,6 +73,9 @@ int w16_matmul_backward(struct model_w16 *w, float *din, float *dW, const float 
                         const float *in, const float *W, size_t N, int IC, int OC);
 /* Rounds the copies again from m->params (after an optimizer step). */
 void model_w16_refresh(struct model *m);
+/* "f32" (also fp32, float32) 0, "bf16" (bfloat16) 1, else -1: the tools' --dtype. */
+int w16_parse_dtype(const char *name);
+
 /* Frees w; NULL is allowed. */
 void model_w16_free(struct model_w16 *w);
 

@@ -20,6 +20,7 @@
 #include "sample.h"
 #include "tok.h"
 #include "tool.h"
+#include "w16.h"
 
 static const char usage_text[] =
     "usage: gen -m DIR [-G N] [-T X] [--top-k N] [--top-p X] [--min-p X] [-n N]\n"
@@ -32,6 +33,8 @@ static const char usage_text[] =
     "  -m, --model DIR       the checkpoint (config.json, model.safetensors,\n"
     "                        tokenizer.json or the built-in tokenizer)\n"
     "      --adapter DIR     run with the LoRA adapter in DIR (PEFT's layout)\n"
+    "      --dtype NAME      products in f32 (default) or bf16: bf16 copies of the\n"
+    "                        weights, fp32 accumulation (posttrain-checkpoint(5))\n"
     "  -G, --samples N       completions per prompt (default 1)\n"
     "  -T, --temperature X   softmax temperature; 0 is greedy (default 1)\n"
     "      --top-k N         sample among the N most likely tokens (default 0: all)\n"
@@ -86,6 +89,7 @@ enum {
     OPT_SEND_ID,
     OPT_RESUME,
     OPT_ADAPTER,
+    OPT_DTYPE,
 };
 
 #define MAX_STOPS 32
@@ -318,6 +322,7 @@ main(int argc, char **argv)
         TOOL_LONGOPTS,
         {"model", required_argument, NULL, 'm'},
         {"adapter", required_argument, NULL, OPT_ADAPTER},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
         {"samples", required_argument, NULL, 'G'},
         {"temperature", required_argument, NULL, 'T'},
         {"top-k", required_argument, NULL, OPT_TOP_K},
@@ -358,7 +363,7 @@ main(int argc, char **argv)
     struct chat chat;
     struct oaigen_config oc;
     const char *keyenv = NULL;
-    int resume = 0, local_only = 0, top_k_set = 0;
+    int resume = 0, local_only = 0, top_k_set = 0, use16 = 0;
 
     memset(&oc, 0, sizeof(oc));
     oc.client.concurrency = 8;
@@ -380,6 +385,11 @@ main(int argc, char **argv)
         switch (c) {
         case 'm': model = optarg; break;
         case OPT_ADAPTER: adapter = optarg; local_only = 1; break;
+        case OPT_DTYPE:
+            if ((use16 = w16_parse_dtype(optarg)) < 0)
+                tool_usage_error(&t, "--dtype: '%s' is not f32 or bf16", optarg);
+            local_only = 1;
+            break;
         case 'G': cfg.G = (int)opt_long(&t, "-G", optarg, 1, 65536); break;
         case 'T': cfg.sampler.temperature = opt_float(&t, "-T", optarg, 0, 1000); break;
         case OPT_TOP_K:
@@ -456,8 +466,9 @@ main(int argc, char **argv)
                                            : "-m DIR is required");
     if (oc.client.url) {
         if (local_only)
-            tool_usage_error(&t, "--min-p, --think, --no-think, -f, --threads, --batch and"
-                             " --adapter are for a local checkpoint, not --server");
+            tool_usage_error(&t, "--min-p, --think, --no-think, -f, --threads, --batch,"
+                             " --adapter and --dtype are for a local checkpoint, not"
+                             " --server");
         if (keyenv && !(oc.client.api_key = getenv(keyenv)))
             tool_usage_error(&t, "--api-key-env: '%s' is not set", keyenv);
         if (resume) {
@@ -503,6 +514,8 @@ main(int argc, char **argv)
         die("'%s': a reward model has no language-model head to sample from", model);
     if (lm_adapter(m, adapter, &err) < 0)
         die("%s", sbuf_str(&err));
+    if (use16)
+        model_use_bf16(m, KERN16_AUTO, 0);
     if (lm_chat_open(model, m, format, flags, &tk, &chat, &err) < 0)
         die("%s", sbuf_str(&err));
     run.t = &t;

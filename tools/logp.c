@@ -15,14 +15,17 @@
 #include "model.h"
 #include "sample.h"
 #include "tool.h"
+#include "w16.h"
 
 static const char usage_text[] =
-    "usage: logp -m DIR [--adapter DIR] [--old] [--temperature X] [--batch-tokens N]\n"
-    "            [--threads N] [options] [FILE ...]\n"
+    "usage: logp -m DIR [--adapter DIR] [--dtype NAME] [--old] [--temperature X]\n"
+    "            [--batch-tokens N] [--threads N] [options] [FILE ...]\n"
     "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n"
     "  -m, --model DIR       the checkpoint (reference model, or the policy)\n"
     "      --adapter DIR     with the LoRA adapter in DIR (PEFT's layout); without\n"
     "                        it, the base is a LoRA policy's reference model\n"
+    "      --dtype NAME      products in f32 (default) or bf16: bf16 copies of the\n"
+    "                        weights, fp32 accumulation (posttrain-checkpoint(5))\n"
     "      --old             write old_logprobs instead of ref_logprobs\n"
     "      --temperature X   log-probabilities of softmax(logits / X) (default: the\n"
     "                        samples' sampling.temperature, else 1)\n"
@@ -36,6 +39,7 @@ enum {
     OPT_BATCH_TOKENS,
     OPT_THREADS,
     OPT_ADAPTER,
+    OPT_DTYPE,
 };
 
 struct pending {
@@ -140,6 +144,7 @@ main(int argc, char **argv)
         TOOL_LONGOPTS,
         {"model", required_argument, NULL, 'm'},
         {"adapter", required_argument, NULL, OPT_ADAPTER},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
         {"old", no_argument, NULL, OPT_OLD},
         {"temperature", required_argument, NULL, OPT_TEMPERATURE},
         {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
@@ -152,7 +157,7 @@ main(int argc, char **argv)
     const char *model = NULL, *adapter = NULL, *key = "ref_logprobs", *field;
     struct model *m;
     double temp = 1.0;
-    int temp_given = 0;
+    int temp_given = 0, use16 = 0;
     struct sample_temp st;
     long batch_tokens = 8192, threads = 0;
     size_t np, nc;
@@ -167,6 +172,10 @@ main(int argc, char **argv)
         switch (ch) {
         case 'm': model = optarg; break;
         case OPT_ADAPTER: adapter = optarg; break;
+        case OPT_DTYPE:
+            if ((use16 = w16_parse_dtype(optarg)) < 0)
+                tool_usage_error(&tl, "--dtype: '%s' is not f32 or bf16", optarg);
+            break;
         case OPT_OLD: key = "old_logprobs"; break;
         case OPT_TEMPERATURE:
             if (parse_double(optarg, 1e-3, 1e3, &temp))
@@ -199,6 +208,8 @@ main(int argc, char **argv)
         die("%s: a reward model (scalar head) has no token log-probabilities", model);
     if (lm_adapter(m, adapter, &err) < 0)
         die("%s", sbuf_str(&err));
+    if (use16)
+        model_use_bf16(m, KERN16_AUTO, 0);
     memset(&p, 0, sizeof(p));
     /* The samples' own temperature unless --temperature overrides it. */
     sample_temp_init(&st, temp_given, temp);

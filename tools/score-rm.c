@@ -19,9 +19,10 @@
 #include "rm.h"
 #include "tok.h"
 #include "tool.h"
+#include "w16.h"
 
 static const char usage_text[] =
-    "usage: score-rm -m DIR [--domain NAME]... [--all-domains] [--weight W]\n"
+    "usage: score-rm -m DIR [--dtype NAME] [--domain NAME]... [--all-domains] [--weight W]\n"
     "                [--name NAME] [--reference-field NAME] [--with-reference]\n"
     "                [--norm-stats FILE | --norm MEAN,STD | --fit-norm]\n"
     "                [--batch N] [--batch-tokens N] [-f FORMAT]\n"
@@ -38,6 +39,8 @@ static const char usage_text[] =
     "  -m, --model DIR         the reward model (scalar) or the judge (--judge)\n"
     "      --adapter DIR       with the LoRA adapter in DIR (PEFT's layout; scalar:\n"
     "                          one update --rm --lora trained, with its score head)\n"
+    "      --dtype NAME        products in f32 (default) or bf16: bf16 copies of the\n"
+    "                          weights, fp32 accumulation\n"
     "      --domain NAME       score records of this domain (repeatable; default:\n"
     "                          every domain but math and code)\n"
     "      --all-domains       score every record, with or without a domain\n"
@@ -107,6 +110,7 @@ enum {
     OPT_RETRY_WAIT,
     OPT_TIMEOUT,
     OPT_ADAPTER,
+    OPT_DTYPE,
 };
 
 #define MAX_DOMAINS 64
@@ -115,7 +119,7 @@ enum {
 struct cli {
     const char *model, *adapter, *norm_stats, *norm, *template_path;
     const char *domains[MAX_DOMAINS], *stops[MAX_STOPS];
-    int ndomains, nstops, all, fit, judge, render, think, no_think, with_ref, swap;
+    int ndomains, nstops, all, fit, judge, render, think, no_think, with_ref, swap, use16;
     long batch, batch_tokens, threads, max_tokens;
     double weight, scale, temperature;
     const char *name, *ref_field, *second;
@@ -204,6 +208,7 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
         {"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"adapter", required_argument, NULL, OPT_ADAPTER},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -214,6 +219,10 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
         switch (c) {
         case 'm': a->model = optarg; break;
         case OPT_ADAPTER: a->adapter = optarg; break;
+        case OPT_DTYPE:
+            if ((a->use16 = w16_parse_dtype(optarg)) < 0)
+                tool_usage_error(t, "--dtype: '%s' is not f32 or bf16", optarg);
+            break;
         case OPT_DOMAIN:
             if (a->ndomains == MAX_DOMAINS)
                 tool_usage_error(t, "--domain: more than %d domains", MAX_DOMAINS);
@@ -283,6 +292,8 @@ parse_args(struct tool *t, struct cli *a, int argc, char **argv)
         tool_usage_error(t, "--server is for --judge");
     if (a->adapter && (a->server.url || a->render))
         tool_usage_error(t, "--adapter is for a local model, not --server or --render");
+    if (a->use16 && (a->server.url || a->render))
+        tool_usage_error(t, "--dtype is for a local model, not --server or --render");
     if (!a->server.url && a->keyenv)
         tool_usage_error(t, "--api-key-env is for --judge --server");
     if (a->keyenv && !(a->server.api_key = getenv(a->keyenv)))
@@ -477,6 +488,8 @@ main(int argc, char **argv)
     m = lm_load(a.model, a.adapter && !a.judge ? CKPT_AS_SEQ_CLS : 0, &msg);
     if (!m || lm_adapter(m, a.adapter, &msg) < 0)
         goto fail;
+    if (a.use16)
+        model_use_bf16(m, KERN16_AUTO, 0);
     if (a.judge && m->cfg.arch != MODEL_CAUSAL_LM) {
         sbuf_addf(&msg, "'%s': a scalar reward model cannot write a verdict; --judge"
                   " needs a causal LM", a.model);

@@ -17,15 +17,18 @@
 #include "serve.h"
 #include "tok.h"
 #include "util.h"
+#include "w16.h"
 
 static const char usage_text[] =
-    "usage: serve -m DIR [--adapter DIR] [--host ADDR] [--port N] [--name NAME] [--api-key-env VAR]\n"
+    "usage: serve -m DIR [--adapter DIR] [--dtype NAME] [--host ADDR] [--port N] [--name NAME] [--api-key-env VAR]\n"
     "             [--max-tokens N] [--max-n N] [--max-body N] [--max-conns N]\n"
     "             [-f FORMAT] [--batch N] [--threads N] [-v]\n"
     "Answers the OpenAI HTTP API (/v1/completions, /v1/chat/completions,\n"
     "/v1/models, /health) with samples of the checkpoint DIR.\n"
     "  -m, --model DIR       the checkpoint\n"
     "      --adapter DIR     with the LoRA adapter in DIR (PEFT's layout)\n"
+    "      --dtype NAME      products in f32 (default) or bf16: bf16 copies of the\n"
+    "                        weights, fp32 accumulation (posttrain-checkpoint(5))\n"
     "      --host ADDR       numeric address to listen on (default 127.0.0.1)\n"
     "      --port N          port (default 8000; 0: any free one)\n"
     "      --name NAME       the model's name in the API (default: DIR's last part)\n"
@@ -52,6 +55,7 @@ enum {
     OPT_MAX_CONNS,
     OPT_BATCH,
     OPT_ADAPTER,
+    OPT_DTYPE,
     OPT_THREADS,
 };
 
@@ -105,6 +109,7 @@ main(int argc, char **argv)
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"adapter", required_argument, NULL, OPT_ADAPTER},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
         {"host", required_argument, NULL, OPT_HOST},
         {"port", required_argument, NULL, OPT_PORT},
         {"name", required_argument, NULL, OPT_NAME},
@@ -127,6 +132,7 @@ main(int argc, char **argv)
     enum chat_format format = CHAT_AUTO;
     struct sbuf err = SBUF_INIT;
     struct sigaction sa;
+    int use16 = 0;
     struct model *m;
     struct tok *tk;
     struct chat chat;
@@ -150,6 +156,10 @@ main(int argc, char **argv)
         switch (c) {
         case 'm': model = optarg; break;
         case OPT_ADAPTER: adapter = optarg; break;
+        case OPT_DTYPE:
+            if ((use16 = w16_parse_dtype(optarg)) < 0)
+                usage_error("--dtype: '%s' is not f32 or bf16", optarg);
+            break;
         case OPT_HOST: sc.host = optarg; break;
         case OPT_PORT: sc.port = (int)opt_long("--port", optarg, 0, 65535); break;
         case OPT_NAME:
@@ -201,6 +211,8 @@ main(int argc, char **argv)
         die("'%s': a reward model has no language-model head to sample from", model);
     if (lm_adapter(m, adapter, &err) < 0)
         die("%s", sbuf_str(&err));
+    if (use16)
+        model_use_bf16(m, KERN16_AUTO, 0);
     if (lm_chat_open(model, m, format, 0, &tk, &chat, &err) < 0)
         die("%s", sbuf_str(&err));
     ckpt_hash(m, policy);

@@ -23,6 +23,7 @@
 #include "sample.h"
 #include "tool.h"
 #include "train.h"
+#include "w16.h"
 
 static const char usage_text[] =
     "usage: update -m IN -o OUT (--sft | --grpo | --distill | --rm) [options] [FILE ...]\n"
@@ -97,6 +98,10 @@ static const char usage_text[] =
     "      --metrics FILE     one JSON line per step\n"
     "      --threads N        compute threads (default: POSTTRAIN_THREADS, else all;\n"
     "                         under mpirun, the host's cores over its ranks)\n"
+    "      --compute-dtype NAME  matrix products in f32 (default) or bf16: bf16\n"
+    "                         copies of the fp32 master weights, forward and\n"
+    "                         backward, fp32 accumulation (gen/logp --dtype bf16\n"
+    "                         compute the same log-probs)\n"
     "      --max-errors N     go on past up to N bad records (default 0)\n"
     "      --rejects FILE     write bad records there, whole, with the reason\n"
     "  -q, --quiet            no summary on stderr\n"
@@ -114,6 +119,7 @@ enum {
     OPT_METRICS, OPT_THREADS, OPT_EVAL, OPT_DTYPE, OPT_SHARD, OPT_DISTILL, OPT_OBJECTIVE,
     OPT_KL, OPT_ENTROPY_COEF, OPT_DISTILL_COEF, OPT_IS, OPT_IS_CAP, OPT_IS_MODE,
     OPT_LORA, OPT_LORA_ALPHA, OPT_LORA_DROPOUT, OPT_LORA_TARGETS, OPT_RSLORA, OPT_ADAPTER,
+    OPT_COMPUTE_DTYPE,
 };
 
 /* Optimizer options given on the command line (NAN / -1: not given). */
@@ -136,6 +142,7 @@ struct run {
     struct optset os;
     struct ckpt_format fmt;  /* how checkpoints are written */
     int fmt_given;           /* --dtype or --max-shard-size */
+    int use16;               /* --compute-dtype bf16 */
     /* LoRA: a new adapter (lora.r > 0) or the one in adapter */
     struct lora_config lora;
     const char *adapter;
@@ -623,6 +630,7 @@ parse_args(struct run *r, int argc, char **argv)
         {"threads", required_argument, NULL, OPT_THREADS},
         {"eval", no_argument, NULL, OPT_EVAL},
         {"dtype", required_argument, NULL, OPT_DTYPE},
+        {"compute-dtype", required_argument, NULL, OPT_COMPUTE_DTYPE},
         {"max-shard-size", required_argument, NULL, OPT_SHARD},
         {"distill", no_argument, NULL, OPT_DISTILL},
         {"objective", required_argument, NULL, OPT_OBJECTIVE},
@@ -815,6 +823,10 @@ parse_args(struct run *r, int argc, char **argv)
             break;
         case OPT_RSLORA: r->lora.rslora = 1; lora_opts = 1; break;
         case OPT_ADAPTER: r->adapter = optarg; break;
+        case OPT_COMPUTE_DTYPE:
+            if ((r->use16 = w16_parse_dtype(optarg)) < 0)
+                tool_usage_error(&r->tl, "--compute-dtype: '%s' is not f32 or bf16", optarg);
+            break;
         case OPT_DTYPE:
             r->fmt_given = 1;
             if (ckpt_parse_dtype(optarg, &r->fmt.dtype))
@@ -955,6 +967,8 @@ main(int argc, char **argv)
     if (r.lo)
         r.lo->seed = r.seed;    /* the dropout masks' (a resumed run's too) */
     m->lora = r.lo;
+    if (r.use16)
+        model_use_bf16(m, KERN16_AUTO, 1);
 
     /* rank 0 reads (stdin included) and sends the rows to the others */
     if (rank0) {
