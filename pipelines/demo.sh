@@ -32,6 +32,7 @@ RL_G=${RL_G:-16}            # samples per prompt
 RL_LR=${RL_LR:-3e-4}
 RL_TEMP=${RL_TEMP:-1.0}     # sampling temperature of the GRPO samples
 RL_REFILL=${RL_REFILL:-0}   # 1: dynamic sampling with refill (grpo.mk REFILL)
+DTYPE=${DTYPE:-f32}         # bf16: bf16 products in SFT, GRPO and evaluation
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
@@ -60,13 +61,13 @@ fi
 
 # 3. SFT
 $MAKE -f "$HERE/sft.mk" INIT="$D/base" DATA="$D/sft.jsonl" RUN="$D/sft" EPOCHS=1 L=512 \
-    BATCH=8 LR="$SFT_LR" MIN_LR="$SFT_LR" WARMUP=20
+    BATCH=8 LR="$SFT_LR" MIN_LR="$SFT_LR" WARMUP=20 DTYPE="$DTYPE"
 say "SFT done"
 
 # 4-6. evaluation: greedy, one sample per prompt, the boxed answer only
 evaluate() { # checkpoint, name
     if [ ! -e "$D/$2.stats.json" ]; then
-        gen -m "$1" -T 0 -n 64 --think -q "$D/eval.jsonl" \
+        gen -m "$1" --dtype "$DTYPE" -T 0 -n 64 --think -q "$D/eval.jsonl" \
             | score-math --extract boxed -q | score-format -q -o "$D/$2.scored.jsonl"
         stats -j -q --reward rewards.math "$D/$2.scored.jsonl" > "$D/$2.stats.json"
         stats -j -q --reward rewards.format "$D/$2.scored.jsonl" > "$D/$2.format.json"
@@ -77,7 +78,7 @@ say "held-out accuracy after SFT: $(jq .accuracy "$D/before.stats.json")"
 
 $MAKE -f "$HERE/grpo.mk" INIT="$D/sft/final" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/grpo" \
     STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP="$RL_TEMP" MAXTOK=64 LR="$RL_LR" L=1024 \
-    REFILL="$RL_REFILL" ACC_KEY=rewards.math 2>/dev/null
+    REFILL="$RL_REFILL" DTYPE="$DTYPE" ACC_KEY=rewards.math 2>/dev/null
 FINAL="$D/grpo/step-$(printf %03d "$RL_STEPS")/ckpt"
 AFTER=after.step-$(printf %03d "$RL_STEPS")
 evaluate "$FINAL" "$AFTER"

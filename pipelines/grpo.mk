@@ -72,6 +72,12 @@ SCORE ?= score-math --extract boxed | score-format
 ADV_OPTS ?=
 PACK_OPTS ?= --truncate
 UPDATE_OPTS ?=
+# The matrix products' precision, the same in gen, logp and update so the
+# sampler's log-probs stay the trainer's: f32, or bf16 (gen/logp --dtype,
+# update --compute-dtype)
+DTYPE ?= f32
+# (not given when f32, so GEN may be a gen --server)
+DTYPE_OPT = $(if $(filter-out f32,$(DTYPE)),--dtype $(DTYPE))
 # The first step starts a fresh optimizer over INIT (whose state, if any,
 # belongs to the SFT run that made it).
 FIRST_OPTS ?= --new-optimizer
@@ -138,7 +144,7 @@ stale_bound = $(if $(filter 000,$(call sampler,$(1),$(2))),,--min-policy-step \
 REFILLING := $(filter 1,$(REFILL))
 REFILL_ADV := $(if $(REFILLING),--drop-uniform)
 # gen's command for step $(1) (the one before: $(2)), standard input to output
-gen_cmd = $(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) -G $(G) -T $(TEMP) -n $(MAXTOK) \
+gen_cmd = $(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) $(DTYPE_OPT) -G $(G) -T $(TEMP) -n $(MAXTOK) \
 	--seed $$$$(( $(SEED) * 100003 + 10\#$(1) )) $(GEN_OPTS) -q
 # A command over records, sharded by PARALLEL when it is set.
 sharded = $(if $(SHARDED),$(PARALLEL) "$(1)",$(1))
@@ -162,14 +168,14 @@ endif
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
 	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(call stale_bound,$(1),$(2)) $(REFILL_ADV) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(call stale_bound,$(1),$(2)) $(REFILL_ADV) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
+	else advantage -G $(G) $(call stale_bound,$(1),$(2)) $(REFILL_ADV) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) $(DTYPE_OPT) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) $(DTYPE_OPT) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
 
 $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(call ckpt,$(2))/model.safetensors
 	rm -rf $(RUN)/step-$(1)/ckpt
-	$(MPIRUN) update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) \
+	$(MPIRUN) update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) --compute-dtype $(DTYPE) \
 	    --metrics $(RUN)/step-$(1)/metrics.part \
 	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl

@@ -30,6 +30,9 @@ SEED ?= 0
 LAST_TURN_ONLY ?=
 PACK_OPTS ?=
 UPDATE_OPTS ?=
+# The matrix products' precision: f32, or bf16 (update --compute-dtype:
+# bf16 copies of fp32 master weights, fp32 accumulation)
+DTYPE ?= f32
 # MPIRUN starts update data-parallel over the ranks of an MPI job (the
 # result: the one-process one up to float summation order; posttrain(7),
 # RUNNING ON A CLUSTER), e.g.
@@ -63,7 +66,7 @@ TOTAL = $$(( ( $$(zstd -dc $(RUN)/packed.jsonl.zst | wc -l) + $(BATCH) - 1 ) / $
 
 $(RUN)/epoch-1/model.safetensors: $(RUN)/packed.jsonl.zst $(INIT)/model.safetensors
 	rm -rf $(RUN)/epoch-1
-	$(MPIRUN) update -m $(INIT) -o $(RUN)/epoch-1 --sft --new-optimizer --epochs 1 --batch $(BATCH) \
+	$(MPIRUN) update -m $(INIT) -o $(RUN)/epoch-1 --sft --new-optimizer --compute-dtype $(DTYPE) --epochs 1 --batch $(BATCH) \
 	    --lr $(LR) --min-lr $(MIN_LR) --schedule cosine --warmup $(WARMUP) \
 	    --total-steps $(TOTAL) --seed $(SEED) --metrics $(RUN)/epoch-1.metrics.part \
 	    $(UPDATE_OPTS) -q $<
@@ -72,7 +75,7 @@ $(RUN)/epoch-1/model.safetensors: $(RUN)/packed.jsonl.zst $(INIT)/model.safetens
 define epoch
 $(RUN)/epoch-$(1)/model.safetensors: $(RUN)/packed.jsonl.zst $(RUN)/epoch-$(2)/model.safetensors
 	rm -rf $(RUN)/epoch-$(1)
-	$(MPIRUN) update -m $(RUN)/epoch-$(2) -o $(RUN)/epoch-$(1) --sft --epochs 1 --batch $(BATCH) \
+	$(MPIRUN) update -m $(RUN)/epoch-$(2) -o $(RUN)/epoch-$(1) --sft --compute-dtype $(DTYPE) --epochs 1 --batch $(BATCH) \
 	    --seed $$$$(( $(SEED) + $(1) )) --metrics $(RUN)/epoch-$(1).metrics.part $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/epoch-$(1).metrics.part $(RUN)/epoch-$(1).metrics.jsonl
 endef
