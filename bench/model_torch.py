@@ -4,7 +4,7 @@ tied or untied head), the same training step (forward, mean cross-entropy
 over the targets, backward, AdamW, gradient clipping at 1), the same
 shapes; prints one JSON line like model_bench.
 
-    python3 model_torch.py SHAPE B T STEPS [--data FILE] [--micro M] [--lr X]
+    python3 model_torch.py SHAPE B T STEPS [--data FILE] [--micro M] [--lr X] [--autocast bf16]
 
 SHAPE is a preset (tiny, smollm-135m), an HF config.json (its shape,
 head_dim, tied or untied head, rope_theta and rope_scaling, rms_norm_eps,
@@ -23,6 +23,8 @@ The step is written as a user who must fit it in memory would write it:
     hidden states and of the head matrix) are computed in the forward and
     the chunk's logits freed, so B x T x V logits never exist and nothing
     is recomputed; the backward only scales the stored gradients;
+  - --autocast bf16: the forward under torch.autocast("cpu", bfloat16),
+    PyTorch's CPU mixed precision (fp32 master weights and optimizer);
   - --micro M: forward and backward over M rows at a time, gradients
     accumulated over the B rows of the step (default M = B), the loss of
     every token weighted by the step's whole count of targets, so the
@@ -137,14 +139,19 @@ class LinearCrossEntropy(torch.autograd.Function):
         loss = torch.zeros((), dtype=torch.float64)
         for a in range(0, h.shape[0], chunk):
             hc, t = h[a:a + chunk], target[a:a + chunk]
-            z = hc @ w.t()
+            # under autocast the product is bf16; the softmax and its
+            # gradient fp32, as autocast computes log-softmax
+            z = (hc @ w.t()).float()
             lse = torch.logsumexp(z, dim=-1)
             loss += (lse - z.gather(1, t[:, None])[:, 0]).sum().double()
             z.sub_(lse[:, None]).exp_()                     # softmax
             z[torch.arange(z.shape[0]), t] -= 1.0           # - one-hot
             z.mul_(scale)
             dh[a:a + chunk] = z @ w
-            dw.addmm_(z.t(), hc)
+            if torch.is_autocast_cpu_enabled():
+                dw += (z.t() @ hc).float()
+            else:
+                dw.addmm_(z.t(), hc)
         ctx.save_for_backward(dh, dw)
         return (loss * scale).to(h.dtype)
 
@@ -233,6 +240,9 @@ def main():
     data = ref_model.opt(argv, "--data", None)
     micro = ref_model.opt(argv, "--micro", None)
     lr = float(ref_model.opt(argv, "--lr", "1e-4"))
+    autocast = ref_model.opt(argv, "--autocast", None)
+    if autocast not in (None, "bf16"):
+        raise SystemExit("model_torch: --autocast takes bf16")
     if len(argv) != 4:
         raise SystemExit(__doc__)
     preset, B, T, steps = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
@@ -276,7 +286,11 @@ def main():
         scale = 1.0 / max(1, int(lm[:, 1:].sum()))
         loss = 0.0
         for a in range(0, B, M):
-            part = m.loss(ids[a:a + M], lm[a:a + M], cos, sin, mask, scale)
+            if autocast:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    part = m.loss(ids[a:a + M], lm[a:a + M], cos, sin, mask, scale)
+            else:
+                part = m.loss(ids[a:a + M], lm[a:a + M], cos, sin, mask, scale)
             part.backward()
             loss += part.item()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
@@ -287,7 +301,8 @@ def main():
             total += t
             best = min(best, t)
     n = sum(p.numel() for p in m.parameters())
-    print(json.dumps({"what": "step", "impl": "pytorch", "preset": preset, "B": B, "T": T,
+    print(json.dumps({"what": "step", "impl": "pytorch", "dtype": "bf16" if autocast else "f32",
+                      "preset": preset, "B": B, "T": T,
                       "micro": M, "params": n, "steps": steps,
                       "sec_per_step": round(total / steps, 4), "best_sec": round(best, 4),
                       "tokens_per_sec": round(B * T / (total / steps), 1),
