@@ -376,14 +376,23 @@ static const int seg_len[NSEG] = {7, 4, 9};
 static int ids[NTOK], tg[NTOK];
 static float wlp[NTOK], went[NTOK], wsc[NSEG];
 
-/* L = sum w_lp logp + w_ent entropy (causal) or sum w_sc score (RM). */
+/* the sequence-wise balance loss's coefficient in the variants below (0: off) */
+static float seq_aux;
+
+/*
+ * L = sum w_lp logp + w_ent entropy (causal) or sum w_sc score (RM), plus
+ * the sequence-wise balance loss when seq_aux is set.
+ */
 static double
 model_loss(struct model *m, const struct model_batch *b, float temp)
 {
     float lp[NTOK], en[NTOK], sc[NSEG];
     double L = 0;
 
+    m->moe_seq_aux = seq_aux;
+    m->moe_aux_loss = 0.0;
     model_forward(m, b, temp, lp, en, sc, 0);
+    L = m->moe_aux_loss;
     if (m->cfg.arch == MODEL_SEQ_CLS) {
         for (size_t s = 0; s < b->nseg; s++)
             L += (double)wsc[s] * sc[s];
@@ -450,9 +459,9 @@ test_model_grad_variant(int arch, int tie, int bias, int qk_norm,
         memcpy(p, save, t->n * sizeof(float));
         fd = (lp - lm) / (2 * eps);
         CHECK_MSG(fabs(fd - an) <= 1e-2 * fmax(fabs(an), 1e-2 * gn),
-                  "arch %d tie %d bias %d qk_norm %d rope %d experts %d %s: analytic %g vs "
-                  "central difference %g", arch, tie, bias, qk_norm, (int)c.rope.type,
-                  c.moe.n_experts, t->name, an, fd);
+                  "arch %d tie %d bias %d qk_norm %d rope %d experts %d aux %g %s: analytic "
+                  "%g vs central difference %g", arch, tie, bias, qk_norm, (int)c.rope.type,
+                  c.moe.n_experts, (double)seq_aux, t->name, an, fd);
     }
     free(dir);
     free(save);
@@ -704,6 +713,50 @@ main(void)
         d.norm_topk = 0;
         d.first_dense = 1;
         test_model_grad_variant(MODEL_SEQ_CLS, 0, 0, 0, NULL, &d);
+    }
+    {
+        /* the sequence-wise balance loss: its gradient alone (the token weights
+           zeroed) and beside the log-probs', for the softmax and the sigmoid
+           router; and its value where every expert is chosen (f_i = 1, so each
+           segment and sparse layer adds a sum_i P_i = a) */
+        struct model_moe q = {.n_experts = 4, .top_k = 2, .hidden = 8, .norm_topk = 1,
+                              .n_group = 1, .topk_group = 1, .scaling = 1.0f,
+                              .sparse_step = 1};
+        struct model_moe d = {.n_experts = 6, .top_k = 2, .hidden = 8, .norm_topk = 1,
+                              .sigmoid = 1, .n_group = 3, .topk_group = 2, .scaling = 2.5f,
+                              .n_shared = 1, .score_bias = 1, .sparse_step = 1};
+        float swlp[NTOK], swent[NTOK];
+        struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1, 0);
+        struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+        struct model *m;
+        memcpy(swlp, wlp, sizeof(wlp));
+        memcpy(swent, went, sizeof(went));
+        memset(wlp, 0, sizeof(wlp));
+        memset(went, 0, sizeof(went));
+        seq_aux = 1.0f;
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, NULL, &q);
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, NULL, &d);
+        memcpy(wlp, swlp, sizeof(wlp));
+        memcpy(went, swent, sizeof(went));
+        seq_aux = 0.3f;
+        test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL, &q);
+        d.mlp_only[0] = 1;
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, NULL, &d);
+        for (int sig = 0; sig < 2; sig++) {
+            c.moe = sig ? d : q;
+            c.moe.top_k = c.moe.topk_group = c.moe.n_group = 1;
+            c.moe.top_k = c.moe.n_experts;
+            memset(c.moe.mlp_only, 0, sizeof(c.moe.mlp_only));
+            m = model_new(&c);
+            model_init_random(m, 3, 0.3f);
+            seq_aux = 0.25f;
+            model_loss(m, &b, 1.0f);
+            CHECK_MSG(fabs(m->moe_aux_loss - 0.25 * NSEG * c.n_layers) < 1e-5,
+                      "sigmoid %d: balance loss %g with every expert chosen, want %g", sig,
+                      m->moe_aux_loss, 0.25 * NSEG * c.n_layers);
+            model_free(m);
+        }
+        seq_aux = 0.0f;
     }
     test_packed(MODEL_CAUSAL_LM);
     test_packed(MODEL_SEQ_CLS);
