@@ -376,6 +376,15 @@ static const int seg_len[NSEG] = {7, 4, 9};
 static int ids[NTOK], tg[NTOK];
 static float wlp[NTOK], went[NTOK], wsc[NSEG];
 
+/* the routers of the mixture-of-experts variants: Qwen3-MoE's softmax, and
+   DeepSeek's sigmoid with groups, a selection bias, scaling and a shared expert */
+static const struct model_moe moe_softmax = {
+    .n_experts = 4, .top_k = 2, .hidden = 8, .norm_topk = 1, .n_group = 1,
+    .topk_group = 1, .scaling = 1.0f, .sparse_step = 1};
+static const struct model_moe moe_sigmoid = {
+    .n_experts = 6, .top_k = 2, .hidden = 8, .norm_topk = 1, .sigmoid = 1, .n_group = 3,
+    .topk_group = 2, .scaling = 2.5f, .n_shared = 1, .score_bias = 1, .sparse_step = 1};
+
 /* the sequence-wise balance loss's coefficient in the variants below (0: off) */
 static float seq_aux;
 
@@ -698,12 +707,7 @@ main(void)
         /* mixtures of experts (tiny_config: 2 layers, hidden 24): Qwen3-MoE's softmax
            router, with and without renormalization, layer 0 dense; DeepSeek's sigmoid
            router with groups, a selection bias, scaling and a shared expert */
-        struct model_moe q = {.n_experts = 4, .top_k = 2, .hidden = 8, .norm_topk = 1,
-                              .n_group = 1, .topk_group = 1, .scaling = 1.0f,
-                              .sparse_step = 1};
-        struct model_moe d = {.n_experts = 6, .top_k = 2, .hidden = 8, .norm_topk = 1,
-                              .sigmoid = 1, .n_group = 3, .topk_group = 2, .scaling = 2.5f,
-                              .n_shared = 1, .score_bias = 1, .sparse_step = 1};
+        struct model_moe q = moe_softmax, d = moe_sigmoid;
         test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL, &q);
         q.norm_topk = 0;
         q.mlp_only[0] = 1;
@@ -719,12 +723,7 @@ main(void)
            zeroed) and beside the log-probs', for the softmax and the sigmoid
            router; and its value where every expert is chosen (f_i = 1, so each
            segment and sparse layer adds a sum_i P_i = a) */
-        struct model_moe q = {.n_experts = 4, .top_k = 2, .hidden = 8, .norm_topk = 1,
-                              .n_group = 1, .topk_group = 1, .scaling = 1.0f,
-                              .sparse_step = 1};
-        struct model_moe d = {.n_experts = 6, .top_k = 2, .hidden = 8, .norm_topk = 1,
-                              .sigmoid = 1, .n_group = 3, .topk_group = 2, .scaling = 2.5f,
-                              .n_shared = 1, .score_bias = 1, .sparse_step = 1};
+        struct model_moe q = moe_softmax, d = moe_sigmoid;
         float swlp[NTOK], swent[NTOK];
         struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1, 0);
         struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
