@@ -274,6 +274,32 @@ moe_from_json(const json_t *js, struct model_config *c, struct sbuf *err)
             e->mlp_only[l / 8] |= (unsigned char)(1u << (l % 8));
         }
     }
+    /* DeepSeek-V3's router fields (DeepseekV3Config), read here too so a
+       test model can have the DeepSeekMoE router on Qwen3-MoE's layers
+       (transformers' Qwen3-MoE does not know them) */
+    v = json_object_get(js, "scoring_func");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "softmax") != 0 &&
+                                   strcmp(json_string_value(v), "sigmoid") != 0)) {
+            sbuf_adds(err, "field 'scoring_func': not \"softmax\" or \"sigmoid\"");
+            return -1;
+        }
+        e->sigmoid = strcmp(json_string_value(v), "sigmoid") == 0;
+    }
+    v = json_object_get(js, "topk_method");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "greedy") != 0 &&
+                                   strcmp(json_string_value(v), "noaux_tc") != 0)) {
+            sbuf_adds(err, "field 'topk_method': not \"greedy\" or \"noaux_tc\" "
+                      "(e_score_correction_bias)");
+            return -1;
+        }
+        e->score_bias = strcmp(json_string_value(v), "noaux_tc") == 0;
+    }
+    if (get_int(js, "n_group", 0, 1, 1, 64, &e->n_group, err) ||
+        get_int(js, "topk_group", 0, 1, 1, 64, &e->topk_group, err) ||
+        get_real(js, "routed_scaling_factor", 1.0, &e->scaling, err))
+        return -1;
     v = json_object_get(js, "shared_expert_intermediate_size");
     if (v && !json_is_null(v) && !(json_is_integer(v) && json_integer_value(v) == 0)) {
         sbuf_adds(err, "field 'shared_expert_intermediate_size': Qwen3-MoE has no shared "
@@ -301,6 +327,16 @@ moe_to_json(json_t *js, const struct model_config *c)
             json_array_append_new(only, json_integer(l));
     json_object_set_new(js, "mlp_only_layers", only);
     json_object_set_new(js, "output_router_logits", json_false());
+    if (e->sigmoid)
+        json_object_set_new(js, "scoring_func", json_string("sigmoid"));
+    if (e->score_bias)
+        json_object_set_new(js, "topk_method", json_string("noaux_tc"));
+    if (e->n_group > 1) {
+        json_object_set_new(js, "n_group", json_integer(e->n_group));
+        json_object_set_new(js, "topk_group", json_integer(e->topk_group));
+    }
+    if (e->scaling != 1.0f)
+        json_object_set_new(js, "routed_scaling_factor", json_real(e->scaling));
 }
 
 /* A string field that must be absent, null or want (what the model computes). */

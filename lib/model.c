@@ -1571,6 +1571,61 @@ score_w(const struct model *m)
     return m->lora ? lora_score(m->lora) : m->w.score;
 }
 
+/*
+ * The sequence-wise balance loss of one sparse layer's routing mo over
+ * the segments of the last forward (model.h, moe_seq_aux), and with dp
+ * (N, E) set, its gradient with respect to the router's scores added to
+ * dp: dL/ds'_it = a f_i / T, then through the normalization s' = s /
+ * sum_j s_j (sigmoid scores; a softmax's sum is 1).
+ */
+static double
+seq_balance(const struct model *m, const struct block_moe *mo, float *dp)
+{
+    const struct model_acts *a = m->acts;
+    const struct model_moe *cf = &m->cfg.moe;
+    int E = cf->n_experts, k = cf->top_k, e, j;
+    double f[1024], P[1024], L = 0.0, coef = m->moe_seq_aux;
+    size_t s, t;
+
+    for (s = 0; s < a->nseg; s++) {
+        size_t s0 = a->seg_start[s], s1 = a->seg_start[s + 1];
+        double T = (double)(s1 - s0);
+        for (e = 0; e < E; e++)
+            f[e] = P[e] = 0.0;
+        for (t = s0; t < s1; t++) {
+            const float *p = mo->probs + t * E;
+            double sum = 0.0;
+            for (j = 0; j < k; j++)
+                f[mo->ids[t * k + j]] += 1.0;
+            for (e = 0; e < E; e++)
+                sum += p[e];
+            for (e = 0; e < E; e++)
+                P[e] += cf->sigmoid ? p[e] / sum : p[e];
+        }
+        for (e = 0; e < E; e++) {
+            f[e] *= E / (k * T);
+            L += f[e] * P[e] / T;
+        }
+        for (t = s0; dp && t < s1; t++) {
+            const float *p = mo->probs + t * E;
+            float *d = dp + t * E;
+            double sum = 0.0, sg = 0.0;
+            if (!cf->sigmoid) {
+                for (e = 0; e < E; e++)
+                    d[e] += (float)(coef * f[e] / T);
+                continue;
+            }
+            for (e = 0; e < E; e++)
+                sum += p[e];
+            for (e = 0; e < E; e++)
+                sg += coef * f[e] / T * p[e] / sum;
+            for (e = 0; e < E; e++)
+                d[e] += (float)((coef * f[e] / T - sg) / sum);
+        }
+    }
+    return coef * L;
+}
+
 /* One decoder layer, residual res -> resn (may alias under NOGRAD). */
 static void
 layer_forward(struct model *m, int l, int train, size_t N)
@@ -1625,6 +1680,8 @@ layer_forward(struct model *m, int l, int train, size_t N)
         size_t i;
         for (i = 0; i < N * (size_t)c->moe.top_k; i++)
             load[moe.ids[i]]++;
+        if (m->moe_seq_aux > 0)
+            m->moe_aux_loss += seq_balance(m, &moe, NULL);
     }
 }
 
@@ -1787,7 +1844,7 @@ moe_backward(struct model *m, int l, size_t N)
         const float *d = a->dres + r * C, *p = mo.probs + r * E;
         const int *id = mo.ids + r * k;
         const float *wt = mo.wts + r * k;
-        float D = 0.0f, sq = 0.0f, sp = 0.0f, *dz = a->dlogit + r * E;
+        float D = 0.0f, sq = 0.0f, *dz = a->dlogit + r * E;
         for (j = 0; j < k; j++) {
             size_t sl = (size_t)mo.slot[r * k + j];
             const float *y = mo.ye + sl * C;
@@ -1808,17 +1865,24 @@ moe_backward(struct model *m, int l, size_t N)
                 dwq[j] = (dwq[j] - sq) / D;
         }
         /* dwq now holds dL/dp of the chosen experts */
+        for (j = 0; j < k; j++)
+            dz[id[j]] += dwq[j];
+    }
+    if (m->moe_seq_aux > 0)
+        seq_balance(m, &mo, a->dlogit);
+    /* dL/dp to dL/dz: sigmoid dz = dp p (1 - p), softmax dz = p (dp - p . dp) */
+    for (r = 0; r < N; r++) {
+        const float *p = mo.probs + r * E;
+        float *dz = a->dlogit + r * E, sp = 0.0f;
         if (cf->sigmoid) {
-            for (j = 0; j < k; j++)
-                dz[id[j]] = dwq[j] * p[id[j]] * (1.0f - p[id[j]]);
-        } else {
-            for (j = 0; j < k; j++)
-                sp += p[id[j]] * dwq[j];
             for (e = 0; e < E; e++)
-                dz[e] = -p[e] * sp;
-            for (j = 0; j < k; j++)
-                dz[id[j]] += p[id[j]] * dwq[j];
+                dz[e] *= p[e] * (1.0f - p[e]);
+            continue;
         }
+        for (e = 0; e < E; e++)
+            sp += p[e] * dz[e];
+        for (e = 0; e < E; e++)
+            dz[e] = p[e] * (dz[e] - sp);
     }
     /* experts, each over its slots */
     for (s = 0; s < K; s++)

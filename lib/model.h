@@ -285,6 +285,18 @@ struct model {
     uint64_t *expert_load;  /* (n_layers, n_experts) choices of training forwards since
                                model_expert_load_reset(), or NULL without experts */
     /*
+     * The sequence-wise balance loss (DeepSeek-V3 report, arXiv:2412.19437,
+     * eq. 17-20), off at 0: with moe_seq_aux = a, every training forward
+     * adds a sum_s sum_l sum_i f_i P_i over its segments s and sparse
+     * layers l to moe_aux_loss (the caller zeroes it), and model_backward()
+     * adds that term's gradient.  f_i = E / (k T) (choices of expert i in
+     * the segment's T tokens), P_i = 1/T sum_t s'_it, s' the router's
+     * scores normalized to sum 1 over the experts (a softmax's already
+     * do).  f is counted, not differentiated, as in the report.
+     */
+    float moe_seq_aux;
+    double moe_aux_loss;
+    /*
      * Low-rank adapters (lora.h; borrowed, NULL by default): every pass
      * runs with them, and the base is frozen: model_backward() gives the
      * adapter's gradients (lora->grads) and leaves m->grads alone.

@@ -426,6 +426,7 @@ trainer_release(struct trainer *tr)
     free(tr->w);
     free(tr->sub);
     free(tr->subw);
+    free(tr->load0);
     memset(tr, 0, sizeof(*tr));
 }
 
@@ -642,9 +643,17 @@ stats_reduce(struct trainer *tr, struct train_stats *st)
 {
     size_t np = (size_t)dist_size(), nd = STAT_ND + 2 * np, i;
     double *d = xcalloc(nd, sizeof(double));
-    uint64_t u[STAT_NU] = {st->rows, st->segments, st->tokens, st->targets, st->clip_low,
-                           st->clip_high, st->mismatch_n, st->pairs, st->correct,
-                           st->mismatch_ndiff, st->is_capped, st->is_n};
+    size_t nload = tr->load0 ? (size_t)tr->m->cfg.n_layers * tr->m->cfg.moe.n_experts : 0;
+    uint64_t *u = xcalloc(STAT_NU + nload, sizeof(uint64_t));
+    uint64_t u0[STAT_NU] = {st->rows, st->segments, st->tokens, st->targets, st->clip_low,
+                            st->clip_high, st->mismatch_n, st->pairs, st->correct,
+                            st->mismatch_ndiff, st->is_capped, st->is_n};
+
+    memcpy(u, u0, sizeof(u0));
+    /* this step's expert load of the share, summed into everyone's counters */
+    for (i = 0; i < nload; i++)
+        u[STAT_NU + i] = tr->m->expert_load[i] - tr->load0[i];
+    d[8] = st->moe_aux_loss;
 
     d[0] = st->loss;
     d[1] = st->ratio_sum;
@@ -656,7 +665,10 @@ stats_reduce(struct trainer *tr, struct train_stats *st)
     d[7] = st->mismatch_kl_sum;
     d[STAT_ND + (size_t)dist_rank()] = st->mismatch_max;
     d[STAT_ND + np + (size_t)dist_rank()] = st->ratio_max;
-    tr->reduce(tr->reduce_ctx, train_grads(tr), train_nparams(tr), d, nd, u, STAT_NU);
+    tr->reduce(tr->reduce_ctx, train_grads(tr), train_nparams(tr), d, nd, u, STAT_NU + nload);
+    for (i = 0; i < nload; i++)
+        tr->m->expert_load[i] = tr->load0[i] + u[STAT_NU + i];
+    st->moe_aux_loss = d[8];
     st->mismatch_max = st->ratio_max = 0.0;
     for (i = 0; i < np; i++) {
         st->mismatch_max = PT_MAX(st->mismatch_max, d[STAT_ND + i]);
@@ -682,7 +694,35 @@ stats_reduce(struct trainer *tr, struct train_stats *st)
     st->correct = (size_t)u[8];
     st->is_capped = (size_t)u[10];
     st->is_n = (size_t)u[11];
+    free(u);
     free(d);
+}
+
+/*
+ * Auxiliary-loss-free balancing (train.h): each sparse layer's selection
+ * bias moves by gamma toward equal load, sign(mean - load_i) compared in
+ * integers (sum - E load_i) so ties move nothing.
+ */
+static void
+balance_bias(struct trainer *tr)
+{
+    struct model *m = tr->m;
+    int E = m->cfg.moe.n_experts, l, e;
+    float g = tr->cfg.moe_bias_speed;
+
+    for (l = 0; l < m->cfg.n_layers; l++) {
+        const uint64_t *ld = m->expert_load + (size_t)l * E, *l0 = tr->load0 + (size_t)l * E;
+        float *b = m->w.layers[l].router_bias;
+        int64_t sum = 0;
+        if (!b)
+            continue;
+        for (e = 0; e < E; e++)
+            sum += (int64_t)(ld[e] - l0[e]);
+        for (e = 0; e < E; e++) {
+            int64_t d = sum - (int64_t)E * (int64_t)(ld[e] - l0[e]);
+            b[e] += d > 0 ? g : d < 0 ? -g : 0.0f;
+        }
+    }
 }
 
 /* The mismatch and importance-weight counts of st into dst. */
@@ -781,6 +821,17 @@ train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
         lora_zero_grad(tr->m->lora);
     else
         model_zero_grad(tr->m);
+    /* the balance loss per segment of the global batch; the load before the step */
+    for (r = 0, k = 0; r < nrows; r++)
+        k += rows[r].nseg;
+    tr->m->moe_seq_aux = tr->cfg.moe_seq_aux > 0 && k ? tr->cfg.moe_seq_aux / (float)k : 0.0f;
+    tr->m->moe_aux_loss = 0.0;
+    if (tr->m->expert_load) {
+        size_t nl = (size_t)tr->m->cfg.n_layers * tr->m->cfg.moe.n_experts;
+        if (!tr->load0)
+            tr->load0 = xmalloc(xmul(nl, sizeof(uint64_t)));
+        memcpy(tr->load0, tr->m->expert_load, nl * sizeof(uint64_t));
+    }
     for (i = 0, off = 0; i < nsub; i = j) {
         j = micro_end(tr, sub, nsub, i);
         if (tr->m->lora)   /* the dropout masks of this step and micro-batch */
@@ -800,10 +851,14 @@ train_step_part(struct trainer *tr, struct pack_row *rows, size_t nrows,
         for (r = 0, k = 0; r < nrows; r++)
             if (mine[r])
                 rows[r] = sub[k++];
+    st->moe_aux_loss = tr->m->moe_aux_loss;
+    tr->m->moe_seq_aux = 0.0f;
     if (tr->reduce)
         stats_reduce(tr, st);
     st->lr = optim_lr(&tr->o->cfg, tr->o->step);
     st->grad_norm = optim_step(tr->o, train_params(tr), train_grads(tr), 1.0f);
+    if (tr->cfg.moe_bias_speed > 0 && tr->load0)
+        balance_bias(tr);
     /* bf16 products (w16.h) read copies of the fp32 weights just stepped;
        an adapter's base is frozen, its copies stay */
     if (!tr->m->lora)

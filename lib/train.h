@@ -125,6 +125,17 @@ struct train_config {
     float norm_len;            /* seq-mean-token-sum-norm: C (0 = largest n_s) */
     int recompute_old;         /* grpo: old log-probs from the first pass */
     size_t micro_tokens;       /* tokens per forward (whole rows; >= 1) */
+    /*
+     * Mixtures of experts (both 0: off).  moe_seq_aux: alpha of the
+     * sequence-wise balance loss (model.h), averaged over the global
+     * batch's segments.  moe_bias_speed: gamma of the auxiliary-loss-free
+     * balancing (DeepSeek-V3 report, 2.1.2; Wang et al. 2024,
+     * arXiv:2408.15664, Algorithm 1): after each optimizer step every
+     * sparse layer's e_score_correction_bias b_i += gamma sign(mean load -
+     * load_i), the loads counted over the whole global batch (every
+     * process's share), so the step is the same however it is cut.
+     */
+    float moe_seq_aux, moe_bias_speed;
 };
 
 /*
@@ -159,6 +170,7 @@ struct train_stats {
        |difference| and the tokens whose floats differ at all */
     double mismatch_max;
     size_t mismatch_ndiff;
+    double moe_aux_loss;   /* the sequence-wise balance loss (moe_seq_aux) */
     /* rm */
     size_t pairs, correct;
     double score_diff_sum;
@@ -243,6 +255,7 @@ struct trainer {
     size_t cap_sub, cap_subw;
     train_reduce_fn reduce;
     void *reduce_ctx;
+    uint64_t *load0;      /* (n_layers n_experts) expert load before the step */
 };
 
 /* m and o are borrowed; they must outlive tr. */

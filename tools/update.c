@@ -74,6 +74,11 @@ static const char usage_text[] =
     "                         records' when present)\n"
     "      --temperature X    the sampling temperature (default: the records'\n"
     "                         sampling.temperature, else 1)\n"
+    "mixtures of experts:\n"
+    "      --moe-bias-speed G after each step, move each sparse layer's\n"
+    "                         e_score_correction_bias by G toward equal expert\n"
+    "                         load (auxiliary-loss-free balancing; 0: off)\n"
+    "      --moe-seq-aux A    add A times the sequence-wise balance loss (0: off)\n"
     "rm:\n"
     "      --margin X         added to each pair's margin (default 0)\n"
     "LoRA (the base IN frozen; OUT is a PEFT adapter directory):\n"
@@ -119,7 +124,7 @@ enum {
     OPT_METRICS, OPT_THREADS, OPT_EVAL, OPT_DTYPE, OPT_SHARD, OPT_DISTILL, OPT_OBJECTIVE,
     OPT_KL, OPT_ENTROPY_COEF, OPT_DISTILL_COEF, OPT_IS, OPT_IS_CAP, OPT_IS_MODE,
     OPT_LORA, OPT_LORA_ALPHA, OPT_LORA_DROPOUT, OPT_LORA_TARGETS, OPT_RSLORA, OPT_ADAPTER,
-    OPT_COMPUTE_DTYPE,
+    OPT_COMPUTE_DTYPE, OPT_MOE_BIAS_SPEED, OPT_MOE_SEQ_AUX,
 };
 
 /* Optimizer options given on the command line (NAN / -1: not given). */
@@ -439,9 +444,12 @@ mismatch_fields(json_t *js, const struct train_stats *st)
 /* ---- Metrics ---- */
 
 /*
- * Sparse layers' expert load since the last line: each layer's share of
- * the choices per expert, and the busiest expert's share times the
- * expert count (1: balanced; n_experts / top_k: collapsed onto top_k).
+ * Sparse layers' expert load since the last line (over every rank's
+ * share): each layer's share of the choices per expert, the busiest
+ * expert's share times the expert count in the worst layer (1: balanced;
+ * n_experts / top_k: collapsed onto top_k), and the least chosen
+ * expert's share times the expert count in the worst layer (1: balanced;
+ * 0: an expert no token chose).
  */
 static void
 expert_fields(json_t *js, struct model *m)
@@ -449,7 +457,7 @@ expert_fields(json_t *js, struct model *m)
     const uint64_t *load = model_expert_load(m);
     const struct model_config *c = &m->cfg;
     json_t *all = json_array();
-    double worst = 0.0;
+    double worst = 0.0, least = -1.0;
     int l, e, E = c->moe.n_experts;
 
     if (!load)
@@ -457,13 +465,16 @@ expert_fields(json_t *js, struct model *m)
     for (l = 0; l < c->n_layers; l++) {
         const uint64_t *ld = load + (size_t)l * E;
         json_t *row;
-        uint64_t tot = 0, mx = 0;
+        uint64_t tot = 0, mx = 0, mn = UINT64_MAX;
         if (!model_layer_moe(c, l))
             continue;
         for (e = 0; e < E; e++) {
             tot += ld[e];
             mx = ld[e] > mx ? ld[e] : mx;
+            mn = ld[e] < mn ? ld[e] : mn;
         }
+        if (tot && (least < 0 || (double)mn * E / (double)tot < least))
+            least = (double)mn * E / (double)tot;
         row = json_array();
         for (e = 0; e < E; e++)
             json_array_append_new(row, json_real(tot ? (double)ld[e] / (double)tot : 0.0));
@@ -473,6 +484,7 @@ expert_fields(json_t *js, struct model *m)
     }
     json_object_set_new(js, "expert_load", all);
     json_object_set_new(js, "expert_load_max", json_real(worst));
+    json_object_set_new(js, "expert_load_min", json_real(least < 0 ? 0.0 : least));
     model_expert_load_reset(m);
 }
 
@@ -518,6 +530,8 @@ metrics_line(FILE *f, const struct run *r, const struct optim *o, long epoch, in
         json_object_set_new(js, "accuracy", json_real((double)st->correct / (double)st->pairs));
         json_object_set_new(js, "score_diff", json_real(st->score_diff_sum / (double)st->pairs));
     }
+    if (r->tc.moe_seq_aux > 0)
+        json_object_set_new(js, "moe_aux_loss", json_real(st->moe_aux_loss));
     expert_fields(js, m);
     json_emit(&sb, js);
     sbuf_addc(&sb, '\n');
@@ -646,6 +660,8 @@ parse_args(struct run *r, int argc, char **argv)
         {"lora-targets", required_argument, NULL, OPT_LORA_TARGETS},
         {"rslora", no_argument, NULL, OPT_RSLORA},
         {"adapter", required_argument, NULL, OPT_ADAPTER},
+        {"moe-bias-speed", required_argument, NULL, OPT_MOE_BIAS_SPEED},
+        {"moe-seq-aux", required_argument, NULL, OPT_MOE_SEQ_AUX},
         {NULL, 0, NULL, 0},
     };
     int ch, nmode = 0, agg_set = 0, epochs_set = 0, batch_set = 0, shuffle_off = 0;
@@ -790,6 +806,14 @@ parse_args(struct run *r, int argc, char **argv)
             tc.temperature = (float)x;
             r->temp_given = 1;
             break;
+        case OPT_MOE_BIAS_SPEED:
+            parse_num(r, "--moe-bias-speed", optarg, 0, 1, &x);
+            tc.moe_bias_speed = (float)x;
+            break;
+        case OPT_MOE_SEQ_AUX:
+            parse_num(r, "--moe-seq-aux", optarg, 0, 1e3, &x);
+            tc.moe_seq_aux = (float)x;
+            break;
         case OPT_MARGIN:
             parse_num(r, "--margin", optarg, -1e6, 1e6, &x);
             tc.margin = (float)x;
@@ -891,6 +915,9 @@ parse_args(struct run *r, int argc, char **argv)
     if (r->adapter && r->out && strcmp(r->adapter, r->out) == 0)
         tool_usage_error(&r->tl, "-o must differ from --adapter (update never overwrites its "
                          "input)");
+    if ((r->lora.r || r->adapter) && tc.moe_bias_speed > 0)
+        tool_usage_error(&r->tl, "--moe-bias-speed moves the base's router biases, which "
+                         "an adapter leaves frozen: not with --lora or --adapter");
     if (r->lora.r && !alpha_set)
         r->lora.alpha = 2.0 * r->lora.r;
     tc.mode = (enum train_mode)r->mode;
@@ -960,6 +987,16 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (r.mode != TRAIN_RM && m->cfg.arch != MODEL_CAUSAL_LM)
         die("%s: a reward model (scalar head): --sft and --grpo train a causal LM", r.in);
+    if (r.tc.moe_bias_speed > 0) {
+        int l, has = 0;
+        for (l = 0; l < m->cfg.n_layers; l++)
+            has |= m->w.layers[l].router_bias != NULL;
+        if (!has)
+            die("%s: --moe-bias-speed needs a router with e_score_correction_bias "
+                "(topk_method noaux_tc)", r.in);
+    }
+    if (r.tc.moe_seq_aux > 0 && m->cfg.moe.n_experts == 0)
+        die("%s: --moe-seq-aux needs a mixture of experts", r.in);
     if (r.adapter && !(r.lo = lora_load(r.adapter, m, &err)))
         die("%s", sbuf_str(&err));
     if (r.lora.r)

@@ -376,14 +376,32 @@ static const int seg_len[NSEG] = {7, 4, 9};
 static int ids[NTOK], tg[NTOK];
 static float wlp[NTOK], went[NTOK], wsc[NSEG];
 
-/* L = sum w_lp logp + w_ent entropy (causal) or sum w_sc score (RM). */
+/* the routers of the mixture-of-experts variants: Qwen3-MoE's softmax, and
+   DeepSeek's sigmoid with groups, a selection bias, scaling and a shared expert */
+static const struct model_moe moe_softmax = {
+    .n_experts = 4, .top_k = 2, .hidden = 8, .norm_topk = 1, .n_group = 1,
+    .topk_group = 1, .scaling = 1.0f, .sparse_step = 1};
+static const struct model_moe moe_sigmoid = {
+    .n_experts = 6, .top_k = 2, .hidden = 8, .norm_topk = 1, .sigmoid = 1, .n_group = 3,
+    .topk_group = 2, .scaling = 2.5f, .n_shared = 1, .score_bias = 1, .sparse_step = 1};
+
+/* the sequence-wise balance loss's coefficient in the variants below (0: off) */
+static float seq_aux;
+
+/*
+ * L = sum w_lp logp + w_ent entropy (causal) or sum w_sc score (RM), plus
+ * the sequence-wise balance loss when seq_aux is set.
+ */
 static double
 model_loss(struct model *m, const struct model_batch *b, float temp)
 {
     float lp[NTOK], en[NTOK], sc[NSEG];
     double L = 0;
 
+    m->moe_seq_aux = seq_aux;
+    m->moe_aux_loss = 0.0;
     model_forward(m, b, temp, lp, en, sc, 0);
+    L = m->moe_aux_loss;
     if (m->cfg.arch == MODEL_SEQ_CLS) {
         for (size_t s = 0; s < b->nseg; s++)
             L += (double)wsc[s] * sc[s];
@@ -457,10 +475,10 @@ test_model_grad_mla(int arch, int tie, int bias, int qk_norm,
         memcpy(p, save, t->n * sizeof(float));
         fd = (lp - lm) / (2 * eps);
         CHECK_MSG(fabs(fd - an) <= 1e-2 * fmax(fabs(an), 1e-2 * gn),
-                  "arch %d tie %d bias %d qk_norm %d rope %d experts %d mla %d/%d %s: "
+                  "arch %d tie %d bias %d qk_norm %d rope %d experts %d mla %d/%d aux %g %s: "
                   "analytic %g vs central difference %g", arch, tie, bias, qk_norm,
                   (int)c.rope.type, c.moe.n_experts, c.mla.kv_lora_rank, c.mla.q_lora_rank,
-                  t->name, an, fd);
+                  (double)seq_aux, t->name, an, fd);
     }
     free(dir);
     free(save);
@@ -704,12 +722,7 @@ main(void)
         /* mixtures of experts (tiny_config: 2 layers, hidden 24): Qwen3-MoE's softmax
            router, with and without renormalization, layer 0 dense; DeepSeek's sigmoid
            router with groups, a selection bias, scaling and a shared expert */
-        struct model_moe q = {.n_experts = 4, .top_k = 2, .hidden = 8, .norm_topk = 1,
-                              .n_group = 1, .topk_group = 1, .scaling = 1.0f,
-                              .sparse_step = 1};
-        struct model_moe d = {.n_experts = 6, .top_k = 2, .hidden = 8, .norm_topk = 1,
-                              .sigmoid = 1, .n_group = 3, .topk_group = 2, .scaling = 2.5f,
-                              .n_shared = 1, .score_bias = 1, .sparse_step = 1};
+        struct model_moe q = moe_softmax, d = moe_sigmoid;
         test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL, &q);
         q.norm_topk = 0;
         q.mlp_only[0] = 1;
@@ -740,6 +753,45 @@ main(void)
         a.interleave = 1;
         test_model_grad_mla(MODEL_CAUSAL_LM, 1, 0, 0, &y, NULL, &a);
         test_model_grad_mla(MODEL_SEQ_CLS, 0, 0, 0, &y, &d, &b);
+    }
+    {
+        /* the sequence-wise balance loss: its gradient alone (the token weights
+           zeroed) and beside the log-probs', for the softmax and the sigmoid
+           router; and its value where every expert is chosen (f_i = 1, so each
+           segment and sparse layer adds a sum_i P_i = a) */
+        struct model_moe q = moe_softmax, d = moe_sigmoid;
+        float swlp[NTOK], swent[NTOK];
+        struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1, 0);
+        struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+        struct model *m;
+        memcpy(swlp, wlp, sizeof(wlp));
+        memcpy(swent, went, sizeof(went));
+        memset(wlp, 0, sizeof(wlp));
+        memset(went, 0, sizeof(went));
+        seq_aux = 1.0f;
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, NULL, &q);
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, NULL, &d);
+        memcpy(wlp, swlp, sizeof(wlp));
+        memcpy(went, swent, sizeof(went));
+        seq_aux = 0.3f;
+        test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL, &q);
+        d.mlp_only[0] = 1;
+        test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, NULL, &d);
+        for (int sig = 0; sig < 2; sig++) {
+            c.moe = sig ? d : q;
+            c.moe.top_k = c.moe.topk_group = c.moe.n_group = 1;
+            c.moe.top_k = c.moe.n_experts;
+            memset(c.moe.mlp_only, 0, sizeof(c.moe.mlp_only));
+            m = model_new(&c);
+            model_init_random(m, 3, 0.3f);
+            seq_aux = 0.25f;
+            model_loss(m, &b, 1.0f);
+            CHECK_MSG(fabs(m->moe_aux_loss - 0.25 * NSEG * c.n_layers) < 1e-5,
+                      "sigmoid %d: balance loss %g with every expert chosen, want %g", sig,
+                      m->moe_aux_loss, 0.25 * NSEG * c.n_layers);
+            model_free(m);
+        }
+        seq_aux = 0.0f;
     }
     test_packed(MODEL_CAUSAL_LM);
     test_packed(MODEL_SEQ_CLS);
