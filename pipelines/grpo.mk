@@ -35,7 +35,11 @@
 # recompute under n-1, and the samples' logprobs weigh the tokens by
 # truncated importance sampling (update --is, default token, cap 2); the
 # staleness bound (advantage --min-policy-step) refuses samples older than
-# step n-2.
+# step n-2.  (One-step off-policy RL: Noukhovitch et al. 2024, "Asynchronous
+# RLHF", arXiv:2410.18252; the truncated weights: Yao et al. 2025, "Your
+# efficient RL framework secretly brings you off-policy RL training".  On
+# the demo task it is measured slower to learn than the synchronous loop,
+# README "One-step off-policy GRPO".)
 #
 # Dynamic sampling with refill (DAPO's, section 3.2): with REFILL=1 a step
 # draws its prompts in the order of prompts.jsonl (the first MAX_DRAWS of
