@@ -43,14 +43,17 @@
  *
  * Per-reward normalization (GDPO, Liu et al. 2026, "GDPO: Group
  * reward-Decoupled Normalization Policy Optimization for Multi-reward RL
- * Optimization", arXiv:2601.05242): each component r^k of the sample
- * (every number of its "rewards" object, then the shaping terms) gets its
- * own group advantage, and A_i = sum_k A_i^k; a component that is uniform
- * in the group adds 0 instead of its constant drowning the others' scale.
+ * Optimization", arXiv:2601.05242, eq. 4-6): each component r^k of the
+ * sample (every number of its "rewards" object, then the shaping terms)
+ * gets its own group advantage A_i^k (eq. 4), S_i = sum_k A_i^k (eq. 5),
+ * and A_i = (S_i - mean(S)) / (std(S) + eps) over every sample of the
+ * batch (eq. 6); a component that is uniform in the group adds 0 instead
+ * of its constant drowning the others' scale.
  *
- * Invariant: a group whose rewards are all exactly equal (G = 1 included)
- * gets A_i = 0 exactly, in every variant: it carries no learning signal,
- * and 0/0 never happens.  Hence eps = 0 is allowed.
+ * Invariant: a group whose rewards are all exactly equal (G = 1 included;
+ * with per-reward: every component) gets A_i = 0 exactly, in every
+ * variant: it carries no learning signal, and 0/0 never happens.  Hence
+ * eps = 0 is allowed.
  *
  *     struct adv_opts o = ADV_OPTS_INIT;
  *     double r[4] = {1, 0, 0, 1}, a[4];
@@ -174,7 +177,8 @@ struct adv_counts {
  * error policy whole.  With ADV_SCALE_BATCH, the groups of a batch are
  * spooled to an unlinked temporary file in $TMPDIR while their rewards'
  * moments are taken, then read back: memory stays one group whatever the
- * batch.  Fills c (zeroed first).  t must have been started.
+ * batch; so with per_reward, whose sums are normalized over the batch.
+ * Fills c (zeroed first).  t must have been started.
  */
 void adv_run(struct tool *t, const struct adv_run_opts *o, struct adv_counts *c);
 

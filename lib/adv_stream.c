@@ -371,11 +371,39 @@ spool_close(struct spool *sp)
     sbuf_release(&sp->line);
 }
 
-/* Reads the batch back and writes it with advantages over batch std s. */
+/*
+ * GDPO's last step (arXiv:2601.05242, eq. 6): the summed per-reward
+ * advantages of a group, centred and scaled by those of the whole batch
+ * (m).  A group uniform in every component keeps its exact 0s: it has no
+ * signal, and the batch mean it would lose is 0 up to rounding (every
+ * group's advantages sum to 0 with either baseline).
+ */
 static void
-spool_replay(struct tool *t, const struct adv_run_opts *o, struct spool *sp, double std,
-             struct scratch *s, struct adv_counts *c)
+batch_normalize(const struct adv_run_opts *o, struct scratch *s, size_t n,
+                const struct adv_moments *m)
 {
+    double d = adv_moments_std(m, o->adv.population) + o->adv.eps;
+    size_t i;
+
+    if (group_uniform(o, s, n))
+        return;
+    for (i = 0; i < n; i++) {
+        s->a[i] -= m->mean;
+        if (d > 0)
+            s->a[i] /= d;
+    }
+}
+
+/*
+ * Reads the batch back and writes it with advantages: over the batch
+ * std of the rewards in m (--scale batch), or normalized by the batch
+ * moments m of the summed advantages (--per-reward).
+ */
+static void
+spool_replay(struct tool *t, const struct adv_run_opts *o, struct spool *sp,
+             const struct adv_moments *m, struct scratch *s, struct adv_counts *c)
+{
+    double std = adv_moments_std(m, o->adv.population);
     const char *field, *why;
     json_t **recs = NULL;
     size_t j, i, cap = 0, lcap = 0;
@@ -407,6 +435,8 @@ spool_replay(struct tool *t, const struct adv_run_opts *o, struct spool *sp, dou
                 die("spool: a reward does not read back");
         }
         group_advantages(o, s, n, std);
+        if (o->per_reward)
+            batch_normalize(o, s, n, m);
         emit(t, o, recs, s, n, c);
         for (i = 0; i < n; i++)
             json_decref(recs[i]);
@@ -438,14 +468,18 @@ run_batch(struct tool *t, const struct adv_run_opts *o, struct adv_counts *c,
             if (!group_check(t, o, &g, &s))
                 continue;
             if (count(c, o, &g, &s)) {
-                adv_moments_add(&m, s.r, g.n);
+                if (o->per_reward) {
+                    group_advantages(o, &s, g.n, 0);
+                    adv_moments_add(&m, s.a, g.n);
+                } else
+                    adv_moments_add(&m, s.r, g.n);
                 spool_add(&sp, &g);
             }
             tool_progress(t, "%ld groups", c->groups);
         }
         if (sp.n == 0)
             continue;
-        spool_replay(t, o, &sp, adv_moments_std(&m, o->adv.population), &s, c);
+        spool_replay(t, o, &sp, &m, &s, c);
         c->batches++;
     }
     spool_close(&sp);
@@ -459,7 +493,7 @@ adv_run(struct tool *t, const struct adv_run_opts *o, struct adv_counts *c)
     struct group_reader *gr = group_reader_new(t, "group");
 
     memset(c, 0, sizeof(*c));
-    if (o->adv.scale == ADV_SCALE_BATCH)
+    if (o->adv.scale == ADV_SCALE_BATCH || o->per_reward)
         run_batch(t, o, c, gr);
     else
         run_group(t, o, c, gr);

@@ -33,6 +33,9 @@ RL_LR=${RL_LR:-3e-4}
 RL_TEMP=${RL_TEMP:-1.0}     # sampling temperature of the GRPO samples
 RL_REFILL=${RL_REFILL:-0}   # 1: dynamic sampling with refill (grpo.mk REFILL)
 DTYPE=${DTYPE:-f32}         # bf16: bf16 products in SFT, GRPO and evaluation
+RL_ASYNC=${RL_ASYNC:-0}     # 1: one-step off-policy GRPO (grpo.mk ASYNC), sampling
+                            # and update on a core each (make -j2, RL_THREADS
+                            # threads a job, default 1)
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
@@ -76,9 +79,14 @@ evaluate() { # checkpoint, name
 evaluate "$D/sft/final" before
 say "held-out accuracy after SFT: $(jq .accuracy "$D/before.stats.json")"
 
-$MAKE -f "$HERE/grpo.mk" INIT="$D/sft/final" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/grpo" \
+if [ "$RL_ASYNC" = 1 ]; then
+    RL_MAKE="env POSTTRAIN_THREADS=${RL_THREADS:-1} $MAKE -j2"
+else
+    RL_MAKE=$MAKE
+fi
+$RL_MAKE -f "$HERE/grpo.mk" INIT="$D/sft/final" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/grpo" \
     STEPS="$RL_STEPS" BATCH="$RL_BATCH" G="$RL_G" TEMP="$RL_TEMP" MAXTOK=64 LR="$RL_LR" L=1024 \
-    REFILL="$RL_REFILL" DTYPE="$DTYPE" ACC_KEY=rewards.math 2>/dev/null
+    REFILL="$RL_REFILL" ASYNC="$RL_ASYNC" DTYPE="$DTYPE" ACC_KEY=rewards.math 2>/dev/null
 FINAL="$D/grpo/step-$(printf %03d "$RL_STEPS")/ckpt"
 AFTER=after.step-$(printf %03d "$RL_STEPS")
 evaluate "$FINAL" "$AFTER"

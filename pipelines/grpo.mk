@@ -31,9 +31,16 @@
 # the policy of step n-2 instead of n-1, so "make -j2 ASYNC=1" runs the
 # sampling of step n+1 while step n updates (the two jobs on their own
 # cores, e.g. POSTTRAIN_THREADS=1).  Each sample records the policy it
-# came from (gen's policy_step); update's old log-probs are its own
-# recompute under n-1, and the samples' logprobs weigh the tokens by
-# truncated importance sampling (update --is, default token, cap 2); the
+# came from (gen's policy_step).  The importance correction is ASYNC_OPTS,
+# by default "--is off": the samples' own log-probs are the old policy of
+# PPO's ratio, clipped against the policy that drew them, as in PPO itself
+# (Noukhovitch et al. 2024, "Asynchronous RLHF", arXiv:2410.18252).
+# ASYNC_OPTS="--is token" instead recomputes the old log-probs under n-1
+# and weighs the tokens by truncated importance sampling (Yao et al. 2025,
+# "Your efficient RL framework secretly brings you off-policy RL
+# training"), which leaves the first pass no trust region: on the demo
+# task it collapsed in two of four seeds where "--is off" learned faster
+# than the synchronous loop (README, "One-step off-policy GRPO").  The
 # staleness bound (advantage --min-policy-step) refuses samples older than
 # step n-2.
 #
@@ -83,6 +90,8 @@ DTYPE_OPT = $(if $(filter-out f32,$(DTYPE)),--dtype $(DTYPE))
 FIRST_OPTS ?= --new-optimizer
 # 1: sample step n with the policy of step n-2 (see above)
 ASYNC ?= 0
+# update's importance correction of the stale samples under ASYNC=1
+ASYNC_OPTS ?= --is off
 # 1: dynamic sampling with refill (see above), drawing at most MAX_DRAWS
 # prompts a step
 REFILL ?= 0
@@ -177,7 +186,8 @@ $(RUN)/step-$(1)/ckpt/model.safetensors: $(RUN)/step-$(1)/packed.jsonl.zst $(cal
 	rm -rf $(RUN)/step-$(1)/ckpt
 	$(MPIRUN) update -m $(call ckpt,$(2)) -o $(RUN)/step-$(1)/ckpt --grpo --beta $(BETA) --lr $(LR) --compute-dtype $(DTYPE) \
 	    --metrics $(RUN)/step-$(1)/metrics.part \
-	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(UPDATE_OPTS) -q $$<
+	    $(if $(filter 000,$(2)),$(FIRST_OPTS)) $(if $(filter 1,$(ASYNC)),$(ASYNC_OPTS)) \
+	    $(UPDATE_OPTS) -q $$<
 	mv $(RUN)/step-$(1)/metrics.part $(RUN)/step-$(1)/metrics.jsonl
 
 # A run killed after update's end but before the rename above renames

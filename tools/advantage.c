@@ -22,12 +22,13 @@ static const char usage_text[] =
     "      --scale S         divide by the group's std, the batch's, or none\n"
     "      --dr-grpo         Dr. GRPO: --baseline mean --scale none\n"
     "      --rloo            RLOO: --baseline loo --scale none\n"
-    "      --batch N         with --scale batch: N groups per batch (default: all)\n"
+    "      --batch N         with --scale batch or --per-reward: N groups per batch\n"
+    "                        (default: all)\n"
     "      --population      std divides by n (default: by n - 1, as torch.std)\n"
     "      --eps X           added to the std (default 1e-4)\n"
     "      --drop-uniform    leave out groups whose rewards are all equal\n"
-    "      --per-reward      normalize each number of \"rewards\" in its group, then\n"
-    "                        sum the advantages (GDPO)\n"
+    "      --per-reward      normalize each number of \"rewards\" in its group, sum\n"
+    "                        the advantages, normalize the sums over the batch (GDPO)\n"
     "      --overlong LC     DAPO's soft overlong penalty over the last LC tokens\n"
     "                        before --max-tokens (rewards.overlong)\n"
     "      --max-tokens N    the completion limit (gen -n) of --overlong\n"
@@ -185,10 +186,10 @@ main(int argc, char **argv)
         baseline = strcmp(preset, "--rloo") == 0 ? ADV_BASELINE_LOO : ADV_BASELINE_MEAN;
         scale = ADV_SCALE_NONE;
     }
-    if (o.batch && scale < 0)
+    if (o.batch && scale < 0 && !o.per_reward)
         scale = ADV_SCALE_BATCH;
-    if (o.batch && scale != ADV_SCALE_BATCH)
-        tool_usage_error(&t, "--batch needs --scale batch");
+    if (o.batch && scale != ADV_SCALE_BATCH && !o.per_reward)
+        tool_usage_error(&t, "--batch needs --scale batch or --per-reward");
     if (o.overlong && !o.max_tokens)
         tool_usage_error(&t, "--overlong needs --max-tokens (the limit completions had)");
     if (o.max_tokens && !o.overlong)
@@ -206,7 +207,7 @@ main(int argc, char **argv)
     tool_start(&t, argc - optind, argv + optind);
     adv_run(&t, &o, &c);
     if (!t.quiet) {
-        if (o.adv.scale == ADV_SCALE_BATCH)
+        if (o.adv.scale == ADV_SCALE_BATCH || o.per_reward)
             warnx_("%ld groups in %ld batches, %ld records; %ld uniform groups (%ld records) %s",
                    c.groups, c.batches, c.records, c.uniform_groups, c.uniform_records,
                    o.drop_uniform ? "dropped" : "given advantage 0");

@@ -4,10 +4,15 @@ written from the papers with Python's statistics module:
              ((Lmax - Lc) - L) / Lc, -1 past Lmax or when truncated
   kl         -coef sum_t k(logprobs_t - ref_logprobs_t), k1 d, k2 d^2/2,
              k3 e^-d + d - 1
-  per-reward GDPO (arXiv:2601.05242): each component normalized in its
-             group ((x - mean) / (stdev + eps), 0 for a uniform one), summed
+  per-reward GDPO (arXiv:2601.05242) eq. 4-6: each component normalized
+             in its group ((x - mean) / (stdev + eps), 0 for a uniform one),
+             summed, and the sums normalized over the batch (every sample
+             of the input: (A - mean) / (stdev + eps)), a group uniform in
+             every component keeping its 0s
 
-    python3 shaping.py IN.jsonl LC LMAX FACTOR KLCOEF KL PER MASK
+    python3 shaping.py IN.jsonl LC LMAX FACTOR KLCOEF KL PER MASK [BATCH]
+
+(BATCH: groups per batch of --per-reward's last step, default all)
 
 prints, per written record, its advantage and reward."""
 import json
@@ -18,6 +23,7 @@ import sys
 path, lc, lmax, factor, klcoef, kl, per, mask = sys.argv[1:9]
 lc, lmax, factor, klcoef = int(lc), int(lmax), float(factor), float(klcoef)
 per, mask, eps = per == "1", mask == "1", 1e-4
+nb = int(sys.argv[9]) if len(sys.argv) > 9 and int(sys.argv[9]) > 0 else 1 << 60
 
 groups = []
 for line in open(path):
@@ -35,6 +41,7 @@ def norm(xs):
     return [(x - m) / (s + eps) for x in xs]
 
 
+out = []
 for _, recs in groups:
     comps = []
     for r in recs:
@@ -56,12 +63,27 @@ for _, recs in groups:
             terms.append(-klcoef * s)
         comps.append(terms)
     rewards = [r["reward"] + sum(t) for r, t in zip(recs, comps)]
+    uniform = False
     if per:
         cols = [[r["rewards"][k] for r in recs] for k in recs[0]["rewards"]]
         cols += [[t[j] for t in comps] for j in range(len(comps[0]))]
         adv = [sum(c) for c in zip(*[norm(col) for col in cols])]
+        uniform = all(len(set(col)) == 1 for col in cols)
     else:
         adv = norm(rewards)
+    out.append((recs, adv, rewards, uniform))
+
+if per:
+    done = []
+    for b in range(0, len(out), nb):
+        batch = out[b:b + nb]
+        sums = [a for _, adv, _, _ in batch for a in adv]
+        m = statistics.mean(sums)
+        s = statistics.stdev(sums) if len(sums) > 1 else 0.0
+        done += [(recs, adv if u else [(a - m) / (s + eps) for a in adv], w, u)
+                 for recs, adv, w, u in batch]
+    out = done
+for recs, adv, rewards, _ in out:
     for r, a, w in zip(recs, adv, rewards):
         if mask and r["finish"] == "length":
             continue

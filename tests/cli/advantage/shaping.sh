@@ -1,6 +1,7 @@
 # DAPO's overlong term, the KL folded into the reward, GDPO's per-reward
-# normalization and the masking of truncated samples on 200 random groups,
-# against shaping.py within 1e-9 relative; then the failure modes.
+# normalization (then over the batch) and the masking of truncated samples
+# on 200 random groups, against shaping.py within 1e-9 relative; then the
+# failure modes.
 command -v python3 > /dev/null || { echo "skipped: python3 is missing"; exit 77; }
 awk 'BEGIN { srand(7); for (g = 0; g < 200; g++) { n = 2 + int(rand() * 6)
     for (k = 0; k < n; k++) {
@@ -14,9 +15,9 @@ awk 'BEGIN { srand(7); for (g = 0; g < 200; g++) { n = 2 + int(rand() * 6)
         printf "{\"group\":\"g%d\",\"k\":%d,\"finish\":\"%s\",\"completion_ids\":[%s],", g, k, fin, ids
         printf "\"logprobs\":[%s],\"ref_logprobs\":[%s],", lp, rp
         printf "\"rewards\":{\"accuracy\":%d,\"format\":%g},\"reward\":%g}\n", a, f, a + f } } }' > in.jsonl
-cmp_ref() {  # LC LMAX FACTOR KLCOEF KL PER MASK -- advantage options
-    python3 "$TESTDIR/shaping.py" in.jsonl "$1" "$2" "$3" "$4" "$5" "$6" "$7" > want
-    shift 8
+cmp_ref() {  # LC LMAX FACTOR KLCOEF KL PER MASK BATCH -- advantage options
+    python3 "$TESTDIR/shaping.py" in.jsonl "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" > want
+    shift 9
     advantage -q "$@" in.jsonl > out
     jq -r '"\(.advantage) \(.reward)"' out > got
     test "$(wc -l < want)" = "$(wc -l < got)" || { echo "advantage $*: line counts"; exit 1; }
@@ -26,14 +27,16 @@ cmp_ref() {  # LC LMAX FACTOR KLCOEF KL PER MASK -- advantage options
         END { exit bad }' || { echo "advantage $*"; exit 1; }
     echo "advantage $*: $(wc -l < got) records"
 }
-cmp_ref 4 16 1 0 k1 0 0 -- --overlong 4 --max-tokens 16
-cmp_ref 8 16 0.5 0 k1 0 0 -- --overlong 8 --max-tokens 16 --overlong-penalty 0.5
-cmp_ref 0 0 1 0.1 k1 0 0 -- --kl-coef 0.1
-cmp_ref 0 0 1 0.05 k2 0 0 -- --kl-coef 0.05 --kl k2
-cmp_ref 0 0 1 0.02 k3 0 0 -- --kl-coef 0.02 --kl k3
-cmp_ref 0 0 1 0 k1 1 0 -- --per-reward
-cmp_ref 4 16 1 0.1 k3 1 1 -- --per-reward --overlong 4 --max-tokens 16 --kl-coef 0.1 --kl k3 --mask-truncated
-cmp_ref 0 0 1 0 k1 0 1 -- --mask-truncated
+cmp_ref 4 16 1 0 k1 0 0 0 -- --overlong 4 --max-tokens 16
+cmp_ref 8 16 0.5 0 k1 0 0 0 -- --overlong 8 --max-tokens 16 --overlong-penalty 0.5
+cmp_ref 0 0 1 0.1 k1 0 0 0 -- --kl-coef 0.1
+cmp_ref 0 0 1 0.05 k2 0 0 0 -- --kl-coef 0.05 --kl k2
+cmp_ref 0 0 1 0.02 k3 0 0 0 -- --kl-coef 0.02 --kl k3
+cmp_ref 0 0 1 0 k1 1 0 0 -- --per-reward
+cmp_ref 4 16 1 0.1 k3 1 1 0 -- --per-reward --overlong 4 --max-tokens 16 --kl-coef 0.1 --kl k3 --mask-truncated
+cmp_ref 0 0 1 0 k1 0 1 0 -- --mask-truncated
+cmp_ref 0 0 1 0 k1 1 0 16 -- --per-reward --batch 16
+cmp_ref 0 0 1 0 k1 1 1 7 -- --per-reward --mask-truncated --batch 7
 # a constant format reward does not scale the accuracy signal down
 head -n 3 in.jsonl | jq -c '.group = "x" | .rewards.format = 0.5 | .reward = .rewards.accuracy + 0.5' > one.jsonl
 advantage -q --per-reward one.jsonl | jq -c '.advantage' | tr '\n' ' '; echo
