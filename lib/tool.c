@@ -17,6 +17,8 @@ tool_init(struct tool *t, const char *name, const char *usage)
     memset(t, 0, sizeof(*t));
     t->name = name;
     t->usage = usage;
+    t->prog.name = name;
+    t->prog.header = usage;
     t->level = 3;
     t->cur = -1;
     util_setprog(name);
@@ -25,11 +27,7 @@ tool_init(struct tool *t, const char *name, const char *usage)
 void
 tool_usage(const struct tool *t)
 {
-    const char *nl = strchr(t->usage, '\n');
-    int n = nl ? (int)(nl - t->usage) : (int)strlen(t->usage);
-
-    fprintf(stderr, "%.*s\nTry '%s --help' for more information.\n", n, t->usage, t->name);
-    exit(2);
+    opt_usage(&t->prog);
 }
 
 void
@@ -45,6 +43,34 @@ tool_usage_error(const struct tool *t, const char *fmt, ...)
     tool_usage(t);
 }
 
+int
+tool_parse(struct tool *t, const struct opt *opts, int argc, char **argv)
+{
+    const struct opt common[] = {
+        OPT_GROUP("Common options:\n"),
+        OPT_STRING('o', "output", &t->output, "FILE",
+                   "write to FILE (complete or absent), not stdout"),
+        OPT_BOOL('z', "zstd", &t->zstd, "compress the output (implied by a .zst name)"),
+        OPT_INT(0, "level", &t->level, "N", 1, 19, "zstd level, 1-19 (default 3)"),
+        OPT_INT(0, "zstd-threads", &t->zstd_threads, "N", 0, 256,
+                "compress with N threads (default 0: inline)"),
+        OPT_LONG(0, "max-errors", &t->max_errors, "N", 0, LONG_MAX,
+                 "go on past up to N bad records (default 0)"),
+        OPT_STRING(0, "rejects", &t->rejects_path, "FILE",
+                   "write bad records there, whole, with the reason"),
+        OPT_BOOL('q', "quiet", &t->quiet, "no summary on stderr"),
+        OPT_BOOL(0, "progress", &t->progress, "progress on stderr even when it is not a TTY"),
+        OPT_BOOL(0, "unbuffered", &t->unbuffered, "flush after each record"),
+        OPT_HELP(),
+        OPT_VERSION(),
+        OPT_END(),
+    };
+    const struct opt *tabs[] = {opts, common, NULL};
+
+    return opt_parse(&t->prog, tabs, argc, argv);
+}
+
+/* Transitional: the getopt switch of tools not on tool_parse yet. */
 int
 tool_opt(struct tool *t, int c, const char *arg)
 {

@@ -2,7 +2,8 @@
  * tool.h - what every record tool shares: the common options, the input
  * loop over its operands, the error policy of DESIGN.md and the exit.
  *
- * Common options (all have long forms; see tool_usage_common()):
+ * Common options (all have long forms; tool_parse() adds them to a
+ * tool's own option table, under "Common options:" in --help):
  *   -o, --output FILE      write to FILE (temp + rename), not stdout
  *   -z, --zstd             compress the output (also implied by *.zst)
  *       --level N          zstd level (1..19, default 3)
@@ -21,12 +22,15 @@
  * rejects file and counts it.  Lines that are not JSON are rejected the
  * same way by tool_next(), with "raw" holding the line text.
  *
- *     static struct option opts[] = { TOOL_LONGOPTS, {"foo", 1, 0, 'f'}, {0} };
  *     struct tool t;
- *     tool_init(&t, "stats", usage_text);
- *     while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS "f:", opts, 0)) != -1)
- *         if (!tool_opt(&t, c, optarg)) switch (c) { ... default: tool_usage(&t); }
- *     tool_start(&t, argc - optind, argv + optind);
+ *     const char *foo = NULL;
+ *     tool_init(&t, "stats", header);   (synopsis and description)
+ *     const struct opt opts[] = {
+ *         OPT_STRING('f', "foo", &foo, "X", "the foo"),
+ *         OPT_END(),
+ *     };
+ *     argi = tool_parse(&t, opts, argc, argv);
+ *     tool_start(&t, argc - argi, argv + argi);
  *     while ((r = tool_next(&t)) != NULL) { ...; tool_write(&t, r); json_decref(r); }
  *     return tool_finish(&t);
  */
@@ -36,6 +40,7 @@
 #include <getopt.h>
 #include <jansson.h>
 
+#include "opt.h"
 #include "rec.h"
 
 /* getopt_long option values of the common long-only options. */
@@ -65,7 +70,8 @@ enum {
 
 struct tool {
     const char *name;
-    const char *usage;     /* full --help text, borrowed */
+    const char *usage;     /* --help text before the options, borrowed */
+    struct opt_prog prog;   /* name and usage, for lib/opt */
     /* options */
     const char *output;
     int zstd, level, zstd_threads, quiet, progress, unbuffered;
@@ -97,14 +103,24 @@ struct tool {
     "  -h, --help            this help\n"                                     \
     "  -V, --version         the version\n"
 
-/* Sets defaults; name and usage are borrowed (static strings). */
+/*
+ * Sets defaults; name and usage are borrowed (static strings).  usage is
+ * the synopsis ("usage: ..." and its continuation lines) and the
+ * description; the options' lines come from the tables (opt.h).
+ */
 void tool_init(struct tool *t, const char *name, const char *usage);
+/*
+ * Parses argv against opts (ended by OPT_END()) and the common options;
+ * returns the index of the first operand (opt_parse()).  Exits 2 on a
+ * usage error, 0 after --help or --version.  opts is borrowed.
+ */
+int tool_parse(struct tool *t, const struct opt *opts, int argc, char **argv);
 /*
  * Handles a common option.  Returns 1 if c was one (exiting for -h/-V or
  * a bad value), 0 if the tool must handle it.
  */
 int tool_opt(struct tool *t, int c, const char *arg);
-/* Prints the first line of usage ("usage: ...") to stderr and exits 2. */
+/* Prints the synopsis and "Try 'prog --help'..." to stderr and exits 2. */
 PT_NORETURN void tool_usage(const struct tool *t);
 /* As tool_usage, with "prog: message" first. */
 PT_NORETURN void tool_usage_error(const struct tool *t, const char *fmt, ...) PT_PRINTF(2, 3);

@@ -4,7 +4,7 @@
  * PNG plots of training metrics with --plot.  The numbers are computed in
  * lib/stats; this is options and the loop.  See stats(1).
  */
-#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,43 +17,18 @@ static const char usage_text[] =
     " [--plot DIR] [options] [FILE ...]\n"
     "Summaries of records, overall and per domain: counts, reward, accuracy,\n"
     "pass@k, maj@k, completion lengths, finish reasons.\n"
-    "\n"
-    "  -j, --json            one JSON object instead of the table\n"
-    "  -k, --k LIST          k values of pass@k and maj@k, e.g. 1,8\n"
-    "                        (default: 1, 2, 4, ... up to the largest group)\n"
-    "  -t, --threshold X     a record is correct when reward >= X (default 1)\n"
-    "      --reward KEY      the reward field, a dotted path (default reward)\n"
-    "      --answer-key KEY  the extracted answer for maj@k (default\n"
-    "                        math.extracted, else the last \\boxed{})\n"
-    "      --plot DIR        read metrics records and draw DIR/METRIC.png\n"
-    "                        per metric against step, with gnuplot\n"
-    "Common options:\n"
-    TOOL_USAGE_COMMON;
-
-enum {
-    OPT_REWARD = TOOL_OPT_FIRST_FREE,
-    OPT_ANSWER_KEY,
-    OPT_PLOT,
-};
-
-static const struct option longopts[] = {
-    TOOL_LONGOPTS,
-    {"json", no_argument, NULL, 'j'},
-    {"k", required_argument, NULL, 'k'},
-    {"threshold", required_argument, NULL, 't'},
-    {"reward", required_argument, NULL, OPT_REWARD},
-    {"answer-key", required_argument, NULL, OPT_ANSWER_KEY},
-    {"plot", required_argument, NULL, OPT_PLOT},
-    {NULL, 0, NULL, 0},
-};
+    "\n";
 
 /* "1,8,64": ascending, distinct, each in [1, 1024]; 0 or -1. */
 static int
-parse_ks(const char *s, struct stats_opts *o)
+parse_ks(void *ctx, const char *s, struct sbuf *why)
 {
+    struct stats_opts *o = ctx;
+
     char buf[256], *tok, *save = NULL;
     long k;
 
+    (void)why;
     if (strlen(s) >= sizeof(buf))
         return -1;
     strcpy(buf, s);
@@ -96,45 +71,35 @@ main(int argc, char **argv)
     struct sbuf sb = SBUF_INIT;
     const char *plot_dir = NULL;
     json_t *r;
-    int c, json = 0;
+    int argi, json = 0;
 
     tool_init(&t, "stats", usage_text);
     stats_opts_init(&o);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS "jk:t:", longopts,
-                            NULL)) != -1) {
-        if (tool_opt(&t, c, optarg))
-            continue;
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'k':
-            if (parse_ks(optarg, &o))
-                tool_usage_error(&t, "-k: '%s' is not an ascending list of "
-                                 "at most 16 integers in [1, 1024]", optarg);
-            break;
-        case 't':
-            if (parse_double(optarg, -1e300, 1e300, &o.threshold))
-                tool_usage_error(&t, "--threshold: '%s' is not a number",
-                                 optarg);
-            break;
-        case OPT_REWARD:
-            o.reward_key = optarg;
-            break;
-        case OPT_ANSWER_KEY:
-            o.answer_key = optarg;
-            break;
-        case OPT_PLOT:
-            plot_dir = optarg;
-            break;
-        default:
-            tool_usage(&t);
-        }
+    {
+        const struct opt opts[] = {
+            OPT_BOOL('j', "json", &json, "one JSON object instead of the table"),
+            OPT_CALL('k', "k", &o, "LIST", parse_ks,
+                     "an ascending list of at most 16 integers in [1, 1024]",
+                     "k values of pass@k and maj@k, e.g. 1,8\n"
+                     "(default: 1, 2, 4, ... up to the largest group)"),
+            OPT_DOUBLE('t', "threshold", &o.threshold, "X", -INFINITY, INFINITY,
+                       "a record is correct when reward >= X (default 1)"),
+            OPT_STRING(0, "reward", &o.reward_key, "KEY",
+                       "the reward field, a dotted path (default reward)"),
+            OPT_STRING(0, "answer-key", &o.answer_key, "KEY",
+                       "the extracted answer for maj@k (default\n"
+                       "math.extracted, else the last \\boxed{})"),
+            OPT_STRING(0, "plot", &plot_dir, "DIR",
+                       "read metrics records and draw DIR/METRIC.png\n"
+                       "per metric against step, with gnuplot"),
+            OPT_END(),
+        };
+        argi = tool_parse(&t, opts, argc, argv);
     }
     if (plot_dir)
-        return run_plot(&t, argc - optind, argv + optind, plot_dir);
+        return run_plot(&t, argc - argi, argv + argi, plot_dir);
 
-    tool_start(&t, argc - optind, argv + optind);
+    tool_start(&t, argc - argi, argv + argi);
     s = stats_new(&o);
     while ((r = tool_next(&t)) != NULL) {
         if (stats_add(s, r) < 0)

@@ -3,7 +3,6 @@
  * records (completion) and SFT records (response).  The block rules are
  * lib/think.c's; this file is the options and the record loop.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +14,8 @@
 static const char usage_text[] =
     "usage: think [--show | --strip | --extract | --check] [--field NAME] [--to NAME]\n"
     "             [options] [FILE ...]\n"
-    "Shows, hides or extracts the <think>...</think> block of completions.\n"
-    "      --show            the text for reading, one sample after another (default)\n"
-    "      --strip           replace the text by the answer alone (records out)\n"
-    "      --extract         as --strip, and the reasoning into its own field\n"
-    "      --check           report samples whose block is unclosed, unopened or\n"
-    "                        repeated, one line each; exit 1 if there are any\n"
-    "      --field NAME      the text field (default: completion, else response,\n"
-    "                        else the last assistant turn of messages)\n"
-    "      --to NAME         --extract: the reasoning field (default reasoning;\n"
-    "                        messages: the turn's reasoning_content)\n"
-    TOOL_USAGE_COMMON;
+    "Shows, hides or extracts the <think>...</think> block of completions.\n";
 
-enum {
-    OPT_SHOW = TOOL_OPT_FIRST_FREE,
-    OPT_STRIP,
-    OPT_EXTRACT,
-    OPT_CHECK,
-    OPT_FIELD,
-    OPT_TO,
-};
 
 enum mode { SHOW, STRIP, EXTRACT, CHECK };
 
@@ -119,43 +100,44 @@ show(struct tool *t, const json_t *rec, const char *text, size_t len,
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        TOOL_LONGOPTS,
-        {"show", no_argument, NULL, OPT_SHOW},
-        {"strip", no_argument, NULL, OPT_STRIP},
-        {"extract", no_argument, NULL, OPT_EXTRACT},
-        {"check", no_argument, NULL, OPT_CHECK},
-        {"field", required_argument, NULL, OPT_FIELD},
-        {"to", required_argument, NULL, OPT_TO},
-        {NULL, 0, NULL, 0},
-    };
     struct tool t;
-    enum mode mode = SHOW;
+    int mode = SHOW, given[4] = {0};
     const char *field = NULL, *to = "reasoning";
-    int c, nmode = 0, color;
+    int argi, c, color;
     long n = 0, nbad = 0;
     json_t *rec;
     struct sbuf sb = SBUF_INIT;
 
     tool_init(&t, "think", usage_text);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, longopts, NULL)) != -1) {
-        if (tool_opt(&t, c, optarg))
-            continue;
-        switch (c) {
-        case OPT_SHOW: mode = SHOW; nmode++; break;
-        case OPT_STRIP: mode = STRIP; nmode++; break;
-        case OPT_EXTRACT: mode = EXTRACT; nmode++; break;
-        case OPT_CHECK: mode = CHECK; nmode++; break;
-        case OPT_FIELD: field = optarg; break;
-        case OPT_TO: to = optarg; break;
-        default: tool_usage(&t);
-        }
+    {
+        struct opt opts[] = {
+            OPT_SET(0, "show", &mode, SHOW,
+                    "the text for reading, one sample after another (default)"),
+            OPT_SET(0, "strip", &mode, STRIP,
+                    "replace the text by the answer alone (records out)"),
+            OPT_SET(0, "extract", &mode, EXTRACT,
+                    "as --strip, and the reasoning into its own field"),
+            OPT_SET(0, "check", &mode, CHECK,
+                    "report samples whose block is unclosed, unopened or\n"
+                    "repeated, one line each; exit 1 if there are any"),
+            OPT_STRING(0, "field", &field, "NAME",
+                       "the text field (default: completion, else response,\n"
+                       "else the last assistant turn of messages)"),
+            OPT_STRING(0, "to", &to, "NAME",
+                       "--extract: the reasoning field (default reasoning;\n"
+                       "messages: the turn's reasoning_content)"),
+            OPT_END(),
+        };
+        int i;
+        for (i = 0; i < 4; i++)
+            opts[i].given = &given[i];
+        argi = tool_parse(&t, opts, argc, argv);
     }
-    if (nmode > 1)
+    if (given[0] + given[1] + given[2] + given[3] > 1)
         tool_usage_error(&t, "give at most one of --show, --strip, --extract, --check");
     if (field && strcmp(field, to) == 0 && mode == EXTRACT)
         tool_usage_error(&t, "--to names the text field itself ('%s')", to);
-    tool_start(&t, argc - optind, argv + optind);
+    tool_start(&t, argc - argi, argv + argi);
     color = mode == SHOW && !t.output && isatty(1);
 
     while ((rec = tool_next(&t)) != NULL) {
