@@ -5,7 +5,7 @@
 awk 'BEGIN { for (i = 0; i < 300000; i++)
     printf "{\"id\":\"p%d\",\"domain\":\"math\",\"completion\":\"<think>x</think> \\\\boxed{%d}\",\"answer\":\"1\"}\n", i, i }' >big.jsonl
 head -n 10 big.jsonl >small.jsonl
-printf '%s\n' '{"model_type": "llama", "hidden_size": 512, "intermediate_size": 1536,' \
+printf '%s\n' '{"model_type": "llama", "hidden_size": 1024, "intermediate_size": 3072,' \
     '"num_hidden_layers": 8, "num_attention_heads": 8, "num_key_value_heads": 4,' \
     '"vocab_size": 264, "max_position_embeddings": 64, "tie_word_embeddings": true}' >big.json
 printf '%s\n' '{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,' \
@@ -29,11 +29,16 @@ kill_when() {
     for p in $pids; do wait $p || true; done
 }
 # both at once: each reclaims out/ when it starts, while the other lives
-score-math -q -o out/big.jsonl big.jsonl 2>/dev/null &
+# (score-math reads a FIFO held open, so it cannot finish before the kill)
+mkfifo bigfifo
+exec 4<>bigfifo
+cat big.jsonl >&4 &
+score-math -q -o out/big.jsonl bigfifo 4>&- 2>/dev/null &
 p1=$!
 init -c big.json -o out/ck 2>/dev/null &
 p2=$!
 kill_when "$p1 $p2" '^\.big\.jsonl\.tmp-' '^\.ck\.tmp-'
+exec 4>&-
 ls -A out | grep -q "^\.big\.jsonl\.tmp-$p1-[0-9]*-[0-9a-f]\{8\}-......\$"
 ls -A out | grep -q "^\.ck\.tmp-$p2-[0-9]*-[0-9a-f]\{8\}-......\$"
 test ! -e out/big.jsonl && test ! -e out/ck
