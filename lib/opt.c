@@ -14,30 +14,23 @@
 
 #include "ckpt.h"
 
-/* Length of the synopsis: "usage: ..." and the lines that continue it. */
-static size_t
-synopsis_len(const char *h)
-{
-    const char *s = h;
-
-    for (;;) {
-        const char *nl = strchr(s, '\n');
-        if (!nl)
-            return strlen(h);
-        s = nl + 1;
-        if (*s != ' ')
-            return (size_t)(s - h);
-    }
-}
-
 void
 opt_usage(const struct opt_prog *p)
 {
-    size_t n = synopsis_len(p->header);
+    const char *nl = strchr(p->header, '\n');
+    int n = nl ? (int)(nl - p->header) : (int)strlen(p->header);
 
-    fprintf(stderr, "%.*s%sTry '%s --help' for more information.\n", (int)n, p->header,
-            n && p->header[n - 1] == '\n' ? "" : "\n", p->name);
+    fprintf(stderr, "%.*s\nTry '%s --help' for more information.\n", n, p->header, p->name);
     exit(2);
+}
+
+void
+opt_usage_verror(const struct opt_prog *p, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", p->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    opt_usage(p);
 }
 
 void
@@ -45,12 +38,8 @@ opt_usage_error(const struct opt_prog *p, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: ", p->name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    opt_usage(p);
+    opt_usage_verror(p, fmt, ap);
 }
 
 static int

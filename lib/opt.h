@@ -25,7 +25,7 @@
  *     argi = opt_parse(&p, tabs, argc, argv);   (p: prog and help text)
  *
  * Messages (STYLE.md rules 11, 12, 21): a bad value exits 2 with
- *   "prog: -n: 'x' is not an integer in [1, 1024]", the synopsis and
+ *   "prog: -n: 'x' is not an integer in [1, 1024]", the usage line and
  *   "Try 'prog --help' for more information.", the option named as it was
  *   typed (-n or --count).  --help text: the header, then per option
  *   "  -n, --count N         help", the help column at OPT_HELP_COL, a help
@@ -35,6 +35,7 @@
 #ifndef POSTTRAIN_OPT_H
 #define POSTTRAIN_OPT_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -123,9 +124,8 @@ struct opt {
 struct opt_prog {
     const char *name;       /* "stats" (borrowed) */
     const char *header;     /* --help text before the options: the synopsis
-                             * ("usage: ..." and its continuation lines, up
-                             * to the first line that starts otherwise),
-                             * then the description (borrowed) */
+                             * ("usage: ..." first), then the description
+                             * (borrowed) */
 };
 
 /*
@@ -140,9 +140,10 @@ int opt_parse(const struct opt_prog *p, const struct opt *const *tabs, int argc,
 /* The whole --help text of tabs to stdout. */
 void opt_help(const struct opt_prog *p, const struct opt *const *tabs);
 
-/* The synopsis and "Try 'prog --help'..." on stderr, exit 2. */
+/* The usage line (the header's first) and "Try 'prog --help'..." on stderr, exit 2. */
 PT_NORETURN void opt_usage(const struct opt_prog *p);
 /* As opt_usage, with "prog: message" first. */
 PT_NORETURN void opt_usage_error(const struct opt_prog *p, const char *fmt, ...) PT_PRINTF(2, 3);
+PT_NORETURN void opt_usage_verror(const struct opt_prog *p, const char *fmt, va_list ap);
 
 #endif

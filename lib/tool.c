@@ -35,12 +35,8 @@ tool_usage_error(const struct tool *t, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: ", t->name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    tool_usage(t);
+    opt_usage_verror(&t->prog, fmt, ap);
 }
 
 int

@@ -105,7 +105,7 @@ struct tool {
 
 /*
  * Sets defaults; name and usage are borrowed (static strings).  usage is
- * the synopsis ("usage: ..." and its continuation lines) and the
+ * the synopsis ("usage: ..." first) and the
  * description; the options' lines come from the tables (opt.h).
  */
 void tool_init(struct tool *t, const char *name, const char *usage);
@@ -120,7 +120,7 @@ int tool_parse(struct tool *t, const struct opt *opts, int argc, char **argv);
  * a bad value), 0 if the tool must handle it.
  */
 int tool_opt(struct tool *t, int c, const char *arg);
-/* Prints the synopsis and "Try 'prog --help'..." to stderr and exits 2. */
+/* Prints the usage line and "Try 'prog --help'..." to stderr and exits 2. */
 PT_NORETURN void tool_usage(const struct tool *t);
 /* As tool_usage, with "prog: message" first. */
 PT_NORETURN void tool_usage_error(const struct tool *t, const char *fmt, ...) PT_PRINTF(2, 3);
