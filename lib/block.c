@@ -4,6 +4,7 @@
  */
 #include "block.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -224,24 +225,87 @@ qk_prep(const struct block_attn *at, int l, int r, int g0, int g1)
         at->kv.store(at->kv.ctx, l, r, g0, g1, k, k + (size_t)at->nkv * hd);
 }
 
-/* Attention of row r's query heads of kv head g (kern_attend_row). */
+/*
+ * Queries that read the same keys, for one kern_attend_block call: the
+ * spans of the first, and whether every query's keys lie in span 0
+ * (zero) or every query has the first's span 0 whole (same).
+ */
+struct att_block {
+    struct block_spans first;
+    int nq, zero, same;
+    float *o[KERN_ATT_Q];
+    const float *q[KERN_ATT_Q];
+    int nk[KERN_ATT_Q], h[KERN_ATT_Q], r[KERN_ATT_Q];
+};
+
+static int
+att_fits(const struct att_block *b, const struct block_spans *sp)
+{
+    int i;
+
+    if (b->nq == KERN_ATT_Q)
+        return 0;
+    for (i = 0; i < 2; i++)
+        if (b->first.k[i] != sp->k[i] || b->first.v[i] != sp->v[i] ||
+            b->first.ld[i] != sp->ld[i])
+            return 0;
+    return (b->zero && sp->n[1] == 0) || (b->same && sp->n[0] == b->first.n[0]);
+}
+
 static void
-attend_row(const struct block_op *op, int r, int g, float *S)
+att_flush(const struct block_op *op, struct att_block *b, float *S)
 {
     const struct block_attn *at = op->at;
-    int grp = at->nh / at->nkv, hd = at->hd, i;
-    struct block_spans sp;
+    float lse[KERN_ATT_Q];
+    int i;
 
-    memset(&sp, 0, sizeof(sp));
-    at->kv.spans(at->kv.ctx, op->layer, r, at->mla ? 0 : g, &sp);
-    for (i = 0; i < grp; i++) {
-        int h = g * grp + i;
-        float lse = kern_attend_row(op->K, at->att + (size_t)r * at->QD + (size_t)h * hd, S,
-                                    at->qkv + (size_t)r * at->QKV + (size_t)h * hd, sp.k,
-                                    sp.v, sp.ld, sp.n, hd, at->scale);
-        if (at->lse)
-            at->lse[(size_t)h * op->R + r] = lse;
+    kern_attend_block(op->K, b->nq, b->o, S, at->scratch_n, b->q, b->nk, b->first.k,
+                      b->first.v, b->first.ld, b->zero ? INT_MAX : b->first.n[0], at->hd,
+                      at->scale, lse);
+    if (at->lse)
+        for (i = 0; i < b->nq; i++)
+            at->lse[(size_t)b->h[i] * op->R + b->r[i]] = lse[i];
+    b->nq = 0;
+}
+
+/*
+ * Attention of rows [r0, r1)'s query heads of kv head g: the queries that
+ * read the same keys go through kern_attend_block together (a query's
+ * result there does not depend on its company, so the blocking is free
+ * to follow the rows and the heads).
+ */
+static void
+attend_rows(const struct block_op *op, int r0, int r1, int g, float *S)
+{
+    const struct block_attn *at = op->at;
+    int grp = at->nh / at->nkv, r, i;
+    struct block_spans sp;
+    struct att_block b;
+
+    b.nq = 0;
+    for (r = r0; r < r1; r++) {
+        memset(&sp, 0, sizeof(sp));
+        at->kv.spans(at->kv.ctx, op->layer, r, at->mla ? 0 : g, &sp);
+        for (i = 0; i < grp; i++) {
+            int h = g * grp + i;
+            if (b.nq && !att_fits(&b, &sp))
+                att_flush(op, &b, S);
+            if (!b.nq) {
+                b.first = sp;
+                b.zero = b.same = 1;
+            }
+            b.zero = b.zero && sp.n[1] == 0;
+            b.same = b.same && sp.n[0] == b.first.n[0];
+            b.h[b.nq] = h;
+            b.r[b.nq] = r;
+            b.nk[b.nq] = sp.n[0] + sp.n[1];
+            b.o[b.nq] = at->att + (size_t)r * at->QD + (size_t)h * at->hd;
+            b.q[b.nq] = at->qkv + (size_t)r * at->QKV + (size_t)h * at->hd;
+            b.nq++;
+        }
     }
+    if (b.nq)
+        att_flush(op, &b, S);
 }
 
 /* The k largest of v[0..n), best first, ties to the lower index. */
@@ -440,16 +504,15 @@ block_op_run(const struct block_op *op, int c, int tid)
     }
     case BOP_ATTEND: {
         const struct block_attn *at = op->at;
-        float *S = at->scratch + (size_t)tid * at->scratch_n;
+        float *S = at->scratch + (size_t)tid * KERN_ATT_Q * at->scratch_n;
         int g = c % at->nkv, r;
         if (op->fused) {
             r = c / at->nkv;
             qk_prep(at, op->layer, r, g, g + 1);
-            attend_row(op, r, g, S);
+            attend_rows(op, r, r + 1, g, S);
         } else {
-            int r0 = (c / at->nkv) * ATT_ROWS, r1 = PT_MIN(op->R, r0 + ATT_ROWS);
-            for (r = r0; r < r1; r++)
-                attend_row(op, r, g, S);
+            r = (c / at->nkv) * ATT_ROWS;
+            attend_rows(op, r, PT_MIN(op->R, r + ATT_ROWS), g, S);
         }
         break;
     }

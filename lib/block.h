@@ -103,7 +103,7 @@ struct block_attn {
     float *att;                   /* (R, QD) attention output */
     float *qkraw, *qkrstd;        /* saved for the backward: (R, QD + KVD), (R, nh + nkv) */
     float *lse;                   /* (nh, R) log-sum-exp of each row's scores, or NULL */
-    float *scratch;               /* (threads, scratch_n) attention scores */
+    float *scratch;               /* (threads, KERN_ATT_Q, scratch_n) attention scores */
     size_t scratch_n;
     /*
      * MLA (model.h's struct model_mla): qkv rows are the nh absorbed

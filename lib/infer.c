@@ -218,7 +218,8 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
         inf->lu = xmalloc(xmul(R, xmul(lora_row_floats(m->lora), sizeof(float))));
     inf->lnf = xmalloc(xmul(R * inf->C, sizeof(float)));
     inf->logits = xmalloc(xmul(R, xmul((size_t)inf->V, sizeof(float))));
-    inf->scores = xmalloc(xmul((size_t)nthreads, xmul((size_t)inf->maxpos, sizeof(float))));
+    inf->scores = xmalloc(
+        xmul((size_t)nthreads * KERN_ATT_Q, xmul((size_t)inf->maxpos, sizeof(float))));
     inf->cos_t = xmalloc(xmul((size_t)inf->maxpos * (inf->rhd / 2), sizeof(float)));
     inf->sin_t = xmalloc(xmul((size_t)inf->maxpos * (inf->rhd / 2), sizeof(float)));
     model_rope_tables(c, inf->cos_t, inf->sin_t, inf->maxpos);

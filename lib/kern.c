@@ -62,6 +62,26 @@ wsum_c(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
 }
 
 static void
+scoresq_c(float *S, size_t lds, const float *const *q, int nq, const float *K, size_t ldk,
+          int n, int hd, float scale)
+{
+    int i;
+
+    for (i = 0; i < nq; i++)
+        scores_c(S + (size_t)i * lds, q[i], K, ldk, n, hd, scale);
+}
+
+static void
+wsumq_c(float *const *o, const float *P, size_t ldp, int nq, const float *V, size_t ldv,
+        int n, int hd)
+{
+    int i;
+
+    for (i = 0; i < nq; i++)
+        wsum_c(o[i], P + (size_t)i * ldp, V, ldv, n, hd);
+}
+
+static void
 mm_c(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int R, int IC,
      int o0, int o1, const float *bias, int acc)
 {
@@ -148,6 +168,26 @@ wsum_avx2(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
                 o[d + i * 8 + e] = t[e];
         }
     }
+}
+
+T2 static void
+scoresq_avx2(float *S, size_t lds, const float *const *q, int nq, const float *K,
+             size_t ldk, int n, int hd, float scale)
+{
+    int i;
+
+    for (i = 0; i < nq; i++)
+        scores_avx2(S + (size_t)i * lds, q[i], K, ldk, n, hd, scale);
+}
+
+T2 static void
+wsumq_avx2(float *const *o, const float *P, size_t ldp, int nq, const float *V, size_t ldv,
+           int n, int hd)
+{
+    int i;
+
+    for (i = 0; i < nq; i++)
+        wsum_avx2(o[i], P + (size_t)i * ldp, V, ldv, n, hd);
 }
 
 T2 static void
@@ -290,6 +330,120 @@ wsum_avx512(float *o, const float *p, const float *V, size_t ldv, int n, int hd)
     }
 }
 
+/*
+ * NQ queries x 4 keys a block: the loads of each key row shared by the
+ * queries, each score's lanes and tree those of scores_avx512.
+ */
+T5 static inline __attribute__((always_inline)) void
+scoresq_n(float *S, size_t lds, const float *const *q, const int NQ, const float *K,
+          size_t ldk, int n, int hd, float scale)
+{
+    int j, k, i, t;
+
+    for (j = 0; j < n; j += 4) {
+        const float *kk[4];
+        __m512 c[KERN_ATT_Q][4], b[4];
+        float r[4];
+#pragma GCC unroll 4
+        for (t = 0; t < 4; t++)
+            kk[t] = K + (size_t)(j + t < n ? j + t : j) * ldk;
+#pragma GCC unroll 4
+        for (i = 0; i < NQ; i++)
+#pragma GCC unroll 4
+            for (t = 0; t < 4; t++)
+                c[i][t] = _mm512_setzero_ps();
+        for (k = 0; k < hd; k += 16) {
+#pragma GCC unroll 4
+            for (t = 0; t < 4; t++)
+                b[t] = load16(kk[t], k, hd);
+#pragma GCC unroll 4
+            for (i = 0; i < NQ; i++) {
+                __m512 a = load16(q[i], k, hd);
+#pragma GCC unroll 4
+                for (t = 0; t < 4; t++)
+                    c[i][t] = _mm512_fmadd_ps(a, b[t], c[i][t]);
+            }
+        }
+#pragma GCC unroll 4
+        for (i = 0; i < NQ; i++) {
+            _mm_storeu_ps(r, hsum4_512(c[i][0], c[i][1], c[i][2], c[i][3]));
+            for (t = 0; t < 4 && j + t < n; t++)
+                S[(size_t)i * lds + j + t] = r[t] * scale;
+        }
+    }
+}
+
+T5 static void
+scoresq_avx512(float *S, size_t lds, const float *const *q, int nq, const float *K,
+               size_t ldk, int n, int hd, float scale)
+{
+    for (; nq >= 4; nq -= 4, q += 4, S += 4 * lds)
+        scoresq_n(S, lds, q, 4, K, ldk, n, hd, scale);
+    if (nq == 3)
+        scoresq_n(S, lds, q, 3, K, ldk, n, hd, scale);
+    else if (nq == 2)
+        scoresq_n(S, lds, q, 2, K, ldk, n, hd, scale);
+    else if (nq == 1)
+        scoresq_n(S, lds, q, 1, K, ldk, n, hd, scale);
+}
+
+/* NQ queries' weighted sums, 64 columns a pass: wsum_avx512's chains. */
+T5 static inline __attribute__((always_inline)) void
+wsumq_n(float *const *o, const float *P, size_t ldp, const int NQ, const float *V,
+        size_t ldv, int n, int hd)
+{
+    int d, j, i, t;
+
+    for (d = 0; d < hd; d += 64) {
+        int w = PT_MIN(64, hd - d);
+        __mmask16 m[4];
+        __m512 c[KERN_ATT_Q][4], v[4];
+#pragma GCC unroll 4
+        for (t = 0; t < 4; t++) {
+            int left = w - t * 16;
+            m[t] = left >= 16 ? (__mmask16)0xffff
+                 : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
+        }
+#pragma GCC unroll 4
+        for (i = 0; i < NQ; i++)
+#pragma GCC unroll 4
+            for (t = 0; t < 4; t++)
+                c[i][t] = _mm512_maskz_loadu_ps(m[t], o[i] + d + t * 16);
+        for (j = 0; j < n; j++) {
+            const float *vr = V + (size_t)j * ldv + d;
+#pragma GCC unroll 4
+            for (t = 0; t < 4; t++)
+                v[t] = _mm512_maskz_loadu_ps(m[t], vr + t * 16);
+#pragma GCC unroll 4
+            for (i = 0; i < NQ; i++) {
+                __m512 pj = _mm512_set1_ps(P[(size_t)i * ldp + j]);
+#pragma GCC unroll 4
+                for (t = 0; t < 4; t++)
+                    c[i][t] = _mm512_fmadd_ps(pj, v[t], c[i][t]);
+            }
+        }
+#pragma GCC unroll 4
+        for (i = 0; i < NQ; i++)
+#pragma GCC unroll 4
+            for (t = 0; t < 4; t++)
+                _mm512_mask_storeu_ps(o[i] + d + t * 16, m[t], c[i][t]);
+    }
+}
+
+T5 static void
+wsumq_avx512(float *const *o, const float *P, size_t ldp, int nq, const float *V, size_t ldv,
+             int n, int hd)
+{
+    for (; nq >= 4; nq -= 4, o += 4, P += 4 * ldp)
+        wsumq_n(o, P, ldp, 4, V, ldv, n, hd);
+    if (nq == 3)
+        wsumq_n(o, P, ldp, 3, V, ldv, n, hd);
+    else if (nq == 2)
+        wsumq_n(o, P, ldp, 2, V, ldv, n, hd);
+    else if (nq == 1)
+        wsumq_n(o, P, ldp, 1, V, ldv, n, hd);
+}
+
 T5 static void
 mm_avx512(float *out, size_t ldo, const float *in, size_t ldi, const float *W, int R, int IC,
           int o0, int o1, const float *bias, int acc)
@@ -387,7 +541,7 @@ kern_cpu_has(enum infer_kernel k)
 struct kernels
 kernels_for(enum infer_kernel k)
 {
-    struct kernels K = { INFER_KERNEL_C, mm_c, scores_c, wsum_c };
+    struct kernels K = { INFER_KERNEL_C, mm_c, scores_c, wsum_c, scoresq_c, wsumq_c };
 
     if (k == INFER_KERNEL_AUTO)
         k = kern_cpu_has(INFER_KERNEL_AVX512) ? INFER_KERNEL_AVX512
@@ -396,9 +550,10 @@ kernels_for(enum infer_kernel k)
         die("kern: this CPU cannot run the %s kernel", infer_kernel_name(k));
 #if HAVE_X86
     if (k == INFER_KERNEL_AVX2)
-        K = (struct kernels){ k, mm_avx2, scores_avx2, wsum_avx2 };
+        K = (struct kernels){ k, mm_avx2, scores_avx2, wsum_avx2, scoresq_avx2, wsumq_avx2 };
     if (k == INFER_KERNEL_AVX512)
-        K = (struct kernels){ k, mm_avx512, scores_avx512, wsum_avx512 };
+        K = (struct kernels){ k, mm_avx512, scores_avx512, wsum_avx512, scoresq_avx512,
+                              wsumq_avx512 };
 #endif
     return K;
 }
@@ -419,29 +574,56 @@ infer_kernel_name(enum infer_kernel k)
     return "?";
 }
 
-float
-kern_attend_row(const struct kernels *K, float *o, float *S, const float *q,
-                const float *const kb[2], const float *const vb[2], const size_t ld[2],
-                const int nb[2], int hd, float scale)
+void
+kern_attend_block(const struct kernels *K, int nq, float *const *o, float *S, size_t lds,
+                  const float *const *q, const int *nk, const float *const kb[2],
+                  const float *const vb[2], const size_t ld[2], int n0, int hd, float scale,
+                  float *lse)
 {
-    int n = nb[0] + nb[1], j, b;
-    float m = -INFINITY, sum = 0.0f, inv;
+    float sum[KERN_ATT_Q];
+    int nmax = 0, nmin = 0, i, j;
 
-    for (b = 0; b < 2; b++)
-        if (nb[b] > 0)
-            K->scores(S + (b ? nb[0] : 0), q, kb[b], ld[b], nb[b], hd, scale);
-    for (j = 0; j < n; j++)
-        m = S[j] > m ? S[j] : m;
-    for (j = 0; j < n; j++) {
-        S[j] = expf(S[j] - m);
-        sum += S[j];
+    if (nq < 1 || nq > KERN_ATT_Q)
+        die("kern: %d queries in one attention block (1 to %d)", nq, KERN_ATT_Q);
+    for (i = 0; i < nq; i++) {
+        nmax = PT_MAX(nmax, nk[i]);
+        nmin = i ? PT_MIN(nmin, nk[i]) : nk[i];
     }
-    memset(o, 0, (size_t)hd * sizeof(float));
-    for (b = 0; b < 2; b++)
-        if (nb[b] > 0)
-            K->wsum(o, S + (b ? nb[0] : 0), vb[b], ld[b], nb[b], hd);
-    inv = 1.0f / sum;
-    for (j = 0; j < hd; j++)
-        o[j] *= inv;
-    return m + logf(sum);
+    /* every query's scores over the keys any of them sees */
+    if (PT_MIN(nmax, n0) > 0)
+        K->scoresq(S, lds, q, nq, kb[0], ld[0], PT_MIN(nmax, n0), hd, scale);
+    if (nmax > n0)
+        K->scoresq(S + n0, lds, q, nq, kb[1], ld[1], nmax - n0, hd, scale);
+    for (i = 0; i < nq; i++) {
+        float *P = S + (size_t)i * lds, m = -INFINITY;
+        sum[i] = 0.0f;
+        for (j = 0; j < nk[i]; j++)
+            m = P[j] > m ? P[j] : m;
+        for (j = 0; j < nk[i]; j++) {
+            P[j] = expf(P[j] - m);
+            sum[i] += P[j];
+        }
+        lse[i] = m + logf(sum[i]);
+        memset(o[i], 0, (size_t)hd * sizeof(float));
+    }
+    /* the keys all queries see, together; then each query's own last keys */
+    if (PT_MIN(nmin, n0) > 0)
+        K->wsumq(o, S, lds, nq, vb[0], ld[0], PT_MIN(nmin, n0), hd);
+    if (nmin > n0)
+        K->wsumq(o, S + n0, lds, nq, vb[1], ld[1], nmin - n0, hd);
+    for (i = 0; i < nq; i++) {
+        const float *P = S + (size_t)i * lds;
+        float inv;
+        if (nk[i] > nmin && nmin < n0) {
+            int e = PT_MIN(nk[i], n0);
+            K->wsum(o[i], P + nmin, vb[0] + (size_t)nmin * ld[0], ld[0], e - nmin, hd);
+        }
+        if (nk[i] > PT_MAX(nmin, n0)) {
+            int s = PT_MAX(nmin, n0);
+            K->wsum(o[i], P + s, vb[1] + (size_t)(s - n0) * ld[1], ld[1], nk[i] - s, hd);
+        }
+        inv = 1.0f / sum[i];
+        for (j = 0; j < hd; j++)
+            o[i][j] *= inv;
+    }
 }

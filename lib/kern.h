@@ -45,12 +45,26 @@ typedef void scores_fn(float *S, const float *q, const float *K, size_t ldk, int
  * of additions in j order, so two calls over consecutive spans equal one.
  */
 typedef void wsum_fn(float *o, const float *p, const float *V, size_t ldv, int n, int hd);
+/*
+ * The same for nq <= KERN_ATT_Q queries over the same keys: S[i * lds + j]
+ * the score of q[i] and key j; o[i][d] += sum_j P[i * ldp + j] V[j][d].
+ * Each element is computed exactly as scores_fn and wsum_fn compute it for
+ * one query: the queries only share the loads of the keys and values.
+ */
+typedef void scoresq_fn(float *S, size_t lds, const float *const *q, int nq, const float *K,
+                        size_t ldk, int n, int hd, float scale);
+typedef void wsumq_fn(float *const *o, const float *P, size_t ldp, int nq, const float *V,
+                      size_t ldv, int n, int hd);
+
+#define KERN_ATT_Q 4    /* queries of one kern_attend_block call, at most */
 
 struct kernels {
     enum infer_kernel id;
     mm_fn *mm;
     scores_fn *scores;
     wsum_fn *wsum;
+    scoresq_fn *scoresq;
+    wsumq_fn *wsumq;
 };
 
 
@@ -61,15 +75,21 @@ int kern_cpu_has(enum infer_kernel k);
 const char *infer_kernel_name(enum infer_kernel k);
 
 /*
- * One query row's attention: scores scale * q.k over the keys of up to
- * two spans (nb[i] keys of kb[i], row stride ld[i], then the next span),
- * softmax (expf, summed in key order), the weighted sum of the values
- * vb[i] in key order, divided by the sum.  o (hd) is written; S holds
- * nb[0] + nb[1] floats of scratch.  Returns log-sum-exp of the scores.
+ * The attention of nq <= KERN_ATT_Q query rows q[i] (hd floats) over
+ * shared keys: key j is row j of span 0 (kb[0], values vb[0], row stride
+ * ld[0]) for j < n0, and row j - n0 of span 1 after it; query i sees
+ * keys 0 .. nk[i] - 1.  For each query: scores scale * q.k, softmax (the
+ * maximum, expf, summed in key order), the weighted sum of the values in
+ * key order, divided by the sum; o[i] (hd) is written and lse[i] gets
+ * the log-sum-exp of the scores.  S holds nq * lds floats of scratch,
+ * lds >= max nk.  Every query's result is the same float whatever the
+ * other queries of the call: a row decoded alone equals the same row
+ * computed in a block.
  */
-float kern_attend_row(const struct kernels *K, float *o, float *S, const float *q,
-                      const float *const kb[2], const float *const vb[2], const size_t ld[2],
-                      const int nb[2], int hd, float scale);
+void kern_attend_block(const struct kernels *K, int nq, float *const *o, float *S, size_t lds,
+                       const float *const *q, const int *nk, const float *const kb[2],
+                       const float *const vb[2], const size_t ld[2], int n0, int hd,
+                       float scale, float *lse);
 
 /*
  * ---- bf16 weights, fp32 accumulation (kern_bf16.c) ----

@@ -416,7 +416,7 @@ struct model_acts {
     float *mla_qn;      /* (N, QA) q_a_layernorm's output (recomputed in backward) */
     float *dmla_a, *dqf, *dvo, *dqn; /* (N, A), (N, QF), (N, OD), (N, QA) */
     const struct lora *lora; /* the adapter it was planned for */
-    float *srow;        /* (nthreads, srow_cap) attention scores of one row */
+    float *srow;        /* (nthreads, KERN_ATT_Q, srow_cap) attention scores */
     int srow_cap, srow_threads;
     /* RoPE tables, grown to the longest segment seen */
     float *cos_t, *sin_t; /* (npos, hd/2) */
@@ -1760,7 +1760,7 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
         free(a->srow);
         a->srow_cap = PT_MAX(maxlen, PT_MIN(2 * a->srow_cap, c->max_pos));
         a->srow_threads = pool_threads();
-        a->srow = xmalloc(xmul((size_t)a->srow_threads * a->srow_cap, sizeof(float)));
+        a->srow = xmalloc(xmul((size_t)a->srow_threads * KERN_ATT_Q * a->srow_cap, sizeof(float)));
     }
     block_embed(a->res, m, b->ids, N);
     for (l = 0; l < c->n_layers; l++)

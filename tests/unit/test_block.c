@@ -214,7 +214,7 @@ test_attention(const struct kernels *K)
     att = xcalloc((size_t)R * QD, sizeof(float));
     att2 = xcalloc((size_t)R * QD, sizeof(float));
     lse = xcalloc((size_t)nh * R, sizeof(float));
-    S = xcalloc((size_t)R, sizeof(float));
+    S = xcalloc((size_t)R * KERN_ATT_Q, sizeof(float));
     raw = xcalloc((size_t)R * (QD + KVD), sizeof(float));
     rst = xcalloc((size_t)R * (nh + nkv), sizeof(float));
     kv = (struct seq_kv){qkv, QD, KVD, QKV, hd};
