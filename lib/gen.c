@@ -4,7 +4,8 @@
  * Prompts in flight sit in a FIFO in input order; each owns its prefix
  * cache (released once its last sample finishes), its first logits and
  * its G results.  Slots hold the running samples.  A step: fill free
- * slots, one batched decode, sample every row, retire finished samples,
+ * slots, one batched decode, sample every row (rows in parallel on the
+ * pool), retire finished samples,
  * emit the finished prompts at the head of the FIFO.  Prompt and slot
  * records are reused, so decoding allocates only as caches and results
  * grow; a prompt cache is freed as soon as its last sample ends.
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "util.h"
 
 struct result {
@@ -49,7 +51,8 @@ struct gen {
     const struct chat *chat;
     struct gen_config cfg;
     struct infer *inf;
-    struct sampler smp;
+    struct sampler *smp;        /* (threads) one per pool thread */
+    int nsmp;
     int V, maxstop;
     struct slot *slots;         /* (batch) */
     struct gprompt **fifo;      /* ring of in-flight prompts */
@@ -63,6 +66,9 @@ struct gen {
     /* per step */
     struct infer_seq **rows;
     int *rowslot, *toks;
+    int *nexttok;               /* (batch) each row's sampled token */
+    float *nextlp;              /* (batch) and its log-probability */
+    const float *logits;        /* the step's rows (V each) */
     struct gen_sample *out;     /* (G) */
     struct gen_stats st;
     double t0;
@@ -90,7 +96,10 @@ gen_new(const struct model *m, const struct tok *t, const struct chat *c,
         g->maxstop = PT_MAX(g->maxstop, n);
     }
     g->inf = infer_new(m, cfg->batch, cfg->threads, cfg->kernel);
-    sampler_init(&g->smp, &cfg->sampler, g->V);
+    g->nsmp = cfg->threads;
+    g->smp = xcalloc((size_t)g->nsmp, sizeof(*g->smp));
+    for (i = 0; i < g->nsmp; i++)
+        sampler_init(&g->smp[i], &cfg->sampler, g->V);
     g->slots = xcalloc((size_t)cfg->batch, sizeof(*g->slots));
     for (i = 0; i < cfg->batch; i++)
         infer_seq_init(&g->slots[i].seq, g->inf, NULL);
@@ -100,6 +109,8 @@ gen_new(const struct model *m, const struct tok *t, const struct chat *c,
     g->rows = xcalloc((size_t)cfg->batch, sizeof(*g->rows));
     g->rowslot = xcalloc((size_t)cfg->batch, sizeof(int));
     g->toks = xcalloc((size_t)cfg->batch, sizeof(int));
+    g->nexttok = xcalloc((size_t)cfg->batch, sizeof(int));
+    g->nextlp = xcalloc((size_t)cfg->batch, sizeof(float));
     g->out = xcalloc((size_t)cfg->G, sizeof(*g->out));
     return g;
 }
@@ -143,8 +154,12 @@ gen_free(struct gen *g)
     free(g->rows);
     free(g->rowslot);
     free(g->toks);
+    free(g->nexttok);
+    free(g->nextlp);
     free(g->out);
-    sampler_release(&g->smp);
+    for (i = 0; i < g->nsmp; i++)
+        sampler_release(&g->smp[i]);
+    free(g->smp);
     infer_free(g->inf);
     free(g);
 }
@@ -361,13 +376,28 @@ cancel_running(struct gen *g)
  * logprob_row: the float logp and update compute for the same token.
  */
 static int
-sample(struct gen *g, const float *logits, struct rng *r, float *lp)
+sample(struct gen *g, int tid, const struct sampler_config *cfg, const float *logits,
+       struct rng *r, float *lp)
 {
-    float T = g->smp.cfg.temperature > 0.0f ? g->smp.cfg.temperature : 1.0f;
-    int t = sampler_sample(&g->smp, logits, r, NULL);
+    struct sampler *smp = &g->smp[tid];
+    float T = cfg->temperature > 0.0f ? cfg->temperature : 1.0f;
+    int t;
 
+    smp->cfg = *cfg;
+    t = sampler_sample(smp, logits, r, NULL);
     logprob_row(lp, NULL, (float *)logits, g->V, t, T, 0.0f, 0.0f, 0);
     return t;
+}
+
+/* Row i of the step: its slot's next token, from the slot's own stream. */
+static void
+sample_task(void *ctx, int i, int tid)
+{
+    struct gen *g = ctx;
+    struct slot *s = &g->slots[g->rowslot[i]];
+
+    g->nexttok[i] = sample(g, tid % g->nsmp, &s->gp->o.sampler, g->logits + (size_t)i * g->V,
+                        &s->rng, &g->nextlp[i]);
 }
 
 /* Starts the next sample of gp in free slot s; 1 if it keeps running. */
@@ -384,8 +414,7 @@ start(struct gen *g, struct slot *s, struct gprompt *gp)
     sampler_rng(&s->rng, gp->o.seed, gp->p.id, gp->p.idlen, (uint64_t)s->k);
     tok_stream_init(&s->ts, g->tok, 0);
     infer_seq_reset(&s->seq, &gp->cache);
-    g->smp.cfg = gp->o.sampler;
-    t = sample(g, gp->logits, &s->rng, &lp);
+    t = sample(g, 0, &gp->o.sampler, gp->logits, &s->rng, &lp);
     if (take(g, s, t, lp, gp->logits)) {
         retire(g, s);
         return 0;
@@ -454,7 +483,6 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
     g->eof = 0;
     g->t0 = now_sec();
     for (;;) {
-        const float *logits;
         /* fill the free slots, oldest prompt first */
         for (i = 0; i < B; i++) {
             struct slot *s = &g->slots[i];
@@ -483,18 +511,15 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
                 die("gen: scheduler stalled with %d prompts in flight", g->fcount);
             continue;
         }
-        logits = infer_decode(g->inf, g->rows, g->toks, n);
+        g->logits = infer_decode(g->inf, g->rows, g->toks, n);
+        /* the rows' draws in parallel (each slot its own stream), then in order */
+        pool_run(sample_task, g, n);
         for (i = 0; i < n; i++) {
             struct slot *s = &g->slots[g->rowslot[i]];
-            const float *row = logits + (size_t)i * g->V;
-            float lp;
-            int t;
-            g->smp.cfg = s->gp->o.sampler;
-            t = sample(g, row, &s->rng, &lp);
-            if (take(g, s, t, lp, row))
+            if (take(g, s, g->nexttok[i], g->nextlp[i], g->logits + (size_t)i * g->V))
                 retire(g, s);
             else
-                s->last = t;
+                s->last = g->nexttok[i];
         }
         emit_ready(g);
     }

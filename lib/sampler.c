@@ -256,6 +256,8 @@ sampler_sample(struct sampler *s, const float *logits, struct rng *r, float *log
             tok = k;
         }
     }
+    if (greedy && !logprob)
+        return tok;   /* the argmax needs no probabilities */
     for (k = 0; k < V; k++) {
         p[k] = expf(logits[k] * inv - m);
         sum += p[k];
