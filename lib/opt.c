@@ -99,6 +99,11 @@ range_text(struct sbuf *sb, const struct opt *o)
 {
     long imax = o->type == OPT_T_INT ? INT_MAX : LONG_MAX;
 
+    if (o->what) {
+        /* the row's own words ("a positive integer", "in (0, 1]") */
+        sbuf_adds(sb, o->what);
+        return;
+    }
     switch (o->type) {
     case OPT_T_INT:
     case OPT_T_LONG:
@@ -129,7 +134,7 @@ range_text(struct sbuf *sb, const struct opt *o)
         sbuf_adds(sb, "a size (bytes, or KB, MB, GB, TB)");
         break;
     default:
-        sbuf_adds(sb, o->what ? o->what : "a good value");
+        sbuf_adds(sb, "a good value");
     }
 }
 

@@ -76,6 +76,11 @@ struct opt {
      * stop strings"), or -1 with why empty: then "'ARG' is not WHAT".
      */
     int (*cb)(void *value, const char *arg, struct sbuf *why);
+    /*
+     * What the option takes, in a range error "'ARG' is not WHAT" (a
+     * callback's, or a number row's own words in place of the generated
+     * range: "a positive integer").  NULL: from the type and the range.
+     */
     const char *what;
     int *given;             /* set to 1 when the option is given (or NULL) */
 };
