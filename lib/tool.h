@@ -245,9 +245,7 @@ int tool_opt_dtype(void *value, const char *arg, struct sbuf *why);
       .help = "chat format: auto, builtin, deepseek3, chatml, qwen3,\n" \
               "llama3, llama3.1, text" }
 #define TOOL_MODEL_THINK(MO) \
-    OPT_BOOL(0, "think", &(MO)->think, \
-             "open the assistant turn with <think>\\n (kept in the\n" \
-             "completion text)"), \
+    OPT_BOOL(0, "think", &(MO)->think, "open the assistant turn with <think>\\n"), \
     OPT_BOOL(0, "no-think", &(MO)->no_think, \
              "never, even when the chat template does (qwen3:\n" \
              "enable_thinking false)")
