@@ -93,6 +93,26 @@ opt_help(const struct opt_prog *p, const struct opt *const *tabs)
     sbuf_release(&sb);
 }
 
+/* x as %g writes it, the exponent without '+' and leading zeros: 1e6, 1e-9. */
+static void
+add_num(struct sbuf *sb, double x)
+{
+    char buf[64], *e, *d;
+
+    snprintf(buf, sizeof(buf), "%g", x);
+    e = strchr(buf, 'e');
+    if (e) {
+        d = e + 1;
+        if (*d == '-')
+            d++;
+        else if (*d == '+')
+            memmove(d, d + 1, strlen(d));
+        while (d[0] == '0' && d[1])
+            memmove(d, d + 1, strlen(d));
+    }
+    sbuf_adds(sb, buf);
+}
+
 /* "an integer in [1, 1024]": what a number option takes. */
 static void
 range_text(struct sbuf *sb, const struct opt *o)
@@ -116,11 +136,16 @@ range_text(struct sbuf *sb, const struct opt *o)
     case OPT_T_FLOAT:
         if (isinf(o->fmin) && isinf(o->fmax))
             sbuf_adds(sb, "a finite number");
-        else if (isinf(o->fmax))
-            sbuf_addf(sb, "a number %s %g", o->flags & OPT_OPEN_MIN ? ">" : ">=", o->fmin);
-        else
-            sbuf_addf(sb, "a number in %c%g, %g]", o->flags & OPT_OPEN_MIN ? '(' : '[',
-                      o->fmin, o->fmax);
+        else if (isinf(o->fmax)) {
+            sbuf_addf(sb, "a number %s ", o->flags & OPT_OPEN_MIN ? ">" : ">=");
+            add_num(sb, o->fmin);
+        } else {
+            sbuf_addf(sb, "a number in %c", o->flags & OPT_OPEN_MIN ? '(' : '[');
+            add_num(sb, o->fmin);
+            sbuf_adds(sb, ", ");
+            add_num(sb, o->fmax);
+            sbuf_addc(sb, ']');
+        }
         break;
     case OPT_T_U64:
         if (o->max == LONG_MAX)

@@ -51,6 +51,8 @@ take_list(void *ctx, const char *arg, struct sbuf *why)
          .fmin = 0, .fmax = 1, .flags = OPT_OPEN_MIN, .given = &(v)->given_x,      \
          .help = "in (0, 1]\nsecond line"},                                        \
         OPT_FLOAT('T', NULL, &(v)->f, "X", 0, 1000, "a float"),                    \
+        OPT_DOUBLE(0, "w", &(v)->x, "W", -1e9, 1e-6, "a weight"),                  \
+        OPT_DOUBLE(0, "big", &(v)->x, "X", 1.5e300, INFINITY, "a big number"),     \
         OPT_U64(0, "seed", &(v)->seed, "N", LONG_MAX, "a seed"),                   \
         OPT_SIZE(0, "size", &(v)->size, "SIZE", "a size"),                         \
         OPT_STRING('s', "string", &(v)->s, "S", "a string"),                       \
@@ -200,6 +202,8 @@ test_errors(void)
         {{"t", "--list", "a b"}, 3, "t: --list: 'a b' is not a word"},
         {{"t", "--list", "full"}, 3, "t: --list: no room"},
         {{"t", "--pos", "0"}, 3, "t: --pos: '0' is not a positive integer"},
+        {{"t", "--w", "1"}, 3, "t: --w: '1' is not a number in [-1e9, 1e-6]"},
+        {{"t", "--big", "1"}, 3, "t: --big: '1' is not a number >= 1.5e300"},
     };
     char err[4096], out[4096];
     size_t i;
