@@ -45,7 +45,8 @@ opt_usage_error(const struct opt_prog *p, const char *fmt, ...)
 static int
 takes_arg(const struct opt *o)
 {
-    return o->type != OPT_T_BOOL && o->type != OPT_T_SET && o->type != OPT_T_HELP
+    return o->type != OPT_T_BOOL && o->type != OPT_T_SET && o->type != OPT_T_BIT
+           && o->type != OPT_T_HELP
            && o->type != OPT_T_VERSION;
 }
 
@@ -177,6 +178,9 @@ set(const struct opt *o, const char *arg, struct sbuf *why)
         return 0;
     case OPT_T_SET:
         *(int *)o->value = (int)o->min;
+        return 0;
+    case OPT_T_BIT:
+        *(int *)o->value |= (int)o->min;
         return 0;
     case OPT_T_STRING:
         *(const char **)o->value = arg;

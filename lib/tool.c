@@ -95,6 +95,17 @@ tool_model_threads(const struct tool_model *mo)
 }
 
 int
+tool_opt_key(void *value, const char *arg, struct sbuf *why)
+{
+    if (!*arg) {
+        sbuf_adds(why, "empty field name");
+        return -1;
+    }
+    *(const char **)value = arg;
+    return 0;
+}
+
+int
 tool_opt_format(void *value, const char *arg, struct sbuf *why)
 {
     if (chat_parse_format(arg, value) < 0) {

@@ -218,6 +218,15 @@ void tool_model_check(struct tool *t, struct tool_model *mo);
 /* Compute threads: --threads, else POSTTRAIN_THREADS, else the CPUs online. */
 int tool_model_threads(const struct tool_model *mo);
 
+/*
+ * --key FIELD (advantage, rejsample): a reward field or dotted path, not
+ * empty, into const char *V.
+ */
+int tool_opt_key(void *value, const char *arg, struct sbuf *why);
+#define TOOL_OPT_KEY(V) \
+    OPT_CALL(0, "key", (V), "FIELD", tool_opt_key, NULL, \
+             "the reward field, or a dotted path (default reward)")
+
 /* Callbacks of the rows below (OPT_T_CALL). */
 int tool_opt_format(void *value, const char *arg, struct sbuf *why);
 int tool_opt_stop(void *value, const char *arg, struct sbuf *why);

@@ -58,18 +58,6 @@ parse_kl(void *value, const char *arg, struct sbuf *why)
     return 0;
 }
 
-/* --key FIELD: not empty */
-static int
-parse_key(void *value, const char *arg, struct sbuf *why)
-{
-    if (!*arg) {
-        sbuf_adds(why, "empty field name");
-        return -1;
-    }
-    *(const char **)value = arg;
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -85,8 +73,7 @@ main(int argc, char **argv)
         const struct opt opts[] = {
             OPT_LONG('G', "group-size", &o.group_size, "N", 1, 1L << 20,
                      "every group must have N samples"),
-            OPT_CALL(0, "key", &o.key, "FIELD", parse_key, NULL,
-                     "the reward field, or a dotted path (default reward)"),
+            TOOL_OPT_KEY(&o.key),
             OPT_CALL(0, "baseline", &baseline, "B", parse_baseline, "mean or loo",
                      "mean (GRPO) or loo: the mean of the other G-1 (RLOO)"),
             OPT_CALL(0, "scale", &scale, "S", parse_scale, "group, batch or none",

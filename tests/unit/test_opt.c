@@ -20,7 +20,7 @@ static const struct opt_prog prog = {
 
 struct vals {
     long n;
-    int i, b, mode, given_x;
+    int i, b, mode, given_x, bits;
     double x;
     float f;
     uint64_t seed, size;
@@ -58,6 +58,8 @@ take_list(void *ctx, const char *arg, struct sbuf *why)
         OPT_STRING('s', "string", &(v)->s, "S", "a string"),                       \
         OPT_BOOL('b', "bool", &(v)->b, "a flag"),                                  \
         OPT_SET(0, "on", &(v)->mode, 2, "mode 2"),                                 \
+        OPT_BIT(0, "bit1", &(v)->bits, 1, "bit 1"),                                \
+        OPT_BIT(0, "bit4", &(v)->bits, 4, "bit 4"),                                \
         OPT_CALL(0, "list", (v), "L", take_list, "a word", "words"),               \
         {.type = OPT_T_LONG, .long_name = "pos", .value = &(v)->n, .argname = "N", \
          .min = 1, .max = LONG_MAX, .what = "a positive integer", .help = "N > 0"}, \
@@ -162,7 +164,8 @@ test_values(void)
     struct vals v;
     static const char *const args[] = {
         "t", "-n", "7", "--ints", "0", "--x", "0.5", "-T", "0.7", "--seed", "0x10",
-        "--size", "2KB", "-sabc", "-b", "--on", "--list", "a", "--list", "b", "file"};
+        "--size", "2KB", "-sabc", "-b", "--on", "--bit4", "--bit1", "--list", "a",
+        "--list", "b", "file"};
     char *argv[ARRAY_LEN(args) + 1];
     size_t k;
     int argi;
@@ -175,11 +178,11 @@ test_values(void)
     memset(&v, 0, sizeof(v));
     optind = 1;
     argi = opt_parse(&prog, tabs, (int)ARRAY_LEN(args), argv);
-    CHECK(argi == 20 && strcmp(argv[argi], "file") == 0);
+    CHECK(argi == 22 && strcmp(argv[argi], "file") == 0);
     CHECK(v.n == 7 && v.i == 0 && v.x == 0.5 && v.f == 0.7f);
     CHECK(v.seed == 16 && v.size == 2000);
     CHECK(v.s && strcmp(v.s, "abc") == 0);
-    CHECK(v.b == 1 && v.mode == 2 && v.given_x == 1);
+    CHECK(v.b == 1 && v.mode == 2 && v.given_x == 1 && v.bits == 5);
     CHECK_STREQ(v.list, "ab");
 }
 
