@@ -20,7 +20,11 @@ opt_usage(const struct opt_prog *p)
     const char *nl = strchr(p->header, '\n');
     int n = nl ? (int)(nl - p->header) : (int)strlen(p->header);
 
-    fprintf(stderr, "%.*s\nTry '%s --help' for more information.\n", n, p->header, p->name);
+    if (p->usage)
+        fputs(p->usage, stderr);
+    else
+        fprintf(stderr, "%.*s\nTry '%s --help' for more information.\n", n, p->header,
+                p->name);
     exit(2);
 }
 

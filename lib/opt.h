@@ -135,6 +135,9 @@ struct opt_prog {
     const char *header;     /* --help text before the options: the synopsis
                              * ("usage: ..." first), then the description
                              * (borrowed) */
+    const char *usage;      /* NULL: a usage error ends with the header's
+                             * first line and the --help hint; else with
+                             * this text as it is (init: both synopses) */
 };
 
 /*
@@ -149,7 +152,10 @@ int opt_parse(const struct opt_prog *p, const struct opt *const *tabs, int argc,
 /* The whole --help text of tabs to stdout. */
 void opt_help(const struct opt_prog *p, const struct opt *const *tabs);
 
-/* The usage line (the header's first) and "Try 'prog --help'..." on stderr, exit 2. */
+/*
+ * The usage line (the header's first) and "Try 'prog --help'..." on
+ * stderr, or p->usage when set; exit 2.
+ */
 PT_NORETURN void opt_usage(const struct opt_prog *p);
 /* As opt_usage, with "prog: message" first. */
 PT_NORETURN void opt_usage_error(const struct opt_prog *p, const char *fmt, ...) PT_PRINTF(2, 3);

@@ -155,7 +155,8 @@ main(int argc, char **argv)
             OPT_BIT(0, "strict-equations", &mo.flags, MATHANS_STRICT_EQUATIONS,
                     "answers \"x = 3\", \"6*7 = 42\" do not\n"
                     "match the references 3, 42"),
-            OPT_BIT(0, "reduced", &mo.flags, MATHANS_REDUCED, "fractions must be in lowest terms"),
+            OPT_BIT(0, "reduced", &mo.flags, MATHANS_REDUCED,
+                    "fractions must be in lowest terms"),
             OPT_BIT(0, "search-think", &mo.flags, MATHANS_SEARCH_THINK,
                     "also search inside <think>...</think>"),
             OPT_BIT(0, "no-vector-tuple", &mo.flags, MATHANS_NO_VECTOR_TUPLE,

@@ -15,8 +15,11 @@
 #include "opt.h"
 #include "tool.h"
 
-static const struct opt_prog prog = {
-    "t", "usage: t [-n N] [options] [FILE ...]\n       t --other\nDoes things.\n"};
+#define SYNOPSIS "usage: t [-n N] [options] [FILE ...]\n       t --other\n"
+static const struct opt_prog prog = {.name = "t", .header = SYNOPSIS "Does things.\n"};
+/* the same, with its usage-error text whole (both synopses, no hint) */
+static const struct opt_prog prog_whole = {
+    .name = "t", .header = SYNOPSIS "Does things.\n", .usage = SYNOPSIS};
 
 struct vals {
     long n;
@@ -94,6 +97,16 @@ parse_table(int n, char **argv)
         OPT_END(),                                                                 \
     };                                                                             \
     const struct opt *mtabs[] = {mopts, NULL}
+
+static void
+parse_whole(int n, char **argv)
+{
+    struct vals v;
+    TABLE(&v);
+
+    memset(&v, 0, sizeof(v));
+    opt_parse(&prog_whole, tabs, n, argv);
+}
 
 static void
 parse_model(int n, char **argv)
@@ -224,6 +237,18 @@ test_errors(void)
     }
 }
 
+/* opt_prog.usage: printed whole in place of the first line and the hint. */
+static void
+test_usage_whole(void)
+{
+    static const char *const args[] = {"t", "-n", "0"};
+    char err[4096], out[4096];
+
+    CHECK(run_child(parse_whole, args, 3, err, sizeof(err), out, sizeof(out)) == 2);
+    CHECK_STREQ(err, "t: -n: '0' is not an integer in [1, 1024]\n"
+                     "usage: t [-n N] [options] [FILE ...]\n       t --other\n");
+}
+
 static void
 test_help(void)
 {
@@ -313,7 +338,8 @@ test_model_group(void)
         static const char *const help[] = {"t", "--help"};
         CHECK(run_child(parse_model, help, 2, err, sizeof(err), out, sizeof(out)) == 0);
         CHECK(strstr(out, "\n  -m, --model DIR       the checkpoint\n") != NULL);
-        CHECK(strstr(out, "\n      --dtype NAME      products in f32 (default) or bf16") != NULL);
+        CHECK(strstr(out, "\n      --dtype NAME      products in f32 (default) or bf16")
+              != NULL);
         CHECK(strstr(out, "\n  -f, --format NAME     chat format: auto,") != NULL);
         CHECK(strstr(out, "\n      --think           open the assistant turn with <think>\\n")
               != NULL);
@@ -330,6 +356,7 @@ main(void)
     test_values();
     test_errors();
     test_help();
+    test_usage_whole();
     test_model_group();
     return check_done();
 }
