@@ -108,17 +108,8 @@ parse_preset(void *value, const char *arg, struct sbuf *why)
     return tasks_preset_parse(arg, value) < 0 ? -1 : 0;
 }
 
-/* --split prompt|test|validation|train */
-static int
-parse_split(void *value, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    if (strcmp(arg, "prompt") != 0 && strcmp(arg, "test") != 0
-        && strcmp(arg, "validation") != 0 && strcmp(arg, "train") != 0)
-        return -1;
-    *(const char **)value = arg;
-    return 0;
-}
+static const struct opt_choice splits[] = {
+    {"prompt", 0}, {"test", 1}, {"validation", 2}, {"train", 3}, {NULL, 0}};
 
 /*
  * The sources each option applies to: src NULL for the generators, else
@@ -258,7 +249,7 @@ main(int argc, char **argv)
     const char *src = NULL, *msg, *id_prefix = NULL, *domain = NULL;
     struct maps maps = {{NULL}, 0};
     struct span digits, steps, terms;
-    int jsonl, gen = 0, argi;
+    int jsonl, gen = 0, argi, split = -1;
     long n = 100, start = 0;
     size_t si = 0, i;
 
@@ -318,9 +309,8 @@ main(int argc, char **argv)
                        "gsm8k: ids are P and the record's line index\n"
                        "(default gsm8k/NAME/, NAME the file's stem)"),
             OPT_BOOL(0, "raw", &im.raw, "gsm8k: keep the solution text verbatim"),
-            OPT_CALL(0, "split", &im.split, "NAME", parse_split,
-                     "prompt, test, validation or train",
-                     "mbpp: prompt, test, validation or train"),
+            OPT_CHOICE(0, "split", &split, "NAME", splits,
+                       "mbpp: prompt, test, validation or train"),
             OPT_CALL(0, "map", &maps, "DST=SRC,...", add_map, NULL,
                      "jsonl: take field DST (id, domain, prompt, system,\n"
                      "response, answer, tests, lang, messages) from the\n"
@@ -346,6 +336,8 @@ main(int argc, char **argv)
             if (given[i])
                 check_owner(&t, &opts[i], src, gen);
     }
+    if (split >= 0)
+        im.split = splits[split].name;
     if (gen) {
         if (argi < argc)
             tool_usage_error(&t, "'%s' makes records: no FILE operands", src);

@@ -23,7 +23,7 @@ static const struct opt_prog prog_whole = {
 
 struct vals {
     long n;
-    int i, b, mode, given_x, bits;
+    int i, b, mode, given_x, bits, scale;
     double x;
     float f;
     uint64_t seed, size;
@@ -46,6 +46,10 @@ take_list(void *ctx, const char *arg, struct sbuf *why)
     return 0;
 }
 
+static const struct opt_choice scales[] = {
+    {"group", 7}, {"batch", 8}, {"none", 9}, {NULL, 0}};
+static const struct opt_choice two[] = {{"mean", 1}, {"loo", 2}, {NULL, 0}};
+
 #define TABLE(v)                                                                   \
     const struct opt opts[] = {                                                    \
         OPT_LONG('n', "count", &(v)->n, "N", 1, 1024, "how many"),                 \
@@ -63,6 +67,8 @@ take_list(void *ctx, const char *arg, struct sbuf *why)
         OPT_SET(0, "on", &(v)->mode, 2, "mode 2"),                                 \
         OPT_BIT(0, "bit1", &(v)->bits, 1, "bit 1"),                                \
         OPT_BIT(0, "bit4", &(v)->bits, 4, "bit 4"),                                \
+        OPT_CHOICE(0, "scale", &(v)->scale, "S", scales, "a scale"),               \
+        OPT_CHOICE(0, "base", &(v)->scale, "B", two, "a baseline"),                \
         OPT_CALL(0, "list", (v), "L", take_list, "a word", "words"),               \
         {.type = OPT_T_LONG, .long_name = "pos", .value = &(v)->n, .argname = "N", \
          .min = 1, .max = LONG_MAX, .what = "a positive integer", .help = "N > 0"}, \
@@ -177,8 +183,8 @@ test_values(void)
     struct vals v;
     static const char *const args[] = {
         "t", "-n", "7", "--ints", "0", "--x", "0.5", "-T", "0.7", "--seed", "0x10",
-        "--size", "2KB", "-sabc", "-b", "--on", "--bit4", "--bit1", "--list", "a",
-        "--list", "b", "file"};
+        "--size", "2KB", "-sabc", "-b", "--on", "--bit4", "--bit1", "--scale", "batch",
+        "--list", "a", "--list", "b", "file"};
     char *argv[ARRAY_LEN(args) + 1];
     size_t k;
     int argi;
@@ -191,11 +197,11 @@ test_values(void)
     memset(&v, 0, sizeof(v));
     optind = 1;
     argi = opt_parse(&prog, tabs, (int)ARRAY_LEN(args), argv);
-    CHECK(argi == 22 && strcmp(argv[argi], "file") == 0);
+    CHECK(argi == 24 && strcmp(argv[argi], "file") == 0);
     CHECK(v.n == 7 && v.i == 0 && v.x == 0.5 && v.f == 0.7f);
     CHECK(v.seed == 16 && v.size == 2000);
     CHECK(v.s && strcmp(v.s, "abc") == 0);
-    CHECK(v.b == 1 && v.mode == 2 && v.given_x == 1 && v.bits == 5);
+    CHECK(v.b == 1 && v.mode == 2 && v.given_x == 1 && v.bits == 5 && v.scale == 8);
     CHECK_STREQ(v.list, "ab");
 }
 
@@ -218,6 +224,8 @@ test_errors(void)
         {{"t", "--list", "a b"}, 3, "t: --list: 'a b' is not a word"},
         {{"t", "--list", "full"}, 3, "t: --list: no room"},
         {{"t", "--pos", "0"}, 3, "t: --pos: '0' is not a positive integer"},
+        {{"t", "--scale", "rows"}, 3, "t: --scale: 'rows' is not group, batch or none"},
+        {{"t", "--base", "Mean"}, 3, "t: --base: 'Mean' is not mean or loo"},
         {{"t", "--w", "1"}, 3, "t: --w: '1' is not a number in [-1e9, 1e-6]"},
         {{"t", "--big", "1"}, 3, "t: --big: '1' is not a number >= 1.5e300"},
     };

@@ -1,9 +1,6 @@
-# Bad option values and clashing options are usage errors (exit 2) with
-# the usage line.
-for a in "--format vicuna" "-f ''" "-c -i" "--think --no-think" "-m ck -t t.json" "-r -i"; do
-    set +e
-    eval tok $a < /dev/null > out 2> err
-    echo "exit $?: $(head -n 1 err)"
-    set -e
-    sed -n 2p err | grep -q '^usage: tok ' || { echo "$a: no usage line"; cat err; }
-done
+# Option values out of range are usage errors (exit 2) naming the option
+# as typed, with the usage line: each from its row of the option table.
+. "$TESTDIR/../usage-errors.inc"
+# Clashing options are usage errors too.
+usage_errors tok "" "--format vicuna" "-f ''" "-c -i" "--think --no-think" "-m ck -t t.json" \
+    "-r -i"
