@@ -294,27 +294,6 @@ opt_float(struct tool *t, const char *name, const char *arg, double lo, double h
     return (float)v;
 }
 
-/*
- * The global step of the checkpoint in dir (its trainer_state.json, as
- * update(1) writes it), or 0 when it has none: the policy version of
- * the samples, which a staleness bound compares (advantage(1)).
- */
-static long
-policy_step(const char *dir)
-{
-    char path[4096];
-    json_t *js, *v;
-    long step = 0;
-
-    snprintf(path, sizeof(path), "%s/trainer_state.json", dir);
-    js = json_load_file(path, 0, NULL);
-    v = js ? json_object_get(js, "global_step") : NULL;
-    if (json_is_integer(v))
-        step = (long)json_integer_value(v);
-    json_decref(js);
-    return step;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -524,7 +503,7 @@ main(int argc, char **argv)
     run.prefix = (chat.flags & CHAT_THINK) ? "<think>\n" : "";
     run.system = system_file ? read_text(system_file) : NULL;
     ckpt_hash(m, run.policy);
-    run.policy_step = policy_step(model);
+    run.policy_step = ckpt_state_step(model);  /* for advantage(1)'s staleness bound */
     sample_sampling_of(&run.sampling, &cfg.sampler);
 
     tool_start(&t, argc - optind, argv + optind);
