@@ -193,18 +193,6 @@ cb_lora_targets(void *v, const char *arg, struct sbuf *why)
     return 0;
 }
 
-/* Sets the "given" flag of the row named name (the row must exist). */
-static void
-given(struct opt *opts, const char *name, int *flag)
-{
-    for (; opts->type != OPT_T_END; opts++)
-        if (opts->long_name && strcmp(opts->long_name, name) == 0) {
-            opts->given = flag;
-            return;
-        }
-    die("no option --%s", name);
-}
-
 static void
 parse_args(struct update *u, int argc, char **argv, int *argi)
 {
@@ -352,21 +340,21 @@ parse_args(struct update *u, int argc, char **argv, int *argi)
     lora_config_default(&u->lora);
     u->lora.r = 0;
     alpha_default = u->lora.alpha;
-    given(opts, "clip-low", &low_set);
-    given(opts, "clip-high", &high_set);
-    given(opts, "objective", &grpo_opt);
-    given(opts, "kl", &grpo_opt);
-    given(opts, "entropy-coef", &grpo_opt);
-    given(opts, "is", &grpo_opt);
-    given(opts, "is-cap", &grpo_opt);
-    given(opts, "is-mode", &grpo_opt);
-    given(opts, "temperature", &u->temp_given);
-    given(opts, "lora-alpha", &alpha_set);
-    given(opts, "lora-dropout", &lora_opts);
-    given(opts, "lora-targets", &lora_opts);
-    given(opts, "rslora", &lora_opts);
-    given(opts, "dtype", &u->fmt_given);
-    given(opts, "max-shard-size", &u->fmt_given);
+    opt_find(opts, "clip-low")->given = &low_set;
+    opt_find(opts, "clip-high")->given = &high_set;
+    opt_find(opts, "objective")->given = &grpo_opt;
+    opt_find(opts, "kl")->given = &grpo_opt;
+    opt_find(opts, "entropy-coef")->given = &grpo_opt;
+    opt_find(opts, "is")->given = &grpo_opt;
+    opt_find(opts, "is-cap")->given = &grpo_opt;
+    opt_find(opts, "is-mode")->given = &grpo_opt;
+    opt_find(opts, "temperature")->given = &u->temp_given;
+    opt_find(opts, "lora-alpha")->given = &alpha_set;
+    opt_find(opts, "lora-dropout")->given = &lora_opts;
+    opt_find(opts, "lora-targets")->given = &lora_opts;
+    opt_find(opts, "rslora")->given = &lora_opts;
+    opt_find(opts, "dtype")->given = &u->fmt_given;
+    opt_find(opts, "max-shard-size")->given = &u->fmt_given;
     *argi = opt_parse(&u->tl.prog, tabs, argc, argv);
 
     u->out = u->tl.output;

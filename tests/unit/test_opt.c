@@ -56,6 +56,8 @@ take_list(void *ctx, const char *arg, struct sbuf *why)
         OPT_BOOL('b', "bool", &(v)->b, "a flag"),                                  \
         OPT_SET(0, "on", &(v)->mode, 2, "mode 2"),                                 \
         OPT_CALL(0, "list", (v), "L", take_list, "a word", "words"),               \
+        {.type = OPT_T_INT, .short_name = 'j', .long_name = "jobs", .value = &(v)->i, \
+         .argname = "N", .min = 1, .max = 64, .flags = OPT_NAME_LONG, .help = "jobs"}, \
         OPT_GROUP("More:\n"),                                                      \
         OPT_HELP(),                                                                \
         OPT_END(),                                                                 \
@@ -136,6 +138,23 @@ test_values(void)
 }
 
 static void
+test_find(void)
+{
+    int n = 0, given = 0;
+    struct opt opts[] = {
+        OPT_GROUP("Group:\n"),
+        OPT_INT('n', "count", &n, "N", 1, 9, "how many"),
+        OPT_BOOL(0, "flag", &n, "a flag"),
+        OPT_END(),
+    };
+
+    CHECK(opt_find(opts, "count") == &opts[1]);
+    CHECK(opt_find(opts, "flag") == &opts[2]);
+    opt_find(opts, "count")->given = &given;
+    CHECK(opts[1].given == &given);
+}
+
+static void
 test_errors(void)
 {
     static const struct {
@@ -153,6 +172,7 @@ test_errors(void)
          "t: --size: '5GiB' is not a size (bytes, or KB, MB, GB, TB)"},
         {{"t", "--list", "a b"}, 3, "t: --list: 'a b' is not a word"},
         {{"t", "--list", "full"}, 3, "t: --list: no room"},
+        {{"t", "-j", "0"}, 3, "t: --jobs: '0' is not an integer in [1, 64]"},
     };
     char err[4096], out[4096];
     size_t i;
@@ -190,6 +210,7 @@ int
 main(void)
 {
     test_values();
+    test_find();
     test_errors();
     test_help();
     return check_done();
