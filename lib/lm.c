@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 
 #include "ckpt.h"
+#include "kern.h"
 #include "lora.h"
+#include "w16.h"
 
 struct model *
 lm_load(const char *dir, int flags, struct sbuf *err)
@@ -73,4 +75,39 @@ lm_chat_open(const char *dir, const struct model *m, enum chat_format format, un
 fail:
     tok_free(t);
     return -1;
+}
+
+int
+lm_open(struct lm *lm, const struct lm_spec *s, struct sbuf *err)
+{
+    memset(lm, 0, sizeof(*lm));
+    lm->m = lm_load(s->dir, s->ckpt_flags, err);
+    if (!lm->m)
+        return -1;
+    if (!s->any_arch && lm->m->cfg.arch != s->arch) {
+        sbuf_addf(err, "'%s': %s", s->dir, s->arch_error);
+        goto fail;
+    }
+    if (lm_adapter(lm->m, s->adapter, err) < 0)
+        goto fail;
+    if (s->bf16)
+        model_use_bf16(lm->m, KERN16_AUTO, 0);
+    if (lm_chat_open(s->dir, lm->m, s->format, s->chat_flags, &lm->tk, &lm->chat, err) < 0)
+        goto fail;
+    return 0;
+fail:
+    lm_free(lm->m);
+    lm->m = NULL;
+    return -1;
+}
+
+void
+lm_close(struct lm *lm)
+{
+    if (lm->tk) {
+        chat_release(&lm->chat);
+        tok_free(lm->tk);
+    }
+    lm_free(lm->m);
+    memset(lm, 0, sizeof(*lm));
 }

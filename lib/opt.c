@@ -45,7 +45,8 @@ opt_usage_error(const struct opt_prog *p, const char *fmt, ...)
 static int
 takes_arg(const struct opt *o)
 {
-    return o->type != OPT_T_BOOL && o->type != OPT_T_SET && o->type != OPT_T_HELP
+    return o->type != OPT_T_BOOL && o->type != OPT_T_SET && o->type != OPT_T_BIT
+           && o->type != OPT_T_HELP
            && o->type != OPT_T_VERSION;
 }
 
@@ -93,12 +94,37 @@ opt_help(const struct opt_prog *p, const struct opt *const *tabs)
     sbuf_release(&sb);
 }
 
+/* x as %g writes it, the exponent without '+' and leading zeros: 1e6, 1e-9. */
+static void
+add_num(struct sbuf *sb, double x)
+{
+    char buf[64], *e, *d;
+
+    snprintf(buf, sizeof(buf), "%g", x);
+    e = strchr(buf, 'e');
+    if (e) {
+        d = e + 1;
+        if (*d == '-')
+            d++;
+        else if (*d == '+')
+            memmove(d, d + 1, strlen(d));
+        while (d[0] == '0' && d[1])
+            memmove(d, d + 1, strlen(d));
+    }
+    sbuf_adds(sb, buf);
+}
+
 /* "an integer in [1, 1024]": what a number option takes. */
 static void
 range_text(struct sbuf *sb, const struct opt *o)
 {
     long imax = o->type == OPT_T_INT ? INT_MAX : LONG_MAX;
 
+    if (o->what) {
+        /* the row's own words ("a positive integer", "in (0, 1]") */
+        sbuf_adds(sb, o->what);
+        return;
+    }
     switch (o->type) {
     case OPT_T_INT:
     case OPT_T_LONG:
@@ -111,11 +137,16 @@ range_text(struct sbuf *sb, const struct opt *o)
     case OPT_T_FLOAT:
         if (isinf(o->fmin) && isinf(o->fmax))
             sbuf_adds(sb, "a finite number");
-        else if (isinf(o->fmax))
-            sbuf_addf(sb, "a number %s %g", o->flags & OPT_OPEN_MIN ? ">" : ">=", o->fmin);
-        else
-            sbuf_addf(sb, "a number in %c%g, %g]", o->flags & OPT_OPEN_MIN ? '(' : '[',
-                      o->fmin, o->fmax);
+        else if (isinf(o->fmax)) {
+            sbuf_addf(sb, "a number %s ", o->flags & OPT_OPEN_MIN ? ">" : ">=");
+            add_num(sb, o->fmin);
+        } else {
+            sbuf_addf(sb, "a number in %c", o->flags & OPT_OPEN_MIN ? '(' : '[');
+            add_num(sb, o->fmin);
+            sbuf_adds(sb, ", ");
+            add_num(sb, o->fmax);
+            sbuf_addc(sb, ']');
+        }
         break;
     case OPT_T_U64:
         if (o->max == LONG_MAX)
@@ -129,7 +160,7 @@ range_text(struct sbuf *sb, const struct opt *o)
         sbuf_adds(sb, "a size (bytes, or KB, MB, GB, TB)");
         break;
     default:
-        sbuf_adds(sb, o->what ? o->what : "a good value");
+        sbuf_adds(sb, "a good value");
     }
 }
 
@@ -147,6 +178,9 @@ set(const struct opt *o, const char *arg, struct sbuf *why)
         return 0;
     case OPT_T_SET:
         *(int *)o->value = (int)o->min;
+        return 0;
+    case OPT_T_BIT:
+        *(int *)o->value |= (int)o->min;
         return 0;
     case OPT_T_STRING:
         *(const char **)o->value = arg;

@@ -45,6 +45,7 @@ enum opt_type {
     OPT_T_GROUP,    /* no option: help text printed as is */
     OPT_T_BOOL,     /* int *: set to 1 */
     OPT_T_SET,      /* int *: set to min (flags that choose one value) */
+    OPT_T_BIT,      /* int *: the bits of min set (a flag in a bit mask) */
     OPT_T_STRING,   /* const char **: the argument, borrowed from argv */
     OPT_T_INT,      /* int *: an integer in [min, max] */
     OPT_T_LONG,     /* long *: an integer in [min, max] */
@@ -77,6 +78,11 @@ struct opt {
      * stop strings"), or -1 with why empty: then "'ARG' is not WHAT".
      */
     int (*cb)(void *value, const char *arg, struct sbuf *why);
+    /*
+     * What the option takes, in a range error "'ARG' is not WHAT" (a
+     * callback's, or a number row's own words in place of the generated
+     * range: "a positive integer").  NULL: from the type and the range.
+     */
     const char *what;
     int *given;             /* set to 1 when the option is given (or NULL) */
 };
@@ -90,6 +96,9 @@ struct opt {
     { .type = OPT_T_BOOL, .short_name = (S), .long_name = (L), .value = (V), .help = (H) }
 #define OPT_SET(S, L, V, X, H) \
     { .type = OPT_T_SET, .short_name = (S), .long_name = (L), .value = (V), .min = (X), \
+      .help = (H) }
+#define OPT_BIT(S, L, V, MASK, H) \
+    { .type = OPT_T_BIT, .short_name = (S), .long_name = (L), .value = (V), .min = (MASK), \
       .help = (H) }
 #define OPT_STRING(S, L, V, A, H) \
     { .type = OPT_T_STRING, .short_name = (S), .long_name = (L), .value = (V), \

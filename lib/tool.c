@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model.h"
+#include "w16.h"
+
 void
 tool_init(struct tool *t, const char *name, const char *usage)
 {
@@ -64,6 +67,78 @@ tool_parse(struct tool *t, const struct opt *opts, int argc, char **argv)
     const struct opt *tabs[] = {opts, common, NULL};
 
     return opt_parse(&t->prog, tabs, argc, argv);
+}
+
+/* ---- shared option groups ---- */
+
+void
+tool_model_init(struct tool_model *mo)
+{
+    memset(mo, 0, sizeof(*mo));
+    mo->lm.format = CHAT_AUTO;
+}
+
+void
+tool_model_check(struct tool *t, struct tool_model *mo)
+{
+    if (mo->think && mo->no_think)
+        tool_usage_error(t, "give --think or --no-think, not both");
+    mo->lm.chat_flags = (mo->think ? CHAT_THINK : 0) | (mo->no_think ? CHAT_NO_THINK : 0);
+}
+
+int
+tool_model_threads(const struct tool_model *mo)
+{
+    int n = mo->threads ? mo->threads : model_threads_env();
+
+    return n ? n : (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+int
+tool_opt_key(void *value, const char *arg, struct sbuf *why)
+{
+    if (!*arg) {
+        sbuf_adds(why, "empty field name");
+        return -1;
+    }
+    *(const char **)value = arg;
+    return 0;
+}
+
+int
+tool_opt_format(void *value, const char *arg, struct sbuf *why)
+{
+    if (chat_parse_format(arg, value) < 0) {
+        sbuf_addf(why, "unknown chat format '%s'", arg);
+        return -1;
+    }
+    return 0;
+}
+
+int
+tool_opt_stop(void *value, const char *arg, struct sbuf *why)
+{
+    struct tool_model *mo = value;
+
+    if (mo->nstops == TOOL_MAX_STOPS)
+        sbuf_addf(why, "more than %d stop strings", TOOL_MAX_STOPS);
+    else if (!*arg)
+        sbuf_adds(why, "the stop string is empty");
+    else
+        mo->stops[mo->nstops++] = arg;
+    return why->len ? -1 : 0;
+}
+
+int
+tool_opt_dtype(void *value, const char *arg, struct sbuf *why)
+{
+    int k = w16_parse_dtype(arg);
+
+    (void)why;
+    if (k < 0)
+        return -1;
+    *(int *)value = k;
+    return 0;
 }
 
 /* Transitional: the getopt switch of tools not on tool_parse yet. */

@@ -39,7 +39,11 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
 
+#include "chat.h"
+#include "lm.h"
 #include "opt.h"
 #include "rec.h"
 
@@ -163,6 +167,107 @@ void tool_progress(struct tool *t, const char *fmt, ...) PT_PRINTF(2, 3);
  * which never happens because that dies).  Frees what tool_start opened.
  */
 int tool_finish(struct tool *t);
+
+/* ---- shared option groups ---- */
+
+/*
+ * The model options of the tools that open a checkpoint for text (gen,
+ * score-rm, pack, logp), each row written once here; a tool puts in its
+ * table the rows it takes, in its own order, over one struct tool_model:
+ *
+ *     struct tool_model mo;
+ *     tool_model_init(&mo);
+ *     const struct opt opts[] = {
+ *         TOOL_MODEL_DIR(&mo, "the checkpoint"),   -m, --model DIR
+ *         TOOL_MODEL_ADAPTER(&mo, "..."),          --adapter DIR
+ *         TOOL_MODEL_DTYPE(&mo),                   --dtype f32|bf16
+ *         TOOL_MODEL_FORMAT(&mo),                  -f, --format NAME
+ *         TOOL_MODEL_THINK(&mo),                   --think, --no-think
+ *         TOOL_MODEL_STOP(&mo),                    --stop STRING (repeatable)
+ *         TOOL_MODEL_SEED(&mo),                    --seed N
+ *         TOOL_MODEL_THREADS(&mo),                 --threads N
+ *         OPT_END(),
+ *     };
+ *     argi = tool_parse(&t, opts, argc, argv);
+ *     tool_model_check(&t, &mo);        (--think with --no-think; chat flags)
+ *     mo.lm.arch = MODEL_CAUSAL_LM; mo.lm.arch_error = "...";
+ *     if (lm_open(&lm, &mo.lm, &err) < 0) die("%s", sbuf_str(&err));
+ *
+ * The values are what lm_open() takes (mo.lm) and the decoding settings.
+ */
+#define TOOL_MAX_STOPS 32
+
+struct tool_model {
+    struct lm_spec lm;      /* dir (-m), adapter, bf16, format, chat_flags */
+    int think, no_think;
+    int format_given, dtype_given;
+    const char *stops[TOOL_MAX_STOPS];  /* borrowed from argv */
+    int nstops;
+    uint64_t seed;          /* in [0, 2^63): a JSON integer */
+    int seed_given;
+    int threads;            /* 0: not given */
+};
+
+/* Defaults: no model, CHAT_AUTO, f32, seed 0, no stops. */
+void tool_model_init(struct tool_model *mo);
+/*
+ * After the parse: a usage error for --think with --no-think; sets
+ * mo->lm.chat_flags from them.
+ */
+void tool_model_check(struct tool *t, struct tool_model *mo);
+/* Compute threads: --threads, else POSTTRAIN_THREADS, else the CPUs online. */
+int tool_model_threads(const struct tool_model *mo);
+
+/*
+ * --key FIELD (advantage, rejsample): a reward field or dotted path, not
+ * empty, into const char *V.
+ */
+int tool_opt_key(void *value, const char *arg, struct sbuf *why);
+#define TOOL_OPT_KEY(V) \
+    OPT_CALL(0, "key", (V), "FIELD", tool_opt_key, NULL, \
+             "the reward field, or a dotted path (default reward)")
+
+/* Callbacks of the rows below (OPT_T_CALL). */
+int tool_opt_format(void *value, const char *arg, struct sbuf *why);
+int tool_opt_stop(void *value, const char *arg, struct sbuf *why);
+int tool_opt_dtype(void *value, const char *arg, struct sbuf *why);
+
+#define TOOL_DTYPE_HELP "products in f32 (default) or bf16: bf16 copies of the\n" \
+                        "weights, fp32 accumulation (posttrain-checkpoint(5))"
+/*
+ * A compute dtype, f32 or bf16 (w16_parse_dtype()), into int *V (1: bf16)
+ * under the long name L: --dtype in gen, logp, score-rm, serve, and
+ * update's --compute-dtype.  G: int * set when given, or NULL.
+ */
+#define TOOL_OPT_DTYPE(L, V, G, H) \
+    { .type = OPT_T_CALL, .long_name = (L), .value = (V), .argname = "NAME", \
+      .cb = tool_opt_dtype, .what = "f32 or bf16", .given = (G), .help = (H) }
+
+#define TOOL_MODEL_DIR(MO, H) OPT_STRING('m', "model", &(MO)->lm.dir, "DIR", H)
+#define TOOL_MODEL_ADAPTER(MO, H) OPT_STRING(0, "adapter", &(MO)->lm.adapter, "DIR", H)
+#define TOOL_MODEL_DTYPE(MO) \
+    TOOL_OPT_DTYPE("dtype", &(MO)->lm.bf16, &(MO)->dtype_given, TOOL_DTYPE_HELP)
+#define TOOL_MODEL_FORMAT(MO) \
+    { .type = OPT_T_CALL, .short_name = 'f', .long_name = "format", \
+      .value = &(MO)->lm.format, .argname = "NAME", .cb = tool_opt_format, \
+      .given = &(MO)->format_given, \
+      .help = "chat format: auto, builtin, deepseek3, chatml, qwen3,\n" \
+              "llama3, llama3.1, text" }
+#define TOOL_MODEL_THINK(MO) \
+    OPT_BOOL(0, "think", &(MO)->think, "open the assistant turn with <think>\\n"), \
+    OPT_BOOL(0, "no-think", &(MO)->no_think, \
+             "never, even when the chat template does (qwen3:\n" \
+             "enable_thinking false)")
+#define TOOL_MODEL_STOP(MO) \
+    OPT_CALL(0, "stop", (MO), "STRING", tool_opt_stop, NULL, \
+             "end a completion at STRING, kept in the text (repeatable)")
+#define TOOL_MODEL_SEED(MO) \
+    { .type = OPT_T_U64, .long_name = "seed", .value = &(MO)->seed, .argname = "N", \
+      .max = LONG_MAX, .given = &(MO)->seed_given, \
+      .help = "seed of the sampling streams (default 0)" }
+#define TOOL_MODEL_THREADS(MO) \
+    OPT_INT(0, "threads", &(MO)->threads, "N", 1, 1024, \
+            "threads (default: POSTTRAIN_THREADS, else all CPUs)")
 
 /* ---- groups ---- */
 

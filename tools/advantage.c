@@ -3,7 +3,7 @@
  * batch std) to scored sample records.  Options and the loop only; the
  * work is lib/adv.c and lib/adv_stream.c.
  */
-#include <getopt.h>
+#include <limits.h>
 #include <string.h>
 
 #include "adv.h"
@@ -15,73 +15,48 @@ static const char usage_text[] =
     "                 [--drop-uniform] [--per-reward] [--overlong LC --max-tokens N]\n"
     "                 [--kl-coef X] [--mask-truncated] [options] [FILE ...]\n"
     "Adds \"advantage\" to each sample: A = (r - mean) / (std + eps) within its group.\n"
-    "\n"
-    "  -G, --group-size N    every group must have N samples\n"
-    "      --key FIELD       the reward field, or a dotted path (default reward)\n"
-    "      --baseline B      mean (GRPO) or loo: the mean of the other G-1 (RLOO)\n"
-    "      --scale S         divide by the group's std, the batch's, or none\n"
-    "      --dr-grpo         Dr. GRPO: --baseline mean --scale none\n"
-    "      --rloo            RLOO: --baseline loo --scale none\n"
-    "      --batch N         with --scale batch or --per-reward: N groups per batch\n"
-    "                        (default: all)\n"
-    "      --population      std divides by n (default: by n - 1, as torch.std)\n"
-    "      --eps X           added to the std (default 1e-4)\n"
-    "      --drop-uniform    leave out groups whose rewards are all equal\n"
-    "      --per-reward      normalize each number of \"rewards\" in its group, sum\n"
-    "                        the advantages, normalize the sums over the batch (GDPO)\n"
-    "      --overlong LC     DAPO's soft overlong penalty over the last LC tokens\n"
-    "                        before --max-tokens (rewards.overlong)\n"
-    "      --max-tokens N    the completion limit (gen -n) of --overlong\n"
-    "      --overlong-penalty X  the penalty at the limit (default 1)\n"
-    "      --kl-coef X       the KL to ref_logprobs in the reward (rewards.kl)\n"
-    "      --kl k1|k2|k3     its estimator (default k1)\n"
-    "      --mask-truncated  leave finish \"length\" samples out of the output\n"
-    "                        (they count in their group's baseline)\n"
-    "      --min-policy-step N  refuse samples of a policy older than step N\n"
-    TOOL_USAGE_COMMON;
+    "\n";
 
-enum {
-    OPT_KEY = TOOL_OPT_FIRST_FREE,
-    OPT_BASELINE,
-    OPT_SCALE,
-    OPT_DRGRPO,
-    OPT_RLOO,
-    OPT_BATCH,
-    OPT_POPULATION,
-    OPT_EPS,
-    OPT_DROP_UNIFORM,
-    OPT_PER_REWARD,
-    OPT_OVERLONG,
-    OPT_MAX_TOKENS,
-    OPT_OVERLONG_PENALTY,
-    OPT_KL_COEF,
-    OPT_KL,
-    OPT_MASK_TRUNCATED,
-    OPT_MIN_POLICY,
-};
+/* --baseline mean|loo */
+static int
+parse_baseline(void *value, const char *arg, struct sbuf *why)
+{
+    (void)why;
+    if (strcmp(arg, "mean") == 0)
+        *(int *)value = ADV_BASELINE_MEAN;
+    else if (strcmp(arg, "loo") == 0)
+        *(int *)value = ADV_BASELINE_LOO;
+    else
+        return -1;
+    return 0;
+}
 
-static const struct option longopts[] = {
-    TOOL_LONGOPTS,
-    { "group-size", required_argument, NULL, 'G' },
-    { "key", required_argument, NULL, OPT_KEY },
-    { "baseline", required_argument, NULL, OPT_BASELINE },
-    { "scale", required_argument, NULL, OPT_SCALE },
-    { "dr-grpo", no_argument, NULL, OPT_DRGRPO },
-    { "rloo", no_argument, NULL, OPT_RLOO },
-    { "batch", required_argument, NULL, OPT_BATCH },
-    { "population", no_argument, NULL, OPT_POPULATION },
-    { "eps", required_argument, NULL, OPT_EPS },
-    { "drop-uniform", no_argument, NULL, OPT_DROP_UNIFORM },
-    { "per-reward", no_argument, NULL, OPT_PER_REWARD },
-    { "overlong", required_argument, NULL, OPT_OVERLONG },
-    { "max-tokens", required_argument, NULL, OPT_MAX_TOKENS },
-    { "overlong-penalty", required_argument, NULL, OPT_OVERLONG_PENALTY },
-    { "kl-coef", required_argument, NULL, OPT_KL_COEF },
-    { "kl", required_argument, NULL, OPT_KL },
-    { "mask-truncated", no_argument, NULL, OPT_MASK_TRUNCATED },
-    { "min-policy-step", required_argument, NULL, OPT_MIN_POLICY },
-    { NULL, 0, NULL, 0 },
-};
+/* --scale group|batch|none */
+static int
+parse_scale(void *value, const char *arg, struct sbuf *why)
+{
+    (void)why;
+    if (strcmp(arg, "group") == 0)
+        *(int *)value = ADV_SCALE_GROUP;
+    else if (strcmp(arg, "batch") == 0)
+        *(int *)value = ADV_SCALE_BATCH;
+    else if (strcmp(arg, "none") == 0)
+        *(int *)value = ADV_SCALE_NONE;
+    else
+        return -1;
+    return 0;
+}
+
+/* --kl k1|k2|k3 */
+static int
+parse_kl(void *value, const char *arg, struct sbuf *why)
+{
+    (void)why;
+    if (strcmp(arg, "k1") && strcmp(arg, "k2") && strcmp(arg, "k3"))
+        return -1;
+    *(int *)value = arg[1] - '0';
+    return 0;
+}
 
 int
 main(int argc, char **argv)
@@ -89,97 +64,58 @@ main(int argc, char **argv)
     struct tool t;
     struct adv_run_opts o = { ADV_OPTS_INIT, "reward", 0, 0, 0, 0, 0, 1.0, 0.0, 1, 0, 0, -1 };
     struct adv_counts c;
+    int argi;
     const char *preset = NULL;
-    int baseline = -1, scale = -1, ch;
+    int baseline = -1, scale = -1, dr_grpo = 0, rloo = 0;
 
     tool_init(&t, "advantage", usage_text);
-    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "G:", longopts, NULL)) != -1) {
-        if (tool_opt(&t, ch, optarg))
-            continue;
-        switch (ch) {
-        case 'G':
-            if (parse_long(optarg, 1, 1L << 20, &o.group_size))
-                tool_usage_error(&t, "-G: '%s' is not an integer in [1, 1048576]", optarg);
-            break;
-        case OPT_KEY:
-            if (!*optarg)
-                tool_usage_error(&t, "--key: empty field name");
-            o.key = optarg;
-            break;
-        case OPT_BASELINE:
-            if (strcmp(optarg, "mean") == 0)
-                baseline = ADV_BASELINE_MEAN;
-            else if (strcmp(optarg, "loo") == 0)
-                baseline = ADV_BASELINE_LOO;
-            else
-                tool_usage_error(&t, "--baseline: '%s' is not mean or loo", optarg);
-            break;
-        case OPT_SCALE:
-            if (strcmp(optarg, "group") == 0)
-                scale = ADV_SCALE_GROUP;
-            else if (strcmp(optarg, "batch") == 0)
-                scale = ADV_SCALE_BATCH;
-            else if (strcmp(optarg, "none") == 0)
-                scale = ADV_SCALE_NONE;
-            else
-                tool_usage_error(&t, "--scale: '%s' is not group, batch or none", optarg);
-            break;
-        case OPT_DRGRPO:
-        case OPT_RLOO:
-            if (preset)
-                tool_usage_error(&t, "--dr-grpo and --rloo exclude each other");
-            preset = ch == OPT_RLOO ? "--rloo" : "--dr-grpo";
-            break;
-        case OPT_BATCH:
-            if (parse_long(optarg, 1, 1L << 40, &o.batch))
-                tool_usage_error(&t, "--batch: '%s' is not a positive integer", optarg);
-            break;
-        case OPT_POPULATION:
-            o.adv.population = 1;
-            break;
-        case OPT_EPS:
-            if (parse_double(optarg, 0, 1, &o.adv.eps))
-                tool_usage_error(&t, "--eps: '%s' is not a number in [0, 1]", optarg);
-            break;
-        case OPT_DROP_UNIFORM:
-            o.drop_uniform = 1;
-            break;
-        case OPT_PER_REWARD:
-            o.per_reward = 1;
-            break;
-        case OPT_OVERLONG:
-            if (parse_long(optarg, 1, 1L << 30, &o.overlong))
-                tool_usage_error(&t, "--overlong: '%s' is not a positive integer", optarg);
-            break;
-        case OPT_MAX_TOKENS:
-            if (parse_long(optarg, 1, 1L << 30, &o.max_tokens))
-                tool_usage_error(&t, "--max-tokens: '%s' is not a positive integer", optarg);
-            break;
-        case OPT_OVERLONG_PENALTY:
-            if (parse_double(optarg, 0, 1e6, &o.overlong_factor))
-                tool_usage_error(&t, "--overlong-penalty: '%s' is not a number in [0, 1e6]",
-                                 optarg);
-            break;
-        case OPT_KL_COEF:
-            if (parse_double(optarg, 0, 1e6, &o.kl_coef))
-                tool_usage_error(&t, "--kl-coef: '%s' is not a number in [0, 1e6]", optarg);
-            break;
-        case OPT_KL:
-            if (strcmp(optarg, "k1") && strcmp(optarg, "k2") && strcmp(optarg, "k3"))
-                tool_usage_error(&t, "--kl: '%s' is not k1, k2 or k3", optarg);
-            o.kl_kind = optarg[1] - '0';
-            break;
-        case OPT_MASK_TRUNCATED:
-            o.mask_truncated = 1;
-            break;
-        case OPT_MIN_POLICY:
-            if (parse_long(optarg, 0, 1L << 40, &o.min_policy))
-                tool_usage_error(&t, "--min-policy-step: '%s' is not an integer >= 0", optarg);
-            break;
-        default:
-            tool_usage(&t);
-        }
+    {
+        const struct opt opts[] = {
+            OPT_LONG('G', "group-size", &o.group_size, "N", 1, 1L << 20,
+                     "every group must have N samples"),
+            TOOL_OPT_KEY(&o.key),
+            OPT_CALL(0, "baseline", &baseline, "B", parse_baseline, "mean or loo",
+                     "mean (GRPO) or loo: the mean of the other G-1 (RLOO)"),
+            OPT_CALL(0, "scale", &scale, "S", parse_scale, "group, batch or none",
+                     "divide by the group's std, the batch's, or none"),
+            OPT_BOOL(0, "dr-grpo", &dr_grpo, "Dr. GRPO: --baseline mean --scale none"),
+            OPT_BOOL(0, "rloo", &rloo, "RLOO: --baseline loo --scale none"),
+            OPT_LONG(0, "batch", &o.batch, "N", 1, 1L << 40,
+                     "with --scale batch or --per-reward: N groups per batch\n"
+                     "(default: all)"),
+            OPT_BOOL(0, "population", &o.adv.population,
+                     "std divides by n (default: by n - 1, as torch.std)"),
+            OPT_DOUBLE(0, "eps", &o.adv.eps, "X", 0, 1, "added to the std (default 1e-4)"),
+            OPT_BOOL(0, "drop-uniform", &o.drop_uniform,
+                     "leave out groups whose rewards are all equal"),
+            OPT_BOOL(0, "per-reward", &o.per_reward,
+                     "normalize each number of \"rewards\" in its group, sum\n"
+                     "the advantages, normalize the sums over the batch (GDPO)"),
+            {.type = OPT_T_LONG, .long_name = "overlong", .value = &o.overlong,
+             .argname = "LC", .min = 1, .max = 1L << 30, .what = "a positive integer",
+             .help = "DAPO's soft overlong penalty over the last LC tokens\n"
+                     "before --max-tokens (rewards.overlong)"},
+            OPT_LONG(0, "max-tokens", &o.max_tokens, "N", 1, 1L << 30,
+                     "the completion limit (gen -n) of --overlong"),
+            OPT_DOUBLE(0, "overlong-penalty", &o.overlong_factor, "X", 0, 1e6,
+                       "the penalty at the limit (default 1)"),
+            OPT_DOUBLE(0, "kl-coef", &o.kl_coef, "X", 0, 1e6,
+                       "the KL to ref_logprobs in the reward (rewards.kl)"),
+            OPT_CALL(0, "kl", &o.kl_kind, "k1|k2|k3", parse_kl, "k1, k2 or k3",
+                     "its estimator (default k1)"),
+            OPT_BOOL(0, "mask-truncated", &o.mask_truncated,
+                     "leave finish \"length\" samples out of the output\n"
+                     "(they count in their group's baseline)"),
+            OPT_LONG(0, "min-policy-step", &o.min_policy, "N", 0, LONG_MAX,
+                     "refuse samples of a policy older than step N"),
+            OPT_END(),
+        };
+        argi = tool_parse(&t, opts, argc, argv);
     }
+    if (dr_grpo && rloo)
+        tool_usage_error(&t, "--dr-grpo and --rloo exclude each other");
+    if (dr_grpo || rloo)
+        preset = rloo ? "--rloo" : "--dr-grpo";
     if (preset && (baseline >= 0 || scale >= 0))
         tool_usage_error(&t, "%s excludes --baseline and --scale", preset);
     if (preset) {
@@ -204,7 +140,7 @@ main(int argc, char **argv)
     if (scale >= 0)
         o.adv.scale = (enum adv_scale)scale;
 
-    tool_start(&t, argc - optind, argv + optind);
+    tool_start(&t, argc - argi, argv + argi);
     adv_run(&t, &o, &c);
     if (!t.quiet) {
         if (o.adv.scale == ADV_SCALE_BATCH || o.per_reward)

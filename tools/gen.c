@@ -4,7 +4,6 @@
  * here; decoding is lib/gen.c, lib/infer.c and lib/sampler.c.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,6 @@
 #include "sample.h"
 #include "tok.h"
 #include "tool.h"
-#include "w16.h"
 
 static const char usage_text[] =
     "usage: gen -m DIR [-G N] [-T X] [--top-k N] [--top-p X] [--min-p X] [-n N]\n"
@@ -29,70 +27,7 @@ static const char usage_text[] =
     "       gen --server URL -m NAME [--api-key-env VAR] [--endpoint chat|completions]\n"
     "           [--concurrency N] [--retries N] [--retry-wait X] [--timeout X]\n"
     "           [--logprobs] [--token-ids] [--send-id] [-o FILE --resume] [FILE ...]\n"
-    "Samples G completions per prompt record and writes them as sample records.\n"
-    "  -m, --model DIR       the checkpoint (config.json, model.safetensors,\n"
-    "                        tokenizer.json or the built-in tokenizer)\n"
-    "      --adapter DIR     run with the LoRA adapter in DIR (PEFT's layout)\n"
-    "      --dtype NAME      products in f32 (default) or bf16: bf16 copies of the\n"
-    "                        weights, fp32 accumulation (posttrain-checkpoint(5))\n"
-    "  -G, --samples N       completions per prompt (default 1)\n"
-    "  -T, --temperature X   softmax temperature; 0 is greedy (default 1)\n"
-    "      --top-k N         sample among the N most likely tokens (default 0: all)\n"
-    "      --top-p X         nucleus sampling: smallest set of mass X (default 1: all)\n"
-    "      --min-p X         drop tokens below X times the top probability (default 0)\n"
-    "  -n, --max-tokens N    tokens per completion at most (default 256)\n"
-    "      --stop STRING     end a completion at STRING, kept in the text (repeatable)\n"
-    "      --system FILE     system prompt from FILE, replacing the records' own\n"
-    "      --think           open the assistant turn with <think>\\n (kept in the\n"
-    "                        completion text)\n"
-    "      --no-think        never, even when the chat template does\n"
-    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, qwen3,\n"
-    "                        llama3, llama3.1, text\n"
-    "      --seed N          seed of the sampling streams (default 0)\n"
-    "      --threads N       threads (default: POSTTRAIN_THREADS, else all CPUs)\n"
-    "      --batch N         sequences decoded together (default 32)\n"
-    "      --server URL      ask an OpenAI-compatible server (base URL, e.g.\n"
-    "                        http://127.0.0.1:8000/v1); -m then names its model\n"
-    "      --api-key-env VAR the server's API key is in environment variable VAR\n"
-    "      --endpoint NAME   chat (default: /chat/completions) or completions\n"
-    "      --concurrency N   requests in flight (default 8)\n"
-    "      --retries N       retries of a failed request (default 5)\n"
-    "      --retry-wait X    seconds before the first retry, doubled after (default 1)\n"
-    "      --timeout X       seconds per request (default 600)\n"
-    "      --logprobs        ask for the log-probabilities of the tokens\n"
-    "      --token-ids       ask for token ids (vLLM's and serve's return_token_ids)\n"
-    "      --send-id         send each record's id as the request's user (serve\n"
-    "                        then samples what gen -m samples)\n"
-    "      --resume          with -o FILE: keep FILE's whole groups, ask for the rest\n"
-    TOOL_USAGE_COMMON;
-
-enum {
-    OPT_TOP_K = TOOL_OPT_FIRST_FREE,
-    OPT_TOP_P,
-    OPT_MIN_P,
-    OPT_STOP,
-    OPT_SYSTEM,
-    OPT_THINK,
-    OPT_NO_THINK,
-    OPT_SEED,
-    OPT_THREADS,
-    OPT_BATCH,
-    OPT_SERVER,
-    OPT_API_KEY_ENV,
-    OPT_ENDPOINT,
-    OPT_CONCURRENCY,
-    OPT_RETRIES,
-    OPT_RETRY_WAIT,
-    OPT_TIMEOUT,
-    OPT_LOGPROBS,
-    OPT_TOKEN_IDS,
-    OPT_SEND_ID,
-    OPT_RESUME,
-    OPT_ADAPTER,
-    OPT_DTYPE,
-};
-
-#define MAX_STOPS 32
+    "Samples G completions per prompt record and writes them as sample records.\n";
 
 struct run {
     struct tool *t;
@@ -273,76 +208,36 @@ emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, 
                   st.samples / st.seconds, st.tokens / st.seconds);
 }
 
-/* Strict numbers: exits 2 naming the option when out of range. */
-static long
-opt_long(struct tool *t, const char *name, const char *arg, long lo, long hi)
+/* --endpoint chat|completions */
+static int
+parse_endpoint(void *value, const char *arg, struct sbuf *why)
 {
-    long v;
+    enum oai_endpoint *ep = value;
 
-    if (parse_long(arg, lo, hi, &v))
-        tool_usage_error(t, "%s: '%s' is not an integer in [%ld, %ld]", name, arg, lo, hi);
-    return v;
-}
-
-static float
-opt_float(struct tool *t, const char *name, const char *arg, double lo, double hi)
-{
-    double v;
-
-    if (parse_double(arg, lo, hi, &v))
-        tool_usage_error(t, "%s: '%s' is not a number in [%g, %g]", name, arg, lo, hi);
-    return (float)v;
+    (void)why;
+    if (strcmp(arg, "chat") == 0)
+        *ep = OAI_CHAT;
+    else if (strcmp(arg, "completions") == 0)
+        *ep = OAI_COMPLETIONS;
+    else
+        return -1;
+    return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        TOOL_LONGOPTS,
-        {"model", required_argument, NULL, 'm'},
-        {"adapter", required_argument, NULL, OPT_ADAPTER},
-        {"dtype", required_argument, NULL, OPT_DTYPE},
-        {"samples", required_argument, NULL, 'G'},
-        {"temperature", required_argument, NULL, 'T'},
-        {"top-k", required_argument, NULL, OPT_TOP_K},
-        {"top-p", required_argument, NULL, OPT_TOP_P},
-        {"min-p", required_argument, NULL, OPT_MIN_P},
-        {"max-tokens", required_argument, NULL, 'n'},
-        {"stop", required_argument, NULL, OPT_STOP},
-        {"system", required_argument, NULL, OPT_SYSTEM},
-        {"think", no_argument, NULL, OPT_THINK},
-        {"no-think", no_argument, NULL, OPT_NO_THINK},
-        {"format", required_argument, NULL, 'f'},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"server", required_argument, NULL, OPT_SERVER},
-        {"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
-        {"endpoint", required_argument, NULL, OPT_ENDPOINT},
-        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
-        {"retries", required_argument, NULL, OPT_RETRIES},
-        {"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"logprobs", no_argument, NULL, OPT_LOGPROBS},
-        {"token-ids", no_argument, NULL, OPT_TOKEN_IDS},
-        {"send-id", no_argument, NULL, OPT_SEND_ID},
-        {"resume", no_argument, NULL, OPT_RESUME},
-        {NULL, 0, NULL, 0},
-    };
     struct tool t;
+    struct tool_model mo;
     struct gen_config cfg;
     struct run run;
-    const char *model = NULL, *adapter = NULL, *system_file = NULL, *stops[MAX_STOPS], *why;
-    enum chat_format format = CHAT_AUTO;
-    unsigned flags = 0;
-    int c, think = 0, no_think = 0, rc;
+    const char *system_file = NULL, *why;
+    int argi, rc, min_p_set = 0, batch_set = 0;
     struct sbuf err = SBUF_INIT;
-    struct model *m;
-    struct tok *tk;
-    struct chat chat;
+    struct lm lm;
     struct oaigen_config oc;
     const char *keyenv = NULL;
-    int resume = 0, local_only = 0, top_k_set = 0, use16 = 0;
+    int resume = 0, local_only, top_k_set = 0;
 
     memset(&oc, 0, sizeof(oc));
     oc.client.concurrency = 8;
@@ -356,91 +251,74 @@ main(int argc, char **argv)
     cfg.sampler = (struct sampler_config)SAMPLER_CONFIG_INIT;
     cfg.max_tokens = 256;
     cfg.batch = 32;
-    cfg.stops = stops;
     tool_init(&t, "gen", usage_text);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS "m:G:T:n:f:", longopts, NULL)) != -1) {
-        if (tool_opt(&t, c, optarg))
-            continue;
-        switch (c) {
-        case 'm': model = optarg; break;
-        case OPT_ADAPTER: adapter = optarg; local_only = 1; break;
-        case OPT_DTYPE:
-            if ((use16 = w16_parse_dtype(optarg)) < 0)
-                tool_usage_error(&t, "--dtype: '%s' is not f32 or bf16", optarg);
-            local_only = 1;
-            break;
-        case 'G': cfg.G = (int)opt_long(&t, "-G", optarg, 1, 65536); break;
-        case 'T': cfg.sampler.temperature = opt_float(&t, "-T", optarg, 0, 1000); break;
-        case OPT_TOP_K:
-            cfg.sampler.top_k = (int)opt_long(&t, "--top-k", optarg, 0, INT_MAX);
-            top_k_set = 1;
-            break;
-        case OPT_TOP_P:
-            cfg.sampler.top_p = opt_float(&t, "--top-p", optarg, 0, 1);
-            if (!(cfg.sampler.top_p > 0))
-                tool_usage_error(&t, "--top-p: '%s' is not in (0, 1]", optarg);
-            break;
-        case OPT_MIN_P:
-            cfg.sampler.min_p = opt_float(&t, "--min-p", optarg, 0, 1);
-            local_only = 1;
-            break;
-        case 'n': cfg.max_tokens = (int)opt_long(&t, "--max-tokens", optarg, 1, INT_MAX); break;
-        case OPT_STOP:
-            if (cfg.nstops == MAX_STOPS)
-                tool_usage_error(&t, "--stop: more than %d stop strings", MAX_STOPS);
-            if (!*optarg)
-                tool_usage_error(&t, "--stop: the stop string is empty");
-            stops[cfg.nstops++] = optarg;
-            break;
-        case OPT_SYSTEM: system_file = optarg; break;
-        case OPT_THINK: think = 1; local_only = 1; break;
-        case OPT_NO_THINK: no_think = 1; local_only = 1; break;
-        case 'f':
-            local_only = 1;
-            if (chat_parse_format(optarg, &format) < 0)
-                tool_usage_error(&t, "-f: unknown chat format '%s'", optarg);
-            break;
-        case OPT_SEED:
-            if (parse_u64(optarg, &cfg.seed) || cfg.seed > INT64_MAX)
-                tool_usage_error(&t, "--seed: '%s' is not an integer in [0, 2^63)", optarg);
-            oc.params.has_seed = 1;
-            break;
-        case OPT_THREADS:
-            cfg.threads = (int)opt_long(&t, "--threads", optarg, 1, 1024);
-            local_only = 1;
-            break;
-        case OPT_BATCH:
-            cfg.batch = (int)opt_long(&t, "--batch", optarg, 1, 65536);
-            local_only = 1;
-            break;
-        case OPT_SERVER: oc.client.url = optarg; break;
-        case OPT_API_KEY_ENV: keyenv = optarg; break;
-        case OPT_ENDPOINT:
-            if (strcmp(optarg, "chat") == 0)
-                oc.params.ep = OAI_CHAT;
-            else if (strcmp(optarg, "completions") == 0)
-                oc.params.ep = OAI_COMPLETIONS;
-            else
-                tool_usage_error(&t, "--endpoint: '%s' is neither chat nor completions", optarg);
-            break;
-        case OPT_CONCURRENCY:
-            oc.client.concurrency = (int)opt_long(&t, "--concurrency", optarg, 1, 4096);
-            break;
-        case OPT_RETRIES: oc.client.retries = (int)opt_long(&t, "--retries", optarg, 0, 1000); break;
-        case OPT_RETRY_WAIT:
-            oc.client.retry_wait = opt_float(&t, "--retry-wait", optarg, 0, 3600);
-            break;
-        case OPT_TIMEOUT:
-            oc.client.timeout = opt_float(&t, "--timeout", optarg, 0.001, 86400);
-            break;
-        case OPT_LOGPROBS: oc.params.logprobs = 1; break;
-        case OPT_TOKEN_IDS: oc.params.token_ids = 1; break;
-        case OPT_SEND_ID: oc.params.send_user = 1; break;
-        case OPT_RESUME: resume = 1; break;
-        default: tool_usage(&t);
-        }
+    tool_model_init(&mo);
+    {
+        const struct opt opts[] = {
+            TOOL_MODEL_DIR(&mo, "the checkpoint (config.json, model.safetensors,\n"
+                                "tokenizer.json or the built-in tokenizer)"),
+            TOOL_MODEL_ADAPTER(&mo, "run with the LoRA adapter in DIR (PEFT's layout)"),
+            TOOL_MODEL_DTYPE(&mo),
+            OPT_INT('G', "samples", &cfg.G, "N", 1, 65536, "completions per prompt (default 1)"),
+            OPT_FLOAT('T', "temperature", &cfg.sampler.temperature, "X", 0, 1000,
+                      "softmax temperature; 0 is greedy (default 1)"),
+            {.type = OPT_T_INT, .long_name = "top-k", .value = &cfg.sampler.top_k,
+             .argname = "N", .min = 0, .max = INT_MAX, .given = &top_k_set,
+             .help = "sample among the N most likely tokens (default 0: all)"},
+            {.type = OPT_T_FLOAT, .long_name = "top-p", .value = &cfg.sampler.top_p,
+             .argname = "X", .fmin = 0, .fmax = 1, .flags = OPT_OPEN_MIN, .what = "in (0, 1]",
+             .help = "nucleus sampling: smallest set of mass X (default 1: all)"},
+            {.type = OPT_T_FLOAT, .long_name = "min-p", .value = &cfg.sampler.min_p,
+             .argname = "X", .fmin = 0, .fmax = 1, .given = &min_p_set,
+             .help = "drop tokens below X times the top probability (default 0)"},
+            OPT_INT('n', "max-tokens", &cfg.max_tokens, "N", 1, INT_MAX,
+                    "tokens per completion at most (default 256)"),
+            TOOL_MODEL_STOP(&mo),
+            OPT_STRING(0, "system", &system_file, "FILE",
+                       "system prompt from FILE, replacing the records' own"),
+            TOOL_MODEL_THINK(&mo),
+            TOOL_MODEL_FORMAT(&mo),
+            TOOL_MODEL_SEED(&mo),
+            TOOL_MODEL_THREADS(&mo),
+            {.type = OPT_T_INT, .long_name = "batch", .value = &cfg.batch, .argname = "N",
+             .min = 1, .max = 65536, .given = &batch_set,
+             .help = "sequences decoded together (default 32)"},
+            OPT_STRING(0, "server", &oc.client.url, "URL",
+                       "ask an OpenAI-compatible server (base URL, e.g.\n"
+                       "http://127.0.0.1:8000/v1); -m then names its model"),
+            OPT_STRING(0, "api-key-env", &keyenv, "VAR",
+                       "the server's API key is in environment variable VAR"),
+            OPT_CALL(0, "endpoint", &oc.params.ep, "NAME", parse_endpoint,
+                     "chat or completions",
+                     "chat (default: /chat/completions) or completions"),
+            OPT_INT(0, "concurrency", &oc.client.concurrency, "N", 1, 4096,
+                    "requests in flight (default 8)"),
+            OPT_INT(0, "retries", &oc.client.retries, "N", 0, 1000,
+                    "retries of a failed request (default 5)"),
+            OPT_DOUBLE(0, "retry-wait", &oc.client.retry_wait, "X", 0, 3600,
+                       "seconds before the first retry, doubled after (default 1)"),
+            OPT_DOUBLE(0, "timeout", &oc.client.timeout, "X", 0.001, 86400,
+                       "seconds per request (default 600)"),
+            OPT_BOOL(0, "logprobs", &oc.params.logprobs,
+                     "ask for the log-probabilities of the tokens"),
+            OPT_BOOL(0, "token-ids", &oc.params.token_ids,
+                     "ask for token ids (vLLM's and serve's return_token_ids)"),
+            OPT_BOOL(0, "send-id", &oc.params.send_user,
+                     "send each record's id as the request's user (serve\n"
+                     "then samples what gen -m samples)"),
+            OPT_BOOL(0, "resume", &resume,
+                     "with -o FILE: keep FILE's whole groups, ask for the rest"),
+            OPT_END(),
+        };
+        argi = tool_parse(&t, opts, argc, argv);
     }
-    if (!model)
+    cfg.seed = mo.seed;
+    cfg.stops = mo.stops;
+    cfg.nstops = mo.nstops;
+    oc.params.has_seed = mo.seed_given;
+    local_only = mo.lm.adapter || mo.dtype_given || min_p_set || mo.think || mo.no_think
+                 || mo.format_given || mo.threads || batch_set;
+    if (!mo.lm.dir)
         tool_usage_error(&t, oc.client.url ? "-m NAME (the server's model) is required"
                                            : "-m DIR is required");
     if (oc.client.url) {
@@ -455,20 +333,20 @@ main(int argc, char **argv)
             oc.resume = t.output;
             t.output = NULL;
         }
-        oc.params.model = model;
+        oc.params.model = mo.lm.dir;
         oc.params.n = cfg.G;
         oc.params.temperature = cfg.sampler.temperature;
         oc.params.top_p = cfg.sampler.top_p;
         oc.params.top_k = top_k_set ? cfg.sampler.top_k : -1;
         oc.params.max_tokens = cfg.max_tokens;
         oc.params.seed = cfg.seed;
-        oc.params.stops = stops;
-        oc.params.nstops = cfg.nstops;
+        oc.params.stops = mo.stops;
+        oc.params.nstops = mo.nstops;
         oc.system = system_file ? read_text(system_file) : NULL;
         if (oc.resume)
-            tool_start_noout(&t, argc - optind, argv + optind);
+            tool_start_noout(&t, argc - argi, argv + argi);
         else
-            tool_start(&t, argc - optind, argv + optind);
+            tool_start(&t, argc - argi, argv + argi);
         oaigen_run(&t, &oc);
         free((char *)oc.system);
         return tool_finish(&t);
@@ -476,38 +354,26 @@ main(int argc, char **argv)
     if (keyenv || resume || oc.params.logprobs || oc.params.token_ids || oc.params.send_user)
         tool_usage_error(&t, "--api-key-env, --resume, --logprobs, --token-ids and --send-id"
                          " are for --server");
-    if (think && no_think)
-        tool_usage_error(&t, "give --think or --no-think, not both");
+    tool_model_check(&t, &mo);
     if (sampler_config_check(&cfg.sampler, &why))
         tool_usage_error(&t, "%s", why);
-    if (!cfg.threads)
-        cfg.threads = model_threads_env();
-    if (!cfg.threads)
-        cfg.threads = (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
-    flags = (think ? CHAT_THINK : 0) | (no_think ? CHAT_NO_THINK : 0);
+    cfg.threads = tool_model_threads(&mo);
 
-    m = lm_load(model, 0, &err);
-    if (!m)
-        die("%s", sbuf_str(&err));
-    if (m->cfg.arch != MODEL_CAUSAL_LM)
-        die("'%s': a reward model has no language-model head to sample from", model);
-    if (lm_adapter(m, adapter, &err) < 0)
-        die("%s", sbuf_str(&err));
-    if (use16)
-        model_use_bf16(m, KERN16_AUTO, 0);
-    if (lm_chat_open(model, m, format, flags, &tk, &chat, &err) < 0)
+    mo.lm.arch = MODEL_CAUSAL_LM;
+    mo.lm.arch_error = "a reward model has no language-model head to sample from";
+    if (lm_open(&lm, &mo.lm, &err) < 0)
         die("%s", sbuf_str(&err));
     run.t = &t;
-    run.chat = &chat;
-    run.m = m;
-    run.prefix = (chat.flags & CHAT_THINK) ? "<think>\n" : "";
+    run.chat = &lm.chat;
+    run.m = lm.m;
+    run.prefix = (lm.chat.flags & CHAT_THINK) ? "<think>\n" : "";
     run.system = system_file ? read_text(system_file) : NULL;
-    ckpt_hash(m, run.policy);
-    run.policy_step = ckpt_state_step(model);  /* for advantage(1)'s staleness bound */
+    ckpt_hash(lm.m, run.policy);
+    run.policy_step = ckpt_state_step(mo.lm.dir);  /* for advantage(1)'s staleness bound */
     sample_sampling_of(&run.sampling, &cfg.sampler);
 
-    tool_start(&t, argc - optind, argv + optind);
-    run.gen = gen_new(m, tk, &chat, &cfg);
+    tool_start(&t, argc - argi, argv + argi);
+    run.gen = gen_new(lm.m, lm.tk, &lm.chat, &cfg);
     gen_run(run.gen, next_prompt, emit_samples, &run);
     gen_free(run.gen);
     rc = tool_finish(&t);
@@ -517,8 +383,6 @@ main(int argc, char **argv)
     sbuf_release(&run.num);
     free(run.seen);
     sbuf_release(&err);
-    chat_release(&chat);
-    tok_free(tk);
-    lm_free(m);
+    lm_close(&lm);
     return rc;
 }

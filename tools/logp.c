@@ -5,7 +5,6 @@
  * Several samples go through each forward pass, as segments of one packed
  * batch (lib/model.c); records come out in input order.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,27 +19,7 @@
 static const char usage_text[] =
     "usage: logp -m DIR [--adapter DIR] [--dtype NAME] [--old] [--temperature X]\n"
     "            [--batch-tokens N] [--threads N] [options] [FILE ...]\n"
-    "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n"
-    "  -m, --model DIR       the checkpoint (reference model, or the policy)\n"
-    "      --adapter DIR     with the LoRA adapter in DIR (PEFT's layout); without\n"
-    "                        it, the base is a LoRA policy's reference model\n"
-    "      --dtype NAME      products in f32 (default) or bf16: bf16 copies of the\n"
-    "                        weights, fp32 accumulation (posttrain-checkpoint(5))\n"
-    "      --old             write old_logprobs instead of ref_logprobs\n"
-    "      --temperature X   log-probabilities of softmax(logits / X) (default: the\n"
-    "                        samples' sampling.temperature, else 1)\n"
-    "      --batch-tokens N  tokens per forward pass (default 8192)\n"
-    "      --threads N       compute threads (default: POSTTRAIN_THREADS, else all)\n"
-    TOOL_USAGE_COMMON;
-
-enum {
-    OPT_OLD = TOOL_OPT_FIRST_FREE,
-    OPT_TEMPERATURE,
-    OPT_BATCH_TOKENS,
-    OPT_THREADS,
-    OPT_ADAPTER,
-    OPT_DTYPE,
-};
+    "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n";
 
 struct pending {
     json_t **recs;
@@ -140,80 +119,59 @@ flush(struct tool *tl, struct model *m, struct pending *p, const char *key, floa
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        TOOL_LONGOPTS,
-        {"model", required_argument, NULL, 'm'},
-        {"adapter", required_argument, NULL, OPT_ADAPTER},
-        {"dtype", required_argument, NULL, OPT_DTYPE},
-        {"old", no_argument, NULL, OPT_OLD},
-        {"temperature", required_argument, NULL, OPT_TEMPERATURE},
-        {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {NULL, 0, NULL, 0},
-    };
     struct tool tl;
+    struct tool_model mo;
     struct sbuf err = SBUF_INIT, why = SBUF_INIT;
     struct pending p;
-    const char *model = NULL, *adapter = NULL, *key = "ref_logprobs", *field;
+    const char *key = "ref_logprobs", *field;
     struct model *m;
     double temp = 1.0;
-    int temp_given = 0, use16 = 0;
+    int temp_given = 0, old = 0;
     struct sample_temp st;
-    long batch_tokens = 8192, threads = 0;
+    long batch_tokens = 8192;
     size_t np, nc;
     json_t *r;
-    int ch, rc;
+    int argi, rc;
 
-    util_setprog(argv[0]);
     tool_init(&tl, "logp", usage_text);
-    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "m:", longopts, NULL)) != -1) {
-        if (tool_opt(&tl, ch, optarg))
-            continue;
-        switch (ch) {
-        case 'm': model = optarg; break;
-        case OPT_ADAPTER: adapter = optarg; break;
-        case OPT_DTYPE:
-            if ((use16 = w16_parse_dtype(optarg)) < 0)
-                tool_usage_error(&tl, "--dtype: '%s' is not f32 or bf16", optarg);
-            break;
-        case OPT_OLD: key = "old_logprobs"; break;
-        case OPT_TEMPERATURE:
-            if (parse_double(optarg, 1e-3, 1e3, &temp))
-                tool_usage_error(&tl, "--temperature: '%s' is not a number in [0.001, 1000]",
-                                 optarg);
-            temp_given = 1;
-            break;
-        case OPT_BATCH_TOKENS:
-            if (parse_long(optarg, 1, 1L << 30, &batch_tokens))
-                tool_usage_error(&tl, "--batch-tokens: '%s' is not an integer in [1, %ld]",
-                                 optarg, 1L << 30);
-            break;
-        case OPT_THREADS:
-            if (parse_long(optarg, 1, 1024, &threads))
-                tool_usage_error(&tl, "--threads: '%s' is not an integer in [1, 1024]", optarg);
-            break;
-        default: tool_usage(&tl);
-        }
+    tool_model_init(&mo);
+    {
+        const struct opt opts[] = {
+            TOOL_MODEL_DIR(&mo, "the checkpoint (reference model, or the policy)"),
+            TOOL_MODEL_ADAPTER(&mo, "with the LoRA adapter in DIR (PEFT's layout); without\n"
+                                    "it, the base is a LoRA policy's reference model"),
+            TOOL_MODEL_DTYPE(&mo),
+            OPT_BOOL(0, "old", &old, "write old_logprobs instead of ref_logprobs"),
+            {.type = OPT_T_DOUBLE, .long_name = "temperature", .value = &temp,
+             .argname = "X", .fmin = 1e-3, .fmax = 1e3, .given = &temp_given,
+             .help = "log-probabilities of softmax(logits / X) (default: the\n"
+                     "samples' sampling.temperature, else 1)"},
+            OPT_LONG(0, "batch-tokens", &batch_tokens, "N", 1, 1L << 30,
+                     "tokens per forward pass (default 8192)"),
+            TOOL_MODEL_THREADS(&mo),
+            OPT_END(),
+        };
+        argi = tool_parse(&tl, opts, argc, argv);
     }
-    if (!model)
+    if (old)
+        key = "old_logprobs";
+    if (!mo.lm.dir)
         tool_usage_error(&tl, "-m DIR is required");
-    if (threads)
-        model_set_threads((int)threads);
-    else if (model_threads_env() > 0)
-        model_set_threads(model_threads_env());
-    m = ckpt_load(model, 0, NULL, &err);
+    if (mo.threads || model_threads_env() > 0)
+        model_set_threads(tool_model_threads(&mo));
+    m = ckpt_load(mo.lm.dir, 0, NULL, &err);
     if (!m)
         die("%s", sbuf_str(&err));
     if (m->cfg.arch != MODEL_CAUSAL_LM)
-        die("%s: a reward model (scalar head) has no token log-probabilities", model);
-    if (lm_adapter(m, adapter, &err) < 0)
+        die("%s: a reward model (scalar head) has no token log-probabilities", mo.lm.dir);
+    if (lm_adapter(m, mo.lm.adapter, &err) < 0)
         die("%s", sbuf_str(&err));
-    if (use16)
+    if (mo.lm.bf16)
         model_use_bf16(m, KERN16_AUTO, 0);
     memset(&p, 0, sizeof(p));
     /* The samples' own temperature unless --temperature overrides it. */
     sample_temp_init(&st, temp_given, temp);
-    tool_start(&tl, argc - optind, argv + optind);
+    tool_start(&tl, argc - argi, argv + argi);
     while ((r = tool_next(&tl)) != NULL) {
         sbuf_reset(&why);
         if (!json_is_object(r) || sample_lengths(r, m, &np, &nc, &field, &why) < 0) {

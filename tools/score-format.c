@@ -8,7 +8,6 @@
  * The check lives in lib/format, on lib/think's splitter; see
  * score-format(1).
  */
-#include <getopt.h>
 #include <string.h>
 
 #include "format.h"
@@ -21,35 +20,7 @@ static const char usage[] =
     "usage: score-format [--domain NAME] [--weight W] [--tag NAME]\n"
     "                    [--answer-tag NAME] [--boxed] [--open-in-prompt]\n"
     "                    [--language prompt|SCRIPT] [options] [FILE...]\n"
-    "Scores the format: <think>...</think>, then an answer.\n"
-    "      --domain NAME     score only this domain (default: all)\n"
-    "      --weight W        reward of a well-formed completion (default 1)\n"
-    "      --tag NAME        the reasoning tag (default think)\n"
-    "      --answer-tag NAME the answer must be one <NAME>...</NAME>\n"
-    "      --boxed           the answer must hold \\boxed{}\n"
-    "      --open-in-prompt  the opening tag is in the prompt\n"
-    "      --language L      instead: rewards.language, the share of the reasoning's\n"
-    "                        words in the prompt's script (prompt) or in SCRIPT\n"
-    "                        (latin, greek, cyrillic, hebrew, arabic, devanagari,\n"
-    "                        thai, han, kana, hangul)\n"
-    TOOL_USAGE_COMMON;
-
-enum {
-    OPT_DOMAIN = TOOL_OPT_FIRST_FREE, OPT_WEIGHT, OPT_TAG, OPT_ANSWER_TAG,
-    OPT_BOXED, OPT_OPEN, OPT_LANGUAGE,
-};
-
-static const struct option opts[] = {
-    TOOL_LONGOPTS,
-    {"domain", required_argument, NULL, OPT_DOMAIN},
-    {"weight", required_argument, NULL, OPT_WEIGHT},
-    {"tag", required_argument, NULL, OPT_TAG},
-    {"answer-tag", required_argument, NULL, OPT_ANSWER_TAG},
-    {"boxed", no_argument, NULL, OPT_BOXED},
-    {"open-in-prompt", no_argument, NULL, OPT_OPEN},
-    {"language", required_argument, NULL, OPT_LANGUAGE},
-    {NULL, 0, NULL, 0},
-};
+    "Scores the format: <think>...</think>, then an answer.\n";
 
 /* A tag name: 1 to 32 of [A-Za-z0-9_-]. */
 static int
@@ -61,6 +32,17 @@ good_tag(const char *s)
            && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                         "0123456789_-")
                   == n;
+}
+
+/* --tag, --answer-tag NAME */
+static int
+parse_tag(void *value, const char *arg, struct sbuf *why)
+{
+    (void)why;
+    if (!good_tag(arg))
+        return -1;
+    *(const char **)value = arg;
+    return 0;
 }
 
 struct fmt {
@@ -132,6 +114,18 @@ score_language(const struct fmt *fo, json_t *rec, const char *comp, double *rewa
     return share >= 1.0;
 }
 
+/* --language prompt|SCRIPT */
+static int
+parse_language(void *value, const char *arg, struct sbuf *why)
+{
+    struct fmt *fo = value;
+
+    (void)why;
+    fo->language = 1;
+    fo->script = FORMAT_SCRIPT_NONE;
+    return strcmp(arg, "prompt") != 0 && format_script_parse(arg, &fo->script) ? -1 : 0;
+}
+
 /* score.h callback: the format check, its reason under "format". */
 static int
 score(void *ctx, json_t *rec, const char *comp, double *reward, const char **field,
@@ -161,58 +155,46 @@ main(int argc, char **argv)
     /* every record; --domain NAME: that domain alone */
     struct scorer sc = {"format", {dname, 0, NULL, 0, 1}, "well-formed", score, &fo};
     struct score_counts c;
-    int ch;
+    const char *domain = NULL;
+    int argi;
 
-    util_setprog(argv[0]);
     format_opts_init(to);
     fo.weight = 1;
     fo.language = 0;
     fo.script = FORMAT_SCRIPT_NONE;
     tool_init(&t, "score-format", usage);
-    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
-        if (tool_opt(&t, ch, optarg))
-            continue;
-        switch (ch) {
-        case OPT_DOMAIN:
-            dname[0] = optarg;
-            sc.domains.n = 1;
-            sc.domains.untagged = 0;
-            break;
-        case OPT_WEIGHT:
-            if (parse_double(optarg, -1e9, 1e9, &fo.weight))
-                tool_usage_error(
-                    &t, "--weight: '%s' is not a number in [-1e9, 1e9]",
-                    optarg);
-            break;
-        case OPT_TAG:
-            if (!good_tag(optarg))
-                tool_usage_error(&t, "--tag: '%s' is not a tag name", optarg);
-            to->tag = optarg;
-            break;
-        case OPT_ANSWER_TAG:
-            if (!good_tag(optarg))
-                tool_usage_error(&t, "--answer-tag: '%s' is not a tag name",
-                                 optarg);
-            to->answer_tag = optarg;
-            break;
-        case OPT_BOXED: to->boxed = 1; break;
-        case OPT_OPEN: to->open_in_prompt = 1; break;
-        case OPT_LANGUAGE:
-            fo.language = 1;
-            fo.script = FORMAT_SCRIPT_NONE;
-            if (strcmp(optarg, "prompt") != 0 && format_script_parse(optarg, &fo.script))
-                tool_usage_error(&t, "--language: '%s' is not prompt or a script (latin, "
-                                 "greek, cyrillic, hebrew, arabic, devanagari, thai, han, "
-                                 "kana, hangul)", optarg);
-            break;
-        default: tool_usage(&t);
-        }
+    {
+        const struct opt opts[] = {
+            OPT_STRING(0, "domain", &domain, "NAME", "score only this domain (default: all)"),
+            OPT_DOUBLE(0, "weight", &fo.weight, "W", -1e9, 1e9,
+                       "reward of a well-formed completion (default 1)"),
+            OPT_CALL(0, "tag", &to->tag, "NAME", parse_tag, "a tag name",
+                     "the reasoning tag (default think)"),
+            OPT_CALL(0, "answer-tag", &to->answer_tag, "NAME", parse_tag, "a tag name",
+                     "the answer must be one <NAME>...</NAME>"),
+            OPT_BOOL(0, "boxed", &to->boxed, "the answer must hold \\boxed{}"),
+            OPT_BOOL(0, "open-in-prompt", &to->open_in_prompt, "the opening tag is in the prompt"),
+            OPT_CALL(0, "language", &fo, "L", parse_language,
+                     "prompt or a script (latin, greek, cyrillic, hebrew, arabic, devanagari,"
+                     " thai, han, kana, hangul)",
+                     "instead: rewards.language, the share of the reasoning's\n"
+                     "words in the prompt's script (prompt) or in SCRIPT\n"
+                     "(latin, greek, cyrillic, hebrew, arabic, devanagari,\n"
+                     "thai, han, kana, hangul)"),
+            OPT_END(),
+        };
+        argi = tool_parse(&t, opts, argc, argv);
+    }
+    if (domain) {
+        dname[0] = domain;
+        sc.domains.n = 1;
+        sc.domains.untagged = 0;
     }
     if (fo.language) {
         sc.name = "language";
         sc.hit = "wholly in the language";
     }
-    tool_start(&t, argc - optind, argv + optind);
+    tool_start(&t, argc - argi, argv + argi);
     score_run(&t, &sc, &c);
     if (!t.quiet && (t.tty || t.progress))
         warnx_("%ld scored, %ld well-formed", c.scored, c.hits);

@@ -7,7 +7,6 @@
  * Records of other domains pass through unchanged; a record without a
  * domain is scored unless --domain is given (sample.h's domain rule).  The rules live in lib/mathans; see score-math(1).
  */
-#include <getopt.h>
 #include <string.h>
 
 #include "mathans.h"
@@ -25,60 +24,7 @@ static const char usage[] =
     "                  [--reduced] [--search-think]\n"
     "                  [--no-vector-tuple] [--reject-unparsed]\n"
     "                  [options] [FILE...]\n"
-    "Scores the final answer of each completion against the answer.\n"
-    "      --domain NAME     score records of this domain (default math)\n"
-    "      --weight W        reward of a correct answer (default 1)\n"
-    "      --extract LIST    extraction order of boxed, final, answer,\n"
-    "                        hash, last, latex, number, letter\n"
-    "                        (default boxed,final,answer,hash,last)\n"
-    "      --places N        decimals agree rounded to N places (default 6)\n"
-    "      --rtol X          decimals agree within relative X instead\n"
-    "      --points N        points for expressions (default 5)\n"
-    "      --seed N          seed of the points (default 0)\n"
-    "      --percent MODE    10% is 0.1 (value, default), 10 (number),\n"
-    "                        or either\n"
-    "      --ordered-lists   a bare list \"1, 2\" must match in order\n"
-    "      --multiset        repeated elements count: \"1, 1, 2\" is not \"1, 2\"\n"
-    "      --tuple-brackets  a bare \"1, 2\" does not match the pair (1, 2)\n"
-    "      --set-relation    an interval also matches \"1 < x < 2\"\n"
-    "      --no-decimal-comma  \"2,74\" in text is not 2.74\n"
-    "      --strict-equations  answers \"x = 3\", \"6*7 = 42\" do not\n"
-    "                        match the references 3, 42\n"
-    "      --reduced         fractions must be in lowest terms\n"
-    "      --search-think    also search inside <think>...</think>\n"
-    "      --no-vector-tuple a column vector does not match a tuple\n"
-    "      --reject-unparsed an unparseable reference is a bad record\n"
-    TOOL_USAGE_COMMON;
-
-enum {
-    OPT_DOMAIN = TOOL_OPT_FIRST_FREE, OPT_WEIGHT, OPT_EXTRACT, OPT_RTOL,
-    OPT_POINTS, OPT_SEED, OPT_PERCENT, OPT_ORDERED, OPT_STRICT_EQ,
-    OPT_REDUCED, OPT_THINK, OPT_NOVEC, OPT_REJECT_UNPARSED, OPT_PLACES,
-    OPT_MULTISET, OPT_BRACKETS, OPT_SETREL, OPT_NOCOMMA,
-};
-
-static const struct option opts[] = {
-    TOOL_LONGOPTS,
-    {"domain", required_argument, NULL, OPT_DOMAIN},
-    {"weight", required_argument, NULL, OPT_WEIGHT},
-    {"extract", required_argument, NULL, OPT_EXTRACT},
-    {"rtol", required_argument, NULL, OPT_RTOL},
-    {"points", required_argument, NULL, OPT_POINTS},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"percent", required_argument, NULL, OPT_PERCENT},
-    {"ordered-lists", no_argument, NULL, OPT_ORDERED},
-    {"strict-equations", no_argument, NULL, OPT_STRICT_EQ},
-    {"reduced", no_argument, NULL, OPT_REDUCED},
-    {"search-think", no_argument, NULL, OPT_THINK},
-    {"no-vector-tuple", no_argument, NULL, OPT_NOVEC},
-    {"reject-unparsed", no_argument, NULL, OPT_REJECT_UNPARSED},
-    {"places", required_argument, NULL, OPT_PLACES},
-    {"multiset", no_argument, NULL, OPT_MULTISET},
-    {"tuple-brackets", no_argument, NULL, OPT_BRACKETS},
-    {"set-relation", no_argument, NULL, OPT_SETREL},
-    {"no-decimal-comma", no_argument, NULL, OPT_NOCOMMA},
-    {NULL, 0, NULL, 0},
-};
+    "Scores the final answer of each completion against the answer.\n";
 
 struct smath {
     struct mathans *m;
@@ -86,6 +32,32 @@ struct smath {
     int reject_unparsed;    /* a reference that cannot be parsed is a bad record */
     long counts[5];         /* by enum mathans_reason */
 };
+
+/* --extract LIST */
+static int
+parse_extract(void *value, const char *arg, struct sbuf *why)
+{
+    (void)why;
+    return mathans_parse_order(value, arg) ? -1 : 0;
+}
+
+/* --percent value|number|either */
+static int
+parse_percent(void *value, const char *arg, struct sbuf *why)
+{
+    enum mathans_percent *p = value;
+
+    (void)why;
+    if (!strcmp(arg, "number"))
+        *p = MATHANS_PCT_NUMBER;
+    else if (!strcmp(arg, "value"))
+        *p = MATHANS_PCT_VALUE;
+    else if (!strcmp(arg, "either"))
+        *p = MATHANS_PCT_EITHER;
+    else
+        return -1;
+    return 0;
+}
 
 /* score.h callback: the answer checked against the reference, under "math". */
 static int
@@ -140,87 +112,70 @@ main(int argc, char **argv)
     struct scorer sc = {"math", {dname, 1, NULL, 0, 1}, "correct", score, &sm};
     struct score_counts c;
     const long *counts;
-    int ch;
+    const char *domain = NULL;
+    int argi, places_given = 0, rtol_given = 0;
 
-    util_setprog(argv[0]);
     mathans_opts_init(&mo);
     memset(&sm, 0, sizeof(sm));
     sm.weight = 1;
     tool_init(&t, "score-math", usage);
-    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
-        long n;
-
-        if (tool_opt(&t, ch, optarg))
-            continue;
-        switch (ch) {
-        case OPT_DOMAIN:
-            dname[0] = optarg;
-            sc.domains.untagged = 0;
-            break;
-        case OPT_WEIGHT:
-            if (parse_double(optarg, -1e9, 1e9, &sm.weight))
-                tool_usage_error(
-                    &t, "--weight: '%s' is not a number in [-1e9, 1e9]",
-                    optarg);
-            break;
-        case OPT_EXTRACT:
-            if (mathans_parse_order(&mo, optarg))
-                tool_usage_error(
-                    &t,
-                    "--extract: '%s' is not a list of boxed, final, "
-                    "answer, hash, last, latex, number, letter",
-                    optarg);
-            break;
-        case OPT_RTOL:
-            if (parse_double(optarg, 0, 1, &mo.rtol))
-                tool_usage_error(&t, "--rtol: '%s' is not a number in [0, 1]",
-                                 optarg);
-            mo.places = -1;
-            break;
-        case OPT_PLACES:
-            if (parse_long(optarg, 0, 15, &n))
-                tool_usage_error(
-                    &t, "--places: '%s' is not an integer in [0, 15]", optarg);
-            mo.places = (int)n;
-            break;
-        case OPT_POINTS:
-            if (parse_long(optarg, 1, 64, &n))
-                tool_usage_error(
-                    &t, "--points: '%s' is not an integer in [1, 64]", optarg);
-            mo.npoints = (int)n;
-            break;
-        case OPT_SEED:
-            if (parse_u64(optarg, &mo.seed))
-                tool_usage_error(&t, "--seed: '%s' is not an unsigned integer",
-                                 optarg);
-            break;
-        case OPT_PERCENT:
-            if (!strcmp(optarg, "number"))
-                mo.percent = MATHANS_PCT_NUMBER;
-            else if (!strcmp(optarg, "value"))
-                mo.percent = MATHANS_PCT_VALUE;
-            else if (!strcmp(optarg, "either"))
-                mo.percent = MATHANS_PCT_EITHER;
-            else
-                tool_usage_error(
-                    &t, "--percent: '%s' is not number, value or either",
-                    optarg);
-            break;
-        case OPT_ORDERED: mo.flags |= MATHANS_ORDERED_LISTS; break;
-        case OPT_STRICT_EQ: mo.flags |= MATHANS_STRICT_EQUATIONS; break;
-        case OPT_REDUCED: mo.flags |= MATHANS_REDUCED; break;
-        case OPT_THINK: mo.flags |= MATHANS_SEARCH_THINK; break;
-        case OPT_NOVEC: mo.flags |= MATHANS_NO_VECTOR_TUPLE; break;
-        case OPT_REJECT_UNPARSED: sm.reject_unparsed = 1; break;
-        case OPT_MULTISET: mo.flags |= MATHANS_MULTISET; break;
-        case OPT_BRACKETS: mo.flags |= MATHANS_TUPLE_BRACKETS; break;
-        case OPT_SETREL: mo.flags |= MATHANS_SET_RELATION; break;
-        case OPT_NOCOMMA: mo.flags |= MATHANS_NO_DECIMAL_COMMA; break;
-        default: tool_usage(&t);
-        }
+    {
+        const struct opt opts[] = {
+            OPT_STRING(0, "domain", &domain, "NAME",
+                       "score records of this domain (default math)"),
+            OPT_DOUBLE(0, "weight", &sm.weight, "W", -1e9, 1e9,
+                       "reward of a correct answer (default 1)"),
+            OPT_CALL(0, "extract", &mo, "LIST", parse_extract,
+                     "a list of boxed, final, answer, hash, last, latex, number, letter",
+                     "extraction order of boxed, final, answer,\n"
+                     "hash, last, latex, number, letter\n"
+                     "(default boxed,final,answer,hash,last)"),
+            {.type = OPT_T_INT, .long_name = "places", .value = &mo.places, .argname = "N",
+             .min = 0, .max = 15, .given = &places_given,
+             .help = "decimals agree rounded to N places (default 6)"},
+            {.type = OPT_T_DOUBLE, .long_name = "rtol", .value = &mo.rtol, .argname = "X",
+             .fmin = 0, .fmax = 1, .given = &rtol_given,
+             .help = "decimals agree within relative X instead"},
+            OPT_INT(0, "points", &mo.npoints, "N", 1, 64, "points for expressions (default 5)"),
+            OPT_U64(0, "seed", &mo.seed, "N", 0, "seed of the points (default 0)"),
+            OPT_CALL(0, "percent", &mo.percent, "MODE", parse_percent,
+                     "number, value or either",
+                     "10% is 0.1 (value, default), 10 (number),\n"
+                     "or either"),
+            OPT_BIT(0, "ordered-lists", &mo.flags, MATHANS_ORDERED_LISTS,
+                    "a bare list \"1, 2\" must match in order"),
+            OPT_BIT(0, "multiset", &mo.flags, MATHANS_MULTISET,
+                    "repeated elements count: \"1, 1, 2\" is not \"1, 2\""),
+            OPT_BIT(0, "tuple-brackets", &mo.flags, MATHANS_TUPLE_BRACKETS,
+                    "a bare \"1, 2\" does not match the pair (1, 2)"),
+            OPT_BIT(0, "set-relation", &mo.flags, MATHANS_SET_RELATION,
+                    "an interval also matches \"1 < x < 2\""),
+            OPT_BIT(0, "no-decimal-comma", &mo.flags, MATHANS_NO_DECIMAL_COMMA,
+                    "\"2,74\" in text is not 2.74"),
+            OPT_BIT(0, "strict-equations", &mo.flags, MATHANS_STRICT_EQUATIONS,
+                    "answers \"x = 3\", \"6*7 = 42\" do not\n"
+                    "match the references 3, 42"),
+            OPT_BIT(0, "reduced", &mo.flags, MATHANS_REDUCED, "fractions must be in lowest terms"),
+            OPT_BIT(0, "search-think", &mo.flags, MATHANS_SEARCH_THINK,
+                    "also search inside <think>...</think>"),
+            OPT_BIT(0, "no-vector-tuple", &mo.flags, MATHANS_NO_VECTOR_TUPLE,
+                    "a column vector does not match a tuple"),
+            OPT_BOOL(0, "reject-unparsed", &sm.reject_unparsed,
+                     "an unparseable reference is a bad record"),
+            OPT_END(),
+        };
+        argi = tool_parse(&t, opts, argc, argv);
+    }
+    if (places_given && rtol_given)
+        tool_usage_error(&t, "give --places or --rtol, not both");
+    if (rtol_given)
+        mo.places = -1;
+    if (domain) {
+        dname[0] = domain;
+        sc.domains.untagged = 0;
     }
     sm.m = mathans_new(&mo);
-    tool_start(&t, argc - optind, argv + optind);
+    tool_start(&t, argc - argi, argv + argi);
     score_run(&t, &sc, &c);
     mathans_free(sm.m);
     counts = sm.counts;

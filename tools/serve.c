@@ -3,7 +3,6 @@
  * serve(1)).  Options, the model and the signals are here; the server is
  * lib/serve.c, the protocol lib/oai.c, decoding lib/gen.c.
  */
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,53 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chat.h"
 #include "ckpt.h"
 #include "lm.h"
 #include "serve.h"
-#include "tok.h"
-#include "util.h"
-#include "w16.h"
+#include "tool.h"
 
 static const char usage_text[] =
     "usage: serve -m DIR [--adapter DIR] [--dtype NAME] [--host ADDR] [--port N] [--name NAME] [--api-key-env VAR]\n"
     "             [--max-tokens N] [--max-n N] [--max-body N] [--max-conns N]\n"
     "             [-f FORMAT] [--batch N] [--threads N] [-v]\n"
     "Answers the OpenAI HTTP API (/v1/completions, /v1/chat/completions,\n"
-    "/v1/models, /health) with samples of the checkpoint DIR.\n"
-    "  -m, --model DIR       the checkpoint\n"
-    "      --adapter DIR     with the LoRA adapter in DIR (PEFT's layout)\n"
-    "      --dtype NAME      products in f32 (default) or bf16: bf16 copies of the\n"
-    "                        weights, fp32 accumulation (posttrain-checkpoint(5))\n"
-    "      --host ADDR       numeric address to listen on (default 127.0.0.1)\n"
-    "      --port N          port (default 8000; 0: any free one)\n"
-    "      --name NAME       the model's name in the API (default: DIR's last part)\n"
-    "      --api-key-env VAR ask for the key in environment variable VAR\n"
-    "      --max-tokens N    max_tokens at most, and its default (default 1024)\n"
-    "      --max-n N         n at most (default 16)\n"
-    "      --max-body N      request bodies at most N bytes (default 1048576)\n"
-    "      --max-conns N     connections at once (default 256)\n"
-    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml, llama3\n"
-    "      --batch N         sequences decoded together (default 32)\n"
-    "      --threads N       threads (default: POSTTRAIN_THREADS, else all CPUs)\n"
-    "  -v, --verbose         one line per request on stderr\n"
-    "  -h, --help            this help\n"
-    "  -V, --version         the version\n";
-
-enum {
-    OPT_HOST = 0x1100,
-    OPT_PORT,
-    OPT_NAME,
-    OPT_API_KEY_ENV,
-    OPT_MAX_TOKENS,
-    OPT_MAX_N,
-    OPT_MAX_BODY,
-    OPT_MAX_CONNS,
-    OPT_BATCH,
-    OPT_ADAPTER,
-    OPT_DTYPE,
-    OPT_THREADS,
-};
+    "/v1/models, /health) with samples of the checkpoint DIR.\n";
 
 static struct serve *the_server;
 
@@ -69,82 +32,39 @@ on_signal(int sig)
         serve_stop(the_server);
 }
 
-PT_NORETURN static void
-usage(int status)
+/* --name NAME: not empty */
+static int
+parse_name(void *value, const char *arg, struct sbuf *why)
 {
-    if (status == 0) {
-        fputs(usage_text, stdout);
-        exit(0);
+    if (!*arg) {
+        sbuf_adds(why, "the name is empty");
+        return -1;
     }
-    fprintf(stderr, "%.*s", (int)(strchr(usage_text, '\n') - usage_text + 1), usage_text);
-    exit(status);
-}
-
-PT_NORETURN PT_PRINTF(1, 2) static void
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s: ", util_prog());
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    usage(2);
-}
-
-static long
-opt_long(const char *name, const char *arg, long lo, long hi)
-{
-    long v;
-
-    if (parse_long(arg, lo, hi, &v))
-        usage_error("%s: '%s' is not an integer in [%ld, %ld]", name, arg, lo, hi);
-    return v;
+    *(const char **)value = arg;
+    return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"adapter", required_argument, NULL, OPT_ADAPTER},
-        {"dtype", required_argument, NULL, OPT_DTYPE},
-        {"host", required_argument, NULL, OPT_HOST},
-        {"port", required_argument, NULL, OPT_PORT},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
-        {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
-        {"max-n", required_argument, NULL, OPT_MAX_N},
-        {"max-body", required_argument, NULL, OPT_MAX_BODY},
-        {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-        {"format", required_argument, NULL, 'f'},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
+    static const struct opt_prog prog = {"serve", usage_text};
     struct serve_config sc;
     struct gen_config gcfg;
-    const char *model = NULL, *adapter = NULL, *keyenv = NULL;
-    enum chat_format format = CHAT_AUTO;
+    struct tool_model mo;
+    const char *keyenv = NULL, *name_arg = NULL;
     struct sbuf err = SBUF_INIT;
     struct sigaction sa;
-    int use16 = 0;
-    struct model *m;
-    struct tok *tk;
-    struct chat chat;
+    struct lm lm;
     char policy[17], *name = NULL;
-    int c;
+    long max_body = 1 << 20;
+    int argi;
 
     util_setprog(argv[0]);
     memset(&sc, 0, sizeof(sc));
     memset(&gcfg, 0, sizeof(gcfg));
+    tool_model_init(&mo);
     sc.host = "127.0.0.1";
     sc.port = 8000;
-    sc.max_body = 1 << 20;
     sc.max_conns = 256;
     sc.lim.max_n = 16;
     sc.lim.max_tokens = 1024;
@@ -152,79 +72,65 @@ main(int argc, char **argv)
     gcfg.sampler = (struct sampler_config)SAMPLER_CONFIG_INIT;
     gcfg.max_tokens = 1;
     gcfg.batch = 32;
-    while ((c = getopt_long(argc, argv, "m:f:vhV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case OPT_ADAPTER: adapter = optarg; break;
-        case OPT_DTYPE:
-            if ((use16 = w16_parse_dtype(optarg)) < 0)
-                usage_error("--dtype: '%s' is not f32 or bf16", optarg);
-            break;
-        case OPT_HOST: sc.host = optarg; break;
-        case OPT_PORT: sc.port = (int)opt_long("--port", optarg, 0, 65535); break;
-        case OPT_NAME:
-            if (!*optarg)
-                usage_error("--name: the name is empty");
-            name = optarg;
-            break;
-        case OPT_API_KEY_ENV: keyenv = optarg; break;
-        case OPT_MAX_TOKENS:
-            sc.lim.max_tokens = (int)opt_long("--max-tokens", optarg, 1, INT_MAX);
-            break;
-        case OPT_MAX_N: sc.lim.max_n = (int)opt_long("--max-n", optarg, 1, 1024); break;
-        case OPT_MAX_BODY:
-            sc.max_body = (size_t)opt_long("--max-body", optarg, 64, 1L << 30);
-            break;
-        case OPT_MAX_CONNS: sc.max_conns = (int)opt_long("--max-conns", optarg, 1, 65536); break;
-        case 'f':
-            if (chat_parse_format(optarg, &format) < 0)
-                usage_error("-f: unknown chat format '%s'", optarg);
-            break;
-        case OPT_BATCH: gcfg.batch = (int)opt_long("--batch", optarg, 1, 65536); break;
-        case OPT_THREADS: gcfg.threads = (int)opt_long("--threads", optarg, 1, 1024); break;
-        case 'v': sc.verbose = 1; break;
-        case 'h': usage(0);
-        case 'V': printf("serve %s\n", PT_VERSION); return 0;
-        default: usage(2);
-        }
+    {
+        const struct opt opts[] = {
+            TOOL_MODEL_DIR(&mo, "the checkpoint"),
+            TOOL_MODEL_ADAPTER(&mo, "with the LoRA adapter in DIR (PEFT's layout)"),
+            TOOL_MODEL_DTYPE(&mo),
+            OPT_STRING(0, "host", &sc.host, "ADDR",
+                       "numeric address to listen on (default 127.0.0.1)"),
+            OPT_INT(0, "port", &sc.port, "N", 0, 65535, "port (default 8000; 0: any free one)"),
+            OPT_CALL(0, "name", &name_arg, "NAME", parse_name, NULL,
+                     "the model's name in the API (default: DIR's last part)"),
+            OPT_STRING(0, "api-key-env", &keyenv, "VAR",
+                       "ask for the key in environment variable VAR"),
+            OPT_INT(0, "max-tokens", &sc.lim.max_tokens, "N", 1, INT_MAX,
+                    "max_tokens at most, and its default (default 1024)"),
+            OPT_INT(0, "max-n", &sc.lim.max_n, "N", 1, 1024, "n at most (default 16)"),
+            OPT_LONG(0, "max-body", &max_body, "N", 64, 1L << 30,
+                     "request bodies at most N bytes (default 1048576)"),
+            OPT_INT(0, "max-conns", &sc.max_conns, "N", 1, 65536,
+                    "connections at once (default 256)"),
+            TOOL_MODEL_FORMAT(&mo),
+            OPT_INT(0, "batch", &gcfg.batch, "N", 1, 65536,
+                    "sequences decoded together (default 32)"),
+            TOOL_MODEL_THREADS(&mo),
+            OPT_BOOL('v', "verbose", &sc.verbose, "one line per request on stderr"),
+            OPT_HELP(),
+            OPT_VERSION(),
+            OPT_END(),
+        };
+        const struct opt *tabs[] = {opts, NULL};
+        argi = opt_parse(&prog, tabs, argc, argv);
     }
-    if (optind < argc)
-        usage_error("unexpected operand '%s'", argv[optind]);
-    if (!model)
-        usage_error("-m DIR is required");
+    sc.max_body = (size_t)max_body;
+    if (argi < argc)
+        opt_usage_error(&prog, "unexpected operand '%s'", argv[argi]);
+    if (!mo.lm.dir)
+        opt_usage_error(&prog, "-m DIR is required");
     if (keyenv) {
         sc.api_key = getenv(keyenv);
         if (!sc.api_key || !*sc.api_key)
-            usage_error("--api-key-env: the environment variable '%s' is empty or unset",
-                        keyenv);
+            opt_usage_error(&prog, "--api-key-env: the environment variable '%s' is empty"
+                            " or unset", keyenv);
     }
-    if (!gcfg.threads)
-        gcfg.threads = model_threads_env();
-    if (!gcfg.threads)
-        gcfg.threads = (int)PT_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+    gcfg.threads = tool_model_threads(&mo);
     gcfg.G = sc.lim.max_n;
 
-    m = lm_load(model, 0, &err);
-    if (!m)
+    mo.lm.arch = MODEL_CAUSAL_LM;
+    mo.lm.arch_error = "a reward model has no language-model head to sample from";
+    if (lm_open(&lm, &mo.lm, &err) < 0)
         die("%s", sbuf_str(&err));
-    if (m->cfg.arch != MODEL_CAUSAL_LM)
-        die("'%s': a reward model has no language-model head to sample from", model);
-    if (lm_adapter(m, adapter, &err) < 0)
-        die("%s", sbuf_str(&err));
-    if (use16)
-        model_use_bf16(m, KERN16_AUTO, 0);
-    if (lm_chat_open(model, m, format, 0, &tk, &chat, &err) < 0)
-        die("%s", sbuf_str(&err));
-    ckpt_hash(m, policy);
-    if (!name) {
+    ckpt_hash(lm.m, policy);
+    if (!name_arg) {
+        const char *model = mo.lm.dir;
         size_t n = strlen(model);
         while (n > 1 && model[n - 1] == '/')
             n--;
         name = xstrndup(model, n);
         sc.name = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
     } else {
-        sc.name = name;
-        name = NULL;
+        sc.name = name_arg;
     }
     sc.policy = policy;
 
@@ -233,7 +139,7 @@ main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     signal(SIGPIPE, SIG_IGN);
-    the_server = serve_new(m, tk, &chat, &gcfg, &sc, &err);
+    the_server = serve_new(lm.m, lm.tk, &lm.chat, &gcfg, &sc, &err);
     if (!the_server)
         die("%s", sbuf_str(&err));
     sigaction(SIGINT, &sa, NULL);
@@ -249,8 +155,6 @@ main(int argc, char **argv)
     the_server = NULL;
     free(name);
     sbuf_release(&err);
-    chat_release(&chat);
-    tok_free(tk);
-    lm_free(m);
+    lm_close(&lm);
     return 0;
 }
