@@ -161,24 +161,10 @@ cb_schedule(void *v, const char *arg, struct sbuf *why)
 }
 
 static int
-cb_seed(void *v, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    return parse_u64(arg, v);
-}
-
-static int
 cb_dtype(void *v, const char *arg, struct sbuf *why)
 {
     (void)why;
     return ckpt_parse_dtype(arg, v);
-}
-
-static int
-cb_compute_dtype(void *v, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    return (*(int *)v = w16_parse_dtype(arg)) < 0 ? -1 : 0;
 }
 
 static int
@@ -226,8 +212,8 @@ parse_args(struct update *u, int argc, char **argv, int *argi)
         OPT_BOOL(0, "no-shuffle", &shuffle_off,
                  "keep the input order (default: sft and rm shuffle\n"
                  "each epoch, seeded)"),
-        OPT_CALL(0, "seed", &u->plan.seed, "N", cb_seed, "an unsigned integer",
-                 "the shuffle's seed (default 0)"),
+        OPT_U64(0, "seed", &u->plan.seed, "N", 0,
+                "the seed of the shuffle and of LoRA's dropout (default 0)"),
         OPT_GROUP("Optimizer (default: carried in IN, else sft 5e-6 cosine to 1e-6, grpo 1e-6\n"
                   "constant, rm 1e-5 cosine to 1e-6):\n"),
         OPT_DOUBLE(0, "lr", &u->os.lr, "X", 0, 1, "the peak learning rate"),
@@ -318,11 +304,11 @@ parse_args(struct update *u, int argc, char **argv, int *argi)
         OPT_LONG(0, "threads", &u->threads, "N", 1, 1024,
                  "compute threads (default: POSTTRAIN_THREADS, else all;\n"
                  "under mpirun, the host's cores over its ranks)"),
-        OPT_CALL(0, "compute-dtype", &u->use16, "NAME", cb_compute_dtype, "f32 or bf16",
-                 "matrix products in f32 (default) or bf16: bf16\n"
-                 "copies of the fp32 master weights, forward and\n"
-                 "backward, fp32 accumulation (gen/logp --dtype bf16\n"
-                 "compute the same log-probs)"),
+        TOOL_OPT_DTYPE("compute-dtype", &u->use16, NULL,
+                       "matrix products in f32 (default) or bf16: bf16\n"
+                       "copies of the fp32 master weights, forward and\n"
+                       "backward, fp32 accumulation (gen/logp --dtype bf16\n"
+                       "compute the same log-probs)"),
         OPT_LONG(0, "max-errors", &u->tl.max_errors, "N", 0, LONG_MAX,
                  "go on past up to N bad records (default 0)"),
         OPT_STRING(0, "rejects", &u->tl.rejects_path, "FILE",
