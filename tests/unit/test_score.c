@@ -45,6 +45,18 @@ slurp(const char *path)
     return buf;
 }
 
+/* A tool reading files[0], writing out, rejects to rej under --max-errors 10. */
+static void
+start(struct tool *t, char **files, const char *out, const char *rej)
+{
+    tool_init(t, "test_score", "usage: test_score\n");
+    t->output = out;
+    t->max_errors = 10;
+    t->rejects_path = rej;
+    t->quiet = 1;
+    tool_start(t, 1, files);
+}
+
 /*
  * Stages: "n<digits>" is a job whose worker computes reward digits/100
  * after sleeping longer for earlier records; "now" is scored at once
@@ -144,12 +156,7 @@ test_jobs(void)
     }
     fclose(f);
     s.ctx = &bad_slots;
-    tool_init(&t, "test_score", "usage: test_score\n");
-    t.output = "jobs.out";
-    t.max_errors = 10;
-    t.rejects_path = "jobs.rej";
-    t.quiet = 1;
-    tool_start(&t, 1, files);
+    start(&t, files, "jobs.out", "jobs.rej");
     score_run_jobs(&t, &s, &st, &c);
     CHECK(tool_finish(&t) == 0);
     CHECK(bad_slots == 0);
@@ -205,12 +212,7 @@ main(void)
           f);
     fclose(f);
     s.ctx = &calls;
-    tool_init(&t, "test_score", "usage: test_score\n");
-    t.output = "out.jsonl";
-    t.max_errors = 10;
-    t.rejects_path = "rej.jsonl";
-    t.quiet = 1;
-    tool_start(&t, 1, files);
+    start(&t, files, "out.jsonl", "rej.jsonl");
     score_run(&t, &s, &c);
     CHECK(tool_finish(&t) == 0);
     CHECK(c.scored == 2 && c.hits == 1 && c.passed == 1 && calls == 3);
