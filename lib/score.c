@@ -11,6 +11,9 @@
 #include "pool.h"
 #include "rec.h"
 
+/* Records waiting for a batch at most (score_stages.batch). */
+#define SCORE_MAX_PENDING 4096
+
 /*
  * The checks every scorer shares: 1 when rec is to be scored (its
  * completion in *comp), 0 when it passes through, -1 when it is to be
@@ -97,10 +100,10 @@ run_simple(struct tool *t, const struct scorer *s, struct score_counts *c)
     sbuf_release(&why);
 }
 
-/* ---- The window: records in flight, jobs on workers ---- */
+/* ---- Staged scorers: records in flight ---- */
 
 struct item {
-    json_t *rec;            /* NULL: a record written or rejected on reading */
+    json_t *rec;            /* NULL: rejected on reading (nothing to write) */
     const char *file;       /* borrowed from the tool */
     long line;
     void *job;              /* NULL: done on reading (k, reward) */
@@ -122,6 +125,68 @@ struct window {
     size_t head, next, tail;    /* head <= next <= tail */
     int eof;
 };
+
+/* Writes (or rejects) a finished item and empties it. */
+static void
+finish(struct window *w, struct item *it)
+{
+    const struct scorer *s = w->s;
+
+    if (it->rec && it->job) {
+        sbuf_reset(&it->why);
+        it->field = NULL;
+        it->k = w->st->finish(s->ctx, it->rec, it->job, &it->reward, &it->field, &it->why);
+    }
+    if (it->rec && w->st->no_write) {
+        w->c->passed += it->k == 3;
+        w->c->scored += it->k >= 0 && it->k <= 1;
+        w->c->hits += it->k == 1;
+    } else if (it->rec)
+        emit(w->t, s, w->c, it->rec, it->k, it->reward, it->file, it->line, it->field,
+             &it->why);
+    json_decref(it->rec);
+    it->rec = NULL;
+    it->job = NULL;     /* done stays 1: a worker behind the head skips it */
+}
+
+/*
+ * Reads the next record into it: 0, or -1 at the end of the input.  A
+ * record the checks or prepare refuse is rejected here, at its position
+ * (it->rec NULL after).
+ */
+static int
+fill(struct window *w, struct item *it)
+{
+    const struct scorer *s = w->s;
+    const char *comp;
+    json_t *r = tool_next(w->t);
+
+    if (!r)
+        return -1;
+    it->done = 1;
+    it->file = tool_file(w->t);
+    it->line = tool_line(w->t);
+    it->rec = r;
+    it->job = NULL;
+    it->reward = 0;
+    it->field = NULL;
+    sbuf_reset(&it->why);
+    it->k = route_k(s, r, &comp, &it->field, &it->why);
+    if (it->k == 1)
+        it->k = w->st->prepare(s->ctx, r, comp, &it->job, &it->reward, &it->field, &it->why);
+    if (it->k < 0) {
+        tool_reject(w->t, r, it->field, "%s", sbuf_str(&it->why));
+        json_decref(r);
+        it->rec = NULL;
+    }
+    if (it->k == 2)
+        it->done = 0;
+    else
+        it->job = NULL;
+    return 0;
+}
+
+/* ---- On workers: a window of 4 * jobs records ---- */
 
 /* A worker: runs the job of each waiting item, in slot. */
 static void
@@ -149,52 +214,6 @@ worker(struct window *w, int slot)
         pthread_cond_broadcast(&w->done_cv);
     }
     pthread_mutex_unlock(&w->mu);
-}
-
-/* Writes (or rejects) a finished item and empties it. */
-static void
-finish(struct window *w, struct item *it)
-{
-    const struct scorer *s = w->s;
-
-    if (it->job) {
-        sbuf_reset(&it->why);
-        it->field = NULL;
-        it->k = w->st->finish(s->ctx, it->rec, it->job, &it->reward, &it->field, &it->why);
-    }
-    emit(w->t, s, w->c, it->rec, it->k, it->reward, it->file, it->line, it->field, &it->why);
-    json_decref(it->rec);
-    it->rec = NULL;
-    it->job = NULL;     /* done stays 1: a worker behind the head skips it */
-}
-
-/* Reads the next record into it: 0, or -1 at the end of the input. */
-static int
-fill(struct window *w, struct item *it)
-{
-    const struct scorer *s = w->s;
-    const char *comp;
-    json_t *r = tool_next(w->t);
-
-    if (!r)
-        return -1;
-    it->done = 1;
-    it->file = tool_file(w->t);
-    it->line = tool_line(w->t);
-    it->rec = r;
-    it->job = NULL;
-    it->reward = 0;
-    it->field = NULL;
-    sbuf_reset(&it->why);
-    it->k = route_k(s, r, &comp, &it->field, &it->why);
-    if (it->k != 1)
-        return 0;
-    it->k = w->st->prepare(s->ctx, r, comp, &it->job, &it->reward, &it->field, &it->why);
-    if (it->k == 2)
-        it->done = 0;
-    else
-        it->job = NULL;
-    return 0;
 }
 
 /*
@@ -254,6 +273,97 @@ task(void *ctx, int task_no, int tid)
         worker(ctx, task_no - 1);
 }
 
+static void
+run_workers(struct window *w)
+{
+    w->cap = (size_t)w->st->jobs * 4;
+    w->ring = xcalloc(w->cap, sizeof(*w->ring));
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work_cv, NULL);
+    pthread_cond_init(&w->done_cv, NULL);
+    /* a thread each for the reader and the workers (pool.h) */
+    pool_set_threads(w->st->jobs + 1);
+    pool_run(task, w, w->st->jobs + 1);
+    pthread_cond_destroy(&w->work_cv);
+    pthread_cond_destroy(&w->done_cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* ---- In batches, on the loop's thread ---- */
+
+/* The jobs queued in ring[0, tail) and their cost. */
+struct queued {
+    size_t n, cost;
+};
+
+/* Runs the queued jobs of ring[0, tail) as one batch and writes every item. */
+static void
+flush(struct window *w, void **jobs, struct queued *q)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < w->tail; i++)
+        if (w->ring[i].rec && w->ring[i].job)
+            jobs[n++] = w->ring[i].job;
+    if (n)
+        w->st->run_batch(w->s->ctx, jobs, n);
+    for (i = 0; i < w->tail; i++)
+        finish(w, &w->ring[i]);
+    w->tail = 0;
+    q->n = q->cost = 0;
+}
+
+/* Puts *it at the tail, taking the slot's buffers in exchange. */
+static void
+push(struct window *w, struct item *it)
+{
+    struct item old = w->ring[w->tail];
+
+    w->ring[w->tail++] = *it;
+    *it = old;
+}
+
+static void
+run_batches(struct window *w)
+{
+    const struct score_stages *st = w->st;
+    size_t max = st->batch ? st->batch : 1;
+    struct queued q = {0, 0};
+    void **jobs;
+    struct item it;
+
+    /* records waiting: the batch's and those read between its jobs */
+    w->cap = SCORE_MAX_PENDING;
+    w->ring = xcalloc(w->cap, sizeof(*w->ring));
+    jobs = xcalloc(max, sizeof(*jobs));
+    memset(&it, 0, sizeof(it));
+    while (fill(w, &it) == 0) {
+        size_t cost;
+
+        if (!it.job) {
+            if (w->tail == 0)
+                finish(w, &it);
+            else {
+                if (w->tail == w->cap)
+                    flush(w, jobs, &q);
+                push(w, &it);
+            }
+            continue;
+        }
+        cost = st->cost ? st->cost(it.job) : 0;
+        if (q.n > 0 && st->batch_cost && q.cost + cost > st->batch_cost)
+            flush(w, jobs, &q);
+        push(w, &it);
+        q.n++;
+        q.cost += cost;
+        if (q.n >= max || w->tail >= w->cap)
+            flush(w, jobs, &q);
+    }
+    flush(w, jobs, &q);
+    sbuf_release(&it.why);
+    free(jobs);
+}
+
 void
 score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages *st,
                struct score_counts *c)
@@ -267,20 +377,13 @@ score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages
     w.s = s;
     w.st = st;
     w.c = c;
-    w.cap = (size_t)st->jobs * 4;
-    w.ring = xcalloc(w.cap, sizeof(*w.ring));
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.work_cv, NULL);
-    pthread_cond_init(&w.done_cv, NULL);
-    /* a thread each for the reader and the workers (pool.h) */
-    pool_set_threads(st->jobs + 1);
-    pool_run(task, &w, st->jobs + 1);
+    if (st->jobs > 0)
+        run_workers(&w);
+    else
+        run_batches(&w);
     for (i = 0; i < w.cap; i++)
         sbuf_release(&w.ring[i].why);
     free(w.ring);
-    pthread_cond_destroy(&w.work_cv);
-    pthread_cond_destroy(&w.done_cv);
-    pthread_mutex_destroy(&w.mu);
 }
 
 void

@@ -78,13 +78,26 @@ struct score_stages {
     void (*run)(void *ctx, int slot, void *job);
     int (*finish)(void *ctx, json_t *rec, void *job, double *reward, const char **field,
                   struct sbuf *why);
-    int jobs;   /* workers, >= 1 */
+    int jobs;   /* workers; 0: batches on the loop's thread (below) */
+    /*
+     * jobs 0: run_batch(ctx, jobs, n) runs n queued jobs at once on the
+     * loop's thread (score-rm's forward passes), in input order: when
+     * `batch` are queued (0: 1), before one whose cost (cost(job), or 0)
+     * would take the batch past batch_cost (0: no bound; a job alone may
+     * exceed it), when 4096 records wait, and at the end.
+     */
+    void (*run_batch)(void *ctx, void **jobs, size_t n);
+    size_t batch, batch_cost;
+    size_t (*cost)(void *job);
+    int no_write;   /* count and finish every record, write none */
 };
 
 /*
  * As score_run, s's stages in st (s->score unused): a window of
- * 4 * st->jobs records in flight, written in input order.  lib/pool
- * runs the reader and the workers (pool_set_threads(jobs + 1)).
+ * 4 * st->jobs records in flight, written in input order (lib/pool runs
+ * the reader and the workers: pool_set_threads(jobs + 1)), or with
+ * jobs 0 the batches above.  A record the checks or prepare refuse is
+ * rejected when it is read; one finish refuses, when its turn comes.
  */
 void score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages *st,
                     struct score_counts *c);

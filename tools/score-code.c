@@ -202,7 +202,8 @@ main(int argc, char **argv)
     tool_start(&t, argc - argi, argv + argi);
     {
         struct scorer sc = {"code", {code_name, 1, NULL, 0, 0}, "correct", NULL, &c};
-        struct score_stages st = {prepare, run, finish, (int)jobs};
+        struct score_stages st = {.prepare = prepare, .run = run, .finish = finish,
+                                  .jobs = (int)jobs};
         score_run_jobs(&t, &sc, &st, &cnt);
     }
     for (k = 0; k < jobs; k++)

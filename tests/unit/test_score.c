@@ -135,7 +135,7 @@ test_jobs(void)
     static const char *const math[] = {"math"};
     struct tool t;
     struct scorer s = {"x", {math, 1, NULL, 0, 1}, "yes", NULL, NULL};
-    struct score_stages st = {s_prepare, s_run, s_finish, 3};
+    struct score_stages st = {.prepare = s_prepare, .run = s_run, .finish = s_finish, .jobs = 3};
     struct score_counts c;
     char name[] = "jobs.jsonl", *files[] = {name};
     int bad_slots = 0, i;
@@ -190,6 +190,111 @@ test_jobs(void)
                                     "\"jobs.jsonl\",\"line\":22") != NULL);
 }
 
+/*
+ * Batches: each job costs its completion's length; at most 3 jobs and 8
+ * of cost a batch.  The batches' sizes are logged in order, and every
+ * reward is the size of the batch its record was scored in.
+ */
+struct blog {
+    size_t sizes[16], n;
+};
+
+struct bjob {
+    size_t len, batch;
+};
+
+static int
+b_prepare(void *ctx, json_t *rec, const char *comp, void **job, double *reward,
+          const char **field, struct sbuf *why)
+{
+    struct bjob *j;
+
+    (void)ctx;
+    (void)rec;
+    (void)reward;
+    (void)field;
+    (void)why;
+    j = xcalloc(1, sizeof(*j));
+    j->len = strlen(comp);
+    *job = j;
+    return 2;
+}
+
+static size_t
+b_cost(void *job)
+{
+    return ((struct bjob *)job)->len;
+}
+
+static void
+b_batch(void *ctx, void **jobs, size_t n)
+{
+    struct blog *log = ctx;
+    size_t i;
+
+    log->sizes[log->n++] = n;
+    for (i = 0; i < n; i++)
+        ((struct bjob *)jobs[i])->batch = n;
+}
+
+static int
+b_finish(void *ctx, json_t *rec, void *job, double *reward, const char **field,
+         struct sbuf *why)
+{
+    (void)ctx;
+    (void)rec;
+    (void)field;
+    (void)why;
+    *reward = (double)((struct bjob *)job)->batch;
+    free(job);
+    return 1;
+}
+
+static void
+test_batches(void)
+{
+    static const char *const math[] = {"math"};
+    struct tool t;
+    struct blog log = {{0}, 0};
+    struct scorer s = {"x", {math, 1, NULL, 0, 1}, "yes", NULL, &log};
+    struct score_stages st = {.prepare = b_prepare, .finish = b_finish, .run_batch = b_batch,
+                              .batch = 3, .batch_cost = 8, .cost = b_cost};
+    struct score_counts c;
+    char name[] = "b.jsonl", *files[] = {name};
+    FILE *f = fopen("b.jsonl", "w");
+
+    CHECK(f != NULL);
+    /* costs 2 2 2 | 5 | p 6 (5 + 6 > 8) | 9 (alone past 8) | 1 */
+    fputs("{\"completion\":\"aa\"}\n{\"completion\":\"bb\"}\n{\"completion\":\"cc\"}\n"
+          "{\"completion\":\"ddddd\"}\n{\"domain\":\"code\",\"completion\":\"p\"}\n"
+          "{\"completion\":\"eeeeee\"}\n{\"completion\":\"fffffffff\"}\n"
+          "{\"completion\":\"g\"}\n", f);
+    fclose(f);
+    start(&t, files, "b.out", "b.rej");
+    score_run_jobs(&t, &s, &st, &c);
+    CHECK(tool_finish(&t) == 0);
+    CHECK(log.n == 5 && log.sizes[0] == 3 && log.sizes[1] == 1 && log.sizes[2] == 1
+          && log.sizes[3] == 1 && log.sizes[4] == 1);
+    CHECK(c.scored == 7 && c.passed == 1);
+    CHECK_STREQ(slurp("b.out"),
+                "{\"completion\":\"aa\",\"rewards\":{\"x\":3.0},\"reward\":3.0}\n"
+                "{\"completion\":\"bb\",\"rewards\":{\"x\":3.0},\"reward\":3.0}\n"
+                "{\"completion\":\"cc\",\"rewards\":{\"x\":3.0},\"reward\":3.0}\n"
+                "{\"completion\":\"ddddd\",\"rewards\":{\"x\":1.0},\"reward\":1.0}\n"
+                "{\"domain\":\"code\",\"completion\":\"p\"}\n"
+                "{\"completion\":\"eeeeee\",\"rewards\":{\"x\":1.0},\"reward\":1.0}\n"
+                "{\"completion\":\"fffffffff\",\"rewards\":{\"x\":1.0},\"reward\":1.0}\n"
+                "{\"completion\":\"g\",\"rewards\":{\"x\":1.0},\"reward\":1.0}\n");
+    /* no_write: counted, nothing written */
+    log.n = 0;
+    st.no_write = 1;
+    start(&t, files, "b2.out", "b2.rej");
+    score_run_jobs(&t, &s, &st, &c);
+    CHECK(tool_finish(&t) == 0);
+    CHECK(c.scored == 7 && c.passed == 1 && log.n == 5);
+    CHECK_STREQ(slurp("b2.out"), "");
+}
+
 int
 main(void)
 {
@@ -228,5 +333,6 @@ main(void)
     CHECK(strstr(slurp("rej.jsonl"), "\"field\":\"rewards\"") != NULL);
     CHECK(strstr(slurp("rej.jsonl"), "\"error\":\"field 'completion': missing\"") != NULL);
     test_jobs();
+    test_batches();
     return check_done();
 }
