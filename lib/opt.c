@@ -20,7 +20,11 @@ opt_usage(const struct opt_prog *p)
     const char *nl = strchr(p->header, '\n');
     int n = nl ? (int)(nl - p->header) : (int)strlen(p->header);
 
-    fprintf(stderr, "%.*s\nTry '%s --help' for more information.\n", n, p->header, p->name);
+    if (p->usage)
+        fputs(p->usage, stderr);
+    else
+        fprintf(stderr, "%.*s\nTry '%s --help' for more information.\n", n, p->header,
+                p->name);
     exit(2);
 }
 
@@ -159,6 +163,12 @@ range_text(struct sbuf *sb, const struct opt *o)
     case OPT_T_SIZE:
         sbuf_adds(sb, "a size (bytes, or KB, MB, GB, TB)");
         break;
+    case OPT_T_CHOICE: {
+        const struct opt_choice *c;
+        for (c = o->choices; c->name; c++)
+            sbuf_addf(sb, "%s%s", c == o->choices ? "" : c[1].name ? ", " : " or ", c->name);
+        break;
+    }
     default:
         sbuf_adds(sb, "a good value");
     }
@@ -211,6 +221,15 @@ set(const struct opt *o, const char *arg, struct sbuf *why)
         return 0;
     case OPT_T_SIZE:
         return ckpt_parse_size(arg, (uint64_t *)o->value);
+    case OPT_T_CHOICE: {
+        const struct opt_choice *c;
+        for (c = o->choices; c->name; c++)
+            if (strcmp(arg, c->name) == 0) {
+                *(int *)o->value = c->value;
+                return 0;
+            }
+        return -1;
+    }
     case OPT_T_CALL:
         return o->cb(o->value, arg, why);
     default:

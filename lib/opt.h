@@ -14,7 +14,9 @@
  * A table is an array of struct opt ended by OPT_END(); the value
  * pointers are the program's own variables (the table lives in main):
  *
- *     long n = 1; const char *key = "reward"; int json = 0;
+ *     long n = 1; const char *key = "reward"; int json = 0, scale = 0;
+ *     static const struct opt_choice scales[] = {
+ *         {"group", 0}, {"batch", 1}, {"none", 2}, {NULL, 0}};
  *     const struct opt opts[] = {
  *         OPT_LONG('n', "count", &n, "N", 1, 1024, "how many (default 1)"),
  *         OPT_STRING(0, "reward", &key, "KEY", "the reward field"),
@@ -25,7 +27,8 @@
  *     argi = opt_parse(&p, tabs, argc, argv);   (p: prog and help text)
  *
  * Messages (STYLE.md rules 11, 12, 21): a bad value exits 2 with
- *   "prog: -n: 'x' is not an integer in [1, 1024]", the usage line and
+ *   "prog: -n: 'x' is not an integer in [1, 1024]" (a choice: "'x' is
+ *   not group, batch or none"), the usage line and
  *   "Try 'prog --help' for more information.", the option named as it was
  *   typed (-n or --count).  --help text: the header, then per option
  *   "  -n, --count N         help", the help column at OPT_HELP_COL, a help
@@ -53,6 +56,7 @@ enum opt_type {
     OPT_T_FLOAT,    /* float *: as double */
     OPT_T_U64,      /* uint64_t *: decimal or 0x hex; max > 0 bounds it */
     OPT_T_SIZE,     /* uint64_t *: bytes, or with KB, MB, GB, TB */
+    OPT_T_CHOICE,   /* int *: the value of the word given, one of choices */
     OPT_T_CALL,     /* cb(value, arg, why) < 0: a usage error */
     OPT_T_HELP,     /* --help: the help text on stdout, exit 0 */
     OPT_T_VERSION,  /* --version: "prog (posttrain) VERSION", exit 0 */
@@ -61,6 +65,12 @@ enum opt_type {
 enum opt_flags {
     OPT_OPEN_MIN = 1 << 0,  /* the lower bound itself is out: (min, max] */
     OPT_NAME_LONG = 1 << 1, /* messages name the long form, even after -c */
+};
+
+/* A word an OPT_T_CHOICE row takes and the value it stands for. */
+struct opt_choice {
+    const char *name;       /* NULL: the end of the list */
+    int value;
 };
 
 struct opt {
@@ -85,6 +95,8 @@ struct opt {
      */
     const char *what;
     int *given;             /* set to 1 when the option is given (or NULL) */
+    /* OPT_T_CHOICE: the words, in the order a range error lists them */
+    const struct opt_choice *choices;
 };
 
 #define OPT_HELP_COL 24
@@ -121,6 +133,9 @@ struct opt {
 #define OPT_SIZE(S, L, V, A, H) \
     { .type = OPT_T_SIZE, .short_name = (S), .long_name = (L), .value = (V), \
       .argname = (A), .help = (H) }
+#define OPT_CHOICE(S, L, V, A, C, H) \
+    { .type = OPT_T_CHOICE, .short_name = (S), .long_name = (L), .value = (V), \
+      .argname = (A), .choices = (C), .help = (H) }
 #define OPT_CALL(S, L, V, A, CB, WHAT, H) \
     { .type = OPT_T_CALL, .short_name = (S), .long_name = (L), .value = (V), \
       .argname = (A), .cb = (CB), .what = (WHAT), .help = (H) }
@@ -136,6 +151,9 @@ struct opt_prog {
     const char *header;     /* --help text before the options: the synopsis
                              * ("usage: ..." first), then the description
                              * (borrowed) */
+    const char *usage;      /* NULL: a usage error ends with the header's
+                             * first line and the --help hint; else with
+                             * this text as it is (init: both synopses) */
 };
 
 /*
@@ -157,7 +175,10 @@ struct opt *opt_find(struct opt *tab, const char *name);
 /* The whole --help text of tabs to stdout. */
 void opt_help(const struct opt_prog *p, const struct opt *const *tabs);
 
-/* The usage line (the header's first) and "Try 'prog --help'..." on stderr, exit 2. */
+/*
+ * The usage line (the header's first) and "Try 'prog --help'..." on
+ * stderr, or p->usage when set; exit 2.
+ */
 PT_NORETURN void opt_usage(const struct opt_prog *p);
 /* As opt_usage, with "prog: message" first. */
 PT_NORETURN void opt_usage_error(const struct opt_prog *p, const char *fmt, ...) PT_PRINTF(2, 3);

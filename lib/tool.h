@@ -171,9 +171,10 @@ int tool_finish(struct tool *t);
 /* ---- shared option groups ---- */
 
 /*
- * The model options of the tools that open a checkpoint for text (gen,
- * score-rm, pack, logp), each row written once here; a tool puts in its
- * table the rows it takes, in its own order, over one struct tool_model:
+ * The model options of the tools that open a checkpoint or its tokenizer
+ * (gen, score-rm, serve, pack, logp, tok), each row written once here; a
+ * tool puts in its table the rows it takes, in its own order, over one
+ * struct tool_model:
  *
  *     struct tool_model mo;
  *     tool_model_init(&mo);

@@ -17,46 +17,11 @@ static const char usage_text[] =
     "Adds \"advantage\" to each sample: A = (r - mean) / (std + eps) within its group.\n"
     "\n";
 
-/* --baseline mean|loo */
-static int
-parse_baseline(void *value, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    if (strcmp(arg, "mean") == 0)
-        *(int *)value = ADV_BASELINE_MEAN;
-    else if (strcmp(arg, "loo") == 0)
-        *(int *)value = ADV_BASELINE_LOO;
-    else
-        return -1;
-    return 0;
-}
-
-/* --scale group|batch|none */
-static int
-parse_scale(void *value, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    if (strcmp(arg, "group") == 0)
-        *(int *)value = ADV_SCALE_GROUP;
-    else if (strcmp(arg, "batch") == 0)
-        *(int *)value = ADV_SCALE_BATCH;
-    else if (strcmp(arg, "none") == 0)
-        *(int *)value = ADV_SCALE_NONE;
-    else
-        return -1;
-    return 0;
-}
-
-/* --kl k1|k2|k3 */
-static int
-parse_kl(void *value, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    if (strcmp(arg, "k1") && strcmp(arg, "k2") && strcmp(arg, "k3"))
-        return -1;
-    *(int *)value = arg[1] - '0';
-    return 0;
-}
+static const struct opt_choice baselines[] = {
+    {"mean", ADV_BASELINE_MEAN}, {"loo", ADV_BASELINE_LOO}, {NULL, 0}};
+static const struct opt_choice scales[] = {
+    {"group", ADV_SCALE_GROUP}, {"batch", ADV_SCALE_BATCH}, {"none", ADV_SCALE_NONE}, {NULL, 0}};
+static const struct opt_choice kls[] = {{"k1", 1}, {"k2", 2}, {"k3", 3}, {NULL, 0}};
 
 int
 main(int argc, char **argv)
@@ -74,10 +39,10 @@ main(int argc, char **argv)
             OPT_LONG('G', "group-size", &o.group_size, "N", 1, 1L << 20,
                      "every group must have N samples"),
             TOOL_OPT_KEY(&o.key),
-            OPT_CALL(0, "baseline", &baseline, "B", parse_baseline, "mean or loo",
-                     "mean (GRPO) or loo: the mean of the other G-1 (RLOO)"),
-            OPT_CALL(0, "scale", &scale, "S", parse_scale, "group, batch or none",
-                     "divide by the group's std, the batch's, or none"),
+            OPT_CHOICE(0, "baseline", &baseline, "B", baselines,
+                       "mean (GRPO) or loo: the mean of the other G-1 (RLOO)"),
+            OPT_CHOICE(0, "scale", &scale, "S", scales,
+                       "divide by the group's std, the batch's, or none"),
             OPT_BOOL(0, "dr-grpo", &dr_grpo, "Dr. GRPO: --baseline mean --scale none"),
             OPT_BOOL(0, "rloo", &rloo, "RLOO: --baseline loo --scale none"),
             OPT_LONG(0, "batch", &o.batch, "N", 1, 1L << 40,
@@ -101,8 +66,7 @@ main(int argc, char **argv)
                        "the penalty at the limit (default 1)"),
             OPT_DOUBLE(0, "kl-coef", &o.kl_coef, "X", 0, 1e6,
                        "the KL to ref_logprobs in the reward (rewards.kl)"),
-            OPT_CALL(0, "kl", &o.kl_kind, "k1|k2|k3", parse_kl, "k1, k2 or k3",
-                     "its estimator (default k1)"),
+            OPT_CHOICE(0, "kl", &o.kl_kind, "k1|k2|k3", kls, "its estimator (default k1)"),
             OPT_BOOL(0, "mask-truncated", &o.mask_truncated,
                      "leave finish \"length\" samples out of the output\n"
                      "(they count in their group's baseline)"),

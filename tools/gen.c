@@ -208,21 +208,8 @@ emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, 
                   st.samples / st.seconds, st.tokens / st.seconds);
 }
 
-/* --endpoint chat|completions */
-static int
-parse_endpoint(void *value, const char *arg, struct sbuf *why)
-{
-    enum oai_endpoint *ep = value;
-
-    (void)why;
-    if (strcmp(arg, "chat") == 0)
-        *ep = OAI_CHAT;
-    else if (strcmp(arg, "completions") == 0)
-        *ep = OAI_COMPLETIONS;
-    else
-        return -1;
-    return 0;
-}
+static const struct opt_choice endpoints[] = {
+    {"chat", OAI_CHAT}, {"completions", OAI_COMPLETIONS}, {NULL, 0}};
 
 int
 main(int argc, char **argv)
@@ -237,7 +224,7 @@ main(int argc, char **argv)
     struct lm lm;
     struct oaigen_config oc;
     const char *keyenv = NULL;
-    int resume = 0, local_only, top_k_set = 0;
+    int resume = 0, local_only, top_k_set = 0, endpoint = OAI_CHAT;
 
     memset(&oc, 0, sizeof(oc));
     oc.client.concurrency = 8;
@@ -259,7 +246,8 @@ main(int argc, char **argv)
                                 "tokenizer.json or the built-in tokenizer)"),
             TOOL_MODEL_ADAPTER(&mo, "run with the LoRA adapter in DIR (PEFT's layout)"),
             TOOL_MODEL_DTYPE(&mo),
-            OPT_INT('G', "samples", &cfg.G, "N", 1, 65536, "completions per prompt (default 1)"),
+            OPT_INT('G', "samples", &cfg.G, "N", 1, 65536,
+                    "completions per prompt (default 1)"),
             OPT_FLOAT('T', "temperature", &cfg.sampler.temperature, "X", 0, 1000,
                       "softmax temperature; 0 is greedy (default 1)"),
             {.type = OPT_T_INT, .long_name = "top-k", .value = &cfg.sampler.top_k,
@@ -288,9 +276,8 @@ main(int argc, char **argv)
                        "http://127.0.0.1:8000/v1); -m then names its model"),
             OPT_STRING(0, "api-key-env", &keyenv, "VAR",
                        "the server's API key is in environment variable VAR"),
-            OPT_CALL(0, "endpoint", &oc.params.ep, "NAME", parse_endpoint,
-                     "chat or completions",
-                     "chat (default: /chat/completions) or completions"),
+            OPT_CHOICE(0, "endpoint", &endpoint, "NAME", endpoints,
+                       "chat (default: /chat/completions) or completions"),
             OPT_INT(0, "concurrency", &oc.client.concurrency, "N", 1, 4096,
                     "requests in flight (default 8)"),
             OPT_INT(0, "retries", &oc.client.retries, "N", 0, 1000,
@@ -312,6 +299,7 @@ main(int argc, char **argv)
         };
         argi = tool_parse(&t, opts, argc, argv);
     }
+    oc.params.ep = (enum oai_endpoint)endpoint;
     cfg.seed = mo.seed;
     cfg.stops = mo.stops;
     cfg.nstops = mo.nstops;

@@ -4,8 +4,6 @@
  * checkpoint directory (see init(1), posttrain-checkpoint(5)); or, with
  * --merge, a checkpoint with a LoRA adapter merged into its weights.
  */
-#include <getopt.h>
-#include <stdarg.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,83 +14,29 @@
 #include "lm.h"
 #include "lora.h"
 #include "model.h"
+#include "opt.h"
 #include "tok.h"
 #include "util.h"
 
-static const char usage_line[] =
-    "usage: init [-p preset | -c config.json] [-s seed] [-t tokenizer.json]\n"
-    "            [--vocab-size N] [--std X] [--reward] [--dtype NAME]\n"
-    "            [--max-shard-size SIZE] [-f] [-v] -o dir\n"
-    "       init --merge BASE ADAPTER [--dtype NAME] [--max-shard-size SIZE] [-f] [-v]\n"
-    "            -o dir\n";
+#define SYNOPSIS                                                                      \
+    "usage: init [-p preset | -c config.json] [-s seed] [-t tokenizer.json]\n"          \
+    "            [--vocab-size N] [--std X] [--reward] [--dtype NAME]\n"                \
+    "            [--max-shard-size SIZE] [-f] [-v] -o dir\n"                            \
+    "       init --merge BASE ADAPTER [--dtype NAME] [--max-shard-size SIZE] [-f] [-v]\n" \
+    "            -o dir\n"
 
-static const char usage_text[] =
-    "Writes a fresh checkpoint directory (config.json, model.safetensors).\n"
-    "\n"
-    "  -p, --preset NAME       tiny (3.2M parameters, the built-in tokenizer's\n"
-    "                          264 ids), smollm-135m, qwen3-0.6b, llama3.2-1b\n"
-    "                          (those models' shapes), or a test model of each\n"
-    "                          family and RoPE type: qwen3-tiny,\n"
-    "                          qwen3-untied-tiny, qwen3-yarn-tiny, qwen2-tiny,\n"
-    "                          mistral-tiny, llama3-tiny, llama-linear-tiny,\n"
-    "                          llama-dynamic-tiny, llama-yarn-tiny; default tiny\n"
-    "  -c, --config FILE       an HF config.json instead of a preset\n"
-    "  -s, --seed N            seed of the initial weights (default 0)\n"
-    "  -t, --tokenizer FILE    copy this tokenizer.json into the checkpoint\n"
-    "      --vocab-size N      override the vocabulary size\n"
-    "      --std X             standard deviation of the initial weights\n"
-    "                          (default: initializer_range, else 0.02)\n"
-    "      --reward            a reward model (*ForSequenceClassification,\n"
-    "                          score.weight, num_labels 1)\n"
-    "      --dtype NAME        f32, bf16, f16, or auto: the config's torch_dtype\n"
-    "                          (default auto; f32 without one)\n"
-    "      --max-shard-size SIZE  shard the weights past SIZE bytes (KB, MB, GB,\n"
-    "                          TB: powers of 1000; default 5GB)\n"
-    "      --merge BASE        write BASE with the LoRA adapter directory ADAPTER\n"
-    "                          (the operand) merged in: W + s B A (and a reward\n"
-    "                          adapter's score head); BASE's tokenizer is copied\n"
-    "  -f, --force             replace an existing checkpoint at dir\n"
-    "  -o, --output DIR        the checkpoint directory to write (missing parent\n"
-    "                          directories are created)\n"
-    "  -v, --verbose           print the parameter count\n"
-    "  -h, --help              this help\n"
-    "  -V, --version           the version\n";
-
-enum { OPT_VOCAB = 0x100, OPT_STD, OPT_REWARD, OPT_DTYPE, OPT_SHARD, OPT_MERGE };
-
-static const struct option longopts[] = {
-    {"preset", required_argument, NULL, 'p'},
-    {"config", required_argument, NULL, 'c'},
-    {"seed", required_argument, NULL, 's'},
-    {"tokenizer", required_argument, NULL, 't'},
-    {"vocab-size", required_argument, NULL, OPT_VOCAB},
-    {"std", required_argument, NULL, OPT_STD},
-    {"reward", no_argument, NULL, OPT_REWARD},
-    {"dtype", required_argument, NULL, OPT_DTYPE},
-    {"max-shard-size", required_argument, NULL, OPT_SHARD},
-    {"merge", required_argument, NULL, OPT_MERGE},
-    {"force", no_argument, NULL, 'f'},
-    {"output", required_argument, NULL, 'o'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+static const struct opt_prog prog = {
+    "init",
+    SYNOPSIS "Writes a fresh checkpoint directory (config.json, model.safetensors).\n\n",
+    SYNOPSIS,
 };
 
-PT_NORETURN PT_PRINTF(1, 2) static void
-usage_error(const char *fmt, ...)
+/* --dtype f32|bf16|f16|auto */
+static int
+parse_dtype(void *value, const char *arg, struct sbuf *why)
 {
-    va_list ap;
-
-    if (fmt) {
-        fprintf(stderr, "%s: ", util_prog());
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-    }
-    fputs(usage_line, stderr);
-    exit(2);
+    (void)why;
+    return ckpt_parse_dtype(arg, value) ? -1 : 0;
 }
 
 /* Largest token id in a tokenizer.json (model.vocab and added_tokens), or -1. */
@@ -189,92 +133,78 @@ main(int argc, char **argv)
     uint64_t seed = 0;
     double std = -1;
     long vocab = 0;
-    int ch, reward = 0, force = 0, verbose = 0, fresh = 0;
+    int argi, reward = 0, force = 0, verbose = 0, version = 0, seed_given = 0, fresh;
     struct stat st;
 
     util_setprog(argv[0]);
-    while ((ch = getopt_long(argc, argv, "p:c:s:t:fo:vhV", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'p':
-            fresh = 1;
-            preset = optarg;
-            break;
-        case 'c':
-            fresh = 1;
-            config = optarg;
-            break;
-        case 's':
-            fresh = 1;
-            if (parse_u64(optarg, &seed))
-                usage_error("--seed: '%s' is not an unsigned 64-bit integer", optarg);
-            break;
-        case 't':
-            fresh = 1;
-            tokenizer = optarg;
-            break;
-        case OPT_VOCAB:
-            fresh = 1;
-            if (parse_long(optarg, 1, 1L << 28, &vocab))
-                usage_error("--vocab-size: '%s' is not an integer in [1, 268435456]", optarg);
-            break;
-        case OPT_STD:
-            fresh = 1;
-            if (parse_double(optarg, 0.0, 10.0, &std))
-                usage_error("--std: '%s' is not a number in [0, 10]", optarg);
-            break;
-        case OPT_REWARD:
-            fresh = 1;
-            reward = 1;
-            break;
-        case OPT_DTYPE:
-            if (ckpt_parse_dtype(optarg, &fmt.dtype))
-                usage_error("--dtype: '%s' is not f32, bf16, f16 or auto", optarg);
-            break;
-        case OPT_SHARD:
-            if (ckpt_parse_size(optarg, &fmt.max_shard_size))
-                usage_error("--max-shard-size: '%s' is not a size (bytes, or KB, MB, GB, TB)",
-                            optarg);
-            break;
-        case OPT_MERGE:
-            base = optarg;
-            break;
-        case 'f':
-            force = 1;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        case 'h':
-            fputs(usage_line, stdout);
-            fputs(usage_text, stdout);
-            return 0;
-        case 'V':
-            printf("init %s\n", PT_VERSION);
-            return 0;
-        default:
-            usage_error(NULL);
-        }
+    {
+        const struct opt opts[] = {
+            OPT_STRING('p', "preset", &preset, "NAME",
+                       "tiny (3.2M parameters, the built-in tokenizer's\n"
+                       "264 ids), smollm-135m, qwen3-0.6b, llama3.2-1b\n"
+                       "(those models' shapes), or a test model of each\n"
+                       "family and RoPE type: qwen3-tiny,\n"
+                       "qwen3-untied-tiny, qwen3-yarn-tiny, qwen2-tiny,\n"
+                       "mistral-tiny, llama3-tiny, llama-linear-tiny,\n"
+                       "llama-dynamic-tiny, llama-yarn-tiny; default tiny"),
+            OPT_STRING('c', "config", &config, "FILE", "an HF config.json instead of a preset"),
+            {.type = OPT_T_U64, .short_name = 's', .long_name = "seed", .value = &seed,
+             .argname = "N", .given = &seed_given,
+             .help = "seed of the initial weights (default 0)"},
+            OPT_STRING('t', "tokenizer", &tokenizer, "FILE",
+                       "copy this tokenizer.json into the checkpoint"),
+            OPT_LONG(0, "vocab-size", &vocab, "N", 1, 1L << 28, "override the vocabulary size"),
+            OPT_DOUBLE(0, "std", &std, "X", 0, 10,
+                       "standard deviation of the initial weights\n"
+                       "(default: initializer_range, else 0.02)"),
+            OPT_BOOL(0, "reward", &reward,
+                     "a reward model (*ForSequenceClassification,\n"
+                     "score.weight, num_labels 1)"),
+            OPT_CALL(0, "dtype", &fmt.dtype, "NAME", parse_dtype, "f32, bf16, f16 or auto",
+                     "f32, bf16, f16, or auto: the config's torch_dtype\n"
+                     "(default auto; f32 without one)"),
+            OPT_SIZE(0, "max-shard-size", &fmt.max_shard_size, "SIZE",
+                     "shard the weights past SIZE bytes (KB, MB, GB,\n"
+                     "TB: powers of 1000; default 5GB)"),
+            OPT_STRING(0, "merge", &base, "BASE",
+                       "write BASE with the LoRA adapter directory ADAPTER\n"
+                       "(the operand) merged in: W + s B A (and a reward\n"
+                       "adapter's score head); BASE's tokenizer is copied"),
+            OPT_BOOL('f', "force", &force, "replace an existing checkpoint at dir"),
+            OPT_STRING('o', "output", &out, "DIR",
+                       "the checkpoint directory to write (missing parent\n"
+                       "directories are created)"),
+            OPT_BOOL('v', "verbose", &verbose, "print the parameter count"),
+            OPT_HELP(),
+            /* "init VERSION", as init has always printed it */
+            OPT_BOOL('V', "version", &version, "the version"),
+            OPT_END(),
+        };
+        const struct opt *tabs[] = {opts, NULL};
+        argi = opt_parse(&prog, tabs, argc, argv);
     }
+    if (version) {
+        printf("init %s\n", PT_VERSION);
+        return fflush(stdout) || ferror(stdout) ? 1 : 0;
+    }
+    fresh = preset || config || seed_given || tokenizer || vocab || std >= 0 || reward;
     if (base) {
         if (fresh)
-            usage_error("--merge takes the checkpoint BASE: no -p, -c, -s, -t, --vocab-size,"
-                        " --std or --reward");
-        if (optind + 1 != argc)
-            usage_error("--merge BASE needs one operand, the adapter directory");
+            opt_usage_error(&prog, "--merge takes the checkpoint BASE: no -p, -c, -s, -t,"
+                            " --vocab-size, --std or --reward");
+        if (argi + 1 != argc)
+            opt_usage_error(&prog, "--merge BASE needs one operand, the adapter directory");
         if (!out)
-            usage_error("-o DIR is required");
-        merge(base, argv[optind], out, &fmt, force, verbose);
+            opt_usage_error(&prog, "-o DIR is required");
+        merge(base, argv[argi], out, &fmt, force, verbose);
         return 0;
     }
-    if (optind < argc)
-        usage_error("unexpected operand '%s'", argv[optind]);
+    if (argi < argc)
+        opt_usage_error(&prog, "unexpected operand '%s'", argv[argi]);
     if (!out)
-        usage_error("-o DIR is required");
+        opt_usage_error(&prog, "-o DIR is required");
     if (preset && config)
-        usage_error("--preset and --config exclude each other");
+        opt_usage_error(&prog, "--preset and --config exclude each other");
     if (config) {
         if (ckpt_read_config(config, &c, &cj, &err))
             die("%s", sbuf_str(&err));
@@ -282,7 +212,7 @@ main(int argc, char **argv)
         if (!preset)
             preset = "tiny";
         if (ckpt_preset(preset, &c))
-            usage_error("--preset: '%s' is not one of %s", preset, CKPT_PRESETS);
+            opt_usage_error(&prog, "--preset: '%s' is not one of %s", preset, CKPT_PRESETS);
     }
     if (vocab)
         c.vocab_size = (int)vocab;

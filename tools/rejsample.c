@@ -15,19 +15,7 @@ static const char usage_text[] =
     "Keeps the best samples of each scored group as SFT records (prompt, response).\n"
     "\n";
 
-/* --think keep|strip */
-static int
-parse_think(void *value, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    if (strcmp(arg, "keep") == 0)
-        *(int *)value = 0;
-    else if (strcmp(arg, "strip") == 0)
-        *(int *)value = 1;
-    else
-        return -1;
-    return 0;
-}
+static const struct opt_choice thinks[] = {{"keep", 0}, {"strip", 1}, {NULL, 0}};
 
 int
 main(int argc, char **argv)
@@ -48,8 +36,8 @@ main(int argc, char **argv)
              .help = "keep only samples with reward >= R"},
             OPT_BOOL(0, "require-format", &o.require_format,
                      "keep only samples with rewards.format = 1"),
-            OPT_CALL(0, "think", &o.strip_think, "MODE", parse_think, "keep or strip",
-                     "keep the <think> block in the response, or strip it"),
+            OPT_CHOICE(0, "think", &o.strip_think, "MODE", thinks,
+                       "keep the <think> block in the response, or strip it"),
             TOOL_OPT_KEY(&o.key),
             OPT_END(),
         };

@@ -173,7 +173,8 @@ main(int argc, char **argv)
             OPT_CALL(0, "answer-tag", &to->answer_tag, "NAME", parse_tag, "a tag name",
                      "the answer must be one <NAME>...</NAME>"),
             OPT_BOOL(0, "boxed", &to->boxed, "the answer must hold \\boxed{}"),
-            OPT_BOOL(0, "open-in-prompt", &to->open_in_prompt, "the opening tag is in the prompt"),
+            OPT_BOOL(0, "open-in-prompt", &to->open_in_prompt,
+                     "the opening tag is in the prompt"),
             OPT_CALL(0, "language", &fo, "L", parse_language,
                      "prompt or a script (latin, greek, cyrillic, hebrew, arabic, devanagari,"
                      " thai, han, kana, hangul)",

@@ -41,23 +41,10 @@ parse_extract(void *value, const char *arg, struct sbuf *why)
     return mathans_parse_order(value, arg) ? -1 : 0;
 }
 
-/* --percent value|number|either */
-static int
-parse_percent(void *value, const char *arg, struct sbuf *why)
-{
-    enum mathans_percent *p = value;
-
-    (void)why;
-    if (!strcmp(arg, "number"))
-        *p = MATHANS_PCT_NUMBER;
-    else if (!strcmp(arg, "value"))
-        *p = MATHANS_PCT_VALUE;
-    else if (!strcmp(arg, "either"))
-        *p = MATHANS_PCT_EITHER;
-    else
-        return -1;
-    return 0;
-}
+/* in the order the man page and the messages give them */
+static const struct opt_choice percents[] = {
+    {"number", MATHANS_PCT_NUMBER}, {"value", MATHANS_PCT_VALUE},
+    {"either", MATHANS_PCT_EITHER}, {NULL, 0}};
 
 /* score.h callback: the answer checked against the reference, under "math". */
 static int
@@ -113,9 +100,10 @@ main(int argc, char **argv)
     struct score_counts c;
     const long *counts;
     const char *domain = NULL;
-    int argi, places_given = 0, rtol_given = 0;
+    int argi, places_given = 0, rtol_given = 0, percent;
 
     mathans_opts_init(&mo);
+    percent = (int)mo.percent;
     memset(&sm, 0, sizeof(sm));
     sm.weight = 1;
     tool_init(&t, "score-math", usage);
@@ -138,10 +126,9 @@ main(int argc, char **argv)
              .help = "decimals agree within relative X instead"},
             OPT_INT(0, "points", &mo.npoints, "N", 1, 64, "points for expressions (default 5)"),
             OPT_U64(0, "seed", &mo.seed, "N", 0, "seed of the points (default 0)"),
-            OPT_CALL(0, "percent", &mo.percent, "MODE", parse_percent,
-                     "number, value or either",
-                     "10% is 0.1 (value, default), 10 (number),\n"
-                     "or either"),
+            OPT_CHOICE(0, "percent", &percent, "MODE", percents,
+                       "10% is 0.1 (value, default), 10 (number),\n"
+                       "or either"),
             OPT_BIT(0, "ordered-lists", &mo.flags, MATHANS_ORDERED_LISTS,
                     "a bare list \"1, 2\" must match in order"),
             OPT_BIT(0, "multiset", &mo.flags, MATHANS_MULTISET,
@@ -155,7 +142,8 @@ main(int argc, char **argv)
             OPT_BIT(0, "strict-equations", &mo.flags, MATHANS_STRICT_EQUATIONS,
                     "answers \"x = 3\", \"6*7 = 42\" do not\n"
                     "match the references 3, 42"),
-            OPT_BIT(0, "reduced", &mo.flags, MATHANS_REDUCED, "fractions must be in lowest terms"),
+            OPT_BIT(0, "reduced", &mo.flags, MATHANS_REDUCED,
+                    "fractions must be in lowest terms"),
             OPT_BIT(0, "search-think", &mo.flags, MATHANS_SEARCH_THINK,
                     "also search inside <think>...</think>"),
             OPT_BIT(0, "no-vector-tuple", &mo.flags, MATHANS_NO_VECTOR_TUPLE,
@@ -166,6 +154,7 @@ main(int argc, char **argv)
         };
         argi = tool_parse(&t, opts, argc, argv);
     }
+    mo.percent = (enum mathans_percent)percent;
     if (places_given && rtol_given)
         tool_usage_error(&t, "give --places or --rtol, not both");
     if (rtol_given)

@@ -47,7 +47,7 @@ parse_name(void *value, const char *arg, struct sbuf *why)
 int
 main(int argc, char **argv)
 {
-    static const struct opt_prog prog = {"serve", usage_text};
+    static const struct opt_prog prog = {.name = "serve", .header = usage_text};
     struct serve_config sc;
     struct gen_config gcfg;
     struct tool_model mo;

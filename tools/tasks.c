@@ -4,7 +4,6 @@
  * The generators and importers live in lib/tasks; this is options and the
  * loop.  See tasks(1).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,87 +29,7 @@ static const char usage_text[] =
     "  humaneval    HumanEval JSONL\n"
     "  mbpp         MBPP JSONL\n"
     "  jsonl        any JSONL data set, its fields mapped with --map\n"
-    "\n"
-    "Generator options:\n"
-    "  -n, --count N         records to make (default 100)\n"
-    "  -s, --seed S          seed (default 0)\n"
-    "      --start I         index of the first record (default 0)\n"
-    "  -r, --with-response   add an R1-style worked response\n"
-    "  -d, --digits D|LO-HI  arithmetic: operand digits, 1-9 (default 2)\n"
-    "      --ops OPS         arithmetic: operations from +-*/ (default +-*/)\n"
-    "      --negative        arithmetic: a - b may be negative\n"
-    "      --column          arithmetic: + and - worked digit by digit, units\n"
-    "                        first, with the carry or borrow on each line\n"
-    "      --numbers K       countdown: numbers per task, 2-6 (default 4)\n"
-    "      --max-number M    countdown: numbers in 1..M (default 50)\n"
-    "      --max-target T    countdown: target in 1..T (default 100)\n"
-    "      --steps S|LO-HI   word: steps per problem, 1-20 (default 2-4)\n"
-    "      --max-start M     word: starting count in 2..M (default 20)\n"
-    "      --terms K|LO-HI   chain, corpus: terms per sum, 2-12 (default 4-6)\n"
-    "      --max-term M      chain, corpus: terms in 1..M (default 9)\n"
-    "      --worked P        corpus: percent of the sums worked step by step\n"
-    "                        (default 20)\n"
-    "Importer options:\n"
-    "      --id-prefix P     gsm8k: ids are P and the record's line index\n"
-    "                        (default gsm8k/NAME/, NAME the file's stem)\n"
-    "      --raw             gsm8k: keep the solution text verbatim\n"
-    "      --split NAME      mbpp: prompt, test, validation or train\n"
-    "      --map DST=SRC,... jsonl: take field DST (id, domain, prompt, system,\n"
-    "                        response, answer, tests, lang, messages) from the\n"
-    "                        data set's field SRC (default: the same name)\n"
-    "      --preset NAME     jsonl: gsm8k (question, answer '#### N') or math\n"
-    "                        (problem, solution, its last \\boxed{})\n"
-    "      --domain D        jsonl: the domain of records without one\n"
-    "Common options:\n"
-    TOOL_USAGE_COMMON;
-
-enum {
-    OPT_START = TOOL_OPT_FIRST_FREE,
-    OPT_OPS,
-    OPT_NEGATIVE,
-    OPT_COLUMN,
-    OPT_NUMBERS,
-    OPT_MAX_NUMBER,
-    OPT_MAX_TARGET,
-    OPT_STEPS,
-    OPT_MAX_START,
-    OPT_TERMS,
-    OPT_MAX_TERM,
-    OPT_WORKED,
-    OPT_ID_PREFIX,
-    OPT_RAW,
-    OPT_SPLIT,
-    OPT_MAP,
-    OPT_PRESET,
-    OPT_DOMAIN,
-};
-
-static const struct option longopts[] = {
-    TOOL_LONGOPTS,
-    {"count", required_argument, NULL, 'n'},
-    {"seed", required_argument, NULL, 's'},
-    {"start", required_argument, NULL, OPT_START},
-    {"with-response", no_argument, NULL, 'r'},
-    {"digits", required_argument, NULL, 'd'},
-    {"ops", required_argument, NULL, OPT_OPS},
-    {"negative", no_argument, NULL, OPT_NEGATIVE},
-    {"column", no_argument, NULL, OPT_COLUMN},
-    {"numbers", required_argument, NULL, OPT_NUMBERS},
-    {"max-number", required_argument, NULL, OPT_MAX_NUMBER},
-    {"max-target", required_argument, NULL, OPT_MAX_TARGET},
-    {"steps", required_argument, NULL, OPT_STEPS},
-    {"max-start", required_argument, NULL, OPT_MAX_START},
-    {"terms", required_argument, NULL, OPT_TERMS},
-    {"max-term", required_argument, NULL, OPT_MAX_TERM},
-    {"worked", required_argument, NULL, OPT_WORKED},
-    {"id-prefix", required_argument, NULL, OPT_ID_PREFIX},
-    {"raw", no_argument, NULL, OPT_RAW},
-    {"split", required_argument, NULL, OPT_SPLIT},
-    {"map", required_argument, NULL, OPT_MAP},
-    {"preset", required_argument, NULL, OPT_PRESET},
-    {"domain", required_argument, NULL, OPT_DOMAIN},
-    {NULL, 0, NULL, 0},
-};
+    "\n";
 
 static const struct {
     const char *name;
@@ -129,46 +48,119 @@ static const struct {
     { "jsonl", 0, -1 },
 };
 
-/* "D" or "LO-HI" within [lo, hi]; 0 or -1. */
+/* --digits, --steps, --terms: "D" or "LO-HI" within [min, max]. */
+struct span {
+    int *lo, *hi;
+    long min, max;
+};
+
 static int
-parse_range(const char *s, long lo, long hi, int *a, int *b)
+parse_span(void *value, const char *s, struct sbuf *why)
 {
+    const struct span *sp = value;
     const char *dash = strchr(s, '-');
     char buf[32];
     long x, y;
 
+    (void)why;
     if (!dash) {
-        if (parse_long(s, lo, hi, &x))
+        if (parse_long(s, sp->min, sp->max, &x))
             return -1;
-        *a = *b = (int)x;
+        *sp->lo = *sp->hi = (int)x;
         return 0;
     }
     if ((size_t)(dash - s) >= sizeof(buf))
         return -1;
     memcpy(buf, s, (size_t)(dash - s));
     buf[dash - s] = '\0';
-    if (parse_long(buf, lo, hi, &x) || parse_long(dash + 1, lo, hi, &y)
+    if (parse_long(buf, sp->min, sp->max, &x) || parse_long(dash + 1, sp->min, sp->max, &y)
         || x > y)
         return -1;
-    *a = (int)x;
-    *b = (int)y;
+    *sp->lo = (int)x;
+    *sp->hi = (int)y;
     return 0;
 }
 
-/* Which source an option belongs to, for "applies to ... only" errors. */
-static void
-need(const struct tool *t, const char *src, const char *want,
-     const char *opt)
+/* --map DST=SRC,...: kept for tasks_map_parse() after the parse. */
+struct maps {
+    const char *v[16];
+    int n;
+};
+
+static int
+add_map(void *value, const char *arg, struct sbuf *why)
 {
-    if (strcmp(src, want) != 0)
-        tool_usage_error(t, "%s applies to '%s' only", opt, want);
+    struct maps *m = value;
+
+    if (m->n == (int)ARRAY_LEN(m->v)) {
+        sbuf_addf(why, "at most %d", (int)ARRAY_LEN(m->v));
+        return -1;
+    }
+    m->v[m->n++] = arg;
+    return 0;
 }
 
-static void
-need_gen(const struct tool *t, int gen, const char *opt)
+/* --preset gsm8k|math */
+static int
+parse_preset(void *value, const char *arg, struct sbuf *why)
 {
-    if (!gen)
-        tool_usage_error(t, "%s applies to the generators only", opt);
+    (void)why;
+    return tasks_preset_parse(arg, value) < 0 ? -1 : 0;
+}
+
+static const struct opt_choice splits[] = {
+    {"prompt", 0}, {"test", 1}, {"validation", 2}, {"train", 3}, {NULL, 0}};
+
+/*
+ * The sources each option applies to: src NULL for the generators, else
+ * one source (or two, with also).  An option given with another source
+ * is a usage error.
+ */
+static const struct {
+    const char *opt, *src, *also;
+} owners[] = {
+    {"count", NULL, NULL},
+    {"seed", NULL, NULL},
+    {"start", NULL, NULL},
+    {"with-response", NULL, NULL},
+    {"digits", "arithmetic", NULL},
+    {"ops", "arithmetic", NULL},
+    {"negative", "arithmetic", NULL},
+    {"column", "arithmetic", NULL},
+    {"numbers", "countdown", NULL},
+    {"max-number", "countdown", NULL},
+    {"max-target", "countdown", NULL},
+    {"steps", "word", NULL},
+    {"max-start", "word", NULL},
+    {"terms", "chain", "corpus"},
+    {"max-term", "chain", "corpus"},
+    {"worked", "corpus", NULL},
+    {"id-prefix", "gsm8k", "jsonl"},
+    {"raw", "gsm8k", NULL},
+    {"split", "mbpp", NULL},
+    {"map", "jsonl", NULL},
+    {"preset", "jsonl", NULL},
+    {"domain", "jsonl", NULL},
+};
+
+/* Dies when the option of row o (given) is not for src. */
+static void
+check_owner(const struct tool *t, const struct opt *o, const char *src, int gen)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(owners); i++) {
+        if (!o->long_name || strcmp(o->long_name, owners[i].opt) != 0)
+            continue;
+        if (!owners[i].src) {
+            if (!gen)
+                tool_usage_error(t, "--%s applies to the generators only", o->long_name);
+        } else if (strcmp(src, owners[i].src) != 0
+                   && !(owners[i].also && strcmp(src, owners[i].also) == 0)) {
+            tool_usage_error(t, "--%s applies to '%s' only", o->long_name, owners[i].src);
+        }
+        return;
+    }
 }
 
 /* head ("gsm8k/" or "") plus the file's stem ("test" of
@@ -254,189 +246,114 @@ main(int argc, char **argv)
     struct tasks_import im;
     struct tasks_map map;
     enum tasks_preset preset = TASKS_PRESET_NONE;
-    const char *src, *msg, *id_prefix = NULL, *maps[16], *domain = NULL;
-    int nmaps = 0, jsonl;
-    long n = 100, start = 0, x;
-    size_t si;
-    int c, gen;
+    const char *src = NULL, *msg, *id_prefix = NULL, *domain = NULL;
+    struct maps maps = {{NULL}, 0};
+    struct span digits, steps, terms;
+    int jsonl, gen = 0, argi, split = -1;
+    long n = 100, start = 0;
+    size_t si = 0, i;
 
     tool_init(&t, "tasks", usage_text);
     if (argc < 2)
         tool_usage(&t);
-    src = argv[1];
-    if (src[0] == '-') {
-        /* --help / --version without a source. */
-        while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, longopts, NULL))
-               != -1)
-            tool_opt(&t, c, optarg);
-        tool_usage_error(&t, "no SOURCE given");
+    if (argv[1][0] != '-') {
+        src = argv[1];
+        for (si = 0; si < ARRAY_LEN(sources); si++)
+            if (strcmp(src, sources[si].name) == 0)
+                break;
+        if (si == ARRAY_LEN(sources))
+            tool_usage_error(&t, "unknown SOURCE '%s'", src);
+        gen = sources[si].gen;
     }
-    for (si = 0; si < ARRAY_LEN(sources); si++)
-        if (strcmp(src, sources[si].name) == 0)
-            break;
-    if (si == ARRAY_LEN(sources))
-        tool_usage_error(&t, "unknown SOURCE '%s'", src);
-    gen = sources[si].gen;
-    jsonl = !gen && sources[si].kind < 0;
+    jsonl = src && !gen && sources[si].kind < 0;
     tasks_gen_init(&g, gen ? sources[si].kind : TASKS_ARITHMETIC);
-    tasks_import_init(&im, gen || jsonl ? TASKS_GSM8K : sources[si].kind);
+    tasks_import_init(&im, !src || gen || jsonl ? TASKS_GSM8K : sources[si].kind);
+    digits = (struct span){&g.dmin, &g.dmax, 1, TASKS_MAX_DIGITS};
+    steps = (struct span){&g.smin, &g.smax, 1, 20};
+    terms = (struct span){&g.tmin, &g.tmax, 2, TASKS_MAX_TERMS};
+    {
+        struct opt opts[] = {
+            OPT_GROUP("Generator options:\n"),
+            OPT_LONG('n', "count", &n, "N", 0, 1000000000000L, "records to make (default 100)"),
+            OPT_U64('s', "seed", &g.seed, "S", 0, "seed (default 0)"),
+            OPT_LONG(0, "start", &start, "I", 0, 1000000000000L,
+                     "index of the first record (default 0)"),
+            OPT_BOOL('r', "with-response", &g.with_response, "add an R1-style worked response"),
+            OPT_CALL('d', "digits", &digits, "D|LO-HI", parse_span, "D or LO-HI within 1-9",
+                     "arithmetic: operand digits, 1-9 (default 2)"),
+            OPT_STRING(0, "ops", &g.ops, "OPS",
+                       "arithmetic: operations from +-*/ (default +-*/)"),
+            OPT_BOOL(0, "negative", &g.allow_negative, "arithmetic: a - b may be negative"),
+            OPT_BOOL(0, "column", &g.column,
+                     "arithmetic: + and - worked digit by digit, units\n"
+                     "first, with the carry or borrow on each line"),
+            OPT_INT(0, "numbers", &g.nnumbers, "K", 2, TASKS_MAX_NUMBERS,
+                    "countdown: numbers per task, 2-6 (default 4)"),
+            OPT_INT(0, "max-number", &g.max_number, "M", 1, 1000,
+                    "countdown: numbers in 1..M (default 50)"),
+            OPT_INT(0, "max-target", &g.max_target, "T", 1, 100000,
+                    "countdown: target in 1..T (default 100)"),
+            OPT_CALL(0, "steps", &steps, "S|LO-HI", parse_span, "S or LO-HI within 1-20",
+                     "word: steps per problem, 1-20 (default 2-4)"),
+            OPT_INT(0, "max-start", &g.max_start, "M", 2, 1000,
+                    "word: starting count in 2..M (default 20)"),
+            OPT_CALL(0, "terms", &terms, "K|LO-HI", parse_span, "K or LO-HI within 2-12",
+                     "chain, corpus: terms per sum, 2-12 (default 4-6)"),
+            OPT_INT(0, "max-term", &g.max_term, "M", 1, 1000,
+                    "chain, corpus: terms in 1..M (default 9)"),
+            OPT_INT(0, "worked", &g.worked_pct, "P", 0, 100,
+                    "corpus: percent of the sums worked step by step\n"
+                    "(default 20)"),
+            OPT_GROUP("Importer options:\n"),
+            OPT_STRING(0, "id-prefix", &id_prefix, "P",
+                       "gsm8k: ids are P and the record's line index\n"
+                       "(default gsm8k/NAME/, NAME the file's stem)"),
+            OPT_BOOL(0, "raw", &im.raw, "gsm8k: keep the solution text verbatim"),
+            OPT_CHOICE(0, "split", &split, "NAME", splits,
+                       "mbpp: prompt, test, validation or train"),
+            OPT_CALL(0, "map", &maps, "DST=SRC,...", add_map, NULL,
+                     "jsonl: take field DST (id, domain, prompt, system,\n"
+                     "response, answer, tests, lang, messages) from the\n"
+                     "data set's field SRC (default: the same name)"),
+            OPT_CALL(0, "preset", &preset, "NAME", parse_preset, "gsm8k or math",
+                     "jsonl: gsm8k (question, answer '#### N') or math\n"
+                     "(problem, solution, its last \\boxed{})"),
+            OPT_STRING(0, "domain", &domain, "D", "jsonl: the domain of records without one"),
+            OPT_END(),
+        };
+        int given[ARRAY_LEN(opts)] = {0};
 
-    argc--;
-    argv++;
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS "n:s:rd:", longopts,
-                            NULL)) != -1) {
-        if (tool_opt(&t, c, optarg))
-            continue;
-        switch (c) {
-        case 'n':
-            need_gen(&t, gen, "--count");
-            if (parse_long(optarg, 0, 1000000000000L, &n))
-                tool_usage_error(&t, "--count: '%s' is not an integer in "
-                                 "[0, 10^12]", optarg);
-            break;
-        case 's':
-            need_gen(&t, gen, "--seed");
-            if (parse_u64(optarg, &g.seed))
-                tool_usage_error(&t, "--seed: '%s' is not an unsigned "
-                                 "64-bit integer", optarg);
-            break;
-        case OPT_START:
-            need_gen(&t, gen, "--start");
-            if (parse_long(optarg, 0, 1000000000000L, &start))
-                tool_usage_error(&t, "--start: '%s' is not an integer in "
-                                 "[0, 10^12]", optarg);
-            break;
-        case 'r':
-            need_gen(&t, gen, "--with-response");
-            g.with_response = 1;
-            break;
-        case 'd':
-            need(&t, src, "arithmetic", "--digits");
-            if (parse_range(optarg, 1, TASKS_MAX_DIGITS, &g.dmin, &g.dmax))
-                tool_usage_error(&t, "--digits: '%s' is not D or LO-HI "
-                                 "within 1-9", optarg);
-            break;
-        case OPT_OPS:
-            need(&t, src, "arithmetic", "--ops");
-            g.ops = optarg;
-            break;
-        case OPT_NEGATIVE:
-            need(&t, src, "arithmetic", "--negative");
-            g.allow_negative = 1;
-            break;
-        case OPT_COLUMN:
-            need(&t, src, "arithmetic", "--column");
-            g.column = 1;
-            break;
-        case OPT_NUMBERS:
-            need(&t, src, "countdown", "--numbers");
-            if (parse_long(optarg, 2, TASKS_MAX_NUMBERS, &x))
-                tool_usage_error(&t, "--numbers: '%s' is not an integer in "
-                                 "[2, 6]", optarg);
-            g.nnumbers = (int)x;
-            break;
-        case OPT_MAX_NUMBER:
-            need(&t, src, "countdown", "--max-number");
-            if (parse_long(optarg, 1, 1000, &x))
-                tool_usage_error(&t, "--max-number: '%s' is not an integer "
-                                 "in [1, 1000]", optarg);
-            g.max_number = (int)x;
-            break;
-        case OPT_MAX_TARGET:
-            need(&t, src, "countdown", "--max-target");
-            if (parse_long(optarg, 1, 100000, &x))
-                tool_usage_error(&t, "--max-target: '%s' is not an integer "
-                                 "in [1, 100000]", optarg);
-            g.max_target = (int)x;
-            break;
-        case OPT_STEPS:
-            need(&t, src, "word", "--steps");
-            if (parse_range(optarg, 1, 20, &g.smin, &g.smax))
-                tool_usage_error(&t, "--steps: '%s' is not S or LO-HI "
-                                 "within 1-20", optarg);
-            break;
-        case OPT_MAX_START:
-            need(&t, src, "word", "--max-start");
-            if (parse_long(optarg, 2, 1000, &x))
-                tool_usage_error(&t, "--max-start: '%s' is not an integer "
-                                 "in [2, 1000]", optarg);
-            g.max_start = (int)x;
-            break;
-        case OPT_TERMS:
-            if (strcmp(src, "corpus") != 0)
-                need(&t, src, "chain", "--terms");
-            if (parse_range(optarg, 2, TASKS_MAX_TERMS, &g.tmin, &g.tmax))
-                tool_usage_error(&t, "--terms: '%s' is not K or LO-HI "
-                                 "within 2-12", optarg);
-            break;
-        case OPT_MAX_TERM:
-            if (strcmp(src, "corpus") != 0)
-                need(&t, src, "chain", "--max-term");
-            if (parse_long(optarg, 1, 1000, &x))
-                tool_usage_error(&t, "--max-term: '%s' is not an integer "
-                                 "in [1, 1000]", optarg);
-            g.max_term = (int)x;
-            break;
-        case OPT_WORKED:
-            need(&t, src, "corpus", "--worked");
-            if (parse_long(optarg, 0, 100, &x))
-                tool_usage_error(&t, "--worked: '%s' is not an integer "
-                                 "in [0, 100]", optarg);
-            g.worked_pct = (int)x;
-            break;
-        case OPT_ID_PREFIX:
-            if (!jsonl)
-                need(&t, src, "gsm8k", "--id-prefix");
-            id_prefix = optarg;
-            break;
-        case OPT_MAP:
-            need(&t, src, "jsonl", "--map");
-            if (nmaps == (int)ARRAY_LEN(maps))
-                tool_usage_error(&t, "--map: at most %d", (int)ARRAY_LEN(maps));
-            maps[nmaps++] = optarg;
-            break;
-        case OPT_PRESET:
-            need(&t, src, "jsonl", "--preset");
-            if (tasks_preset_parse(optarg, &preset) < 0)
-                tool_usage_error(&t, "--preset: '%s' is not gsm8k or math", optarg);
-            break;
-        case OPT_DOMAIN:
-            need(&t, src, "jsonl", "--domain");
-            domain = optarg;
-            break;
-        case OPT_RAW:
-            need(&t, src, "gsm8k", "--raw");
-            im.raw = 1;
-            break;
-        case OPT_SPLIT:
-            need(&t, src, "mbpp", "--split");
-            if (strcmp(optarg, "prompt") != 0 && strcmp(optarg, "test") != 0
-                && strcmp(optarg, "validation") != 0
-                && strcmp(optarg, "train") != 0)
-                tool_usage_error(&t, "--split: '%s' is not prompt, test, "
-                                 "validation or train", optarg);
-            im.split = optarg;
-            break;
-        default:
-            tool_usage(&t);
+        for (i = 0; opts[i].type != OPT_T_END; i++)
+            opts[i].given = &given[i];
+        /* the source is no option: the options follow it */
+        if (src) {
+            argi = 1 + tool_parse(&t, opts, argc - 1, argv + 1);
+        } else {
+            tool_parse(&t, opts, argc, argv);   /* --help, --version */
+            tool_usage_error(&t, "no SOURCE given");
         }
+        for (i = 0; opts[i].type != OPT_T_END; i++)
+            if (given[i])
+                check_owner(&t, &opts[i], src, gen);
     }
+    if (split >= 0)
+        im.split = splits[split].name;
     if (gen) {
-        if (optind < argc)
+        if (argi < argc)
             tool_usage_error(&t, "'%s' makes records: no FILE operands", src);
         if ((msg = tasks_gen_check(&g)) != NULL)
             tool_usage_error(&t, "%s", msg);
         return run_generator(&t, &g, n, start);
     }
     if (jsonl) {
-        int i;
+        int k;
         tasks_map_init(&map, preset);
-        for (i = 0; i < nmaps; i++)
-            if (tasks_map_parse(&map, maps[i], &msg) < 0)
-                tool_usage_error(&t, "--map: '%s': %s", maps[i], msg);
+        for (k = 0; k < maps.n; k++)
+            if (tasks_map_parse(&map, maps.v[k], &msg) < 0)
+                tool_usage_error(&t, "--map: '%s': %s", maps.v[k], msg);
         if (domain)
             map.domain = domain;
-        return run_importer(&t, &im, &map, argc - optind, argv + optind, id_prefix);
+        return run_importer(&t, &im, &map, argc - argi, argv + argi, id_prefix);
     }
-    return run_importer(&t, &im, NULL, argc - optind, argv + optind, id_prefix);
+    return run_importer(&t, &im, NULL, argc - argi, argv + argi, id_prefix);
 }

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,39 +17,7 @@
 
 static const char usage_text[] =
     "usage: tok [-m DIR | -t FILE] [-e | -d | -c | -i] [-r] [options] [FILE ...]\n"
-    "Encodes, decodes, counts or shows tokens (text in, or records with -r).\n"
-    "  -m, --model DIR       the tokenizer of a checkpoint (DIR/tokenizer.json,\n"
-    "                        else the built-in one)\n"
-    "  -t, --tokenizer FILE  a tokenizer.json\n"
-    "  -e, --encode          text to ids, one line of ids per input (default)\n"
-    "  -d, --decode          ids (white-space separated) to text\n"
-    "  -c, --count           the number of tokens of each input\n"
-    "  -i, --inspect         one line per token: id, tab, token as JSON string\n"
-    "  -r, --records         JSONL records in: add prompt_ids and response_ids\n"
-    "                        (chat format), or with --field the ids of that\n"
-    "                        field; with -d, add text; with -c, add n_tokens\n"
-    "  -f, --format NAME     chat format: auto, builtin, deepseek3, chatml,\n"
-    "                        qwen3, llama3, llama3.1, text\n"
-    "      --field NAME      records: encode this string field as plain text\n"
-    "                        into ids (-d: the id array to read, default ids)\n"
-    "      --think           open the assistant turn with <think>\\n\n"
-    "      --no-think        never, even when the chat template does\n"
-    "      --plain           special-token strings in text are text\n"
-    "      --render          records: add text, the conversation as the chat\n"
-    "                        template renders it\n"
-    "      --bos             add the tokenizer's BOS/EOS (its post-processor)\n"
-    "      --skip-special    decode: leave special tokens out\n"
-    TOOL_USAGE_COMMON;
-
-enum {
-    OPT_FIELD = TOOL_OPT_FIRST_FREE,
-    OPT_THINK,
-    OPT_NO_THINK,
-    OPT_PLAIN,
-    OPT_BOS,
-    OPT_SKIP_SPECIAL,
-    OPT_RENDER,
-};
+    "Encodes, decodes, counts or shows tokens (text in, or records with -r).\n";
 
 enum mode { ENCODE, DECODE, COUNT, INSPECT };
 
@@ -303,86 +270,78 @@ record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c,
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        TOOL_LONGOPTS,
-        {"model", required_argument, NULL, 'm'},
-        {"tokenizer", required_argument, NULL, 't'},
-        {"encode", no_argument, NULL, 'e'},
-        {"decode", no_argument, NULL, 'd'},
-        {"count", no_argument, NULL, 'c'},
-        {"inspect", no_argument, NULL, 'i'},
-        {"records", no_argument, NULL, 'r'},
-        {"format", required_argument, NULL, 'f'},
-        {"field", required_argument, NULL, OPT_FIELD},
-        {"think", no_argument, NULL, OPT_THINK},
-        {"no-think", no_argument, NULL, OPT_NO_THINK},
-        {"plain", no_argument, NULL, OPT_PLAIN},
-        {"bos", no_argument, NULL, OPT_BOS},
-        {"skip-special", no_argument, NULL, OPT_SKIP_SPECIAL},
-        {"render", no_argument, NULL, OPT_RENDER},
-        {NULL, 0, NULL, 0},
-    };
     struct tool tl;
+    struct tool_model mo;
     struct opts o = {ENCODE, 0, 0, 0, 0, 0, 0, 0, NULL, CHAT_AUTO};
-    const char *model = NULL, *tokfile = NULL;
+    const char *tokfile = NULL;
     struct tok *t = NULL;
     struct chat c;
-    int ch, nmode = 0, rc;
+    int argi, rc, mode = ENCODE, given[4] = {0};
     struct sbuf err = SBUF_INIT;
 
-    util_setprog(argv[0]);
     tool_init(&tl, "tok", usage_text);
-    while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "m:t:edcirf:", longopts,
-                             NULL)) != -1) {
-        if (tool_opt(&tl, ch, optarg))
-            continue;
-        switch (ch) {
-        case 'm': model = optarg; break;
-        case 't': tokfile = optarg; break;
-        case 'e': o.mode = ENCODE; nmode++; break;
-        case 'd': o.mode = DECODE; nmode++; break;
-        case 'c': o.mode = COUNT; nmode++; break;
-        case 'i': o.mode = INSPECT; nmode++; break;
-        case 'r': o.records = 1; break;
-        case 'f':
-            if (chat_parse_format(optarg, &o.format) < 0)
-                tool_usage_error(&tl, "-f: unknown chat format '%s'", optarg);
-            break;
-        case OPT_FIELD: o.field = optarg; break;
-        case OPT_THINK: o.think = 1; break;
-        case OPT_NO_THINK: o.no_think = 1; break;
-        case OPT_PLAIN: o.plain = 1; break;
-        case OPT_BOS: o.bos = 1; break;
-        case OPT_SKIP_SPECIAL: o.skip_special = 1; break;
-        case OPT_RENDER: o.render = 1; break;
-        default: tool_usage(&tl);
-        }
+    tool_model_init(&mo);
+    {
+        const struct opt opts[] = {
+            TOOL_MODEL_DIR(&mo, "the tokenizer of a checkpoint (DIR/tokenizer.json,\n"
+                                "else the built-in one)"),
+            OPT_STRING('t', "tokenizer", &tokfile, "FILE", "a tokenizer.json"),
+            {.type = OPT_T_SET, .short_name = 'e', .long_name = "encode", .value = &mode,
+             .min = ENCODE, .given = &given[0],
+             .help = "text to ids, one line of ids per input (default)"},
+            {.type = OPT_T_SET, .short_name = 'd', .long_name = "decode", .value = &mode,
+             .min = DECODE, .given = &given[1],
+             .help = "ids (white-space separated) to text"},
+            {.type = OPT_T_SET, .short_name = 'c', .long_name = "count", .value = &mode,
+             .min = COUNT, .given = &given[2], .help = "the number of tokens of each input"},
+            {.type = OPT_T_SET, .short_name = 'i', .long_name = "inspect", .value = &mode,
+             .min = INSPECT, .given = &given[3],
+             .help = "one line per token: id, tab, token as JSON string"},
+            OPT_BOOL('r', "records", &o.records,
+                     "JSONL records in: add prompt_ids and response_ids\n"
+                     "(chat format), or with --field the ids of that\n"
+                     "field; with -d, add text; with -c, add n_tokens"),
+            TOOL_MODEL_FORMAT(&mo),
+            OPT_STRING(0, "field", &o.field, "NAME",
+                       "records: encode this string field as plain text\n"
+                       "into ids (-d: the id array to read, default ids)"),
+            TOOL_MODEL_THINK(&mo),
+            OPT_BOOL(0, "plain", &o.plain, "special-token strings in text are text"),
+            OPT_BOOL(0, "render", &o.render,
+                     "records: add text, the conversation as the chat\n"
+                     "template renders it"),
+            OPT_BOOL(0, "bos", &o.bos, "add the tokenizer's BOS/EOS (its post-processor)"),
+            OPT_BOOL(0, "skip-special", &o.skip_special, "decode: leave special tokens out"),
+            OPT_END(),
+        };
+        argi = tool_parse(&tl, opts, argc, argv);
     }
-    if (nmode > 1)
+    if (given[0] + given[1] + given[2] + given[3] > 1)
         tool_usage_error(&tl, "give at most one of -e, -d, -c, -i");
-    if (model && tokfile)
+    o.mode = (enum mode)mode;
+    if (mo.lm.dir && tokfile)
         tool_usage_error(&tl, "give -m or -t, not both");
-    if (o.think && o.no_think)
-        tool_usage_error(&tl, "give --think or --no-think, not both");
+    tool_model_check(&tl, &mo);
+    o.format = mo.lm.format;
+    o.think = mo.think;
+    o.no_think = mo.no_think;
     if (o.records && o.mode == INSPECT)
         tool_usage_error(&tl, "-i works on text, not records");
     if (tokfile) {
         if ((t = tok_load(tokfile, &err)) == NULL)
             die("%s", sbuf_str(&err));
-    } else if (model) {
-        if ((t = tok_load_dir(model, &err)) == NULL)
+    } else if (mo.lm.dir) {
+        if ((t = tok_load_dir(mo.lm.dir, &err)) == NULL)
             die("%s", sbuf_str(&err));
     } else
         t = tok_builtin();
     if (o.records && !o.field && o.mode != DECODE) {
-        unsigned f = (o.think ? CHAT_THINK : 0) |
-                     (o.no_think ? CHAT_NO_THINK : 0) |
-                     (o.plain ? CHAT_PLAIN : 0);
+        unsigned f = mo.lm.chat_flags | (o.plain ? CHAT_PLAIN : 0);
         if (chat_init(&c, t, o.format, f, &err) < 0)
             die("%s", sbuf_str(&err));
     } else
         memset(&c, 0, sizeof(c));
-    tool_start(&tl, argc - optind, argv + optind);
+    tool_start(&tl, argc - argi, argv + argi);
     if (o.records) {
         struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
         struct sbuf sb = SBUF_INIT;

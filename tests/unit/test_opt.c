@@ -15,12 +15,15 @@
 #include "opt.h"
 #include "tool.h"
 
-static const struct opt_prog prog = {
-    "t", "usage: t [-n N] [options] [FILE ...]\n       t --other\nDoes things.\n"};
+#define SYNOPSIS "usage: t [-n N] [options] [FILE ...]\n       t --other\n"
+static const struct opt_prog prog = {.name = "t", .header = SYNOPSIS "Does things.\n"};
+/* the same, with its usage-error text whole (both synopses, no hint) */
+static const struct opt_prog prog_whole = {
+    .name = "t", .header = SYNOPSIS "Does things.\n", .usage = SYNOPSIS};
 
 struct vals {
     long n;
-    int i, b, mode, given_x, bits;
+    int i, b, mode, given_x, bits, scale;
     double x;
     float f;
     uint64_t seed, size;
@@ -43,6 +46,10 @@ take_list(void *ctx, const char *arg, struct sbuf *why)
     return 0;
 }
 
+static const struct opt_choice scales[] = {
+    {"group", 7}, {"batch", 8}, {"none", 9}, {NULL, 0}};
+static const struct opt_choice two[] = {{"mean", 1}, {"loo", 2}, {NULL, 0}};
+
 #define TABLE(v)                                                                   \
     const struct opt opts[] = {                                                    \
         OPT_LONG('n', "count", &(v)->n, "N", 1, 1024, "how many"),                 \
@@ -60,6 +67,8 @@ take_list(void *ctx, const char *arg, struct sbuf *why)
         OPT_SET(0, "on", &(v)->mode, 2, "mode 2"),                                 \
         OPT_BIT(0, "bit1", &(v)->bits, 1, "bit 1"),                                \
         OPT_BIT(0, "bit4", &(v)->bits, 4, "bit 4"),                                \
+        OPT_CHOICE(0, "scale", &(v)->scale, "S", scales, "a scale"),               \
+        OPT_CHOICE(0, "base", &(v)->scale, "B", two, "a baseline"),                \
         OPT_CALL(0, "list", (v), "L", take_list, "a word", "words"),               \
         {.type = OPT_T_INT, .short_name = 'j', .long_name = "jobs", .value = &(v)->i, \
          .argname = "N", .min = 1, .max = 64, .flags = OPT_NAME_LONG, .help = "jobs"}, \
@@ -96,6 +105,16 @@ parse_table(int n, char **argv)
         OPT_END(),                                                                 \
     };                                                                             \
     const struct opt *mtabs[] = {mopts, NULL}
+
+static void
+parse_whole(int n, char **argv)
+{
+    struct vals v;
+    TABLE(&v);
+
+    memset(&v, 0, sizeof(v));
+    opt_parse(&prog_whole, tabs, n, argv);
+}
 
 static void
 parse_model(int n, char **argv)
@@ -166,8 +185,8 @@ test_values(void)
     struct vals v;
     static const char *const args[] = {
         "t", "-n", "7", "--ints", "0", "--x", "0.5", "-T", "0.7", "--seed", "0x10",
-        "--size", "2KB", "-sabc", "-b", "--on", "--bit4", "--bit1", "--list", "a",
-        "--list", "b", "file"};
+        "--size", "2KB", "-sabc", "-b", "--on", "--bit4", "--bit1", "--scale", "batch",
+        "--list", "a", "--list", "b", "file"};
     char *argv[ARRAY_LEN(args) + 1];
     size_t k;
     int argi;
@@ -180,11 +199,11 @@ test_values(void)
     memset(&v, 0, sizeof(v));
     optind = 1;
     argi = opt_parse(&prog, tabs, (int)ARRAY_LEN(args), argv);
-    CHECK(argi == 22 && strcmp(argv[argi], "file") == 0);
+    CHECK(argi == 24 && strcmp(argv[argi], "file") == 0);
     CHECK(v.n == 7 && v.i == 0 && v.x == 0.5 && v.f == 0.7f);
     CHECK(v.seed == 16 && v.size == 2000);
     CHECK(v.s && strcmp(v.s, "abc") == 0);
-    CHECK(v.b == 1 && v.mode == 2 && v.given_x == 1 && v.bits == 5);
+    CHECK(v.b == 1 && v.mode == 2 && v.given_x == 1 && v.bits == 5 && v.scale == 8);
     CHECK_STREQ(v.list, "ab");
 }
 
@@ -225,6 +244,8 @@ test_errors(void)
         {{"t", "--list", "full"}, 3, "t: --list: no room"},
         {{"t", "-j", "0"}, 3, "t: --jobs: '0' is not an integer in [1, 64]"},
         {{"t", "--pos", "0"}, 3, "t: --pos: '0' is not a positive integer"},
+        {{"t", "--scale", "rows"}, 3, "t: --scale: 'rows' is not group, batch or none"},
+        {{"t", "--base", "Mean"}, 3, "t: --base: 'Mean' is not mean or loo"},
         {{"t", "--w", "1"}, 3, "t: --w: '1' is not a number in [-1e9, 1e-6]"},
         {{"t", "--big", "1"}, 3, "t: --big: '1' is not a number >= 1.5e300"},
     };
@@ -242,6 +263,18 @@ test_errors(void)
                           "Try 't --help' for more information.\n") != NULL);
         CHECK(strstr(err, "Does things") == NULL);
     }
+}
+
+/* opt_prog.usage: printed whole in place of the first line and the hint. */
+static void
+test_usage_whole(void)
+{
+    static const char *const args[] = {"t", "-n", "0"};
+    char err[4096], out[4096];
+
+    CHECK(run_child(parse_whole, args, 3, err, sizeof(err), out, sizeof(out)) == 2);
+    CHECK_STREQ(err, "t: -n: '0' is not an integer in [1, 1024]\n"
+                     "usage: t [-n N] [options] [FILE ...]\n       t --other\n");
 }
 
 static void
@@ -333,7 +366,8 @@ test_model_group(void)
         static const char *const help[] = {"t", "--help"};
         CHECK(run_child(parse_model, help, 2, err, sizeof(err), out, sizeof(out)) == 0);
         CHECK(strstr(out, "\n  -m, --model DIR       the checkpoint\n") != NULL);
-        CHECK(strstr(out, "\n      --dtype NAME      products in f32 (default) or bf16") != NULL);
+        CHECK(strstr(out, "\n      --dtype NAME      products in f32 (default) or bf16")
+              != NULL);
         CHECK(strstr(out, "\n  -f, --format NAME     chat format: auto,") != NULL);
         CHECK(strstr(out, "\n      --think           open the assistant turn with <think>\\n")
               != NULL);
@@ -351,6 +385,7 @@ main(void)
     test_find();
     test_errors();
     test_help();
+    test_usage_whole();
     test_model_group();
     return check_done();
 }
