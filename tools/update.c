@@ -61,18 +61,12 @@ struct choices {
     int obj, kl, is, is_mode, agg, old;
 };
 
-static int
-choose(const char *arg, const char *const *names, int *out)
-{
-    int i;
-
-    for (i = 0; names[i]; i++)
-        if (strcmp(arg, names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    return -1;
-}
+/* The words of --is, --is-mode and --old (--old's default, 0, has no word). */
+static const struct opt_choice is_words[] = {
+    {"off", TRAIN_IS_OFF}, {"token", TRAIN_IS_TOKEN}, {"seq", TRAIN_IS_SEQ}, {NULL, 0},
+};
+static const struct opt_choice is_mode_words[] = {{"truncate", 0}, {"mask", 1}, {NULL, 0}};
+static const struct opt_choice old_words[] = {{"records", 1}, {"recompute", 2}, {NULL, 0}};
 
 static int
 cb_objective(void *v, const char *arg, struct sbuf *why)
@@ -99,29 +93,6 @@ cb_kl(void *v, const char *arg, struct sbuf *why)
 }
 
 static int
-cb_is(void *v, const char *arg, struct sbuf *why)
-{
-    static const char *const names[] = {"off", "token", "seq", NULL};
-    static const enum train_is levels[] = {TRAIN_IS_OFF, TRAIN_IS_TOKEN, TRAIN_IS_SEQ};
-    int i;
-
-    (void)why;
-    if (choose(arg, names, &i))
-        return -1;
-    *(int *)v = (int)levels[i];
-    return 0;
-}
-
-static int
-cb_is_mode(void *v, const char *arg, struct sbuf *why)
-{
-    static const char *const names[] = {"truncate", "mask", NULL};
-
-    (void)why;
-    return choose(arg, names, v);
-}
-
-static int
 cb_agg(void *v, const char *arg, struct sbuf *why)
 {
     enum train_agg a;
@@ -131,20 +102,6 @@ cb_agg(void *v, const char *arg, struct sbuf *why)
         return -1;
     }
     *(int *)v = (int)a;
-    return 0;
-}
-
-/* --old: 1 records, 2 recompute (0, the default, has no name). */
-static int
-cb_old(void *v, const char *arg, struct sbuf *why)
-{
-    static const char *const names[] = {"records", "recompute", NULL};
-    int i;
-
-    (void)why;
-    if (choose(arg, names, &i))
-        return -1;
-    *(int *)v = i + 1;
     return 0;
 }
 
@@ -242,12 +199,12 @@ parse_args(struct update *u, int argc, char **argv, int *argi)
                   "entropy bonus: minus X times the entropy (0)"),
         OPT_DOUBLE(0, "distill-coef", &distill_coef, "X", 1e-6, 1e6,
                    "--distill: the advantage's coefficient (1)"),
-        OPT_CALL(0, "is", &ch.is, "off|token|seq", cb_is, "off, token or seq",
-                 "importance weights of the sampler's log-probs\n"
-                 "against the recomputed old ones (default token)"),
+        OPT_CHOICE(0, "is", &ch.is, "off|token|seq", is_words,
+                   "importance weights of the sampler's log-probs\n"
+                   "against the recomputed old ones (default token)"),
         OPT_FLOAT(0, "is-cap", &tc.is_cap, "C", 1, 1e6, "their cap (default 2)"),
-        OPT_CALL(0, "is-mode", &ch.is_mode, "truncate|mask", cb_is_mode, "truncate or mask",
-                 "min(rho, C), or 0 past C (default truncate)"),
+        OPT_CHOICE(0, "is-mode", &ch.is_mode, "truncate|mask", is_mode_words,
+                   "min(rho, C), or 0 past C (default truncate)"),
         OPT_CALL(0, "agg", &ch.agg, "NAME", cb_agg, NULL,
                  "seq-mean-token-mean (default), token-mean,\n"
                  "seq-mean-token-sum-norm"),
@@ -255,10 +212,10 @@ parse_args(struct update *u, int argc, char **argv, int *argi)
                   "seq-mean-token-sum-norm's constant (default: the\n"
                   "longest completion of the batch)"),
         OPT_LONG(0, "mu", &mu, "N", 1, 1024, "optimizer steps per batch (default 1)"),
-        OPT_CALL(0, "old", &ch.old, "records|recompute", cb_old, "records or recompute",
-                 "old log-probs: the records' or the policy's\n"
-                 "at the first pass (default; with --is off: the\n"
-                 "records' when present)"),
+        OPT_CHOICE(0, "old", &ch.old, "records|recompute", old_words,
+                   "old log-probs: the records' or the policy's\n"
+                   "at the first pass (default; with --is off: the\n"
+                   "records' when present)"),
         OPT_FLOAT(0, "temperature", &tc.temperature, "X", 1e-3, 1e3,
                   "the sampling temperature (default: the records'\n"
                   "sampling.temperature, else 1)"),
