@@ -17,7 +17,8 @@ main(int argc, char **argv)
 {
     struct tok *t;
     struct tok_ids ids = TOK_IDS_INIT;
-    char err[512], *text;
+    struct sbuf err = SBUF_INIT;
+    char *text;
     size_t n, chunk, i, ntok = 0;
     long sz, reps, r;
     double best = 1e30;
@@ -26,8 +27,8 @@ main(int argc, char **argv)
     util_setprog(argv[0]);
     if (argc != 5)
         die("usage: tok_bench TOKENIZER_JSON TEXT_FILE CHUNK REPS");
-    if ((t = tok_load(argv[1], err, sizeof(err))) == NULL)
-        die("%s", err);
+    if ((t = tok_load(argv[1], &err)) == NULL)
+        die("%s", sbuf_str(&err));
     if ((f = fopen(argv[2], "rb")) == NULL)
         die_errno("%s", argv[2]);
     fseek(f, 0, SEEK_END);

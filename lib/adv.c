@@ -92,50 +92,6 @@ adv_compute(double *a, const double *r, size_t n, const struct adv_opts *o,
     return 0;
 }
 
-json_t *
-adv_lookup(const json_t *rec, const char *key)
-{
-    json_t *v = json_object_get(rec, key);
-    const char *p = key;
-    size_t len;
-
-    if (v || !strchr(key, '.'))
-        return v;
-    v = (json_t *)rec;
-    for (;;) {
-        len = strcspn(p, ".");
-        if (!json_is_object(v))
-            return NULL;
-        v = json_object_getn(v, p, len);
-        if (!v || p[len] == '\0')
-            return v;
-        p += len + 1;
-    }
-}
-
-int
-adv_reward(const json_t *rec, const char *key, double *out, const char **why)
-{
-    json_t *v = adv_lookup(rec, key);
-    const char *w = NULL;
-    double x;
-
-    if (!v) {
-        w = "missing";
-    } else if (!json_is_number(v)) {
-        w = "not a number";
-    } else {
-        x = json_number_value(v);
-        if (!isfinite(x))
-            w = "not a finite number";
-        else
-            *out = x;
-    }
-    if (w && why)
-        *why = w;
-    return w ? -1 : 0;
-}
-
 double
 adv_overlong(long L, long lmax, long lc, int truncated)
 {

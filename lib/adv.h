@@ -118,20 +118,6 @@ int adv_uniform(const double *r, size_t n);
 int adv_compute(double *a, const double *r, size_t n, const struct adv_opts *o,
                 double batch_std);
 
-/*
- * The value at key in rec: key is a field name or a dotted path into
- * nested objects ("rewards.format"); a field whose name is exactly key
- * wins over the path.  Returns a borrowed reference or NULL.
- */
-json_t *adv_lookup(const json_t *rec, const char *key);
-
-/*
- * The reward at key (see adv_lookup) as a finite number: returns 0 and
- * stores it, or -1 with *why (static) = "missing", "not a number" (null
- * included) or "not a finite number".
- */
-int adv_reward(const json_t *rec, const char *key, double *out, const char **why);
-
 /* ---- advantage(1) ---- */
 
 struct tool;

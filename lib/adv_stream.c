@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "sample.h"
 #include "tool.h"
 
 /* Components of --per-reward past the "rewards" object's: the shaping. */
@@ -77,7 +78,7 @@ record_terms(const struct adv_run_opts *o, const json_t *rec, size_t i, struct s
     size_t k, nc = 0;
 
     *field = o->key;
-    if (adv_reward(rec, o->key, &r, why))
+    if (sample_reward(rec, o->key, &r, why))
         return -1;
     if (o->min_policy >= 0) {
         *field = "policy_step";

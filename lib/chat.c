@@ -97,14 +97,14 @@ detect(const struct tok *t)
 }
 
 static int
-need(struct chat *c, int slot, const char *name, char *err, size_t errlen)
+need(struct chat *c, int slot, const char *name, struct sbuf *err, int rc)
 {
     int id = tok_token_id(c->tok, name);
 
     if (id < 0) {
-        if (err && errlen && !err[0])   /* the first one missing */
-            snprintf(err, errlen, "%s: chat format %s needs the token '%s'",
-                     tok_source(c->tok), chat_format_name(c->format), name);
+        if (rc == 0)    /* the first one missing */
+            sbuf_addf(err, "%s: chat format %s needs the token '%s'", tok_source(c->tok),
+                      chat_format_name(c->format), name);
         return -1;
     }
     c->mark[slot] = id;
@@ -138,23 +138,19 @@ template_default_system(const char *tpl)
 }
 
 int
-chat_init(struct chat *c, struct tok *t, enum chat_format format,
-          unsigned flags, char *err, size_t errlen)
+chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags,
+          struct sbuf *err)
 {
     const char *tpl;
     int rc = 0, id;
 
     memset(c, 0, sizeof(*c));
-    if (err && errlen)
-        err[0] = '\0';
     c->tok = t;
     c->flags = flags & (CHAT_THINK | CHAT_PLAIN | CHAT_NO_THINK);
     c->format = format == CHAT_AUTO ? detect(t) : format;
     c->think = tok_token_id(t, "<think>");
     if (c->format == CHAT_AUTO) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: cannot tell the chat format (give one)",
-                     tok_source(t));
+        sbuf_addf(err, "%s: cannot tell the chat format (give one)", tok_source(t));
         return -1;
     }
     /* DeepSeek-R1's template ends its generation prompt in "<think>\n". */
@@ -179,32 +175,32 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format,
         c->flags |= CHAT_DS_TOOL_NL;
     switch (c->format) {
     case CHAT_BUILTIN:
-        rc |= need(c, M_BOS, "<|bos|>", err, errlen);
-        rc |= need(c, M_SYSTEM, "<|system|>", err, errlen);
-        rc |= need(c, M_USER, "<|user|>", err, errlen);
-        rc |= need(c, M_ASSISTANT, "<|assistant|>", err, errlen);
-        rc |= need(c, M_EOS, "<|eos|>", err, errlen);
+        rc |= need(c, M_BOS, "<|bos|>", err, rc);
+        rc |= need(c, M_SYSTEM, "<|system|>", err, rc);
+        rc |= need(c, M_USER, "<|user|>", err, rc);
+        rc |= need(c, M_ASSISTANT, "<|assistant|>", err, rc);
+        rc |= need(c, M_EOS, "<|eos|>", err, rc);
         c->eos = c->mark[M_EOS];
         break;
     case CHAT_DEEPSEEK3:
-        rc |= need(c, M_BOS, DS_BOS, err, errlen);
-        rc |= need(c, M_USER, DS_USER, err, errlen);
-        rc |= need(c, M_ASSISTANT, DS_ASSISTANT, err, errlen);
-        rc |= need(c, M_EOS, DS_EOS, err, errlen);
+        rc |= need(c, M_BOS, DS_BOS, err, rc);
+        rc |= need(c, M_USER, DS_USER, err, rc);
+        rc |= need(c, M_ASSISTANT, DS_ASSISTANT, err, rc);
+        rc |= need(c, M_EOS, DS_EOS, err, rc);
         c->eos = c->mark[M_EOS];
         break;
     case CHAT_CHATML:
     case CHAT_QWEN3:
-        rc |= need(c, M_START, "<|im_start|>", err, errlen);
-        rc |= need(c, M_END, "<|im_end|>", err, errlen);
+        rc |= need(c, M_START, "<|im_start|>", err, rc);
+        rc |= need(c, M_END, "<|im_end|>", err, rc);
         c->eos = c->mark[M_END];
         break;
     case CHAT_LLAMA3:
     case CHAT_LLAMA31:
-        rc |= need(c, M_BOS, "<|begin_of_text|>", err, errlen);
-        rc |= need(c, M_HSTART, "<|start_header_id|>", err, errlen);
-        rc |= need(c, M_HEND, "<|end_header_id|>", err, errlen);
-        rc |= need(c, M_EOT, "<|eot_id|>", err, errlen);
+        rc |= need(c, M_BOS, "<|begin_of_text|>", err, rc);
+        rc |= need(c, M_HSTART, "<|start_header_id|>", err, rc);
+        rc |= need(c, M_HEND, "<|end_header_id|>", err, rc);
+        rc |= need(c, M_EOT, "<|eot_id|>", err, rc);
         c->eos = c->mark[M_EOT];
         break;
     case CHAT_TEXT:
@@ -214,9 +210,8 @@ chat_init(struct chat *c, struct tok *t, enum chat_format format,
         c->think = -1;
         c->mark[M_BOS] = tok_bos(t);
         if ((c->eos = tok_eos(t)) < 0) {
-            if (err && errlen)
-                snprintf(err, errlen, "%s: the text format needs an end-of-sequence"
-                         " token", tok_source(t));
+            sbuf_addf(err, "%s: the text format needs an end-of-sequence token",
+                      tok_source(t));
             rc = -1;
         }
         break;
@@ -965,7 +960,7 @@ prompt_opens_think(const struct chat *c, const struct chat_msg *m, size_t n)
  */
 static int
 completion(struct emit *e, const struct chat_msg *prev, size_t nprev,
-           const struct chat_msg *m, char *err, size_t errlen)
+           const struct chat_msg *m, const char **why)
 {
     struct chat *c = e->c;
     struct span content, reason;
@@ -975,9 +970,8 @@ completion(struct emit *e, const struct chat_msg *prev, size_t nprev,
         qwen_parts(m, &content, &reason);
         if (c->flags & CHAT_NO_THINK) {
             if (reason.n) {
-                if (err && errlen)
-                    snprintf(err, errlen, "reasoning in a turn of a "
-                             "conversation without thinking (--no-think)");
+                *why = "reasoning in a turn of a conversation without thinking"
+                       " (--no-think)";
                 return -1;
             }
             content = lstrip_nl(content);
@@ -1000,15 +994,13 @@ completion(struct emit *e, const struct chat_msg *prev, size_t nprev,
 int
 chat_conv_sample(struct chat *c, const struct chat_msg *m, size_t n,
                  int last_only, struct tok_ids *ids, struct tok_ids *mask,
-                 char *err, size_t errlen)
+                 const char **why)
 {
     struct emit e = {c, ids, NULL, NULL, NULL, 0};
     size_t n0 = ids->n, i;
 
     if (n == 0 || m[n - 1].role != CHAT_ROLE_ASSISTANT) {
-        if (err && errlen)
-            snprintf(err, errlen, "the conversation does not end in an "
-                     "assistant turn");
+        *why = "the conversation does not end in an assistant turn";
         return -1;
     }
     sbuf_reset(&c->text);
@@ -1018,7 +1010,7 @@ chat_conv_sample(struct chat *c, const struct chat_msg *m, size_t n,
         for (i = mask->n - (ids->n - n0); i < mask->n; i++)
             mask->v[i] = 0;
     e.target = 1;
-    if (completion(&e, m, n - 1, &m[n - 1], err, errlen) < 0)
+    if (completion(&e, m, n - 1, &m[n - 1], why) < 0)
         return -1;
     flush(&e);
     return 0;
@@ -1026,18 +1018,16 @@ chat_conv_sample(struct chat *c, const struct chat_msg *m, size_t n,
 
 int
 chat_conv_sample_render(struct chat *c, const struct chat_msg *m, size_t n,
-                        struct sbuf *out, char *err, size_t errlen)
+                        struct sbuf *out, const char **why)
 {
     struct emit e = {c, NULL, out, NULL, NULL, 0};
 
     if (n == 0 || m[n - 1].role != CHAT_ROLE_ASSISTANT) {
-        if (err && errlen)
-            snprintf(err, errlen, "the conversation does not end in an "
-                     "assistant turn");
+        *why = "the conversation does not end in an assistant turn";
         return -1;
     }
     conv(&e, m, n - 1, 1);
-    return completion(&e, m, n - 1, &m[n - 1], err, errlen);
+    return completion(&e, m, n - 1, &m[n - 1], why);
 }
 
 void

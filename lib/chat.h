@@ -62,9 +62,10 @@
  * tokenizers crate's encode_special_tokens).  A response is encoded on its
  * own, as the tokens a model samples after the prompt.
  *
- *     struct tok *t = tok_load_dir(dir);
+ *     struct sbuf err = SBUF_INIT;
+ *     struct tok *t = tok_load_dir(dir, &err);   (NULL: die("%s", err.buf))
  *     struct chat c;
- *     if (chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) < 0) die("%s", err);
+ *     if (chat_init(&c, t, CHAT_AUTO, 0, &err) < 0) die("%s", sbuf_str(&err));
  *     struct tok_ids p = TOK_IDS_INIT, r = TOK_IDS_INIT;
  *     chat_prompt(&c, system, prompt, &p);  (gen: feed p, sample until
  *                                             chat_is_stop(&c, id))
@@ -138,10 +139,10 @@ struct chat {
  * template whose generation prompt opens "<think>\n" (DeepSeek-R1) turns
  * CHAT_THINK on unless CHAT_NO_THINK is given.  Returns 0, or -1 with a
  * message in err when the format cannot be told or the tokenizer lacks
- * one of its special tokens.
+ * one of its special tokens ("FILE: ..." appended to err).
  */
-int chat_init(struct chat *c, struct tok *t, enum chat_format format,
-              unsigned flags, char *err, size_t errlen);
+int chat_init(struct chat *c, struct tok *t, enum chat_format format, unsigned flags,
+              struct sbuf *err);
 /* Frees the scratch buffer. */
 void chat_release(struct chat *c);
 
@@ -204,14 +205,14 @@ void chat_conv_render(struct chat *c, const struct chat_msg *m, size_t n,
  * reasoning, "<think>\n" (unless the prompt opened it) REASONING
  * "\n</think>\n\n" then the content), then c->eos.  mask gets 1 on
  * the last turn and, unless last_only, on the earlier assistant outputs.
- * Returns 0, or -1 with a message in err (no final assistant turn;
- * reasoning under qwen3's enable_thinking false).
+ * Returns 0, or -1 with *why (static) saying why (no final assistant
+ * turn; reasoning under qwen3's enable_thinking false).
  */
 int chat_conv_sample(struct chat *c, const struct chat_msg *m, size_t n,
                      int last_only, struct tok_ids *ids, struct tok_ids *mask,
-                     char *err, size_t errlen);
+                     const char **why);
 /* chat_conv_sample() as text appended to out. */
 int chat_conv_sample_render(struct chat *c, const struct chat_msg *m, size_t n,
-                            struct sbuf *out, char *err, size_t errlen);
+                            struct sbuf *out, const char **why);
 
 #endif

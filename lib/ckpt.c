@@ -1414,13 +1414,13 @@ ckpt_save_dir(const char *dir, ckpt_write_fn write_files, void *ctx, const struc
         char step[32];
         snprintf(step, sizeof(step), "%ld", o->step);
         js = json_pack("{s:s, s:s}", "format", "posttrain-adamw", "global_step", step);
-        p = ckpt_path_join(tmp, "optimizer.safetensors");
+        p = ckpt_path_join(tmp, CKPT_OPTIMIZER);
         if (safetensors_write(p, ot, 2, js, err))
             goto out;
         free(p);
         json_decref(js);
         js = trainer_state(o, state_extra);
-        p = ckpt_path_join(tmp, "trainer_state.json");
+        p = ckpt_path_join(tmp, CKPT_TRAINER_STATE);
         if (write_json(p, js, err))
             goto out;
         free(p);
@@ -1515,10 +1515,49 @@ state_float(const json_t *o, const char *key, float *out)
     return 0;
 }
 
+int
+ckpt_has_optim(const char *dir)
+{
+    char *p = ckpt_path_join(dir, CKPT_OPTIMIZER);
+    struct stat sb;
+    int has = stat(p, &sb) == 0;
+
+    free(p);
+    return has;
+}
+
+json_t *
+ckpt_read_state(const char *dir, struct sbuf *err)
+{
+    char *p = ckpt_path_join(dir, CKPT_TRAINER_STATE);
+    json_error_t je;
+    json_t *js = json_load_file(p, 0, &je);
+
+    if (!js)
+        sbuf_addf(err, "%s: %s", p, je.text);
+    free(p);
+    return js;
+}
+
+long
+ckpt_state_step(const char *dir)
+{
+    struct sbuf err = SBUF_INIT;
+    json_t *js = ckpt_read_state(dir, &err), *v;
+    long step = 0;
+
+    v = js ? json_object_get(js, "global_step") : NULL;
+    if (json_is_integer(v))
+        step = (long)json_integer_value(v);
+    json_decref(js);
+    sbuf_release(&err);
+    return step;
+}
+
 struct optim *
 ckpt_load_optim(const char *dir, size_t n, struct sbuf *err)
 {
-    char *sp = ckpt_path_join(dir, "trainer_state.json"), *op = ckpt_path_join(dir, "optimizer.safetensors");
+    char *sp = ckpt_path_join(dir, CKPT_TRAINER_STATE), *op = ckpt_path_join(dir, CKPT_OPTIMIZER);
     struct optim_config c;
     struct optim *o = NULL;
     struct safetensors *st = NULL;

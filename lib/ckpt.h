@@ -143,6 +143,26 @@ int ckpt_parse_size(const char *s, uint64_t *out);
  */
 int ckpt_parse_dtype(const char *s, int *dtype);
 
+/* The file names of the training state in a checkpoint directory. */
+#define CKPT_OPTIMIZER "optimizer.safetensors"
+#define CKPT_TRAINER_STATE "trainer_state.json"
+
+/* 1 when dir holds an optimizer state (CKPT_OPTIMIZER), else 0. */
+int ckpt_has_optim(const char *dir);
+
+/*
+ * Reads dir/trainer_state.json (new reference), or NULL with
+ * "DIR/trainer_state.json: why" appended to err.  What ckpt_save put
+ * there of its state_extra comes back as it was written.
+ */
+json_t *ckpt_read_state(const char *dir, struct sbuf *err);
+
+/*
+ * The global step in dir's trainer state, or 0 when dir has none (a
+ * checkpoint no update wrote): the policy version of samples.
+ */
+long ckpt_state_step(const char *dir);
+
 /*
  * Loads dir/optimizer.safetensors and dir/trainer_state.json into a new
  * optimizer for n parameters (config, step, rng, moments).  Returns NULL

@@ -971,7 +971,7 @@ code_task_release(struct code_task *task)
     task->ntests = task->nsubtasks = 0;
 }
 
-void
+double
 code_record_set(json_t *rec, const struct code_task *task,
                 const enum code_verdict *verdicts, const char *reason)
 {
@@ -1009,4 +1009,5 @@ code_record_set(json_t *rec, const struct code_task *task,
         score = (double)pass / (double)n;
     }
     rec_set_reward(rec, "code", score);
+    return score;
 }

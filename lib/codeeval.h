@@ -173,9 +173,9 @@ void code_task_release(struct code_task *task);
  * verdict; rewards.code (and reward, see rec_set_reward) = passed / n,
  * or with task->subtasks, sum(points * min over the subtask's tests) /
  * sum(points), that sum itself in "code_points".  task may be NULL when
- * reason is given.  Does not take rec.
+ * reason is given.  Returns that reward.  Does not take rec.
  */
-void code_record_set(json_t *rec, const struct code_task *task,
+double code_record_set(json_t *rec, const struct code_task *task,
                      const enum code_verdict *verdicts, const char *reason);
 
 /*

@@ -58,21 +58,25 @@ int
 lm_chat_open(const char *dir, const struct model *m, enum chat_format format, unsigned flags,
              struct tok **tk, struct chat *chat, struct sbuf *err)
 {
-    char cerr[512];
-    struct tok *t = tok_load_dir(dir);
+    struct sbuf cerr = SBUF_INIT;
+    struct tok *t = tok_load_dir(dir, err);
 
+    if (!t)
+        return -1;
     if (tok_vocab_size(t) > m->cfg.vocab_size) {
         sbuf_addf(err, "'%s': the tokenizer has %d ids, the model %d", dir, tok_vocab_size(t),
                   m->cfg.vocab_size);
         goto fail;
     }
-    if (chat_init(chat, t, format, flags, cerr, sizeof(cerr)) < 0) {
-        sbuf_addf(err, "'%s': %s", dir, cerr);
+    if (chat_init(chat, t, format, flags, &cerr) < 0) {
+        sbuf_addf(err, "'%s': %s", dir, sbuf_str(&cerr));
         goto fail;
     }
+    sbuf_release(&cerr);
     *tk = t;
     return 0;
 fail:
+    sbuf_release(&cerr);
     tok_free(t);
     return -1;
 }

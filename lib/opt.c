@@ -237,6 +237,15 @@ set(const struct opt *o, const char *arg, struct sbuf *why)
     }
 }
 
+struct opt *
+opt_find(struct opt *tab, const char *name)
+{
+    for (; tab->type != OPT_T_END; tab++)
+        if (tab->type != OPT_T_GROUP && tab->long_name && strcmp(tab->long_name, name) == 0)
+            return tab;
+    die("no option --%s", name);
+}
+
 static const struct opt *
 find_short(const struct opt *const *tabs, int c)
 {
@@ -302,7 +311,7 @@ opt_parse(const struct opt_prog *p, const struct opt *const *tabs, int argc, cha
         sbuf_reset(&why);
         if (set(o, optarg, &why) < 0) {
             char name[64];
-            if (idx >= 0)
+            if (idx >= 0 || (o->long_name && (o->flags & OPT_NAME_LONG)))
                 snprintf(name, sizeof(name), "--%s", o->long_name);
             else
                 snprintf(name, sizeof(name), "-%c", o->short_name);

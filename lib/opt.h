@@ -64,6 +64,7 @@ enum opt_type {
 
 enum opt_flags {
     OPT_OPEN_MIN = 1 << 0,  /* the lower bound itself is out: (min, max] */
+    OPT_NAME_LONG = 1 << 1, /* messages name the long form, even after -c */
 };
 
 /* A word an OPT_T_CHOICE row takes and the value it stands for. */
@@ -163,6 +164,13 @@ struct opt_prog {
  * "given" flags are set; the tables are borrowed.
  */
 int opt_parse(const struct opt_prog *p, const struct opt *const *tabs, int argc, char **argv);
+
+/*
+ * The row of tab (ended by OPT_END()) whose long name is name, to set
+ * what the row macros do not (given, flags); dies when there is none
+ * (a program's own table: a bug).  Borrowed.
+ */
+struct opt *opt_find(struct opt *tab, const char *name);
 
 /* The whole --help text of tabs to stdout. */
 void opt_help(const struct opt_prog *p, const struct opt *const *tabs);

@@ -287,7 +287,6 @@ unit_from_conv(struct packer *p, struct unit *u, const json_t *rec,
 {
     struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
     const char *w;
-    char err[256];
     int rc = -1;
 
     if (sample_conv_get(&p->conv, rec, &w) < 0) {
@@ -301,9 +300,9 @@ unit_from_conv(struct packer *p, struct unit *u, const json_t *rec,
         return -1;
     }
     if (chat_conv_sample(p->chat, p->conv.m, p->conv.n, p->cfg.last_turn_only,
-                         &ids, &mask, err, sizeof(err)) < 0) {
+                         &ids, &mask, &w) < 0) {
         *field = "messages";
-        sbuf_adds(why, err);
+        sbuf_adds(why, w);
         goto out;
     }
     unit_of_sft(u, &ids, &mask);

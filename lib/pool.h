@@ -5,7 +5,7 @@
  * optimizer's kernels (lib/kern's forward products and the backward's
  * OpenBLAS sgemm blocks, each on one thread; element-wise kernels cut
  * into row ranges; attention into tasks), lib/infer's KV-cache forwards
- * (one task per thread), and score-code's reader and sandbox workers
+ * (one task per thread), and lib/score's reader and its workers
  * (one long task each, with pool_set_threads(jobs + 1): when there are
  * as many tasks as threads every task gets a thread of its own, so tasks
  * may wait on each other).  The only other threads are serve's, which

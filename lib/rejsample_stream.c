@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "adv.h"
+#include "sample.h"
 #include "think.h"
 #include "tool.h"
 
@@ -65,12 +66,12 @@ group_check(struct tool *t, const struct rejsample_opts *o, const struct group *
 
     scratch_fit(s, g->n);
     for (i = 0; i < g->n && bad == g->n; i++) {
-        if (adv_reward(g->recs[i], o->key, &s->reward[i], &why))
+        if (sample_reward(g->recs[i], o->key, &s->reward[i], &why))
             field = o->key;
         else if (rec_get_str(g->recs[i], "completion", &str, &why))
             field = "completion";
         else if (o->require_format
-                 && adv_reward(g->recs[i], FORMAT_KEY, &s->format[i], &why))
+                 && sample_reward(g->recs[i], FORMAT_KEY, &s->format[i], &why))
             field = FORMAT_KEY;
         if (field)
             bad = i;

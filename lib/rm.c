@@ -18,12 +18,19 @@
 int
 rm_domain_match(const struct rm_domains *d, const json_t *rec, const char **why)
 {
-    static const char *const rule[] = {"math", "code"};
-    struct sample_domains s = {d->names, d->n, rule, (int)ARRAY_LEN(rule), d->all};
+    struct sample_domains s;
 
-    if (d->all)
-        s.nexcept = 0;
+    rm_domains_rule(d, &s);
     return sample_domain_match(&s, rec, why);
+}
+
+void
+rm_domains_rule(const struct rm_domains *d, struct sample_domains *s)
+{
+    static const char *const rule[] = {"math", "code"};
+
+    *s = (struct sample_domains){d->names, d->n, rule, d->all ? 0 : (int)ARRAY_LEN(rule),
+                                 d->all};
 }
 
 /* ============================== Scalar model ============================== */

@@ -54,6 +54,9 @@ struct rm_domains {
  * says which selection score-rm's options make.
  */
 int rm_domain_match(const struct rm_domains *d, const json_t *rec, const char **why);
+/* The sample.h selection of d, for lib/score (its names borrowed from d). */
+struct sample_domains;
+void rm_domains_rule(const struct rm_domains *d, struct sample_domains *s);
 
 /* ---- The scalar reward model ---- */
 

@@ -1,8 +1,10 @@
 /*
- * rm_stream.c - score-rm(1)'s two loops: the scalar reward model over
- * batches of records, and the judge over lib/gen's continuous batching.
- * Records come out in input order, those of other domains too.  The
- * pieces they use are in rm.c; see rm.h.
+ * rm_stream.c - score-rm(1)'s drivers: the scalar reward model as a
+ * staged scorer of lib/score (its batches one forward each), and the
+ * judge over lib/gen's continuous batching (gen pulls the prompts and
+ * hands the verdicts back, so it keeps its own queue of records in
+ * order).  Records come out in input order, those of other domains too.
+ * The pieces they use are in rm.c; see rm.h.
  */
 #include "rm.h"
 
@@ -15,11 +17,12 @@
 #include "json.h"
 #include "oai.h"
 #include "sample.h"
+#include "score.h"
 #include "tool.h"
 
-/* A string field, or -1 after rejecting the record. */
+/* A string field: 0, or -1 with *why (static). */
 static int
-need_str(struct tool *t, json_t *rec, const char *key, int optional, const char **out)
+str_of(const json_t *rec, const char *key, int optional, const char **out, const char **why)
 {
     const json_t *v = json_object_get(rec, key);
 
@@ -27,10 +30,23 @@ need_str(struct tool *t, json_t *rec, const char *key, int optional, const char 
     if (!v && optional)
         return 0;
     if (!json_is_string(v)) {
-        tool_reject(t, rec, key, "%s", v ? "not a string" : "missing");
+        *why = v ? "not a string" : "missing";
         return -1;
     }
     *out = json_string_value(v);
+    return 0;
+}
+
+/* A string field, or -1 after rejecting the record. */
+static int
+need_str(struct tool *t, json_t *rec, const char *key, int optional, const char **out)
+{
+    const char *why;
+
+    if (str_of(rec, key, optional, out, &why) < 0) {
+        tool_reject(t, rec, key, "%s", why);
+        return -1;
+    }
     return 0;
 }
 
@@ -38,16 +54,17 @@ need_str(struct tool *t, json_t *rec, const char *key, int optional, const char 
  * The conversation of a messages sample: its turns before the completion
  * (a final assistant turn of messages is the data set's reference answer
  * and is left out).  *last_user is the index of the last user turn, or
- * -1.  Returns the number of turns, or -1 after rejecting rec.
+ * -1.  Returns the number of turns, or -1 with *field (borrowed from cv
+ * or static) and *why.
  */
 static long
-conv_turns(struct tool *t, json_t *rec, struct sample_conv *cv, long *last_user)
+conv_of(json_t *rec, struct sample_conv *cv, long *last_user, const char **field,
+        const char **why)
 {
-    const char *why;
     size_t n, i;
 
-    if (sample_conv_get(cv, rec, &why) < 0) {
-        tool_reject(t, rec, sbuf_str(&cv->field), "%s", why);
+    if (sample_conv_get(cv, rec, why) < 0) {
+        *field = sbuf_str(&cv->field);
         return -1;
     }
     n = cv->n - (size_t)cv->response;
@@ -56,148 +73,169 @@ conv_turns(struct tool *t, json_t *rec, struct sample_conv *cv, long *last_user)
         if (cv->m[i].role == CHAT_ROLE_USER)
             *last_user = (long)i;
     if (*last_user < 0) {
-        tool_reject(t, rec, "messages", "no user turn");
+        *field = "messages";
+        *why = "no user turn";
         return -1;
     }
     return (long)n;
 }
 
+/* conv_of(), or -1 after rejecting rec. */
+static long
+conv_turns(struct tool *t, json_t *rec, struct sample_conv *cv, long *last_user)
+{
+    const char *field, *why;
+    long n = conv_of(rec, cv, last_user, &field, &why);
+
+    if (n < 0)
+        tool_reject(t, rec, field, "%s", why);
+    return n;
+}
+
 /* ============================== Scalar ============================== */
 
-/* Records waiting for their batch, in input order; seg -1: pass through. */
-struct pending {
-    json_t **recs;
-    long *seg;
-    size_t n, cap;
+/*
+ * The scalar model as lib/score's staged scorer: prepare renders a
+ * sample's ids, run_batch scores a batch of them in one forward, finish
+ * writes "rm" and the reward (or, fitting, adds to the moments).
+ */
+struct scalar {
+    struct model *m;
+    struct chat *c;
+    const struct rm_scalar_opts *o;
+    struct rm_moments *fitted;
+    struct rm_batch b;
+    struct sbuf user;
+    struct tok_ids ids;
+    struct sample_conv cv;
 };
 
-static void
-pending_push(struct pending *p, json_t *rec, long seg)
+struct scalar_job {
+    float score;
+    size_t n;
+    int ids[];          /* (n) */
+};
+
+static int
+scalar_prepare(void *ctx, json_t *rec, const char *comp, void **job, double *reward,
+               const char **field, struct sbuf *why)
 {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 64;
-        p->recs = xrealloc(p->recs, xmul(p->cap, sizeof(json_t *)));
-        p->seg = xrealloc(p->seg, xmul(p->cap, sizeof(long)));
+    struct scalar *sc = ctx;
+    const struct rm_scalar_opts *o = sc->o;
+    const char *w, *sys, *prompt, *ref = NULL;
+    struct scalar_job *j;
+
+    (void)reward;
+    if (json_object_get(rec, "messages")) {
+        long n, lu;
+        if (o->with_reference && str_of(rec, *field = o->reference_field, 0, &ref, &w) < 0)
+            goto bad;
+        if ((n = conv_of(rec, &sc->cv, &lu, field, &w)) < 0)
+            goto bad;
+        /* the reference goes after the last question, as below */
+        sbuf_reset(&sc->user);
+        rm_user_turn(sc->cv.m[lu].content, ref, &sc->user);
+        sc->cv.m[lu].content = sbuf_str(&sc->user);
+        sc->ids.n = 0;
+        chat_conv(sc->c, sc->cv.m, (size_t)n, 1, &sc->ids, NULL);
+        chat_response(sc->c, comp, &sc->ids);
+    } else {
+        if (str_of(rec, *field = "prompt", 0, &prompt, &w) < 0
+            || str_of(rec, *field = "system", 1, &sys, &w) < 0
+            || (o->with_reference
+                && str_of(rec, *field = o->reference_field, 0, &ref, &w) < 0))
+            goto bad;
+        sbuf_reset(&sc->user);
+        rm_user_turn(prompt, ref, &sc->user);
+        sc->ids.n = 0;
+        rm_sample_ids(sc->c, sys, sbuf_str(&sc->user), comp, &sc->ids);
     }
-    p->recs[p->n] = rec;
-    p->seg[p->n++] = seg;
+    if (sc->ids.n > (size_t)sc->m->cfg.max_pos) {
+        *field = "completion";
+        sbuf_addf(why, "the sample is %zu tokens in the chat format, the model's context"
+                  " is %d", sc->ids.n, sc->m->cfg.max_pos);
+        return -1;
+    }
+    j = xmalloc(sizeof(*j) + xmul(sc->ids.n, sizeof(int)));
+    j->n = sc->ids.n;
+    memcpy(j->ids, sc->ids.v, j->n * sizeof(int));
+    *job = j;
+    return 2;
+bad:
+    sbuf_adds(why, w);
+    return -1;
+}
+
+static size_t
+scalar_cost(void *job)
+{
+    return ((struct scalar_job *)job)->n;
 }
 
 static void
-scalar_flush(struct tool *t, struct model *m, const struct rm_scalar_opts *o,
-             struct rm_batch *b, struct pending *p, struct rm_moments *fitted)
+scalar_batch(void *ctx, void **jobs, size_t n)
 {
+    struct scalar *sc = ctx;
     size_t i;
 
-    rm_batch_score(m, b);
-    for (i = 0; i < p->n; i++) {
-        json_t *rec = p->recs[i], *info;
-        if (p->seg[i] >= 0) {
-            json_t *sj = json_float(b->scores[p->seg[i]]);
-            double r = json_real_value(sj);
-            if (o->fit) {
-                rm_moments_add(fitted, r);
-                json_decref(sj);
-                json_decref(rec);
-                continue;
-            }
-            if (o->norm)
-                r = (r - o->norm->mean) / o->norm->std;
-            info = json_object();
-            json_object_set_new(info, "score", sj);
-            json_object_set_new(rec, "rm", info);
-            rec_set_reward(rec, o->name, o->weight * r);
-        }
-        if (!o->fit)
-            tool_write(t, rec);
-        json_decref(rec);
+    rm_batch_clear(&sc->b);
+    for (i = 0; i < n; i++)
+        rm_batch_add(&sc->b, ((struct scalar_job *)jobs[i])->ids,
+                     ((struct scalar_job *)jobs[i])->n);
+    rm_batch_score(sc->m, &sc->b);
+    for (i = 0; i < n; i++)
+        ((struct scalar_job *)jobs[i])->score = sc->b.scores[i];
+}
+
+static int
+scalar_finish(void *ctx, json_t *rec, void *job, double *reward, const char **field,
+              struct sbuf *why)
+{
+    struct scalar *sc = ctx;
+    const struct rm_scalar_opts *o = sc->o;
+    json_t *sj = json_float(((struct scalar_job *)job)->score), *info;
+    double r = json_real_value(sj);
+
+    (void)field;
+    (void)why;
+    free(job);
+    if (o->fit) {
+        rm_moments_add(sc->fitted, r);
+        json_decref(sj);
+        return 1;
     }
-    p->n = 0;
-    rm_batch_clear(b);
+    if (o->norm)
+        r = (r - o->norm->mean) / o->norm->std;
+    info = json_object();
+    json_object_set_new(info, "score", sj);
+    json_object_set_new(rec, "rm", info);
+    *reward = o->weight * r;
+    return 1;
 }
 
 void
 rm_scalar_run(struct tool *t, struct model *m, struct chat *c, const struct rm_scalar_opts *o,
               struct rm_counts *cnt, struct rm_moments *fitted)
 {
-    struct rm_batch b = RM_BATCH_INIT;
-    struct pending p = {0};
-    struct sbuf user = SBUF_INIT;
-    struct tok_ids ids = TOK_IDS_INIT;
-    struct sample_conv cv = SAMPLE_CONV_INIT;
-    json_t *rec;
+    struct scalar sc = {m, c, o, fitted, RM_BATCH_INIT, SBUF_INIT, TOK_IDS_INIT,
+                        SAMPLE_CONV_INIT};
+    struct scorer s = {o->name, {NULL, 0, NULL, 0, 0}, "scored", NULL, &sc};
+    struct score_stages st = {
+        .prepare = scalar_prepare, .run_batch = scalar_batch, .finish = scalar_finish,
+        .batch = o->batch, .batch_cost = o->batch_tokens, .cost = scalar_cost,
+        .no_write = o->fit,
+    };
+    struct score_counts sco;
 
+    rm_domains_rule(&o->domains, &s.domains);
+    score_run_jobs(t, &s, &st, &sco);
     memset(cnt, 0, sizeof(*cnt));
-    while ((rec = tool_next(t)) != NULL) {
-        const char *why, *sys, *prompt, *comp, *ref = NULL;
-        int in = rm_domain_match(&o->domains, rec, &why);
-
-        if (in < 0) {
-            tool_reject(t, rec, "domain", "%s", why);
-            json_decref(rec);
-            continue;
-        }
-        if (in == 0) {
-            cnt->passed++;
-            if (o->fit)
-                json_decref(rec);
-            else if (p.n == 0) {
-                tool_write(t, rec);
-                json_decref(rec);
-            } else
-                pending_push(&p, rec, -1);
-            continue;
-        }
-        if (json_object_get(rec, "messages")) {
-            long n, lu;
-            if (need_str(t, rec, "completion", 0, &comp)
-                || (o->with_reference && need_str(t, rec, o->reference_field, 0, &ref))
-                || (n = conv_turns(t, rec, &cv, &lu)) < 0) {
-                json_decref(rec);
-                continue;
-            }
-            /* the reference goes after the last question, as below */
-            sbuf_reset(&user);
-            rm_user_turn(cv.m[lu].content, ref, &user);
-            cv.m[lu].content = sbuf_str(&user);
-            ids.n = 0;
-            chat_conv(c, cv.m, (size_t)n, 1, &ids, NULL);
-            chat_response(c, comp, &ids);
-        } else {
-            if (need_str(t, rec, "prompt", 0, &prompt) || need_str(t, rec, "system", 1, &sys)
-                || need_str(t, rec, "completion", 0, &comp)
-                || (o->with_reference && need_str(t, rec, o->reference_field, 0, &ref))) {
-                json_decref(rec);
-                continue;
-            }
-            sbuf_reset(&user);
-            rm_user_turn(prompt, ref, &user);
-            ids.n = 0;
-            rm_sample_ids(c, sys, sbuf_str(&user), comp, &ids);
-        }
-        if (ids.n > (size_t)m->cfg.max_pos) {
-            tool_reject(t, rec, "completion",
-                        "the sample is %zu tokens in the chat format, the model's context"
-                        " is %d", ids.n, m->cfg.max_pos);
-            json_decref(rec);
-            continue;
-        }
-        if (b.nseg > 0 && b.ntok + ids.n > o->batch_tokens)
-            scalar_flush(t, m, o, &b, &p, fitted);
-        pending_push(&p, rec, (long)b.nseg);
-        rm_batch_add(&b, ids.v, ids.n);
-        cnt->scored++;
-        if (b.nseg >= o->batch || p.n >= 4096)
-            scalar_flush(t, m, o, &b, &p, fitted);
-        tool_progress(t, "%ld scored, %ld passed through", cnt->scored, cnt->passed);
-    }
-    scalar_flush(t, m, o, &b, &p, fitted);
-    free(p.recs);
-    free(p.seg);
-    rm_batch_release(&b);
-    sbuf_release(&user);
-    tok_ids_release(&ids);
-    sample_conv_release(&cv);
+    cnt->scored = sco.scored;
+    cnt->passed = sco.passed;
+    rm_batch_release(&sc.b);
+    sbuf_release(&sc.user);
+    tok_ids_release(&sc.ids);
+    sample_conv_release(&sc.cv);
 }
 
 /* ============================== Judge ============================== */

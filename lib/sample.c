@@ -4,6 +4,7 @@
 #include "sample.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,50 @@ sample_domain_match(const struct sample_domains *d, const json_t *rec, const cha
 }
 
 /* ============================== Token fields ============================== */
+
+json_t *
+sample_field(const json_t *rec, const char *key)
+{
+    json_t *v = json_object_get(rec, key);
+    const char *p = key;
+    size_t len;
+
+    if (v || !key || !strchr(key, '.'))
+        return v;
+    v = (json_t *)rec;
+    for (;;) {
+        len = strcspn(p, ".");
+        if (!json_is_object(v))
+            return NULL;
+        v = json_object_getn(v, p, len);
+        if (!v || p[len] == '\0')
+            return v;
+        p += len + 1;
+    }
+}
+
+int
+sample_reward(const json_t *rec, const char *key, double *out, const char **why)
+{
+    json_t *v = sample_field(rec, key);
+    const char *w = NULL;
+    double x;
+
+    if (!v) {
+        w = "missing";
+    } else if (!json_is_number(v)) {
+        w = "not a number";
+    } else {
+        x = json_number_value(v);
+        if (!isfinite(x))
+            w = "not a finite number";
+        else
+            *out = x;
+    }
+    if (w && why)
+        *why = w;
+    return w ? -1 : 0;
+}
 
 int
 sample_get_ids(const json_t *rec, const char *key, int vocab, int nonempty,

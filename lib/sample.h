@@ -2,7 +2,8 @@
  * sample.h - the rules that sample records share between the tools that
  * read them (posttrain-records(5)): which scorer takes a record (the
  * domain rule), and the sampling settings a sample was drawn with (the
- * "sampling" object that gen writes and logp, pack and update read).
+ * "sampling" object that gen writes and logp, pack and update read),
+ * and the readers of its fields: rewards at dotted paths, token ids.
  *
  * What it is not: the JSONL streams (rec.h) or the tool loop (tool.h).
  * Everything here is a pure function of its arguments.
@@ -57,6 +58,23 @@ struct sample_domains {
  */
 int sample_domain_match(const struct sample_domains *d, const json_t *rec,
                         const char **why);
+
+/* ---- fields and rewards ---- */
+
+/*
+ * The value at key in rec: key is a field name or a dotted path into
+ * nested objects ("rewards.format"); a field whose name is exactly key
+ * wins over the path.  Returns a borrowed reference or NULL.  advantage,
+ * rejsample and stats read rewards (and stats its --answer-key) here.
+ */
+json_t *sample_field(const json_t *rec, const char *key);
+
+/*
+ * The reward at key (see sample_field) as a finite number: returns 0 and
+ * stores it, or -1 with *why (static) = "missing", "not a number" (null
+ * included) or "not a finite number".
+ */
+int sample_reward(const json_t *rec, const char *key, double *out, const char **why);
 
 /* ---- token fields ---- */
 

@@ -1,55 +1,394 @@
 /*
- * score.c - the scorer loop of score.h.
+ * score.c - the scorer loop of score.h: one record at a time, or a
+ * window of records whose jobs run on lib/pool's workers.
  */
 #include "score.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "rec.h"
 
-void
-score_run(struct tool *t, const struct scorer *s, struct score_counts *c)
+/* Records waiting for a batch at most (score_stages.batch). */
+#define SCORE_MAX_PENDING 4096
+
+/*
+ * The checks every scorer shares: 1 when rec is to be scored (its
+ * completion in *comp), 0 when it passes through, -1 when it is to be
+ * rejected (the field in *field, the reason in *why: static).
+ */
+static int
+route(const struct scorer *s, json_t *r, const char **comp, const char **field,
+      const char **why)
+{
+    switch (sample_domain_match(&s->domains, r, why)) {
+    case -1:
+        *field = "domain";
+        return -1;
+    case 0:
+        return 0;
+    }
+    if (rec_check_rewards(r, why)) {
+        *field = "rewards";
+        return -1;
+    }
+    if (rec_get_str(r, "completion", comp, why)) {
+        *field = "completion";
+        return -1;
+    }
+    return 1;
+}
+
+/*
+ * A routed record out: passed through (k 3), rejected (k -1), or scored
+ * (k as score returns it), in the name of file:line (file NULL: the
+ * current input position).
+ */
+static void
+emit(struct tool *t, const struct scorer *s, struct score_counts *c, json_t *r, int k,
+     double reward, const char *file, long line, const char *field, struct sbuf *why)
+{
+    if (k == 3) {
+        tool_write(t, r);
+        c->passed++;
+        return;
+    }
+    if (k < 0) {
+        tool_reject_at(t, file, line, r, field, "%s", sbuf_str(why));
+        return;
+    }
+    rec_set_reward(r, s->name, reward);
+    c->scored++;
+    c->hits += k > 0;
+    tool_write(t, r);
+    tool_progress(t, "%ld records, %ld %s", t->nread, c->hits, s->hit);
+}
+
+/* route() as emit() takes it: k, and the reason into why. */
+static int
+route_k(const struct scorer *s, json_t *r, const char **comp, const char **field,
+        struct sbuf *why)
+{
+    const char *w = NULL;
+    int k = route(s, r, comp, field, &w);
+
+    if (k < 0)
+        sbuf_adds(why, w);
+    return k == 0 ? 3 : k;
+}
+
+static void
+run_simple(struct tool *t, const struct scorer *s, struct score_counts *c)
 {
     struct sbuf why = SBUF_INIT;
     json_t *r;
 
-    memset(c, 0, sizeof(*c));
     while ((r = tool_next(t)) != NULL) {
-        const char *comp, *field, *w;
+        const char *comp, *field = NULL;
         double reward = 0;
         int k;
 
-        switch (sample_domain_match(&s->domains, r, &w)) {
-        case -1:
-            tool_reject(t, r, "domain", "%s", w);
-            goto next;
-        case 0:
-            tool_write(t, r);
-            c->passed++;
-            goto next;
-        }
-        if (rec_check_rewards(r, &w)) {
-            tool_reject(t, r, "rewards", "%s", w);
-            goto next;
-        }
-        if (rec_get_str(r, "completion", &comp, &w)) {
-            tool_reject(t, r, "completion", "%s", w);
-            goto next;
-        }
         sbuf_reset(&why);
-        field = NULL;
-        k = s->score(s->ctx, r, comp, &reward, &field, &why);
-        if (k < 0) {
-            tool_reject(t, r, field, "%s", sbuf_str(&why));
-            goto next;
-        }
-        rec_set_reward(r, s->name, reward);
-        c->scored++;
-        c->hits += k > 0;
-        tool_write(t, r);
-        tool_progress(t, "%ld records, %ld %s", t->nread, c->hits, s->hit);
-    next:
+        k = route_k(s, r, &comp, &field, &why);
+        if (k == 1)
+            k = s->score(s->ctx, r, comp, &reward, &field, &why);
+        emit(t, s, c, r, k, reward, NULL, 0, field, &why);
         json_decref(r);
     }
     sbuf_release(&why);
+}
+
+/* ---- Staged scorers: records in flight ---- */
+
+struct item {
+    json_t *rec;            /* NULL: rejected on reading (nothing to write) */
+    const char *file;       /* borrowed from the tool */
+    long line;
+    void *job;              /* NULL: done on reading (k, reward) */
+    int k, done;
+    double reward;
+    const char *field;
+    struct sbuf why;
+};
+
+struct window {
+    struct tool *t;
+    const struct scorer *s;
+    const struct score_stages *st;
+    struct score_counts *c;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+    struct item *ring;
+    size_t cap;
+    size_t head, next, tail;    /* head <= next <= tail */
+    int eof;
+};
+
+/* Writes (or rejects) a finished item and empties it. */
+static void
+finish(struct window *w, struct item *it)
+{
+    const struct scorer *s = w->s;
+
+    if (it->rec && it->job) {
+        sbuf_reset(&it->why);
+        it->field = NULL;
+        it->k = w->st->finish(s->ctx, it->rec, it->job, &it->reward, &it->field, &it->why);
+    }
+    if (it->rec && w->st->no_write) {
+        w->c->passed += it->k == 3;
+        w->c->scored += it->k >= 0 && it->k <= 1;
+        w->c->hits += it->k == 1;
+    } else if (it->rec)
+        emit(w->t, s, w->c, it->rec, it->k, it->reward, it->file, it->line, it->field,
+             &it->why);
+    json_decref(it->rec);
+    it->rec = NULL;
+    it->job = NULL;     /* done stays 1: a worker behind the head skips it */
+}
+
+/*
+ * Reads the next record into it: 0, or -1 at the end of the input.  A
+ * record the checks or prepare refuse is rejected here, at its position
+ * (it->rec NULL after).
+ */
+static int
+fill(struct window *w, struct item *it)
+{
+    const struct scorer *s = w->s;
+    const char *comp;
+    json_t *r = tool_next(w->t);
+
+    if (!r)
+        return -1;
+    it->done = 1;
+    it->file = tool_file(w->t);
+    it->line = tool_line(w->t);
+    it->rec = r;
+    it->job = NULL;
+    it->reward = 0;
+    it->field = NULL;
+    sbuf_reset(&it->why);
+    it->k = route_k(s, r, &comp, &it->field, &it->why);
+    if (it->k == 1)
+        it->k = w->st->prepare(s->ctx, r, comp, &it->job, &it->reward, &it->field, &it->why);
+    if (it->k < 0) {
+        tool_reject(w->t, r, it->field, "%s", sbuf_str(&it->why));
+        json_decref(r);
+        it->rec = NULL;
+    }
+    if (it->k == 2)
+        it->done = 0;
+    else
+        it->job = NULL;
+    return 0;
+}
+
+/* ---- On workers: a window of 4 * jobs records ---- */
+
+/* A worker: runs the job of each waiting item, in slot. */
+static void
+worker(struct window *w, int slot)
+{
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct item *it;
+
+        if (w->next < w->head)
+            w->next = w->head;
+        while (w->next < w->tail && w->ring[w->next % w->cap].done)
+            w->next++;
+        if (w->next == w->tail) {
+            if (w->eof)
+                break;
+            pthread_cond_wait(&w->work_cv, &w->mu);
+            continue;
+        }
+        it = &w->ring[w->next++ % w->cap];
+        pthread_mutex_unlock(&w->mu);
+        w->st->run(w->s->ctx, slot, it->job);
+        pthread_mutex_lock(&w->mu);
+        it->done = 1;
+        pthread_cond_broadcast(&w->done_cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * The reader: keeps the window full, in input order, and writes each
+ * record at its head as soon as it is finished.
+ */
+static void
+reader(struct window *w)
+{
+    for (;;) {
+        struct item *it;
+        int more;
+
+        pthread_mutex_lock(&w->mu);
+        while (w->head < w->tail && w->ring[w->head % w->cap].done) {
+            it = &w->ring[w->head % w->cap];
+            pthread_mutex_unlock(&w->mu);
+            finish(w, it);
+            pthread_mutex_lock(&w->mu);
+            w->head++;
+        }
+        if (w->eof && w->head == w->tail) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        if (w->eof || w->tail - w->head == w->cap) {
+            pthread_cond_wait(&w->done_cv, &w->mu);
+            pthread_mutex_unlock(&w->mu);
+            continue;
+        }
+        it = &w->ring[w->tail % w->cap];
+        pthread_mutex_unlock(&w->mu);
+
+        /* room in the window: one more record (the slot is free) */
+        more = fill(w, it) == 0;
+        pthread_mutex_lock(&w->mu);
+        if (more) {
+            w->tail++;
+            if (!it->done)
+                pthread_cond_signal(&w->work_cv);
+        } else {
+            w->eof = 1;
+            pthread_cond_broadcast(&w->work_cv);
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+/* lib/pool task: 0 is the reader, 1..jobs the workers (slot task - 1). */
+static void
+task(void *ctx, int task_no, int tid)
+{
+    (void)tid;
+    if (task_no == 0)
+        reader(ctx);
+    else
+        worker(ctx, task_no - 1);
+}
+
+static void
+run_workers(struct window *w)
+{
+    w->cap = (size_t)w->st->jobs * 4;
+    w->ring = xcalloc(w->cap, sizeof(*w->ring));
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work_cv, NULL);
+    pthread_cond_init(&w->done_cv, NULL);
+    /* a thread each for the reader and the workers (pool.h) */
+    pool_set_threads(w->st->jobs + 1);
+    pool_run(task, w, w->st->jobs + 1);
+    pthread_cond_destroy(&w->work_cv);
+    pthread_cond_destroy(&w->done_cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* ---- In batches, on the loop's thread ---- */
+
+/* The jobs queued in ring[0, tail) and their cost. */
+struct queued {
+    size_t n, cost;
+};
+
+/* Runs the queued jobs of ring[0, tail) as one batch and writes every item. */
+static void
+flush(struct window *w, void **jobs, struct queued *q)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < w->tail; i++)
+        if (w->ring[i].rec && w->ring[i].job)
+            jobs[n++] = w->ring[i].job;
+    if (n)
+        w->st->run_batch(w->s->ctx, jobs, n);
+    for (i = 0; i < w->tail; i++)
+        finish(w, &w->ring[i]);
+    w->tail = 0;
+    q->n = q->cost = 0;
+}
+
+/* Puts *it at the tail, taking the slot's buffers in exchange. */
+static void
+push(struct window *w, struct item *it)
+{
+    struct item old = w->ring[w->tail];
+
+    w->ring[w->tail++] = *it;
+    *it = old;
+}
+
+static void
+run_batches(struct window *w)
+{
+    const struct score_stages *st = w->st;
+    size_t max = st->batch ? st->batch : 1;
+    struct queued q = {0, 0};
+    void **jobs;
+    struct item it;
+
+    /* records waiting: the batch's and those read between its jobs */
+    w->cap = SCORE_MAX_PENDING;
+    w->ring = xcalloc(w->cap, sizeof(*w->ring));
+    jobs = xcalloc(max, sizeof(*jobs));
+    memset(&it, 0, sizeof(it));
+    while (fill(w, &it) == 0) {
+        size_t cost;
+
+        if (!it.job) {
+            if (w->tail == 0)
+                finish(w, &it);
+            else {
+                if (w->tail == w->cap)
+                    flush(w, jobs, &q);
+                push(w, &it);
+            }
+            continue;
+        }
+        cost = st->cost ? st->cost(it.job) : 0;
+        if (q.n > 0 && st->batch_cost && q.cost + cost > st->batch_cost)
+            flush(w, jobs, &q);
+        push(w, &it);
+        q.n++;
+        q.cost += cost;
+        if (q.n >= max || w->tail >= w->cap)
+            flush(w, jobs, &q);
+    }
+    flush(w, jobs, &q);
+    sbuf_release(&it.why);
+    free(jobs);
+}
+
+void
+score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages *st,
+               struct score_counts *c)
+{
+    struct window w;
+    size_t i;
+
+    memset(c, 0, sizeof(*c));
+    memset(&w, 0, sizeof(w));
+    w.t = t;
+    w.s = s;
+    w.st = st;
+    w.c = c;
+    if (st->jobs > 0)
+        run_workers(&w);
+    else
+        run_batches(&w);
+    for (i = 0; i < w.cap; i++)
+        sbuf_release(&w.ring[i].why);
+    free(w.ring);
+}
+
+void
+score_run(struct tool *t, const struct scorer *s, struct score_counts *c)
+{
+    memset(c, 0, sizeof(*c));
+    run_simple(t, s, c);
 }

@@ -7,9 +7,17 @@
  * (tool.h: fail fast, or --max-errors and --rejects).  A score-* tool is
  * its options plus one callback.
  *
- * What it is not: a batching or parallel scorer (score-code runs
- * sandboxes on lib/pool, score-rm batches forward passes); those use the
- * same domain rule and reward fields through sample.h and rec.h.
+ * A scorer whose work is slow and blocking (score-code's sandboxes) gives
+ * three stages instead of one callback (score_run_jobs): prepare on the loop's thread
+ * checks the record and hands back a job, run does the job on one of
+ * `jobs` workers of lib/pool (each with its own slot number, for state
+ * such as a sandbox), and finish on the loop's thread turns the job's
+ * result into the reward.  A window of 4 * jobs records is in flight;
+ * they are still written in input order.
+ *
+ * What it is not: a batching scorer (score-rm batches forward passes and
+ * decodes through lib/gen, rm_stream.c); it uses the same domain rule
+ * and reward fields through sample.h and rec.h.
  *
  *     static int
  *     check(void *ctx, json_t *rec, const char *comp, double *reward,
@@ -53,5 +61,45 @@ struct score_counts {
 
 /* Reads every record of t (started) and writes it scored or passed. */
 void score_run(struct tool *t, const struct scorer *s, struct score_counts *c);
+
+/*
+ * The three stages of a scorer whose work runs on workers.  prepare
+ * (on the loop's thread) returns as struct scorer's score does, or 2
+ * with *job set (the scorer's; the loop only hands it on): then
+ * run(ctx, slot, job) runs on a worker (slot in [0, jobs), one job at a
+ * time per slot; strings borrowed from rec stay valid), and
+ * finish(ctx, rec, job, ...) on the loop's thread returns as score does
+ * and frees job.  finish may reject with *field NULL (a failure that is
+ * not the record's, such as a sandbox that did not start).
+ */
+struct score_stages {
+    int (*prepare)(void *ctx, json_t *rec, const char *comp, void **job, double *reward,
+                   const char **field, struct sbuf *why);
+    void (*run)(void *ctx, int slot, void *job);
+    int (*finish)(void *ctx, json_t *rec, void *job, double *reward, const char **field,
+                  struct sbuf *why);
+    int jobs;   /* workers; 0: batches on the loop's thread (below) */
+    /*
+     * jobs 0: run_batch(ctx, jobs, n) runs n queued jobs at once on the
+     * loop's thread (score-rm's forward passes), in input order: when
+     * `batch` are queued (0: 1), before one whose cost (cost(job), or 0)
+     * would take the batch past batch_cost (0: no bound; a job alone may
+     * exceed it), when 4096 records wait, and at the end.
+     */
+    void (*run_batch)(void *ctx, void **jobs, size_t n);
+    size_t batch, batch_cost;
+    size_t (*cost)(void *job);
+    int no_write;   /* count and finish every record, write none */
+};
+
+/*
+ * As score_run, s's stages in st (s->score unused): a window of
+ * 4 * st->jobs records in flight, written in input order (lib/pool runs
+ * the reader and the workers: pool_set_threads(jobs + 1)), or with
+ * jobs 0 the batches above.  A record the checks or prepare refuse is
+ * rejected when it is read; one finish refuses, when its turn comes.
+ */
+void score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages *st,
+                    struct score_counts *c);
 
 #endif

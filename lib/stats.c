@@ -3,6 +3,7 @@
  * the memory bound; the table layout is documented in stats(1).
  */
 #include "stats.h"
+#include "sample.h"
 #include "tmpfile.h"
 
 #include <assert.h>
@@ -88,26 +89,6 @@ dvec_sort(struct dvec *d)
 {
     if (d->n > 1)
         qsort(d->v, d->n, sizeof(double), cmp_double);
-}
-
-json_t *
-stats_get_path(const json_t *rec, const char *path)
-{
-    json_t *v = json_object_get(rec, path);
-    const char *dot;
-
-    if (v || !path)
-        return v;
-    /* Nested objects: "a.b.c". */
-    v = (json_t *)rec;
-    while (v && json_is_object(v)) {
-        dot = strchr(path, '.');
-        if (!dot)
-            return json_object_get(v, path);
-        v = json_object_getn(v, path, (size_t)(dot - path));
-        path = dot + 1;
-    }
-    return NULL;
 }
 
 double
@@ -241,7 +222,7 @@ rec_domain(const json_t *rec)
 static int
 rec_reward(const struct stats *s, const json_t *rec, double *r)
 {
-    json_t *v = stats_get_path(rec, s->o.reward_key);
+    json_t *v = sample_field(rec, s->o.reward_key);
 
     if (!json_is_number(v))
         return 0;
@@ -265,7 +246,7 @@ count_finish(struct acc *a, const char *name)
 }
 
 static void
-acc_record(const struct stats *s, struct acc *a, const json_t *rec)
+acc_record(const struct stats *s, struct acc *a, const json_t *rec, const json_t *ids)
 {
     json_t *v;
     double r;
@@ -279,9 +260,8 @@ acc_record(const struct stats *s, struct acc *a, const json_t *rec)
     v = json_object_get(rec, "completion");
     if (json_is_string(v))
         dvec_push(&a->chars, (double)utf8_len(json_string_value(v)));
-    v = json_object_get(rec, "completion_ids");
-    if (json_is_array(v))
-        dvec_push(&a->tokens, (double)json_array_size(v));
+    if (ids)
+        dvec_push(&a->tokens, (double)json_array_size(ids));
     v = json_object_get(rec, "finish");
     if (json_is_string(v))
         count_finish(a, json_string_value(v));
@@ -295,7 +275,7 @@ acc_record(const struct stats *s, struct acc *a, const json_t *rec)
 static const char *
 rec_answer(const struct stats *s, const json_t *rec, size_t *len)
 {
-    json_t *v = stats_get_path(rec, s->o.answer_key);
+    json_t *v = sample_field(rec, s->o.answer_key);
 
     if (v) {
         if (!json_is_string(v))
@@ -480,6 +460,7 @@ int
 stats_add(struct stats *s, json_t *rec)
 {
     json_t *g = json_object_get(rec, "group");
+    const json_t *ids = NULL;
     const char *id;
     uint64_t h;
 
@@ -499,12 +480,18 @@ stats_add(struct stats *s, json_t *rec)
     }
     g = json_object_get(rec, "group");
     {
-        json_t *v = stats_get_path(rec, s->o.reward_key);
+        json_t *v = sample_field(rec, s->o.reward_key);
         if (v && !json_is_number(v) && !json_is_null(v)) {
             s->err_field = s->o.reward_key;
             sbuf_addf(&s->err, "not a number");
             return -1;
         }
+    }
+    /* the completion's length in tokens, read as every tool reads ids */
+    if (json_object_get(rec, "completion_ids")
+        && sample_get_ids(rec, "completion_ids", 0, 0, &ids, &s->err) < 0) {
+        s->err_field = "completion_ids";
+        return -1;
     }
     if (json_is_string(g)) {
         id = json_string_value(g);
@@ -533,8 +520,8 @@ stats_add(struct stats *s, json_t *rec)
     } else {
         close_group(s);
     }
-    acc_record(s, &s->all, rec);
-    acc_record(s, domain_acc(s, rec_domain(rec)), rec);
+    acc_record(s, &s->all, rec, ids);
+    acc_record(s, domain_acc(s, rec_domain(rec)), rec, ids);
     push_rec(s, rec);
     if (!json_is_string(g))
         close_group(s);

@@ -62,13 +62,14 @@ struct stats *stats_new(const struct stats_opts *o);
  * Adds rec (borrowed; a reference is kept while its group is open).
  * Returns 0, or -1 when its group already ended earlier in the stream, or
  * its k repeats one of its group's, or its group is not a string, or its
- * reward is there but not a number:
- * the record is then not counted and stats_error() says why.
+ * reward is there but not a number, or its completion_ids are there but
+ * not token ids (sample.h): the record is then not counted and
+ * stats_error() says why.
  */
 int stats_add(struct stats *s, json_t *rec);
 /* The last stats_add error; borrowed until the next call. */
 const char *stats_error(const struct stats *s);
-/* The field the last stats_add error is about ("group", the reward key). */
+/* The field the last stats_add error is about ("group", the reward key, ...). */
 const char *stats_error_field(const struct stats *s);
 /* Closes the open group.  Call once, after the last stats_add. */
 void stats_finish(struct stats *s);
@@ -103,9 +104,6 @@ double stats_percentile(const double *sorted, size_t n, double p);
  */
 const char *stats_last_boxed(const char *s, size_t *len);
 
-/* The value at a dotted path ("rewards.math"): the literal key first, then
- * the nested objects.  Borrowed, or NULL. */
-json_t *stats_get_path(const json_t *rec, const char *path);
 
 /* ---- plots of training metrics ---- */
 

@@ -1289,24 +1289,25 @@ tok_builtin(void)
 
 struct loadctx {
     const char *path;
-    char *err;
-    size_t errlen;
+    struct sbuf *err;
 };
 
 static int PT_PRINTF(2, 3)
 fail(struct loadctx *c, const char *fmt, ...)
 {
+    struct sbuf msg = SBUF_INIT;
     va_list ap;
     int k;
 
-    if (c->err && c->errlen) {
-        k = snprintf(c->err, c->errlen, "%s: ", c->path);
-        if (k >= 0 && (size_t)k < c->errlen) {
-            va_start(ap, fmt);
-            vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
-            va_end(ap);
-        }
-    }
+    va_start(ap, fmt);
+    k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    sbuf_grow(&msg, k > 0 ? (size_t)k + 1 : 1);
+    va_start(ap, fmt);
+    vsnprintf(msg.buf, msg.cap, fmt, ap);
+    va_end(ap);
+    sbuf_addf(c->err, "%s: %s", c->path, msg.buf);
+    sbuf_release(&msg);
     return -1;
 }
 
@@ -1871,9 +1872,9 @@ read_file(const char *path, struct sbuf *sb)
 }
 
 struct tok *
-tok_load(const char *path, char *err, size_t errlen)
+tok_load(const char *path, struct sbuf *err)
 {
-    struct loadctx c = {path, err, errlen};
+    struct loadctx c = {path, err};
     struct tok *t = tok_new();
     json_error_t je;
     json_t *root = NULL;
@@ -1881,8 +1882,6 @@ tok_load(const char *path, char *err, size_t errlen)
     int bytelevel = 0;
     struct sbuf buf = SBUF_INIT;
 
-    if (err && errlen)
-        err[0] = '\0';
     /* Read whole, then parse: json_load_file() reads a byte at a time. */
     if (read_file(path, &buf) < 0) {
         fail(&c, "%s", strerror(errno));
@@ -1927,22 +1926,23 @@ bad:
 }
 
 struct tok *
-tok_load_dir(const char *dir)
+tok_load_dir(const char *dir, struct sbuf *err)
 {
-    char *path = xmalloc(strlen(dir) + 32), err[512];
+    char *path = xmalloc(strlen(dir) + 32);
     struct stat st;
     struct tok *t;
 
     sprintf(path, "%s/tokenizer.json", dir);
     if (stat(path, &st) != 0) {
-        if (errno != ENOENT)
-            die_errno("%s", path);
+        if (errno != ENOENT) {
+            sbuf_addf(err, "%s: %s", path, strerror(errno));
+            free(path);
+            return NULL;
+        }
         free(path);
         return tok_builtin();
     }
-    t = tok_load(path, err, sizeof(err));
+    t = tok_load(path, err);
     free(path);
-    if (!t)
-        die("%s", err);
     return t;
 }

@@ -46,7 +46,7 @@
  * one struct tok must not be used by two threads at once.  Load one per
  * thread (or lock around calls).
  *
- *     struct tok *t = tok_load_dir("ckpt/step-0");  (or the built-in one)
+ *     struct tok *t = tok_load_dir("ckpt/step-0", &err);  (or the built-in one)
  *     struct tok_ids ids = TOK_IDS_INIT;
  *     tok_encode(t, text, strlen(text), 0, &ids);  (TOK_ADD_SPECIAL: + BOS)
  *     for (size_t i = 0; i < ids.n; i++) printf("%d\n", ids.v[i]);
@@ -109,16 +109,16 @@ void tok_ids_release(struct tok_ids *a);
 /*
  * Loads a tokenizer.json (and reads tokenizer_config.json in the same
  * directory when there is one).  Returns a new tokenizer, or NULL with a
- * message ("FILE: what is wrong") in err (err may be NULL; the message
- * is cut at errlen bytes).
+ * message ("FILE: what is wrong") appended to err.
  */
-struct tok *tok_load(const char *path, char *err, size_t errlen);
+struct tok *tok_load(const char *path, struct sbuf *err);
 /*
  * The tokenizer of a checkpoint directory: DIR/tokenizer.json if it
- * exists, else the built-in tokenizer.  Dies with "prog: FILE: ..." when
- * the tokenizer.json is there but cannot be loaded.  Result is new.
+ * exists, else the built-in tokenizer.  Returns a new tokenizer, or NULL
+ * with "DIR/tokenizer.json: ..." appended to err when the file is there
+ * but cannot be read or loaded.
  */
-struct tok *tok_load_dir(const char *dir);
+struct tok *tok_load_dir(const char *dir, struct sbuf *err);
 /* The built-in byte tokenizer (new). */
 struct tok *tok_builtin(void);
 void tok_free(struct tok *t);

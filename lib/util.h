@@ -29,9 +29,6 @@
  *     (xmalloc), broken invariants, and the record streams' own I/O
  *     (lib/rec: a truncated zstd frame, a failed write), whose message
  *     already names the stream.
- * Older interfaces that still write into a char buffer (tok_load(),
- * chat_init(): char *err, size_t errlen) or die on a bad tokenizer file
- * (tok_load_dir()) are the exceptions left; new code follows the rule.
  */
 #ifndef POSTTRAIN_UTIL_H
 #define POSTTRAIN_UTIL_H

@@ -211,27 +211,6 @@ emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, 
 static const struct opt_choice endpoints[] = {
     {"chat", OAI_CHAT}, {"completions", OAI_COMPLETIONS}, {NULL, 0}};
 
-/*
- * The global step of the checkpoint in dir (its trainer_state.json, as
- * update(1) writes it), or 0 when it has none: the policy version of
- * the samples, which a staleness bound compares (advantage(1)).
- */
-static long
-policy_step(const char *dir)
-{
-    char path[4096];
-    json_t *js, *v;
-    long step = 0;
-
-    snprintf(path, sizeof(path), "%s/trainer_state.json", dir);
-    js = json_load_file(path, 0, NULL);
-    v = js ? json_object_get(js, "global_step") : NULL;
-    if (json_is_integer(v))
-        step = (long)json_integer_value(v);
-    json_decref(js);
-    return step;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -378,7 +357,7 @@ main(int argc, char **argv)
     run.prefix = (lm.chat.flags & CHAT_THINK) ? "<think>\n" : "";
     run.system = system_file ? read_text(system_file) : NULL;
     ckpt_hash(lm.m, run.policy);
-    run.policy_step = policy_step(mo.lm.dir);
+    run.policy_step = ckpt_state_step(mo.lm.dir);  /* for advantage(1)'s staleness bound */
     sample_sampling_of(&run.sampling, &cfg.sampler);
 
     tool_start(&t, argc - argi, argv + argi);

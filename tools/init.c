@@ -226,11 +226,11 @@ main(int argc, char **argv)
             die("%s: %s", config ? config : preset, why);
     }
     if (tokenizer) {
-        char terr[512];
-        struct tok *tk = tok_load(tokenizer, terr, sizeof(terr));
+        struct sbuf terr = SBUF_INIT;
+        struct tok *tk = tok_load(tokenizer, &terr);
         long mx;
         if (!tk)   /* a checkpoint no tool could read */
-            die("%s", terr);
+            die("%s", sbuf_str(&terr));
         tok_free(tk);
         mx = tokenizer_max_id(tokenizer);
         if (mx >= c.vocab_size)

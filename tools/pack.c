@@ -67,7 +67,7 @@ main(int argc, char **argv)
     struct sbuf why = SBUF_INIT;
     const struct pack_stats *st;
     json_t *r, *out;
-    char err[512];
+    struct sbuf err = SBUF_INIT;
 
     tool_init(&tl, "pack", usage_text);
     tool_model_init(&mo);
@@ -121,9 +121,9 @@ main(int argc, char **argv)
     }
     memset(&chat, 0, sizeof(chat));
     if (mo.lm.dir) {
-        tk = tok_load_dir(mo.lm.dir);
-        if (chat_init(&chat, tk, mo.lm.format, mo.lm.chat_flags, err, sizeof(err)) < 0)
-            die("%s", err);
+        if (!(tk = tok_load_dir(mo.lm.dir, &err))
+            || chat_init(&chat, tk, mo.lm.format, mo.lm.chat_flags, &err) < 0)
+            die("%s", sbuf_str(&err));
         have_chat = 1;
     }
     tool_start(&tl, argc - argi, argv + argi);
@@ -156,6 +156,7 @@ main(int argc, char **argv)
     }
     packer_free(p);
     sbuf_release(&why);
+    sbuf_release(&err);
     if (have_chat)
         chat_release(&chat);
     tok_free(tk);

@@ -4,21 +4,19 @@
  * fraction of tests passed.  Records of other domains pass through
  * unchanged; output order is input order.  See score-code(1).
  *
- * On lib/pool's threads: task 0 reads and checks records and writes them
- * in order; tasks 1..jobs each run one sandbox at a time.  A window of
- * 4 * jobs records is in flight.
+ * The loop is lib/score's, its jobs on lib/pool's workers: each runs one
+ * sandbox at a time, a window of 4 * jobs records is in flight.  This is
+ * options and the three stages of a record (prepare, run, finish).
  */
-#include <getopt.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "codeblock.h"
 #include "codeeval.h"
-#include "pool.h"
 #include "sample.h"
 #include "sandbox.h"
+#include "score.h"
 #include "tool.h"
 
 static const char usage[] =
@@ -27,371 +25,189 @@ static const char usage[] =
     "                  [options] [FILE...]\n"
     "Scores the code block of each record of domain \"code\" against its tests,\n"
     "run in a bubblewrap sandbox: rewards.code = passed / total.\n"
-    "  -j, --jobs N           sandboxes at once (default: number of cores)\n"
-    "  -t, --timeout SEC      CPU-time limit per test (default 5)\n"
-    "      --wall SEC         wall-clock limit per test (default 2 * timeout + 5)\n"
-    "  -m, --memory MIB       address-space limit per process (default 1024)\n"
-    "      --nproc N          processes and threads per test (default 32)\n"
-    "      --output-limit BYTES  stdout and stderr cap per test (default 1048576)\n"
-    "      --lang LANG        language of records without 'lang' (default python):\n"
-    "                         python, c, cpp, java, go, rust or javascript\n"
-    "      --float-tolerance EPS  outputs compared token by token, numbers\n"
-    "                         within absolute or relative error EPS\n"
-    "      --subtasks         score records with 'subtasks' by subtask\n"
-    "      --bwrap PATH       the bubblewrap program (default: bwrap in PATH)\n"
-    "      --uid N            when root, sandboxes run as uids N..N+jobs-1\n"
-    "                         (default 64000)\n"
-    TOOL_USAGE_COMMON;
+    "\n";
 
-enum {
-    OPT_NPROC = TOOL_OPT_FIRST_FREE,
-    OPT_OUTPUT_LIMIT,
-    OPT_LANG,
-    OPT_BWRAP,
-    OPT_UID,
-    OPT_WALL,
-    OPT_FLOAT_TOL,
-    OPT_SUBTASKS,
+struct ctx {
+    struct code_opts opts;
+    const char *lang;           /* of records without 'lang' */
+    struct sandbox *sb;         /* one per worker slot */
 };
 
-static const struct option longopts[] = {
-    TOOL_LONGOPTS,
-    {"jobs", required_argument, NULL, 'j'},
-    {"timeout", required_argument, NULL, 't'},
-    {"memory", required_argument, NULL, 'm'},
-    {"nproc", required_argument, NULL, OPT_NPROC},
-    {"output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
-    {"lang", required_argument, NULL, OPT_LANG},
-    {"bwrap", required_argument, NULL, OPT_BWRAP},
-    {"uid", required_argument, NULL, OPT_UID},
-    {"wall", required_argument, NULL, OPT_WALL},
-    {"float-tolerance", required_argument, NULL, OPT_FLOAT_TOL},
-    {"subtasks", no_argument, NULL, OPT_SUBTASKS},
-    {NULL, 0, NULL, 0},
-};
-
-/* ---- the window of records in flight ---- */
-
-struct item {
-    json_t *rec;
-    const char *file;       /* borrowed from the tool */
-    long line;
-    int work;               /* a worker must score it */
-    int done;
-    struct code_task task;  /* strings borrowed from rec */
+/* A sandbox run of one record: its task and, after run, the verdicts. */
+struct job {
+    struct code_task task;      /* strings borrowed from the record */
     enum code_verdict *verdicts;
     enum code_run_status status;
     char err[512];
 };
 
-struct shared {
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv, done_cv;
-    struct item *ring;
-    size_t cap;
-    size_t head, next, tail;    /* head <= next <= tail */
-    int eof;
-    const char *bwrap;
-    uid_t uid;
-    struct code_opts opts;
-    struct tool *t;
-    const char *lang;       /* of records without 'lang' */
-};
-
-/* A worker: runs the sandbox of each item marked work, in slot. */
-static void
-worker(struct shared *sh, int slot)
-{
-    struct sandbox sb;
-
-    sandbox_init(&sb, sh->bwrap);
-    sb.uid_base = sh->uid;
-    pthread_mutex_lock(&sh->mu);
-    for (;;) {
-        struct item *it;
-
-        while (sh->next < sh->tail && !sh->ring[sh->next % sh->cap].work)
-            sh->next++;
-        if (sh->next == sh->tail) {
-            if (sh->eof)
-                break;
-            pthread_cond_wait(&sh->work_cv, &sh->mu);
-            continue;
-        }
-        it = &sh->ring[sh->next++ % sh->cap];
-        pthread_mutex_unlock(&sh->mu);
-        it->status = codeeval_run(&sb, slot, &sh->opts, &it->task, it->verdicts,
-                                  it->err, sizeof(it->err));
-        pthread_mutex_lock(&sh->mu);
-        it->done = 1;
-        pthread_cond_broadcast(&sh->done_cv);
-    }
-    pthread_mutex_unlock(&sh->mu);
-    sandbox_release(&sb);
-}
-
-/*
- * Checks rec and fills it: a pass-through (other domain, or no code
- * block: scored here) is done at once.  Returns -1 when the record was
- * rejected (and must be dropped).
- */
 /* Records of domain "code"; the rest, untagged ones too, pass. */
 static const char *const code_name[] = {"code"};
-static const struct sample_domains code_domain = {code_name, 1, NULL, 0, 0};
 
+/* Checks rec and finds its program: 2 with a job, 0 (no code block), -1. */
 static int
-prepare(struct tool *t, json_t *rec, const char *default_lang,
-        const struct code_opts *opts, struct item *it)
+prepare(void *vctx, json_t *rec, const char *text, void **out, double *reward,
+        const char **field, struct sbuf *why)
 {
-    const char *lang = default_lang, *text, *why, *field;
+    struct ctx *c = vctx;
+    const char *lang = c->lang, *w;
+    struct job *j;
     enum code_lang l;
     char buf[200];
     size_t off, len;
 
-    memset(it, 0, sizeof(*it));
-    it->rec = rec;
-    it->file = tool_file(t);
-    it->line = tool_line(t);
-    switch (sample_domain_match(&code_domain, rec, &why)) {
-    case -1:
-        tool_reject(t, rec, "domain", "%s", why);
-        return -1;
-    case 0:
-        it->done = 1;
-        return 0;
-    }
-    if (json_object_get(rec, "lang") && rec_get_str(rec, "lang", &lang, &why) != 0) {
-        tool_reject(t, rec, "lang", "%s", why);
+    if (json_object_get(rec, "lang") && rec_get_str(rec, "lang", &lang, &w) != 0) {
+        *field = "lang";
+        sbuf_adds(why, w);
         return -1;
     }
     if (code_lang_parse(lang, &l) != 0) {
-        tool_reject(t, rec, "lang", "'%s' is not " CODE_LANGS_TEXT, lang);
+        *field = "lang";
+        sbuf_addf(why, "'%s' is not " CODE_LANGS_TEXT, lang);
         return -1;
     }
-    if (rec_check_rewards(rec, &why) != 0) {
-        tool_reject(t, rec, "rewards", "%s", why);
+    j = xcalloc(1, sizeof(*j));
+    if (code_task_parse(rec, &c->opts, &j->task, field, buf, sizeof(buf)) != 0) {
+        sbuf_adds(why, buf);
+        free(j);
         return -1;
     }
-    if (rec_get_str(rec, "completion", &text, &why) != 0) {
-        tool_reject(t, rec, "completion", "%s", why);
-        return -1;
-    }
-    if (code_task_parse(rec, opts, &it->task, &field, buf, sizeof(buf)) != 0) {
-        tool_reject(t, rec, field, "%s", buf);
-        return -1;
-    }
-    it->verdicts = xcalloc(it->task.ntests, sizeof(*it->verdicts));
     /* The canonical name, which codeblock.h knows the aliases of. */
     if (!codeblock_find(text, strlen(text), code_lang_name(l), &off, &len)) {
-        code_record_set(rec, NULL, NULL, "no_code");
-        it->done = 1;
+        *reward = code_record_set(rec, NULL, NULL, "no_code");
+        code_task_release(&j->task);
+        free(j);
         return 0;
     }
-    it->task.prog = (struct code_program){ l, text + off, len };
-    it->work = 1;
+    j->task.prog = (struct code_program){ l, text + off, len };
+    j->verdicts = xcalloc(j->task.ntests, sizeof(*j->verdicts));
+    *out = j;
+    return 2;
+}
+
+static void
+run(void *vctx, int slot, void *vjob)
+{
+    struct ctx *c = vctx;
+    struct job *j = vjob;
+
+    j->status = codeeval_run(&c->sb[slot], slot, &c->opts, &j->task, j->verdicts, j->err,
+                             sizeof(j->err));
+}
+
+/* The verdicts into rec; a sandbox that failed rejects it. */
+static int
+finish(void *vctx, json_t *rec, void *vjob, double *reward, const char **field,
+       struct sbuf *why)
+{
+    struct job *j = vjob;
+    int k;
+
+    (void)vctx;
+    if (j->status == CODE_RUN_INFRA) {
+        *field = NULL;
+        sbuf_addf(why, "infra_error: %s", j->err);
+        k = -1;
+    } else if (j->status == CODE_RUN_CHECKER) {
+        *field = "checker";
+        sbuf_adds(why, j->err);
+        k = -1;
+    } else {
+        *reward = code_record_set(rec, &j->task, j->verdicts, NULL);
+        k = *reward >= 1;
+    }
+    code_task_release(&j->task);
+    free(j->verdicts);
+    free(j);
+    return k;
+}
+
+/* --lang: a language code_lang_parse knows. */
+static int
+cb_lang(void *v, const char *arg, struct sbuf *why)
+{
+    enum code_lang l;
+
+    (void)why;
+    if (code_lang_parse(arg, &l) != 0)
+        return -1;
+    *(const char **)v = arg;
     return 0;
-}
-
-/* Writes (or rejects) a finished item and frees it. */
-static void
-finish(struct tool *t, struct item *it)
-{
-    if (it->status == CODE_RUN_INFRA)
-        tool_reject_at(t, it->file, it->line, it->rec, NULL, "infra_error: %s", it->err);
-    else if (it->status == CODE_RUN_CHECKER)
-        tool_reject_at(t, it->file, it->line, it->rec, "checker", "%s", it->err);
-    else {
-        if (it->work)
-            code_record_set(it->rec, &it->task, it->verdicts, NULL);
-        tool_write(t, it->rec);
-    }
-    json_decref(it->rec);
-    code_task_release(&it->task);
-    free(it->verdicts);
-    memset(it, 0, sizeof(*it));
-}
-
-/*
- * The reader: keeps the window full, in input order, and writes each
- * record at its head as soon as it is finished.
- */
-static void
-reader(struct shared *sh)
-{
-    struct tool *t = sh->t;
-
-    for (;;) {
-        size_t tail, head;
-        int eof;
-
-        /* Write every finished record at the head of the window. */
-        pthread_mutex_lock(&sh->mu);
-        while (sh->head < sh->tail && sh->ring[sh->head % sh->cap].done) {
-            struct item *it = &sh->ring[sh->head % sh->cap];
-
-            pthread_mutex_unlock(&sh->mu);
-            finish(t, it);
-            pthread_mutex_lock(&sh->mu);
-            sh->head++;
-        }
-        tail = sh->tail;
-        head = sh->head;
-        eof = sh->eof;
-        if (eof && head == tail) {
-            pthread_mutex_unlock(&sh->mu);
-            break;
-        }
-        if (eof || tail - head == sh->cap) {
-            pthread_cond_wait(&sh->done_cv, &sh->mu);
-            pthread_mutex_unlock(&sh->mu);
-            continue;
-        }
-        pthread_mutex_unlock(&sh->mu);
-
-        /* Room in the window: read one more record. */
-        for (;;) {
-            json_t *rec = tool_next(t);
-            struct item *it = &sh->ring[tail % sh->cap];
-
-            if (!rec) {
-                pthread_mutex_lock(&sh->mu);
-                sh->eof = 1;
-                pthread_cond_broadcast(&sh->work_cv);
-                pthread_mutex_unlock(&sh->mu);
-                break;
-            }
-            if (prepare(t, rec, sh->lang, &sh->opts, it) != 0) {
-                json_decref(rec);
-                code_task_release(&it->task);
-                free(it->verdicts);
-                memset(it, 0, sizeof(*it));
-                continue;
-            }
-            pthread_mutex_lock(&sh->mu);
-            sh->tail++;
-            if (it->work)
-                pthread_cond_signal(&sh->work_cv);
-            pthread_mutex_unlock(&sh->mu);
-            tool_progress(t, "%zu records", tail + 1);
-            break;
-        }
-    }
-}
-
-/* lib/pool task: 0 is the reader, 1..jobs the workers (slot task - 1). */
-static void
-task(void *ctx, int task_no, int tid)
-{
-    struct shared *sh = ctx;
-
-    (void)tid;
-    if (task_no == 0)
-        reader(sh);
-    else
-        worker(sh, task_no - 1);
 }
 
 int
 main(int argc, char **argv)
 {
     struct tool t;
-    struct shared sh;
-    const char *lang = "python";
-    long n, jobs;
-    double d, wall = 0;
-    int c;
+    struct ctx c;
+    struct score_counts cnt;
+    const char *bwrap = NULL;
+    long mem = 1024, nproc, out_bytes, uid = 64000, jobs, k;
+    double wall = 0;
+    int argi;
 
     if (sandbox_is_runner(argc, argv))
         return sandbox_runner_main();
-    util_setprog(argv[0]);
-    memset(&sh, 0, sizeof(sh));
-    code_opts_default(&sh.opts);
-    sh.uid = 64000;
+    memset(&c, 0, sizeof(c));
+    code_opts_default(&c.opts);
+    c.lang = "python";
     jobs = sysconf(_SC_NPROCESSORS_ONLN);
     if (jobs < 1)
         jobs = 1;
+    nproc = c.opts.run.nproc;
+    out_bytes = (long)c.opts.run.out_bytes;
     tool_init(&t, "score-code", usage);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS "j:t:m:", longopts, NULL)) != -1) {
-        if (tool_opt(&t, c, optarg))
-            continue;
-        switch (c) {
-        case 'j':
-            if (parse_long(optarg, 1, 1024, &jobs))
-                tool_usage_error(&t, "--jobs: '%s' is not an integer in [1, 1024]", optarg);
-            break;
-        case 't':
-            if (parse_double(optarg, 0.01, 86400, &d))
-                tool_usage_error(&t, "--timeout: '%s' is not a number of seconds in "
-                                 "[0.01, 86400]", optarg);
-            sh.opts.run.cpu_sec = d;
-            break;
-        case OPT_WALL:
-            if (parse_double(optarg, 0.01, 86400, &wall))
-                tool_usage_error(&t, "--wall: '%s' is not a number of seconds in "
-                                 "[0.01, 86400]", optarg);
-            break;
-        case 'm':
-            if (parse_long(optarg, 16, 1L << 20, &n))
-                tool_usage_error(&t, "--memory: '%s' is not an integer in [16, 1048576]",
-                                 optarg);
-            sh.opts.run.mem_bytes = (uint64_t)n << 20;
-            break;
-        case OPT_NPROC:
-            if (parse_long(optarg, 1, 4096, &n))
-                tool_usage_error(&t, "--nproc: '%s' is not an integer in [1, 4096]", optarg);
-            sh.opts.run.nproc = n;
-            break;
-        case OPT_OUTPUT_LIMIT:
-            if (parse_long(optarg, 1, 1L << 30, &n))
-                tool_usage_error(&t, "--output-limit: '%s' is not an integer in "
-                                 "[1, 1073741824]", optarg);
-            sh.opts.run.out_bytes = (uint64_t)n;
-            break;
-        case OPT_LANG: {
-            enum code_lang l;
-
-            if (code_lang_parse(optarg, &l) != 0)
-                tool_usage_error(&t, "--lang: '%s' is not " CODE_LANGS_TEXT, optarg);
-            lang = optarg;
-            break;
-        }
-        case OPT_FLOAT_TOL:
-            if (parse_double(optarg, 0, 1, &sh.opts.float_tol) || sh.opts.float_tol <= 0)
-                tool_usage_error(&t, "--float-tolerance: '%s' is not a number in (0, 1]",
-                                 optarg);
-            break;
-        case OPT_SUBTASKS:
-            sh.opts.subtasks = 1;
-            break;
-        case OPT_BWRAP:
-            sh.bwrap = optarg;
-            break;
-        case OPT_UID:
-            if (parse_long(optarg, 1, 4000000000L, &n))
-                tool_usage_error(&t, "--uid: '%s' is not an integer in [1, 4000000000]",
-                                 optarg);
-            sh.uid = (uid_t)n;
-            break;
-        default:
-            tool_usage(&t);
-        }
+    {
+        struct opt opts[] = {
+            OPT_LONG('j', "jobs", &jobs, "N", 1, 1024,
+                     "sandboxes at once (default: number of cores)"),
+            OPT_DOUBLE('t', "timeout", &c.opts.run.cpu_sec, "SEC", 0.01, 86400,
+                       "CPU-time limit per test (default 5)"),
+            OPT_DOUBLE(0, "wall", &wall, "SEC", 0.01, 86400,
+                       "wall-clock limit per test (default 2 * timeout + 5)"),
+            OPT_LONG('m', "memory", &mem, "MIB", 16, 1L << 20,
+                     "address-space limit per process (default 1024)"),
+            OPT_LONG(0, "nproc", &nproc, "N", 1, 4096,
+                     "processes and threads per test (default 32)"),
+            OPT_LONG(0, "output-limit", &out_bytes, "BYTES", 1, 1L << 30,
+                     "stdout and stderr cap per test (default 1048576)"),
+            OPT_CALL(0, "lang", &c.lang, "LANG", cb_lang, CODE_LANGS_TEXT,
+                     "language of records without 'lang' (default python):\n"
+                     "python, c, cpp, java, go, rust or javascript"),
+            OPT_DOUBLE(0, "float-tolerance", &c.opts.float_tol, "EPS", 0, 1,
+                       "outputs compared token by token, numbers\n"
+                       "within absolute or relative error EPS"),
+            OPT_BOOL(0, "subtasks", &c.opts.subtasks, "score records with 'subtasks' by subtask"),
+            OPT_STRING(0, "bwrap", &bwrap, "PATH", "the bubblewrap program (default: bwrap in PATH)"),
+            OPT_LONG(0, "uid", &uid, "N", 1, 4000000000L,
+                     "when root, sandboxes run as uids N..N+jobs-1\n"
+                     "(default 64000)"),
+            OPT_END(),
+        };
+        struct opt *o;
+        for (o = opts; o->type != OPT_T_END; o++)
+            o->flags |= OPT_NAME_LONG;
+        opt_find(opts, "float-tolerance")->flags |= OPT_OPEN_MIN;
+        argi = tool_parse(&t, opts, argc, argv);
     }
-    sh.opts.run.wall_sec = wall ? wall : 2 * sh.opts.run.cpu_sec + 5;
-    tool_start(&t, argc - optind, argv + optind);
-
-    sh.cap = (size_t)jobs * 4;
-    sh.ring = xcalloc(sh.cap, sizeof(*sh.ring));
-    sh.t = &t;
-    sh.lang = lang;
-    pthread_mutex_init(&sh.mu, NULL);
-    pthread_cond_init(&sh.work_cv, NULL);
-    pthread_cond_init(&sh.done_cv, NULL);
-    /* one thread each for the reader and the jobs workers */
-    pool_set_threads((int)jobs + 1);
-    pool_run(task, &sh, (int)jobs + 1);
-    free(sh.ring);
-    pthread_cond_destroy(&sh.work_cv);
-    pthread_cond_destroy(&sh.done_cv);
-    pthread_mutex_destroy(&sh.mu);
+    c.opts.run.mem_bytes = (uint64_t)mem << 20;
+    c.opts.run.nproc = nproc;
+    c.opts.run.out_bytes = (uint64_t)out_bytes;
+    c.opts.run.wall_sec = wall ? wall : 2 * c.opts.run.cpu_sec + 5;
+    c.sb = xcalloc((size_t)jobs, sizeof(*c.sb));
+    for (k = 0; k < jobs; k++) {
+        sandbox_init(&c.sb[k], bwrap);
+        c.sb[k].uid_base = (uid_t)uid;
+    }
+    tool_start(&t, argc - argi, argv + argi);
+    {
+        struct scorer sc = {"code", {code_name, 1, NULL, 0, 0}, "correct", NULL, &c};
+        struct score_stages st = {.prepare = prepare, .run = run, .finish = finish,
+                                  .jobs = (int)jobs};
+        score_run_jobs(&t, &sc, &st, &cnt);
+    }
+    for (k = 0; k < jobs; k++)
+        sandbox_release(&c.sb[k]);
+    free(c.sb);
     return tool_finish(&t);
 }

@@ -185,7 +185,6 @@ record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c,
     const char *text, *why;
     const char *field = o->field;
     size_t nprompt, k;
-    char err[256];
 
     ids->n = 0;
     if (o->mode == DECODE) {
@@ -246,9 +245,8 @@ record(struct tool *tl, const struct opts *o, struct tok *t, struct chat *c,
             chat_response(c, cv->m[cv->n - 1].content, ids);
     } else if (cv->response) {
         mask->n = 0;
-        if (chat_conv_sample(c, cv->m, cv->n, 1, ids, mask, err,
-                             sizeof(err)) < 0) {
-            tool_reject(tl, r, "messages", "%s", err);
+        if (chat_conv_sample(c, cv->m, cv->n, 1, ids, mask, &why) < 0) {
+            tool_reject(tl, r, "messages", "%s", why);
             return -1;
         }
         for (k = 0; k < mask->n && !mask->v[k]; k++)
@@ -279,7 +277,7 @@ main(int argc, char **argv)
     struct tok *t = NULL;
     struct chat c;
     int argi, rc, mode = ENCODE, given[4] = {0};
-    char err[512];
+    struct sbuf err = SBUF_INIT;
 
     tool_init(&tl, "tok", usage_text);
     tool_model_init(&mo);
@@ -330,16 +328,17 @@ main(int argc, char **argv)
     if (o.records && o.mode == INSPECT)
         tool_usage_error(&tl, "-i works on text, not records");
     if (tokfile) {
-        if ((t = tok_load(tokfile, err, sizeof(err))) == NULL)
-            die("%s", err);
-    } else if (mo.lm.dir)
-        t = tok_load_dir(mo.lm.dir);
-    else
+        if ((t = tok_load(tokfile, &err)) == NULL)
+            die("%s", sbuf_str(&err));
+    } else if (mo.lm.dir) {
+        if ((t = tok_load_dir(mo.lm.dir, &err)) == NULL)
+            die("%s", sbuf_str(&err));
+    } else
         t = tok_builtin();
     if (o.records && !o.field && o.mode != DECODE) {
         unsigned f = mo.lm.chat_flags | (o.plain ? CHAT_PLAIN : 0);
-        if (chat_init(&c, t, o.format, f, err, sizeof(err)) < 0)
-            die("%s", err);
+        if (chat_init(&c, t, o.format, f, &err) < 0)
+            die("%s", sbuf_str(&err));
     } else
         memset(&c, 0, sizeof(c));
     tool_start(&tl, argc - argi, argv + argi);
@@ -362,5 +361,6 @@ main(int argc, char **argv)
     rc = tool_finish(&tl);
     chat_release(&c);
     tok_free(t);
+    sbuf_release(&err);
     return rc;
 }

@@ -52,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tok_ids p = TOK_IDS_INIT, ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
     size_t f, i;
     int V = tok_vocab_size(t);
-    char err[256];
+    struct sbuf err = SBUF_INIT;
 
     memcpy(buf, data, size);
     buf[size] = buf[size + 1] = buf[size + 2] = 0;
@@ -66,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
         struct chat c;
 
-        if (chat_init(&c, t, CHAT_BUILTIN, flags[f], err, sizeof(err)) != 0)
+        if (chat_init(&c, t, CHAT_BUILTIN, flags[f], &err) != 0)
             abort();
         p.n = ids.n = mask.n = 0;
         chat_prompt(&c, *sys ? sys : NULL, prompt, &p);
@@ -100,6 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tok_ids_release(&ids);
     tok_ids_release(&mask);
     tok_free(t);
+    sbuf_release(&err);
     free(buf);
     return 0;
 }

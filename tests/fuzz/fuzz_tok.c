@@ -93,15 +93,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!builtin) {
         const char *top = getenv("TOP");
-        char path[4096], err[512];
+        struct sbuf err = SBUF_INIT;
+        char path[4096];
 
         snprintf(path, sizeof(path), "%s/tests/cli/tok/tiny/tokenizer.json", top ? top : ".");
         builtin = tok_builtin();
-        tiny = tok_load(path, err, sizeof(err));
+        tiny = tok_load(path, &err);
         if (!tiny) {
-            fprintf(stderr, "fuzz_tok: %s\n", err);
+            fprintf(stderr, "fuzz_tok: %s\n", sbuf_str(&err));
             abort();
         }
+        sbuf_release(&err);
     }
     if (!text)
         abort();

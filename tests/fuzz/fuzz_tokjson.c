@@ -19,7 +19,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char text[] = "Hello world <|im_end|> 12345  \n\n\xc3\xa9\xe2\x82\xac\xff x";
     int fd = memfd_create("tokenizer.json", 0);
-    char path[64], err[512];
+    struct sbuf err = SBUF_INIT;
+    char path[64];
     struct tok *t;
     size_t i;
 
@@ -28,10 +29,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size && write(fd, data, size) != (ssize_t)size)
         abort();
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    err[0] = 0;
-    t = tok_load(path, err, sizeof(err));
-    if (!t && !err[0])
+    t = tok_load(path, &err);
+    if (!t && !err.len)
         abort();   /* a refusal always says why */
+    sbuf_release(&err);
     if (t) {
         struct tok_ids ids = TOK_IDS_INIT;
         struct sbuf sb = SBUF_INIT;

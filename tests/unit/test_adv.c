@@ -226,49 +226,6 @@ test_uniform(void)
     CHECK(adv_uniform(R8 + 1, 3) == 1);
 }
 
-static void
-test_reward(void)
-{
-    json_t *r = json_loads("{\"reward\": 1.5, \"n\": 2, \"s\": \"1\", \"z\": null,"
-                           " \"b\": true, \"rewards\": {\"format\": 1, \"math\": 0},"
-                           " \"a.b\": 7, \"a\": {\"b\": 8}, \"deep\": {\"x\": {\"y\": -2}}}",
-                           0, NULL);
-    const char *why = NULL;
-    double x = 0;
-
-    CHECK(r != NULL);
-    CHECK(adv_reward(r, "reward", &x, &why) == 0 && x == 1.5);
-    CHECK(adv_reward(r, "n", &x, &why) == 0 && x == 2);
-    CHECK(adv_reward(r, "rewards.format", &x, &why) == 0 && x == 1);
-    CHECK(adv_reward(r, "rewards.math", &x, &why) == 0 && x == 0);
-    CHECK(adv_reward(r, "deep.x.y", &x, &why) == 0 && x == -2);
-    /* The field named "a.b" wins over the path a -> b. */
-    CHECK(adv_reward(r, "a.b", &x, &why) == 0 && x == 7);
-    x = 42;
-    CHECK(adv_reward(r, "missing", &x, &why) == -1 && x == 42);
-    CHECK_STREQ(why, "missing");
-    CHECK(adv_reward(r, "rewards.code", &x, &why) == -1);
-    CHECK_STREQ(why, "missing");
-    CHECK(adv_reward(r, "reward.x", &x, &why) == -1);
-    CHECK_STREQ(why, "missing");
-    CHECK(adv_reward(r, "s", &x, &why) == -1);
-    CHECK_STREQ(why, "not a number");
-    CHECK(adv_reward(r, "z", &x, &why) == -1);
-    CHECK_STREQ(why, "not a number");
-    CHECK(adv_reward(r, "b", &x, &why) == -1);
-    CHECK_STREQ(why, "not a number");
-    CHECK(adv_reward(r, "rewards", &x, &why) == -1);
-    CHECK_STREQ(why, "not a number");
-    CHECK(adv_lookup(r, "deep.x") == json_object_get(json_object_get(r, "deep"), "x"));
-    CHECK(adv_lookup(r, "deep.") == NULL);
-    json_object_set_new(r, "inf", json_real(INFINITY));
-    if (json_object_get(r, "inf")) {
-        CHECK(adv_reward(r, "inf", &x, &why) == -1);
-        CHECK_STREQ(why, "not a finite number");
-    }
-    json_decref(r);
-}
-
 int
 main(void)
 {
@@ -278,6 +235,5 @@ main(void)
     test_batch();
     test_moments();
     test_uniform();
-    test_reward();
     return check_done();
 }

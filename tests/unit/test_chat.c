@@ -48,11 +48,11 @@ test_builtin(void)
     struct tok *t = tok_builtin();
     struct chat c;
     struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
-    char err[256];
+    struct sbuf err = SBUF_INIT;
     static const int sft[] = {256, 260, 'Q', 261, 'A', 257};
     static const int sftmask[] = {0, 0, 0, 0, 1, 1};
 
-    CHECK(chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_AUTO, 0, &err) == 0);
     CHECK(c.format == CHAT_BUILTIN);
     CHECK(c.eos == 257 && chat_is_stop(&c, 257) && !chat_is_stop(&c, 256));
     /* <|bos|><|system|>SYS<|user|>PROMPT<|assistant|> */
@@ -69,15 +69,14 @@ test_builtin(void)
     CHECK(ids_eq(&ids, sft, 6) && ids_eq(&mask, sftmask, 6));
     chat_release(&c);
 
-    CHECK(chat_init(&c, t, CHAT_BUILTIN, CHAT_THINK | CHAT_PLAIN, err,
-                    sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_BUILTIN, CHAT_THINK | CHAT_PLAIN, &err) == 0);
     PROMPT(&c, NULL, "<|eos|>", 256, 260, '<', '|', 'e', 'o', 's', '|', '>',
            261, 262, '\n');
     RESPONSE(&c, "<think>", '<', 't', 'h', 'i', 'n', 'k', '>', 257);
     chat_release(&c);
 
     /* text: no markers, everything plain text, the turns on lines */
-    CHECK(chat_init(&c, t, CHAT_TEXT, CHAT_THINK, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_TEXT, CHAT_THINK, &err) == 0);
     CHECK(c.eos == 257 && chat_is_stop(&c, 257));
     render_is(&c, "S", "P", "<|bos|>S\nUser: P\nAssistant: <think>\n");
     PROMPT(&c, NULL, "<|eos|>", 256, 'U', 's', 'e', 'r', ':', ' ', '<', '|', 'e', 'o',
@@ -91,7 +90,7 @@ test_builtin(void)
             {CHAT_ROLE_USER, "c", NULL},
         };
         struct sbuf sb = SBUF_INIT;
-        CHECK(chat_init(&c, t, CHAT_TEXT, 0, err, sizeof(err)) == 0);
+        CHECK(chat_init(&c, t, CHAT_TEXT, 0, &err) == 0);
         chat_conv_render(&c, conv2, 3, 1, &sb, NULL);
         CHECK_STREQ(sbuf_str(&sb), "<|bos|>User: a\nAssistant: b<|eos|>\nUser: c\n"
                     "Assistant: ");
@@ -100,31 +99,32 @@ test_builtin(void)
     }
 
     /* the built-in tokenizer has none of the other formats' tokens */
-    CHECK(chat_init(&c, t, CHAT_CHATML, 0, err, sizeof(err)) == -1);
-    CHECK_MSG(strstr(err, "<|im_start|>") != NULL, "%s", err);
+    CHECK(chat_init(&c, t, CHAT_CHATML, 0, &err) == -1);
+    CHECK_MSG(strstr(sbuf_str(&err), "<|im_start|>") != NULL, "%s", sbuf_str(&err));
     chat_release(&c);
     tok_ids_release(&ids);
     tok_ids_release(&mask);
     tok_free(t);
+    sbuf_release(&err);
 }
 
 static void
 test_formats(void)
 {
-    char err[256];
+    struct sbuf err = SBUF_INIT;
     struct tok *t;
     struct chat c;
     enum chat_format f;
 
     CHECK(tinytok_write("tiny", 0, 0, NULL) == 0);
-    t = tok_load("tiny/tokenizer.json", err, sizeof(err));
-    CHECK_MSG(t != NULL, "%s", err);
+    t = tok_load("tiny/tokenizer.json", &err);
+    CHECK_MSG(t != NULL, "%s", sbuf_str(&err));
     if (!t)
         return;
 
     /* ChatML (Qwen): <|im_start|>system\nS<|im_end|>\n<|im_start|>user\n
      * hello<|im_end|>\n<|im_start|>assistant\n; "hello" is 258 111 */
-    CHECK(chat_init(&c, t, CHAT_CHATML, 0, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_CHATML, 0, &err) == 0);
     PROMPT(&c, "S", "hello",
            300, 's', 'y', 's', 't', 'e', 'm', '\n', 'S', 301, '\n',
            300, 'u', 's', 'e', 'r', '\n', 258, 111, 301, '\n',
@@ -140,25 +140,25 @@ test_formats(void)
     chat_release(&c);
 
     /* ChatML with R1-style thinking: <think> is a token of this vocabulary */
-    CHECK(chat_init(&c, t, CHAT_CHATML, CHAT_THINK, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_CHATML, CHAT_THINK, &err) == 0);
     PROMPT(&c, NULL, "",
            300, 'u', 's', 'e', 'r', '\n', 301, '\n',
            300, 'a', 's', 's', 'i', 's', 't', 'a', 'n', 't', '\n', 311, '\n');
     chat_release(&c);
 
     /* DeepSeek-V3: <｜begin▁of▁sentence｜>S<｜User｜>hello<｜Assistant｜> */
-    CHECK(chat_init(&c, t, CHAT_DEEPSEEK3, 0, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_DEEPSEEK3, 0, &err) == 0);
     PROMPT(&c, "S", "hello", 303, 'S', 305, 258, 111, 306);
     PROMPT(&c, NULL, "hello world", 303, 305, 258, 111, 262, 108, 100, 306);
     RESPONSE(&c, "hello", 258, 111, 304);
     CHECK(c.eos == 304 && chat_is_stop(&c, 304) && !chat_is_stop(&c, 301));
     chat_release(&c);
-    CHECK(chat_init(&c, t, CHAT_DEEPSEEK3, CHAT_THINK, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_DEEPSEEK3, CHAT_THINK, &err) == 0);
     PROMPT(&c, NULL, "hello", 303, 305, 258, 111, 306, 311, '\n');
     chat_release(&c);
 
     /* Llama 3: content trimmed; "\n\n" is two byte tokens here */
-    CHECK(chat_init(&c, t, CHAT_LLAMA3, 0, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_LLAMA3, 0, &err) == 0);
     PROMPT(&c, " S\n", "  hello \n",
            307, 308, 's', 'y', 's', 't', 'e', 'm', 309, '\n', '\n', 'S', 310,
            308, 'u', 's', 'e', 'r', 309, '\n', '\n', 258, 111, 310,
@@ -168,15 +168,15 @@ test_formats(void)
 
     /* detection: special tokens present (DeepSeek's first), or the
      * chat template; an R1 template turns thinking on */
-    CHECK(chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+    CHECK(chat_init(&c, t, CHAT_AUTO, 0, &err) == 0 &&
           c.format == CHAT_DEEPSEEK3);
     chat_release(&c);
     tok_free(t);
     CHECK(tinytok_write("qwen", 0, 0,
                         "{\"chat_template\": \"{{'<|im_start|>' + m}}\"}") ==
           0);
-    t = tok_load("qwen/tokenizer.json", err, sizeof(err));
-    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+    t = tok_load("qwen/tokenizer.json", &err);
+    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, &err) == 0 &&
           c.format == CHAT_CHATML);
     CHECK(!(c.flags & CHAT_THINK));
     chat_release(&c);
@@ -184,12 +184,12 @@ test_formats(void)
     CHECK(tinytok_write("r1", 0, 0,
                         "{\"chat_template\": \"{{'<\xef\xbd\x9c"
                         "Assistant\xef\xbd\x9c><think>\\\\n'}}\"}") == 0);
-    t = tok_load("r1/tokenizer.json", err, sizeof(err));
-    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, err, sizeof(err)) == 0 &&
+    t = tok_load("r1/tokenizer.json", &err);
+    CHECK(t && chat_init(&c, t, CHAT_AUTO, 0, &err) == 0 &&
           c.format == CHAT_DEEPSEEK3);
     CHECK(c.flags & CHAT_THINK);
     chat_release(&c);
-    CHECK(chat_init(&c, t, CHAT_AUTO, CHAT_NO_THINK, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_AUTO, CHAT_NO_THINK, &err) == 0);
     CHECK(!(c.flags & CHAT_THINK));
     chat_release(&c);
     tok_free(t);
@@ -198,6 +198,7 @@ test_formats(void)
     CHECK(chat_parse_format("auto", &f) == 0 && f == CHAT_AUTO);
     CHECK(chat_parse_format("vicuna", &f) == -1);
     CHECK_STREQ(chat_format_name(CHAT_DEEPSEEK3), "deepseek3");
+    sbuf_release(&err);
 }
 
 /* the text a conversation renders to, and its assistant spans */
@@ -246,31 +247,32 @@ test_conv(void)
     struct chat c;
     struct tok_ids ids = TOK_IDS_INIT, mask = TOK_IDS_INIT;
     struct sbuf sb = SBUF_INIT;
-    char err[256];
+    struct sbuf err = SBUF_INIT;
+    const char *why = NULL;
     enum chat_role r;
 
-    CHECK(chat_init(&c, t, CHAT_BUILTIN, 0, err, sizeof(err)) == 0);
-    CHECK(chat_conv_sample(&c, m, 5, 0, &ids, &mask, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, t, CHAT_BUILTIN, 0, &err) == 0);
+    CHECK(chat_conv_sample(&c, m, 5, 0, &ids, &mask, &why) == 0);
     CHECK(ids_eq(&ids, ids_all, sizeof(ids_all) / sizeof(int)));
     CHECK(ids_eq(&mask, mask_all, sizeof(mask_all) / sizeof(int)));
     ids.n = mask.n = 0;
-    CHECK(chat_conv_sample(&c, m, 5, 1, &ids, &mask, err, sizeof(err)) == 0);
+    CHECK(chat_conv_sample(&c, m, 5, 1, &ids, &mask, &why) == 0);
     CHECK(ids_eq(&mask, mask_last, sizeof(mask_last) / sizeof(int)));
     /* no final assistant turn: no sample */
-    CHECK(chat_conv_sample(&c, m, 4, 0, &ids, &mask, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "assistant") != NULL);
-    chat_conv_sample_render(&c, m, 5, &sb, err, sizeof(err));
+    CHECK(chat_conv_sample(&c, m, 4, 0, &ids, &mask, &why) == -1);
+    CHECK(strstr(why, "assistant") != NULL);
+    chat_conv_sample_render(&c, m, 5, &sb, &why);
     CHECK_STREQ(sbuf_str(&sb), "<|bos|><|system|>S<|user|>Q<|assistant|>"
                 "<think>x</think>A<|eos|><|user|>R<|assistant|><think>\nt\n"
                 "</think>\n\nB<|eos|>");
     chat_release(&c);
 
     CHECK(tinytok_write("tiny", 0, 0, NULL) == 0);
-    tt = tok_load("tiny/tokenizer.json", err, sizeof(err));
+    tt = tok_load("tiny/tokenizer.json", &err);
     CHECK(tt != NULL);
     /* Qwen3: the earlier turn's think block is dropped, the last kept;
      * enable_thinking false closes an empty block in the prompt */
-    CHECK(chat_init(&c, tt, CHAT_QWEN3, 0, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, tt, CHAT_QWEN3, 0, &err) == 0);
     conv_is(&c, m, 5, 0,
             "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
             "<|im_start|>assistant\nA<|im_end|>\n<|im_start|>user\nR<|im_end|>\n"
@@ -284,16 +286,16 @@ test_conv(void)
             "r1\n</tool_response>\n<tool_response>\nr2\n</tool_response>"
             "<|im_end|>\n<|im_start|>assistant\n", NULL, 0);
     chat_release(&c);
-    CHECK(chat_init(&c, tt, CHAT_QWEN3, CHAT_NO_THINK, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, tt, CHAT_QWEN3, CHAT_NO_THINK, &err) == 0);
     conv_is(&c, m + 1, 1, 1,
             "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
             "<think>\n\n</think>\n\n", NULL, 0);
     /* reasoning in the last turn without thinking is no sample */
-    CHECK(chat_conv_sample(&c, m, 5, 0, &ids, &mask, err, sizeof(err)) == -1);
+    CHECK(chat_conv_sample(&c, m, 5, 0, &ids, &mask, &why) == -1);
     chat_release(&c);
     /* DeepSeek-R1 (an R1 template is not loaded: CHAT_THINK stands for
      * it): earlier think blocks dropped, systems joined */
-    CHECK(chat_init(&c, tt, CHAT_DEEPSEEK3, CHAT_THINK, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, tt, CHAT_DEEPSEEK3, CHAT_THINK, &err) == 0);
     conv_is(&c, m, 4, 1,
             "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>S"
             "<\xef\xbd\x9cUser\xef\xbd\x9c>Q<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>A"
@@ -303,7 +305,7 @@ test_conv(void)
     chat_release(&c);
     /* Llama 3.1: the dated system turn, outputs trimmed; the spans are
      * the assistant output's bytes */
-    CHECK(chat_init(&c, tt, CHAT_LLAMA31, 0, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, tt, CHAT_LLAMA31, 0, &err) == 0);
     conv_is(&c, m, 3, 0,
             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
             "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
@@ -311,7 +313,7 @@ test_conv(void)
             "<|start_header_id|>assistant<|end_header_id|>\n\n"
             "<think>x</think>A<|eot_id|>", NULL, 0);
     chat_release(&c);
-    CHECK(chat_init(&c, tt, CHAT_CHATML, 0, err, sizeof(err)) == 0);
+    CHECK(chat_init(&c, tt, CHAT_CHATML, 0, &err) == 0);
     conv_is(&c, m, 3, 0,
             "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
             "<|im_start|>assistant\n<think>x</think>A<|im_end|>\n",
@@ -325,6 +327,7 @@ test_conv(void)
     sbuf_release(&sb);
     tok_free(tt);
     tok_free(t);
+    sbuf_release(&err);
 }
 
 int

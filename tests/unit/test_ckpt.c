@@ -217,6 +217,17 @@ test_save_load(void)
         CHECK(json_integer_value(json_object_get(ts, "global_step")) == 17);
         CHECK(json_integer_value(json_object_get(ts, "tokens")) == 1234);
         json_decref(ts);
+        /* the same file through ckpt's readers */
+        ts = ckpt_read_state("ck/a", &err);
+        CHECK(ts && json_integer_value(json_object_get(ts, "tokens")) == 1234);
+        json_decref(ts);
+        CHECK(ckpt_state_step("ck/a") == 17);
+        CHECK(ckpt_has_optim("ck/a") == 1);
+        CHECK(ckpt_state_step("no-such-dir") == 0 && ckpt_has_optim("no-such-dir") == 0);
+        CHECK(ckpt_read_state("no-such-dir", &err) == NULL);
+        CHECK_MSG(strncmp(sbuf_str(&err), "no-such-dir/trainer_state.json: ", 32) == 0, "%s",
+                  sbuf_str(&err));
+        sbuf_reset(&err);
     }
     /* overwrite in place: the new weights, no temporary left beside it */
     m->params[0] += 1.0f;

@@ -129,7 +129,7 @@ main(void)
     struct model *m;
     struct tok *t = tok_builtin();
     struct chat ch;
-    char err[256];
+    struct sbuf err = SBUF_INIT;
     struct sampler_config sc = SAMPLER_CONFIG_INIT;
 
     memset(&c, 0, sizeof(c));
@@ -157,8 +157,8 @@ main(void)
      * by more than 1e-4 in log-probability from rounding alone.
      */
     model_init_random(m, 9, 0.2f);
-    if (chat_init(&ch, t, CHAT_BUILTIN, 0, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s\n", err);
+    if (chat_init(&ch, t, CHAT_BUILTIN, 0, &err) < 0) {
+        fprintf(stderr, "%s\n", sbuf_str(&err));
         return 1;
     }
     run(m, t, &ch, sc, 1, 4);
@@ -173,5 +173,6 @@ main(void)
     chat_release(&ch);
     tok_free(t);
     model_free(m);
+    sbuf_release(&err);
     return check_done();
 }

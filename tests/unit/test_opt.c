@@ -70,6 +70,8 @@ static const struct opt_choice two[] = {{"mean", 1}, {"loo", 2}, {NULL, 0}};
         OPT_CHOICE(0, "scale", &(v)->scale, "S", scales, "a scale"),               \
         OPT_CHOICE(0, "base", &(v)->scale, "B", two, "a baseline"),                \
         OPT_CALL(0, "list", (v), "L", take_list, "a word", "words"),               \
+        {.type = OPT_T_INT, .short_name = 'j', .long_name = "jobs", .value = &(v)->i, \
+         .argname = "N", .min = 1, .max = 64, .flags = OPT_NAME_LONG, .help = "jobs"}, \
         {.type = OPT_T_LONG, .long_name = "pos", .value = &(v)->n, .argname = "N", \
          .min = 1, .max = LONG_MAX, .what = "a positive integer", .help = "N > 0"}, \
         OPT_GROUP("More:\n"),                                                      \
@@ -206,6 +208,23 @@ test_values(void)
 }
 
 static void
+test_find(void)
+{
+    int n = 0, given = 0;
+    struct opt opts[] = {
+        OPT_GROUP("Group:\n"),
+        OPT_INT('n', "count", &n, "N", 1, 9, "how many"),
+        OPT_BOOL(0, "flag", &n, "a flag"),
+        OPT_END(),
+    };
+
+    CHECK(opt_find(opts, "count") == &opts[1]);
+    CHECK(opt_find(opts, "flag") == &opts[2]);
+    opt_find(opts, "count")->given = &given;
+    CHECK(opts[1].given == &given);
+}
+
+static void
 test_errors(void)
 {
     static const struct {
@@ -223,6 +242,7 @@ test_errors(void)
          "t: --size: '5GiB' is not a size (bytes, or KB, MB, GB, TB)"},
         {{"t", "--list", "a b"}, 3, "t: --list: 'a b' is not a word"},
         {{"t", "--list", "full"}, 3, "t: --list: no room"},
+        {{"t", "-j", "0"}, 3, "t: --jobs: '0' is not an integer in [1, 64]"},
         {{"t", "--pos", "0"}, 3, "t: --pos: '0' is not a positive integer"},
         {{"t", "--scale", "rows"}, 3, "t: --scale: 'rows' is not group, batch or none"},
         {{"t", "--base", "Mean"}, 3, "t: --base: 'Mean' is not mean or loo"},
@@ -362,6 +382,7 @@ int
 main(void)
 {
     test_values();
+    test_find();
     test_errors();
     test_help();
     test_usage_whole();

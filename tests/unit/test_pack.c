@@ -135,10 +135,10 @@ test_text(void)
     const char *doc = "a<|user|>b";
     json_t *rec, *out;
     struct pack_row row;
-    char err[256];
+    struct sbuf err = SBUF_INIT;
     size_t i;
 
-    CHECK(chat_init(&chat, tk, CHAT_BUILTIN, 0, err, sizeof(err)) == 0);
+    CHECK(chat_init(&chat, tk, CHAT_BUILTIN, 0, &err) == 0);
     pack_config_default(&cfg);
     cfg.L = 64;
     p = packer_new(&cfg, NULL);
@@ -173,6 +173,7 @@ test_text(void)
     chat_release(&chat);
     tok_free(tk);
     sbuf_release(&why);
+    sbuf_release(&err);
 }
 
 int

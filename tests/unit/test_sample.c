@@ -1,7 +1,9 @@
 /*
- * test_sample.c - the domain rule and the sampling object, case by case
- * with the expected answers written out by hand.
+ * test_sample.c - the domain rule, the sampling object and the field and
+ * reward readers, case by case with the expected answers written out by
+ * hand.
  */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -188,9 +190,68 @@ test_ids(void)
     }
 }
 
+static void
+test_path(void)
+{
+    json_t *r = json_loads("{\"a.b\": 1, \"rewards\": {\"math\": 2},"
+                           " \"x\": {\"y\": {\"z\": 3}}}", 0, NULL);
+
+    CHECK(json_integer_value(sample_field(r, "a.b")) == 1);
+    CHECK(json_integer_value(sample_field(r, "rewards.math")) == 2);
+    CHECK(json_integer_value(sample_field(r, "x.y.z")) == 3);
+    CHECK(sample_field(r, "rewards.code") == NULL);
+    CHECK(sample_field(r, "x.y.z.w") == NULL);
+    json_decref(r);
+}
+
+static void
+test_reward(void)
+{
+    json_t *r = json_loads("{\"reward\": 1.5, \"n\": 2, \"s\": \"1\", \"z\": null,"
+                           " \"b\": true, \"rewards\": {\"format\": 1, \"math\": 0},"
+                           " \"a.b\": 7, \"a\": {\"b\": 8}, \"deep\": {\"x\": {\"y\": -2}}}",
+                           0, NULL);
+    const char *why = NULL;
+    double x = 0;
+
+    CHECK(r != NULL);
+    CHECK(sample_reward(r, "reward", &x, &why) == 0 && x == 1.5);
+    CHECK(sample_reward(r, "n", &x, &why) == 0 && x == 2);
+    CHECK(sample_reward(r, "rewards.format", &x, &why) == 0 && x == 1);
+    CHECK(sample_reward(r, "rewards.math", &x, &why) == 0 && x == 0);
+    CHECK(sample_reward(r, "deep.x.y", &x, &why) == 0 && x == -2);
+    /* The field named "a.b" wins over the path a -> b. */
+    CHECK(sample_reward(r, "a.b", &x, &why) == 0 && x == 7);
+    x = 42;
+    CHECK(sample_reward(r, "missing", &x, &why) == -1 && x == 42);
+    CHECK_STREQ(why, "missing");
+    CHECK(sample_reward(r, "rewards.code", &x, &why) == -1);
+    CHECK_STREQ(why, "missing");
+    CHECK(sample_reward(r, "reward.x", &x, &why) == -1);
+    CHECK_STREQ(why, "missing");
+    CHECK(sample_reward(r, "s", &x, &why) == -1);
+    CHECK_STREQ(why, "not a number");
+    CHECK(sample_reward(r, "z", &x, &why) == -1);
+    CHECK_STREQ(why, "not a number");
+    CHECK(sample_reward(r, "b", &x, &why) == -1);
+    CHECK_STREQ(why, "not a number");
+    CHECK(sample_reward(r, "rewards", &x, &why) == -1);
+    CHECK_STREQ(why, "not a number");
+    CHECK(sample_field(r, "deep.x") == json_object_get(json_object_get(r, "deep"), "x"));
+    CHECK(sample_field(r, "deep.") == NULL);
+    json_object_set_new(r, "inf", json_real(INFINITY));
+    if (json_object_get(r, "inf")) {
+        CHECK(sample_reward(r, "inf", &x, &why) == -1);
+        CHECK_STREQ(why, "not a finite number");
+    }
+    json_decref(r);
+}
+
 int
 main(void)
 {
+    test_path();
+    test_reward();
     test_ids();
     test_domains();
     test_sampling();

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "sample.h"
 #include "stats.h"
 
 /* 1 - C(n-c,k)/C(n,k) straight from the binomials (small n only). */
@@ -82,20 +83,6 @@ test_boxed(void)
     CHECK(p && n == 4);
 }
 
-static void
-test_path(void)
-{
-    json_t *r = json_loads("{\"a.b\": 1, \"rewards\": {\"math\": 2},"
-                           " \"x\": {\"y\": {\"z\": 3}}}", 0, NULL);
-
-    CHECK(json_integer_value(stats_get_path(r, "a.b")) == 1);
-    CHECK(json_integer_value(stats_get_path(r, "rewards.math")) == 2);
-    CHECK(json_integer_value(stats_get_path(r, "x.y.z")) == 3);
-    CHECK(stats_get_path(r, "rewards.code") == NULL);
-    CHECK(stats_get_path(r, "x.y.z.w") == NULL);
-    json_decref(r);
-}
-
 /*
  * Two math groups of 3 and one code group of 2:
  *   g1: rewards 1 0 1, answers 5 7 5        c=2 n=3
@@ -148,25 +135,25 @@ test_stream(void)
     CHECK(json_integer_value(json_object_get(j, "groups")) == 3);
     CHECK_NEAR(json_real_value(json_object_get(j, "accuracy")), 5.0 / 8, 1e-12);
     CHECK_NEAR(json_real_value(json_object_get(j, "reward_mean")), 5.0 / 8, 1e-12);
-    CHECK_NEAR(json_real_value(stats_get_path(j, "pass@k.1")), 2.0 / 3, 1e-12);
-    CHECK_NEAR(json_real_value(stats_get_path(j, "pass@k.2")), 8.0 / 9, 1e-12);
-    CHECK_NEAR(json_real_value(stats_get_path(j, "maj@k.1")), 0.5, 1e-12);
-    CHECK_NEAR(json_real_value(stats_get_path(j, "maj@k.2")), 0.5, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(j, "pass@k.1")), 2.0 / 3, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(j, "pass@k.2")), 8.0 / 9, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(j, "maj@k.1")), 0.5, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(j, "maj@k.2")), 0.5, 1e-12);
     /* k=4 is larger than every group: not shown. */
-    CHECK(stats_get_path(j, "pass@k.4") == NULL);
-    d = stats_get_path(j, "domains");
+    CHECK(sample_field(j, "pass@k.4") == NULL);
+    d = sample_field(j, "domains");
     CHECK(json_object_size(d) == 2);
     r = json_object_get(d, "math");
     CHECK_NEAR(json_real_value(json_object_get(r, "accuracy")), 0.5, 1e-12);
-    CHECK(json_integer_value(stats_get_path(r, "finish.stop")) == 2);
-    CHECK(json_integer_value(stats_get_path(r, "finish.length")) == 1);
+    CHECK(json_integer_value(sample_field(r, "finish.stop")) == 2);
+    CHECK(json_integer_value(sample_field(r, "finish.length")) == 1);
     /* completions \boxed{5}, \boxed{7}, \boxed{ 5 }: 9, 9, 11 chars. */
-    CHECK_NEAR(json_real_value(stats_get_path(r, "chars.mean")), 29.0 / 3, 1e-12);
-    CHECK_NEAR(json_real_value(stats_get_path(r, "chars.p90")), 10.6, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(r, "chars.mean")), 29.0 / 3, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(r, "chars.p90")), 10.6, 1e-12);
     r = json_object_get(d, "code");
-    CHECK_NEAR(json_real_value(stats_get_path(r, "tokens.mean")), 2.0, 1e-12);
-    CHECK_NEAR(json_real_value(stats_get_path(r, "tokens.p50")), 2.0, 1e-12);
-    CHECK(json_is_null(stats_get_path(r, "maj@k.2")));
+    CHECK_NEAR(json_real_value(sample_field(r, "tokens.mean")), 2.0, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(r, "tokens.p50")), 2.0, 1e-12);
+    CHECK(json_is_null(sample_field(r, "maj@k.2")));
     json_decref(j);
     stats_table(s, &sb);
     CHECK(strstr(sbuf_str(&sb), "pass@2") != NULL);
@@ -202,20 +189,50 @@ test_null_extracted(void)
     }
     stats_finish(s);
     j = stats_json(s);
-    CHECK_NEAR(json_real_value(stats_get_path(j, "maj@k.1")), 0.5, 1e-12);
-    CHECK_NEAR(json_real_value(stats_get_path(j, "pass@k.1")), 1.0, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(j, "maj@k.1")), 0.5, 1e-12);
+    CHECK_NEAR(json_real_value(sample_field(j, "pass@k.1")), 1.0, 1e-12);
     json_decref(j);
+    stats_free(s);
+}
+
+/* completion_ids, when there, are token ids (sample.h) or the record is bad. */
+static void
+test_bad_ids(void)
+{
+    struct stats_opts o;
+    struct stats *s;
+    json_t *r;
+
+    stats_opts_init(&o);
+    s = stats_new(&o);
+    r = json_loads("{\"completion_ids\": [1, \"x\"]}", 0, NULL);
+    CHECK(stats_add(s, r) == -1);
+    CHECK_STREQ(stats_error_field(s), "completion_ids");
+    CHECK_STREQ(stats_error(s), "element 1 is not a token id (an integer >= 0)");
+    json_decref(r);
+    r = json_loads("{\"completion_ids\": 3}", 0, NULL);
+    CHECK(stats_add(s, r) == -1);
+    CHECK_STREQ(stats_error(s), "not an array");
+    json_decref(r);
+    r = json_loads("{\"completion_ids\": [4, 5]}", 0, NULL);
+    CHECK(stats_add(s, r) == 0);
+    json_decref(r);
+    stats_finish(s);
+    r = stats_json(s);
+    CHECK_NEAR(json_real_value(sample_field(r, "tokens.mean")), 2.0, 1e-12);
+    CHECK(json_integer_value(json_object_get(r, "records")) == 1);
+    json_decref(r);
     stats_free(s);
 }
 
 int
 main(void)
 {
+    test_bad_ids();
     test_null_extracted();
     test_pass_at_k();
     test_percentile();
     test_boxed();
-    test_path();
     test_stream();
     return check_done();
 }

@@ -104,13 +104,13 @@ test_builtin(void)
 static void
 test_bpe(void)
 {
-    char err[256];
+    struct sbuf err = SBUF_INIT;
     struct tok *t, *u;
     static const int hw[] = {258, 111, 262, 108, 100};
 
     CHECK(tinytok_write("tiny", 0, 0, NULL) == 0);
-    t = tok_load("tiny/tokenizer.json", err, sizeof(err));
-    CHECK_MSG(t != NULL, "%s", err);
+    t = tok_load("tiny/tokenizer.json", &err);
+    CHECK_MSG(t != NULL, "%s", sbuf_str(&err));
     if (!t)
         return;
     CHECK(tok_vocab_size(t) == 313);
@@ -155,8 +155,8 @@ test_bpe(void)
 
     /* ignore_merges: a word that is a vocabulary entry is one token */
     CHECK(tinytok_write("im", 1, 0, NULL) == 0);
-    u = tok_load("im/tokenizer.json", err, sizeof(err));
-    CHECK_MSG(u != NULL, "%s", err);
+    u = tok_load("im/tokenizer.json", &err);
+    CHECK_MSG(u != NULL, "%s", sbuf_str(&err));
     if (u) {
         ENC(u, "xyz hello", 0, 263, 32, 258, 111);
         tok_free(u);
@@ -164,8 +164,8 @@ test_bpe(void)
 
     /* NFC normalizer: e + U+0301 becomes U+00E9 before BPE */
     CHECK(tinytok_write("nfc", 0, 1, NULL) == 0);
-    u = tok_load("nfc/tokenizer.json", err, sizeof(err));
-    CHECK_MSG(u != NULL, "%s", err);
+    u = tok_load("nfc/tokenizer.json", &err);
+    CHECK_MSG(u != NULL, "%s", sbuf_str(&err));
     if (u) {
         ENC(u, "e\xcc\x81", 0, 0xc3, 0xa9);
         ENC(u, "<|im_end|>e\xcc\x81", 0, 301, 0xc3, 0xa9);
@@ -187,8 +187,8 @@ test_bpe(void)
             " \"bos_token\": {\"content\": \"<|begin_of_text|>\"},"
             " \"eos_token\": \"<|eot_id|>\", \"chat_template\": \"{{x}}\"}") ==
         0);
-    u = tok_load("bos/tokenizer.json", err, sizeof(err));
-    CHECK_MSG(u != NULL, "%s", err);
+    u = tok_load("bos/tokenizer.json", &err);
+    CHECK_MSG(u != NULL, "%s", sbuf_str(&err));
     if (u) {
         ENC(u, "hello", TOK_ADD_SPECIAL, 307, 258, 111);
         ENC(u, "hello", 0, 258, 111);
@@ -196,29 +196,31 @@ test_bpe(void)
         CHECK_STREQ(tok_chat_template(u), "{{x}}");
         tok_free(u);
     }
-    u = tok_load_dir("bos");
+    u = tok_load_dir("bos", &err);
     CHECK(u && !tok_is_builtin(u));
     tok_free(u);
-    u = tok_load_dir("no-such-dir");
+    u = tok_load_dir("no-such-dir", &err);
     CHECK(u && tok_is_builtin(u));
     tok_free(u);
+    sbuf_release(&err);
 }
 
 static void
 test_errors(void)
 {
-    char err[256];
+    struct sbuf err = SBUF_INIT;
     FILE *f;
 
-    CHECK(tok_load("missing.json", err, sizeof(err)) == NULL);
-    CHECK(strstr(err, "missing.json") != NULL);
+    CHECK(tok_load("missing.json", &err) == NULL);
+    CHECK(strstr(sbuf_str(&err), "missing.json") != NULL);
     f = fopen("wp.json", "w");
     fputs("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}, "
           "\"added_tokens\": []}",
           f);
     fclose(f);
-    CHECK(tok_load("wp.json", err, sizeof(err)) == NULL);
-    CHECK_MSG(strstr(err, "WordPiece") != NULL, "%s", err);
+    CHECK(tok_load("wp.json", &err) == NULL);
+    CHECK_MSG(strstr(sbuf_str(&err), "WordPiece") != NULL, "%s", sbuf_str(&err));
+    sbuf_release(&err);
 }
 
 int
