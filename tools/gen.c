@@ -25,7 +25,7 @@
 static const char usage_text[] =
     "usage: gen -m DIR [-G N] [-T X] [--top-k N] [--top-p X] [--min-p X] [-n N]\n"
     "           [--stop STRING]... [--system FILE] [--think | --no-think] [-f FORMAT]\n"
-    "           [--seed N] [--threads N] [--batch N] [options] [FILE ...]\n"
+    "           [--seed N] [--threads N] [--batch N] [--routes] [options] [FILE ...]\n"
     "       gen --server URL -m NAME [--api-key-env VAR] [--endpoint chat|completions]\n"
     "           [--concurrency N] [--retries N] [--retry-wait X] [--timeout X]\n"
     "           [--logprobs] [--token-ids] [--send-id] [-o FILE --resume] [FILE ...]\n"
@@ -51,6 +51,8 @@ static const char usage_text[] =
     "      --seed N          seed of the sampling streams (default 0)\n"
     "      --threads N       threads (default: POSTTRAIN_THREADS, else all CPUs)\n"
     "      --batch N         sequences decoded together (default 32)\n"
+    "      --routes          write each completion token's experts per sparse layer\n"
+    "                        (routes, for logp and update --replay-routes)\n"
     "      --server URL      ask an OpenAI-compatible server (base URL, e.g.\n"
     "                        http://127.0.0.1:8000/v1); -m then names its model\n"
     "      --api-key-env VAR the server's API key is in environment variable VAR\n"
@@ -90,6 +92,7 @@ enum {
     OPT_RESUME,
     OPT_ADAPTER,
     OPT_DTYPE,
+    OPT_ROUTES,
 };
 
 #define MAX_STOPS 32
@@ -260,6 +263,9 @@ emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, 
         json_object_set_new(o, "prompt_ids", int_array(p->ids, p->n));
         json_object_set_new(o, "completion_ids", int_array(s[k].ids, s[k].n));
         json_object_set_new(o, "logprobs", lp);
+        if (s[k].routes)
+            json_object_set_new(o, "routes",
+                                sample_routes_new(s[k].routes, (size_t)s[k].n, &run->m->cfg));
         json_object_set_new(o, "policy", json_string(run->policy));
         if (run->m)
             json_object_set_new(o, "policy_step", json_integer(run->policy_step));
@@ -348,6 +354,7 @@ main(int argc, char **argv)
         {"token-ids", no_argument, NULL, OPT_TOKEN_IDS},
         {"send-id", no_argument, NULL, OPT_SEND_ID},
         {"resume", no_argument, NULL, OPT_RESUME},
+        {"routes", no_argument, NULL, OPT_ROUTES},
         {NULL, 0, NULL, 0},
     };
     struct tool t;
@@ -458,6 +465,7 @@ main(int argc, char **argv)
         case OPT_TOKEN_IDS: oc.params.token_ids = 1; break;
         case OPT_SEND_ID: oc.params.send_user = 1; break;
         case OPT_RESUME: resume = 1; break;
+        case OPT_ROUTES: cfg.routes = 1; break;
         default: tool_usage(&t);
         }
     }
@@ -465,6 +473,8 @@ main(int argc, char **argv)
         tool_usage_error(&t, oc.client.url ? "-m NAME (the server's model) is required"
                                            : "-m DIR is required");
     if (oc.client.url) {
+        if (cfg.routes)
+            tool_usage_error(&t, "--routes is for a local checkpoint, not --server");
         if (local_only)
             tool_usage_error(&t, "--min-p, --think, --no-think, -f, --threads, --batch,"
                              " --adapter and --dtype are for a local checkpoint, not"
@@ -516,6 +526,8 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (use16)
         model_use_bf16(m, KERN16_AUTO, 0);
+    if (cfg.routes && model_route_width(&m->cfg) == 0)
+        die("'%s': --routes: the model has no mixture-of-experts layers", model);
     if (lm_chat_open(model, m, format, flags, &tk, &chat, &err) < 0)
         die("%s", sbuf_str(&err));
     run.t = &t;

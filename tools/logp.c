@@ -19,7 +19,7 @@
 
 static const char usage_text[] =
     "usage: logp -m DIR [--adapter DIR] [--dtype NAME] [--old] [--temperature X]\n"
-    "            [--batch-tokens N] [--threads N] [options] [FILE ...]\n"
+    "            [--batch-tokens N] [--threads N] [--replay-routes] [options] [FILE ...]\n"
     "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n"
     "  -m, --model DIR       the checkpoint (reference model, or the policy)\n"
     "      --adapter DIR     with the LoRA adapter in DIR (PEFT's layout); without\n"
@@ -31,6 +31,8 @@ static const char usage_text[] =
     "                        samples' sampling.temperature, else 1)\n"
     "      --batch-tokens N  tokens per forward pass (default 8192)\n"
     "      --threads N       compute threads (default: POSTTRAIN_THREADS, else all)\n"
+    "      --replay-routes   the experts of the records' routes (gen --routes), not\n"
+    "                        the router's choice, for the completion tokens\n"
     TOOL_USAGE_COMMON;
 
 enum {
@@ -40,6 +42,7 @@ enum {
     OPT_THREADS,
     OPT_ADAPTER,
     OPT_DTYPE,
+    OPT_REPLAY_ROUTES,
 };
 
 struct pending {
@@ -47,6 +50,7 @@ struct pending {
     size_t *np, *nc;       /* prompt and completion lengths */
     size_t n, cap, ntok;
     int *ids, *targets, *seg;
+    int *routes;           /* (cap_tok, W) with --replay-routes */
     unsigned char *mask;
     float *logp;
     size_t cap_tok, cap_seg;
@@ -85,10 +89,12 @@ sample_lengths(const json_t *rec, const struct model *m, size_t *np, size_t *nc,
 }
 
 static void
-flush(struct tool *tl, struct model *m, struct pending *p, const char *key, float temp)
+flush(struct tool *tl, struct model *m, struct pending *p, const char *key, float temp,
+      int replay)
 {
     struct model_batch b;
-    size_t r, t = 0, j;
+    size_t r, t = 0, j, W = replay ? (size_t)model_route_width(&m->cfg) : 0;
+    struct sbuf why = SBUF_INIT;
 
     if (p->n == 0)
         return;
@@ -98,6 +104,8 @@ flush(struct tool *tl, struct model *m, struct pending *p, const char *key, floa
         p->targets = xrealloc(p->targets, xmul(p->cap_tok, sizeof(int)));
         p->mask = xrealloc(p->mask, p->cap_tok);
         p->logp = xrealloc(p->logp, xmul(p->cap_tok, sizeof(float)));
+        if (W)
+            p->routes = xrealloc(p->routes, xmul(p->cap_tok, W * sizeof(int)));
     }
     if (p->n > p->cap_seg) {
         p->cap_seg = p->n;
@@ -106,6 +114,7 @@ flush(struct tool *tl, struct model *m, struct pending *p, const char *key, floa
     for (r = 0; r < p->n; r++) {
         const json_t *pa = json_object_get(p->recs[r], "prompt_ids");
         const json_t *ca = json_object_get(p->recs[r], "completion_ids");
+        size_t t0 = t;
         for (j = 0; j < p->np[r]; j++, t++) {
             p->ids[t] = (int)json_integer_value(json_array_get(pa, j));
             p->mask[t] = 0;
@@ -115,12 +124,19 @@ flush(struct tool *tl, struct model *m, struct pending *p, const char *key, floa
             p->mask[t] = 1;
         }
         p->seg[r] = (int)(p->np[r] + p->nc[r]);
+        /* completion token j's experts are those of row np + j - 1, which predicts it */
+        if (W && sample_routes_place(json_object_get(p->recs[r], "routes"), &m->cfg,
+                                     p->np[r], p->nc[r], p->routes + t0 * W,
+                                     &why) < 0)
+            die("logp: routes: %s", sbuf_str(&why)); /* checked as the record came in */
     }
+    sbuf_release(&why);
     b.ntok = p->ntok;
     b.ids = p->ids;
     b.targets = p->targets;
     b.nseg = p->n;
     b.seg_len = p->seg;
+    b.routes = W ? p->routes : NULL;
     model_batch_shift_targets(&b, p->mask, p->targets);
     model_forward(m, &b, temp, p->logp, NULL, NULL, MODEL_FWD_NOGRAD | MODEL_FWD_EXACT);
     for (r = 0, t = 0; r < p->n; r++) {
@@ -149,6 +165,7 @@ main(int argc, char **argv)
         {"temperature", required_argument, NULL, OPT_TEMPERATURE},
         {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"replay-routes", no_argument, NULL, OPT_REPLAY_ROUTES},
         {NULL, 0, NULL, 0},
     };
     struct tool tl;
@@ -157,7 +174,7 @@ main(int argc, char **argv)
     const char *model = NULL, *adapter = NULL, *key = "ref_logprobs", *field;
     struct model *m;
     double temp = 1.0;
-    int temp_given = 0, use16 = 0;
+    int temp_given = 0, use16 = 0, replay = 0;
     struct sample_temp st;
     long batch_tokens = 8192, threads = 0;
     size_t np, nc;
@@ -177,6 +194,7 @@ main(int argc, char **argv)
                 tool_usage_error(&tl, "--dtype: '%s' is not f32 or bf16", optarg);
             break;
         case OPT_OLD: key = "old_logprobs"; break;
+        case OPT_REPLAY_ROUTES: replay = 1; break;
         case OPT_TEMPERATURE:
             if (parse_double(optarg, 1e-3, 1e3, &temp))
                 tool_usage_error(&tl, "--temperature: '%s' is not a number in [0.001, 1000]",
@@ -210,6 +228,8 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (use16)
         model_use_bf16(m, KERN16_AUTO, 0);
+    if (replay && model_route_width(&m->cfg) == 0)
+        die("%s: --replay-routes: the model has no mixture-of-experts layers", model);
     memset(&p, 0, sizeof(p));
     /* The samples' own temperature unless --temperature overrides it. */
     sample_temp_init(&st, temp_given, temp);
@@ -223,13 +243,19 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
+        if (replay && sample_routes_get(json_object_get(r, "routes"), &m->cfg, nc,
+                                        "completion_ids", NULL, &why) < 0) {
+            tool_reject(&tl, r, "routes", "%s", sbuf_str(&why));
+            json_decref(r);
+            continue;
+        }
         if (sample_temp_take(&st, r, &field) < 0) {
             tool_reject(&tl, r, field, "%s", sbuf_str(&st.msg));
             json_decref(r);
             continue;
         }
         if (p.n > 0 && p.ntok + np + nc > (size_t)batch_tokens)
-            flush(&tl, m, &p, key, (float)st.temperature);
+            flush(&tl, m, &p, key, (float)st.temperature, replay);
         if (p.n == p.cap) {
             p.cap = p.cap ? 2 * p.cap : 64;
             p.recs = xrealloc(p.recs, xmul(p.cap, sizeof(*p.recs)));
@@ -241,7 +267,7 @@ main(int argc, char **argv)
         p.nc[p.n++] = nc;
         p.ntok += np + nc;
     }
-    flush(&tl, m, &p, key, (float)st.temperature);
+    flush(&tl, m, &p, key, (float)st.temperature, replay);
     rc = tool_finish(&tl);
     free(p.recs);
     free(p.np);
@@ -251,6 +277,7 @@ main(int argc, char **argv)
     free(p.seg);
     free(p.mask);
     free(p.logp);
+    free(p.routes);
     lm_free(m);
     sbuf_release(&err);
     sbuf_release(&why);

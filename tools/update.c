@@ -79,6 +79,8 @@ static const char usage_text[] =
     "                         e_score_correction_bias by G toward equal expert\n"
     "                         load (auxiliary-loss-free balancing; 0: off)\n"
     "      --moe-seq-aux A    add A times the sequence-wise balance loss (0: off)\n"
+    "      --replay-routes    the records' routes (gen --routes) choose the experts\n"
+    "                         of the completion tokens, not the router\n"
     "rm:\n"
     "      --margin X         added to each pair's margin (default 0)\n"
     "LoRA (the base IN frozen; OUT is a PEFT adapter directory):\n"
@@ -124,7 +126,7 @@ enum {
     OPT_METRICS, OPT_THREADS, OPT_EVAL, OPT_DTYPE, OPT_SHARD, OPT_DISTILL, OPT_OBJECTIVE,
     OPT_KL, OPT_ENTROPY_COEF, OPT_DISTILL_COEF, OPT_IS, OPT_IS_CAP, OPT_IS_MODE,
     OPT_LORA, OPT_LORA_ALPHA, OPT_LORA_DROPOUT, OPT_LORA_TARGETS, OPT_RSLORA, OPT_ADAPTER,
-    OPT_COMPUTE_DTYPE, OPT_MOE_BIAS_SPEED, OPT_MOE_SEQ_AUX,
+    OPT_COMPUTE_DTYPE, OPT_MOE_BIAS_SPEED, OPT_MOE_SEQ_AUX, OPT_REPLAY_ROUTES,
 };
 
 /* Optimizer options given on the command line (NAN / -1: not given). */
@@ -148,6 +150,7 @@ struct run {
     struct ckpt_format fmt;  /* how checkpoints are written */
     int fmt_given;           /* --dtype or --max-shard-size */
     int use16;               /* --compute-dtype bf16 */
+    int replay;              /* --replay-routes */
     /* LoRA: a new adapter (lora.r > 0) or the one in adapter */
     struct lora_config lora;
     const char *adapter;
@@ -186,6 +189,8 @@ row_hash(const struct pack_row *w, uint64_t h)
         h = hash64(w->old, w->n * sizeof(float), h);
     if (w->ref)
         h = hash64(w->ref, w->n * sizeof(float), h);
+    if (w->routes)
+        h = hash64(w->routes, w->nroutes * sizeof(int), h);
     return h;
 }
 
@@ -254,6 +259,9 @@ read_rows(struct run *r, const struct model *m)
             tool_reject(&r->tl, rec, field, "%s", sbuf_str(&why));
         else if (row_fits(r, m, &w, &field, &why) < 0) {
             tool_reject(&r->tl, rec, field, "%s", sbuf_str(&why));
+            pack_row_release(&w);
+        } else if (r->replay && pack_row_routes(&w, rec, &m->cfg, &why) < 0) {
+            tool_reject(&r->tl, rec, "routes", "%s", sbuf_str(&why));
             pack_row_release(&w);
         } else if (sample_temp_take(&r->samp, rec, &field) < 0) {
             tool_reject(&r->tl, rec, field, "%s", sbuf_str(&r->samp.msg));
@@ -662,6 +670,7 @@ parse_args(struct run *r, int argc, char **argv)
         {"adapter", required_argument, NULL, OPT_ADAPTER},
         {"moe-bias-speed", required_argument, NULL, OPT_MOE_BIAS_SPEED},
         {"moe-seq-aux", required_argument, NULL, OPT_MOE_SEQ_AUX},
+        {"replay-routes", no_argument, NULL, OPT_REPLAY_ROUTES},
         {NULL, 0, NULL, 0},
     };
     int ch, nmode = 0, agg_set = 0, epochs_set = 0, batch_set = 0, shuffle_off = 0;
@@ -810,6 +819,7 @@ parse_args(struct run *r, int argc, char **argv)
             parse_num(r, "--moe-bias-speed", optarg, 0, 1, &x);
             tc.moe_bias_speed = (float)x;
             break;
+        case OPT_REPLAY_ROUTES: r->replay = 1; break;
         case OPT_MOE_SEQ_AUX:
             parse_num(r, "--moe-seq-aux", optarg, 0, 1e3, &x);
             tc.moe_seq_aux = (float)x;
@@ -987,6 +997,8 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (r.mode != TRAIN_RM && m->cfg.arch != MODEL_CAUSAL_LM)
         die("%s: a reward model (scalar head): --sft and --grpo train a causal LM", r.in);
+    if (r.replay && model_route_width(&m->cfg) == 0)
+        die("%s: --replay-routes: the model has no mixture-of-experts layers", r.in);
     if (r.tc.moe_bias_speed > 0) {
         int l, has = 0;
         for (l = 0; l < m->cfg.n_layers; l++)

@@ -199,6 +199,7 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
     b.targets = tg;
     b.nseg = 1;
     b.seg_len = &N;
+    b.routes = NULL;
     for (int k = 0; k < 3; k++) {
         for (i = 0; i < N; i++)
             tg[i] = -1;
