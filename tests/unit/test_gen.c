@@ -65,7 +65,7 @@ emit(void *vc, const struct gen_prompt *p, const struct gen_sample *s, int G)
         int N = p->n + s[k].n, *ids = malloc(sizeof(int) * (size_t)N);
         int *tg = malloc(sizeof(int) * (size_t)N);
         float *logp = malloc(sizeof(float) * (size_t)N);
-        struct model_batch b = { (size_t)N, ids, tg, 1, &N };
+        struct model_batch b = {(size_t)N, ids, tg, 1, &N, NULL};
         struct sbuf text = SBUF_INIT;
         int eos = s[k].n > 0 && chat_is_stop(c->chat, s[k].ids[s[k].n - 1]);
 
