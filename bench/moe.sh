@@ -49,16 +49,9 @@ OUT="$TOP/bench/out/moe"
 export OMP_WAIT_POLICY=passive POSTTRAIN_THREADS="$THREADS"
 
 $PY -c 'import torch' || { echo "bench/moe.sh: $PY lacks torch (make deps)" >&2; exit 1; }
-make -s build/libposttrain.a bin/init bin/update
-mkdir -p build/bench "$OUT"
-LDLIBS=$(sed -n 's/^LDLIBS = //p' Makefile)
-# shellcheck disable=SC2086
-cc -O3 -march=native -std=c17 -D_GNU_SOURCE -Ilib -o build/bench/gen-decode \
-    bench/gen-decode.c build/libposttrain.a $LDLIBS
-
-# ratio A B: A / B, or "-" when a side gave no figure (killed, say)
-ratio() { echo "$1 $2" | awk '{ if (NF == 2 && $2 > 0) printf "%.2f", $1 / $2; else printf "-" }'; }
 . "$TOP/bench/best.inc"
+build_gen_decode
+mkdir -p "$OUT"
 
 # config NAME: the shape's config.json in $OUT/NAME.json
 config() {
@@ -144,13 +137,7 @@ for shape in $SHAPES; do
     gb() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{ printf "%.2f GB", $1 * 1024 / 1e9 }'; }
     echo "  train 4x256: posttrain $ours tok/s (peak RSS $(gb "$OUT/time.txt")), pytorch $theirs" \
         "tok/s (peak RSS $(gb "$OUT/torch-time.txt")), ratio $(ratio "$ours" "$theirs")"
-    lo=$(jq -s -r 'map(.loss) | join(" ")' "$OUT/metrics.jsonl")
-    lt=$(jq -r '.losses // [] | join(" ")' "$OUT/torch.json" 2>/dev/null || true)
-    echo "$lo|$lt" | awk -F'|' '{ n = split($1, a, " "); m = split($2, b, " ");
-        if (!m) { print "  loss check: no PyTorch loss"; exit }
-        d = a[1] - b[1]; if (d < 0) d = -d
-        printf "  loss check, first step: posttrain %.7f pytorch %.7f |diff| %.2g (%s 1e-4)\n",
-            a[1], b[1], d, d <= 1e-4 ? "within" : "NOT within" }'
+    echo "  $(loss_check "$OUT/metrics.jsonl" "$OUT/torch.json")"
     rm -rf "$ck" "$OUT/next"
 done
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
