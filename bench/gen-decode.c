@@ -4,7 +4,7 @@
  * decode steps only (no sampling: the next token is a fixed function of
  * the step, so both sides of the comparison do the same work).
  *
- *   gen-decode SHAPE PROMPTS G STEPS THREADS [f32|bf16]   -> "tokens/s N"
+ *   gen-decode SHAPE PROMPTS G STEPS THREADS [f32|bf16]   -> "tokens/s N ..."
  * SHAPE is a preset name or an HF config.json; bf16: bf16 products (w16.h).
  *   gen-decode --bandwidth THREADS              -> "read-GB/s N memcpy-GB/s N"
  */
@@ -141,8 +141,11 @@ main(int argc, char **argv)
         infer_decode(inf, sp, tok, B);
     }
     dt = now_sec() - t0;
-    printf("tokens/s %.2f params %zu kernel %s\n", B * steps / dt, m->nparams,
-           infer_kernel_name(infer_kernel_of(inf)));
+    /* the cache's bytes per token over all layers: keys and values, or MLA's
+       latent and rope key alone */
+    printf("tokens/s %.2f params %zu kernel %s cache-bytes/token %zu\n", B * steps / dt,
+           m->nparams, infer_kernel_name(infer_kernel_of(inf)),
+           (size_t)pre[0].layers * (size_t)pre[0].kvd * sizeof(float) * (pre[0].v ? 2 : 1));
     for (i = 0; i < B; i++)
         infer_seq_release(&seq[i]);
     for (i = 0; i < np; i++)

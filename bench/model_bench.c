@@ -105,7 +105,7 @@ bench_new(struct bench *x, const struct model_config *c, int B, int T)
         x->ids[t] = (int)rng_below(&r, (uint64_t)c->vocab_size);
     for (s = 0; s < B; s++)
         x->sl[s] = T;
-    x->b = (struct model_batch){N, x->ids, x->tg, (size_t)B, x->sl};
+    x->b = (struct model_batch){N, x->ids, x->tg, (size_t)B, x->sl, NULL};
     model_batch_shift_targets(&x->b, NULL, x->tg);
     x->ntg = 0;
     for (t = 0; t < N; t++)

@@ -331,8 +331,8 @@ void
 block_route_row(const struct model_moe *cfg, const float *p, const float *bias, int *ids,
                 float *wts)
 {
-    int E = cfg->n_experts, k = cfg->top_k, j, e;
-    float choice[1024], sum = 0.0f;
+    int E = cfg->n_experts, k = cfg->top_k, e;
+    float choice[1024];
     unsigned char keep[1024];
 
     if (E > 1024)
@@ -360,7 +360,18 @@ block_route_row(const struct model_moe *cfg, const float *p, const float *bias, 
                 choice[e] = 0.0f;
     }
     top_k(choice, E, k, ids);
+    block_route_weights(cfg, p, ids, wts);
+}
+
+void
+block_route_weights(const struct model_moe *cfg, const float *p, const int *ids, float *wts)
+{
+    int k = cfg->top_k, j;
+    float sum = 0.0f;
+
     for (j = 0; j < k; j++) {
+        if (ids[j] < 0 || ids[j] >= cfg->n_experts)
+            die("block: expert %d out of range [0, %d)", ids[j], cfg->n_experts);
         wts[j] = p[ids[j]];
         sum += wts[j];
     }
@@ -397,8 +408,14 @@ route_rows(const struct block_op *op, int r0, int r1)
             for (e = 0; e < E; e++)
                 p[e] /= sum;
         }
-        block_route_row(mo->cfg, p, mo->router_bias, mo->ids + (size_t)r * mo->k,
-                        mo->wts + (size_t)r * mo->k);
+        const int *rp = mo->replay ? mo->replay + (size_t)r * mo->ld_replay : NULL;
+        int *ids = mo->ids + (size_t)r * mo->k;
+        if (rp && rp[0] >= 0) {
+            /* routing replay: the recorded experts, weighed by today's router */
+            memcpy(ids, rp, (size_t)mo->k * sizeof(int));
+            block_route_weights(mo->cfg, p, ids, mo->wts + (size_t)r * mo->k);
+        } else
+            block_route_row(mo->cfg, p, mo->router_bias, ids, mo->wts + (size_t)r * mo->k);
     }
 }
 

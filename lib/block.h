@@ -89,6 +89,14 @@ struct block_moe {
     float *gue, *he;         /* (R k, 2 Hm), (R k, Hm) */
     float *ye;               /* (R k, C) expert outputs */
     const float *ys;         /* (R, C) the shared experts' output, or NULL */
+    /*
+     * Routing replay (NULL: off): row r takes the k experts at replay +
+     * r ld_replay when the first is >= 0 (else it routes afresh); its
+     * gate weights are still the router's scores of those experts,
+     * normalized and scaled as routing weighs them (block_route_weights).
+     */
+    const int *replay;
+    size_t ld_replay;
 };
 
 /* The attention geometry and state one layer's BOP_QK and BOP_ATTEND share. */
@@ -212,6 +220,14 @@ void block_rope_store(float *dst, const float *src, int n, int interleave);
  */
 void block_route_row(const struct model_moe *cfg, const float *p, const float *bias, int *ids,
                      float *wts);
+/*
+ * The weights (k) routing gives the chosen experts ids (k, in order) from
+ * the scores p: p[ids[j]], normalized when norm_topk_prob, scaled by
+ * routed_scaling_factor (block_route_row()'s last step, and the whole
+ * of a replayed row's).  Dies on an expert out of range.
+ */
+void block_route_weights(const struct model_moe *cfg, const float *p, const int *ids,
+                         float *wts);
 
 /*
  * The head's operations: ops[0] the final norm of R rows of x (rows[r],

@@ -69,7 +69,7 @@ get_new(const char **p, size_t n)
     return q;
 }
 
-enum { HAS_OLD = 1, HAS_REF = 2, HAS_ADV = 4, HAS_PAIR = 8, HAS_MARGIN = 16 };
+enum { HAS_OLD = 1, HAS_REF = 2, HAS_ADV = 4, HAS_PAIR = 8, HAS_MARGIN = 16, HAS_ROUTES = 32 };
 
 static void
 row_put(struct sbuf *sb, const struct pack_row *w)
@@ -79,7 +79,8 @@ row_put(struct sbuf *sb, const struct pack_row *w)
     hdr[0] = w->n;
     hdr[1] = w->nseg;
     hdr[2] = (w->old ? HAS_OLD : 0) | (w->ref ? HAS_REF : 0) | (w->adv ? HAS_ADV : 0) |
-             (w->pair ? HAS_PAIR : 0) | (w->margin ? HAS_MARGIN : 0);
+             (w->pair ? HAS_PAIR : 0) | (w->margin ? HAS_MARGIN : 0) |
+             (w->routes ? HAS_ROUTES : 0);
     put(sb, hdr, sizeof(hdr));
     put(sb, w->ids, w->n * sizeof(int));
     put(sb, w->mask, w->n);
@@ -94,6 +95,11 @@ row_put(struct sbuf *sb, const struct pack_row *w)
         put(sb, w->pair, w->nseg);
     if (w->margin)
         put(sb, w->margin, w->nseg * sizeof(float));
+    if (w->routes) {
+        uint64_t nr = w->nroutes;
+        put(sb, &nr, sizeof(nr));
+        put(sb, w->routes, w->nroutes * sizeof(int));
+    }
 }
 
 static void
@@ -118,6 +124,12 @@ row_get(const char **p, struct pack_row *w)
         w->pair = get_new(p, w->nseg);
     if (hdr[2] & HAS_MARGIN)
         w->margin = get_new(p, w->nseg * sizeof(float));
+    if (hdr[2] & HAS_ROUTES) {
+        uint64_t nr;
+        get(p, &nr, sizeof(nr));
+        w->nroutes = (size_t)nr;
+        w->routes = get_new(p, w->nroutes * sizeof(int));
+    }
 }
 
 size_t

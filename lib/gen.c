@@ -22,6 +22,7 @@ struct result {
     struct tok_ids ids;
     float *lp;
     size_t lpcap;
+    int *rt;                    /* (lpcap, W) with routes */
     struct sbuf text;
     const char *finish;
 };
@@ -32,6 +33,7 @@ struct gprompt {
     struct sbuf id;             /* copy of the id */
     struct infer_prefix cache;
     float *logits;              /* (V) after the prompt */
+    int *routes;                /* (W) the experts of that forward's last row */
     int next_k, running, done;
     struct result *res;         /* (G) */
     struct gen_opts o;          /* p.opts, or the gen_config's settings */
@@ -54,6 +56,8 @@ struct gen {
     struct sampler *smp;        /* (threads) one per pool thread */
     int nsmp;
     int V, maxstop;
+    int W;                      /* route ints per token, 0 without routes */
+    int *rbuf;                  /* (W) one row's routes */
     struct slot *slots;         /* (batch) */
     struct gprompt **fifo;      /* ring of in-flight prompts */
     int fhead, fcount, fcap;
@@ -100,6 +104,8 @@ gen_new(const struct model *m, const struct tok *t, const struct chat *c,
     g->smp = xcalloc((size_t)g->nsmp, sizeof(*g->smp));
     for (i = 0; i < g->nsmp; i++)
         sampler_init(&g->smp[i], &cfg->sampler, g->V);
+    g->W = cfg->routes ? model_route_width(&m->cfg) : 0;
+    g->rbuf = xcalloc((size_t)g->W + 1, sizeof(int));
     g->slots = xcalloc((size_t)cfg->batch, sizeof(*g->slots));
     for (i = 0; i < cfg->batch; i++)
         infer_seq_init(&g->slots[i].seq, g->inf, NULL);
@@ -125,6 +131,7 @@ gprompt_free(struct gprompt *gp, int G)
     for (k = 0; k < G; k++) {
         tok_ids_release(&gp->res[k].ids);
         free(gp->res[k].lp);
+        free(gp->res[k].rt);
         sbuf_release(&gp->res[k].text);
     }
     free(gp->res);
@@ -132,6 +139,7 @@ gprompt_free(struct gprompt *gp, int G)
     sbuf_release(&gp->id);
     infer_prefix_release(&gp->cache);
     free(gp->logits);
+    free(gp->routes);
     free(gp);
 }
 
@@ -160,6 +168,7 @@ gen_free(struct gen *g)
     for (i = 0; i < g->nsmp; i++)
         sampler_release(&g->smp[i]);
     free(g->smp);
+    free(g->rbuf);
     infer_free(g->inf);
     free(g);
 }
@@ -240,6 +249,11 @@ fetch(struct gen *g)
     }
     infer_prefix_reset(&gp->cache);
     infer_prefill(g->inf, &gp->cache, gp->ids.v, p.n, gp->logits);
+    if (g->W) {
+        if (!gp->routes)
+            gp->routes = xmalloc(xmul((size_t)g->W, sizeof(int)));
+        infer_routes(g->inf, -1, gp->routes);
+    }
     g->st.prompt_tokens += p.n;
     g->fifo[(g->fhead + g->fcount) % g->fcap] = gp;
     g->fcount++;
@@ -288,9 +302,12 @@ stop_end(const struct gen_opts *o, const char *text, size_t len, size_t from)
     return best;
 }
 
-/* Adds token t (log-probability lp) to slot s's sample; 1 when it ends. */
+/*
+ * Adds token t (log-probability lp; its forward's experts rt, W ints) to
+ * slot s's sample; 1 when it ends.
+ */
 static int
-take(struct gen *g, struct slot *s, int t, float lp, const float *logits)
+take(struct gen *g, struct slot *s, int t, float lp, const float *logits, const int *rt)
 {
     struct result *r = &s->gp->res[s->k];
     size_t before = r->text.len, end;
@@ -300,8 +317,12 @@ take(struct gen *g, struct slot *s, int t, float lp, const float *logits)
     if (r->ids.n > r->lpcap) {
         r->lpcap = PT_MAX(2 * r->lpcap, 64);
         r->lp = xrealloc(r->lp, xmul(r->lpcap, sizeof(float)));
+        if (g->W)
+            r->rt = xrealloc(r->rt, xmul(r->lpcap, (size_t)g->W * sizeof(int)));
     }
     r->lp[r->ids.n - 1] = lp;
+    if (g->W)
+        memcpy(r->rt + (r->ids.n - 1) * (size_t)g->W, rt, (size_t)g->W * sizeof(int));
     g->st.tokens++;
     if (chat_is_stop(g->chat, t)) {
         r->finish = "stop";
@@ -415,7 +436,7 @@ start(struct gen *g, struct slot *s, struct gprompt *gp)
     tok_stream_init(&s->ts, g->tok, 0);
     infer_seq_reset(&s->seq, &gp->cache);
     t = sample(g, 0, &gp->o.sampler, gp->logits, &s->rng, &lp);
-    if (take(g, s, t, lp, gp->logits)) {
+    if (take(g, s, t, lp, gp->logits, gp->routes)) {
         retire(g, s);
         return 0;
     }
@@ -436,6 +457,7 @@ emit_one(struct gen *g, struct gprompt *gp)
         o->finish = r->finish;
         o->ids = r->ids.v;
         o->logprobs = r->lp;
+        o->routes = g->W ? r->rt : NULL;
         o->n = (int)r->ids.n;
         o->text = sbuf_str(&r->text);
         o->len = r->text.len;
@@ -516,7 +538,9 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
         pool_run(sample_task, g, n);
         for (i = 0; i < n; i++) {
             struct slot *s = &g->slots[g->rowslot[i]];
-            if (take(g, s, g->nexttok[i], g->nextlp[i], g->logits + (size_t)i * g->V))
+            if (g->W)
+                infer_routes(g->inf, i, g->rbuf);
+            if (take(g, s, g->nexttok[i], g->nextlp[i], g->logits + (size_t)i * g->V, g->rbuf))
                 retire(g, s);
             else
                 s->last = g->nexttok[i];

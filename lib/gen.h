@@ -53,6 +53,7 @@ struct gen_config {
     enum infer_kernel kernel;       /* INFER_KERNEL_AUTO */
     int unordered;                  /* emit each prompt as soon as it is done
                                        (serve), not in the order they came */
+    int routes;                     /* keep each token's experts (gen_sample) */
     /* Called after each token of every sample (NULL: never), from
        gen_run's thread, with the sample's text so far (stop string cut). */
     void (*on_token)(void *ctx, const struct gen_prompt *p, int k, int id,
@@ -92,6 +93,9 @@ struct gen_sample {
     const char *finish;             /* "stop", "length" (or "cancel") */
     const int *ids;                 /* completion ids */
     const float *logprobs;          /* one per id */
+    /* with gen_config.routes, (n, model_route_width()): the experts of the
+       forward whose logits gave each id (model.h's routes), else NULL */
+    const int *routes;
     int n;
     const char *text;               /* completion text, NUL-terminated */
     size_t len;

@@ -194,7 +194,7 @@ infer_new(const struct model *m, int max_rows, int nthreads, enum infer_kernel k
         size_t Hm = (size_t)c->moe.hidden, C = (size_t)c->dim;
         inf->probs = xmalloc(xmul(R * E, sizeof(float)));
         inf->wts = xmalloc(xmul(K, sizeof(float)));
-        inf->ids = xmalloc(xmul(K, sizeof(int)));
+        inf->ids = xmalloc(xmul(xmul(K, (size_t)inf->L), sizeof(int))); /* per layer */
         inf->slot = xmalloc(xmul(K, sizeof(int)));
         inf->slot_row = xmalloc(xmul(K, sizeof(int)));
         inf->start = xmalloc(xmul(2 * E + 1, sizeof(int)));
@@ -494,7 +494,11 @@ forward(struct infer *inf)
         at->scratch = inf->scores;
         at->scratch_n = (size_t)inf->maxpos;
         struct block_moe *mo = &inf->moe[l];
-        *mo = (struct block_moe){.probs = inf->probs, .ids = inf->ids, .wts = inf->wts,
+        size_t K = (size_t)inf->cap_rows * (size_t)m->cfg.moe.top_k;
+        /* each layer keeps its choices, so infer_routes() can read them after the step */
+        *mo = (struct block_moe){.probs = inf->probs,
+                                 .ids = inf->ids ? inf->ids + (size_t)l * K : NULL,
+                                 .wts = inf->wts,
                                  .slot = inf->slot, .start = inf->start,
                                  .slot_row = inf->slot_row, .xe = inf->xe, .gue = inf->gue,
                                  .he = inf->he, .ye = inf->ye};
@@ -596,4 +600,24 @@ infer_decode(struct infer *inf, struct infer_seq *const *seqs, const int *tokens
     for (r = 0; r < n; r++)
         seqs[r]->len++;
     return inf->logits;
+}
+
+int
+infer_routes(const struct infer *inf, int r, int *out)
+{
+    const struct model_config *c = &inf->m->cfg;
+    size_t K = (size_t)inf->cap_rows * (size_t)c->moe.top_k;
+    int l, n = 0, k = c->moe.top_k;
+
+    if (r < 0)
+        r = inf->nrows - 1;
+    if (r >= inf->nrows)
+        die("infer: row %d of a step of %d", r, inf->nrows);
+    for (l = 0; l < inf->L; l++) {
+        if (!model_layer_moe(c, l))
+            continue;
+        memcpy(out + n, inf->ids + (size_t)l * K + (size_t)r * k, (size_t)k * sizeof(int));
+        n += k;
+    }
+    return n;
 }

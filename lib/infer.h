@@ -113,6 +113,14 @@ const float *infer_decode(struct infer *inf, struct infer_seq *const *seqs,
                           const int *tokens, int n);
 
 /*
+ * The experts row r of the last forward (infer_decode()'s row r, or
+ * infer_prefill()'s last chunk; r < 0: its last row) chose in each
+ * sparse layer: model_route_width() ints into out, sparse layer by sparse
+ * layer, top_k each, best first (model.h's routes).  Returns the count.
+ */
+int infer_routes(const struct infer *inf, int r, int *out);
+
+/*
  * The matrix product of the chosen kernel, exposed for its tests:
  * out (R, OC) = in (R, IC) W^T (W (OC, IC)), or += when accumulate.
  */

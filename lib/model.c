@@ -171,6 +171,22 @@ model_layer_moe(const struct model_config *c, int l)
            !(e->mlp_only[l / 8] >> (l % 8) & 1);
 }
 
+int
+model_sparse_layers(const struct model_config *c)
+{
+    int l, n = 0;
+
+    for (l = 0; l < c->n_layers; l++)
+        n += model_layer_moe(c, l);
+    return n;
+}
+
+int
+model_route_width(const struct model_config *c)
+{
+    return model_sparse_layers(c) * c->moe.top_k;
+}
+
 /* ============================== Weights ============================== */
 
 /*
@@ -362,6 +378,7 @@ struct model_acts {
     float temp;
     /* per token / per segment */
     int *pos;           /* (N) */
+    const int *routes;  /* the batch's (model_batch), borrowed for the forward */
     size_t *seg_start;  /* (N + 1) */
     int *rows;          /* (LC) token index of each LM-head row */
     /* saved for backward, per layer */
@@ -1672,6 +1689,13 @@ layer_forward(struct model *m, int l, int train, size_t N)
         at.qkrstd = a->qkrstd + slot * N * (nh + nkv);
     }
     moe_bufs(m, &moe, slot, N);
+    if (a->routes && m->w.layers[l].router) {
+        int j, sl = 0;
+        for (j = 0; j < l; j++)
+            sl += model_layer_moe(c, j);
+        moe.replay = a->routes + (size_t)sl * c->moe.top_k;
+        moe.ld_replay = (size_t)model_route_width(c);
+    }
     io.ys = a->ys;
     n = block_layer_ops(ops, m, l, (int)N, fwd_kernels(), &io, &at, &moe, 0);
     block_run(ops, n);
@@ -1742,6 +1766,7 @@ model_forward(struct model *m, const struct model_batch *b, float temperature, f
     }
     a->ntok = N;
     a->nseg = b->nseg;
+    a->routes = b->routes;
     a->fwd_train = train;
     a->temp = temperature;
     a->seg_start[0] = 0;

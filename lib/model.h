@@ -201,6 +201,14 @@ void model_attn_dims(const struct model_config *c, struct model_attn_dims *d);
 
 /* Whether layer l's MLP is a mixture of experts. */
 int model_layer_moe(const struct model_config *c, int l);
+/*
+ * Routes: the experts a row chose in every sparse layer, sparse layer by
+ * sparse layer (in layer order), top_k each in the router's order.
+ * model_sparse_layers() counts the sparse layers; model_route_width() is
+ * one row's ints, sparse layers x top_k (0 for a dense model).
+ */
+int model_sparse_layers(const struct model_config *c);
+int model_route_width(const struct model_config *c);
 
 /*
  * RoPE inverse frequencies inv_freq (hd/2) of c's rope type and the
@@ -353,6 +361,15 @@ struct model_batch {
     const int *targets;   /* (ntok) target id per position, -1 = none */
     size_t nseg;
     const int *seg_len;   /* (nseg) segment lengths, each >= 1 */
+    /*
+     * Routing replay (NULL: every row routes): (ntok, model_route_width())
+     * experts; a row whose first is >= 0 takes them in every sparse layer
+     * instead of its router's top-k, each weighed by the router's score
+     * as routing weighs its choice (block.h's block_route_weights()), so
+     * the gradient reaches the router through those weights; a row whose
+     * first is -1 routes.  (Rollout routing replay, arXiv:2510.11370.)
+     */
+    const int *routes;
 };
 
 /*

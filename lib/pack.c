@@ -18,6 +18,8 @@ struct seg {
     int *ids;              /* (n) */
     unsigned char *mask;   /* (n) */
     double *old, *ref;     /* (n) or NULL */
+    json_t *routes;        /* the sample's routes (owned), or NULL */
+    size_t np;             /* prompt tokens (with routes) */
     double adv, margin;
     int pair;              /* -1 none, 1 chosen, 0 rejected */
     json_t *src;           /* owned */
@@ -73,6 +75,7 @@ seg_release(struct seg *s)
     free(s->mask);
     free(s->old);
     free(s->ref);
+    json_decref(s->routes);
     json_decref(s->src);
     memset(s, 0, sizeof(*s));
 }
@@ -209,6 +212,17 @@ unit_from_sample(struct unit *u, const json_t *rec, const char **field, struct s
         fields |= PACK_OLD;
     if (json_object_get(rec, "ref_logprobs"))
         fields |= PACK_REF;
+    if ((a = json_object_get(rec, "routes")) != NULL) {
+        if (!json_is_array(a) || json_array_size(a) != nc) {
+            *field = "routes";
+            if (json_is_array(a))
+                sbuf_addf(why, "%zu tokens for %zu completion_ids", json_array_size(a), nc);
+            else
+                sbuf_adds(why, "not an array");
+            return -1;
+        }
+        fields |= PACK_ROUTES;
+    }
     if ((a = json_object_get(rec, "advantage")) != NULL) {
         if (!json_is_number(a) || !isfinite(json_number_value(a))) {
             *field = "advantage";
@@ -224,6 +238,10 @@ unit_from_sample(struct unit *u, const json_t *rec, const char **field, struct s
     u->nseg = 1;
     seg_from_ids(s, pbuf, np, cbuf, nc, fields);
     s->adv = a ? json_number_value(a) : 0;
+    if (fields & PACK_ROUTES) {
+        s->routes = json_incref(json_object_get(rec, "routes"));
+        s->np = np;
+    }
     if (oldkey && get_logprobs(rec, *field = oldkey, nc, "completion_ids", s->old + np, why))
         goto out;
     if ((fields & PACK_REF)
@@ -463,7 +481,7 @@ out:
 static int
 seg_fields(const struct seg *s)
 {
-    return (s->old ? PACK_OLD : 0) | (s->ref ? PACK_REF : 0);
+    return (s->old ? PACK_OLD : 0) | (s->ref ? PACK_REF : 0) | (s->routes ? PACK_ROUTES : 0);
 }
 
 static int
@@ -489,6 +507,7 @@ field_name(int f)
     case PACK_OLD: return "logprobs";
     case PACK_REF: return "ref_logprobs";
     case PACK_PAIR: return "chosen";
+    case PACK_ROUTES: return "routes";
     default: return "margin";
     }
 }
@@ -560,7 +579,7 @@ bin_emit(struct packer *p, struct bin *b)
 {
     json_t *rec = json_object(), *ids = json_array(), *segs = json_array(),
            *mask = json_array(), *adv = NULL, *old = NULL, *ref = NULL, *pair = NULL,
-           *margin = NULL, *src = json_array();
+           *margin = NULL, *routes = NULL, *src = json_array();
     int f = p->fields;
     size_t i, t;
     int j;
@@ -575,6 +594,8 @@ bin_emit(struct packer *p, struct bin *b)
         pair = num_array();
     if (f & PACK_MARGIN)
         margin = num_array();
+    if (f & PACK_ROUTES)
+        routes = json_array();
     qsort(b->u, b->n, sizeof(*b->u), cmp_idx);
     for (i = 0; i < b->n; i++) {
         struct unit *u = &b->u[i];
@@ -595,6 +616,14 @@ bin_emit(struct packer *p, struct bin *b)
                 json_array_append_new(pair, json_integer(s->pair));
             if (margin)
                 json_array_append_new(margin, json_real(s->margin));
+            if (routes) {
+                /* the routes of tokens [first, n): each predicted by the row before */
+                json_t *sr = json_array();
+                size_t first = s->np == 0 ? 1 : 0, q;
+                for (q = first; q < s->n - s->np; q++)
+                    json_array_append(sr, json_array_get(s->routes, q));
+                json_array_append_new(routes, sr);
+            }
             json_array_append(src, s->src);
             p->st.segments++;
             p->st.tokens += s->n;
@@ -615,6 +644,8 @@ bin_emit(struct packer *p, struct bin *b)
         json_object_set_new(rec, "pair", pair);
     if (margin)
         json_object_set_new(rec, "margin", margin);
+    if (routes)
+        json_object_set_new(rec, "routes", routes);
     json_object_set_new(rec, "src", src);
     if (p->samp.seen)
         sample_sampling_set(rec, &p->samp.first);
@@ -936,7 +967,63 @@ pack_row_release(struct pack_row *r)
     free(r->adv);
     free(r->pair);
     free(r->margin);
+    free(r->routes);
     memset(r, 0, sizeof(*r));
+}
+
+int
+pack_row_routes(struct pack_row *r, const json_t *rec, const struct model_config *c,
+                struct sbuf *why)
+{
+    const json_t *a = json_object_get(rec, "routes"), *v;
+    size_t W = (size_t)model_route_width(c), i, s, t0;
+    struct sbuf sub = SBUF_INIT;
+    int rc = -1;
+
+    if (!json_is_array(a)) {
+        sbuf_adds(why, a ? "not an array"
+                         : "missing (replay needs samples from gen --routes, packed)");
+        return -1;
+    }
+    if (json_array_size(a) != r->nseg) {
+        sbuf_addf(why, "%zu values for %zu segments", json_array_size(a), r->nseg);
+        return -1;
+    }
+    free(r->routes);
+    r->nroutes = r->n * W;
+    r->routes = xmalloc(xmul(xmul(r->n, W), sizeof(int)));
+    for (i = 0; i < r->n * W; i++)
+        r->routes[i] = -1;
+    for (s = 0, t0 = 0; s < r->nseg; t0 += (size_t)r->seg[s], s++) {
+        size_t m, len = (size_t)r->seg[s];
+        v = json_array_get(a, s);
+        if (json_is_null(v))
+            continue;
+        if (!json_is_array(v)) {
+            sbuf_addf(why, "element %zu is neither an array nor null", s);
+            goto out;
+        }
+        m = json_array_size(v);
+        if (m >= len) {
+            sbuf_addf(why, "element %zu: %zu tokens' routes in a segment of %zu tokens (at"
+                      " most %zu: nothing predicts the first)", s, m, len, len - 1);
+            goto out;
+        }
+        sbuf_reset(&sub);
+        if (sample_routes_get(v, c, m, "", r->routes + (t0 + len - m - 1) * W, &sub) < 0) {
+            sbuf_addf(why, "element %zu: %s", s, sbuf_str(&sub));
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (rc) {
+        free(r->routes);
+        r->routes = NULL;
+        r->nroutes = 0;
+    }
+    sbuf_release(&sub);
+    return rc;
 }
 
 /* An array field of length n (or NULL if absent and optional). */

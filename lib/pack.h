@@ -55,6 +55,7 @@
 #include <stddef.h>
 
 #include "chat.h"
+#include "model.h"
 #include "util.h"
 
 struct pack_config {
@@ -77,6 +78,7 @@ enum pack_fields {
     PACK_REF = 1 << 2,    /* ref_logprobs per token */
     PACK_PAIR = 1 << 3,   /* pair per segment (reward-model pairs) */
     PACK_MARGIN = 1 << 4, /* margin per segment */
+    PACK_ROUTES = 1 << 5, /* routes per segment (gen --routes) */
 };
 
 struct pack_stats {
@@ -133,6 +135,8 @@ struct pack_row {
     float *adv;        /* (nseg) or NULL */
     signed char *pair; /* (nseg) 1 chosen, 0 rejected, or NULL */
     float *margin;     /* (nseg) or NULL */
+    int *routes;       /* (n, model_route_width()) or NULL: pack_row_routes() */
+    size_t nroutes;    /* n model_route_width() */
 };
 
 /*
@@ -143,5 +147,17 @@ struct pack_row {
 int pack_row_parse(const json_t *rec, size_t L, struct pack_row *row, const char **field,
                    struct sbuf *why);
 void pack_row_release(struct pack_row *row);
+
+/*
+ * The routes of rec (a packed record that row was parsed from) for a
+ * model of config c into row->routes: model.h's model_batch.routes of
+ * the row's tokens, -1 (route afresh) but where a segment's routes say.
+ * rec's "routes" holds, per segment, null or the routes (sample.h) of
+ * the segment's last m < length tokens, token j's experts those of the
+ * row before it.  Returns 0, or -1 with a reason in why (field
+ * "routes").
+ */
+int pack_row_routes(struct pack_row *row, const json_t *rec, const struct model_config *c,
+                    struct sbuf *why);
 
 #endif

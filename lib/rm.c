@@ -82,6 +82,7 @@ rm_batch_score(struct model *m, struct rm_batch *b)
     mb.targets = NULL;
     mb.nseg = b->nseg;
     mb.seg_len = b->seg;
+    mb.routes = NULL;
     model_forward(m, &mb, 1.0f, NULL, NULL, b->scores, MODEL_FWD_NOGRAD | MODEL_FWD_EXACT);
 }
 

@@ -26,6 +26,8 @@ row_hash(const struct pack_row *w, uint64_t h)
         h = hash64(w->old, w->n * sizeof(float), h);
     if (w->ref)
         h = hash64(w->ref, w->n * sizeof(float), h);
+    if (w->routes)
+        h = hash64(w->routes, w->nroutes * sizeof(int), h);
     return h;
 }
 

@@ -38,6 +38,117 @@ sample_domain_match(const struct sample_domains *d, const json_t *rec, const cha
     return !in_list(d->except, d->nexcept, json_string_value(v));
 }
 
+/* ============================== Routes ============================== */
+
+int
+sample_routes_get(const json_t *a, const struct model_config *c, size_t n, const char *of,
+                  int *out, struct sbuf *why)
+{
+    int L = model_sparse_layers(c), k = c->moe.top_k, E = c->moe.n_experts;
+    int layer[256], l, j, q, nl = 0;
+    size_t t;
+
+    for (l = 0; l < c->n_layers; l++)
+        if (model_layer_moe(c, l) && nl < 256)
+            layer[nl++] = l;
+    if (L == 0 || L > 256) {
+        sbuf_addf(why, L ? "the model has %d sparse layers (at most 256 are replayed)"
+                         : "the model has no mixture-of-experts layers to replay", L);
+        return -1;
+    }
+    if (k > 64) {
+        sbuf_addf(why, "the model routes to %d experts (at most 64 are replayed)", k);
+        return -1;
+    }
+    if (!json_is_array(a)) {
+        sbuf_adds(why, a ? "not an array" : "missing (gen --routes writes it)");
+        return -1;
+    }
+    if (n != SIZE_MAX && json_array_size(a) != n) {
+        sbuf_addf(why, "%zu tokens for %zu %s", json_array_size(a), n, of);
+        return -1;
+    }
+    for (t = 0; t < json_array_size(a); t++) {
+        const json_t *tok = json_array_get(a, t);
+        if (!json_is_array(tok) || json_array_size(tok) != (size_t)L) {
+            if (json_is_array(tok))
+                sbuf_addf(why, "token %zu: %zu layers, the model has %d sparse layers", t,
+                          json_array_size(tok), L);
+            else
+                sbuf_addf(why, "token %zu: not an array of layers", t);
+            return -1;
+        }
+        for (l = 0; l < L; l++) {
+            const json_t *ly = json_array_get(tok, (size_t)l);
+            int ids[64];
+            if (!json_is_array(ly) || json_array_size(ly) != (size_t)k) {
+                sbuf_addf(why, "token %zu, layer %d: ", t, layer[l]);
+                if (json_is_array(ly))
+                    sbuf_addf(why, "%zu experts, the model routes each token to %d",
+                              json_array_size(ly), k);
+                else
+                    sbuf_adds(why, "not an array of experts");
+                return -1;
+            }
+            for (j = 0; j < k; j++) {
+                const json_t *v = json_array_get(ly, (size_t)j);
+                json_int_t e = json_is_integer(v) ? json_integer_value(v) : -1;
+                if (e < 0 || e >= E) {
+                    sbuf_addf(why, "token %zu, layer %d: element %d is not an expert in "
+                              "[0, %d)", t, layer[l], j, E);
+                    return -1;
+                }
+                ids[j] = (int)e;
+                for (q = 0; q < j; q++) {
+                    if (ids[q] == ids[j]) {
+                        sbuf_addf(why, "token %zu, layer %d: expert %d twice", t, layer[l],
+                                  ids[j]);
+                        return -1;
+                    }
+                }
+                if (out)
+                    out[(t * (size_t)L + (size_t)l) * (size_t)k + (size_t)j] = ids[j];
+            }
+        }
+    }
+    return 0;
+}
+
+json_t *
+sample_routes_new(const int *rt, size_t n, const struct model_config *c)
+{
+    int L = model_sparse_layers(c), k = c->moe.top_k, l, j;
+    json_t *a = json_array();
+    size_t t;
+
+    for (t = 0; t < n; t++) {
+        json_t *tok = json_array();
+        for (l = 0; l < L; l++) {
+            json_t *ly = json_array();
+            for (j = 0; j < k; j++)
+                json_array_append_new(ly, json_integer(*rt++));
+            json_array_append_new(tok, ly);
+        }
+        json_array_append_new(a, tok);
+    }
+    return a;
+}
+
+int
+sample_routes_place(const json_t *a, const struct model_config *c, size_t np, size_t nc,
+                    int *rows, struct sbuf *why)
+{
+    size_t W = (size_t)model_route_width(c), i;
+
+    if (np < 1) {
+        sbuf_adds(why, "no prompt token predicts the first completion token");
+        return -1;
+    }
+    for (i = 0; i < (np + nc) * W; i++)
+        rows[i] = -1;
+    return sample_routes_get(a, c, nc, "completion_ids", rows + (np - 1) * W, why);
+}
+
 /* ============================== Token fields ============================== */
 
 json_t *

@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "chat.h"
+#include "model.h"
 #include "sampler.h"
 #include "util.h"
 
@@ -87,6 +88,31 @@ int sample_reward(const json_t *rec, const char *key, double *out, const char **
  */
 int sample_get_ids(const json_t *rec, const char *key, int vocab, int nonempty,
                    const json_t **out, struct sbuf *why);
+
+/* ---- routes ---- */
+
+/*
+ * Routes (model.h): per completion token, per sparse layer, the top_k
+ * experts of the forward whose logits gave the token, as gen --routes
+ * writes them: [[[e, ...], ...], ...].  sample_routes_get() reads the
+ * routes array a of n tokens (n == SIZE_MAX: any count; of names what n
+ * counts) for a model of config c into out ((n, model_route_width(c))
+ * ints, or NULL to check only): 0, or -1 with the reason appended to why
+ * (the token count, a token's layer count, a layer's expert count, an
+ * expert out of range or chosen twice).  sample_routes_new() is the
+ * JSON of n tokens' routes rt (n, model_route_width(c)); result is new.
+ */
+int sample_routes_get(const json_t *a, const struct model_config *c, size_t n, const char *of,
+                      int *out, struct sbuf *why);
+json_t *sample_routes_new(const int *rt, size_t n, const struct model_config *c);
+/*
+ * A sample's routes a (nc tokens) laid on the rows of its np + nc tokens
+ * (np >= 1): rows (np + nc, model_route_width(c)) all -1 (route afresh)
+ * but row np - 1 + j, which predicts completion token j, holding token j's
+ * experts (model.h's model_batch.routes).  0, or -1 as sample_routes_get().
+ */
+int sample_routes_place(const json_t *a, const struct model_config *c, size_t np, size_t nc,
+                        int *rows, struct sbuf *why);
 
 /* ---- the sampling settings ---- */
 

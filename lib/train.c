@@ -411,6 +411,7 @@ trainer_release(struct trainer *tr)
     free(tr->targets);
     free(tr->seg);
     free(tr->mask);
+    free(tr->routes);
     free(tr->logp);
     free(tr->ent);
     free(tr->dlogp);
@@ -461,18 +462,29 @@ grow(struct trainer *tr, size_t ntok, size_t nseg)
 static void
 make_batch(struct trainer *tr, const struct pack_row *rows, size_t n, struct model_batch *b)
 {
-    size_t r, ntok = 0, nseg = 0;
+    size_t r, ntok = 0, nseg = 0, W = (size_t)model_route_width(&tr->m->cfg), i;
+    int replay = 0;
 
     for (r = 0; r < n; r++) {
         ntok += rows[r].n;
         nseg += rows[r].nseg;
+        replay |= rows[r].routes != NULL;
     }
     grow(tr, ntok, nseg);
+    if (replay && ntok * W > tr->cap_routes) {
+        tr->cap_routes = ntok * W;
+        tr->routes = xrealloc(tr->routes, xmul(tr->cap_routes, sizeof(int)));
+    }
     ntok = nseg = 0;
     for (r = 0; r < n; r++) {
         memcpy(tr->ids + ntok, rows[r].ids, rows[r].n * sizeof(int));
         memcpy(tr->mask + ntok, rows[r].mask, rows[r].n);
         memcpy(tr->seg + nseg, rows[r].seg, rows[r].nseg * sizeof(int));
+        if (replay && rows[r].routes)
+            memcpy(tr->routes + ntok * W, rows[r].routes, rows[r].n * W * sizeof(int));
+        else if (replay)
+            for (i = 0; i < rows[r].n * W; i++)
+                tr->routes[ntok * W + i] = -1;
         ntok += rows[r].n;
         nseg += rows[r].nseg;
     }
@@ -481,6 +493,7 @@ make_batch(struct trainer *tr, const struct pack_row *rows, size_t n, struct mod
     b->targets = tr->targets;
     b->nseg = nseg;
     b->seg_len = tr->seg;
+    b->routes = replay ? tr->routes : NULL;
     if (tr->m->cfg.arch == MODEL_SEQ_CLS) {
         for (r = 0; r < ntok; r++)
             tr->targets[r] = -1;

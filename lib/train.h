@@ -245,6 +245,8 @@ struct trainer {
     float *logp, *ent, *dlogp, *tlogp, *tdlogp, *told, *scores, *dscores;
     float *tent, *tdent, *dent;
     size_t cap_tok, cap_seg;
+    int *routes;                 /* (cap_routes) the batch's routes (pack_row_routes()) */
+    size_t cap_routes;
     float *w;             /* (batch tokens) */
     size_t cap_w;
     float *isw;           /* (share tokens) importance weights of iter 0 */

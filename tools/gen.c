@@ -23,7 +23,7 @@
 static const char usage_text[] =
     "usage: gen -m DIR [-G N] [-T X] [--top-k N] [--top-p X] [--min-p X] [-n N]\n"
     "           [--stop STRING]... [--system FILE] [--think | --no-think] [-f FORMAT]\n"
-    "           [--seed N] [--threads N] [--batch N] [options] [FILE ...]\n"
+    "           [--seed N] [--threads N] [--batch N] [--routes] [options] [FILE ...]\n"
     "       gen --server URL -m NAME [--api-key-env VAR] [--endpoint chat|completions]\n"
     "           [--concurrency N] [--retries N] [--retry-wait X] [--timeout X]\n"
     "           [--logprobs] [--token-ids] [--send-id] [-o FILE --resume] [FILE ...]\n"
@@ -195,6 +195,9 @@ emit_samples(void *ctx, const struct gen_prompt *p, const struct gen_sample *s, 
         json_object_set_new(o, "prompt_ids", int_array(p->ids, p->n));
         json_object_set_new(o, "completion_ids", int_array(s[k].ids, s[k].n));
         json_object_set_new(o, "logprobs", lp);
+        if (s[k].routes)
+            json_object_set_new(o, "routes",
+                                sample_routes_new(s[k].routes, (size_t)s[k].n, &run->m->cfg));
         json_object_set_new(o, "policy", json_string(run->policy));
         if (run->m)
             json_object_set_new(o, "policy_step", json_integer(run->policy_step));
@@ -295,6 +298,9 @@ main(int argc, char **argv)
                      "then samples what gen -m samples)"),
             OPT_BOOL(0, "resume", &resume,
                      "with -o FILE: keep FILE's whole groups, ask for the rest"),
+            OPT_BOOL(0, "routes", &cfg.routes,
+                     "write each completion token's experts per sparse layer\n"
+                     "(routes, for logp and update --replay-routes)"),
             OPT_END(),
         };
         argi = tool_parse(&t, opts, argc, argv);
@@ -310,6 +316,8 @@ main(int argc, char **argv)
         tool_usage_error(&t, oc.client.url ? "-m NAME (the server's model) is required"
                                            : "-m DIR is required");
     if (oc.client.url) {
+        if (cfg.routes)
+            tool_usage_error(&t, "--routes is for a local checkpoint, not --server");
         if (local_only)
             tool_usage_error(&t, "--min-p, --think, --no-think, -f, --threads, --batch,"
                              " --adapter and --dtype are for a local checkpoint, not"
@@ -351,6 +359,8 @@ main(int argc, char **argv)
     mo.lm.arch_error = "a reward model has no language-model head to sample from";
     if (lm_open(&lm, &mo.lm, &err) < 0)
         die("%s", sbuf_str(&err));
+    if (cfg.routes && model_route_width(&lm.m->cfg) == 0)
+        die("'%s': --routes: the model has no mixture-of-experts layers", mo.lm.dir);
     run.t = &t;
     run.chat = &lm.chat;
     run.m = lm.m;

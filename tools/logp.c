@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
     "usage: logp -m DIR [--adapter DIR] [--dtype NAME] [--old] [--temperature X]\n"
-    "            [--batch-tokens N] [--threads N] [options] [FILE ...]\n"
+    "            [--batch-tokens N] [--threads N] [--replay-routes] [options] [FILE ...]\n"
     "Adds ref_logprobs (or old_logprobs) to sample records under a checkpoint.\n";
 
 struct pending {
@@ -26,6 +26,7 @@ struct pending {
     size_t *np, *nc;       /* prompt and completion lengths */
     size_t n, cap, ntok;
     int *ids, *targets, *seg;
+    int *routes;           /* (cap_tok, W) with --replay-routes */
     unsigned char *mask;
     float *logp;
     size_t cap_tok, cap_seg;
@@ -64,10 +65,12 @@ sample_lengths(const json_t *rec, const struct model *m, size_t *np, size_t *nc,
 }
 
 static void
-flush(struct tool *tl, struct model *m, struct pending *p, const char *key, float temp)
+flush(struct tool *tl, struct model *m, struct pending *p, const char *key, float temp,
+      int replay)
 {
     struct model_batch b;
-    size_t r, t = 0, j;
+    size_t r, t = 0, j, W = replay ? (size_t)model_route_width(&m->cfg) : 0;
+    struct sbuf why = SBUF_INIT;
 
     if (p->n == 0)
         return;
@@ -77,6 +80,8 @@ flush(struct tool *tl, struct model *m, struct pending *p, const char *key, floa
         p->targets = xrealloc(p->targets, xmul(p->cap_tok, sizeof(int)));
         p->mask = xrealloc(p->mask, p->cap_tok);
         p->logp = xrealloc(p->logp, xmul(p->cap_tok, sizeof(float)));
+        if (W)
+            p->routes = xrealloc(p->routes, xmul(p->cap_tok, W * sizeof(int)));
     }
     if (p->n > p->cap_seg) {
         p->cap_seg = p->n;
@@ -85,6 +90,7 @@ flush(struct tool *tl, struct model *m, struct pending *p, const char *key, floa
     for (r = 0; r < p->n; r++) {
         const json_t *pa = json_object_get(p->recs[r], "prompt_ids");
         const json_t *ca = json_object_get(p->recs[r], "completion_ids");
+        size_t t0 = t;
         for (j = 0; j < p->np[r]; j++, t++) {
             p->ids[t] = (int)json_integer_value(json_array_get(pa, j));
             p->mask[t] = 0;
@@ -94,12 +100,19 @@ flush(struct tool *tl, struct model *m, struct pending *p, const char *key, floa
             p->mask[t] = 1;
         }
         p->seg[r] = (int)(p->np[r] + p->nc[r]);
+        /* completion token j's experts are those of row np + j - 1, which predicts it */
+        if (W && sample_routes_place(json_object_get(p->recs[r], "routes"), &m->cfg,
+                                     p->np[r], p->nc[r], p->routes + t0 * W,
+                                     &why) < 0)
+            die("logp: routes: %s", sbuf_str(&why)); /* checked as the record came in */
     }
+    sbuf_release(&why);
     b.ntok = p->ntok;
     b.ids = p->ids;
     b.targets = p->targets;
     b.nseg = p->n;
     b.seg_len = p->seg;
+    b.routes = W ? p->routes : NULL;
     model_batch_shift_targets(&b, p->mask, p->targets);
     model_forward(m, &b, temp, p->logp, NULL, NULL, MODEL_FWD_NOGRAD | MODEL_FWD_EXACT);
     for (r = 0, t = 0; r < p->n; r++) {
@@ -126,7 +139,7 @@ main(int argc, char **argv)
     const char *key = "ref_logprobs", *field;
     struct model *m;
     double temp = 1.0;
-    int temp_given = 0, old = 0;
+    int temp_given = 0, old = 0, replay = 0;
     struct sample_temp st;
     long batch_tokens = 8192;
     size_t np, nc;
@@ -149,6 +162,9 @@ main(int argc, char **argv)
             OPT_LONG(0, "batch-tokens", &batch_tokens, "N", 1, 1L << 30,
                      "tokens per forward pass (default 8192)"),
             TOOL_MODEL_THREADS(&mo),
+            OPT_BOOL(0, "replay-routes", &replay,
+                     "the experts of the records' routes (gen --routes), not\n"
+                     "the router's choice, for the completion tokens"),
             OPT_END(),
         };
         argi = tool_parse(&tl, opts, argc, argv);
@@ -168,6 +184,8 @@ main(int argc, char **argv)
         die("%s", sbuf_str(&err));
     if (mo.lm.bf16)
         model_use_bf16(m, KERN16_AUTO, 0);
+    if (replay && model_route_width(&m->cfg) == 0)
+        die("%s: --replay-routes: the model has no mixture-of-experts layers", mo.lm.dir);
     memset(&p, 0, sizeof(p));
     /* The samples' own temperature unless --temperature overrides it. */
     sample_temp_init(&st, temp_given, temp);
@@ -181,13 +199,19 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
+        if (replay && sample_routes_get(json_object_get(r, "routes"), &m->cfg, nc,
+                                        "completion_ids", NULL, &why) < 0) {
+            tool_reject(&tl, r, "routes", "%s", sbuf_str(&why));
+            json_decref(r);
+            continue;
+        }
         if (sample_temp_take(&st, r, &field) < 0) {
             tool_reject(&tl, r, field, "%s", sbuf_str(&st.msg));
             json_decref(r);
             continue;
         }
         if (p.n > 0 && p.ntok + np + nc > (size_t)batch_tokens)
-            flush(&tl, m, &p, key, (float)st.temperature);
+            flush(&tl, m, &p, key, (float)st.temperature, replay);
         if (p.n == p.cap) {
             p.cap = p.cap ? 2 * p.cap : 64;
             p.recs = xrealloc(p.recs, xmul(p.cap, sizeof(*p.recs)));
@@ -199,7 +223,7 @@ main(int argc, char **argv)
         p.nc[p.n++] = nc;
         p.ntok += np + nc;
     }
-    flush(&tl, m, &p, key, (float)st.temperature);
+    flush(&tl, m, &p, key, (float)st.temperature, replay);
     rc = tool_finish(&tl);
     free(p.recs);
     free(p.np);
@@ -209,6 +233,7 @@ main(int argc, char **argv)
     free(p.seg);
     free(p.mask);
     free(p.logp);
+    free(p.routes);
     lm_free(m);
     sbuf_release(&err);
     sbuf_release(&why);

@@ -48,6 +48,7 @@ struct update {
     struct ckpt_format fmt;     /* how checkpoints are written */
     int fmt_given;              /* --dtype or --max-shard-size */
     int use16;                  /* --compute-dtype bf16 */
+    int replay;                 /* --replay-routes */
     struct lora_config lora;    /* a new adapter (lora.r > 0), or --adapter's */
     struct lora *lo;
     struct pack_row *rows;      /* the records, owned */
@@ -226,6 +227,9 @@ parse_args(struct update *u, int argc, char **argv, int *argi)
                   "load (auxiliary-loss-free balancing; 0: off)"),
         OPT_FLOAT(0, "moe-seq-aux", &tc.moe_seq_aux, "A", 0, 1e3,
                   "add A times the sequence-wise balance loss (0: off)"),
+        OPT_BOOL(0, "replay-routes", &u->replay,
+                 "the records' routes (gen --routes) choose the experts\n"
+                 "of the completion tokens, not the router"),
         OPT_GROUP("Reward models:\n"),
         OPT_FLOAT(0, "margin", &tc.margin, "X", -1e6, 1e6,
                   "added to each pair's margin (default 0)"),
@@ -405,6 +409,9 @@ read_rows(struct update *u, const struct model *m)
         else if (run_row_check(&u->tc, u->old_mode == 1, &m->cfg, &w, &field, &why) < 0) {
             tool_reject(&u->tl, rec, field, "%s", sbuf_str(&why));
             pack_row_release(&w);
+        } else if (u->replay && pack_row_routes(&w, rec, &m->cfg, &why) < 0) {
+            tool_reject(&u->tl, rec, "routes", "%s", sbuf_str(&why));
+            pack_row_release(&w);
         } else if (sample_temp_take(&u->samp, rec, &field) < 0) {
             tool_reject(&u->tl, rec, field, "%s", sbuf_str(&u->samp.msg));
             pack_row_release(&w);
@@ -573,6 +580,8 @@ open_model(struct update *u, json_t **cfgjs)
     }
     if (u->tc.moe_seq_aux > 0 && m->cfg.moe.n_experts == 0)
         die("%s: --moe-seq-aux needs a mixture of experts", u->in);
+    if (u->replay && model_route_width(&m->cfg) == 0)
+        die("%s: --replay-routes: the model has no mixture-of-experts layers", u->in);
     if (u->adapter && !(u->lo = lora_load(u->adapter, m, &err)))
         die("%s", sbuf_str(&err));
     if (u->lora.r)

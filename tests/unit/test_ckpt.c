@@ -387,7 +387,7 @@ test_resume(void)
     struct model_config c = small_config(1, 1);
     enum { N = 12 };
     int ids[N] = {1, 5, 7, 3, 2, 9, 4, 4, 8, 10, 0, 6}, tg[N], sl[2] = {5, 7};
-    struct model_batch b = {N, ids, tg, 2, sl};
+    struct model_batch b = {N, ids, tg, 2, sl, NULL};
     float lp[N], dl[N];
     struct sbuf err = SBUF_INIT;
     struct model *ms[2];

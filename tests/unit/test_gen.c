@@ -4,7 +4,9 @@
  * against the training forward (model_forward on prompt + completion at
  * the same temperature) to 1e-4, with and without truncation and when
  * greedy; the text against a plain decode of the ids; prompts handed
- * back in input order with their G samples.
+ * back in input order with their G samples.  With routes, on a mixture of
+ * experts: each token's recorded experts, replayed in the training
+ * forward, give the same log-probabilities bit for bit.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 #include "model.h"
 #include "tok.h"
 #include "util.h"
+
+static int with_routes; /* gen_config.routes in run() */
 
 static const char *prompts[] = {
     "What is 2+2?", "Hello", "Write a haiku about the sea.", "x", "Count to five.",
@@ -65,7 +69,7 @@ emit(void *vc, const struct gen_prompt *p, const struct gen_sample *s, int G)
         int N = p->n + s[k].n, *ids = malloc(sizeof(int) * (size_t)N);
         int *tg = malloc(sizeof(int) * (size_t)N);
         float *logp = malloc(sizeof(float) * (size_t)N);
-        struct model_batch b = { (size_t)N, ids, tg, 1, &N };
+        struct model_batch b = {(size_t)N, ids, tg, 1, &N, NULL};
         struct sbuf text = SBUF_INIT;
         int eos = s[k].n > 0 && chat_is_stop(c->chat, s[k].ids[s[k].n - 1]);
 
@@ -82,6 +86,23 @@ emit(void *vc, const struct gen_prompt *p, const struct gen_sample *s, int G)
         CHECK_MSG(strcmp(sbuf_str(&text), s[k].text) == 0, "prompt %ld k %d: text differs",
                   (long)p->user, k);
         CHECK(strcmp(s[k].finish, eos ? "stop" : "length") == 0);
+        CHECK((s[k].routes != NULL) == with_routes);
+        if (s[k].routes) {
+            int W = model_route_width(&c->m->cfg);
+            int *rt = malloc(sizeof(int) * (size_t)(N * W));
+            float *lp2 = malloc(sizeof(float) * (size_t)N);
+            for (i = 0; i < N * W; i++)
+                rt[i] = -1;
+            for (i = 0; i < s[k].n * W; i++) {
+                CHECK(s[k].routes[i] >= 0 && s[k].routes[i] < c->m->cfg.moe.n_experts);
+                rt[(p->n - 1) * W + i] = s[k].routes[i];
+            }
+            b.routes = rt;
+            model_forward(c->m, &b, c->temp, lp2, NULL, NULL, MODEL_FWD_NOGRAD);
+            CHECK(memcmp(lp2, logp, sizeof(float) * (size_t)N) == 0);
+            free(rt);
+            free(lp2);
+        }
         c->neos += eos;
         c->nsamples++;
         sbuf_release(&text);
@@ -106,6 +127,7 @@ run(struct model *m, struct tok *t, struct chat *ch, struct sampler_config sc, i
     cfg.seed = 5;
     cfg.batch = batch;
     cfg.threads = threads;
+    cfg.routes = with_routes;
     memset(&c, 0, sizeof(c));
     c.m = m;
     c.tok = t;
@@ -170,6 +192,16 @@ main(void)
     sc = (struct sampler_config)SAMPLER_CONFIG_INIT;
     sc.temperature = 0;
     run(m, t, &ch, sc, 1, 1);
+    model_free(m);
+    /* a mixture of experts (layer 0 dense, 4 experts, top 2), routes recorded */
+    c.moe = (struct model_moe){.n_experts = 4, .top_k = 2, .hidden = 32, .norm_topk = 1,
+                               .n_group = 1, .topk_group = 1, .scaling = 1.0f,
+                               .sparse_step = 1, .first_dense = 1};
+    m = model_new(&c);
+    model_init_random(m, 9, 0.2f);
+    with_routes = 1;
+    sc = (struct sampler_config)SAMPLER_CONFIG_INIT;
+    run(m, t, &ch, sc, 2, 4);
     chat_release(&ch);
     tok_free(t);
     model_free(m);

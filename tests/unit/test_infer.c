@@ -177,12 +177,19 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
     double md = 0;
     struct model_batch b;
     struct rng r;
+    int W = model_route_width(&m->cfg);
+    int *rt = malloc(sizeof(int) * (size_t)(N * W + 1));
+    float *logp0 = malloc(sizeof(float) * (size_t)N);
 
     rng_seed(&r, 5);
     for (i = 0; i < P; i++)
         ids[i] = (int)rng_below(&r, (uint64_t)V);
     infer_prefix_init(&p, inf);
     infer_prefill(inf, &p, ids, P, lg);
+    for (i = 0; i < N * W; i++)
+        rt[i] = -1;
+    if (W)  /* row P - 1 predicts the first completion token */
+        CHECK(infer_routes(inf, -1, rt + (size_t)(P - 1) * W) == W);
     if (use_mla) /* the cache: latent and rope key per token and layer, no values */
         CHECK(p.kvd == 12 + 8 && p.v == NULL);
     infer_seq_init(&s, inf, &p);
@@ -191,6 +198,8 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
         {
             const float *o = infer_decode(inf, &sp, &ids[P + t], 1);
             memcpy(lg + (size_t)(t + 1) * V, o, sizeof(float) * (size_t)V);
+            if (W)
+                infer_routes(inf, 0, rt + (size_t)(P + t) * W);
         }
     }
     /* positions P-1 .. N-2 predict ids[P..N-1]; try 3 targets each */
@@ -199,6 +208,7 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
     b.targets = tg;
     b.nseg = 1;
     b.seg_len = &N;
+    b.routes = NULL;
     for (int k = 0; k < 3; k++) {
         for (i = 0; i < N; i++)
             tg[i] = -1;
@@ -208,6 +218,19 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
         for (t = 0; t < G; t++) {
             double mine = logsoftmax(lg + (size_t)t * V, V, tg[P - 1 + t]);
             md = fmax(md, fabs(mine - logp[P - 1 + t]));
+        }
+        if (k == 0 && W) {
+            /* the experts infer chose, replayed: the same routing, the same bits;
+               the experts of row P moved: that row's prediction moves */
+            memcpy(logp0, logp, sizeof(float) * (size_t)N);
+            b.routes = rt;
+            model_forward(m, &b, 1.0f, logp, NULL, NULL, MODEL_FWD_NOGRAD);
+            CHECK(memcmp(logp0, logp, sizeof(float) * (size_t)N) == 0);
+            for (i = 0; i < W; i++)
+                rt[(size_t)P * W + i] = (rt[(size_t)P * W + i] + 1) % m->cfg.moe.n_experts;
+            model_forward(m, &b, 1.0f, logp, NULL, NULL, MODEL_FWD_NOGRAD);
+            CHECK(logp[P] != logp0[P] && logp[P - 1] == logp0[P - 1]);
+            b.routes = NULL;
         }
     }
     CHECK_MSG(md < 1e-4, "%s%s bias %d mla %d threads %d: max logprob diff %g",
@@ -224,6 +247,8 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
     free(tg);
     free(lg);
     free(logp);
+    free(logp0);
+    free(rt);
 }
 
 /*

@@ -85,7 +85,7 @@ test_grad(int arch, unsigned targets, double dropout, int rslora, int qk_norm)
 {
     struct model_config c = tiny_config(arch, qk_norm);
     struct model *m = model_new(&c);
-    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, NULL};
     struct lora_config lc;
     struct lora *lo;
     float *dir, *save;
@@ -157,7 +157,7 @@ test_merge(int arch, unsigned targets, int rslora)
 {
     struct model_config c = tiny_config(arch, 1);
     struct model *m = model_new(&c), *mm = model_new(&c);
-    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, NULL};
     struct lora_config lc;
     struct lora *lo;
     float lp[NTOK], lq[NTOK], sc[NSEG], sd[NSEG], base[NTOK];
@@ -201,7 +201,7 @@ test_infer_identity(void)
 {
     struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1);
     struct model *m = model_new(&c);
-    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, NULL};
     struct lora_config lc;
     struct lora *lo;
     struct infer *inf;
@@ -453,7 +453,7 @@ main(void)
     for (int s = 0; s < NSEG; s++)
         wsc[s] = (float)rng_normal(&rng);
     {
-        struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+        struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, NULL};
         model_batch_shift_targets(&b, NULL, tg);
     }
     test_targets_parse();

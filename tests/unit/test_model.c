@@ -387,6 +387,8 @@ static const struct model_moe moe_sigmoid = {
 
 /* the sequence-wise balance loss's coefficient in the variants below (0: off) */
 static float seq_aux;
+/* routes replayed in the gradient checks (model_batch.routes), or NULL */
+static const int *grad_routes;
 
 /*
  * L = sum w_lp logp + w_ent entropy (causal) or sum w_sc score (RM), plus
@@ -443,7 +445,7 @@ test_model_grad_mla(int arch, int tie, int bias, int qk_norm,
         c.head_dim = mla->rope;
     }
     m = model_new(&c);
-    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, grad_routes};
     float *dir = xmalloc(m->nparams * sizeof(float));
     float *save = xmalloc(m->nparams * sizeof(float));
     const float temp = 0.9f;
@@ -515,7 +517,7 @@ test_packed(int arch)
 {
     struct model_config c = tiny_config(arch, 0, 1);
     struct model *m = model_new(&c);
-    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, NULL};
     float *gsum = xcalloc(m->nparams, sizeof(float));
     double Lp, Ls = 0;
     size_t off = 0;
@@ -525,7 +527,7 @@ test_packed(int arch)
     m->att_block = 4;
     Lp = model_loss(m, &b, temp);
     for (int s = 0; s < NSEG; s++) {
-        struct model_batch one = {(size_t)seg_len[s], ids + off, tg + off, 1, &seg_len[s]};
+        struct model_batch one = {(size_t)seg_len[s], ids + off, tg + off, 1, &seg_len[s], NULL};
         float save_lp[NTOK], save_ent[NTOK], save_sc = wsc[0];
         /* the weights of sample s, moved to the front for the lone run */
         memcpy(save_lp, wlp, sizeof(wlp));
@@ -554,13 +556,78 @@ test_packed(int arch)
     model_free(m);
 }
 
+/*
+ * Routing replay (model_batch.routes).  Rows all -1 route as without
+ * routes, bit for bit.  Experts forced on every row give what the router
+ * itself gives under a selection bias (e_score_correction_bias, which
+ * chooses but never weighs) that makes it choose them, in that order: the
+ * replayed weights are the router's scores of the recorded experts.  And
+ * the gradient through replayed rows (some rows routing, some replayed,
+ * both routers) against central differences.
+ */
+static void
+test_replay(void)
+{
+    struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1, 0);
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, NULL};
+    float lp0[NTOK], lp1[NTOK];
+    int W, rt[NTOK * 8], l, t, j;
+    struct model *m;
+    struct model_moe q = moe_softmax;
+
+    c.moe = moe_sigmoid;  /* 6 experts in 3 groups of 2, top 2 of the 2 best groups */
+    m = model_new(&c);
+    model_init_random(m, 11, 0.3f);
+    W = model_route_width(&c);
+    CHECK(model_sparse_layers(&c) == 2 && W == 4);
+    model_forward(m, &b, 1.0f, lp0, NULL, NULL, MODEL_FWD_NOGRAD);
+    for (j = 0; j < NTOK * W; j++)
+        rt[j] = -1;
+    b.routes = rt;
+    model_forward(m, &b, 1.0f, lp1, NULL, NULL, MODEL_FWD_NOGRAD);
+    CHECK(memcmp(lp0, lp1, sizeof(lp0)) == 0);
+    /* experts 3 then 2 (group 1) on every row of both layers */
+    for (t = 0; t < NTOK; t++)
+        for (l = 0; l < 2; l++) {
+            rt[t * W + l * 2] = 3;
+            rt[t * W + l * 2 + 1] = 2;
+        }
+    model_forward(m, &b, 1.0f, lp1, NULL, NULL, MODEL_FWD_NOGRAD);
+    CHECK(memcmp(lp0, lp1, sizeof(lp0)) != 0);
+    for (l = 0; l < 2; l++) {
+        m->w.layers[l].router_bias[3] = 2000.0f;
+        m->w.layers[l].router_bias[2] = 1000.0f;
+    }
+    b.routes = NULL;
+    model_forward(m, &b, 1.0f, lp0, NULL, NULL, MODEL_FWD_NOGRAD);
+    CHECK_MSG(memcmp(lp0, lp1, sizeof(lp0)) == 0, "replayed experts 3, 2 differ from the "
+              "router's own choice of them: %g vs %g at 1", (double)lp1[1], (double)lp0[1]);
+    model_free(m);
+
+    /* the gradient: rows alternately replayed (experts 4, 1 of 6; 0, 3 of 4) and routed */
+    for (t = 0; t < NTOK; t++)
+        for (l = 0; l < 2; l++) {
+            rt[t * W + l * 2] = t % 2 ? -1 : 4;
+            rt[t * W + l * 2 + 1] = t % 2 ? -1 : 1;
+        }
+    grad_routes = rt;
+    test_model_grad_variant(MODEL_CAUSAL_LM, 1, 0, 0, NULL, &moe_sigmoid);
+    for (t = 0; t < NTOK; t++)
+        for (l = 0; l < 2; l++) {
+            rt[t * W + l * 2] = t % 2 ? -1 : 0;
+            rt[t * W + l * 2 + 1] = t % 2 ? -1 : 3;
+        }
+    test_model_grad_variant(MODEL_CAUSAL_LM, 0, 0, 1, NULL, &q);
+    grad_routes = NULL;
+}
+
 /* NOGRAD forward equals the training forward; block size does not matter. */
 static void
 test_nograd(void)
 {
     struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1, 0);
     struct model *m = model_new(&c);
-    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+    struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, NULL};
     float a[NTOK], e[NTOK], a2[NTOK], e2[NTOK];
     double ad[NTOK];
 
@@ -589,7 +656,7 @@ test_threads(void)
     static int id2[N2], tg2[N2];
     static float w2[N2];
     int sl2[4] = {100, 37, 130, 33};
-    struct model_batch b = {N2, id2, tg2, 4, sl2};
+    struct model_batch b = {N2, id2, tg2, 4, sl2, NULL};
     struct model *m = model_new(&c);
     float lp1[N2], lp2[N2], *g1;
 
@@ -646,11 +713,11 @@ test_exact(int threads)
     model_set_threads(threads);
     for (int t = 0; t < N3; t++)
         id3[t] = (int)rng_below(&rng, 13);
-    struct model_batch b = {N3, id3, tg3, 5, sl3};
+    struct model_batch b = {N3, id3, tg3, 5, sl3, NULL};
     model_batch_shift_targets(&b, NULL, tg3);
     model_forward(m, &b, 0.7f, lp, en, NULL, MODEL_FWD_NOGRAD | MODEL_FWD_EXACT);
     for (int s = 0; s < 5; s++) {
-        struct model_batch one = {(size_t)sl3[s], id3 + off, tg3 + off, 1, &sl3[s]};
+        struct model_batch one = {(size_t)sl3[s], id3 + off, tg3 + off, 1, &sl3[s], NULL};
         model_forward(m, &one, 0.7f, lp1 + off, en1 + off, NULL,
                       MODEL_FWD_NOGRAD | MODEL_FWD_EXACT);
         off += (size_t)sl3[s];
@@ -666,7 +733,7 @@ test_shift_targets(void)
 {
     int id[6] = {1, 2, 3, 4, 5, 6}, sl[2] = {4, 2}, t[6];
     unsigned char mask[6] = {0, 0, 1, 1, 0, 1};
-    struct model_batch b = {6, id, NULL, 2, sl};
+    struct model_batch b = {6, id, NULL, 2, sl, NULL};
     int want[6] = {-1, 3, 4, -1, 6, -1}, want_all[6] = {2, 3, 4, -1, 6, -1};
 
     model_batch_shift_targets(&b, mask, t);
@@ -694,7 +761,7 @@ main(void)
     for (int s = 0; s < NSEG; s++)
         wsc[s] = (float)rng_normal(&rng);
     {
-        struct model_batch b = {NTOK, ids, NULL, NSEG, seg_len};
+        struct model_batch b = {NTOK, ids, NULL, NSEG, seg_len, NULL};
         model_batch_shift_targets(&b, NULL, tg);
         tg[2] = -1;  /* a masked position inside a segment */
         wlp[5] = went[5] = 0.0f;  /* a target without gradient: skipped in backward */
@@ -762,7 +829,7 @@ main(void)
         struct model_moe q = moe_softmax, d = moe_sigmoid;
         float swlp[NTOK], swent[NTOK];
         struct model_config c = tiny_config(MODEL_CAUSAL_LM, 1, 0);
-        struct model_batch b = {NTOK, ids, tg, NSEG, seg_len};
+        struct model_batch b = {NTOK, ids, tg, NSEG, seg_len, NULL};
         struct model *m;
         memcpy(swlp, wlp, sizeof(wlp));
         memcpy(swent, went, sizeof(went));
@@ -793,6 +860,7 @@ main(void)
         }
         seq_aux = 0.0f;
     }
+    test_replay();
     test_packed(MODEL_CAUSAL_LM);
     test_packed(MODEL_SEQ_CLS);
     test_nograd();

@@ -167,7 +167,7 @@ test_learns(void)
     c.tie_embeddings = 1;
     c.bos_id = c.eos_id = c.pad_id = -1;
     struct model *m = model_new(&c);
-    struct model_batch b = {N, ids, tg, NSEG, sl};
+    struct model_batch b = {N, ids, tg, NSEG, sl, NULL};
     model_init_random(m, 5, 0.02f);
     rng_seed(&r, 9);
     for (int t = 0; t < N; t++)

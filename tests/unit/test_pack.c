@@ -119,6 +119,97 @@ test_packer_roundtrip(void)
 }
 
 /*
+ * Routes through pack: samples whose completion token j (id 100 + j) has
+ * the experts [[j], [63 - j]], some cut by -L, one without a prompt.
+ * Every row t of a packed record then replays the experts of token t + 1
+ * where that token is a completion token (pack_row_routes()), and routes
+ * afresh (-1) elsewhere.
+ */
+static void
+test_routes(void)
+{
+    struct pack_config cfg;
+    struct packer *p;
+    struct sbuf why = SBUF_INIT;
+    struct model_config mc = {0};
+    const char *field;
+    json_t *rec, *out;
+    struct pack_row row;
+    size_t k, nseg = 0, replayed = 0, targets = 0;
+    int i, W;
+
+    mc.n_layers = 2;
+    mc.moe = (struct model_moe){.n_experts = 64, .top_k = 1, .hidden = 4, .n_group = 1,
+                                .topk_group = 1, .scaling = 1.0f, .sparse_step = 1};
+    W = model_route_width(&mc);
+    pack_config_default(&cfg);
+    cfg.L = 24;
+    cfg.truncate = 1;
+    p = packer_new(&cfg, NULL);
+    for (i = 0; i < 12; i++) {
+        json_t *pi = json_array(), *ci = json_array(), *rt = json_array();
+        int np = i == 0 ? 0 : 1 + i % 4, nc = 1 + (i * 5) % 29, j;
+        for (j = 0; j < np; j++)
+            json_array_append_new(pi, json_integer(j + 1));
+        for (j = 0; j < nc; j++) {
+            json_array_append_new(ci, json_integer(100 + j));
+            json_array_append_new(rt, json_pack("[[i],[i]]", j, 63 - j));
+        }
+        rec = json_pack("{s:i, s:o, s:o, s:o}", "k", i, "prompt_ids", pi, "completion_ids",
+                        ci, "routes", rt);
+        CHECK(packer_add(p, rec, &field, &why) == 0);
+        json_decref(rec);
+    }
+    rec = json_pack("{s:[i], s:[i]}", "prompt_ids", 1, "completion_ids", 100);
+    CHECK(packer_add(p, rec, &field, &why) < 0);
+    CHECK_STREQ(field, "routes");  /* absent here, present in the stream's first */
+    json_decref(rec);
+    packer_finish(p);
+    while ((out = packer_next(p)) != NULL) {
+        size_t s, t0;
+        sbuf_reset(&why);
+        CHECK(pack_row_parse(out, 24, &row, &field, &why) == 0);
+        CHECK_MSG(pack_row_routes(&row, out, &mc, &why) == 0, "%s", sbuf_str(&why));
+        for (s = 0, t0 = 0; s < row.nseg; t0 += (size_t)row.seg[s], s++, nseg++) {
+            for (k = t0; k < t0 + (size_t)row.seg[s]; k++) {
+                int next = k + 1 < t0 + (size_t)row.seg[s] && row.mask[k + 1];
+                targets += next;
+                if (next && row.routes[k * W] >= 0) {
+                    replayed++;
+                    CHECK(row.routes[k * W] == row.ids[k + 1] - 100);
+                    CHECK(row.routes[k * W + 1] == 63 - (row.ids[k + 1] - 100));
+                } else
+                    CHECK(row.routes[k * W] == -1 && row.routes[k * W + 1] == -1);
+            }
+        }
+        pack_row_release(&row);
+        /* a segment's routes as long as it (nothing predicts its first), then none */
+        CHECK(pack_row_parse(out, 24, &row, &field, &why) == 0);
+        {
+            json_t *big = json_array();
+            for (k = 0; k < (size_t)row.seg[0]; k++)
+                json_array_append_new(big, json_pack("[[i],[i]]", 0, 1));
+            json_array_set_new(json_object_get(out, "routes"), 0, big);
+        }
+        sbuf_reset(&why);
+        CHECK(pack_row_routes(&row, out, &mc, &why) < 0);
+        CHECK(strstr(sbuf_str(&why), "element 0: ") == sbuf_str(&why));
+        json_object_del(out, "routes");
+        sbuf_reset(&why);
+        CHECK(pack_row_routes(&row, out, &mc, &why) < 0);
+        CHECK(strncmp(sbuf_str(&why), "missing", 7) == 0);
+        pack_row_release(&row);
+        json_decref(out);
+    }
+    CHECK(nseg == 12);
+    CHECK_MSG(replayed == targets && targets > 0, "%zu of %zu targets replayed", replayed,
+              targets);
+    CHECK(packer_stats(p)->truncated > 0);
+    packer_free(p);
+    sbuf_release(&why);
+}
+
+/*
  * Text records: BOS, the document's bytes (a special-token string in it
  * stays text), EOS; the loss on every token but the first; rejected
  * without a tokenizer and beside chat fields.
@@ -183,5 +274,6 @@ main(void)
     test_bfd_random();
     test_packer_roundtrip();
     test_text();
+    test_routes();
     return check_done();
 }

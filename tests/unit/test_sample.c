@@ -4,6 +4,7 @@
  * hand.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -247,11 +248,87 @@ test_reward(void)
     json_decref(r);
 }
 
+/*
+ * Routes against a model of 3 layers, the first dense, 8 experts, top 2:
+ * each token holds 2 sparse layers of 2 distinct experts in [0, 8).
+ */
+static void
+test_routes(void)
+{
+    static const struct {
+        const char *a;
+        size_t n;
+        int rc;
+        const char *why;
+    } c[] = {
+        {"[[[0,7],[3,1]],[[2,3],[4,5]]]", 2, 0, ""},
+        {"[[[0,7],[3,1]]]", 2, -1, "1 tokens for 2 completion_ids"},
+        {"[[[0,7]]]", 1, -1, "token 0: 1 layers, the model has 2 sparse layers"},
+        {"[[[0,7],[3]]]", 1, -1, "token 0, layer 2: 1 experts, the model routes each token"
+                                 " to 2"},
+        {"[[[0,8],[3,1]]]", 1, -1, "token 0, layer 1: element 1 is not an expert in [0, 8)"},
+        {"[[[0,-1],[3,1]]]", 1, -1, "token 0, layer 1: element 1 is not an expert in [0, 8)"},
+        {"[[[0,1],[3,3]]]", 1, -1, "token 0, layer 2: expert 3 twice"},
+        {"[[[0,1],7]]", 1, -1, "token 0, layer 2: not an array of experts"},
+        {"[3]", 1, -1, "token 0: not an array of layers"},
+        {"{}", 1, -1, "not an array"},
+    };
+    struct model_config cf = {0};
+    int out[8], want[8] = {0, 7, 3, 1, 2, 3, 4, 5}, rows[16];
+    size_t i;
+    json_t *a, *b;
+    char *s;
+
+    cf.n_layers = 3;
+    cf.moe = (struct model_moe){.n_experts = 8, .top_k = 2, .hidden = 4, .n_group = 1,
+                                .topk_group = 1, .scaling = 1.0f, .sparse_step = 1,
+                                .first_dense = 1};
+    CHECK(model_sparse_layers(&cf) == 2 && model_route_width(&cf) == 4);
+    for (i = 0; i < ARRAY_LEN(c); i++) {
+        struct sbuf why = SBUF_INIT;
+        a = json_loads(c[i].a, 0, NULL);
+        CHECK_MSG(sample_routes_get(a, &cf, c[i].n, "completion_ids", out, &why) == c[i].rc,
+                  "case %zu", i);
+        CHECK_STREQ(sbuf_str(&why), c[i].why);
+        sbuf_release(&why);
+        json_decref(a);
+    }
+    {
+        struct sbuf why = SBUF_INIT;
+        CHECK(sample_routes_get(NULL, &cf, 1, "x", NULL, &why) < 0);
+        CHECK_STREQ(sbuf_str(&why), "missing (gen --routes writes it)");
+        sbuf_release(&why);
+    }
+    /* read, written back the same; laid on rows: prompt of 2, so rows 1 and 2 */
+    a = json_loads(c[0].a, 0, NULL);
+    CHECK(sample_routes_get(a, &cf, 2, "x", out, NULL) == 0);
+    CHECK(memcmp(out, want, sizeof(want)) == 0);
+    b = sample_routes_new(out, 2, &cf);
+    s = json_dumps(b, JSON_COMPACT);
+    CHECK_STREQ(s, c[0].a);
+    free(s);
+    json_decref(b);
+    CHECK(sample_routes_place(a, &cf, 2, 2, rows, NULL) == 0);
+    for (i = 0; i < 16; i++)
+        CHECK(rows[i] == (i >= 4 && i < 12 ? want[i - 4] : -1));
+    json_decref(a);
+    cf.moe.n_experts = 0;
+    {
+        struct sbuf why = SBUF_INIT;
+        a = json_loads(c[0].a, 0, NULL);
+        CHECK(sample_routes_get(a, &cf, 2, "x", NULL, &why) < 0);
+        CHECK_STREQ(sbuf_str(&why), "the model has no mixture-of-experts layers to replay");
+        sbuf_release(&why);
+        json_decref(a);
+    }
+}
+
 int
 main(void)
 {
     test_path();
     test_reward();
+    test_routes();
     test_ids();
     test_domains();
     test_sampling();

@@ -70,7 +70,7 @@ logps(struct model *m, float *lp)
 {
     static int ids[NT], tg[NT];
     int len = NT, i;
-    struct model_batch b = { NT, ids, tg, 1, &len };
+    struct model_batch b = {NT, ids, tg, 1, &len, NULL};
     struct rng r;
 
     rng_seed(&r, 3);
@@ -234,7 +234,7 @@ test_backward_model(void)
     struct model *f = model_of(1, 0), *h = model_of(1, 0);
     static int ids[NT], tg[NT];
     int len = NT, i;
-    struct model_batch b = { NT, ids, tg, 1, &len };
+    struct model_batch b = {NT, ids, tg, 1, &len, NULL};
     float lp[NT], dl[NT];
     double num = 0, den = 0, moved = 0;
     struct rng r;
