@@ -21,9 +21,10 @@
 # figures, a check that the F32 GGUF holds the checkpoint's weights:
 # llama.cpp's per-token log-probs of a 14-token sequence
 # (bench/llama_logp.c, through llama.h) against logp(1)'s on the same
-# checkpoint, within 1e-3 (fp32 sums in other orders), or the run stops.
-# The same comparison at bf16 is printed, not enforced (the two round
-# their products differently).
+# checkpoint, within 1e-4 (fp32 sums in other orders), or the run stops;
+# with llama.cpp's flash attention off, since its CPU kernel rounds
+# through fp16 (bench/llama_logp.c).  The same comparison with flash
+# attention on, and at bf16, is printed, not enforced.
 #
 # llama.cpp is not part of posttrain: it is built from its own source
 # tree, outside this repository (bench/llama.md says which commit and
@@ -88,7 +89,7 @@ convert() {
     done
 }
 
-# check SHAPE DTYPE ENFORCE: max |logp - llama.cpp| over a 14-token sequence
+# check SHAPE DTYPE FA ENFORCE: max |logp - llama.cpp| over a 14-token sequence
 check() {
     ck="$OUT/$1"
     ids="1 500 2000 7 42 9000 31337 123 4567 48000 5 777 12000 3"
@@ -97,13 +98,13 @@ check() {
     bin/logp -q -m "$ck" --dtype "$2" --threads "$THREADS" "$OUT/check.jsonl" |
         jq -r '.ref_logprobs[]' >"$OUT/check.ours"
     # shellcheck disable=SC2086
-    build/bench/llama_logp "$ck.$2.gguf" "$THREADS" $ids | tail -n 10 >"$OUT/check.theirs"
-    paste "$OUT/check.ours" "$OUT/check.theirs" | awk -v s="$1" -v d="$2" -v enforce="$3" '
+    build/bench/llama_logp "$ck.$2.gguf" "$THREADS" "$3" $ids | tail -n 10 >"$OUT/check.theirs"
+    paste "$OUT/check.ours" "$OUT/check.theirs" | awk -v s="$1" -v d="$2" -v fa="$3" -v enforce="$4" '
         { e = $1 - $2; e = e < 0 ? -e : e; if (e > m) m = e; if (NR == 1 || $1 < lo) lo = $1
           if (NR == 1 || $1 > hi) hi = $1; n++ }
-        END { printf "check %s %s: %d log-probs in [%.3f, %.3f], max |posttrain - llama.cpp| %.2e%s\n",
-                  s, d, n, lo, hi, m, enforce ? " (limit 1e-3)" : " (not enforced)"
-              exit (n != 10 || (enforce && m > 1e-3)) }'
+        END { printf "check %s %s -fa %d: %d log-probs in [%.3f, %.3f], max |posttrain - llama.cpp| %.2e%s\n",
+                  s, d, fa, n, lo, hi, m, enforce ? " (limit 1e-4)" : " (not enforced)"
+              exit (n != 10 || (enforce && m > 1e-4)) }'
 }
 
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -111,8 +112,9 @@ echo "posttrain $(git rev-parse --short HEAD) vs llama.cpp ${LLAMA_COMMIT:-unkno
     "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 for shape in $SHAPES; do
     convert "$shape"
-    check "$shape" f32 1
-    check "$shape" bf16 0
+    check "$shape" f32 0 1
+    check "$shape" f32 1 0
+    check "$shape" bf16 0 0
 done
 
 printf '%-12s %-5s %-8s %10s %10s %7s\n' shape dtype test posttrain llama.cpp ratio

@@ -5,13 +5,17 @@
  * are compared with logp(1)'s on the same checkpoint.  Built by
  * bench/llama.sh against a llama.cpp build given from outside.
  *
- *   llama_logp MODEL.gguf THREADS ID0 ID1 ... IDn
+ *   llama_logp MODEL.gguf THREADS FA ID0 ID1 ... IDn
  *       -> n lines: log p(ID_i | ID_0 .. ID_i-1), i = 1 .. n (fp64 softmax
- *          over llama.cpp's fp32 logits)
+ *          over llama.cpp's fp32 logits; its KV cache in fp32)
+ * FA 1: flash attention on.  llama.cpp's CPU flash attention rounds through
+ * fp16 whatever the cache type (log-probs ~4e-4 off an fp64 reference at
+ * SmolLM-135M's shape, against ~5e-7 with FA 0), so the check runs at 0.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "llama.h"
 
@@ -31,10 +35,10 @@ main(int argc, char **argv)
     struct llama_model *model;
     struct llama_context *ctx;
     struct llama_batch b;
-    int n = argc - 3, i, j, V;
+    int n = argc - 4, i, j, V;
 
-    if (argc < 5) {
-        fprintf(stderr, "usage: llama_logp MODEL.gguf THREADS ID0 ID1 ...\n");
+    if (argc < 6 || (strcmp(argv[3], "0") && strcmp(argv[3], "1"))) {
+        fprintf(stderr, "usage: llama_logp MODEL.gguf THREADS 0|1 ID0 ID1 ...\n");
         return 2;
     }
     llama_log_set(quiet, NULL);
@@ -48,6 +52,10 @@ main(int argc, char **argv)
     cp = llama_context_default_params();
     cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)(n + 16);
     cp.n_threads = cp.n_threads_batch = atoi(argv[2]);
+    /* the KV cache in fp32 (llama.cpp's default is f16, ~1e-3 off) */
+    cp.type_k = cp.type_v = GGML_TYPE_F32;
+    cp.flash_attn_type = atoi(argv[3]) ? LLAMA_FLASH_ATTN_TYPE_ENABLED
+                                       : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     ctx = llama_init_from_model(model, cp);
     if (!ctx) {
         fprintf(stderr, "llama_logp: cannot make a context\n");
@@ -56,7 +64,7 @@ main(int argc, char **argv)
     V = llama_vocab_n_tokens(llama_model_get_vocab(model));
     b = llama_batch_init(n, 0, 1);
     for (i = 0; i < n; i++) {
-        b.token[i] = atoi(argv[3 + i]);
+        b.token[i] = atoi(argv[4 + i]);
         b.pos[i] = i;
         b.n_seq_id[i] = 1;
         b.seq_id[i][0] = 0;
