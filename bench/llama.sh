@@ -11,9 +11,11 @@
 #            llama-bench tg128
 #   batched  8 prompts x G=8 = 64 sequences, 16 steps after 32-token
 #            prompts, tokens/s of the decode steps: gen-decode 8 8 16
-#            against llama-batched-bench -npp 32 -ntg 16 -npl 64 (64
-#            separate 32-token prompts; posttrain's 8 are each shared by
-#            their 8 sequences, as gen runs them)
+#            against llama-batched-bench -npp 32 -ntg 16 -npl 64 -pps
+#            (one 32-token prompt shared by the 64 sequences; posttrain's
+#            8 prompts are each shared by their 8 sequences, as gen runs
+#            them: the same decode work but for 7 more 32-token prefixes
+#            read by attention)
 #
 # llama.cpp reads GGUF files that bench/to_gguf.py writes from one
 # bin/init checkpoint (-s 1) per shape, F32 and BF16, with flash attention
@@ -125,7 +127,7 @@ for shape in $SHAPES; do
             >"$OUT/bench.json" 2>"$OUT/bench.err"
         lp=$(llb "$OUT/bench.json" 512 0)
         lt=$(llb "$OUT/bench.json" 0 128)
-        "$LLAMA_CPP/llama-batched-bench" -m "$g" -c 4096 -b 2048 -ub 512 -npp 32 -ntg 16 -npl 64 \
+        "$LLAMA_CPP/llama-batched-bench" -m "$g" -c 4096 -b 2048 -ub 512 -npp 32 -ntg 16 -npl 64 -pps \
             -fa on -t "$THREADS" -tb "$THREADS" --output-format jsonl \
             >"$OUT/batched.jsonl" 2>"$OUT/batched.err"
         lb=$(jq -s 'map(.speed_tg) | max' "$OUT/batched.jsonl")
