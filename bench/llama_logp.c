@@ -54,8 +54,8 @@ main(int argc, char **argv)
     cp.n_threads = cp.n_threads_batch = atoi(argv[2]);
     /* the KV cache in fp32 (llama.cpp's default is f16, ~1e-3 off) */
     cp.type_k = cp.type_v = GGML_TYPE_F32;
-    cp.flash_attn_type = atoi(argv[3]) ? LLAMA_FLASH_ATTN_TYPE_ENABLED
-                                       : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.flash_attn_type =
+        atoi(argv[3]) ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     ctx = llama_init_from_model(model, cp);
     if (!ctx) {
         fprintf(stderr, "llama_logp: cannot make a context\n");
