@@ -34,6 +34,7 @@ TERMS=${TERMS:-3-5}          # terms per sum
 PT_LR=${PT_LR:-3e-3}
 PT_MIN_LR=${PT_MIN_LR:-1e-3}
 EVAL_N=${EVAL_N:-200}        # held-out prompts
+CHECK_N=${CHECK_N:-32}       # held-out prompts of the base model's sample check
 EVAL_EVERY=${EVAL_EVERY:-10} # RL steps between held-out evaluations
 RL_STEPS=${RL_STEPS:-80}
 RL_BATCH=${RL_BATCH:-16}     # prompts per step
@@ -90,6 +91,28 @@ evaluate() { # checkpoint, name
 }
 evaluate "$BASE" base 0
 say "held-out accuracy of the base model: $(jq .accuracy "$D/eval/base.json")"
+
+# The base model's samples as GRPO will draw them (RL_G per prompt at
+# RL_TEMP, CHECK_N held-out prompts): GRPO learns only from groups whose
+# rewards differ, so some samples must already close </think> and box an
+# answer, and few may be right, or there is nothing to learn from.
+if [ ! -e "$D/eval/base-samples.json" ]; then
+    head -n "$CHECK_N" "$D/eval.jsonl" \
+        | gen -m "$BASE" -T "$RL_TEMP" -G "$RL_G" -n "$MAXTOK" --seed 1 --think -f text \
+            --system "$SYSTEM" -q \
+        | score-math --extract boxed -q | score-format --boxed -q -o "$D/eval/base-samples.scored.jsonl"
+    jq -s -c '{samples: length,
+        format: (map(select(.rewards.format > 0)) | length),
+        correct: (map(select(.rewards.math > 0)) | length),
+        groups: (group_by(.group) | length),
+        learning: (group_by(.group) | map(select((map(.reward) | unique | length) > 1)) | length)}' \
+        "$D/eval/base-samples.scored.jsonl" > "$D/eval/base-samples.json.part"
+    mv "$D/eval/base-samples.json.part" "$D/eval/base-samples.json"
+fi
+say "$(jq -r '"base model samples (T '"$RL_TEMP"'): format reward on \(.format) of \(.samples), correct \(.correct), \(.learning) of \(.groups) groups with rewards that differ"' "$D/eval/base-samples.json")"
+if [ "$(jq .learning "$D/eval/base-samples.json")" = 0 ]; then
+    echo "r1zero-demo: the base model's samples earn no reward that differs within a group: GRPO has nothing to learn from" >&2
+fi
 
 s=0
 while [ "$s" -lt "$RL_STEPS" ]; do
