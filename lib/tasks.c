@@ -637,8 +637,9 @@ gen_chain(const struct tasks_gen *g, long idx)
  *             model learns to close whatever tag is open by copying its
  *             name; 15%
  *
- * No document has a chat format or a <think> tag: a model pretrained on
- * these has seen worked solutions and closing tags, never the R1 format.
+ * No document has a chat template's markers or a <think> tag (the word
+ * "think" is in the prose, as on the web): a model pretrained on these has
+ * seen worked solutions and closing tags, never the R1 format.
  */
 static const char *const prose_who[] = {
     "Ana", "Ben", "Carl", "Dana", "Eve", "Finn", "Gus", "Hana", "Ivan", "June",
@@ -646,7 +647,7 @@ static const char *const prose_who[] = {
 };
 static const char *const prose_verb[] = {
     "walks to", "drives to", "looks at", "paints", "cleans", "visits",
-    "writes about", "waits near", "reads about", "likes",
+    "writes about", "waits near", "reads about", "likes", "thinks about",
 };
 static const char *const prose_what[] = {
     "the market", "the old bridge", "the library", "a red house", "the river",
@@ -672,7 +673,7 @@ prose_sentences(struct rng *r, struct sbuf *sb, int n, const char *sep)
 
 static const char *const tag_names[] = {
     "div", "p", "b", "section", "note", "work", "box", "item", "step", "calc",
-    "span", "main",
+    "span", "main", "thought", "reason", "plan", "scratch", "idea", "mind",
 };
 
 /* A tag name: half the time a common one, else 3 to 6 made-up lowercase

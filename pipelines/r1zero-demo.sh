@@ -28,20 +28,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo/r1zero}
 CONFIG=${CONFIG:-$HERE/demo-config.json}   # the model's shape
-CORPUS_N=${CORPUS_N:-30000}  # pretraining documents
+CORPUS_N=${CORPUS_N:-36000}  # pretraining documents
 WORKED=${WORKED:-30}         # percent of the corpus's sums worked step by step
 TERMS=${TERMS:-3-5}          # terms per sum
 PT_LR=${PT_LR:-3e-3}
 PT_MIN_LR=${PT_MIN_LR:-1e-3}
+PT_BATCH=${PT_BATCH:-4}      # pretraining sequences of 1024 tokens per step
 EVAL_N=${EVAL_N:-200}        # held-out prompts
 CHECK_N=${CHECK_N:-32}       # held-out prompts of the base model's sample check
 EVAL_EVERY=${EVAL_EVERY:-10} # RL steps between held-out evaluations
-RL_STEPS=${RL_STEPS:-80}
+RL_STEPS=${RL_STEPS:-60}
 RL_BATCH=${RL_BATCH:-16}     # prompts per step
 RL_G=${RL_G:-8}             # samples per prompt
 RL_LR=${RL_LR:-5e-4}
 RL_TEMP=${RL_TEMP:-1.0}
-MAXTOK=${MAXTOK:-96}
+MAXTOK=${MAXTOK:-128}
 SYSTEM="$HERE/prompts/r1zero-system.txt"
 MAKE="make --no-print-directory -s"
 # OpenBLAS's kernel: the one set, else named from /proc/cpuinfo (lib.sh).
@@ -50,6 +51,9 @@ ct=$(sh "$HERE/lib.sh" coretype)
 mkdir -p "$D"
 t0=$(date +%s)
 say() { printf 'r1zero-demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
+# CPU seconds of the finished children so far (user + system), to tell a
+# stage's cost on a shared machine from its wall time
+cpu() { times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
 
 # 1. the model
 [ -e "$D/init/model.safetensors" ] || init -c "$CONFIG" -s 1 -o "$D/init" > /dev/null
@@ -70,9 +74,11 @@ if [ ! -e "$D/rl-prompts.jsonl" ]; then
 fi
 
 # 3. pretraining
-$MAKE -f "$HERE/pretrain.mk" INIT="$D/init" DATA="$D/corpus.jsonl" RUN="$D/pretrain" LR="$PT_LR" MIN_LR="$PT_MIN_LR" > /dev/null
+w0=$(date +%s) c0=$(cpu)
+$MAKE -f "$HERE/pretrain.mk" INIT="$D/init" DATA="$D/corpus.jsonl" RUN="$D/pretrain" LR="$PT_LR" \
+    MIN_LR="$PT_MIN_LR" BATCH="$PT_BATCH" > /dev/null
 BASE="$D/pretrain/final"
-say "pretraining done"
+say "pretraining done: $(jq -s 'map(.tokens) | add' "$D"/pretrain/epoch-*.metrics.jsonl) tokens, $(( $(date +%s) - w0 )) s wall, $(( $(cpu) - c0 )) s CPU this run"
 
 # 4-5. held-out evaluation: greedy, R1-Zero's template, the boxed answer
 evaluate() { # checkpoint, name
@@ -114,7 +120,7 @@ if [ "$(jq .learning "$D/eval/base-samples.json")" = 0 ]; then
     echo "r1zero-demo: the base model's samples earn no reward that differs within a group: GRPO has nothing to learn from" >&2
 fi
 
-s=0
+s=0 w0=$(date +%s) c0=$(cpu)
 while [ "$s" -lt "$RL_STEPS" ]; do
     s=$((s + EVAL_EVERY))
     [ "$s" -gt "$RL_STEPS" ] && s=$RL_STEPS
@@ -126,6 +132,7 @@ while [ "$s" -lt "$RL_STEPS" ]; do
     say "step $s: held-out accuracy $(jq .accuracy "$D/eval/step-$n.json")"
 done
 LAST=step-$(printf %03d "$RL_STEPS")
+say "R1-Zero steps and evaluations: $(( $(date +%s) - w0 )) s wall, $(( $(cpu) - c0 )) s CPU this run"
 
 # 6. the report: per-step training figures (format reward from each step's
 # scored samples), the held-out curve, one page of plots

@@ -518,7 +518,8 @@ test_corpus(void)
 
             CHECK(t && *t);
             CHECK(json_object_get(r, "prompt") == NULL);
-            CHECK(strstr(t, "think") == NULL && strstr(t, "<|") == NULL);
+            CHECK(strstr(t, "<think>") == NULL && strstr(t, "</think>") == NULL
+                  && strstr(t, "<|") == NULL);
             CHECK(strncmp(sfield(r, "id"), "corpus/3/", 9) == 0);
             for (p = t; (p = strstr(p, " = ")) != NULL; p += 3) {
                 const char *q = p;

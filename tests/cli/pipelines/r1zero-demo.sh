@@ -19,7 +19,7 @@ test "$(wc -l < d/heldout.jsonl)" = 3
 test "$(wc -l < d/train.jsonl)" = 2
 jq -e -s 'all(.[]; has("accuracy") and has("format") and has("completion_tokens"))' d/heldout.jsonl > /dev/null
 # the base model learned from text only: no chat format, no <think>
-! grep -q 'think' d/corpus.jsonl
+! grep -q -E '</?think>' d/corpus.jsonl
 # no held-out sum is in the training data
 jq -r '.prompt | ltrimstr("What is ") | rtrimstr("?")' d/eval.jsonl > sums
 ! grep -F -f sums d/corpus.jsonl d/rl-prompts.jsonl

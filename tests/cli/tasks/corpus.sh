@@ -4,7 +4,7 @@
 # takes it.
 tasks corpus -n 500 --seed 2 > a.jsonl
 jq -e -s 'length == 500 and all(.[]; (keys == ["id", "text"])
-    and (.text | test("think|<\\|") | not))' a.jsonl > /dev/null
+    and (.text | test("</?think>|<\\|") | not))' a.jsonl > /dev/null
 tasks corpus -n 500 --seed 2 | cmp - a.jsonl
 # worked sums are the documents with a running-sum line after a question
 worked() { jq -r '.text' "$1" | grep -c -E '^[0-9]+ \+ [0-9]+ = [0-9]+$' || true; }
