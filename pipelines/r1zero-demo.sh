@@ -51,9 +51,15 @@ ct=$(sh "$HERE/lib.sh" coretype)
 mkdir -p "$D"
 t0=$(date +%s)
 say() { printf 'r1zero-demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
-# CPU seconds of the finished children so far (user + system), to tell a
-# stage's cost on a shared machine from its wall time
-cpu() { times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
+# cpu sets CPU to the CPU seconds of the finished children so far (user +
+# system), to tell a stage's cost on a shared machine from its wall time;
+# times runs in the shell itself, as in a command substitution it would
+# count the subshell's children only.
+cpu() {
+    times > "$D/.times"
+    CPU=$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m")
+        printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$D/.times")
+}
 
 # 1. the model
 [ -e "$D/init/model.safetensors" ] || init -c "$CONFIG" -s 1 -o "$D/init" > /dev/null
@@ -74,11 +80,12 @@ if [ ! -e "$D/rl-prompts.jsonl" ]; then
 fi
 
 # 3. pretraining
-w0=$(date +%s) c0=$(cpu)
+w0=$(date +%s); cpu; c0=$CPU
 $MAKE -f "$HERE/pretrain.mk" INIT="$D/init" DATA="$D/corpus.jsonl" RUN="$D/pretrain" LR="$PT_LR" \
     MIN_LR="$PT_MIN_LR" BATCH="$PT_BATCH" > /dev/null
 BASE="$D/pretrain/final"
-say "pretraining done: $(jq -s 'map(.tokens) | add' "$D"/pretrain/epoch-*.metrics.jsonl) tokens, $(( $(date +%s) - w0 )) s wall, $(( $(cpu) - c0 )) s CPU this run"
+cpu
+say "pretraining done: $(jq -s 'map(.tokens) | add' "$D"/pretrain/epoch-*.metrics.jsonl) tokens, $(( $(date +%s) - w0 )) s wall, $(( CPU - c0 )) s CPU this run"
 
 # 4-5. held-out evaluation: greedy, R1-Zero's template, the boxed answer
 evaluate() { # checkpoint, name
@@ -120,7 +127,7 @@ if [ "$(jq .learning "$D/eval/base-samples.json")" = 0 ]; then
     echo "r1zero-demo: the base model's samples earn no reward that differs within a group: GRPO has nothing to learn from" >&2
 fi
 
-s=0 w0=$(date +%s) c0=$(cpu)
+s=0 w0=$(date +%s); cpu; c0=$CPU
 while [ "$s" -lt "$RL_STEPS" ]; do
     s=$((s + EVAL_EVERY))
     [ "$s" -gt "$RL_STEPS" ] && s=$RL_STEPS
@@ -132,7 +139,8 @@ while [ "$s" -lt "$RL_STEPS" ]; do
     say "step $s: held-out accuracy $(jq .accuracy "$D/eval/step-$n.json")"
 done
 LAST=step-$(printf %03d "$RL_STEPS")
-say "R1-Zero steps and evaluations: $(( $(date +%s) - w0 )) s wall, $(( $(cpu) - c0 )) s CPU this run"
+cpu
+say "R1-Zero steps and evaluations: $(( $(date +%s) - w0 )) s wall, $(( CPU - c0 )) s CPU this run"
 
 # 6. the report: per-step training figures (format reward from each step's
 # scored samples), the held-out curve, one page of plots
