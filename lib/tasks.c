@@ -673,7 +673,7 @@ prose_sentences(struct rng *r, struct sbuf *sb, int n, const char *sep)
 
 static const char *const tag_names[] = {
     "div", "p", "b", "section", "note", "work", "box", "item", "step", "calc",
-    "span", "main", "thought", "reason", "plan", "scratch", "idea", "mind",
+    "span", "main", "reason", "plan", "scratch", "idea", "mind",
 };
 
 /* A tag name: half the time a common one, else 3 to 6 made-up lowercase
