@@ -637,8 +637,9 @@ gen_chain(const struct tasks_gen *g, long idx)
  *             model learns to close whatever tag is open by copying its
  *             name; 15%
  *
- * No document has a chat format or a <think> tag: a model pretrained on
- * these has seen worked solutions and closing tags, never the R1 format.
+ * No document has a chat template's markers or a <think> tag (the word
+ * "think" is in the prose, as on the web): a model pretrained on these has
+ * seen worked solutions and closing tags, never the R1 format.
  */
 static const char *const prose_who[] = {
     "Ana", "Ben", "Carl", "Dana", "Eve", "Finn", "Gus", "Hana", "Ivan", "June",
@@ -646,7 +647,7 @@ static const char *const prose_who[] = {
 };
 static const char *const prose_verb[] = {
     "walks to", "drives to", "looks at", "paints", "cleans", "visits",
-    "writes about", "waits near", "reads about", "likes",
+    "writes about", "waits near", "reads about", "likes", "thinks about",
 };
 static const char *const prose_what[] = {
     "the market", "the old bridge", "the library", "a red house", "the river",
@@ -672,7 +673,7 @@ prose_sentences(struct rng *r, struct sbuf *sb, int n, const char *sep)
 
 static const char *const tag_names[] = {
     "div", "p", "b", "section", "note", "work", "box", "item", "step", "calc",
-    "span", "main",
+    "span", "main", "reason", "plan", "scratch", "idea", "mind",
 };
 
 /* A tag name: half the time a common one, else 3 to 6 made-up lowercase
@@ -729,6 +730,91 @@ corpus_problem(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
         sbuf_addf(sb, "The answer is \\boxed{%" PRId64 "}.", sum);
 }
 
+/*
+ * The sum reduced a term at a time, each line the one above with its first
+ * two terms added ("3 + 8 + 5\n= 11 + 5\n= 16\n"): every line is the line
+ * before it copied but for one small fact, a form a small model learns to
+ * follow where the running-sum lines ask it to find the next term in the
+ * question.
+ */
+static void
+chain_reduce(struct sbuf *sb, const int64_t *t, int k)
+{
+    int64_t x = t[0];
+    int i, j;
+
+    chain_expr(sb, t, k);
+    sbuf_addc(sb, '\n');
+    for (i = 1; i < k; i++) {
+        x += t[i];
+        sbuf_addf(sb, "= %" PRId64, x);
+        for (j = i + 1; j < k; j++)
+            sbuf_addf(sb, " + %" PRId64, t[j]);
+        sbuf_addc(sb, '\n');
+    }
+}
+
+/*
+ * The answer of an assistant turn to the sum t[0..k): worked (the
+ * running-sum lines) or not, inside a tag named tag (NULL: none), then the
+ * boxed result.  A tag that holds no steps holds a short remark or
+ * nothing, so a tag is not by itself a sign of working.
+ */
+static const char *const remarks[] = { "", "", "", "Easy.\n", "Adding up.\n" };
+
+static void
+dialog_answer(struct rng *r, struct sbuf *sb, const int64_t *t, int k,
+              int64_t sum, int worked, const char *tag)
+{
+    if (tag)
+        sbuf_addf(sb, "<%s>\n", tag);
+    if (worked)
+        chain_reduce(sb, t, k);
+    else if (tag)
+        sbuf_adds(sb, remarks[rng_below(r, ARRAY_LEN(remarks))]);
+    if (tag)
+        sbuf_addf(sb, "</%s>\n", tag);
+    if (rng_below(r, 10) < 3)
+        sbuf_addf(sb, "The answer is \\boxed{%" PRId64 "}.", sum);
+    else
+        sbuf_addf(sb, "\\boxed{%" PRId64 "}", sum);
+}
+
+/*
+ * A question-and-answer page in the plain form of R1-Zero's template: at
+ * times an instruction line naming a tag ("Think inside <kavo> </kavo>,
+ * then give the answer in \boxed{}."), then one or two "User: What is
+ * E?" / "Assistant: ..." turns.  Under an instruction every answer uses
+ * its tag; without one, a worked answer is in a tag of its own half the
+ * time.  The tag is never "think".
+ */
+static void
+corpus_dialog(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
+{
+    int64_t t[TASKS_MAX_TERMS], sum;
+    char tag[8], own[8];
+    int told = rng_below(r, 2) == 0, n = (int)rand_range(r, 1, 2), i, k, worked;
+
+    tag_name(r, tag);
+    if (told)
+        sbuf_addf(sb, "Think inside <%s> </%s>, then give the answer in "
+                  "\\boxed{}.\n", tag, tag);
+    for (i = 0; i < n; i++) {
+        k = chain_terms(r, g, t);
+        worked = (int)rng_below(r, 100) < g->worked_pct;
+        sbuf_adds(sb, i ? "\nUser: What is " : "User: What is ");
+        sum = chain_expr(sb, t, k);
+        sbuf_adds(sb, "?\nAssistant: ");
+        if (told)
+            dialog_answer(r, sb, t, k, sum, worked, tag);
+        else if (worked && rng_below(r, 2) == 0) {
+            tag_name(r, own);
+            dialog_answer(r, sb, t, k, sum, worked, own);
+        } else
+            dialog_answer(r, sb, t, k, sum, worked, NULL);
+    }
+}
+
 static json_t *
 gen_corpus(const struct tasks_gen *g, long idx)
 {
@@ -740,14 +826,16 @@ gen_corpus(const struct tasks_gen *g, long idx)
 
     record_rng(g, idx, &r);
     kind = (int)rng_below(&r, 100);
-    if (kind < 55) {
+    if (kind < 60) {
+        corpus_dialog(&r, g, &sb);
+    } else if (kind < 75) {
         n = (int)rand_range(&r, 1, 3);
         for (i = 0; i < n; i++) {
             if (i)
                 sbuf_adds(&sb, "\n\n");
             corpus_problem(&r, g, &sb);
         }
-    } else if (kind < 75) {
+    } else if (kind < 90) {
         n = (int)rand_range(&r, 3, 8);
         sbuf_adds(&sb, "Sums:\n");
         for (i = 0; i < n; i++) {
@@ -755,7 +843,7 @@ gen_corpus(const struct tasks_gen *g, long idx)
             int64_t b = rand_range(&r, 1, g->max_term);
             sbuf_addf(&sb, "%" PRId64 " + %" PRId64 " = %" PRId64 "\n", a, b, a + b);
         }
-    } else if (kind < 85) {
+    } else if (kind < 94) {
         prose_sentences(&r, &sb, (int)rand_range(&r, 2, 4), " ");
     } else {
         tag_name(&r, tag);

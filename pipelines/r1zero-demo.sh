@@ -28,19 +28,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo/r1zero}
 CONFIG=${CONFIG:-$HERE/demo-config.json}   # the model's shape
-CORPUS_N=${CORPUS_N:-30000}  # pretraining documents
+CORPUS_N=${CORPUS_N:-36000}  # pretraining documents
 WORKED=${WORKED:-30}         # percent of the corpus's sums worked step by step
 TERMS=${TERMS:-3-5}          # terms per sum
 PT_LR=${PT_LR:-3e-3}
 PT_MIN_LR=${PT_MIN_LR:-1e-3}
+PT_BATCH=${PT_BATCH:-4}      # pretraining sequences of 1024 tokens per step
 EVAL_N=${EVAL_N:-200}        # held-out prompts
+CHECK_N=${CHECK_N:-32}       # held-out prompts of the base model's sample check
 EVAL_EVERY=${EVAL_EVERY:-10} # RL steps between held-out evaluations
-RL_STEPS=${RL_STEPS:-80}
+RL_STEPS=${RL_STEPS:-60}
 RL_BATCH=${RL_BATCH:-16}     # prompts per step
 RL_G=${RL_G:-8}             # samples per prompt
-RL_LR=${RL_LR:-5e-4}
+RL_LR=${RL_LR:-1e-4}
 RL_TEMP=${RL_TEMP:-1.0}
-MAXTOK=${MAXTOK:-96}
+MAXTOK=${MAXTOK:-128}
 SYSTEM="$HERE/prompts/r1zero-system.txt"
 MAKE="make --no-print-directory -s"
 # OpenBLAS's kernel: the one set, else named from /proc/cpuinfo (lib.sh).
@@ -49,6 +51,15 @@ ct=$(sh "$HERE/lib.sh" coretype)
 mkdir -p "$D"
 t0=$(date +%s)
 say() { printf 'r1zero-demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
+# cpu sets CPU to the CPU seconds of the finished children so far (user +
+# system), to tell a stage's cost on a shared machine from its wall time;
+# times runs in the shell itself, as in a command substitution it would
+# count the subshell's children only.
+cpu() {
+    times > "$D/.times"
+    CPU=$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m")
+        printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$D/.times")
+}
 
 # 1. the model
 [ -e "$D/init/model.safetensors" ] || init -c "$CONFIG" -s 1 -o "$D/init" > /dev/null
@@ -69,9 +80,12 @@ if [ ! -e "$D/rl-prompts.jsonl" ]; then
 fi
 
 # 3. pretraining
-$MAKE -f "$HERE/pretrain.mk" INIT="$D/init" DATA="$D/corpus.jsonl" RUN="$D/pretrain" LR="$PT_LR" MIN_LR="$PT_MIN_LR" > /dev/null
+w0=$(date +%s); cpu; c0=$CPU
+$MAKE -f "$HERE/pretrain.mk" INIT="$D/init" DATA="$D/corpus.jsonl" RUN="$D/pretrain" LR="$PT_LR" \
+    MIN_LR="$PT_MIN_LR" BATCH="$PT_BATCH" > /dev/null
 BASE="$D/pretrain/final"
-say "pretraining done"
+cpu
+say "pretraining done: $(jq -s 'map(.tokens) | add' "$D"/pretrain/epoch-*.metrics.jsonl) tokens, $(( $(date +%s) - w0 )) s wall, $(( CPU - c0 )) s CPU this run"
 
 # 4-5. held-out evaluation: greedy, R1-Zero's template, the boxed answer
 evaluate() { # checkpoint, name
@@ -91,7 +105,29 @@ evaluate() { # checkpoint, name
 evaluate "$BASE" base 0
 say "held-out accuracy of the base model: $(jq .accuracy "$D/eval/base.json")"
 
-s=0
+# The base model's samples as GRPO will draw them (RL_G per prompt at
+# RL_TEMP, CHECK_N held-out prompts): GRPO learns only from groups whose
+# rewards differ, so some samples must already close </think> and box an
+# answer, and few may be right, or there is nothing to learn from.
+if [ ! -e "$D/eval/base-samples.json" ]; then
+    head -n "$CHECK_N" "$D/eval.jsonl" \
+        | gen -m "$BASE" -T "$RL_TEMP" -G "$RL_G" -n "$MAXTOK" --seed 1 --think -f text \
+            --system "$SYSTEM" -q \
+        | score-math --extract boxed -q | score-format --boxed -q -o "$D/eval/base-samples.scored.jsonl"
+    jq -s -c '{samples: length,
+        format: (map(select(.rewards.format > 0)) | length),
+        correct: (map(select(.rewards.math > 0)) | length),
+        groups: (group_by(.group) | length),
+        learning: (group_by(.group) | map(select((map(.reward) | unique | length) > 1)) | length)}' \
+        "$D/eval/base-samples.scored.jsonl" > "$D/eval/base-samples.json.part"
+    mv "$D/eval/base-samples.json.part" "$D/eval/base-samples.json"
+fi
+say "$(jq -r '"base model samples (T '"$RL_TEMP"'): format reward on \(.format) of \(.samples), correct \(.correct), \(.learning) of \(.groups) groups with rewards that differ"' "$D/eval/base-samples.json")"
+if [ "$(jq .learning "$D/eval/base-samples.json")" = 0 ]; then
+    echo "r1zero-demo: the base model's samples earn no reward that differs within a group: GRPO has nothing to learn from" >&2
+fi
+
+s=0 w0=$(date +%s); cpu; c0=$CPU
 while [ "$s" -lt "$RL_STEPS" ]; do
     s=$((s + EVAL_EVERY))
     [ "$s" -gt "$RL_STEPS" ] && s=$RL_STEPS
@@ -103,6 +139,8 @@ while [ "$s" -lt "$RL_STEPS" ]; do
     say "step $s: held-out accuracy $(jq .accuracy "$D/eval/step-$n.json")"
 done
 LAST=step-$(printf %03d "$RL_STEPS")
+cpu
+say "R1-Zero steps and evaluations: $(( $(date +%s) - w0 )) s wall, $(( CPU - c0 )) s CPU this run"
 
 # 6. the report: per-step training figures (format reward from each step's
 # scored samples), the held-out curve, one page of plots

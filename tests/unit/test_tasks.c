@@ -422,6 +422,78 @@ test_chain(void)
     CHECK(tasks_gen_check(&g) != NULL);
 }
 
+/* The terms of a line "[= ]a + b + c" (or "Assistant: a + b + c") into
+ * v; returns their number. */
+static int
+line_terms(const char *p, long long *v, int max)
+{
+    int n = 0, used;
+
+    if (strncmp(p, "= ", 2) == 0)
+        p += 2;
+    else if (strncmp(p, "Assistant: ", 11) == 0)
+        p += 11;
+    while (n < max && sscanf(p, "%lld%n", &v[n], &used) == 1) {
+        n++;
+        p += used;
+        if (strncmp(p, " + ", 3) != 0)
+            break;
+        p += 3;
+    }
+    return n;
+}
+
+/*
+ * A question-and-answer page: every reduction line "= ..." is the line
+ * above with its first two terms added; every tagged answer closes its
+ * tag, and under an instruction line the tag is the one it names.
+ * Returns 1 for a page, 0 for another document, -1 when a check fails.
+ */
+static int
+check_dialog(const char *t)
+{
+    char told[16] = "", tag[16];
+    const char *p, *line, *prev = NULL;
+
+    if (strncmp(t, "Think inside <", 14) == 0) {
+        if (sscanf(t + 14, "%15[a-z]>", told) != 1)
+            return -1;
+    } else if (strncmp(t, "User: ", 6) != 0)
+        return 0;
+    for (line = t; *line; prev = line, line = p + 1) {
+        long long a[16], b[16];
+        int na, nb, i;
+
+        p = strchr(line, '\n');
+        if (strncmp(line, "= ", 2) == 0) {
+            if (!prev)
+                return -1;
+            na = line_terms(prev, a, 16);
+            nb = line_terms(line, b, 16);
+            if (na < 2 || nb != na - 1 || b[0] != a[0] + a[1])
+                return -1;
+            for (i = 1; i < nb; i++)
+                if (b[i] != a[i + 1])
+                    return -1;
+        }
+        if (strncmp(line, "Assistant: <", 12) == 0) {
+            char close[24];
+
+            if (sscanf(line + 12, "%15[a-z]>", tag) != 1)
+                return -1;
+            if (*told && strcmp(tag, told) != 0)
+                return -1;
+            snprintf(close, sizeof(close), "\n</%s>\n", tag);
+            if (!strstr(line, close))
+                return -1;
+        } else if (*told && strncmp(line, "Assistant: ", 11) == 0)
+            return -1;
+        if (!p)
+            break;
+    }
+    return 1;
+}
+
 /*
  * Corpus documents: text only, never a chat marker or a <think> tag; every
  * "X + Y = Z" in them is true; every boxed result is the sum of the
@@ -432,7 +504,7 @@ test_corpus(void)
 {
     struct tasks_gen g;
     long i;
-    int pct, worked = 0, results = 0, tags = 0;
+    int pct, worked = 0, results = 0, tags = 0, dialogs = 0, d;
 
     for (pct = 0; pct <= 100; pct += 50) {
         tasks_gen_init(&g, TASKS_CORPUS);
@@ -446,7 +518,8 @@ test_corpus(void)
 
             CHECK(t && *t);
             CHECK(json_object_get(r, "prompt") == NULL);
-            CHECK(strstr(t, "think") == NULL && strstr(t, "<|") == NULL);
+            CHECK(strstr(t, "<think>") == NULL && strstr(t, "</think>") == NULL
+                  && strstr(t, "<|") == NULL);
             CHECK(strncmp(sfield(r, "id"), "corpus/3/", 9) == 0);
             for (p = t; (p = strstr(p, " = ")) != NULL; p += 3) {
                 const char *q = p;
@@ -489,6 +562,9 @@ test_corpus(void)
                 }
             }
             tags += strstr(t, "</") != NULL;
+            d = check_dialog(t);
+            CHECK(d >= 0);
+            dialogs += d > 0;
             json_decref(r);
         }
         if (pct == 0)
@@ -499,6 +575,7 @@ test_corpus(void)
             CHECK(worked > results / 2 && results > worked / 2);
     }
     CHECK(tags > 100);
+    CHECK(dialogs > 1000);
 }
 
 static void

@@ -1,19 +1,27 @@
 # The pretraining corpus: text records only (no prompt, no chat marker, no
 # <think>), reproducible, --worked 0 gives no worked sum and --worked 100
-# no bare result; pack takes it.
+# no bare result, question-and-answer pages in R1-Zero's plain form; pack
+# takes it.
 tasks corpus -n 500 --seed 2 > a.jsonl
 jq -e -s 'length == 500 and all(.[]; (keys == ["id", "text"])
-    and (.text | test("think|<\\|") | not))' a.jsonl > /dev/null
+    and (.text | test("</?think>|<\\|") | not))' a.jsonl > /dev/null
 tasks corpus -n 500 --seed 2 | cmp - a.jsonl
 # worked sums are the documents with a running-sum line after a question
 worked() { jq -r '.text' "$1" | grep -c -E '^[0-9]+ \+ [0-9]+ = [0-9]+$' || true; }
-answers() { jq -r '.text' "$1" | grep -c -E '^Answer: [0-9]+$|\? The answer is' || true; }
+answers() { jq -r '.text' "$1" | grep -c -E '^Answer: [0-9]+$|\? The answer is|^Assistant: (The answer is )?\\boxed' || true; }
+# worked answers of the question-and-answer pages reduce the sum a line at a time
+reduced() { jq -r '.text' "$1" | grep -c -E '^= [0-9]+( \+ [0-9]+)*$' || true; }
 tasks corpus -n 500 --seed 2 --worked 0 > w0.jsonl
 tasks corpus -n 500 --seed 2 --worked 100 > w100.jsonl
 test "$(jq -r .text w0.jsonl | grep -c -E '^(A|Answer):$' || true)" = 0
 test "$(answers w100.jsonl)" = 0
 test "$(answers w0.jsonl)" -gt 100
 test "$(jq -r .text w100.jsonl | grep -c -E '^(A|Answer):$')" -gt 50
+test "$(reduced w0.jsonl)" = 0
+test "$(reduced w100.jsonl)" -gt 500
+# pages in the template's plain form, some under an instruction naming a tag
+test "$(jq -r .text a.jsonl | grep -c '^User: What is ')" -gt 200
+test "$(jq -r .text a.jsonl | grep -c -E '^Think inside <[a-z]+> </[a-z]+>, then give the answer in ')" -gt 50
 init -c "$TESTDIR/../update/tiny.json" -o ck > /dev/null
 pack -m ck -L 512 -q a.jsonl -o p.jsonl
 pack --check -L 512 -q p.jsonl
