@@ -90,6 +90,11 @@ DTYPE_OPT = $(if $(filter-out f32,$(DTYPE)),--dtype $(DTYPE))
 FIRST_OPTS ?= --new-optimizer
 # 1: sample step n with the policy of step n-2 (see above)
 ASYNC ?= 0
+# Under ASYNC=1 (and make -j2) gen decodes on ASYNC_GEN_THREADS threads
+# (POSTTRAIN_THREADS of its command) beside an update on the threads it
+# would have anyway, so the longer job keeps both cores and the sampling
+# fills the gaps; empty: gen's own default
+ASYNC_GEN_THREADS ?= 1
 # update's importance correction of the stale samples under ASYNC=1
 ASYNC_OPTS ?= --is off
 # 1: dynamic sampling with refill (see above), drawing at most MAX_DRAWS
@@ -153,7 +158,7 @@ stale_bound = $(if $(filter 000,$(call sampler,$(1),$(2))),,--min-policy-step \
 REFILLING := $(filter 1,$(REFILL))
 REFILL_ADV := $(if $(REFILLING),--drop-uniform)
 # gen's command for step $(1) (the one before: $(2)), standard input to output
-gen_cmd = $(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) $(DTYPE_OPT) -G $(G) -T $(TEMP) -n $(MAXTOK) \
+gen_cmd = $(if $(and $(filter 1,$(ASYNC)),$(strip $(ASYNC_GEN_THREADS))),POSTTRAIN_THREADS=$(strip $(ASYNC_GEN_THREADS)) )$(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) $(DTYPE_OPT) -G $(G) -T $(TEMP) -n $(MAXTOK) \
 	--seed $$$$(( $(SEED) * 100003 + 10\#$(1) )) $(GEN_OPTS) -q
 # A command over records, sharded by PARALLEL when it is set.
 sharded = $(if $(SHARDED),$(PARALLEL) "$(1)",$(1))
