@@ -92,9 +92,9 @@ FIRST_OPTS ?= --new-optimizer
 ASYNC ?= 0
 # Under ASYNC=1 (and make -j2) gen decodes on ASYNC_GEN_THREADS threads
 # (POSTTRAIN_THREADS of its command) beside an update on the threads it
-# would have anyway, so the longer job keeps both cores and the sampling
-# fills the gaps; empty: gen's own default
-ASYNC_GEN_THREADS ?= 1
+# has anyway, e.g. 1 on 2 cores: the longer job keeps both and the
+# sampling shares them; empty (the default): gen's own default
+ASYNC_GEN_THREADS ?=
 # update's importance correction of the stale samples under ASYNC=1
 ASYNC_OPTS ?= --is off
 # 1: dynamic sampling with refill (see above), drawing at most MAX_DRAWS
