@@ -29,8 +29,8 @@
 #
 # One-step off-policy (asynchronous) RL: with ASYNC=1, step n samples with
 # the policy of step n-2 instead of n-1, so "make -j2 ASYNC=1" runs the
-# sampling of step n+1 while step n updates (the two jobs on their own
-# cores, e.g. POSTTRAIN_THREADS=1).  Each sample records the policy it
+# sampling of step n+1 while step n updates (on 2 shared cores both on
+# their default threads were the fastest, README).  Each sample records the policy it
 # came from (gen's policy_step).  The importance correction is ASYNC_OPTS,
 # by default "--is off": the samples' own log-probs are the old policy of
 # PPO's ratio, clipped against the policy that drew them, as in PPO itself
@@ -92,8 +92,8 @@ FIRST_OPTS ?= --new-optimizer
 ASYNC ?= 0
 # Under ASYNC=1 (and make -j2) gen decodes on ASYNC_GEN_THREADS threads
 # (POSTTRAIN_THREADS of its command) beside an update on the threads it
-# has anyway, e.g. 1 on 2 cores: the longer job keeps both and the
-# sampling shares them; empty (the default): gen's own default
+# has anyway; empty (the default): gen's own default.  (1 on 2 cores was
+# slower: the sampling is on the critical path too.)
 ASYNC_GEN_THREADS ?=
 # update's importance correction of the stale samples under ASYNC=1
 ASYNC_OPTS ?= --is off
