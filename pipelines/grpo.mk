@@ -29,8 +29,8 @@
 #
 # One-step off-policy (asynchronous) RL: with ASYNC=1, step n samples with
 # the policy of step n-2 instead of n-1, so "make -j2 ASYNC=1" runs the
-# sampling of step n+1 while step n updates (the two jobs on their own
-# cores, e.g. POSTTRAIN_THREADS=1).  Each sample records the policy it
+# sampling of step n+1 while step n updates (on 2 shared cores both on
+# their default threads were the fastest, README).  Each sample records the policy it
 # came from (gen's policy_step).  The importance correction is ASYNC_OPTS,
 # by default "--is off": the samples' own log-probs are the old policy of
 # PPO's ratio, clipped against the policy that drew them, as in PPO itself
@@ -90,6 +90,11 @@ DTYPE_OPT = $(if $(filter-out f32,$(DTYPE)),--dtype $(DTYPE))
 FIRST_OPTS ?= --new-optimizer
 # 1: sample step n with the policy of step n-2 (see above)
 ASYNC ?= 0
+# Under ASYNC=1 (and make -j2) gen decodes on ASYNC_GEN_THREADS threads
+# (POSTTRAIN_THREADS of its command) beside an update on the threads it
+# has anyway; empty (the default): gen's own default.  (1 on 2 cores was
+# slower: the sampling is on the critical path too.)
+ASYNC_GEN_THREADS ?=
 # update's importance correction of the stale samples under ASYNC=1
 ASYNC_OPTS ?= --is off
 # 1: dynamic sampling with refill (see above), drawing at most MAX_DRAWS
@@ -153,7 +158,7 @@ stale_bound = $(if $(filter 000,$(call sampler,$(1),$(2))),,--min-policy-step \
 REFILLING := $(filter 1,$(REFILL))
 REFILL_ADV := $(if $(REFILLING),--drop-uniform)
 # gen's command for step $(1) (the one before: $(2)), standard input to output
-gen_cmd = $(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) $(DTYPE_OPT) -G $(G) -T $(TEMP) -n $(MAXTOK) \
+gen_cmd = $(if $(and $(filter 1,$(ASYNC)),$(strip $(ASYNC_GEN_THREADS))),POSTTRAIN_THREADS=$(strip $(ASYNC_GEN_THREADS)) )$(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) $(DTYPE_OPT) -G $(G) -T $(TEMP) -n $(MAXTOK) \
 	--seed $$$$(( $(SEED) * 100003 + 10\#$(1) )) $(GEN_OPTS) -q
 # A command over records, sharded by PARALLEL when it is set.
 sharded = $(if $(SHARDED),$(PARALLEL) "$(1)",$(1))

@@ -4,6 +4,8 @@
 # once the sampler is older than the policy; ASYNC_OPTS="--is token"
 # weighs them against its recompute instead, is_weight in its metrics)
 # and the staleness bound passes; samples older than that are refused.
+# Under ASYNC=1 gen decodes on ASYNC_GEN_THREADS threads beside update
+# when it is set, on its own default otherwise.
 init -c "$TESTDIR/tiny.json" -s 5 -o base
 tasks arithmetic -n 40 --seed 9 --ops + -o prompts.jsonl
 make --no-print-directory -s -j2 -f "$TOP/pipelines/grpo.mk" INIT=base PROMPTS=prompts.jsonl \
@@ -21,3 +23,8 @@ jq -s -r 'if .[0].is_weight != 1 and .[0].ratio == 1 then "--is token: weighed" 
 # step 4's samples against a bound of step 3's policy: refused, the field named
 zstd -dc a/step-004/scored.jsonl.zst > s4.jsonl
 advantage -G 4 --min-policy-step "$(jq .global_step a/step-003/ckpt/trainer_state.json)" s4.jsonl 2>&1 | head -n 1
+# gen's threads: ASYNC_GEN_THREADS under ASYNC=1 only
+for a in "ASYNC=1" "ASYNC=1 ASYNC_GEN_THREADS=1" "ASYNC=0 ASYNC_GEN_THREADS=1" "ASYNC=1 ASYNC_GEN_THREADS=2"; do
+    echo "$a: $(make --no-print-directory -n -f "$TOP/pipelines/grpo.mk" INIT=base PROMPTS=prompts.jsonl \
+        RUN=n STEPS=1 BATCH=4 G=4 $a | grep -o -m 1 '^[A-Z_]*=*[0-9]* *gen -m')"
+done
