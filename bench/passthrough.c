@@ -5,21 +5,19 @@
  */
 #include "tool.h"
 
-static const char usage[] = "usage: passthrough [options] [FILE...]\n" TOOL_USAGE_COMMON;
+static const char usage[] = "usage: passthrough [options] [FILE...]\n";
 
 int
 main(int argc, char **argv)
 {
-    static const struct option opts[] = { TOOL_LONGOPTS, {NULL, 0, NULL, 0} };
+    static const struct opt opts[] = { OPT_END() };
     struct tool t;
     json_t *r;
-    int c;
+    int argi;
 
     tool_init(&t, "passthrough", usage);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1)
-        if (!tool_opt(&t, c, optarg))
-            tool_usage(&t);
-    tool_start(&t, argc - optind, argv + optind);
+    argi = tool_parse(&t, opts, argc, argv);
+    tool_start(&t, argc - argi, argv + argi);
     while ((r = tool_next(&t)) != NULL) {
         tool_write(&t, r);
         json_decref(r);

@@ -141,59 +141,6 @@ tool_opt_dtype(void *value, const char *arg, struct sbuf *why)
     return 0;
 }
 
-/* Transitional: the getopt switch of tools not on tool_parse yet. */
-int
-tool_opt(struct tool *t, int c, const char *arg)
-{
-    long n;
-
-    switch (c) {
-    case 'o':
-        t->output = arg;
-        return 1;
-    case 'z':
-        t->zstd = 1;
-        return 1;
-    case TOOL_OPT_LEVEL:
-        if (parse_long(arg, 1, 19, &n))
-            tool_usage_error(t, "--level: '%s' is not an integer in [1, 19]", arg);
-        t->level = (int)n;
-        return 1;
-    case TOOL_OPT_ZSTD_THREADS:
-        if (parse_long(arg, 0, 256, &n))
-            tool_usage_error(t, "--zstd-threads: '%s' is not an integer in [0, 256]", arg);
-        t->zstd_threads = (int)n;
-        return 1;
-    case TOOL_OPT_MAX_ERRORS:
-        if (parse_long(arg, 0, LONG_MAX, &n))
-            tool_usage_error(t, "--max-errors: '%s' is not a non-negative integer", arg);
-        t->max_errors = n;
-        return 1;
-    case TOOL_OPT_REJECTS:
-        t->rejects_path = arg;
-        return 1;
-    case 'q':
-        t->quiet = 1;
-        return 1;
-    case TOOL_OPT_PROGRESS:
-        t->progress = 1;
-        return 1;
-    case TOOL_OPT_UNBUFFERED:
-        t->unbuffered = 1;
-        return 1;
-    case 'h':
-        fputs(t->usage, stdout);
-        exit(fflush(stdout) || ferror(stdout) ? 1 : 0);
-    case 'V':
-        printf("%s (posttrain) %s\n", t->name, PT_VERSION);
-        exit(fflush(stdout) || ferror(stdout) ? 1 : 0);
-    case '?':
-        tool_usage(t);
-    default:
-        return 0;
-    }
-}
-
 /* Dies when the output would overwrite one of the inputs. */
 static void
 check_not_input(const struct tool *t, const char *path)

@@ -37,7 +37,6 @@
 #ifndef POSTTRAIN_TOOL_H
 #define POSTTRAIN_TOOL_H
 
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
@@ -46,31 +45,6 @@
 #include "lm.h"
 #include "opt.h"
 #include "rec.h"
-
-/* getopt_long option values of the common long-only options. */
-enum {
-    TOOL_OPT_LEVEL = 0x1000,
-    TOOL_OPT_MAX_ERRORS,
-    TOOL_OPT_REJECTS,
-    TOOL_OPT_PROGRESS,
-    TOOL_OPT_UNBUFFERED,
-    TOOL_OPT_ZSTD_THREADS,
-    TOOL_OPT_FIRST_FREE = 0x1100, /* tools number their own from here */
-};
-
-#define TOOL_SHORTOPTS "o:zqhV"
-#define TOOL_LONGOPTS                                                   \
-    {"output", required_argument, NULL, 'o'},                           \
-    {"zstd", no_argument, NULL, 'z'},                                   \
-    {"level", required_argument, NULL, TOOL_OPT_LEVEL},                 \
-    {"max-errors", required_argument, NULL, TOOL_OPT_MAX_ERRORS},       \
-    {"rejects", required_argument, NULL, TOOL_OPT_REJECTS},             \
-    {"quiet", no_argument, NULL, 'q'},                                  \
-    {"progress", no_argument, NULL, TOOL_OPT_PROGRESS},                 \
-    {"unbuffered", no_argument, NULL, TOOL_OPT_UNBUFFERED},             \
-    {"zstd-threads", required_argument, NULL, TOOL_OPT_ZSTD_THREADS},   \
-    {"help", no_argument, NULL, 'h'},                                   \
-    {"version", no_argument, NULL, 'V'}
 
 struct tool {
     const char *name;
@@ -93,20 +67,6 @@ struct tool {
     int tty, progress_shown;
 };
 
-/* The common options' lines for a tool's --help text. */
-#define TOOL_USAGE_COMMON                                                   \
-    "  -o, --output FILE     write to FILE (complete or absent), not stdout\n" \
-    "  -z, --zstd            compress the output (implied by a .zst name)\n"   \
-    "      --level N         zstd level, 1-19 (default 3)\n"                   \
-    "      --zstd-threads N  compress with N threads (default 0: inline)\n"    \
-    "      --max-errors N    go on past up to N bad records (default 0)\n"     \
-    "      --rejects FILE    write bad records there, whole, with the reason\n" \
-    "  -q, --quiet           no summary on stderr\n"                          \
-    "      --progress        progress on stderr even when it is not a TTY\n"  \
-    "      --unbuffered      flush after each record\n"                       \
-    "  -h, --help            this help\n"                                     \
-    "  -V, --version         the version\n"
-
 /*
  * Sets defaults; name and usage are borrowed (static strings).  usage is
  * the synopsis ("usage: ..." first) and the
@@ -119,11 +79,6 @@ void tool_init(struct tool *t, const char *name, const char *usage);
  * usage error, 0 after --help or --version.  opts is borrowed.
  */
 int tool_parse(struct tool *t, const struct opt *opts, int argc, char **argv);
-/*
- * Handles a common option.  Returns 1 if c was one (exiting for -h/-V or
- * a bad value), 0 if the tool must handle it.
- */
-int tool_opt(struct tool *t, int c, const char *arg);
 /* Prints the usage line and "Try 'prog --help'..." to stderr and exits 2. */
 PT_NORETURN void tool_usage(const struct tool *t);
 /* As tool_usage, with "prog: message" first. */

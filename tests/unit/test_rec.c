@@ -25,35 +25,26 @@
 /* ---- the "cat" driver ---- */
 
 static const char cat_usage[] =
-    "usage: test_rec cat [--require FIELD] [--groups] [options] [FILE...]\n"
-    TOOL_USAGE_COMMON;
+    "usage: test_rec cat [--require FIELD] [--groups] [options] [FILE...]\n";
 
 static int
 cat_main(int argc, char **argv)
 {
-    enum { OPT_REQUIRE = TOOL_OPT_FIRST_FREE, OPT_GROUPS };
-    static const struct option opts[] = {
-        TOOL_LONGOPTS,
-        {"require", required_argument, NULL, OPT_REQUIRE},
-        {"groups", no_argument, NULL, OPT_GROUPS},
-        {NULL, 0, NULL, 0},
-    };
     struct tool t;
     const char *require = NULL;
-    int groups = 0, c;
+    int groups = 0, c, argi;
     json_t *r;
 
     tool_init(&t, "test_rec", cat_usage);
-    while ((c = getopt_long(argc, argv, TOOL_SHORTOPTS, opts, NULL)) != -1) {
-        if (tool_opt(&t, c, optarg))
-            continue;
-        switch (c) {
-        case OPT_REQUIRE: require = optarg; break;
-        case OPT_GROUPS: groups = 1; break;
-        default: tool_usage(&t);
-        }
+    {
+        const struct opt opts[] = {
+            OPT_STRING(0, "require", &require, "FIELD", "reject records without FIELD"),
+            OPT_BOOL(0, "groups", &groups, "one record per group"),
+            OPT_END(),
+        };
+        argi = tool_parse(&t, opts, argc, argv);
     }
-    tool_start(&t, argc - optind, argv + optind);
+    tool_start(&t, argc - argi, argv + argi);
     if (groups) {
         struct group_reader *gr = group_reader_new(&t, "group");
         struct group g = { 0 };
