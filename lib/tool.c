@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "model.h"
 #include "w16.h"
 
@@ -127,6 +128,13 @@ tool_opt_stop(void *value, const char *arg, struct sbuf *why)
     else
         mo->stops[mo->nstops++] = arg;
     return why->len ? -1 : 0;
+}
+
+int
+tool_opt_ckpt_dtype(void *value, const char *arg, struct sbuf *why)
+{
+    (void)why;
+    return ckpt_parse_dtype(arg, value) ? -1 : 0;
 }
 
 int

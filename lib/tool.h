@@ -199,6 +199,20 @@ int tool_opt_dtype(void *value, const char *arg, struct sbuf *why);
     { .type = OPT_T_CALL, .long_name = (L), .value = (V), .argname = "NAME", \
       .cb = tool_opt_dtype, .what = "f32 or bf16", .given = (G), .help = (H) }
 
+/*
+ * How a checkpoint is written (ckpt.h's struct ckpt_format), in init and
+ * update: --dtype NAME (ckpt_parse_dtype(): f32, bf16, f16, auto) into
+ * F's dtype, help H, and --max-shard-size into F's max_shard_size.
+ */
+int tool_opt_ckpt_dtype(void *value, const char *arg, struct sbuf *why);
+#define TOOL_OPT_CKPT_DTYPE(F, H) \
+    OPT_CALL(0, "dtype", &(F)->dtype, "NAME", tool_opt_ckpt_dtype, \
+             "f32, bf16, f16 or auto", H)
+#define TOOL_OPT_SHARD_SIZE(F) \
+    OPT_SIZE(0, "max-shard-size", &(F)->max_shard_size, "SIZE", \
+             "shard the weights past SIZE bytes (KB, MB, GB,\n" \
+             "TB: powers of 1000; default 5GB)")
+
 #define TOOL_MODEL_DIR(MO, H) OPT_STRING('m', "model", &(MO)->lm.dir, "DIR", H)
 #define TOOL_MODEL_ADAPTER(MO, H) OPT_STRING(0, "adapter", &(MO)->lm.adapter, "DIR", H)
 #define TOOL_MODEL_DTYPE(MO) \

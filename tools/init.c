@@ -16,6 +16,7 @@
 #include "model.h"
 #include "opt.h"
 #include "tok.h"
+#include "tool.h"
 #include "util.h"
 
 #define SYNOPSIS                                                                      \
@@ -32,13 +33,6 @@ static const struct opt_prog prog = {
 };
 
 /* --dtype f32|bf16|f16|auto */
-static int
-parse_dtype(void *value, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    return ckpt_parse_dtype(arg, value) ? -1 : 0;
-}
-
 /* Largest token id in a tokenizer.json (model.vocab and added_tokens), or -1. */
 static long
 tokenizer_max_id(const char *path)
@@ -160,12 +154,9 @@ main(int argc, char **argv)
             OPT_BOOL(0, "reward", &reward,
                      "a reward model (*ForSequenceClassification,\n"
                      "score.weight, num_labels 1)"),
-            OPT_CALL(0, "dtype", &fmt.dtype, "NAME", parse_dtype, "f32, bf16, f16 or auto",
-                     "f32, bf16, f16, or auto: the config's torch_dtype\n"
-                     "(default auto; f32 without one)"),
-            OPT_SIZE(0, "max-shard-size", &fmt.max_shard_size, "SIZE",
-                     "shard the weights past SIZE bytes (KB, MB, GB,\n"
-                     "TB: powers of 1000; default 5GB)"),
+            TOOL_OPT_CKPT_DTYPE(&fmt, "f32, bf16, f16, or auto: the config's torch_dtype\n"
+                                      "(default auto; f32 without one)"),
+            TOOL_OPT_SHARD_SIZE(&fmt),
             OPT_STRING(0, "merge", &base, "BASE",
                        "write BASE with the LoRA adapter directory ADAPTER\n"
                        "(the operand) merged in: W + s B A (and a reward\n"

@@ -119,13 +119,6 @@ cb_schedule(void *v, const char *arg, struct sbuf *why)
 }
 
 static int
-cb_dtype(void *v, const char *arg, struct sbuf *why)
-{
-    (void)why;
-    return ckpt_parse_dtype(arg, v);
-}
-
-static int
 cb_lora_targets(void *v, const char *arg, struct sbuf *why)
 {
     const char *w;
@@ -248,12 +241,9 @@ parse_args(struct update *u, int argc, char **argv, int *argi)
         OPT_LONG(0, "save-every", &u->save_every, "N", 1, 1L << 40,
                  "also save DIR/checkpoint-STEP every N steps"),
         OPT_STRING(0, "save-dir", &u->save_dir, "DIR", "where (default: OUT's parent directory)"),
-        OPT_CALL(0, "dtype", &u->fmt.dtype, "NAME", cb_dtype, "f32, bf16, f16 or auto",
-                 "weights written as f32 (default), bf16, f16, or\n"
-                 "auto (IN's torch_dtype)"),
-        OPT_SIZE(0, "max-shard-size", &u->fmt.max_shard_size, "SIZE",
-                 "shard the weights past SIZE bytes (KB, MB, GB,\n"
-                 "TB: powers of 1000; default 5GB)"),
+        TOOL_OPT_CKPT_DTYPE(&u->fmt, "weights written as f32 (default), bf16, f16, or\n"
+                                     "auto (IN's torch_dtype)"),
+        TOOL_OPT_SHARD_SIZE(&u->fmt),
         OPT_BOOL(0, "resume", &u->resume, "continue the run saved in IN (same input, options)"),
         OPT_BOOL(0, "new-optimizer", &u->new_optimizer,
                  "ignore IN's optimizer state: fresh moments, step 0\n"
