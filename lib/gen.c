@@ -53,7 +53,7 @@ struct gen {
     const struct chat *chat;
     struct gen_config cfg;
     struct infer *inf;
-    struct sampler *smp;        /* (threads) one per pool thread */
+    struct sampler *smp;        /* (nsmp) one per pool thread */
     int nsmp;
     int V, maxstop;
     int W;                      /* route ints per token, 0 without routes */
@@ -100,10 +100,9 @@ gen_new(const struct model *m, const struct tok *t, const struct chat *c,
         g->maxstop = PT_MAX(g->maxstop, n);
     }
     g->inf = infer_new(m, cfg->batch, cfg->threads, cfg->kernel);
-    g->nsmp = cfg->threads;
-    g->smp = xcalloc((size_t)g->nsmp, sizeof(*g->smp));
-    for (i = 0; i < g->nsmp; i++)
-        sampler_init(&g->smp[i], &cfg->sampler, g->V);
+    g->nsmp = 1;    /* more as the pool has threads (gen_run) */
+    g->smp = xcalloc(1, sizeof(*g->smp));
+    sampler_init(&g->smp[0], &cfg->sampler, g->V);
     g->W = cfg->routes ? model_route_width(&m->cfg) : 0;
     g->rbuf = xcalloc((size_t)g->W + 1, sizeof(int));
     g->slots = xcalloc((size_t)cfg->batch, sizeof(*g->slots));
@@ -417,8 +416,21 @@ sample_task(void *ctx, int i, int tid)
     struct gen *g = ctx;
     struct slot *s = &g->slots[g->rowslot[i]];
 
-    g->nexttok[i] = sample(g, tid % g->nsmp, &s->gp->o.sampler, g->logits + (size_t)i * g->V,
-                        &s->rng, &g->nextlp[i]);
+    g->nexttok[i] = sample(g, tid, &s->gp->o.sampler, g->logits + (size_t)i * g->V, &s->rng,
+                           &g->nextlp[i]);
+}
+
+/* One sampler per pool thread, whatever the pool's size now. */
+static void
+ensure_samplers(struct gen *g)
+{
+    int n = pool_threads();
+
+    if (n <= g->nsmp)
+        return;
+    g->smp = xrealloc(g->smp, xmul((size_t)n, sizeof(*g->smp)));
+    for (; g->nsmp < n; g->nsmp++)
+        sampler_init(&g->smp[g->nsmp], &g->cfg.sampler, g->V);
 }
 
 /* Starts the next sample of gp in free slot s; 1 if it keeps running. */
@@ -535,6 +547,7 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
         }
         g->logits = infer_decode(g->inf, g->rows, g->toks, n);
         /* the rows' draws in parallel (each slot its own stream), then in order */
+        ensure_samplers(g);
         pool_run(sample_task, g, n);
         for (i = 0; i < n; i++) {
             struct slot *s = &g->slots[g->rowslot[i]];
