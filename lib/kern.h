@@ -112,18 +112,25 @@ void kern_attend_block(const struct kernels *K, int nq, float *const *o, float *
  * (two 8-bit significands fit in fp32's 24).  No lanes over k, no tree:
  * each element is its own chain in k order.  So a row's output is bit-
  * identical whatever R, the row blocking, the column range and the
- * threads, and it is the same float in every kernel set: the portable C
- * loop, AVX2 and AVX-512F (bf16 widened in registers, one FMA per k),
- * AVX512_BF16 (vdpbf16ps with each pair's halves swapped so that the
- * even k is added first, as the SDM gives its order), and AMX (tdpbf16ps,
- * whose SDM order is the same; a tile's column is one element's chain
- * and k-tiles follow each other into the same accumulator tile).  The AMX
- * set uses tiles from KERN16_AMX_ROWS rows up and vdpbf16ps below, both
- * giving the chain above, so gen (few rows), logp and update (many) agree.
- * That rests on the instructions rounding after each product as the SDM
- * writes them; test_kern_bf16 checks every set against the chain bit for
- * bit on the CPUs that have it (should a CPU differ, the AMX set must use
- * tiles for every R instead).
+ * threads, and it is the same float in the portable C loop, AVX2 and
+ * AVX-512F (bf16 widened in registers, one FMA per k) and AVX512_BF16
+ * (vdpbf16ps with each pair's halves swapped so that the even k is added
+ * first, as the SDM gives its order); test_kern_bf16 checks each against
+ * the chain bit for bit.
+ *
+ * AMX (tdpbf16ps) is the exception: on the Xeons measured it does not add
+ * in the SDM's order.  One pair of k is added as the pair's sum rounded
+ * (acc + fl(p0 + p1)), and a tile's 16 pairs are summed in a way none of
+ * the sequential orders and roundings tried gives.  So the AMX set is its
+ * own arithmetic, within the same error bound (test_kern_bf16): it uses
+ * tiles for every R (tiles of R rows under 16, so padding costs nothing),
+ * a tile's column being one element's sum and k-tiles of 32 following
+ * each other into the same accumulator tile, so a row's output is still
+ * bit-identical whatever R, the blocking and the threads.  gen, logp and
+ * update take the best set the CPU has (KERN16_AUTO), so on one machine
+ * they agree bit for bit; samples drawn on an AMX machine and trained on
+ * one without (or the reverse) differ within the bound, which update's
+ * log-prob mismatch metrics show.
  * One exception: the bf16 instructions treat subnormal inputs and results
  * as zero (DAZ, FTZ) while the C, AVX2 and AVX-512F sets do not, so on
  * data whose products or partial sums fall below 2^-126 the hardware bf16
@@ -148,7 +155,6 @@ void bf16_to_f32_n(float *dst, const bf16 *src, size_t n);
  * other sets read it the same way.
  */
 #define KERN16_PANEL 16
-#define KERN16_AMX_ROWS 16
 struct bf16w {
     bf16 *p;
     int O, K, Kp;
@@ -173,7 +179,7 @@ enum kern16 {
     KERN16_AVX2,       /* AVX2 + FMA, bf16 widened in registers */
     KERN16_AVX512,     /* AVX-512F, bf16 widened in registers */
     KERN16_AVX512BF16, /* AVX512_BF16 vdpbf16ps */
-    KERN16_AMX,        /* AMX-BF16 tiles from KERN16_AMX_ROWS rows, vdpbf16ps below */
+    KERN16_AMX,        /* AMX-BF16 tiles, for every R */
 };
 
 /*

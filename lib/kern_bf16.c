@@ -649,7 +649,10 @@ mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R
     float *res;
     struct tilecfg cfg;
     size_t ps = (size_t)W->Kp * KERN16_PANEL, lda = (size_t)W->Kp;
-    int Rp = (R + 15) & ~15, p0 = o0 / KERN16_PANEL, p1 = (o1 + KERN16_PANEL - 1) / KERN16_PANEL;
+    /* fewer than 16 rows: tiles of R rows (nothing computed for padding);
+       else row blocks of 16, the last padded with zero rows */
+    int Rp = R < 16 ? R : (R + 15) & ~15;
+    int p0 = o0 / KERN16_PANEL, p1 = (o1 + KERN16_PANEL - 1) / KERN16_PANEL;
     int npc = PT_MAX(2, (int)(CHUNK_BYTES / (ps * 2)) & ~1), nt = W->Kp / 32;
     int c0, c1, r, j, t, two_r, two_c;
     bf16 *xb;
@@ -662,7 +665,7 @@ mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R
     cfg.palette = 1;
     for (t = 0; t < 8; t++) {
         cfg.colsb[t] = 64;
-        cfg.rows[t] = 16;
+        cfg.rows[t] = t < 6 ? (uint8_t)PT_MIN(Rp, 16) : 16; /* C and A tiles: the rows */
     }
     /* the tile intrinsics are asm without a memory clobber: order them here */
     __asm__ volatile("" ::: "memory");
@@ -706,17 +709,10 @@ mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R
 
 ENTRIES(c, mm_widen, &uk_c, from_f32_c, to_f32_c, )
 #if HAVE_X86
-static void
-mm_amx_or_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R,
-                 int o0, int o1, const float *bias, int acc)
-{
-    (R >= KERN16_AMX_ROWS ? mm_amx : mm_dpbf16)(out, ldo, s, W, R, o0, o1, bias, acc);
-}
-
 ENTRIES(avx2, mm_widen, &uk_avx2, from_f32_avx2, to_f32_avx2, )
 ENTRIES(avx512, mm_widen, &uk_avx512, from_f32_avx512, to_f32_avx512, )
 ENTRIES(bf, mm_dpbf16, )
-ENTRIES(amx, mm_amx_or_dpbf16, )
+ENTRIES(amx, mm_amx, )
 #endif /* HAVE_X86 */
 
 int
