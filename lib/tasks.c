@@ -623,19 +623,22 @@ gen_chain(const struct tasks_gen *g, long idx)
 
 /*
  * Text documents (posttrain-records(5): {id, text}) that stand in for the
- * web a base model reads, in four kinds:
+ * web a base model reads, in five kinds:
  *
+ *   dialogs   question-and-answer pages in the plain form of R1-Zero's
+ *             template (corpus_dialog); dialog_pct percent (60 by default)
  *   problems  one to three chain sums (as tasks chain makes them), each
  *             worked step by step with probability worked_pct / 100, else
  *             only stated with its result, in a few surface forms (boxed or
- *             not, "Q:"/"A:", a bare equation); 55% of documents
+ *             not, "Q:"/"A:", a bare equation); 75 less dialog_pct
+ *             percent of documents (15 by default)
  *   facts     a list of the one-step sums the worked solutions are made of
- *             ("17 + 8 = 25"); 20%
- *   prose     a few sentences from word lists; 10%
+ *             ("17 + 8 = 25"); 15%
+ *   prose     a few sentences from word lists; 4%
  *   markup    prose or a sum inside tags, common ones ("<div>") or with
  *             made-up names ("<kavo>...</kavo>"), nested at times, so a
  *             model learns to close whatever tag is open by copying its
- *             name; 15%
+ *             name; 6%
  *
  * No document has a chat template's markers or a <think> tag (the word
  * "think" is in the prose, as on the web): a model pretrained on these has
@@ -793,7 +796,8 @@ corpus_dialog(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
 {
     int64_t t[TASKS_MAX_TERMS], sum;
     char tag[8], own[8];
-    int told = rng_below(r, 2) == 0, n = (int)rand_range(r, 1, 2), i, k, worked;
+    int told = (int)rng_below(r, 100) < g->told_pct, n = (int)rand_range(r, 1, 2), i, k, worked;
+    int wpct = g->dialog_worked_pct >= 0 ? g->dialog_worked_pct : g->worked_pct;
 
     tag_name(r, tag);
     if (told)
@@ -801,7 +805,7 @@ corpus_dialog(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
                   "\\boxed{}.\n", tag, tag);
     for (i = 0; i < n; i++) {
         k = chain_terms(r, g, t);
-        worked = (int)rng_below(r, 100) < g->worked_pct;
+        worked = (int)rng_below(r, 100) < wpct;
         sbuf_adds(sb, i ? "\nUser: What is " : "User: What is ");
         sum = chain_expr(sb, t, k);
         sbuf_adds(sb, "?\nAssistant: ");
@@ -826,7 +830,7 @@ gen_corpus(const struct tasks_gen *g, long idx)
 
     record_rng(g, idx, &r);
     kind = (int)rng_below(&r, 100);
-    if (kind < 60) {
+    if (kind < g->dialog_pct) {
         corpus_dialog(&r, g, &sb);
     } else if (kind < 75) {
         n = (int)rand_range(&r, 1, 3);
@@ -890,6 +894,9 @@ tasks_gen_init(struct tasks_gen *g, enum tasks_gen_kind kind)
     g->tmax = 6;
     g->max_term = 9;
     g->worked_pct = 20;
+    g->dialog_pct = 60;
+    g->told_pct = 50;
+    g->dialog_worked_pct = -1;
 }
 
 const char *
@@ -929,6 +936,12 @@ tasks_gen_check(const struct tasks_gen *g)
             return "--max-term: want 1-1000";
         if (g->worked_pct < 0 || g->worked_pct > 100)
             return "--worked: want 0-100";
+        if (g->dialog_pct < 0 || g->dialog_pct > 75)
+            return "--dialogs: want 0-75";
+        if (g->told_pct < 0 || g->told_pct > 100)
+            return "--told: want 0-100";
+        if (g->dialog_worked_pct < -1 || g->dialog_worked_pct > 100)
+            return "--dialog-worked: want 0-100";
         break;
     }
     return NULL;

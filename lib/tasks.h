@@ -77,6 +77,9 @@ struct tasks_gen {
     int max_term;           /* terms in [1, max_term] */
     /* corpus */
     int worked_pct;         /* percent of problems worked step by step */
+    int dialog_pct;         /* percent of documents that are Q&A pages */
+    int told_pct;           /* percent of Q&A pages with an instruction line */
+    int dialog_worked_pct;  /* percent of Q&A answers worked; -1: worked_pct */
 };
 
 /* Sets the defaults of kind (the ones tasks(1) documents). */

@@ -304,6 +304,16 @@ main(int argc, char **argv)
             OPT_INT(0, "worked", &g.worked_pct, "P", 0, 100,
                     "corpus: percent of the sums worked step by step\n"
                     "(default 20)"),
+            OPT_INT(0, "dialogs", &g.dialog_pct, "P", 0, 75,
+                    "corpus: percent of documents that are\n"
+                    "question-and-answer pages, 0-75 (default 60;\n"
+                    "the rest of 75 are problem pages)"),
+            OPT_INT(0, "told", &g.told_pct, "P", 0, 100,
+                    "corpus: percent of those pages under a line that\n"
+                    "names a tag to think in (default 50)"),
+            OPT_INT(0, "dialog-worked", &g.dialog_worked_pct, "P", 0, 100,
+                    "corpus: percent of those pages' answers worked\n"
+                    "(default: --worked)"),
             OPT_GROUP("Importer options:\n"),
             OPT_STRING(0, "id-prefix", &id_prefix, "P",
                        "gsm8k: ids are P and the record's line index\n"

@@ -30,3 +30,26 @@ test "$(jq -s 'map(.segments | length) | add' p.jsonl)" = 500
 grep -q -- "--worked" err
 ! tasks chain --worked 5 2> err
 grep -q "applies to 'corpus' only" err
+# the mix: --dialogs 0 no question-and-answer page, --told 0 no
+# instruction line, --dialog-worked sets their answers apart from the
+# problem pages (--worked)
+tasks corpus -n 500 --seed 2 --dialogs 0 > d0.jsonl
+test "$(jq -r .text d0.jsonl | grep -c '^User: ' || true)" = 0
+test "$(jq -r .text d0.jsonl | grep -c -E '^(Q|Question): What is ')" -gt 300
+tasks corpus -n 500 --seed 2 --told 0 > t0.jsonl
+test "$(jq -r .text t0.jsonl | grep -c '^Think inside ' || true)" = 0
+test "$(jq -r .text t0.jsonl | grep -c '^User: What is ')" -gt 200
+tasks corpus -n 500 --seed 2 --told 100 --dialogs 75 > t100.jsonl
+test "$(jq -r .text t100.jsonl | grep -c '^Think inside ')" -gt 300
+tasks corpus -n 500 --seed 2 --worked 100 --dialog-worked 0 > dw0.jsonl
+test "$(reduced dw0.jsonl)" = 0
+test "$(jq -r .text dw0.jsonl | grep -c -E '^(A|Answer):$')" -gt 50
+tasks corpus -n 500 --seed 2 --worked 0 --dialog-worked 100 > dw100.jsonl
+test "$(reduced dw100.jsonl)" -gt 500
+test "$(jq -r .text dw100.jsonl | grep -c -E '^(A|Answer):$' || true)" = 0
+! tasks corpus --dialogs 76 2> err
+grep -q -- "--dialogs" err
+! tasks corpus --told 101 2> err
+grep -q -- "--told" err
+! tasks corpus --dialog-worked -1 2> err
+grep -q -- "--dialog-worked" err
