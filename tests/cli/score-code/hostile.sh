@@ -450,7 +450,7 @@ alloc.c 0 runtime_error
 alloc.cpp 0 memory
 alloc.go 0 memory
 alloc.java 0 memory
-alloc.js 0 memory
+alloc.js 0 (memory|timeout)
 alloc.py 0 memory
 alloc.rs 0 memory
 diskfill.py 0 (runtime_error|timeout)
