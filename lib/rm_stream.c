@@ -400,18 +400,27 @@ judge_score(struct judge *j, void (*drive)(void *, struct score_window *),
 
 /* ---- the judge on lib/gen ---- */
 
-static int
-judge_next(void *ctx, struct gen_prompt *gp)
+/* The next job from the window, its ticket in it; NULL at the end. */
+static struct judge_job *
+judge_take(struct judge *j)
 {
-    struct judge *j = ctx;
-    struct judge_job *jb;
     void *job;
     size_t ticket;
 
     if (!score_window_next(j->w, &job, &ticket))
+        return NULL;
+    ((struct judge_job *)job)->ticket = ticket;
+    return job;
+}
+
+static int
+judge_next(void *ctx, struct gen_prompt *gp)
+{
+    struct judge *j = ctx;
+    struct judge_job *jb = judge_take(j);
+
+    if (!jb)
         return 0;
-    jb = job;
-    jb->ticket = ticket;
     gp->user = jb;
     gp->id = jb->sid;
     gp->idlen = jb->sidlen;
@@ -496,14 +505,10 @@ static int
 rjudge_next(void *ctx, void **user, struct sbuf *body)
 {
     struct judge *j = ctx;
-    struct judge_job *jb;
-    void *job;
-    size_t ticket;
+    struct judge_job *jb = judge_take(j);
 
-    if (!score_window_next(j->w, &job, &ticket))
+    if (!jb)
         return 0;
-    jb = job;
-    jb->ticket = ticket;
     oai_body(body, &j->p, NULL, sbuf_str(&j->prompt), jb->sid);
     *user = jb;
     return 1;
