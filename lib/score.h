@@ -21,8 +21,9 @@
  * each back with score_window_done; the window holds the records between,
  * and writes them in input order.
  *
- * What it is not: the backend itself (batching forward passes, decoding,
- * HTTP); rm_stream.c has those, and its prompts and verdicts.
+ * What it is not: a backend (forward passes and decoding are lib/gen's
+ * and rm.c's, HTTP is oaic.c's); rm_stream.c wires score-rm's to it,
+ * with the judge's prompts and verdicts.
  *
  *     static int
  *     check(void *ctx, json_t *rec, const char *comp, double *reward,
