@@ -510,7 +510,7 @@ add_run_argv(struct sandbox_step *s, const struct code_opts *o, enum code_lang l
 
 /* The programs lang needs on the host (/usr is bound as it is). */
 static int
-tools_present(const struct code_opts *o, enum code_lang lang, char *err, size_t errlen)
+tools_present(const struct code_opts *o, enum code_lang lang, struct sbuf *why)
 {
     const char *need[2] = { NULL, NULL };
     size_t i;
@@ -527,9 +527,9 @@ tools_present(const struct code_opts *o, enum code_lang lang, char *err, size_t 
     }
     for (i = 0; i < 2; i++)
         if (need[i] && access(need[i], X_OK) != 0) {
-            snprintf(err, errlen, "%s for %s missing: '%s': %s",
-                     langs[lang].compiled && i == 0 ? "compiler" : "interpreter",
-                     langs[lang].name, need[i], strerror(errno));
+            sbuf_addf(why, "%s for %s missing: '%s': %s",
+                      langs[lang].compiled && i == 0 ? "compiler" : "interpreter",
+                      langs[lang].name, need[i], strerror(errno));
             return -1;
         }
     return 0;
@@ -540,33 +540,37 @@ tools_present(const struct code_opts *o, enum code_lang lang, char *err, size_t 
  * or interpreter itself) is the infrastructure's failure.
  */
 static int
-infra_step(const struct sandbox_result *res, size_t first_prog_step, char *err,
-           size_t errlen, const struct sandbox_job *job)
+infra_step(const struct sandbox_result *res, size_t first_prog_step, struct sbuf *why,
+           const struct sandbox_job *job)
 {
     size_t i;
 
     for (i = 0; i < res->n && i <= first_prog_step; i++)
         if (res->steps[i].status == SANDBOX_START_FAILED) {
-            snprintf(err, errlen, "cannot start '%s': %s", job->steps[i].argv[0],
-                     strerror(res->steps[i].code));
+            sbuf_addf(why, "cannot start '%s': %s", job->steps[i].argv[0],
+                      strerror(res->steps[i].code));
             return 1;
         }
     return 0;
 }
 
-/* Copies the tail of a compiler's message, on one line, into err. */
+/*
+ * Appends prefix and the tail of a compiler's message, on one line, to
+ * why, without trailing blanks and colons.
+ */
 static void
-message_tail(char *err, size_t errlen, const char *prefix, const struct sbuf *msg)
+message_tail(struct sbuf *why, const char *prefix, const struct sbuf *msg)
 {
-    size_t n = msg->len, off = n > 200 ? n - 200 : 0, k, i;
+    size_t n = msg->len, off = n > 200 ? n - 200 : 0, start = why->len, i;
 
-    k = (size_t)snprintf(err, errlen, "%s", prefix);
-    for (i = off; i < n && k + 1 < errlen; i++)
-        err[k++] = msg->buf[i] == '\n' || msg->buf[i] == '\r' ? ' ' : msg->buf[i];
-    while (k && (err[k - 1] == ' ' || err[k - 1] == ':'))
-        k--;
-    if (k < errlen)
-        err[k] = '\0';
+    sbuf_adds(why, prefix);
+    for (i = off; i < n; i++)
+        sbuf_addc(why, msg->buf[i] == '\n' || msg->buf[i] == '\r' ? ' ' : msg->buf[i]);
+    while (why->len > start
+           && (why->buf[why->len - 1] == ' ' || why->buf[why->len - 1] == ':'))
+        why->len--;
+    if (why->buf)
+        why->buf[why->len] = '\0';
 }
 
 /*
@@ -576,7 +580,7 @@ message_tail(char *err, size_t errlen, const char *prefix, const struct sbuf *ms
 static enum code_run_status
 run_checker(struct sandbox *sb, int slot, const struct code_opts *o,
             const struct code_task *task, const struct sandbox_result *pres,
-            const long *step_of, enum code_verdict *verdicts, char *err, size_t errlen)
+            const long *step_of, enum code_verdict *verdicts, struct sbuf *why)
 {
     const struct code_program *ck = &task->checker;
     struct sandbox_job job = SANDBOX_JOB_INIT;
@@ -620,17 +624,17 @@ run_checker(struct sandbox *sb, int slot, const struct code_opts *o,
         rc = CODE_RUN_OK;
         goto out;
     }
-    if (tools_present(o, ck->lang, err, errlen) != 0)
+    if (tools_present(o, ck->lang, why) != 0)
         goto out;
     if (sandbox_run(sb, slot, &job, &res) != 0) {
-        snprintf(err, errlen, "sandbox: %s", sandbox_error(sb));
+        sbuf_addf(why, "sandbox: %s", sandbox_error(sb));
         goto out;
     }
-    if (infra_step(&res, 0, err, errlen, &job))
+    if (infra_step(&res, 0, why, &job))
         goto out;
     rc = CODE_RUN_CHECKER;
     if (comp >= 0 && (res.steps[comp].status != SANDBOX_EXITED || res.steps[comp].code)) {
-        message_tail(err, errlen, "compile error: ", &res.steps[comp].err);
+        message_tail(why, "compile error: ", &res.steps[comp].err);
         goto out;
     }
     for (i = 0; i < task->ntests; i++) {
@@ -651,7 +655,7 @@ run_checker(struct sandbox *sb, int slot, const struct code_opts *o,
             else
                 snprintf(pre, sizeof(pre), "test %zu: %s %d: ", i,
                          sandbox_status_name(r->status), r->code);
-            message_tail(err, errlen, pre, &r->err);
+            message_tail(why, pre, &r->err);
             goto out;
         }
     }
@@ -665,8 +669,7 @@ out:
 
 enum code_run_status
 codeeval_run(struct sandbox *sb, int slot, const struct code_opts *o,
-             const struct code_task *task, enum code_verdict *verdicts, char *err,
-             size_t errlen)
+             const struct code_task *task, enum code_verdict *verdicts, struct sbuf *why)
 {
     const struct code_program *p = &task->prog;
     const struct lang_info *li = &langs[p->lang];
@@ -683,8 +686,7 @@ codeeval_run(struct sandbox *sb, int slot, const struct code_opts *o,
     uint64_t mem = task->mem_bytes ? task->mem_bytes : o->run.mem_bytes;
     char name[64], jclass[64];
 
-    err[0] = '\0';
-    if (tools_present(o, p->lang, err, errlen) != 0)
+    if (tools_present(o, p->lang, why) != 0)
         goto out;
     java_class(p->code, p->len, jclass, sizeof(jclass));
     /* Java's class files share one name: with asserts, each test compiles. */
@@ -728,10 +730,10 @@ codeeval_run(struct sandbox *sb, int slot, const struct code_opts *o,
         step_of[i] = (long)job.n - 1;
     }
     if (sandbox_run(sb, slot, &job, &res) != 0) {
-        snprintf(err, errlen, "sandbox: %s", sandbox_error(sb));
+        sbuf_addf(why, "sandbox: %s", sandbox_error(sb));
         goto out;
     }
-    if (infra_step(&res, li->compiled ? first_run - 1 : first_run, err, errlen, &job))
+    if (infra_step(&res, li->compiled ? first_run - 1 : first_run, why, &job))
         goto out;
     for (i = 0; i < n; i++) {
         const struct code_test *t = &task->tests[i];
@@ -765,7 +767,7 @@ codeeval_run(struct sandbox *sb, int slot, const struct code_opts *o,
     }
     rc = CODE_RUN_OK;
     if (task->checker.code)
-        rc = run_checker(sb, slot, o, task, &res, step_of, verdicts, err, errlen);
+        rc = run_checker(sb, slot, o, task, &res, step_of, verdicts, why);
 out:
     sandbox_result_release(&res);
     sandbox_job_release(&job);
@@ -778,7 +780,7 @@ out:
 
 int
 code_tests_parse(const json_t *arr, int need_output, struct code_test **tests, size_t *n,
-                 char *why, size_t whylen)
+                 struct sbuf *why)
 {
     struct code_test *t;
     size_t i;
@@ -786,11 +788,11 @@ code_tests_parse(const json_t *arr, int need_output, struct code_test **tests, s
     *tests = NULL;
     *n = 0;
     if (!json_is_array(arr)) {
-        snprintf(why, whylen, "%s", arr ? "not an array" : "missing");
+        sbuf_adds(why, arr ? "not an array" : "missing");
         return -1;
     }
     if (json_array_size(arr) == 0) {
-        snprintf(why, whylen, "empty");
+        sbuf_adds(why, "empty");
         return -1;
     }
     t = xcalloc(json_array_size(arr), sizeof(*t));
@@ -810,8 +812,8 @@ code_tests_parse(const json_t *arr, int need_output, struct code_test **tests, s
             t[i].output = out ? json_string_value(out) : "";
             t[i].output_len = out ? json_string_length(out) : 0;
         } else {
-            snprintf(why, whylen,
-                     "element %zu: no string 'assert' nor strings 'input' and 'output'", i);
+            sbuf_addf(why,
+                      "element %zu: no string 'assert' nor strings 'input' and 'output'", i);
             free(t);
             return -1;
         }
@@ -835,8 +837,7 @@ subtask_id(const json_t *v, char *buf, size_t cap)
 }
 
 static int
-parse_subtasks(const json_t *rec, struct code_task *task, const char **field, char *why,
-               size_t whylen)
+parse_subtasks(const json_t *rec, struct code_task *task, const char **field, struct sbuf *why)
 {
     const json_t *arr = json_object_get(rec, "subtasks"), *tests = json_object_get(rec, "tests");
     double total = 0;
@@ -845,7 +846,7 @@ parse_subtasks(const json_t *rec, struct code_task *task, const char **field, ch
 
     *field = "subtasks";
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        snprintf(why, whylen, "not a non-empty array");
+        sbuf_adds(why, "not a non-empty array");
         return -1;
     }
     task->nsubtasks = json_array_size(arr);
@@ -856,24 +857,24 @@ parse_subtasks(const json_t *rec, struct code_task *task, const char **field, ch
 
         st->id = subtask_id(json_object_get(e, "id"), st->idbuf, sizeof(st->idbuf));
         if (!st->id) {
-            snprintf(why, whylen, "element %zu: 'id' is not a string or an integer", i);
+            sbuf_addf(why, "element %zu: 'id' is not a string or an integer", i);
             return -1;
         }
         if (!json_is_number(pts) || !(json_number_value(pts) >= 0)
             || !isfinite(json_number_value(pts))) {
-            snprintf(why, whylen, "element %zu: 'points' is not a number >= 0", i);
+            sbuf_addf(why, "element %zu: 'points' is not a number >= 0", i);
             return -1;
         }
         st->points = json_number_value(pts);
         total += st->points;
         for (j = 0; j < i; j++)
             if (!strcmp(task->subtasks[j].id, st->id)) {
-                snprintf(why, whylen, "element %zu: id '%s' given twice", i, st->id);
+                sbuf_addf(why, "element %zu: id '%s' given twice", i, st->id);
                 return -1;
             }
     }
     if (!(total > 0)) {
-        snprintf(why, whylen, "the points add up to 0");
+        sbuf_adds(why, "the points add up to 0");
         return -1;
     }
     *field = "tests";
@@ -886,8 +887,8 @@ parse_subtasks(const json_t *rec, struct code_task *task, const char **field, ch
             if (!strcmp(task->subtasks[j].id, id))
                 break;
         if (!id || j == task->nsubtasks) {
-            snprintf(why, whylen, "element %zu: 'subtask' %s", i,
-                     id ? "names no subtask of 'subtasks'" : "is not a string or an integer");
+            sbuf_addf(why, "element %zu: 'subtask' %s", i,
+                      id ? "names no subtask of 'subtasks'" : "is not a string or an integer");
             free(count);
             return -1;
         }
@@ -897,7 +898,7 @@ parse_subtasks(const json_t *rec, struct code_task *task, const char **field, ch
     for (j = 0; j < task->nsubtasks; j++)
         if (!count[j]) {
             *field = "subtasks";
-            snprintf(why, whylen, "subtask '%s' has no test", task->subtasks[j].id);
+            sbuf_addf(why, "subtask '%s' has no test", task->subtasks[j].id);
             free(count);
             return -1;
         }
@@ -907,7 +908,7 @@ parse_subtasks(const json_t *rec, struct code_task *task, const char **field, ch
 
 int
 code_task_parse(const json_t *rec, const struct code_opts *o, struct code_task *task,
-                const char **field, char *why, size_t whylen)
+                const char **field, struct sbuf *why)
 {
     const json_t *v;
 
@@ -921,11 +922,11 @@ code_task_parse(const json_t *rec, const struct code_opts *o, struct code_task *
             code = v;
         } else if (!json_is_object(v) || !json_is_string(code)
                    || (lang && !json_is_string(lang))) {
-            snprintf(why, whylen, "not a string nor an object with string 'code' (and 'lang')");
+            sbuf_adds(why, "not a string nor an object with string 'code' (and 'lang')");
             return -1;
         } else if (lang && code_lang_parse(json_string_value(lang), &task->checker.lang)) {
-            snprintf(why, whylen, "lang: '%s' is not " CODE_LANGS_TEXT,
-                     json_string_value(lang));
+            sbuf_addf(why, "lang: '%s' is not " CODE_LANGS_TEXT,
+                      json_string_value(lang));
             return -1;
         }
         task->checker.code = json_string_value(code);
@@ -933,12 +934,12 @@ code_task_parse(const json_t *rec, const struct code_opts *o, struct code_task *
     }
     *field = "tests";
     if (code_tests_parse(json_object_get(rec, "tests"), task->checker.code == NULL,
-                         &task->tests, &task->ntests, why, whylen) != 0)
+                         &task->tests, &task->ntests, why) != 0)
         return -1;
     if ((v = json_object_get(rec, "time_limit")) != NULL) {
         *field = "time_limit";
         if (!json_is_number(v) || !(json_number_value(v) > 0 && json_number_value(v) <= 3600)) {
-            snprintf(why, whylen, "not a number of seconds in (0, 3600]");
+            sbuf_adds(why, "not a number of seconds in (0, 3600]");
             goto fail;
         }
         task->time_limit = json_number_value(v);
@@ -947,13 +948,13 @@ code_task_parse(const json_t *rec, const struct code_opts *o, struct code_task *
         *field = "memory_limit";
         if (!json_is_number(v) || !(json_number_value(v) >= 16
                                     && json_number_value(v) <= 1048576)) {
-            snprintf(why, whylen, "not a number of megabytes in [16, 1048576]");
+            sbuf_adds(why, "not a number of megabytes in [16, 1048576]");
             goto fail;
         }
         task->mem_bytes = (uint64_t)(json_number_value(v) * 1048576.0);
     }
     if (o->subtasks && json_object_get(rec, "subtasks")
-        && parse_subtasks(rec, task, field, why, whylen) != 0)
+        && parse_subtasks(rec, task, field, why) != 0)
         goto fail;
     return 0;
 fail:

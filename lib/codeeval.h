@@ -35,10 +35,11 @@
  * Verdict names are the shared reason vocabulary of posttrain-records(5).
  *
  *     struct code_task task;
- *     code_task_parse(rec, &opts, &task, &field, why, sizeof(why));
+ *     struct sbuf why = SBUF_INIT;
+ *     code_task_parse(rec, &opts, &task, &field, &why);
  *     task.prog = (struct code_program){ CODE_PYTHON, src, len };
- *     if (codeeval_run(&sb, slot, &opts, &task, verdicts, err, sizeof(err)))
- *         infrastructure error or broken checker: err says why
+ *     if (codeeval_run(&sb, slot, &opts, &task, verdicts, &why))
+ *         infrastructure error or broken checker: why says what
  */
 #ifndef POSTTRAIN_CODEEVAL_H
 #define POSTTRAIN_CODEEVAL_H
@@ -134,23 +135,23 @@ enum code_run_status {
 /*
  * Runs task->prog against task->tests in a sandbox of sb as slot `slot`
  * and writes one verdict per test into verdicts.  Returns CODE_RUN_OK, or
- * another status with the reason in err (then the verdicts mean nothing
- * and the record must not be scored).
+ * another status with the reason appended to why (then the verdicts mean
+ * nothing and the record must not be scored).
  */
 enum code_run_status codeeval_run(struct sandbox *sb, int slot, const struct code_opts *o,
                                   const struct code_task *task,
-                                  enum code_verdict *verdicts, char *err, size_t errlen);
+                                  enum code_verdict *verdicts, struct sbuf *why);
 
 /*
  * Reads a record's "tests" array: each element an object with a string
  * "assert", or strings "input" and "output".  On success returns 0 and a
  * new array in *tests (free() it; its strings are borrowed from arr).  On
- * error returns -1 and a description in why ("element 3: no 'assert' or
- * 'input'/'output' strings").  An empty array is an error.  With
+ * error returns -1 and a description appended to why ("element 3: no
+ * 'assert' or 'input'/'output' strings").  An empty array is an error.  With
  * need_output == 0 (a checker judges), "output" may be absent.
  */
 int code_tests_parse(const json_t *arr, int need_output, struct code_test **tests,
-                     size_t *n, char *why, size_t whylen);
+                     size_t *n, struct sbuf *why);
 
 /*
  * Reads what a record asks besides the program: "tests", "time_limit"
@@ -159,11 +160,11 @@ int code_tests_parse(const json_t *arr, int need_output, struct code_test **test
  * when o->subtasks, "subtasks" ([{"id", "points"}], ids strings or
  * integers, points >= 0, not all 0) with each test's "subtask" naming one
  * (every subtask needs a test).  Fills task (prog left empty); returns 0,
- * or -1 with the field's name in *field and the message in why.  Release
- * with code_task_release(); strings are borrowed from rec.
+ * or -1 with the field's name in *field and the message appended to
+ * why.  Release with code_task_release(); strings are borrowed from rec.
  */
 int code_task_parse(const json_t *rec, const struct code_opts *o, struct code_task *task,
-                    const char **field, char *why, size_t whylen);
+                    const char **field, struct sbuf *why);
 void code_task_release(struct code_task *task);
 
 /*

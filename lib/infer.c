@@ -347,7 +347,11 @@ struct phase {
     uint32_t n;         /* its chunk count */
 };
 
-/* Waits until the current phase has all its chunks done; 0 if the forward is over. */
+/*
+ * Waits until the current phase has all its chunks done; 0 if the
+ * counters are another forward's (a guard: pool_run returns only when
+ * every task has, so no task outlives its forward).
+ */
 static int
 phase_wait(struct infer *inf, const struct phase *p)
 {
@@ -367,7 +371,7 @@ phase_wait(struct infer *inf, const struct phase *p)
 
 /*
  * Moves to the next phase, of n chunks, after the current one is done.
- * Returns 0 when the forward is over (this thread is late: it leaves).
+ * Returns 0 when phase_wait does.
  */
 static int
 phase_next(struct infer *inf, struct phase *p, uint32_t n)
@@ -436,9 +440,10 @@ row_store(void *ctx, int l, int r, int g0, int g1, const float *k, const float *
 }
 
 /*
- * Every thread of the crew runs the forward's operations in order,
- * taking chunks of each from its counter.  A late thread (an older
- * epoch) finds no chunk and leaves.
+ * Every task (one per thread of the infer state; tid is the task, for
+ * the kernels' per-thread scratch) runs the forward's operations in
+ * order, taking chunks of each from its counter.  A task that starts
+ * late finds chunks taken and follows the phases to the end.
  */
 static void
 forward_worker(void *arg, int tid, unsigned ep)

@@ -432,8 +432,13 @@ void matmul_forward(float *out, const float *in, const float *W, const float *bi
                     size_t N, int IC, int OC);
 void matmul_forward_ref(float *out, const float *in, const float *W, const float *bias,
                         size_t N, int IC, int OC);
-/* din (N,IC) = dout W (if din; overwritten, not accumulated), dW (OC,IC) += dout^T in,
- * dbias += sum dout. */
+/*
+ * The backward of matmul_forward, dout (N,OC): din (N,IC) = dout W when
+ * din is set (overwritten, not accumulated), dW (OC,IC) += dout^T in
+ * when dW is set, dbias (OC) += dout's rows summed when dbias is set.
+ * sgemm on the pool; within model_backward, a matrix with a bf16 copy
+ * made for the backward (model_use_bf16) has bf16 products (w16.h).
+ */
 void matmul_backward(float *din, float *dW, float *dbias, const float *dout,
                      const float *in, const float *W, size_t N, int IC, int OC);
 

@@ -1,15 +1,14 @@
 /*
- * rm_stream.c - score-rm(1)'s drivers: the scalar reward model as a
- * staged scorer of lib/score (its batches one forward each), and the
- * judge over lib/gen's continuous batching (gen pulls the prompts and
- * hands the verdicts back, so it keeps its own queue of records in
- * order).  Records come out in input order, those of other domains too.
- * The pieces they use are in rm.c; see rm.h.
+ * rm_stream.c - score-rm(1)'s drivers, each a staged scorer of
+ * lib/score: the scalar reward model (its batches one forward each), and
+ * the judge, whose prompts lib/gen's continuous batching or the server
+ * client (oaic.h) pulls from lib/score's window and whose verdicts they
+ * hand back to it.  lib/score writes the records in input order, those
+ * of other domains too.  The pieces they use are in rm.c; see rm.h.
  */
 #include "rm.h"
 
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,19 +33,6 @@ str_of(const json_t *rec, const char *key, int optional, const char **out, const
         return -1;
     }
     *out = json_string_value(v);
-    return 0;
-}
-
-/* A string field, or -1 after rejecting the record. */
-static int
-need_str(struct tool *t, json_t *rec, const char *key, int optional, const char **out)
-{
-    const char *why;
-
-    if (str_of(rec, key, optional, out, &why) < 0) {
-        tool_reject(t, rec, key, "%s", why);
-        return -1;
-    }
     return 0;
 }
 
@@ -78,18 +64,6 @@ conv_of(json_t *rec, struct sample_conv *cv, long *last_user, const char **field
         return -1;
     }
     return (long)n;
-}
-
-/* conv_of(), or -1 after rejecting rec. */
-static long
-conv_turns(struct tool *t, json_t *rec, struct sample_conv *cv, long *last_user)
-{
-    const char *field, *why;
-    long n = conv_of(rec, cv, last_user, &field, &why);
-
-    if (n < 0)
-        tool_reject(t, rec, field, "%s", why);
-    return n;
 }
 
 /* ============================== Scalar ============================== */
@@ -241,69 +215,35 @@ rm_scalar_run(struct tool *t, struct model *m, struct chat *c, const struct rm_s
 /* ============================== Judge ============================== */
 
 /*
- * The records read and not yet written, in input order: a ring of
- * entries, each a pass-through record (done at once) or a judged one
- * (done when gen hands its verdict back).  gen emits prompts in the order
- * it took them, so the head is always the oldest record.
+ * The judge as lib/score's staged scorer: prepare renders the judge
+ * prompt, drive runs lib/gen or the server client, which take the
+ * prompts from the window and put each judge's text in its job, and
+ * finish parses the verdict.
  */
-struct entry {
-    json_t *rec;
-    char *sid;                   /* the stream name gen borrows until emit */
-    int done;
-};
-
 struct judge {
     struct tool *t;
     const struct rm_judge_opts *o;
     struct chat *chat;
-    const struct model *m;
+    const struct model *m;       /* NULL: on a server */
     const char *prefix;          /* text the assistant turn opened with */
-    struct rm_counts *cnt;
-    struct entry *q;
-    size_t head, n, cap;         /* ring */
-    uint64_t seq;                /* entries pushed so far */
-    struct tok_ids ids;
-    struct sbuf prompt, id, text;
+    struct gen *g;
+    struct oaic *c;              /* on a server */
+    struct oai_params p;
+    const char *url;
+    struct score_window *w;
+    struct tok_ids ids;          /* the last prepared prompt's (lib/gen copies them) */
+    struct sbuf prompt, id;
     struct sample_conv conv;     /* a messages sample's conversation */
 };
 
-static struct entry *
-q_at(struct judge *j, uint64_t seq)
-{
-    uint64_t first = j->seq - j->n;
-
-    return &j->q[(j->head + (size_t)(seq - first)) % j->cap];
-}
-
-static uint64_t
-q_push(struct judge *j, json_t *rec, int done)
-{
-    if (j->n == j->cap) {
-        size_t nc = j->cap ? 2 * j->cap : 64, i;
-        struct entry *q = xmalloc(xmul(nc, sizeof(*q)));
-        for (i = 0; i < j->n; i++)
-            q[i] = j->q[(j->head + i) % j->cap];
-        free(j->q);
-        j->q = q;
-        j->cap = nc;
-        j->head = 0;
-    }
-    j->q[(j->head + j->n) % j->cap] = (struct entry){rec, NULL, done};
-    j->n++;
-    return j->seq++;
-}
-
-static void
-q_flush(struct judge *j)
-{
-    while (j->n > 0 && j->q[j->head].done) {
-        json_t *rec = j->q[j->head].rec;
-        tool_write(j->t, rec);
-        json_decref(rec);
-        j->head = (j->head + 1) % j->cap;
-        j->n--;
-    }
-}
+struct judge_job {
+    size_t ticket;
+    char *sid;                   /* the stream name gen borrows until emit */
+    size_t sidlen;
+    int failed;                  /* the request failed for good: text is why */
+    struct sbuf text;            /* the judge's text, its opening included */
+    char *finish;
+};
 
 /* The stream name of a record: its id and k, else its line. */
 static void
@@ -320,25 +260,28 @@ stream_id(struct judge *j, const json_t *rec)
         sbuf_addf(&j->id, "#%lld", (long long)json_integer_value(k));
 }
 
-/* Renders the judge prompt of rec into out; -1 after rejecting rec. */
+/*
+ * Renders the judge prompt of rec into out: 0, or -1 with *field
+ * (borrowed from cv or static) and *why.
+ */
 static int
-judge_prompt(struct tool *t, const struct rm_judge_opts *o, json_t *rec,
-             struct sample_conv *cv, struct sbuf *out)
+judge_prompt(const struct rm_judge_opts *o, json_t *rec, struct sample_conv *cv,
+             struct sbuf *out, const char **field, const char **why)
 {
     const char *val[RM_NSLOTS] = {0}, *second = NULL;
     long lu;
 
     /* a conversation's question is its last user turn */
     if (json_object_get(rec, "messages")) {
-        if (conv_turns(t, rec, cv, &lu) < 0)
+        if (conv_of(rec, cv, &lu, field, why) < 0)
             return -1;
         val[RM_QUESTION] = cv->m[lu].content;
-    } else if (need_str(t, rec, "prompt", 0, &val[RM_QUESTION]))
+    } else if (str_of(rec, *field = "prompt", 0, &val[RM_QUESTION], why))
         return -1;
-    if (need_str(t, rec, "completion", 0, &val[RM_RESPONSE])
+    if (str_of(rec, *field = "completion", 0, &val[RM_RESPONSE], why)
         || ((o->tpl->used & (1u << RM_REFERENCE))
-            && need_str(t, rec, o->reference_field, 0, &val[RM_REFERENCE]))
-        || (o->second && need_str(t, rec, o->second, 0, &second)))
+            && str_of(rec, *field = o->reference_field, 0, &val[RM_REFERENCE], why))
+        || (o->second && str_of(rec, *field = o->second, 0, &second, why)))
         return -1;
     val[RM_RESPONSE_A] = o->swap ? second : val[RM_RESPONSE];
     val[RM_RESPONSE_B] = o->swap ? val[RM_RESPONSE] : second;
@@ -348,59 +291,44 @@ judge_prompt(struct tool *t, const struct rm_judge_opts *o, json_t *rec,
 }
 
 static int
-judge_next(void *ctx, struct gen_prompt *gp)
+judge_prepare(void *ctx, json_t *rec, const char *comp, void **job, double *reward,
+              const char **field, struct sbuf *why)
 {
     struct judge *j = ctx;
-    const struct rm_judge_opts *o = j->o;
-    struct tool *t = j->t;
-    json_t *rec;
+    struct judge_job *jb;
+    const char *w;
 
-    while ((rec = tool_next(t)) != NULL) {
-        const char *why;
-        int in = rm_domain_match(&o->domains, rec, &why);
-        uint64_t seq;
-
-        if (in < 0) {
-            tool_reject(t, rec, "domain", "%s", why);
-            json_decref(rec);
-            continue;
-        }
-        if (in == 0) {
-            j->cnt->passed++;
-            q_push(j, rec, 1);
-            q_flush(j);
-            continue;
-        }
-        if (judge_prompt(t, o, rec, &j->conv, &j->prompt)) {
-            json_decref(rec);
-            continue;
-        }
+    (void)comp;
+    (void)reward;
+    if (judge_prompt(j->o, rec, &j->conv, &j->prompt, field, &w) < 0) {
+        sbuf_adds(why, w);
+        return -1;
+    }
+    if (j->m) {
         j->ids.n = 0;
         chat_prompt(j->chat, NULL, sbuf_str(&j->prompt), &j->ids);
         if (j->ids.n >= (size_t)j->m->cfg.max_pos) {
-            tool_reject(t, rec, "completion",
-                        "the judge prompt is %zu tokens, the judge's context is %d",
-                        j->ids.n, j->m->cfg.max_pos);
-            json_decref(rec);
-            continue;
+            *field = "completion";
+            sbuf_addf(why, "the judge prompt is %zu tokens, the judge's context is %d",
+                      j->ids.n, j->m->cfg.max_pos);
+            return -1;
         }
-        stream_id(j, rec);
-        seq = q_push(j, rec, 0);
-        q_at(j, seq)->sid = xstrndup(j->id.buf, j->id.len);
-        gp->user = (void *)(uintptr_t)seq;
-        gp->id = q_at(j, seq)->sid;
-        gp->idlen = j->id.len;
-        gp->ids = j->ids.v;
-        gp->n = (int)j->ids.n;
-        return 1;
     }
-    return 0;
+    stream_id(j, rec);
+    jb = xcalloc(1, sizeof(*jb));
+    jb->sid = xstrndup(j->id.buf, j->id.len);
+    jb->sidlen = j->id.len;
+    *job = jb;
+    return 2;
 }
 
-/* Sets rec's verdict fields and reward from the judge's text. */
-static void
-judge_verdict(const struct rm_judge_opts *o, struct rm_counts *cnt, json_t *rec,
-              const char *text, size_t len, const char *finish)
+/*
+ * Sets rec's verdict fields from the judge's text and *reward; returns
+ * 1 when the text has a verdict, else 0 (reward 0).
+ */
+static int
+judge_verdict(const struct rm_judge_opts *o, json_t *rec, const char *text, size_t len,
+              const char *finish, double *reward)
 {
     struct rm_verdict v;
     json_t *info, *rat;
@@ -421,29 +349,105 @@ judge_verdict(const struct rm_judge_opts *o, struct rm_counts *cnt, json_t *rec,
     json_object_set_new(info, "reason", json_string(v.found ? "scored" : "no_answer"));
     json_object_set_new(info, "finish", json_string(finish));
     json_object_set_new(rec, "rm_judge", info);
-    rec_set_reward(rec, o->name, v.found ? o->weight * r : 0);
-    if (!v.found)
-        cnt->no_verdict++;
-    cnt->scored++;
+    *reward = v.found ? o->weight * r : 0;
+    return v.found;
+}
+
+static int
+judge_finish(void *ctx, json_t *rec, void *job, double *reward, const char **field,
+             struct sbuf *why)
+{
+    struct judge *j = ctx;
+    struct judge_job *jb = job;
+    int k;
+
+    if (jb->failed) {
+        *field = NULL;
+        sbuf_addf(why, "%s: %s", j->url, sbuf_str(&jb->text));
+        k = -1;
+    } else
+        k = judge_verdict(j->o, rec, jb->text.buf, jb->text.len, jb->finish, reward);
+    free(jb->sid);
+    free(jb->finish);
+    sbuf_release(&jb->text);
+    free(jb);
+    return k;
+}
+
+/* Runs the scorer, drive being lib/gen or the server client. */
+static void
+judge_score(struct judge *j, void (*drive)(void *, struct score_window *),
+            struct rm_counts *cnt)
+{
+    struct scorer s = {j->o->name, {NULL, 0, NULL, 0, 0}, "with a verdict", NULL, j};
+    struct score_stages st = {
+        .prepare = judge_prepare, .finish = judge_finish, .drive = drive,
+    };
+    struct score_counts sco;
+
+    rm_domains_rule(&j->o->domains, &s.domains);
+    score_run_jobs(j->t, &s, &st, &sco);
+    memset(cnt, 0, sizeof(*cnt));
+    cnt->scored = sco.scored;
+    cnt->passed = sco.passed;
+    cnt->no_verdict = sco.scored - sco.hits;
+    tok_ids_release(&j->ids);
+    sbuf_release(&j->prompt);
+    sbuf_release(&j->id);
+    sample_conv_release(&j->conv);
+}
+
+/* ---- the judge on lib/gen ---- */
+
+/* The next job from the window, its ticket in it; NULL at the end. */
+static struct judge_job *
+judge_take(struct judge *j)
+{
+    void *job;
+    size_t ticket;
+
+    if (!score_window_next(j->w, &job, &ticket))
+        return NULL;
+    ((struct judge_job *)job)->ticket = ticket;
+    return job;
+}
+
+static int
+judge_next(void *ctx, struct gen_prompt *gp)
+{
+    struct judge *j = ctx;
+    struct judge_job *jb = judge_take(j);
+
+    if (!jb)
+        return 0;
+    gp->user = jb;
+    gp->id = jb->sid;
+    gp->idlen = jb->sidlen;
+    gp->ids = j->ids.v;
+    gp->n = (int)j->ids.n;
+    return 1;
 }
 
 static void
 judge_emit(void *ctx, const struct gen_prompt *gp, const struct gen_sample *s, int G)
 {
     struct judge *j = ctx;
-    struct entry *e = q_at(j, (uint64_t)(uintptr_t)gp->user);
+    struct judge_job *jb = gp->user;
 
     (void)G;
-    sbuf_reset(&j->text);
-    sbuf_adds(&j->text, j->prefix);
-    sbuf_add(&j->text, s[0].text, s[0].len);
-    judge_verdict(j->o, j->cnt, e->rec, j->text.buf, j->text.len, s[0].finish);
-    e->done = 1;
-    free(e->sid);
-    e->sid = NULL;
-    q_flush(j);
-    tool_progress(j->t, "%ld judged (%ld without verdict), %ld passed through",
-                  j->cnt->scored, j->cnt->no_verdict, j->cnt->passed);
+    sbuf_adds(&jb->text, j->prefix);
+    sbuf_add(&jb->text, s[0].text, s[0].len);
+    jb->finish = xstrdup(s[0].finish);
+    score_window_done(j->w, jb->ticket);
+}
+
+static void
+judge_drive(void *ctx, struct score_window *w)
+{
+    struct judge *j = ctx;
+
+    j->w = w;
+    gen_run(j->g, judge_next, judge_emit, j);
 }
 
 void
@@ -451,26 +455,16 @@ rm_judge_run(struct tool *t, const struct model *m, struct tok *tk, struct chat 
              const struct rm_judge_opts *o, struct rm_counts *cnt)
 {
     struct judge j;
-    struct gen *g;
 
     memset(&j, 0, sizeof(j));
-    memset(cnt, 0, sizeof(*cnt));
     j.t = t;
     j.o = o;
     j.chat = c;
     j.m = m;
-    j.cnt = cnt;
     j.prefix = (c->flags & CHAT_THINK) ? "<think>\n" : "";
-    g = gen_new(m, tk, c, &o->gen);
-    gen_run(g, judge_next, judge_emit, &j);
-    gen_free(g);
-    q_flush(&j);
-    free(j.q);
-    tok_ids_release(&j.ids);
-    sbuf_release(&j.prompt);
-    sbuf_release(&j.id);
-    sbuf_release(&j.text);
-    sample_conv_release(&j.conv);
+    j.g = gen_new(m, tk, c, &o->gen);
+    judge_score(&j, judge_drive, cnt);
+    gen_free(j.g);
 }
 
 void
@@ -482,7 +476,7 @@ rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts 
 
     memset(cnt, 0, sizeof(*cnt));
     while ((rec = tool_next(t)) != NULL) {
-        const char *why;
+        const char *why, *field;
         int in = rm_domain_match(&o->domains, rec, &why);
 
         if (in < 0)
@@ -490,7 +484,9 @@ rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts 
         else if (in == 0) {
             cnt->passed++;
             tool_write(t, rec);
-        } else if (judge_prompt(t, o, rec, &cv, &prompt) == 0) {
+        } else if (judge_prompt(o, rec, &cv, &prompt, &field, &why) < 0)
+            tool_reject(t, rec, field, "%s", why);
+        else {
             json_object_set_new(rec, "judge_prompt",
                                 json_stringn(sbuf_str(&prompt), prompt.len));
             cnt->scored++;
@@ -504,118 +500,73 @@ rm_judge_render(struct tool *t, const struct rm_judge_opts *o, struct rm_counts 
 
 /* ---- the judge on a server (oaic.h) ---- */
 
-struct rjob {
-    json_t *rec;
-    char *file;
-    long line;
-    int judged;                  /* 0: passed through */
-};
-
-struct rjudge {
-    struct judge j;              /* t, o, cnt, prompt and id */
-    struct oai_params p;
-    const char *url;
-};
-
 static int
 rjudge_next(void *ctx, void **user, struct sbuf *body)
 {
-    struct rjudge *rj = ctx;
-    struct judge *j = &rj->j;
-    struct tool *t = j->t;
-    json_t *rec;
+    struct judge *j = ctx;
+    struct judge_job *jb = judge_take(j);
 
-    while ((rec = tool_next(t)) != NULL) {
-        const char *why;
-        int in = rm_domain_match(&j->o->domains, rec, &why);
-        struct rjob *job;
-
-        if (in < 0) {
-            tool_reject(t, rec, "domain", "%s", why);
-            json_decref(rec);
-            continue;
-        }
-        if (in > 0 && judge_prompt(t, j->o, rec, &j->conv, &j->prompt)) {
-            json_decref(rec);
-            continue;
-        }
-        job = xcalloc(1, sizeof(*job));
-        job->rec = rec;
-        job->file = xstrdup(tool_file(t));
-        job->line = tool_line(t);
-        job->judged = in > 0;
-        if (in > 0) {
-            stream_id(j, rec);
-            oai_body(body, &rj->p, NULL, sbuf_str(&j->prompt), sbuf_str(&j->id));
-        }
-        *user = job;
-        return 1;
-    }
-    return 0;
+    if (!jb)
+        return 0;
+    oai_body(body, &j->p, NULL, sbuf_str(&j->prompt), jb->sid);
+    *user = jb;
+    return 1;
 }
 
 static void
 rjudge_done(void *ctx, void *user, const struct oaic_result *res)
 {
-    struct rjudge *rj = ctx;
-    struct judge *j = &rj->j;
-    struct rjob *job = user;
+    struct judge *j = ctx;
+    struct judge_job *jb = user;
     struct oai_response r;
-    struct sbuf err = SBUF_INIT;
 
-    if (!job->judged) {
-        j->cnt->passed++;
-        tool_write(j->t, job->rec);
-    } else if (!res->ok) {
-        tool_reject_at(j->t, job->file, job->line, job->rec, NULL, "%s: %s", rj->url,
-                       res->why);
-    } else if (oai_response_parse(&r, res->body, res->len, OAI_CHAT, 1, &err) != 0) {
-        tool_reject_at(j->t, job->file, job->line, job->rec, NULL, "%s: %s", rj->url,
-                       sbuf_str(&err));
-    } else {
+    if (!res->ok) {
+        jb->failed = 1;
+        sbuf_adds(&jb->text, res->why);
+    } else if (oai_response_parse(&r, res->body, res->len, OAI_CHAT, 1, &jb->text) != 0)
+        jb->failed = 1;
+    else {
         json_t *c = r.choice[0].completion;
-        judge_verdict(j->o, j->cnt, job->rec, json_string_value(c), json_string_length(c),
-                      r.choice[0].finish);
-        tool_write(j->t, job->rec);
+        sbuf_add(&jb->text, json_string_value(c), json_string_length(c));
+        jb->finish = xstrdup(r.choice[0].finish);
         oai_response_release(&r);
-        tool_progress(j->t, "%ld judged (%ld without verdict), %ld passed through",
-                      j->cnt->scored, j->cnt->no_verdict, j->cnt->passed);
     }
-    sbuf_release(&err);
-    json_decref(job->rec);
-    free(job->file);
-    free(job);
+    score_window_done(j->w, jb->ticket);
+}
+
+static void
+rjudge_drive(void *ctx, struct score_window *w)
+{
+    struct judge *j = ctx;
+
+    j->w = w;
+    oaic_run(j->c, "/chat/completions", rjudge_next, rjudge_done, j);
 }
 
 void
 rm_judge_server_run(struct tool *t, const struct rm_judge_opts *o, const struct oaic_config *cc,
                     const char *model, struct rm_counts *cnt)
 {
-    struct rjudge rj;
-    struct oaic *c;
+    struct judge j;
 
-    memset(&rj, 0, sizeof(rj));
-    memset(cnt, 0, sizeof(*cnt));
-    rj.j.t = t;
-    rj.j.o = o;
-    rj.j.cnt = cnt;
-    rj.url = cc->url;
-    rj.p.ep = OAI_CHAT;
-    rj.p.model = model;
-    rj.p.n = 1;
-    rj.p.temperature = o->gen.sampler.temperature;
-    rj.p.top_p = -1;
-    rj.p.top_k = -1;
-    rj.p.max_tokens = o->gen.max_tokens;
-    rj.p.has_seed = 1;
-    rj.p.seed = o->gen.seed;
-    rj.p.stops = o->gen.stops;
-    rj.p.nstops = o->gen.nstops;
-    rj.p.send_user = 1;
-    c = oaic_new(cc);
-    oaic_run(c, "/chat/completions", rjudge_next, rjudge_done, &rj);
-    oaic_free(c);
-    sbuf_release(&rj.j.prompt);
-    sbuf_release(&rj.j.id);
-    sample_conv_release(&rj.j.conv);
+    memset(&j, 0, sizeof(j));
+    j.t = t;
+    j.o = o;
+    j.prefix = "";
+    j.url = cc->url;
+    j.p.ep = OAI_CHAT;
+    j.p.model = model;
+    j.p.n = 1;
+    j.p.temperature = o->gen.sampler.temperature;
+    j.p.top_p = -1;
+    j.p.top_k = -1;
+    j.p.max_tokens = o->gen.max_tokens;
+    j.p.has_seed = 1;
+    j.p.seed = o->gen.seed;
+    j.p.stops = o->gen.stops;
+    j.p.nstops = o->gen.nstops;
+    j.p.send_user = 1;
+    j.c = oaic_new(cc);
+    judge_score(&j, rjudge_drive, cnt);
+    oaic_free(j.c);
 }

@@ -1,9 +1,12 @@
 /*
  * score.c - the scorer loop of score.h: one record at a time, or a
- * window of records whose jobs run on lib/pool's workers.
+ * window of records whose jobs run on lib/pool's workers, in batches on
+ * the loop's thread, or on a backend that completes them in any order.
+ * The window is the one place records wait to be written in input order.
  */
 #include "score.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +116,7 @@ struct item {
     struct sbuf why;
 };
 
-struct window {
+struct score_window {
     struct tool *t;
     const struct scorer *s;
     const struct score_stages *st;
@@ -128,7 +131,7 @@ struct window {
 
 /* Writes (or rejects) a finished item and empties it. */
 static void
-finish(struct window *w, struct item *it)
+finish(struct score_window *w, struct item *it)
 {
     const struct scorer *s = w->s;
 
@@ -155,7 +158,7 @@ finish(struct window *w, struct item *it)
  * (it->rec NULL after).
  */
 static int
-fill(struct window *w, struct item *it)
+fill(struct score_window *w, struct item *it)
 {
     const struct scorer *s = w->s;
     const char *comp;
@@ -190,7 +193,7 @@ fill(struct window *w, struct item *it)
 
 /* A worker: runs the job of each waiting item, in slot. */
 static void
-worker(struct window *w, int slot)
+worker(struct score_window *w, int slot)
 {
     pthread_mutex_lock(&w->mu);
     for (;;) {
@@ -221,7 +224,7 @@ worker(struct window *w, int slot)
  * record at its head as soon as it is finished.
  */
 static void
-reader(struct window *w)
+reader(struct score_window *w)
 {
     for (;;) {
         struct item *it;
@@ -274,7 +277,7 @@ task(void *ctx, int task_no, int tid)
 }
 
 static void
-run_workers(struct window *w)
+run_workers(struct score_window *w)
 {
     w->cap = (size_t)w->st->jobs * 4;
     w->ring = xcalloc(w->cap, sizeof(*w->ring));
@@ -298,7 +301,7 @@ struct queued {
 
 /* Runs the queued jobs of ring[0, tail) as one batch and writes every item. */
 static void
-flush(struct window *w, void **jobs, struct queued *q)
+flush(struct score_window *w, void **jobs, struct queued *q)
 {
     size_t i, n = 0;
 
@@ -315,7 +318,7 @@ flush(struct window *w, void **jobs, struct queued *q)
 
 /* Puts *it at the tail, taking the slot's buffers in exchange. */
 static void
-push(struct window *w, struct item *it)
+push(struct score_window *w, struct item *it)
 {
     struct item old = w->ring[w->tail];
 
@@ -324,7 +327,7 @@ push(struct window *w, struct item *it)
 }
 
 static void
-run_batches(struct window *w)
+run_batches(struct score_window *w)
 {
     const struct score_stages *st = w->st;
     size_t max = st->batch ? st->batch : 1;
@@ -364,11 +367,79 @@ run_batches(struct window *w)
     free(jobs);
 }
 
+/* ---- Completed by a backend, in any order ---- */
+
+/* Makes room for one more item at the tail: the ring doubles when full. */
+static void
+grow(struct score_window *w)
+{
+    struct item *ring;
+    size_t nc, i;
+
+    if (w->tail - w->head < w->cap)
+        return;
+    nc = w->cap ? 2 * w->cap : 64;
+    ring = xcalloc(nc, sizeof(*ring));
+    for (i = w->head; i < w->tail; i++)
+        ring[i % nc] = w->ring[i % w->cap];
+    free(w->ring);      /* every slot was live: no buffers left behind */
+    w->ring = ring;
+    w->cap = nc;
+}
+
+/* Writes the finished items at the head. */
+static void
+write_head(struct score_window *w)
+{
+    while (w->head < w->tail && w->ring[w->head % w->cap].done)
+        finish(w, &w->ring[w->head++ % w->cap]);
+}
+
+int
+score_window_next(struct score_window *w, void **job, size_t *ticket)
+{
+    while (!w->eof) {
+        struct item *it;
+
+        grow(w);
+        it = &w->ring[w->tail % w->cap];
+        if (fill(w, it) < 0) {
+            w->eof = 1;
+            break;
+        }
+        w->tail++;
+        if (!it->done) {
+            *job = it->job;
+            *ticket = w->tail - 1;
+            return 1;
+        }
+        write_head(w);
+    }
+    return 0;
+}
+
+void
+score_window_done(struct score_window *w, size_t ticket)
+{
+    assert(ticket >= w->head && ticket < w->tail && !w->ring[ticket % w->cap].done);
+    w->ring[ticket % w->cap].done = 1;
+    write_head(w);
+}
+
+static void
+run_async(struct score_window *w)
+{
+    w->st->drive(w->s->ctx, w);
+    /* the backend has handed back every job it took */
+    assert(w->head == w->tail);
+    write_head(w);
+}
+
 void
 score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages *st,
                struct score_counts *c)
 {
-    struct window w;
+    struct score_window w;
     size_t i;
 
     memset(c, 0, sizeof(*c));
@@ -379,6 +450,8 @@ score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages
     w.c = c;
     if (st->jobs > 0)
         run_workers(&w);
+    else if (st->drive)
+        run_async(&w);
     else
         run_batches(&w);
     for (i = 0; i < w.cap; i++)

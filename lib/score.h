@@ -15,9 +15,15 @@
  * result into the reward.  A window of 4 * jobs records is in flight;
  * they are still written in input order.
  *
- * What it is not: a batching scorer (score-rm batches forward passes and
- * decodes through lib/gen, rm_stream.c); it uses the same domain rule
- * and reward fields through sample.h and rec.h.
+ * A scorer whose jobs go to a backend that takes many and completes them
+ * later, in any order (score-rm's judge on lib/gen or on a server), gives
+ * drive instead: the backend pulls jobs with score_window_next and hands
+ * each back with score_window_done; the window holds the records between,
+ * and writes them in input order.
+ *
+ * What it is not: a backend (forward passes and decoding are lib/gen's
+ * and rm.c's, HTTP is oaic.c's); rm_stream.c wires score-rm's to it,
+ * with the judge's prompts and verdicts.
  *
  *     static int
  *     check(void *ctx, json_t *rec, const char *comp, double *reward,
@@ -55,6 +61,8 @@ struct scorer {
     void *ctx;
 };
 
+struct score_window;
+
 struct score_counts {
     long scored, hits, passed;  /* rejected records are the tool's count */
 };
@@ -89,6 +97,14 @@ struct score_stages {
     void (*run_batch)(void *ctx, void **jobs, size_t n);
     size_t batch, batch_cost;
     size_t (*cost)(void *job);
+    /*
+     * jobs 0 and drive set: drive(ctx, w) runs the backend until the
+     * input's end, taking each job with score_window_next(w, ...) and,
+     * once its result is in the job, giving it back with
+     * score_window_done(w, ticket) (within drive, in any order; run and
+     * run_batch unused).  finish runs in input order, as above.
+     */
+    void (*drive)(void *ctx, struct score_window *w);
     int no_write;   /* count and finish every record, write none */
 };
 
@@ -96,10 +112,21 @@ struct score_stages {
  * As score_run, s's stages in st (s->score unused): a window of
  * 4 * st->jobs records in flight, written in input order (lib/pool runs
  * the reader and the workers: pool_set_threads(jobs + 1)), or with
- * jobs 0 the batches above.  A record the checks or prepare refuse is
+ * jobs 0 the batches above, or drive's backend (the window grows to hold
+ * every record read and not yet written).  A record the checks or prepare refuse is
  * rejected when it is read; one finish refuses, when its turn comes.
  */
 void score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages *st,
                     struct score_counts *c);
+
+/*
+ * From drive: reads records until one has a job and returns 1 with *job
+ * (prepare's) and *ticket (names it to score_window_done), or 0 at the
+ * input's end (and at every call after).  Records without a job are
+ * written, or rejected, in their turn.
+ */
+int score_window_next(struct score_window *w, void **job, size_t *ticket);
+/* From drive: ticket's job is complete; writes the records whose turn it is. */
+void score_window_done(struct score_window *w, size_t ticket);
 
 #endif

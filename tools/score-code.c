@@ -38,7 +38,7 @@ struct job {
     struct code_task task;      /* strings borrowed from the record */
     enum code_verdict *verdicts;
     enum code_run_status status;
-    char err[512];
+    struct sbuf why;            /* when status is not CODE_RUN_OK */
 };
 
 /* Records of domain "code"; the rest, untagged ones too, pass. */
@@ -53,7 +53,6 @@ prepare(void *vctx, json_t *rec, const char *text, void **out, double *reward,
     const char *lang = c->lang, *w;
     struct job *j;
     enum code_lang l;
-    char buf[200];
     size_t off, len;
 
     if (json_object_get(rec, "lang") && rec_get_str(rec, "lang", &lang, &w) != 0) {
@@ -67,8 +66,7 @@ prepare(void *vctx, json_t *rec, const char *text, void **out, double *reward,
         return -1;
     }
     j = xcalloc(1, sizeof(*j));
-    if (code_task_parse(rec, &c->opts, &j->task, field, buf, sizeof(buf)) != 0) {
-        sbuf_adds(why, buf);
+    if (code_task_parse(rec, &c->opts, &j->task, field, why) != 0) {
         free(j);
         return -1;
     }
@@ -91,8 +89,7 @@ run(void *vctx, int slot, void *vjob)
     struct ctx *c = vctx;
     struct job *j = vjob;
 
-    j->status = codeeval_run(&c->sb[slot], slot, &c->opts, &j->task, j->verdicts, j->err,
-                             sizeof(j->err));
+    j->status = codeeval_run(&c->sb[slot], slot, &c->opts, &j->task, j->verdicts, &j->why);
 }
 
 /* The verdicts into rec; a sandbox that failed rejects it. */
@@ -106,17 +103,18 @@ finish(void *vctx, json_t *rec, void *vjob, double *reward, const char **field,
     (void)vctx;
     if (j->status == CODE_RUN_INFRA) {
         *field = NULL;
-        sbuf_addf(why, "infra_error: %s", j->err);
+        sbuf_addf(why, "infra_error: %s", sbuf_str(&j->why));
         k = -1;
     } else if (j->status == CODE_RUN_CHECKER) {
         *field = "checker";
-        sbuf_adds(why, j->err);
+        sbuf_adds(why, sbuf_str(&j->why));
         k = -1;
     } else {
         *reward = code_record_set(rec, &j->task, j->verdicts, NULL);
         k = *reward >= 1;
     }
     code_task_release(&j->task);
+    sbuf_release(&j->why);
     free(j->verdicts);
     free(j);
     return k;

@@ -3,7 +3,9 @@
  * <think>...</think> block followed by a non-empty answer, else 0.
  *
  * Adds rewards.format, updates reward (the sum of rewards.*), and records
- * why in "format": {"reason"}.  Every record is scored unless --domain
+ * why in "format": {"reason"}; with --language instead rewards.language,
+ * the share of the reasoning's words in a script, and "language":
+ * {"script", "words", "share"}.  Every record is scored unless --domain
  * narrows it (sample.h's domain rule); others pass through unchanged.
  * The check lives in lib/format, on lib/think's splitter; see
  * score-format(1).
@@ -198,6 +200,6 @@ main(int argc, char **argv)
     tool_start(&t, argc - argi, argv + argi);
     score_run(&t, &sc, &c);
     if (!t.quiet && (t.tty || t.progress))
-        warnx_("%ld scored, %ld well-formed", c.scored, c.hits);
+        warnx_("%ld scored, %ld %s", c.scored, c.hits, sc.hit);
     return tool_finish(&t);
 }

@@ -45,17 +45,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (arr) {
         struct code_test *tests = NULL;
         size_t n = 0;
-        char why[256];
+        struct sbuf why = SBUF_INIT;
 
-        why[0] = 0;
-        if (code_tests_parse(arr, 1, &tests, &n, why, sizeof(why)) == 0) {
+        if (code_tests_parse(arr, 1, &tests, &n, &why) == 0) {
             if (n == 0 || n != json_array_size(arr))
                 abort();
             for (i = 0; i < n; i++)
                 if (!tests[i].assert_src && (!tests[i].input || !tests[i].output))
                     abort();
             free(tests);
-        } else if (!why[0]) {
+        } else if (!why.len) {
             abort();
         }
         if (json_is_object(js)) {
@@ -65,20 +64,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             code_opts_default(&o);
             o.subtasks = 1;
-            why[0] = 0;
-            if (code_task_parse(js, &o, &task, &field, why, sizeof(why)) == 0) {
+            sbuf_reset(&why);
+            if (code_task_parse(js, &o, &task, &field, &why) == 0) {
                 for (i = 0; i < task.ntests; i++)
                     if (task.subtasks ? (task.tests[i].subtask < 0
                                          || (size_t)task.tests[i].subtask >= task.nsubtasks)
                                       : task.tests[i].subtask != -1)
                         abort();
                 code_task_release(&task);
-            } else if (!why[0] || !field) {
+            } else if (!why.len || !field) {
                 abort();
             }
         }
         (void)code_lang_parse(json_string_value(json_object_get(js, "language")) ?
                               json_string_value(json_object_get(js, "language")) : "", &(enum code_lang){0});
+        sbuf_release(&why);
     }
     json_decref(js);
     return 0;

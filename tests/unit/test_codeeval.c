@@ -13,7 +13,15 @@
 static struct sandbox sb;
 static struct code_opts opts;
 
-static char err[512];
+static struct sbuf err = SBUF_INIT;
+
+/* b emptied, for a call that appends its reason */
+static struct sbuf *
+fresh(struct sbuf *b)
+{
+    sbuf_reset(b);
+    return b;
+}
 
 /* Runs src against n tests; returns the verdicts as "v1,v2,..." (static). */
 static const char *
@@ -29,8 +37,8 @@ run(enum code_lang lang, const char *src, const struct code_test *t, size_t n)
     task.tests = (struct code_test *)t;
     task.ntests = n;
     buf[0] = '\0';
-    if (codeeval_run(&sb, 0, &opts, &task, v, err, sizeof(err)) != CODE_RUN_OK)
-        return err;
+    if (codeeval_run(&sb, 0, &opts, &task, v, fresh(&err)) != CODE_RUN_OK)
+        return sbuf_str(&err);
     for (i = 0; i < n; i++) {
         if (i)
             strcat(buf, ",");
@@ -60,7 +68,7 @@ main(int argc, char **argv)
     json_t *rec, *arr;
     struct code_test *pt;
     size_t n;
-    char why[200];
+    struct sbuf why = SBUF_INIT;
     enum code_verdict v[3] = { CODE_CORRECT, CODE_WRONG, CODE_CORRECT };
     struct code_task task;
     const char *field;
@@ -116,25 +124,25 @@ main(int argc, char **argv)
     /* ---- the tests field ---- */
     arr = json_loads("[{\"input\":\"1\\n\",\"output\":\"2\"},{\"assert\":\"assert f()\"}]",
                      0, NULL);
-    CHECK(code_tests_parse(arr, 1, &pt, &n, why, sizeof(why)) == 0 && n == 2);
+    CHECK(code_tests_parse(arr, 1, &pt, &n, fresh(&why)) == 0 && n == 2);
     CHECK(pt[0].input_len == 2 && pt[0].assert_src == NULL && pt[1].assert_len == 10);
     free(pt);
     json_decref(arr);
     arr = json_loads("[{\"input\":\"1\"}]", 0, NULL);
-    CHECK(code_tests_parse(arr, 1, &pt, &n, why, sizeof(why)) == -1);
-    CHECK_STREQ(why, "element 0: no string 'assert' nor strings 'input' and 'output'");
+    CHECK(code_tests_parse(arr, 1, &pt, &n, fresh(&why)) == -1);
+    CHECK_STREQ(sbuf_str(&why), "element 0: no string 'assert' nor strings 'input' and 'output'");
     json_decref(arr);
     arr = json_array();
-    CHECK(code_tests_parse(arr, 1, &pt, &n, why, sizeof(why)) == -1);
-    CHECK_STREQ(why, "empty");
+    CHECK(code_tests_parse(arr, 1, &pt, &n, fresh(&why)) == -1);
+    CHECK_STREQ(sbuf_str(&why), "empty");
     json_decref(arr);
-    CHECK(code_tests_parse(NULL, 1, &pt, &n, why, sizeof(why)) == -1);
-    CHECK_STREQ(why, "missing");
+    CHECK(code_tests_parse(NULL, 1, &pt, &n, fresh(&why)) == -1);
+    CHECK_STREQ(sbuf_str(&why), "missing");
 
     /* ---- a record's task: limits, checker, subtasks ---- */
     code_opts_default(&opts);
 #define TASK(js) (json_decref(rec), rec = json_loads(js, 0, NULL), \
-                  code_task_parse(rec, &opts, &task, &field, why, sizeof(why)))
+                  code_task_parse(rec, &opts, &task, &field, fresh(&why)))
     rec = NULL;
     CHECK(TASK("{\"tests\":[{\"input\":\"\",\"output\":\"\"}],\"time_limit\":2.5,"
                "\"memory_limit\":256}") == 0);
@@ -142,11 +150,11 @@ main(int argc, char **argv)
     code_task_release(&task);
     CHECK(TASK("{\"tests\":[{\"input\":\"\",\"output\":\"\"}],\"time_limit\":\"2\"}") == -1);
     CHECK_STREQ(field, "time_limit");
-    CHECK_STREQ(why, "not a number of seconds in (0, 3600]");
+    CHECK_STREQ(sbuf_str(&why), "not a number of seconds in (0, 3600]");
     CHECK(TASK("{\"tests\":[{\"input\":\"\",\"output\":\"\"}],\"time_limit\":0}") == -1);
     CHECK(TASK("{\"tests\":[{\"input\":\"\",\"output\":\"\"}],\"memory_limit\":8}") == -1);
     CHECK_STREQ(field, "memory_limit");
-    CHECK_STREQ(why, "not a number of megabytes in [16, 1048576]");
+    CHECK_STREQ(sbuf_str(&why), "not a number of megabytes in [16, 1048576]");
     /* A checker: "output" may be absent; a string is Python. */
     CHECK(TASK("{\"tests\":[{\"input\":\"1\"}],\"checker\":\"import sys\"}") == 0);
     CHECK(task.checker.code && task.checker.lang == CODE_PYTHON && task.tests[0].output_len == 0);
@@ -160,7 +168,7 @@ main(int argc, char **argv)
     CHECK(TASK("{\"tests\":[{\"input\":\"1\"}],\"checker\":{\"lang\":\"cobol\",\"code\":\"\"}}")
           == -1);
     CHECK_STREQ(field, "checker");
-    CHECK_STREQ(why, "lang: 'cobol' is not python, c, cpp, java, go, rust or javascript");
+    CHECK_STREQ(sbuf_str(&why), "lang: 'cobol' is not python, c, cpp, java, go, rust or javascript");
     CHECK(TASK("{\"tests\":[{\"input\":\"1\"}],\"checker\":7}") == -1);
     /* Subtasks: read only with the option; ids strings or integers. */
 #define SUBJS(subs, t2) ("{\"tests\":[{\"input\":\"\",\"output\":\"\",\"subtask\":1}," \
@@ -190,18 +198,18 @@ main(int argc, char **argv)
     /* Both tests in subtask 1: subtask b has none. */
     CHECK(TASK(SUBJS("[{\"id\":1,\"points\":30},{\"id\":\"b\",\"points\":70}]", "1")) == -1);
     CHECK_STREQ(field, "subtasks");
-    CHECK_STREQ(why, "subtask 'b' has no test");
+    CHECK_STREQ(sbuf_str(&why), "subtask 'b' has no test");
     CHECK(TASK(SUBJS("[{\"id\":1,\"points\":30}]", "2")) == -1);
     CHECK_STREQ(field, "tests");
-    CHECK_STREQ(why, "element 1: 'subtask' names no subtask of 'subtasks'");
+    CHECK_STREQ(sbuf_str(&why), "element 1: 'subtask' names no subtask of 'subtasks'");
     CHECK(TASK(SUBJS("[{\"id\":1,\"points\":-1},{\"id\":2,\"points\":1}]", "2")) == -1);
-    CHECK_STREQ(why, "element 0: 'points' is not a number >= 0");
+    CHECK_STREQ(sbuf_str(&why), "element 0: 'points' is not a number >= 0");
     CHECK(TASK(SUBJS("[{\"id\":1,\"points\":0},{\"id\":2,\"points\":0}]", "2")) == -1);
-    CHECK_STREQ(why, "the points add up to 0");
+    CHECK_STREQ(sbuf_str(&why), "the points add up to 0");
     CHECK(TASK(SUBJS("[{\"id\":1,\"points\":1},{\"id\":1,\"points\":0}]", "1")) == -1);
-    CHECK_STREQ(why, "element 1: id '1' given twice");
+    CHECK_STREQ(sbuf_str(&why), "element 1: id '1' given twice");
     CHECK(TASK(SUBJS("{}", "1")) == -1);
-    CHECK_STREQ(why, "not a non-empty array");
+    CHECK_STREQ(sbuf_str(&why), "not a non-empty array");
     json_decref(rec);
     opts.subtasks = 0;
 
@@ -322,25 +330,27 @@ main(int argc, char **argv)
         task2.checker = (struct code_program){ CODE_PYTHON, ck, strlen(ck) };
         task2.tests = t;
         task2.ntests = 3;
-        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, err, sizeof(err)) == CODE_RUN_OK);
+        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, fresh(&err)) == CODE_RUN_OK);
         CHECK(cv[0] == CODE_CORRECT && cv[1] == CODE_WRONG && cv[2] == CODE_RUNTIME_ERROR);
         /* A checker that fails (exit 3) or does not compile: the record's fault. */
         task2.checker = (struct code_program){ CODE_PYTHON, bad, strlen(bad) };
-        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, err, sizeof(err)) == CODE_RUN_CHECKER);
-        CHECK_STREQ(err, "test 0: exit status 3");
+        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, fresh(&err)) == CODE_RUN_CHECKER);
+        CHECK_STREQ(sbuf_str(&err), "test 0: exit status 3");
         task2.checker = (struct code_program){ CODE_C, "int main(", 9 };
-        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, err, sizeof(err)) == CODE_RUN_CHECKER);
-        CHECK(strncmp(err, "compile error: ", 15) == 0);
+        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, fresh(&err)) == CODE_RUN_CHECKER);
+        CHECK(strncmp(sbuf_str(&err), "compile error: ", 15) == 0);
         /* A compiler missing is infrastructure, never a verdict. */
         opts.cc = "/nonexistent/gcc";
-        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, err, sizeof(err)) == CODE_RUN_INFRA);
-        CHECK_STREQ(err, "compiler for c missing: '/nonexistent/gcc': No such file or directory");
+        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, fresh(&err)) == CODE_RUN_INFRA);
+        CHECK_STREQ(sbuf_str(&err), "compiler for c missing: '/nonexistent/gcc': No such file or directory");
         task2.checker.code = NULL;
         task2.prog = (struct code_program){ CODE_C, "int main(void) { return 0; }", 28 };
-        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, err, sizeof(err)) == CODE_RUN_INFRA);
+        CHECK(codeeval_run(&sb, 0, &opts, &task2, cv, fresh(&err)) == CODE_RUN_INFRA);
         opts.cc = "/usr/bin/gcc";
     }
 
     sandbox_release(&sb);
+    sbuf_release(&why);
+    sbuf_release(&err);
     return check_done();
 }

@@ -3,7 +3,8 @@
  * before the callback, the reward fields and the rejects, on a file of
  * records written here with the expected output written out by hand;
  * the staged loop (score_run_jobs) on workers that finish out of order,
- * its output still in input order.
+ * its output still in input order; a backend that hands jobs back out
+ * of order (drive), the output in input order.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,43 @@ s_finish(void *ctx, json_t *rec, void *job, double *reward, const char **field,
     return k;
 }
 
+/*
+ * Checks that path holds records "i" 0..n-1 but skip_a and skip_b, in
+ * that order, each as kind(i) says: 0 passed through, 1 scored at once
+ * (0.5), 2 a job's (i/100, "slot_ok").
+ */
+static void
+check_out(const char *path, int n, int skip_a, int skip_b, int (*kind)(int))
+{
+    json_error_t je;
+    char *got = slurp(path), *line, *save = NULL;
+    int want = 0;
+
+    for (line = strtok_r(got, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *g = json_loads(line, 0, &je), *x;
+        int gi = (int)json_integer_value(json_object_get(g, "i"));
+        if (want == skip_a || want == skip_b)
+            want++;
+        CHECK_MSG(gi == want, "record %d where %d was due", gi, want);
+        x = json_object_get(json_object_get(g, "rewards"), "x");
+        if (kind(gi) == 0)
+            CHECK(!json_object_get(g, "rewards"));
+        else if (kind(gi) == 1)
+            CHECK(json_real_value(x) == 0.5 && !json_object_get(g, "slot_ok"));
+        else
+            CHECK(json_real_value(x) == gi / 100.0 && json_object_get(g, "slot_ok"));
+        json_decref(g);
+        want++;
+    }
+    CHECK(want == n);
+}
+
+static int
+jobs_kind(int i)
+{
+    return i % 10 == 3 ? 0 : i % 10 == 5 ? 1 : 2;
+}
+
 static void
 test_jobs(void)
 {
@@ -161,29 +199,7 @@ test_jobs(void)
     CHECK(tool_finish(&t) == 0);
     CHECK(bad_slots == 0);
     CHECK(c.scored == 40 - 4 - 2 && c.passed == 4 && t.nrejected == 2);
-    {
-        /* every record but 17 and 21, in input order, each as the rules say */
-        json_error_t je;
-        char *got = slurp("jobs.out"), *line, *save = NULL;
-        int want = 0;
-        for (line = strtok_r(got, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            json_t *g = json_loads(line, 0, &je), *x;
-            int gi = (int)json_integer_value(json_object_get(g, "i"));
-            if (want == 17 || want == 21)
-                want++;
-            CHECK_MSG(gi == want, "record %d where %d was due", gi, want);
-            x = json_object_get(json_object_get(g, "rewards"), "x");
-            if (gi % 10 == 3)
-                CHECK(!json_object_get(g, "rewards"));
-            else if (gi % 10 == 5)
-                CHECK(json_real_value(x) == 0.5 && !json_object_get(g, "slot_ok"));
-            else
-                CHECK(json_real_value(x) == gi / 100.0 && json_object_get(g, "slot_ok"));
-            json_decref(g);
-            want++;
-        }
-        CHECK(want == 40);
-    }
+    check_out("jobs.out", 40, 17, 21, jobs_kind);
     CHECK(strstr(slurp("jobs.rej"), "\"error\":\"infra_error: no sandbox\",\"file\":"
                                     "\"jobs.jsonl\",\"line\":18") != NULL);
     CHECK(strstr(slurp("jobs.rej"), "\"error\":\"field 'completion': is bad\",\"file\":"
@@ -295,6 +311,96 @@ test_batches(void)
     CHECK_STREQ(slurp("b2.out"), "");
 }
 
+/*
+ * A backend that completes out of order: drive takes jobs three at a
+ * time and hands each group back newest first, so every completion but
+ * the last of a group comes before an older record's.  Its jobs are
+ * s_prepare's, finished by s_finish (each done as slot 0, bad_slots first
+ * for it).
+ */
+struct adrive {
+    int bad_slots;
+    size_t tickets[3];
+    struct sjob *jobs[3];
+    int held, done, out_of_order, nexts_after_end;
+    size_t last_done;
+};
+
+static void
+a_drive(void *ctx, struct score_window *w)
+{
+    struct adrive *d = ctx;
+    void *job;
+    size_t ticket;
+    int got;
+
+    do {
+        got = score_window_next(w, &job, &ticket);
+        if (got) {
+            d->jobs[d->held] = job;
+            d->tickets[d->held++] = ticket;
+        }
+        if (!got || d->held == 3)
+            while (d->held > 0) {
+                struct sjob *j = d->jobs[--d->held];
+                j->reward = j->comp[0] == 'n' ? atoi(j->comp + 1) / 100.0 : 0;
+                j->slot = 0;
+                if (d->done++ > 0 && d->tickets[d->held] < d->last_done)
+                    d->out_of_order++;
+                d->last_done = d->tickets[d->held];
+                score_window_done(w, d->tickets[d->held]);
+            }
+    } while (got);
+    d->nexts_after_end += score_window_next(w, &job, &ticket);
+}
+
+static int
+async_kind(int i)
+{
+    return i % 5 == 1 || i >= 18 ? 0 : i == 4 ? 1 : 2;
+}
+
+static void
+test_async(void)
+{
+    static const char *const math[] = {"math"};
+    struct tool t;
+    struct adrive d;
+    struct scorer s = {"x", {math, 1, NULL, 0, 1}, "yes", NULL, &d};
+    struct score_stages st = {.prepare = s_prepare, .finish = s_finish, .drive = a_drive};
+    struct score_counts c;
+    char name[] = "async.jsonl", *files[] = {name};
+    int i;
+    FILE *f = fopen("async.jsonl", "w");
+
+    CHECK(f != NULL);
+    /* 1, 6, 11, 16, 18, 19 pass through (the last two after every job) */
+    for (i = 0; i < 20; i++) {
+        if (i % 5 == 1 || i >= 18)
+            fprintf(f, "{\"i\":%d,\"domain\":\"code\",\"completion\":\"n1\"}\n", i);
+        else if (i == 4)
+            fprintf(f, "{\"i\":%d,\"domain\":\"math\",\"completion\":\"now\"}\n", i);
+        else if (i == 7)
+            fprintf(f, "{\"i\":%d,\"domain\":\"math\",\"completion\":\"bad\"}\n", i);
+        else if (i == 12)
+            fprintf(f, "{\"i\":%d,\"domain\":\"math\",\"completion\":\"late\"}\n", i);
+        else
+            fprintf(f, "{\"i\":%d,\"domain\":\"math\",\"completion\":\"n%d\"}\n", i, i);
+    }
+    fclose(f);
+    memset(&d, 0, sizeof(d));
+    start(&t, files, "async.out", "async.rej");
+    score_run_jobs(&t, &s, &st, &c);
+    CHECK(tool_finish(&t) == 0);
+    CHECK(d.done == 12 && d.out_of_order > 0 && d.nexts_after_end == 0 && d.bad_slots == 0);
+    CHECK(c.scored == 20 - 6 - 2 && c.passed == 6 && t.nrejected == 2);
+    check_out("async.out", 20, 7, 12, async_kind);
+    CHECK(strstr(slurp("async.rej"), "\"error\":\"infra_error: no sandbox\",\"file\":"
+                                     "\"async.jsonl\",\"line\":13") != NULL);
+    CHECK(strstr(slurp("async.rej"), "\"error\":\"field 'completion': is bad\",\"file\":"
+                                     "\"async.jsonl\",\"line\":8") != NULL);
+}
+
 int
 main(void)
 {
@@ -334,5 +440,6 @@ main(void)
     CHECK(strstr(slurp("rej.jsonl"), "\"error\":\"field 'completion': missing\"") != NULL);
     test_jobs();
     test_batches();
+    test_async();
     return check_done();
 }
