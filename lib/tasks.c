@@ -1035,6 +1035,18 @@ tasks_gen_init(struct tasks_gen *g, enum tasks_gen_kind kind)
         g->ops = "+-*";
 }
 
+/* NULL when ops is a non-empty string of known characters, else why. */
+static const char *
+check_ops(const char *ops, const char *known, const char *unknown)
+{
+    if (!ops || !*ops)
+        return "--ops: no operation given";
+    for (; *ops; ops++)
+        if (!strchr(known, *ops))
+            return unknown;
+    return NULL;
+}
+
 const char *
 tasks_gen_check(const struct tasks_gen *g)
 {
@@ -1044,11 +1056,8 @@ tasks_gen_check(const struct tasks_gen *g)
     case TASKS_ARITHMETIC:
         if (g->dmin < 1 || g->dmax > TASKS_MAX_DIGITS || g->dmin > g->dmax)
             return "--digits: want D or LO-HI within 1-9";
-        if (!g->ops || !*g->ops)
-            return "--ops: no operation given";
-        for (p = g->ops; *p; p++)
-            if (!strchr("+-*/", *p))
-                return "--ops: only + - * / are known";
+        if ((p = check_ops(g->ops, "+-*/", "--ops: only + - * / are known")) != NULL)
+            return p;
         break;
     case TASKS_COUNTDOWN:
         if (g->nnumbers < 2 || g->nnumbers > TASKS_MAX_NUMBERS)
@@ -1074,11 +1083,8 @@ tasks_gen_check(const struct tasks_gen *g)
             return "--worked: want 0-100";
         break;
     case TASKS_CODE:
-        if (!g->ops || !*g->ops)
-            return "--ops: no operation given";
-        for (p = g->ops; *p; p++)
-            if (!strchr("+-*", *p))
-                return "--ops: code knows + - * only";
+        if ((p = check_ops(g->ops, "+-*", "--ops: code knows + - * only")) != NULL)
+            return p;
         if (g->max_term < 1 || g->max_term > 1000)
             return "--max-term: want 1-1000";
         break;
