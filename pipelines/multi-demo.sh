@@ -32,17 +32,18 @@ PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo/multi}
 CONFIG=${CONFIG:-$HERE/demo-config.json}   # the model's shape
 SFT_N=${SFT_N:-1500}         # SFT records per domain
-SFT_EPOCHS=${SFT_EPOCHS:-2}
+SFT_EPOCHS=${SFT_EPOCHS:-5}
 SFT_LR=${SFT_LR:-3e-3}
+SFT_BATCH=${SFT_BATCH:-4}    # SFT sequences of 1024 tokens per step
 RM_N=${RM_N:-2000}           # preference pairs
 RM_EPOCHS=${RM_EPOCHS:-2}
 RM_LR=${RM_LR:-1e-3}
 EVAL_N=${EVAL_N:-30}         # held-out prompts per domain
 EVAL_EVERY=${EVAL_EVERY:-10} # RL steps between held-out evaluations
-RL_STEPS=${RL_STEPS:-40}
+RL_STEPS=${RL_STEPS:-30}
 RL_BATCH=${RL_BATCH:-24}     # prompts per step, of the three domains mixed
 RL_G=${RL_G:-8}              # samples per prompt
-RL_LR=${RL_LR:-1e-4}
+RL_LR=${RL_LR:-3e-4}
 RL_TEMP=${RL_TEMP:-1.0}
 MAXTOK=${MAXTOK:-96}
 MAKE="make --no-print-directory -s"
@@ -91,11 +92,15 @@ if [ ! -e "$D/rl-prompts.jsonl" ]; then
 fi
 
 # 2-3. the base and the reward model
+multi() { # multi.mk with the demo's files and settings, and more arguments
+    $MAKE -f "$HERE/multi.mk" INIT="$D/init" SFT_DATA="$D/sft.jsonl" PREFS="$D/pairs.jsonl" \
+        RM_HELD="$D/pairs-held.jsonl" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/run" \
+        SFT_EPOCHS="$SFT_EPOCHS" SFT_LR="$SFT_LR" SFT_BATCH="$SFT_BATCH" RM_EPOCHS="$RM_EPOCHS" \
+        RM_LR="$RM_LR" "$@"
+}
 w0=$(date +%s)
-$MAKE -f "$HERE/multi.mk" INIT="$D/init" SFT_DATA="$D/sft.jsonl" PREFS="$D/pairs.jsonl" \
-    RM_HELD="$D/pairs-held.jsonl" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/run" \
-    SFT_EPOCHS="$SFT_EPOCHS" SFT_LR="$SFT_LR" RM_EPOCHS="$RM_EPOCHS" RM_LR="$RM_LR" STEPS=0 \
-    "$D/run/sft/final/model.safetensors" "$D/run/rm/ckpt/model.safetensors" "$D/run/rm/eval.json" > /dev/null
+multi STEPS=0 "$D/run/sft/final/model.safetensors" "$D/run/rm/ckpt/model.safetensors" \
+    "$D/run/rm/eval.json" > /dev/null
 BASE="$D/run/sft/final"
 say "base and reward model: $(( $(date +%s) - w0 )) s; reward model on 500 held-out pairs: $(jq -r '"accuracy \(.accuracy), loss \(.loss)"' "$D/run/rm/eval.json")"
 
@@ -118,10 +123,7 @@ s=0 w0=$(date +%s)
 while [ "$s" -lt "$RL_STEPS" ]; do
     s=$((s + EVAL_EVERY))
     [ "$s" -gt "$RL_STEPS" ] && s=$RL_STEPS
-    $MAKE -f "$HERE/multi.mk" INIT="$D/init" SFT_DATA="$D/sft.jsonl" PREFS="$D/pairs.jsonl" \
-        RM_HELD="$D/pairs-held.jsonl" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/run" \
-        SFT_EPOCHS="$SFT_EPOCHS" SFT_LR="$SFT_LR" RM_EPOCHS="$RM_EPOCHS" RM_LR="$RM_LR" \
-        STEPS="$s" BATCH="$RL_BATCH" G="$RL_G" TEMP="$RL_TEMP" MAXTOK="$MAXTOK" LR="$RL_LR" \
+    multi STEPS="$s" BATCH="$RL_BATCH" G="$RL_G" TEMP="$RL_TEMP" MAXTOK="$MAXTOK" LR="$RL_LR" \
         L=2048 > /dev/null 2>&1
     n=$(printf %03d "$s")
     evaluate "$D/run/rl/step-$n/ckpt" "step-$n" "$s"
