@@ -5,6 +5,7 @@
 #   make check      every unit test (plain and ASan+UBSan) and tool test
 #   make demo       the main job: pipelines/demo.sh
 #   make r1zero-demo  R1-Zero in miniature: pipelines/r1zero-demo.sh
+#   make multi-demo   one GRPO run over math, code and chat: pipelines/multi-demo.sh
 #   make deps       apt-get install the Debian packages that are missing
 #   make lint-man   mandoc -T lint on every man page
 #   make bench      every benchmark in bench/ (slow; never part of check)
@@ -144,11 +145,15 @@ r1zero-demo: deps
 	$(MAKE) -j$$(nproc) all
 	sh pipelines/r1zero-demo.sh
 
+multi-demo: deps
+	$(MAKE) -j$$(nproc) all
+	sh pipelines/multi-demo.sh
+
 bench: all
 	@for b in bench/*.sh; do echo "== $$b"; sh $$b || exit 1; done
 
 clean:
 	rm -rf bin build
 
-.PHONY: all deps check tests-build lint-man demo r1zero-demo bench clean fuzz fuzz-run
+.PHONY: all deps check tests-build lint-man demo r1zero-demo multi-demo bench clean fuzz fuzz-run
 .SECONDARY:

@@ -70,7 +70,9 @@ close_response(struct sbuf *sb, const char *answer)
     sbuf_addf(sb, "</think>\nThe answer is \\boxed{%s}.", answer);
 }
 
-static const char *const gen_names[] = { "arithmetic", "countdown", "word", "chain", "corpus" };
+static const char *const gen_names[] = {
+    "arithmetic", "countdown", "word", "chain", "corpus", "code", "chat", "prefs"
+};
 
 static json_t *
 new_record(const struct tasks_gen *g, long i, const char *prompt,
@@ -875,6 +877,145 @@ gen_corpus(const struct tasks_gen *g, long idx)
     return o;
 }
 
+/* ---- code: small programming tasks ---- */
+
+/*
+ * "Write a Python function f(x) that returns x + 3.": one operation of
+ * ops ("+-*") with a constant K in [1, max_term].  Three assert tests on
+ * distinct x in 0..20 (the style of MBPP's test_list, which score-code
+ * appends to the program and runs); the reference response is the
+ * two-line function in a fenced block.  Small enough for a model of a
+ * million parameters to learn the mapping from the prompt's expression
+ * to the return line, yet checked only by running the program.
+ */
+#define CODE_TESTS 3
+
+static json_t *
+gen_code(const struct tasks_gen *g, long idx)
+{
+    struct rng r;
+    struct sbuf sb = SBUF_INIT;
+    char id[64], expr[48];
+    int64_t k, x[CODE_TESTS], y;
+    json_t *o = json_object(), *tests = json_array();
+    char op;
+    int i, j;
+
+    record_rng(g, idx, &r);
+    op = g->ops[rng_below(&r, strlen(g->ops))];
+    k = rand_range(&r, 1, g->max_term);
+    snprintf(expr, sizeof(expr), "x %c %" PRId64, op, k);
+    for (i = 0; i < CODE_TESTS; i++) {
+        do {    /* distinct inputs */
+            x[i] = rand_range(&r, 0, 20);
+            for (j = 0; j < i && x[j] != x[i]; j++)
+                ;
+        } while (j < i);
+        y = op == '+' ? x[i] + k : op == '-' ? x[i] - k : x[i] * k;
+        sbuf_reset(&sb);
+        sbuf_addf(&sb, "assert f(%" PRId64 ") == %" PRId64, x[i], y);
+        json_array_append_new(tests, json_pack("{s:s}", "assert", sbuf_str(&sb)));
+    }
+    snprintf(id, sizeof(id), "code/%" PRIu64 "/%ld", g->seed, idx);
+    set_str(o, "id", id);
+    set_str(o, "domain", "code");
+    set_str(o, "lang", "python");
+    sbuf_reset(&sb);
+    sbuf_addf(&sb, "Write a Python function f(x) that returns %s.", expr);
+    set_str(o, "prompt", sbuf_str(&sb));
+    json_object_set_new(o, "tests", tests);
+    if (g->with_response) {
+        sbuf_reset(&sb);
+        sbuf_addf(&sb, "```python\ndef f(x):\n    return %s\n```", expr);
+        set_str(o, "response", sbuf_str(&sb));
+    }
+    sbuf_release(&sb);
+    return o;
+}
+
+/* ---- chat: free-form prompts and preference pairs ---- */
+
+/*
+ * "Tell me about owls.": a request about one topic, in one of a few
+ * phrasings, that no rule scores.  The preferred answer has two
+ * properties a small reward model can learn from pairs: it is on the
+ * topic asked about (it names it) and polite (it ends in "Thank you for
+ * asking!"):
+ *     Owls are quiet and old. Thank you for asking!
+ * A rejected answer breaks one of them, with the same adjectives:
+ *     Owls are quiet and old. Stop asking me.          (rude)
+ *     Kites are quiet and old. Thank you for asking!   (off topic)
+ * chat record i and prefs record i of one seed ask the same thing; the
+ * reference response of chat is the preferred answer, so tasks chat -r
+ * is an SFT set of good answers, and prefs pairs it with a bad one.
+ */
+static const char *const chat_topics[] = {
+    "cats", "dogs", "trains", "books", "apples", "birds", "boats", "clouds",
+    "flowers", "hats", "kites", "lamps", "maps", "owls", "rivers", "songs",
+    "stars", "trees", "waves", "bikes",
+};
+static const char *const chat_asks[] = {
+    "Tell me about %s.", "What do you think of %s?", "Say something about %s.",
+    "Write a line about %s.",
+};
+static const char *const chat_adjs[] = {
+    "quiet", "old", "bright", "small", "warm", "fast", "soft", "kind",
+    "tall", "green",
+};
+#define CHAT_THANKS "Thank you for asking!"
+#define CHAT_RUDE "Stop asking me."
+
+/* "Owls are quiet and old. " + closing into sb. */
+static void
+chat_answer(struct sbuf *sb, const char *topic, const char *a1,
+            const char *a2, const char *closing)
+{
+    sbuf_addf(sb, "%c%s are %s and %s. %s", toupper((unsigned char)topic[0]),
+              topic + 1, a1, a2, closing);
+}
+
+static json_t *
+gen_chat(const struct tasks_gen *g, long idx)
+{
+    struct tasks_gen cg = *g;
+    struct rng r;
+    struct sbuf sb = SBUF_INIT;
+    char id[64];
+    const char *topic, *other, *a1, *a2;
+    size_t ti, ai;
+    json_t *o = json_object();
+
+    cg.kind = TASKS_CHAT;   /* prefs asks what chat asks */
+    record_rng(&cg, idx, &r);
+    ti = rng_below(&r, ARRAY_LEN(chat_topics));
+    topic = chat_topics[ti];
+    other = chat_topics[(ti + 1 + rng_below(&r, ARRAY_LEN(chat_topics) - 1))
+                        % ARRAY_LEN(chat_topics)];
+    sbuf_addf(&sb, chat_asks[rng_below(&r, ARRAY_LEN(chat_asks))], topic);
+    ai = rng_below(&r, ARRAY_LEN(chat_adjs));
+    a1 = chat_adjs[ai];
+    a2 = chat_adjs[(ai + 1 + rng_below(&r, ARRAY_LEN(chat_adjs) - 1)) % ARRAY_LEN(chat_adjs)];
+    snprintf(id, sizeof(id), "%s/%" PRIu64 "/%ld", gen_names[g->kind], g->seed, idx);
+    set_str(o, "id", id);
+    set_str(o, "domain", "chat");
+    set_str(o, "prompt", sbuf_str(&sb));
+    sbuf_reset(&sb);
+    chat_answer(&sb, topic, a1, a2, CHAT_THANKS);
+    if (g->kind == TASKS_PREFS) {
+        set_str(o, "chosen", sbuf_str(&sb));
+        sbuf_reset(&sb);
+        if (rng_below(&r, 2) == 0)
+            chat_answer(&sb, topic, a1, a2, CHAT_RUDE);
+        else
+            chat_answer(&sb, other, a1, a2, CHAT_THANKS);
+        set_str(o, "rejected", sbuf_str(&sb));
+    } else if (g->with_response) {
+        set_str(o, "response", sbuf_str(&sb));
+    }
+    sbuf_release(&sb);
+    return o;
+}
+
 /* ---- generator options ---- */
 
 void
@@ -897,6 +1038,20 @@ tasks_gen_init(struct tasks_gen *g, enum tasks_gen_kind kind)
     g->dialog_pct = 60;
     g->told_pct = 50;
     g->dialog_worked_pct = -1;
+    if (kind == TASKS_CODE)
+        g->ops = "+-*";
+}
+
+/* NULL when ops is a non-empty string of known characters, else why. */
+static const char *
+check_ops(const char *ops, const char *known, const char *unknown)
+{
+    if (!ops || !*ops)
+        return "--ops: no operation given";
+    for (; *ops; ops++)
+        if (!strchr(known, *ops))
+            return unknown;
+    return NULL;
 }
 
 const char *
@@ -908,11 +1063,8 @@ tasks_gen_check(const struct tasks_gen *g)
     case TASKS_ARITHMETIC:
         if (g->dmin < 1 || g->dmax > TASKS_MAX_DIGITS || g->dmin > g->dmax)
             return "--digits: want D or LO-HI within 1-9";
-        if (!g->ops || !*g->ops)
-            return "--ops: no operation given";
-        for (p = g->ops; *p; p++)
-            if (!strchr("+-*/", *p))
-                return "--ops: only + - * / are known";
+        if ((p = check_ops(g->ops, "+-*/", "--ops: only + - * / are known")) != NULL)
+            return p;
         break;
     case TASKS_COUNTDOWN:
         if (g->nnumbers < 2 || g->nnumbers > TASKS_MAX_NUMBERS)
@@ -943,6 +1095,15 @@ tasks_gen_check(const struct tasks_gen *g)
         if (g->dialog_worked_pct < -1 || g->dialog_worked_pct > 100)
             return "--dialog-worked: want 0-100";
         break;
+    case TASKS_CODE:
+        if ((p = check_ops(g->ops, "+-*", "--ops: code knows + - * only")) != NULL)
+            return p;
+        if (g->max_term < 1 || g->max_term > 1000)
+            return "--max-term: want 1-1000";
+        break;
+    case TASKS_CHAT:
+    case TASKS_PREFS:
+        break;
     }
     return NULL;
 }
@@ -959,6 +1120,11 @@ tasks_generate(const struct tasks_gen *g, long i)
         return gen_chain(g, i);
     case TASKS_CORPUS:
         return gen_corpus(g, i);
+    case TASKS_CODE:
+        return gen_code(g, i);
+    case TASKS_CHAT:
+    case TASKS_PREFS:
+        return gen_chat(g, i);
     default:
         return gen_word(g, i);
     }

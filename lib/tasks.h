@@ -7,7 +7,10 @@
  * (multi-step word problems over one running quantity), chain (sums of
  * several small terms) and corpus (text records, not prompts: a
  * pretraining corpus where some documents work chain sums out and most
- * only state results).  Record i of a
+ * only state results), code (Python functions of one operation, with
+ * assert tests), chat (free-form requests, domain "chat") and prefs
+ * (preference pairs over chat's requests: the chosen answer is on the
+ * topic and polite, the rejected one is not).  Record i of a
  * generator depends only on (seed, i), never on how many records are made,
  * so "-n 10" is a prefix of "-n 1000" and shards made with different start
  * indices concatenate into the same stream.
@@ -47,6 +50,9 @@ enum tasks_gen_kind {
     TASKS_WORD,
     TASKS_CHAIN,        /* sums of several small terms */
     TASKS_CORPUS,       /* text documents for pretraining, not prompts */
+    TASKS_CODE,         /* "Write a Python function f(x) that returns x + 3." */
+    TASKS_CHAT,         /* free-form requests about a topic (domain chat) */
+    TASKS_PREFS,        /* preference pairs over chat's requests */
 };
 
 /* Largest operand digit count of arithmetic: products stay below 2^63. */
@@ -62,7 +68,8 @@ struct tasks_gen {
     int with_response;      /* add an R1-style worked "response" */
     /* arithmetic */
     int dmin, dmax;         /* operand digit counts, 1..TASKS_MAX_DIGITS */
-    const char *ops;        /* subset of "+-*\/" (borrowed), drawn uniformly */
+    const char *ops;        /* subset of "+-*\/" (borrowed), drawn uniformly;
+                               code: of "+-*" (its default) */
     int allow_negative;     /* "-" may give a negative result */
     int column;             /* + and - responses worked digit by digit */
     /* countdown */
@@ -74,7 +81,7 @@ struct tasks_gen {
     int max_start;          /* starting quantity in [2, max_start] */
     /* chain, and the problems of corpus */
     int tmin, tmax;         /* terms per sum, 2..TASKS_MAX_TERMS */
-    int max_term;           /* terms in [1, max_term] */
+    int max_term;           /* terms in [1, max_term]; code: the constant */
     /* corpus */
     int worked_pct;         /* percent of problems worked step by step */
     int dialog_pct;         /* percent of documents that are Q&A pages */

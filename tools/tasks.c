@@ -1,6 +1,7 @@
 /*
  * tasks - prompt records from synthetic generators (arithmetic, countdown,
- * word) or imported from GSM8K, MATH / MATH-500, HumanEval and MBPP.
+ * word, chain, corpus, code, chat, prefs) or imported from GSM8K,
+ * MATH / MATH-500, HumanEval and MBPP.
  * The generators and importers live in lib/tasks; this is options and the
  * loop.  See tasks(1).
  */
@@ -23,6 +24,11 @@ static const char usage_text[] =
     "  corpus       pretraining text records (not prompts): chain sums, some\n"
     "               worked step by step, most with the result only, among\n"
     "               prose and markup\n"
+    "  code         Write a Python function f(x) that returns x + 3.\n"
+    "               (domain code, assert tests for score-code)\n"
+    "  chat         free-form requests (domain chat): Tell me about owls.\n"
+    "  prefs        preference pairs over chat's requests: the chosen answer\n"
+    "               on the topic and polite, the rejected one not\n"
     "Importers (FILE or stdin, plain or zstd):\n"
     "  gsm8k        GSM8K train/test JSONL\n"
     "  math         MATH or MATH-500 JSONL\n"
@@ -41,6 +47,9 @@ static const struct {
     { "word", 1, TASKS_WORD },
     { "chain", 1, TASKS_CHAIN },
     { "corpus", 1, TASKS_CORPUS },
+    { "code", 1, TASKS_CODE },
+    { "chat", 1, TASKS_CHAT },
+    { "prefs", 1, TASKS_PREFS },
     { "gsm8k", 0, TASKS_GSM8K },
     { "math", 0, TASKS_MATH },
     { "humaneval", 0, TASKS_HUMANEVAL },
@@ -113,8 +122,8 @@ static const struct opt_choice splits[] = {
 
 /*
  * The sources each option applies to: src NULL for the generators, else
- * one source (or two, with also).  An option given with another source
- * is a usage error.
+ * one source (and those of also, separated by spaces).  An option given
+ * with another source is a usage error.
  */
 static const struct {
     const char *opt, *src, *also;
@@ -124,7 +133,7 @@ static const struct {
     {"start", NULL, NULL},
     {"with-response", NULL, NULL},
     {"digits", "arithmetic", NULL},
-    {"ops", "arithmetic", NULL},
+    {"ops", "arithmetic", "code"},
     {"negative", "arithmetic", NULL},
     {"column", "arithmetic", NULL},
     {"numbers", "countdown", NULL},
@@ -133,7 +142,7 @@ static const struct {
     {"steps", "word", NULL},
     {"max-start", "word", NULL},
     {"terms", "chain", "corpus"},
-    {"max-term", "chain", "corpus"},
+    {"max-term", "chain", "corpus code"},
     {"worked", "corpus", NULL},
     {"id-prefix", "gsm8k", "jsonl"},
     {"raw", "gsm8k", NULL},
@@ -142,6 +151,21 @@ static const struct {
     {"preset", "jsonl", NULL},
     {"domain", "jsonl", NULL},
 };
+
+/* Whether word is one of the space-separated words of list (or NULL). */
+static int
+in_list(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    const char *p = list;
+
+    while (p && (p = strstr(p, word)) != NULL) {
+        if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
 
 /* Dies when the option of row o (given) is not for src. */
 static void
@@ -155,8 +179,7 @@ check_owner(const struct tool *t, const struct opt *o, const char *src, int gen)
         if (!owners[i].src) {
             if (!gen)
                 tool_usage_error(t, "--%s applies to the generators only", o->long_name);
-        } else if (strcmp(src, owners[i].src) != 0
-                   && !(owners[i].also && strcmp(src, owners[i].also) == 0)) {
+        } else if (strcmp(src, owners[i].src) != 0 && !in_list(owners[i].also, src)) {
             tool_usage_error(t, "--%s applies to '%s' only", o->long_name, owners[i].src);
         }
         return;
@@ -282,7 +305,8 @@ main(int argc, char **argv)
             OPT_CALL('d', "digits", &digits, "D|LO-HI", parse_span, "D or LO-HI within 1-9",
                      "arithmetic: operand digits, 1-9 (default 2)"),
             OPT_STRING(0, "ops", &g.ops, "OPS",
-                       "arithmetic: operations from +-*/ (default +-*/)"),
+                       "arithmetic: operations from +-*/ (default +-*/);\n"
+                       "code: from +-* (default +-*)"),
             OPT_BOOL(0, "negative", &g.allow_negative, "arithmetic: a - b may be negative"),
             OPT_BOOL(0, "column", &g.column,
                      "arithmetic: + and - worked digit by digit, units\n"
@@ -300,7 +324,8 @@ main(int argc, char **argv)
             OPT_CALL(0, "terms", &terms, "K|LO-HI", parse_span, "K or LO-HI within 2-12",
                      "chain, corpus: terms per sum, 2-12 (default 4-6)"),
             OPT_INT(0, "max-term", &g.max_term, "M", 1, 1000,
-                    "chain, corpus: terms in 1..M (default 9)"),
+                    "chain, corpus: terms in 1..M; code: the constant\n"
+                    "in 1..M (default 9)"),
             OPT_INT(0, "worked", &g.worked_pct, "P", 0, 100,
                     "corpus: percent of the sums worked step by step\n"
                     "(default 20)"),

@@ -1,7 +1,9 @@
 /*
  * test_tasks.c - generated answers and worked steps recomputed here with
  * independent code (128-bit arithmetic, a rational expression evaluator),
- * reproducibility by seed, and the importers on hand-made raw records.
+ * reproducibility by seed, the code tasks' tests and the chat pairs'
+ * properties read back from their text, and the importers on hand-made
+ * raw records.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -690,6 +692,118 @@ test_importers(void)
     CHECK(tasks_mbpp_split(975) == NULL);
 }
 
+/*
+ * Code tasks: the prompt's expression, read back here, gives every
+ * assert's value; the inputs are distinct; the reference response
+ * returns that expression; every operation of ops occurs.
+ */
+static void
+test_code(void)
+{
+    struct tasks_gen g;
+    long i;
+    int seen[3] = {0, 0, 0}, j;
+
+    tasks_gen_init(&g, TASKS_CODE);
+    g.seed = 5;
+    g.with_response = 1;
+    CHECK(tasks_gen_check(&g) == NULL);
+    for (i = 0; i < 300; i++) {
+        json_t *r = tasks_generate(&g, i), *tests = json_object_get(r, "tests");
+        long long k, x[3], y;
+        char op, want[64];
+
+        CHECK_STREQ(sfield(r, "domain"), "code");
+        CHECK_STREQ(sfield(r, "lang"), "python");
+        CHECK(sscanf(sfield(r, "prompt"), "Write a Python function f(x) that returns x %c %lld.",
+                     &op, &k) == 2);
+        CHECK(k >= 1 && k <= 9);
+        CHECK(strchr("+-*", op) != NULL);
+        seen[op == '+' ? 0 : op == '-' ? 1 : 2]++;
+        CHECK(json_array_size(tests) == 3);
+        for (j = 0; j < 3 && j < (int)json_array_size(tests); j++) {
+            const char *a = sfield(json_array_get(tests, (size_t)j), "assert");
+
+            CHECK(a && sscanf(a, "assert f(%lld) == %lld", &x[j], &y) == 2);
+            CHECK(y == (op == '+' ? x[j] + k : op == '-' ? x[j] - k : x[j] * k));
+            CHECK(x[j] >= 0 && x[j] <= 20);
+        }
+        CHECK(x[0] != x[1] && x[0] != x[2] && x[1] != x[2]);
+        snprintf(want, sizeof(want), "```python\ndef f(x):\n    return x %c %lld\n```", op, k);
+        CHECK_STREQ(sfield(r, "response"), want);
+        json_decref(r);
+    }
+    CHECK(seen[0] > 50 && seen[1] > 50 && seen[2] > 50);
+    g.ops = "+";
+    for (i = 0; i < 20; i++) {
+        json_t *r = tasks_generate(&g, i);
+        CHECK(strstr(sfield(r, "prompt"), "returns x + ") != NULL);
+        json_decref(r);
+    }
+    g.ops = "+/";
+    CHECK(tasks_gen_check(&g) != NULL);
+}
+
+/* The topic a chat prompt asks about: its last word without the mark. */
+static void
+chat_topic(const char *prompt, char *out, size_t n)
+{
+    const char *sp = strrchr(prompt, ' ');
+    size_t len = sp ? strlen(sp + 1) : 0;
+
+    snprintf(out, n, "%.*s", len ? (int)len - 1 : 0, sp ? sp + 1 : "");
+}
+
+/*
+ * Chat prompts and preference pairs: prefs record i asks what chat record
+ * i asks; the chosen answer names the prompt's topic and ends politely;
+ * the rejected one is either rude or about another topic, both kinds
+ * occur, and it is never the chosen one.
+ */
+static void
+test_chat(void)
+{
+    struct tasks_gen c, p;
+    long i;
+    int rude = 0, off = 0;
+
+    tasks_gen_init(&c, TASKS_CHAT);
+    tasks_gen_init(&p, TASKS_PREFS);
+    c.seed = p.seed = 8;
+    c.with_response = 1;
+    CHECK(tasks_gen_check(&c) == NULL && tasks_gen_check(&p) == NULL);
+    for (i = 0; i < 400; i++) {
+        json_t *a = tasks_generate(&c, i), *b = tasks_generate(&p, i);
+        const char *ch = sfield(b, "chosen"), *rj = sfield(b, "rejected");
+        char topic[32], cap[48];
+
+        CHECK_STREQ(sfield(a, "domain"), "chat");
+        CHECK_STREQ(sfield(b, "domain"), "chat");
+        CHECK_STREQ(sfield(a, "prompt"), sfield(b, "prompt"));
+        CHECK_STREQ(sfield(a, "response"), ch);
+        CHECK(json_object_get(b, "response") == NULL);
+        chat_topic(sfield(a, "prompt"), topic, sizeof(topic));
+        CHECK(strlen(topic) > 2);
+        snprintf(cap, sizeof(cap), "%c%s are ", topic[0] - 'a' + 'A', topic + 1);
+        CHECK(ch && strncmp(ch, cap, strlen(cap)) == 0);
+        CHECK(ch && strlen(ch) > 21 && strcmp(ch + strlen(ch) - 21, "Thank you for asking!") == 0);
+        CHECK(rj && strcmp(rj, ch) != 0);
+        if (rj && strncmp(rj, cap, strlen(cap)) == 0) {
+            CHECK(strstr(rj, "Thank you") == NULL);
+            rude++;
+        } else if (rj) {
+            CHECK(strstr(rj, "Thank you for asking!") != NULL);
+            /* the same adjectives, another topic */
+            CHECK_STREQ(strstr(rj, " are "), strstr(ch, " are "));
+            off++;
+        }
+        CHECK(strncmp(sfield(b, "id"), "prefs/8/", 8) == 0);
+        json_decref(a);
+        json_decref(b);
+    }
+    CHECK(rude > 100 && off > 100);
+}
+
 int
 main(void)
 {
@@ -699,6 +813,8 @@ main(void)
     test_word();
     test_chain();
     test_corpus();
+    test_code();
+    test_chat();
     test_gsm8k_answer();
     test_importers();
     return check_done();

@@ -1,5 +1,5 @@
 # Same seed, same records; record i does not depend on -n; --start shards.
-for g in arithmetic countdown word; do
+for g in arithmetic countdown word code chat prefs; do
     tasks $g -n 50 --seed 9 -r > a
     tasks $g -n 50 --seed 9 -r > b
     cmp a b
