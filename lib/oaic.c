@@ -1,7 +1,7 @@
 /*
  * oaic.c - the ordered, retrying libcurl multi client of oaic.h.
  *
- * Jobs sit in a ring in input order.  Each loop: start waiting jobs
+ * Jobs sit in lib/window's ring in input order.  Each loop: start waiting jobs
  * (oldest first) while fewer than `concurrency` run, let curl work for at
  * most 100 ms, sort out the finished transfers (done, to retry at a
  * time, or failed), and hand back the done jobs at the head of the ring.
@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "window.h"
+
 enum job_state { JOB_WAIT, JOB_RUN, JOB_DONE };
 
 struct job {
@@ -24,6 +26,7 @@ struct job {
     long status;
     double not_before, retry_after;
     CURL *h;
+    size_t seq;             /* in the window */
     char why[512];
 };
 
@@ -32,8 +35,8 @@ struct oaic {
     CURLM *multi;
     struct curl_slist *headers;
     char *url;
-    struct job *ring;
-    int head, count, cap, running;
+    struct window win;      /* of struct job, 4 * concurrency */
+    int running;
 };
 
 static int curl_ready;
@@ -62,27 +65,30 @@ oaic_new(const struct oaic_config *cfg)
         c->headers = curl_slist_append(c->headers, sb.buf);
         sbuf_release(&sb);
     }
-    c->cap = 4 * cfg->concurrency;
-    c->ring = xcalloc((size_t)c->cap, sizeof(*c->ring));
+    window_init(&c->win, sizeof(struct job), 4 * (size_t)cfg->concurrency, 0);
     return c;
+}
+
+static void
+free_job(void *ctx, void *slot)
+{
+    struct oaic *c = ctx;
+    struct job *j = slot;
+
+    if (j->h) {
+        curl_multi_remove_handle(c->multi, j->h);
+        curl_easy_cleanup(j->h);
+    }
+    sbuf_release(&j->body);
+    sbuf_release(&j->resp);
 }
 
 void
 oaic_free(struct oaic *c)
 {
-    int i;
-
     if (!c)
         return;
-    for (i = 0; i < c->cap; i++) {
-        if (c->ring[i].h) {
-            curl_multi_remove_handle(c->multi, c->ring[i].h);
-            curl_easy_cleanup(c->ring[i].h);
-        }
-        sbuf_release(&c->ring[i].body);
-        sbuf_release(&c->ring[i].resp);
-    }
-    free(c->ring);
+    window_release(&c->win, free_job, c);
     free(c->url);
     curl_slist_free_all(c->headers);
     curl_multi_cleanup(c->multi);
@@ -195,6 +201,7 @@ finished(struct oaic *c, CURLMsg *msg)
     if (rc == CURLE_OK && st == 200) {
         j->state = JOB_DONE;
         j->ok = 1;
+        window_done(&c->win, j->seq);
         return;
     }
     if (rc != CURLE_OK) {
@@ -229,6 +236,7 @@ finished(struct oaic *c, CURLMsg *msg)
              j->attempts == 1 ? "" : "s");
     j->state = JOB_DONE;
     j->ok = 0;
+    window_done(&c->win, j->seq);
 }
 
 void
@@ -236,7 +244,7 @@ oaic_run(struct oaic *c, const char *path, oaic_next_fn *next, oaic_done_fn *don
 {
     struct sbuf u = SBUF_INIT;
     size_t n = strlen(c->cfg.url);
-    int eof = 0, i;
+    int eof = 0;
 
     while (n > 0 && c->cfg.url[n - 1] == '/')
         n--;
@@ -249,9 +257,10 @@ oaic_run(struct oaic *c, const char *path, oaic_next_fn *next, oaic_done_fn *don
         double now = now_sec(), wake = now + 0.1;
         int still, nm;
         CURLMsg *msg;
-        /* take new jobs while the ring has room */
-        while (!eof && c->count < c->cap) {
-            struct job *j = &c->ring[(c->head + c->count) % c->cap];
+        struct job *j;
+        size_t i;
+        /* take new jobs while the window has room */
+        while (!eof && (j = window_slot(&c->win)) != NULL) {
             sbuf_reset(&j->body);
             if (!next(ctx, &j->user, &j->body)) {
                 eof = 1;
@@ -264,22 +273,21 @@ oaic_run(struct oaic *c, const char *path, oaic_next_fn *next, oaic_done_fn *don
             sbuf_reset(&j->resp);
             j->not_before = 0;
             j->why[0] = '\0';
-            c->count++;
+            j->seq = window_push(&c->win, j->state == JOB_DONE);
         }
         /* start waiting jobs, oldest first */
-        for (i = 0; i < c->count && c->running < c->cfg.concurrency; i++) {
-            struct job *j = &c->ring[(c->head + i) % c->cap];
+        for (i = c->win.head; i < c->win.tail && c->running < c->cfg.concurrency; i++) {
+            j = window_at(&c->win, i);
             if (j->state == JOB_WAIT && j->not_before <= now)
                 start(c, j);
         }
-        for (i = 0; i < c->count; i++) {
-            struct job *j = &c->ring[(c->head + i) % c->cap];
+        for (i = c->win.head; i < c->win.tail; i++) {
+            j = window_at(&c->win, i);
             if (j->state == JOB_WAIT && j->not_before > now)
                 wake = PT_MIN(wake, j->not_before);
         }
         /* hand back the done jobs at the head */
-        while (c->count > 0 && c->ring[c->head].state == JOB_DONE) {
-            struct job *j = &c->ring[c->head];
+        while ((j = window_pop(&c->win)) != NULL) {
             struct oaic_result r;
             r.ok = j->ok;
             r.status = j->status;
@@ -288,10 +296,8 @@ oaic_run(struct oaic *c, const char *path, oaic_next_fn *next, oaic_done_fn *don
             r.why = j->why;
             r.attempts = j->attempts;
             done(ctx, j->user, &r);
-            c->head = (c->head + 1) % c->cap;
-            c->count--;
         }
-        if (eof && c->count == 0)
+        if (eof && window_count(&c->win) == 0)
             break;
         curl_multi_perform(c->multi, &still);
         curl_multi_poll(c->multi, NULL, 0, (int)PT_MAX(1.0, (wake - now) * 1000), &nm);

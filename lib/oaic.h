@@ -12,8 +12,9 @@
  * <the server's message>", "timeout after 30 s (6 attempts)").  A job is
  * never dropped and never answered with anything but the server's body.
  *
- * At most 4 * concurrency jobs are held at once (done ones wait for the
- * older ones), so memory stays bounded whatever the input size.
+ * At most 4 * concurrency jobs are held at once, in lib/window's
+ * in-order window (done ones wait for the older ones), so memory stays
+ * bounded whatever the input size.
  *
  *     static int next(void *ctx, void **user, struct sbuf *body) { ... return 1; }
  *     static void done(void *ctx, void *user, const struct oaic_result *r) { ... }

@@ -2,7 +2,9 @@
  * score.c - the scorer loop of score.h: one record at a time, or a
  * window of records whose jobs run on lib/pool's workers, in batches on
  * the loop's thread, or on a backend that completes them in any order.
- * The window is the one place records wait to be written in input order.
+ * Records wait to be written in input order in the window: a ring of
+ * 4 * jobs here for the workers, a batch's array, or lib/window's
+ * growing one for a backend.
  */
 #include "score.h"
 
@@ -13,6 +15,7 @@
 
 #include "pool.h"
 #include "rec.h"
+#include "window.h"
 
 /* Records waiting for a batch at most (score_stages.batch). */
 #define SCORE_MAX_PENDING 4096
@@ -123,9 +126,10 @@ struct score_window {
     struct score_counts *c;
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv;
-    struct item *ring;
+    struct item *ring;          /* workers' and batches' */
     size_t cap;
     size_t head, next, tail;    /* head <= next <= tail */
+    struct window win;          /* drive's: grows to hold every record read */
     int eof;
 };
 
@@ -369,48 +373,31 @@ run_batches(struct score_window *w)
 
 /* ---- Completed by a backend, in any order ---- */
 
-/* Makes room for one more item at the tail: the ring doubles when full. */
-static void
-grow(struct score_window *w)
-{
-    struct item *ring;
-    size_t nc, i;
-
-    if (w->tail - w->head < w->cap)
-        return;
-    nc = w->cap ? 2 * w->cap : 64;
-    ring = xcalloc(nc, sizeof(*ring));
-    for (i = w->head; i < w->tail; i++)
-        ring[i % nc] = w->ring[i % w->cap];
-    free(w->ring);      /* every slot was live: no buffers left behind */
-    w->ring = ring;
-    w->cap = nc;
-}
-
 /* Writes the finished items at the head. */
 static void
 write_head(struct score_window *w)
 {
-    while (w->head < w->tail && w->ring[w->head % w->cap].done)
-        finish(w, &w->ring[w->head++ % w->cap]);
+    struct item *it;
+
+    while ((it = window_pop(&w->win)) != NULL)
+        finish(w, it);
 }
 
 int
 score_window_next(struct score_window *w, void **job, size_t *ticket)
 {
     while (!w->eof) {
-        struct item *it;
+        struct item *it = window_slot(&w->win);     /* the window grows */
+        size_t seq;
 
-        grow(w);
-        it = &w->ring[w->tail % w->cap];
         if (fill(w, it) < 0) {
             w->eof = 1;
             break;
         }
-        w->tail++;
+        seq = window_push(&w->win, it->done);
         if (!it->done) {
             *job = it->job;
-            *ticket = w->tail - 1;
+            *ticket = seq;
             return 1;
         }
         write_head(w);
@@ -421,18 +408,28 @@ score_window_next(struct score_window *w, void **job, size_t *ticket)
 void
 score_window_done(struct score_window *w, size_t ticket)
 {
-    assert(ticket >= w->head && ticket < w->tail && !w->ring[ticket % w->cap].done);
-    w->ring[ticket % w->cap].done = 1;
+    window_done(&w->win, ticket);
     write_head(w);
+}
+
+static void
+release_item(void *ctx, void *slot)
+{
+    struct item *it = slot;
+
+    (void)ctx;
+    sbuf_release(&it->why);
 }
 
 static void
 run_async(struct score_window *w)
 {
+    window_init(&w->win, sizeof(struct item), 64, 1);
     w->st->drive(w->s->ctx, w);
     /* the backend has handed back every job it took */
-    assert(w->head == w->tail);
+    assert(window_count(&w->win) == 0);
     write_head(w);
+    window_release(&w->win, release_item, NULL);
 }
 
 void

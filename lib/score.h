@@ -18,8 +18,8 @@
  * A scorer whose jobs go to a backend that takes many and completes them
  * later, in any order (score-rm's judge on lib/gen or on a server), gives
  * drive instead: the backend pulls jobs with score_window_next and hands
- * each back with score_window_done; the window holds the records between,
- * and writes them in input order.
+ * each back with score_window_done; the window (lib/window's) holds the
+ * records between, and writes them in input order.
  *
  * What it is not: a backend (forward passes and decoding are lib/gen's
  * and rm.c's, HTTP is oaic.c's); rm_stream.c wires score-rm's to it,
