@@ -1,13 +1,15 @@
 /*
  * gen.c - the continuous-batching scheduler of gen.h.
  *
- * Prompts in flight sit in a FIFO in input order; each owns its prefix
- * cache (released once its last sample finishes), its first logits and
- * its G results.  Slots hold the running samples.  A step: fill free
- * slots, one batched decode, sample every row (rows in parallel on the
- * pool), retire finished samples,
- * emit the finished prompts at the head of the FIFO.  Prompt and slot
- * records are reused, so decoding allocates only as caches and results
+ * Prompts in flight sit in lib/window's in-order window, in input order;
+ * each owns its prefix cache (released once its last sample finishes),
+ * its first logits and its G results.  Slots hold the running samples.
+ * A step: fill free slots, one batched decode, sample every row (rows in
+ * parallel on the pool), retire finished samples, emit the finished
+ * prompts at the head of the window (unordered: every finished one,
+ * window_remove).  The window's slots point to the prompt records, so a
+ * record stays put while it runs and is reused when the ring comes round
+ * to its slot again: decoding allocates only as caches and results
  * grow; a prompt cache is freed as soon as its last sample ends.
  */
 #include "gen.h"
@@ -17,6 +19,7 @@
 
 #include "pool.h"
 #include "util.h"
+#include "window.h"
 
 struct result {
     struct tok_ids ids;
@@ -59,10 +62,8 @@ struct gen {
     int W;                      /* route ints per token, 0 without routes */
     int *rbuf;                  /* (W) one row's routes */
     struct slot *slots;         /* (batch) */
-    struct gprompt **fifo;      /* ring of in-flight prompts */
-    int fhead, fcount, fcap;
-    struct gprompt **spare;     /* released prompt records */
-    int nspare;
+    struct window win;          /* of struct gprompt *, 4 * batch: the prompts
+                                   in flight, and records for reuse */
     int eof;
     gen_next_fn *next;
     gen_emit_fn *emit;
@@ -108,9 +109,7 @@ gen_new(const struct model *m, const struct tok *t, const struct chat *c,
     g->slots = xcalloc((size_t)cfg->batch, sizeof(*g->slots));
     for (i = 0; i < cfg->batch; i++)
         infer_seq_init(&g->slots[i].seq, g->inf, NULL);
-    g->fcap = 4 * cfg->batch;
-    g->fifo = xcalloc((size_t)g->fcap, sizeof(*g->fifo));
-    g->spare = xcalloc((size_t)g->fcap, sizeof(*g->spare));
+    window_init(&g->win, sizeof(struct gprompt *), 4 * (size_t)cfg->batch, 0);
     g->rows = xcalloc((size_t)cfg->batch, sizeof(*g->rows));
     g->rowslot = xcalloc((size_t)cfg->batch, sizeof(int));
     g->toks = xcalloc((size_t)cfg->batch, sizeof(int));
@@ -142,6 +141,15 @@ gprompt_free(struct gprompt *gp, int G)
     free(gp);
 }
 
+/* window_release's clear: a window slot's prompt record, if it has one. */
+static void
+clear_slot(void *ctx, void *slot)
+{
+    const struct gen *g = ctx;
+
+    gprompt_free(*(struct gprompt **)slot, g->cfg.G);
+}
+
 void
 gen_free(struct gen *g)
 {
@@ -151,13 +159,8 @@ gen_free(struct gen *g)
         return;
     for (i = 0; i < g->cfg.batch; i++)
         infer_seq_release(&g->slots[i].seq);
-    for (i = 0; i < g->fcount; i++)
-        gprompt_free(g->fifo[(g->fhead + i) % g->fcap], g->cfg.G);
-    for (i = 0; i < g->nspare; i++)
-        gprompt_free(g->spare[i], g->cfg.G);
+    window_release(&g->win, clear_slot, g);
     free(g->slots);
-    free(g->fifo);
-    free(g->spare);
     free(g->rows);
     free(g->rowslot);
     free(g->toks);
@@ -185,14 +188,12 @@ gen_kernel_name(const struct gen *g)
     return infer_kernel_name(infer_kernel_of(g->inf));
 }
 
-/* A prompt record, reused when one is spare. */
+/* A new prompt record (kept in its window slot, reused after). */
 static struct gprompt *
-gprompt_get(struct gen *g)
+gprompt_new(const struct gen *g)
 {
     struct gprompt *gp;
 
-    if (g->nspare > 0)
-        return g->spare[--g->nspare];
     gp = xcalloc(1, sizeof(*gp));
     gp->res = xcalloc((size_t)g->cfg.G, sizeof(*gp->res));
     gp->logits = xmalloc(xmul((size_t)g->V, sizeof(float)));
@@ -204,11 +205,11 @@ gprompt_get(struct gen *g)
 static int
 fetch(struct gen *g)
 {
-    struct gprompt *gp;
+    struct gprompt *gp, **slot;
     struct gen_prompt p;
     int k;
 
-    if (g->eof || g->fcount >= g->fcap)
+    if (g->eof || (slot = window_slot(&g->win)) == NULL)
         return 0;
     memset(&p, 0, sizeof(p));
     k = g->next(g->ctx, &p);
@@ -218,7 +219,9 @@ fetch(struct gen *g)
     }
     if (p.n < 1 || p.n >= g->m->cfg.max_pos)
         die("gen: a prompt of %d tokens (the context is %d)", p.n, g->m->cfg.max_pos);
-    gp = gprompt_get(g);
+    if (!*slot)
+        *slot = gprompt_new(g);
+    gp = *slot;
     gp->p = p;
     gp->ids.n = 0;
     tok_ids_append(&gp->ids, p.ids, (size_t)p.n);
@@ -254,8 +257,7 @@ fetch(struct gen *g)
         infer_routes(g->inf, -1, gp->routes);
     }
     g->st.prompt_tokens += p.n;
-    g->fifo[(g->fhead + g->fcount) % g->fcap] = gp;
-    g->fcount++;
+    window_push(&g->win, 0);
     return 1;
 }
 
@@ -265,10 +267,10 @@ static void cancel_rest(struct gprompt *gp);
 static struct gprompt *
 pending(struct gen *g)
 {
-    int i;
+    size_t i;
 
-    for (i = 0; i < g->fcount; i++) {
-        struct gprompt *gp = g->fifo[(g->fhead + i) % g->fcap];
+    for (i = g->win.head; i < g->win.tail; i++) {
+        struct gprompt *gp = *(struct gprompt **)window_at(&g->win, i);
         if (gp->next_k < gp->o.G && gp->o.cancel && *gp->o.cancel)
             cancel_rest(gp);
         if (gp->next_k < gp->o.G)
@@ -456,7 +458,7 @@ start(struct gen *g, struct slot *s, struct gprompt *gp)
     return 1;
 }
 
-/* Hands gp (done) to emit() and keeps its record for reuse. */
+/* Hands gp (done) to emit(); its record stays in its window slot for reuse. */
 static void
 emit_one(struct gen *g, struct gprompt *gp)
 {
@@ -476,34 +478,33 @@ emit_one(struct gen *g, struct gprompt *gp)
     }
     g->st.prompts++;
     g->emit(g->ctx, &gp->p, g->out, gp->o.G);
-    g->spare[g->nspare++] = gp;
 }
 
 /*
- * Emits the finished prompts at the head of the FIFO, or (unordered)
- * every finished prompt, keeping the others in order.
+ * Marks the prompts whose samples have all ended done in the window and
+ * emits those at its head, in input order; unordered, every one as soon
+ * as it is done, the others keeping their order.
  */
 static void
 emit_ready(struct gen *g)
 {
-    int i, j;
+    struct gprompt **slot;
+    size_t i = g->win.head;
 
-    while (g->fcount > 0 && g->fifo[g->fhead]->done == g->fifo[g->fhead]->o.G) {
-        struct gprompt *gp = g->fifo[g->fhead];
-        g->fhead = (g->fhead + 1) % g->fcap;
-        g->fcount--;
-        emit_one(g, gp);
-    }
-    if (!g->cfg.unordered)
-        return;
-    for (i = 0, j = 0; i < g->fcount; i++) {
-        struct gprompt *gp = g->fifo[(g->fhead + i) % g->fcap];
-        if (gp->done == gp->o.G)
-            emit_one(g, gp);
+    while (i < g->win.tail) {
+        struct gprompt *gp = *(struct gprompt **)window_at(&g->win, i);
+        if (gp->done < gp->o.G || window_is_done(&g->win, i)) {
+            i++;
+            continue;
+        }
+        window_done(&g->win, i);
+        if (g->cfg.unordered)
+            emit_one(g, *(struct gprompt **)window_remove(&g->win, i));
         else
-            g->fifo[(g->fhead + j++) % g->fcap] = gp;
+            i++;
     }
-    g->fcount = j;
+    while ((slot = window_pop(&g->win)) != NULL)
+        emit_one(g, *slot);
 }
 
 void
@@ -539,10 +540,11 @@ gen_run(struct gen *g, gen_next_fn *next, gen_emit_fn *emit, void *ctx)
                 n++;
             }
         if (n == 0) {
-            if (g->eof && g->fcount == 0)
+            if (g->eof && window_count(&g->win) == 0)
                 break;
-            if (g->eof || g->fcount >= g->fcap)
-                die("gen: scheduler stalled with %d prompts in flight", g->fcount);
+            if (g->eof || window_count(&g->win) == g->win.cap)
+                die("gen: scheduler stalled with %zu prompts in flight",
+                    window_count(&g->win));
             continue;
         }
         g->logits = infer_decode(g->inf, g->rows, g->toks, n);

@@ -93,6 +93,37 @@ window_pop(struct window *w)
     return slot;
 }
 
+/* Swaps the bytes of slots a and b. */
+static void
+swap_slots(struct window *w, size_t a, size_t b)
+{
+    unsigned char *x = (unsigned char *)w->slots + a % w->cap * w->size;
+    unsigned char *y = (unsigned char *)w->slots + b % w->cap * w->size;
+    unsigned char c;
+    size_t i;
+
+    for (i = 0; i < w->size; i++) {
+        c = x[i];
+        x[i] = y[i];
+        y[i] = c;
+    }
+}
+
+void *
+window_remove(struct window *w, size_t seq)
+{
+    size_t i;
+
+    assert(seq >= w->head && seq < w->tail && w->done[seq % w->cap]);
+    /* rotate [seq, tail) down by one: seq's bytes end at tail - 1 */
+    for (i = seq; i + 1 < w->tail; i++) {
+        swap_slots(w, i, i + 1);
+        w->done[i % w->cap] = w->done[(i + 1) % w->cap];
+    }
+    w->tail--;
+    return w->slots + w->tail % w->cap * w->size;
+}
+
 size_t
 window_count(const struct window *w)
 {

@@ -1,15 +1,18 @@
 /*
  * window.h - the in-order window: a ring of slots keyed by sequence
  * number, where work taken in order may complete in any order and is
- * handed back in order.  lib/score's drive mode (score-rm's judge) and
- * lib/oaic's requests keep their records in one.
+ * handed back in order.  lib/score's staged scorers (score-code's
+ * workers, score-rm's batches and judge), lib/oaic's requests and
+ * lib/gen's prompts keep their records in one.
  *
  * Each slot is `size` bytes of the caller's struct, zeroed when first
  * allocated and reused after (buffers in it carry over from one
  * sequence number to the next).  The window holds the slots of
  * sequence numbers [head, tail); head only moves past a slot marked
  * done.  A growable window doubles when full, moving every slot; a
- * fixed one refuses a new slot when full.
+ * fixed one refuses a new slot when full.  A done slot may also leave
+ * out of its turn (window_remove: lib/gen's serve mode hands back each
+ * prompt as soon as it is done).
  *
  * What it is not: a queue between threads (it has no lock; lib/score's
  * workers keep their own), nor a scheduler (which slot to run next is
@@ -58,6 +61,15 @@ void window_done(struct window *w, size_t seq);
  * the next window_slot), else NULL.
  */
 void *window_pop(struct window *w);
+/*
+ * Takes seq's slot, done, out of the window ahead of its turn: the slots
+ * after it move down one sequence number each (their bytes move; a
+ * caller that keeps pointers into the window keeps them to records
+ * elsewhere), and its bytes go to the free slot past the new tail, so
+ * the next window_slot reuses them.  Returns that slot, borrowed until
+ * the next window_slot.
+ */
+void *window_remove(struct window *w, size_t seq);
 /* Slots in the window: tail - head. */
 size_t window_count(const struct window *w);
 /* Calls clear(ctx, slot) on every slot allocated (if clear), then frees them. */

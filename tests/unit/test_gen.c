@@ -4,7 +4,8 @@
  * against the training forward (model_forward on prompt + completion at
  * the same temperature) to 1e-4, with and without truncation and when
  * greedy; the text against a plain decode of the ids; prompts handed
- * back in input order with their G samples.  With routes, on a mixture of
+ * back in input order with their G samples; unordered (serve), each as
+ * soon as it is done, with the same samples.  With routes, on a mixture of
  * experts: each token's recorded experts, replayed in the training
  * forward, give the same log-probabilities bit for bit.
  */
@@ -144,6 +145,111 @@ run(struct model *m, struct tok *t, struct chat *ch, struct sampler_config sc, i
     tok_ids_release(&c.ids);
 }
 
+/* ---- unordered: a long prompt first, six of one token after it ---- */
+
+struct uctx {
+    struct chat *chat;
+    struct gen_opts opts[2];        /* [0]: 40 tokens, [1]: 1 token */
+    struct tok_ids ids;
+    char idbuf[16];
+    int next, order[8], nout;
+    struct sbuf text[8];
+};
+
+static int
+unext(void *vc, struct gen_prompt *p)
+{
+    struct uctx *c = vc;
+
+    if (c->next == (int)ARRAY_LEN(prompts))
+        return 0;
+    c->ids.n = 0;
+    chat_prompt(c->chat, NULL, prompts[c->next], &c->ids);
+    snprintf(c->idbuf, sizeof(c->idbuf), "q%d", c->next);
+    p->user = (void *)(long)c->next;
+    p->id = c->idbuf;
+    p->idlen = strlen(c->idbuf);
+    p->ids = c->ids.v;
+    p->n = (int)c->ids.n;
+    p->opts = &c->opts[c->next > 0];
+    c->next++;
+    return 1;
+}
+
+static void
+uemit(void *vc, const struct gen_prompt *p, const struct gen_sample *s, int G)
+{
+    struct uctx *c = vc;
+    long i = (long)p->user;
+
+    CHECK(G == 1 && c->nout < 8);
+    c->order[c->nout++] = (int)i;
+    sbuf_reset(&c->text[i]);
+    sbuf_add(&c->text[i], s[0].text, s[0].len);
+    sbuf_addf(&c->text[i], " %d %s", s[0].n, s[0].finish);
+}
+
+/* Runs the seven prompts, 2 at a time, into c (unordered or not). */
+static void
+urun(struct model *m, struct tok *t, struct chat *ch, int unordered, struct uctx *c)
+{
+    struct sampler_config sc = SAMPLER_CONFIG_INIT;
+    struct gen_config cfg;
+    struct gen *g;
+    int i;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.G = 1;
+    cfg.sampler = sc;
+    cfg.max_tokens = 40;
+    cfg.seed = 3;
+    cfg.batch = 2;
+    cfg.threads = 1;
+    cfg.unordered = unordered;
+    c->chat = ch;
+    c->next = c->nout = 0;
+    for (i = 0; i < 2; i++) {
+        memset(&c->opts[i], 0, sizeof(c->opts[i]));
+        c->opts[i].G = 1;
+        c->opts[i].sampler = sc;
+        c->opts[i].max_tokens = i == 0 ? 40 : 1;
+        c->opts[i].seed = 3;
+    }
+    g = gen_new(m, t, ch, &cfg);
+    gen_run(g, unext, uemit, c);
+    gen_free(g);
+}
+
+static void
+test_unordered(struct model *m, struct tok *t, struct chat *ch)
+{
+    struct uctx a, b;
+    int i;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    urun(m, t, ch, 0, &a);
+    urun(m, t, ch, 1, &b);
+    CHECK(a.nout == 7 && b.nout == 7);
+    for (i = 0; i < 7; i++)
+        CHECK_MSG(a.order[i] == i, "ordered: emit %d is prompt %d", i, a.order[i]);
+    /* the first prompt runs on while the others end at their first token */
+    CHECK_MSG(strstr(sbuf_str(&a.text[0]), " 40 length") != NULL, "prompt 0: %s",
+              sbuf_str(&a.text[0]));
+    for (i = 0; i < 6; i++)
+        CHECK_MSG(b.order[i] == i + 1, "unordered: emit %d is prompt %d", i, b.order[i]);
+    CHECK(b.order[6] == 0);
+    for (i = 0; i < 7; i++) {
+        CHECK_MSG(strcmp(sbuf_str(&a.text[i]), sbuf_str(&b.text[i])) == 0,
+                  "prompt %d: '%s' ordered, '%s' unordered", i, sbuf_str(&a.text[i]),
+                  sbuf_str(&b.text[i]));
+        sbuf_release(&a.text[i]);
+        sbuf_release(&b.text[i]);
+    }
+    tok_ids_release(&a.ids);
+    tok_ids_release(&b.ids);
+}
+
 int
 main(void)
 {
@@ -192,6 +298,7 @@ main(void)
     sc = (struct sampler_config)SAMPLER_CONFIG_INIT;
     sc.temperature = 0;
     run(m, t, &ch, sc, 1, 1);
+    test_unordered(m, t, &ch);
     model_free(m);
     /* a mixture of experts (layer 0 dense, 4 experts, top 2), routes recorded */
     c.moe = (struct model_moe){.n_experts = 4, .top_k = 2, .hidden = 32, .norm_topk = 1,

@@ -2,7 +2,9 @@
  * test_window - lib/window: slots taken in order and completed in any
  * order come back in order; a growable window keeps its slots through
  * growth, a fixed one refuses a slot when full; the end of a stream
- * drains every slot; release clears each slot once.
+ * drains every slot; release clears each slot once; a done slot taken
+ * out of its turn leaves the others in order and its bytes to the next
+ * slot taken.
  */
 #include "check.h"
 #include "window.h"
@@ -154,6 +156,45 @@ test_growth_wrapped(void)
     window_release(&w, NULL, NULL);
 }
 
+/* window_remove from the middle, at the head and at the tail, wrapped. */
+static void
+test_remove(void)
+{
+    struct window w;
+    struct rec *r;
+    int out[8], n = 0, i;
+
+    window_init(&w, sizeof(struct rec), 4, 0);
+    window_done(&w, take(&w, 0, 0));
+    pop_all(&w, out, &n);               /* head 1: the ring wraps below */
+    CHECK(n == 1);
+    for (i = 1; i <= 4; i++)            /* seqs 1..4 hold 1..4 */
+        take(&w, i, 0);
+    ((struct rec *)window_at(&w, 3))->buf = 33;
+    window_done(&w, 3);
+    r = window_remove(&w, 3);           /* record 3, from the middle */
+    CHECK(r->id == 3 && r->buf == 33);
+    CHECK(window_count(&w) == 3);
+    CHECK(((struct rec *)window_at(&w, 3))->id == 4);  /* moved down */
+    CHECK(!window_is_done(&w, 3));
+    CHECK(window_slot(&w) == r);        /* its bytes are the next slot's */
+    CHECK(take(&w, 5, 0) == 4);
+    window_done(&w, 1);
+    r = window_remove(&w, 1);           /* the head */
+    CHECK(r->id == 1);
+    CHECK(((struct rec *)window_at(&w, 1))->id == 2);
+    window_done(&w, 3);
+    CHECK(((struct rec *)window_remove(&w, 3))->id == 5);  /* the tail */
+    CHECK(window_count(&w) == 2);
+    window_done(&w, 2);
+    window_done(&w, 1);
+    n = 0;
+    pop_all(&w, out, &n);
+    CHECK(n == 2 && out[0] == 2 && out[1] == 4);
+    CHECK(window_count(&w) == 0);
+    window_release(&w, NULL, NULL);
+}
+
 static void
 count_clear(void *ctx, void *slot)
 {
@@ -188,6 +229,7 @@ main(void)
     test_reuse();
     test_growth();
     test_growth_wrapped();
+    test_remove();
     test_end();
     return check_done();
 }
