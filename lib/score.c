@@ -2,9 +2,10 @@
  * score.c - the scorer loop of score.h: one record at a time, or a
  * window of records whose jobs run on lib/pool's workers, in batches on
  * the loop's thread, or on a backend that completes them in any order.
- * Records wait to be written in input order in the window: a ring of
- * 4 * jobs here for the workers, a batch's array, or lib/window's
- * growing one for a backend.
+ * Records wait to be written in input order in lib/window's in-order
+ * window: a fixed one of 4 * jobs records for the workers (under the
+ * loop's lock) or of SCORE_MAX_PENDING for the batches, a growing one
+ * for a backend.
  */
 #include "score.h"
 
@@ -113,7 +114,7 @@ struct item {
     const char *file;       /* borrowed from the tool */
     long line;
     void *job;              /* NULL: done on reading (k, reward) */
-    int k, done;
+    int k;
     double reward;
     const char *field;
     struct sbuf why;
@@ -124,12 +125,10 @@ struct score_window {
     const struct scorer *s;
     const struct score_stages *st;
     struct score_counts *c;
-    pthread_mutex_t mu;
+    struct window win;          /* of struct item, the records in flight */
+    pthread_mutex_t mu;         /* workers: guards win, next and eof */
     pthread_cond_t work_cv, done_cv;
-    struct item *ring;          /* workers' and batches' */
-    size_t cap;
-    size_t head, next, tail;    /* head <= next <= tail */
-    struct window win;          /* drive's: grows to hold every record read */
+    size_t next;                /* workers: the first record no worker took */
     int eof;
 };
 
@@ -153,13 +152,14 @@ finish(struct score_window *w, struct item *it)
              &it->why);
     json_decref(it->rec);
     it->rec = NULL;
-    it->job = NULL;     /* done stays 1: a worker behind the head skips it */
+    it->job = NULL;
 }
 
 /*
  * Reads the next record into it: 0, or -1 at the end of the input.  A
  * record the checks or prepare refuse is rejected here, at its position
- * (it->rec NULL after).
+ * (it->rec NULL after).  it->job is set when the record has a job to
+ * run, else it is done.
  */
 static int
 fill(struct score_window *w, struct item *it)
@@ -170,7 +170,6 @@ fill(struct score_window *w, struct item *it)
 
     if (!r)
         return -1;
-    it->done = 1;
     it->file = tool_file(w->t);
     it->line = tool_line(w->t);
     it->rec = r;
@@ -186,38 +185,38 @@ fill(struct score_window *w, struct item *it)
         json_decref(r);
         it->rec = NULL;
     }
-    if (it->k == 2)
-        it->done = 0;
-    else
+    if (it->k != 2)
         it->job = NULL;
     return 0;
 }
 
 /* ---- On workers: a window of 4 * jobs records ---- */
 
-/* A worker: runs the job of each waiting item, in slot. */
+/* A worker: runs the job of each waiting record, in slot. */
 static void
 worker(struct score_window *w, int slot)
 {
     pthread_mutex_lock(&w->mu);
     for (;;) {
         struct item *it;
+        size_t seq;
 
-        if (w->next < w->head)
-            w->next = w->head;
-        while (w->next < w->tail && w->ring[w->next % w->cap].done)
+        if (w->next < w->win.head)
+            w->next = w->win.head;
+        while (w->next < w->win.tail && window_is_done(&w->win, w->next))
             w->next++;
-        if (w->next == w->tail) {
+        if (w->next == w->win.tail) {
             if (w->eof)
                 break;
             pthread_cond_wait(&w->work_cv, &w->mu);
             continue;
         }
-        it = &w->ring[w->next++ % w->cap];
+        seq = w->next++;
+        it = window_at(&w->win, seq);
         pthread_mutex_unlock(&w->mu);
         w->st->run(w->s->ctx, slot, it->job);
         pthread_mutex_lock(&w->mu);
-        it->done = 1;
+        window_done(&w->win, seq);
         pthread_cond_broadcast(&w->done_cv);
     }
     pthread_mutex_unlock(&w->mu);
@@ -225,7 +224,8 @@ worker(struct score_window *w, int slot)
 
 /*
  * The reader: keeps the window full, in input order, and writes each
- * record at its head as soon as it is finished.
+ * record at its head as soon as it is finished.  Only the reader takes
+ * slots, so the one it fills or finishes (outside the lock) is its own.
  */
 static void
 reader(struct score_window *w)
@@ -235,31 +235,28 @@ reader(struct score_window *w)
         int more;
 
         pthread_mutex_lock(&w->mu);
-        while (w->head < w->tail && w->ring[w->head % w->cap].done) {
-            it = &w->ring[w->head % w->cap];
+        while ((it = window_pop(&w->win)) != NULL) {
             pthread_mutex_unlock(&w->mu);
             finish(w, it);
             pthread_mutex_lock(&w->mu);
-            w->head++;
         }
-        if (w->eof && w->head == w->tail) {
+        if (w->eof && window_count(&w->win) == 0) {
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        if (w->eof || w->tail - w->head == w->cap) {
+        if (w->eof || (it = window_slot(&w->win)) == NULL) {
             pthread_cond_wait(&w->done_cv, &w->mu);
             pthread_mutex_unlock(&w->mu);
             continue;
         }
-        it = &w->ring[w->tail % w->cap];
         pthread_mutex_unlock(&w->mu);
 
         /* room in the window: one more record (the slot is free) */
         more = fill(w, it) == 0;
         pthread_mutex_lock(&w->mu);
         if (more) {
-            w->tail++;
-            if (!it->done)
+            window_push(&w->win, it->job == NULL);
+            if (it->job)
                 pthread_cond_signal(&w->work_cv);
         } else {
             w->eof = 1;
@@ -283,8 +280,7 @@ task(void *ctx, int task_no, int tid)
 static void
 run_workers(struct score_window *w)
 {
-    w->cap = (size_t)w->st->jobs * 4;
-    w->ring = xcalloc(w->cap, sizeof(*w->ring));
+    window_init(&w->win, sizeof(struct item), (size_t)w->st->jobs * 4, 0);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work_cv, NULL);
     pthread_cond_init(&w->done_cv, NULL);
@@ -298,36 +294,42 @@ run_workers(struct score_window *w)
 
 /* ---- In batches, on the loop's thread ---- */
 
-/* The jobs queued in ring[0, tail) and their cost. */
+/* The jobs queued in the window and their cost. */
 struct queued {
     size_t n, cost;
 };
 
-/* Runs the queued jobs of ring[0, tail) as one batch and writes every item. */
+/* Runs the queued jobs of the window as one batch and writes every record. */
 static void
 flush(struct score_window *w, void **jobs, struct queued *q)
 {
+    struct item *it;
     size_t i, n = 0;
 
-    for (i = 0; i < w->tail; i++)
-        if (w->ring[i].rec && w->ring[i].job)
-            jobs[n++] = w->ring[i].job;
+    for (i = w->win.head; i < w->win.tail; i++) {
+        it = window_at(&w->win, i);
+        if (it->rec && it->job)
+            jobs[n++] = it->job;
+    }
     if (n)
         w->st->run_batch(w->s->ctx, jobs, n);
-    for (i = 0; i < w->tail; i++)
-        finish(w, &w->ring[i]);
-    w->tail = 0;
+    for (i = w->win.head; i < w->win.tail; i++)
+        if (!window_is_done(&w->win, i))
+            window_done(&w->win, i);
+    while ((it = window_pop(&w->win)) != NULL)
+        finish(w, it);
     q->n = q->cost = 0;
 }
 
-/* Puts *it at the tail, taking the slot's buffers in exchange. */
+/* Puts *it at the window's tail, taking the slot's buffers in exchange. */
 static void
 push(struct score_window *w, struct item *it)
 {
-    struct item old = w->ring[w->tail];
+    struct item *slot = window_slot(&w->win), old = *slot;
 
-    w->ring[w->tail++] = *it;
+    *slot = *it;
     *it = old;
+    window_push(&w->win, slot->job == NULL);
 }
 
 static void
@@ -340,18 +342,17 @@ run_batches(struct score_window *w)
     struct item it;
 
     /* records waiting: the batch's and those read between its jobs */
-    w->cap = SCORE_MAX_PENDING;
-    w->ring = xcalloc(w->cap, sizeof(*w->ring));
+    window_init(&w->win, sizeof(struct item), SCORE_MAX_PENDING, 0);
     jobs = xcalloc(max, sizeof(*jobs));
     memset(&it, 0, sizeof(it));
     while (fill(w, &it) == 0) {
         size_t cost;
 
         if (!it.job) {
-            if (w->tail == 0)
+            if (window_count(&w->win) == 0)
                 finish(w, &it);
             else {
-                if (w->tail == w->cap)
+                if (window_count(&w->win) == w->win.cap)
                     flush(w, jobs, &q);
                 push(w, &it);
             }
@@ -363,7 +364,7 @@ run_batches(struct score_window *w)
         push(w, &it);
         q.n++;
         q.cost += cost;
-        if (q.n >= max || w->tail >= w->cap)
+        if (q.n >= max || window_count(&w->win) == w->win.cap)
             flush(w, jobs, &q);
     }
     flush(w, jobs, &q);
@@ -394,8 +395,8 @@ score_window_next(struct score_window *w, void **job, size_t *ticket)
             w->eof = 1;
             break;
         }
-        seq = window_push(&w->win, it->done);
-        if (!it->done) {
+        seq = window_push(&w->win, it->job == NULL);
+        if (it->job) {
             *job = it->job;
             *ticket = seq;
             return 1;
@@ -429,7 +430,6 @@ run_async(struct score_window *w)
     /* the backend has handed back every job it took */
     assert(window_count(&w->win) == 0);
     write_head(w);
-    window_release(&w->win, release_item, NULL);
 }
 
 void
@@ -437,7 +437,6 @@ score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages
                struct score_counts *c)
 {
     struct score_window w;
-    size_t i;
 
     memset(c, 0, sizeof(*c));
     memset(&w, 0, sizeof(w));
@@ -451,9 +450,7 @@ score_run_jobs(struct tool *t, const struct scorer *s, const struct score_stages
         run_async(&w);
     else
         run_batches(&w);
-    for (i = 0; i < w.cap; i++)
-        sbuf_release(&w.ring[i].why);
-    free(w.ring);
+    window_release(&w.win, release_item, NULL);
 }
 
 void
