@@ -539,6 +539,20 @@ tools_present(const struct code_opts *o, enum code_lang lang, struct sbuf *why)
  * A step that could not start before any program step ran (the compiler
  * or interpreter itself) is the infrastructure's failure.
  */
+/* sandbox_run, its reason appended to why after "sandbox: ". */
+static int
+run_sandbox(struct sandbox *sb, int slot, const struct sandbox_job *job,
+             struct sandbox_result *res, struct sbuf *why)
+{
+    struct sbuf err = SBUF_INIT;
+    int rc = sandbox_run(sb, slot, job, res, &err);
+
+    if (rc != 0)
+        sbuf_addf(why, "sandbox: %s", sbuf_str(&err));
+    sbuf_release(&err);
+    return rc;
+}
+
 static int
 infra_step(const struct sandbox_result *res, size_t first_prog_step, struct sbuf *why,
            const struct sandbox_job *job)
@@ -626,10 +640,8 @@ run_checker(struct sandbox *sb, int slot, const struct code_opts *o,
     }
     if (tools_present(o, ck->lang, why) != 0)
         goto out;
-    if (sandbox_run(sb, slot, &job, &res) != 0) {
-        sbuf_addf(why, "sandbox: %s", sandbox_error(sb));
+    if (run_sandbox(sb, slot, &job, &res, why) != 0)
         goto out;
-    }
     if (infra_step(&res, 0, why, &job))
         goto out;
     rc = CODE_RUN_CHECKER;
@@ -729,10 +741,8 @@ codeeval_run(struct sandbox *sb, int slot, const struct code_opts *o,
             sandbox_step_input(s, t->input, t->input_len);
         step_of[i] = (long)job.n - 1;
     }
-    if (sandbox_run(sb, slot, &job, &res) != 0) {
-        sbuf_addf(why, "sandbox: %s", sandbox_error(sb));
+    if (run_sandbox(sb, slot, &job, &res, why) != 0)
         goto out;
-    }
     if (infra_step(&res, li->compiled ? first_run - 1 : first_run, why, &job))
         goto out;
     for (i = 0; i < n; i++) {

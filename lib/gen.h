@@ -122,7 +122,7 @@ struct gen_stats {
 /*
  * New generator on model m, tokenizer t and chat format c (all borrowed;
  * they must outlive it; c gives the stop tokens).  cfg is copied; dies
- * when a field is out of range.  Starts cfg->threads - 1 threads.
+ * when a field is out of range.  Sizes lib/pool to cfg->threads (pool.h).
  */
 struct gen *gen_new(const struct model *m, const struct tok *t, const struct chat *c,
                     const struct gen_config *cfg);

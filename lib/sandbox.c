@@ -474,12 +474,6 @@ sandbox_release(struct sandbox *sb)
     sb->exe_fd = -1;
 }
 
-const char *
-sandbox_error(const struct sandbox *sb)
-{
-    return sb->errbuf;
-}
-
 static void
 serialize_job(const struct sandbox_job *job, struct sbuf *sb)
 {
@@ -592,19 +586,20 @@ host_child(const struct sandbox *sb, char **argv, uid_t uid, int in, int out,
     _exit(127);
 }
 
+/*
+ * Appends src[0, len) to dst as one line: trailing newlines and spaces
+ * cut, at most SANDBOX_ERR_MAX bytes, inner newlines as spaces.
+ */
 static void
-trim_copy(char *dst, size_t cap, const char *src, size_t len)
+trim_add(struct sbuf *dst, const char *src, size_t len)
 {
-    size_t n;
+    size_t n, i;
 
     while (len && (src[len - 1] == '\n' || src[len - 1] == ' '))
         len--;
-    n = PT_MIN(len, cap - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (dst[i] == '\n')
-            dst[i] = ' ';
+    n = PT_MIN(len, SANDBOX_ERR_MAX);
+    for (i = 0; i < n; i++)
+        sbuf_addc(dst, src[i] == '\n' ? ' ' : src[i]);
 }
 
 /* Parses the runner's output; returns 0, or -1 if it is malformed or cut. */
@@ -646,10 +641,10 @@ parse_results(const struct sandbox_job *job, const struct sbuf *out,
     return (c.end - c.p == 2 && c.p[0] == 'E' && c.p[1] == '\n') ? 0 : -1;
 }
 
-/* One attempt: 0 = results, -1 = infrastructure error (sb->errbuf). */
+/* One attempt: 0 = results, -1 = infrastructure error (why in *why). */
 static int
 run_once(struct sandbox *sb, int slot, const struct sandbox_job *job,
-         const struct sbuf *jobbuf, struct sandbox_result *res)
+         const struct sbuf *jobbuf, struct sandbox_result *res, struct sbuf *why)
 {
     int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
     struct sbuf obuf = SBUF_INIT, ebuf = SBUF_INIT;
@@ -665,18 +660,18 @@ run_once(struct sandbox *sb, int slot, const struct sandbox_job *job,
         ocap += job->steps[i].lim.out_bytes + job->steps[i].lim.err_bytes + 128;
     }
     if (access(sb->bwrap, X_OK) != 0) {
-        snprintf(sb->errbuf, sizeof(sb->errbuf), "cannot execute '%s': %s", sb->bwrap,
+        sbuf_addf(why, "cannot execute '%s': %s", sb->bwrap,
                  strerror(errno));
         goto out;
     }
     if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
-        snprintf(sb->errbuf, sizeof(sb->errbuf), "pipe: %s", strerror(errno));
+        sbuf_addf(why, "pipe: %s", strerror(errno));
         goto out;
     }
     argv = build_argv(sb, job, sizebuf, sizeof(sizebuf));
     pid = fork();
     if (pid < 0) {
-        snprintf(sb->errbuf, sizeof(sb->errbuf), "fork: %s", strerror(errno));
+        sbuf_addf(why, "fork: %s", strerror(errno));
         goto out;
     }
     if (pid == 0)
@@ -743,21 +738,18 @@ run_once(struct sandbox *sb, int slot, const struct sandbox_job *job,
 
     if (obuf.len < 2 || memcmp(obuf.buf, "R\n", 2) != 0) {
         if (ebuf.len)
-            trim_copy(sb->errbuf, sizeof(sb->errbuf), ebuf.buf, ebuf.len);
+            trim_add(why, ebuf.buf, ebuf.len);
         else if (res->killed)
-            snprintf(sb->errbuf, sizeof(sb->errbuf),
-                     "sandbox did not start within %.0f s", wall);
+            sbuf_addf(why, "sandbox did not start within %.0f s", wall);
         else
-            snprintf(sb->errbuf, sizeof(sb->errbuf),
-                     "sandbox ended before starting (status %d)", status);
+            sbuf_addf(why, "sandbox ended before starting (status %d)", status);
         goto out;
     }
     res->steps = xcalloc(job->n ? job->n : 1, sizeof(*res->steps));
     res->n = job->n;
     if (parse_results(job, &obuf, res, &done) != 0) {
         if (!res->killed || over) {
-            snprintf(sb->errbuf, sizeof(sb->errbuf),
-                     "sandbox runner ended early (%s)",
+            sbuf_addf(why, "sandbox runner ended early (%s)",
                      over ? "result stream too long" : "no result");
             sandbox_result_release(res);
             goto out;
@@ -788,14 +780,13 @@ out:
 
 int
 sandbox_run(struct sandbox *sb, int slot, const struct sandbox_job *job,
-            struct sandbox_result *res)
+            struct sandbox_result *res, struct sbuf *err)
 {
-    struct sbuf jobbuf = SBUF_INIT;
+    struct sbuf jobbuf = SBUF_INIT, why = SBUF_INIT;
     sigset_t pipe_set, old;
     int attempt, rc = -1;
 
     sandbox_result_release(res);
-    sb->errbuf[0] = '\0';
     serialize_job(job, &jobbuf);
     /* A bwrap that dies early must give EPIPE, not kill this process. */
     sigemptyset(&pipe_set);
@@ -806,10 +797,13 @@ sandbox_run(struct sandbox *sb, int slot, const struct sandbox_job *job,
             struct timespec ts = { 0, 50000000L * attempt };
             nanosleep(&ts, NULL);
         }
-        rc = run_once(sb, slot, job, &jobbuf, res);
+        sbuf_reset(&why);       /* the last attempt's reason is the one told */
+        rc = run_once(sb, slot, job, &jobbuf, res, &why);
         if (rc == 0)
             break;
     }
+    if (rc != 0)
+        sbuf_add(err, sbuf_str(&why), why.len);
     if (!sigismember(&old, SIGPIPE)) {
         struct timespec zero = { 0, 0 };
         while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
@@ -817,6 +811,7 @@ sandbox_run(struct sandbox *sb, int slot, const struct sandbox_job *job,
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     sbuf_release(&jobbuf);
+    sbuf_release(&why);
     return rc;
 }
 

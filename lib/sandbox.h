@@ -61,6 +61,8 @@
 
 /* Path of the runner inside the sandbox; also its argv[0]. */
 #define SANDBOX_RUNNER_PATH "/.pt-sandbox-runner"
+/* Longest reason sandbox_run gives for a sandbox that did not start. */
+#define SANDBOX_ERR_MAX 511
 
 /* Limits of one step.  0 in a field means "the default of sandbox.c". */
 struct sandbox_limits {
@@ -155,7 +157,6 @@ struct sandbox {
     int retries;            /* extra attempts after an infrastructure error */
     char **ro_binds;        /* system paths bound read-only (owned) */
     size_t nro_binds;
-    char errbuf[512];       /* last infrastructure error */
 };
 
 /*
@@ -171,15 +172,13 @@ void sandbox_release(struct sandbox *sb);
  * sandboxes run at once - 1; selects the uid).  Fills res (released
  * first) with one result per step and returns 0; or, when the sandbox
  * could not be started even after sb->retries more attempts, returns -1
- * with the reason in sandbox_error(sb).  One struct sandbox serves one
- * thread at a time (errbuf is in it): give each thread its own;
+ * with the last attempt's reason appended to err (one line, at most
+ * SANDBOX_ERR_MAX bytes of the sandbox's own stderr).  One struct
+ * sandbox serves one thread at a time: give each thread its own;
  * sandbox_init is cheap.
  */
 int sandbox_run(struct sandbox *sb, int slot, const struct sandbox_job *job,
-                struct sandbox_result *res);
-
-/* The last infrastructure error (borrowed). */
-const char *sandbox_error(const struct sandbox *sb);
+                struct sandbox_result *res, struct sbuf *err);
 
 /* 1 when this process was started as the runner inside a sandbox. */
 int sandbox_is_runner(int argc, char **argv);

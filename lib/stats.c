@@ -59,8 +59,6 @@ struct stats {
     /* hashes of the group ids seen: open addressing, 0 = empty */
     uint64_t *seen;
     size_t nseen, capseen;
-    struct sbuf err;
-    const char *err_field;
     int finished;
 };
 
@@ -457,40 +455,39 @@ push_rec(struct stats *s, json_t *rec)
 }
 
 int
-stats_add(struct stats *s, json_t *rec)
+stats_add(struct stats *s, json_t *rec, const char **field, struct sbuf *why)
 {
     json_t *g = json_object_get(rec, "group");
     const json_t *ids = NULL;
-    const char *id;
+    const char *id, *dwhy;
     uint64_t h;
+    /* every domain counted: the rule only turns a non-string one away */
+    static const struct sample_domains any = {NULL, 0, NULL, 0, 1};
 
     assert(!s->finished);
-    sbuf_reset(&s->err);
-    s->err_field = "group";
+    *field = "group";
     if (g && !json_is_string(g)) {
-        sbuf_addf(&s->err, "not a string");
+        sbuf_adds(why, "not a string");
         return -1;
     }
     /* the domain rule of sample.h: a domain that is not a string is bad */
-    g = json_object_get(rec, "domain");
-    if (g && !json_is_string(g)) {
-        s->err_field = "domain";
-        sbuf_addf(&s->err, "not a string");
+    if (sample_domain_match(&any, rec, &dwhy) < 0) {
+        *field = "domain";
+        sbuf_adds(why, dwhy);
         return -1;
     }
-    g = json_object_get(rec, "group");
     {
         json_t *v = sample_field(rec, s->o.reward_key);
         if (v && !json_is_number(v) && !json_is_null(v)) {
-            s->err_field = s->o.reward_key;
-            sbuf_addf(&s->err, "not a number");
+            *field = s->o.reward_key;
+            sbuf_adds(why, "not a number");
             return -1;
         }
     }
     /* the completion's length in tokens, read as every tool reads ids */
     if (json_object_get(rec, "completion_ids")
-        && sample_get_ids(rec, "completion_ids", 0, 0, &ids, &s->err) < 0) {
-        s->err_field = "completion_ids";
+        && sample_get_ids(rec, "completion_ids", 0, 0, &ids, why) < 0) {
+        *field = "completion_ids";
         return -1;
     }
     if (json_is_string(g)) {
@@ -498,7 +495,7 @@ stats_add(struct stats *s, json_t *rec)
         if (!s->gid || strcmp(s->gid, id) != 0) {
             h = hash64(id, strlen(id), 0x67726f7570ULL);
             if (!seen_insert(s, h)) {
-                sbuf_addf(&s->err, "group '%s' is split: its records are "
+                sbuf_addf(why, "group '%s' is split: its records are "
                           "not consecutive", id);
                 return -1;
             }
@@ -510,8 +507,8 @@ stats_add(struct stats *s, json_t *rec)
             for (i = 0; i < s->ngrp; i++) {
                 json_t *o = json_object_get(s->grp[i], "k");
                 if (json_is_integer(o) && json_integer_value(o) == k) {
-                    s->err_field = "k";
-                    sbuf_addf(&s->err, "%lld is also the k of an earlier record "
+                    *field = "k";
+                    sbuf_addf(why, "%lld is also the k of an earlier record "
                               "in group '%s'", (long long)k, id);
                     return -1;
                 }
@@ -526,18 +523,6 @@ stats_add(struct stats *s, json_t *rec)
     if (!json_is_string(g))
         close_group(s);
     return 0;
-}
-
-const char *
-stats_error_field(const struct stats *s)
-{
-    return s->err_field ? s->err_field : "group";
-}
-
-const char *
-stats_error(const struct stats *s)
-{
-    return s->err.buf ? s->err.buf : "";
 }
 
 void
@@ -573,7 +558,6 @@ stats_free(struct stats *s)
         free(s->dom[i]);
     }
     free(s->dom);
-    sbuf_release(&s->err);
     free(s);
 }
 

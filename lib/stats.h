@@ -63,14 +63,11 @@ struct stats *stats_new(const struct stats_opts *o);
  * Returns 0, or -1 when its group already ended earlier in the stream, or
  * its k repeats one of its group's, or its group is not a string, or its
  * reward is there but not a number, or its completion_ids are there but
- * not token ids (sample.h): the record is then not counted and
- * stats_error() says why.
+ * not token ids (sample.h), or its domain is not a string: the record
+ * is then not counted, *field (static, or the reward key) names the
+ * field and the reason is appended to why.
  */
-int stats_add(struct stats *s, json_t *rec);
-/* The last stats_add error; borrowed until the next call. */
-const char *stats_error(const struct stats *s);
-/* The field the last stats_add error is about ("group", the reward key, ...). */
-const char *stats_error_field(const struct stats *s);
+int stats_add(struct stats *s, json_t *rec, const char **field, struct sbuf *why);
 /* Closes the open group.  Call once, after the last stats_add. */
 void stats_finish(struct stats *s);
 

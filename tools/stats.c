@@ -68,7 +68,7 @@ main(int argc, char **argv)
     struct tool t;
     struct stats_opts o;
     struct stats *s;
-    struct sbuf sb = SBUF_INIT;
+    struct sbuf sb = SBUF_INIT, why = SBUF_INIT;
     const char *plot_dir = NULL;
     json_t *r;
     int argi, json = 0;
@@ -102,8 +102,11 @@ main(int argc, char **argv)
     tool_start(&t, argc - argi, argv + argi);
     s = stats_new(&o);
     while ((r = tool_next(&t)) != NULL) {
-        if (stats_add(s, r) < 0)
-            tool_reject(&t, r, stats_error_field(s), "%s", stats_error(s));
+        const char *field;
+
+        sbuf_reset(&why);
+        if (stats_add(s, r, &field, &why) < 0)
+            tool_reject(&t, r, field, "%s", sbuf_str(&why));
         json_decref(r);
         tool_progress(&t, "%ld records", t.nread);
     }
@@ -117,6 +120,7 @@ main(int argc, char **argv)
         rout_raw(t.out, sb.buf, sb.len);
     }
     sbuf_release(&sb);
+    sbuf_release(&why);
     stats_free(s);
     return tool_finish(&t);
 }

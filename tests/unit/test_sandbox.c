@@ -11,6 +11,7 @@
 
 static struct sandbox sb;
 static struct sandbox_limits lim;
+static struct sbuf err;     /* the last sandbox_run's reason, appended */
 
 /* Runs one step: sh -c script with input; fills res. */
 static int
@@ -25,7 +26,7 @@ run_sh(const char *script, const char *input, struct sandbox_result *res)
     sandbox_step_arg(s, script);
     if (input)
         sandbox_step_input(s, input, strlen(input));
-    rc = sandbox_run(&sb, 0, &job, res);
+    rc = sandbox_run(&sb, 0, &job, res, &err);
     sandbox_job_release(&job);
     return rc;
 }
@@ -150,7 +151,7 @@ main(int argc, char **argv)
     sandbox_step_arg(s, "/bin/true");
     s = sandbox_job_add(&job, &lim);
     sandbox_step_arg(s, "/nonexistent");
-    CHECK(sandbox_run(&sb, 1, &job, &res) == 0);
+    CHECK(sandbox_run(&sb, 1, &job, &res, &err) == 0);
     CHECK(res.n == 4);
     CHECK_STREQ(out(&res, 0), "a\n");
     /* 1 line; processes: the runner, sh, and ls or grep (the sleeper is gone). */
@@ -186,8 +187,9 @@ main(int argc, char **argv)
         bad.retries = 0;
         s = sandbox_job_add(&job, &lim);
         sandbox_step_arg(s, "/bin/true");
-        CHECK(sandbox_run(&bad, 0, &job, &res) == -1);
-        CHECK(strstr(sandbox_error(&bad), "/nonexistent/bwrap") != NULL);
+        sbuf_reset(&err);
+        CHECK(sandbox_run(&bad, 0, &job, &res, &err) == -1);
+        CHECK(strstr(sbuf_str(&err), "/nonexistent/bwrap") != NULL);
         CHECK(res.n == 0);
         sandbox_job_release(&job);
         sandbox_release(&bad);
@@ -195,5 +197,6 @@ main(int argc, char **argv)
 
     sandbox_result_release(&res);
     sandbox_release(&sb);
+    sbuf_release(&err);
     return check_done();
 }

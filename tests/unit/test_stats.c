@@ -10,6 +10,19 @@
 #include "sample.h"
 #include "stats.h"
 
+/* The last add()'s field and reason. */
+static const char *efield;
+static struct sbuf ewhy;
+
+/* stats_add, its reason kept in efield and ewhy. */
+static int
+add(struct stats *s, json_t *r)
+{
+    sbuf_reset(&ewhy);
+    efield = NULL;
+    return stats_add(s, r, &efield, &ewhy);
+}
+
 /* 1 - C(n-c,k)/C(n,k) straight from the binomials (small n only). */
 static double
 binom(long n, long k)
@@ -121,13 +134,13 @@ test_stream(void)
     for (i = 0; i < ARRAY_LEN(stream); i++) {
         r = json_loads(stream[i], 0, NULL);
         CHECK(r != NULL);
-        CHECK(stats_add(s, r) == 0);
+        CHECK(add(s, r) == 0);
         json_decref(r);
     }
     /* g1 again after g3: split. */
     r = json_loads("{\"group\":\"g1\",\"reward\":1}", 0, NULL);
-    CHECK(stats_add(s, r) == -1);
-    CHECK(strstr(stats_error(s), "'g1' is split") != NULL);
+    CHECK(add(s, r) == -1);
+    CHECK(strstr(sbuf_str(&ewhy), "'g1' is split") != NULL);
     json_decref(r);
     stats_finish(s);
     j = stats_json(s);
@@ -184,7 +197,7 @@ test_null_extracted(void)
     s = stats_new(&o);
     for (i = 0; i < ARRAY_LEN(recs); i++) {
         r = json_loads(recs[i], 0, NULL);
-        CHECK(r != NULL && stats_add(s, r) == 0);
+        CHECK(r != NULL && add(s, r) == 0);
         json_decref(r);
     }
     stats_finish(s);
@@ -206,16 +219,16 @@ test_bad_ids(void)
     stats_opts_init(&o);
     s = stats_new(&o);
     r = json_loads("{\"completion_ids\": [1, \"x\"]}", 0, NULL);
-    CHECK(stats_add(s, r) == -1);
-    CHECK_STREQ(stats_error_field(s), "completion_ids");
-    CHECK_STREQ(stats_error(s), "element 1 is not a token id (an integer >= 0)");
+    CHECK(add(s, r) == -1);
+    CHECK_STREQ(efield, "completion_ids");
+    CHECK_STREQ(sbuf_str(&ewhy), "element 1 is not a token id (an integer >= 0)");
     json_decref(r);
     r = json_loads("{\"completion_ids\": 3}", 0, NULL);
-    CHECK(stats_add(s, r) == -1);
-    CHECK_STREQ(stats_error(s), "not an array");
+    CHECK(add(s, r) == -1);
+    CHECK_STREQ(sbuf_str(&ewhy), "not an array");
     json_decref(r);
     r = json_loads("{\"completion_ids\": [4, 5]}", 0, NULL);
-    CHECK(stats_add(s, r) == 0);
+    CHECK(add(s, r) == 0);
     json_decref(r);
     stats_finish(s);
     r = stats_json(s);
@@ -234,5 +247,6 @@ main(void)
     test_percentile();
     test_boxed();
     test_stream();
+    sbuf_release(&ewhy);
     return check_done();
 }
