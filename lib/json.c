@@ -18,6 +18,7 @@ struct parser {
     struct sbuf *err;
     struct sbuf scratch;
     int depth;
+    int failed;         /* the first fault is the one told */
 };
 
 static json_t *parse_value(struct parser *ps);
@@ -25,8 +26,9 @@ static json_t *parse_value(struct parser *ps);
 static json_t *
 fail(struct parser *ps, const unsigned char *at, const char *why)
 {
-    if (ps->err && ps->err->len == 0)
+    if (ps->err && !ps->failed)
         sbuf_addf(ps->err, "column %ld: %s", (long)(at - ps->s) + 1, why);
+    ps->failed = 1;
     return NULL;
 }
 
@@ -462,8 +464,6 @@ json_parse(const char *s, size_t n, struct sbuf *err)
     ps.s = ps.p = (const unsigned char *)s;
     ps.end = ps.s + n;
     ps.err = err;
-    if (err)
-        sbuf_reset(err);
     skip_ws(&ps);
     v = parse_value(&ps);
     if (v) {

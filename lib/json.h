@@ -25,7 +25,10 @@
 
 #include "util.h"
 
-/* Parses s[0..n); a new reference, or NULL with "column N: reason" in err. */
+/*
+ * Parses s[0..n); a new reference, or NULL with "column N: reason"
+ * appended to err (NULL: no reason wanted).
+ */
 json_t *json_parse(const char *s, size_t n, struct sbuf *err);
 
 /*

@@ -17,7 +17,6 @@
 static int
 bad(struct sbuf *err, const char *fmt, const char *field, const char *what)
 {
-    sbuf_reset(err);
     sbuf_addf(err, fmt, field, what);
     return -1;
 }
@@ -32,7 +31,6 @@ get_num(const json_t *v, const char *key, double lo, double hi, double *out, str
         return bad(err, "field '%s': %s", key, "not a number");
     d = json_number_value(v);
     if (!(d >= lo && d <= hi) || !isfinite(d)) {
-        sbuf_reset(err);
         sbuf_addf(err, "field '%s': %g is not in [%g, %g]", key, d, lo, hi);
         return -1;
     }
@@ -50,7 +48,6 @@ get_int(const json_t *v, const char *key, long long lo, long long hi, long long 
         return bad(err, "field '%s': %s", key, "not an integer");
     x = json_integer_value(v);
     if (x < lo || x > hi) {
-        sbuf_reset(err);
         sbuf_addf(err, "field '%s': %lld is not in [%lld, %lld]", key, x, lo, hi);
         return -1;
     }
@@ -114,7 +111,6 @@ get_prompts(struct oai_request *rq, const json_t *v, const struct oai_limits *li
     }
     n = json_array_size(v);
     if (n > (size_t)lim->max_prompts) {
-        sbuf_reset(err);
         sbuf_addf(err, "field 'prompt': %zu prompts, at most %d in one request", n,
                   lim->max_prompts);
         return -1;
@@ -283,14 +279,12 @@ oai_request_parse(struct oai_request *rq, const char *body, size_t len,
     rq->user = "";
     rq->root = json_parse(body, len, &perr);
     if (!rq->root) {
-        sbuf_reset(err);
         sbuf_addf(err, "the body is not JSON: %s", sbuf_str(&perr));
         sbuf_release(&perr);
         return -1;
     }
     sbuf_release(&perr);
     if (!json_is_object(rq->root)) {
-        sbuf_reset(err);
         sbuf_adds(err, "the body is not a JSON object");
         goto fail;
     }
@@ -590,7 +584,6 @@ choice_logprobs(struct oai_choice *c, const json_t *lp, enum oai_endpoint ep, st
     return 0;
 bad:
     json_decref(ids);
-    sbuf_reset(err);
     sbuf_adds(err, "a choice's logprobs are not in the OpenAI form");
     return -1;
 }
@@ -620,7 +613,6 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
     r->prompt_tokens = r->completion_tokens = -1;
     r->root = json_parse(body, len, &perr);
     if (!r->root) {
-        sbuf_reset(err);
         sbuf_addf(err, "the response is not JSON: %s", sbuf_str(&perr));
         sbuf_release(&perr);
         return -1;
@@ -628,7 +620,6 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
     sbuf_release(&perr);
     choices = json_object_get(r->root, "choices");
     if (!json_is_array(choices) || json_array_size(choices) != (size_t)n) {
-        sbuf_reset(err);
         sbuf_addf(err, "the response has %zu choices, %d were asked for",
                   json_array_size(choices), n);
         goto fail;
@@ -643,7 +634,6 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
         size_t clen = 0;
         size_t k = json_is_integer(ix) ? (size_t)json_integer_value(ix) : i;
         if (k >= (size_t)n || r->choice[k].completion) {
-            sbuf_reset(err);
             sbuf_adds(err, "the response's choice indices are not 0..n-1");
             goto fail;
         }
@@ -657,7 +647,6 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
                 rc = json_object_get(msg, "reasoning");
             reasoning = json_string_value(rc);
             if (!json_is_object(msg) || (!content && !json_is_null(json_object_get(msg, "content")))) {
-                sbuf_reset(err);
                 sbuf_adds(err, "a choice has no message content");
                 goto fail;
             }
@@ -665,7 +654,6 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
             content = json_string_value(json_object_get(ch, "text"));
             clen = json_string_length(json_object_get(ch, "text"));
             if (!content) {
-                sbuf_reset(err);
                 sbuf_adds(err, "a choice has no text");
                 goto fail;
             }
@@ -676,7 +664,6 @@ oai_response_parse(struct oai_response *r, const char *body, size_t len,
         sbuf_add(&text, content ? content : "", clen);
         c->completion = json_stringn(text.buf, text.len);
         if (!c->completion) {
-            sbuf_reset(err);
             sbuf_adds(err, "a choice's text is not valid UTF-8");
             goto fail;
         }

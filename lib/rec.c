@@ -50,7 +50,6 @@ struct rin {
     const char *cur;       /* the current line */
     size_t curlen;
     long lineno;
-    struct sbuf err;
 };
 
 static const unsigned char zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
@@ -136,7 +135,6 @@ rin_close(struct rin *in)
     free(in->ibuf);
     free(in->name);
     sbuf_release(&in->line);
-    sbuf_release(&in->err);
     free(in);
 }
 
@@ -240,7 +238,7 @@ is_blank(const char *s, size_t n)
 }
 
 json_t *
-rin_next(struct rin *in, enum rin_status *st)
+rin_next(struct rin *in, enum rin_status *st, struct sbuf *why)
 {
     const char *s;
     size_t n;
@@ -255,15 +253,14 @@ rin_next(struct rin *in, enum rin_status *st)
         if (!is_blank(s, n))
             break;
     }
-    v = json_parse(s, n, &in->err);
+    v = json_parse(s, n, why);
     if (!v) {
         *st = RIN_BADLINE;
         return NULL;
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        sbuf_reset(&in->err);
-        sbuf_adds(&in->err, "column 1: a record must be a JSON object");
+        sbuf_adds(why, "column 1: a record must be a JSON object");
         *st = RIN_BADLINE;
         return NULL;
     }
@@ -288,12 +285,6 @@ rin_rawline(const struct rin *in, size_t *len)
 {
     *len = in->curlen;
     return in->cur;
-}
-
-const char *
-rin_error(const struct rin *in)
-{
-    return in->err.buf ? in->err.buf : "";
 }
 
 /* ------------------------------------------------------------------ */

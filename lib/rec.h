@@ -17,7 +17,7 @@
  *     struct rin *in = rin_open("-");
  *     struct rout *out = rout_open(NULL, 0, 0);
  *     json_t *r;
- *     while ((r = rin_next(in, &err)) != NULL) { rout_write(out, r); json_decref(r); }
+ *     while ((r = rin_next(in, &st, &why)) != NULL) { rout_write(out, r); json_decref(r); }
  *     rout_close(out); rin_close(in);
  *
  * Most tools use tool.h, which wraps these with the error policy.
@@ -46,7 +46,7 @@ void rin_close(struct rin *in);
 enum rin_status {
     RIN_OK = 0,    /* a record was returned */
     RIN_EOF,       /* end of input */
-    RIN_BADLINE,   /* the line is not valid JSON/UTF-8: see rin_error() */
+    RIN_BADLINE,   /* the line is not valid JSON/UTF-8, or not an object */
 };
 
 /*
@@ -58,11 +58,12 @@ const char *rin_line(struct rin *in, size_t *len);
 
 /*
  * Next record: a new reference, or NULL with *st set to RIN_EOF or
- * RIN_BADLINE.  On RIN_BADLINE the raw line stays available through
- * rin_rawline() and the reason through rin_error(); the next call goes on
- * with the following line.  Blank lines are skipped.
+ * RIN_BADLINE.  On RIN_BADLINE the reason is appended to why (e.g.
+ * "column 7: invalid UTF-8") and the raw line stays available through
+ * rin_rawline(); the next call goes on with the following line.  Blank
+ * lines are skipped.
  */
-json_t *rin_next(struct rin *in, enum rin_status *st);
+json_t *rin_next(struct rin *in, enum rin_status *st, struct sbuf *why);
 
 /* File name for messages ("<stdin>" for stdin); borrowed. */
 const char *rin_name(const struct rin *in);
@@ -70,8 +71,6 @@ const char *rin_name(const struct rin *in);
 long rin_lineno(const struct rin *in);
 /* Last raw line (borrowed until next call) and its length. */
 const char *rin_rawline(const struct rin *in, size_t *len);
-/* Description of the last RIN_BADLINE, e.g. "column 7: invalid UTF-8"; borrowed. */
-const char *rin_error(const struct rin *in);
 
 /* ---- writing ---- */
 

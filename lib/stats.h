@@ -13,7 +13,7 @@
  *     stats_opts_init(&o);
  *     struct stats *s = stats_new(&o);
  *     while ((r = next())) {
- *         if (stats_add(s, r) < 0) report(stats_error(s));
+ *         if (stats_add(s, r, &field, &why) < 0) report(field, why);
  *         json_decref(r);
  *     }
  *     stats_finish(s);

@@ -293,6 +293,7 @@ json_t *
 tool_next(struct tool *t)
 {
     for (;;) {
+        struct sbuf why = SBUF_INIT;
         enum rin_status st;
         json_t *r;
 
@@ -302,14 +303,15 @@ tool_next(struct tool *t)
             t->cur++;
             t->in = rin_open(t->inputs[t->cur]);
         }
-        r = rin_next(t->in, &st);
+        r = rin_next(t->in, &st, &why);
         if (r) {
             t->nread++;
             return r;
         }
         if (st == RIN_BADLINE) {
             t->nread++;
-            reject_raw(t, "%s", rin_error(t->in));
+            reject_raw(t, "%s", sbuf_str(&why));
+            sbuf_release(&why);
             continue;
         }
         rin_close(t->in);

@@ -22,6 +22,17 @@
  *     naming the file or field in quotes).  The caller chooses: a tool
  *     rejects the record (tool_reject(): "FILE:LINE: field 'x': why") or
  *     dies; lib/ never prints a message and never exits on bad input.
+ *     Reasons are appended, never reset, so a caller may prefix them.
+ *     Two shapes follow from it: a lookup by name with one way to fail
+ *     (chat_parse_format, format_script_parse) returns -1 alone, the
+ *     caller naming the name; a reader of items that may meet a bad one
+ *     (rin_next) returns NULL with a status, the reason in why.  No
+ *     module keeps a last error in its object.
+ *   - The modules that run a tool's loop over records (lib/tool, lib/score,
+ *     the *_stream.c files, lib/oaigen, lib/stats' plots) are the tools'
+ *     bodies: they report a bad record through tool_reject(), which
+ *     prints and, failing fast, exits as the tool does, and they die as a
+ *     tool does on their own files (spools, --resume's file, plots).
  *   - Each function with acquired resources has one cleanup exit (goto
  *     out / fail) that frees in reverse order; on failure the outputs hold
  *     nothing to free.

@@ -38,8 +38,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     in = rin_open(path);
     while ((line = rin_line(in, &len)) != NULL) {
-        json_t *a = json_parse(line, len, &err);
-        json_t *b = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+        json_t *a;
+        json_t *b;
+
+        sbuf_reset(&err);
+        a = json_parse(line, len, &err);
+        b = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
         if (a && b && !json_equal(a, b))
             abort();
         /* jansson accepts NUL in keys, which C strings cannot carry. */

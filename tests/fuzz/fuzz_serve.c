@@ -22,6 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ep, i;
 
     for (ep = 0; ep < 2; ep++) {
+        sbuf_reset(&err);
         if (oai_request_parse(&rq, (const char *)data, size, (enum oai_endpoint)ep, &lim,
                               &err) == 0) {
             if (rq.n < 1 || rq.n > lim.max_n || rq.max_tokens < 1 ||

@@ -79,8 +79,10 @@ test_fixed(void)
         struct sbuf err = SBUF_INIT;
         CHECK(json_parse("{\"a\":[1,2,}", 11, &err) == NULL);
         CHECK_STREQ(sbuf_str(&err), "column 11: unexpected character");
+        sbuf_reset(&err);
         CHECK(json_parse("{\"a\":\"\xff\"}", 9, &err) == NULL);
         CHECK_STREQ(sbuf_str(&err), "column 7: invalid UTF-8 (byte 0xff)");
+        sbuf_reset(&err);
         CHECK(json_parse("{\"a\":1,\"a\":2}", 13, &err) == NULL);
         CHECK_STREQ(sbuf_str(&err), "column 8: duplicate object key");
         sbuf_release(&err);

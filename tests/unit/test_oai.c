@@ -126,6 +126,7 @@ main(void)
     CHECK_STREQ(r.model, "t");
     oai_response_release(&r);
     /* not the answer asked for */
+    sbuf_reset(&err);
     CHECK(oai_response_parse(&r, resp, strlen(resp), OAI_CHAT, 3, &err) == -1);
     CHECK_STREQ(err.buf, "the response has 2 choices, 3 were asked for");
     resp = "{\"error\":{\"message\":\"bad key\"}}";

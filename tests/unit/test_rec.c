@@ -105,13 +105,14 @@ static int
 read_all(const char *path, json_t **out, int max, char *err, size_t errsz)
 {
     struct rin *in = rin_open(path);
+    struct sbuf why = SBUF_INIT;
     enum rin_status st;
     json_t *r;
     int n = 0;
 
-    while ((r = rin_next(in, &st)) != NULL || st == RIN_BADLINE) {
+    while ((r = rin_next(in, &st, &why)) != NULL || st == RIN_BADLINE) {
         if (!r) {
-            snprintf(err, errsz, "%ld:%s", rin_lineno(in), rin_error(in));
+            snprintf(err, errsz, "%ld:%s", rin_lineno(in), sbuf_str(&why));
             n = -1;
             break;
         }
@@ -121,6 +122,7 @@ read_all(const char *path, json_t **out, int max, char *err, size_t errsz)
             json_decref(r);
     }
     rin_close(in);
+    sbuf_release(&why);
     return n;
 }
 
