@@ -858,10 +858,8 @@ packer_add(struct packer *p, const json_t *rec, const char **field, struct sbuf 
     if (json_object_get(rec, "chosen") || json_object_get(rec, "chosen_ids"))
         rc = unit_from_pref(&u, p->chat, rec, field, why);
     else if (json_object_get(rec, "completion_ids") || json_object_get(rec, "prompt_ids")) {
-        if (sample_temp_take(&p->samp, rec, field) < 0) {
-            sbuf_add(why, p->samp.msg.buf, p->samp.msg.len);
+        if (sample_temp_take(&p->samp, rec, field, why) < 0)
             return -1;
-        }
         rc = unit_from_sample(&u, rec, field, why);
     }
     else if (json_object_get(rec, "text") && p->chat)

@@ -344,26 +344,26 @@ sample_logp_temperature(const struct sample_sampling *s)
 void
 sample_temp_init(struct sample_temp *st, int fixed, double temperature)
 {
-    memset(st, 0, sizeof(*st)); /* msg: SBUF_INIT */
+    memset(st, 0, sizeof(*st));
     st->fixed = fixed;
     st->temperature = fixed ? temperature : 1.0;
 }
 
 int
-sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field)
+sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field,
+                 struct sbuf *why)
 {
     struct sample_sampling s;
-    const char *why;
+    const char *bad;
     int r;
 
     if (st->fixed)
         return 0;
-    r = sample_sampling_get(rec, &s, field, &why);
+    r = sample_sampling_get(rec, &s, field, &bad);
     if (r == 0)
         return 0;
-    sbuf_reset(&st->msg);
     if (r < 0) {
-        sbuf_adds(&st->msg, why);
+        sbuf_adds(why, bad);
         return -1;
     }
     if (!st->seen) {
@@ -375,7 +375,7 @@ sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field)
     if (sample_sampling_eq(&s, &st->first))
         return 0;
     *field = "sampling";
-    sbuf_addf(&st->msg,
+    sbuf_addf(why,
               "temperature %g, top_p %g, top_k %lld, min_p %g differ from the first "
               "sample's %g, %g, %lld, %g (one run, one setting)",
               s.temperature, s.top_p, s.top_k, s.min_p, st->first.temperature, st->first.top_p,
@@ -386,5 +386,5 @@ sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field)
 void
 sample_temp_release(struct sample_temp *st)
 {
-    sbuf_release(&st->msg);
+    memset(st, 0, sizeof(*st));
 }

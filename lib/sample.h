@@ -158,7 +158,6 @@ struct sample_temp {
     int seen;                   /* a record has fixed it */
     double temperature;         /* the temperature to use */
     struct sample_sampling first;
-    struct sbuf msg;            /* the last message (owned) */
 };
 
 /* Starts with the option's temperature (fixed = 1), or 1 until a record says. */
@@ -166,9 +165,11 @@ void sample_temp_init(struct sample_temp *st, int fixed, double temperature);
 /*
  * Takes rec's sampling settings.  0 when rec agrees (or has none, or the
  * option overrides); -1 when its "sampling" is bad or differs from the
- * first record's: *field names the field (static), st->msg says why.
+ * first record's: *field names the field (static), the reason is
+ * appended to why.
  */
-int sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field);
+int sample_temp_take(struct sample_temp *st, const json_t *rec, const char **field,
+                     struct sbuf *why);
 void sample_temp_release(struct sample_temp *st);
 
 /* ---- the conversation of a record (sample_conv.c) ---- */

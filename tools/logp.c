@@ -205,8 +205,8 @@ main(int argc, char **argv)
             json_decref(r);
             continue;
         }
-        if (sample_temp_take(&st, r, &field) < 0) {
-            tool_reject(&tl, r, field, "%s", sbuf_str(&st.msg));
+        if (sample_temp_take(&st, r, &field, &why) < 0) {
+            tool_reject(&tl, r, field, "%s", sbuf_str(&why));
             json_decref(r);
             continue;
         }

@@ -402,8 +402,8 @@ read_rows(struct update *u, const struct model *m)
         } else if (u->replay && pack_row_routes(&w, rec, &m->cfg, &why) < 0) {
             tool_reject(&u->tl, rec, "routes", "%s", sbuf_str(&why));
             pack_row_release(&w);
-        } else if (sample_temp_take(&u->samp, rec, &field) < 0) {
-            tool_reject(&u->tl, rec, field, "%s", sbuf_str(&u->samp.msg));
+        } else if (sample_temp_take(&u->samp, rec, &field, &why) < 0) {
+            tool_reject(&u->tl, rec, field, "%s", sbuf_str(&why));
             pack_row_release(&w);
         } else {
             if (u->nrows == u->caprows) {

@@ -135,25 +135,27 @@ test_temp(void)
         rec("{\"sampling\":{\"temperature\":0.5,\"top_p\":0.9,\"top_k\":0,\"min_p\":0}}");
     json_t *none = rec("{}");
     const char *field = NULL;
+    struct sbuf why = SBUF_INIT;
 
     sample_temp_init(&st, 0, 0);
     CHECK(st.temperature == 1.0);
-    CHECK(sample_temp_take(&st, none, &field) == 0 && st.temperature == 1.0);
-    CHECK(sample_temp_take(&st, a, &field) == 0 && st.temperature == 0.5);
-    CHECK(sample_temp_take(&st, a, &field) == 0);
-    CHECK(sample_temp_take(&st, none, &field) == 0);
-    CHECK(sample_temp_take(&st, b, &field) == -1);
+    CHECK(sample_temp_take(&st, none, &field, &why) == 0 && st.temperature == 1.0);
+    CHECK(sample_temp_take(&st, a, &field, &why) == 0 && st.temperature == 0.5);
+    CHECK(sample_temp_take(&st, a, &field, &why) == 0);
+    CHECK(sample_temp_take(&st, none, &field, &why) == 0);
+    CHECK(sample_temp_take(&st, b, &field, &why) == -1);
     CHECK_STREQ(field, "sampling");
-    CHECK(strstr(sbuf_str(&st.msg), "top_p 0.9") != NULL);
+    CHECK(strstr(sbuf_str(&why), "top_p 0.9") != NULL);
     sample_temp_release(&st);
 
     /* the option overrides: every record taken, its temperature kept */
     sample_temp_init(&st, 1, 2.0);
-    CHECK(sample_temp_take(&st, a, &field) == 0 && sample_temp_take(&st, b, &field) == 0);
+    CHECK(sample_temp_take(&st, a, &field, &why) == 0 && sample_temp_take(&st, b, &field, &why) == 0);
     CHECK(st.temperature == 2.0);
     sample_temp_release(&st);
     json_decref(a);
     json_decref(b);
+    sbuf_release(&why);
     json_decref(none);
 }
 
