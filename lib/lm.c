@@ -63,7 +63,7 @@ lm_chat_open(const char *dir, const struct model *m, enum chat_format format, un
 
     if (!t)
         return -1;
-    if (tok_vocab_size(t) > m->cfg.vocab_size) {
+    if (m && tok_vocab_size(t) > m->cfg.vocab_size) {
         sbuf_addf(err, "'%s': the tokenizer has %d ids, the model %d", dir, tok_vocab_size(t),
                   m->cfg.vocab_size);
         goto fail;

@@ -59,7 +59,8 @@ void lm_free(struct model *m);
 /*
  * dir's tokenizer (new, into *tk) and the chat format over it (into
  * *chat, chat_init() format and flags).  The tokenizer must not have more
- * ids than m's vocabulary.  0, or -1 with a message in err and nothing to
+ * ids than m's vocabulary; m NULL: a tool that reads the tokenizer and
+ * not the weights (pack).  0, or -1 with a message in err and nothing to
  * free.
  */
 int lm_chat_open(const char *dir, const struct model *m, enum chat_format format,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "lm.h"
 #include "pack.h"
 #include "tok.h"
 #include "tool.h"
@@ -121,8 +122,7 @@ main(int argc, char **argv)
     }
     memset(&chat, 0, sizeof(chat));
     if (mo.lm.dir) {
-        if (!(tk = tok_load_dir(mo.lm.dir, &err))
-            || chat_init(&chat, tk, mo.lm.format, mo.lm.chat_flags, &err) < 0)
+        if (lm_chat_open(mo.lm.dir, NULL, mo.lm.format, mo.lm.chat_flags, &tk, &chat, &err) < 0)
             die("%s", sbuf_str(&err));
         have_chat = 1;
     }
