@@ -7,8 +7,10 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
+#include "sample.h"
 #include "util.h"
 
 void
@@ -103,43 +105,34 @@ adv_overlong(long L, long lmax, long lc, int truncated)
 }
 
 int
-adv_kl_sum(const json_t *rec, int kind, double *out, const char **field, const char **why)
+adv_kl_sum(const json_t *rec, int kind, double *out, const char **field, struct sbuf *why)
 {
-    const json_t *a = json_object_get(rec, "logprobs"), *b = json_object_get(rec, "ref_logprobs");
+    const json_t *a, *b;
     size_t i, n;
     double sum = 0.0;
 
-    if (!a)
-        a = json_object_get(rec, "old_logprobs");
     *field = json_object_get(rec, "logprobs") ? "logprobs" : "old_logprobs";
-    if (!json_is_array(a)) {
-        *why = a ? "not an array" : "missing (the KL in the reward needs the sampler's)";
+    if (!json_object_get(rec, *field)) {
+        sbuf_adds(why, "missing (the KL in the reward needs the sampler's)");
         return -1;
     }
-    if (!json_is_array(b)) {
-        *field = "ref_logprobs";
-        *why = b ? "not an array" : "missing (the KL in the reward needs logp -m REF first)";
+    if (sample_get_logprobs(rec, *field, SIZE_MAX, NULL, &a, why) < 0)
         return -1;
-    }
     n = json_array_size(a);
-    if (json_array_size(b) != n) {
-        *field = "ref_logprobs";
-        *why = "not as long as the sampler's log-probs";
+    *field = "ref_logprobs";
+    if (!json_object_get(rec, "ref_logprobs")) {
+        sbuf_adds(why, "missing (the KL in the reward needs logp -m REF first)");
         return -1;
     }
+    if (sample_get_logprobs(rec, "ref_logprobs", n, "log-probs of the sampler", &b, why) < 0)
+        return -1;
     for (i = 0; i < n; i++) {
-        const json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
-        double d;
-        if (!json_is_number(x) || !json_is_number(y)) {
-            *field = json_is_number(x) ? "ref_logprobs" : *field;
-            *why = "an element is not a number";
-            return -1;
-        }
-        d = json_number_value(x) - json_number_value(y);
+        double d = json_number_value(json_array_get(a, i))
+                   - json_number_value(json_array_get(b, i));
         sum += kind == 1 ? d : kind == 2 ? 0.5 * d * d : exp(-d) + d - 1.0;
     }
     if (!isfinite(sum)) {
-        *why = "the KL is not finite";
+        sbuf_adds(why, "the KL is not finite");
         return -1;
     }
     *out = sum;

@@ -67,6 +67,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "util.h"
+
 enum adv_baseline {
     ADV_BASELINE_MEAN, /* b_i = mean(r) */
     ADV_BASELINE_LOO,  /* b_i = mean of the other G - 1 rewards */
@@ -126,11 +128,13 @@ struct tool;
 double adv_overlong(long L, long lmax, long lc, int truncated);
 
 /*
- * sum_t k(a_t, b_t) over two log-prob arrays of rec (kind 1, 2, 3 for
- * k1, k2, k3): 0 and *out, or -1 with *field (static) and *why (static).
+ * sum_t k(a_t, b_t) over the sampler's log-probs a (logprobs, else
+ * old_logprobs) and ref_logprobs b of rec, both read by
+ * sample_get_logprobs (kind 1, 2, 3 for k1, k2, k3): 0 and *out, or -1
+ * with *field (static) and the reason appended to why.
  */
 int adv_kl_sum(const json_t *rec, int kind, double *out, const char **field,
-               const char **why);
+               struct sbuf *why);
 
 struct adv_run_opts {
     struct adv_opts adv;

@@ -27,6 +27,7 @@ struct scratch {
     double *r, *a, *ov, *kl, *c, *ca, *col;
     size_t cap, nc;
     const char *keys[MAX_COMP];
+    struct sbuf why;            /* a reason that is not static text */
 };
 
 static void
@@ -54,6 +55,7 @@ scratch_free(struct scratch *s)
     free(s->c);
     free(s->ca);
     free(s->col);
+    sbuf_release(&s->why);
 }
 
 static int
@@ -67,7 +69,7 @@ truncated(const json_t *rec)
 /*
  * The reward of sample i of a group and its terms into s (i = 0 fixes
  * the --per-reward components for the group); 0, or -1 with *field and
- * *why (static, or borrowed from rec).
+ * *why (static, or borrowed from rec or s until the next call).
  */
 static int
 record_terms(const struct adv_run_opts *o, const json_t *rec, size_t i, struct scratch *s,
@@ -113,8 +115,11 @@ record_terms(const struct adv_run_opts *o, const json_t *rec, size_t i, struct s
     }
     if (o->kl_coef > 0) {
         double kl;
-        if (adv_kl_sum(rec, o->kl_kind, &kl, field, why))
+        sbuf_reset(&s->why);
+        if (adv_kl_sum(rec, o->kl_kind, &kl, field, &s->why)) {
+            *why = sbuf_str(&s->why);
             return -1;
+        }
         s->kl[i] = -o->kl_coef * kl;
     }
     s->r[i] = r + s->ov[i] + s->kl[i];

@@ -38,6 +38,37 @@ sample_domain_match(const struct sample_domains *d, const json_t *rec, const cha
     return !in_list(d->except, d->nexcept, json_string_value(v));
 }
 
+int
+sample_get_logprobs(const json_t *rec, const char *key, size_t n, const char *of,
+                    const json_t **out, struct sbuf *why)
+{
+    const json_t *a = json_object_get(rec, key), *v;
+    size_t i;
+
+    if (!json_is_array(a)) {
+        sbuf_adds(why, a ? "not an array" : "missing");
+        return -1;
+    }
+    if (n != SIZE_MAX && json_array_size(a) != n) {
+        sbuf_addf(why, "%zu values for %zu %s", json_array_size(a), n, of);
+        return -1;
+    }
+    json_array_foreach(a, i, v) {
+        double x;
+        if (!json_is_number(v)) {
+            sbuf_addf(why, "element %zu is not a number", i);
+            return -1;
+        }
+        x = json_number_value(v);
+        if (!isfinite(x) || x > 0) {
+            sbuf_addf(why, "element %zu is not a log-probability (finite, <= 0)", i);
+            return -1;
+        }
+    }
+    *out = a;
+    return 0;
+}
+
 /* ============================== Routes ============================== */
 
 int

@@ -89,6 +89,17 @@ int sample_reward(const json_t *rec, const char *key, double *out, const char **
 int sample_get_ids(const json_t *rec, const char *key, int vocab, int nonempty,
                    const json_t **out, struct sbuf *why);
 
+/*
+ * rec's log-probability array key (logprobs, old_logprobs, ref_logprobs):
+ * n (SIZE_MAX: any number) finite numbers <= 0, one per token of `of`.
+ * 0 with the array in *out (borrowed from rec), or -1 with the reason
+ * appended to why: "missing", "not an array", "N values for n OF",
+ * "element I is not a number" or "element I is not a log-probability
+ * (finite, <= 0)".  pack and advantage's KL term read them here.
+ */
+int sample_get_logprobs(const json_t *rec, const char *key, size_t n, const char *of,
+                        const json_t **out, struct sbuf *why);
+
 /* ---- routes ---- */
 
 /*

@@ -38,6 +38,21 @@ struct ctx {
     char idbuf[16];
 };
 
+/* Fills p with prompts[i], its ids in ids and its id "qI" in idbuf. */
+static void
+fill_prompt(struct chat *chat, int i, struct tok_ids *ids, char *idbuf, size_t idsize,
+            struct gen_prompt *p)
+{
+    ids->n = 0;
+    chat_prompt(chat, NULL, prompts[i], ids);
+    snprintf(idbuf, idsize, "q%d", i);
+    p->user = (void *)(long)i;
+    p->id = idbuf;
+    p->idlen = strlen(idbuf);
+    p->ids = ids->v;
+    p->n = (int)ids->n;
+}
+
 static int
 next(void *vc, struct gen_prompt *p)
 {
@@ -45,15 +60,7 @@ next(void *vc, struct gen_prompt *p)
 
     if (c->next == (int)ARRAY_LEN(prompts))
         return 0;
-    c->ids.n = 0;
-    chat_prompt(c->chat, NULL, prompts[c->next], &c->ids);
-    snprintf(c->idbuf, sizeof(c->idbuf), "q%d", c->next);
-    p->user = (void *)(long)c->next;
-    p->id = c->idbuf;
-    p->idlen = strlen(c->idbuf);
-    p->ids = c->ids.v;
-    p->n = (int)c->ids.n;
-    c->next++;
+    fill_prompt(c->chat, c->next++, &c->ids, c->idbuf, sizeof(c->idbuf), p);
     return 1;
 }
 
@@ -163,16 +170,8 @@ unext(void *vc, struct gen_prompt *p)
 
     if (c->next == (int)ARRAY_LEN(prompts))
         return 0;
-    c->ids.n = 0;
-    chat_prompt(c->chat, NULL, prompts[c->next], &c->ids);
-    snprintf(c->idbuf, sizeof(c->idbuf), "q%d", c->next);
-    p->user = (void *)(long)c->next;
-    p->id = c->idbuf;
-    p->idlen = strlen(c->idbuf);
-    p->ids = c->ids.v;
-    p->n = (int)c->ids.n;
     p->opts = &c->opts[c->next > 0];
-    c->next++;
+    fill_prompt(c->chat, c->next++, &c->ids, c->idbuf, sizeof(c->idbuf), p);
     return 1;
 }
 
