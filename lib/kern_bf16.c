@@ -13,6 +13,7 @@
  */
 #include "kern.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,9 +254,7 @@ bf16w_alloc(struct bf16w *w, int O, int K)
     w->K = K;
     w->Kp = (K + 31) & ~31;
     n = (size_t)((O + KERN16_PANEL - 1) / KERN16_PANEL) * KERN16_PANEL * (size_t)w->Kp;
-    w->p = aligned_alloc(64, (n * sizeof(bf16) + 63) & ~(size_t)63);
-    if (!w->p)
-        die("bf16w: out of memory for %d x %d", O, K);
+    w->p = xaligned(64, n * sizeof(bf16));
     memset(w->p, 0, n * sizeof(bf16));
 }
 
@@ -432,21 +431,75 @@ struct src {
     size_t ld;
 };
 
-/* Rows [0, R) of s as bf16, Kp each (zero past K), then zero rows to Rp. */
+/*
+ * Each thread's scratch for its calls' prepared activations, slot by
+ * slot: grown as needed, kept for the thread's next call (a product's
+ * rows are rounded on every call, and a block of megabytes allocated and
+ * freed each time would be zeroed again by the kernel each time), freed
+ * when the thread ends.
+ */
+enum { SCR_BF16, SCR_F32, SCR_N };
+struct scratch {
+    void *p[SCR_N];
+    size_t n[SCR_N];
+};
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void
+scratch_free(void *v)
+{
+    struct scratch *s = v;
+    int i;
+
+    for (i = 0; i < SCR_N; i++)
+        free(s->p[i]);
+    free(s);
+}
+
+static void
+scratch_init(void)
+{
+    if (pthread_key_create(&scratch_key, scratch_free))
+        die("bf16: no thread key for the kernels' scratch");
+}
+
+static void *
+scratch(int slot, size_t n)
+{
+    struct scratch *s;
+
+    pthread_once(&scratch_once, scratch_init);
+    s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = xcalloc(1, sizeof(*s));
+        if (pthread_setspecific(scratch_key, s))
+            die("bf16: cannot keep the kernels' scratch");
+    }
+    if (n > s->n[slot]) {
+        free(s->p[slot]);
+        s->p[slot] = xaligned(64, n);
+        s->n[slot] = n;
+    }
+    return s->p[slot];
+}
+
+/* Rows [0, R) of s as bf16, Kp each (zero past K), then zero rows to Rp (thread scratch). */
 static bf16 *
 prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from)
 {
-    bf16 *x = xmalloc((size_t)Rp * (size_t)Kp * sizeof(bf16));
+    bf16 *x = scratch(SCR_BF16, (size_t)Rp * (size_t)Kp * sizeof(bf16));
     int r;
 
-    memset(x, 0, (size_t)Rp * (size_t)Kp * sizeof(bf16));
     for (r = 0; r < R; r++) {
         bf16 *d = x + (size_t)r * (size_t)Kp;
         if (s->f)
             from(d, s->f + (size_t)r * s->ld, (size_t)K);
         else
             memcpy(d, s->b + (size_t)r * s->ld, (size_t)K * sizeof(bf16));
+        memset(d + K, 0, (size_t)(Kp - K) * sizeof(bf16));
     }
+    memset(x + (size_t)R * (size_t)Kp, 0, (size_t)(Rp - R) * (size_t)Kp * sizeof(bf16));
     return x;
 }
 
@@ -551,12 +604,10 @@ mm_widen(const struct ukset *u, from_fn *from, to_fn *to, float *out, size_t ldo
     if (R < 1 || o0 >= o1)
         return;
     xb = prep_bf16(s, R, R, W->K, W->Kp, from);
-    xf = xmalloc((size_t)R * (size_t)W->Kp * sizeof(float));
+    xf = scratch(SCR_F32, (size_t)R * (size_t)W->Kp * sizeof(float));
     to(xf, xb, (size_t)R * (size_t)W->Kp);
-    free(xb);
     drive(u, out, ldo, (const char *)xf, (size_t)W->Kp, sizeof(float), W, R, o0, o1, bias,
           acc);
-    free(xf);
 }
 
 #if HAVE_X86
@@ -732,7 +783,6 @@ mm_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, in
     xp = (uint32_t *)(void *)xb;
     swap_pairs(xp, n);
     drive(&uk_bf, out, ldo, (const char *)xp, np, sizeof(uint32_t), W, R, o0, o1, bias, acc);
-    free(xb);
 }
 
 /*
@@ -821,7 +871,6 @@ mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R
         }
     }
     _tile_release();
-    free(xb);
     free(res);
 }
 #endif /* HAVE_X86 */
