@@ -30,7 +30,7 @@
  * needs 64 columns.  (Any tiling gives the same floats: kern.h's chains.)
  */
 #define MM16_FEW_COLS 128
-#define MM16_TILE_COLS 256
+#define MM16_TILE_COLS 1024
 #define NORM_ROWS 16    /* rows per norm chunk */
 #define ATT_ROWS 8      /* rows per attention chunk when not fused */
 

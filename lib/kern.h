@@ -145,6 +145,13 @@ float bf16_to_f32(bf16 h);
 /* dst[i] = bf16_from_f32(src[i]) / bf16_to_f32(src[i]) for i < n. */
 void bf16_from_f32_n(bf16 *dst, const float *src, size_t n);
 void bf16_to_f32_n(float *dst, const bf16 *src, size_t n);
+/*
+ * Rounds and transposes columns [c0, c1) of the fp32 rows src (rows x
+ * lds): dst[c * ldd + r] = bf16(src[r * lds + c]) for r < rows.  The same
+ * bits as bf16_from_f32 element by element.
+ */
+void bf16_from_f32_t(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t rows,
+                     int c0, int c1);
 
 /*
  * An O x K bf16 weight matrix packed for the kernels: panels of
@@ -169,6 +176,11 @@ void bf16w_free(struct bf16w *w);
  * o1 = O, so threads may pack disjoint ranges.
  */
 void bf16w_pack_f32(struct bf16w *w, const float *W, size_t ldw, int o0, int o1);
+/*
+ * Packs panels [j0, j1) of w (O x K) from the transpose of the fp32 rows
+ * S (K x O, stride ld): w[o][k] = bf16(S[k][o]).
+ */
+void bf16w_pack_f32_t(struct bf16w *w, const float *S, size_t ld, int j0, int j1);
 void bf16w_pack_bf16(struct bf16w *w, const bf16 *W, size_t ldw, int o0, int o1);
 /* w[o][k] */
 bf16 bf16w_at(const struct bf16w *w, int o, int k);

@@ -13,6 +13,7 @@
  */
 #include "kern.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,21 +122,27 @@ to_f32_avx2(float *dst, const bf16 *src, size_t n)
     to_f32_c(dst + i, src + i, n - i);
 }
 
+/* Sixteen fp32 bit patterns to bf16 ones in the low halves of 32-bit lanes. */
+T5 static inline __m512i
+round16(__m512i u)
+{
+    __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(
+        _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+
+    return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+}
+
 T5 static void
 from_f32_avx512(bf16 *dst, const float *src, size_t n)
 {
     size_t i = 0;
 
-    for (; i + 16 <= n; i += 16) {
-        __m512i u = _mm512_loadu_si512(src + i);
-        __mmask16 nan = _mm512_cmpgt_epi32_mask(
-            _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-        __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-        __m512i r = _mm512_srli_epi32(
-            _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(r));
-    }
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            _mm512_cvtepi32_epi16(round16(_mm512_loadu_si512(src + i))));
     from_f32_c(dst + i, src + i, n - i);
 }
 
@@ -193,6 +200,47 @@ bf16_to_f32_n(float *dst, const bf16 *src, size_t n)
     best_to()(dst, src, n);
 }
 
+#if HAVE_X86
+/* Sixteen rows at a time: each column's 16 values by one gather. */
+T5 static size_t
+from_f32_t_avx512(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t rows, int c0,
+                  int c1)
+{
+    __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)lds));
+    size_t r;
+    int c;
+
+    if (lds * 16 > (size_t)INT32_MAX)
+        return 0;
+    for (r = 0; r + 16 <= rows; r += 16)
+        for (c = c0; c < c1; c++) {
+            __m512i u = _mm512_castps_si512(
+                _mm512_i32gather_ps(idx, src + r * lds + (size_t)c, 4));
+            _mm256_storeu_si256((__m256i *)(dst + (size_t)c * ldd + r),
+                                _mm512_cvtepi32_epi16(round16(u)));
+        }
+    return r;
+}
+#endif
+
+void
+bf16_from_f32_t(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t rows, int c0,
+                int c1)
+{
+    size_t r = 0;
+    int c;
+
+#if HAVE_X86
+    if (cpu_features()->avx512f)
+        r = from_f32_t_avx512(dst, ldd, src, lds, rows, c0, c1);
+#endif
+    for (; r < rows; r++)
+        for (c = c0; c < c1; c++)
+            dst[(size_t)c * ldd + r] = bf16_from_f32(src[r * lds + (size_t)c]);
+}
+
 /* ---- packed weights ---- */
 
 void
@@ -206,9 +254,7 @@ bf16w_alloc(struct bf16w *w, int O, int K)
     w->K = K;
     w->Kp = (K + 31) & ~31;
     n = (size_t)((O + KERN16_PANEL - 1) / KERN16_PANEL) * KERN16_PANEL * (size_t)w->Kp;
-    w->p = aligned_alloc(64, (n * sizeof(bf16) + 63) & ~(size_t)63);
-    if (!w->p)
-        die("bf16w: out of memory for %d x %d", O, K);
+    w->p = xaligned(64, n * sizeof(bf16));
     memset(w->p, 0, n * sizeof(bf16));
 }
 
@@ -252,18 +298,109 @@ pack_row(struct bf16w *w, int o, const bf16 *row)
         memcpy(base + (size_t)p * 2 * KERN16_PANEL, row + 2 * p, 2 * sizeof(bf16));
 }
 
+#if HAVE_X86
+/* Sixteen lanes of bf16 pairs: word n = bf16(a[n]) | bf16(b[n]) << 16. */
+T5 static inline __m512i
+pair16(__m512i a, __m512i b)
+{
+    return _mm512_or_si512(round16(a), _mm512_slli_epi32(round16(b), 16));
+}
+
+/* Pairs [0, np) of a panel from its 16 rows of W (stride ldw), by gathers. */
+T5 static void
+pack_panel_avx512(bf16 *dst, const float *W, size_t ldw, int np)
+{
+    __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)ldw));
+    int p;
+
+    for (p = 0; p < np; p++) {
+        const float *w = W + 2 * (size_t)p;
+        _mm512_storeu_si512(dst + (size_t)p * 2 * KERN16_PANEL,
+                            pair16(_mm512_castps_si512(_mm512_i32gather_ps(idx, w, 4)),
+                                   _mm512_castps_si512(_mm512_i32gather_ps(idx, w + 1, 4))));
+    }
+}
+
+/* Pairs [0, np) of panel j of the transposed pack from rows 2p, 2p + 1 of S. */
+T5 static void
+tpack_panel_avx512(bf16 *dst, const float *S, size_t ld, int j, int np)
+{
+    int p;
+
+    for (p = 0; p < np; p++) {
+        const float *a = S + 2 * (size_t)p * ld + (size_t)j * KERN16_PANEL;
+        _mm512_storeu_si512(dst + (size_t)p * 2 * KERN16_PANEL,
+                            pair16(_mm512_loadu_si512(a), _mm512_loadu_si512(a + ld)));
+    }
+}
+#endif
+
+/* Whether the gathers' 32-bit indices reach 16 rows of stride ld. */
+static int
+vector_pack(size_t ld)
+{
+#if HAVE_X86
+    return cpu_features()->avx512f && ld <= (size_t)INT32_MAX / 16;
+#else
+    (void)ld;
+    return 0;
+#endif
+}
+
 void
 bf16w_pack_f32(struct bf16w *w, const float *W, size_t ldw, int o0, int o1)
 {
     bf16 *row = xcalloc((size_t)w->K + 1, sizeof(bf16));
-    int o;
+    int o = o0;
 
     pack_check(w, o0, o1);
-    for (o = o0; o < o1; o++) {
+#if HAVE_X86
+    /* whole panels: the full pairs by gathers, an odd k's last pair below */
+    if (vector_pack(ldw))
+        for (; o + KERN16_PANEL <= o1; o += KERN16_PANEL) {
+            int k = w->K - 1, n;
+            bf16 *base = w->p + (size_t)(o / KERN16_PANEL) * (size_t)(w->Kp / 2) * 2 * KERN16_PANEL;
+            pack_panel_avx512(base, W + (size_t)o * ldw, ldw, w->K / 2);
+            if (w->K % 2)
+                for (n = 0; n < KERN16_PANEL; n++) {
+                    bf16 *d = base + (size_t)(k / 2) * 2 * KERN16_PANEL + 2 * (size_t)n;
+                    d[0] = bf16_from_f32(W[(size_t)(o + n) * ldw + (size_t)k]);
+                    d[1] = 0;
+                }
+        }
+#endif
+    for (; o < o1; o++) {
         bf16_from_f32_n(row, W + (size_t)o * ldw, (size_t)w->K);
         pack_row(w, o, row);
     }
     free(row);
+}
+
+void
+bf16w_pack_f32_t(struct bf16w *w, const float *S, size_t ld, int j0, int j1)
+{
+    int np = w->Kp / 2, j, p, n, h;
+
+    for (j = j0; j < j1; j++) {
+        int cols = PT_MIN(KERN16_PANEL, w->O - j * KERN16_PANEL);
+        bf16 *out = w->p + (size_t)j * (size_t)np * 2 * KERN16_PANEL;
+        p = 0;
+#if HAVE_X86
+        if (cols == KERN16_PANEL && vector_pack(ld)) {
+            tpack_panel_avx512(out, S, ld, j, w->K / 2);
+            p = w->K / 2;
+        }
+#endif
+        for (; p < np && 2 * p < w->K; p++)
+            for (h = 0; h < 2; h++)
+                for (n = 0; n < cols; n++)
+                    out[((size_t)p * KERN16_PANEL + n) * 2 + h] =
+                        2 * p + h < w->K
+                            ? bf16_from_f32(S[(size_t)(2 * p + h) * ld + (size_t)j * KERN16_PANEL + (size_t)n])
+                            : 0;
+    }
 }
 
 void
@@ -294,31 +431,76 @@ struct src {
     size_t ld;
 };
 
-/* Rows [0, R) of s as bf16, Kp each (zero past K), then zero rows to Rp. */
+/*
+ * Each thread's scratch for its calls' prepared activations, slot by
+ * slot: grown as needed, kept for the thread's next call (a product's
+ * rows are rounded on every call, and a block of megabytes allocated and
+ * freed each time would be zeroed again by the kernel each time), freed
+ * when the thread ends.
+ */
+enum { SCR_BF16, SCR_F32, SCR_N };
+struct scratch {
+    void *p[SCR_N];
+    size_t n[SCR_N];
+};
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void
+scratch_free(void *v)
+{
+    struct scratch *s = v;
+    int i;
+
+    for (i = 0; i < SCR_N; i++)
+        free(s->p[i]);
+    free(s);
+}
+
+static void
+scratch_init(void)
+{
+    if (pthread_key_create(&scratch_key, scratch_free))
+        die("bf16: no thread key for the kernels' scratch");
+}
+
+static void *
+scratch(int slot, size_t n)
+{
+    struct scratch *s;
+
+    pthread_once(&scratch_once, scratch_init);
+    s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = xcalloc(1, sizeof(*s));
+        if (pthread_setspecific(scratch_key, s))
+            die("bf16: cannot keep the kernels' scratch");
+    }
+    if (n > s->n[slot]) {
+        free(s->p[slot]);
+        s->p[slot] = xaligned(64, n);
+        s->n[slot] = n;
+    }
+    return s->p[slot];
+}
+
+/* Rows [0, R) of s as bf16, Kp each (zero past K), then zero rows to Rp (thread scratch). */
 static bf16 *
 prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from)
 {
-    bf16 *x = xmalloc((size_t)Rp * (size_t)Kp * sizeof(bf16));
+    bf16 *x = scratch(SCR_BF16, (size_t)Rp * (size_t)Kp * sizeof(bf16));
     int r;
 
-    memset(x, 0, (size_t)Rp * (size_t)Kp * sizeof(bf16));
     for (r = 0; r < R; r++) {
         bf16 *d = x + (size_t)r * (size_t)Kp;
         if (s->f)
             from(d, s->f + (size_t)r * s->ld, (size_t)K);
         else
             memcpy(d, s->b + (size_t)r * s->ld, (size_t)K * sizeof(bf16));
+        memset(d + K, 0, (size_t)(Kp - K) * sizeof(bf16));
     }
+    memset(x + (size_t)R * (size_t)Kp, 0, (size_t)(Rp - R) * (size_t)Kp * sizeof(bf16));
     return x;
-}
-
-static inline void
-put16(float *p, float v, const float *bias, int o, int acc)
-{
-    if (acc)
-        *p += v;
-    else
-        *p = bias ? v + bias[o] : v;
 }
 
 /* The columns of panels [j, j + n) inside [o0, o1) of res rows [0, rb) into out rows r... */
@@ -327,11 +509,20 @@ emit(float *out, size_t ldo, const float *res, int r, int rb, int R, int j, int 
      int o1, const float *bias, int acc)
 {
     int c0 = PT_MAX(o0, j * KERN16_PANEL), c1 = PT_MIN(o1, (j + n) * KERN16_PANEL), i, c;
+    int base = j * KERN16_PANEL;
 
-    for (i = 0; i < rb && r + i < R; i++)
-        for (c = c0; c < c1; c++)
-            put16(out + (size_t)(r + i) * ldo + (size_t)c,
-                  res[i * RES_LD + c - j * KERN16_PANEL], bias, c, acc);
+    for (i = 0; i < rb && r + i < R; i++) {
+        float *restrict d = out + (size_t)(r + i) * ldo;
+        const float *restrict s = res + i * RES_LD;
+        if (acc)
+            for (c = c0; c < c1; c++)
+                d[c] += s[c - base];
+        else if (bias)
+            for (c = c0; c < c1; c++)
+                d[c] = s[c - base] + bias[c];
+        else
+            memcpy(d + c0, s + (c0 - base), (size_t)(c1 - c0) * sizeof(float));
+    }
 }
 
 /*
@@ -413,12 +604,10 @@ mm_widen(const struct ukset *u, from_fn *from, to_fn *to, float *out, size_t ldo
     if (R < 1 || o0 >= o1)
         return;
     xb = prep_bf16(s, R, R, W->K, W->Kp, from);
-    xf = xmalloc((size_t)R * (size_t)W->Kp * sizeof(float));
+    xf = scratch(SCR_F32, (size_t)R * (size_t)W->Kp * sizeof(float));
     to(xf, xb, (size_t)R * (size_t)W->Kp);
-    free(xb);
     drive(u, out, ldo, (const char *)xf, (size_t)W->Kp, sizeof(float), W, R, o0, o1, bias,
           acc);
-    free(xf);
 }
 
 #if HAVE_X86
@@ -594,7 +783,6 @@ mm_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, in
     xp = (uint32_t *)(void *)xb;
     swap_pairs(xp, n);
     drive(&uk_bf, out, ldo, (const char *)xp, np, sizeof(uint32_t), W, R, o0, o1, bias, acc);
-    free(xb);
 }
 
 /*
@@ -683,7 +871,6 @@ mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R
         }
     }
     _tile_release();
-    free(xb);
     free(res);
 }
 #endif /* HAVE_X86 */

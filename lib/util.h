@@ -74,8 +74,14 @@ PT_NORETURN void die_errno(const char *fmt, ...) PT_PRINTF(1, 2);
 /* "prog: message\n" on stderr. */
 void warnx_(const char *fmt, ...) PT_PRINTF(1, 2);
 
-/* Allocation that dies on failure; results are new, free with free(). */
+/*
+ * Allocation that dies on failure; results are new, free with free().
+ * Blocks of 4 MiB and more are given transparent huge pages where the
+ * kernel offers them on request.
+ */
 void *xmalloc(size_t n);
+/* n bytes aligned to align (a power of two); n is rounded up to align. */
+void *xaligned(size_t align, size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);

@@ -173,47 +173,33 @@ model_w16_free(struct model_w16 *w)
 
 /* ---- the backward ---- */
 
-/*
- * Transposing pack: dst (O = cols, K = rows) from the fp32 matrix S
- * (rows, cols; row i at S + i * ld), dst[o][k] = S[k][o]: panel j, pair p
- * holds S[2p][16j + n] and S[2p + 1][16j + n] for n < 16 (kern.h's
- * layout), two runs of 16 contiguous floats.  Padding stays zero.
- */
+/* Transposing pack on the pool (kern.h's bf16w_pack_f32_t), a panel a task. */
 struct tpack {
     struct bf16w *dst;
     const float *S;
     size_t ld;
-    int rows, cols;
 };
 
 static void
 tpack_task(void *ctx, int j, int tid)
 {
     const struct tpack *t = ctx;
-    int np = t->dst->Kp / 2, p, n, h, w = PT_MIN(KERN16_PANEL, t->cols - j * KERN16_PANEL);
-    bf16 *out = t->dst->p + (size_t)j * np * 2 * KERN16_PANEL, v[KERN16_PANEL];
 
     (void)tid;
-    for (p = 0; p < np && 2 * p < t->rows; p++)
-        for (h = 0; h < 2 && 2 * p + h < t->rows; h++) {
-            bf16_from_f32_n(v, t->S + (size_t)(2 * p + h) * t->ld + (size_t)j * KERN16_PANEL,
-                            (size_t)w);
-            for (n = 0; n < w; n++)
-                out[((size_t)p * KERN16_PANEL + n) * 2 + h] = v[n];
-        }
+    bf16w_pack_f32_t(t->dst, t->S, t->ld, j, j + 1);
 }
 
 static void
-tpack(struct bf16w *dst, const float *S, size_t ld, int rows, int cols)
+tpack(struct bf16w *dst, const float *S, size_t ld)
 {
-    struct tpack t = { dst, S, ld, rows, cols };
+    struct tpack t = { dst, S, ld };
 
-    pool_run(tpack_task, &t, (cols + KERN16_PANEL - 1) / KERN16_PANEL);
+    pool_run(tpack_task, &t, (dst->O + KERN16_PANEL - 1) / KERN16_PANEL);
 }
 
 /* A product on the pool: row blocks by column chunks of out (R, O of W). */
 #define BWD_ROWS 64
-#define BWD_COLS 256
+#define BWD_COLS 1024
 
 struct prod {
     const struct kernels16 *K;
@@ -278,13 +264,10 @@ static void
 tconv_task(void *ctx, int task, int tid)
 {
     const struct tconv *t = ctx;
-    int o0 = task * 16, o1 = PT_MIN(t->O, o0 + 16), o;
-    size_t r;
+    int o0 = task * 16, o1 = PT_MIN(t->O, o0 + 16);
 
     (void)tid;
-    for (r = 0; r < t->N; r++)
-        for (o = o0; o < o1; o++)
-            t->dT[(size_t)o * t->ld + r] = bf16_from_f32(t->dout[r * (size_t)t->O + o]);
+    bf16_from_f32_t(t->dT, t->ld, t->dout, (size_t)t->O, t->N, o0, o1);
 }
 
 /* A grow-only buffer of n bf16 (the backward's scratch, freed with w). */
@@ -319,7 +302,7 @@ w16_matmul_backward(struct model_w16 *w, float *din, float *dW, const float *dou
         if (!s->have_t) {
             if (!s->t.p)
                 bf16w_alloc(&s->t, IC, OC);
-            tpack(&s->t, W, (size_t)IC, OC, IC);
+            tpack(&s->t, W, (size_t)IC);
             s->have_t = 1;
         }
         prod_run(&p);
@@ -333,7 +316,7 @@ w16_matmul_backward(struct model_w16 *w, float *din, float *dW, const float *dou
         /* reused buffers: the padding past N must read as zero */
         inT.p = scratch(&w->s_in, &w->n_in, nin);
         memset(inT.p, 0, nin * sizeof(bf16));
-        tpack(&inT, in, (size_t)IC, (int)N, IC);
+        tpack(&inT, in, (size_t)IC);
         tc = (struct tconv){ scratch(&w->s_dT, &w->n_dT, xmul((size_t)OC, (size_t)inT.Kp)), dout,
                              N, (size_t)inT.Kp, OC };
         if (inT.Kp != (int)N)

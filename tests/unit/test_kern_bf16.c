@@ -238,6 +238,22 @@ test_mm(void)
             bf16w_pack_bf16(&w2, p.Wb, (size_t)K, o, PT_MIN(O, o + 16));
         CHECK(w.Kp % 32 == 0 && w.Kp >= K && w.Kp < K + 32);
         CHECK(!memcmp(w.p, w2.p, sizeof(bf16) * (size_t)((O + 15) / 16 * 16) * (size_t)w.Kp));
+        {   /* the same bytes from W's transpose (rows of stride O + 3), panel by panel */
+            size_t ld = (size_t)O + 3;
+            float *S = calloc((size_t)K * ld, sizeof(float));
+            struct bf16w w3;
+            int j;
+            for (o = 0; o < O; o++)
+                for (k = 0; k < K; k++)
+                    S[(size_t)k * ld + (size_t)o] = p.W[o * K + k];
+            bf16w_alloc(&w3, O, K);
+            for (j = 0; j < (O + 15) / 16; j++)
+                bf16w_pack_f32_t(&w3, S, ld, j, j + 1);
+            CHECK(!memcmp(w.p, w3.p,
+                          sizeof(bf16) * (size_t)((O + 15) / 16 * 16) * (size_t)w3.Kp));
+            bf16w_free(&w3);
+            free(S);
+        }
         for (o = 0; o < O; o++)
             for (k = 0; k < K; k++)
                 CHECK(bf16w_at(&w, o, k) == p.Wb[o * K + k] &&
