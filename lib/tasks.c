@@ -630,7 +630,8 @@ gen_chain(const struct tasks_gen *g, long idx)
  *   dialogs   question-and-answer pages in the plain form of R1-Zero's
  *             template (corpus_dialog); dialog_pct percent (60 by default)
  *   problems  one to three chain sums (as tasks chain makes them), each
- *             worked step by step with probability worked_pct / 100, else
+ *             worked with probability worked_pct / 100 (the sum reduced a
+ *             term a line, as on the dialog pages), else
  *             only stated with its result, in a few surface forms (boxed or
  *             not, "Q:"/"A:", a bare equation); 75 less dialog_pct
  *             percent of documents (15 by default)
@@ -701,41 +702,6 @@ tag_name(struct rng *r, char name[8])
 }
 
 /*
- * One problem.  Forms: 0 "What is E? The answer is \boxed{S}.", 1 "Q: What
- * is E?\nA: The answer is \boxed{S}.", 2 "Question: What is E?\nAnswer: S",
- * 3 "E = S"; worked, the steps come on lines of their own before the boxed
- * answer (forms 0-2).
- */
-static void
-corpus_problem(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
-{
-    int64_t t[TASKS_MAX_TERMS], sum;
-    int k = chain_terms(r, g, t);
-    int worked = (int)rng_below(r, 100) < g->worked_pct;
-    int form = (int)rng_below(r, worked ? 3 : 4);
-
-    if (form == 3) {
-        sum = chain_expr(sb, t, k);
-        sbuf_addf(sb, " = %" PRId64, sum);
-        return;
-    }
-    sbuf_adds(sb, form == 1 ? "Q: What is " : form == 2 ? "Question: What is "
-              : "What is ");
-    sum = chain_expr(sb, t, k);
-    sbuf_adds(sb, form == 0 && !worked ? "? " : "?\n");
-    if (form == 1)
-        sbuf_adds(sb, worked ? "A:\n" : "A: ");
-    else if (form == 2)
-        sbuf_adds(sb, worked ? "Answer:\n" : "Answer: ");
-    if (worked)
-        chain_steps(sb, t, k, "\n");
-    if (form == 2 && !worked)
-        sbuf_addf(sb, "%" PRId64, sum);
-    else
-        sbuf_addf(sb, "The answer is \\boxed{%" PRId64 "}.", sum);
-}
-
-/*
  * The sum reduced a term at a time, each line the one above with its first
  * two terms added ("3 + 8 + 5\n= 11 + 5\n= 16\n"): every line is the line
  * before it copied but for one small fact, a form a small model learns to
@@ -760,9 +726,45 @@ chain_reduce(struct sbuf *sb, const int64_t *t, int k)
 }
 
 /*
- * The answer of an assistant turn to the sum t[0..k): worked (the
- * running-sum lines) or not, inside a tag named tag (NULL: none), then the
- * boxed result.  A tag that holds no steps holds a short remark or
+ * One problem.  Forms: 0 "What is E? The answer is \boxed{S}.", 1 "Q: What
+ * is E?\nA: The answer is \boxed{S}.", 2 "Question: What is E?\nAnswer: S",
+ * 3 "E = S"; worked, the sum reduced a term a line as on the
+ * question-and-answer pages (chain_reduce) comes before the boxed answer
+ * (forms 0-2).
+ */
+static void
+corpus_problem(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
+{
+    int64_t t[TASKS_MAX_TERMS], sum;
+    int k = chain_terms(r, g, t);
+    int worked = (int)rng_below(r, 100) < g->worked_pct;
+    int form = (int)rng_below(r, worked ? 3 : 4);
+
+    if (form == 3) {
+        sum = chain_expr(sb, t, k);
+        sbuf_addf(sb, " = %" PRId64, sum);
+        return;
+    }
+    sbuf_adds(sb, form == 1 ? "Q: What is " : form == 2 ? "Question: What is "
+              : "What is ");
+    sum = chain_expr(sb, t, k);
+    sbuf_adds(sb, form == 0 && !worked ? "? " : "?\n");
+    if (form == 1)
+        sbuf_adds(sb, worked ? "A:\n" : "A: ");
+    else if (form == 2)
+        sbuf_adds(sb, worked ? "Answer:\n" : "Answer: ");
+    if (worked)
+        chain_reduce(sb, t, k);
+    if (form == 2 && !worked)
+        sbuf_addf(sb, "%" PRId64, sum);
+    else
+        sbuf_addf(sb, "The answer is \\boxed{%" PRId64 "}.", sum);
+}
+
+/*
+ * The answer of an assistant turn to the sum t[0..k): worked (the sum
+ * reduced a term a line) or not, inside a tag named tag (NULL: none), then
+ * the boxed result.  A tag that holds no steps holds a short remark or
  * nothing, so a tag is not by itself a sign of working.
  */
 static const char *const remarks[] = { "", "", "", "Easy.\n", "Adding up.\n" };
