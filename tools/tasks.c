@@ -144,6 +144,10 @@ static const struct {
     {"terms", "chain", "corpus"},
     {"max-term", "chain", "corpus code"},
     {"worked", "corpus", NULL},
+    {"dialogs", "corpus", NULL},
+    {"told", "corpus", NULL},
+    {"dialog-worked", "corpus", NULL},
+    {"turns", "corpus", NULL},
     {"id-prefix", "gsm8k", "jsonl"},
     {"raw", "gsm8k", NULL},
     {"split", "mbpp", NULL},
@@ -339,6 +343,8 @@ main(int argc, char **argv)
             OPT_INT(0, "dialog-worked", &g.dialog_worked_pct, "P", 0, 100,
                     "corpus: percent of those pages' answers worked\n"
                     "(default: --worked)"),
+            OPT_INT(0, "turns", &g.max_turns, "N", 1, 4,
+                    "corpus: those pages have 1 to N turns (default 2)"),
             OPT_GROUP("Importer options:\n"),
             OPT_STRING(0, "id-prefix", &id_prefix, "P",
                        "gsm8k: ids are P and the record's line index\n"
