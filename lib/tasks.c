@@ -630,8 +630,7 @@ gen_chain(const struct tasks_gen *g, long idx)
  *   dialogs   question-and-answer pages in the plain form of R1-Zero's
  *             template (corpus_dialog); dialog_pct percent (60 by default)
  *   problems  one to three chain sums (as tasks chain makes them), each
- *             worked with probability worked_pct / 100 (the sum reduced a
- *             term a line, as on the dialog pages), else
+ *             worked step by step with probability worked_pct / 100, else
  *             only stated with its result, in a few surface forms (boxed or
  *             not, "Q:"/"A:", a bare equation); 75 less dialog_pct
  *             percent of documents (15 by default)
@@ -702,35 +701,10 @@ tag_name(struct rng *r, char name[8])
 }
 
 /*
- * The sum reduced a term at a time, each line the one above with its first
- * two terms added ("3 + 8 + 5\n= 11 + 5\n= 16\n"): every line is the line
- * before it copied but for one small fact, a form a small model learns to
- * follow where the running-sum lines ask it to find the next term in the
- * question.
- */
-static void
-chain_reduce(struct sbuf *sb, const int64_t *t, int k)
-{
-    int64_t x = t[0];
-    int i, j;
-
-    chain_expr(sb, t, k);
-    sbuf_addc(sb, '\n');
-    for (i = 1; i < k; i++) {
-        x += t[i];
-        sbuf_addf(sb, "= %" PRId64, x);
-        for (j = i + 1; j < k; j++)
-            sbuf_addf(sb, " + %" PRId64, t[j]);
-        sbuf_addc(sb, '\n');
-    }
-}
-
-/*
  * One problem.  Forms: 0 "What is E? The answer is \boxed{S}.", 1 "Q: What
  * is E?\nA: The answer is \boxed{S}.", 2 "Question: What is E?\nAnswer: S",
- * 3 "E = S"; worked, the sum reduced a term a line as on the
- * question-and-answer pages (chain_reduce) comes before the boxed answer
- * (forms 0-2).
+ * 3 "E = S"; worked, the steps come on lines of their own before the boxed
+ * answer (forms 0-2).
  */
 static void
 corpus_problem(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
@@ -754,11 +728,35 @@ corpus_problem(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
     else if (form == 2)
         sbuf_adds(sb, worked ? "Answer:\n" : "Answer: ");
     if (worked)
-        chain_reduce(sb, t, k);
+        chain_steps(sb, t, k, "\n");
     if (form == 2 && !worked)
         sbuf_addf(sb, "%" PRId64, sum);
     else
         sbuf_addf(sb, "The answer is \\boxed{%" PRId64 "}.", sum);
+}
+
+/*
+ * The sum reduced a term at a time, each line the one above with its first
+ * two terms added ("3 + 8 + 5\n= 11 + 5\n= 16\n"): every line is the line
+ * before it copied but for one small fact, a form a small model learns to
+ * follow where the running-sum lines ask it to find the next term in the
+ * question.
+ */
+static void
+chain_reduce(struct sbuf *sb, const int64_t *t, int k)
+{
+    int64_t x = t[0];
+    int i, j;
+
+    chain_expr(sb, t, k);
+    sbuf_addc(sb, '\n');
+    for (i = 1; i < k; i++) {
+        x += t[i];
+        sbuf_addf(sb, "= %" PRId64, x);
+        for (j = i + 1; j < k; j++)
+            sbuf_addf(sb, " + %" PRId64, t[j]);
+        sbuf_addc(sb, '\n');
+    }
 }
 
 /*
