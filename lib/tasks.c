@@ -1035,9 +1035,9 @@ tasks_gen_init(struct tasks_gen *g, enum tasks_gen_kind kind)
     g->tmin = 4;
     g->tmax = 6;
     g->max_term = 9;
-    g->worked_pct = 20;
+    g->worked_pct = 70;
     g->dialog_pct = 60;
-    g->told_pct = 50;
+    g->told_pct = 25;
     g->dialog_worked_pct = -1;
     g->max_turns = 2;
     if (kind == TASKS_CODE)

@@ -332,14 +332,14 @@ main(int argc, char **argv)
                     "in 1..M (default 9)"),
             OPT_INT(0, "worked", &g.worked_pct, "P", 0, 100,
                     "corpus: percent of the sums worked step by step\n"
-                    "(default 20)"),
+                    "(default 70)"),
             OPT_INT(0, "dialogs", &g.dialog_pct, "P", 0, 75,
                     "corpus: percent of documents that are\n"
                     "question-and-answer pages, 0-75 (default 60;\n"
                     "the rest of 75 are problem pages)"),
             OPT_INT(0, "told", &g.told_pct, "P", 0, 100,
                     "corpus: percent of those pages under a line that\n"
-                    "names a tag to think in (default 50)"),
+                    "names a tag to think in (default 25)"),
             OPT_INT(0, "dialog-worked", &g.dialog_worked_pct, "P", 0, 100,
                     "corpus: percent of those pages' answers worked\n"
                     "(default: --worked)"),
