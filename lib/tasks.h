@@ -6,8 +6,8 @@
  * countdown (reach a target with given numbers, as TinyZero), word
  * (multi-step word problems over one running quantity), chain (sums of
  * several small terms) and corpus (text records, not prompts: a
- * pretraining corpus where some documents work chain sums out and most
- * only state results), code (Python functions of one operation, with
+ * pretraining corpus where some documents work chain sums out and the
+ * others only state results), code (Python functions of one operation, with
  * assert tests), chat (free-form requests, domain "chat") and prefs
  * (preference pairs over chat's requests: the chosen answer is on the
  * topic and polite, the rejected one is not).  Record i of a
