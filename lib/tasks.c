@@ -760,9 +760,9 @@ chain_reduce(struct sbuf *sb, const int64_t *t, int k)
 }
 
 /*
- * The answer of an assistant turn to the sum t[0..k): worked (the
- * running-sum lines) or not, inside a tag named tag (NULL: none), then the
- * boxed result.  A tag that holds no steps holds a short remark or
+ * The answer of an assistant turn to the sum t[0..k): worked (the sum
+ * reduced a term a line) or not, inside a tag named tag (NULL: none), then
+ * the boxed result.  A tag that holds no steps holds a short remark or
  * nothing, so a tag is not by itself a sign of working.
  */
 static const char *const remarks[] = { "", "", "", "Easy.\n", "Adding up.\n" };
@@ -788,8 +788,8 @@ dialog_answer(struct rng *r, struct sbuf *sb, const int64_t *t, int k,
 /*
  * A question-and-answer page in the plain form of R1-Zero's template: at
  * times an instruction line naming a tag ("Think inside <kavo> </kavo>,
- * then give the answer in \boxed{}."), then one or two "User: What is
- * E?" / "Assistant: ..." turns.  Under an instruction every answer uses
+ * then give the answer in \boxed{}."), then 1 to max_turns "User: What
+ * is E?" / "Assistant: ..." turns.  Under an instruction every answer uses
  * its tag; without one, a worked answer is in a tag of its own half the
  * time.  The tag is never "think".
  */
@@ -798,7 +798,8 @@ corpus_dialog(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
 {
     int64_t t[TASKS_MAX_TERMS], sum;
     char tag[8], own[8];
-    int told = (int)rng_below(r, 100) < g->told_pct, n = (int)rand_range(r, 1, 2), i, k, worked;
+    int told = (int)rng_below(r, 100) < g->told_pct, n = (int)rand_range(r, 1, g->max_turns);
+    int i, k, worked;
     int wpct = g->dialog_worked_pct >= 0 ? g->dialog_worked_pct : g->worked_pct;
 
     tag_name(r, tag);
@@ -1034,10 +1035,11 @@ tasks_gen_init(struct tasks_gen *g, enum tasks_gen_kind kind)
     g->tmin = 4;
     g->tmax = 6;
     g->max_term = 9;
-    g->worked_pct = 20;
+    g->worked_pct = 70;
     g->dialog_pct = 60;
-    g->told_pct = 50;
+    g->told_pct = 25;
     g->dialog_worked_pct = -1;
+    g->max_turns = 2;
     if (kind == TASKS_CODE)
         g->ops = "+-*";
 }
@@ -1094,6 +1096,8 @@ tasks_gen_check(const struct tasks_gen *g)
             return "--told: want 0-100";
         if (g->dialog_worked_pct < -1 || g->dialog_worked_pct > 100)
             return "--dialog-worked: want 0-100";
+        if (g->max_turns < 1 || g->max_turns > 4)
+            return "--turns: want 1-4";
         break;
     case TASKS_CODE:
         if ((p = check_ops(g->ops, "+-*", "--ops: code knows + - * only")) != NULL)

@@ -6,8 +6,8 @@
  * countdown (reach a target with given numbers, as TinyZero), word
  * (multi-step word problems over one running quantity), chain (sums of
  * several small terms) and corpus (text records, not prompts: a
- * pretraining corpus where some documents work chain sums out and most
- * only state results), code (Python functions of one operation, with
+ * pretraining corpus where some documents work chain sums out and the
+ * others only state results), code (Python functions of one operation, with
  * assert tests), chat (free-form requests, domain "chat") and prefs
  * (preference pairs over chat's requests: the chosen answer is on the
  * topic and polite, the rejected one is not).  Record i of a
@@ -87,6 +87,7 @@ struct tasks_gen {
     int dialog_pct;         /* percent of documents that are Q&A pages */
     int told_pct;           /* percent of Q&A pages with an instruction line */
     int dialog_worked_pct;  /* percent of Q&A answers worked; -1: worked_pct */
+    int max_turns;          /* Q&A pages have 1 to max_turns turns */
 };
 
 /* Sets the defaults of kind (the ones tasks(1) documents). */

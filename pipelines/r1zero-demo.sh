@@ -29,18 +29,19 @@ PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo/r1zero}
 CONFIG=${CONFIG:-$HERE/demo-config.json}   # the model's shape
 CORPUS_N=${CORPUS_N:-36000}  # pretraining documents
-WORKED=${WORKED:-30}         # percent of the corpus's sums worked step by step
+WORKED=${WORKED:-70}         # percent of the corpus's sums worked step by step
 TERMS=${TERMS:-3-5}          # terms per sum
 DIALOGS=${DIALOGS:-60}       # percent of the corpus that are question-and-answer pages
-TOLD=${TOLD:-50}             # percent of those under a line naming a tag to think in
+TOLD=${TOLD:-25}             # percent of those under a line naming a tag to think in
 DIALOG_WORKED=${DIALOG_WORKED:-$WORKED} # percent of their answers worked
+TURNS=${TURNS:-2}            # most question-and-answer turns on one page
 PT_LR=${PT_LR:-3e-3}
 PT_MIN_LR=${PT_MIN_LR:-1e-3}
 PT_BATCH=${PT_BATCH:-4}      # pretraining sequences of 1024 tokens per step
 EVAL_N=${EVAL_N:-200}        # held-out prompts
 CHECK_N=${CHECK_N:-32}       # held-out prompts of the base model's sample check
 EVAL_EVERY=${EVAL_EVERY:-10} # RL steps between held-out evaluations
-RL_STEPS=${RL_STEPS:-60}
+RL_STEPS=${RL_STEPS:-40}
 RL_BATCH=${RL_BATCH:-16}     # prompts per step
 RL_G=${RL_G:-8}             # samples per prompt
 RL_LR=${RL_LR:-1e-4}
@@ -74,7 +75,7 @@ if [ ! -e "$D/rl-prompts.jsonl" ]; then
     tasks chain -n "$EVAL_N" --seed 1001 --terms "$TERMS" -o "$D/eval.jsonl"
     jq -r '.prompt | ltrimstr("What is ") | rtrimstr("?")' "$D/eval.jsonl" | sort -u > "$D/eval.sums"
     tasks corpus -n "$CORPUS_N" --seed 1 --terms "$TERMS" --worked "$WORKED" \
-        --dialogs "$DIALOGS" --told "$TOLD" --dialog-worked "$DIALOG_WORKED" \
+        --dialogs "$DIALOGS" --told "$TOLD" --dialog-worked "$DIALOG_WORKED" --turns "$TURNS" \
         | { grep -v -F -f "$D/eval.sums" || true; } > "$D/corpus.jsonl.part"
     mv "$D/corpus.jsonl.part" "$D/corpus.jsonl"
     tasks chain -n 20000 --seed 2 --terms "$TERMS" \
@@ -128,7 +129,7 @@ if [ ! -e "$D/eval/base-samples.json" ]; then
 fi
 say "$(jq -r '"base model samples (T '"$RL_TEMP"'): format reward on \(.format) of \(.samples), correct \(.correct), \(.learning) of \(.groups) groups with rewards that differ"' "$D/eval/base-samples.json")"
 if [ "$(jq .learning "$D/eval/base-samples.json")" = 0 ]; then
-    echo "r1zero-demo: the base model's samples earn no reward that differs within a group: GRPO has nothing to learn from" >&2
+    echo "r1zero-demo: the base model's samples earn no reward that differs within a group: GRPO learns nothing until a rarer sample does" >&2
 fi
 
 s=0 w0=$(date +%s); cpu; c0=$CPU

@@ -22,8 +22,8 @@ static const char usage_text[] =
     "  word         multi-step word problems\n"
     "  chain        sums of several small terms: What is 3 + 8 + 5 + 9?\n"
     "  corpus       pretraining text records (not prompts): chain sums, some\n"
-    "               worked step by step, most with the result only, among\n"
-    "               prose and markup\n"
+    "               worked step by step, the others with the result only,\n"
+    "               among prose and markup\n"
     "  code         Write a Python function f(x) that returns x + 3.\n"
     "               (domain code, assert tests for score-code)\n"
     "  chat         free-form requests (domain chat): Tell me about owls.\n"
@@ -144,6 +144,10 @@ static const struct {
     {"terms", "chain", "corpus"},
     {"max-term", "chain", "corpus code"},
     {"worked", "corpus", NULL},
+    {"dialogs", "corpus", NULL},
+    {"told", "corpus", NULL},
+    {"dialog-worked", "corpus", NULL},
+    {"turns", "corpus", NULL},
     {"id-prefix", "gsm8k", "jsonl"},
     {"raw", "gsm8k", NULL},
     {"split", "mbpp", NULL},
@@ -328,17 +332,19 @@ main(int argc, char **argv)
                     "in 1..M (default 9)"),
             OPT_INT(0, "worked", &g.worked_pct, "P", 0, 100,
                     "corpus: percent of the sums worked step by step\n"
-                    "(default 20)"),
+                    "(default 70)"),
             OPT_INT(0, "dialogs", &g.dialog_pct, "P", 0, 75,
                     "corpus: percent of documents that are\n"
                     "question-and-answer pages, 0-75 (default 60;\n"
                     "the rest of 75 are problem pages)"),
             OPT_INT(0, "told", &g.told_pct, "P", 0, 100,
                     "corpus: percent of those pages under a line that\n"
-                    "names a tag to think in (default 50)"),
+                    "names a tag to think in (default 25)"),
             OPT_INT(0, "dialog-worked", &g.dialog_worked_pct, "P", 0, 100,
                     "corpus: percent of those pages' answers worked\n"
                     "(default: --worked)"),
+            OPT_INT(0, "turns", &g.max_turns, "N", 1, 4,
+                    "corpus: those pages have 1 to N turns (default 2)"),
             OPT_GROUP("Importer options:\n"),
             OPT_STRING(0, "id-prefix", &id_prefix, "P",
                        "gsm8k: ids are P and the record's line index\n"

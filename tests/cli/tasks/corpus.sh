@@ -11,6 +11,7 @@ worked() { jq -r '.text' "$1" | grep -c -E '^[0-9]+ \+ [0-9]+ = [0-9]+$' || true
 answers() { jq -r '.text' "$1" | grep -c -E '^Answer: [0-9]+$|\? The answer is|^Assistant: (The answer is )?\\boxed' || true; }
 # worked answers of the question-and-answer pages reduce the sum a line at a time
 reduced() { jq -r '.text' "$1" | grep -c -E '^= [0-9]+( \+ [0-9]+)*$' || true; }
+dialog() { jq -c 'select(.text | test("^(User: |Think inside )"))' "$1"; }
 tasks corpus -n 500 --seed 2 --worked 0 > w0.jsonl
 tasks corpus -n 500 --seed 2 --worked 100 > w100.jsonl
 test "$(jq -r .text w0.jsonl | grep -c -E '^(A|Answer):$' || true)" = 0
@@ -47,6 +48,16 @@ test "$(jq -r .text dw0.jsonl | grep -c -E '^(A|Answer):$')" -gt 50
 tasks corpus -n 500 --seed 2 --worked 0 --dialog-worked 100 > dw100.jsonl
 test "$(reduced dw100.jsonl)" -gt 500
 test "$(jq -r .text dw100.jsonl | grep -c -E '^(A|Answer):$' || true)" = 0
+# --turns 1: every page asks one question; the default asks one or two
+tasks corpus -n 500 --seed 2 --turns 1 > n1.jsonl
+dialog n1.jsonl | jq -e -s 'length > 200 and all(.[]; [.text | match("(^|\n)User: "; "g")] | length == 1)' > /dev/null
+dialog a.jsonl | jq -e -s 'map([.text | match("(^|\n)User: "; "g")] | length) | unique == [1, 2]' > /dev/null
+tasks corpus -n 500 --seed 2 --turns 4 > n4.jsonl
+dialog n4.jsonl | jq -e -s 'map([.text | match("(^|\n)User: "; "g")] | length) | unique == [1, 2, 3, 4]' > /dev/null
+! tasks corpus --turns 5 2> err
+grep -q -- "--turns" err
+! tasks chain --turns 1 2> err
+grep -q "applies to 'corpus' only" err
 ! tasks corpus --dialogs 76 2> err
 grep -q -- "--dialogs" err
 ! tasks corpus --told 101 2> err
