@@ -33,9 +33,10 @@ RL_LR=${RL_LR:-3e-4}
 RL_TEMP=${RL_TEMP:-1.0}     # sampling temperature of the GRPO samples
 RL_REFILL=${RL_REFILL:-0}   # 1: dynamic sampling with refill (grpo.mk REFILL)
 DTYPE=${DTYPE:-f32}         # bf16: bf16 products in SFT, GRPO and evaluation
-RL_ASYNC=${RL_ASYNC:-0}     # 1: one-step off-policy GRPO (grpo.mk ASYNC), sampling
-                            # and update on a core each (make -j2, RL_THREADS
-                            # threads a job, default 1)
+RL_ASYNC=${RL_ASYNC:-0}     # 1: one-step off-policy GRPO (grpo.mk ASYNC): the
+                            # sampling of a step beside the update of the one
+                            # before (make -j2), each on the tools' default
+                            # threads, or RL_THREADS threads a job when set
 OPS=${OPS:-+-}
 DIGITS=${DIGITS:-2}
 MAKE="make --no-print-directory -s"
@@ -80,7 +81,7 @@ evaluate "$D/sft/final" before
 say "held-out accuracy after SFT: $(jq .accuracy "$D/before.stats.json")"
 
 if [ "$RL_ASYNC" = 1 ]; then
-    RL_MAKE="env POSTTRAIN_THREADS=${RL_THREADS:-1} $MAKE -j2"
+    RL_MAKE="env ${RL_THREADS:+POSTTRAIN_THREADS=$RL_THREADS} $MAKE -j2"
 else
     RL_MAKE=$MAKE
 fi

@@ -148,17 +148,18 @@ all: $(RUN)/plots/.done
 	@echo "grpo: $(STEPS) steps in $(RUN); the policy is $(LAST)/ckpt"
 
 ckpt = $(if $(filter 000,$(1)),$(INIT),$(RUN)/step-$(1)/ckpt)
-# The step whose policy samples step $(1) (its previous one is $(2)).
-sampler = $(if $(filter 1,$(ASYNC)),$(shell n=$$((10#$(2))); printf %03d $$((n > 0 ? n - 1 : 0))),$(2))
+# The step whose policy samples step $(1) (its previous one is $(2), the
+# one before that $(3)).
+sampler = $(if $(filter 1,$(ASYNC)),$(3),$(2))
 # The staleness bound of step $(1): its samples are of the sampler's
 # policy or a newer one (none when the sampler is INIT).
-stale_bound = $(if $(filter 000,$(call sampler,$(1),$(2))),,--min-policy-step \
-	$$$$(jq .global_step $(call ckpt,$(call sampler,$(1),$(2)))/trainer_state.json))
+stale_bound = $(if $(filter 000,$(call sampler,$(1),$(2),$(3))),,--min-policy-step \
+	$$$$(jq .global_step $(call ckpt,$(call sampler,$(1),$(2),$(3)))/trainer_state.json))
 
 REFILLING := $(filter 1,$(REFILL))
 REFILL_ADV := $(if $(REFILLING),--drop-uniform)
-# gen's command for step $(1) (the one before: $(2)), standard input to output
-gen_cmd = $(if $(and $(filter 1,$(ASYNC)),$(strip $(ASYNC_GEN_THREADS))),POSTTRAIN_THREADS=$(strip $(ASYNC_GEN_THREADS)) )$(GEN) -m $(call ckpt,$(call sampler,$(1),$(2))) $(DTYPE_OPT) -G $(G) -T $(TEMP) -n $(MAXTOK) \
+# gen's command for step $(1) (the ones before: $(2), $(3)), standard input to output
+gen_cmd = $(if $(and $(filter 1,$(ASYNC)),$(strip $(ASYNC_GEN_THREADS))),POSTTRAIN_THREADS=$(strip $(ASYNC_GEN_THREADS)) )$(GEN) -m $(call ckpt,$(call sampler,$(1),$(2),$(3))) $(DTYPE_OPT) -G $(G) -T $(TEMP) -n $(MAXTOK) \
 	--seed $$$$(( $(SEED) * 100003 + 10\#$(1) )) $(GEN_OPTS) -q
 # A command over records, sharded by PARALLEL when it is set.
 sharded = $(if $(SHARDED),$(PARALLEL) "$(1)",$(1))
@@ -169,20 +170,20 @@ $(RUN)/step-$(1)/prompts.jsonl: $(PROMPTS)
 	sh $(HERE)lib.sh pick $(SEED) $(1) $(if $(REFILLING),$(MAX_DRAWS),$(BATCH)) $$< | $(PUT)$$@.part && mv $$@.part $$@
 
 ifeq ($(REFILLING),1)
-$(RUN)/step-$(1)/samples.jsonl.zst $(RUN)/step-$(1)/scored.jsonl.zst &: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(call sampler,$(1),$(2)))/model.safetensors
-	GEN='$(call sharded,$(call gen_cmd,$(1),$(2)))' SCORE='$(call sharded,$(SCORE))' \
+$(RUN)/step-$(1)/samples.jsonl.zst $(RUN)/step-$(1)/scored.jsonl.zst &: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(call sampler,$(1),$(2),$(3)))/model.safetensors
+	GEN='$(call sharded,$(call gen_cmd,$(1),$(2),$(3)))' SCORE='$(call sharded,$(SCORE))' \
 	    sh $(HERE)lib.sh refill $(BATCH) $$< $(RUN)/step-$(1)/samples.jsonl.zst $(RUN)/step-$(1)/scored.jsonl.zst
 else
-$(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(call sampler,$(1),$(2)))/model.safetensors
-	$(if $(SHARDED),< $$< $(PARALLEL) "$(call gen_cmd,$(1),$(2))" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,$(call gen_cmd,$(1),$(2)) < $$< -o $$@)
+$(RUN)/step-$(1)/samples.jsonl.zst: $(RUN)/step-$(1)/prompts.jsonl $(call ckpt,$(call sampler,$(1),$(2),$(3)))/model.safetensors
+	$(if $(SHARDED),< $$< $(PARALLEL) "$(call gen_cmd,$(1),$(2),$(3))" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,$(call gen_cmd,$(1),$(2),$(3)) < $$< -o $$@)
 
 $(RUN)/step-$(1)/scored.jsonl.zst: $(RUN)/step-$(1)/samples.jsonl.zst
 	$(if $(SHARDED),zstd -dc $$< | $(PARALLEL) "$(SCORE)" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,< $$< $(SCORE) -q -o $$@.part.zst && mv $$@.part.zst $$@)
 endif
 
 $(RUN)/step-$(1)/adv.jsonl.zst: $(RUN)/step-$(1)/scored.jsonl.zst
-	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(call stale_bound,$(1),$(2)) $(REFILL_ADV) $(ADV_OPTS) -q -o $$@ $$<; \
-	else advantage -G $(G) $(call stale_bound,$(1),$(2)) $(REFILL_ADV) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) $(DTYPE_OPT) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) $(DTYPE_OPT) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
+	if [ "$(BETA)" = 0 ]; then advantage -G $(G) $(call stale_bound,$(1),$(2),$(3)) $(REFILL_ADV) $(ADV_OPTS) -q -o $$@ $$<; \
+	else advantage -G $(G) $(call stale_bound,$(1),$(2),$(3)) $(REFILL_ADV) $(ADV_OPTS) -q $$< | $(if $(SHARDED),$(PARALLEL) "logp -m $(REF) $(DTYPE_OPT) -q" | zstd -q -c | $(PUT)$$@.part && mv $$@.part $$@,logp -m $(REF) $(DTYPE_OPT) -q -o $$@.part.zst && mv $$@.part.zst $$@); fi
 
 $(RUN)/step-$(1)/packed.jsonl.zst: $(RUN)/step-$(1)/adv.jsonl.zst
 	pack -L $(L) $(PACK_OPTS) -q -o $$@ $$<
@@ -215,7 +216,7 @@ STEP_FILES += $(RUN)/step-$(1)/ckpt/model.safetensors $(RUN)/step-$(1)/metrics.j
 	$(RUN)/step-$(1)/stats.json $(RUN)/step-$(1)/accuracy.json $(RUN)/step-$(1)/groups.json
 endef
 
-$(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
+$(foreach p,$(PAIRS),$(eval $(call step,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))),$(word 3,$(subst :, ,$(p))))))
 
 # One line per step: the reward and accuracy of the samples, the update's
 # loss, KL, clip fraction and entropy, the completion length.

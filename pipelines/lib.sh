@@ -4,7 +4,9 @@
 #   sh lib.sh pick SEED STEP N FILE   N prompt records of FILE (plain or zstd),
 #                                     chosen reproducibly from SEED and STEP
 #   sh lib.sh steps N                 "001 002 ... N", zero-padded
-#   sh lib.sh pairs N                 "001:000 002:001 ...": each step and the one before
+#   sh lib.sh pairs N                 "001:000:000 002:001:000 003:002:001 ...": each
+#                                     step, the one before and the one before that
+#                                     (000 at most)
 #   sh lib.sh coretype                the OPENBLAS_CORETYPE to run with: the one
 #                                     set, else named from /proc/cpuinfo (empty:
 #                                     let OpenBLAS detect)
@@ -50,7 +52,9 @@ steps)
     ;;
 pairs)
     n=$1; i=1
-    while [ "$i" -le "$n" ]; do printf '%03d:%03d ' "$i" $((i - 1)); i=$((i + 1)); done
+    while [ "$i" -le "$n" ]; do
+        printf '%03d:%03d:%03d ' "$i" $((i - 1)) $((i > 1 ? i - 2 : 0)); i=$((i + 1))
+    done
     echo
     ;;
 coretype)
