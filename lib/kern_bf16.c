@@ -200,20 +200,37 @@ bf16_to_f32_n(float *dst, const bf16 *src, size_t n)
     best_to()(dst, src, n);
 }
 
+/* Whether the gathers' 32-bit indices reach 16 rows of stride ld. */
+static int
+vector_pack(size_t ld)
+{
 #if HAVE_X86
+    return cpu_features()->avx512f && ld <= (size_t)INT32_MAX / 16;
+#else
+    (void)ld;
+    return 0;
+#endif
+}
+
+#if HAVE_X86
+/* The gather offsets of 16 rows of stride ld (vector_pack(ld) holds). */
+T5 static inline __m512i
+rows16(size_t ld)
+{
+    return _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)ld));
+}
+
 /* Sixteen rows at a time: each column's 16 values by one gather. */
 T5 static size_t
 from_f32_t_avx512(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t rows, int c0,
                   int c1)
 {
-    __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32((int)lds));
+    __m512i idx = rows16(lds);
     size_t r;
     int c;
 
-    if (lds * 16 > (size_t)INT32_MAX)
-        return 0;
     for (r = 0; r + 16 <= rows; r += 16)
         for (c = c0; c < c1; c++) {
             __m512i u = _mm512_castps_si512(
@@ -233,7 +250,7 @@ bf16_from_f32_t(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t rows
     int c;
 
 #if HAVE_X86
-    if (cpu_features()->avx512f)
+    if (vector_pack(lds))
         r = from_f32_t_avx512(dst, ldd, src, lds, rows, c0, c1);
 #endif
     for (; r < rows; r++)
@@ -287,11 +304,17 @@ pack_check(const struct bf16w *w, int o0, int o1)
  * its place: its pair p is the 32-bit word at panel o / 16, pair p, slot
  * o % 16, so the row's pairs go out at a stride of one panel row.
  */
+/* Panel j of w: Kp / 2 pair lines of 2 * KERN16_PANEL values. */
+static bf16 *
+panel(const struct bf16w *w, int j)
+{
+    return w->p + (size_t)j * (size_t)(w->Kp / 2) * 2 * KERN16_PANEL;
+}
+
 static void
 pack_row(struct bf16w *w, int o, const bf16 *row)
 {
-    bf16 *base = w->p + (size_t)(o / KERN16_PANEL) * (size_t)(w->Kp / 2) * 2 * KERN16_PANEL +
-                 (size_t)(o % KERN16_PANEL) * 2;
+    bf16 *base = panel(w, o / KERN16_PANEL) + (size_t)(o % KERN16_PANEL) * 2;
     int p, np = (w->K + 1) / 2;
 
     for (p = 0; p < np; p++)
@@ -310,9 +333,7 @@ pair16(__m512i a, __m512i b)
 T5 static void
 pack_panel_avx512(bf16 *dst, const float *W, size_t ldw, int np)
 {
-    __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32((int)ldw));
+    __m512i idx = rows16(ldw);
     int p;
 
     for (p = 0; p < np; p++) {
@@ -337,18 +358,6 @@ tpack_panel_avx512(bf16 *dst, const float *S, size_t ld, int j, int np)
 }
 #endif
 
-/* Whether the gathers' 32-bit indices reach 16 rows of stride ld. */
-static int
-vector_pack(size_t ld)
-{
-#if HAVE_X86
-    return cpu_features()->avx512f && ld <= (size_t)INT32_MAX / 16;
-#else
-    (void)ld;
-    return 0;
-#endif
-}
-
 void
 bf16w_pack_f32(struct bf16w *w, const float *W, size_t ldw, int o0, int o1)
 {
@@ -361,7 +370,7 @@ bf16w_pack_f32(struct bf16w *w, const float *W, size_t ldw, int o0, int o1)
     if (vector_pack(ldw))
         for (; o + KERN16_PANEL <= o1; o += KERN16_PANEL) {
             int k = w->K - 1, n;
-            bf16 *base = w->p + (size_t)(o / KERN16_PANEL) * (size_t)(w->Kp / 2) * 2 * KERN16_PANEL;
+            bf16 *base = panel(w, o / KERN16_PANEL);
             pack_panel_avx512(base, W + (size_t)o * ldw, ldw, w->K / 2);
             if (w->K % 2)
                 for (n = 0; n < KERN16_PANEL; n++) {
@@ -385,7 +394,7 @@ bf16w_pack_f32_t(struct bf16w *w, const float *S, size_t ld, int j0, int j1)
 
     for (j = j0; j < j1; j++) {
         int cols = PT_MIN(KERN16_PANEL, w->O - j * KERN16_PANEL);
-        bf16 *out = w->p + (size_t)j * (size_t)np * 2 * KERN16_PANEL;
+        bf16 *out = panel(w, j);
         p = 0;
 #if HAVE_X86
         if (cols == KERN16_PANEL && vector_pack(ld)) {
