@@ -537,10 +537,11 @@ emit(float *out, size_t ldo, const float *res, int r, int rb, int R, int j, int 
 /*
  * A micro-kernel: rb rows of prepared activations x (row stride xs of its
  * element type) times np panels from pw (panel stride ps), over npairs
- * pairs of k; res[i * RES_LD + j * 16 + n] for row i, panel j, column n.
+ * pairs of k, into res[i * ld + j * 16 + n] for row i, panel j, column n,
+ * or added to what res holds there (acc).
  */
-typedef void ukr_fn(float *res, const void *x, size_t xs, const bf16 *pw, size_t ps,
-                    int npairs);
+typedef void ukr_fn(float *res, size_t ld, int acc, const void *x, size_t xs, const bf16 *pw,
+                    size_t ps, int npairs);
 
 /* A set's micro-kernels: rb x np, rb x 1, 1 x np1, 1 x 1. */
 struct ukset {
@@ -566,14 +567,24 @@ drive(const struct ukset *u, float *out, size_t ldo, const char *x, size_t xs, s
             rb = R - r >= u->rb ? u->rb : 1;
             for (j = c0; j < c1; j += n) {
                 const bf16 *pw = W->p + (size_t)j * ps;
+                ukr_fn *k;
+                int inside;
                 if (rb == u->rb) {
                     n = c1 - j >= u->np ? u->np : 1;
-                    (n == u->np ? u->big : u->big1)(res, xr, xs, pw, ps, npairs);
+                    k = n == u->np ? u->big : u->big1;
                 } else {
                     n = c1 - j >= u->np1 ? u->np1 : 1;
-                    (n == u->np1 ? u->one : u->one1)(res, xr, xs, pw, ps, npairs);
+                    k = n == u->np1 ? u->one : u->one1;
                 }
-                emit(out, ldo, res, r, rb, R, j, n, o0, o1, bias, acc);
+                /* whole panels inside [o0, o1), no bias: straight into out */
+                inside = !bias && j * KERN16_PANEL >= o0 && (j + n) * KERN16_PANEL <= o1;
+                if (inside) {
+                    k(out + (size_t)r * ldo + (size_t)j * KERN16_PANEL, ldo, acc, xr, xs, pw, ps,
+                      npairs);
+                } else {
+                    k(res, RES_LD, 0, xr, xs, pw, ps, npairs);
+                    emit(out, ldo, res, r, rb, R, j, n, o0, o1, bias, acc);
+                }
             }
         }
     }
@@ -582,13 +593,14 @@ drive(const struct ukset *u, float *out, size_t ldo, const char *x, size_t xs, s
 /* ---- portable C: one row, one panel; x is rows of bf16-valued floats ---- */
 
 static void
-ukr_c(float *res, const void *xv, size_t xs, const bf16 *pw, size_t ps, int npairs)
+ukr_c(float *res, size_t ld, int acc_, const void *xv, size_t xs, const bf16 *pw, size_t ps,
+      int npairs)
 {
     const float *x = xv;
     float acc[KERN16_PANEL] = { 0 };
     int p, n;
 
-    (void)xs, (void)ps;
+    (void)xs, (void)ps, (void)ld;
     for (p = 0; p < npairs; p++) {
         const bf16 *w = pw + (size_t)p * 2 * KERN16_PANEL;
         for (n = 0; n < KERN16_PANEL; n++) {
@@ -596,7 +608,8 @@ ukr_c(float *res, const void *xv, size_t xs, const bf16 *pw, size_t ps, int npai
             acc[n] += x[2 * p + 1] * bf16_to_f32(w[2 * n + 1]);
         }
     }
-    memcpy(res, acc, sizeof acc);
+    for (n = 0; n < KERN16_PANEL; n++)
+        res[n] = acc_ ? res[n] + acc[n] : acc[n];
 }
 
 static const struct ukset uk_c = { 1, 1, 1, ukr_c, ukr_c, ukr_c, ukr_c };
@@ -623,8 +636,8 @@ mm_widen(const struct ukset *u, from_fn *from, to_fn *to, float *out, size_t ldo
 /* ---- AVX2 + FMA: a panel is two vectors of 8 columns; even k = pair << 16, odd = pair & ~0xffff ---- */
 
 T2 static inline __attribute__((always_inline)) void
-ukr_avx2_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
-              int rb, int np)
+ukr_avx2_body(float *res, size_t ld, int acc, const float *x, size_t xs, const bf16 *pw,
+              size_t ps, int npairs, int rb, int np)
 {
     __m256 c[4][4][2];
     const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
@@ -660,16 +673,21 @@ ukr_avx2_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps, 
     for (i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (j = 0; j < np; j++) {
-            _mm256_storeu_ps(res + i * RES_LD + j * 16, c[i][j][0]);
-            _mm256_storeu_ps(res + i * RES_LD + j * 16 + 8, c[i][j][1]);
+            float *d = res + i * ld + j * 16;
+            if (acc) {
+                c[i][j][0] = _mm256_add_ps(_mm256_loadu_ps(d), c[i][j][0]);
+                c[i][j][1] = _mm256_add_ps(_mm256_loadu_ps(d + 8), c[i][j][1]);
+            }
+            _mm256_storeu_ps(d, c[i][j][0]);
+            _mm256_storeu_ps(d + 8, c[i][j][1]);
         }
 }
 
 #define UKR(name, body, T, xt, rb, np)                                                   \
-    T static void name(float *res, const void *x, size_t xs, const bf16 *pw, size_t ps, \
-                       int npairs)                                                       \
+    T static void name(float *res, size_t ld, int acc, const void *x, size_t xs,         \
+                       const bf16 *pw, size_t ps, int npairs)                            \
     {                                                                                    \
-        body(res, (const xt *)x, xs, pw, ps, npairs, rb, np);                            \
+        body(res, ld, acc, (const xt *)x, xs, pw, ps, npairs, rb, np);                   \
     }
 
 UKR(ukr_avx2_41, ukr_avx2_body, T2, float, 4, 1)
@@ -680,9 +698,16 @@ static const struct ukset uk_avx2 = { 4, 1, 4, ukr_avx2_41, ukr_avx2_41, ukr_avx
 
 /* ---- AVX-512F: a panel is one vector of 16 columns ---- */
 
+/* A result vector into d, or added to d (the sum emit() would form) */
 T5 static inline __attribute__((always_inline)) void
-ukr_avx512_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
-                int rb, int np)
+store16(float *d, __m512 c, int acc)
+{
+    _mm512_storeu_ps(d, acc ? _mm512_add_ps(_mm512_loadu_ps(d), c) : c);
+}
+
+T5 static inline __attribute__((always_inline)) void
+ukr_avx512_body(float *res, size_t ld, int acc, const float *x, size_t xs, const bf16 *pw,
+                size_t ps, int npairs, int rb, int np)
 {
     __m512 c[4][4];
     const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
@@ -711,7 +736,7 @@ ukr_avx512_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps
     for (i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (j = 0; j < np; j++)
-            _mm512_storeu_ps(res + i * RES_LD + j * 16, c[i][j]);
+            store16(res + i * ld + j * 16, c[i][j], acc);
 }
 
 UKR(ukr_avx512_42, ukr_avx512_body, T5, float, 4, 2)
@@ -728,8 +753,8 @@ static const struct ukset uk_avx512 = { 4, 2, 4, ukr_avx512_42, ukr_avx512_41, u
  */
 
 TB static inline __attribute__((always_inline)) void
-ukr_bf_body(float *res, const uint32_t *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
-            int rb, int np)
+ukr_bf_body(float *res, size_t ld, int acc, const uint32_t *x, size_t xs, const bf16 *pw,
+            size_t ps, int npairs, int rb, int np)
 {
     __m512 c[4][4];
     int p, i, j;
@@ -757,7 +782,7 @@ ukr_bf_body(float *res, const uint32_t *x, size_t xs, const bf16 *pw, size_t ps,
     for (i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (j = 0; j < np; j++)
-            _mm512_storeu_ps(res + i * RES_LD + j * 16, c[i][j]);
+            store16(res + i * ld + j * 16, c[i][j], acc);
 }
 
 UKR(ukr_bf_44, ukr_bf_body, TB, uint32_t, 4, 4)
