@@ -493,9 +493,13 @@ scratch(int slot, size_t n)
     return s->p[slot];
 }
 
-/* Rows [0, R) of s as bf16, Kp each (zero past K), then zero rows to Rp (thread scratch). */
+/* What a set does to each prepared row while it is in cache (or nothing) */
+typedef void row_fn(uint32_t *pairs, size_t n);
+
+/* Rows [0, R) of s as bf16, Kp each (zero past K), each then passed to
+   row (Kp / 2 pairs), then zero rows to Rp (thread scratch). */
 static bf16 *
-prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from)
+prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from, row_fn *row)
 {
     bf16 *x = scratch(SCR_BF16, (size_t)Rp * (size_t)Kp * sizeof(bf16));
     int r;
@@ -507,6 +511,8 @@ prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from)
         else
             memcpy(d, s->b + (size_t)r * s->ld, (size_t)K * sizeof(bf16));
         memset(d + K, 0, (size_t)(Kp - K) * sizeof(bf16));
+        if (row)
+            row((uint32_t *)(void *)d, (size_t)Kp / 2);
     }
     memset(x + (size_t)R * (size_t)Kp, 0, (size_t)(Rp - R) * (size_t)Kp * sizeof(bf16));
     return x;
@@ -625,7 +631,7 @@ mm_widen(const struct ukset *u, from_fn *from, to_fn *to, float *out, size_t ldo
 
     if (R < 1 || o0 >= o1)
         return;
-    xb = prep_bf16(s, R, R, W->K, W->Kp, from);
+    xb = prep_bf16(s, R, R, W->K, W->Kp, from, NULL);
     xf = scratch(SCR_F32, (size_t)R * (size_t)W->Kp * sizeof(float));
     to(xf, xb, (size_t)R * (size_t)W->Kp);
     drive(u, out, ldo, (const char *)xf, (size_t)W->Kp, sizeof(float), W, R, o0, o1, bias,
@@ -804,18 +810,14 @@ static void
 mm_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R, int o0,
           int o1, const float *bias, int acc)
 {
-    size_t np = (size_t)W->Kp / 2, n;
-    bf16 *xb;
+    size_t np = (size_t)W->Kp / 2;
     uint32_t *xp;
 
     if (R < 1 || o0 >= o1)
         return;
-    xb = prep_bf16(s, R, R, W->K, W->Kp, from_f32_avx512);
-    /* each pair swapped in place: (xb[2i] << 16 | xb[2i+1]) is the
-       little-endian word rotated by 16; R np is a multiple of 16 (Kp of 32) */
-    n = (size_t)R * np;
-    xp = (uint32_t *)(void *)xb;
-    swap_pairs(xp, n);
+    /* each row's pairs swapped as it is made: (xb[2i] << 16 | xb[2i+1]) is
+       the little-endian word rotated by 16; np is a multiple of 16 (Kp of 32) */
+    xp = (uint32_t *)(void *)prep_bf16(s, R, R, W->K, W->Kp, from_f32_avx512, swap_pairs);
     drive(&uk_bf, out, ldo, (const char *)xp, np, sizeof(uint32_t), W, R, o0, o1, bias, acc);
 }
 
@@ -882,7 +884,7 @@ mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R
     if (R < 1 || o0 >= o1)
         return;
     res = xmalloc(sizeof(float) * RES_ROWS * RES_LD);
-    xb = prep_bf16(s, R, Rp, W->K, W->Kp, from_f32_avx512);
+    xb = prep_bf16(s, R, Rp, W->K, W->Kp, from_f32_avx512, NULL);
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
     for (t = 0; t < 8; t++) {
