@@ -54,11 +54,13 @@ max() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { print (b + 0 > a + 0) ? b : a }'; 
 pf= pb= tf= tb=
 r=0
 while [ $r -lt "$ROUNDS" ]; do
-    pf=$(max "$pf" "$(build/bench/model_bench step smollm-135m 4 256 "$STEPS" f32 | jq .best_tokens_per_sec)")
-    pb=$(max "$pb" "$(build/bench/model_bench step smollm-135m 4 256 "$STEPS" bf16 | jq .best_tokens_per_sec)")
-    tf=$(max "$tf" "$($PY bench/model_torch.py smollm-135m 4 256 "$STEPS" | jq .best_tokens_per_sec)")
-    tb=$(max "$tb" "$($PY bench/model_torch.py smollm-135m 4 256 "$STEPS" --autocast bf16 | jq .best_tokens_per_sec)")
+    a=$(build/bench/model_bench step smollm-135m 4 256 "$STEPS" f32 | jq .best_tokens_per_sec)
+    b=$(build/bench/model_bench step smollm-135m 4 256 "$STEPS" bf16 | jq .best_tokens_per_sec)
+    c=$($PY bench/model_torch.py smollm-135m 4 256 "$STEPS" | jq .best_tokens_per_sec)
+    d=$($PY bench/model_torch.py smollm-135m 4 256 "$STEPS" --autocast bf16 | jq .best_tokens_per_sec)
     r=$((r + 1))
+    echo "round $r: posttrain f32 $a, bf16 $b; pytorch f32 $c, bf16 autocast $d"
+    pf=$(max "$pf" "$a") pb=$(max "$pb" "$b") tf=$(max "$tf" "$c") tb=$(max "$tb" "$d")
 done
 printf '%-26s %10s\n' "posttrain f32" "$pf" "posttrain bf16" "$pb" "pytorch f32" "$tf" \
     "pytorch bf16 autocast" "$tb"
