@@ -493,9 +493,13 @@ scratch(int slot, size_t n)
     return s->p[slot];
 }
 
-/* Rows [0, R) of s as bf16, Kp each (zero past K), then zero rows to Rp (thread scratch). */
+/* What a set does to each prepared row while it is in cache (or nothing) */
+typedef void row_fn(uint32_t *pairs, size_t n);
+
+/* Rows [0, R) of s as bf16, Kp each (zero past K), each then passed to
+   row (Kp / 2 pairs), then zero rows to Rp (thread scratch). */
 static bf16 *
-prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from)
+prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from, row_fn *row)
 {
     bf16 *x = scratch(SCR_BF16, (size_t)Rp * (size_t)Kp * sizeof(bf16));
     int r;
@@ -507,6 +511,8 @@ prep_bf16(const struct src *s, int R, int Rp, int K, int Kp, from_fn *from)
         else
             memcpy(d, s->b + (size_t)r * s->ld, (size_t)K * sizeof(bf16));
         memset(d + K, 0, (size_t)(Kp - K) * sizeof(bf16));
+        if (row)
+            row((uint32_t *)(void *)d, (size_t)Kp / 2);
     }
     memset(x + (size_t)R * (size_t)Kp, 0, (size_t)(Rp - R) * (size_t)Kp * sizeof(bf16));
     return x;
@@ -537,10 +543,11 @@ emit(float *out, size_t ldo, const float *res, int r, int rb, int R, int j, int 
 /*
  * A micro-kernel: rb rows of prepared activations x (row stride xs of its
  * element type) times np panels from pw (panel stride ps), over npairs
- * pairs of k; res[i * RES_LD + j * 16 + n] for row i, panel j, column n.
+ * pairs of k, into res[i * ld + j * 16 + n] for row i, panel j, column n,
+ * or added to what res holds there (acc).
  */
-typedef void ukr_fn(float *res, const void *x, size_t xs, const bf16 *pw, size_t ps,
-                    int npairs);
+typedef void ukr_fn(float *res, size_t ld, int acc, const void *x, size_t xs, const bf16 *pw,
+                    size_t ps, int npairs);
 
 /* A set's micro-kernels: rb x np, rb x 1, 1 x np1, 1 x 1. */
 struct ukset {
@@ -566,14 +573,24 @@ drive(const struct ukset *u, float *out, size_t ldo, const char *x, size_t xs, s
             rb = R - r >= u->rb ? u->rb : 1;
             for (j = c0; j < c1; j += n) {
                 const bf16 *pw = W->p + (size_t)j * ps;
+                ukr_fn *k;
+                int inside;
                 if (rb == u->rb) {
                     n = c1 - j >= u->np ? u->np : 1;
-                    (n == u->np ? u->big : u->big1)(res, xr, xs, pw, ps, npairs);
+                    k = n == u->np ? u->big : u->big1;
                 } else {
                     n = c1 - j >= u->np1 ? u->np1 : 1;
-                    (n == u->np1 ? u->one : u->one1)(res, xr, xs, pw, ps, npairs);
+                    k = n == u->np1 ? u->one : u->one1;
                 }
-                emit(out, ldo, res, r, rb, R, j, n, o0, o1, bias, acc);
+                /* whole panels inside [o0, o1), no bias: straight into out */
+                inside = !bias && j * KERN16_PANEL >= o0 && (j + n) * KERN16_PANEL <= o1;
+                if (inside) {
+                    k(out + (size_t)r * ldo + (size_t)j * KERN16_PANEL, ldo, acc, xr, xs, pw, ps,
+                      npairs);
+                } else {
+                    k(res, RES_LD, 0, xr, xs, pw, ps, npairs);
+                    emit(out, ldo, res, r, rb, R, j, n, o0, o1, bias, acc);
+                }
             }
         }
     }
@@ -582,13 +599,14 @@ drive(const struct ukset *u, float *out, size_t ldo, const char *x, size_t xs, s
 /* ---- portable C: one row, one panel; x is rows of bf16-valued floats ---- */
 
 static void
-ukr_c(float *res, const void *xv, size_t xs, const bf16 *pw, size_t ps, int npairs)
+ukr_c(float *res, size_t ld, int acc_, const void *xv, size_t xs, const bf16 *pw, size_t ps,
+      int npairs)
 {
     const float *x = xv;
     float acc[KERN16_PANEL] = { 0 };
     int p, n;
 
-    (void)xs, (void)ps;
+    (void)xs, (void)ps, (void)ld;
     for (p = 0; p < npairs; p++) {
         const bf16 *w = pw + (size_t)p * 2 * KERN16_PANEL;
         for (n = 0; n < KERN16_PANEL; n++) {
@@ -596,7 +614,8 @@ ukr_c(float *res, const void *xv, size_t xs, const bf16 *pw, size_t ps, int npai
             acc[n] += x[2 * p + 1] * bf16_to_f32(w[2 * n + 1]);
         }
     }
-    memcpy(res, acc, sizeof acc);
+    for (n = 0; n < KERN16_PANEL; n++)
+        res[n] = acc_ ? res[n] + acc[n] : acc[n];
 }
 
 static const struct ukset uk_c = { 1, 1, 1, ukr_c, ukr_c, ukr_c, ukr_c };
@@ -612,7 +631,7 @@ mm_widen(const struct ukset *u, from_fn *from, to_fn *to, float *out, size_t ldo
 
     if (R < 1 || o0 >= o1)
         return;
-    xb = prep_bf16(s, R, R, W->K, W->Kp, from);
+    xb = prep_bf16(s, R, R, W->K, W->Kp, from, NULL);
     xf = scratch(SCR_F32, (size_t)R * (size_t)W->Kp * sizeof(float));
     to(xf, xb, (size_t)R * (size_t)W->Kp);
     drive(u, out, ldo, (const char *)xf, (size_t)W->Kp, sizeof(float), W, R, o0, o1, bias,
@@ -623,8 +642,8 @@ mm_widen(const struct ukset *u, from_fn *from, to_fn *to, float *out, size_t ldo
 /* ---- AVX2 + FMA: a panel is two vectors of 8 columns; even k = pair << 16, odd = pair & ~0xffff ---- */
 
 T2 static inline __attribute__((always_inline)) void
-ukr_avx2_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
-              int rb, int np)
+ukr_avx2_body(float *res, size_t ld, int acc, const float *x, size_t xs, const bf16 *pw,
+              size_t ps, int npairs, int rb, int np)
 {
     __m256 c[4][4][2];
     const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
@@ -660,16 +679,21 @@ ukr_avx2_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps, 
     for (i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (j = 0; j < np; j++) {
-            _mm256_storeu_ps(res + i * RES_LD + j * 16, c[i][j][0]);
-            _mm256_storeu_ps(res + i * RES_LD + j * 16 + 8, c[i][j][1]);
+            float *d = res + i * ld + j * 16;
+            if (acc) {
+                c[i][j][0] = _mm256_add_ps(_mm256_loadu_ps(d), c[i][j][0]);
+                c[i][j][1] = _mm256_add_ps(_mm256_loadu_ps(d + 8), c[i][j][1]);
+            }
+            _mm256_storeu_ps(d, c[i][j][0]);
+            _mm256_storeu_ps(d + 8, c[i][j][1]);
         }
 }
 
 #define UKR(name, body, T, xt, rb, np)                                                   \
-    T static void name(float *res, const void *x, size_t xs, const bf16 *pw, size_t ps, \
-                       int npairs)                                                       \
+    T static void name(float *res, size_t ld, int acc, const void *x, size_t xs,         \
+                       const bf16 *pw, size_t ps, int npairs)                            \
     {                                                                                    \
-        body(res, (const xt *)x, xs, pw, ps, npairs, rb, np);                            \
+        body(res, ld, acc, (const xt *)x, xs, pw, ps, npairs, rb, np);                   \
     }
 
 UKR(ukr_avx2_41, ukr_avx2_body, T2, float, 4, 1)
@@ -680,9 +704,16 @@ static const struct ukset uk_avx2 = { 4, 1, 4, ukr_avx2_41, ukr_avx2_41, ukr_avx
 
 /* ---- AVX-512F: a panel is one vector of 16 columns ---- */
 
+/* A result vector into d, or added to d (the sum emit() would form) */
 T5 static inline __attribute__((always_inline)) void
-ukr_avx512_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
-                int rb, int np)
+store16(float *d, __m512 c, int acc)
+{
+    _mm512_storeu_ps(d, acc ? _mm512_add_ps(_mm512_loadu_ps(d), c) : c);
+}
+
+T5 static inline __attribute__((always_inline)) void
+ukr_avx512_body(float *res, size_t ld, int acc, const float *x, size_t xs, const bf16 *pw,
+                size_t ps, int npairs, int rb, int np)
 {
     __m512 c[4][4];
     const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
@@ -711,7 +742,7 @@ ukr_avx512_body(float *res, const float *x, size_t xs, const bf16 *pw, size_t ps
     for (i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (j = 0; j < np; j++)
-            _mm512_storeu_ps(res + i * RES_LD + j * 16, c[i][j]);
+            store16(res + i * ld + j * 16, c[i][j], acc);
 }
 
 UKR(ukr_avx512_42, ukr_avx512_body, T5, float, 4, 2)
@@ -728,8 +759,8 @@ static const struct ukset uk_avx512 = { 4, 2, 4, ukr_avx512_42, ukr_avx512_41, u
  */
 
 TB static inline __attribute__((always_inline)) void
-ukr_bf_body(float *res, const uint32_t *x, size_t xs, const bf16 *pw, size_t ps, int npairs,
-            int rb, int np)
+ukr_bf_body(float *res, size_t ld, int acc, const uint32_t *x, size_t xs, const bf16 *pw,
+            size_t ps, int npairs, int rb, int np)
 {
     __m512 c[4][4];
     int p, i, j;
@@ -757,7 +788,7 @@ ukr_bf_body(float *res, const uint32_t *x, size_t xs, const bf16 *pw, size_t ps,
     for (i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (j = 0; j < np; j++)
-            _mm512_storeu_ps(res + i * RES_LD + j * 16, c[i][j]);
+            store16(res + i * ld + j * 16, c[i][j], acc);
 }
 
 UKR(ukr_bf_44, ukr_bf_body, TB, uint32_t, 4, 4)
@@ -779,18 +810,14 @@ static void
 mm_dpbf16(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R, int o0,
           int o1, const float *bias, int acc)
 {
-    size_t np = (size_t)W->Kp / 2, n;
-    bf16 *xb;
+    size_t np = (size_t)W->Kp / 2;
     uint32_t *xp;
 
     if (R < 1 || o0 >= o1)
         return;
-    xb = prep_bf16(s, R, R, W->K, W->Kp, from_f32_avx512);
-    /* each pair swapped in place: (xb[2i] << 16 | xb[2i+1]) is the
-       little-endian word rotated by 16; R np is a multiple of 16 (Kp of 32) */
-    n = (size_t)R * np;
-    xp = (uint32_t *)(void *)xb;
-    swap_pairs(xp, n);
+    /* each row's pairs swapped as it is made: (xb[2i] << 16 | xb[2i+1]) is
+       the little-endian word rotated by 16; np is a multiple of 16 (Kp of 32) */
+    xp = (uint32_t *)(void *)prep_bf16(s, R, R, W->K, W->Kp, from_f32_avx512, swap_pairs);
     drive(&uk_bf, out, ldo, (const char *)xp, np, sizeof(uint32_t), W, R, o0, o1, bias, acc);
 }
 
@@ -857,7 +884,7 @@ mm_amx(float *out, size_t ldo, const struct src *s, const struct bf16w *W, int R
     if (R < 1 || o0 >= o1)
         return;
     res = xmalloc(sizeof(float) * RES_ROWS * RES_LD);
-    xb = prep_bf16(s, R, Rp, W->K, W->Kp, from_f32_avx512);
+    xb = prep_bf16(s, R, Rp, W->K, W->Kp, from_f32_avx512, NULL);
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
     for (t = 0; t < 8; t++) {
