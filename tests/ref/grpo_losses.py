@@ -21,6 +21,12 @@ Formulas (train.h, update(1)):
   exp(sum (old - b)); truncate min(rho, C), mask rho [rho <= C]),
   aggregated with token-mean, seq-mean-token-mean or
   seq-mean-token-sum-norm (largest n of the batch).
+Metrics of the same tokens (update(1) --metrics, before the division by
+the targets): the sum and largest of the ratio (r, or s for gspo and
+gspo-token), the tokens the clip took the gradient from below and above
+(ppo, gspo: r outside the bound on the side A pushes it; cispo: r outside
+either bound), the sum of the k-estimates, the sum of the importance
+weights and the count the cap truncated or masked.
 Needs python3 and torch.
 """
 import json
@@ -74,6 +80,8 @@ def case(cfg):
 
     # importance weights (no gradient)
     isw = [1.0] * T
+    met = {"ratio_sum": 0.0, "ratio_max": 0.0, "clip_low": 0, "clip_high": 0,
+           "kl_sum": 0.0, "is_sum": 0.0, "is_capped": 0}
     for a, e in bounds:
         ssum = sum(old[i] - b[i] for i in range(a, e) if mask[i])
         for i in range(a, e):
@@ -82,8 +90,10 @@ def case(cfg):
             rho = torch.exp(torch.tensor(ssum if cfg["is"] == "seq" else old[i] - b[i])).item()
             if rho > cfg["cap"]:
                 isw[i] = 0.0 if cfg["mask"] else cfg["cap"]
+                met["is_capped"] += 1
             else:
                 isw[i] = rho
+            met["is_sum"] += isw[i]
 
     L = torch.tensor(logp, requires_grad=True)
     H = torch.tensor(ent, requires_grad=True)
@@ -113,12 +123,24 @@ def case(cfg):
         lt = wi * lt
         d = lp - rp
         k = {"k1": d, "k2": 0.5 * d * d, "k3": torch.exp(-d) + d - 1}[cfg["kl"]]
+        x = (sr if cfg["obj"].startswith("gspo") else r).detach()
+        Ad = A.detach() if torch.is_tensor(A) else torch.full((len(idx),), A)
+        met["ratio_sum"] += x.sum().item()
+        met["ratio_max"] = max(met["ratio_max"], x.max().item())
+        met["kl_sum"] += k.detach().sum().item()
+        for xj, aj in zip(x.tolist(), Ad.tolist()):
+            if cfg["obj"] == "cispo":
+                met["clip_low"] += xj < lo
+                met["clip_high"] += xj > hi
+            else:
+                met["clip_low"] += aj < 0 and xj < lo
+                met["clip_high"] += aj > 0 and xj > hi
         lt = lt + cfg["beta"] * k - cfg["ent_coef"] * H[ii]
         loss = loss + (torch.tensor([w[i] for i in idx]) * lt).sum()
     loss.backward()
     return {"cfg": cfg, "seg": seg, "mask": mask, "adv": adv, "old": old, "logp": logp,
             "b": b, "ref": ref, "ent": ent, "loss": loss.item(), "w": w, "isw": isw,
-            "dlogp": L.grad.tolist(), "dent": H.grad.tolist()}
+            "dlogp": L.grad.tolist(), "dent": H.grad.tolist(), "metrics": met}
 
 
 cases = []

@@ -148,6 +148,20 @@ logsoftmax(const float *row, int V, int t)
     return row[t] - m - log(s);
 }
 
+/* -sum_i p_i log p_i of softmax(row), in double. */
+static double
+entropy_of(const float *row, int V)
+{
+    double h = 0;
+    int i;
+
+    for (i = 0; i < V; i++) {
+        double lp = logsoftmax(row, V, i);
+        h -= exp(lp) * lp;
+    }
+    return h;
+}
+
 static int
 argmax(const float *row, int V)
 {
@@ -161,7 +175,9 @@ argmax(const float *row, int V)
 
 /*
  * Prefill a prompt, decode greedily, then check log softmax of every
- * position's logits at several targets against model_forward.
+ * position's logits at several targets against model_forward, and the
+ * entropy of each prediction (update's entropy metric and bonus) against
+ * the entropy of the logits.
  */
 static void
 test_against_training(int bias, int nthreads, enum infer_kernel kern)
@@ -173,8 +189,8 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
     struct infer_seq s, *sp = &s;
     int *ids = malloc(sizeof(int) * (size_t)N), *tg = malloc(sizeof(int) * (size_t)N);
     float *lg = malloc(sizeof(float) * (size_t)(G + 1) * (size_t)V);
-    float *logp = malloc(sizeof(float) * (size_t)N);
-    double md = 0;
+    float *logp = malloc(sizeof(float) * (size_t)N), *ent = malloc(sizeof(float) * (size_t)N);
+    double md = 0, me = 0;
     struct model_batch b;
     struct rng r;
     int W = model_route_width(&m->cfg);
@@ -214,10 +230,11 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
             tg[i] = -1;
         for (t = 0; t < G; t++)
             tg[P - 1 + t] = k == 0 ? ids[P + t] : (int)rng_below(&r, (uint64_t)V);
-        model_forward(m, &b, 1.0f, logp, NULL, NULL, MODEL_FWD_NOGRAD);
+        model_forward(m, &b, 1.0f, logp, ent, NULL, MODEL_FWD_NOGRAD);
         for (t = 0; t < G; t++) {
             double mine = logsoftmax(lg + (size_t)t * V, V, tg[P - 1 + t]);
             md = fmax(md, fabs(mine - logp[P - 1 + t]));
+            me = fmax(me, fabs(entropy_of(lg + (size_t)t * V, V) - ent[P - 1 + t]));
         }
         if (k == 0 && W) {
             /* the experts infer chose, replayed: the same routing, the same bits;
@@ -235,6 +252,8 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
     }
     CHECK_MSG(md < 1e-4, "%s%s bias %d mla %d threads %d: max logprob diff %g",
               infer_kernel_name(kern), bf16_mode ? " bf16" : "", bias, use_mla, nthreads, md);
+    CHECK_MSG(me < 1e-4, "%s%s bias %d mla %d threads %d: max entropy diff %g",
+              infer_kernel_name(kern), bf16_mode ? " bf16" : "", bias, use_mla, nthreads, me);
     /* the greedy tokens are not all the same: the test sees real logits */
     for (t = 1, i = 0; t < G; t++)
         i += ids[P + t] != ids[P];
@@ -247,6 +266,7 @@ test_against_training(int bias, int nthreads, enum infer_kernel kern)
     free(tg);
     free(lg);
     free(logp);
+    free(ent);
     free(logp0);
     free(rt);
 }

@@ -556,6 +556,27 @@ json_floats(const json_t *a, float *out)
         out[i] = (float)json_number_value(v);
 }
 
+/* The step's metric sums of one reference case against the reference's. */
+static void
+check_metrics(size_t k, const json_t *m, const struct train_stats *st)
+{
+    static const char *const sums[] = {"ratio_sum", "ratio_max", "kl_sum", "is_sum"};
+    const double got[] = {st->ratio_sum, st->ratio_max, st->kl_sum, st->is_sum};
+    size_t i;
+
+    for (i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
+        double want = json_number_value(json_object_get(m, sums[i]));
+        CHECK_MSG(fabs(got[i] - want) <= 1e-6 * (1 + fabs(want)), "case %zu %s %.9g vs %.9g",
+                  k, sums[i], got[i], want);
+    }
+    CHECK_MSG(st->clip_low == (size_t)json_integer_value(json_object_get(m, "clip_low")),
+              "case %zu clip_low %zu", k, st->clip_low);
+    CHECK_MSG(st->clip_high == (size_t)json_integer_value(json_object_get(m, "clip_high")),
+              "case %zu clip_high %zu", k, st->clip_high);
+    CHECK_MSG(st->is_capped == (size_t)json_integer_value(json_object_get(m, "is_capped")),
+              "case %zu is_capped %zu", k, st->is_capped);
+}
+
 static void
 test_reference_losses(void)
 {
@@ -641,6 +662,7 @@ test_reference_losses(void)
         for (i = 0; i < n; i++)
             CHECK_MSG(fabs(de[i] - want[i]) <= 1e-6 * (1e-2 + fabs(want[i])),
                       "case %zu dent[%zu] %.9g vs %.9g", k, i, de[i], want[i]);
+        check_metrics(k, json_object_get(cs, "metrics"), &st);
         nclip += st.clip_low + st.clip_high;
         pack_row_release(&r);
         free(ids);

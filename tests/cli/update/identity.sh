@@ -3,7 +3,9 @@
 # and update's own forward (training and --eval), whatever the batch, the
 # threads or the packing.  update compares the records' old log-probs
 # (gen's logprobs, or logp --old's) with its recompute: zero mismatch.
-# A record from elsewhere (one log-prob moved by 0.5) shows in the metrics.
+# A record from elsewhere (one log-prob moved by 0.5) shows in the metrics:
+# largest and summed |difference| 0.5 on one token, the k3 estimate of
+# KL(sampler || trainer) e^-0.5 + 0.5 - 1 = 0.10653.
 P="$TESTDIR/../gen/prompts.jsonl"
 for preset in qwen3-tiny llama3-tiny qwen3-moe-tiny deepseek-v3-tiny; do
     echo "$preset"
@@ -30,5 +32,6 @@ for preset in qwen3-tiny llama3-tiny qwen3-moe-tiny deepseek-v3-tiny; do
     jq -c 'if .id == "p0" and .k == 0 then .logprobs[0] += 0.5 else . end' a.jsonl |
         pack -q -L 128 >q.jsonl &&
     update -q -m m --grpo --eval q.jsonl |
-        jq -c '[(.logp_mismatch_max * 1e4 | round), (.logp_mismatch_frac * .targets | round)]'
+        jq -c '[(.logp_mismatch_max * 1e4 | round), (.logp_mismatch_frac * .targets | round),
+            (.logp_mismatch * .targets * 1e4 | round), (.logp_mismatch_kl * .targets * 1e4 | round)]'
 done

@@ -5,8 +5,9 @@
 # gradient norm within 1e-5 relative at each step, the same counts, and
 # weights within 5e-5 of each tensor's largest magnitude (stdiff.py, an
 # independent reader), for every objective, every aggregation, with and
-# without a KL term and an entropy bonus, with sampler log-probs that are
-# not the trainer's (importance weights != 1).  Float summation order is
+# without a KL term and an entropy bonus, and for --distill with masked
+# sequence-level weights, with sampler log-probs that are not the
+# trainer's (importance weights != 1).  Float summation order is
 # the only difference; AdamW's first steps move every weight whose
 # gradient is not 0 by about the learning rate whatever its size, so a
 # gradient that is rounding noise moves by up to 2 lr: hence the weights'
@@ -41,27 +42,39 @@ same() {  # metrics A B label: counts equal, loss and grad_norm within 1e-5 rela
         m = $i < 0 ? -$i : $i; if (d > 1e-5 * m + 1e-12) { print l ": " $0; bad = 1 } } }
         END { exit bad }'
 }
+# One configuration (update's arguments after the label) cut three ways.
+check() {
+    l=$1; shift
+    update "$@" -o a --micro-tokens 4096 --metrics a.jsonl &&
+    update "$@" -o b --micro-tokens 512 --metrics b.jsonl &&
+    mpirun --oversubscribe -np 2 update "$@" -o c --micro-tokens 4096 --metrics c.jsonl &&
+    close a/model.safetensors b/model.safetensors "$l, 512 vs 4096" &&
+    close a/model.safetensors c/model.safetensors "$l, 2 ranks vs 1" &&
+    same a.jsonl b.jsonl "$l, 512 vs 4096" &&
+    same a.jsonl c.jsonl "$l, 2 ranks vs 1" || exit 1
+    # the second pass saw the ratio move
+    jq -s -e '.[1].ratio != 1' a.jsonl > /dev/null || { echo "$l: ratio 1 at iter 2"; exit 1; }
+    n=$((n + 1))
+}
 n=0
 for o in ppo gspo gspo-token cispo; do
     for a in token-mean seq-mean-token-mean seq-mean-token-sum-norm; do
         for extra in "" "--beta 0.1 --kl k2 --entropy-coef 0.01"; do
-            set -- -q -m m0 --grpo --lr 1e-3 --mu 2 --objective $o --agg $a $extra p.jsonl
-            update "$@" -o a --micro-tokens 4096 --metrics a.jsonl &&
-            update "$@" -o b --micro-tokens 512 --metrics b.jsonl &&
-            mpirun --oversubscribe -np 2 update "$@" -o c --micro-tokens 4096 --metrics c.jsonl &&
-            close a/model.safetensors b/model.safetensors "$o $a $extra, 512 vs 4096" &&
-            close a/model.safetensors c/model.safetensors "$o $a $extra, 2 ranks vs 1" &&
-            same a.jsonl b.jsonl "$o $a $extra, 512 vs 4096" &&
-            same a.jsonl c.jsonl "$o $a $extra, 2 ranks vs 1" || exit 1
-            # the second pass saw the ratio move
-            jq -s -e '.[1].ratio != 1' a.jsonl > /dev/null || { echo "$o $a: ratio 1 at iter 2"; exit 1; }
+            check "$o $a $extra" -q -m m0 --grpo --lr 1e-3 --mu 2 --objective $o --agg $a $extra p.jsonl
             [ -n "$extra" ] || { rm -rf "w-$a" && cp -r a "w-$a"; } || exit 1
-            n=$((n + 1))
         done
     done
     # what the tolerance is for: another aggregation moves the weights by far more
     python3 "$TESTDIR/stdiff.py" w-token-mean/model.safetensors \
         w-seq-mean-token-mean/model.safetensors |
         awk -v o=$o '$2 < 1e-2 { print o ": aggregations within " $2; exit 1 }' || exit 1
+done
+# on-policy distillation (ref_logprobs as the teacher's), with sequence-level
+# importance weights that mask some segments
+for a in token-mean seq-mean-token-mean seq-mean-token-sum-norm; do
+    check "distill $a" -q -m m0 --distill --lr 1e-3 --mu 2 --agg $a --is seq --is-mode mask \
+        --is-cap 1e3 p.jsonl
+    jq -s -e '.[0].is_capped > 0 and .[0].is_capped < 1' a.jsonl > /dev/null ||
+        { echo "distill $a: no segment masked, or all"; exit 1; }
 done
 echo "$n configurations: the same weights with micro-tokens 512 and 4096, on 1 and 2 ranks"
