@@ -630,7 +630,8 @@ gen_chain(const struct tasks_gen *g, long idx)
  *   dialogs   question-and-answer pages in the plain form of R1-Zero's
  *             template (corpus_dialog); dialog_pct percent (60 by default)
  *   problems  one to three chain sums (as tasks chain makes them), each
- *             worked step by step with probability worked_pct / 100, else
+ *             worked step by step with probability worked_pct / 100
+ *             (running sums, or reduced a term a line with reduce), else
  *             only stated with its result, in a few surface forms (boxed or
  *             not, "Q:"/"A:", a bare equation); 75 less dialog_pct
  *             percent of documents (15 by default)
@@ -701,10 +702,35 @@ tag_name(struct rng *r, char name[8])
 }
 
 /*
+ * The sum reduced a term at a time, each line the one above with its first
+ * two terms added ("3 + 8 + 5\n= 11 + 5\n= 16\n"): every line is the line
+ * before it copied but for one small fact, a form a small model learns to
+ * follow where the running-sum lines ask it to find the next term in the
+ * question.
+ */
+static void
+chain_reduce(struct sbuf *sb, const int64_t *t, int k)
+{
+    int64_t x = t[0];
+    int i, j;
+
+    chain_expr(sb, t, k);
+    sbuf_addc(sb, '\n');
+    for (i = 1; i < k; i++) {
+        x += t[i];
+        sbuf_addf(sb, "= %" PRId64, x);
+        for (j = i + 1; j < k; j++)
+            sbuf_addf(sb, " + %" PRId64, t[j]);
+        sbuf_addc(sb, '\n');
+    }
+}
+
+/*
  * One problem.  Forms: 0 "What is E? The answer is \boxed{S}.", 1 "Q: What
  * is E?\nA: The answer is \boxed{S}.", 2 "Question: What is E?\nAnswer: S",
  * 3 "E = S"; worked, the steps come on lines of their own before the boxed
- * answer (forms 0-2).
+ * answer (forms 0-2): running sums, or with g->reduce the sum reduced a
+ * term a line as on the question-and-answer pages.
  */
 static void
 corpus_problem(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
@@ -727,36 +753,14 @@ corpus_problem(struct rng *r, const struct tasks_gen *g, struct sbuf *sb)
         sbuf_adds(sb, worked ? "A:\n" : "A: ");
     else if (form == 2)
         sbuf_adds(sb, worked ? "Answer:\n" : "Answer: ");
-    if (worked)
+    if (worked && g->reduce)
+        chain_reduce(sb, t, k);
+    else if (worked)
         chain_steps(sb, t, k, "\n");
     if (form == 2 && !worked)
         sbuf_addf(sb, "%" PRId64, sum);
     else
         sbuf_addf(sb, "The answer is \\boxed{%" PRId64 "}.", sum);
-}
-
-/*
- * The sum reduced a term at a time, each line the one above with its first
- * two terms added ("3 + 8 + 5\n= 11 + 5\n= 16\n"): every line is the line
- * before it copied but for one small fact, a form a small model learns to
- * follow where the running-sum lines ask it to find the next term in the
- * question.
- */
-static void
-chain_reduce(struct sbuf *sb, const int64_t *t, int k)
-{
-    int64_t x = t[0];
-    int i, j;
-
-    chain_expr(sb, t, k);
-    sbuf_addc(sb, '\n');
-    for (i = 1; i < k; i++) {
-        x += t[i];
-        sbuf_addf(sb, "= %" PRId64, x);
-        for (j = i + 1; j < k; j++)
-            sbuf_addf(sb, " + %" PRId64, t[j]);
-        sbuf_addc(sb, '\n');
-    }
 }
 
 /*
@@ -1040,6 +1044,7 @@ tasks_gen_init(struct tasks_gen *g, enum tasks_gen_kind kind)
     g->told_pct = 25;
     g->dialog_worked_pct = -1;
     g->max_turns = 2;
+    g->reduce = 0;
     if (kind == TASKS_CODE)
         g->ops = "+-*";
 }

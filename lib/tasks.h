@@ -88,6 +88,7 @@ struct tasks_gen {
     int told_pct;           /* percent of Q&A pages with an instruction line */
     int dialog_worked_pct;  /* percent of Q&A answers worked; -1: worked_pct */
     int max_turns;          /* Q&A pages have 1 to max_turns turns */
+    int reduce;             /* worked problems reduced a term a line, not running sums */
 };
 
 /* Sets the defaults of kind (the ones tasks(1) documents). */

@@ -35,6 +35,7 @@ DIALOGS=${DIALOGS:-60}       # percent of the corpus that are question-and-answe
 TOLD=${TOLD:-25}             # percent of those under a line naming a tag to think in
 DIALOG_WORKED=${DIALOG_WORKED:-$WORKED} # percent of their answers worked
 TURNS=${TURNS:-2}            # most question-and-answer turns on one page
+REDUCE=${REDUCE:-0}          # 1: problem pages work a sum by reducing it a term a line
 PT_LR=${PT_LR:-3e-3}
 PT_MIN_LR=${PT_MIN_LR:-1e-3}
 PT_BATCH=${PT_BATCH:-4}      # pretraining sequences of 1024 tokens per step
@@ -76,6 +77,7 @@ if [ ! -e "$D/rl-prompts.jsonl" ]; then
     jq -r '.prompt | ltrimstr("What is ") | rtrimstr("?")' "$D/eval.jsonl" | sort -u > "$D/eval.sums"
     tasks corpus -n "$CORPUS_N" --seed 1 --terms "$TERMS" --worked "$WORKED" \
         --dialogs "$DIALOGS" --told "$TOLD" --dialog-worked "$DIALOG_WORKED" --turns "$TURNS" \
+        $([ "$REDUCE" = 0 ] || echo --reduce) \
         | { grep -v -F -f "$D/eval.sums" || true; } > "$D/corpus.jsonl.part"
     mv "$D/corpus.jsonl.part" "$D/corpus.jsonl"
     tasks chain -n 20000 --seed 2 --terms "$TERMS" \

@@ -446,22 +446,16 @@ line_terms(const char *p, long long *v, int max)
 }
 
 /*
- * A question-and-answer page: every reduction line "= ..." is the line
- * above with its first two terms added; every tagged answer closes its
- * tag, and under an instruction line the tag is the one it names.
- * Returns 1 for a page, 0 for another document, -1 when a check fails.
+ * Every reduction line "= ..." of a document is the line above with its
+ * first two terms added; returns the number of such lines, -1 when one is
+ * not.
  */
 static int
-check_dialog(const char *t)
+check_reduced(const char *t)
 {
-    char told[16] = "", tag[16];
     const char *p, *line, *prev = NULL;
+    int n = 0;
 
-    if (strncmp(t, "Think inside <", 14) == 0) {
-        if (sscanf(t + 14, "%15[a-z]>", told) != 1)
-            return -1;
-    } else if (strncmp(t, "User: ", 6) != 0)
-        return 0;
     for (line = t; *line; prev = line, line = p + 1) {
         long long a[16], b[16];
         int na, nb, i;
@@ -477,7 +471,35 @@ check_dialog(const char *t)
             for (i = 1; i < nb; i++)
                 if (b[i] != a[i + 1])
                     return -1;
+            n++;
         }
+        if (!p)
+            break;
+    }
+    return n;
+}
+
+/*
+ * A question-and-answer page: every reduction line "= ..." is the line
+ * above with its first two terms added; every tagged answer closes its
+ * tag, and under an instruction line the tag is the one it names.
+ * Returns 1 for a page, 0 for another document, -1 when a check fails.
+ */
+static int
+check_dialog(const char *t)
+{
+    char told[16] = "", tag[16];
+    const char *p, *line;
+
+    if (strncmp(t, "Think inside <", 14) == 0) {
+        if (sscanf(t + 14, "%15[a-z]>", told) != 1)
+            return -1;
+    } else if (strncmp(t, "User: ", 6) != 0)
+        return 0;
+    if (check_reduced(t) < 0)
+        return -1;
+    for (line = t; *line; line = p + 1) {
+        p = strchr(line, '\n');
         if (strncmp(line, "Assistant: <", 12) == 0) {
             char close[24];
 
@@ -578,6 +600,48 @@ test_corpus(void)
     }
     CHECK(tags > 100);
     CHECK(dialogs > 1000);
+}
+
+/*
+ * reduce: the worked problem pages reduce the sum a term a line (every
+ * line checked) and write no running-sum line; the question-and-answer
+ * pages, the lists of sums and the prose are as without it.
+ */
+static void
+test_corpus_reduce(void)
+{
+    struct tasks_gen g, h;
+    long i;
+    int reduced = 0, same = 0;
+
+    tasks_gen_init(&g, TASKS_CORPUS);
+    g.seed = 3;
+    g.worked_pct = 100;
+    h = g;
+    g.reduce = 1;
+    CHECK(tasks_gen_check(&g) == NULL);
+    for (i = 0; i < 2000; i++) {
+        json_t *r = tasks_generate(&g, i), *s = tasks_generate(&h, i);
+        const char *t = sfield(r, "text");
+        int n = check_reduced(t);
+
+        CHECK(n >= 0);
+        if (strncmp(t, "Q: ", 3) == 0 || strncmp(t, "Question: ", 10) == 0
+            || strncmp(t, "What is ", 8) == 0) {
+            long long x, y, z;
+            const char *p;
+
+            reduced += n;
+            for (p = t; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                CHECK(sscanf(p, "%lld + %lld = %lld", &x, &y, &z) != 3);
+        } else if (strcmp(t, sfield(s, "text")) == 0)
+            same++;
+        json_decref(r);
+        json_decref(s);
+    }
+    CHECK(reduced > 500);
+    /* all but the tagged sums of markup documents (a problem inside) */
+    CHECK(same > 1500);
 }
 
 static void
@@ -813,6 +877,7 @@ main(void)
     test_word();
     test_chain();
     test_corpus();
+    test_corpus_reduce();
     test_code();
     test_chat();
     test_gsm8k_answer();

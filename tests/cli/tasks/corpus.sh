@@ -48,6 +48,20 @@ test "$(jq -r .text dw0.jsonl | grep -c -E '^(A|Answer):$')" -gt 50
 tasks corpus -n 500 --seed 2 --worked 0 --dialog-worked 100 > dw100.jsonl
 test "$(reduced dw100.jsonl)" -gt 500
 test "$(jq -r .text dw100.jsonl | grep -c -E '^(A|Answer):$' || true)" = 0
+# --reduce: the worked problem pages reduce the sum as the
+# question-and-answer pages do, with no running-sum line; those pages are
+# as without it
+tasks corpus -n 500 --seed 2 --worked 100 --dialogs 0 > p100.jsonl
+tasks corpus -n 500 --seed 2 --worked 100 --dialogs 0 --reduce > r100.jsonl
+test "$(reduced p100.jsonl)" = 0
+test "$(reduced r100.jsonl)" -gt 500
+after() { jq -r .text "$1" | grep -A1 -E '^(A|Answer):$' | grep -c -E '^[0-9]+ \+ [0-9]+ = ' || true; }
+test "$(after p100.jsonl)" -gt 100
+test "$(after r100.jsonl)" = 0
+tasks corpus -n 500 --seed 2 --reduce > ra.jsonl
+dialog ra.jsonl | cmp - "$(dialog a.jsonl > a.dialog.jsonl; echo a.dialog.jsonl)"
+! tasks chain --reduce 2> err
+grep -q "applies to 'corpus' only" err
 # --turns 1: every page asks one question; the default asks one or two
 tasks corpus -n 500 --seed 2 --turns 1 > n1.jsonl
 dialog n1.jsonl | jq -e -s 'length > 200 and all(.[]; [.text | match("(^|\n)User: "; "g")] | length == 1)' > /dev/null
