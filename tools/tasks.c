@@ -148,6 +148,7 @@ static const struct {
     {"told", "corpus", NULL},
     {"dialog-worked", "corpus", NULL},
     {"turns", "corpus", NULL},
+    {"garbled", "prefs", NULL},
     {"id-prefix", "gsm8k", "jsonl"},
     {"raw", "gsm8k", NULL},
     {"split", "mbpp", NULL},
@@ -345,6 +346,9 @@ main(int argc, char **argv)
                     "(default: --worked)"),
             OPT_INT(0, "turns", &g.max_turns, "N", 1, 4,
                     "corpus: those pages have 1 to N turns (default 2)"),
+            OPT_INT(0, "garbled", &g.garbled_pct, "P", 0, 100,
+                    "prefs: percent of pairs whose rejected answer is\n"
+                    "the chosen one misspelled (default 0)"),
             OPT_GROUP("Importer options:\n"),
             OPT_STRING(0, "id-prefix", &id_prefix, "P",
                        "gsm8k: ids are P and the record's line index\n"
