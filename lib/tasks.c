@@ -950,6 +950,10 @@ gen_code(const struct tasks_gen *g, long idx)
  * A rejected answer breaks one of them, with the same adjectives:
  *     Owls are quiet and old. Stop asking me.          (rude)
  *     Kites are quiet and old. Thank you for asking!   (off topic)
+ * With garbled_pct, that percent of the pairs reject instead the chosen
+ * answer misspelled: one to three of its letters each replaced by another
+ * or dropped, so a reward model learns to prefer the words spelled right:
+ *     Owls are quiet and od. Thank yiu for asking!      (garbled)
  * chat record i and prefs record i of one seed ask the same thing; the
  * reference response of chat is the preferred answer, so tasks chat -r
  * is an SFT set of good answers, and prefs pairs it with a bad one.
@@ -969,6 +973,44 @@ static const char *const chat_adjs[] = {
 };
 #define CHAT_THANKS "Thank you for asking!"
 #define CHAT_RUDE "Stop asking me."
+
+/*
+ * Misspells the answer in sb: 1-3 edits, each replacing a letter by
+ * another lowercase one or dropping it; the result differs from the
+ * answer.
+ */
+static void
+chat_garble(struct sbuf *sb, struct rng *r)
+{
+    char *s = xstrdup(sbuf_str(sb));
+    size_t n = strlen(s), k = 1 + rng_below(r, 3);
+
+    for (size_t e = 0; e < k; e++) {
+        size_t letters = 0, want, i;
+        for (i = 0; i < n; i++)
+            letters += isalpha((unsigned char)s[i]) != 0;
+        if (letters == 0)
+            break;
+        want = rng_below(r, letters);
+        for (i = 0; i < n; i++)
+            if (isalpha((unsigned char)s[i]) && want-- == 0)
+                break;
+        if (rng_below(r, 2) == 0) {
+            char c = (char)('a' + rng_below(r, 25));
+            if (c >= tolower((unsigned char)s[i]))
+                c++;    /* another letter than the one there */
+            s[i] = c;
+        } else {
+            memmove(s + i, s + i + 1, n - i);
+            n--;
+        }
+    }
+    if (strcmp(s, sbuf_str(sb)) == 0)   /* edits that undid each other */
+        memmove(s, s + 1, n);
+    sbuf_reset(sb);
+    sbuf_addf(sb, "%s", s);
+    free(s);
+}
 
 /* "Owls are quiet and old. " + closing into sb. */
 static void
@@ -1008,11 +1050,15 @@ gen_chat(const struct tasks_gen *g, long idx)
     chat_answer(&sb, topic, a1, a2, CHAT_THANKS);
     if (g->kind == TASKS_PREFS) {
         set_str(o, "chosen", sbuf_str(&sb));
-        sbuf_reset(&sb);
-        if (rng_below(&r, 2) == 0)
-            chat_answer(&sb, topic, a1, a2, CHAT_RUDE);
-        else
-            chat_answer(&sb, other, a1, a2, CHAT_THANKS);
+        if (g->garbled_pct > 0 && (int)rng_below(&r, 100) < g->garbled_pct) {
+            chat_garble(&sb, &r);
+        } else {
+            sbuf_reset(&sb);
+            if (rng_below(&r, 2) == 0)
+                chat_answer(&sb, topic, a1, a2, CHAT_RUDE);
+            else
+                chat_answer(&sb, other, a1, a2, CHAT_THANKS);
+        }
         set_str(o, "rejected", sbuf_str(&sb));
     } else if (g->with_response) {
         set_str(o, "response", sbuf_str(&sb));
@@ -1112,6 +1158,8 @@ tasks_gen_check(const struct tasks_gen *g)
         break;
     case TASKS_CHAT:
     case TASKS_PREFS:
+        if (g->garbled_pct < 0 || g->garbled_pct > 100)
+            return "--garbled: want 0-100";
         break;
     }
     return NULL;

@@ -89,6 +89,9 @@ struct tasks_gen {
     int dialog_worked_pct;  /* percent of Q&A answers worked; -1: worked_pct */
     int max_turns;          /* Q&A pages have 1 to max_turns turns */
     int reduce;             /* worked problems reduced a term a line, not running sums */
+    /* prefs */
+    int garbled_pct;        /* percent of pairs whose rejected answer is the
+                               chosen one misspelled */
 };
 
 /* Sets the defaults of kind (the ones tasks(1) documents). */

@@ -38,6 +38,7 @@ SFT_BATCH=${SFT_BATCH:-4}    # SFT sequences of 1024 tokens per step
 RM_N=${RM_N:-2000}           # preference pairs
 RM_EPOCHS=${RM_EPOCHS:-2}
 RM_LR=${RM_LR:-1e-3}
+RM_GARBLED=${RM_GARBLED:-50} # percent of pairs rejecting a misspelled answer
 EVAL_N=${EVAL_N:-30}         # held-out prompts per domain
 EVAL_EVERY=${EVAL_EVERY:-10} # RL steps between held-out evaluations
 RL_STEPS=${RL_STEPS:-30}
@@ -45,6 +46,7 @@ RL_BATCH=${RL_BATCH:-24}     # prompts per step, of the three domains mixed
 RL_G=${RL_G:-8}              # samples per prompt
 RL_LR=${RL_LR:-3e-4}
 RL_TEMP=${RL_TEMP:-1.0}
+RL_BETA=${RL_BETA:-0.04}     # the KL penalty to the base
 MAXTOK=${MAXTOK:-96}
 MAKE="make --no-print-directory -s"
 SCORE="score-math --extract boxed -q | score-code -q | score-rm -m $D/run/rm/ckpt -q"
@@ -69,7 +71,7 @@ interleave() { # files of one record per line: one line of each in turn
     paste -d '\n' "$@" | grep -v '^$' || true
 }
 MATH="chain --terms 2-3"
-CODE="code --max-term 30"
+CODE="code --ops + --max-term 99"
 if [ ! -e "$D/rl-prompts.jsonl" ]; then
     { heldout $MATH; heldout $CODE; heldout chat; } > "$D/eval.jsonl.part"
     mv "$D/eval.jsonl.part" "$D/eval.jsonl"
@@ -79,8 +81,8 @@ if [ ! -e "$D/rl-prompts.jsonl" ]; then
         | {id, domain, prompt, response: (if $i % 2 == 0 then .chosen else .rejected end)}' \
         > "$D/sft-chat.jsonl"
     interleave "$D"/sft-math.jsonl "$D"/sft-code.jsonl "$D"/sft-chat.jsonl > "$D/sft.jsonl"
-    tasks prefs -n "$RM_N" --seed 4 -o "$D/pairs.jsonl"
-    tasks prefs -n 500 --seed 5 -o "$D/pairs-held.jsonl"
+    tasks prefs -n "$RM_N" --seed 4 --garbled "$RM_GARBLED" -o "$D/pairs.jsonl"
+    tasks prefs -n 500 --seed 5 --garbled "$RM_GARBLED" -o "$D/pairs-held.jsonl"
     n=20000
     tasks $MATH -n $n --seed 2 | unseen > "$D/rl-math.jsonl"
     tasks $CODE -n $n --seed 2 | unseen > "$D/rl-code.jsonl"
@@ -124,7 +126,7 @@ while [ "$s" -lt "$RL_STEPS" ]; do
     s=$((s + EVAL_EVERY))
     [ "$s" -gt "$RL_STEPS" ] && s=$RL_STEPS
     multi STEPS="$s" BATCH="$RL_BATCH" G="$RL_G" TEMP="$RL_TEMP" MAXTOK="$MAXTOK" LR="$RL_LR" \
-        L=2048 > /dev/null 2>&1
+        BETA="$RL_BETA" L=2048 > /dev/null 2>&1
     n=$(printf %03d "$s")
     evaluate "$D/run/rl/step-$n/ckpt" "step-$n" "$s"
     say "step $s: held-out $(jq -c 'del(.step)' "$D/eval/step-$n.json")"

@@ -149,6 +149,7 @@ static const struct {
     {"dialog-worked", "corpus", NULL},
     {"turns", "corpus", NULL},
     {"reduce", "corpus", NULL},
+    {"garbled", "prefs", NULL},
     {"id-prefix", "gsm8k", "jsonl"},
     {"raw", "gsm8k", NULL},
     {"split", "mbpp", NULL},
@@ -349,6 +350,9 @@ main(int argc, char **argv)
             OPT_BOOL(0, "reduce", &g.reduce,
                      "corpus: worked problem pages reduce the sum a term\n"
                      "a line, as those pages do (default: running sums)"),
+            OPT_INT(0, "garbled", &g.garbled_pct, "P", 0, 100,
+                    "prefs: percent of pairs whose rejected answer is\n"
+                    "the chosen one misspelled (default 0)"),
             OPT_GROUP("Importer options:\n"),
             OPT_STRING(0, "id-prefix", &id_prefix, "P",
                        "gsm8k: ids are P and the record's line index\n"

@@ -22,3 +22,21 @@ tasks chat -n 50 --seed 6 | jq -e -s 'all(.[]; has("response") | not)' > /dev/nu
 init -c "$TESTDIR/../pipelines/tiny.json" -s 1 -o m0 > /dev/null
 pack -q -m m0 -L 256 -o packed.jsonl p.jsonl
 jq -e -s 'map(.pair | length) | add == 400' packed.jsonl > /dev/null
+# --garbled: that share of the rejected answers is the chosen one with
+# one to three letters replaced or dropped; 0 keeps the pairs as they were
+tasks prefs -n 200 --seed 6 --garbled 0 | cmp - p.jsonl
+tasks prefs -n 400 --seed 6 --garbled 50 > g.jsonl
+jq -r '[.prompt, .chosen] | @tsv' g.jsonl | head -200 | cmp - c.tsv
+jq -r '[.chosen, .rejected] | @tsv' g.jsonl | awk -F '\t' '
+{
+    if ($1 == $2) exit 1
+    rude = $1; sub(/Thank you for asking!$/, "Stop asking me.", rude)
+    a = $1; sub(/^[A-Za-z]+ /, "", a); b = $2; sub(/^[A-Za-z]+ /, "", b)
+    if ($2 == rude || a == b) next
+    d = length($1) - length($2)
+    if (d < 0 || d > 3) { print "garbled: " $0; exit 1 }
+    garbled++
+}
+END { if (garbled < 150 || garbled > 250) { print garbled; exit 1 } }'
+! tasks prefs -n 1 --garbled 101 2> err
+grep -q 'garbled' err
