@@ -149,24 +149,22 @@ optim_grad_norm(const float *g, size_t n)
     return sqrt(s);
 }
 
-
 /* p -= lr wd p;  m, v moments;  p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) */
 static HOT void
-adamw_range(struct optim *o, float *p, const float *g, size_t a, size_t b, float lr, float wd,
-            float gs, float bc1, float bc2s)
+adamw_range(struct optim *o, float *restrict p, const float *restrict g, size_t a, size_t b,
+            float lr, float wd, float gs, float bc1, float bc2s)
 {
     float b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, step = lr / bc1;
     float decay = 1.0f - lr * wd;
-    float *restrict m = o->m, *restrict v = o->v, *restrict q = p;
-    const float *restrict gr = g;
+    float *restrict m = o->m, *restrict v = o->v;
     size_t i;
 
     /* restrict: vectorized, each lane the scalar loop's operations and bits */
     for (i = a; i < b; i++) {
-        float gi = gr[i] * gs;
+        float gi = g[i] * gs;
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        q[i] = q[i] * decay - step * m[i] / (sqrtf(v[i]) / bc2s + eps);
+        p[i] = p[i] * decay - step * m[i] / (sqrtf(v[i]) / bc2s + eps);
     }
 }
 
