@@ -11,7 +11,7 @@
 
 static const char *const reason_names[] = {
     "correct", "no_think", "text_before_think", "multiple_think", "unclosed_think",
-    "empty_answer", "no_answer_tag", "not_boxed",
+    "empty_answer", "no_answer_tag", "not_boxed", "short_think",
 };
 
 void
@@ -52,6 +52,18 @@ trim(const char **s, const char **e)
         (*e)--;
 }
 
+/* Words in s[0..n): runs of characters that are not white space. */
+static size_t
+spaced_words(const char *s, size_t n)
+{
+    size_t i, w = 0;
+
+    for (i = 0; i < n; i++)
+        if (!is_space((unsigned char)s[i]) && (i == 0 || is_space((unsigned char)s[i - 1])))
+            w++;
+    return w;
+}
+
 enum format_reason
 format_check(const struct format_opts *o, const char *text,
             struct format_split *sp)
@@ -85,6 +97,8 @@ format_check(const struct format_opts *o, const char *text,
     if (b.nclose == 0)
         return FORMAT_UNCLOSED;
     sp->think_e = b.in1;
+    if (o->min_think > 0 && spaced_words(s + b.in0, b.in1 - b.in0) < (size_t)o->min_think)
+        return FORMAT_SHORT_THINK;
     as = s + b.end;
     ae = e;
     trim(&as, &ae);

@@ -12,8 +12,10 @@
  * and chat templates that put the opening tag in the prompt (then the
  * completion starts inside the block and must not open another).
  *
- * It does not judge the content: an empty think block is allowed, an
- * answer is "non-empty" when it has a non-space character.
+ * It does not judge the content beyond its size: an empty think block is
+ * allowed unless min_think asks for that many words in it (a word: a run
+ * of characters that are not white space); an answer is "non-empty" when
+ * it has a non-space character.
  *
  *     struct format_opts o;
  *     struct format_split sp;
@@ -35,6 +37,7 @@ enum format_reason {
     FORMAT_EMPTY_ANSWER,      /* nothing after the block */
     FORMAT_NO_ANSWER_TAG,     /* the answer is not one <answer>...</answer> */
     FORMAT_NOT_BOXED,         /* the answer holds no \boxed{} */
+    FORMAT_SHORT_THINK,       /* fewer than min_think words in the block */
 };
 
 struct format_opts {
@@ -42,6 +45,7 @@ struct format_opts {
     const char *answer_tag;  /* NULL: the answer is free text */
     int boxed;               /* the answer must hold \boxed{} or \fbox{} */
     int open_in_prompt;      /* the opening tag is in the prompt */
+    int min_think;           /* words the block must hold (0: none) */
 };
 
 /* Where the parts are, as byte offsets into the text (answer trimmed). */

@@ -20,7 +20,7 @@
 
 static const char usage[] =
     "usage: score-format [--domain NAME] [--weight W] [--tag NAME]\n"
-    "                    [--answer-tag NAME] [--boxed] [--open-in-prompt]\n"
+    "                    [--answer-tag NAME] [--boxed] [--min-think N] [--open-in-prompt]\n"
     "                    [--language prompt|SCRIPT] [options] [FILE...]\n"
     "Scores the format: <think>...</think>, then an answer.\n";
 
@@ -175,6 +175,8 @@ main(int argc, char **argv)
             OPT_CALL(0, "answer-tag", &to->answer_tag, "NAME", parse_tag, "a tag name",
                      "the answer must be one <NAME>...</NAME>"),
             OPT_BOOL(0, "boxed", &to->boxed, "the answer must hold \\boxed{}"),
+            OPT_INT(0, "min-think", &to->min_think, "N", 0, 1000000,
+                    "the block must hold at least N words (default 0)"),
             OPT_BOOL(0, "open-in-prompt", &to->open_in_prompt,
                      "the opening tag is in the prompt"),
             OPT_CALL(0, "language", &fo, "L", parse_language,

@@ -102,6 +102,15 @@ main(void)
         {"reasoning, never closed", FORMAT_UNCLOSED},
         {"reasoning</think>", FORMAT_EMPTY_ANSWER},
     };
+    /* min_think 3: words are runs of non-white-space, the tags not counted */
+    static const struct tcase minthink[] = {
+        {"<think>\n3 + 8\n= 11\n</think>\n\\boxed{11}", FORMAT_OK},
+        {"<think>\nAdding up.\n</think>\n\\boxed{11}", FORMAT_SHORT_THINK},
+        {"<think>\n</think>\n\\boxed{11}", FORMAT_SHORT_THINK},
+        {"<think>a b</think> c d e", FORMAT_SHORT_THINK},
+        {"<think>a\tb\nc</think>", FORMAT_EMPTY_ANSWER},
+        {"<think>a b c d", FORMAT_UNCLOSED},
+    };
     static const struct tcase other[] = {
         {"<reasoning>x</reasoning>42", FORMAT_OK},
         {"<think>x</think>42", FORMAT_NO_THINK},
@@ -124,8 +133,15 @@ main(void)
     o.open_in_prompt = 1;
     run(&o, open, ARRAY_LEN(open));
     format_opts_init(&o);
+    o.min_think = 3;
+    run(&o, minthink, ARRAY_LEN(minthink));
+    o.open_in_prompt = 1;
+    CHECK(format_check(&o, "one two</think>x", NULL) == FORMAT_SHORT_THINK);
+    CHECK(format_check(&o, "one two three</think>x", NULL) == FORMAT_OK);
+    format_opts_init(&o);
     o.tag = "reasoning";
     run(&o, other, ARRAY_LEN(other));
     CHECK(strcmp(format_reason_name(FORMAT_NOT_BOXED), "not_boxed") == 0);
+    CHECK(strcmp(format_reason_name(FORMAT_SHORT_THINK), "short_think") == 0);
     return check_done();
 }

@@ -1,4 +1,4 @@
-# --boxed, --answer-tag, --open-in-prompt, --tag, --weight and --domain.
+# --boxed, --answer-tag, --min-think, --open-in-prompt, --tag, --weight and --domain.
 printf '%s\n' '{"domain":"math","completion":"<think>w</think>4"}' \
               '{"domain":"code","completion":"<think>w</think>4"}' > in.jsonl
 score-format --boxed in.jsonl > a.jsonl
@@ -18,6 +18,14 @@ jq -e '.format.reason == "no_think"' f.jsonl > /dev/null
 printf '%s\n' '{"completion":"<reasoning>w</reasoning>4"}' > r.jsonl
 score-format --tag reasoning r.jsonl > g.jsonl
 jq -e '.rewards.format == 1' g.jsonl > /dev/null
+printf '%s\n' '{"completion":"<think>\nEasy.\n</think>\n\\boxed{4}"}' \
+              '{"completion":"<think>\n1 + 3\n= 4\n</think>\n\\boxed{4}"}' > m.jsonl
+score-format --boxed --min-think 3 m.jsonl > h.jsonl
+jq -e -s 'map(.format.reason) == ["short_think", "correct"] and map(.reward) == [0, 1]' h.jsonl > /dev/null
+score-format --boxed m.jsonl > i.jsonl
+jq -e -s 'map(.reward) == [1, 1]' i.jsonl > /dev/null
+set +e; score-format --min-think -1 m.jsonl > /dev/null 2> err; rc=$?; set -e
+test $rc = 2
 set +e; score-format --tag '<x>' in.jsonl > /dev/null 2> err; rc=$?; set -e
 test $rc = 2
 grep -q "not a tag name" err
