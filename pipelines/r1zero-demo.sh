@@ -13,7 +13,9 @@
 #                template (plain text, no chat markers: gen -f text; think
 #                in <think> </think>, answer in \boxed{})
 #   5. R1-Zero   RL_STEPS steps of r1zero.mk from the base: GRPO with the
-#                accuracy and format rewards only, no SFT, no KL; the
+#                accuracy and format rewards only (the format: <think>
+#                holding MIN_THINK words or more, </think>, a boxed
+#                answer), no SFT, no KL; the
 #                held-out evaluation every EVAL_EVERY steps
 #   6. report    a before/after table, DEMO_DIR/report.png (held-out
 #                accuracy, completion length and format reward per step)
@@ -48,7 +50,12 @@ RL_G=${RL_G:-8}             # samples per prompt
 RL_LR=${RL_LR:-1e-4}
 RL_TEMP=${RL_TEMP:-1.0}
 MAXTOK=${MAXTOK:-128}
+MIN_THINK=${MIN_THINK:-5}    # words the think block must hold for the format reward
 SYSTEM="$HERE/prompts/r1zero-system.txt"
+# The rewards: the boxed answer, and the format with a thinking process in
+# the block (MIN_THINK words: the shortest working of a sum, "3 + 8 / = 11",
+# has five; an empty block or a remark such as "Adding up." has none)
+FORMAT_SCORE="score-format --boxed --min-think $MIN_THINK"
 MAKE="make --no-print-directory -s"
 # OpenBLAS's kernel: the one set, else named from /proc/cpuinfo (lib.sh).
 ct=$(sh "$HERE/lib.sh" coretype)
@@ -99,7 +106,7 @@ evaluate() { # checkpoint, name
     if [ ! -e "$D/eval/$2.json" ]; then
         mkdir -p "$D/eval"
         gen -m "$1" -T 0 -n "$MAXTOK" --think -f text --system "$SYSTEM" -q "$D/eval.jsonl" \
-            | score-math --extract boxed -q | score-format --boxed -q -o "$D/eval/$2.scored.jsonl"
+            | score-math --extract boxed -q | $FORMAT_SCORE -q -o "$D/eval/$2.scored.jsonl"
         acc=$(stats -j -q --reward rewards.math "$D/eval/$2.scored.jsonl")
         fmt=$(stats -j -q --reward rewards.format "$D/eval/$2.scored.jsonl")
         jq -n -c --argjson a "$acc" --argjson f "$fmt" --argjson step "${3:-0}" \
@@ -114,13 +121,14 @@ say "held-out accuracy of the base model: $(jq .accuracy "$D/eval/base.json")"
 
 # The base model's samples as GRPO will draw them (RL_G per prompt at
 # RL_TEMP, CHECK_N held-out prompts): GRPO learns only from groups whose
-# rewards differ, so some samples must already close </think> and box an
-# answer, and few may be right, or there is nothing to learn from.
+# rewards differ, so some samples must already reason in the block, close
+# </think> and box an answer, or be right, or there is nothing to learn
+# from.
 if [ ! -e "$D/eval/base-samples.json" ]; then
     head -n "$CHECK_N" "$D/eval.jsonl" \
         | gen -m "$BASE" -T "$RL_TEMP" -G "$RL_G" -n "$MAXTOK" --seed 1 --think -f text \
             --system "$SYSTEM" -q \
-        | score-math --extract boxed -q | score-format --boxed -q -o "$D/eval/base-samples.scored.jsonl"
+        | score-math --extract boxed -q | $FORMAT_SCORE -q -o "$D/eval/base-samples.scored.jsonl"
     jq -s -c '{samples: length,
         format: (map(select(.rewards.format > 0)) | length),
         correct: (map(select(.rewards.math > 0)) | length),
@@ -140,7 +148,7 @@ while [ "$s" -lt "$RL_STEPS" ]; do
     [ "$s" -gt "$RL_STEPS" ] && s=$RL_STEPS
     $MAKE -f "$HERE/r1zero.mk" BASE="$BASE" PROMPTS="$D/rl-prompts.jsonl" RUN="$D/rl" \
         STEPS="$s" BATCH="$RL_BATCH" G="$RL_G" TEMP="$RL_TEMP" MAXTOK="$MAXTOK" LR="$RL_LR" \
-        L=2048 SCORE="score-math --extract boxed | score-format --boxed" > /dev/null 2>&1
+        L=2048 SCORE="score-math --extract boxed | $FORMAT_SCORE" > /dev/null 2>&1
     n=$(printf %03d "$s")
     evaluate "$D/rl/step-$n/ckpt" "step-$n" "$s"
     say "step $s: held-out accuracy $(jq .accuracy "$D/eval/step-$n.json")"
@@ -177,7 +185,7 @@ set title "mean completion length (tokens)"
 set yrange [0:*]
 plot "$D/train.tsv" using 1:4 with lines lw 1 lc rgb "#e3b48a" title "training samples", \
      "$D/heldout.tsv" using 1:4 with linespoints lw 2 pt 7 lc rgb "#b35806" title "held-out, greedy"
-set title "format reward (<think>...</think>, then a boxed answer)"
+set title "format reward (<think> reasoning </think>, then a boxed answer)"
 set yrange [0:1]
 plot "$D/train.tsv" using 1:3 with lines lw 1 lc rgb "#a6d9a0" title "training samples", \
      "$D/heldout.tsv" using 1:3 with linespoints lw 2 pt 7 lc rgb "#1b7837" title "held-out, greedy"
