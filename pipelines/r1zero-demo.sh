@@ -185,7 +185,7 @@ set title "mean completion length (tokens)"
 set yrange [0:*]
 plot "$D/train.tsv" using 1:4 with lines lw 1 lc rgb "#e3b48a" title "training samples", \
      "$D/heldout.tsv" using 1:4 with linespoints lw 2 pt 7 lc rgb "#b35806" title "held-out, greedy"
-set title "format reward (<think> reasoning </think>, then a boxed answer)"
+set title "format reward (reasoning in <think>, a boxed answer)"
 set yrange [0:1]
 plot "$D/train.tsv" using 1:3 with lines lw 1 lc rgb "#a6d9a0" title "training samples", \
      "$D/heldout.tsv" using 1:3 with linespoints lw 2 pt 7 lc rgb "#1b7837" title "held-out, greedy"
