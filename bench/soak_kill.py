@@ -12,7 +12,7 @@ name; "ckpt": update with its temporary checkpoint directory present;
 before its accuracy.json exists), it lets the run go on
 for SLICES more slices and kills it: every process of the session with
 SIGKILL, or with "rank" one update process (SLICES picks which) and the
-rest continued.
+rest continued (if update has ended by then, at the next update).
 A target not seen in the step where it was first looked for (or "jq"
 once the plots are drawn) counts as missed: the kill then lands in
 whatever runs at the start of the next step.
@@ -124,7 +124,10 @@ def main():
                 missed = True
             if hit:
                 left = slices
-        if left == 0:
+        # one rank of update: if update ended within the slices, wait for
+        # the next one (killing every process instead would leave the
+        # caller waiting for a run that a rank's death should stop)
+        if left == 0 and (not rank or "update" in names):
             break
         if left > 0:
             left -= 1
