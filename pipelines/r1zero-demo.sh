@@ -15,8 +15,8 @@
 #   5. R1-Zero   RL_STEPS steps of r1zero.mk from the base: GRPO with the
 #                accuracy and format rewards only (the format: <think>
 #                holding MIN_THINK words or more, </think>, a boxed
-#                answer), no SFT, no KL; the
-#                held-out evaluation every EVAL_EVERY steps
+#                answer), no SFT, no KL; the held-out evaluation every
+#                EVAL_EVERY steps
 #   6. report    a before/after table, DEMO_DIR/report.png (held-out
 #                accuracy, completion length and format reward per step)
 #                and DEMO_DIR/report.html (the plots and sampled

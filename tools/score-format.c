@@ -20,8 +20,9 @@
 
 static const char usage[] =
     "usage: score-format [--domain NAME] [--weight W] [--tag NAME]\n"
-    "                    [--answer-tag NAME] [--boxed] [--min-think N] [--open-in-prompt]\n"
-    "                    [--language prompt|SCRIPT] [options] [FILE...]\n"
+    "                    [--answer-tag NAME] [--boxed] [--min-think N]\n"
+    "                    [--open-in-prompt] [--language prompt|SCRIPT]\n"
+    "                    [options] [FILE...]\n"
     "Scores the format: <think>...</think>, then an answer.\n";
 
 /* A tag name: 1 to 32 of [A-Za-z0-9_-]. */
