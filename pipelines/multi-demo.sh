@@ -3,11 +3,14 @@
 # math, code and free-form prompts at once, each domain with its own reward,
 # as DeepSeek-R1's reinforcement learning for all scenarios.
 #
-#   1. data      per domain, held-out prompts first (EVAL_N distinct ones),
-#                then SFT, RL and reward-model data that leave them out:
-#                  math  tasks chain: "What is 3 + 8?", 2-3 terms, worked
+#   1. data      per domain, held-out prompts first (EVAL_N distinct ones,
+#                CHAT_EVAL_N for chat), then SFT, RL and reward-model data
+#                that leave them out:
+#                  math  tasks arithmetic: "What is 47 + 38?", worked digit
+#                        by digit (8,100 sums)
 #                  code  tasks code: "Write a Python function f(x) that
-#                        returns x + 3.", three assert tests
+#                        returns x * 3.", three assert tests (2,997
+#                        functions: + - *, a constant 1 to 999)
 #                  chat  tasks chat / prefs: "Tell me about owls.", the
 #                        preferred answer on the topic and polite
 #   2. base      a fresh 0.9M-parameter model (demo-config.json) fine-tuned
@@ -31,17 +34,18 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PATH="$HERE/../bin:$PATH"
 D=${DEMO_DIR:-demo/multi}
 CONFIG=${CONFIG:-$HERE/demo-config.json}   # the model's shape
-SFT_N=${SFT_N:-1500}         # SFT records per domain
-SFT_EPOCHS=${SFT_EPOCHS:-12}
+SFT_N=${SFT_N:-6000}         # SFT records per domain
+SFT_EPOCHS=${SFT_EPOCHS:-3}
 SFT_LR=${SFT_LR:-3e-3}
 SFT_BATCH=${SFT_BATCH:-4}    # SFT sequences of 1024 tokens per step
-RM_N=${RM_N:-8000}           # preference pairs
+RM_N=${RM_N:-6000}           # preference pairs
 RM_EPOCHS=${RM_EPOCHS:-2}
 RM_LR=${RM_LR:-1e-3}
 RM_GARBLED=${RM_GARBLED:-50} # percent of pairs rejecting a misspelled answer
-EVAL_N=${EVAL_N:-30}         # held-out prompts per domain
+EVAL_N=${EVAL_N:-100}        # held-out prompts of math and of code
+CHAT_EVAL_N=${CHAT_EVAL_N:-30} # held-out chat prompts (of its 80)
 EVAL_EVERY=${EVAL_EVERY:-10} # RL steps between held-out evaluations
-RL_STEPS=${RL_STEPS:-30}
+RL_STEPS=${RL_STEPS:-40}
 RL_BATCH=${RL_BATCH:-24}     # prompts per step, of the three domains mixed
 RL_G=${RL_G:-8}              # samples per prompt
 RL_LR=${RL_LR:-3e-4}
@@ -58,10 +62,15 @@ say() { printf 'multi-demo: %s (%ds)\n' "$*" $(( $(date +%s) - t0 )); }
 
 [ -e "$D/init/model.safetensors" ] || init -c "$CONFIG" -s 1 -o "$D/init" > /dev/null
 
-# 1. data.  The held-out prompts: EVAL_N distinct ones per domain; every
-# other set leaves out the records that ask one of them.
-heldout() { # tasks arguments: EVAL_N distinct prompts of seed 1001
-    tasks "$@" -n 2000 --seed 1001 | jq -s -c --argjson n "$EVAL_N" 'unique_by(.prompt) | .[:$n] | .[]'
+# 1. data.  The held-out prompts: the first N distinct ones of seed 1001
+# per domain, in the order drawn (a random sample, not the first in
+# sorted order); every other set leaves out the records that ask one of
+# them.
+heldout() { # N, tasks arguments
+    n=$1; shift
+    tasks "$@" -n 2000 --seed 1001 | jq -s -c --argjson n "$n" 'reduce .[] as $r ({seen: {}, out: []};
+        if (.out | length) >= $n or .seen[$r.prompt] then . else .seen[$r.prompt] = true | .out += [$r] end)
+        | .out[]'
 }
 unseen() { # the records of standard input whose prompt is not held out
     jq -c --slurpfile e "$D/eval.jsonl" '($e | map({(.prompt): true}) | add) as $s
@@ -70,10 +79,10 @@ unseen() { # the records of standard input whose prompt is not held out
 interleave() { # files of one record per line: one line of each in turn
     paste -d '\n' "$@" | grep -v '^$' || true
 }
-MATH="chain --terms 2-3"
-CODE="code --ops + --max-term 99"
+MATH="arithmetic --ops + --digits 2 --column"
+CODE="code --max-term 999"
 if [ ! -e "$D/rl-prompts.jsonl" ]; then
-    { heldout $MATH; heldout $CODE; heldout chat; } > "$D/eval.jsonl.part"
+    { heldout "$EVAL_N" $MATH; heldout "$EVAL_N" $CODE; heldout "$CHAT_EVAL_N" chat; } > "$D/eval.jsonl.part"
     mv "$D/eval.jsonl.part" "$D/eval.jsonl"
     tasks $MATH -n "$SFT_N" --seed 3 -r | unseen > "$D/sft-math.jsonl"
     tasks $CODE -n "$SFT_N" --seed 3 -r | unseen > "$D/sft-code.jsonl"
@@ -173,7 +182,7 @@ row() { # label, jq expression
 }
 pct='* 1000 | round / 10 | tostring + "%"'
 echo
-printf '%-40s %12s %12s\n' "held-out ($EVAL_N prompts per domain)" "base model" "after GRPO"
+printf '%-40s %12s %12s\n' "held-out ($EVAL_N, $EVAL_N, $CHAT_EVAL_N prompts)" "base model" "after GRPO"
 row "math: accuracy (boxed answer)" ".math.reward $pct"
 row "code: tests passed" ".code.reward $pct"
 row "code: programs passing all tests" ".code.all $pct"

@@ -5,11 +5,11 @@
 # plot; no held-out prompt is in the SFT or RL data; run again, it resumes
 # and prints the same table, and a second directory repeats it bit for bit.
 run() { # DEMO_DIR
-    DEMO_DIR=$1 CONFIG="$TESTDIR/tiny.json" SFT_N=60 SFT_EPOCHS=1 RM_N=60 RM_EPOCHS=1 EVAL_N=4 \
+    DEMO_DIR=$1 CONFIG="$TESTDIR/tiny.json" SFT_N=60 SFT_EPOCHS=1 RM_N=60 RM_EPOCHS=1 EVAL_N=4 CHAT_EVAL_N=3 \
         RL_STEPS=3 EVAL_EVERY=3 RL_BATCH=6 RL_G=4 MAXTOK=40 sh "$TOP/pipelines/multi-demo.sh"
 }
 run d > out 2> err
-grep -q '^held-out (4 prompts per domain) *base model *after GRPO$' out
+grep -q '^held-out (4, 4, 3 prompts) *base model *after GRPO$' out
 grep -q '^math: accuracy (boxed answer) *[0-9.]*% *[0-9.]*%$' out
 grep -q '^code: tests passed *[0-9.]*% *[0-9.]*%$' out
 grep -q '^code: programs passing all tests ' out
@@ -39,8 +39,9 @@ for s in 1 2 3; do
         | all(.[]; (.value - $g[0][.key]) | fabs < 1e-9) and length == ($g[0] | length)' > /dev/null
 done
 test "$(wc -l < d/heldout.jsonl)" = 2
-jq -e -s 'all(.[]; .math.n == 4 and .code.n == 4 and .chat.n == 4 and (.chat.good | type) == "number")' d/heldout.jsonl > /dev/null
-# no held-out prompt is in the SFT or RL data
+jq -e -s 'all(.[]; .math.n == 4 and .code.n == 4 and .chat.n == 3 and (.chat.good | type) == "number")' d/heldout.jsonl > /dev/null
+# the held-out prompts are distinct, and no SFT or RL record asks one
+test -z "$(jq -r .prompt d/eval.jsonl | sort | uniq -d)"
 jq -r .prompt d/eval.jsonl | sort -u > held
 jq -r .prompt d/sft.jsonl d/rl-prompts.jsonl | sort -u | comm -12 held - > both
 test ! -s both
