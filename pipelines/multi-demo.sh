@@ -182,7 +182,8 @@ row() { # label, jq expression
 }
 pct='* 1000 | round / 10 | tostring + "%"'
 echo
-printf '%-40s %12s %12s\n' "held-out ($EVAL_N, $EVAL_N, $CHAT_EVAL_N prompts)" "base model" "after GRPO"
+printf '%-40s %12s %12s\n' "held-out ($(jq -r '"\(.math.n), \(.code.n), \(.chat.n)"' "$D/eval/base.json") prompts)" \
+    "base model" "after GRPO"
 row "math: accuracy (boxed answer)" ".math.reward $pct"
 row "code: tests passed" ".code.reward $pct"
 row "code: programs passing all tests" ".code.all $pct"

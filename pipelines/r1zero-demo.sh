@@ -34,6 +34,7 @@ CORPUS_N=${CORPUS_N:-72000}  # pretraining documents
 WORKED=${WORKED:-60}         # percent of the corpus's sums worked step by step
 TERMS=${TERMS:-3-5}          # terms per sum
 MAX_TERM=${MAX_TERM:-9}      # terms in 1..MAX_TERM
+SUMS="--terms $TERMS --max-term $MAX_TERM" # the sums of corpus, RL and held-out prompts
 DIALOGS=${DIALOGS:-60}       # percent of the corpus that are question-and-answer pages
 TOLD=${TOLD:-33}             # percent of those under a line naming a tag to think in
 DIALOG_WORKED=${DIALOG_WORKED:-20} # percent of their answers worked
@@ -81,14 +82,14 @@ cpu() {
 # every document that holds a held-out sum ("3 + 8 + 5 + 9" as a
 # substring: a few more are left out than need be, none too few)
 if [ ! -e "$D/rl-prompts.jsonl" ]; then
-    tasks chain -n "$EVAL_N" --seed 1001 --terms "$TERMS" --max-term "$MAX_TERM" -o "$D/eval.jsonl"
+    tasks chain -n "$EVAL_N" --seed 1001 $SUMS -o "$D/eval.jsonl"
     jq -r '.prompt | ltrimstr("What is ") | rtrimstr("?")' "$D/eval.jsonl" | sort -u > "$D/eval.sums"
-    tasks corpus -n "$CORPUS_N" --seed 1 --terms "$TERMS" --max-term "$MAX_TERM" --worked "$WORKED" \
+    tasks corpus -n "$CORPUS_N" --seed 1 $SUMS --worked "$WORKED" \
         --dialogs "$DIALOGS" --told "$TOLD" --dialog-worked "$DIALOG_WORKED" --turns "$TURNS" \
         $([ "$REDUCE" = 0 ] || echo --reduce) \
         | { grep -v -F -f "$D/eval.sums" || true; } > "$D/corpus.jsonl.part"
     mv "$D/corpus.jsonl.part" "$D/corpus.jsonl"
-    tasks chain -n 20000 --seed 2 --terms "$TERMS" --max-term "$MAX_TERM" \
+    tasks chain -n 20000 --seed 2 $SUMS \
         | { grep -v -F -f "$D/eval.sums" || true; } > "$D/rl-prompts.jsonl.part"
     mv "$D/rl-prompts.jsonl.part" "$D/rl-prompts.jsonl"
     say "data: $(wc -l < "$D/corpus.jsonl") documents, $(wc -l < "$D/rl-prompts.jsonl") RL prompts, $EVAL_N held-out prompts"
